@@ -1,0 +1,65 @@
+/* Planning and running a pipeline on an image with an executor. */
+#ifndef TESSERA_ENGINE_H
+#define TESSERA_ENGINE_H
+
+#include "tessera/pipeline.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Runs tiles. The local executor is a thread pool in this process; other
+ * executors (remote workers) plug in behind the same interface. */
+typedef struct tsr_executor tsr_executor;
+
+/* A thread pool with `threads` workers (0 = one per core). Caller frees. */
+tsr_status tsr_executor_local_new(tsr_ctx *ctx, int threads, tsr_executor **out);
+void tsr_executor_free(tsr_executor *exec);
+int tsr_executor_threads(const tsr_executor *exec);
+
+/* Called from worker threads as tiles finish (serialised by the engine). */
+typedef void (*tsr_progress_fn)(void *user, uint64_t done, uint64_t total);
+
+typedef struct tsr_run_options {
+    int tile_size;           /* tile side in pixels, 16..65536; 0 = default (256) */
+    tsr_progress_fn progress; /* may be NULL */
+    void *progress_user;     /* passed to progress */
+} tsr_run_options;
+
+#define TSR_DEFAULT_TILE 256
+
+/* A pipeline prepared for one input size: stages cut at GLOBAL ops, fused. */
+typedef struct tsr_plan tsr_plan;
+
+/* Prepares `pipeline` for an input of w x h x bands. The caller frees *out. */
+tsr_status tsr_plan_new(tsr_ctx *ctx, const tsr_pipeline *pipeline, int w, int h, int bands,
+                        int tile_size, tsr_plan **out);
+void tsr_plan_free(tsr_plan *plan);
+/* Output size and bands. */
+void tsr_plan_output(const tsr_plan *plan, int *w, int *h, int *bands);
+/* Number of stages and the total tile tasks (map + apply) of a run. */
+int tsr_plan_stage_count(const tsr_plan *plan);
+uint64_t tsr_plan_task_count(const tsr_plan *plan);
+
+/* Runs the plan on `in` (which must match the plan's input). The caller
+ * frees *out. Stops early with TSR_ERR_CANCELLED when ctx is cancelled. */
+tsr_status tsr_plan_run(tsr_ctx *ctx, tsr_plan *plan, const tsr_image *in, tsr_executor *exec,
+                        const tsr_run_options *opts, tsr_image **out);
+
+/* After a run: {"ops":[{"op":"hough-lines","result":{...}},...]} with what
+ * each op with a describe() found. Caller frees (free()). */
+char *tsr_plan_results_json(const tsr_plan *plan);
+
+/* Plan + run in one call. */
+tsr_status tsr_pipeline_run(tsr_ctx *ctx, const tsr_pipeline *pipeline, const tsr_image *in,
+                            tsr_executor *exec, const tsr_run_options *opts, tsr_image **out);
+
+/* Runs the pipeline on `in` as one single tile, op by op, on the calling
+ * thread: the reference the tiled runs are tested against. */
+tsr_status tsr_pipeline_run_reference(tsr_ctx *ctx, const tsr_pipeline *pipeline,
+                                      const tsr_image *in, tsr_image **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

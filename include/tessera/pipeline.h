@@ -1,0 +1,51 @@
+/* Pipelines: parse (text or JSON), validate, normalize, print. */
+#ifndef TESSERA_PIPELINE_H
+#define TESSERA_PIPELINE_H
+
+#include "tessera/op.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A validated, normalized, ordered list of operations. Every parameter holds
+ * a value (given or default) inside its range. */
+typedef struct tsr_pipeline {
+    int n_ops;   /* number of operations, >= 1 */
+    tsr_op *ops; /* owned array; size-dependent fields are not filled here */
+} tsr_pipeline;
+
+#define TSR_PIPELINE_MAX_OPS 64
+#define TSR_PIPELINE_MAX_TEXT (64 * 1024)
+
+/* Parses the text form `grayscale|gaussian-blur:sigma=2|canny:low=100,high=200`
+ * or, when the text starts with '[', the JSON form
+ * `[{"op":"grayscale"},{"op":"canny","low":100,"high":200}]`.
+ * Errors (TSR_ERR_USAGE) name the op, the parameter and its allowed range or
+ * values. The caller frees *out with tsr_pipeline_free. */
+tsr_status tsr_pipeline_parse(tsr_ctx *ctx, const char *text, tsr_pipeline **out);
+tsr_status tsr_pipeline_parse_text(tsr_ctx *ctx, const char *text, tsr_pipeline **out);
+tsr_status tsr_pipeline_parse_json(tsr_ctx *ctx, const char *json, tsr_pipeline **out);
+void tsr_pipeline_free(tsr_pipeline *pipeline);
+
+/* Normalized text form, every parameter written out. Caller frees (free()). */
+char *tsr_pipeline_to_text(const tsr_pipeline *pipeline);
+/* Normalized JSON form. Caller frees (free()). */
+char *tsr_pipeline_to_json(const tsr_pipeline *pipeline);
+
+/* Formats one parameter value of `op` into buf ("2", "true", "linear",
+ * "0,-1,0,-1,5,-1,0,-1,0"). */
+void tsr_param_format(const tsr_op *op, int index, char *buf, size_t size);
+
+/* Sets parameter `name` of `op` from its text form, checking type and range.
+ * Used by both parsers. */
+tsr_status tsr_op_set_param(tsr_ctx *ctx, tsr_op *op, const char *name, const char *value);
+
+/* JPEG shrink-on-load factor (1, 2, 4, 8) the pipeline allows for an input of
+ * this size: > 1 only when the first op is a downscaling thumbnail. */
+int tsr_pipeline_shrink_hint(const tsr_pipeline *pipeline, int in_w, int in_h);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,39 @@
+/* The tessera command line: one file per subcommand. */
+#ifndef TESSERA_CLI_H
+#define TESSERA_CLI_H
+
+#include <stdint.h>
+
+#include "tessera/tessera.h"
+
+/* Exit codes scripts can rely on. */
+enum {
+    EXIT_OK = 0,
+    EXIT_USAGE = 2,    /* bad usage or bad pipeline */
+    EXIT_INPUT = 3,    /* bad input: corrupt, unsupported, over a limit */
+    EXIT_INTERNAL = 4  /* i/o or internal error */
+};
+
+int cmd_process(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_ops(int argc, char **argv);
+
+/* Maps a status to one of the exit codes above. */
+int cli_exit_code(tsr_status st);
+
+/* A progress bar on stderr, drawn only when stderr is a terminal. */
+typedef struct cli_progress {
+    int enabled;         /* stderr is a tty */
+    const char *label;   /* shown before the bar (borrowed) */
+    double start;        /* monotonic seconds at start */
+    double last_draw;    /* when the bar was last drawn */
+    int last_percent;    /* last percent drawn */
+} cli_progress;
+
+void cli_progress_start(cli_progress *p, const char *label);
+/* tsr_progress_fn-compatible callback; user is a cli_progress. */
+void cli_progress_update(void *user, uint64_t done, uint64_t total);
+void cli_progress_finish(cli_progress *p, int ok);
+double cli_now(void);
+
+#endif

@@ -1,0 +1,70 @@
+/* tessera info: what a file's header says (format, size, bands, frames). */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static int info_one(tsr_ctx *ctx, const char *path, int as_json, int many) {
+    tsr_buffer file = {0};
+    tsr_image_info info;
+    tsr_status st = tsr_file_read(ctx, path, tsr_ctx_limits(ctx)->max_file_bytes, &file);
+    if (!st)
+        st = tsr_image_info_read(ctx, file.data, file.len, &info);
+    size_t bytes = file.len;
+    tsr_buffer_free(&file);
+    if (st) {
+        fprintf(stderr, "tessera info: %s: %s\n", path, tsr_ctx_message(ctx));
+        return cli_exit_code(st);
+    }
+    if (as_json) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:I}", "file", path,
+                              "format", tsr_format_name(info.format), "mime",
+                              tsr_format_mime(info.format), "width", info.width, "height",
+                              info.height, "bands", info.bands, "bit_depth", info.bit_depth,
+                              "frames", info.frames, "orientation", info.orientation, "bytes",
+                              (json_int_t)bytes);
+        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        printf("%s\n", s);
+        free(s);
+        json_decref(o);
+    } else {
+        if (many)
+            printf("%s:\n", path);
+        printf("format:      %s (%s)\nsize:        %d x %d\nbands:       %d\n"
+               "bit depth:   %d\nframes:      %d\norientation: %d\nbytes:       %zu\n",
+               tsr_format_name(info.format), tsr_format_mime(info.format), info.width,
+               info.height, info.bands, info.bit_depth, info.frames, info.orientation, bytes);
+    }
+    return EXIT_OK;
+}
+
+int cmd_info(int argc, char **argv) {
+    int as_json = 0, n_files = 0, code = EXIT_OK;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            as_json = 1;
+        else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "tessera info: unknown option '%s'\n", argv[i]);
+            return EXIT_USAGE;
+        } else
+            n_files++;
+    }
+    if (n_files == 0) {
+        fprintf(stderr, "usage: tessera info FILE... [--json]\n");
+        return EXIT_USAGE;
+    }
+    tsr_ctx *ctx = tsr_ctx_new();
+    if (!ctx)
+        return EXIT_INTERNAL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            continue;
+        tsr_ctx_reset(ctx);
+        int c = info_one(ctx, argv[i], as_json, n_files > 1);
+        if (c > code)
+            code = c;
+    }
+    tsr_ctx_free(ctx);
+    return code;
+}

@@ -1,0 +1,134 @@
+/* tessera ops: every operation with its parameters, defaults and ranges. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char *kind_name(tsr_op_kind kind) {
+    switch (kind) {
+    case TSR_OP_POINT:
+        return "point";
+    case TSR_OP_STENCIL:
+        return "stencil";
+    case TSR_OP_GEOMETRIC:
+        return "geometric";
+    case TSR_OP_GLOBAL:
+        return "global";
+    }
+    return "?";
+}
+
+static const char *type_name(tsr_param_type type) {
+    switch (type) {
+    case TSR_PARAM_INT:
+        return "int";
+    case TSR_PARAM_FLOAT:
+        return "float";
+    case TSR_PARAM_BOOL:
+        return "bool";
+    case TSR_PARAM_ENUM:
+        return "enum";
+    case TSR_PARAM_KERNEL:
+        return "kernel";
+    }
+    return "?";
+}
+
+/* One parameter as JSON. */
+static json_t *param_json(const tsr_param_spec *p) {
+    json_t *o = json_pack("{s:s, s:s, s:s}", "name", p->name, "type", type_name(p->type), "doc",
+                          p->doc ? p->doc : "");
+    if (p->type == TSR_PARAM_ENUM) {
+        json_t *choices = json_array();
+        for (int c = 0; p->choices && p->choices[c]; c++)
+            json_array_append_new(choices, json_string(p->choices[c]));
+        json_object_set_new(o, "choices", choices);
+        if (!p->optional)
+            json_object_set_new(o, "default", json_string(p->choices[(int)p->def]));
+    } else if (p->type == TSR_PARAM_BOOL) {
+        if (!p->optional)
+            json_object_set_new(o, "default", json_boolean(p->def != 0));
+    } else {
+        json_object_set_new(o, "min", json_real(p->min));
+        json_object_set_new(o, "max", json_real(p->max));
+        if (!p->optional && p->type != TSR_PARAM_KERNEL)
+            json_object_set_new(o, "default", p->type == TSR_PARAM_INT
+                                                  ? json_integer((json_int_t)p->def)
+                                                  : json_real(p->def));
+    }
+    json_object_set_new(o, "optional", json_boolean(p->optional));
+    return o;
+}
+
+char *cli_ops_json(void);
+char *cli_ops_json(void) {
+    json_t *arr = json_array();
+    for (int i = 0; i < tsr_op_count(); i++) {
+        const tsr_op_desc *d = tsr_op_at(i);
+        if (d->hidden)
+            continue;
+        json_t *params = json_array();
+        for (int p = 0; p < d->n_params; p++)
+            json_array_append_new(params, param_json(&d->params[p]));
+        json_array_append_new(arr, json_pack("{s:s, s:i, s:s, s:s, s:s, s:o}", "name", d->name,
+                                             "version", d->version, "kind", kind_name(d->kind),
+                                             "bands", d->bands_rule ? d->bands_rule : "same",
+                                             "summary", d->summary ? d->summary : "", "params",
+                                             params));
+    }
+    char *s = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    json_decref(arr);
+    return s;
+}
+
+static void print_param(const tsr_param_spec *p) {
+    char range[128] = "";
+    if (p->type == TSR_PARAM_ENUM) {
+        size_t n = 0;
+        for (int c = 0; p->choices && p->choices[c]; c++)
+            n += (size_t)snprintf(range + n, sizeof range - n, "%s%s", c ? "|" : "", p->choices[c]);
+    } else if (p->type == TSR_PARAM_INT || p->type == TSR_PARAM_FLOAT) {
+        snprintf(range, sizeof range, "%g..%g", p->min, p->max);
+    } else if (p->type == TSR_PARAM_KERNEL) {
+        snprintf(range, sizeof range, "1x1..9x9, odd side");
+    } else {
+        snprintf(range, sizeof range, "true|false");
+    }
+    char def[64];
+    if (p->optional || p->type == TSR_PARAM_KERNEL)
+        snprintf(def, sizeof def, "%s", p->optional ? "unset" : "required");
+    else if (p->type == TSR_PARAM_ENUM)
+        snprintf(def, sizeof def, "%s", p->choices[(int)p->def]);
+    else if (p->type == TSR_PARAM_BOOL)
+        snprintf(def, sizeof def, "%s", p->def != 0 ? "true" : "false");
+    else
+        snprintf(def, sizeof def, "%g", p->def);
+    printf("    %-10s %-6s default %-9s range %-18s %s\n", p->name, type_name(p->type), def, range,
+           p->doc ? p->doc : "");
+}
+
+int cmd_ops(int argc, char **argv) {
+    int as_json = argc > 1 && !strcmp(argv[1], "--json");
+    if (argc > 1 && !as_json) {
+        fprintf(stderr, "usage: tessera ops [--json]\n");
+        return EXIT_USAGE;
+    }
+    if (as_json) {
+        char *s = cli_ops_json();
+        printf("%s\n", s ? s : "[]");
+        free(s);
+        return EXIT_OK;
+    }
+    for (int i = 0; i < tsr_op_count(); i++) {
+        const tsr_op_desc *d = tsr_op_at(i);
+        if (d->hidden)
+            continue;
+        printf("%-15s %-9s v%d  %s\n", d->name, kind_name(d->kind), d->version,
+               d->summary ? d->summary : "");
+        for (int p = 0; p < d->n_params; p++)
+            print_param(&d->params[p]);
+    }
+    return EXIT_OK;
+}

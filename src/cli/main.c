@@ -1,0 +1,59 @@
+/* tessera: dispatch to a subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static void usage(FILE *f) {
+    fprintf(f, "tessera %s - tiled parallel image processing\n\n"
+               "usage:\n"
+               "  tessera process -p PIPELINE IN... -o OUT_OR_DIR [--format F] [--quality Q]\n"
+               "                  [--threads N] [--tile N] [--report FILE.json]\n"
+               "  tessera info FILE... [--json]\n"
+               "  tessera ops [--json]\n"
+               "  tessera version\n\n"
+               "Pipelines: 'grayscale|gaussian-blur:sigma=2|canny:low=100,high=200'\n"
+               "or JSON: '[{\"op\":\"grayscale\"},{\"op\":\"canny\",\"low\":100}]'.\n"
+               "Exit codes: 0 ok, 2 bad usage, 3 bad input, 4 i/o or internal error.\n",
+            TESSERA_VERSION);
+}
+
+int cli_exit_code(tsr_status st) {
+    switch (st) {
+    case TSR_OK:
+        return EXIT_OK;
+    case TSR_ERR_USAGE:
+        return EXIT_USAGE;
+    case TSR_ERR_LIMIT:
+    case TSR_ERR_FORMAT:
+    case TSR_ERR_CORRUPT:
+        return EXIT_INPUT;
+    default:
+        return EXIT_INTERNAL;
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "process"))
+        return cmd_process(argc - 1, argv + 1);
+    if (!strcmp(cmd, "info"))
+        return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "ops"))
+        return cmd_ops(argc - 1, argv + 1);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("tessera %s\n", TESSERA_VERSION);
+        return EXIT_OK;
+    }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    fprintf(stderr, "tessera: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return EXIT_USAGE;
+}

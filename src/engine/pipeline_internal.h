@@ -1,0 +1,14 @@
+/* Helpers shared by the text and JSON pipeline parsers. */
+#ifndef TESSERA_ENGINE_PIPELINE_INTERNAL_H
+#define TESSERA_ENGINE_PIPELINE_INTERNAL_H
+
+#include "tessera/pipeline.h"
+
+/* Allocates a pipeline of n_ops zeroed ops (errors for 0 or too many). */
+tsr_status tsr_pipeline_new(tsr_ctx *ctx, int n_ops, tsr_pipeline **out);
+/* Looks up a user-visible op by name and fills in its defaults. */
+tsr_status tsr_pipeline_op_init(tsr_ctx *ctx, const char *name, tsr_op *op);
+/* Checks that required parameters were given. */
+tsr_status tsr_pipeline_op_finish(tsr_ctx *ctx, tsr_op *op);
+
+#endif

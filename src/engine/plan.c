@@ -1,0 +1,237 @@
+/* The planner: expand ops, prepare them for the input size, cut stages at
+ * GLOBAL ops, and compute fused tiles. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/plan_internal.h"
+
+static void release_ops(tsr_op *ops, int n) {
+    for (int i = 0; i < n; i++) {
+        if (ops[i].desc && ops[i].desc->release && ops[i].state)
+            ops[i].desc->release(&ops[i]);
+        free(ops[i].summary);
+        ops[i].state = NULL;
+        ops[i].summary = NULL;
+    }
+}
+
+void tsr_plan_free(tsr_plan *plan) {
+    if (!plan)
+        return;
+    release_ops(plan->ops, plan->n_ops);
+    free(plan->ops);
+    free(plan->stages);
+    free(plan);
+}
+
+/* Number of ops after expansion. */
+static int expanded_count(const tsr_pipeline *p) {
+    int n = 0;
+    for (int i = 0; i < p->n_ops; i++) {
+        const tsr_op_desc *d = p->ops[i].desc;
+        if (d->expands_to) {
+            for (const tsr_op_desc *const *e = d->expands_to; *e; e++)
+                n++;
+        } else {
+            n++;
+        }
+    }
+    return n;
+}
+
+static int ceil_div(int a, int b) {
+    return (a + b - 1) / b;
+}
+
+tsr_status tsr_plan_new(tsr_ctx *ctx, const tsr_pipeline *pipeline, int w, int h, int bands,
+                        int tile_size, tsr_plan **out) {
+    *out = NULL;
+    if (tile_size == 0)
+        tile_size = TSR_DEFAULT_TILE;
+    if (tile_size < 16 && tile_size != -1)
+        return tsr_error(ctx, TSR_ERR_USAGE, "tile size must be at least 16 (got %d)", tile_size);
+    tsr_plan *plan = calloc(1, sizeof *plan);
+    if (!plan)
+        return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
+    tsr_status st = TSR_OK;
+    int n = expanded_count(pipeline);
+    plan->ops = calloc((size_t)n, sizeof *plan->ops);
+    plan->stages = calloc((size_t)n + 1, sizeof *plan->stages);
+    if (!plan->ops || !plan->stages) {
+        st = tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    /* Expand and prepare, threading sizes through the ops. */
+    int cw = w, ch = h, cb = bands;
+    for (int i = 0; i < pipeline->n_ops; i++) {
+        const tsr_op *src = &pipeline->ops[i];
+        const tsr_op_desc *const *parts = src->desc->expands_to;
+        const tsr_op_desc *single[2] = {src->desc, NULL};
+        if (!parts)
+            parts = single;
+        for (; *parts; parts++) {
+            tsr_op *op = &plan->ops[plan->n_ops];
+            *op = *src;
+            op->desc = *parts;
+            op->state = NULL;
+            op->summary = NULL;
+            op->in_w = cw;
+            op->in_h = ch;
+            op->in_bands = cb;
+            op->out_w = cw;
+            op->out_h = ch;
+            op->out_bands = cb;
+            op->radius = 0;
+            plan->n_ops++;
+            if (op->desc->prepare && (st = op->desc->prepare(ctx, op)))
+                goto out;
+            if (op->out_w <= 0 || op->out_h <= 0 || op->out_bands < 1 ||
+                op->out_bands > TSR_MAX_BANDS) {
+                st = tsr_error(ctx, TSR_ERR_USAGE, "%s: gives an empty image (%dx%d) for a %dx%d input",
+                               op->desc->name, op->out_w, op->out_h, cw, ch);
+                goto out;
+            }
+            if ((st = tsr_limits_check(ctx, op->desc->name, (uint64_t)op->out_w,
+                                       (uint64_t)op->out_h, op->out_bands)))
+                goto out;
+            cw = op->out_w;
+            ch = op->out_h;
+            cb = op->out_bands;
+        }
+    }
+    /* Cut stages at GLOBAL ops. */
+    for (int i = 0; i < plan->n_ops; i++) {
+        if (i == 0 || plan->ops[i].desc->kind == TSR_OP_GLOBAL) {
+            tsr_stage *s = &plan->stages[plan->n_stages++];
+            s->first = i;
+        }
+        plan->stages[plan->n_stages - 1].count++;
+    }
+    int tile = tile_size;
+    for (int i = 0; i < plan->n_stages; i++) {
+        tsr_stage *s = &plan->stages[i];
+        const tsr_op *first = &plan->ops[s->first];
+        const tsr_op *last = &plan->ops[s->first + s->count - 1];
+        s->in_w = first->in_w;
+        s->in_h = first->in_h;
+        s->in_bands = first->in_bands;
+        s->out_w = last->out_w;
+        s->out_h = last->out_h;
+        s->out_bands = last->out_bands;
+        int t = tile == -1 ? (s->out_w > s->out_h ? s->out_w : s->out_h) : tile;
+        s->tiles_x = ceil_div(s->out_w, t);
+        s->tiles_y = ceil_div(s->out_h, t);
+        plan->tasks += (uint64_t)s->tiles_x * (uint64_t)s->tiles_y;
+        if (first->desc->kind == TSR_OP_GLOBAL && first->desc->map) {
+            int mt = tile == -1 ? (s->in_w > s->in_h ? s->in_w : s->in_h) : tile;
+            s->map_tiles_x = ceil_div(s->in_w, mt);
+            s->map_tiles_y = ceil_div(s->in_h, mt);
+            plan->tasks += (uint64_t)s->map_tiles_x * (uint64_t)s->map_tiles_y;
+        }
+    }
+    plan->tile = tile;
+    *out = plan;
+    plan = NULL;
+out:
+    tsr_plan_free(plan);
+    return st;
+}
+
+void tsr_plan_output(const tsr_plan *plan, int *w, int *h, int *bands) {
+    const tsr_stage *s = &plan->stages[plan->n_stages - 1];
+    *w = s->out_w;
+    *h = s->out_h;
+    *bands = s->out_bands;
+}
+
+int tsr_plan_stage_count(const tsr_plan *plan) {
+    return plan->n_stages;
+}
+
+uint64_t tsr_plan_task_count(const tsr_plan *plan) {
+    return plan->tasks;
+}
+
+static tsr_rect grid_rect(int tile, int w, int h, int cols, int index) {
+    int tw = tile == -1 ? w : tile, th = tile == -1 ? h : tile;
+    int tx = index % cols, ty = index / cols;
+    tsr_rect r = tsr_rect_make(tx * tw, ty * th, tw, th);
+    return tsr_rect_intersect(r, tsr_rect_make(0, 0, w, h));
+}
+
+tsr_rect tsr_stage_tile_rect(const tsr_plan *plan, const tsr_stage *s, int index) {
+    if (plan->tile == -1)
+        return tsr_rect_make(0, 0, s->out_w, s->out_h);
+    return grid_rect(plan->tile, s->out_w, s->out_h, s->tiles_x, index);
+}
+
+tsr_rect tsr_stage_map_rect(const tsr_plan *plan, const tsr_stage *s, int index) {
+    if (plan->tile == -1)
+        return tsr_rect_make(0, 0, s->in_w, s->in_h);
+    return grid_rect(plan->tile, s->in_w, s->in_h, s->map_tiles_x, index);
+}
+
+void tsr_scratch_release(tsr_scratch *s) {
+    free(s->buf[0]);
+    free(s->buf[1]);
+    memset(s, 0, sizeof *s);
+}
+
+static uint8_t *scratch_get(tsr_scratch *s, int which, size_t bytes) {
+    if (bytes == 0)
+        bytes = 1;
+    if (s->size[which] < bytes) {
+        free(s->buf[which]);
+        s->buf[which] = malloc(bytes);
+        s->size[which] = s->buf[which] ? bytes : 0;
+    }
+    return s->buf[which];
+}
+
+static tsr_rect op_need(const tsr_op *op, tsr_rect out) {
+    if (tsr_rect_empty(out))
+        return tsr_rect_make(0, 0, 0, 0);
+    if (op->desc->need)
+        return op->desc->need(op, out);
+    return tsr_op_need_radius(op, out);
+}
+
+tsr_status tsr_stage_run_tile(const tsr_plan *plan, const tsr_stage *s, const tsr_image *in,
+                              tsr_image *out, int index, tsr_scratch *scratch) {
+    enum { MAX_STAGE_OPS = 2 * TSR_PIPELINE_MAX_OPS + 1 };
+    tsr_rect rects[MAX_STAGE_OPS + 1];
+    const tsr_op *ops = plan->ops + s->first;
+    rects[s->count] = tsr_stage_tile_rect(plan, s, index);
+    for (int k = s->count - 1; k >= 0; k--)
+        rects[k] = op_need(&ops[k], rects[k + 1]);
+    static uint8_t empty_pixel[TSR_MAX_BANDS];
+    tsr_region cur;
+    if (tsr_rect_empty(rects[0])) {
+        cur = (tsr_region){rects[0], in->bands, 0, empty_pixel, in->width, in->height};
+    } else {
+        cur = tsr_image_region(in, rects[0]);
+    }
+    for (int k = 0; k < s->count; k++) {
+        const tsr_op *op = &ops[k];
+        tsr_region dst;
+        if (k == s->count - 1) {
+            dst = tsr_image_region(out, rects[k + 1]);
+        } else {
+            tsr_rect r = rects[k + 1];
+            size_t stride = (size_t)r.w * (size_t)op->out_bands;
+            uint8_t *mem = scratch_get(scratch, k & 1, stride * (size_t)(r.h > 0 ? r.h : 0));
+            if (!mem)
+                return TSR_ERR_NOMEM;
+            dst = (tsr_region){r, op->out_bands, stride, mem, op->out_w, op->out_h};
+        }
+        dst.image_w = op->out_w;
+        dst.image_h = op->out_h;
+        if (!tsr_rect_empty(dst.rect)) {
+            tsr_status st = op->desc->run(op, &cur, &dst);
+            if (st)
+                return st;
+        }
+        cur = dst;
+    }
+    return TSR_OK;
+}

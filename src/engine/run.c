@@ -1,0 +1,205 @@
+/* Running a plan: stage by stage, GLOBAL reductions first, then fused tiles. */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/plan_internal.h"
+
+/* Shared state of one batch of tasks. */
+typedef struct run_state {
+    tsr_ctx *ctx;              /* errors */
+    const tsr_plan *plan;      /* the plan */
+    const tsr_stage *stage;    /* current stage */
+    const tsr_image *in;       /* stage input */
+    tsr_image *out;            /* stage output (apply batches) */
+    tsr_scratch *scratch;      /* one per worker */
+    uint8_t *partials;         /* map batches: one partial per worker */
+    size_t partial_size;       /* bytes per partial */
+    const tsr_run_options *opts; /* progress callback */
+    pthread_mutex_t progress_lock; /* serialises the callback */
+    atomic_uint_fast64_t done; /* tasks finished over the whole run */
+} run_state;
+
+static void report(run_state *rs) {
+    uint64_t done = atomic_fetch_add(&rs->done, 1) + 1;
+    if (rs->opts && rs->opts->progress) {
+        pthread_mutex_lock(&rs->progress_lock);
+        rs->opts->progress(rs->opts->progress_user, done, rs->plan->tasks);
+        pthread_mutex_unlock(&rs->progress_lock);
+    }
+}
+
+static tsr_status apply_task(void *arg, size_t task, int worker) {
+    run_state *rs = arg;
+    tsr_status st =
+        tsr_stage_run_tile(rs->plan, rs->stage, rs->in, rs->out, (int)task, &rs->scratch[worker]);
+    if (st) {
+        const tsr_op *op = &rs->plan->ops[rs->stage->first];
+        tsr_rect r = tsr_stage_tile_rect(rs->plan, rs->stage, (int)task);
+        return tsr_error(rs->ctx, st, "stage starting with %s failed on tile %zu (%d,%d %dx%d): %s",
+                         op->desc->name, task, r.x, r.y, r.w, r.h, tsr_status_name(st));
+    }
+    report(rs);
+    return TSR_OK;
+}
+
+static tsr_status map_task(void *arg, size_t task, int worker) {
+    run_state *rs = arg;
+    const tsr_op *op = &rs->plan->ops[rs->stage->first];
+    tsr_rect r = tsr_stage_map_rect(rs->plan, rs->stage, (int)task);
+    tsr_region reg = tsr_image_region(rs->in, r);
+    op->desc->map(op, &reg, rs->partials + (size_t)worker * rs->partial_size);
+    report(rs);
+    return TSR_OK;
+}
+
+/* Runs fn over n tasks on exec, or inline on this thread when exec is NULL. */
+static tsr_status run_tasks(tsr_executor *exec, tsr_ctx *ctx, size_t n, tsr_task_fn fn,
+                            void *arg) {
+    if (exec)
+        return exec->vt->run(exec, ctx, n, fn, arg);
+    for (size_t t = 0; t < n; t++) {
+        if (tsr_ctx_cancelled(ctx))
+            return TSR_ERR_CANCELLED;
+        tsr_status st = fn(arg, t, 0);
+        if (st)
+            return st;
+    }
+    return TSR_OK;
+}
+
+/* Map, merge and finalize the GLOBAL op at the head of stage s. */
+static tsr_status reduce(run_state *rs, tsr_executor *exec, int workers, tsr_op *op) {
+    size_t size = op->desc->summary_size ? op->desc->summary_size(op) : 0;
+    op->summary = calloc(1, size ? size : 1);
+    if (!op->summary)
+        return tsr_error(rs->ctx, TSR_ERR_NOMEM, "%s: out of memory for its summary",
+                         op->desc->name);
+    if (op->desc->map) {
+        rs->partial_size = size;
+        rs->partials = calloc((size_t)workers, size ? size : 1);
+        if (!rs->partials)
+            return tsr_error(rs->ctx, TSR_ERR_NOMEM, "%s: out of memory for partial summaries",
+                             op->desc->name);
+        size_t n = (size_t)rs->stage->map_tiles_x * (size_t)rs->stage->map_tiles_y;
+        tsr_status st = run_tasks(exec, rs->ctx, n, map_task, rs);
+        if (!st)
+            for (int w = 0; w < workers; w++)
+                op->desc->merge(op, op->summary, rs->partials + (size_t)w * size);
+        free(rs->partials);
+        rs->partials = NULL;
+        if (st)
+            return st;
+    }
+    if (op->desc->finalize)
+        return op->desc->finalize(rs->ctx, op, rs->in);
+    return TSR_OK;
+}
+
+tsr_status tsr_plan_run(tsr_ctx *ctx, tsr_plan *plan, const tsr_image *in, tsr_executor *exec,
+                        const tsr_run_options *opts, tsr_image **out) {
+    *out = NULL;
+    const tsr_stage *s0 = &plan->stages[0];
+    if (in->width != s0->in_w || in->height != s0->in_h || in->bands != s0->in_bands)
+        return tsr_error(ctx, TSR_ERR_INTERNAL, "plan made for %dx%dx%d run on %dx%dx%d",
+                         s0->in_w, s0->in_h, s0->in_bands, in->width, in->height, in->bands);
+    int workers = exec ? exec->threads : 1;
+    run_state rs = {0};
+    rs.ctx = ctx;
+    rs.plan = plan;
+    rs.opts = opts;
+    pthread_mutex_init(&rs.progress_lock, NULL);
+    rs.scratch = calloc((size_t)workers, sizeof *rs.scratch);
+    tsr_status st = TSR_OK;
+    const tsr_image *cur = in;
+    tsr_image *next = NULL;
+    if (!rs.scratch) {
+        st = tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < plan->n_stages; i++) {
+        const tsr_stage *s = &plan->stages[i];
+        rs.stage = s;
+        rs.in = cur;
+        tsr_op *head = &plan->ops[s->first];
+        if (head->desc->kind == TSR_OP_GLOBAL && (st = reduce(&rs, exec, workers, head)))
+            goto out;
+        if ((st = tsr_image_new(ctx, s->out_w, s->out_h, s->out_bands, &next)))
+            goto out;
+        rs.out = next;
+        st = run_tasks(exec, ctx, (size_t)s->tiles_x * (size_t)s->tiles_y, apply_task, &rs);
+        if (st)
+            goto out;
+        if (cur != in)
+            tsr_image_free((tsr_image *)cur);
+        cur = next;
+        next = NULL;
+        /* The summary and finalize state are only needed by this stage. */
+        if (head->desc->kind == TSR_OP_GLOBAL && !head->desc->describe) {
+            if (head->desc->release && head->state)
+                head->desc->release(head);
+            head->state = NULL;
+            free(head->summary);
+            head->summary = NULL;
+        }
+    }
+    *out = (tsr_image *)cur;
+    cur = in;
+out:
+    if (st == TSR_ERR_CANCELLED || tsr_ctx_cancelled(ctx))
+        st = tsr_error(ctx, TSR_ERR_CANCELLED, "cancelled");
+    if (cur != in)
+        tsr_image_free((tsr_image *)cur);
+    tsr_image_free(next);
+    for (int w = 0; rs.scratch && w < workers; w++)
+        tsr_scratch_release(&rs.scratch[w]);
+    free(rs.scratch);
+    pthread_mutex_destroy(&rs.progress_lock);
+    return st;
+}
+
+tsr_status tsr_pipeline_run(tsr_ctx *ctx, const tsr_pipeline *pipeline, const tsr_image *in,
+                            tsr_executor *exec, const tsr_run_options *opts, tsr_image **out) {
+    *out = NULL;
+    tsr_plan *plan = NULL;
+    tsr_status st = tsr_plan_new(ctx, pipeline, in->width, in->height, in->bands,
+                                 opts ? opts->tile_size : 0, &plan);
+    if (!st)
+        st = tsr_plan_run(ctx, plan, in, exec, opts, out);
+    tsr_plan_free(plan);
+    return st;
+}
+
+tsr_status tsr_pipeline_run_reference(tsr_ctx *ctx, const tsr_pipeline *pipeline,
+                                      const tsr_image *in, tsr_image **out) {
+    *out = NULL;
+    tsr_plan *plan = NULL;
+    tsr_status st = tsr_plan_new(ctx, pipeline, in->width, in->height, in->bands, -1, &plan);
+    if (!st)
+        st = tsr_plan_run(ctx, plan, in, NULL, NULL, out);
+    tsr_plan_free(plan);
+    return st;
+}
+
+char *tsr_plan_results_json(const tsr_plan *plan) {
+    json_t *ops = json_array();
+    for (int i = 0; i < plan->n_ops; i++) {
+        const tsr_op *op = &plan->ops[i];
+        json_t *entry = json_object();
+        json_object_set_new(entry, "op", json_string(op->desc->name));
+        if (op->desc->describe) {
+            char *text = op->desc->describe(op);
+            json_t *result = text ? json_loads(text, 0, NULL) : NULL;
+            free(text);
+            json_object_set_new(entry, "result", result ? result : json_null());
+        }
+        json_array_append_new(ops, entry);
+    }
+    json_t *root = json_object();
+    json_object_set_new(root, "ops", ops);
+    char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    return s;
+}

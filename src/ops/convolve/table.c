@@ -1,0 +1,6 @@
+/* The convolve family's operations. */
+#include "ops/families.h"
+
+const tsr_op_desc *const tsr_ops_convolve[] = {
+    NULL,
+};

@@ -1,0 +1,47 @@
+/* grayscale: luma from RGB, byte-exact with OpenCV 4.6 cvtColor(BGR2GRAY) on
+ * 8-bit images: Y = (R*4899 + G*9617 + B*1868 + 8192) >> 14. */
+#include <string.h>
+
+#include "ops/point/point.h"
+
+enum { R2Y = 4899, G2Y = 9617, B2Y = 1868, SHIFT = 14 };
+
+/* Colour images lose two bands (alpha is kept); gray images pass through. */
+static tsr_status prepare(tsr_ctx *ctx, tsr_op *op) {
+    (void)ctx;
+    op->out_w = op->in_w;
+    op->out_h = op->in_h;
+    op->out_bands = op->in_bands >= 3 ? op->in_bands - 2 : op->in_bands;
+    return TSR_OK;
+}
+
+static tsr_status run(const tsr_op *op, const tsr_region *in, tsr_region *out) {
+    (void)op;
+    int w = out->rect.w, ib = in->bands, ob = out->bands;
+    for (int y = out->rect.y; y < out->rect.y + out->rect.h; y++) {
+        const uint8_t *s = TSR_REGION_AT(in, out->rect.x, y);
+        uint8_t *d = TSR_REGION_AT(out, out->rect.x, y);
+        if (ib < 3) {
+            memcpy(d, s, (size_t)w * (size_t)ib);
+            continue;
+        }
+        for (int x = 0; x < w; x++, s += ib, d += ob) {
+            d[0] = (uint8_t)((s[0] * R2Y + s[1] * G2Y + s[2] * B2Y + (1 << (SHIFT - 1))) >> SHIFT);
+            if (ob == 2)
+                d[1] = s[3];
+        }
+    }
+    return TSR_OK;
+}
+
+const tsr_op_desc tsr_op_grayscale = {
+    .name = "grayscale",
+    .version = 1,
+    .kind = TSR_OP_POINT,
+    .summary = "luma (OpenCV cvtColor BGR2GRAY fixed point, byte-exact)",
+    .bands_rule = "3->1, 4->2, 1 and 2 unchanged",
+    .params = NULL,
+    .n_params = 0,
+    .prepare = prepare,
+    .run = run,
+};

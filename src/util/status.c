@@ -1,0 +1,145 @@
+/* Error context: first error wins, limits, cancellation. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tessera/status.h"
+
+struct tsr_ctx {
+    pthread_mutex_t lock; /* guards status and message */
+    tsr_status status;    /* first recorded error, TSR_OK when none */
+    char message[1024];   /* its message */
+    tsr_limits limits;    /* caps in force, defaulted */
+    atomic_int cancelled; /* set by tsr_ctx_cancel */
+};
+
+static void limits_default(tsr_limits *l) {
+    if (!l->max_file_bytes)
+        l->max_file_bytes = TSR_DEFAULT_MAX_FILE_BYTES;
+    if (!l->max_width)
+        l->max_width = TSR_DEFAULT_MAX_DIMENSION;
+    if (!l->max_height)
+        l->max_height = TSR_DEFAULT_MAX_DIMENSION;
+    if (!l->max_pixels)
+        l->max_pixels = TSR_DEFAULT_MAX_PIXELS;
+    if (!l->max_frames)
+        l->max_frames = TSR_DEFAULT_MAX_FRAMES;
+    if (!l->max_alloc)
+        l->max_alloc = TSR_DEFAULT_MAX_ALLOC;
+}
+
+tsr_ctx *tsr_ctx_new(void) {
+    tsr_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return NULL;
+    pthread_mutex_init(&ctx->lock, NULL);
+    limits_default(&ctx->limits);
+    return ctx;
+}
+
+void tsr_ctx_free(tsr_ctx *ctx) {
+    if (!ctx)
+        return;
+    pthread_mutex_destroy(&ctx->lock);
+    free(ctx);
+}
+
+tsr_status tsr_error_v(tsr_ctx *ctx, tsr_status status, const char *fmt, va_list ap) {
+    if (!ctx || status == TSR_OK)
+        return status;
+    pthread_mutex_lock(&ctx->lock);
+    if (ctx->status == TSR_OK) {
+        ctx->status = status;
+        vsnprintf(ctx->message, sizeof ctx->message, fmt, ap);
+    }
+    pthread_mutex_unlock(&ctx->lock);
+    return status;
+}
+
+tsr_status tsr_error(tsr_ctx *ctx, tsr_status status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    tsr_error_v(ctx, status, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+const char *tsr_ctx_message(const tsr_ctx *ctx) {
+    return ctx ? ctx->message : "";
+}
+
+tsr_status tsr_ctx_status(const tsr_ctx *ctx) {
+    return ctx ? ctx->status : TSR_OK;
+}
+
+void tsr_ctx_reset(tsr_ctx *ctx) {
+    pthread_mutex_lock(&ctx->lock);
+    ctx->status = TSR_OK;
+    ctx->message[0] = '\0';
+    pthread_mutex_unlock(&ctx->lock);
+    atomic_store(&ctx->cancelled, 0);
+}
+
+const tsr_limits *tsr_ctx_limits(const tsr_ctx *ctx) {
+    return &ctx->limits;
+}
+
+void tsr_ctx_set_limits(tsr_ctx *ctx, const tsr_limits *limits) {
+    ctx->limits = *limits;
+    limits_default(&ctx->limits);
+}
+
+void tsr_ctx_cancel(tsr_ctx *ctx) {
+    atomic_store(&ctx->cancelled, 1);
+}
+
+int tsr_ctx_cancelled(const tsr_ctx *ctx) {
+    return ctx ? atomic_load(&((tsr_ctx *)ctx)->cancelled) : 0;
+}
+
+const char *tsr_status_name(tsr_status status) {
+    switch (status) {
+    case TSR_OK:
+        return "ok";
+    case TSR_ERR_USAGE:
+        return "bad usage";
+    case TSR_ERR_NOMEM:
+        return "out of memory";
+    case TSR_ERR_LIMIT:
+        return "over a limit";
+    case TSR_ERR_FORMAT:
+        return "unsupported format";
+    case TSR_ERR_CORRUPT:
+        return "corrupt input";
+    case TSR_ERR_IO:
+        return "i/o error";
+    case TSR_ERR_CANCELLED:
+        return "cancelled";
+    case TSR_ERR_INTERNAL:
+        return "internal error";
+    }
+    return "unknown status";
+}
+
+tsr_status tsr_limits_check(tsr_ctx *ctx, const char *what, uint64_t width, uint64_t height,
+                            int bands) {
+    const tsr_limits *l = tsr_ctx_limits(ctx);
+    if (width == 0 || height == 0)
+        return tsr_error(ctx, TSR_ERR_CORRUPT, "%s: declares an empty image (%llux%llu)", what,
+                         (unsigned long long)width, (unsigned long long)height);
+    if (width > l->max_width || height > l->max_height)
+        return tsr_error(ctx, TSR_ERR_LIMIT,
+                         "%s: %llux%llu is larger than the limit of %ux%u pixels", what,
+                         (unsigned long long)width, (unsigned long long)height, l->max_width,
+                         l->max_height);
+    if (width * height > l->max_pixels)
+        return tsr_error(ctx, TSR_ERR_LIMIT, "%s: %llu pixels is more than the limit of %llu",
+                         what, (unsigned long long)(width * height),
+                         (unsigned long long)l->max_pixels);
+    if (width * height * (uint64_t)(bands > 0 ? bands : 4) > l->max_alloc)
+        return tsr_error(ctx, TSR_ERR_LIMIT, "%s: decoded image would exceed the %llu-byte cap",
+                         what, (unsigned long long)l->max_alloc);
+    return TSR_OK;
+}
