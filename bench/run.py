@@ -16,6 +16,7 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -265,7 +266,7 @@ WORKLOADS = {
         "tessera": tessera_cmd("rotate:angle=30", "jpeg", JPEG_Q),
         "opencv": opencv_cmd("rotate", "warpAffine, same canvas"),
         "vips": lambda ctx, src, dst: ([ctx["vips"], "rotate", src, f"{dst}[Q={JPEG_Q}]",
-                                        "-30"], "canvas expands to hold the whole image"),
+                                        "--", "-30"], "canvas expands to hold the whole image"),
         "imagemagick": im_cmd(["-virtual-pixel", "black", "-interpolate", "Bilinear",
                                "-filter", "Point", "-distort", "SRT", "-30",
                                "-quality", str(JPEG_Q)],
@@ -333,6 +334,12 @@ def output_info(ctx, path):
     return size
 
 
+def shown_command(argv):
+    """ARGV as a shell-quoted line with repository paths made relative."""
+    line = " ".join(shlex.quote(a) for a in argv)
+    return line.replace(ROOT + os.sep, "")
+
+
 def run_workload(name, spec, ctx, runs):
     """Times every available tool on workload NAME, RUNS rounds, alternating
     tools inside each round. Returns the workload's result record."""
@@ -342,18 +349,19 @@ def run_workload(name, spec, ctx, runs):
     wctx = dict(ctx, work=work)
     tools, rows = [], {}
     for key, label in TOOLS.items():
+        reason = spec.get("missing", {}).get(key)
+        if key not in spec and not reason:
+            continue  # the tool has no row in this workload
+        reason = reason or ctx["unavailable"].get(key)
         row = {"tool": key, "label": label, "times": [], "rss_kib": [], "note": "",
                "status": "ok", "cmd": ""}
         rows[key] = row
-        reason = spec.get("missing", {}).get(key) or ctx["unavailable"].get(key)
-        if key not in spec:
-            reason = reason or "not applicable"
         if reason:
             row["status"], row["note"] = "skipped", reason
             continue
         dst = os.path.join(work, f"{key}.{spec['ext']}")
         argv, note = spec[key](wctx, src, dst)
-        row.update(argv=argv, dst=dst, note=note, cmd=" ".join(argv))
+        row.update(argv=argv, dst=dst, note=note, cmd=shown_command(argv))
         tools.append(key)
     for r in range(runs):
         for key in tools:
@@ -384,7 +392,7 @@ def run_workload(name, spec, ctx, runs):
             os.remove(row["dst"])
         row.pop("argv", None)
         row.pop("dst", None)
-    base = rows["tessera"]
+    base = rows.get("tessera", {"status": "skipped"})
     for row in rows.values():
         if row["status"] == "ok" and base["status"] == "ok" and row is not base:
             row["time_ratio"] = base["median_s"] / row["median_s"]
@@ -416,7 +424,9 @@ def markdown(results, meta):
                              f"{row.get('output', '')} | {row['note']} |")
             else:
                 lines.append(f"| {row['label']} | — | — | — | — | | {row['note']} |")
-        lines.append("")
+        lines += ["", "<details><summary>commands</summary>", ""]
+        lines += [f"- {row['label']}: `{row['cmd']}`" for row in res["tools"] if row["cmd"]]
+        lines += ["", "</details>", ""]
     lines += ["Tool versions: " + "; ".join(f"{k} {v}" for k, v in meta["versions"].items()) + "."]
     return "\n".join(lines) + "\n"
 
@@ -448,7 +458,8 @@ def versions(ctx):
             rc, msg = run_quiet(argv)
             first = msg.strip().splitlines()[0] if msg.strip() else ""
             if rc == 0 and first:
-                out[key] = first.replace("Version: ", "")[:60]
+                words = first.replace("Version: ", "").split()
+                out[key] = words[-1] if key == "tessera" else " ".join(words[:3])
     rc, msg = run_quiet(["pkg-config", "--modversion", "opencv4"])
     if rc == 0:
         out["opencv"] = msg.strip()

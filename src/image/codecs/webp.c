@@ -1,24 +1,177 @@
-/* webp: placeholder until the real codec lands. */
+/* WebP through libwebp: still images decode straight into the image (RGB or
+ * RGBA), animations give their first composed frame through libwebpdemux.
+ * Encode: lossy with a quality or lossless, RGB or RGBA (gray expanded). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <webp/decode.h>
+#include <webp/encode.h>
+#if __has_include(<webp/demux.h>)
+#include <webp/demux.h>
+#define HAVE_DEMUX 1
+#endif
+
 #include "codec_internal.h"
 
+#define WEBP_MAX_DIMENSION 16383
+
 static bool sniff(const uint8_t *b, size_t len) {
-    (void)b;
-    (void)len;
-    return false;
+    return len >= 12 && memcmp(b, "RIFF", 4) == 0 && memcmp(b + 8, "WEBP", 4) == 0;
 }
 
-static tsr_status info_x(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_image_info *info) {
-    (void)bytes, (void)len, (void)info;
-    return tsr_error(ctx, TSR_ERR_FORMAT, "webp: not supported yet");
+/* Reads the features and checks the RIFF size against the data we hold. */
+static tsr_status features(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
+                          WebPBitstreamFeatures *f, tsr_image_info *info) {
+    uint64_t riff = (uint64_t)bytes[4] | (uint64_t)bytes[5] << 8 | (uint64_t)bytes[6] << 16 |
+                    (uint64_t)bytes[7] << 24;
+    if (riff + 8 > len)
+        return tsr_error(ctx, TSR_ERR_CORRUPT,
+                         "webp: truncated: the RIFF header declares %llu bytes, %zu present",
+                         (unsigned long long)(riff + 8), len);
+    VP8StatusCode rc = WebPGetFeatures(bytes, len, f);
+    if (rc != VP8_STATUS_OK)
+        return tsr_error(ctx, rc == VP8_STATUS_UNSUPPORTED_FEATURE ? TSR_ERR_FORMAT
+                                                                   : TSR_ERR_CORRUPT,
+                         "webp: cannot read the header (libwebp status %d)", (int)rc);
+    info->width = f->width;
+    info->height = f->height;
+    info->bands = f->has_alpha ? 4 : 3;
+    info->bit_depth = 8;
+    info->frames = 1;
+#ifdef HAVE_DEMUX
+    if (f->has_animation) {
+        WebPData data = {bytes, len};
+        WebPDemuxer *dmux = WebPDemux(&data);
+        if (!dmux)
+            return tsr_error(ctx, TSR_ERR_CORRUPT, "webp: cannot parse the animation");
+        uint32_t frames = WebPDemuxGetI(dmux, WEBP_FF_FRAME_COUNT);
+        info->width = (int)WebPDemuxGetI(dmux, WEBP_FF_CANVAS_WIDTH);
+        info->height = (int)WebPDemuxGetI(dmux, WEBP_FF_CANVAS_HEIGHT);
+        WebPDemuxDelete(dmux);
+        info->frames = (int)frames;
+        if (frames > tsr_ctx_limits(ctx)->max_frames)
+            return tsr_error(ctx, TSR_ERR_LIMIT, "webp: %u frames is more than the limit of %u",
+                             frames, tsr_ctx_limits(ctx)->max_frames);
+    }
+#endif
+    return tsr_limits_check(ctx, "webp", (uint64_t)info->width, (uint64_t)info->height,
+                            info->bands);
 }
 
-static tsr_status decode_x(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
-                           const tsr_decode_options *opts, tsr_image **out, tsr_image_info *info) {
-    (void)bytes, (void)len, (void)info, (void)opts, (void)out;
-    return tsr_error(ctx, TSR_ERR_FORMAT, "webp: not supported yet");
+static tsr_status info_webp(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
+                            tsr_image_info *info) {
+    WebPBitstreamFeatures f;
+    return features(ctx, bytes, len, &f, info);
+}
+
+#ifdef HAVE_DEMUX
+/* The first frame of an animation, composed on its canvas. */
+static tsr_status decode_animation(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
+                                   tsr_image *image) {
+    WebPAnimDecoderOptions o;
+    WebPData data = {bytes, len};
+    uint8_t *frame;
+    int timestamp;
+    tsr_status st = TSR_OK;
+    if (!WebPAnimDecoderOptionsInit(&o))
+        return tsr_error(ctx, TSR_ERR_INTERNAL, "webp: libwebpdemux version mismatch");
+    o.color_mode = MODE_RGBA;
+    o.use_threads = 0;
+    WebPAnimDecoder *dec = WebPAnimDecoderNew(&data, &o);
+    if (!dec)
+        return tsr_error(ctx, TSR_ERR_CORRUPT, "webp: cannot open the animation");
+    if (!WebPAnimDecoderGetNext(dec, &frame, &timestamp)) {
+        st = tsr_error(ctx, TSR_ERR_CORRUPT, "webp: cannot decode the first frame");
+        goto out;
+    }
+    for (int y = 0; y < image->height; y++)
+        tsr_codec_convert_row(frame + (size_t)y * (size_t)image->width * 4, 4,
+                              image->data + (size_t)y * image->stride, image->bands,
+                              image->width);
+out:
+    WebPAnimDecoderDelete(dec);
+    return st;
+}
+#endif
+
+static tsr_status decode_webp(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
+                              const tsr_decode_options *opts, tsr_image **out,
+                              tsr_image_info *info) {
+    WebPBitstreamFeatures f;
+    tsr_image *image = NULL;
+    (void)opts;
+    tsr_status st = features(ctx, bytes, len, &f, info);
+    if (st)
+        return st;
+    st = tsr_image_new(ctx, info->width, info->height, info->bands, &image);
+    if (st)
+        return st;
+    size_t size = image->stride * (size_t)image->height;
+    if (f.has_animation) {
+#ifdef HAVE_DEMUX
+        st = decode_animation(ctx, bytes, len, image);
+#else
+        st = tsr_error(ctx, TSR_ERR_FORMAT, "webp: animated WebP needs libwebpdemux");
+#endif
+    } else {
+        uint8_t *p = info->bands == 4
+                         ? WebPDecodeRGBAInto(bytes, len, image->data, size, (int)image->stride)
+                         : WebPDecodeRGBInto(bytes, len, image->data, size, (int)image->stride);
+        if (!p)
+            st = tsr_error(ctx, TSR_ERR_CORRUPT, "webp: corrupt or truncated image data");
+    }
+    if (st) {
+        tsr_image_free(image);
+        return st;
+    }
+    *out = image;
+    return TSR_OK;
+}
+
+static tsr_status encode_webp(tsr_ctx *ctx, const tsr_image *image,
+                              const tsr_encode_options *opts, tsr_buffer *out) {
+    tsr_image *tmp = NULL;
+    uint8_t *webp = NULL;
+    tsr_status st = TSR_OK;
+    if (image->width > WEBP_MAX_DIMENSION || image->height > WEBP_MAX_DIMENSION)
+        return tsr_error(ctx, TSR_ERR_USAGE, "webp: %dx%d is larger than WebP's %dx%d",
+                         image->width, image->height, WEBP_MAX_DIMENSION, WEBP_MAX_DIMENSION);
+    const tsr_image *src = image;
+    if (image->bands < 3) {
+        /* WebP has no gray mode: expand to RGB or RGBA. */
+        if ((st = tsr_image_new(ctx, image->width, image->height, image->bands + 2, &tmp)))
+            return st;
+        for (int y = 0; y < image->height; y++)
+            tsr_codec_convert_row(image->data + (size_t)y * image->stride, image->bands,
+                                  tmp->data + (size_t)y * tmp->stride, tmp->bands, tmp->width);
+        src = tmp;
+    }
+    float q = (float)(opts->quality > 0 ? opts->quality : 85);
+    int w = src->width, h = src->height, stride = (int)src->stride;
+    size_t n;
+    if (opts->lossless)
+        n = src->bands == 4 ? WebPEncodeLosslessRGBA(src->data, w, h, stride, &webp)
+                            : WebPEncodeLosslessRGB(src->data, w, h, stride, &webp);
+    else
+        n = src->bands == 4 ? WebPEncodeRGBA(src->data, w, h, stride, q, &webp)
+                            : WebPEncodeRGB(src->data, w, h, stride, q, &webp);
+    if (n == 0 || !webp)
+        st = tsr_error(ctx, TSR_ERR_INTERNAL, "webp: encoding failed");
+    else
+        st = tsr_codec_append(ctx, out, webp, n, "webp");
+    WebPFree(webp);
+    tsr_image_free(tmp);
+    return st;
 }
 
 const tsr_codec tsr_codec_webp = {
-    .format = TSR_FORMAT_WEBP, .name = "webp", .mime = "image/webp", .extension = "webp", .aliases = "",
-    .sniff = sniff, .info = info_x, .decode = decode_x, .encode = NULL,
+    .format = TSR_FORMAT_WEBP,
+    .name = "webp",
+    .mime = "image/webp",
+    .extension = "webp",
+    .aliases = "",
+    .sniff = sniff,
+    .info = info_webp,
+    .decode = decode_webp,
+    .encode = encode_webp,
 };

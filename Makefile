@@ -1,0 +1,42 @@
+# Thin wrapper over Meson. `make run` and `make test` do all the set-up.
+BUILD ?= build
+SAMPLE ?= tests/data/hubble_deep_field.jpg
+PIPE ?= grayscale|gaussian-blur:sigma=1.5|canny:low=50,high=150
+
+.PHONY: all deps build run test bench format format-check clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh build
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --buildtype=release
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+# The main job. Until the server lands, it runs a sample pipeline with the CLI.
+run: build
+	@mkdir -p out
+	$(BUILD)/src/cli/tessera process -p '$(PIPE)' $(SAMPLE) -o out/sample-edges.png
+	@echo "wrote out/sample-edges.png (pipeline: $(PIPE))"
+
+# The whole test suite: format, -Werror build, unit, oracle and CLI tests,
+# then the unit suite again under ASan + UBSan. Ends with "N passed, N failed".
+test:
+	@scripts/install-deps.sh test
+	@/usr/bin/python3 scripts/run_tests.py
+
+bench: build
+	@scripts/install-deps.sh bench
+	/usr/bin/python3 bench/run.py --tessera $(BUILD)/src/cli/tessera
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h' '*.cpp')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h' '*.cpp')
+
+clean:
+	rm -rf $(BUILD) build-test build-asan out

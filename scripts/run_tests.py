@@ -1,0 +1,138 @@
+#!/usr/bin/python3
+"""Runs tessera's whole test suite and ends with one line "N passed, N failed".
+
+Steps, each counted case by case:
+  1. formatting of every C file (clang-format --dry-run --Werror)
+  2. release build with -Wall -Wextra -Werror (build-test/)
+  3. the C unit suite (every test program prints one line per case)
+  4. the Python oracle / CLI tests (tests/oracle, against python3-opencv)
+  5. the C unit suite again under ASan + UBSan (build-asan/)
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+passed = 0
+failed = 0
+failures = []
+
+
+def say(msg):
+    print(msg, flush=True)
+
+
+def record(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        failures.append(name + (": " + detail if detail else ""))
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True, **kw)
+
+
+def step_format():
+    files = run(["git", "ls-files", "*.c", "*.h", "*.cpp"]).stdout.split()
+    if not files:
+        files = [os.path.relpath(os.path.join(d, f), ROOT)
+                 for top in ("src", "include", "tests", "bench")
+                 for d, _, fs in os.walk(os.path.join(ROOT, top))
+                 for f in fs if f.endswith((".c", ".h", ".cpp"))]
+    r = run(["clang-format", "--dry-run", "--Werror"] + files)
+    record("format", r.returncode == 0, r.stderr[-2000:])
+    say(f"[format] {len(files)} files {'ok' if r.returncode == 0 else 'NOT FORMATTED'}")
+    if r.returncode:
+        say(r.stderr[-2000:])
+
+
+def build(builddir, extra):
+    if not os.path.exists(os.path.join(ROOT, builddir, "build.ninja")):
+        r = run(["meson", "setup", builddir, "-Dwerror=true"] + extra)
+        if r.returncode:
+            say(r.stdout[-3000:] + r.stderr[-3000:])
+            return False
+    r = run(["ninja", "-C", builddir])
+    if r.returncode:
+        say(r.stdout[-5000:] + r.stderr[-3000:])
+    return r.returncode == 0
+
+
+def unit_suite(builddir, label, env_extra=None):
+    env = dict(os.environ, **(env_extra or {}))
+    r = run(["meson", "test", "-C", builddir, "--suite", "unit", "--print-errorlogs",
+             "--num-processes", "2"], env=env)
+    log = os.path.join(ROOT, builddir, "meson-logs", "testlog.json")
+    n = 0
+    if os.path.exists(log):
+        with open(log) as f:
+            for line in f:
+                t = json.loads(line)
+                out = t.get("stdout", "") or ""
+                cases_ok = re.findall(r"^ok   (\S+)", out, re.M)
+                cases_bad = re.findall(r"^FAIL (\S+)", out + (t.get("stderr") or ""), re.M)
+                for c in cases_ok:
+                    record(f"{label}/{t['name']}/{c}", True)
+                for c in cases_bad:
+                    record(f"{label}/{t['name']}/{c}", False)
+                n += len(cases_ok) + len(cases_bad)
+                if t["result"] != "OK" and not cases_bad:
+                    record(f"{label}/{t['name']}", False, t["result"])
+                    n += 1
+    say(f"[{label}] {n} cases, meson exit {r.returncode}")
+    if r.returncode:
+        say(r.stdout[-4000:])
+
+
+def python_suite(builddir):
+    env = dict(os.environ, TESSERA_BIN=os.path.join(ROOT, builddir, "src", "cli", "tessera"))
+    r = run(["/usr/bin/python3", "-m", "unittest", "discover", "-s", "tests/oracle",
+             "-p", "test_*.py", "-v"], env=env)
+    out = r.stderr
+    for m in re.finditer(r"^(test\S+) \((\S+)\)(?:\n.*?)?\.\.\. (ok|FAIL|ERROR|skipped.*)$",
+                         out, re.M):
+        name = f"oracle/{m.group(2)}.{m.group(1)}"
+        status = m.group(3)
+        if status.startswith("skipped"):
+            continue
+        record(name, status == "ok")
+    ran = re.search(r"^Ran (\d+) test", out, re.M)
+    say(f"[oracle] {ran.group(1) if ran else 0} tests, exit {r.returncode}")
+    if r.returncode:
+        tail = out[-6000:]
+        say(tail)
+        if not re.search(r"\.\.\. (FAIL|ERROR)", out):
+            record("oracle/suite", False, "unittest failed to run")
+
+
+def main():
+    start = time.time()
+    step_format()
+    ok = build("build-test", ["--buildtype=release"])
+    record("build -Werror", ok)
+    say(f"[build] {'ok' if ok else 'FAILED'}")
+    if ok:
+        unit_suite("build-test", "unit")
+        python_suite("build-test")
+    ok = build("build-asan", ["--buildtype=debug", "-Db_sanitize=address,undefined",
+                              "-Db_lundef=false"])
+    record("build asan+ubsan", ok)
+    if ok:
+        unit_suite("build-asan", "asan", {
+            "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=1",
+            "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1"})
+    say(f"\ntook {time.time() - start:.0f}s")
+    if failures:
+        say("failures:\n  " + "\n  ".join(failures[:200]))
+    say(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

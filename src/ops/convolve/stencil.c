@@ -1,0 +1,103 @@
+/* The general window driver: keeps the 2r+1 padded input rows around the
+ * current output row in a ring, so each input row is padded once per tile.
+ * Border columns come from a table built per tile; interior columns are one
+ * memcpy. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/convolve/convolve.h"
+
+void tsr_convolve_release(tsr_op *op) {
+    free(op->state);
+    op->state = NULL;
+}
+
+/* Copies image row y of `in` into `dst` as padded columns x0-r .. x0+w+r-1,
+ * using the column table `cols` (lead border entries, then a contiguous run
+ * starting at image column mid0 of length mid, then the trailing border). */
+static void pad_row(const tsr_region *in, int y, const int *cols, int ncols, int lead, int mid,
+                    uint8_t *dst) {
+    int b = in->bands;
+    for (int j = 0; j < lead; j++)
+        memcpy(dst + (size_t)j * b, TSR_REGION_AT(in, cols[j], y), (size_t)b);
+    if (mid > 0)
+        memcpy(dst + (size_t)lead * b, TSR_REGION_AT(in, cols[lead], y), (size_t)mid * b);
+    for (int j = lead + mid; j < ncols; j++)
+        memcpy(dst + (size_t)j * b, TSR_REGION_AT(in, cols[j], y), (size_t)b);
+}
+
+/* Builds the column table of a tile; false when a column falls outside `in`. */
+static bool column_table(const tsr_region *in, int x0, int w, int r, border_mode mode, int *cols,
+                         int *lead, int *mid) {
+    int ncols = w + 2 * r;
+    *lead = 0;
+    *mid = 0;
+    for (int j = 0; j < ncols; j++) {
+        int x = x0 - r + j;
+        cols[j] = border_index(x, in->image_w, mode);
+        if (cols[j] < in->rect.x || cols[j] >= in->rect.x + in->rect.w)
+            return false;
+        if (x < 0)
+            (*lead)++;
+        else if (x < in->image_w)
+            (*mid)++;
+    }
+    return true;
+}
+
+/* Copies the alpha band of `in` into out's row y. */
+static void restore_alpha(const tsr_region *in, tsr_region *out, int y) {
+    int b = out->bands;
+    if (b != 2 && b != 4)
+        return;
+    const uint8_t *s = TSR_REGION_AT(in, out->rect.x, y);
+    uint8_t *d = TSR_REGION_AT(out, out->rect.x, y);
+    for (int x = 0; x < out->rect.w; x++)
+        d[(size_t)x * b + b - 1] = s[(size_t)x * b + b - 1];
+}
+
+tsr_status tsr_stencil_run(const tsr_op *op, const tsr_region *in, tsr_region *out, int r,
+                           border_mode mode, stencil_row_fn row, size_t scratch_bytes) {
+    tsr_status st = TSR_OK;
+    int n = 2 * r + 1, w = out->rect.w, b = out->bands, ncols = w + 2 * r, lead, mid;
+    size_t row_bytes = (size_t)ncols * (size_t)b;
+    int *cols = malloc(sizeof *cols * (size_t)ncols);
+    int *tags = malloc(sizeof *tags * (size_t)n);
+    uint8_t *ring = malloc(row_bytes * (size_t)n);
+    void *scratch = malloc(scratch_bytes ? scratch_bytes : 1);
+    const uint8_t *rows[2 * 101 + 1];
+    if (!cols || !tags || !ring || !scratch) {
+        st = TSR_ERR_NOMEM;
+        goto out;
+    }
+    if (n > (int)(sizeof rows / sizeof rows[0]) ||
+        !column_table(in, out->rect.x, w, r, mode, cols, &lead, &mid)) {
+        st = TSR_ERR_INTERNAL;
+        goto out;
+    }
+    for (int i = 0; i < n; i++)
+        tags[i] = -1;
+    for (int y = out->rect.y; y < out->rect.y + out->rect.h; y++) {
+        for (int i = 0; i < n; i++) {
+            int sy = border_index(y - r + i, in->image_h, mode);
+            if (sy < in->rect.y || sy >= in->rect.y + in->rect.h) {
+                st = TSR_ERR_INTERNAL;
+                goto out;
+            }
+            uint8_t *slot = ring + row_bytes * (size_t)(sy % n);
+            if (tags[sy % n] != sy) {
+                pad_row(in, sy, cols, ncols, lead, mid, slot);
+                tags[sy % n] = sy;
+            }
+            rows[i] = slot;
+        }
+        row(op, rows, w, b, TSR_REGION_AT(out, out->rect.x, y), scratch);
+        restore_alpha(in, out, y);
+    }
+out:
+    free(cols);
+    free(tags);
+    free(ring);
+    free(scratch);
+    return st;
+}

@@ -1,0 +1,253 @@
+/*
+ * The tiling invariant: output bytes never depend on tile size or thread
+ * count. Random pipelines over every registered op, random tile sizes
+ * (16 px .. whole image) and thread counts, compared with the single-tile
+ * reference run. TSR_SEED picks another sequence; TSR_ITERATIONS more cases.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "tessera/tessera.h"
+
+static unsigned long long rng_state = 0x9e3779b97f4a7c15ull;
+
+static unsigned rnd(unsigned n) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (unsigned)(rng_state % n);
+}
+
+static double rndf(double lo, double hi) {
+    return lo + (hi - lo) * (double)rnd(10001) / 10000.0;
+}
+
+/* Writes one random step for op `name` into buf; 0 when the op is unknown. */
+static int random_step(const char *name, char *buf, size_t size) {
+    if (!tsr_op_find(name))
+        return 0;
+    static const char *const axes[] = {"horizontal", "vertical", "both"};
+    static const char *const interps[] = {"linear", "area", "lanczos"};
+    if (!strcmp(name, "brightness"))
+        snprintf(buf, size, "brightness:delta=%d", (int)rnd(201) - 100);
+    else if (!strcmp(name, "contrast"))
+        snprintf(buf, size, "contrast:factor=%.2f", rndf(0.2, 3));
+    else if (!strcmp(name, "gamma"))
+        snprintf(buf, size, "gamma:gamma=%.2f", rndf(0.3, 3));
+    else if (!strcmp(name, "threshold"))
+        snprintf(buf, size, "threshold:value=%d", (int)rnd(256));
+    else if (!strcmp(name, "gaussian-blur"))
+        snprintf(buf, size, rnd(2) ? "gaussian-blur:sigma=%.2f" : "gaussian-blur:ksize=%.0f",
+                 rnd(2) ? rndf(0.3, 4) : (double)(1 + 2 * rnd(6)));
+    else if (!strcmp(name, "box-blur"))
+        snprintf(buf, size, "box-blur:ksize=%d", 1 + 2 * (int)rnd(5));
+    else if (!strcmp(name, "median"))
+        snprintf(buf, size, "median:ksize=%d", rnd(2) ? 3 : 5);
+    else if (!strcmp(name, "convolve"))
+        snprintf(buf, size, "convolve:kernel=%d %d %d %d %d %d %d %d %d", (int)rnd(5) - 2,
+                 (int)rnd(5) - 2, (int)rnd(5) - 2, (int)rnd(5) - 2, (int)rnd(9) + 1,
+                 (int)rnd(5) - 2, (int)rnd(5) - 2, (int)rnd(5) - 2, (int)rnd(5) - 2);
+    else if (!strcmp(name, "canny"))
+        snprintf(buf, size, "canny:low=%d,high=%d", (int)rnd(100), 100 + (int)rnd(200));
+    else if (!strcmp(name, "hough-lines"))
+        snprintf(buf, size, "hough-lines:threshold=%d,mode=%s", 20 + (int)rnd(60),
+                 rnd(2) ? "draw" : "data");
+    else if (!strcmp(name, "rotate"))
+        snprintf(buf, size, "rotate:angle=%.1f,expand=%s", rndf(-180, 180),
+                 rnd(2) ? "true" : "false");
+    else if (!strcmp(name, "flip"))
+        snprintf(buf, size, "flip:axis=%s", axes[rnd(3)]);
+    else if (!strcmp(name, "resize"))
+        snprintf(buf, size, "resize:scale=%.3f,interp=%s", rndf(0.6, 1.6), interps[rnd(3)]);
+    else if (!strcmp(name, "crop"))
+        snprintf(buf, size, "crop:x=%d,y=%d,width=%d,height=%d", (int)rnd(10), (int)rnd(10),
+                 40 + (int)rnd(30), 40 + (int)rnd(30));
+    else if (!strcmp(name, "thumbnail"))
+        snprintf(buf, size, "thumbnail:width=%d", 40 + (int)rnd(80));
+    else
+        snprintf(buf, size, "%s", name);
+    return 1;
+}
+
+static const char *const candidates[] = {
+    "grayscale", "invert",    "brightness", "contrast", "gamma",       "threshold",
+    "equalize",  "threshold-otsu", "gaussian-blur", "box-blur", "median", "sharpen",
+    "convolve",  "sobel",     "canny",      "hough-lines", "rotate",   "rotate90",
+    "rotate180", "rotate270", "flip",       "resize",   "crop",        "thumbnail",
+};
+#define N_CANDIDATES (int)(sizeof candidates / sizeof candidates[0])
+
+static tsr_image *load_input(tsr_ctx *ctx, int bands) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/astronaut.png", check_data_dir());
+    tsr_image *full = NULL, *img = NULL;
+    if (tsr_image_load(ctx, path, NULL, &full, NULL))
+        return NULL;
+    /* A 97x83 window off the origin keeps tiles uneven. */
+    int w = 97, h = 83;
+    if (tsr_image_new(ctx, w, h, bands, &img)) {
+        tsr_image_free(full);
+        return NULL;
+    }
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            const uint8_t *s = full->data + (size_t)(y + 200) * full->stride + (size_t)(x + 180) * 3;
+            uint8_t *d = img->data + (size_t)y * img->stride + (size_t)x * (size_t)bands;
+            for (int b = 0; b < bands; b++)
+                d[b] = b < 3 ? s[bands < 3 ? 1 : b] : (uint8_t)(x * 2 + y);
+        }
+    tsr_image_free(full);
+    return img;
+}
+
+static int same_image(const tsr_image *a, const tsr_image *b) {
+    if (a->width != b->width || a->height != b->height || a->bands != b->bands)
+        return 0;
+    for (int y = 0; y < a->height; y++)
+        if (memcmp(a->data + (size_t)y * a->stride, b->data + (size_t)y * b->stride,
+                   (size_t)a->width * (size_t)a->bands))
+            return 0;
+    return 1;
+}
+
+static int n_checked;
+
+static void check_one(tsr_ctx *ctx, tsr_executor **pools, const tsr_image *in,
+                      const char *text) {
+    tsr_pipeline *p = NULL;
+    tsr_ctx_reset(ctx);
+    if (tsr_pipeline_parse(ctx, text, &p)) {
+        fprintf(stderr, "pipeline '%s' rejected: %s\n", text, tsr_ctx_message(ctx));
+        CHECK(0);
+        return;
+    }
+    tsr_image *ref = NULL;
+    tsr_status st = tsr_pipeline_run_reference(ctx, p, in, &ref);
+    if (st == TSR_ERR_USAGE) { /* e.g. a crop outside a shrunk image: fine */
+        tsr_pipeline_free(p);
+        return;
+    }
+    CHECK_EQ_INT(st, TSR_OK);
+    static const int tiles[] = {16, 17, 23, 32, 37, 64, 100, 65536};
+    for (int k = 0; k < 3 && ref; k++) {
+        int tile = tiles[rnd(8)];
+        int pool = (int)rnd(4);
+        tsr_run_options opts = {tile, NULL, NULL};
+        tsr_image *out = NULL;
+        tsr_ctx_reset(ctx);
+        st = tsr_pipeline_run(ctx, p, in, pools[pool], &opts, &out);
+        CHECK_EQ_INT(st, TSR_OK);
+        if (out && !same_image(ref, out)) {
+            fprintf(stderr, "tiling changed the output: '%s' bands %d tile %d threads %d\n", text,
+                    in->bands, tile, pool + 1);
+            CHECK(0);
+        }
+        n_checked++;
+        tsr_image_free(out);
+    }
+    tsr_image_free(ref);
+    tsr_pipeline_free(p);
+}
+
+/* Every op alone, on every band count. */
+static void test_each_op_alone(void) {
+    tsr_ctx *ctx = tsr_ctx_new();
+    tsr_executor *pools[4] = {0};
+    for (int i = 0; i < 4; i++)
+        tsr_executor_local_new(ctx, i + 1, &pools[i]);
+    for (int bands = 1; bands <= 4; bands++) {
+        tsr_image *in = load_input(ctx, bands);
+        CHECK(in != NULL);
+        if (!in)
+            break;
+        for (int c = 0; c < N_CANDIDATES; c++) {
+            char step[256];
+            if (random_step(candidates[c], step, sizeof step))
+                check_one(ctx, pools, in, step);
+        }
+        tsr_image_free(in);
+    }
+    for (int i = 0; i < 4; i++)
+        tsr_executor_free(pools[i]);
+    tsr_ctx_free(ctx);
+}
+
+/* Random chains of 2..5 ops. */
+static void test_random_pipelines(void) {
+    tsr_ctx *ctx = tsr_ctx_new();
+    tsr_executor *pools[4] = {0};
+    for (int i = 0; i < 4; i++)
+        tsr_executor_local_new(ctx, i + 1, &pools[i]);
+    int iterations = getenv("TSR_ITERATIONS") ? atoi(getenv("TSR_ITERATIONS")) : 120;
+    tsr_image *inputs[4] = {0};
+    for (int b = 0; b < 4; b++)
+        inputs[b] = load_input(ctx, b + 1);
+    for (int it = 0; it < iterations && inputs[0]; it++) {
+        char text[2048] = "";
+        int n = 2 + (int)rnd(4), have = 0;
+        for (int k = 0; k < n; k++) {
+            char step[256];
+            if (!random_step(candidates[rnd(N_CANDIDATES)], step, sizeof step))
+                continue;
+            if (have++)
+                strcat(text, "|");
+            strcat(text, step);
+        }
+        if (have)
+            check_one(ctx, pools, inputs[rnd(4)], text);
+    }
+    for (int b = 0; b < 4; b++)
+        tsr_image_free(inputs[b]);
+    for (int i = 0; i < 4; i++)
+        tsr_executor_free(pools[i]);
+    tsr_ctx_free(ctx);
+    printf("     %d tiled runs compared with the reference\n", n_checked);
+}
+
+static uint64_t last_done, last_total, calls;
+static void on_progress(void *user, uint64_t done, uint64_t total) {
+    (void)user;
+    last_done = done;
+    last_total = total;
+    calls++;
+}
+
+static void test_progress_and_cancel(void) {
+    tsr_ctx *ctx = tsr_ctx_new();
+    tsr_executor *pool = NULL;
+    tsr_executor_local_new(ctx, 3, &pool);
+    tsr_image *in = load_input(ctx, 3);
+    tsr_pipeline *p = NULL;
+    CHECK_EQ_INT(tsr_pipeline_parse(ctx, "invert|invert", &p), TSR_OK);
+    tsr_plan *plan = NULL;
+    CHECK_EQ_INT(tsr_plan_new(ctx, p, in->width, in->height, in->bands, 16, &plan), TSR_OK);
+    CHECK_EQ_INT(tsr_plan_task_count(plan), 7 * 6);
+    tsr_run_options opts = {16, on_progress, NULL};
+    tsr_image *out = NULL;
+    CHECK_EQ_INT(tsr_plan_run(ctx, plan, in, pool, &opts, &out), TSR_OK);
+    CHECK(last_done == 42 && last_total == 42 && calls == 42);
+    CHECK(out && same_image(in, out));
+    tsr_image_free(out);
+    out = NULL;
+    tsr_ctx_cancel(ctx);
+    CHECK_EQ_INT(tsr_plan_run(ctx, plan, in, pool, &opts, &out), TSR_ERR_CANCELLED);
+    CHECK(out == NULL);
+    tsr_ctx_reset(ctx);
+    tsr_plan_free(plan);
+    CHECK_EQ_INT(tsr_plan_new(ctx, p, in->width, in->height, in->bands, 8, &plan), TSR_ERR_USAGE);
+    tsr_plan_free(plan);
+    tsr_pipeline_free(p);
+    tsr_image_free(in);
+    tsr_executor_free(pool);
+    tsr_ctx_free(ctx);
+}
+
+int main(void) {
+    if (getenv("TSR_SEED"))
+        rng_state = strtoull(getenv("TSR_SEED"), NULL, 10) | 1;
+    RUN(test_each_op_alone);
+    RUN(test_random_pipelines);
+    RUN(test_progress_and_cancel);
+    return check_finish();
+}
