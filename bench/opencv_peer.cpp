@@ -24,7 +24,6 @@
 namespace {
 
 const int jpeg_quality = 85; // every JPEG output in the benchmark uses q85
-// OpenCV writes LZW TIFF by default; the benchmark compares uncompressed TIFF.
 
 // Reads IN with FLAGS; prints a message and returns an empty Mat on failure.
 cv::Mat load(const char *path, int flags) {
@@ -46,7 +45,7 @@ bool save(const char *path, const cv::Mat &img) {
     if (ends_with(path, ".jpg") || ends_with(path, ".jpeg"))
         params = {cv::IMWRITE_JPEG_QUALITY, jpeg_quality};
     else if (ends_with(path, ".tif") || ends_with(path, ".tiff"))
-        params = {cv::IMWRITE_TIFF_COMPRESSION, 1}; // 1 = none
+        params = {cv::IMWRITE_TIFF_COMPRESSION, 1}; // none: OpenCV's default is LZW
     if (!cv::imwrite(path, img, params)) {
         std::fprintf(stderr, "opencv_peer: cannot write %s\n", path);
         return false;

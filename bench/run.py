@@ -209,11 +209,11 @@ def vips_chain(ctx, src, dst):
     with open(mask, "w") as f:
         f.write("3 3 8 0\n-1 -1 -1\n-1 16 -1\n-1 -1 -1\n")
     t1, t2 = os.path.join(work, "t1.v"), os.path.join(work, "t2.v")
-    v = ctx["vips"]
-    script = (f"{v} crop '{src}' '{t1}' 100 100 4800 4800 && "
-              f"{v} resize '{t1}' '{t2}' 0.9 --kernel linear && "
-              f"{v} conv '{t2}' '{dst}' '{mask}' --precision integer; "
-              f"rc=$?; rm -f '{t1}' '{t2}'; exit $rc")
+    v, q = ctx["vips"], shlex.quote
+    script = (f"{v} crop {q(src)} {q(t1)} 100 100 4800 4800 && "
+              f"{v} resize {q(t1)} {q(t2)} 0.9 --kernel linear && "
+              f"{v} conv {q(t2)} {q(dst)} {q(mask)} --precision integer; "
+              f"rc=$?; rm -f {q(t1)} {q(t2)}; exit $rc")
     return ["sh", "-c", script], "3 processes chained through .v temp files (not fused)"
 
 
@@ -336,7 +336,10 @@ def output_info(ctx, path):
 
 def shown_command(argv):
     """ARGV as a shell-quoted line with repository paths made relative."""
-    line = " ".join(shlex.quote(a) for a in argv)
+    if argv[:2] == ["sh", "-c"]:
+        line = argv[2]  # a chain of commands: show the script itself
+    else:
+        line = " ".join(shlex.quote(a) for a in argv)
     return line.replace(ROOT + os.sep, "")
 
 

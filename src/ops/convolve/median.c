@@ -29,21 +29,21 @@ static tsr_status prepare(tsr_ctx *ctx, tsr_op *op) {
 
 /* Median of 9 with the classic 19-exchange network. */
 static uint8_t median9(uint8_t *p) {
-    SORT2(p[1], p[2]), SORT2(p[4], p[5]), SORT2(p[7], p[8]);
-    SORT2(p[0], p[1]), SORT2(p[3], p[4]), SORT2(p[6], p[7]);
-    SORT2(p[1], p[2]), SORT2(p[4], p[5]), SORT2(p[7], p[8]);
-    SORT2(p[0], p[3]), SORT2(p[5], p[8]), SORT2(p[4], p[7]);
-    SORT2(p[3], p[6]), SORT2(p[1], p[4]), SORT2(p[2], p[5]);
-    SORT2(p[4], p[7]), SORT2(p[4], p[2]), SORT2(p[6], p[4]);
+    SORT2(p[1], p[2]); SORT2(p[4], p[5]); SORT2(p[7], p[8]);
+    SORT2(p[0], p[1]); SORT2(p[3], p[4]); SORT2(p[6], p[7]);
+    SORT2(p[1], p[2]); SORT2(p[4], p[5]); SORT2(p[7], p[8]);
+    SORT2(p[0], p[3]); SORT2(p[5], p[8]); SORT2(p[4], p[7]);
+    SORT2(p[3], p[6]); SORT2(p[1], p[4]); SORT2(p[2], p[5]);
+    SORT2(p[4], p[7]); SORT2(p[4], p[2]); SORT2(p[6], p[4]);
     SORT2(p[4], p[2]);
     return p[4];
 }
 
-/* Median of 25 by counting: the smallest value with 13 samples <= it. */
+/* Median of 25: the 13th smallest after an insertion sort. */
 static uint8_t median25(const uint8_t *p) {
     uint8_t sorted[25];
     int n = 0;
-    for (int i = 0; i < 25; i++) { /* insertion sort, enough for 25 bytes */
+    for (int i = 0; i < 25; i++) {
         int j = n++;
         while (j > 0 && sorted[j - 1] > p[i]) {
             sorted[j] = sorted[j - 1];

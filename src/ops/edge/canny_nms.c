@@ -55,6 +55,46 @@ static tsr_status rows_alloc(nms_rows *r, int w, int bands) {
     return TSR_OK;
 }
 
+/* dx and dy per sample from the vertical passes: cnt samples, the
+ * neighbours one pixel (`bands` samples) apart. */
+static void horizontal_pass(const int16_t *restrict vs, const int16_t *restrict vd,
+                            int16_t *restrict sdx, int16_t *restrict sdy, int cnt, int bands) {
+    int b2 = 2 * bands;
+    for (int i = 0; i < cnt; i++) {
+        sdx[i] = (int16_t)(vs[i + b2] - vs[i]);
+        sdy[i] = (int16_t)(vd[i] + 2 * vd[i + bands] + vd[i + b2]);
+    }
+}
+
+/* Sums of the three rows: vs = p0 + 2 p1 + p2, vd = p2 - p0. */
+static void vertical_sums(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2,
+                          int16_t *restrict vs, int16_t *restrict vd, int cnt) {
+    for (int i = 0; i < cnt; i++) {
+        vs[i] = (int16_t)(p0[i] + 2 * p1[i] + p2[i]);
+        vd[i] = (int16_t)(p2[i] - p0[i]);
+    }
+}
+
+/* Colour: the channel with the largest magnitude, the first in OpenCV's
+ * B, G, R order on ties (tessera holds R, G, B; alpha is ignored). */
+static void select_channel(const int16_t *restrict sdx, const int16_t *restrict sdy,
+                           int16_t *restrict dx, int16_t *restrict dy, int16_t *restrict mag,
+                           int cols, int bands) {
+    for (int j = 0; j < cols; j++) {
+        const int16_t *gx = sdx + j * bands, *gy = sdy + j * bands;
+        int m = abs(gx[2]) + abs(gy[2]), x = gx[2], y = gy[2];
+        int m1 = abs(gx[1]) + abs(gy[1]), m0 = abs(gx[0]) + abs(gy[0]);
+        int take1 = m1 > m;
+        x = take1 ? gx[1] : x;
+        y = take1 ? gy[1] : y;
+        m = take1 ? m1 : m;
+        int take0 = m0 > m;
+        dx[j] = (int16_t)(take0 ? gx[0] : x);
+        dy[j] = (int16_t)(take0 ? gy[0] : y);
+        mag[j] = (int16_t)(take0 ? m0 : m);
+    }
+}
+
 /* Vertical Sobel passes of image row y over columns [a - 1, b] (replicated
  * at the image edges) into r->vsum / r->vdiff. */
 static void vertical_pass(const tsr_region *in, nms_rows *r, int y, int a, int b) {
@@ -66,11 +106,7 @@ static void vertical_pass(const tsr_region *in, nms_rows *r, int y, int a, int b
     const uint8_t *p0 = TSR_REGION_AT(in, lo, tsr_clampi(y - 1, 0, h - 1));
     const uint8_t *p1 = TSR_REGION_AT(in, lo, y);
     const uint8_t *p2 = TSR_REGION_AT(in, lo, tsr_clampi(y + 1, 0, h - 1));
-    int16_t *vs = r->vsum + off, *vd = r->vdiff + off;
-    for (int i = 0; i < cnt; i++) {
-        vs[i] = (int16_t)(p0[i] + 2 * p1[i] + p2[i]);
-        vd[i] = (int16_t)(p2[i] - p0[i]);
-    }
+    vertical_sums(p0, p1, p2, r->vsum + off, r->vdiff + off, cnt);
     if (off) {
         for (int k = 0; k < bands; k++) {
             r->vsum[k] = r->vsum[bands + k];
@@ -99,13 +135,8 @@ static void gradient_row(const tsr_region *in, nms_rows *r, int slot, int y, int
     if (y < 0 || y >= in->image_h || a >= b)
         return;
     vertical_pass(in, r, y, a, b);
-    const int16_t *vs = r->vsum, *vd = r->vdiff;
-    int16_t *sdx = r->sdx, *sdy = r->sdy;
-    int cnt = (b - a) * bands, b2 = 2 * bands;
-    for (int i = 0; i < cnt; i++) {
-        sdx[i] = (int16_t)(vs[i + b2] - vs[i]);
-        sdy[i] = (int16_t)(vd[i] + 2 * vd[i + bands] + vd[i + b2]);
-    }
+    horizontal_pass(r->vsum, r->vdiff, r->sdx, r->sdy, (b - a) * bands, bands);
+    const int16_t *sdx = r->sdx, *sdy = r->sdy;
     int cols = b - a, o = a - xa;
     if (bands < 3) {
         /* Gray, or gray + alpha: band 0 only. */
@@ -117,20 +148,7 @@ static void gradient_row(const tsr_region *in, nms_rows *r, int slot, int y, int
         }
         return;
     }
-    /* Colour: the channel with the largest magnitude, the first in OpenCV's
-     * B, G, R order on ties (tessera holds R, G, B; alpha is ignored). */
-    for (int j = 0; j < cols; j++) {
-        const int16_t *gx = sdx + j * bands, *gy = sdy + j * bands;
-        int best = 2, m = abs(gx[2]) + abs(gy[2]);
-        int m1 = abs(gx[1]) + abs(gy[1]), m0 = abs(gx[0]) + abs(gy[0]);
-        if (m1 > m)
-            best = 1, m = m1;
-        if (m0 > m)
-            best = 0, m = m0;
-        dx[o + j] = gx[best];
-        dy[o + j] = gy[best];
-        mag[o + j] = (int16_t)m;
-    }
+    select_channel(sdx, sdy, dx + o, dy + o, mag + o, cols, bands);
 }
 
 /* Non-maximum suppression of one row: k indexes the ring arrays (column x0-1

@@ -1,0 +1,158 @@
+"""The tessera CLI: process, info, ops, exit codes, progress bar, memory bound."""
+import json
+import os
+import pty
+import resource
+import subprocess
+import tempfile
+import unittest
+
+import cv2
+import numpy as np
+
+from tessera_cli import BIN, DATA, have_binary, photo, process, read_rgb, run
+
+
+@unittest.skipUnless(have_binary(), "tessera binary not built")
+class CliTest(unittest.TestCase):
+    def test_process_one_file_and_formats(self):
+        with tempfile.TemporaryDirectory() as d:
+            for ext, fmt in [("png", "png"), ("jpg", "jpeg"), ("webp", "webp"), ("tif", "tiff"),
+                             ("bmp", "bmp"), ("ppm", "pnm")]:
+                out = os.path.join(d, "out." + ext)
+                run("process", "-p", "invert", os.path.join(DATA, "chelsea.png"), "-o", out)
+                info = json.loads(run("info", "--json", out).stdout)
+                self.assertEqual(info["format"], fmt)
+                self.assertEqual((info["width"], info["height"]), (451, 300))
+
+    def test_process_many_inputs_into_folder(self):
+        with tempfile.TemporaryDirectory() as d:
+            outdir = os.path.join(d, "results")
+            ins = [os.path.join(DATA, n) for n in ("chelsea.png", "coffee.png", "rocket.jpg")]
+            run("process", "-p", "grayscale|invert", *ins, "-o", outdir, "--format", "png")
+            self.assertEqual(sorted(os.listdir(outdir)), ["chelsea.png", "coffee.png", "rocket.png"])
+            img = read_rgb(os.path.join(outdir, "coffee.png"))
+            self.assertEqual(img.shape, (400, 600))
+
+    def test_exit_codes(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "o.png")
+            src = os.path.join(DATA, "chelsea.png")
+            self.assertEqual(run("process", "-p", "nope", src, "-o", out, check=False).returncode, 2)
+            self.assertEqual(run("process", "-p", "invert", check=False).returncode, 2)
+            self.assertEqual(run("process", "-p", "invert", src, "-o", out, "--tile", "3",
+                                 check=False).returncode, 2)
+            r = run("process", "-p", "invert", os.path.join(DATA, "truncated.jpg"), "-o", out,
+                    check=False)
+            self.assertEqual(r.returncode, 3)
+            self.assertIn("truncated.jpg", r.stderr)
+            self.assertFalse(os.path.exists(out), "no output for a bad input")
+            junk = os.path.join(d, "junk.png")
+            with open(junk, "wb") as f:
+                f.write(b"this is not an image at all" * 10)
+            r = run("process", "-p", "invert", junk, "-o", out, check=False)
+            self.assertEqual(r.returncode, 3)
+            r = run("process", "-p", "invert", os.path.join(d, "missing.png"), "-o", out,
+                    check=False)
+            self.assertEqual(r.returncode, 4)
+            self.assertEqual(run("frobnicate", check=False).returncode, 2)
+
+    def test_bad_input_does_not_stop_the_others(self):
+        with tempfile.TemporaryDirectory() as d:
+            outdir = os.path.join(d, "o")
+            r = run("process", "-p", "invert", os.path.join(DATA, "truncated.jpg"),
+                    os.path.join(DATA, "chelsea.png"), "-o", outdir, "--format", "png", check=False)
+            self.assertEqual(r.returncode, 3)
+            self.assertEqual(os.listdir(outdir), ["chelsea.png"])
+
+    def test_info(self):
+        info = json.loads(run("info", "--json", os.path.join(DATA, "anim.gif")).stdout)
+        self.assertEqual(info["format"], "gif")
+        self.assertEqual(info["frames"], 3)
+        text = run("info", os.path.join(DATA, "coffee.webp")).stdout
+        self.assertIn("webp", text)
+        self.assertIn("600 x 400", text)
+
+    def test_ops_lists_everything(self):
+        ops = json.loads(run("ops", "--json").stdout)
+        names = {o["name"] for o in ops}
+        for want in ["grayscale", "invert", "brightness", "contrast", "gamma", "threshold",
+                     "threshold-otsu", "gaussian-blur", "box-blur", "median", "sharpen",
+                     "convolve", "sobel", "canny", "hough-lines", "equalize", "rotate",
+                     "rotate90", "rotate180", "rotate270", "flip", "resize", "crop", "thumbnail"]:
+            self.assertIn(want, names)
+        for o in ops:
+            self.assertTrue(o["summary"], o["name"])
+            for p in o["params"]:
+                self.assertTrue(p["doc"], f"{o['name']}.{p['name']}")
+        text = run("ops").stdout
+        self.assertIn("gaussian-blur", text)
+        self.assertIn("sigma", text)
+
+    def test_pipeline_error_names_op_param_range(self):
+        r = run("process", "-p", "grayscale|gaussian-blur:sigma=500", os.path.join(DATA, "chelsea.png"),
+                "-o", "/tmp/never.png", check=False)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("gaussian-blur: sigma must be between", r.stderr)
+
+    def test_text_and_json_pipelines_give_the_same_bytes(self):
+        img = photo("chelsea.png")
+        a = process("grayscale|gaussian-blur:sigma=2|canny:low=50,high=150", img)
+        b = process('[{"op":"grayscale"},{"op":"gaussian-blur","sigma":2},'
+                    '{"op":"canny","low":50,"high":150}]', img)
+        self.assertTrue(np.array_equal(a, b))
+
+    def test_threads_and_tiles_do_not_change_bytes(self):
+        img = photo("coffee.png")
+        pipe = "gaussian-blur:sigma=1.5|rotate:angle=21|sharpen|resize:scale=0.7"
+        ref = process(pipe, img, extra=["--threads", "1", "--tile", "65536"])
+        for threads, tile in [(2, 16), (4, 37), (3, 128)]:
+            out = process(pipe, img, extra=["--threads", str(threads), "--tile", str(tile)])
+            self.assertTrue(np.array_equal(ref, out), f"threads {threads} tile {tile}")
+
+    def test_progress_bar_on_a_terminal(self):
+        with tempfile.TemporaryDirectory() as d:
+            pid, fd = pty.fork()
+            if pid == 0:
+                os.execv(BIN, [BIN, "process", "-p", "gaussian-blur:sigma=3|canny", "--tile", "16",
+                               os.path.join(DATA, "hubble_deep_field.jpg"), "-o",
+                               os.path.join(d, "o.png")])
+            out = b""
+            while True:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            _, status = os.waitpid(pid, 0)
+            self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+            text = out.decode(errors="replace")
+            self.assertIn("100%", text)
+            self.assertIn("ETA", text)
+            self.assertIn("hubble_deep_field.jpg", text)
+
+    def test_peak_memory_far_below_one_image_per_op(self):
+        """Six local ops on a 4000x3000 RGB image (36 MB decoded): the fused
+        tiles keep peak memory near input + output, not one image per op."""
+        with tempfile.TemporaryDirectory() as d:
+            src = os.path.join(d, "big.tif")
+            base = cv2.imread(os.path.join(DATA, "astronaut.png"))
+            big = cv2.resize(base, (4000, 3000), interpolation=cv2.INTER_LINEAR)
+            cv2.imwrite(src, big)
+            image_mb = 4000 * 3000 * 3 / 2**20
+            pipe = "invert|brightness:delta=10|gaussian-blur:sigma=1|sharpen|gamma:gamma=1.2|invert"
+            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            p = subprocess.run([BIN, "process", "-p", pipe, src, "-o", os.path.join(d, "o.tif"),
+                                "--threads", "2"], capture_output=True)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            self.assertGreater(peak_mb, before / 1024 - 1)
+            # input + output + encoder buffer is ~3 images; six materialised ops would be ~7.
+            self.assertLess(peak_mb, 3.6 * image_mb, f"peak {peak_mb:.0f} MiB, image {image_mb:.0f} MiB")
+            print(f"\n    peak RSS {peak_mb:.0f} MiB for a {image_mb:.0f} MiB image and 6 ops", end=" ")
+
+
+if __name__ == "__main__":
+    unittest.main()
