@@ -171,8 +171,9 @@ def build_peers():
 # ---------------------------------------------------------------- workloads
 #
 # Each workload: input, output extension, a description, and per tool a
-# function (ctx, in, out) -> (argv, note) or None when the tool cannot do it
-# (with the reason in "missing"). ctx has the tool paths, threads and work dir.
+# function (ctx, in, out) -> (argv, note); a tool that cannot do the job is
+# listed under "missing" with the reason, a tool absent from both has no row.
+# ctx has the tool paths, the thread count and the workload's work dir.
 
 VIPS_BENCH_PIPE = ("crop:x=100,y=100,width=4800,height=4800|resize:scale=0.9,interp=linear|"
                    "convolve:kernel=-1 -1 -1 -1 16 -1 -1 -1 -1,divisor=8")
@@ -307,7 +308,8 @@ WORKLOADS = {
 
 
 def measure(argv, env, log_path):
-    """Runs ARGV once; returns (seconds, peak RSS in KiB, exit status).
+    """Runs ARGV once; returns (wall seconds, CPU seconds (user + system),
+    peak RSS in KiB, exit status).
     Peak RSS is the child's ru_maxrss from os.wait4, which on Linux also
     covers the children it waited for (the vips CLI chain's commands)."""
     with open(log_path, "wb") as err:
@@ -317,7 +319,7 @@ def measure(argv, env, log_path):
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)  # Popen must not wait again
-    return elapsed, usage.ru_maxrss, proc.returncode
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, proc.returncode
 
 
 def output_info(ctx, path):
@@ -356,7 +358,7 @@ def run_workload(name, spec, ctx, runs):
         if key not in spec and not reason:
             continue  # the tool has no row in this workload
         reason = reason or ctx["unavailable"].get(key)
-        row = {"tool": key, "label": label, "times": [], "rss_kib": [], "note": "",
+        row = {"tool": key, "label": label, "times": [], "cpu_times": [], "rss_kib": [], "note": "",
                "status": "ok", "cmd": ""}
         rows[key] = row
         if reason:
@@ -374,7 +376,7 @@ def run_workload(name, spec, ctx, runs):
             if os.path.exists(row["dst"]):
                 os.remove(row["dst"])
             err_path = os.path.join(work, key + ".log")
-            secs, rss, rc = measure(row["argv"], ctx["env"], err_path)
+            secs, cpu, rss, rc = measure(row["argv"], ctx["env"], err_path)
             if rc != 0 or not os.path.exists(row["dst"]) or os.path.getsize(row["dst"]) == 0:
                 with open(err_path, errors="replace") as f:
                     msg = " ".join(f.read().split())[:300]
@@ -383,13 +385,16 @@ def run_workload(name, spec, ctx, runs):
                 log(f"  {name} {key}: {row['note']}")
                 continue
             row["times"].append(secs)
+            row["cpu_times"].append(cpu)
             row["rss_kib"].append(rss)
-            log(f"  {name} run {r + 1}/{runs} {key}: {secs:.3f} s, {rss / 1024:.0f} MiB")
+            log(f"  {name} run {r + 1}/{runs} {key}: {secs:.3f} s (cpu {cpu:.3f} s), "
+                f"{rss / 1024:.0f} MiB")
     for key in tools:
         row = rows[key]
         if row["status"] == "ok":
             row["output"] = output_info(ctx, row["dst"])
             row["median_s"] = statistics.median(row["times"])
+            row["median_cpu_s"] = statistics.median(row["cpu_times"])
             row["peak_mib"] = max(row["rss_kib"]) / 1024
         if not ctx["keep"] and os.path.exists(row["dst"]):
             os.remove(row["dst"])
@@ -412,21 +417,24 @@ def fmt_ratio(row, key):
 
 
 def markdown(results, meta):
-    lines = [f"Runs per tool: {meta['runs']} (median wall time, max peak RSS); "
-             f"threads: {meta['threads']}; machine: {meta['cpu']}, {meta['cores']} cores; "
-             f"{meta['date']}.", "",
+    lines = [f"Runs per tool: {meta['runs']} (median wall time, median CPU time user + system, "
+             f"max peak RSS); "
+             f"threads: {meta['threads']}; machine: {meta['cpu']}, {meta['cores']} cores "
+             f"(1-minute load average {meta['load'][0]:.1f} before, {meta['load'][1]:.1f} "
+             f"after); {meta['date']}.", "",
              "Ratios are tessera / peer: below 1.00 tessera is faster or smaller.", ""]
     for res in results:
         lines += [f"### {res['workload']}", "", res["what"] + f" (input `{res['input']}`).", "",
-                  "| tool | median s | peak MiB | time ratio | mem ratio | output | note |",
-                  "|---|---:|---:|---:|---:|---|---|"]
+                  "| tool | median s | cpu s | peak MiB | time ratio | mem ratio | output | note |",
+                  "|---|---:|---:|---:|---:|---:|---|---|"]
         for row in res["tools"]:
             if row["status"] == "ok":
-                lines.append(f"| {row['label']} | {row['median_s']:.3f} | {row['peak_mib']:.0f} | "
+                lines.append(f"| {row['label']} | {row['median_s']:.3f} | "
+                             f"{row['median_cpu_s']:.3f} | {row['peak_mib']:.0f} | "
                              f"{fmt_ratio(row, 'time_ratio')} | {fmt_ratio(row, 'mem_ratio')} | "
                              f"{row.get('output', '')} | {row['note']} |")
             else:
-                lines.append(f"| {row['label']} | — | — | — | — | | {row['note']} |")
+                lines.append(f"| {row['label']} | — | — | — | — | — | | {row['note']} |")
         lines += ["", "<details><summary>commands</summary>", ""]
         lines += [f"- {row['label']}: `{row['cmd']}`" for row in res["tools"] if row["cmd"]]
         lines += ["", "</details>", ""]
@@ -463,6 +471,9 @@ def versions(ctx):
             if rc == 0 and first:
                 words = first.replace("Version: ", "").split()
                 out[key] = words[-1] if key == "tessera" else " ".join(words[:3])
+    rc, msg = run_quiet(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
+    if rc == 0 and "tessera" in out:
+        out["tessera"] += f" (tree at commit {msg.strip()})"
     rc, msg = run_quiet(["pkg-config", "--modversion", "opencv4"])
     if rc == 0:
         out["opencv"] = msg.strip()
@@ -533,11 +544,12 @@ def main():
     ctx["work"] = os.path.join(OUT, "work")
     os.makedirs(ctx["work"], exist_ok=True)
 
-    started = time.time()
+    started, load_before = time.time(), os.getloadavg()[0]
     results = [run_workload(n, WORKLOADS[n], ctx, args.runs) for n in names]
     meta = {"runs": args.runs, "threads": args.threads, "cores": os.cpu_count(),
             "cpu": cpu_model(), "date": datetime.date.today().isoformat(),
             "versions": versions(ctx), "seconds": round(time.time() - started, 1),
+            "load": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             "env": {"VIPS_CONCURRENCY": n, "OMP_NUM_THREADS": n, "MAGICK_THREAD_LIMIT": n}}
     md = markdown(results, meta)
     print(md)

@@ -1,24 +1,282 @@
-/* bmp: placeholder until the real codec lands. */
+/* BMP, parsed and written here (no library). Reads BITMAPCOREHEADER,
+ * BITMAPINFOHEADER and V2..V5 headers: 1/4/8-bit palettes, 16/24/32-bit
+ * BI_RGB and BI_BITFIELDS, bottom-up and top-down. RLE is refused.
+ * Writes 8-bit gray palettes (1 band), 24-bit (3 bands) or 32-bit V4 with
+ * alpha (2 and 4 bands). Every header field is checked against the file. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "codec_internal.h"
 
+#define FILE_HEADER       14
+#define BI_RGB            0
+#define BI_BITFIELDS      3
+#define BI_ALPHABITFIELDS 6
+
+/* What the headers say, after validation. */
+typedef struct bmp_header {
+    int64_t width, height;   /* height made positive */
+    bool top_down;           /* rows stored top first */
+    int bpp;                 /* bits per pixel */
+    uint32_t compression;    /* BI_* */
+    uint32_t masks[4];       /* R, G, B, A bit masks for 16/32-bit */
+    uint64_t data_offset;    /* first pixel byte */
+    uint64_t row_bytes;      /* stored row length, padded to 4 */
+    uint8_t palette[256][3]; /* RGB palette for <= 8 bpp */
+    int colors;              /* palette entries present */
+    int bands;               /* bands tessera decodes to */
+} bmp_header;
+
 static bool sniff(const uint8_t *b, size_t len) {
-    (void)b;
-    (void)len;
-    return false;
+    return len >= 2 && b[0] == 'B' && b[1] == 'M';
 }
 
-static tsr_status info_x(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_image_info *info) {
-    (void)bytes, (void)len, (void)info;
-    return tsr_error(ctx, TSR_ERR_FORMAT, "bmp: not supported yet");
+static uint32_t u32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static tsr_status decode_x(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
-                           const tsr_decode_options *opts, tsr_image **out, tsr_image_info *info) {
-    (void)bytes, (void)len, (void)info, (void)opts, (void)out;
-    return tsr_error(ctx, TSR_ERR_FORMAT, "bmp: not supported yet");
+static uint16_t u16(const uint8_t *p) {
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static void put32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16),
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static void put16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8);
+}
+
+static tsr_status corrupt(tsr_ctx *ctx, const char *why) {
+    return tsr_error(ctx, TSR_ERR_CORRUPT, "bmp: %s", why);
+}
+
+/* Reads the palette of a <= 8 bpp file; notes whether it is all gray. */
+static tsr_status read_palette(tsr_ctx *ctx, const uint8_t *b, size_t len, uint64_t at, int entry,
+                               uint32_t used, bmp_header *h) {
+    uint64_t max = 1u << h->bpp;
+    uint64_t n = used ? used : max;
+    if (n > max)
+        n = max;
+    if (at + n * (uint64_t)entry > len)
+        return corrupt(ctx, "truncated in the palette");
+    bool gray = true;
+    for (uint64_t i = 0; i < n; i++) {
+        const uint8_t *p = b + at + i * (uint64_t)entry;
+        h->palette[i][0] = p[2], h->palette[i][1] = p[1], h->palette[i][2] = p[0];
+        gray = gray && p[0] == p[1] && p[1] == p[2];
+    }
+    h->colors = (int)n;
+    h->bands = gray ? 1 : 3;
+    return TSR_OK;
+}
+
+/* Parses and checks both headers; checks limits before anything is allocated. */
+static tsr_status parse(tsr_ctx *ctx, const uint8_t *b, size_t len, bmp_header *h) {
+    memset(h, 0, sizeof *h);
+    if (len < FILE_HEADER + 12)
+        return tsr_error(ctx, TSR_ERR_FORMAT, "bmp: %zu bytes is too short for a header", len);
+    uint32_t hsize = u32(b + 14);
+    h->data_offset = u32(b + 10);
+    if (hsize != 12 && hsize != 40 && hsize != 52 && hsize != 56 && hsize != 108 && hsize != 124)
+        return tsr_error(ctx, TSR_ERR_FORMAT, "bmp: unsupported header size %u", hsize);
+    if (FILE_HEADER + (uint64_t)hsize > len)
+        return corrupt(ctx, "truncated in the header");
+    const uint8_t *ih = b + FILE_HEADER;
+    int planes;
+    uint32_t used = 0;
+    if (hsize == 12) {
+        h->width = u16(ih + 4);
+        h->height = u16(ih + 6);
+        planes = u16(ih + 8);
+        h->bpp = u16(ih + 10);
+    } else {
+        h->width = (int32_t)u32(ih + 4);
+        h->height = (int32_t)u32(ih + 8);
+        planes = u16(ih + 12);
+        h->bpp = u16(ih + 14);
+        h->compression = u32(ih + 16);
+        used = u32(ih + 32);
+    }
+    if (h->height < 0) {
+        h->top_down = true;
+        h->height = -h->height;
+    }
+    if (h->width <= 0 || h->height <= 0 || planes != 1)
+        return corrupt(ctx, "invalid width, height or planes");
+    int bpp = h->bpp;
+    if (bpp != 1 && bpp != 4 && bpp != 8 && bpp != 16 && bpp != 24 && bpp != 32)
+        return tsr_error(ctx, TSR_ERR_FORMAT, "bmp: unsupported bit depth %d", bpp);
+    bool fields = h->compression == BI_BITFIELDS || h->compression == BI_ALPHABITFIELDS;
+    if (h->compression != BI_RGB && !(fields && (bpp == 16 || bpp == 32)))
+        return tsr_error(ctx, TSR_ERR_FORMAT,
+                         "bmp: compression %u (RLE or embedded JPEG/PNG) is not supported",
+                         h->compression);
+    uint64_t after = FILE_HEADER + (uint64_t)hsize;
+    if (bpp <= 8) {
+        tsr_status st = read_palette(ctx, b, len, after, hsize == 12 ? 3 : 4, used, h);
+        if (st)
+            return st;
+    } else if (fields) {
+        int n = h->compression == BI_ALPHABITFIELDS || hsize >= 56 ? 4 : 3;
+        uint64_t at = hsize >= 52 ? FILE_HEADER + 40 : after;
+        if (at + 4u * (uint64_t)n > len)
+            return corrupt(ctx, "truncated in the bit masks");
+        for (int i = 0; i < n; i++)
+            h->masks[i] = u32(b + at + 4 * i);
+        h->bands = h->masks[3] ? 4 : 3;
+    } else if (bpp == 16) {
+        h->masks[0] = 0x7C00, h->masks[1] = 0x03E0, h->masks[2] = 0x001F;
+        h->bands = 3;
+    } else {
+        h->bands = 3;
+    }
+    tsr_status st = tsr_limits_check(ctx, "bmp", (uint64_t)h->width, (uint64_t)h->height, h->bands);
+    if (st)
+        return st;
+    h->row_bytes = ((uint64_t)h->width * (uint64_t)bpp + 31) / 32 * 4;
+    if (h->data_offset < after || h->data_offset > len ||
+        (uint64_t)len - h->data_offset < h->row_bytes * (uint64_t)h->height)
+        return corrupt(ctx, "truncated: the pixel data is shorter than the header declares");
+    return TSR_OK;
+}
+
+/* Extracts the field under `mask` from `v`, rescaled to 0..255 with
+ * rounding (5-bit 31 -> 255). */
+static uint8_t field(uint32_t v, uint32_t mask) {
+    if (!mask)
+        return 0;
+    int shift = __builtin_ctz(mask);
+    uint64_t m = mask >> shift, x = (v & mask) >> shift;
+    return (uint8_t)((x * 255 + m / 2) / m);
+}
+
+/* Decodes one stored row into an image row. */
+static void decode_row(const bmp_header *h, const uint8_t *src, uint8_t *dst) {
+    for (int64_t x = 0; x < h->width; x++, dst += h->bands) {
+        if (h->bpp <= 8) {
+            int per = 8 / h->bpp;
+            int shift = 8 - h->bpp * (int)(x % per + 1);
+            int i = (src[x / per] >> shift) & ((1 << h->bpp) - 1);
+            const uint8_t *c = i < h->colors ? h->palette[i] : h->palette[0];
+            if (h->bands == 1)
+                dst[0] = c[0];
+            else
+                memcpy(dst, c, 3);
+        } else if (h->bpp == 24 || (h->bpp == 32 && h->compression == BI_RGB)) {
+            const uint8_t *p = src + x * (h->bpp / 8);
+            dst[0] = p[2], dst[1] = p[1], dst[2] = p[0];
+        } else {
+            uint32_t v = h->bpp == 16 ? u16(src + 2 * x) : u32(src + 4 * x);
+            for (int c = 0; c < h->bands; c++)
+                dst[c] = field(v, h->masks[c]);
+        }
+    }
+}
+
+static tsr_status info_bmp(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_image_info *info) {
+    bmp_header h;
+    tsr_status st = parse(ctx, bytes, len, &h);
+    if (st)
+        return st;
+    info->width = (int)h.width;
+    info->height = (int)h.height;
+    info->bands = h.bands;
+    info->bit_depth = h.bpp <= 8 ? h.bpp : 8;
+    return TSR_OK;
+}
+
+static tsr_status decode_bmp(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
+                             const tsr_decode_options *opts, tsr_image **out,
+                             tsr_image_info *info) {
+    bmp_header h;
+    tsr_image *image;
+    (void)opts;
+    tsr_status st = info_bmp(ctx, bytes, len, info);
+    if (st)
+        return st;
+    parse(ctx, bytes, len, &h);
+    st = tsr_image_new(ctx, (int)h.width, (int)h.height, h.bands, &image);
+    if (st)
+        return st;
+    for (int64_t y = 0; y < h.height; y++) {
+        int64_t stored = h.top_down ? y : h.height - 1 - y;
+        decode_row(&h, bytes + h.data_offset + (uint64_t)stored * h.row_bytes,
+                   image->data + (size_t)y * image->stride);
+    }
+    *out = image;
+    return TSR_OK;
+}
+
+static tsr_status encode_bmp(tsr_ctx *ctx, const tsr_image *image, const tsr_encode_options *opts,
+                             tsr_buffer *out) {
+    uint8_t head[FILE_HEADER + 108 + 1024] = {0};
+    int bpp = image->bands == 1 ? 8 : image->bands == 3 ? 24 : 32;
+    uint32_t hsize = bpp == 32 ? 108 : 40;
+    uint32_t palette = bpp == 8 ? 1024 : 0;
+    uint64_t row_bytes = ((uint64_t)image->width * (uint64_t)bpp + 31) / 32 * 4;
+    uint64_t offset = FILE_HEADER + hsize + palette;
+    uint64_t total = offset + row_bytes * (uint64_t)image->height;
+    (void)opts;
+    if (total > UINT32_MAX)
+        return tsr_error(ctx, TSR_ERR_USAGE, "bmp: a %dx%d image is too large for BMP",
+                         image->width, image->height);
+    head[0] = 'B', head[1] = 'M';
+    put32(head + 2, (uint32_t)total);
+    put32(head + 10, (uint32_t)offset);
+    uint8_t *ih = head + FILE_HEADER;
+    put32(ih, hsize);
+    put32(ih + 4, (uint32_t)image->width);
+    put32(ih + 8, (uint32_t)image->height);
+    put16(ih + 12, 1);
+    put16(ih + 14, (uint16_t)bpp);
+    put32(ih + 16, bpp == 32 ? BI_BITFIELDS : BI_RGB);
+    put32(ih + 20, (uint32_t)(row_bytes * (uint64_t)image->height));
+    put32(ih + 24, 2835), put32(ih + 28, 2835); /* 72 dpi */
+    if (bpp == 8) {
+        put32(ih + 32, 256);
+        for (int i = 0; i < 256; i++)
+            memset(ih + hsize + 4 * i, i, 3);
+    }
+    if (bpp == 32) {
+        put32(ih + 40, 0x00FF0000), put32(ih + 44, 0x0000FF00);
+        put32(ih + 48, 0x000000FF), put32(ih + 52, 0xFF000000);
+        put32(ih + 56, 0x73524742); /* 'sRGB' */
+    }
+    tsr_status st = tsr_codec_append(ctx, out, head, (size_t)offset, "bmp");
+    uint8_t *row = calloc(1, (size_t)row_bytes);
+    if (!st && !row)
+        st = tsr_error(ctx, TSR_ERR_NOMEM, "bmp: out of memory");
+    for (int y = image->height - 1; y >= 0 && !st; y--) {
+        const uint8_t *src = image->data + (size_t)y * image->stride;
+        for (int x = 0; x < image->width; x++) {
+            const uint8_t *p = src + (size_t)x * (size_t)image->bands;
+            uint8_t *d = row + (size_t)x * (size_t)(bpp / 8);
+            if (bpp == 8) {
+                d[0] = p[0];
+            } else {
+                uint8_t rgb[4];
+                tsr_codec_convert_row(p, image->bands, rgb, 4, 1);
+                d[0] = rgb[2], d[1] = rgb[1], d[2] = rgb[0];
+                if (bpp == 32)
+                    d[3] = rgb[3];
+            }
+        }
+        st = tsr_codec_append(ctx, out, row, (size_t)row_bytes, "bmp");
+    }
+    free(row);
+    return st;
 }
 
 const tsr_codec tsr_codec_bmp = {
-    .format = TSR_FORMAT_BMP, .name = "bmp", .mime = "image/bmp", .extension = "bmp", .aliases = "",
-    .sniff = sniff, .info = info_x, .decode = decode_x, .encode = NULL,
+    .format = TSR_FORMAT_BMP,
+    .name = "bmp",
+    .mime = "image/bmp",
+    .extension = "bmp",
+    .aliases = "dib",
+    .sniff = sniff,
+    .info = info_bmp,
+    .decode = decode_bmp,
+    .encode = encode_bmp,
 };

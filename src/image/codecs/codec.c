@@ -84,8 +84,8 @@ static tsr_status find_codec(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
                              const tsr_codec **out) {
     *out = NULL;
     if (len > tsr_ctx_limits(ctx)->max_file_bytes)
-        return tsr_error(ctx, TSR_ERR_LIMIT, "input: %zu bytes is more than the limit of %llu",
-                         len, (unsigned long long)tsr_ctx_limits(ctx)->max_file_bytes);
+        return tsr_error(ctx, TSR_ERR_LIMIT, "input: %zu bytes is more than the limit of %llu", len,
+                         (unsigned long long)tsr_ctx_limits(ctx)->max_file_bytes);
     tsr_format f = tsr_format_detect(bytes, len);
     if (f == TSR_FORMAT_UNKNOWN)
         return tsr_error(ctx, TSR_ERR_FORMAT,
@@ -115,8 +115,7 @@ tsr_status tsr_image_info_read(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
 }
 
 tsr_status tsr_image_decode(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
-                            const tsr_decode_options *opts, tsr_image **out,
-                            tsr_image_info *info) {
+                            const tsr_decode_options *opts, tsr_image **out, tsr_image_info *info) {
     static const tsr_decode_options defaults = {0};
     tsr_image_info local;
     tsr_image *image = NULL;
@@ -181,8 +180,8 @@ tsr_status tsr_image_load(tsr_ctx *ctx, const char *path, const tsr_decode_optio
     return st;
 }
 
-tsr_status tsr_image_save(tsr_ctx *ctx, const tsr_image *image, const char *path,
-                          tsr_format format, const tsr_encode_options *opts) {
+tsr_status tsr_image_save(tsr_ctx *ctx, const tsr_image *image, const char *path, tsr_format format,
+                          const tsr_encode_options *opts) {
     tsr_buffer buf = {0};
     tsr_status st = tsr_image_encode(ctx, image, format, opts, &buf);
     if (!st)

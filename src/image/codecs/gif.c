@@ -55,8 +55,7 @@ static int skip_frame(GifFileType *g) {
 
 /* Expands the first frame's indices onto the canvas, row by row
  * (de-interlacing when needed), clipped to the screen. */
-static tsr_status draw_frame(tsr_ctx *ctx, GifFileType *g, const walk_state *w,
-                             tsr_image *canvas) {
+static tsr_status draw_frame(tsr_ctx *ctx, GifFileType *g, const walk_state *w, tsr_image *canvas) {
     static const int start[4] = {0, 4, 2, 1}, step[4] = {8, 8, 4, 2};
     const ColorMapObject *map = g->Image.ColorMap ? g->Image.ColorMap : g->SColorMap;
     uint8_t palette[256][3] = {{0}};
@@ -73,7 +72,7 @@ static tsr_status draw_frame(tsr_ctx *ctx, GifFileType *g, const walk_state *w,
     int passes = g->Image.Interlace ? 4 : 1;
     tsr_status st = TSR_OK;
     for (int p = 0; p < passes && !st; p++) {
-        for (int y = passes > 1 ? start[p] : 0; y < w->fh; y += passes > 1 ? step[p] : 1) {
+        for (int y = passes > 1 ? start[p] : 0; y<w->fh; y += passes> 1 ? step[p] : 1) {
             if (DGifGetLine(g, line, w->fw) == GIF_ERROR) {
                 st = gif_fail(ctx, g->Error, "decoding the first frame");
                 break;
@@ -149,8 +148,7 @@ static tsr_status walk(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_image
             goto out;
         }
         if ((uint32_t)++w.frames > max_frames) {
-            st = tsr_error(ctx, TSR_ERR_LIMIT, "gif: more than the limit of %u frames",
-                           max_frames);
+            st = tsr_error(ctx, TSR_ERR_LIMIT, "gif: more than the limit of %u frames", max_frames);
             goto out;
         }
         GifImageDesc *d = &g->Image;

@@ -17,9 +17,9 @@
 
 /* libjpeg's error manager extended with a jump target and a message. */
 typedef struct error_mgr {
-    struct jpeg_error_mgr pub; /* libjpeg's part; must come first */
-    jmp_buf jump;              /* where error_exit returns to */
-    tsr_status status;         /* status to report after the jump */
+    struct jpeg_error_mgr pub;     /* libjpeg's part; must come first */
+    jmp_buf jump;                  /* where error_exit returns to */
+    tsr_status status;             /* status to report after the jump */
     char message[JMSG_LENGTH_MAX]; /* the library's message */
 } error_mgr;
 
@@ -103,8 +103,7 @@ static void start_header(j_decompress_ptr d, const uint8_t *bytes, size_t len, u
     jpeg_read_header(d, TRUE);
 }
 
-static tsr_status info_jpeg(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
-                            tsr_image_info *info) {
+static tsr_status info_jpeg(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_image_info *info) {
     struct jpeg_decompress_struct d;
     error_mgr err;
     volatile tsr_status st = TSR_OK;
@@ -225,8 +224,8 @@ static void term_destination(j_compress_ptr c) {
         ERREXIT(c, JERR_FILE_WRITE);
 }
 
-static tsr_status encode_jpeg(tsr_ctx *ctx, const tsr_image *image,
-                              const tsr_encode_options *opts, tsr_buffer *out) {
+static tsr_status encode_jpeg(tsr_ctx *ctx, const tsr_image *image, const tsr_encode_options *opts,
+                              tsr_buffer *out) {
     struct jpeg_compress_struct c;
     error_mgr err;
     dest_mgr *volatile dm = NULL;

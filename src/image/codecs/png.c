@@ -1,6 +1,7 @@
 /* PNG through libspng: every colour type and depth decodes to 8-bit gray,
  * gray+alpha, RGB or RGBA; 16-bit samples keep their high byte (v >> 8, as
- * libpng's strip_16 and OpenCV do). */
+ * libpng's strip_16 and so OpenCV do; libspng's own 16->8 path rounds, so
+ * 16-bit rows are read raw and narrowed here). */
 #include <spng.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +19,23 @@ static bool sniff(const uint8_t *b, size_t len) {
 /* The status a libspng error code stands for. */
 static tsr_status status_of(int err) {
     switch (err) {
-    case SPNG_EMEM: return TSR_ERR_NOMEM;
+    case SPNG_EMEM:
+        return TSR_ERR_NOMEM;
     case SPNG_EUSER_WIDTH:
     case SPNG_EUSER_HEIGHT:
-    case SPNG_ECHUNK_LIMITS: return TSR_ERR_LIMIT;
-    default: return TSR_ERR_CORRUPT;
+    case SPNG_ECHUNK_LIMITS:
+        return TSR_ERR_LIMIT;
+    default:
+        return TSR_ERR_CORRUPT;
     }
+}
+
+/* Whether a complete IEND chunk lies in the file's last 64 KiB (libspng
+ * does not notice a file cut inside IEND's CRC). */
+static bool has_iend(const uint8_t *bytes, size_t len) {
+    static const uint8_t iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xAE, 0x42, 0x60, 0x82};
+    size_t tail = len < 65536 ? len : 65536;
+    return memmem(bytes + len - tail, tail, iend, sizeof iend) != NULL;
 }
 
 static tsr_status fail(tsr_ctx *ctx, int err, const char *doing) {
@@ -65,10 +77,18 @@ static tsr_status read_header(tsr_ctx *ctx, spng_ctx *dec, tsr_image_info *info,
     struct spng_trns trns;
     bool has_trns = spng_get_trns(dec, &trns) == 0;
     switch (ihdr->color_type) {
-    case SPNG_COLOR_TYPE_GRAYSCALE: info->bands = has_trns ? 2 : 1; break;
-    case SPNG_COLOR_TYPE_GRAYSCALE_ALPHA: info->bands = 2; break;
-    case SPNG_COLOR_TYPE_TRUECOLOR_ALPHA: info->bands = 4; break;
-    default: info->bands = has_trns ? 4 : 3; break;
+    case SPNG_COLOR_TYPE_GRAYSCALE:
+        info->bands = has_trns ? 2 : 1;
+        break;
+    case SPNG_COLOR_TYPE_GRAYSCALE_ALPHA:
+        info->bands = 2;
+        break;
+    case SPNG_COLOR_TYPE_TRUECOLOR_ALPHA:
+        info->bands = 4;
+        break;
+    default:
+        info->bands = has_trns ? 4 : 3;
+        break;
     }
     info->width = (int)ihdr->width;
     info->height = (int)ihdr->height;
@@ -91,41 +111,62 @@ static tsr_status info_png(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_i
     return st;
 }
 
+/* How rows come out of libspng and become image rows. */
+typedef struct row_format {
+    int fmt;         /* SPNG_FMT_* asked for */
+    int samples;     /* samples per pixel in the decoded row */
+    bool sixteen;    /* big-endian 16-bit samples (SPNG_FMT_RAW) */
+    bool has_key;    /* 16-bit tRNS colour key to turn into alpha */
+    uint16_t key[3]; /* the key: gray, or red, green, blue */
+} row_format;
+
 /*
- * The libspng output format for this header and the bands it yields:
- * 8-bit-or-less gray without tRNS -> G8; 16-bit gray/gray+alpha -> raw
- * samples (narrowed here); everything else -> RGBA8 with tRNS applied.
+ * Picks the libspng output format: 16-bit images come raw (big-endian) and
+ * are narrowed here to their high byte, with a tRNS key applied here;
+ * 8-bit-or-less gray without tRNS -> G8; 8-bit gray+alpha -> as stored;
+ * everything else -> RGBA8 with tRNS applied by libspng.
  */
-static int decode_format(const struct spng_ihdr *ihdr, int bands, int *fmt_bands,
-                         bool *sixteen) {
-    *sixteen = false;
-    if (bands == 1 && ihdr->bit_depth <= 8) {
-        *fmt_bands = 1;
-        return SPNG_FMT_G8;
+static void pick_format(spng_ctx *dec, const struct spng_ihdr *ihdr, int bands, row_format *r) {
+    static const int channels[7] = {1, 0, 3, 1, 2, 0, 4};
+    struct spng_trns trns;
+    memset(r, 0, sizeof *r);
+    if (ihdr->bit_depth == 16) {
+        r->fmt = SPNG_FMT_RAW;
+        r->samples = channels[ihdr->color_type];
+        r->sixteen = true;
+        if (bands > r->samples && spng_get_trns(dec, &trns) == 0) {
+            r->has_key = true;
+            if (ihdr->color_type == SPNG_COLOR_TYPE_GRAYSCALE) {
+                r->key[0] = trns.gray;
+            } else {
+                r->key[0] = trns.red, r->key[1] = trns.green, r->key[2] = trns.blue;
+            }
+        }
+    } else if (bands == 1) {
+        r->fmt = SPNG_FMT_G8;
+        r->samples = 1;
+    } else if (ihdr->color_type == SPNG_COLOR_TYPE_GRAYSCALE_ALPHA) {
+        r->fmt = SPNG_FMT_PNG;
+        r->samples = 2;
+    } else {
+        r->fmt = SPNG_FMT_RGBA8;
+        r->samples = 4;
     }
-    if (ihdr->bit_depth == 16 && (ihdr->color_type == SPNG_COLOR_TYPE_GRAYSCALE_ALPHA ||
-                                  (ihdr->color_type == SPNG_COLOR_TYPE_GRAYSCALE && bands == 1))) {
-        *fmt_bands = bands;
-        *sixteen = true;
-        return SPNG_FMT_PNG;
-    }
-    if (ihdr->color_type == SPNG_COLOR_TYPE_GRAYSCALE_ALPHA && ihdr->bit_depth == 8) {
-        *fmt_bands = 2;
-        return SPNG_FMT_PNG;
-    }
-    *fmt_bands = 4;
-    return SPNG_FMT_RGBA8;
 }
 
-/* Copies one decoded row in the libspng format into an image row. */
-static void store_row(const uint8_t *src, int fmt_bands, bool sixteen, uint8_t *dst, int bands,
-                      int width) {
-    if (sixteen) {
-        /* SPNG_FMT_PNG gives host-endian 16-bit samples. */
-        const uint16_t *s = (const uint16_t *)(const void *)src;
-        for (size_t i = 0; i < (size_t)width * (size_t)bands; i++)
-            dst[i] = (uint8_t)(s[i] >> 8);
-    } else if (fmt_bands == bands) {
+/* Copies one decoded row into an image row of `bands` bands. */
+static void store_row(const uint8_t *src, const row_format *r, uint8_t *dst, int bands, int width) {
+    if (r->sixteen) {
+        for (int x = 0; x < width; x++, src += 2 * r->samples, dst += bands) {
+            bool keyed = r->has_key;
+            for (int c = 0; c < r->samples; c++) {
+                dst[c] = src[2 * c];
+                keyed = keyed && (uint16_t)(src[2 * c] << 8 | src[2 * c + 1]) == r->key[c];
+            }
+            if (bands > r->samples)
+                dst[bands - 1] = keyed ? 0 : 255;
+        }
+    } else if (r->samples == bands) {
         memcpy(dst, src, (size_t)width * (size_t)bands);
     } else if (bands == 2) {
         /* gray + tRNS decoded as RGBA */
@@ -134,7 +175,7 @@ static void store_row(const uint8_t *src, int fmt_bands, bool sixteen, uint8_t *
             dst[2 * x + 1] = src[4 * x + 3];
         }
     } else {
-        tsr_codec_convert_row(src, fmt_bands, dst, bands, width);
+        tsr_codec_convert_row(src, r->samples, dst, bands, width);
     }
 }
 
@@ -145,8 +186,7 @@ static tsr_status decode_png(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
     struct spng_ihdr ihdr;
     tsr_image *image = NULL;
     uint8_t *buf = NULL;
-    int fmt_bands;
-    bool sixteen;
+    row_format rf;
     (void)opts;
     tsr_status st = open_decoder(ctx, bytes, len, &dec);
     if (st)
@@ -154,7 +194,8 @@ static tsr_status decode_png(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
     st = read_header(ctx, dec, info, &ihdr);
     if (st)
         goto out;
-    int fmt = decode_format(&ihdr, info->bands, &fmt_bands, &sixteen);
+    pick_format(dec, &ihdr, info->bands, &rf);
+    int fmt = rf.fmt;
     size_t image_len;
     int err = spng_decoded_image_size(dec, fmt, &image_len);
     if (err) {
@@ -177,8 +218,7 @@ static tsr_status decode_png(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
             if (err == SPNG_EOI && y + 1 == ihdr.height)
                 err = 0;
             if (!err || err == SPNG_EOI)
-                store_row(buf, fmt_bands, sixteen, image->data + y * image->stride,
-                          image->bands, image->width);
+                store_row(buf, &rf, image->data + y * image->stride, image->bands, image->width);
         }
     } else {
         /* Adam7: passes revisit rows, so decode the whole image first. */
@@ -193,8 +233,8 @@ static tsr_status decode_png(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
         }
         err = spng_decode_image(dec, buf, image_len, fmt, SPNG_DECODE_TRNS);
         for (uint32_t y = 0; !err && y < ihdr.height; y++)
-            store_row(buf + y * row_len, fmt_bands, sixteen, image->data + y * image->stride,
-                      image->bands, image->width);
+            store_row(buf + y * row_len, &rf, image->data + y * image->stride, image->bands,
+                      image->width);
     }
     /* Read up to IEND so a truncated tail is caught too. */
     if (!err)
@@ -203,6 +243,8 @@ static tsr_status decode_png(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
         st = fail(ctx, err, "decoding");
         goto out;
     }
+    if (!has_iend(bytes, len))
+        st = tsr_error(ctx, TSR_ERR_CORRUPT, "png: truncated: no complete IEND chunk");
 out:
     free(buf);
     spng_ctx_free(dec);
@@ -216,10 +258,9 @@ out:
 
 static tsr_status encode_png(tsr_ctx *ctx, const tsr_image *image, const tsr_encode_options *opts,
                              tsr_buffer *out) {
-    static const uint8_t color_types[5] = {0, SPNG_COLOR_TYPE_GRAYSCALE,
-                                           SPNG_COLOR_TYPE_GRAYSCALE_ALPHA,
-                                           SPNG_COLOR_TYPE_TRUECOLOR,
-                                           SPNG_COLOR_TYPE_TRUECOLOR_ALPHA};
+    static const uint8_t color_types[5] = {
+        0, SPNG_COLOR_TYPE_GRAYSCALE, SPNG_COLOR_TYPE_GRAYSCALE_ALPHA, SPNG_COLOR_TYPE_TRUECOLOR,
+        SPNG_COLOR_TYPE_TRUECOLOR_ALPHA};
     tsr_status st = TSR_OK;
     void *png = NULL;
     size_t png_len = 0;

@@ -158,13 +158,13 @@ static void read_layout(TIFF *tif, layout *l) {
     TIFFGetFieldDefaulted(tif, TIFFTAG_EXTRASAMPLES, &l->extra, &extra_types);
     if (!TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &l->photometric))
         l->photometric = l->spp >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK;
-    bool gray = l->photometric == PHOTOMETRIC_MINISBLACK ||
-                l->photometric == PHOTOMETRIC_MINISWHITE;
+    bool gray =
+        l->photometric == PHOTOMETRIC_MINISBLACK || l->photometric == PHOTOMETRIC_MINISWHITE;
     bool contig = l->planar == PLANARCONFIG_CONTIG || l->spp == 1;
-    l->direct = contig && (l->bps == 8 || l->bps == 16) && l->format == SAMPLEFORMAT_UINT &&
-                ((gray && (l->spp == 1 || (l->spp == 2 && l->extra == 1))) ||
-                 (l->photometric == PHOTOMETRIC_RGB &&
-                  (l->spp == 3 || (l->spp == 4 && l->extra == 1))));
+    l->direct =
+        contig && (l->bps == 8 || l->bps == 16) && l->format == SAMPLEFORMAT_UINT &&
+        ((gray && (l->spp == 1 || (l->spp == 2 && l->extra == 1))) ||
+         (l->photometric == PHOTOMETRIC_RGB && (l->spp == 3 || (l->spp == 4 && l->extra == 1))));
     if (l->photometric == PHOTOMETRIC_MINISWHITE && l->spp != 1)
         l->direct = false;
     if (l->direct)
@@ -199,8 +199,7 @@ static tsr_status open_for_read(tsr_ctx *ctx, stream *s, messages *m, TIFF **out
     return TSR_OK;
 }
 
-static tsr_status info_tiff(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
-                            tsr_image_info *info) {
+static tsr_status info_tiff(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_image_info *info) {
     stream s = {.bytes = bytes, .len = len};
     messages m = {{0}};
     layout l;
@@ -362,8 +361,8 @@ static tsr_status decode_tiff(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
 
 /* Writes `image` as 8-bit contiguous strips; compression 1..9 selects
  * Deflate at that level, otherwise the file is uncompressed. */
-static tsr_status encode_tiff(tsr_ctx *ctx, const tsr_image *image,
-                              const tsr_encode_options *opts, tsr_buffer *out) {
+static tsr_status encode_tiff(tsr_ctx *ctx, const tsr_image *image, const tsr_encode_options *opts,
+                              tsr_buffer *out) {
     tsr_buffer file = {.max = out->max};
     stream s = {.out = &file};
     messages m = {{0}};

@@ -20,8 +20,8 @@ static bool sniff(const uint8_t *b, size_t len) {
 }
 
 /* Reads the features and checks the RIFF size against the data we hold. */
-static tsr_status features(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
-                          WebPBitstreamFeatures *f, tsr_image_info *info) {
+static tsr_status features(tsr_ctx *ctx, const uint8_t *bytes, size_t len, WebPBitstreamFeatures *f,
+                           tsr_image_info *info) {
     uint64_t riff = (uint64_t)bytes[4] | (uint64_t)bytes[5] << 8 | (uint64_t)bytes[6] << 16 |
                     (uint64_t)bytes[7] << 24;
     if (riff + 8 > len)
@@ -30,8 +30,8 @@ static tsr_status features(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
                          (unsigned long long)(riff + 8), len);
     VP8StatusCode rc = WebPGetFeatures(bytes, len, f);
     if (rc != VP8_STATUS_OK)
-        return tsr_error(ctx, rc == VP8_STATUS_UNSUPPORTED_FEATURE ? TSR_ERR_FORMAT
-                                                                   : TSR_ERR_CORRUPT,
+        return tsr_error(ctx,
+                         rc == VP8_STATUS_UNSUPPORTED_FEATURE ? TSR_ERR_FORMAT : TSR_ERR_CORRUPT,
                          "webp: cannot read the header (libwebp status %d)", (int)rc);
     info->width = f->width;
     info->height = f->height;
@@ -58,8 +58,7 @@ static tsr_status features(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
                             info->bands);
 }
 
-static tsr_status info_webp(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
-                            tsr_image_info *info) {
+static tsr_status info_webp(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_image_info *info) {
     WebPBitstreamFeatures f;
     return features(ctx, bytes, len, &f, info);
 }
@@ -86,8 +85,7 @@ static tsr_status decode_animation(tsr_ctx *ctx, const uint8_t *bytes, size_t le
     }
     for (int y = 0; y < image->height; y++)
         tsr_codec_convert_row(frame + (size_t)y * (size_t)image->width * 4, 4,
-                              image->data + (size_t)y * image->stride, image->bands,
-                              image->width);
+                              image->data + (size_t)y * image->stride, image->bands, image->width);
 out:
     WebPAnimDecoderDelete(dec);
     return st;
@@ -128,10 +126,9 @@ static tsr_status decode_webp(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
     return TSR_OK;
 }
 
-static tsr_status encode_webp(tsr_ctx *ctx, const tsr_image *image,
-                              const tsr_encode_options *opts, tsr_buffer *out) {
+static tsr_status encode_webp(tsr_ctx *ctx, const tsr_image *image, const tsr_encode_options *opts,
+                              tsr_buffer *out) {
     tsr_image *tmp = NULL;
-    uint8_t *webp = NULL;
     tsr_status st = TSR_OK;
     if (image->width > WEBP_MAX_DIMENSION || image->height > WEBP_MAX_DIMENSION)
         return tsr_error(ctx, TSR_ERR_USAGE, "webp: %dx%d is larger than WebP's %dx%d",
@@ -146,20 +143,33 @@ static tsr_status encode_webp(tsr_ctx *ctx, const tsr_image *image,
                                   tmp->data + (size_t)y * tmp->stride, tmp->bands, tmp->width);
         src = tmp;
     }
-    float q = (float)(opts->quality > 0 ? opts->quality : 85);
-    int w = src->width, h = src->height, stride = (int)src->stride;
-    size_t n;
-    if (opts->lossless)
-        n = src->bands == 4 ? WebPEncodeLosslessRGBA(src->data, w, h, stride, &webp)
-                            : WebPEncodeLosslessRGB(src->data, w, h, stride, &webp);
+    WebPConfig config;
+    WebPPicture pic;
+    WebPMemoryWriter writer;
+    WebPMemoryWriterInit(&writer);
+    if (!WebPConfigInit(&config) || !WebPPictureInit(&pic)) {
+        st = tsr_error(ctx, TSR_ERR_INTERNAL, "webp: libwebp version mismatch");
+        goto out;
+    }
+    config.quality = (float)(opts->quality > 0 ? opts->quality : 85);
+    config.lossless = opts->lossless ? 1 : 0;
+    config.exact = opts->lossless ? 1 : 0; /* keep RGB under transparent pixels */
+    pic.use_argb = opts->lossless ? 1 : 0;
+    pic.width = src->width;
+    pic.height = src->height;
+    pic.writer = WebPMemoryWrite;
+    pic.custom_ptr = &writer;
+    int ok = src->bands == 4 ? WebPPictureImportRGBA(&pic, src->data, (int)src->stride)
+                             : WebPPictureImportRGB(&pic, src->data, (int)src->stride);
+    if (!ok || !WebPEncode(&config, &pic))
+        st = tsr_error(
+            ctx, pic.error_code == VP8_ENC_ERROR_OUT_OF_MEMORY ? TSR_ERR_NOMEM : TSR_ERR_INTERNAL,
+            "webp: encoding failed (libwebp error %d)", (int)pic.error_code);
     else
-        n = src->bands == 4 ? WebPEncodeRGBA(src->data, w, h, stride, q, &webp)
-                            : WebPEncodeRGB(src->data, w, h, stride, q, &webp);
-    if (n == 0 || !webp)
-        st = tsr_error(ctx, TSR_ERR_INTERNAL, "webp: encoding failed");
-    else
-        st = tsr_codec_append(ctx, out, webp, n, "webp");
-    WebPFree(webp);
+        st = tsr_codec_append(ctx, out, writer.mem, writer.size, "webp");
+    WebPPictureFree(&pic);
+    WebPMemoryWriterClear(&writer);
+out:
     tsr_image_free(tmp);
     return st;
 }

@@ -49,12 +49,12 @@ typedef enum sep_final {
 #define SEP_MAX_TAPS 601 /* gaussian-blur with sigma 100 */
 
 typedef struct sep_kernel {
-    int n;                        /* taps, odd, <= SEP_MAX_TAPS */
-    uint16_t taps[SEP_MAX_TAPS];  /* coefficients, taps[i] == taps[n-1-i] */
-    sep_final final;     /* how the 32-bit sum becomes a byte */
-    uint32_t div_scale;  /* SEP_BOX_FIXED multiplier */
-    uint32_t div_delta;  /* SEP_BOX_FIXED rounding offset */
-    double box_scale;    /* SEP_BOX_FLOAT factor: 1 / taps^2 */
+    int n;                       /* taps, odd, <= SEP_MAX_TAPS */
+    uint16_t taps[SEP_MAX_TAPS]; /* coefficients, taps[i] == taps[n-1-i] */
+    sep_final final;             /* how the 32-bit sum becomes a byte */
+    uint32_t div_scale;          /* SEP_BOX_FIXED multiplier */
+    uint32_t div_delta;          /* SEP_BOX_FIXED rounding offset */
+    double box_scale;            /* SEP_BOX_FLOAT factor: 1 / taps^2 */
 } sep_kernel;
 
 /* Fills out->rect from `in` with kernel `k` (reflect-101 borders over the
@@ -68,14 +68,14 @@ void tsr_convolve_release(tsr_op *op);
 
 /* A 2D kernel prepared for filter2D-style convolution (sharpen, convolve). */
 typedef struct filter2d {
-    int size;                                     /* odd side, 1..TSR_KERNEL_MAX */
-    bool integer;                                 /* all taps integers: exact int sums */
-    int n_taps;                                   /* nonzero taps */
+    int size;                                       /* odd side, 1..TSR_KERNEL_MAX */
+    bool integer;                                   /* all taps integers: exact int sums */
+    int n_taps;                                     /* nonzero taps */
     int offset_of[TSR_KERNEL_MAX * TSR_KERNEL_MAX]; /* tap's window row and column: u*size+v */
-    int itap[TSR_KERNEL_MAX * TSR_KERNEL_MAX];    /* integer taps (when integer) */
-    double dtap[TSR_KERNEL_MAX * TSR_KERNEL_MAX]; /* taps as given */
-    double divisor;                               /* sum is divided by it (never 0) */
-    double offset;                                /* then this is added */
+    int itap[TSR_KERNEL_MAX * TSR_KERNEL_MAX];      /* integer taps (when integer) */
+    double dtap[TSR_KERNEL_MAX * TSR_KERNEL_MAX];   /* taps as given */
+    double divisor;                                 /* sum is divided by it (never 0) */
+    double offset;                                  /* then this is added */
 } filter2d;
 
 /* Prepares op->state (owned) from a row-major size x size kernel: the

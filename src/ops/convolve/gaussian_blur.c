@@ -14,9 +14,8 @@ enum { P_SIGMA, P_KSIZE };
 static const tsr_param_spec params[] = {
     {"sigma", TSR_PARAM_FLOAT, 0, 0, 100, NULL, false,
      "standard deviation; 0 = from ksize (0.3*((ksize-1)/2-1)+0.8)"},
-    {"ksize", TSR_PARAM_INT, 5, 0, 101, NULL, false,
-     "odd kernel side; 0 = from sigma (round(6*sigma+1)|1); default 5, or 0 when only "
-     "sigma is given"},
+    {"ksize", TSR_PARAM_INT, 0, 0, 101, NULL, false,
+     "odd kernel side; 0 = from sigma (round(6*sigma+1)|1), or 5 when sigma is 0 too"},
 };
 
 /* OpenCV's fixed kernels for sigma <= 0, in 1/256 units. */
@@ -30,8 +29,12 @@ static const uint16_t small9[] = {4, 13, 30, 51, 60, 51, 30, 13, 4};
 static void gaussian_taps(int n, double sigma, uint16_t *taps) {
     const uint16_t *fixed = NULL;
     if (sigma <= 0)
-        fixed = n == 1 ? NULL : n == 3 ? small3 : n == 5 ? small5 : n == 7 ? small7
-                                                                          : n == 9 ? small9 : NULL;
+        fixed = n == 1   ? NULL
+                : n == 3 ? small3
+                : n == 5 ? small5
+                : n == 7 ? small7
+                : n == 9 ? small9
+                         : NULL;
     if (n == 1) {
         taps[0] = 256;
         return;
@@ -61,19 +64,16 @@ static void gaussian_taps(int n, double sigma, uint16_t *taps) {
     taps[half] = (uint16_t)(256 - 2 * total);
 }
 
-/* Resolves ksize (from sigma when 0, or when only sigma was given) and builds
- * the kernel. Errors: both zero, even ksize. */
+/* Resolves ksize (from sigma when 0; 5 when both are 0, OpenCV's seed
+ * default GaussianBlur(img, (5,5), 0)) and builds the kernel. Only the
+ * values matter, never whether they were given, so the normalized pipeline
+ * text means the same. Errors: even ksize. */
 static tsr_status prepare(tsr_ctx *ctx, tsr_op *op) {
     double sigma = op->values[P_SIGMA];
     int ksize = (int)op->values[P_KSIZE];
-    if (op->given[P_SIGMA] && !op->given[P_KSIZE] && sigma > 0)
-        ksize = 0;
-    if (ksize == 0) {
-        if (sigma <= 0)
-            return tsr_error(ctx, TSR_ERR_USAGE,
-                             "gaussian-blur: give sigma > 0 or an odd ksize (both are 0)");
-        ksize = (int)lrint(sigma * 3 * 2 + 1) | 1; /* <= 601 as sigma <= 100 */
-    }
+    if (ksize == 0)
+        ksize = sigma > 0 ? (int)lrint(sigma * 3 * 2 + 1) | 1 /* <= 601 as sigma <= 100 */
+                          : 5;
     if (ksize % 2 == 0)
         return tsr_error(ctx, TSR_ERR_USAGE, "gaussian-blur: ksize must be odd, got %d", ksize);
     sep_kernel *k = calloc(1, sizeof *k);

@@ -29,12 +29,24 @@ static tsr_status prepare(tsr_ctx *ctx, tsr_op *op) {
 
 /* Median of 9 with the classic 19-exchange network. */
 static uint8_t median9(uint8_t *p) {
-    SORT2(p[1], p[2]); SORT2(p[4], p[5]); SORT2(p[7], p[8]);
-    SORT2(p[0], p[1]); SORT2(p[3], p[4]); SORT2(p[6], p[7]);
-    SORT2(p[1], p[2]); SORT2(p[4], p[5]); SORT2(p[7], p[8]);
-    SORT2(p[0], p[3]); SORT2(p[5], p[8]); SORT2(p[4], p[7]);
-    SORT2(p[3], p[6]); SORT2(p[1], p[4]); SORT2(p[2], p[5]);
-    SORT2(p[4], p[7]); SORT2(p[4], p[2]); SORT2(p[6], p[4]);
+    SORT2(p[1], p[2]);
+    SORT2(p[4], p[5]);
+    SORT2(p[7], p[8]);
+    SORT2(p[0], p[1]);
+    SORT2(p[3], p[4]);
+    SORT2(p[6], p[7]);
+    SORT2(p[1], p[2]);
+    SORT2(p[4], p[5]);
+    SORT2(p[7], p[8]);
+    SORT2(p[0], p[3]);
+    SORT2(p[5], p[8]);
+    SORT2(p[4], p[7]);
+    SORT2(p[3], p[6]);
+    SORT2(p[1], p[4]);
+    SORT2(p[2], p[5]);
+    SORT2(p[4], p[7]);
+    SORT2(p[4], p[2]);
+    SORT2(p[6], p[4]);
     SORT2(p[4], p[2]);
     return p[4];
 }

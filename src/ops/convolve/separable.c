@@ -24,7 +24,7 @@ static bool column_table(const tsr_region *in, int x0, int w, int r, int *cols) 
 static void pad_row(const tsr_region *in, int y, const int *cols, int x0, int w, int r,
                     uint8_t *pad) {
     int b = in->bands, ncols = w + 2 * r;
-    int lo = x0 - r < 0 ? r - x0 : 0;                                 /* first interior */
+    int lo = x0 - r < 0 ? r - x0 : 0;                                   /* first interior */
     int hi = x0 + w + r > in->image_w ? in->image_w - (x0 - r) : ncols; /* end of interior */
     for (int j = 0; j < lo; j++)
         memcpy(pad + (size_t)j * b, TSR_REGION_AT(in, cols[j], y), (size_t)b);

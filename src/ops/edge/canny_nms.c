@@ -77,9 +77,9 @@ static void vertical_sums(const uint8_t *p0, const uint8_t *p1, const uint8_t *p
 
 /* Colour: the channel with the largest magnitude, the first in OpenCV's
  * B, G, R order on ties (tessera holds R, G, B; alpha is ignored). */
-static void select_channel(const int16_t *restrict sdx, const int16_t *restrict sdy,
-                           int16_t *restrict dx, int16_t *restrict dy, int16_t *restrict mag,
-                           int cols, int bands) {
+static inline void select_channel(const int16_t *restrict sdx, const int16_t *restrict sdy,
+                                  int16_t *restrict dx, int16_t *restrict dy, int16_t *restrict mag,
+                                  int cols, int bands) {
     for (int j = 0; j < cols; j++) {
         const int16_t *gx = sdx + j * bands, *gy = sdy + j * bands;
         int m = abs(gx[2]) + abs(gy[2]), x = gx[2], y = gy[2];
@@ -148,7 +148,11 @@ static void gradient_row(const tsr_region *in, nms_rows *r, int slot, int y, int
         }
         return;
     }
-    select_channel(sdx, sdy, dx + o, dy + o, mag + o, cols, bands);
+    /* Constant strides let the compiler vectorize the selection. */
+    if (bands == 3)
+        select_channel(sdx, sdy, dx + o, dy + o, mag + o, cols, 3);
+    else
+        select_channel(sdx, sdy, dx + o, dy + o, mag + o, cols, 4);
 }
 
 /* Non-maximum suppression of one row: k indexes the ring arrays (column x0-1

@@ -172,11 +172,11 @@ static tsr_status finalize(tsr_ctx *ctx, tsr_op *op, const tsr_image *whole) {
     int numrho = s->numrho, threshold = (int)op->values[P_THRESHOLD];
     int stride = numrho + 2;
     size_t n_peaks = 0, cap = 64;
+    if (!acc)
+        return tsr_error(ctx, TSR_ERR_INTERNAL, "hough-lines: finalize without merged votes");
     peak *peaks = malloc(cap * sizeof *peaks);
-    if (!peaks || !acc) {
-        free(peaks);
+    if (!peaks)
         return tsr_error(ctx, TSR_ERR_NOMEM, "hough-lines: out of memory");
-    }
     for (int r = 0; r < numrho; r++) {
         for (int n = 0; n < s->numangle; n++) {
             int base = (n + 1) * stride + r + 1, v = acc[base];

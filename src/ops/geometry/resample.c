@@ -39,8 +39,8 @@ struct tsr_resample {
     int bands;          /* bands of input and output */
     int taps;           /* SEPARABLE: filter taps per axis (2, 4 or 8) */
     int fx, fy;         /* AREA_FAST: integer shrink factors */
-    int vec_end;        /* SEPARABLE linear/cubic: first output sample (in a row of
-                           out_w*bands) that OpenCV computes with scalar code */
+    int vec_end;        /* SEPARABLE: first sample of an output row (out_w * bands
+                           samples) that OpenCV computes with its scalar formula */
     axis x, y;          /* column and row tables */
 };
 
@@ -94,11 +94,12 @@ static void lanczos_coeffs(float x, float *c) {
         c[i] *= sum;
 }
 
-/* resizeGeneric_'s offsets and weights along one axis. `clamp_edges`:
- * linear and area move the window inside the image at the edges (x only in
- * OpenCV, but rows are clamped when read, which gives the same result). */
+/* resizeGeneric_'s offsets and weights along one axis. `clamp_edges` (the
+ * x axis): linear and area move the window inside the image at the edges,
+ * with weights (1, 0); along y OpenCV keeps the weights and only clamps the
+ * rows it reads, which rounds differently in its SIMD vertical pass. */
 static int separable_axis(axis *a, tsr_interp interp, int taps, int in_n, double scale,
-                          double inv_scale) {
+                          double inv_scale, bool clamp_edges) {
     a->ofs = malloc(sizeof(int) * (size_t)a->n);
     a->coef = malloc(sizeof(short) * (size_t)a->n * (size_t)taps);
     if (!a->ofs || !a->coef)
@@ -117,9 +118,9 @@ static int separable_axis(axis *a, tsr_interp interp, int taps, int in_n, double
             f = (float)((d + 1) - (s + 1) * inv_scale);
             f = f <= 0 ? 0.f : f - floorf(f);
         }
-        if (!wide && s < 0)
+        if (clamp_edges && !wide && s < 0)
             f = 0, s = 0;
-        if (!wide && s >= in_n - 1)
+        if (clamp_edges && !wide && s >= in_n - 1)
             f = 0, s = in_n - 1;
         float c[MAX_TAPS];
         if (interp == TSR_INTERP_CUBIC)
@@ -169,22 +170,18 @@ static int area_axis(axis *a, int in_n, double scale) {
     return 0;
 }
 
-/* Where OpenCV's SIMD vertical pass stops in a row of `width` samples
- * (128-bit vectors, the Debian baseline): VResizeLinearVec_32s8u handles
- * blocks of 16 then of 8 while more than 8 remain; VResizeCubicVec_32s8u
- * blocks of 8. */
+/* Where OpenCV's vertical pass switches from its SIMD formula to its scalar
+ * one in a row of `width` samples. Linear: never (its 8-bit scalar code,
+ * a specialisation of VResizeLinear, uses the SIMD formula too). Cubic:
+ * VResizeCubicVec_32s8u covers blocks of 8 (128-bit vectors, the baseline
+ * of Debian's build), the rest is fixed-point. */
 static int vector_end(tsr_interp interp, int width) {
-    int x = 0;
-    if (interp == TSR_INTERP_CUBIC) {
-        for (; x <= width - 8; x += 8)
-            ;
-        return x;
-    }
-    if (interp != TSR_INTERP_LINEAR && interp != TSR_INTERP_AREA)
+    if (interp == TSR_INTERP_LINEAR || interp == TSR_INTERP_AREA)
+        return width;
+    if (interp != TSR_INTERP_CUBIC)
         return 0;
-    for (; x <= width - 16; x += 16)
-        ;
-    for (; x < width - 8; x += 8)
+    int x = 0;
+    for (; x <= width - 8; x += 8)
         ;
     return x;
 }
@@ -232,8 +229,8 @@ static tsr_status plan(tsr_resample *rs, double isx, double isy) {
     rs->interp = interp;
     rs->taps = interp == TSR_INTERP_LANCZOS ? 8 : (interp == TSR_INTERP_CUBIC ? 4 : 2);
     rs->vec_end = vector_end(interp, rs->x.n * rs->bands);
-    if (separable_axis(&rs->x, interp, rs->taps, rs->in_w, sx, isx) ||
-        separable_axis(&rs->y, interp, rs->taps, rs->in_h, sy, isy))
+    if (separable_axis(&rs->x, interp, rs->taps, rs->in_w, sx, isx, true) ||
+        separable_axis(&rs->y, interp, rs->taps, rs->in_h, sy, isy, false))
         return TSR_ERR_NOMEM;
     return TSR_OK;
 }
@@ -308,7 +305,7 @@ static void run_nearest(const tsr_resample *rs, const tsr_region *in, tsr_region
 static void run_area_fast(const tsr_resample *rs, const tsr_region *in, tsr_region *out) {
     int bands = rs->bands, fx = rs->fx, fy = rs->fy, area = fx * fy;
     float scale = 1.f / (float)area;
-    bool shift = fx == 2 && fy == 2 && (bands == 1 || bands == 4);
+    bool shift = fx == 2 && fy == 2 && bands != 2;
     int full_w = rs->in_w / fx;
     for (int y = out->rect.y; y < out->rect.y + out->rect.h; y++) {
         int sy0 = y * fy;
@@ -343,10 +340,9 @@ static void run_area(const tsr_resample *rs, const tsr_region *in, tsr_region *o
             float sum[TSR_MAX_BANDS] = {0};
             for (int j = ay->first[y]; j < ay->first[y + 1]; j++) {
                 float buf[TSR_MAX_BANDS] = {0};
-                const uint8_t *row = TSR_REGION_AT(in, 0, ay->src[j]);
-                ptrdiff_t shift = (ptrdiff_t)in->rect.x * bands;
+                const uint8_t *row = TSR_REGION_AT(in, in->rect.x, ay->src[j]);
                 for (int k = ax->first[x]; k < ax->first[x + 1]; k++) {
-                    const uint8_t *s = row + (ptrdiff_t)ax->src[k] * bands - shift;
+                    const uint8_t *s = row + (ptrdiff_t)(ax->src[k] - in->rect.x) * bands;
                     for (int b = 0; b < bands; b++)
                         buf[b] += (float)s[b] * ax->alpha[k];
                 }
@@ -362,48 +358,58 @@ static void run_area(const tsr_resample *rs, const tsr_region *in, tsr_region *o
 /* Horizontal pass of one source row over output columns [x0, x0+w): sums of
  * clamped taps times 1/2048 weights, in int as OpenCV does. */
 static void hpass(const tsr_resample *rs, const tsr_region *in, int sy, int x0, int w, int *dst) {
-    int bands = rs->bands, taps = rs->taps, last = rs->in_w - 1;
-    const uint8_t *row = TSR_REGION_AT(in, in->rect.x, sy) - (ptrdiff_t)in->rect.x * bands;
+    int bands = rs->bands, taps = rs->taps, first = in->rect.x, last = rs->in_w - 1;
+    const uint8_t *row = TSR_REGION_AT(in, first, sy);
     for (int x = x0; x < x0 + w; x++) {
         const short *c = rs->x.coef + (size_t)x * taps;
         int s0 = rs->x.ofs[x];
+        if (taps == 2 && s0 >= 0 && s0 + 1 <= last) {
+            const uint8_t *p = row + (s0 - first) * bands;
+            for (int b = 0; b < bands; b++)
+                *dst++ = p[b] * c[0] + p[b + bands] * c[1];
+            continue;
+        }
         for (int b = 0; b < bands; b++) {
             unsigned acc = 0;
             for (int k = 0; k < taps; k++)
-                acc += (unsigned)(row[tsr_clampi(s0 + k, 0, last) * bands + b] * c[k]);
+                acc += (unsigned)(row[(tsr_clampi(s0 + k, 0, last) - first) * bands + b] * c[k]);
             *dst++ = (int)acc;
         }
     }
 }
 
-/* Vertical pass of one output row: OpenCV's SIMD formulas before vec_end,
- * its scalar fixed-point formula after. `pos` is the row-sample index of
+/* Vertical pass of one output row: OpenCV's SIMD formulas before vec_end
+ * (linear: (((S0 >> 4) * b0) >> 16) + (((S1 >> 4) * b1) >> 16), rounded by 2
+ * bits; cubic: float), its fixed-point formula after. `pos` is the row-sample index of
  * dst[0] in the whole output row. */
 static void vpass(const tsr_resample *rs, int *const *rows, const short *beta, int pos, int n,
                   uint8_t *dst) {
-    int taps = rs->taps;
-    for (int i = 0; i < n; i++, pos++) {
-        if (taps == 2 && pos < rs->vec_end) {
-            int t0 = (int)(((rows[0][i] >> 4) * beta[0]) >> 16);
-            int t1 = (int)(((rows[1][i] >> 4) * beta[1]) >> 16);
-            dst[i] = tsr_sat_u8(((short)(t0 + t1) + 2) >> 2);
-        } else if (taps == 4 && pos < rs->vec_end) {
-            const float scale = 1.f / (COEF_SCALE * COEF_SCALE);
-            float b[4];
-            for (int k = 0; k < 4; k++)
-                b[k] = beta[k] * scale;
-            float v = (float)rows[0][i] * b[0] +
-                      ((float)rows[1][i] * b[1] +
-                       ((float)rows[2][i] * b[2] + (float)rows[3][i] * b[3]));
-            long r = lrintf(v);
-            r = r < -32768 ? -32768 : (r > 32767 ? 32767 : r);
-            dst[i] = tsr_sat_u8((int)r);
-        } else {
-            unsigned acc = 0;
-            for (int k = 0; k < taps; k++)
-                acc += (unsigned)rows[k][i] * (unsigned)(int)beta[k];
-            dst[i] = tsr_sat_u8((int)(acc + (1u << (2 * COEF_BITS - 1))) >> (2 * COEF_BITS));
+    int taps = rs->taps, i = 0;
+    if (taps == 2) {
+        const int *r0 = rows[0], *r1 = rows[1];
+        int b0 = beta[0], b1 = beta[1];
+        for (; i < n; i++) {
+            int t = (((r0[i] >> 4) * b0) >> 16) + (((r1[i] >> 4) * b1) >> 16);
+            dst[i] = tsr_sat_u8(((short)t + 2) >> 2);
         }
+        return;
+    }
+    for (; i < n && taps == 4 && pos + i < rs->vec_end; i++) {
+        const float scale = 1.f / (COEF_SCALE * COEF_SCALE);
+        float b[4];
+        for (int k = 0; k < 4; k++)
+            b[k] = beta[k] * scale;
+        float v = (float)rows[0][i] * b[0] +
+                  ((float)rows[1][i] * b[1] + ((float)rows[2][i] * b[2] + (float)rows[3][i] * b[3]));
+        long r = lrintf(v);
+        r = r < -32768 ? -32768 : (r > 32767 ? 32767 : r);
+        dst[i] = tsr_sat_u8((int)r);
+    }
+    for (; i < n; i++) {
+        unsigned acc = 0;
+        for (int k = 0; k < taps; k++)
+            acc += (unsigned)rows[k][i] * (unsigned)(int)beta[k];
+        dst[i] = tsr_sat_u8((int)(acc + (1u << (2 * COEF_BITS - 1))) >> (2 * COEF_BITS));
     }
 }
 

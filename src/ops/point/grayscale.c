@@ -1,10 +1,12 @@
 /* grayscale: luma from RGB, byte-exact with OpenCV 4.6 cvtColor(BGR2GRAY) on
- * 8-bit images: Y = (R*4899 + G*9617 + B*1868 + 8192) >> 14. */
+ * 8-bit images, whose weights are 0.299, 0.587, 0.114 in 15-bit fixed point:
+ * Y = (R*9798 + G*19235 + B*3735 + 16384) >> 15. (The older 14-bit weights
+ * 4899/9617/1868 differ from OpenCV 4.6 by 1 on some pixels.) */
 #include <string.h>
 
 #include "ops/point/point.h"
 
-enum { R2Y = 4899, G2Y = 9617, B2Y = 1868, SHIFT = 14 };
+enum { R2Y = 9798, G2Y = 19235, B2Y = 3735, SHIFT = 15 };
 
 /* Colour images lose two bands (alpha is kept); gray images pass through. */
 static tsr_status prepare(tsr_ctx *ctx, tsr_op *op) {

@@ -1,0 +1,60 @@
+#!/usr/bin/python3
+"""Writes docs/operations.md from `tessera ops --json` (the registry is the source of truth).
+Usage: scripts/gen_ops_doc.py [path/to/tessera]"""
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+binary = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build", "src", "cli", "tessera")
+ops = json.loads(subprocess.run([binary, "ops", "--json"], check=True, capture_output=True,
+                                text=True).stdout)
+
+KINDS = {
+    "point": "output pixel depends on the same input pixel",
+    "stencil": "output pixel depends on a window of input pixels",
+    "geometric": "output size is a function of the input size; each output pixel maps back",
+    "global": "needs a reduction over the whole image, then a local apply",
+}
+
+
+def fmt(v):
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+lines = ["# Operations", "",
+         "Generated from the registry by `scripts/gen_ops_doc.py` (`tessera ops --json`).", "",
+         "Pipelines chain operations with `|`; parameters follow a `:` as `name=value` pairs",
+         "separated by `,` (kernel values are separated by spaces). JSON form:",
+         "`[{\"op\":\"gaussian-blur\",\"sigma\":2}]`.", "", "Kinds:", ""]
+for k, v in KINDS.items():
+    lines.append(f"- **{k}**: {v}")
+lines += ["", "| operation | kind | bands | what it does |", "|---|---|---|---|"]
+for o in ops:
+    lines.append(f"| [`{o['name']}`](#{o['name']}) | {o['kind']} | {o['bands']} | {o['summary']} |")
+for o in ops:
+    lines += ["", f"## {o['name']}", "", f"{o['summary']} (kind {o['kind']}, version {o['version']}, "
+              f"bands {o['bands']})", ""]
+    if not o["params"]:
+        lines.append("No parameters.")
+        continue
+    lines += ["| parameter | type | default | range | meaning |", "|---|---|---|---|---|"]
+    for p in o["params"]:
+        if p["type"] == "enum":
+            rng = " \\| ".join(p["choices"])
+        elif p["type"] == "bool":
+            rng = "true \\| false"
+        elif p["type"] == "kernel":
+            rng = "1x1 to 9x9, odd side"
+        else:
+            rng = f"{fmt(p['min'])} .. {fmt(p['max'])}"
+        default = fmt(p["default"]) if "default" in p else ("unset" if p["optional"] else "required")
+        if isinstance(p.get("default"), bool):
+            default = "true" if p["default"] else "false"
+        lines.append(f"| `{p['name']}` | {p['type']} | {default} | {rng} | {p['doc']} |")
+with open(os.path.join(ROOT, "docs", "operations.md"), "w") as f:
+    f.write("\n".join(lines) + "\n")
+print(f"wrote docs/operations.md ({len(ops)} operations)")
