@@ -21,8 +21,8 @@ static tsr_status prepare(tsr_ctx *ctx, tsr_op *op) {
     int h = op->given[P_HEIGHT] ? (int)op->values[P_HEIGHT] : op->in_h - y;
     if (x + w > op->in_w || y + h > op->in_h)
         return tsr_error(ctx, TSR_ERR_USAGE,
-                         "crop: x=%d, y=%d, width=%d, height=%d reaches past the %dx%d image", x,
-                         y, w, h, op->in_w, op->in_h);
+                         "crop: x=%d, y=%d, width=%d, height=%d reaches past the %dx%d image", x, y,
+                         w, h, op->in_w, op->in_h);
     op->out_w = w;
     op->out_h = h;
     op->out_bands = op->in_bands;
@@ -30,8 +30,8 @@ static tsr_status prepare(tsr_ctx *ctx, tsr_op *op) {
 }
 
 static tsr_rect need(const tsr_op *op, tsr_rect out) {
-    tsr_rect r = tsr_rect_make(out.x + (int)op->values[P_X], out.y + (int)op->values[P_Y], out.w,
-                               out.h);
+    tsr_rect r =
+        tsr_rect_make(out.x + (int)op->values[P_X], out.y + (int)op->values[P_Y], out.w, out.h);
     return tsr_rect_intersect(r, tsr_rect_make(0, 0, op->in_w, op->in_h));
 }
 

@@ -11,8 +11,8 @@ static const tsr_param_spec params[] = {
 static tsr_ortho mapping(const tsr_op *op) {
     int axis = (int)op->values[0];
     bool mirror_x = axis == 0 || axis == 2, mirror_y = axis == 1 || axis == 2;
-    tsr_ortho m = {mirror_x ? -1 : 1, 0, mirror_x ? op->in_w - 1 : 0,
-                   0,                 mirror_y ? -1 : 1, mirror_y ? op->in_h - 1 : 0};
+    tsr_ortho m = {mirror_x ? -1 : 1,          0, mirror_x ? op->in_w - 1 : 0, 0, mirror_y ? -1 : 1,
+                   mirror_y ? op->in_h - 1 : 0};
     return m;
 }
 

@@ -34,8 +34,8 @@ typedef struct tsr_resample tsr_resample;
  * frees *out with tsr_resample_free.
  */
 tsr_status tsr_resample_new(tsr_ctx *ctx, const char *what, tsr_interp interp, int in_w, int in_h,
-                            int bands, int out_w, int out_h, double inv_scale_x,
-                            double inv_scale_y, tsr_resample **out);
+                            int bands, int out_w, int out_h, double inv_scale_x, double inv_scale_y,
+                            tsr_resample **out);
 void tsr_resample_free(tsr_resample *rs);
 /* Input rect read to produce output rect `out`, clipped to the input. */
 tsr_rect tsr_resample_need(const tsr_resample *rs, tsr_rect out);

@@ -24,24 +24,24 @@ typedef enum mode {
 
 /* One axis of the tables. */
 typedef struct axis {
-    int n;          /* output samples along the axis */
-    int *ofs;       /* SEPARABLE: source index of tap 0 (clamped when read); NEAREST: source */
-    short *coef;    /* SEPARABLE: n * taps weights in 1/2048 */
-    int *first;     /* AREA: n + 1 offsets into src/alpha, per output sample */
-    int *src;       /* AREA: source index of each entry */
-    float *alpha;   /* AREA: weight of each entry */
+    int n;        /* output samples along the axis */
+    int *ofs;     /* SEPARABLE: source index of tap 0 (clamped when read); NEAREST: source */
+    short *coef;  /* SEPARABLE: n * taps weights in 1/2048 */
+    int *first;   /* AREA: n + 1 offsets into src/alpha, per output sample */
+    int *src;     /* AREA: source index of each entry */
+    float *alpha; /* AREA: weight of each entry */
 } axis;
 
 struct tsr_resample {
-    mode mode;          /* which OpenCV path */
-    tsr_interp interp;  /* the filter asked for */
-    int in_w, in_h;     /* input size */
-    int bands;          /* bands of input and output */
-    int taps;           /* SEPARABLE: filter taps per axis (2, 4 or 8) */
-    int fx, fy;         /* AREA_FAST: integer shrink factors */
-    int vec_end;        /* SEPARABLE: first sample of an output row (out_w * bands
-                           samples) that OpenCV computes with its scalar formula */
-    axis x, y;          /* column and row tables */
+    mode mode;         /* which OpenCV path */
+    tsr_interp interp; /* the filter asked for */
+    int in_w, in_h;    /* input size */
+    int bands;         /* bands of input and output */
+    int taps;          /* SEPARABLE: filter taps per axis (2, 4 or 8) */
+    int fx, fy;        /* AREA_FAST: integer shrink factors */
+    int vec_end;       /* SEPARABLE: first sample of an output row (out_w * bands
+                          samples) that OpenCV computes with its scalar formula */
+    axis x, y;         /* column and row tables */
 };
 
 static void axis_free(axis *a) {
@@ -236,8 +236,8 @@ static tsr_status plan(tsr_resample *rs, double isx, double isy) {
 }
 
 tsr_status tsr_resample_new(tsr_ctx *ctx, const char *what, tsr_interp interp, int in_w, int in_h,
-                            int bands, int out_w, int out_h, double inv_scale_x,
-                            double inv_scale_y, tsr_resample **out) {
+                            int bands, int out_w, int out_h, double inv_scale_x, double inv_scale_y,
+                            tsr_resample **out) {
     *out = NULL;
     tsr_resample *rs = calloc(1, sizeof *rs);
     if (!rs)
@@ -321,7 +321,8 @@ static void run_area_fast(const tsr_resample *rs, const tsr_region *in, tsr_regi
                         sum += s[i * bands];
                 }
                 if (full_row && x < full_w)
-                    *d = shift ? (uint8_t)((sum + 2) >> 2) : tsr_sat_u8((int)lrintf((float)sum * scale));
+                    *d = shift ? (uint8_t)((sum + 2) >> 2)
+                               : tsr_sat_u8((int)lrintf((float)sum * scale));
                 else
                     *d = tsr_sat_u8((int)lrintf((float)sum / (float)count));
             }
@@ -399,8 +400,9 @@ static void vpass(const tsr_resample *rs, int *const *rows, const short *beta, i
         float b[4];
         for (int k = 0; k < 4; k++)
             b[k] = beta[k] * scale;
-        float v = (float)rows[0][i] * b[0] +
-                  ((float)rows[1][i] * b[1] + ((float)rows[2][i] * b[2] + (float)rows[3][i] * b[3]));
+        float v =
+            (float)rows[0][i] * b[0] +
+            ((float)rows[1][i] * b[1] + ((float)rows[2][i] * b[2] + (float)rows[3][i] * b[3]));
         long r = lrintf(v);
         r = r < -32768 ? -32768 : (r > 32767 ? 32767 : r);
         dst[i] = tsr_sat_u8((int)r);

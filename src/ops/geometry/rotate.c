@@ -26,10 +26,10 @@ static const tsr_param_spec params[] = {
 
 /* Precomputed mapping of a prepared rotate. */
 typedef struct rotate_state {
-    double m[6];                            /* inverse affine: output -> input coordinates */
-    int *adelta;                            /* out_w entries: round(m[0]*x*AB_SCALE) */
-    int *bdelta;                            /* out_w entries: round(m[3]*x*AB_SCALE) */
-    short wtab[INTER_TAB * INTER_TAB][4];   /* bilinear weights per fraction, sum 32768 */
+    double m[6];                          /* inverse affine: output -> input coordinates */
+    int *adelta;                          /* out_w entries: round(m[0]*x*AB_SCALE) */
+    int *bdelta;                          /* out_w entries: round(m[3]*x*AB_SCALE) */
+    short wtab[INTER_TAB * INTER_TAB][4]; /* bilinear weights per fraction, sum 32768 */
 } rotate_state;
 
 /* cvRound / saturate_cast<int>(double): nearest, ties to even. */

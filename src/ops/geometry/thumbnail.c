@@ -22,10 +22,9 @@ static tsr_status prepare(tsr_ctx *ctx, tsr_op *op) {
     op->out_h = h < 1 ? 1 : (h > (int)bh ? (int)bh : h);
     op->out_bands = op->in_bands;
     tsr_resample *rs;
-    tsr_status st = tsr_resample_new(ctx, "thumbnail", TSR_INTERP_AREA, op->in_w, op->in_h,
-                                     op->in_bands, op->out_w, op->out_h,
-                                     (double)op->out_w / op->in_w, (double)op->out_h / op->in_h,
-                                     &rs);
+    tsr_status st = tsr_resample_new(
+        ctx, "thumbnail", TSR_INTERP_AREA, op->in_w, op->in_h, op->in_bands, op->out_w, op->out_h,
+        (double)op->out_w / op->in_w, (double)op->out_h / op->in_h, &rs);
     if (st)
         return st;
     op->state = rs;

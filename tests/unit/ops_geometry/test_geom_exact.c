@@ -44,12 +44,24 @@ static bool moved(const tsr_image *in, const tsr_image *out, int kind) {
         for (int x = 0; x < out->width; x++) {
             int sx = x, sy = y;
             switch (kind) {
-            case 90: sx = y, sy = h - 1 - x; break;
-            case 180: sx = w - 1 - x, sy = h - 1 - y; break;
-            case 270: sx = w - 1 - y, sy = x; break;
-            case 1: sx = w - 1 - x; break;
-            case 0: sy = h - 1 - y; break;
-            case -1: sx = w - 1 - x, sy = h - 1 - y; break;
+            case 90:
+                sx = y, sy = h - 1 - x;
+                break;
+            case 180:
+                sx = w - 1 - x, sy = h - 1 - y;
+                break;
+            case 270:
+                sx = w - 1 - y, sy = x;
+                break;
+            case 1:
+                sx = w - 1 - x;
+                break;
+            case 0:
+                sy = h - 1 - y;
+                break;
+            case -1:
+                sx = w - 1 - x, sy = h - 1 - y;
+                break;
             }
             if (memcmp(px(out, x, y), px(in, sx, sy), (size_t)in->bands) != 0)
                 return false;
@@ -60,9 +72,13 @@ static bool moved(const tsr_image *in, const tsr_image *out, int kind) {
 static void test_quarter_turns_and_flips(void) {
     tsr_ctx *ctx = tsr_ctx_new();
     tsr_image *img = pattern(ctx, 37, 23, 3);
-    struct { const tsr_op_desc *d; const char *p; int kind, w, h; } cases[] = {
-        {&tsr_op_rotate90, NULL, 90, 23, 37},  {&tsr_op_rotate180, NULL, 180, 37, 23},
-        {&tsr_op_rotate270, NULL, 270, 23, 37}, {&tsr_op_flip, "axis=horizontal", 1, 37, 23},
+    struct {
+        const tsr_op_desc *d;
+        const char *p;
+        int kind, w, h;
+    } cases[] = {
+        {&tsr_op_rotate90, NULL, 90, 23, 37},       {&tsr_op_rotate180, NULL, 180, 37, 23},
+        {&tsr_op_rotate270, NULL, 270, 23, 37},     {&tsr_op_flip, "axis=horizontal", 1, 37, 23},
         {&tsr_op_flip, "axis=vertical", 0, 37, 23}, {&tsr_op_flip, "axis=both", -1, 37, 23},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -172,7 +188,11 @@ static void test_opencv_values(void) {
     CHECK(tsr_image_new(ctx, 4, 1, 1, &row) == TSR_OK);
     const uint8_t ramp[4] = {0, 100, 200, 255};
     memcpy(row->data, ramp, 4);
-    struct { const char *p; int n; uint8_t want[7]; } rs[] = {
+    struct {
+        const char *p;
+        int n;
+        uint8_t want[7];
+    } rs[] = {
         {"width=6,height=1", 6, {0, 50, 117, 183, 228, 255}},
         {"width=3,height=1,interp=area", 3, {25, 150, 241}},
         {"width=7,height=1,interp=lanczos", 7, {0, 26, 91, 155, 206, 242, 255}},
@@ -187,8 +207,8 @@ static void test_opencv_values(void) {
     CHECK(tsr_image_new(ctx, 5, 5, 1, &sq) == TSR_OK);
     for (int i = 0; i < 25; i++)
         sq->data[(i / 5) * sq->stride + (size_t)(i % 5)] = (uint8_t)(10 * i);
-    const uint8_t want[25] = {1,  14,  38,  57,  0,   10, 41,  75,  109, 60,  47,  80, 114,
-                              148, 169, 85, 119, 153, 186, 220, 76,  158, 191, 208, 101};
+    const uint8_t want[25] = {1,   14,  38, 57,  0,   10,  41,  75, 109, 60,  47,  80, 114,
+                              148, 169, 85, 119, 153, 186, 220, 76, 158, 191, 208, 101};
     tsr_image *rot = apply(ctx, &tsr_op_rotate, "angle=30", sq);
     CHECK(rot != NULL);
     for (int i = 0; rot && i < 25; i++)

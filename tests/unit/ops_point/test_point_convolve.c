@@ -403,7 +403,8 @@ static void test_grayscale_bands(void) {
         CHECK_EQ_INT(got->data[p * 2 + 1], s[3]);
     }
     tsr_image_free(got);
-    release(&op);    tsr_image_free(img);
+    release(&op);
+    tsr_image_free(img);
 }
 
 /* Cross-parameter rules of the stencils. */
