@@ -6,7 +6,7 @@ set -euo pipefail
 build_pkgs="gcc g++ meson ninja-build pkg-config clang-format
   libjpeg62-turbo-dev libspng-dev libpng-dev libgif-dev libwebp-dev libtiff-dev libexif-dev
   libjansson-dev"
-test_pkgs="python3 python3-opencv python3-numpy"
+test_pkgs="python3 python3-opencv python3-numpy time git"
 bench_pkgs="libvips-tools libvips-dev imagemagick graphicsmagick libopencv-dev g++ time"
 
 want=""

@@ -32,7 +32,7 @@ typedef struct tsr_image_info {
 } tsr_image_info;
 
 typedef struct tsr_decode_options {
-    int shrink;       /* JPEG shrink-on-load: 1, 2, 4 or 8 (0 = 1); other formats ignore it */
+    int shrink;         /* JPEG shrink-on-load: 1, 2, 4 or 8 (0 = 1); other formats ignore it */
     bool no_autorotate; /* keep the stored orientation instead of applying EXIF orientation */
 } tsr_decode_options;
 
@@ -65,8 +65,7 @@ tsr_status tsr_image_info_read(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
  * fails with TSR_ERR_CORRUPT and no image. `opts` may be NULL. `info`, when
  * not NULL, receives the header facts. The caller frees *out. */
 tsr_status tsr_image_decode(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
-                            const tsr_decode_options *opts, tsr_image **out,
-                            tsr_image_info *info);
+                            const tsr_decode_options *opts, tsr_image **out, tsr_image_info *info);
 
 /* Encodes `image` into `out` (initialised by the caller, freed by the caller).
  * `opts` may be NULL. */
@@ -76,8 +75,8 @@ tsr_status tsr_image_encode(tsr_ctx *ctx, const tsr_image *image, tsr_format for
 /* File helpers: read with the context's byte cap, decode; encode, write atomically. */
 tsr_status tsr_image_load(tsr_ctx *ctx, const char *path, const tsr_decode_options *opts,
                           tsr_image **out, tsr_image_info *info);
-tsr_status tsr_image_save(tsr_ctx *ctx, const tsr_image *image, const char *path,
-                          tsr_format format, const tsr_encode_options *opts);
+tsr_status tsr_image_save(tsr_ctx *ctx, const tsr_image *image, const char *path, tsr_format format,
+                          const tsr_encode_options *opts);
 
 #ifdef __cplusplus
 }

@@ -21,9 +21,9 @@ int tsr_executor_threads(const tsr_executor *exec);
 typedef void (*tsr_progress_fn)(void *user, uint64_t done, uint64_t total);
 
 typedef struct tsr_run_options {
-    int tile_size;           /* tile side in pixels, 16..65536; 0 = default (256) */
+    int tile_size;            /* tile side in pixels, 16..65536; 0 = default (256) */
     tsr_progress_fn progress; /* may be NULL */
-    void *progress_user;     /* passed to progress */
+    void *progress_user;      /* passed to progress */
 } tsr_run_options;
 
 #define TSR_DEFAULT_TILE 256

@@ -37,12 +37,12 @@ typedef struct tsr_image {
  * data + (y - rect.y) * stride + (x - rect.x) * bands.
  */
 typedef struct tsr_region {
-    tsr_rect rect;  /* the pixels this view covers, in image coordinates */
-    int bands;      /* bands per pixel */
-    size_t stride;  /* bytes between rows */
-    uint8_t *data;  /* pixel (rect.x, rect.y); borrowed */
-    int image_w;    /* width of the whole image the rect lies in */
-    int image_h;    /* height of the whole image the rect lies in */
+    tsr_rect rect; /* the pixels this view covers, in image coordinates */
+    int bands;     /* bands per pixel */
+    size_t stride; /* bytes between rows */
+    uint8_t *data; /* pixel (rect.x, rect.y); borrowed */
+    int image_w;   /* width of the whole image the rect lies in */
+    int image_h;   /* height of the whole image the rect lies in */
 } tsr_region;
 
 /* Address of image-coordinate pixel (x, y) inside region `r`. */

@@ -42,14 +42,14 @@ typedef enum tsr_param_type {
 } tsr_param_type;
 
 typedef struct tsr_param_spec {
-    const char *name;            /* as written in pipelines: "sigma" */
-    tsr_param_type type;         /* value type */
-    double def;                  /* default value (enum: index) */
-    double min;                  /* smallest allowed value (numbers) */
-    double max;                  /* largest allowed value (numbers) */
-    const char *const *choices;  /* ENUM: NULL-terminated names */
-    bool optional;               /* no default: "unset" unless given */
-    const char *doc;             /* one line for `tessera ops` */
+    const char *name;           /* as written in pipelines: "sigma" */
+    tsr_param_type type;        /* value type */
+    double def;                 /* default value (enum: index) */
+    double min;                 /* smallest allowed value (numbers) */
+    double max;                 /* largest allowed value (numbers) */
+    const char *const *choices; /* ENUM: NULL-terminated names */
+    bool optional;              /* no default: "unset" unless given */
+    const char *doc;            /* one line for `tessera ops` */
 } tsr_param_spec;
 
 /* A convolution kernel given as a parameter. */
@@ -71,17 +71,17 @@ typedef struct tsr_op {
     int out_w, out_h, out_bands; /* output size and bands */
     int radius;                  /* STENCIL footprint radius (default need()) */
     void *state;                 /* op-specific precomputed data, freed by desc->release */
-    void *summary;               /* GLOBAL: merged summary (owned by the engine, summary_size bytes) */
+    void *summary; /* GLOBAL: merged summary (owned by the engine, summary_size bytes) */
 } tsr_op;
 
 struct tsr_op_desc {
-    const char *name;              /* "gaussian-blur" */
-    int version;                   /* bumped when the op's output changes */
-    tsr_op_kind kind;              /* footprint kind */
-    const char *summary;           /* one line for `tessera ops` */
-    const char *bands_rule;        /* e.g. "3->1, 4->2" or "same" */
-    const tsr_param_spec *params;  /* the parameter schema */
-    int n_params;                  /* entries in params */
+    const char *name;             /* "gaussian-blur" */
+    int version;                  /* bumped when the op's output changes */
+    tsr_op_kind kind;             /* footprint kind */
+    const char *summary;          /* one line for `tessera ops` */
+    const char *bands_rule;       /* e.g. "3->1, 4->2" or "same" */
+    const tsr_param_spec *params; /* the parameter schema */
+    int n_params;                 /* entries in params */
 
     /* Validates cross-parameter rules and sets out_w/out_h/out_bands, radius,
      * state from in_w/in_h/in_bands (already set). Errors name op and param. */
@@ -123,8 +123,8 @@ struct tsr_op_desc {
 };
 
 /* The registry. */
-int tsr_op_count(void);                         /* user-visible and hidden */
-const tsr_op_desc *tsr_op_at(int index);        /* NULL past the end */
+int tsr_op_count(void);                           /* user-visible and hidden */
+const tsr_op_desc *tsr_op_at(int index);          /* NULL past the end */
 const tsr_op_desc *tsr_op_find(const char *name); /* NULL when unknown */
 /* Index of parameter `name` in desc->params, -1 when none. */
 int tsr_op_param_index(const tsr_op_desc *desc, const char *name);

@@ -15,7 +15,7 @@ typedef struct tsr_pipeline {
     tsr_op *ops; /* owned array; size-dependent fields are not filled here */
 } tsr_pipeline;
 
-#define TSR_PIPELINE_MAX_OPS 64
+#define TSR_PIPELINE_MAX_OPS  64
 #define TSR_PIPELINE_MAX_TEXT (64 * 1024)
 
 /* Parses the text form `grayscale|gaussian-blur:sigma=2|canny:low=100,high=200`

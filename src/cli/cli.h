@@ -9,9 +9,9 @@
 /* Exit codes scripts can rely on. */
 enum {
     EXIT_OK = 0,
-    EXIT_USAGE = 2,    /* bad usage or bad pipeline */
-    EXIT_INPUT = 3,    /* bad input: corrupt, unsupported, over a limit */
-    EXIT_INTERNAL = 4  /* i/o or internal error */
+    EXIT_USAGE = 2,   /* bad usage or bad pipeline */
+    EXIT_INPUT = 3,   /* bad input: corrupt, unsupported, over a limit */
+    EXIT_INTERNAL = 4 /* i/o or internal error */
 };
 
 int cmd_process(int argc, char **argv);
@@ -23,11 +23,11 @@ int cli_exit_code(tsr_status st);
 
 /* A progress bar on stderr, drawn only when stderr is a terminal. */
 typedef struct cli_progress {
-    int enabled;         /* stderr is a tty */
-    const char *label;   /* shown before the bar (borrowed) */
-    double start;        /* monotonic seconds at start */
-    double last_draw;    /* when the bar was last drawn */
-    int last_percent;    /* last percent drawn */
+    int enabled;       /* stderr is a tty */
+    const char *label; /* shown before the bar (borrowed) */
+    double start;      /* monotonic seconds at start */
+    double last_draw;  /* when the bar was last drawn */
+    int last_percent;  /* last percent drawn */
 } cli_progress;
 
 void cli_progress_start(cli_progress *p, const char *label);

@@ -18,12 +18,11 @@ static int info_one(tsr_ctx *ctx, const char *path, int as_json, int many) {
         return cli_exit_code(st);
     }
     if (as_json) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:I}", "file", path,
-                              "format", tsr_format_name(info.format), "mime",
-                              tsr_format_mime(info.format), "width", info.width, "height",
-                              info.height, "bands", info.bands, "bit_depth", info.bit_depth,
-                              "frames", info.frames, "orientation", info.orientation, "bytes",
-                              (json_int_t)bytes);
+        json_t *o = json_pack(
+            "{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:I}", "file", path, "format",
+            tsr_format_name(info.format), "mime", tsr_format_mime(info.format), "width", info.width,
+            "height", info.height, "bands", info.bands, "bit_depth", info.bit_depth, "frames",
+            info.frames, "orientation", info.orientation, "bytes", (json_int_t)bytes);
         char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
         printf("%s\n", s);
         free(s);
@@ -33,8 +32,8 @@ static int info_one(tsr_ctx *ctx, const char *path, int as_json, int many) {
             printf("%s:\n", path);
         printf("format:      %s (%s)\nsize:        %d x %d\nbands:       %d\n"
                "bit depth:   %d\nframes:      %d\norientation: %d\nbytes:       %zu\n",
-               tsr_format_name(info.format), tsr_format_mime(info.format), info.width,
-               info.height, info.bands, info.bit_depth, info.frames, info.orientation, bytes);
+               tsr_format_name(info.format), tsr_format_mime(info.format), info.width, info.height,
+               info.bands, info.bit_depth, info.frames, info.orientation, bytes);
     }
     return EXIT_OK;
 }

@@ -54,9 +54,9 @@ static json_t *param_json(const tsr_param_spec *p) {
         json_object_set_new(o, "min", json_real(p->min));
         json_object_set_new(o, "max", json_real(p->max));
         if (!p->optional && p->type != TSR_PARAM_KERNEL)
-            json_object_set_new(o, "default", p->type == TSR_PARAM_INT
-                                                  ? json_integer((json_int_t)p->def)
-                                                  : json_real(p->def));
+            json_object_set_new(o, "default",
+                                p->type == TSR_PARAM_INT ? json_integer((json_int_t)p->def)
+                                                         : json_real(p->def));
     }
     json_object_set_new(o, "optional", json_boolean(p->optional));
     return o;
@@ -72,11 +72,11 @@ char *cli_ops_json(void) {
         json_t *params = json_array();
         for (int p = 0; p < d->n_params; p++)
             json_array_append_new(params, param_json(&d->params[p]));
-        json_array_append_new(arr, json_pack("{s:s, s:i, s:s, s:s, s:s, s:o}", "name", d->name,
-                                             "version", d->version, "kind", kind_name(d->kind),
-                                             "bands", d->bands_rule ? d->bands_rule : "same",
-                                             "summary", d->summary ? d->summary : "", "params",
-                                             params));
+        json_array_append_new(arr,
+                              json_pack("{s:s, s:i, s:s, s:s, s:s, s:o}", "name", d->name,
+                                        "version", d->version, "kind", kind_name(d->kind), "bands",
+                                        d->bands_rule ? d->bands_rule : "same", "summary",
+                                        d->summary ? d->summary : "", "params", params));
     }
     char *s = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     json_decref(arr);

@@ -10,15 +10,15 @@
 #include "cli/cli.h"
 
 typedef struct process_args {
-    const char *pipeline;  /* -p */
-    const char *out;       /* -o */
-    const char *format;    /* --format, NULL = from -o or the input */
-    const char *report;    /* --report FILE.json */
-    int quality;           /* --quality, 0 = default */
-    int threads;           /* --threads, 0 = all cores */
-    int tile;              /* --tile, 0 = default */
-    char **inputs;         /* input paths (borrowed from argv) */
-    int n_inputs;          /* count */
+    const char *pipeline; /* -p */
+    const char *out;      /* -o */
+    const char *format;   /* --format, NULL = from -o or the input */
+    const char *report;   /* --report FILE.json */
+    int quality;          /* --quality, 0 = default */
+    int threads;          /* --threads, 0 = all cores */
+    int tile;             /* --tile, 0 = default */
+    char **inputs;        /* input paths (borrowed from argv) */
+    int n_inputs;         /* count */
 } process_args;
 
 static int parse_int(const char *flag, const char *s, int lo, int hi, int *out) {
@@ -159,6 +159,8 @@ static tsr_status process_one(tsr_ctx *ctx, const process_args *a, const tsr_pip
     cli_progress_finish(&bar, st == TSR_OK);
     if (st)
         goto out;
+    tsr_image_free(img); /* not needed past the run: lowers peak memory while encoding */
+    img = NULL;
     tsr_encode_options eopts = {a->quality, -1, false};
     if ((st = tsr_image_save(ctx, result, out_path, fmt, &eopts)))
         goto out;
@@ -166,11 +168,11 @@ static tsr_status process_one(tsr_ctx *ctx, const process_args *a, const tsr_pip
         char *text = tsr_plan_results_json(plan);
         json_t *ops = text ? json_loads(text, 0, NULL) : NULL;
         free(text);
-        json_t *entry = json_pack("{s:s, s:s, s:i, s:i, s:i}", "input", in_path, "output",
-                                  out_path, "width", result->width, "height", result->height,
-                                  "bands", result->bands);
-        json_object_set_new(entry, "ops", ops ? json_incref(json_object_get(ops, "ops"))
-                                              : json_array());
+        json_t *entry =
+            json_pack("{s:s, s:s, s:i, s:i, s:i}", "input", in_path, "output", out_path, "width",
+                      result->width, "height", result->height, "bands", result->bands);
+        json_object_set_new(entry, "ops",
+                            ops ? json_incref(json_object_get(ops, "ops")) : json_array());
         json_decref(ops);
         json_array_append_new(report, entry);
     }
@@ -196,8 +198,9 @@ int cmd_process(int argc, char **argv) {
     }
     if (a.format && (tsr_format_from_name(a.format) == TSR_FORMAT_UNKNOWN ||
                      !tsr_format_can_encode(tsr_format_from_name(a.format)))) {
-        fprintf(stderr, "tessera process: cannot write format '%s' (jpeg, png, webp, tiff, bmp, "
-                        "pnm)\n",
+        fprintf(stderr,
+                "tessera process: cannot write format '%s' (jpeg, png, webp, tiff, bmp, "
+                "pnm)\n",
                 a.format);
         code = EXIT_USAGE;
         goto out;
@@ -226,8 +229,7 @@ int cmd_process(int argc, char **argv) {
         report = json_array();
     for (int i = 0; i < a.n_inputs; i++) {
         tsr_ctx_reset(ctx);
-        tsr_status st =
-            process_one(ctx, &a, pipe, exec, a.inputs[i], a.out, out_is_dir, report);
+        tsr_status st = process_one(ctx, &a, pipe, exec, a.inputs[i], a.out, out_is_dir, report);
         if (st) {
             fprintf(stderr, "tessera: %s: %s\n", a.inputs[i], tsr_ctx_message(ctx));
             int c = cli_exit_code(st);
@@ -239,8 +241,8 @@ int cmd_process(int argc, char **argv) {
         /* {"results":[...]} plus the first result's "ops" at the top for one input. */
         json_t *root = json_object();
         json_t *first = json_array_get(report, 0);
-        json_object_set_new(root, "ops", first ? json_incref(json_object_get(first, "ops"))
-                                               : json_array());
+        json_object_set_new(root, "ops",
+                            first ? json_incref(json_object_get(first, "ops")) : json_array());
         json_object_set(root, "results", report);
         if (json_dump_file(root, a.report, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) {
             fprintf(stderr, "tessera process: could not write %s\n", a.report);

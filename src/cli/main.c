@@ -5,16 +5,17 @@
 #include "cli/cli.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "tessera %s - tiled parallel image processing\n\n"
-               "usage:\n"
-               "  tessera process -p PIPELINE IN... -o OUT_OR_DIR [--format F] [--quality Q]\n"
-               "                  [--threads N] [--tile N] [--report FILE.json]\n"
-               "  tessera info FILE... [--json]\n"
-               "  tessera ops [--json]\n"
-               "  tessera version\n\n"
-               "Pipelines: 'grayscale|gaussian-blur:sigma=2|canny:low=100,high=200'\n"
-               "or JSON: '[{\"op\":\"grayscale\"},{\"op\":\"canny\",\"low\":100}]'.\n"
-               "Exit codes: 0 ok, 2 bad usage, 3 bad input, 4 i/o or internal error.\n",
+    fprintf(f,
+            "tessera %s - tiled parallel image processing\n\n"
+            "usage:\n"
+            "  tessera process -p PIPELINE IN... -o OUT_OR_DIR [--format F] [--quality Q]\n"
+            "                  [--threads N] [--tile N] [--report FILE.json]\n"
+            "  tessera info FILE... [--json]\n"
+            "  tessera ops [--json]\n"
+            "  tessera version\n\n"
+            "Pipelines: 'grayscale|gaussian-blur:sigma=2|canny:low=100,high=200'\n"
+            "or JSON: '[{\"op\":\"grayscale\"},{\"op\":\"canny\",\"low\":100}]'.\n"
+            "Exit codes: 0 ok, 2 bad usage, 3 bad input, 4 i/o or internal error.\n",
             TESSERA_VERSION);
 }
 

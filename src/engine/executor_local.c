@@ -18,13 +18,13 @@ typedef struct local_executor {
     int shutdown;               /* workers exit */
     int active;                 /* workers still in the current batch */
     /* The current batch. */
-    tsr_task_fn fn;         /* task body */
-    void *arg;              /* its argument */
-    size_t n;               /* tasks in the batch */
-    atomic_size_t next;     /* next task index to take */
-    atomic_int failed;      /* set by the first failing task */
-    tsr_status status;      /* that failure (under lock) */
-    tsr_ctx *ctx;           /* polled for cancellation */
+    tsr_task_fn fn;     /* task body */
+    void *arg;          /* its argument */
+    size_t n;           /* tasks in the batch */
+    atomic_size_t next; /* next task index to take */
+    atomic_int failed;  /* set by the first failing task */
+    tsr_status status;  /* that failure (under lock) */
+    tsr_ctx *ctx;       /* polled for cancellation */
 } local_executor;
 
 typedef struct worker_arg {
@@ -73,8 +73,7 @@ static void *worker_main(void *p) {
     return NULL;
 }
 
-static tsr_status local_run(tsr_executor *base, tsr_ctx *ctx, size_t n, tsr_task_fn fn,
-                            void *arg) {
+static tsr_status local_run(tsr_executor *base, tsr_ctx *ctx, size_t n, tsr_task_fn fn, void *arg) {
     local_executor *ex = (local_executor *)base;
     if (n == 0)
         return TSR_OK;

@@ -7,8 +7,8 @@
 #include "tessera/pipeline.h"
 
 /* Writes a JSON scalar or number array as the text form tsr_op_set_param takes. */
-static tsr_status value_text(tsr_ctx *ctx, const tsr_op *op, const char *key, json_t *v,
-                             char *buf, size_t size) {
+static tsr_status value_text(tsr_ctx *ctx, const tsr_op *op, const char *key, json_t *v, char *buf,
+                             size_t size) {
     if (json_is_integer(v)) {
         snprintf(buf, size, "%lld", (long long)json_integer_value(v));
     } else if (json_is_real(v)) {
@@ -39,16 +39,17 @@ static tsr_status value_text(tsr_ctx *ctx, const tsr_op *op, const char *key, js
             }
         }
     } else {
-        return tsr_error(ctx, TSR_ERR_USAGE, "%s: %s has a value of the wrong type",
-                         op->desc->name, key);
+        return tsr_error(ctx, TSR_ERR_USAGE, "%s: %s has a value of the wrong type", op->desc->name,
+                         key);
     }
     return TSR_OK;
 }
 
 static tsr_status parse_step(tsr_ctx *ctx, size_t index, json_t *step, tsr_op *op) {
     if (!json_is_object(step))
-        return tsr_error(ctx, TSR_ERR_USAGE, "pipeline step %zu must be an object like "
-                                             "{\"op\":\"grayscale\"}",
+        return tsr_error(ctx, TSR_ERR_USAGE,
+                         "pipeline step %zu must be an object like "
+                         "{\"op\":\"grayscale\"}",
                          index + 1);
     json_t *name = json_object_get(step, "op");
     if (!json_is_string(name))
@@ -98,9 +99,10 @@ tsr_status tsr_pipeline_parse_json(tsr_ctx *ctx, const char *json, tsr_pipeline 
         st = tsr_error(ctx, TSR_ERR_USAGE, "pipeline JSON must be an array of steps");
         goto out;
     }
-    st = tsr_pipeline_new(ctx, (int)(json_array_size(arr) > TSR_PIPELINE_MAX_OPS
-                                         ? TSR_PIPELINE_MAX_OPS + 1
-                                         : json_array_size(arr)),
+    st = tsr_pipeline_new(ctx,
+                          (int)(json_array_size(arr) > TSR_PIPELINE_MAX_OPS
+                                    ? TSR_PIPELINE_MAX_OPS + 1
+                                    : json_array_size(arr)),
                           &p);
     if (st)
         goto out;

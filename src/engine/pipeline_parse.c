@@ -43,8 +43,8 @@ static tsr_status parse_number(tsr_ctx *ctx, const tsr_op *op, const tsr_param_s
     while (isspace((unsigned char)*end))
         end++;
     if (end == value || *end || errno == ERANGE || !isfinite(v))
-        return tsr_error(ctx, TSR_ERR_USAGE, "%s: %s must be a number (got '%s')",
-                         op->desc->name, spec->name, value);
+        return tsr_error(ctx, TSR_ERR_USAGE, "%s: %s must be a number (got '%s')", op->desc->name,
+                         spec->name, value);
     if (spec->type == TSR_PARAM_INT && v != floor(v))
         return tsr_error(ctx, TSR_ERR_USAGE, "%s: %s must be a whole number (got '%s')",
                          op->desc->name, spec->name, value);
@@ -146,8 +146,8 @@ tsr_status tsr_pipeline_op_init(tsr_ctx *ctx, const char *name, tsr_op *op) {
     memset(op, 0, sizeof *op);
     const tsr_op_desc *desc = tsr_op_find(name);
     if (!desc || desc->hidden)
-        return tsr_error(ctx, TSR_ERR_USAGE,
-                         "unknown operation '%.64s' (`tessera ops` lists them)", name);
+        return tsr_error(ctx, TSR_ERR_USAGE, "unknown operation '%.64s' (`tessera ops` lists them)",
+                         name);
     op->desc = desc;
     for (int i = 0; i < desc->n_params; i++)
         op->values[i] = desc->params[i].def;
@@ -158,8 +158,7 @@ tsr_status tsr_pipeline_op_finish(tsr_ctx *ctx, tsr_op *op) {
     for (int i = 0; i < op->desc->n_params; i++) {
         const tsr_param_spec *spec = &op->desc->params[i];
         if (spec->type == TSR_PARAM_KERNEL && !op->given[i] && !spec->optional)
-            return tsr_error(ctx, TSR_ERR_USAGE, "%s: %s is required", op->desc->name,
-                             spec->name);
+            return tsr_error(ctx, TSR_ERR_USAGE, "%s: %s is required", op->desc->name, spec->name);
     }
     return TSR_OK;
 }
@@ -216,8 +215,8 @@ static tsr_status parse_op(tsr_ctx *ctx, char *text, tsr_op *op) {
             *comma = '\0';
         char *eq = strchr(rest, '=');
         if (!eq)
-            return tsr_error(ctx, TSR_ERR_USAGE, "%s: expected key=value, got '%s'",
-                             op->desc->name, trim(rest));
+            return tsr_error(ctx, TSR_ERR_USAGE, "%s: expected key=value, got '%s'", op->desc->name,
+                             trim(rest));
         *eq = '\0';
         char *key = trim(rest), *value = trim(eq + 1);
         if (!*value)

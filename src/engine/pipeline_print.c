@@ -86,7 +86,7 @@ static json_t *param_json(const tsr_op *op, int i) {
         for (int k = 0; k < op->kernel.size * op->kernel.size; k++) {
             double x = op->kernel.values[k];
             json_array_append_new(arr, x == floor(x) && fabs(x) < 1e15 ? json_integer((json_int_t)x)
-                                                                      : json_real(x));
+                                                                       : json_real(x));
         }
         return arr;
     }

@@ -87,8 +87,9 @@ tsr_status tsr_plan_new(tsr_ctx *ctx, const tsr_pipeline *pipeline, int w, int h
                 goto out;
             if (op->out_w <= 0 || op->out_h <= 0 || op->out_bands < 1 ||
                 op->out_bands > TSR_MAX_BANDS) {
-                st = tsr_error(ctx, TSR_ERR_USAGE, "%s: gives an empty image (%dx%d) for a %dx%d input",
-                               op->desc->name, op->out_w, op->out_h, cw, ch);
+                st = tsr_error(ctx, TSR_ERR_USAGE,
+                               "%s: gives an empty image (%dx%d) for a %dx%d input", op->desc->name,
+                               op->out_w, op->out_h, cw, ch);
                 goto out;
             }
             if ((st = tsr_limits_check(ctx, op->desc->name, (uint64_t)op->out_w,

@@ -29,8 +29,8 @@ struct tsr_plan {
 
 /* Per-worker scratch for fused tiles: two growing buffers reused across tiles. */
 typedef struct tsr_scratch {
-    uint8_t *buf[2];  /* ping-pong intermediates */
-    size_t size[2];   /* bytes allocated in each */
+    uint8_t *buf[2]; /* ping-pong intermediates */
+    size_t size[2];  /* bytes allocated in each */
 } tsr_scratch;
 
 void tsr_scratch_release(tsr_scratch *s);

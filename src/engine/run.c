@@ -9,17 +9,17 @@
 
 /* Shared state of one batch of tasks. */
 typedef struct run_state {
-    tsr_ctx *ctx;              /* errors */
-    const tsr_plan *plan;      /* the plan */
-    const tsr_stage *stage;    /* current stage */
-    const tsr_image *in;       /* stage input */
-    tsr_image *out;            /* stage output (apply batches) */
-    tsr_scratch *scratch;      /* one per worker */
-    uint8_t *partials;         /* map batches: one partial per worker */
-    size_t partial_size;       /* bytes per partial */
-    const tsr_run_options *opts; /* progress callback */
+    tsr_ctx *ctx;                  /* errors */
+    const tsr_plan *plan;          /* the plan */
+    const tsr_stage *stage;        /* current stage */
+    const tsr_image *in;           /* stage input */
+    tsr_image *out;                /* stage output (apply batches) */
+    tsr_scratch *scratch;          /* one per worker */
+    uint8_t *partials;             /* map batches: one partial per worker */
+    size_t partial_size;           /* bytes per partial */
+    const tsr_run_options *opts;   /* progress callback */
     pthread_mutex_t progress_lock; /* serialises the callback */
-    atomic_uint_fast64_t done; /* tasks finished over the whole run */
+    atomic_uint_fast64_t done;     /* tasks finished over the whole run */
 } run_state;
 
 static void report(run_state *rs) {
@@ -56,8 +56,7 @@ static tsr_status map_task(void *arg, size_t task, int worker) {
 }
 
 /* Runs fn over n tasks on exec, or inline on this thread when exec is NULL. */
-static tsr_status run_tasks(tsr_executor *exec, tsr_ctx *ctx, size_t n, tsr_task_fn fn,
-                            void *arg) {
+static tsr_status run_tasks(tsr_executor *exec, tsr_ctx *ctx, size_t n, tsr_task_fn fn, void *arg) {
     if (exec)
         return exec->vt->run(exec, ctx, n, fn, arg);
     for (size_t t = 0; t < n; t++) {
@@ -103,8 +102,8 @@ tsr_status tsr_plan_run(tsr_ctx *ctx, tsr_plan *plan, const tsr_image *in, tsr_e
     *out = NULL;
     const tsr_stage *s0 = &plan->stages[0];
     if (in->width != s0->in_w || in->height != s0->in_h || in->bands != s0->in_bands)
-        return tsr_error(ctx, TSR_ERR_INTERNAL, "plan made for %dx%dx%d run on %dx%dx%d",
-                         s0->in_w, s0->in_h, s0->in_bands, in->width, in->height, in->bands);
+        return tsr_error(ctx, TSR_ERR_INTERNAL, "plan made for %dx%dx%d run on %dx%dx%d", s0->in_w,
+                         s0->in_h, s0->in_bands, in->width, in->height, in->bands);
     int workers = exec ? exec->threads : 1;
     run_state rs = {0};
     rs.ctx = ctx;

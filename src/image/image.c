@@ -12,8 +12,7 @@ tsr_status tsr_image_new(tsr_ctx *ctx, int width, int height, int bands, tsr_ima
     uint64_t bytes = (uint64_t)width * (uint64_t)height * (uint64_t)bands;
     if (ctx && bytes > tsr_ctx_limits(ctx)->max_alloc)
         return tsr_error(ctx, TSR_ERR_LIMIT, "an image of %dx%dx%d exceeds the %llu-byte cap",
-                         width, height, bands,
-                         (unsigned long long)tsr_ctx_limits(ctx)->max_alloc);
+                         width, height, bands, (unsigned long long)tsr_ctx_limits(ctx)->max_alloc);
     tsr_image *img = calloc(1, sizeof *img);
     if (!img)
         return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");

@@ -130,14 +130,12 @@ tsr_status tsr_limits_check(tsr_ctx *ctx, const char *what, uint64_t width, uint
         return tsr_error(ctx, TSR_ERR_CORRUPT, "%s: declares an empty image (%llux%llu)", what,
                          (unsigned long long)width, (unsigned long long)height);
     if (width > l->max_width || height > l->max_height)
-        return tsr_error(ctx, TSR_ERR_LIMIT,
-                         "%s: %llux%llu is larger than the limit of %ux%u pixels", what,
-                         (unsigned long long)width, (unsigned long long)height, l->max_width,
-                         l->max_height);
+        return tsr_error(
+            ctx, TSR_ERR_LIMIT, "%s: %llux%llu is larger than the limit of %ux%u pixels", what,
+            (unsigned long long)width, (unsigned long long)height, l->max_width, l->max_height);
     if (width * height > l->max_pixels)
-        return tsr_error(ctx, TSR_ERR_LIMIT, "%s: %llu pixels is more than the limit of %llu",
-                         what, (unsigned long long)(width * height),
-                         (unsigned long long)l->max_pixels);
+        return tsr_error(ctx, TSR_ERR_LIMIT, "%s: %llu pixels is more than the limit of %llu", what,
+                         (unsigned long long)(width * height), (unsigned long long)l->max_pixels);
     if (width * height * (uint64_t)(bands > 0 ? bands : 4) > l->max_alloc)
         return tsr_error(ctx, TSR_ERR_LIMIT, "%s: decoded image would exceed the %llu-byte cap",
                          what, (unsigned long long)l->max_alloc);

@@ -48,7 +48,7 @@ static int check_tests_failed;
             check_tests_failed++;                                                                  \
             fprintf(stderr, "FAIL %s\n", #fn);                                                     \
         } else {                                                                                   \
-            printf("ok   %s\n", #fn);                                                          \
+            printf("ok   %s\n", #fn);                                                              \
         }                                                                                          \
     } while (0)
 

@@ -28,17 +28,12 @@ static const uint16_t small9[] = {4, 13, 30, 51, 60, 51, 30, 13, 4};
  * getGaussianKernelFixedPoint_ED, for odd n. */
 static void gaussian_taps(int n, double sigma, uint16_t *taps) {
     const uint16_t *fixed = NULL;
-    if (sigma <= 0)
-        fixed = n == 1   ? NULL
-                : n == 3 ? small3
-                : n == 5 ? small5
-                : n == 7 ? small7
-                : n == 9 ? small9
-                         : NULL;
     if (n == 1) {
         taps[0] = 256;
         return;
     }
+    if (sigma <= 0)
+        fixed = n == 3 ? small3 : n == 5 ? small5 : n == 7 ? small7 : n == 9 ? small9 : NULL;
     if (fixed) {
         for (int i = 0; i < n; i++)
             taps[i] = fixed[i];

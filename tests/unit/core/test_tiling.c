@@ -71,10 +71,10 @@ static int random_step(const char *name, char *buf, size_t size) {
 }
 
 static const char *const candidates[] = {
-    "grayscale", "invert",    "brightness", "contrast", "gamma",       "threshold",
-    "equalize",  "threshold-otsu", "gaussian-blur", "box-blur", "median", "sharpen",
-    "convolve",  "sobel",     "canny",      "hough-lines", "rotate",   "rotate90",
-    "rotate180", "rotate270", "flip",       "resize",   "crop",        "thumbnail",
+    "grayscale", "invert",         "brightness",    "contrast",    "gamma",  "threshold",
+    "equalize",  "threshold-otsu", "gaussian-blur", "box-blur",    "median", "sharpen",
+    "convolve",  "sobel",          "canny",         "hough-lines", "rotate", "rotate90",
+    "rotate180", "rotate270",      "flip",          "resize",      "crop",   "thumbnail",
 };
 #define N_CANDIDATES (int)(sizeof candidates / sizeof candidates[0])
 
@@ -92,7 +92,8 @@ static tsr_image *load_input(tsr_ctx *ctx, int bands) {
     }
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
-            const uint8_t *s = full->data + (size_t)(y + 200) * full->stride + (size_t)(x + 180) * 3;
+            const uint8_t *s =
+                full->data + (size_t)(y + 200) * full->stride + (size_t)(x + 180) * 3;
             uint8_t *d = img->data + (size_t)y * img->stride + (size_t)x * (size_t)bands;
             for (int b = 0; b < bands; b++)
                 d[b] = b < 3 ? s[bands < 3 ? 1 : b] : (uint8_t)(x * 2 + y);
@@ -113,8 +114,7 @@ static int same_image(const tsr_image *a, const tsr_image *b) {
 
 static int n_checked;
 
-static void check_one(tsr_ctx *ctx, tsr_executor **pools, const tsr_image *in,
-                      const char *text) {
+static void check_one(tsr_ctx *ctx, tsr_executor **pools, const tsr_image *in, const char *text) {
     tsr_pipeline *p = NULL;
     tsr_ctx_reset(ctx);
     if (tsr_pipeline_parse(ctx, text, &p)) {
