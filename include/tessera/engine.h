@@ -3,6 +3,7 @@
 #define TESSERA_ENGINE_H
 
 #include "tessera/pipeline.h"
+#include "tessera/stream.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -45,6 +46,14 @@ uint64_t tsr_plan_task_count(const tsr_plan *plan);
  * frees *out. Stops early with TSR_ERR_CANCELLED when ctx is cancelled. */
 tsr_status tsr_plan_run(tsr_ctx *ctx, tsr_plan *plan, const tsr_image *in, tsr_executor *exec,
                         const tsr_run_options *opts, tsr_image **out);
+
+/* Runs the plan from a row reader to a row writer (which the caller then
+ * finishes). Single-stage plans whose tile bands advance down the input
+ * stream through a window of rows (memory: tile + halo rows, not the image);
+ * the rest decode the whole image first. Output bytes are the same either way. */
+tsr_status tsr_plan_run_rows(tsr_ctx *ctx, tsr_plan *plan, tsr_row_reader *reader,
+                             tsr_row_writer *writer, tsr_executor *exec,
+                             const tsr_run_options *opts);
 
 /* After a run: {"ops":[{"op":"hough-lines","result":{...}},...]} with what
  * each op with a describe() found. Caller frees (free()). */

@@ -8,6 +8,7 @@
 #include "tessera/op.h"
 #include "tessera/pipeline.h"
 #include "tessera/engine.h"
+#include "tessera/stream.h"
 
 #define TESSERA_VERSION "0.1.0"
 

@@ -1,30 +1,38 @@
-/* The local executor: a pool of threads that run the tasks of one batch at a
- * time, pulling task indices from a shared counter (fast threads take more). */
+/*
+ * The local executor: a pool of threads shared by every caller. Each call to
+ * run() posts a batch of indexed tasks and waits for it; workers take one
+ * task at a time from the active batches in round-robin order, so concurrent
+ * jobs share the pool fairly (a small job behind a huge one is not starved),
+ * and fast threads simply take more tasks.
+ */
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "engine/plan_internal.h"
 
+/* One caller's tasks. Lives on the caller's stack for the length of run(). */
+typedef struct batch {
+    tsr_task_fn fn;      /* task body */
+    void *arg;           /* its argument */
+    tsr_ctx *ctx;        /* polled for cancellation */
+    size_t n;            /* tasks in the batch */
+    size_t next;         /* next task index to hand out */
+    int in_flight;       /* tasks being run right now */
+    tsr_status status;   /* first failure, TSR_OK when none */
+    pthread_cond_t done; /* signalled when the batch has finished */
+    struct batch *prev;  /* active-list links */
+    struct batch *succ;  /* next in the active list */
+} batch;
+
 typedef struct local_executor {
-    tsr_executor base;          /* must be first */
-    pthread_t *threads;         /* the workers */
-    pthread_mutex_t lock;       /* guards the fields below */
-    pthread_cond_t work_ready;  /* a batch was posted or shutdown began */
-    pthread_cond_t work_done;   /* a worker finished its part of a batch */
-    pthread_mutex_t batch_lock; /* one batch at a time across callers */
-    uint64_t generation;        /* bumped for each batch */
-    int shutdown;               /* workers exit */
-    int active;                 /* workers still in the current batch */
-    /* The current batch. */
-    tsr_task_fn fn;     /* task body */
-    void *arg;          /* its argument */
-    size_t n;           /* tasks in the batch */
-    atomic_size_t next; /* next task index to take */
-    atomic_int failed;  /* set by the first failing task */
-    tsr_status status;  /* that failure (under lock) */
-    tsr_ctx *ctx;       /* polled for cancellation */
+    tsr_executor base;         /* must be first */
+    pthread_t *threads;        /* the workers */
+    pthread_mutex_t lock;      /* guards everything below and every batch's fields */
+    pthread_cond_t work_ready; /* a batch was posted or shutdown began */
+    batch *head;               /* active batches, oldest first */
+    batch *cursor;             /* where the round-robin scan starts */
+    int shutdown;              /* workers exit */
 } local_executor;
 
 typedef struct worker_arg {
@@ -32,22 +40,29 @@ typedef struct worker_arg {
     int index;          /* worker number */
 } worker_arg;
 
-static void run_batch_part(local_executor *ex, int worker) {
-    for (;;) {
-        if (atomic_load(&ex->failed) || tsr_ctx_cancelled(ex->ctx))
-            break;
-        size_t t = atomic_fetch_add(&ex->next, 1);
-        if (t >= ex->n)
-            break;
-        tsr_status st = ex->fn(ex->arg, t, worker);
-        if (st) {
-            pthread_mutex_lock(&ex->lock);
-            if (!ex->status)
-                ex->status = st;
-            pthread_mutex_unlock(&ex->lock);
-            atomic_store(&ex->failed, 1);
+/* Whether b still has tasks to hand out (stops early on failure or cancel). */
+static int batch_open(const batch *b) {
+    return b->next < b->n && b->status == TSR_OK && !tsr_ctx_cancelled(b->ctx);
+}
+
+static int batch_finished(const batch *b) {
+    return b->in_flight == 0 && !batch_open(b);
+}
+
+/* Picks the next batch with work, round-robin from the cursor. Under lock. */
+static batch *pick(local_executor *ex) {
+    batch *start = ex->cursor ? ex->cursor : ex->head;
+    batch *b = start;
+    while (b) {
+        if (batch_open(b)) {
+            ex->cursor = b->succ ? b->succ : ex->head;
+            return b;
         }
+        b = b->succ ? b->succ : ex->head;
+        if (b == start)
+            break;
     }
+    return NULL;
 }
 
 static void *worker_main(void *p) {
@@ -55,45 +70,59 @@ static void *worker_main(void *p) {
     local_executor *ex = wa->ex;
     int index = wa->index;
     free(wa);
-    uint64_t seen = 0;
     pthread_mutex_lock(&ex->lock);
     for (;;) {
-        while (!ex->shutdown && ex->generation == seen)
+        batch *b = NULL;
+        while (!ex->shutdown && !(b = pick(ex)))
             pthread_cond_wait(&ex->work_ready, &ex->lock);
         if (ex->shutdown)
             break;
-        seen = ex->generation;
+        size_t task = b->next++;
+        b->in_flight++;
         pthread_mutex_unlock(&ex->lock);
-        run_batch_part(ex, index);
+        tsr_status st = b->fn(b->arg, task, index);
         pthread_mutex_lock(&ex->lock);
-        if (--ex->active == 0)
-            pthread_cond_broadcast(&ex->work_done);
+        b->in_flight--;
+        if (st && b->status == TSR_OK)
+            b->status = st;
+        if (batch_finished(b))
+            pthread_cond_signal(&b->done);
     }
     pthread_mutex_unlock(&ex->lock);
     return NULL;
+}
+
+static void unlink_batch(local_executor *ex, batch *b) {
+    if (b->prev)
+        b->prev->succ = b->succ;
+    else
+        ex->head = b->succ;
+    if (b->succ)
+        b->succ->prev = b->prev;
+    if (ex->cursor == b)
+        ex->cursor = b->succ;
 }
 
 static tsr_status local_run(tsr_executor *base, tsr_ctx *ctx, size_t n, tsr_task_fn fn, void *arg) {
     local_executor *ex = (local_executor *)base;
     if (n == 0)
         return TSR_OK;
-    pthread_mutex_lock(&ex->batch_lock);
+    batch b = {fn, arg, ctx, n, 0, 0, TSR_OK, PTHREAD_COND_INITIALIZER, NULL, NULL};
     pthread_mutex_lock(&ex->lock);
-    ex->fn = fn;
-    ex->arg = arg;
-    ex->n = n;
-    ex->ctx = ctx;
-    atomic_store(&ex->next, 0);
-    atomic_store(&ex->failed, 0);
-    ex->status = TSR_OK;
-    ex->active = base->threads;
-    ex->generation++;
+    /* Append: the newest batch joins the end of the round-robin. */
+    batch **tail = &ex->head;
+    while (*tail) {
+        b.prev = *tail;
+        tail = &(*tail)->succ;
+    }
+    *tail = &b;
     pthread_cond_broadcast(&ex->work_ready);
-    while (ex->active > 0)
-        pthread_cond_wait(&ex->work_done, &ex->lock);
-    tsr_status st = ex->status;
+    while (!batch_finished(&b))
+        pthread_cond_wait(&b.done, &ex->lock);
+    unlink_batch(ex, &b);
+    tsr_status st = b.status;
     pthread_mutex_unlock(&ex->lock);
-    pthread_mutex_unlock(&ex->batch_lock);
+    pthread_cond_destroy(&b.done);
     if (!st && tsr_ctx_cancelled(ctx))
         st = TSR_ERR_CANCELLED;
     return st;
@@ -106,13 +135,10 @@ static void local_destroy(tsr_executor *base) {
     pthread_cond_broadcast(&ex->work_ready);
     pthread_mutex_unlock(&ex->lock);
     for (int i = 0; i < base->threads; i++)
-        if (ex->threads[i])
-            pthread_join(ex->threads[i], NULL);
+        pthread_join(ex->threads[i], NULL);
     free(ex->threads);
     pthread_mutex_destroy(&ex->lock);
-    pthread_mutex_destroy(&ex->batch_lock);
     pthread_cond_destroy(&ex->work_ready);
-    pthread_cond_destroy(&ex->work_done);
     free(ex);
 }
 
@@ -132,20 +158,21 @@ tsr_status tsr_executor_local_new(tsr_ctx *ctx, int threads, tsr_executor **out)
         return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
     }
     ex->base.vt = &local_vtable;
-    ex->base.threads = threads;
     pthread_mutex_init(&ex->lock, NULL);
-    pthread_mutex_init(&ex->batch_lock, NULL);
     pthread_cond_init(&ex->work_ready, NULL);
-    pthread_cond_init(&ex->work_done, NULL);
     for (int i = 0; i < threads; i++) {
         worker_arg *wa = malloc(sizeof *wa);
-        if (!wa || (wa->ex = ex, wa->index = i,
-                    pthread_create(&ex->threads[i], NULL, worker_main, wa) != 0)) {
+        if (wa) {
+            wa->ex = ex;
+            wa->index = i;
+        }
+        if (!wa || pthread_create(&ex->threads[i], NULL, worker_main, wa) != 0) {
             free(wa);
             ex->base.threads = i;
             local_destroy(&ex->base);
             return tsr_error(ctx, TSR_ERR_INTERNAL, "could not start worker thread %d", i);
         }
+        ex->base.threads = i + 1;
     }
     *out = &ex->base;
     return TSR_OK;

@@ -197,8 +197,23 @@ static tsr_rect op_need(const tsr_op *op, tsr_rect out) {
     return tsr_op_need_radius(op, out);
 }
 
-tsr_status tsr_stage_run_tile(const tsr_plan *plan, const tsr_stage *s, const tsr_image *in,
-                              tsr_image *out, int index, tsr_scratch *scratch) {
+/* The part `r` of region `avail` (r must lie inside avail->rect). */
+static tsr_region subregion(const tsr_region *avail, tsr_rect r) {
+    tsr_region sub = *avail;
+    sub.rect = r;
+    sub.data = TSR_REGION_AT(avail, r.x, r.y);
+    return sub;
+}
+
+tsr_rect tsr_stage_tile_input(const tsr_plan *plan, const tsr_stage *s, int index) {
+    tsr_rect r = tsr_stage_tile_rect(plan, s, index);
+    for (int k = s->count - 1; k >= 0; k--)
+        r = op_need(&plan->ops[s->first + k], r);
+    return r;
+}
+
+tsr_status tsr_stage_run_tile(const tsr_plan *plan, const tsr_stage *s, const tsr_region *in,
+                              const tsr_region *out, int index, tsr_scratch *scratch) {
     enum { MAX_STAGE_OPS = 2 * TSR_PIPELINE_MAX_OPS + 1 };
     tsr_rect rects[MAX_STAGE_OPS + 1];
     const tsr_op *ops = plan->ops + s->first;
@@ -208,15 +223,19 @@ tsr_status tsr_stage_run_tile(const tsr_plan *plan, const tsr_stage *s, const ts
     static uint8_t empty_pixel[TSR_MAX_BANDS];
     tsr_region cur;
     if (tsr_rect_empty(rects[0])) {
-        cur = (tsr_region){rects[0], in->bands, 0, empty_pixel, in->width, in->height};
+        cur = (tsr_region){rects[0], in->bands, 0, empty_pixel, in->image_w, in->image_h};
     } else {
-        cur = tsr_image_region(in, rects[0]);
+        if (!tsr_rect_contains(in->rect, rects[0]))
+            return TSR_ERR_INTERNAL;
+        cur = subregion(in, rects[0]);
     }
     for (int k = 0; k < s->count; k++) {
         const tsr_op *op = &ops[k];
         tsr_region dst;
         if (k == s->count - 1) {
-            dst = tsr_image_region(out, rects[k + 1]);
+            if (!tsr_rect_contains(out->rect, rects[k + 1]))
+                return TSR_ERR_INTERNAL;
+            dst = subregion(out, rects[k + 1]);
         } else {
             tsr_rect r = rects[k + 1];
             size_t stride = (size_t)r.w * (size_t)op->out_bands;

@@ -42,10 +42,13 @@ tsr_rect tsr_stage_map_rect(const tsr_plan *plan, const tsr_stage *s, int index)
 
 /* Computes one output tile of stage `s`: walks the ops backwards to find the
  * input rect, then runs them forwards through scratch into `out` (the stage
- * output image). `in` is the stage input image. Pure: the same tile always
+ * output; `out` must cover the tile). `in` is the part of the stage input
+ * that is available (must cover tsr_stage_tile_input). Pure: the same tile always
  * gives the same bytes. */
-tsr_status tsr_stage_run_tile(const tsr_plan *plan, const tsr_stage *s, const tsr_image *in,
-                              tsr_image *out, int index, tsr_scratch *scratch);
+tsr_status tsr_stage_run_tile(const tsr_plan *plan, const tsr_stage *s, const tsr_region *in,
+                              const tsr_region *out, int index, tsr_scratch *scratch);
+/* The stage-input rect that output tile `index` of stage `s` reads. */
+tsr_rect tsr_stage_tile_input(const tsr_plan *plan, const tsr_stage *s, int index);
 
 /* Executor interface: run `n` tasks of fn(arg, task, worker) on the
  * executor's workers, returning the first failure. `worker` is in

@@ -5,24 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/plan_internal.h"
+#include "engine/run_internal.h"
 
-/* Shared state of one batch of tasks. */
-typedef struct run_state {
-    tsr_ctx *ctx;                  /* errors */
-    const tsr_plan *plan;          /* the plan */
-    const tsr_stage *stage;        /* current stage */
-    const tsr_image *in;           /* stage input */
-    tsr_image *out;                /* stage output (apply batches) */
-    tsr_scratch *scratch;          /* one per worker */
-    uint8_t *partials;             /* map batches: one partial per worker */
-    size_t partial_size;           /* bytes per partial */
-    const tsr_run_options *opts;   /* progress callback */
-    pthread_mutex_t progress_lock; /* serialises the callback */
-    atomic_uint_fast64_t done;     /* tasks finished over the whole run */
-} run_state;
-
-static void report(run_state *rs) {
+void tsr_run_report(run_state *rs) {
     uint64_t done = atomic_fetch_add(&rs->done, 1) + 1;
     if (rs->opts && rs->opts->progress) {
         pthread_mutex_lock(&rs->progress_lock);
@@ -31,17 +16,17 @@ static void report(run_state *rs) {
     }
 }
 
-static tsr_status apply_task(void *arg, size_t task, int worker) {
+tsr_status tsr_run_apply_task(void *arg, size_t task, int worker) {
     run_state *rs = arg;
-    tsr_status st =
-        tsr_stage_run_tile(rs->plan, rs->stage, rs->in, rs->out, (int)task, &rs->scratch[worker]);
+    tsr_status st = tsr_stage_run_tile(rs->plan, rs->stage, &rs->in_region, &rs->out_region,
+                                       rs->task_base + (int)task, &rs->scratch[worker]);
     if (st) {
         const tsr_op *op = &rs->plan->ops[rs->stage->first];
-        tsr_rect r = tsr_stage_tile_rect(rs->plan, rs->stage, (int)task);
+        tsr_rect r = tsr_stage_tile_rect(rs->plan, rs->stage, rs->task_base + (int)task);
         return tsr_error(rs->ctx, st, "stage starting with %s failed on tile %zu (%d,%d %dx%d): %s",
                          op->desc->name, task, r.x, r.y, r.w, r.h, tsr_status_name(st));
     }
-    report(rs);
+    tsr_run_report(rs);
     return TSR_OK;
 }
 
@@ -51,12 +36,12 @@ static tsr_status map_task(void *arg, size_t task, int worker) {
     tsr_rect r = tsr_stage_map_rect(rs->plan, rs->stage, (int)task);
     tsr_region reg = tsr_image_region(rs->in, r);
     op->desc->map(op, &reg, rs->partials + (size_t)worker * rs->partial_size);
-    report(rs);
+    tsr_run_report(rs);
     return TSR_OK;
 }
 
 /* Runs fn over n tasks on exec, or inline on this thread when exec is NULL. */
-static tsr_status run_tasks(tsr_executor *exec, tsr_ctx *ctx, size_t n, tsr_task_fn fn, void *arg) {
+tsr_status tsr_run_tasks(tsr_executor *exec, tsr_ctx *ctx, size_t n, tsr_task_fn fn, void *arg) {
     if (exec)
         return exec->vt->run(exec, ctx, n, fn, arg);
     for (size_t t = 0; t < n; t++) {
@@ -83,7 +68,7 @@ static tsr_status reduce(run_state *rs, tsr_executor *exec, int workers, tsr_op 
             return tsr_error(rs->ctx, TSR_ERR_NOMEM, "%s: out of memory for partial summaries",
                              op->desc->name);
         size_t n = (size_t)rs->stage->map_tiles_x * (size_t)rs->stage->map_tiles_y;
-        tsr_status st = run_tasks(exec, rs->ctx, n, map_task, rs);
+        tsr_status st = tsr_run_tasks(exec, rs->ctx, n, map_task, rs);
         if (!st)
             for (int w = 0; w < workers; w++)
                 op->desc->merge(op, op->summary, rs->partials + (size_t)w * size);
@@ -128,7 +113,10 @@ tsr_status tsr_plan_run(tsr_ctx *ctx, tsr_plan *plan, const tsr_image *in, tsr_e
         if ((st = tsr_image_new(ctx, s->out_w, s->out_h, s->out_bands, &next)))
             goto out;
         rs.out = next;
-        st = run_tasks(exec, ctx, (size_t)s->tiles_x * (size_t)s->tiles_y, apply_task, &rs);
+        rs.in_region = tsr_image_region(cur, tsr_rect_make(0, 0, cur->width, cur->height));
+        rs.out_region = tsr_image_region(next, tsr_rect_make(0, 0, next->width, next->height));
+        st = tsr_run_tasks(exec, ctx, (size_t)s->tiles_x * (size_t)s->tiles_y, tsr_run_apply_task,
+                           &rs);
         if (st)
             goto out;
         if (cur != in)

@@ -1,0 +1,36 @@
+/* State shared by the whole-image runner (run.c) and the row-streaming
+ * runner (run_stream.c). */
+#ifndef TESSERA_ENGINE_RUN_INTERNAL_H
+#define TESSERA_ENGINE_RUN_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "engine/plan_internal.h"
+
+/* Shared state of one batch of tasks. */
+typedef struct run_state {
+    tsr_ctx *ctx;                  /* errors */
+    const tsr_plan *plan;          /* the plan */
+    const tsr_stage *stage;        /* current stage */
+    const tsr_image *in;           /* stage input */
+    tsr_image *out;                /* stage output (apply batches) */
+    tsr_region in_region;          /* the available stage input */
+    tsr_region out_region;         /* where output tiles go */
+    int task_base;                 /* tile index of task 0 (row bands) */
+    tsr_scratch *scratch;          /* one per worker */
+    uint8_t *partials;             /* map batches: one partial per worker */
+    size_t partial_size;           /* bytes per partial */
+    const tsr_run_options *opts;   /* progress callback */
+    pthread_mutex_t progress_lock; /* serialises the callback */
+    atomic_uint_fast64_t done;     /* tasks finished over the whole run */
+} run_state;
+
+/* Task body of apply batches: output tile task_base + task of rs->stage. */
+tsr_status tsr_run_apply_task(void *arg, size_t task, int worker);
+/* Counts one finished task and calls the progress callback. Thread-safe. */
+void tsr_run_report(run_state *rs);
+/* Runs fn over n tasks on exec, or inline on this thread when exec is NULL. */
+tsr_status tsr_run_tasks(tsr_executor *exec, tsr_ctx *ctx, size_t n, tsr_task_fn fn, void *arg);
+
+#endif

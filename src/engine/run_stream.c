@@ -1,0 +1,168 @@
+/*
+ * Running a plan between a row reader and a row writer. A single-stage plan
+ * whose bands of output tiles read monotonically advancing input rows runs
+ * band by band over a sliding window of input rows: memory is a window of
+ * (tile + halo) input rows plus one band of output rows, whatever the image
+ * height. Other plans (GLOBAL ops, rotations whose bands read most of the
+ * image) decode the whole image and run as usual; the bytes are the same.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/run_internal.h"
+#include "tessera/stream.h"
+
+/* Input rows [lo, hi) each output band reads; hi <= lo when it reads none. */
+typedef struct band_rows {
+    int lo; /* first input row */
+    int hi; /* one past the last */
+} band_rows;
+
+/* Fills rows[] for every band of stage s; returns the largest window, or -1
+ * when the bands do not advance monotonically (then streaming is pointless). */
+static int plan_bands(const tsr_plan *plan, const tsr_stage *s, band_rows *rows) {
+    int window = 0, prev_lo = 0, prev_hi = 0;
+    for (int b = 0; b < s->tiles_y; b++) {
+        int lo = s->in_h, hi = 0;
+        for (int t = 0; t < s->tiles_x; t++) {
+            tsr_rect r = tsr_stage_tile_input(plan, s, b * s->tiles_x + t);
+            if (tsr_rect_empty(r))
+                continue;
+            if (r.y < lo)
+                lo = r.y;
+            if (r.y + r.h > hi)
+                hi = r.y + r.h;
+        }
+        rows[b].lo = lo;
+        rows[b].hi = hi;
+        if (hi <= lo)
+            continue;
+        if (lo < prev_lo || hi < prev_hi)
+            return -1;
+        prev_lo = lo;
+        prev_hi = hi;
+        if (hi - lo > window)
+            window = hi - lo;
+    }
+    return window;
+}
+
+/* Whole-image fallback: read everything, run, write everything. */
+static tsr_status run_whole(tsr_ctx *ctx, tsr_plan *plan, tsr_row_reader *reader,
+                            tsr_row_writer *writer, tsr_executor *exec,
+                            const tsr_run_options *opts) {
+    const tsr_stage *s0 = &plan->stages[0];
+    tsr_image *in = NULL, *out = NULL;
+    tsr_status st = tsr_image_new(ctx, s0->in_w, s0->in_h, s0->in_bands, &in);
+    if (!st && (st = tsr_row_reader_read(reader, in->data, in->stride, in->height)))
+        st = tsr_error(ctx, st, "reading the input failed");
+    if (!st)
+        st = tsr_plan_run(ctx, plan, in, exec, opts, &out);
+    tsr_image_free(in);
+    if (!st && (st = tsr_row_writer_write(writer, out->data, out->stride, out->height)))
+        st = tsr_error(ctx, st, "writing the output failed");
+    tsr_image_free(out);
+    return st;
+}
+
+/* Moves the window so it holds input rows [lo, hi): drops rows above lo,
+ * reads (and, past a gap, skips) rows up to hi. */
+static tsr_status slide_window(tsr_ctx *ctx, tsr_row_reader *reader, uint8_t *win, size_t stride,
+                               int capacity, int *win_lo, int *win_hi, int lo, int hi) {
+    tsr_status st = TSR_OK;
+    if (lo >= *win_hi) {
+        /* Skip rows nobody reads, a window-full at a time. */
+        while (*win_hi < lo && !st) {
+            int n = lo - *win_hi < capacity ? lo - *win_hi : capacity;
+            st = tsr_row_reader_read(reader, win, stride, n);
+            *win_hi += n;
+        }
+        *win_lo = *win_hi;
+    } else if (lo > *win_lo) {
+        memmove(win, win + (size_t)(lo - *win_lo) * stride, (size_t)(*win_hi - lo) * stride);
+        *win_lo = lo;
+    }
+    if (!st && hi > *win_hi) {
+        st = tsr_row_reader_read(reader, win + (size_t)(*win_hi - *win_lo) * stride, stride,
+                                 hi - *win_hi);
+        *win_hi = hi;
+    }
+    if (st)
+        return tsr_error(ctx, st, "reading the input failed");
+    return TSR_OK;
+}
+
+tsr_status tsr_plan_run_rows(tsr_ctx *ctx, tsr_plan *plan, tsr_row_reader *reader,
+                             tsr_row_writer *writer, tsr_executor *exec,
+                             const tsr_run_options *opts) {
+    const tsr_stage *s = &plan->stages[0];
+    int w, h, bands;
+    tsr_row_reader_shape(reader, &w, &h, &bands);
+    if (w != s->in_w || h != s->in_h || bands != s->in_bands)
+        return tsr_error(ctx, TSR_ERR_INTERNAL, "plan made for %dx%dx%d run on rows of %dx%dx%d",
+                         s->in_w, s->in_h, s->in_bands, w, h, bands);
+    if (plan->n_stages != 1 || plan->tile == -1)
+        return run_whole(ctx, plan, reader, writer, exec, opts);
+    band_rows *rows = calloc((size_t)s->tiles_y, sizeof *rows);
+    if (!rows)
+        return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
+    int window = plan_bands(plan, s, rows);
+    if (window < 0 || (size_t)window * 2 > (size_t)s->in_h + 1024) {
+        free(rows);
+        return run_whole(ctx, plan, reader, writer, exec, opts);
+    }
+    int workers = exec ? exec->threads : 1;
+    size_t in_stride = (size_t)s->in_w * (size_t)s->in_bands;
+    size_t out_stride = (size_t)s->out_w * (size_t)s->out_bands;
+    int band_h = plan->tile;
+    uint8_t *win = malloc(in_stride * (size_t)(window > 0 ? window : 1));
+    uint8_t *band = malloc(out_stride * (size_t)band_h);
+    run_state rs = {0};
+    rs.ctx = ctx;
+    rs.plan = plan;
+    rs.stage = s;
+    rs.opts = opts;
+    pthread_mutex_init(&rs.progress_lock, NULL);
+    rs.scratch = calloc((size_t)workers, sizeof *rs.scratch);
+    tsr_status st = TSR_OK;
+    if (!win || !band || !rs.scratch) {
+        st = tsr_error(ctx, TSR_ERR_NOMEM, "out of memory for the row window");
+        goto out;
+    }
+    int win_lo = 0, win_hi = 0;
+    for (int b = 0; b < s->tiles_y && !st; b++) {
+        if (rows[b].hi > rows[b].lo &&
+            (st = slide_window(ctx, reader, win, in_stride, window, &win_lo, &win_hi, rows[b].lo,
+                               rows[b].hi)))
+            break;
+        int y0 = b * band_h;
+        int rows_out = s->out_h - y0 < band_h ? s->out_h - y0 : band_h;
+        rs.in_region = (tsr_region){tsr_rect_make(0, win_lo, s->in_w, win_hi - win_lo),
+                                    s->in_bands,
+                                    in_stride,
+                                    win,
+                                    s->in_w,
+                                    s->in_h};
+        rs.out_region = (tsr_region){tsr_rect_make(0, y0, s->out_w, rows_out),
+                                     s->out_bands,
+                                     out_stride,
+                                     band,
+                                     s->out_w,
+                                     s->out_h};
+        rs.task_base = b * s->tiles_x;
+        st = tsr_run_tasks(exec, ctx, (size_t)s->tiles_x, tsr_run_apply_task, &rs);
+        if (!st && (st = tsr_row_writer_write(writer, band, out_stride, rows_out)))
+            st = tsr_error(ctx, st, "writing the output failed");
+    }
+out:
+    if (st == TSR_ERR_CANCELLED || tsr_ctx_cancelled(ctx))
+        st = tsr_error(ctx, TSR_ERR_CANCELLED, "cancelled");
+    for (int i = 0; rs.scratch && i < workers; i++)
+        tsr_scratch_release(&rs.scratch[i]);
+    free(rs.scratch);
+    pthread_mutex_destroy(&rs.progress_lock);
+    free(win);
+    free(band);
+    free(rows);
+    return st;
+}
