@@ -18,13 +18,16 @@ tsr_status tsr_executor_local_new(tsr_ctx *ctx, int threads, tsr_executor **out)
 void tsr_executor_free(tsr_executor *exec);
 int tsr_executor_threads(const tsr_executor *exec);
 
-/* Called from worker threads as tiles finish (serialised by the engine). */
+/* Called from worker threads as tiles finish (serialised by the engine).
+ * `tile_cpu_seconds` is the CPU time the finished tile took. */
 typedef void (*tsr_progress_fn)(void *user, uint64_t done, uint64_t total);
+typedef void (*tsr_tile_fn)(void *user, double tile_cpu_seconds);
 
 typedef struct tsr_run_options {
     int tile_size;            /* tile side in pixels, 16..65536; 0 = default (256) */
     tsr_progress_fn progress; /* may be NULL */
-    void *progress_user;      /* passed to progress */
+    void *progress_user;      /* passed to progress and tile_done */
+    tsr_tile_fn tile_done;    /* may be NULL: CPU time of each tile (metrics, cost) */
 } tsr_run_options;
 
 #define TSR_DEFAULT_TILE 256

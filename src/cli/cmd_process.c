@@ -118,26 +118,41 @@ static tsr_format choose_format(const process_args *a, int out_is_dir, tsr_forma
     return tsr_format_can_encode(in_fmt) ? in_fmt : TSR_FORMAT_PNG;
 }
 
-/* Loads one input, runs the pipeline, saves. Returns the status. */
+/* Opens a row reader for `path`, shrinking JPEGs on load when the pipeline
+ * starts with a thumbnail that allows it. */
+static tsr_status open_input(tsr_ctx *ctx, const tsr_pipeline *pipe, const char *path,
+                             tsr_row_reader **reader, tsr_image_info *info) {
+    tsr_status st = tsr_row_reader_open(ctx, path, NULL, reader, info);
+    if (st || info->format != TSR_FORMAT_JPEG)
+        return st;
+    int w = info->width, h = info->height;
+    if (info->orientation >= 5) { /* stored sideways */
+        w = info->height;
+        h = info->width;
+    }
+    tsr_decode_options dopts = {0};
+    dopts.shrink = tsr_pipeline_shrink_hint(pipe, w, h);
+    if (dopts.shrink <= 1)
+        return TSR_OK;
+    tsr_row_reader_free(*reader);
+    *reader = NULL;
+    return tsr_row_reader_open(ctx, path, &dopts, reader, info);
+}
+
+/* Reads one input, runs the pipeline, writes the output. Returns the status. */
 static tsr_status process_one(tsr_ctx *ctx, const process_args *a, const tsr_pipeline *pipe,
                               tsr_executor *exec, const char *in_path, const char *out_path_given,
                               int out_is_dir, json_t *report) {
     tsr_status st;
-    tsr_buffer file = {0};
-    tsr_image *img = NULL, *result = NULL;
+    tsr_row_reader *reader = NULL;
+    tsr_row_writer *writer = NULL;
     tsr_plan *plan = NULL;
     char *out_path = NULL;
     tsr_image_info info;
-    if ((st = tsr_file_read(ctx, in_path, tsr_ctx_limits(ctx)->max_file_bytes, &file)))
+    int w, h, bands, out_w, out_h, out_bands;
+    if ((st = open_input(ctx, pipe, in_path, &reader, &info)))
         goto out;
-    if ((st = tsr_image_info_read(ctx, file.data, file.len, &info)))
-        goto out;
-    tsr_decode_options dopts = {0};
-    if (info.format == TSR_FORMAT_JPEG)
-        dopts.shrink = tsr_pipeline_shrink_hint(pipe, info.width, info.height);
-    if ((st = tsr_image_decode(ctx, file.data, file.len, &dopts, &img, &info)))
-        goto out;
-    tsr_buffer_free(&file);
+    tsr_row_reader_shape(reader, &w, &h, &bands);
     tsr_format fmt = choose_format(a, out_is_dir, info.format);
     if (fmt == TSR_FORMAT_UNKNOWN || !tsr_format_can_encode(fmt)) {
         st = tsr_error(ctx, TSR_ERR_USAGE, "cannot write format '%s'",
@@ -149,37 +164,38 @@ static tsr_status process_one(tsr_ctx *ctx, const process_args *a, const tsr_pip
         st = tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
         goto out;
     }
-    if ((st = tsr_plan_new(ctx, pipe, img->width, img->height, img->bands, a->tile, &plan)))
+    if ((st = tsr_plan_new(ctx, pipe, w, h, bands, a->tile, &plan)))
+        goto out;
+    tsr_plan_output(plan, &out_w, &out_h, &out_bands);
+    tsr_encode_options eopts = {a->quality, -1, false};
+    if ((st = tsr_row_writer_open(ctx, out_path, fmt, out_w, out_h, out_bands, &eopts, &writer)))
         goto out;
     cli_progress bar;
     const char *base = strrchr(in_path, '/');
     cli_progress_start(&bar, base ? base + 1 : in_path);
-    tsr_run_options ropts = {a->tile, cli_progress_update, &bar};
-    st = tsr_plan_run(ctx, plan, img, exec, &ropts, &result);
+    tsr_run_options ropts = {a->tile, cli_progress_update, &bar, NULL};
+    st = tsr_plan_run_rows(ctx, plan, reader, writer, exec, &ropts);
+    if (!st)
+        st = tsr_row_writer_finish(writer);
     cli_progress_finish(&bar, st == TSR_OK);
     if (st)
-        goto out;
-    tsr_image_free(img); /* not needed past the run: lowers peak memory while encoding */
-    img = NULL;
-    tsr_encode_options eopts = {a->quality, -1, false};
-    if ((st = tsr_image_save(ctx, result, out_path, fmt, &eopts)))
         goto out;
     if (report) {
         char *text = tsr_plan_results_json(plan);
         json_t *ops = text ? json_loads(text, 0, NULL) : NULL;
         free(text);
         json_t *entry =
-            json_pack("{s:s, s:s, s:i, s:i, s:i}", "input", in_path, "output", out_path, "width",
-                      result->width, "height", result->height, "bands", result->bands);
+            json_pack("{s:s, s:s, s:i, s:i, s:i, s:b}", "input", in_path, "output", out_path,
+                      "width", out_w, "height", out_h, "bands", out_bands, "streamed",
+                      tsr_row_reader_streams(reader) && tsr_row_writer_streams(writer));
         json_object_set_new(entry, "ops",
                             ops ? json_incref(json_object_get(ops, "ops")) : json_array());
         json_decref(ops);
         json_array_append_new(report, entry);
     }
 out:
-    tsr_buffer_free(&file);
-    tsr_image_free(img);
-    tsr_image_free(result);
+    tsr_row_writer_free(writer); /* removes the temporary file unless finished */
+    tsr_row_reader_free(reader);
     tsr_plan_free(plan);
     free(out_path);
     return st;

@@ -4,20 +4,31 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine/run_internal.h"
 
-void tsr_run_report(run_state *rs) {
+double tsr_thread_cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void tsr_run_report(run_state *rs, double cpu_seconds) {
     uint64_t done = atomic_fetch_add(&rs->done, 1) + 1;
-    if (rs->opts && rs->opts->progress) {
+    if (rs->opts && (rs->opts->progress || rs->opts->tile_done)) {
         pthread_mutex_lock(&rs->progress_lock);
-        rs->opts->progress(rs->opts->progress_user, done, rs->plan->tasks);
+        if (rs->opts->tile_done)
+            rs->opts->tile_done(rs->opts->progress_user, cpu_seconds);
+        if (rs->opts->progress)
+            rs->opts->progress(rs->opts->progress_user, done, rs->plan->tasks);
         pthread_mutex_unlock(&rs->progress_lock);
     }
 }
 
 tsr_status tsr_run_apply_task(void *arg, size_t task, int worker) {
     run_state *rs = arg;
+    double t0 = tsr_thread_cpu_seconds();
     tsr_status st = tsr_stage_run_tile(rs->plan, rs->stage, &rs->in_region, &rs->out_region,
                                        rs->task_base + (int)task, &rs->scratch[worker]);
     if (st) {
@@ -26,17 +37,18 @@ tsr_status tsr_run_apply_task(void *arg, size_t task, int worker) {
         return tsr_error(rs->ctx, st, "stage starting with %s failed on tile %zu (%d,%d %dx%d): %s",
                          op->desc->name, task, r.x, r.y, r.w, r.h, tsr_status_name(st));
     }
-    tsr_run_report(rs);
+    tsr_run_report(rs, tsr_thread_cpu_seconds() - t0);
     return TSR_OK;
 }
 
 static tsr_status map_task(void *arg, size_t task, int worker) {
     run_state *rs = arg;
+    double t0 = tsr_thread_cpu_seconds();
     const tsr_op *op = &rs->plan->ops[rs->stage->first];
     tsr_rect r = tsr_stage_map_rect(rs->plan, rs->stage, (int)task);
     tsr_region reg = tsr_image_region(rs->in, r);
     op->desc->map(op, &reg, rs->partials + (size_t)worker * rs->partial_size);
-    tsr_run_report(rs);
+    tsr_run_report(rs, tsr_thread_cpu_seconds() - t0);
     return TSR_OK;
 }
 

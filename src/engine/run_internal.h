@@ -28,8 +28,10 @@ typedef struct run_state {
 
 /* Task body of apply batches: output tile task_base + task of rs->stage. */
 tsr_status tsr_run_apply_task(void *arg, size_t task, int worker);
-/* Counts one finished task and calls the progress callback. Thread-safe. */
-void tsr_run_report(run_state *rs);
+/* Counts one finished task and calls the progress callbacks. Thread-safe. */
+void tsr_run_report(run_state *rs, double cpu_seconds);
+/* CPU time of the calling thread, in seconds. */
+double tsr_thread_cpu_seconds(void);
 /* Runs fn over n tasks on exec, or inline on this thread when exec is NULL. */
 tsr_status tsr_run_tasks(tsr_executor *exec, tsr_ctx *ctx, size_t n, tsr_task_fn fn, void *arg);
 

@@ -6,26 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec_internal.h"
+#include "pnm_bmp_internal.h"
 
 #define FILE_HEADER       14
 #define BI_RGB            0
 #define BI_BITFIELDS      3
 #define BI_ALPHABITFIELDS 6
-
-/* What the headers say, after validation. */
-typedef struct bmp_header {
-    int64_t width, height;   /* height made positive */
-    bool top_down;           /* rows stored top first */
-    int bpp;                 /* bits per pixel */
-    uint32_t compression;    /* BI_* */
-    uint32_t masks[4];       /* R, G, B, A bit masks for 16/32-bit */
-    uint64_t data_offset;    /* first pixel byte */
-    uint64_t row_bytes;      /* stored row length, padded to 4 */
-    uint8_t palette[256][3]; /* RGB palette for <= 8 bpp */
-    int colors;              /* palette entries present */
-    int bands;               /* bands tessera decodes to */
-} bmp_header;
 
 static bool sniff(const uint8_t *b, size_t len) {
     return len >= 2 && b[0] == 'B' && b[1] == 'M';
@@ -73,7 +59,8 @@ static tsr_status read_palette(tsr_ctx *ctx, const uint8_t *b, size_t len, uint6
 }
 
 /* Parses and checks both headers; checks limits before anything is allocated. */
-static tsr_status parse(tsr_ctx *ctx, const uint8_t *b, size_t len, bmp_header *h) {
+tsr_status tsr_bmp_parse(tsr_ctx *ctx, const uint8_t *b, size_t len, uint64_t file_len,
+                         bmp_header *h) {
     memset(h, 0, sizeof *h);
     if (len < FILE_HEADER + 12)
         return tsr_error(ctx, TSR_ERR_FORMAT, "bmp: %zu bytes is too short for a header", len);
@@ -136,8 +123,8 @@ static tsr_status parse(tsr_ctx *ctx, const uint8_t *b, size_t len, bmp_header *
     if (st)
         return st;
     h->row_bytes = ((uint64_t)h->width * (uint64_t)bpp + 31) / 32 * 4;
-    if (h->data_offset < after || h->data_offset > len ||
-        (uint64_t)len - h->data_offset < h->row_bytes * (uint64_t)h->height)
+    if (h->data_offset < after || h->data_offset > file_len ||
+        file_len - h->data_offset < h->row_bytes * (uint64_t)h->height)
         return corrupt(ctx, "truncated: the pixel data is shorter than the header declares");
     return TSR_OK;
 }
@@ -153,7 +140,7 @@ static uint8_t field(uint32_t v, uint32_t mask) {
 }
 
 /* Decodes one stored row into an image row. */
-static void decode_row(const bmp_header *h, const uint8_t *src, uint8_t *dst) {
+void tsr_bmp_decode_row(const bmp_header *h, const uint8_t *src, uint8_t *dst) {
     for (int64_t x = 0; x < h->width; x++, dst += h->bands) {
         if (h->bpp <= 8) {
             int per = 8 / h->bpp;
@@ -177,7 +164,7 @@ static void decode_row(const bmp_header *h, const uint8_t *src, uint8_t *dst) {
 
 static tsr_status info_bmp(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_image_info *info) {
     bmp_header h;
-    tsr_status st = parse(ctx, bytes, len, &h);
+    tsr_status st = tsr_bmp_parse(ctx, bytes, len, len, &h);
     if (st)
         return st;
     info->width = (int)h.width;
@@ -196,14 +183,14 @@ static tsr_status decode_bmp(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
     tsr_status st = info_bmp(ctx, bytes, len, info);
     if (st)
         return st;
-    parse(ctx, bytes, len, &h);
+    tsr_bmp_parse(ctx, bytes, len, len, &h);
     st = tsr_image_new(ctx, (int)h.width, (int)h.height, h.bands, &image);
     if (st)
         return st;
     for (int64_t y = 0; y < h.height; y++) {
         int64_t stored = h.top_down ? y : h.height - 1 - y;
-        decode_row(&h, bytes + h.data_offset + (uint64_t)stored * h.row_bytes,
-                   image->data + (size_t)y * image->stride);
+        tsr_bmp_decode_row(&h, bytes + h.data_offset + (uint64_t)stored * h.row_bytes,
+                           image->data + (size_t)y * image->stride);
     }
     *out = image;
     return TSR_OK;

@@ -9,19 +9,9 @@
 #include <jerror.h>
 #include <jpeglib.h>
 
-#include "codec_internal.h"
+#include "jpeg_internal.h"
 
-#define MAX_SCANS       1000 /* more progressive scans than this is a CPU bomb */
-#define DEFAULT_QUALITY 85
-#define OUT_CHUNK       65536 /* destination buffer growth step */
-
-/* libjpeg's error manager extended with a jump target and a message. */
-typedef struct error_mgr {
-    struct jpeg_error_mgr pub;     /* libjpeg's part; must come first */
-    jmp_buf jump;                  /* where error_exit returns to */
-    tsr_status status;             /* status to report after the jump */
-    char message[JMSG_LENGTH_MAX]; /* the library's message */
-} error_mgr;
+#define OUT_CHUNK 65536 /* destination buffer growth step */
 
 /* Records the library's message and jumps back to the decoder. */
 static void error_exit(j_common_ptr cinfo) {
@@ -51,7 +41,7 @@ static void emit_message(j_common_ptr cinfo, int level) {
 }
 
 /* Caps the number of progressive scans (each one re-walks the coefficients). */
-static void progress(j_common_ptr cinfo) {
+void tsr_jpeg_progress(j_common_ptr cinfo) {
     if (!cinfo->is_decompressor)
         return;
     j_decompress_ptr d = (j_decompress_ptr)cinfo;
@@ -67,7 +57,7 @@ static bool sniff(const uint8_t *b, size_t len) {
     return len >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF;
 }
 
-static void init_error(error_mgr *err) {
+void tsr_jpeg_init_error(error_mgr *err) {
     jpeg_std_error(&err->pub);
     err->pub.error_exit = error_exit;
     err->pub.emit_message = emit_message;
@@ -85,7 +75,7 @@ static int orientation_of(j_decompress_ptr d) {
 }
 
 /* Fills `info` from the header read into `d`; checks limits. */
-static tsr_status header_info(tsr_ctx *ctx, j_decompress_ptr d, tsr_image_info *info) {
+tsr_status tsr_jpeg_header_info(tsr_ctx *ctx, j_decompress_ptr d, tsr_image_info *info) {
     info->width = (int)d->image_width;
     info->height = (int)d->image_height;
     info->bands = d->jpeg_color_space == JCS_GRAYSCALE ? 1 : 3;
@@ -107,7 +97,7 @@ static tsr_status info_jpeg(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_
     struct jpeg_decompress_struct d;
     error_mgr err;
     volatile tsr_status st = TSR_OK;
-    init_error(&err);
+    tsr_jpeg_init_error(&err);
     d.err = &err.pub;
     if (setjmp(err.jump)) {
         st = tsr_error(ctx, err.status, "jpeg: %s", err.message);
@@ -115,14 +105,14 @@ static tsr_status info_jpeg(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_
     }
     jpeg_create_decompress(&d);
     start_header(&d, bytes, len, tsr_ctx_limits(ctx)->max_alloc);
-    st = header_info(ctx, &d, info);
+    st = tsr_jpeg_header_info(ctx, &d, info);
 out:
     jpeg_destroy_decompress(&d);
     return st;
 }
 
 /* Adobe CMYK (stored inverted) to RGB, as OpenCV does it. */
-static void cmyk_row(const uint8_t *src, uint8_t *dst, int width) {
+void tsr_jpeg_cmyk_row(const uint8_t *src, uint8_t *dst, int width) {
     for (int x = 0; x < width; x++, src += 4, dst += 3) {
         int k = src[3];
         dst[0] = (uint8_t)(k - ((255 - src[0]) * k >> 8));
@@ -135,12 +125,12 @@ static tsr_status decode_jpeg(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
                               const tsr_decode_options *opts, tsr_image **out,
                               tsr_image_info *info) {
     struct jpeg_decompress_struct d;
-    struct jpeg_progress_mgr prog = {.progress_monitor = progress};
+    struct jpeg_progress_mgr prog = {.progress_monitor = tsr_jpeg_progress};
     error_mgr err;
     tsr_image *volatile image = NULL;
     uint8_t *volatile row = NULL;
     volatile tsr_status st = TSR_OK;
-    init_error(&err);
+    tsr_jpeg_init_error(&err);
     d.err = &err.pub;
     if (setjmp(err.jump)) {
         st = tsr_error(ctx, err.status, "jpeg: %s", err.message);
@@ -149,7 +139,7 @@ static tsr_status decode_jpeg(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
     jpeg_create_decompress(&d);
     d.progress = &prog;
     start_header(&d, bytes, len, tsr_ctx_limits(ctx)->max_alloc);
-    st = header_info(ctx, &d, info);
+    st = tsr_jpeg_header_info(ctx, &d, info);
     if (st)
         goto out;
     bool cmyk = d.jpeg_color_space == JCS_CMYK || d.jpeg_color_space == JCS_YCCK;
@@ -180,7 +170,7 @@ static tsr_status decode_jpeg(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
         JSAMPROW target = cmyk ? row : dst;
         jpeg_read_scanlines(&d, &target, 1);
         if (cmyk)
-            cmyk_row(row, dst, image->width);
+            tsr_jpeg_cmyk_row(row, dst, image->width);
     }
     jpeg_finish_decompress(&d);
 out:
@@ -232,7 +222,7 @@ static tsr_status encode_jpeg(tsr_ctx *ctx, const tsr_image *image, const tsr_en
     uint8_t *volatile row = NULL;
     volatile tsr_status st = TSR_OK;
     int bands = image->bands >= 3 ? 3 : 1;
-    init_error(&err);
+    tsr_jpeg_init_error(&err);
     c.err = &err.pub;
     if (setjmp(err.jump)) {
         tsr_status s = dm && dm->status ? dm->status : TSR_ERR_INTERNAL;

@@ -6,10 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec_internal.h"
-
-#define CHUNK_SIZE_LIMIT  (64u << 20)  /* largest single ancillary chunk kept */
-#define CHUNK_CACHE_LIMIT (128u << 20) /* all ancillary chunks together */
+#include "png_internal.h"
 
 static bool sniff(const uint8_t *b, size_t len) {
     static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -32,14 +29,24 @@ static tsr_status status_of(int err) {
 
 /* Whether a complete IEND chunk lies in the file's last 64 KiB (libspng
  * does not notice a file cut inside IEND's CRC). */
-static bool has_iend(const uint8_t *bytes, size_t len) {
+bool tsr_png_has_iend(const uint8_t *bytes, size_t len) {
     static const uint8_t iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xAE, 0x42, 0x60, 0x82};
     size_t tail = len < 65536 ? len : 65536;
     return memmem(bytes + len - tail, tail, iend, sizeof iend) != NULL;
 }
 
-static tsr_status fail(tsr_ctx *ctx, int err, const char *doing) {
+tsr_status tsr_png_fail(tsr_ctx *ctx, int err, const char *doing) {
     return tsr_error(ctx, status_of(err), "png: %s: %s", doing, spng_strerror(err));
+}
+
+int tsr_png_set_limits(spng_ctx *dec, const tsr_limits *l) {
+    /* spng rejects anything over its own 2^31-1 cap; ours is checked later. */
+    uint32_t mw = l->max_width > 0x7fffffffu ? 0x7fffffffu : l->max_width;
+    uint32_t mh = l->max_height > 0x7fffffffu ? 0x7fffffffu : l->max_height;
+    int err = spng_set_image_limits(dec, mw, mh);
+    if (!err)
+        err = spng_set_chunk_limits(dec, CHUNK_SIZE_LIMIT, CHUNK_CACHE_LIMIT);
+    return err;
 }
 
 /* Opens a decoder over `bytes` with tessera's limits. */
@@ -49,31 +56,26 @@ static tsr_status open_decoder(tsr_ctx *ctx, const uint8_t *bytes, size_t len, s
     *out = NULL;
     if (!dec)
         return tsr_error(ctx, TSR_ERR_NOMEM, "png: out of memory");
-    /* spng rejects anything over its own 2^31-1 cap; ours is checked below. */
-    uint32_t mw = l->max_width > 0x7fffffffu ? 0x7fffffffu : l->max_width;
-    uint32_t mh = l->max_height > 0x7fffffffu ? 0x7fffffffu : l->max_height;
     int err = spng_set_png_buffer(dec, bytes, len);
     if (!err)
-        err = spng_set_image_limits(dec, mw, mh);
-    if (!err)
-        err = spng_set_chunk_limits(dec, CHUNK_SIZE_LIMIT, CHUNK_CACHE_LIMIT);
+        err = tsr_png_set_limits(dec, l);
     if (err) {
         spng_ctx_free(dec);
-        return fail(ctx, err, "setting up the decoder");
+        return tsr_png_fail(ctx, err, "setting up the decoder");
     }
     *out = dec;
     return TSR_OK;
 }
 
 /* Reads IHDR/tRNS/eXIf and fills `info`; checks the dimension limits. */
-static tsr_status read_header(tsr_ctx *ctx, spng_ctx *dec, tsr_image_info *info,
-                              struct spng_ihdr *ihdr) {
+tsr_status tsr_png_read_header(tsr_ctx *ctx, spng_ctx *dec, tsr_image_info *info,
+                               struct spng_ihdr *ihdr) {
     int err = spng_get_ihdr(dec, ihdr);
     if (err == SPNG_EUSER_WIDTH || err == SPNG_EUSER_HEIGHT)
         return tsr_error(ctx, TSR_ERR_LIMIT, "png: dimensions are larger than the limit of %ux%u",
                          tsr_ctx_limits(ctx)->max_width, tsr_ctx_limits(ctx)->max_height);
     if (err)
-        return fail(ctx, err, "reading the header");
+        return tsr_png_fail(ctx, err, "reading the header");
     struct spng_trns trns;
     bool has_trns = spng_get_trns(dec, &trns) == 0;
     switch (ihdr->color_type) {
@@ -106,19 +108,10 @@ static tsr_status info_png(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_i
     tsr_status st = open_decoder(ctx, bytes, len, &dec);
     if (st)
         return st;
-    st = read_header(ctx, dec, info, &ihdr);
+    st = tsr_png_read_header(ctx, dec, info, &ihdr);
     spng_ctx_free(dec);
     return st;
 }
-
-/* How rows come out of libspng and become image rows. */
-typedef struct row_format {
-    int fmt;         /* SPNG_FMT_* asked for */
-    int samples;     /* samples per pixel in the decoded row */
-    bool sixteen;    /* big-endian 16-bit samples (SPNG_FMT_RAW) */
-    bool has_key;    /* 16-bit tRNS colour key to turn into alpha */
-    uint16_t key[3]; /* the key: gray, or red, green, blue */
-} row_format;
 
 /*
  * Picks the libspng output format: 16-bit images come raw (big-endian) and
@@ -126,7 +119,7 @@ typedef struct row_format {
  * 8-bit-or-less gray without tRNS -> G8; 8-bit gray+alpha -> as stored;
  * everything else -> RGBA8 with tRNS applied by libspng.
  */
-static void pick_format(spng_ctx *dec, const struct spng_ihdr *ihdr, int bands, row_format *r) {
+void tsr_png_pick_format(spng_ctx *dec, const struct spng_ihdr *ihdr, int bands, row_format *r) {
     static const int channels[7] = {1, 0, 3, 1, 2, 0, 4};
     struct spng_trns trns;
     memset(r, 0, sizeof *r);
@@ -155,7 +148,8 @@ static void pick_format(spng_ctx *dec, const struct spng_ihdr *ihdr, int bands, 
 }
 
 /* Copies one decoded row into an image row of `bands` bands. */
-static void store_row(const uint8_t *src, const row_format *r, uint8_t *dst, int bands, int width) {
+void tsr_png_store_row(const uint8_t *src, const row_format *r, uint8_t *dst, int bands,
+                       int width) {
     if (r->sixteen) {
         for (int x = 0; x < width; x++, src += 2 * r->samples, dst += bands) {
             bool keyed = r->has_key;
@@ -191,15 +185,15 @@ static tsr_status decode_png(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
     tsr_status st = open_decoder(ctx, bytes, len, &dec);
     if (st)
         return st;
-    st = read_header(ctx, dec, info, &ihdr);
+    st = tsr_png_read_header(ctx, dec, info, &ihdr);
     if (st)
         goto out;
-    pick_format(dec, &ihdr, info->bands, &rf);
+    tsr_png_pick_format(dec, &ihdr, info->bands, &rf);
     int fmt = rf.fmt;
     size_t image_len;
     int err = spng_decoded_image_size(dec, fmt, &image_len);
     if (err) {
-        st = fail(ctx, err, "sizing the image");
+        st = tsr_png_fail(ctx, err, "sizing the image");
         goto out;
     }
     st = tsr_image_new(ctx, info->width, info->height, info->bands, &image);
@@ -218,7 +212,8 @@ static tsr_status decode_png(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
             if (err == SPNG_EOI && y + 1 == ihdr.height)
                 err = 0;
             if (!err || err == SPNG_EOI)
-                store_row(buf, &rf, image->data + y * image->stride, image->bands, image->width);
+                tsr_png_store_row(buf, &rf, image->data + y * image->stride, image->bands,
+                                  image->width);
         }
     } else {
         /* Adam7: passes revisit rows, so decode the whole image first. */
@@ -233,17 +228,17 @@ static tsr_status decode_png(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
         }
         err = spng_decode_image(dec, buf, image_len, fmt, SPNG_DECODE_TRNS);
         for (uint32_t y = 0; !err && y < ihdr.height; y++)
-            store_row(buf + y * row_len, &rf, image->data + y * image->stride, image->bands,
-                      image->width);
+            tsr_png_store_row(buf + y * row_len, &rf, image->data + y * image->stride, image->bands,
+                              image->width);
     }
     /* Read up to IEND so a truncated tail is caught too. */
     if (!err)
         err = spng_decode_chunks(dec);
     if (err) {
-        st = fail(ctx, err, "decoding");
+        st = tsr_png_fail(ctx, err, "decoding");
         goto out;
     }
-    if (!has_iend(bytes, len))
+    if (!tsr_png_has_iend(bytes, len))
         st = tsr_error(ctx, TSR_ERR_CORRUPT, "png: truncated: no complete IEND chunk");
 out:
     free(buf);

@@ -5,19 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "codec_internal.h"
+#include "pnm_bmp_internal.h"
 
 #define MAX_HEADER_NUMBER 0x7fffffffu
-
-/* The parsed header. */
-typedef struct pnm_header {
-    int kind;        /* 1..6 from "P1".."P6" */
-    uint32_t width;  /* columns */
-    uint32_t height; /* rows */
-    uint32_t maxval; /* largest sample value; 1 for bitmaps */
-    int spp;         /* samples per pixel in the file: 1 or 3 */
-    size_t data;     /* offset of the first sample */
-} pnm_header;
 
 /* A cursor for ASCII numbers. */
 typedef struct cursor {
@@ -65,7 +55,8 @@ static bool number(cursor *c, uint32_t *out, bool one_digit) {
     return c->pos > start;
 }
 
-static tsr_status parse(tsr_ctx *ctx, const uint8_t *b, size_t len, pnm_header *h) {
+tsr_status tsr_pnm_parse(tsr_ctx *ctx, const uint8_t *b, size_t len, uint64_t file_len,
+                         pnm_header *h) {
     cursor c = {b, len, 2};
     memset(h, 0, sizeof *h);
     h->kind = b[1] - '0';
@@ -89,17 +80,17 @@ static tsr_status parse(tsr_ctx *ctx, const uint8_t *b, size_t len, pnm_header *
         uint64_t bps = h->maxval > 255 ? 2 : 1;
         uint64_t need = h->kind == 4 ? ((uint64_t)h->width + 7) / 8 * h->height
                                      : (uint64_t)h->width * h->height * (uint64_t)h->spp * bps;
-        if (len - h->data < need)
+        if (file_len - h->data < need)
             return tsr_error(ctx, TSR_ERR_CORRUPT,
-                             "pnm: truncated: %llu bytes of pixels needed, %zu present",
-                             (unsigned long long)need, len - h->data);
+                             "pnm: truncated: %llu bytes of pixels needed, %llu present",
+                             (unsigned long long)need, (unsigned long long)(file_len - h->data));
     }
     return TSR_OK;
 }
 
 static tsr_status info_pnm(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_image_info *info) {
     pnm_header h;
-    tsr_status st = parse(ctx, bytes, len, &h);
+    tsr_status st = tsr_pnm_parse(ctx, bytes, len, len, &h);
     if (st)
         return st;
     info->width = (int)h.width;
@@ -110,7 +101,7 @@ static tsr_status info_pnm(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_i
 }
 
 /* A sample value scaled to 0..255 (clamped to maxval first). */
-static uint8_t scale(uint32_t v, uint32_t maxval) {
+uint8_t tsr_pnm_scale(uint32_t v, uint32_t maxval) {
     if (v > maxval)
         v = maxval;
     if (maxval == 255)
@@ -126,7 +117,7 @@ static tsr_status decode_pnm(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
     pnm_header h;
     tsr_image *image;
     (void)opts;
-    tsr_status st = parse(ctx, bytes, len, &h);
+    tsr_status st = tsr_pnm_parse(ctx, bytes, len, len, &h);
     if (st)
         return st;
     info_pnm(ctx, bytes, len, info);
@@ -150,7 +141,7 @@ static tsr_status decode_pnm(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
                 return tsr_error(ctx, TSR_ERR_CORRUPT, "pnm: truncated or bad ASCII sample");
             }
             /* Bitmaps: 1 is black. */
-            dst[i] = h.kind == 1 || h.kind == 4 ? (v ? 0 : 255) : scale(v, h.maxval);
+            dst[i] = h.kind == 1 || h.kind == 4 ? (v ? 0 : 255) : tsr_pnm_scale(v, h.maxval);
         }
     }
     *out = image;

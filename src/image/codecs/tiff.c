@@ -10,9 +10,7 @@
 
 #include <tiffio.h>
 
-#include "codec_internal.h"
-
-#define STRIP_BYTES (64u << 10) /* rows per strip aim at this many bytes */
+#include "tiff_internal.h"
 
 /* A cursor over bytes for libtiff's client procedures, reading or writing. */
 typedef struct stream {
@@ -22,11 +20,6 @@ typedef struct stream {
     size_t pos;           /* current offset */
     tsr_status status;    /* first write failure */
 } stream;
-
-/* The first libtiff error message of one open handle. */
-typedef struct messages {
-    char text[256]; /* "module: message"; empty when none */
-} messages;
 
 static bool sniff(const uint8_t *b, size_t len) {
     if (len < 4)
@@ -93,6 +86,11 @@ static int map_proc(thandle_t h, void **base, toff_t *size) {
     return 1;
 }
 
+static int map_none(thandle_t h, void **base, toff_t *size) {
+    (void)h, (void)base, (void)size;
+    return 0;
+}
+
 static void unmap_proc(thandle_t h, void *base, toff_t size) {
     (void)h, (void)base, (void)size;
 }
@@ -114,8 +112,8 @@ static int on_warning(TIFF *tif, void *user, const char *module, const char *fmt
     return 1;
 }
 
-/* Opens `s` with handlers that write into `m`; NULL on failure. */
-static TIFF *open_stream(tsr_ctx *ctx, stream *s, const char *mode, messages *m) {
+TIFF *tsr_tiff_open(tsr_ctx *ctx, thandle_t handle, const char *mode, messages *m,
+                    const tiff_procs *p) {
     TIFFOpenOptions *o = TIFFOpenOptionsAlloc();
     if (!o)
         return NULL;
@@ -123,28 +121,21 @@ static TIFF *open_stream(tsr_ctx *ctx, stream *s, const char *mode, messages *m)
     TIFFOpenOptionsSetMaxSingleMemAlloc(o, (tmsize_t)(cap > INT64_MAX ? INT64_MAX : cap));
     TIFFOpenOptionsSetErrorHandlerExtR(o, on_error, m);
     TIFFOpenOptionsSetWarningHandlerExtR(o, on_warning, NULL);
-    TIFF *tif = TIFFClientOpenExt("tiff", mode, s, read_proc, write_proc, seek_proc, close_proc,
-                                  size_proc, map_proc, unmap_proc, o);
+    TIFF *tif = TIFFClientOpenExt("tiff", mode, handle, p->read, p->write, p->seek, close_proc,
+                                  p->size, p->map ? p->map : map_none, unmap_proc, o);
     TIFFOpenOptionsFree(o);
     return tif;
 }
 
-static tsr_status tiff_fail(tsr_ctx *ctx, tsr_status st, const messages *m, const char *doing) {
-    return tsr_error(ctx, st, "tiff: %s%s%s", doing, m->text[0] ? ": " : "", m->text);
+/* Opens the memory stream `s` with handlers that write into `m`; NULL on failure. */
+static TIFF *open_stream(tsr_ctx *ctx, stream *s, const char *mode, messages *m) {
+    static const tiff_procs procs = {read_proc, write_proc, seek_proc, size_proc, map_proc};
+    return tsr_tiff_open(ctx, s, mode, m, &procs);
 }
 
-/* The facts of the current directory that pick a decode path. */
-typedef struct layout {
-    uint32_t width, height; /* pixels */
-    uint16_t spp;           /* samples per pixel */
-    uint16_t bps;           /* bits per sample */
-    uint16_t photometric;   /* PHOTOMETRIC_* */
-    uint16_t planar;        /* PLANARCONFIG_* */
-    uint16_t format;        /* SAMPLEFORMAT_* */
-    uint16_t extra;         /* extra samples (alpha and others) */
-    bool direct;            /* strips/tiles copied directly, not via RGBA */
-    int bands;              /* bands tessera decodes to */
-} layout;
+tsr_status tsr_tiff_fail(tsr_ctx *ctx, tsr_status st, const messages *m, const char *doing) {
+    return tsr_error(ctx, st, "tiff: %s%s%s", doing, m->text[0] ? ": " : "", m->text);
+}
 
 static void read_layout(TIFF *tif, layout *l) {
     uint16_t *extra_types = NULL;
@@ -174,7 +165,7 @@ static void read_layout(TIFF *tif, layout *l) {
 }
 
 /* Fills `info` from the first directory and counts pages. */
-static tsr_status header(tsr_ctx *ctx, TIFF *tif, layout *l, tsr_image_info *info) {
+tsr_status tsr_tiff_header(tsr_ctx *ctx, TIFF *tif, layout *l, tsr_image_info *info) {
     read_layout(tif, l);
     info->width = (int)l->width;
     info->height = (int)l->height;
@@ -194,8 +185,8 @@ static tsr_status header(tsr_ctx *ctx, TIFF *tif, layout *l, tsr_image_info *inf
 static tsr_status open_for_read(tsr_ctx *ctx, stream *s, messages *m, TIFF **out) {
     *out = open_stream(ctx, s, "rm", m);
     if (!*out)
-        return tiff_fail(ctx, s->len < 16 ? TSR_ERR_FORMAT : TSR_ERR_CORRUPT, m,
-                         "cannot read the header");
+        return tsr_tiff_fail(ctx, s->len < 16 ? TSR_ERR_FORMAT : TSR_ERR_CORRUPT, m,
+                             "cannot read the header");
     return TSR_OK;
 }
 
@@ -207,14 +198,14 @@ static tsr_status info_tiff(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_
     tsr_status st = open_for_read(ctx, &s, &m, &tif);
     if (st)
         return st;
-    st = header(ctx, tif, &l, info);
+    st = tsr_tiff_header(ctx, tif, &l, info);
     TIFFClose(tif);
     return st;
 }
 
 /* Copies `w` pixels of decoded samples into an image row: 16-bit samples
  * keep their high byte, MINISWHITE is inverted. */
-static void store(const layout *l, const uint8_t *src, uint8_t *dst, uint32_t w) {
+void tsr_tiff_store(const layout *l, const uint8_t *src, uint8_t *dst, uint32_t w) {
     size_t n = (size_t)w * l->spp;
     if (l->bps == 16) {
         const uint16_t *s16 = (const uint16_t *)(const void *)src;
@@ -229,7 +220,7 @@ static void store(const layout *l, const uint8_t *src, uint8_t *dst, uint32_t w)
 }
 
 /* Allocates a strip or tile buffer of `size` bytes under the cap. */
-static tsr_status chunk_buffer(tsr_ctx *ctx, tmsize_t size, uint8_t **out) {
+tsr_status tsr_tiff_chunk_buffer(tsr_ctx *ctx, tmsize_t size, uint8_t **out) {
     *out = NULL;
     if (size <= 0)
         return tsr_error(ctx, TSR_ERR_CORRUPT, "tiff: invalid strip or tile size");
@@ -248,7 +239,7 @@ static tsr_status read_strips(tsr_ctx *ctx, TIFF *tif, const layout *l, const me
     if (rps == 0 || rps > l->height)
         rps = l->height;
     tmsize_t line = TIFFScanlineSize(tif);
-    tsr_status st = chunk_buffer(ctx, TIFFStripSize(tif), &buf);
+    tsr_status st = tsr_tiff_chunk_buffer(ctx, TIFFStripSize(tif), &buf);
     if (st)
         return st;
     for (uint32_t y0 = 0; y0 < l->height && !st; y0 += rps) {
@@ -256,12 +247,12 @@ static tsr_status read_strips(tsr_ctx *ctx, TIFF *tif, const layout *l, const me
         tmsize_t want = line * (tmsize_t)rows;
         tmsize_t got = TIFFReadEncodedStrip(tif, TIFFComputeStrip(tif, y0, 0), buf, want);
         if (got < want) {
-            st = tiff_fail(ctx, TSR_ERR_CORRUPT, m, "reading a strip");
+            st = tsr_tiff_fail(ctx, TSR_ERR_CORRUPT, m, "reading a strip");
             break;
         }
         for (uint32_t r = 0; r < rows; r++)
-            store(l, buf + (size_t)r * (size_t)line, image->data + (y0 + r) * image->stride,
-                  l->width);
+            tsr_tiff_store(l, buf + (size_t)r * (size_t)line,
+                           image->data + (y0 + r) * image->stride, l->width);
     }
     free(buf);
     return st;
@@ -276,21 +267,21 @@ static tsr_status read_tiles(tsr_ctx *ctx, TIFF *tif, const layout *l, const mes
     if (tw == 0 || th == 0)
         return tsr_error(ctx, TSR_ERR_CORRUPT, "tiff: invalid tile size %ux%u", tw, th);
     tmsize_t tile_size = TIFFTileSize(tif);
-    tsr_status st = chunk_buffer(ctx, tile_size, &buf);
+    tsr_status st = tsr_tiff_chunk_buffer(ctx, tile_size, &buf);
     if (st)
         return st;
     size_t tile_row = (size_t)tile_size / th;
     for (uint32_t ty = 0; ty < l->height && !st; ty += th) {
         for (uint32_t tx = 0; tx < l->width; tx += tw) {
             if (TIFFReadEncodedTile(tif, TIFFComputeTile(tif, tx, ty, 0, 0), buf, tile_size) < 0) {
-                st = tiff_fail(ctx, TSR_ERR_CORRUPT, m, "reading a tile");
+                st = tsr_tiff_fail(ctx, TSR_ERR_CORRUPT, m, "reading a tile");
                 break;
             }
             uint32_t w = l->width - tx < tw ? l->width - tx : tw;
             uint32_t h = l->height - ty < th ? l->height - ty : th;
             for (uint32_t r = 0; r < h; r++)
-                store(l, buf + r * tile_row,
-                      image->data + (ty + r) * image->stride + (size_t)tx * l->spp, w);
+                tsr_tiff_store(l, buf + r * tile_row,
+                               image->data + (ty + r) * image->stride + (size_t)tx * l->spp, w);
         }
     }
     free(buf);
@@ -309,7 +300,7 @@ static tsr_status read_rgba(tsr_ctx *ctx, TIFF *tif, const layout *l, const mess
         return tsr_error(ctx, TSR_ERR_NOMEM, "tiff: out of memory");
     tsr_status st = TSR_OK;
     if (!TIFFReadRGBAImageOriented(tif, l->width, l->height, raster, ORIENTATION_TOPLEFT, 1)) {
-        st = tiff_fail(ctx, TSR_ERR_CORRUPT, m, "decoding");
+        st = tsr_tiff_fail(ctx, TSR_ERR_CORRUPT, m, "decoding");
         goto out;
     }
     for (uint32_t y = 0; y < l->height; y++) {
@@ -341,7 +332,7 @@ static tsr_status decode_tiff(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
     tsr_status st = open_for_read(ctx, &s, &m, &tif);
     if (st)
         return st;
-    st = header(ctx, tif, &l, info);
+    st = tsr_tiff_header(ctx, tif, &l, info);
     if (!st)
         st = tsr_image_new(ctx, info->width, info->height, info->bands, &image);
     if (!st && !l.direct)
@@ -359,6 +350,31 @@ static tsr_status decode_tiff(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
     return TSR_OK;
 }
 
+void tsr_tiff_set_tags(TIFF *tif, int width, int height, int bands, int compression) {
+    uint32_t rps = (uint32_t)(STRIP_BYTES / ((size_t)width * (size_t)bands));
+    uint16_t alpha[1] = {EXTRASAMPLE_UNASSALPHA};
+    TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, (uint32_t)width);
+    TIFFSetField(tif, TIFFTAG_IMAGELENGTH, (uint32_t)height);
+    TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, (uint16_t)bands);
+    TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, (uint16_t)8);
+    TIFFSetField(tif, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+    TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, bands >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK);
+    if (bands == 2 || bands == 4)
+        TIFFSetField(tif, TIFFTAG_EXTRASAMPLES, (uint16_t)1, alpha);
+    TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, rps ? rps : 1);
+    if (compression > 0) {
+        TIFFSetField(tif, TIFFTAG_COMPRESSION, COMPRESSION_ADOBE_DEFLATE);
+        TIFFSetField(tif, TIFFTAG_ZIPQUALITY, compression);
+    } else {
+        TIFFSetField(tif, TIFFTAG_COMPRESSION, COMPRESSION_NONE);
+    }
+}
+
+const char *tsr_tiff_write_mode(int width, int height, int bands) {
+    size_t row_len = (size_t)width * (size_t)bands;
+    return row_len * (size_t)height > ((size_t)3 << 30) ? "w8" : "w";
+}
+
 /* Writes `image` as 8-bit contiguous strips; compression 1..9 selects
  * Deflate at that level, otherwise the file is uncompressed. */
 static tsr_status encode_tiff(tsr_ctx *ctx, const tsr_image *image, const tsr_encode_options *opts,
@@ -368,44 +384,30 @@ static tsr_status encode_tiff(tsr_ctx *ctx, const tsr_image *image, const tsr_en
     messages m = {{0}};
     tsr_status st = TSR_OK;
     size_t row_len = (size_t)image->width * (size_t)image->bands;
-    bool big = row_len * (size_t)image->height > ((size_t)3 << 30);
     uint8_t *row = malloc(row_len);
-    TIFF *tif = row ? open_stream(ctx, &s, big ? "w8" : "w", &m) : NULL;
+    TIFF *tif =
+        row ? open_stream(ctx, &s, tsr_tiff_write_mode(image->width, image->height, image->bands),
+                          &m)
+            : NULL;
     if (!tif) {
-        st = row ? tiff_fail(ctx, TSR_ERR_INTERNAL, &m, "cannot start the encoder")
+        st = row ? tsr_tiff_fail(ctx, TSR_ERR_INTERNAL, &m, "cannot start the encoder")
                  : tsr_error(ctx, TSR_ERR_NOMEM, "tiff: out of memory");
         goto out;
     }
-    uint32_t rps = (uint32_t)(STRIP_BYTES / row_len);
-    uint16_t alpha[1] = {EXTRASAMPLE_UNASSALPHA};
-    TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, (uint32_t)image->width);
-    TIFFSetField(tif, TIFFTAG_IMAGELENGTH, (uint32_t)image->height);
-    TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, (uint16_t)image->bands);
-    TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, (uint16_t)8);
-    TIFFSetField(tif, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
-    TIFFSetField(tif, TIFFTAG_PHOTOMETRIC,
-                 image->bands >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK);
-    if (image->bands == 2 || image->bands == 4)
-        TIFFSetField(tif, TIFFTAG_EXTRASAMPLES, (uint16_t)1, alpha);
-    TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, rps ? rps : 1);
-    if (opts->compression > 0) {
-        TIFFSetField(tif, TIFFTAG_COMPRESSION, COMPRESSION_ADOBE_DEFLATE);
-        TIFFSetField(tif, TIFFTAG_ZIPQUALITY, opts->compression);
-    } else {
-        TIFFSetField(tif, TIFFTAG_COMPRESSION, COMPRESSION_NONE);
-    }
+    tsr_tiff_set_tags(tif, image->width, image->height, image->bands, opts->compression);
     for (int y = 0; y < image->height; y++) {
         memcpy(row, image->data + (size_t)y * image->stride, row_len);
         if (TIFFWriteScanline(tif, row, (uint32_t)y, 0) < 0) {
-            st = tiff_fail(ctx, s.status ? s.status : TSR_ERR_INTERNAL, &m, "writing");
+            st = tsr_tiff_fail(ctx, s.status ? s.status : TSR_ERR_INTERNAL, &m, "writing");
             break;
         }
     }
     if (!st && !TIFFWriteDirectory(tif))
-        st = tiff_fail(ctx, s.status ? s.status : TSR_ERR_INTERNAL, &m, "writing the directory");
+        st =
+            tsr_tiff_fail(ctx, s.status ? s.status : TSR_ERR_INTERNAL, &m, "writing the directory");
     TIFFClose(tif);
     if (!st && s.status)
-        st = tiff_fail(ctx, s.status, &m, "writing");
+        st = tsr_tiff_fail(ctx, s.status, &m, "writing");
     if (!st)
         st = tsr_codec_append(ctx, out, file.data, file.len, "tiff");
 out:
