@@ -101,7 +101,7 @@ tsr_status tsr_plan_run_rows(tsr_ctx *ctx, tsr_plan *plan, tsr_row_reader *reade
     if (w != s->in_w || h != s->in_h || bands != s->in_bands)
         return tsr_error(ctx, TSR_ERR_INTERNAL, "plan made for %dx%dx%d run on rows of %dx%dx%d",
                          s->in_w, s->in_h, s->in_bands, w, h, bands);
-    if (plan->n_stages != 1 || plan->tile == -1)
+    if (plan->n_stages != 1 || plan->tile == -1 || plan->ops[s->first].desc->kind == TSR_OP_GLOBAL)
         return run_whole(ctx, plan, reader, writer, exec, opts);
     band_rows *rows = calloc((size_t)s->tiles_y, sizeof *rows);
     if (!rows)
