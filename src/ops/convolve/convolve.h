@@ -76,6 +76,10 @@ typedef struct filter2d {
     double dtap[TSR_KERNEL_MAX * TSR_KERNEL_MAX];   /* taps as given */
     double divisor;                                 /* sum is divided by it (never 0) */
     double offset;                                  /* then this is added */
+    bool shift;   /* integer taps and offset, divisor 2^bits: exact integer rounding */
+    int bits;     /* shift: log2 of the divisor */
+    int ioffset;  /* shift: offset * divisor, added to the integer sum */
+    bool fused16; /* shift, 3x3, every sum fits 16 bits: one fused 16-bit pass */
 } filter2d;
 
 /* Prepares op->state (owned) from a row-major size x size kernel: the

@@ -1,7 +1,7 @@
 /* The general window driver: keeps the 2r+1 padded input rows around the
  * current output row in a ring, so each input row is padded once per tile.
  * Border columns come from a table built per tile; interior columns are one
- * memcpy. */
+ * memcpy, and tiles with no border column read the input rows in place. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,6 +75,7 @@ tsr_status tsr_stencil_run(const tsr_op *op, const tsr_region *in, tsr_region *o
         st = TSR_ERR_INTERNAL;
         goto out;
     }
+    bool direct = mid == ncols; /* no border column: read rows in place */
     for (int i = 0; i < n; i++)
         tags[i] = -1;
     for (int y = out->rect.y; y < out->rect.y + out->rect.h; y++) {
@@ -83,6 +84,10 @@ tsr_status tsr_stencil_run(const tsr_op *op, const tsr_region *in, tsr_region *o
             if (sy < in->rect.y || sy >= in->rect.y + in->rect.h) {
                 st = TSR_ERR_INTERNAL;
                 goto out;
+            }
+            if (direct) {
+                rows[i] = TSR_REGION_AT(in, out->rect.x - r, sy);
+                continue;
             }
             uint8_t *slot = ring + row_bytes * (size_t)(sy % n);
             if (tags[sy % n] != sy) {

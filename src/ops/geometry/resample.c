@@ -356,20 +356,55 @@ static void run_area(const tsr_resample *rs, const tsr_region *in, tsr_region *o
     }
 }
 
+/* The 2-tap horizontal pass with `bands` a constant after inlining, so the
+ * per-pixel band loop unrolls. Offsets grow with x and only the last
+ * column's (1, 0) window reaches the image edge: that tail reads one pixel. */
+static inline void hpass_linear(const tsr_resample *rs, const uint8_t *row, int first, int x0,
+                                int w, int bands, int *restrict dst) {
+    const short *restrict coef = rs->x.coef;
+    const int *restrict ofs = rs->x.ofs;
+    const uint8_t *restrict base = row - (ptrdiff_t)first * bands;
+    int last = rs->in_w - 1, end = x0 + w, x = x0;
+    while (end > x0 && ofs[end - 1] >= last)
+        end--;
+    for (; x < end; x++, dst += bands) {
+        int c0 = coef[2 * x], c1 = coef[2 * x + 1];
+        const uint8_t *restrict p = base + (ptrdiff_t)ofs[x] * bands;
+        for (int b = 0; b < bands; b++)
+            dst[b] = p[b] * c0 + p[b + bands] * c1;
+    }
+    for (; x < x0 + w; x++, dst += bands) {
+        int c = coef[2 * x] + coef[2 * x + 1];
+        const uint8_t *restrict p = base + (ptrdiff_t)ofs[x] * bands;
+        for (int b = 0; b < bands; b++)
+            dst[b] = p[b] * c;
+    }
+}
+
 /* Horizontal pass of one source row over output columns [x0, x0+w): sums of
  * clamped taps times 1/2048 weights, in int as OpenCV does. */
 static void hpass(const tsr_resample *rs, const tsr_region *in, int sy, int x0, int w, int *dst) {
     int bands = rs->bands, taps = rs->taps, first = in->rect.x, last = rs->in_w - 1;
     const uint8_t *row = TSR_REGION_AT(in, first, sy);
+    if (taps == 2) {
+        switch (bands) {
+        case 1:
+            hpass_linear(rs, row, first, x0, w, 1, dst);
+            return;
+        case 3:
+            hpass_linear(rs, row, first, x0, w, 3, dst);
+            return;
+        case 4:
+            hpass_linear(rs, row, first, x0, w, 4, dst);
+            return;
+        default:
+            hpass_linear(rs, row, first, x0, w, bands, dst);
+            return;
+        }
+    }
     for (int x = x0; x < x0 + w; x++) {
         const short *c = rs->x.coef + (size_t)x * taps;
         int s0 = rs->x.ofs[x];
-        if (taps == 2 && s0 >= 0 && s0 + 1 <= last) {
-            const uint8_t *p = row + (s0 - first) * bands;
-            for (int b = 0; b < bands; b++)
-                *dst++ = p[b] * c[0] + p[b + bands] * c[1];
-            continue;
-        }
         for (int b = 0; b < bands; b++) {
             unsigned acc = 0;
             for (int k = 0; k < taps; k++)
@@ -387,11 +422,16 @@ static void vpass(const tsr_resample *rs, int *const *rows, const short *beta, i
                   uint8_t *dst) {
     int taps = rs->taps, i = 0;
     if (taps == 2) {
-        const int *r0 = rows[0], *r1 = rows[1];
-        int b0 = beta[0], b1 = beta[1];
+        /* 16-bit multiply-high as in OpenCV: S >> 4 <= 32640 and the weights
+         * are 0..2048, so every step fits int16 and vectorizes. */
+        const int *restrict r0 = rows[0], *restrict r1 = rows[1];
+        int16_t b0 = beta[0], b1 = beta[1];
+        uint8_t *restrict d = dst;
         for (; i < n; i++) {
-            int t = (((r0[i] >> 4) * b0) >> 16) + (((r1[i] >> 4) * b1) >> 16);
-            dst[i] = tsr_sat_u8(((short)t + 2) >> 2);
+            int16_t s0 = (int16_t)(r0[i] >> 4), s1 = (int16_t)(r1[i] >> 4);
+            int16_t t = (int16_t)((int16_t)((s0 * b0) >> 16) + (int16_t)((s1 * b1) >> 16));
+            int16_t v = (int16_t)((t + 2) >> 2);
+            d[i] = (uint8_t)(v < 0 ? 0 : (v > 255 ? 255 : v));
         }
         return;
     }

@@ -17,21 +17,33 @@ static tsr_status prepare(tsr_ctx *ctx, tsr_op *op) {
     return TSR_OK;
 }
 
+/* Luma of n pixels `bands` (3 or 4, a constant after inlining) apart;
+ * with 4 bands the alpha follows each luma byte. */
+static inline void luma_row(const uint8_t *restrict s, uint8_t *restrict d, int n, int bands) {
+    for (int x = 0; x < n; x++) {
+        const uint8_t *p = s + (size_t)x * bands;
+        uint8_t v = (uint8_t)((p[0] * R2Y + p[1] * G2Y + p[2] * B2Y + (1 << (SHIFT - 1))) >> SHIFT);
+        if (bands == 3) {
+            d[x] = v;
+        } else {
+            d[2 * (size_t)x] = v;
+            d[2 * (size_t)x + 1] = p[3];
+        }
+    }
+}
+
 static tsr_status run(const tsr_op *op, const tsr_region *in, tsr_region *out) {
     (void)op;
-    int w = out->rect.w, ib = in->bands, ob = out->bands;
+    int w = out->rect.w, ib = in->bands;
     for (int y = out->rect.y; y < out->rect.y + out->rect.h; y++) {
         const uint8_t *s = TSR_REGION_AT(in, out->rect.x, y);
         uint8_t *d = TSR_REGION_AT(out, out->rect.x, y);
-        if (ib < 3) {
+        if (ib < 3)
             memcpy(d, s, (size_t)w * (size_t)ib);
-            continue;
-        }
-        for (int x = 0; x < w; x++, s += ib, d += ob) {
-            d[0] = (uint8_t)((s[0] * R2Y + s[1] * G2Y + s[2] * B2Y + (1 << (SHIFT - 1))) >> SHIFT);
-            if (ob == 2)
-                d[1] = s[3];
-        }
+        else if (ib == 3)
+            luma_row(s, d, w, 3);
+        else
+            luma_row(s, d, w, 4);
     }
     return TSR_OK;
 }
