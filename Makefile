@@ -2,8 +2,10 @@
 BUILD ?= build
 SAMPLE ?= tests/data/hubble_deep_field.jpg
 PIPE ?= grayscale|gaussian-blur:sigma=1.5|canny:low=50,high=150
+LISTEN ?= 127.0.0.1:8080
+DATA ?= tessera-data
 
-.PHONY: all deps build run test bench format format-check clean
+.PHONY: all deps build run sample test bench format format-check clean
 
 all: build
 
@@ -16,8 +18,14 @@ $(BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
-# The main job. Until the server lands, it runs a sample pipeline with the CLI.
+# The main job: the service with its embedded defaults (SQLite + files under
+# ./tessera-data, in-process workers on all cores) at http://127.0.0.1:8080/.
+# The admin token is printed on first start.
 run: build
+	$(BUILD)/src/cli/tessera serve --listen $(LISTEN) --data $(DATA)
+
+# One-shot local processing of a sample photo with the CLI.
+sample: build
 	@mkdir -p out
 	$(BUILD)/src/cli/tessera process -p '$(PIPE)' $(SAMPLE) -o out/sample-edges.png
 	@echo "wrote out/sample-edges.png (pipeline: $(PIPE))"

@@ -5,12 +5,17 @@ Steps, each counted case by case:
   1. formatting of every C file (clang-format --dry-run --Werror)
   2. release build with -Wall -Wextra -Werror (build-test/)
   3. the C unit suite (every test program prints one line per case)
-  4. the Python oracle / CLI tests (tests/oracle, against python3-opencv)
+  4. the Python oracle / CLI tests (tests/oracle, against python3-opencv) and
+     the service tests (tests/service, against a real `tessera serve`)
+  4b. the browser test (tests/browser: playwright-core driving Debian's
+     chromium against a real `tessera serve`; skipped, with a message, only
+     when chromium is not installed)
   5. the C unit suite again under ASan + UBSan (build-asan/)
 """
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -90,25 +95,63 @@ def unit_suite(builddir, label, env_extra=None):
         say(r.stdout[-4000:])
 
 
-def python_suite(builddir):
+def python_suite(builddir, folder="tests/oracle", label="oracle"):
     env = dict(os.environ, TESSERA_BIN=os.path.join(ROOT, builddir, "src", "cli", "tessera"))
-    r = run(["/usr/bin/python3", "-m", "unittest", "discover", "-s", "tests/oracle",
+    r = run(["/usr/bin/python3", "-m", "unittest", "discover", "-s", folder,
              "-p", "test_*.py", "-v"], env=env)
     out = r.stderr
     for m in re.finditer(r"^(test\S+) \((\S+)\)(?:\n.*?)?\.\.\. (ok|FAIL|ERROR|skipped.*)$",
                          out, re.M):
-        name = f"oracle/{m.group(2)}.{m.group(1)}"
+        name = f"{label}/{m.group(2)}.{m.group(1)}"
         status = m.group(3)
         if status.startswith("skipped"):
             continue
         record(name, status == "ok")
     ran = re.search(r"^Ran (\d+) test", out, re.M)
-    say(f"[oracle] {ran.group(1) if ran else 0} tests, exit {r.returncode}")
+    say(f"[{label}] {ran.group(1) if ran else 0} tests, exit {r.returncode}")
     if r.returncode:
         tail = out[-6000:]
         say(tail)
         if not re.search(r"\.\.\. (FAIL|ERROR)", out):
-            record("oracle/suite", False, "unittest failed to run")
+            record(f"{label}/suite", False, "unittest failed to run")
+
+
+def browser_suite(builddir):
+    folder = os.path.join(ROOT, "tests", "browser")
+    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    if not os.access(chromium, os.X_OK):
+        say(f"[browser] SKIPPED: {chromium} is not installed (scripts/install-deps.sh test "
+            "could not install Debian's chromium); the web UI was not tested in a browser")
+        return
+    for tool in ("node", "npm"):
+        if not shutil.which(tool):
+            record(f"browser/{tool}", False, f"{tool} is missing: run scripts/install-deps.sh test")
+            say(f"[browser] {tool} is missing: run scripts/install-deps.sh test")
+            return
+    if not os.path.isdir(os.path.join(folder, "node_modules", "playwright-core")):
+        r = subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=folder, text=True,
+                           capture_output=True, timeout=600)
+        if r.returncode:
+            record("browser/npm install", False, (r.stdout + r.stderr)[-2000:])
+            say("[browser] npm install failed:\n" + (r.stdout + r.stderr)[-2000:])
+            return
+    env = dict(os.environ, TESSERA_BIN=os.path.join(ROOT, builddir, "src", "cli", "tessera"),
+               CHROMIUM=chromium)
+    try:
+        r = subprocess.run(["node", "ui.test.mjs"], cwd=folder, env=env, text=True,
+                           capture_output=True, timeout=300)
+        out, code = r.stdout + r.stderr, r.returncode
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else e.stdout or ""
+        out, code = out + "\nFAIL timeout: node ui.test.mjs ran past 300 s", -1
+    cases = re.findall(r"^(ok|FAIL) +([^:\n]+?)(?::.*)?$", out, re.M)
+    for status, name in cases:
+        record(f"browser/{name}", status == "ok", "" if status == "ok" else out[-3000:])
+    if code and not any(s == "FAIL" for s, _ in cases):
+        record("browser/suite", False, out[-3000:])
+    say(f"[browser] {len(cases)} cases, exit {code}")
+    if code:
+        say(out[-4000:])
 
 
 def main():
@@ -120,6 +163,8 @@ def main():
     if ok:
         unit_suite("build-test", "unit")
         python_suite("build-test")
+        python_suite("build-test", "tests/service", "service")
+        browser_suite("build-test")
     ok = build("build-asan", ["--buildtype=debug", "-Db_sanitize=address,undefined",
                               "-Db_lundef=false"])
     record("build asan+ubsan", ok)

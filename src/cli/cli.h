@@ -17,6 +17,15 @@ enum {
 int cmd_process(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_ops(int argc, char **argv);
+/* tessera serve: the REST API, web UI and job scheduler (src/server). */
+int cmd_serve(int argc, char **argv);
+/* The client of a `tessera serve` (libcurl, src/cli/http_client.c): upload
+ * and run a job, show jobs, download results. */
+int cmd_submit(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_fetch(int argc, char **argv);
+/* The operation list as JSON, as `tessera ops --json` prints it. Caller frees. */
+char *cli_ops_json(void);
 
 /* Maps a status to one of the exit codes above. */
 int cli_exit_code(tsr_status st);

@@ -12,6 +12,12 @@ static void usage(FILE *f) {
             "                  [--threads N] [--tile N] [--report FILE.json]\n"
             "  tessera info FILE... [--json]\n"
             "  tessera ops [--json]\n"
+            "  tessera serve [--listen HOST:PORT] [--data DIR] [--threads N] [--runners N]\n"
+            "                [--max-upload-bytes N] [--pixel-budget N] [--max-active-jobs N]\n"
+            "  tessera submit [--server URL] [--token T] -p PIPELINE FILE... -o DIR\n"
+            "                 [--format F] [--quality Q] [--no-wait]\n"
+            "  tessera status [--server URL] [--token T] [--json] [JOB_ID]\n"
+            "  tessera fetch [--server URL] [--token T] JOB_ID -o DIR\n"
             "  tessera version\n\n"
             "Pipelines: 'grayscale|gaussian-blur:sigma=2|canny:low=100,high=200'\n"
             "or JSON: '[{\"op\":\"grayscale\"},{\"op\":\"canny\",\"low\":100}]'.\n"
@@ -46,6 +52,14 @@ int main(int argc, char **argv) {
         return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "ops"))
         return cmd_ops(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve"))
+        return cmd_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "submit"))
+        return cmd_submit(argc - 1, argv + 1);
+    if (!strcmp(cmd, "status"))
+        return cmd_status(argc - 1, argv + 1);
+    if (!strcmp(cmd, "fetch"))
+        return cmd_fetch(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("tessera %s\n", TESSERA_VERSION);
         return EXIT_OK;

@@ -1,0 +1,188 @@
+/* tessera serve: the durable store, the job scheduler and the HTTP server
+ * in one process. First start creates the admin user and prints its token
+ * once; SIGINT/SIGTERM drain and stop cleanly. */
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "server/server.h"
+#include "service/store_extra.h"
+
+/* What the command line asked for. */
+typedef struct serve_args {
+    char host[64];             /* listen address */
+    int port;                  /* listen port; 0 = any */
+    const char *data;          /* data directory */
+    tsr_jobs_config jobs;      /* scheduler settings */
+    uint64_t max_upload_bytes; /* upload cap; 0 = default */
+    int print_routes;          /* --print-routes */
+} serve_args;
+
+/* One JSON log line per job start and finish, with its duration. */
+static void log_job_event(void *user, const char *job_id, const char *event, tsr_job_state state,
+                          double seconds) {
+    (void)user;
+    if (!strcmp(event, "started"))
+        tsr_server_log("info", "job started", "job_id", json_string(job_id), NULL);
+    else
+        tsr_server_log("info", "job finished", "job_id", json_string(job_id), "state",
+                       json_string(tsr_job_state_name(state)), "seconds", json_real(seconds), NULL);
+}
+
+static void serve_usage(FILE *f) {
+    fprintf(f,
+            "usage: tessera serve [--listen HOST:PORT] [--data DIR] [--threads N] [--runners N]\n"
+            "                     [--max-upload-bytes N] [--pixel-budget N]\n"
+            "                     [--max-active-jobs N] [--print-routes]\n");
+}
+
+/* Parses a non-negative integer option value; false when malformed. */
+static int parse_u64(const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = s ? strtoull(s, &end, 10) : 0;
+    if (!s || !*s || *end || errno || s[0] == '-')
+        return 0;
+    *out = v;
+    return 1;
+}
+
+static int parse_args(int argc, char **argv, serve_args *a) {
+    memset(a, 0, sizeof *a);
+    snprintf(a->host, sizeof a->host, "127.0.0.1");
+    a->port = 8080;
+    a->data = "./tessera-data";
+    for (int i = 1; i < argc; i++) {
+        const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        uint64_t v = 0;
+        if (!strcmp(opt, "--print-routes")) {
+            a->print_routes = 1;
+            continue;
+        }
+        if (!val) {
+            fprintf(stderr, "tessera serve: %s needs a value\n", opt);
+            return 0;
+        }
+        i++;
+        if (!strcmp(opt, "--listen")) {
+            const char *colon = strrchr(val, ':');
+            if (!colon || colon == val || (size_t)(colon - val) >= sizeof a->host ||
+                !parse_u64(colon + 1, &v) || v > 65535) {
+                fprintf(stderr, "tessera serve: --listen wants HOST:PORT (got %s)\n", val);
+                return 0;
+            }
+            snprintf(a->host, sizeof a->host, "%.*s", (int)(colon - val), val);
+            if (!strcmp(a->host, "localhost"))
+                snprintf(a->host, sizeof a->host, "127.0.0.1");
+            a->port = (int)v;
+        } else if (!strcmp(opt, "--data")) {
+            a->data = val;
+        } else if (parse_u64(val, &v) && v <= (1ull << 62)) {
+            if (!strcmp(opt, "--threads") && v <= 1024)
+                a->jobs.threads = (int)v;
+            else if (!strcmp(opt, "--runners") && v <= 1024)
+                a->jobs.runners = (int)v;
+            else if (!strcmp(opt, "--max-upload-bytes"))
+                a->max_upload_bytes = v;
+            else if (!strcmp(opt, "--pixel-budget"))
+                a->jobs.pixel_budget = v;
+            else if (!strcmp(opt, "--max-active-jobs") && v <= 1000000)
+                a->jobs.max_active = (int)v;
+            else {
+                fprintf(stderr, "tessera serve: unknown option or bad value %s %s\n", opt, val);
+                return 0;
+            }
+        } else {
+            fprintf(stderr, "tessera serve: %s wants a non-negative integer (got %s)\n", opt, val);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Creates user "admin" and its first token on a store without users, and
+ * prints the token once. */
+static tsr_status first_start(tsr_ctx *ctx, tsr_store *store, const serve_args *a, int port) {
+    int64_t users = 0, admin = 0;
+    char token[TSR_STORE_TOKEN_LEN + 1];
+    tsr_status st = tsr_store_user_count(store, ctx, &users);
+    if (st || users > 0)
+        return st;
+    if ((st = tsr_store_user_create(store, ctx, "admin", TSR_ROLE_ADMIN, &admin)))
+        return st;
+    const char *given = getenv("TESSERA_ADMIN_TOKEN");
+    if (given && given[0]) {
+        st = tsr_store_token_insert(store, ctx, admin, given, NULL);
+        snprintf(token, sizeof token, "%s", given);
+    } else {
+        st = tsr_store_token_create(store, ctx, admin, token, NULL);
+    }
+    if (st)
+        return st;
+    printf("tessera: admin token: %s\n", token);
+    printf("tessera: open http://%s:%d/ and sign in with it\n", a->host, port);
+    return TSR_OK;
+}
+
+int cmd_serve(int argc, char **argv) {
+    serve_args a;
+    tsr_store *store = NULL;
+    tsr_jobs *jobs = NULL;
+    tsr_server *srv = NULL;
+    tsr_status st = TSR_OK;
+    if (!parse_args(argc, argv, &a)) {
+        serve_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (a.print_routes) {
+        tsr_server_print_routes(stdout);
+        return EXIT_OK;
+    }
+    tsr_ctx *ctx = tsr_ctx_new();
+    if (!ctx)
+        return EXIT_INTERNAL;
+    /* Signals are taken by sigwait below; every thread started from here
+     * inherits the blocked mask. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if ((st = tsr_store_open(ctx, a.data, &store)))
+        goto out;
+    a.jobs.on_event = log_job_event;
+    if ((st = tsr_jobs_start(ctx, store, &a.jobs, &jobs)))
+        goto out;
+    tsr_server_config cfg = {.host = a.host,
+                             .port = a.port,
+                             .max_upload_bytes = a.max_upload_bytes,
+                             .ops_json = cli_ops_json};
+    if ((st = tsr_server_start(ctx, &cfg, store, jobs, &srv)))
+        goto out;
+    int port = tsr_server_port(srv);
+    if ((st = first_start(ctx, store, &a, port)))
+        goto out;
+    printf("tessera: listening on http://%s:%d\n", a.host, port);
+    fflush(stdout);
+    tsr_server_log("info", "listening", "url", json_string(a.host), "port", json_integer(port),
+                   "data", json_string(a.data), NULL);
+    int sig = 0;
+    sigwait(&stop, &sig);
+    tsr_server_log("info", "stopping", "signal", json_integer(sig), NULL);
+out:
+    if (st)
+        fprintf(stderr, "tessera serve: %s\n", tsr_ctx_message(ctx));
+    tsr_server_drain(srv);
+    tsr_server_stop(srv);
+    tsr_jobs_stop(jobs);
+    tsr_store_close(store);
+    tsr_ctx_free(ctx);
+    if (!st)
+        tsr_server_log("info", "stopped", NULL);
+    return cli_exit_code(st);
+}

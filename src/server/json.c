@@ -1,0 +1,87 @@
+/* JSON forms of images and jobs as the API shows them (docs/openapi.yaml
+ * schemas Image and Job). */
+#include <string.h>
+
+#include "server/server_internal.h"
+
+json_t *image_json(const tsr_store_image *im) {
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(im->id));
+    json_object_set_new(o, "format", json_string(im->format));
+    json_object_set_new(o, "width", json_integer(im->width));
+    json_object_set_new(o, "height", json_integer(im->height));
+    json_object_set_new(o, "bands", json_integer(im->bands));
+    json_object_set_new(o, "frames", json_integer(im->frames));
+    json_object_set_new(o, "bytes", json_integer((json_int_t)im->bytes));
+    json_object_set_new(o, "sha256", json_string(im->sha256));
+    json_object_set_new(o, "name", im->name[0] ? json_string(im->name) : json_null());
+    json_object_set_new(o, "created", json_time(im->created));
+    return o;
+}
+
+static json_t *opt_string(const char *s) {
+    return s && s[0] ? json_string(s) : json_null();
+}
+
+static json_t *item_json(const tsr_store_job_item *it) {
+    int done = it->state == TSR_JOB_SUCCEEDED;
+    json_t *o = json_object();
+    json_object_set_new(o, "image", opt_string(it->image));
+    json_object_set_new(o, "position", json_integer(it->position));
+    json_object_set_new(o, "state", json_string(tsr_job_state_name(it->state)));
+    json_object_set_new(o, "error", opt_string(it->error));
+    json_object_set_new(o, "width", done ? json_integer(it->width) : json_null());
+    json_object_set_new(o, "height", done ? json_integer(it->height) : json_null());
+    json_object_set_new(o, "bytes",
+                        done ? json_integer((json_int_t)it->result_bytes) : json_null());
+    json_object_set_new(o, "format", opt_string(it->result_format));
+    json_object_set_new(o, "seconds", it->finished ? json_real(it->seconds) : json_null());
+    return o;
+}
+
+json_t *job_json(tsr_server *srv, const tsr_store_job *job) {
+    tsr_job_live live;
+    int has_live = tsr_jobs_live(srv->jobs, job->id, &live);
+    tsr_job_state state = job->state;
+    int64_t done = job->tiles_done, total = job->tiles_total;
+    double cpu = job->cpu_seconds, eta = -1, percent;
+    /* The store is authoritative once it says terminal (e.g. cancelled). */
+    if (has_live && !tsr_job_state_terminal(state)) {
+        state = live.state;
+        done = live.tiles_done;
+        total = live.tiles_total;
+        cpu = live.cpu_seconds;
+        eta = live.eta_seconds;
+    }
+    percent = total > 0 ? 100.0 * (double)done / (double)total : 0.0;
+    if (state == TSR_JOB_SUCCEEDED)
+        percent = 100.0;
+    else if (percent > 99.9)
+        percent = 99.9;
+    if (tsr_job_state_terminal(state) || state == TSR_JOB_QUEUED)
+        eta = -1;
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(job->id));
+    json_object_set_new(o, "state", json_string(tsr_job_state_name(state)));
+    json_object_set_new(o, "percent", json_real(percent));
+    json_object_set_new(o, "tiles_done", json_integer(done));
+    json_object_set_new(o, "tiles_total", json_integer(total));
+    json_object_set_new(o, "eta_seconds", eta >= 0 ? json_real(eta) : json_null());
+    json_object_set_new(o, "pipeline_text",
+                        json_string(job->pipeline_text ? job->pipeline_text : ""));
+    json_t *pipe = job->pipeline_json ? json_loads(job->pipeline_json, 0, NULL) : NULL;
+    json_object_set_new(o, "pipeline", pipe ? pipe : json_array());
+    json_object_set_new(
+        o, "output",
+        json_pack("{s:s, s:i}", "format", job->output_format, "quality", job->quality));
+    json_object_set_new(o, "created", json_time(job->created));
+    json_object_set_new(o, "started", json_time(job->started));
+    json_object_set_new(o, "finished", json_time(job->finished));
+    json_object_set_new(o, "error", opt_string(job->error));
+    json_object_set_new(o, "cpu_seconds", json_real(cpu));
+    json_t *items = json_array();
+    for (size_t i = 0; job->items && i < job->item_count; i++)
+        json_array_append_new(items, item_json(&job->items[i]));
+    json_object_set_new(o, "items", items);
+    return o;
+}

@@ -1,0 +1,106 @@
+/* GET /metrics: Prometheus text format 0.0.4. Job counts come from the
+ * store, tile and job histograms from the scheduler, HTTP counters from
+ * the server (route = the pattern, never the raw path). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/server_internal.h"
+
+void metrics_count(tsr_server *srv, int route, unsigned status) {
+    pthread_mutex_lock(&srv->metrics_lock);
+    int i = 0;
+    while (i < srv->n_slots && !(srv->slots[i].route == route && srv->slots[i].status == status))
+        i++;
+    if (i == srv->n_slots && srv->n_slots < METRIC_SLOTS)
+        srv->slots[srv->n_slots++] = (metric_slot){route, status, 0};
+    if (i < srv->n_slots)
+        srv->slots[i].count++;
+    pthread_mutex_unlock(&srv->metrics_lock);
+}
+
+/* Appends printf output to buf; sets *over when it does not fit. */
+static void add(tsr_buffer *buf, int *bad, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void add(tsr_buffer *buf, int *bad, const char *fmt, ...) {
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof line || tsr_buffer_append(buf, line, (size_t)n))
+        *bad = 1;
+}
+
+static void histogram(tsr_buffer *buf, int *bad, const char *name, const char *help,
+                      const double *bounds, const uint64_t *le, double sum) {
+    add(buf, bad, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    for (int i = 0; i < 11; i++)
+        add(buf, bad, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i], (unsigned long long)le[i]);
+    add(buf, bad, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
+        (unsigned long long)le[11], name, sum, name, (unsigned long long)le[11]);
+}
+
+enum MHD_Result h_metrics(request *r) {
+    tsr_server *srv = r->srv;
+    int64_t counts[TSR_JOB_STATE_COUNT] = {0};
+    tsr_jobs_stats js;
+    tsr_buffer buf = {0};
+    int bad = 0;
+    tsr_status st = tsr_store_job_count_by_state(srv->store, r->ctx, counts);
+    if (st)
+        return reply_status(r, st);
+    tsr_jobs_get_stats(srv->jobs, &js);
+    add(&buf, &bad, "# HELP tessera_jobs Jobs by state.\n# TYPE tessera_jobs gauge\n");
+    for (int s = 0; s < TSR_JOB_STATE_COUNT; s++)
+        add(&buf, &bad, "tessera_jobs{state=\"%s\"} %lld\n", tsr_job_state_name((tsr_job_state)s),
+            (long long)counts[s]);
+    add(&buf, &bad,
+        "# HELP tessera_tiles_processed_total Tiles processed since start.\n"
+        "# TYPE tessera_tiles_processed_total counter\ntessera_tiles_processed_total %llu\n",
+        (unsigned long long)js.tiles_processed);
+    histogram(&buf, &bad, "tessera_tile_seconds", "CPU seconds per tile.", tsr_jobs_tile_buckets,
+              js.tile_seconds_le, js.tile_seconds_sum);
+    histogram(&buf, &bad, "tessera_job_seconds", "Wall seconds per finished job.",
+              tsr_jobs_job_buckets, js.job_seconds_le, js.job_seconds_sum);
+    add(&buf, &bad,
+        "# HELP tessera_queue_depth Jobs waiting for a runner.\n# TYPE tessera_queue_depth "
+        "gauge\ntessera_queue_depth %llu\n"
+        "# HELP tessera_jobs_running Jobs being processed.\n# TYPE tessera_jobs_running gauge\n"
+        "tessera_jobs_running %llu\n"
+        "# HELP tessera_pixels_active Admitted pixels of active jobs.\n"
+        "# TYPE tessera_pixels_active gauge\ntessera_pixels_active %llu\n",
+        (unsigned long long)js.queued, (unsigned long long)js.running,
+        (unsigned long long)js.pixels_active);
+    add(&buf, &bad,
+        "# HELP tessera_bytes_in_total Upload bytes received.\n"
+        "# TYPE tessera_bytes_in_total counter\ntessera_bytes_in_total %llu\n"
+        "# HELP tessera_bytes_out_total File bytes served.\n"
+        "# TYPE tessera_bytes_out_total counter\ntessera_bytes_out_total %llu\n",
+        (unsigned long long)atomic_load(&srv->bytes_in),
+        (unsigned long long)atomic_load(&srv->bytes_out));
+    add(&buf, &bad,
+        "# HELP tessera_http_requests_total HTTP requests by route and status.\n"
+        "# TYPE tessera_http_requests_total counter\n");
+    pthread_mutex_lock(&srv->metrics_lock);
+    for (int i = 0; i < srv->n_slots; i++) {
+        const metric_slot *m = &srv->slots[i];
+        add(&buf, &bad, "tessera_http_requests_total{route=\"%s\",status=\"%u\"} %llu\n",
+            m->route >= 0 ? server_routes[m->route].pattern : "unmatched", m->status,
+            (unsigned long long)m->count);
+    }
+    pthread_mutex_unlock(&srv->metrics_lock);
+    if (bad) {
+        tsr_buffer_free(&buf);
+        return reply_error(r, 500, "internal", "cannot format the metrics");
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(buf.len, buf.data, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        tsr_buffer_free(&buf);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4");
+    return reply(r, 200, resp);
+}

@@ -1,0 +1,167 @@
+/* Result downloads: one image's file, or a zip of all of a job's results
+ * built with libzip in the store's temp folder, served from the open file
+ * and unlinked at once. File names are generated: the image's name made
+ * safe (never a path) with the output format's extension. */
+#include <fcntl.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zip.h>
+
+#include "server/server_internal.h"
+
+/* "<name stem>.<ext>" of item `it` (image name when known, else image id,
+ * else job-<id>-<n>), unique among `used` names (then "-2", "-3"...). */
+static void item_file_name(request *r, const tsr_store_job *job, const tsr_store_job_item *it,
+                           char names[][260], size_t used, char *out) {
+    char stem[200] = "";
+    tsr_store_image im;
+    int found = 0;
+    if (it->image[0] &&
+        !tsr_store_image_get(r->srv->store, r->ctx, &r->user, it->image, &im, &found) && found)
+        safe_stem(im.name, stem, sizeof stem);
+    tsr_ctx_reset(r->ctx);
+    if (!stem[0] && it->image[0])
+        snprintf(stem, sizeof stem, "%s", it->image);
+    if (!stem[0])
+        snprintf(stem, sizeof stem, "job-%s-%d", job->id, it->position + 1);
+    const char *ext = tsr_format_extension(tsr_format_from_name(it->result_format));
+    snprintf(out, 260, "%s.%s", stem, ext);
+    for (int k = 2;; k++) {
+        int clash = 0;
+        for (size_t i = 0; i < used; i++)
+            clash |= !strcmp(names[i], out);
+        if (!clash)
+            return;
+        snprintf(out, 260, "%s-%d.%s", stem, k, ext);
+    }
+}
+
+/* Gets the job; replies 404 itself and returns NULL when there is none. */
+static tsr_store_job *get_job(request *r, enum MHD_Result *res) {
+    tsr_store_job *job = NULL;
+    snprintf(r->job_id, sizeof r->job_id, "%s", r->params[0]);
+    tsr_status st = tsr_store_job_get(r->srv->store, r->ctx, &r->user, r->params[0], &job);
+    if (st)
+        *res = reply_status(r, st);
+    else if (!job)
+        *res = reply_error(r, 404, "not_found", "job %s not found", r->params[0]);
+    return job;
+}
+
+static enum MHD_Result serve_item(request *r, const tsr_store_job *job,
+                                  const tsr_store_job_item *it) {
+    char name[260], etag[80];
+    if (it->state != TSR_JOB_SUCCEEDED || !it->result_blob[0])
+        return reply_error(r, 409, "not_ready", "the result of image %s is not ready (%s)",
+                           it->image[0] ? it->image : "(deleted)", tsr_job_state_name(it->state));
+    item_file_name(r, job, it, NULL, 0, name);
+    snprintf(etag, sizeof etag, "\"%s\"", it->result_blob);
+    return serve_file(r, it->result_blob, -1,
+                      tsr_format_mime(tsr_format_from_name(it->result_format)), etag, name);
+}
+
+/* Writes the zip of every succeeded item into a temp file; returns its fd
+ * (the file already unlinked) or -1 after replying. */
+static int build_zip(request *r, const tsr_store_job *job, enum MHD_Result *res) {
+    char path[PATH_MAX], blob[PATH_MAX];
+    char(*names)[260] = calloc(job->item_count, sizeof *names);
+    zip_t *za = NULL;
+    int fd = -1, err = 0;
+    size_t n = 0;
+    tsr_status st = names ? tsr_blob_temp_path(r->srv->store, r->ctx, path) : TSR_ERR_NOMEM;
+    if (st) {
+        *res = reply_status(r, st);
+        free(names);
+        return -1;
+    }
+    if (!(za = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &err)))
+        goto fail;
+    for (size_t i = 0; i < job->item_count; i++) {
+        const tsr_store_job_item *it = &job->items[i];
+        if (it->state != TSR_JOB_SUCCEEDED || !it->result_blob[0])
+            continue;
+        if (tsr_blob_path(r->srv->store, r->ctx, it->result_blob, blob))
+            goto fail;
+        item_file_name(r, job, it, names, n, names[n]);
+        zip_source_t *src = zip_source_file(za, blob, 0, -1);
+        zip_int64_t idx = src ? zip_file_add(za, names[n], src, ZIP_FL_ENC_UTF_8) : -1;
+        if (idx < 0) {
+            zip_source_free(src);
+            goto fail;
+        }
+        zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_STORE, 0);
+        n++;
+    }
+    if (zip_close(za) != 0)
+        goto fail;
+    za = NULL;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    unlink(path);
+    free(names);
+    if (fd < 0)
+        *res = reply_error(r, 500, "internal", "cannot reopen the zip");
+    return fd;
+fail:
+    if (za)
+        zip_discard(za);
+    unlink(path);
+    free(names);
+    *res = reply_error(r, 500, "internal", "cannot build the zip of job %s", job->id);
+    return -1;
+}
+
+enum MHD_Result h_job_result(request *r) {
+    enum MHD_Result res = MHD_YES;
+    tsr_store_job *job = get_job(r, &res);
+    if (!job)
+        return res;
+    if (job->state != TSR_JOB_SUCCEEDED) {
+        res = reply_error(r, 409, "not_ready", "job %s has not succeeded (it is %s)", job->id,
+                          tsr_job_state_name(job->state));
+    } else if (job->item_count == 1) {
+        res = serve_item(r, job, &job->items[0]);
+    } else {
+        /* ETag: SHA-256 over the result blob ids, which never change. */
+        unsigned char hash[crypto_hash_sha256_BYTES];
+        crypto_hash_sha256_state hs;
+        char hex[2 * crypto_hash_sha256_BYTES + 1], etag[80], name[64];
+        crypto_hash_sha256_init(&hs);
+        for (size_t i = 0; i < job->item_count; i++)
+            crypto_hash_sha256_update(&hs, (const unsigned char *)job->items[i].result_blob,
+                                      strlen(job->items[i].result_blob) + 1);
+        crypto_hash_sha256_final(&hs, hash);
+        sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
+        snprintf(etag, sizeof etag, "\"%s\"", hex);
+        snprintf(name, sizeof name, "job-%s.zip", job->id);
+        if (etag_matches(r, etag)) {
+            res = serve_file(r, NULL, -1, "application/zip", etag, name);
+        } else {
+            int fd = build_zip(r, job, &res);
+            if (fd >= 0)
+                res = serve_file(r, NULL, fd, "application/zip", etag, name);
+        }
+    }
+    tsr_store_job_free(job);
+    return res;
+}
+
+enum MHD_Result h_job_item_result(request *r) {
+    enum MHD_Result res = MHD_YES;
+    tsr_store_job *job = get_job(r, &res);
+    if (!job)
+        return res;
+    const tsr_store_job_item *it = NULL;
+    for (size_t i = 0; i < job->item_count && !it; i++)
+        if (!strcmp(job->items[i].image, r->params[1]))
+            it = &job->items[i];
+    if (!it)
+        res = reply_error(r, 404, "not_found", "job %s has no image %s", job->id, r->params[1]);
+    else
+        res = serve_item(r, job, it);
+    tsr_store_job_free(job);
+    return res;
+}

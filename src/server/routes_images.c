@@ -1,0 +1,109 @@
+/* Image routes other than upload: list, get, delete, original bytes. */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "server/server_internal.h"
+
+enum MHD_Result h_images_list(request *r) {
+    size_t limit, count = 0;
+    enum MHD_Result res;
+    tsr_store_image *list = NULL;
+    if (!query_limit(r, &limit, &res))
+        return res;
+    tsr_status st = tsr_store_image_list(r->srv->store, r->ctx, &r->user, limit, &list, &count);
+    if (st)
+        return reply_status(r, st);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < count; i++)
+        json_array_append_new(arr, image_json(&list[i]));
+    free(list);
+    return reply_json(r, 200, json_pack("{s:o}", "images", arr));
+}
+
+/* Looks up image {id}; replies 404 (or the error) itself and returns 0. */
+static int find_image(request *r, tsr_store_image *im, enum MHD_Result *res) {
+    int found = 0;
+    tsr_status st = tsr_store_image_get(r->srv->store, r->ctx, &r->user, r->params[0], im, &found);
+    if (st)
+        *res = reply_status(r, st);
+    else if (!found)
+        *res = reply_error(r, 404, "not_found", "image %s not found", r->params[0]);
+    return !st && found;
+}
+
+enum MHD_Result h_image_get(request *r) {
+    tsr_store_image im;
+    enum MHD_Result res;
+    if (!find_image(r, &im, &res))
+        return res;
+    return reply_json(r, 200, image_json(&im));
+}
+
+enum MHD_Result h_image_delete(request *r) {
+    int found = 0;
+    tsr_status st = tsr_store_image_delete(r->srv->store, r->ctx, &r->user, r->params[0], &found);
+    if (st == TSR_ERR_USAGE)
+        return reply_error(r, 409, "in_use", "%s", tsr_ctx_message(r->ctx));
+    if (st)
+        return reply_status(r, st);
+    if (!found)
+        return reply_error(r, 404, "not_found", "image %s not found", r->params[0]);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    return reply(r, 204, resp);
+}
+
+/* Serves blob `blob` with ETag, Content-Type and an attachment file name
+ * (already safe); 304 when If-None-Match matches. */
+enum MHD_Result serve_file(request *r, const char *blob, int fd, const char *type, const char *etag,
+                           const char *filename) {
+    char path[PATH_MAX], disp[400];
+    if (etag_matches(r, etag)) {
+        if (fd >= 0)
+            close(fd);
+        struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(resp, "ETag", etag);
+        return reply(r, 304, resp);
+    }
+    if (fd < 0) {
+        tsr_status st = tsr_blob_path(r->srv->store, r->ctx, blob, path);
+        if (st)
+            return reply_status(r, st);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb)) {
+        if (fd >= 0)
+            close(fd);
+        return reply_error(r, 500, "internal", "the stored file is missing");
+    }
+    struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
+    if (!resp) {
+        close(fd);
+        return MHD_NO;
+    }
+    atomic_fetch_add(&r->srv->bytes_out, (uint64_t)sb.st_size);
+    snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", filename);
+    MHD_add_response_header(resp, "Content-Type", type);
+    MHD_add_response_header(resp, "ETag", etag);
+    MHD_add_response_header(resp, "Content-Disposition", disp);
+    MHD_add_response_header(resp, "Cache-Control", "private, no-cache");
+    return reply(r, 200, resp);
+}
+
+enum MHD_Result h_image_content(request *r) {
+    tsr_store_image im;
+    enum MHD_Result res;
+    char etag[80], stem[200], name[260];
+    if (!find_image(r, &im, &res))
+        return res;
+    snprintf(etag, sizeof etag, "\"%s\"", im.sha256);
+    safe_stem(im.name, stem, sizeof stem);
+    tsr_format f = tsr_format_from_name(im.format);
+    snprintf(name, sizeof name, "%s.%s", stem[0] ? stem : im.id, tsr_format_extension(f));
+    return serve_file(r, im.blob, -1, tsr_format_mime(f), etag, name);
+}

@@ -1,0 +1,268 @@
+/* Job routes: create (admission), list, get, cancel/purge. Events are in
+ * events.c, downloads in result.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/server_internal.h"
+
+/* Reads the job request's pipeline (text or JSON list) into *out; replies
+ * 400/413 itself and returns 0 when it is not usable. */
+static int parse_pipeline(request *r, json_t *v, tsr_pipeline **out, enum MHD_Result *res) {
+    char *owned = NULL;
+    const char *text;
+    if (json_is_string(v)) {
+        text = json_string_value(v);
+    } else if (json_is_array(v)) {
+        text = owned = json_dumps(v, JSON_COMPACT);
+    } else {
+        *res = reply_error(r, 400, "bad_request",
+                           "pipeline must be the text form or a JSON list of steps");
+        return 0;
+    }
+    if (!text) {
+        *res = reply_error(r, 503, "unavailable", "out of memory");
+        return 0;
+    }
+    if (strlen(text) > TSR_PIPELINE_MAX_TEXT) {
+        free(owned);
+        *res = reply_error(r, 413, "too_large", "the pipeline is longer than %d bytes",
+                           TSR_PIPELINE_MAX_TEXT);
+        return 0;
+    }
+    tsr_status st = tsr_pipeline_parse(r->ctx, text, out);
+    free(owned);
+    if (st) {
+        *res = reply_error(r, st == TSR_ERR_USAGE ? 400 : 500,
+                           st == TSR_ERR_USAGE ? "bad_pipeline" : "internal", "%s",
+                           tsr_ctx_message(r->ctx));
+        return 0;
+    }
+    return 1;
+}
+
+enum MHD_Result h_pipeline_validate(request *r) {
+    enum MHD_Result res;
+    tsr_pipeline *p = NULL;
+    json_t *body = request_json(r);
+    if (!body)
+        return MHD_YES;
+    json_t *v = json_object_get(body, "pipeline");
+    if (!v) {
+        json_decref(body);
+        return reply_error(r, 400, "bad_request", "the body needs a \"pipeline\"");
+    }
+    int ok = parse_pipeline(r, v, &p, &res);
+    json_decref(body);
+    if (!ok)
+        return res;
+    char *text = tsr_pipeline_to_text(p), *json = tsr_pipeline_to_json(p);
+    tsr_pipeline_free(p);
+    json_t *pj = json ? json_loads(json, 0, NULL) : NULL;
+    json_t *out = text && pj ? json_pack("{s:s, s:o}", "text", text, "pipeline", pj) : NULL;
+    free(text);
+    free(json);
+    if (!out)
+        return reply_error(r, 500, "internal", "cannot print the pipeline");
+    return reply_json(r, 200, out);
+}
+
+/* Reads "output": format (default png) and quality (1..100, default 85). */
+static int parse_output(request *r, json_t *v, tsr_format *format, int *quality,
+                        enum MHD_Result *res) {
+    static const char *const allowed[] = {"png", "jpeg", "webp", "tiff", "bmp", "pnm"};
+    const char *name = "png";
+    json_t *f = v ? json_object_get(v, "format") : NULL,
+           *q = v ? json_object_get(v, "quality") : NULL;
+    *quality = 85;
+    if ((v && !json_is_object(v)) || (f && !json_is_string(f)) || (q && !json_is_integer(q))) {
+        *res = reply_error(r, 400, "bad_request",
+                           "output must be {\"format\": name, \"quality\": integer}");
+        return 0;
+    }
+    if (f)
+        name = json_string_value(f);
+    int known = 0;
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+        known |= !strcmp(name, allowed[i]);
+    *format = tsr_format_from_name(name);
+    if (!known || !tsr_format_can_encode(*format)) {
+        *res = reply_error(r, 400, "bad_request",
+                           "output format must be one of png, jpeg, webp, tiff, bmp, pnm "
+                           "(got %.40s)",
+                           name);
+        return 0;
+    }
+    if (q && (json_integer_value(q) < 1 || json_integer_value(q) > 100)) {
+        *res = reply_error(r, 400, "bad_request", "output quality must be between 1 and 100");
+        return 0;
+    }
+    if (q)
+        *quality = (int)json_integer_value(q);
+    return 1;
+}
+
+/* Reads "images": 1.. distinct ids the caller may see; replies itself. */
+static int parse_images(request *r, json_t *v, const char ***ids, size_t *n, enum MHD_Result *res) {
+    if (!json_is_array(v) || json_array_size(v) == 0) {
+        *res = reply_error(r, 400, "bad_request", "images must be a non-empty list of image ids");
+        return 0;
+    }
+    *n = json_array_size(v);
+    if (*n > TSR_STORE_JOB_ITEMS_MAX) {
+        *res = reply_error(r, 413, "too_large", "a job takes at most %d images",
+                           TSR_STORE_JOB_ITEMS_MAX);
+        return 0;
+    }
+    if (!(*ids = calloc(*n, sizeof **ids))) {
+        *res = reply_error(r, 503, "unavailable", "out of memory");
+        return 0;
+    }
+    for (size_t i = 0; i < *n; i++) {
+        const char *id = json_string_value(json_array_get(v, i));
+        tsr_store_image im;
+        int found = 0;
+        if (!id) {
+            *res = reply_error(r, 400, "bad_request", "images[%zu] is not a string", i);
+            return 0;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp((*ids)[j], id)) {
+                *res = reply_error(r, 400, "bad_request", "image %.64s is listed twice", id);
+                return 0;
+            }
+        tsr_status st = tsr_store_image_get(r->srv->store, r->ctx, &r->user, id, &im, &found);
+        if (st || !found) {
+            *res = st ? reply_status(r, st)
+                      : reply_error(r, 404, "not_found", "image %.64s not found", id);
+            return 0;
+        }
+        (*ids)[i] = id;
+    }
+    return 1;
+}
+
+/* Replies the job `id` as the caller sees it. */
+static enum MHD_Result reply_job(request *r, unsigned status, const char *id) {
+    tsr_store_job *job = NULL;
+    tsr_status st = tsr_store_job_get(r->srv->store, r->ctx, &r->user, id, &job);
+    if (st)
+        return reply_status(r, st);
+    if (!job)
+        return reply_error(r, 404, "not_found", "job %s not found", id);
+    json_t *body = job_json(r->srv, job);
+    tsr_store_job_free(job);
+    if (status != 201)
+        return reply_json(r, status, body);
+    char loc[64], *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    json_decref(body);
+    if (!text)
+        return reply_error(r, 503, "unavailable", "out of memory");
+    snprintf(loc, sizeof loc, "/api/v1/jobs/%s", id);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "Location", loc);
+    return reply(r, status, resp);
+}
+
+enum MHD_Result h_jobs_create(request *r) {
+    enum MHD_Result res = MHD_YES;
+    tsr_pipeline *pipe = NULL;
+    const char **ids = NULL;
+    size_t n = 0;
+    tsr_format format;
+    int quality, retry = 0;
+    char id[TSR_STORE_ID_LEN + 1] = "";
+    if (atomic_load(&r->srv->draining) && (r->retry_after = 5))
+        return reply_error(r, 503, "unavailable", "the server is shutting down");
+    json_t *body = request_json(r);
+    if (!body)
+        return MHD_YES;
+    json_t *pv = json_object_get(body, "pipeline");
+    if (!pv) {
+        res = reply_error(r, 400, "bad_request", "the body needs a \"pipeline\"");
+        goto out;
+    }
+    if (!parse_pipeline(r, pv, &pipe, &res) ||
+        !parse_output(r, json_object_get(body, "output"), &format, &quality, &res) ||
+        !parse_images(r, json_object_get(body, "images"), &ids, &n, &res))
+        goto out;
+    tsr_status st =
+        tsr_jobs_submit(r->srv->jobs, r->ctx, &r->user, ids, n, pipe, format, quality, id, &retry);
+    if (st == TSR_ERR_LIMIT) {
+        r->retry_after = retry > 0 ? retry : 30;
+        res = reply_error(r, retry > 0 ? 429 : 503, retry > 0 ? "busy" : "unavailable", "%s",
+                          tsr_ctx_message(r->ctx));
+        goto out;
+    }
+    if (st) {
+        res = reply_status(r, st);
+        goto out;
+    }
+    snprintf(r->job_id, sizeof r->job_id, "%s", id);
+    tsr_server_log("info", "job queued", "request_id", json_string(r->id), "job_id",
+                   json_string(id), "user", json_string(r->user.name), "images",
+                   json_integer((json_int_t)n), NULL);
+    res = reply_job(r, 201, id);
+out:
+    json_decref(body);
+    free(ids);
+    tsr_pipeline_free(pipe);
+    return res;
+}
+
+enum MHD_Result h_jobs_list(request *r) {
+    size_t limit, count = 0;
+    enum MHD_Result res;
+    tsr_store_job *list = NULL;
+    if (!query_limit(r, &limit, &res))
+        return res;
+    tsr_status st = tsr_store_job_list(r->srv->store, r->ctx, &r->user, limit, &list, &count);
+    if (st)
+        return reply_status(r, st);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < count; i++) {
+        tsr_store_job *full = NULL;
+        if (tsr_store_job_get(r->srv->store, r->ctx, &r->user, list[i].id, &full) || !full) {
+            tsr_ctx_reset(r->ctx);
+            json_array_append_new(arr, job_json(r->srv, &list[i]));
+            continue;
+        }
+        json_array_append_new(arr, job_json(r->srv, full));
+        tsr_store_job_free(full);
+    }
+    tsr_store_jobs_free(list, count);
+    return reply_json(r, 200, json_pack("{s:o}", "jobs", arr));
+}
+
+enum MHD_Result h_job_get(request *r) {
+    snprintf(r->job_id, sizeof r->job_id, "%s", r->params[0]);
+    return reply_job(r, 200, r->params[0]);
+}
+
+enum MHD_Result h_job_delete(request *r) {
+    const char *purge = query_arg(r, "purge");
+    int found = 0;
+    snprintf(r->job_id, sizeof r->job_id, "%s", r->params[0]);
+    if (purge && strcmp(purge, "true") && strcmp(purge, "false") && strcmp(purge, "1") &&
+        strcmp(purge, "0"))
+        return reply_error(r, 400, "bad_request", "purge must be true or false");
+    int purging = purge && (!strcmp(purge, "true") || !strcmp(purge, "1"));
+    tsr_status st = tsr_jobs_cancel(r->srv->jobs, r->ctx, &r->user, r->params[0], &found);
+    if (st)
+        return reply_status(r, st);
+    if (!found)
+        return reply_error(r, 404, "not_found", "job %s not found", r->params[0]);
+    tsr_server_log("info", "job cancel", "request_id", json_string(r->id), "job_id",
+                   json_string(r->params[0]), "purge", json_boolean(purging), NULL);
+    if (!purging)
+        return reply_job(r, 200, r->params[0]);
+    st = tsr_store_job_delete(r->srv->store, r->ctx, &r->user, r->params[0], &found);
+    if (st == TSR_ERR_USAGE)
+        return reply_error(r, 409, "in_use", "%s", tsr_ctx_message(r->ctx));
+    if (st)
+        return reply_status(r, st);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    return reply(r, 204, resp);
+}

@@ -1,0 +1,224 @@
+/* The listener: libmicrohttpd with one thread per connection (event
+ * streams block in their reader), request setup, routing, body collection,
+ * and the per-request log line. */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "server/server_internal.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void tsr_server_log(const char *level, const char *msg, ...) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    json_t *line = json_object();
+    json_object_set_new(line, "ts", json_time((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
+    json_object_set_new(line, "level", json_string(level));
+    json_object_set_new(line, "msg", json_string(msg));
+    va_list ap;
+    va_start(ap, msg);
+    for (const char *key; (key = va_arg(ap, const char *));) {
+        json_t *v = va_arg(ap, json_t *);
+        json_object_set_new(line, key, v ? v : json_null());
+    }
+    va_end(ap);
+    char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    if (text)
+        fprintf(stderr, "%s\n", text);
+    free(text);
+    json_decref(line);
+}
+
+/* Sets up a request at the first call: id, route, auth, body collection.
+ * Returns 0 once a response was queued (the request ends there). */
+static int request_begin(request *r, const char *url, enum MHD_Result *result) {
+    int path_known = 0;
+    r->route_index = route_match(r->method, url, r->params, &path_known);
+    if (r->route_index < 0 && !strcmp(r->method, "HEAD")) {
+        *result = reply_error(r, 405, "method_not_allowed", "HEAD is not supported; use GET");
+        return 0;
+    }
+    if (r->route_index < 0) {
+        if (!path_known) {
+            *result = reply_error(r, 404, "not_found", "no such path: %.200s", url);
+            return 0;
+        }
+        route_allowed(url, r->allow, sizeof r->allow);
+        *result = reply_error(r, 405, "method_not_allowed", "%s is not allowed here (allowed: %s)",
+                              r->method, r->allow);
+        return 0;
+    }
+    const route *rt = &server_routes[r->route_index];
+    if (!auth_check(r, rt, result))
+        return 0;
+    const char *len = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
+    if (rt->body == BODY_UPLOAD)
+        return upload_begin(r, result);
+    if (rt->body == BODY_JSON) {
+        const char *type = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
+        int has_body = len && strtoull(len, NULL, 10) > 0;
+        if (has_body && (!type || strncasecmp(type, "application/json", 16))) {
+            *result = reply_error(r, 415, "unsupported_media_type",
+                                  "send the body as Content-Type application/json");
+            return 0;
+        }
+        if (len && strtoull(len, NULL, 10) > JSON_BODY_MAX) {
+            *result = reply_error(r, 413, "too_large", "a JSON body may hold at most %u bytes",
+                                  JSON_BODY_MAX);
+            return 0;
+        }
+        r->body.max = JSON_BODY_MAX;
+    }
+    return 1;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *data,
+                                  size_t *data_size, void **con_cls) {
+    (void)version;
+    tsr_server *srv = cls;
+    request *r = *con_cls;
+    enum MHD_Result result = MHD_YES;
+    if (!r) {
+        if (!(r = calloc(1, sizeof *r)) || !(r->ctx = tsr_ctx_new())) {
+            free(r);
+            return MHD_NO;
+        }
+        *con_cls = r;
+        r->srv = srv;
+        r->conn = conn;
+        r->method = method;
+        r->start = now_s();
+        r->route_index = -1;
+        snprintf(r->id, sizeof r->id, "%s%08llx", srv->id_prefix,
+                 (unsigned long long)atomic_fetch_add(&srv->next_request, 1));
+        tsr_limits lim = *tsr_ctx_limits(r->ctx);
+        if (srv->config.max_upload_bytes)
+            lim.max_file_bytes = srv->config.max_upload_bytes;
+        tsr_ctx_set_limits(r->ctx, &lim);
+        if (!request_begin(r, url, &result))
+            return result;
+        return MHD_YES;
+    }
+    if (r->queued) { /* answered early: drop what is still coming */
+        *data_size = 0;
+        return MHD_YES;
+    }
+    const route *rt = &server_routes[r->route_index];
+    if (*data_size) {
+        if (rt->body == BODY_UPLOAD)
+            upload_feed(r, data, *data_size);
+        else if (rt->body == BODY_JSON && !r->body_over &&
+                 tsr_buffer_append(&r->body, data, *data_size))
+            r->body_over = 1;
+        *data_size = 0;
+        return MHD_YES;
+    }
+    if (r->body_over)
+        return reply_error(r, 413, "too_large", "a JSON body may hold at most %u bytes",
+                           JSON_BODY_MAX);
+    return rt->handler(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    (void)conn;
+    tsr_server *srv = cls;
+    request *r = *con_cls;
+    if (!r)
+        return;
+    *con_cls = NULL;
+    metrics_count(srv, r->route_index, r->status);
+    const char *route = r->route_index >= 0 ? server_routes[r->route_index].pattern : "";
+    tsr_server_log(r->status >= 500 ? "error" : "info", "request", "request_id", json_string(r->id),
+                   "method", json_string(r->method), "route", json_string(route), "status",
+                   json_integer(r->status), "ms", json_real((now_s() - r->start) * 1000.0),
+                   "job_id", r->job_id[0] ? json_string(r->job_id) : NULL, "completed",
+                   json_boolean(toe == MHD_REQUEST_TERMINATED_COMPLETED_OK), NULL);
+    upload_free(r->up);
+    tsr_buffer_free(&r->body);
+    tsr_ctx_free(r->ctx);
+    free(r);
+}
+
+static void log_mhd(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && msg[n - 1] == '\n')
+        msg[--n] = '\0';
+    tsr_server_log("warn", "http", "detail", json_string(msg), NULL);
+}
+
+tsr_status tsr_server_start(tsr_ctx *ctx, const tsr_server_config *config, tsr_store *store,
+                            tsr_jobs *jobs, tsr_server **out) {
+    *out = NULL;
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)config->port);
+    if (config->port < 0 || config->port > 65535 ||
+        inet_pton(AF_INET, config->host, &addr.sin_addr) != 1)
+        return tsr_error(ctx, TSR_ERR_USAGE, "serve: --listen wants IPv4-ADDRESS:PORT (got %s:%d)",
+                         config->host, config->port);
+    tsr_server *srv = calloc(1, sizeof *srv);
+    if (!srv)
+        return tsr_error(ctx, TSR_ERR_NOMEM, "serve: out of memory");
+    srv->store = store;
+    srv->jobs = jobs;
+    srv->config = *config;
+    pthread_mutex_init(&srv->metrics_lock, NULL);
+    uint32_t rnd = 0;
+    if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        rnd = (uint32_t)time(NULL);
+    snprintf(srv->id_prefix, sizeof srv->id_prefix, "%08x", rnd);
+    unsigned max_conn = config->max_connections ? config->max_connections : 256;
+    unsigned per_ip = config->per_ip_limit ? config->per_ip_limit : 64;
+    unsigned timeout = config->timeout_s ? config->timeout_s : 60;
+    srv->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
+            MHD_USE_POLL,
+        0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_END);
+    if (!srv->daemon) {
+        pthread_mutex_destroy(&srv->metrics_lock);
+        free(srv);
+        return tsr_error(ctx, TSR_ERR_IO, "serve: cannot listen on %s:%d (in use or not allowed)",
+                         config->host, config->port);
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = info ? info->port : config->port;
+    *out = srv;
+    return TSR_OK;
+}
+
+int tsr_server_port(const tsr_server *server) {
+    return server->port;
+}
+
+void tsr_server_drain(tsr_server *server) {
+    if (!server)
+        return;
+    atomic_store(&server->draining, 1);
+}
+
+void tsr_server_stop(tsr_server *server) {
+    if (!server)
+        return;
+    atomic_store(&server->draining, 1);
+    MHD_stop_daemon(server->daemon);
+    pthread_mutex_destroy(&server->metrics_lock);
+    free(server);
+}

@@ -1,0 +1,43 @@
+/*
+ * The HTTP server of `tessera serve`: the REST API v1 (docs/openapi.yaml),
+ * Server-Sent Events for job progress, result downloads, /metrics, health
+ * and the embedded web UI, on libmicrohttpd with one thread per connection.
+ * Design notes: docs/internals/server.md.
+ */
+#ifndef TESSERA_SERVER_SERVER_H
+#define TESSERA_SERVER_SERVER_H
+
+#include <stdio.h>
+
+#include "service/jobs.h"
+#include "service/store.h"
+
+typedef struct tsr_server tsr_server;
+
+typedef struct tsr_server_config {
+    const char *host;          /* numeric IPv4 address to listen on ("127.0.0.1") */
+    int port;                  /* TCP port; 0 = any free port (see tsr_server_port) */
+    uint64_t max_upload_bytes; /* cap on one upload request body; 0 = the ctx default */
+    unsigned max_connections;  /* total open connections; 0 = 256 */
+    unsigned per_ip_limit;     /* connections from one address; 0 = 64 */
+    unsigned timeout_s;        /* idle connection timeout; 0 = 60 */
+    char *(*ops_json)(void);   /* operations list as JSON (malloc'ed); borrowed function */
+} tsr_server_config;
+
+/* Starts listening. `store` and `jobs` are borrowed and must outlive the
+ * server. The caller stops it with tsr_server_stop. */
+tsr_status tsr_server_start(tsr_ctx *ctx, const tsr_server_config *config, tsr_store *store,
+                            tsr_jobs *jobs, tsr_server **out);
+/* The port actually bound. */
+int tsr_server_port(const tsr_server *server);
+/* Marks the server as draining: /readyz answers 503, event streams end. */
+void tsr_server_drain(tsr_server *server);
+/* Stops accepting, waits for open connections, frees. Accepts NULL. */
+void tsr_server_stop(tsr_server *server);
+/* Prints "METHOD PATTERN" for every route, one per line. */
+void tsr_server_print_routes(FILE *f);
+/* Writes one JSON log line on stderr: {"ts":..,"level":..,"msg":..} plus
+ * the string/number pairs given as key, json_t* ... NULL (values stolen). */
+void tsr_server_log(const char *level, const char *msg, ...);
+
+#endif

@@ -1,0 +1,189 @@
+/* Private parts of the HTTP server shared by its files. */
+#ifndef TESSERA_SERVER_INTERNAL_H
+#define TESSERA_SERVER_INTERNAL_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "server/server.h"
+
+#define JSON_BODY_MAX    (1u << 20) /* bytes of a JSON request body */
+#define UPLOAD_PARTS_MAX 256        /* files in one multipart upload */
+#define METRIC_SLOTS     512        /* distinct (route, status) pairs counted */
+
+typedef struct request request;
+typedef struct upload upload;
+
+/* What a route's handler needs in its body. */
+typedef enum body_kind { BODY_NONE = 0, BODY_JSON, BODY_UPLOAD } body_kind;
+
+/* Who may call a route. */
+typedef enum access_kind {
+    ACCESS_PUBLIC = -1, /* no token */
+    ACCESS_ADMIN = TSR_ROLE_ADMIN,
+    ACCESS_USER = TSR_ROLE_USER,
+    ACCESS_VIEWER = TSR_ROLE_VIEWER
+} access_kind;
+
+/* Answers the request: queues a response and returns MHD's result. */
+typedef enum MHD_Result (*handler_fn)(request *r);
+
+typedef struct route {
+    const char *method;  /* "GET", "POST", "DELETE" */
+    const char *pattern; /* "/api/v1/jobs/{id}"; {name} matches one path segment */
+    handler_fn handler;  /* called once the whole body is in */
+    access_kind access;  /* least role allowed, or public */
+    body_kind body;      /* how the body is collected */
+} route;
+
+/* One (route, status) counter of /metrics. */
+typedef struct metric_slot {
+    int route;       /* index into the route table; -1 = no route */
+    unsigned status; /* HTTP status */
+    uint64_t count;  /* requests */
+} metric_slot;
+
+struct tsr_server {
+    struct MHD_Daemon *daemon;         /* the listener */
+    tsr_store *store;                  /* borrowed */
+    tsr_jobs *jobs;                    /* borrowed */
+    tsr_server_config config;          /* copied; host borrowed */
+    int port;                          /* bound port */
+    atomic_int draining;               /* set at shutdown */
+    atomic_uint_fast64_t next_request; /* request id counter */
+    atomic_uint_fast64_t bytes_in;     /* upload bytes received */
+    atomic_uint_fast64_t bytes_out;    /* file bytes served */
+    char id_prefix[9];                 /* random per process, for request ids */
+    pthread_mutex_t metrics_lock;      /* guards `slots` */
+    metric_slot slots[METRIC_SLOTS];   /* HTTP request counters */
+    int n_slots;                       /* slots in use */
+};
+
+/* Per-request state, from the first call of the access handler to the
+ * completion notice. */
+struct request {
+    tsr_server *srv;             /* the server */
+    struct MHD_Connection *conn; /* the connection */
+    const char *method;          /* borrowed from MHD */
+    int route_index;             /* matched route, -1 = none */
+    char params[2][65];          /* values of {id} / {image} in order */
+    tsr_store_user user;         /* the caller, once authenticated */
+    tsr_ctx *ctx;                /* errors and limits of this request */
+    char id[32];                 /* request id (X-Request-Id) */
+    double start;                /* monotonic seconds */
+    unsigned status;             /* status answered */
+    int retry_after;             /* seconds for Retry-After; 0 = none */
+    char allow[64];              /* Allow header of a 405; "" = none */
+    int queued;                  /* a response was queued */
+    tsr_buffer body;             /* JSON body */
+    int body_over;               /* JSON body over its cap */
+    upload *up;                  /* upload state (BODY_UPLOAD) */
+    char job_id[65];             /* for the log line, when relevant */
+};
+
+/* ---- routes.c ---- */
+extern const route server_routes[];
+extern const int server_route_count;
+/* Finds the route for method+path: *index = route, or -1 with *path_known
+ * set when another method matches (405). Fills r->params. */
+int route_match(const char *method, const char *path, char params[2][65], int *path_known);
+/* "GET, DELETE" of the routes matching `path`, into buf. */
+void route_allowed(const char *path, char *buf, size_t size);
+
+/* ---- reply.c ---- */
+/* Adds security headers and X-Request-Id, queues, destroys the response. */
+enum MHD_Result reply(request *r, unsigned status, struct MHD_Response *resp);
+/* JSON body (stolen). */
+enum MHD_Result reply_json(request *r, unsigned status, json_t *body);
+/* {"error":{"code":..,"message":..}}. */
+enum MHD_Result reply_error(request *r, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Maps a tsr_status (message from r->ctx) to an error reply. */
+enum MHD_Result reply_status(request *r, tsr_status st);
+/* Plain text body (copied). */
+enum MHD_Result reply_text(request *r, unsigned status, const char *type, const char *text);
+/* Milliseconds since the Unix epoch. */
+int64_t wall_ms(void);
+/* RFC 3339 UTC time of ms since epoch, or JSON null for 0. */
+json_t *json_time(int64_t ms);
+/* The request's JSON body as an object; replies 400 itself and returns
+ * NULL when it is not one (an empty body gives an empty object). */
+json_t *request_json(request *r);
+/* Query argument or NULL. */
+const char *query_arg(request *r, const char *name);
+/* Parses ?limit= (1..1000, default 50); false after replying 400. */
+int query_limit(request *r, size_t *limit, enum MHD_Result *result);
+/* Whether If-None-Match matches `etag` (quoted). */
+int etag_matches(request *r, const char *etag);
+/* Copies a display file name: drops path components and control bytes. */
+void display_name(const char *in, char *out, size_t size);
+/* Safe file-name stem: [A-Za-z0-9._-] only, no leading dot, no extension. */
+void safe_stem(const char *name, char *out, size_t size);
+
+/* ---- routes_images.c ---- */
+/* Serves stored blob `blob` (or, when `fd` >= 0, that open file, consumed)
+ * with Content-Type, ETag (quoted) and an attachment file name that is
+ * already safe; 304 when If-None-Match matches. */
+enum MHD_Result serve_file(request *r, const char *blob, int fd, const char *type, const char *etag,
+                           const char *filename);
+
+/* ---- auth.c ---- */
+/* Authenticates and checks the route's role; replies itself and returns 0
+ * when the request may not go on. */
+int auth_check(request *r, const route *rt, enum MHD_Result *result);
+
+/* ---- json.c ---- */
+json_t *image_json(const tsr_store_image *im);
+/* A job object: store row plus live progress when the scheduler holds it. */
+json_t *job_json(tsr_server *srv, const tsr_store_job *job);
+
+/* ---- upload.c ---- */
+/* Starts an upload from the request headers; replies itself (415, 413) and
+ * returns 0 when it cannot. */
+int upload_begin(request *r, enum MHD_Result *result);
+/* Feeds body bytes. */
+void upload_feed(request *r, const char *data, size_t size);
+void upload_free(upload *up);
+
+/* ---- handlers ---- */
+enum MHD_Result h_images_upload(request *r);
+enum MHD_Result h_images_list(request *r);
+enum MHD_Result h_image_get(request *r);
+enum MHD_Result h_image_delete(request *r);
+enum MHD_Result h_image_content(request *r);
+enum MHD_Result h_operations(request *r);
+enum MHD_Result h_pipeline_validate(request *r);
+enum MHD_Result h_jobs_create(request *r);
+enum MHD_Result h_jobs_list(request *r);
+enum MHD_Result h_job_get(request *r);
+enum MHD_Result h_job_delete(request *r);
+enum MHD_Result h_job_events(request *r);
+enum MHD_Result h_job_result(request *r);
+enum MHD_Result h_job_item_result(request *r);
+enum MHD_Result h_workers(request *r);
+enum MHD_Result h_users_create(request *r);
+enum MHD_Result h_users_list(request *r);
+enum MHD_Result h_tokens_create(request *r);
+enum MHD_Result h_tokens_list(request *r);
+enum MHD_Result h_token_revoke(request *r);
+enum MHD_Result h_metrics(request *r);
+enum MHD_Result h_healthz(request *r);
+enum MHD_Result h_readyz(request *r);
+enum MHD_Result h_web(request *r);
+
+/* ---- metrics.c ---- */
+void metrics_count(tsr_server *srv, int route, unsigned status);
+
+/* ---- web assets (generated by scripts/embed_assets.py) ---- */
+typedef struct web_asset {
+    const char *path;          /* "/app.js" ("/" for index.html) */
+    const char *type;          /* Content-Type */
+    const unsigned char *data; /* the bytes */
+    size_t size;               /* their count */
+} web_asset;
+extern const web_asset tsr_web_assets[];
+extern const size_t tsr_web_asset_count;
+
+#endif

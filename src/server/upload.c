@@ -1,0 +1,269 @@
+/* POST /api/v1/images: the body (raw, or multipart/form-data with one or
+ * many `file` parts) streams into blob writers, never whole in memory; each
+ * file is then validated by content (header limits, then a full decode
+ * through the row reader, one strip at a time) before anything is stored. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "server/server_internal.h"
+
+#define VALIDATE_ROWS 16 /* rows decoded per call while validating */
+
+/* One uploaded file. */
+typedef struct part {
+    tsr_blob_writer *writer;                /* its temp file */
+    char name[TSR_STORE_FILE_NAME_MAX + 1]; /* display name, "" when none */
+    tsr_store_image image;                  /* filled once validated and stored */
+} part;
+
+struct upload {
+    struct MHD_PostProcessor *pp; /* multipart parser; NULL for a raw body */
+    part *parts;                  /* UPLOAD_PARTS_MAX entries */
+    int n;                        /* parts started */
+    uint64_t total;               /* body bytes received */
+    uint64_t cap;                 /* body byte cap */
+    tsr_status err;               /* first error; the rest of the body is dropped */
+    int err_part;                 /* part the error is about, -1 = the request */
+};
+
+void upload_free(upload *up) {
+    if (!up)
+        return;
+    if (up->pp)
+        MHD_destroy_post_processor(up->pp);
+    for (int i = 0; i < up->n; i++)
+        tsr_blob_writer_free(up->parts[i].writer);
+    free(up->parts);
+    free(up);
+}
+
+static void fail(request *r, int part, tsr_status st) {
+    if (!r->up->err) {
+        r->up->err = st;
+        r->up->err_part = part;
+    }
+}
+
+/* Starts part `name`; records an error when there are too many. */
+static part *part_start(request *r, const char *name) {
+    upload *up = r->up;
+    if (up->n >= UPLOAD_PARTS_MAX) {
+        fail(r, -1,
+             tsr_error(r->ctx, TSR_ERR_LIMIT, "at most %d files per upload", UPLOAD_PARTS_MAX));
+        return NULL;
+    }
+    part *p = &up->parts[up->n];
+    memset(p, 0, sizeof *p);
+    display_name(name, p->name, sizeof p->name);
+    tsr_status st = tsr_blob_writer_new(r->srv->store, r->ctx, up->cap, &p->writer);
+    if (st) {
+        fail(r, up->n, st);
+        return NULL;
+    }
+    up->n++;
+    return p;
+}
+
+static void part_write(request *r, const char *data, size_t size) {
+    upload *up = r->up;
+    if (up->err || up->n == 0)
+        return;
+    tsr_status st = tsr_blob_writer_write(up->parts[up->n - 1].writer, r->ctx, data, size);
+    if (st)
+        fail(r, up->n - 1, st);
+}
+
+static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *filename, const char *content_type,
+                               const char *transfer_encoding, const char *data, uint64_t off,
+                               size_t size) {
+    (void)kind, (void)content_type, (void)transfer_encoding;
+    request *r = cls;
+    upload *up = r->up;
+    if (up->err)
+        return MHD_NO;
+    if (!key || strcmp(key, "file"))
+        return MHD_YES; /* other fields are ignored */
+    int same = up->n > 0 && (off > 0 || tsr_blob_writer_bytes(up->parts[up->n - 1].writer) == 0);
+    if (same) {
+        char name[TSR_STORE_FILE_NAME_MAX + 1];
+        display_name(filename, name, sizeof name);
+        same = !strcmp(name, up->parts[up->n - 1].name);
+    }
+    if (!same && !part_start(r, filename))
+        return MHD_NO;
+    if (size)
+        part_write(r, data, size);
+    return up->err ? MHD_NO : MHD_YES;
+}
+
+int upload_begin(request *r, enum MHD_Result *result) {
+    upload *up = calloc(1, sizeof *up);
+    if (!up || !(up->parts = calloc(UPLOAD_PARTS_MAX, sizeof *up->parts))) {
+        free(up);
+        *result = reply_error(r, 503, "unavailable", "out of memory");
+        return 0;
+    }
+    r->up = up;
+    up->err_part = -1;
+    up->cap = tsr_ctx_limits(r->ctx)->max_file_bytes;
+    const char *len = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
+    if (len && strtoull(len, NULL, 10) > up->cap) {
+        *result = reply_error(r, 413, "too_large",
+                              "the upload has %s bytes, more than the cap of %llu bytes", len,
+                              (unsigned long long)up->cap);
+        return 0;
+    }
+    const char *type = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
+    if (type && !strncasecmp(type, "multipart/form-data", 19)) {
+        up->pp = MHD_create_post_processor(r->conn, 64 * 1024, on_part, r);
+        if (!up->pp) {
+            *result = reply_error(r, 400, "bad_request", "malformed multipart/form-data header");
+            return 0;
+        }
+        return 1;
+    }
+    if (!part_start(r, query_arg(r, "name"))) {
+        *result = reply_status(r, up->err);
+        return 0;
+    }
+    return 1;
+}
+
+void upload_feed(request *r, const char *data, size_t size) {
+    upload *up = r->up;
+    atomic_fetch_add(&r->srv->bytes_in, size);
+    up->total += size;
+    if (up->err)
+        return;
+    if (up->total > up->cap) {
+        fail(r, -1,
+             tsr_error(r->ctx, TSR_ERR_LIMIT, "the upload is over the cap of %llu bytes",
+                       (unsigned long long)up->cap));
+        return;
+    }
+    if (!up->pp) {
+        part_write(r, data, size);
+        return;
+    }
+    if (MHD_post_process(up->pp, data, size) != MHD_YES && !up->err)
+        fail(r, -1, tsr_error(r->ctx, TSR_ERR_USAGE, "malformed multipart/form-data body"));
+}
+
+/* Checks part `p` by content: header limits, then decodes every row. */
+static tsr_status validate(request *r, part *p) {
+    tsr_row_reader *rd = NULL;
+    tsr_image_info info;
+    uint8_t *rows = NULL;
+    tsr_status st =
+        tsr_row_reader_open(r->ctx, tsr_blob_writer_temp_path(p->writer), NULL, &rd, &info);
+    if (st)
+        goto out;
+    int w, h, bands;
+    tsr_row_reader_shape(rd, &w, &h, &bands);
+    size_t stride = (size_t)w * (size_t)bands;
+    if (!(rows = malloc(stride * VALIDATE_ROWS))) {
+        st = tsr_error(r->ctx, TSR_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (int y = 0; y < h && !st; y += VALIDATE_ROWS)
+        st = tsr_row_reader_read(rd, rows, stride, h - y < VALIDATE_ROWS ? h - y : VALIDATE_ROWS);
+    if (st)
+        goto out;
+    tsr_store_image *im = &p->image;
+    memset(im, 0, sizeof *im);
+    im->owner = r->user.id;
+    snprintf(im->format, sizeof im->format, "%s", tsr_format_name(info.format));
+    im->width = (uint32_t)info.width;
+    im->height = (uint32_t)info.height;
+    im->bands = info.bands;
+    im->frames = info.frames > 0 ? (uint32_t)info.frames : 1;
+    im->bytes = tsr_blob_writer_bytes(p->writer);
+    snprintf(im->name, sizeof im->name, "%s", p->name);
+out:
+    free(rows);
+    tsr_row_reader_free(rd);
+    return st;
+}
+
+/* Replies the upload error, naming the part's file. */
+static enum MHD_Result reply_upload_error(request *r, int index, tsr_status st) {
+    const char *name = index >= 0 && r->up->parts[index].name[0] ? r->up->parts[index].name : "";
+    const char *text = tsr_ctx_message(r->ctx), *temp = NULL;
+    char msg[1300];
+    if (index >= 0 && r->up->parts[index].writer)
+        temp = tsr_blob_writer_temp_path(r->up->parts[index].writer);
+    if (temp && temp[0] && !strncmp(text, temp, strlen(temp))) { /* never show server paths */
+        text += strlen(temp);
+        text += strspn(text, ": ");
+    }
+    if (name[0])
+        snprintf(msg, sizeof msg, "%s: %s", name, text);
+    else
+        snprintf(msg, sizeof msg, "%s", text);
+    tsr_ctx_reset(r->ctx);
+    tsr_error(r->ctx, st, "%s", msg);
+    return reply_status(r, st);
+}
+
+enum MHD_Result h_images_upload(request *r) {
+    upload *up = r->up;
+    tsr_store *store = r->srv->store;
+    int stored = 0, failed_at = -1;
+    tsr_status st = up->err;
+    if (st)
+        return reply_upload_error(r, up->err_part, st);
+    if (up->pp && MHD_destroy_post_processor(up->pp) != MHD_YES && !up->err)
+        st = tsr_error(r->ctx, TSR_ERR_USAGE, "the multipart/form-data body is incomplete");
+    up->pp = NULL;
+    if (!st && up->n == 0)
+        st = tsr_error(r->ctx, TSR_ERR_USAGE, "the upload holds no part named 'file'");
+    for (int i = 0; !st && i < up->n; i++)
+        if ((st = validate(r, &up->parts[i])))
+            failed_at = i;
+    for (; !st && stored < up->n; stored++) {
+        part *p = &up->parts[stored];
+        if ((st = tsr_blob_writer_commit(p->writer, r->ctx, p->image.blob, p->image.sha256))) {
+            failed_at = stored;
+            break;
+        }
+        if ((st = tsr_store_image_insert(store, r->ctx, &p->image))) {
+            tsr_blob_delete(store, r->ctx, p->image.blob);
+            failed_at = stored;
+            break;
+        }
+    }
+    if (st) {
+        for (int i = 0; i < stored; i++) { /* all or nothing */
+            int found;
+            tsr_store_image_delete(store, r->ctx, &r->user, up->parts[i].image.id, &found);
+        }
+        return reply_upload_error(r, failed_at, st);
+    }
+    for (int i = 0; i < up->n; i++)
+        tsr_server_log("info", "image stored", "request_id", json_string(r->id), "image_id",
+                       json_string(up->parts[i].image.id), "bytes",
+                       json_integer((json_int_t)up->parts[i].image.bytes), NULL);
+    json_t *body;
+    if (up->n == 1) {
+        body = image_json(&up->parts[0].image);
+    } else {
+        body = json_array();
+        for (int i = 0; i < up->n; i++)
+            json_array_append_new(body, image_json(&up->parts[i].image));
+        body = json_pack("{s:o}", "images", body);
+    }
+    char loc[64];
+    snprintf(loc, sizeof loc, "/api/v1/images/%s", up->parts[0].image.id);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!text)
+        return reply_error(r, 503, "unavailable", "out of memory");
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "Location", loc);
+    return reply(r, 201, resp);
+}

@@ -1,0 +1,336 @@
+/* The blob store: files under data_dir/blobs/<2 hex>/<id>. A blob is written
+ * to data_dir/tmp first and renamed into place only after an fsync, and the
+ * directory is fsync'ed after the rename, so a blob is either wholly there or
+ * not there, even across a crash or power loss. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "service/store_internal.h"
+
+struct tsr_blob_writer {
+    tsr_store *store;             /* borrowed; outlives the writer */
+    int fd;                       /* the temp file, -1 once closed */
+    char temp[PATH_MAX];          /* its path under data_dir/tmp */
+    uint64_t bytes;               /* written so far */
+    uint64_t max_bytes;           /* cap on `bytes` */
+    crypto_hash_sha256_state sha; /* hash of the bytes so far */
+    bool committed;               /* renamed into the store */
+    bool failed;                  /* a write failed: no commit allowed */
+};
+
+/* fsyncs a directory so a rename or create in it is durable. */
+static tsr_status sync_dir(tsr_ctx *ctx, const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0) {
+        int err = errno;
+        if (fd >= 0)
+            close(fd);
+        return tsr_error(ctx, TSR_ERR_IO, "blob store: cannot sync directory %s: %s", path,
+                         strerror(err));
+    }
+    close(fd);
+    return TSR_OK;
+}
+
+static tsr_status make_dir(tsr_ctx *ctx, const char *path, bool *created) {
+    if (created)
+        *created = false;
+    if (mkdir(path, 0700) == 0) {
+        if (created)
+            *created = true;
+        return TSR_OK;
+    }
+    if (errno == EEXIST)
+        return TSR_OK;
+    return tsr_error(ctx, TSR_ERR_IO, "blob store: cannot create directory %s: %s", path,
+                     strerror(errno));
+}
+
+tsr_status tsr_blob_dirs_prepare(tsr_store *s, tsr_ctx *ctx) {
+    tsr_status rc = make_dir(ctx, s->blobs, NULL);
+    return rc ? rc : make_dir(ctx, s->tmp, NULL);
+}
+
+tsr_status tsr_blob_tmp_clean(tsr_store *s, tsr_ctx *ctx) {
+    DIR *d = opendir(s->tmp);
+    if (!d)
+        return tsr_error(ctx, TSR_ERR_IO, "blob store: cannot read %s: %s", s->tmp,
+                         strerror(errno));
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        unlinkat(dirfd(d), e->d_name, 0); /* a stray directory is left alone */
+    }
+    closedir(d);
+    return TSR_OK;
+}
+
+/* Writes the directory of blob `id` (blobs/<first 2 hex>) into `dir`. */
+static void blob_dir(const tsr_store *s, const char *id, char *dir) {
+    snprintf(dir, PATH_MAX, "%s/%.2s", s->blobs, id);
+}
+
+tsr_status tsr_blob_path(tsr_store *store, tsr_ctx *ctx, const char *id, char *path) {
+    if (!tsr_store_id_valid(id))
+        return tsr_error(ctx, TSR_ERR_USAGE, "blob store: '%.40s' is not a blob id", id ? id : "");
+    snprintf(path, PATH_MAX, "%s/%.2s/%s", store->blobs, id, id);
+    return TSR_OK;
+}
+
+/* Moves the synced file `temp` into the store under a fresh id: make the
+ * 2-hex directory (syncing blobs/ if it is new), rename, sync the directory. */
+static tsr_status install(tsr_store *s, tsr_ctx *ctx, const char *temp,
+                          char id[TSR_STORE_ID_LEN + 1]) {
+    char dir[PATH_MAX], path[PATH_MAX];
+    bool created;
+    tsr_store_random_id(id);
+    blob_dir(s, id, dir);
+    tsr_status rc = make_dir(ctx, dir, &created);
+    if (rc || (created && (rc = sync_dir(ctx, s->blobs))))
+        return rc;
+    tsr_blob_path(s, ctx, id, path);
+    if (rename(temp, path) != 0)
+        return tsr_error(ctx, TSR_ERR_IO, "blob store: cannot move %s into the store: %s", temp,
+                         strerror(errno));
+    if ((rc = sync_dir(ctx, dir))) {
+        unlink(path);
+        return rc;
+    }
+    return TSR_OK;
+}
+
+/* Creates a fresh empty file under tmp/: its path in `path`, its open fd in
+ * *fd. */
+static tsr_status create_temp(tsr_store *s, tsr_ctx *ctx, char *path, int *fd) {
+    char name[TSR_STORE_ID_LEN + 1];
+    tsr_store_random_id(name);
+    snprintf(path, PATH_MAX, "%s/%s.part", s->tmp, name);
+    *fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (*fd < 0)
+        return tsr_error(ctx, TSR_ERR_IO, "blob store: cannot create a temp file in %s: %s", s->tmp,
+                         strerror(errno));
+    return TSR_OK;
+}
+
+tsr_status tsr_blob_writer_new(tsr_store *store, tsr_ctx *ctx, uint64_t max_bytes,
+                               tsr_blob_writer **out) {
+    *out = NULL;
+    tsr_blob_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return tsr_error(ctx, TSR_ERR_NOMEM, "blob store: out of memory");
+    w->store = store;
+    w->max_bytes = max_bytes ? max_bytes : tsr_ctx_limits(ctx)->max_file_bytes;
+    crypto_hash_sha256_init(&w->sha);
+    tsr_status rc = create_temp(store, ctx, w->temp, &w->fd);
+    if (rc) {
+        free(w);
+        return rc;
+    }
+    *out = w;
+    return TSR_OK;
+}
+
+tsr_status tsr_blob_writer_write(tsr_blob_writer *w, tsr_ctx *ctx, const void *data, size_t len) {
+    if (w->failed || w->committed || w->fd < 0)
+        return tsr_error(ctx, TSR_ERR_USAGE, "blob store: write to a finished or failed writer");
+    if (len > w->max_bytes - w->bytes) {
+        w->failed = true;
+        return tsr_error(ctx, TSR_ERR_LIMIT,
+                         "blob store: upload is larger than the limit of %llu "
+                         "bytes",
+                         (unsigned long long)w->max_bytes);
+    }
+    const unsigned char *p = data;
+    crypto_hash_sha256_update(&w->sha, p, len);
+    w->bytes += len;
+    while (len) {
+        ssize_t n = write(w->fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            w->failed = true;
+            return tsr_error(ctx, TSR_ERR_IO, "blob store: cannot write %s: %s", w->temp,
+                             strerror(errno));
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return TSR_OK;
+}
+
+const char *tsr_blob_writer_temp_path(const tsr_blob_writer *w) {
+    return w->temp;
+}
+
+uint64_t tsr_blob_writer_bytes(const tsr_blob_writer *w) {
+    return w->bytes;
+}
+
+tsr_status tsr_blob_writer_commit(tsr_blob_writer *w, tsr_ctx *ctx, char id[TSR_STORE_ID_LEN + 1],
+                                  char sha256[TSR_STORE_SHA256_LEN + 1]) {
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    if (w->failed || w->committed || w->fd < 0)
+        return tsr_error(ctx, TSR_ERR_USAGE, "blob store: commit of a finished or failed writer");
+    int fd = w->fd;
+    w->fd = -1;
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        w->failed = true;
+        return tsr_error(ctx, TSR_ERR_IO, "blob store: cannot sync %s: %s", w->temp,
+                         strerror(errno));
+    }
+    tsr_status rc = install(w->store, ctx, w->temp, id);
+    if (rc) {
+        w->failed = true;
+        return rc;
+    }
+    w->committed = true;
+    crypto_hash_sha256_final(&w->sha, digest);
+    if (sha256)
+        sodium_bin2hex(sha256, TSR_STORE_SHA256_LEN + 1, digest, sizeof digest);
+    return TSR_OK;
+}
+
+void tsr_blob_writer_free(tsr_blob_writer *w) {
+    if (!w)
+        return;
+    if (w->fd >= 0)
+        close(w->fd);
+    if (!w->committed)
+        unlink(w->temp);
+    free(w);
+}
+
+tsr_status tsr_blob_temp_path(tsr_store *store, tsr_ctx *ctx, char *path) {
+    int fd;
+    tsr_status rc = create_temp(store, ctx, path, &fd);
+    if (!rc)
+        close(fd);
+    return rc;
+}
+
+/* Whether `path` is a name tsr_blob_temp_path makes: tmp/<32 hex>.part in
+ * this store (so it is on the store's file system and no caller's file). */
+static bool in_tmp(const tsr_store *s, const char *path) {
+    char id[TSR_STORE_ID_LEN + 1];
+    size_t n = strlen(s->tmp);
+    if (strncmp(path, s->tmp, n) != 0 || path[n] != '/' ||
+        strlen(path + n + 1) != TSR_STORE_ID_LEN + 5 ||
+        strcmp(path + n + 1 + TSR_STORE_ID_LEN, ".part") != 0)
+        return false;
+    memcpy(id, path + n + 1, TSR_STORE_ID_LEN);
+    id[TSR_STORE_ID_LEN] = '\0';
+    return tsr_store_id_valid(id);
+}
+
+tsr_status tsr_blob_put_file(tsr_store *store, tsr_ctx *ctx, const char *path,
+                             char id[TSR_STORE_ID_LEN + 1], uint64_t *bytes) {
+    struct stat sb;
+    tsr_status rc = TSR_OK;
+    if (!path || !in_tmp(store, path))
+        return tsr_error(ctx, TSR_ERR_USAGE,
+                         "blob store: put_file takes a file from tsr_blob_temp_path, not %s",
+                         path ? path : "(null)");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &sb) != 0 || fsync(fd) != 0) {
+        rc = tsr_error(ctx, TSR_ERR_IO, "blob store: cannot sync %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        rc = tsr_error(ctx, TSR_ERR_USAGE, "blob store: %s is not a regular file", path);
+        goto out;
+    }
+    if ((rc = install(store, ctx, path, id)))
+        goto out;
+    if (bytes)
+        *bytes = (uint64_t)sb.st_size;
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rc)
+        unlink(path);
+    return rc;
+}
+
+tsr_status tsr_blob_remove(tsr_store *s, tsr_ctx *ctx, const char *id) {
+    char path[PATH_MAX];
+    tsr_status rc = tsr_blob_path(s, ctx, id, path);
+    if (rc)
+        return rc;
+    if (unlink(path) != 0 && errno != ENOENT)
+        return tsr_error(ctx, TSR_ERR_IO, "blob store: cannot remove %s: %s", path,
+                         strerror(errno));
+    return TSR_OK;
+}
+
+tsr_status tsr_blob_delete(tsr_store *store, tsr_ctx *ctx, const char *id) {
+    return tsr_blob_remove(store, ctx, id);
+}
+
+/* Whether any image or job item refers to blob `id`. */
+static tsr_status referenced(tsr_store *s, tsr_ctx *ctx, sqlite3_stmt *st, const char *id,
+                             bool *used) {
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        return tsr_store_sql_error(s, ctx, "look for a blob's owner");
+    *used = step == SQLITE_ROW;
+    return TSR_OK;
+}
+
+/* Removes the unreferenced blobs of one 2-hex directory. */
+static tsr_status collect_dir(tsr_store *s, tsr_ctx *ctx, sqlite3_stmt *st, const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d)
+        return tsr_error(ctx, TSR_ERR_IO, "blob store: cannot read %s: %s", dir, strerror(errno));
+    tsr_status rc = TSR_OK;
+    struct dirent *e;
+    while (!rc && (e = readdir(d))) {
+        bool used = true;
+        if (!tsr_store_id_valid(e->d_name))
+            continue; /* not ours: leave it */
+        if (!(rc = referenced(s, ctx, st, e->d_name, &used)) && !used)
+            unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+    return rc;
+}
+
+tsr_status tsr_blob_collect_garbage(tsr_store *s, tsr_ctx *ctx) {
+    sqlite3_stmt *st = NULL;
+    DIR *d = NULL;
+    tsr_status rc = tsr_store_prepare(s, ctx,
+                                      "SELECT 1 FROM images WHERE blob = ?1 UNION ALL "
+                                      "SELECT 1 FROM job_items WHERE result_blob = ?1 LIMIT 1",
+                                      &st);
+    if (rc)
+        goto out;
+    if (!(d = opendir(s->blobs))) {
+        rc =
+            tsr_error(ctx, TSR_ERR_IO, "blob store: cannot read %s: %s", s->blobs, strerror(errno));
+        goto out;
+    }
+    struct dirent *e;
+    while (!rc && (e = readdir(d))) {
+        const char *n = e->d_name;
+        char dir[PATH_MAX];
+        if (strlen(n) != 2 || !strchr("0123456789abcdef", n[0]) ||
+            !strchr("0123456789abcdef", n[1]))
+            continue;
+        snprintf(dir, sizeof dir, "%s/%.2s", s->blobs, n);
+        rc = collect_dir(s, ctx, st, dir);
+    }
+out:
+    if (d)
+        closedir(d);
+    sqlite3_finalize(st);
+    return rc;
+}

@@ -1,0 +1,60 @@
+/* Private to the job scheduler (jobs.c: queue and state; jobs_run.c: running one job). */
+#ifndef TESSERA_SERVICE_JOBS_INTERNAL_H
+#define TESSERA_SERVICE_JOBS_INTERNAL_H
+
+#include <pthread.h>
+
+#include "service/jobs.h"
+
+/* A job the scheduler holds while it is queued or running. */
+typedef struct job_entry {
+    char id[TSR_STORE_ID_LEN + 1]; /* job id */
+    int64_t owner;                 /* owning user */
+    uint64_t pixels;               /* admitted pixels, released when it leaves */
+    tsr_ctx *ctx;                  /* cancelled to stop its tiles */
+    struct tsr_jobs *jobs;         /* back pointer for progress callbacks */
+    tsr_job_live live;             /* progress shown to the API */
+    int64_t item_base;             /* tiles of the images done before the current one */
+    double started;                /* monotonic seconds when a runner took it */
+    int dirty;                     /* progress not yet written to the store */
+    int running;                   /* a runner holds it */
+    int cancelled;                 /* the user cancelled it */
+    int stopped;                   /* the server is stopping: leave it resumable */
+    int refs;                      /* the flusher is using it outside the lock */
+    struct job_entry *next;        /* all held entries */
+    struct job_entry *queue_next;  /* FIFO of entries waiting for a runner */
+} job_entry;
+
+struct tsr_jobs {
+    tsr_store *store;           /* borrowed */
+    tsr_jobs_config cfg;        /* defaulted configuration */
+    tsr_executor *exec;         /* the shared tile pool */
+    pthread_mutex_t lock;       /* guards everything below and entries' fields */
+    pthread_cond_t queue_ready; /* a job was queued or stopping began */
+    pthread_cond_t changed;     /* some job's live progress changed */
+    pthread_cond_t flush_wake;  /* wakes the progress writer early */
+    job_entry *entries;         /* every held job */
+    job_entry *queue_head;      /* next job for a runner */
+    job_entry *queue_tail;      /* last queued job */
+    pthread_t *runners;         /* runner threads */
+    int n_runners;              /* started runners */
+    pthread_t flusher;          /* progress writer */
+    int has_flusher;            /* it was started */
+    int stopping;               /* tsr_jobs_stop began */
+    int active_count;           /* admitted jobs not yet finished */
+    int running_count;          /* jobs a runner holds */
+    uint64_t pixels_active;     /* admitted pixels */
+    tsr_jobs_stats stats;       /* counters for /metrics */
+};
+
+/* Runs every unfinished image of e's job; returns the job's final state, or
+ * TSR_JOB_RUNNING when the server is stopping (the job resumes later). */
+tsr_job_state tsr_jobs_run_one(tsr_jobs *jobs, job_entry *e);
+/* Progress callbacks handed to the engine; user is the job_entry. */
+void tsr_jobs_on_progress(void *user, uint64_t done, uint64_t total);
+void tsr_jobs_on_tile(void *user, double cpu_seconds);
+/* Sets e's live state and wakes waiters. */
+void tsr_jobs_set_state(tsr_jobs *jobs, job_entry *e, tsr_job_state state);
+double tsr_jobs_now(void);
+
+#endif

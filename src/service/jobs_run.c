@@ -1,0 +1,220 @@
+/* Running one job: plan every image for the tile total, then process each
+ * image from its blob through the engine into a result blob. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "service/jobs_internal.h"
+
+/* Everything one image needs. */
+typedef struct item_run {
+    tsr_row_reader *reader; /* the input's rows */
+    tsr_plan *plan;         /* the pipeline for its size */
+} item_run;
+
+static void item_run_free(item_run *r) {
+    tsr_row_reader_free(r->reader);
+    tsr_plan_free(r->plan);
+    memset(r, 0, sizeof *r);
+}
+
+/* Opens image `image_id` and plans the pipeline for it. */
+static tsr_status item_open(tsr_jobs *jobs, tsr_ctx *ctx, const char *image_id,
+                            const tsr_pipeline *pipe, item_run *r) {
+    tsr_store_user admin = {0};
+    admin.role = TSR_ROLE_ADMIN;
+    tsr_store_image img;
+    int found = 0;
+    tsr_status st = tsr_store_image_get(jobs->store, ctx, &admin, image_id, &img, &found);
+    if (st)
+        return st;
+    if (!found)
+        return tsr_error(ctx, TSR_ERR_USAGE, "the image was deleted");
+    char path[PATH_MAX];
+    if ((st = tsr_blob_path(jobs->store, ctx, img.blob, path)))
+        return st;
+    tsr_image_info info;
+    if ((st = tsr_row_reader_open(ctx, path, NULL, &r->reader, &info)))
+        return st;
+    if (info.format == TSR_FORMAT_JPEG) {
+        int w = info.orientation >= 5 ? info.height : info.width;
+        int h = info.orientation >= 5 ? info.width : info.height;
+        tsr_decode_options d = {0};
+        d.shrink = tsr_pipeline_shrink_hint(pipe, w, h);
+        if (d.shrink > 1) {
+            tsr_row_reader_free(r->reader);
+            r->reader = NULL;
+            if ((st = tsr_row_reader_open(ctx, path, &d, &r->reader, &info)))
+                return st;
+        }
+    }
+    int w, h, bands;
+    tsr_row_reader_shape(r->reader, &w, &h, &bands);
+    return tsr_plan_new(ctx, pipe, w, h, bands, jobs->cfg.tile, &r->plan);
+}
+
+/* Processes one image into a committed result blob and records it. */
+static tsr_status item_process(tsr_jobs *jobs, job_entry *e, const tsr_store_job *job, int position,
+                               const tsr_pipeline *pipe) {
+    tsr_ctx *ctx = e->ctx;
+    item_run r = {0};
+    tsr_row_writer *writer = NULL;
+    char tmp[PATH_MAX] = "";
+    double t0 = tsr_jobs_now();
+    tsr_status st = item_open(jobs, ctx, job->items[position].image, pipe, &r);
+    if (st)
+        goto out;
+    int w, h, bands;
+    tsr_plan_output(r.plan, &w, &h, &bands);
+    tsr_format fmt = tsr_format_from_name(job->output_format);
+    tsr_encode_options eopts = {job->quality, -1, false};
+    if ((st = tsr_blob_temp_path(jobs->store, ctx, tmp)))
+        goto out;
+    if ((st = tsr_row_writer_open(ctx, tmp, fmt, w, h, bands, &eopts, &writer)))
+        goto out;
+    tsr_run_options ropts = {jobs->cfg.tile, tsr_jobs_on_progress, e, tsr_jobs_on_tile};
+    if ((st = tsr_plan_run_rows(ctx, r.plan, r.reader, writer, jobs->exec, &ropts)))
+        goto out;
+    if ((st = tsr_row_writer_finish(writer)))
+        goto out;
+    char blob[TSR_STORE_ID_LEN + 1];
+    uint64_t bytes = 0;
+    st = tsr_blob_put_file(jobs->store, ctx, tmp, blob, &bytes);
+    tmp[0] = '\0'; /* moved or removed by put_file */
+    if (st)
+        goto out;
+    tsr_store_item_result res = {blob,        bytes,       tsr_format_name(fmt),
+                                 (uint32_t)w, (uint32_t)h, tsr_jobs_now() - t0};
+    int changed = 0;
+    st = tsr_store_job_item_result(jobs->store, ctx, job->id, position, &res, &changed);
+    if (!st && !changed) /* a result was already recorded: keep the first */
+        tsr_blob_delete(jobs->store, ctx, blob);
+out:
+    tsr_row_writer_free(writer);
+    if (tmp[0])
+        unlink(tmp);
+    item_run_free(&r);
+    return st;
+}
+
+/* Tile total of the images not finished yet, and of those already done. */
+static void count_tiles(tsr_jobs *jobs, job_entry *e, const tsr_store_job *job,
+                        const tsr_pipeline *pipe, int64_t *total, int64_t *done) {
+    tsr_ctx *ctx = tsr_ctx_new();
+    *total = *done = 0;
+    for (size_t i = 0; ctx && i < job->item_count; i++) {
+        item_run r = {0};
+        tsr_ctx_reset(ctx);
+        if (!item_open(jobs, ctx, job->items[i].image, pipe, &r)) {
+            int64_t n = (int64_t)tsr_plan_task_count(r.plan);
+            *total += n;
+            if (job->items[i].state == TSR_JOB_SUCCEEDED)
+                *done += n;
+        }
+        item_run_free(&r);
+    }
+    tsr_ctx_free(ctx);
+    (void)e;
+}
+
+tsr_job_state tsr_jobs_run_one(tsr_jobs *jobs, job_entry *e) {
+    tsr_store_user admin = {0};
+    admin.role = TSR_ROLE_ADMIN;
+    tsr_ctx *ctx = tsr_ctx_new();
+    tsr_store_job *job = NULL;
+    tsr_pipeline *pipe = NULL;
+    tsr_job_state final = TSR_JOB_FAILED;
+    if (!ctx || tsr_store_job_get(jobs->store, ctx, &admin, e->id, &job) || !job) {
+        final = TSR_JOB_FAILED;
+        goto out;
+    }
+    if (tsr_job_state_terminal(job->state)) {
+        final = job->state;
+        goto out;
+    }
+    if (tsr_pipeline_parse_json(ctx, job->pipeline_json, &pipe)) {
+        tsr_store_job_set_state(jobs->store, ctx, e->id, TSR_JOB_FAILED, tsr_ctx_message(ctx),
+                                NULL);
+        goto out;
+    }
+    int changed = 0;
+    tsr_store_job_set_state(jobs->store, ctx, e->id, TSR_JOB_RUNNING, NULL, &changed);
+    if (!changed) { /* cancelled meanwhile */
+        final = TSR_JOB_CANCELLED;
+        goto out;
+    }
+    int64_t total, done;
+    count_tiles(jobs, e, job, pipe, &total, &done);
+    pthread_mutex_lock(&jobs->lock);
+    e->live.tiles_total = total;
+    e->item_base = done;
+    e->live.tiles_done = done;
+    pthread_mutex_unlock(&jobs->lock);
+    tsr_jobs_set_state(jobs, e, TSR_JOB_RUNNING);
+
+    int failures = 0, ran = 0;
+    char first_error[512] = "";
+    for (size_t i = 0; i < job->item_count; i++) {
+        tsr_store_job_item *item = &job->items[i];
+        if (tsr_job_state_terminal(item->state))
+            continue;
+        if (tsr_ctx_cancelled(e->ctx))
+            break;
+        tsr_store_job_item_set_state(jobs->store, ctx, e->id, (int)i, TSR_JOB_RUNNING, NULL, NULL);
+        pthread_mutex_lock(&jobs->lock); /* a cancel may arrive any time */
+        tsr_ctx_reset(e->ctx);
+        if (e->cancelled || e->stopped)
+            tsr_ctx_cancel(e->ctx);
+        pthread_mutex_unlock(&jobs->lock);
+        tsr_status st = item_process(jobs, e, job, (int)i, pipe);
+        ran++;
+        if (st == TSR_ERR_CANCELLED || tsr_ctx_cancelled(e->ctx))
+            break;
+        if (st) {
+            failures++;
+            char msg[TSR_STORE_ERROR_MAX];
+            snprintf(msg, sizeof msg, "%s", tsr_ctx_message(e->ctx));
+            if (!first_error[0])
+                snprintf(first_error, sizeof first_error, "image %s: %.400s", item->image, msg);
+            tsr_store_job_item_set_state(jobs->store, ctx, e->id, (int)i, TSR_JOB_FAILED, msg,
+                                         NULL);
+        }
+        /* The next image's tiles count from here. */
+        pthread_mutex_lock(&jobs->lock);
+        e->item_base = e->live.tiles_done;
+        pthread_mutex_unlock(&jobs->lock);
+    }
+    pthread_mutex_lock(&jobs->lock);
+    int stopped = e->stopped, cancelled = e->cancelled;
+    int64_t tiles_done = e->live.tiles_done;
+    double cpu = e->live.cpu_seconds;
+    pthread_mutex_unlock(&jobs->lock);
+    if (stopped && !cancelled) {
+        final = TSR_JOB_RUNNING; /* left for the next start */
+        goto out;
+    }
+    tsr_store_job_progress(jobs->store, ctx, e->id, tiles_done, total, cpu);
+    if (cancelled) {
+        for (size_t i = 0; i < job->item_count; i++)
+            tsr_store_job_item_set_state(jobs->store, ctx, e->id, (int)i, TSR_JOB_CANCELLED, NULL,
+                                         NULL);
+        final = TSR_JOB_CANCELLED;
+    } else if (failures) {
+        char msg[TSR_STORE_ERROR_MAX];
+        snprintf(msg, sizeof msg, "%d of %zu images failed; first: %s", failures, job->item_count,
+                 first_error);
+        tsr_store_job_set_state(jobs->store, ctx, e->id, TSR_JOB_FAILED, msg, NULL);
+        final = TSR_JOB_FAILED;
+    } else {
+        tsr_store_job_set_state(jobs->store, ctx, e->id, TSR_JOB_SUCCEEDED, NULL, NULL);
+        final = TSR_JOB_SUCCEEDED;
+    }
+    (void)ran;
+out:
+    tsr_pipeline_free(pipe);
+    tsr_store_job_free(job);
+    tsr_ctx_free(ctx);
+    return final;
+}

@@ -1,0 +1,77 @@
+/* The store's schema, as an ordered list of migrations. Never edit a released
+ * migration: append a new one. tsr_store_migrate applies those the database
+ * lacks, each in the one transaction that also bumps schema_version. */
+#include "service/store_internal.h"
+
+#define STATES "('queued','running','succeeded','failed','cancelled')"
+
+static const char v1[] = "CREATE TABLE users("
+                         " id INTEGER PRIMARY KEY,"
+                         " name TEXT NOT NULL UNIQUE,"
+                         " role TEXT NOT NULL CHECK (role IN ('admin','user','viewer')),"
+                         " created INTEGER NOT NULL);"
+
+                         "CREATE TABLE tokens("
+                         " id INTEGER PRIMARY KEY,"
+                         " hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),"
+                         " user INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+                         " created INTEGER NOT NULL,"
+                         " revoked INTEGER);"
+                         "CREATE INDEX tokens_user ON tokens(user);"
+
+                         "CREATE TABLE images("
+                         " id TEXT PRIMARY KEY CHECK (length(id) = 32),"
+                         " owner INTEGER NOT NULL REFERENCES users(id),"
+                         " sha256 TEXT NOT NULL,"
+                         " format TEXT NOT NULL,"
+                         " width INTEGER NOT NULL,"
+                         " height INTEGER NOT NULL,"
+                         " bands INTEGER NOT NULL,"
+                         " frames INTEGER NOT NULL,"
+                         " bytes INTEGER NOT NULL,"
+                         " blob TEXT NOT NULL UNIQUE,"
+                         " name TEXT NOT NULL DEFAULT '',"
+                         " created INTEGER NOT NULL);"
+                         "CREATE INDEX images_owner ON images(owner, created);"
+
+                         "CREATE TABLE jobs("
+                         " id TEXT PRIMARY KEY CHECK (length(id) = 32),"
+                         " owner INTEGER NOT NULL REFERENCES users(id),"
+                         " pipeline_json TEXT NOT NULL,"
+                         " pipeline_text TEXT NOT NULL,"
+                         " op_versions TEXT NOT NULL DEFAULT '{}',"
+                         " output_format TEXT NOT NULL,"
+                         " quality INTEGER NOT NULL DEFAULT 0,"
+                         " state TEXT NOT NULL CHECK (state IN " STATES "),"
+                         " tiles_done INTEGER NOT NULL DEFAULT 0,"
+                         " tiles_total INTEGER NOT NULL DEFAULT 0,"
+                         " created INTEGER NOT NULL,"
+                         " started INTEGER,"
+                         " finished INTEGER,"
+                         " error TEXT,"
+                         " cpu_seconds REAL NOT NULL DEFAULT 0);"
+                         "CREATE INDEX jobs_owner ON jobs(owner, created);"
+                         "CREATE INDEX jobs_state ON jobs(state);"
+
+                         "CREATE TABLE job_items("
+                         " job TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+                         " image TEXT REFERENCES images(id) ON DELETE SET NULL,"
+                         " position INTEGER NOT NULL,"
+                         " state TEXT NOT NULL CHECK (state IN " STATES "),"
+                         " result_blob TEXT,"
+                         " result_bytes INTEGER NOT NULL DEFAULT 0,"
+                         " result_format TEXT,"
+                         " width INTEGER NOT NULL DEFAULT 0,"
+                         " height INTEGER NOT NULL DEFAULT 0,"
+                         " error TEXT,"
+                         " started INTEGER,"
+                         " finished INTEGER,"
+                         " seconds REAL NOT NULL DEFAULT 0,"
+                         " PRIMARY KEY (job, position));"
+                         "CREATE INDEX job_items_image ON job_items(image);"
+                         "CREATE INDEX job_items_result ON job_items(result_blob);";
+
+const tsr_store_migration tsr_store_migrations[] = {
+    {1, v1},
+};
+const size_t tsr_store_migration_count = sizeof tsr_store_migrations / sizeof *tsr_store_migrations;

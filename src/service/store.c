@@ -1,0 +1,303 @@
+/* Opening and closing the store, migrations, and the SQL helpers its files
+ * share. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "service/store_internal.h"
+
+#define BUSY_TIMEOUT_MS 10000
+
+static const char *const role_names[] = {"admin", "user", "viewer"};
+static const char *const state_names[] = {"queued", "running", "succeeded", "failed", "cancelled"};
+
+const char *tsr_role_name(tsr_role role) {
+    return (unsigned)role < 3 ? role_names[role] : "viewer";
+}
+
+bool tsr_role_parse(const char *name, tsr_role *out) {
+    for (int i = 0; i < 3; i++) {
+        if (name && strcmp(name, role_names[i]) == 0) {
+            *out = (tsr_role)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *tsr_job_state_name(tsr_job_state state) {
+    return (unsigned)state < TSR_JOB_STATE_COUNT ? state_names[state] : "unknown";
+}
+
+bool tsr_job_state_terminal(tsr_job_state state) {
+    return state == TSR_JOB_SUCCEEDED || state == TSR_JOB_FAILED || state == TSR_JOB_CANCELLED;
+}
+
+tsr_status tsr_store_sql_error(tsr_store *s, tsr_ctx *ctx, const char *what) {
+    int code = sqlite3_extended_errcode(s->db);
+    tsr_status st;
+    switch (code & 0xff) {
+    case SQLITE_NOMEM:
+        st = TSR_ERR_NOMEM;
+        break;
+    case SQLITE_CONSTRAINT:
+        st = TSR_ERR_USAGE;
+        break;
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_PERM:
+        st = TSR_ERR_IO;
+        break;
+    default:
+        st = TSR_ERR_INTERNAL;
+    }
+    return tsr_error(ctx, st, "store: %s: %s (sqlite error %d)", what, sqlite3_errmsg(s->db), code);
+}
+
+tsr_status tsr_store_exec(tsr_store *s, tsr_ctx *ctx, const char *sql) {
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return tsr_store_sql_error(s, ctx, "run SQL");
+    return TSR_OK;
+}
+
+tsr_status tsr_store_prepare(tsr_store *s, tsr_ctx *ctx, const char *sql, sqlite3_stmt **out) {
+    *out = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, out, NULL) != SQLITE_OK)
+        return tsr_store_sql_error(s, ctx, "prepare a statement");
+    return TSR_OK;
+}
+
+tsr_status tsr_store_step_done(tsr_store *s, tsr_ctx *ctx, sqlite3_stmt *st, const char *what) {
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return tsr_store_sql_error(s, ctx, what);
+    return TSR_OK;
+}
+
+tsr_status tsr_store_begin(tsr_store *s, tsr_ctx *ctx) {
+    return tsr_store_exec(s, ctx, "BEGIN IMMEDIATE");
+}
+
+tsr_status tsr_store_commit(tsr_store *s, tsr_ctx *ctx) {
+    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        tsr_status st = tsr_store_sql_error(s, ctx, "commit");
+        tsr_store_rollback(s);
+        return st;
+    }
+    return TSR_OK;
+}
+
+void tsr_store_rollback(tsr_store *s) {
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int64_t tsr_store_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void tsr_store_random_id(char id[TSR_STORE_ID_LEN + 1]) {
+    unsigned char raw[TSR_STORE_ID_LEN / 2];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(id, TSR_STORE_ID_LEN + 1, raw, sizeof raw);
+}
+
+bool tsr_store_id_valid(const char *id) {
+    if (!id)
+        return false;
+    for (int i = 0; i < TSR_STORE_ID_LEN; i++) {
+        char c = id[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+    }
+    return id[TSR_STORE_ID_LEN] == '\0';
+}
+
+void tsr_store_column_text(sqlite3_stmt *st, int col, char *buf, size_t size) {
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(buf, size, "%s", t ? (const char *)t : "");
+}
+
+char *tsr_store_column_strdup(sqlite3_stmt *st, int col, int *oom) {
+    const unsigned char *t = sqlite3_column_text(st, col);
+    if (!t)
+        return NULL;
+    char *copy = strdup((const char *)t);
+    if (!copy)
+        *oom = 1;
+    return copy;
+}
+
+bool tsr_store_may_see(const tsr_store_user *caller, int64_t owner) {
+    return caller && (caller->role == TSR_ROLE_ADMIN || caller->id == owner);
+}
+
+int64_t tsr_store_owner_filter(const tsr_store_user *caller) {
+    return caller->role == TSR_ROLE_ADMIN ? -1 : caller->id;
+}
+
+/* Reads the schema version (0 for a new database); lock held, in a
+ * transaction. */
+static tsr_status read_version(tsr_store *s, tsr_ctx *ctx, int *version) {
+    sqlite3_stmt *st = NULL;
+    tsr_status rc = tsr_store_prepare(s, ctx, "SELECT version FROM schema_version", &st);
+    if (rc)
+        goto out;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        *version = sqlite3_column_int(st, 0);
+    else if (step == SQLITE_DONE)
+        *version = 0;
+    else
+        rc = tsr_store_sql_error(s, ctx, "read the schema version");
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+tsr_status tsr_store_migrate(tsr_store *s, tsr_ctx *ctx) {
+    int version = 0, latest = tsr_store_migrations[tsr_store_migration_count - 1].version;
+    tsr_status rc = tsr_store_exec(s, ctx,
+                                   "CREATE TABLE IF NOT EXISTS schema_version("
+                                   "id INTEGER PRIMARY KEY CHECK (id = 1), "
+                                   "version INTEGER NOT NULL)");
+    if (rc || (rc = tsr_store_begin(s, ctx)))
+        return rc;
+    if ((rc = read_version(s, ctx, &version)))
+        goto out;
+    if (version > latest) {
+        rc = tsr_error(ctx, TSR_ERR_FORMAT,
+                       "store: the database has schema version %d, newer than this build's %d; "
+                       "use a newer tessera",
+                       version, latest);
+        goto out;
+    }
+    for (size_t i = 0; i < tsr_store_migration_count; i++) {
+        if (tsr_store_migrations[i].version <= version)
+            continue;
+        if ((rc = tsr_store_exec(s, ctx, tsr_store_migrations[i].sql)))
+            goto out;
+    }
+    if (version < latest) {
+        char sql[128];
+        snprintf(sql, sizeof sql,
+                 "INSERT OR REPLACE INTO schema_version(id, version) VALUES(1, %d)", latest);
+        if ((rc = tsr_store_exec(s, ctx, sql)))
+            goto out;
+    }
+    rc = tsr_store_commit(s, ctx);
+    s->schema_version = latest;
+out:
+    if (rc)
+        tsr_store_rollback(s);
+    return rc;
+}
+
+/* Creates `path` as a directory (0700) unless it exists as one. */
+static tsr_status make_dir(tsr_ctx *ctx, const char *path) {
+    struct stat sb;
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        return tsr_error(ctx, TSR_ERR_IO, "store: cannot create directory %s: %s", path,
+                         strerror(errno));
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return tsr_error(ctx, TSR_ERR_IO, "store: %s is not a directory", path);
+    return TSR_OK;
+}
+
+/* Takes the data directory's lock file so a second process cannot open it. */
+static tsr_status lock_dir(tsr_store *s, tsr_ctx *ctx) {
+    char path[PATH_MAX + 8];
+    snprintf(path, sizeof path, "%s/lock", s->dir);
+    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->lock_fd < 0)
+        return tsr_error(ctx, TSR_ERR_IO, "store: cannot open %s: %s", path, strerror(errno));
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return tsr_error(ctx, TSR_ERR_IO,
+                         "store: data directory %s is in use by another tessera process (%s)",
+                         s->dir, strerror(errno));
+    return TSR_OK;
+}
+
+/* Opens tessera.db (created 0600) and sets WAL, synchronous=FULL, foreign
+ * keys and the busy timeout. */
+static tsr_status open_db(tsr_store *s, tsr_ctx *ctx) {
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/tessera.db", s->dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return tsr_error(ctx, TSR_ERR_IO, "store: cannot create %s: %s", path, strerror(errno));
+    close(fd);
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
+    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+        if (!s->db)
+            return tsr_error(ctx, TSR_ERR_NOMEM, "store: out of memory opening %s", path);
+        return tsr_store_sql_error(s, ctx, "open the database");
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    sqlite3_stmt *st = NULL;
+    tsr_status rc = tsr_store_prepare(s, ctx, "PRAGMA journal_mode=WAL", &st);
+    if (rc)
+        return rc;
+    const unsigned char *mode = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+    bool wal = mode && strcmp((const char *)mode, "wal") == 0;
+    sqlite3_finalize(st);
+    if (!wal)
+        return tsr_error(ctx, TSR_ERR_IO, "store: cannot put %s in WAL mode", path);
+    return tsr_store_exec(s, ctx, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON");
+}
+
+tsr_status tsr_store_open(tsr_ctx *ctx, const char *data_dir, tsr_store **out) {
+    tsr_status rc = TSR_OK;
+    *out = NULL;
+    if (!data_dir || !*data_dir || strlen(data_dir) >= sizeof((tsr_store *)0)->dir)
+        return tsr_error(ctx, TSR_ERR_USAGE, "store: the data directory path is empty or too long");
+    if (sodium_init() < 0)
+        return tsr_error(ctx, TSR_ERR_INTERNAL, "store: libsodium failed to initialise");
+    tsr_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return tsr_error(ctx, TSR_ERR_NOMEM, "store: out of memory");
+    pthread_mutex_init(&s->lock, NULL);
+    s->lock_fd = -1;
+    snprintf(s->dir, sizeof s->dir, "%s", data_dir);
+    snprintf(s->blobs, sizeof s->blobs, "%s/blobs", data_dir);
+    snprintf(s->tmp, sizeof s->tmp, "%s/tmp", data_dir);
+    if ((rc = make_dir(ctx, s->dir)) || (rc = lock_dir(s, ctx)) ||
+        (rc = tsr_blob_dirs_prepare(s, ctx)) || (rc = tsr_blob_tmp_clean(s, ctx)) ||
+        (rc = open_db(s, ctx)) || (rc = tsr_store_migrate(s, ctx)) ||
+        (rc = tsr_blob_collect_garbage(s, ctx)))
+        goto out;
+    *out = s;
+out:
+    if (rc)
+        tsr_store_close(s);
+    return rc;
+}
+
+void tsr_store_close(tsr_store *store) {
+    if (!store)
+        return;
+    sqlite3_close_v2(store->db);
+    if (store->lock_fd >= 0)
+        close(store->lock_fd); /* releases the flock */
+    pthread_mutex_destroy(&store->lock);
+    free(store);
+}
+
+int tsr_store_schema_version(tsr_store *store) {
+    return store->schema_version;
+}

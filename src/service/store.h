@@ -1,0 +1,343 @@
+/*
+ * The service's durable store: users, tokens, images, jobs and their items in
+ * SQLite (data_dir/tessera.db, WAL, synchronous=FULL), and blobs (uploads and
+ * results) as files under data_dir/blobs/, each written temp + fsync + rename
+ * so that it is either wholly there or not there. Design notes:
+ * docs/internals/store.md.
+ *
+ * Threads: one tsr_store may be used from any number of threads at once; every
+ * database call takes the store's lock for its duration (one SQLite
+ * connection); blob calls touch only files and take no lock. One
+ * tsr_blob_writer is used by one thread at a time.
+ *
+ * Errors: every fallible call returns a tsr_status and writes its message on
+ * `ctx`. "Not found" is NOT an error: the call answers TSR_OK with *found = 0
+ * (gets of users and images) or *out = NULL (get of a job); calls that change
+ * one object by id answer TSR_OK with *found = 0 (there `found` may be NULL).
+ * Objects owned by another user are reported as not found, exactly like
+ * objects that do not exist, so the HTTP layer answers 404 for both. Errors
+ * are: TSR_ERR_USAGE (bad argument, duplicate name, unknown image in a new
+ * job, an object still in use), TSR_ERR_NOMEM, TSR_ERR_LIMIT (a blob or
+ * pipeline over its cap), TSR_ERR_FORMAT (a database from a newer build),
+ * TSR_ERR_IO (file system or database file) and TSR_ERR_INTERNAL.
+ *
+ * Callers: calls on behalf of a user take `const tsr_store_user *caller` (the
+ * user found from the request's token; never NULL). A caller sees and changes
+ * only the objects it owns, except that TSR_ROLE_ADMIN callers may get and
+ * delete anybody's; lists always show the caller's own objects. Role policy
+ * beyond that (who may upload, create users...) is the HTTP layer's. The job
+ * scheduler's calls (state, progress, item results, the resume list) take job
+ * ids only.
+ *
+ * Times are milliseconds since the Unix epoch (UTC); 0 means "not yet".
+ * Ids of images, jobs and blobs are 32 lowercase hex digits (128 random bits)
+ * made by the store; user and token ids are positive integers.
+ */
+#ifndef TESSERA_SERVICE_STORE_H
+#define TESSERA_SERVICE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tessera/status.h"
+
+#define TSR_STORE_ID_LEN        32         /* hex digits in an image, job or blob id */
+#define TSR_STORE_TOKEN_LEN     64         /* hex digits in a bearer token (256 bits) */
+#define TSR_STORE_SHA256_LEN    64         /* hex digits in a SHA-256 */
+#define TSR_STORE_NAME_MAX      64         /* bytes in a user name */
+#define TSR_STORE_FILE_NAME_MAX 255        /* bytes kept of an original file name */
+#define TSR_STORE_FORMAT_MAX    15         /* bytes in a format name ("jpeg") */
+#define TSR_STORE_ERROR_MAX     1024       /* bytes kept of an error message */
+#define TSR_STORE_PIPELINE_MAX  (1u << 20) /* bytes in a pipeline or op-versions text */
+#define TSR_STORE_JOB_ITEMS_MAX 4096       /* images in one job */
+#define TSR_STORE_LIST_MAX      1000       /* most rows one list call returns */
+
+typedef struct tsr_store tsr_store;
+typedef struct tsr_blob_writer tsr_blob_writer;
+
+typedef enum tsr_role { TSR_ROLE_ADMIN = 0, TSR_ROLE_USER, TSR_ROLE_VIEWER } tsr_role;
+
+/* A job's or a job item's state. QUEUED and RUNNING are active; the other
+ * three are terminal: once there, a state never changes again. */
+typedef enum tsr_job_state {
+    TSR_JOB_QUEUED = 0,
+    TSR_JOB_RUNNING,
+    TSR_JOB_SUCCEEDED,
+    TSR_JOB_FAILED,
+    TSR_JOB_CANCELLED,
+    TSR_JOB_STATE_COUNT
+} tsr_job_state;
+
+typedef struct tsr_store_user {
+    int64_t id;                        /* positive */
+    char name[TSR_STORE_NAME_MAX + 1]; /* unique */
+    tsr_role role;                     /* what the user may do */
+    int64_t created;                   /* ms since epoch */
+} tsr_store_user;
+
+typedef struct tsr_store_token {
+    int64_t id;      /* positive; names the token in lists and revocation */
+    int64_t user;    /* owner's user id */
+    int64_t created; /* ms since epoch */
+    int64_t revoked; /* ms since epoch; 0 while the token is valid */
+} tsr_store_token;
+
+typedef struct tsr_store_image {
+    char id[TSR_STORE_ID_LEN + 1];          /* made by tsr_store_image_insert */
+    int64_t owner;                          /* user id */
+    char sha256[TSR_STORE_SHA256_LEN + 1];  /* of the stored bytes, hex */
+    char format[TSR_STORE_FORMAT_MAX + 1];  /* detected from content ("png") */
+    uint32_t width;                         /* as stored in the file */
+    uint32_t height;                        /* as stored in the file */
+    int bands;                              /* 1..4 */
+    uint32_t frames;                        /* 1 for still images */
+    uint64_t bytes;                         /* size of the blob */
+    char blob[TSR_STORE_ID_LEN + 1];        /* blob id holding the file */
+    char name[TSR_STORE_FILE_NAME_MAX + 1]; /* original file name: display only, never a path */
+    int64_t created;                        /* ms since epoch; set by insert */
+} tsr_store_image;
+
+typedef struct tsr_store_job_item {
+    char image[TSR_STORE_ID_LEN + 1];       /* input image id; "" once that image was deleted */
+    int position;                           /* 0.. in the order the job listed the images */
+    tsr_job_state state;                    /* this image's progress */
+    char result_blob[TSR_STORE_ID_LEN + 1]; /* "" until the result is stored */
+    uint64_t result_bytes;                  /* size of the result blob */
+    char result_format[TSR_STORE_FORMAT_MAX + 1]; /* "png", ...; "" until stored */
+    uint32_t width;                               /* of the result */
+    uint32_t height;                              /* of the result */
+    char *error;                                  /* owned; NULL when none */
+    int64_t started;                              /* ms since epoch; 0 = not yet */
+    int64_t finished;                             /* ms since epoch; 0 = not yet */
+    double seconds;                               /* processing time of this image */
+} tsr_store_job_item;
+
+typedef struct tsr_store_job {
+    char id[TSR_STORE_ID_LEN + 1];                /* made by tsr_store_job_create */
+    int64_t owner;                                /* user id */
+    char *pipeline_json;                          /* owned; normalized JSON form */
+    char *pipeline_text;                          /* owned; normalized text form */
+    char *op_versions;                            /* owned; JSON object op name -> version */
+    char output_format[TSR_STORE_FORMAT_MAX + 1]; /* "png", ... */
+    int quality;                                  /* 0 = the format's default */
+    tsr_job_state state;                          /* see tsr_job_state */
+    int64_t tiles_done;                           /* progress, over all items */
+    int64_t tiles_total;                          /* 0 while unknown */
+    int64_t created;                              /* ms since epoch */
+    int64_t started;                              /* first time it went RUNNING; 0 = not yet */
+    int64_t finished;                             /* when it became terminal; 0 = not yet */
+    char *error;                                  /* owned; NULL when none */
+    double cpu_seconds;                           /* CPU time spent on it */
+    size_t item_count;                            /* images in the job */
+    tsr_store_job_item *items;                    /* owned; item_count entries by position, or
+                                                     NULL in lists (which leave items out) */
+} tsr_store_job;
+
+/* What tsr_store_job_create needs; all pointers borrowed. */
+typedef struct tsr_store_job_spec {
+    const char *pipeline_json;    /* normalized JSON form; required */
+    const char *pipeline_text;    /* normalized text form; required */
+    const char *op_versions;      /* JSON; NULL = "{}" */
+    const char *output_format;    /* "png", ...; required */
+    int quality;                  /* 0..100 */
+    int64_t tiles_total;          /* 0 if not known yet */
+    const char *const *image_ids; /* image_count ids, in processing order */
+    size_t image_count;           /* 1..TSR_STORE_JOB_ITEMS_MAX */
+} tsr_store_job_spec;
+
+/* What the scheduler records when an item's result is stored. */
+typedef struct tsr_store_item_result {
+    const char *blob;   /* committed blob id (tsr_blob_put_file / writer); borrowed */
+    uint64_t bytes;     /* its size */
+    const char *format; /* "png", ...; borrowed */
+    uint32_t width;     /* of the result image */
+    uint32_t height;    /* of the result image */
+    double seconds;     /* processing time */
+} tsr_store_item_result;
+
+/* ---- names ---- */
+
+/* "admin", "user", "viewer". */
+const char *tsr_role_name(tsr_role role);
+/* Parses a role name; returns false when it is none. */
+bool tsr_role_parse(const char *name, tsr_role *out);
+/* "queued", "running", "succeeded", "failed", "cancelled". */
+const char *tsr_job_state_name(tsr_job_state state);
+/* Whether `state` is terminal (succeeded, failed, cancelled). */
+bool tsr_job_state_terminal(tsr_job_state state);
+
+/* ---- opening ---- */
+
+/* Opens the store in `data_dir`, creating the directory (0700), blobs/ and
+ * tmp/ as needed, locking it against other processes (a second open of the
+ * same directory fails with TSR_ERR_IO until the first is closed), opening
+ * tessera.db and running the migrations this build knows (a database from a
+ * newer build is refused). Then it removes leftovers of a crash: every file in
+ * tmp/ and every blob that no image or job item refers to. The caller closes
+ * *out with tsr_store_close. */
+tsr_status tsr_store_open(tsr_ctx *ctx, const char *data_dir, tsr_store **out);
+/* Closes the store; no call may be running on it. Accepts NULL. */
+void tsr_store_close(tsr_store *store);
+/* The schema version of the open database. */
+int tsr_store_schema_version(tsr_store *store);
+
+/* ---- users and tokens ---- */
+
+/* Creates a user with a unique `name` (1..64 bytes of letters, digits, '.',
+ * '_' or '-'); a taken name is TSR_ERR_USAGE. *id receives the new id. */
+tsr_status tsr_store_user_create(tsr_store *store, tsr_ctx *ctx, const char *name, tsr_role role,
+                                 int64_t *id);
+/* Finds a user by id; *found = 0 when there is none. */
+tsr_status tsr_store_user_get(tsr_store *store, tsr_ctx *ctx, int64_t id, tsr_store_user *out,
+                              int *found);
+/* All users by id. The caller frees *out with free(). (Admin-only: the HTTP
+ * layer checks the role.) */
+tsr_status tsr_store_user_list(tsr_store *store, tsr_ctx *ctx, tsr_store_user **out, size_t *count);
+/* Number of users (0 on a fresh store: time to create the first admin). */
+tsr_status tsr_store_user_count(tsr_store *store, tsr_ctx *ctx, int64_t *count);
+
+/* Creates a bearer token for user `user`: 256 random bits from the kernel
+ * (getrandom, through libsodium), returned once as 64 hex digits in `token`;
+ * only its SHA-256 is stored. *id (may be NULL) receives the token's id. */
+tsr_status tsr_store_token_create(tsr_store *store, tsr_ctx *ctx, int64_t user,
+                                  char token[TSR_STORE_TOKEN_LEN + 1], int64_t *id);
+/* Authenticates: finds the user whose valid (not revoked) token is `token`,
+ * comparing hashes in constant time. *found = 0 for an unknown, malformed or
+ * revoked token. */
+tsr_status tsr_store_token_verify(tsr_store *store, tsr_ctx *ctx, const char *token,
+                                  tsr_store_user *out, int *found);
+/* Revokes token `id` if it is the caller's own (or the caller is an admin);
+ * revoking twice is harmless. */
+tsr_status tsr_store_token_revoke(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
+                                  int64_t id, int *found);
+/* The caller's tokens (all tokens for an admin), by id. The caller frees
+ * *out with free(). */
+tsr_status tsr_store_token_list(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
+                                tsr_store_token **out, size_t *count);
+
+/* ---- images ---- */
+
+/* Records an uploaded image whose file is already committed as blob
+ * `image->blob` (see tsr_blob_writer_commit). Fills image->id and
+ * image->created; image->owner must be an existing user. If this fails the
+ * caller should delete the blob. */
+tsr_status tsr_store_image_insert(tsr_store *store, tsr_ctx *ctx, tsr_store_image *image);
+/* Gets image `id` if the caller may see it (its owner, or an admin);
+ * *found = 0 otherwise. */
+tsr_status tsr_store_image_get(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
+                               const char *id, tsr_store_image *out, int *found);
+/* The caller's images, newest first, at most `limit` (0 or more than
+ * TSR_STORE_LIST_MAX means TSR_STORE_LIST_MAX). The caller frees *out with free(). */
+tsr_status tsr_store_image_list(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
+                                size_t limit, tsr_store_image **out, size_t *count);
+/* Deletes image `id` (the caller's own, or any for an admin) and its blob.
+ * An image that a queued or running job uses is TSR_ERR_USAGE; finished jobs
+ * keep their results, their item's `image` becomes "". */
+tsr_status tsr_store_image_delete(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
+                                  const char *id, int *found);
+
+/* ---- jobs (the HTTP layer) ---- */
+
+/* Creates a QUEUED job owned by the caller with one QUEUED item per image,
+ * in one transaction: all or nothing. Every image must be one the caller may
+ * see; an unknown one is TSR_ERR_USAGE naming it. `id` receives the job id. */
+tsr_status tsr_store_job_create(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
+                                const tsr_store_job_spec *spec, char id[TSR_STORE_ID_LEN + 1]);
+/* Gets job `id` with its items if the caller may see it; *out = NULL
+ * otherwise. The caller frees *out with tsr_store_job_free. */
+tsr_status tsr_store_job_get(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
+                             const char *id, tsr_store_job **out);
+/* The caller's jobs, newest first, at most `limit` (as for images), without
+ * items (item_count is set). The caller frees *out with tsr_store_jobs_free. */
+tsr_status tsr_store_job_list(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
+                              size_t limit, tsr_store_job **out, size_t *count);
+/* Deletes a finished job (the caller's own, or any for an admin), its items
+ * and its result blobs. A queued or running job is TSR_ERR_USAGE: cancel it
+ * first. */
+tsr_status tsr_store_job_delete(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
+                                const char *id, int *found);
+/* Number of jobs in each state, over all users (for /metrics). */
+tsr_status tsr_store_job_count_by_state(tsr_store *store, tsr_ctx *ctx,
+                                        int64_t counts[TSR_JOB_STATE_COUNT]);
+
+/* ---- jobs (the scheduler) ---- */
+
+/* Jobs in state QUEUED or RUNNING, oldest first, with their items: what to
+ * resume after a restart. The caller frees *out with tsr_store_jobs_free. */
+tsr_status tsr_store_job_list_active(tsr_store *store, tsr_ctx *ctx, tsr_store_job **out,
+                                     size_t *count);
+/* Moves job `id` to `state` unless it is already terminal (then *changed =
+ * 0: e.g. a job cancelled by its user stays cancelled; an unknown job also
+ * gives 0). RUNNING sets `started` the first time; a terminal state sets
+ * `finished`. `error`, when not NULL, becomes the job's error message.
+ * `changed` may be NULL. */
+tsr_status tsr_store_job_set_state(tsr_store *store, tsr_ctx *ctx, const char *id,
+                                   tsr_job_state state, const char *error, int *changed);
+/* Records progress of an active job (a terminal job is left as it is):
+ * absolute tile counts and CPU seconds, so a repeated write is harmless.
+ * Each call is one durable commit (an fsync): call it a few times a second
+ * at most. */
+tsr_status tsr_store_job_progress(tsr_store *store, tsr_ctx *ctx, const char *id,
+                                  int64_t tiles_done, int64_t tiles_total, double cpu_seconds);
+/* Moves item `position` of job `id` to `state` unless the item is terminal
+ * (then *changed = 0), setting `started`/`finished` like jobs; `error`, when
+ * not NULL, becomes the item's error message. For a SUCCEEDED item with a
+ * result use tsr_store_job_item_result. */
+tsr_status tsr_store_job_item_set_state(tsr_store *store, tsr_ctx *ctx, const char *id,
+                                        int position, tsr_job_state state, const char *error,
+                                        int *changed);
+/* Records the committed result blob of item `position` of job `id` and
+ * marks it SUCCEEDED, unless the item is already terminal: then *changed = 0,
+ * the first result stays, and the caller deletes its blob. */
+tsr_status tsr_store_job_item_result(tsr_store *store, tsr_ctx *ctx, const char *id, int position,
+                                     const tsr_store_item_result *result, int *changed);
+
+/* Frees a job and its strings and items. Accepts NULL. */
+void tsr_store_job_free(tsr_store_job *job);
+/* Frees an array of `count` jobs from a list call. Accepts NULL. */
+void tsr_store_jobs_free(tsr_store_job *jobs, size_t count);
+
+/* ---- blobs ---- */
+
+/* Starts streaming a new blob into a temp file under data_dir/tmp. At most
+ * `max_bytes` may be written (0 = the ctx's max_file_bytes limit). The caller
+ * ends it with tsr_blob_writer_commit and/or tsr_blob_writer_free. */
+tsr_status tsr_blob_writer_new(tsr_store *store, tsr_ctx *ctx, uint64_t max_bytes,
+                               tsr_blob_writer **out);
+/* Appends `len` bytes, hashing them on the way; past the cap: TSR_ERR_LIMIT. */
+tsr_status tsr_blob_writer_write(tsr_blob_writer *writer, tsr_ctx *ctx, const void *data,
+                                 size_t len);
+/* The temp file's path while the writer is uncommitted (so the content can be
+ * checked before commit: sniff the format, read the header). Borrowed. */
+const char *tsr_blob_writer_temp_path(const tsr_blob_writer *writer);
+/* Bytes written so far. */
+uint64_t tsr_blob_writer_bytes(const tsr_blob_writer *writer);
+/* Makes the blob durable: fsync, rename into blobs/<2 hex>/<id>, fsync the
+ * directory. `id` receives the new blob id and `sha256` (may be NULL) the
+ * hex SHA-256 of the bytes. The writer must still be freed. */
+tsr_status tsr_blob_writer_commit(tsr_blob_writer *writer, tsr_ctx *ctx,
+                                  char id[TSR_STORE_ID_LEN + 1],
+                                  char sha256[TSR_STORE_SHA256_LEN + 1]);
+/* Frees the writer; an uncommitted temp file is removed. Accepts NULL. */
+void tsr_blob_writer_free(tsr_blob_writer *writer);
+
+/* Writes into `path` (PATH_MAX bytes) a fresh, unused file name under
+ * data_dir/tmp for a producer that wants to write a file itself (an encoder);
+ * then tsr_blob_put_file moves it into the store. Creates the file (0600). */
+tsr_status tsr_blob_temp_path(tsr_store *store, tsr_ctx *ctx, char *path);
+/* Moves the finished file `path` (from tsr_blob_temp_path) into the store:
+ * fsync, rename, fsync the directory. `id` receives the blob id, `bytes` (may
+ * be NULL) its size. A path not made by tsr_blob_temp_path is TSR_ERR_USAGE
+ * and left alone; on any other failure the file is removed. A producer that
+ * gives up before calling this removes its temp file itself (or the next open
+ * does). */
+tsr_status tsr_blob_put_file(tsr_store *store, tsr_ctx *ctx, const char *path,
+                             char id[TSR_STORE_ID_LEN + 1], uint64_t *bytes);
+/* Writes into `path` (PATH_MAX bytes) where blob `id` lives, for readers.
+ * A malformed id is TSR_ERR_USAGE: ids never come from user input. */
+tsr_status tsr_blob_path(tsr_store *store, tsr_ctx *ctx, const char *id, char *path);
+/* Removes blob `id`; a missing blob is not an error. */
+tsr_status tsr_blob_delete(tsr_store *store, tsr_ctx *ctx, const char *id);
+
+#endif

@@ -1,0 +1,234 @@
+/* Images: uploaded files recorded with what their header said, each owned by
+ * a user and kept in one blob. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "service/store_internal.h"
+
+#define IMAGE_COLUMNS                                                                              \
+    "id, owner, sha256, format, width, height, bands, frames, bytes, blob, name, created"
+
+static void read_image(sqlite3_stmt *st, tsr_store_image *im) {
+    memset(im, 0, sizeof *im);
+    tsr_store_column_text(st, 0, im->id, sizeof im->id);
+    im->owner = sqlite3_column_int64(st, 1);
+    tsr_store_column_text(st, 2, im->sha256, sizeof im->sha256);
+    tsr_store_column_text(st, 3, im->format, sizeof im->format);
+    im->width = (uint32_t)sqlite3_column_int64(st, 4);
+    im->height = (uint32_t)sqlite3_column_int64(st, 5);
+    im->bands = sqlite3_column_int(st, 6);
+    im->frames = (uint32_t)sqlite3_column_int64(st, 7);
+    im->bytes = (uint64_t)sqlite3_column_int64(st, 8);
+    tsr_store_column_text(st, 9, im->blob, sizeof im->blob);
+    tsr_store_column_text(st, 10, im->name, sizeof im->name);
+    im->created = sqlite3_column_int64(st, 11);
+}
+
+/* Makes a display name safe to store and echo: control characters become
+ * '_', and a UTF-8 sequence cut by truncation is dropped. */
+static void clean_name(char *name) {
+    size_t n = strnlen(name, TSR_STORE_FILE_NAME_MAX);
+    name[n] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x20 || c == 0x7f)
+            name[i] = '_';
+    }
+    size_t start = n; /* start of the last sequence */
+    while (start > 0 && ((unsigned char)name[start - 1] & 0xc0) == 0x80)
+        start--;
+    if (start > 0 && (unsigned char)name[start - 1] >= 0xc0) {
+        unsigned char lead = (unsigned char)name[start - 1];
+        size_t want = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+        if (n - (start - 1) < want)
+            name[start - 1] = '\0';
+    }
+}
+
+static bool hex_of_length(const char *s, size_t len) {
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+    }
+    return s[len] == '\0';
+}
+
+tsr_status tsr_store_image_insert(tsr_store *store, tsr_ctx *ctx, tsr_store_image *im) {
+    sqlite3_stmt *st = NULL;
+    if (!tsr_store_id_valid(im->blob) || !hex_of_length(im->sha256, TSR_STORE_SHA256_LEN) ||
+        !im->format[0] || im->width == 0 || im->height == 0 || im->bands < 1 || im->bands > 4 ||
+        im->frames == 0)
+        return tsr_error(ctx, TSR_ERR_USAGE,
+                         "image insert: blob id, sha256, format, dimensions, bands (1..4) and "
+                         "frames are required");
+    im->format[TSR_STORE_FORMAT_MAX] = '\0';
+    clean_name(im->name);
+    tsr_store_random_id(im->id);
+    im->created = tsr_store_now_ms();
+    pthread_mutex_lock(&store->lock);
+    tsr_status rc = tsr_store_prepare(store, ctx,
+                                      "INSERT INTO images(" IMAGE_COLUMNS ") "
+                                      "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                      &st);
+    if (rc)
+        goto out;
+    sqlite3_bind_text(st, 1, im->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, im->owner);
+    sqlite3_bind_text(st, 3, im->sha256, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, im->format, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, im->width);
+    sqlite3_bind_int64(st, 6, im->height);
+    sqlite3_bind_int(st, 7, im->bands);
+    sqlite3_bind_int64(st, 8, im->frames);
+    sqlite3_bind_int64(st, 9, (sqlite3_int64)im->bytes);
+    sqlite3_bind_text(st, 10, im->blob, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 11, im->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 12, im->created);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        int code = sqlite3_extended_errcode(store->db);
+        if (code == SQLITE_CONSTRAINT_FOREIGNKEY)
+            rc = tsr_error(ctx, TSR_ERR_USAGE, "image insert: there is no user %lld",
+                           (long long)im->owner);
+        else if (code == SQLITE_CONSTRAINT_UNIQUE)
+            rc = tsr_error(ctx, TSR_ERR_USAGE, "image insert: blob %s already belongs to an image",
+                           im->blob);
+        else
+            rc = tsr_store_sql_error(store, ctx, "insert an image");
+    }
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&store->lock);
+    if (rc)
+        im->id[0] = '\0';
+    return rc;
+}
+
+/* Reads the image `id` the caller may see (lock held). */
+static tsr_status image_find(tsr_store *s, tsr_ctx *ctx, const tsr_store_user *caller,
+                             const char *id, tsr_store_image *out, int *found) {
+    sqlite3_stmt *st = NULL;
+    *found = 0;
+    if (!tsr_store_id_valid(id))
+        return TSR_OK; /* not an id we made: nothing to find */
+    tsr_status rc = tsr_store_prepare(
+        s, ctx, "SELECT " IMAGE_COLUMNS " FROM images WHERE id = ?1 AND (?2 < 0 OR owner = ?2)",
+        &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, tsr_store_owner_filter(caller));
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        read_image(st, out);
+        *found = 1;
+    } else if (step != SQLITE_DONE) {
+        rc = tsr_store_sql_error(s, ctx, "read an image");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+tsr_status tsr_store_image_get(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
+                               const char *id, tsr_store_image *out, int *found) {
+    *found = 0;
+    if (!caller)
+        return tsr_error(ctx, TSR_ERR_USAGE, "image get: no caller");
+    pthread_mutex_lock(&store->lock);
+    tsr_status rc = image_find(store, ctx, caller, id, out, found);
+    pthread_mutex_unlock(&store->lock);
+    return rc;
+}
+
+tsr_status tsr_store_image_list(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
+                                size_t limit, tsr_store_image **out, size_t *count) {
+    sqlite3_stmt *st = NULL;
+    tsr_store_image *list = NULL;
+    size_t n = 0;
+    int step = SQLITE_DONE;
+    *out = NULL;
+    *count = 0;
+    if (!caller)
+        return tsr_error(ctx, TSR_ERR_USAGE, "image list: no caller");
+    if (limit == 0 || limit > TSR_STORE_LIST_MAX)
+        limit = TSR_STORE_LIST_MAX;
+    pthread_mutex_lock(&store->lock);
+    tsr_status rc = tsr_store_prepare(store, ctx,
+                                      "SELECT " IMAGE_COLUMNS " FROM images WHERE owner = ? "
+                                      "ORDER BY created DESC, rowid DESC LIMIT ?",
+                                      &st);
+    if (!rc && !(list = calloc(limit, sizeof *list)))
+        rc = tsr_error(ctx, TSR_ERR_NOMEM, "store: out of memory listing images");
+    if (!rc) {
+        sqlite3_bind_int64(st, 1, caller->id);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+    }
+    while (!rc && n < limit && (step = sqlite3_step(st)) == SQLITE_ROW)
+        read_image(st, &list[n++]);
+    if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
+        rc = tsr_store_sql_error(store, ctx, "list images");
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&store->lock);
+    if (rc) {
+        free(list);
+        return rc;
+    }
+    *out = list;
+    *count = n;
+    return TSR_OK;
+}
+
+/* Fails with TSR_ERR_USAGE when a queued or running job uses image `id`. */
+static tsr_status check_unused(tsr_store *s, tsr_ctx *ctx, const char *id) {
+    sqlite3_stmt *st = NULL;
+    tsr_status rc = tsr_store_prepare(s, ctx,
+                                      "SELECT j.id FROM job_items i JOIN jobs j ON j.id = i.job "
+                                      "WHERE i.image = ? AND j.state IN ('queued', 'running') "
+                                      "LIMIT 1",
+                                      &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        rc = tsr_error(ctx, TSR_ERR_USAGE, "image %s is used by job %s, which is not finished", id,
+                       (const char *)sqlite3_column_text(st, 0));
+    else if (step != SQLITE_DONE)
+        rc = tsr_store_sql_error(s, ctx, "look for jobs using an image");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+tsr_status tsr_store_image_delete(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
+                                  const char *id, int *found) {
+    sqlite3_stmt *st = NULL;
+    tsr_store_image im;
+    int seen = 0;
+    if (found)
+        *found = 0;
+    if (!caller)
+        return tsr_error(ctx, TSR_ERR_USAGE, "image delete: no caller");
+    pthread_mutex_lock(&store->lock);
+    tsr_status rc = tsr_store_begin(store, ctx);
+    if (rc)
+        goto out;
+    if ((rc = image_find(store, ctx, caller, id, &im, &seen)) || !seen)
+        goto out;
+    if ((rc = check_unused(store, ctx, id)) ||
+        (rc = tsr_store_prepare(store, ctx, "DELETE FROM images WHERE id = ?", &st)))
+        goto out;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if ((rc = tsr_store_step_done(store, ctx, st, "delete an image")) ||
+        (rc = tsr_store_commit(store, ctx)))
+        goto out;
+    /* The row is gone for good; a blob that cannot be removed now is an
+     * orphan that the next open collects. */
+    tsr_blob_remove(store, NULL, im.blob);
+    if (found)
+        *found = 1;
+out:
+    sqlite3_finalize(st);
+    tsr_store_rollback(store);
+    pthread_mutex_unlock(&store->lock);
+    return rc;
+}

@@ -1,0 +1,73 @@
+/* Private parts of the store shared by its files: the handle, SQL helpers. */
+#ifndef TESSERA_SERVICE_STORE_INTERNAL_H
+#define TESSERA_SERVICE_STORE_INTERNAL_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "service/store.h"
+
+struct tsr_store {
+    pthread_mutex_t lock;      /* held for the whole of every public call */
+    sqlite3 *db;               /* the one connection, used under `lock` */
+    int lock_fd;               /* data_dir/lock, flock'ed against other processes */
+    int schema_version;        /* after migrations */
+    char dir[PATH_MAX - 128];  /* data_dir (sized so derived paths fit PATH_MAX) */
+    char blobs[PATH_MAX - 64]; /* data_dir/blobs */
+    char tmp[PATH_MAX - 64];   /* data_dir/tmp */
+};
+
+/* One migration: a version number and the SQL that brings the schema to it. */
+typedef struct tsr_store_migration {
+    int version;     /* 1, 2, ... in order */
+    const char *sql; /* statements run in one transaction */
+} tsr_store_migration;
+
+extern const tsr_store_migration tsr_store_migrations[];
+extern const size_t tsr_store_migration_count;
+
+/* Runs the migrations the database lacks (store.c; lock held). */
+tsr_status tsr_store_migrate(tsr_store *s, tsr_ctx *ctx);
+
+/* Records the connection's last SQLite error as a status on ctx; `what`
+ * names the action ("insert image"). */
+tsr_status tsr_store_sql_error(tsr_store *s, tsr_ctx *ctx, const char *what);
+/* Runs SQL without results. */
+tsr_status tsr_store_exec(tsr_store *s, tsr_ctx *ctx, const char *sql);
+/* Prepares one statement; *out is finalized by the caller. */
+tsr_status tsr_store_prepare(tsr_store *s, tsr_ctx *ctx, const char *sql, sqlite3_stmt **out);
+/* Steps a statement that returns no rows (INSERT/UPDATE/DELETE). */
+tsr_status tsr_store_step_done(tsr_store *s, tsr_ctx *ctx, sqlite3_stmt *st, const char *what);
+/* Transactions: BEGIN IMMEDIATE, COMMIT, ROLLBACK (rollback never fails). */
+tsr_status tsr_store_begin(tsr_store *s, tsr_ctx *ctx);
+tsr_status tsr_store_commit(tsr_store *s, tsr_ctx *ctx);
+void tsr_store_rollback(tsr_store *s);
+
+/* Milliseconds since the Unix epoch. */
+int64_t tsr_store_now_ms(void);
+/* Writes a fresh random 128-bit id as 32 hex digits. */
+void tsr_store_random_id(char id[TSR_STORE_ID_LEN + 1]);
+/* Whether `id` is exactly 32 lowercase hex digits. */
+bool tsr_store_id_valid(const char *id);
+/* Copies a column's text into a fixed buffer of `size` bytes (truncating);
+ * NULL becomes "". */
+void tsr_store_column_text(sqlite3_stmt *st, int col, char *buf, size_t size);
+/* A malloc'ed copy of a column's text, or NULL when the column is NULL.
+ * Sets *oom when the copy failed for lack of memory. */
+char *tsr_store_column_strdup(sqlite3_stmt *st, int col, int *oom);
+/* Whether the caller may see an object owned by `owner`. */
+bool tsr_store_may_see(const tsr_store_user *caller, int64_t owner);
+/* Binds an owner filter: the caller's id, or -1 (= any) for an admin. Used
+ * with SQL "(?N < 0 OR owner = ?N)". */
+int64_t tsr_store_owner_filter(const tsr_store_user *caller);
+
+/* Blob store internals (blobstore.c; lock not needed). */
+tsr_status tsr_blob_dirs_prepare(tsr_store *s, tsr_ctx *ctx);
+tsr_status tsr_blob_tmp_clean(tsr_store *s, tsr_ctx *ctx);
+/* Removes blobs no row refers to (store lock held, at open). */
+tsr_status tsr_blob_collect_garbage(tsr_store *s, tsr_ctx *ctx);
+/* Removes blob `id`, ignoring a missing one. */
+tsr_status tsr_blob_remove(tsr_store *s, tsr_ctx *ctx, const char *id);
+
+#endif

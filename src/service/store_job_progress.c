@@ -1,0 +1,145 @@
+/* The scheduler's writes: job state, progress, item state and results. Each
+ * write is one durable commit. Terminal states are final: a write that would
+ * leave one is ignored and reported as *changed = 0. */
+#include <string.h>
+
+#include "service/store_internal.h"
+
+#define ACTIVE   "('queued', 'running')"
+#define TERMINAL "('succeeded', 'failed', 'cancelled')"
+
+/* Copies an error message capped at TSR_STORE_ERROR_MAX bytes into `buf`;
+ * returns NULL for a NULL message. */
+static const char *cap_error(const char *error, char buf[TSR_STORE_ERROR_MAX + 1]) {
+    if (!error)
+        return NULL;
+    size_t n = strnlen(error, TSR_STORE_ERROR_MAX);
+    memcpy(buf, error, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Runs an UPDATE and reports whether it changed a row (lock held). */
+static tsr_status run_update(tsr_store *s, tsr_ctx *ctx, sqlite3_stmt *st, const char *what,
+                             int *changed) {
+    tsr_status rc = tsr_store_step_done(s, ctx, st, what);
+    if (!rc && changed)
+        *changed = sqlite3_changes(s->db) > 0;
+    return rc;
+}
+
+tsr_status tsr_store_job_set_state(tsr_store *store, tsr_ctx *ctx, const char *id,
+                                   tsr_job_state state, const char *error, int *changed) {
+    char buf[TSR_STORE_ERROR_MAX + 1];
+    sqlite3_stmt *st = NULL;
+    if (changed)
+        *changed = 0;
+    if ((unsigned)state >= TSR_JOB_STATE_COUNT)
+        return tsr_error(ctx, TSR_ERR_USAGE, "job state: unknown state %d", (int)state);
+    pthread_mutex_lock(&store->lock);
+    tsr_status rc = tsr_store_prepare(
+        store, ctx,
+        "UPDATE jobs SET state = ?2,"
+        " started = CASE WHEN ?2 = 'running' AND started IS NULL THEN ?3 ELSE started END,"
+        " finished = CASE WHEN ?2 IN " TERMINAL " THEN ?3 ELSE finished END,"
+        " error = coalesce(?4, error) "
+        "WHERE id = ?1 AND state IN " ACTIVE,
+        &st);
+    if (!rc) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, tsr_job_state_name(state), -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, tsr_store_now_ms());
+        sqlite3_bind_text(st, 4, cap_error(error, buf), -1, SQLITE_STATIC);
+        rc = run_update(store, ctx, st, "set a job's state", changed);
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&store->lock);
+    return rc;
+}
+
+tsr_status tsr_store_job_progress(tsr_store *store, tsr_ctx *ctx, const char *id,
+                                  int64_t tiles_done, int64_t tiles_total, double cpu_seconds) {
+    sqlite3_stmt *st = NULL;
+    if (tiles_done < 0 || tiles_total < 0 || !(cpu_seconds >= 0))
+        return tsr_error(ctx, TSR_ERR_USAGE, "job progress: negative count or time");
+    pthread_mutex_lock(&store->lock);
+    tsr_status rc = tsr_store_prepare(store, ctx,
+                                      "UPDATE jobs SET tiles_done = ?2, tiles_total = ?3, "
+                                      "cpu_seconds = ?4 WHERE id = ?1 AND state IN " ACTIVE,
+                                      &st);
+    if (!rc) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, tiles_done);
+        sqlite3_bind_int64(st, 3, tiles_total);
+        sqlite3_bind_double(st, 4, cpu_seconds);
+        rc = run_update(store, ctx, st, "record job progress", NULL);
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&store->lock);
+    return rc;
+}
+
+tsr_status tsr_store_job_item_set_state(tsr_store *store, tsr_ctx *ctx, const char *id,
+                                        int position, tsr_job_state state, const char *error,
+                                        int *changed) {
+    char buf[TSR_STORE_ERROR_MAX + 1];
+    sqlite3_stmt *st = NULL;
+    if (changed)
+        *changed = 0;
+    if ((unsigned)state >= TSR_JOB_STATE_COUNT)
+        return tsr_error(ctx, TSR_ERR_USAGE, "item state: unknown state %d", (int)state);
+    pthread_mutex_lock(&store->lock);
+    tsr_status rc = tsr_store_prepare(
+        store, ctx,
+        "UPDATE job_items SET state = ?3,"
+        " started = CASE WHEN ?3 = 'running' AND started IS NULL THEN ?4 ELSE started END,"
+        " finished = CASE WHEN ?3 IN " TERMINAL " THEN ?4 ELSE finished END,"
+        " error = coalesce(?5, error) "
+        "WHERE job = ?1 AND position = ?2 AND state IN " ACTIVE,
+        &st);
+    if (!rc) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, position);
+        sqlite3_bind_text(st, 3, tsr_job_state_name(state), -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, tsr_store_now_ms());
+        sqlite3_bind_text(st, 5, cap_error(error, buf), -1, SQLITE_STATIC);
+        rc = run_update(store, ctx, st, "set an item's state", changed);
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&store->lock);
+    return rc;
+}
+
+tsr_status tsr_store_job_item_result(tsr_store *store, tsr_ctx *ctx, const char *id, int position,
+                                     const tsr_store_item_result *r, int *changed) {
+    sqlite3_stmt *st = NULL;
+    if (changed)
+        *changed = 0;
+    if (!r || !tsr_store_id_valid(r->blob) || !r->format || !r->format[0] ||
+        strlen(r->format) > TSR_STORE_FORMAT_MAX || !(r->seconds >= 0))
+        return tsr_error(ctx, TSR_ERR_USAGE,
+                         "item result: a committed blob id, a format and a time are required");
+    pthread_mutex_lock(&store->lock);
+    tsr_status rc = tsr_store_prepare(
+        store, ctx,
+        "UPDATE job_items SET state = 'succeeded', result_blob = ?3, result_bytes = ?4,"
+        " result_format = ?5, width = ?6, height = ?7, seconds = ?8,"
+        " started = coalesce(started, ?9), finished = ?9 "
+        "WHERE job = ?1 AND position = ?2 AND state IN " ACTIVE,
+        &st);
+    if (!rc) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, position);
+        sqlite3_bind_text(st, 3, r->blob, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)r->bytes);
+        sqlite3_bind_text(st, 5, r->format, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, r->width);
+        sqlite3_bind_int64(st, 7, r->height);
+        sqlite3_bind_double(st, 8, r->seconds);
+        sqlite3_bind_int64(st, 9, tsr_store_now_ms());
+        rc = run_update(store, ctx, st, "record an item's result", changed);
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&store->lock);
+    return rc;
+}
