@@ -104,16 +104,16 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
         }
         tsr_job_live live;
         int held = tsr_jobs_live(s->srv->jobs, s->id, &live);
-        if (held) {
-            /* Throttle progress events; a job that left the scheduler is
-             * finished, so its `done` goes out at once. */
-            double gap = now_s() - s->last_write;
-            if (gap < MIN_GAP_S) {
-                struct timespec ts = {0, (long)((MIN_GAP_S - gap) * 1e9)};
-                nanosleep(&ts, NULL);
-            }
-            if (tsr_jobs_live(s->srv->jobs, s->id, &live) && live.version == s->version)
-                tsr_jobs_wait(s->srv->jobs, s->id, s->version, WAIT_SLICE_MS);
+        if (held && live.version == s->version) {
+            tsr_jobs_wait(s->srv->jobs, s->id, s->version, WAIT_SLICE_MS);
+            held = tsr_jobs_live(s->srv->jobs, s->id, &live);
+        }
+        /* Throttle progress events to one per MIN_GAP_S, in short naps so a
+         * job that finishes (leaves the scheduler) gets its `done` at once. */
+        while (held && now_s() - s->last_write < MIN_GAP_S) {
+            struct timespec ts = {0, 10 * 1000000L};
+            nanosleep(&ts, NULL);
+            held = tsr_jobs_live(s->srv->jobs, s->id, &live);
         }
         make_event(s, 0);
         if (!held && s->off >= s->len && !s->done) {
