@@ -28,6 +28,7 @@ typedef struct tsr_run_options {
     tsr_progress_fn progress; /* may be NULL */
     void *progress_user;      /* passed to progress and tile_done */
     tsr_tile_fn tile_done;    /* may be NULL: CPU time of each tile (metrics, cost) */
+    const char *label;        /* may be NULL: names the run in messages ("image 3f2a...") */
 } tsr_run_options;
 
 #define TSR_DEFAULT_TILE 256

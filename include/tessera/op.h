@@ -12,7 +12,9 @@
  *     in->image_h), never the tile's, so output never depends on tiling.
  * GLOBAL ops first reduce: map() per input tile into a partial summary,
  * merge() partials in tile order, finalize() once; then run() applies the
- * summary per tile like a local op.
+ * summary per tile like a local op. Map tiles lie on a 64-px grid in image
+ * coordinates (each starts at a multiple of 64 and ends at one or at the
+ * image edge), so a summary may keep records per fixed 64x64 block.
  */
 #ifndef TESSERA_OP_H
 #define TESSERA_OP_H
@@ -109,7 +111,10 @@ struct tsr_op_desc {
     /* Turns the merged summary (op->summary) into what run() needs, storing
      * derived data in op->state. `whole` is the whole input image when the
      * executor has it (the local one always does), for ops whose reduction is
-     * not a simple sum (canny hysteresis); may be NULL otherwise. */
+     * not a simple sum; may be NULL otherwise (remote workers), so ops must
+     * not depend on it. It may be called again after op->summary is replaced
+     * (a worker receiving another image's summary): it must then replace,
+     * not leak, what the previous call derived. */
     tsr_status (*finalize)(tsr_ctx *ctx, tsr_op *op, const tsr_image *whole);
     /* Optional: a JSON object describing what the op found after finalize
      * (hough lines, otsu threshold), e.g. {"threshold":117}. Caller frees. */

@@ -173,7 +173,7 @@ static tsr_status process_one(tsr_ctx *ctx, const process_args *a, const tsr_pip
     cli_progress bar;
     const char *base = strrchr(in_path, '/');
     cli_progress_start(&bar, base ? base + 1 : in_path);
-    tsr_run_options ropts = {a->tile, cli_progress_update, &bar, NULL};
+    tsr_run_options ropts = {a->tile, cli_progress_update, &bar, NULL, in_path};
     st = tsr_plan_run_rows(ctx, plan, reader, writer, exec, &ropts);
     if (!st)
         st = tsr_row_writer_finish(writer);

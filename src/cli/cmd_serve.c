@@ -10,7 +10,7 @@
 
 #include "cli/cli.h"
 #include "server/server.h"
-#include "service/store_extra.h"
+#include "service/store.h"
 
 /* What the command line asked for. */
 typedef struct serve_args {

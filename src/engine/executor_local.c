@@ -142,7 +142,7 @@ static void local_destroy(tsr_executor *base) {
     free(ex);
 }
 
-static const tsr_executor_vtable local_vtable = {local_run, local_destroy};
+static const tsr_executor_vtable local_vtable = {local_run, local_destroy, NULL};
 
 tsr_status tsr_executor_local_new(tsr_ctx *ctx, int threads, tsr_executor **out) {
     *out = NULL;

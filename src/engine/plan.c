@@ -21,6 +21,7 @@ void tsr_plan_free(tsr_plan *plan) {
     release_ops(plan->ops, plan->n_ops);
     free(plan->ops);
     free(plan->stages);
+    free(plan->pipeline);
     free(plan);
 }
 
@@ -41,6 +42,16 @@ static int expanded_count(const tsr_pipeline *p) {
 
 static int ceil_div(int a, int b) {
     return (a + b - 1) / b;
+}
+
+/* GLOBAL ops' map tiles: the tile side rounded up to a multiple of
+ * MAP_ALIGN, so every map tile starts on a MAP_ALIGN-px grid line (op.h);
+ * one whole-image tile for tile -1. Map tiles change no output bytes. */
+enum { MAP_ALIGN = 64 };
+static int map_tile_side(int tile, int w, int h) {
+    if (tile == -1)
+        return w > h ? w : h;
+    return ceil_div(tile, MAP_ALIGN) * MAP_ALIGN;
 }
 
 tsr_status tsr_plan_new(tsr_ctx *ctx, const tsr_pipeline *pipeline, int w, int h, int bands,
@@ -124,13 +135,20 @@ tsr_status tsr_plan_new(tsr_ctx *ctx, const tsr_pipeline *pipeline, int w, int h
         s->tiles_y = ceil_div(s->out_h, t);
         plan->tasks += (uint64_t)s->tiles_x * (uint64_t)s->tiles_y;
         if (first->desc->kind == TSR_OP_GLOBAL && first->desc->map) {
-            int mt = tile == -1 ? (s->in_w > s->in_h ? s->in_w : s->in_h) : tile;
+            int mt = map_tile_side(tile, s->in_w, s->in_h);
             s->map_tiles_x = ceil_div(s->in_w, mt);
             s->map_tiles_y = ceil_div(s->in_h, mt);
             plan->tasks += (uint64_t)s->map_tiles_x * (uint64_t)s->map_tiles_y;
         }
     }
     plan->tile = tile;
+    plan->in_w = w;
+    plan->in_h = h;
+    plan->in_bands = bands;
+    if (!(plan->pipeline = tsr_pipeline_to_json(pipeline))) {
+        st = tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
+        goto out;
+    }
     *out = plan;
     plan = NULL;
 out:
@@ -169,7 +187,8 @@ tsr_rect tsr_stage_tile_rect(const tsr_plan *plan, const tsr_stage *s, int index
 tsr_rect tsr_stage_map_rect(const tsr_plan *plan, const tsr_stage *s, int index) {
     if (plan->tile == -1)
         return tsr_rect_make(0, 0, s->in_w, s->in_h);
-    return grid_rect(plan->tile, s->in_w, s->in_h, s->map_tiles_x, index);
+    return grid_rect(map_tile_side(plan->tile, s->in_w, s->in_h), s->in_w, s->in_h, s->map_tiles_x,
+                     index);
 }
 
 void tsr_scratch_release(tsr_scratch *s) {

@@ -66,6 +66,35 @@ tsr_status tsr_run_tasks(tsr_executor *exec, tsr_ctx *ctx, size_t n, tsr_task_fn
     return TSR_OK;
 }
 
+static void batch_done(void *user, double cpu_seconds) {
+    tsr_run_report(user, cpu_seconds);
+}
+
+static tsr_tile_batch make_batch(run_state *rs, tsr_tile_kind kind, int first, int count) {
+    tsr_tile_batch b = {rs->ctx,
+                        rs->plan,
+                        (int)(rs->stage - rs->plan->stages),
+                        kind,
+                        first,
+                        count,
+                        &rs->in_region,
+                        &rs->out_region,
+                        NULL,
+                        batch_done,
+                        rs,
+                        rs->opts ? rs->opts->label : NULL};
+    return b;
+}
+
+tsr_status tsr_run_apply_tiles(run_state *rs, tsr_executor *exec, int first, int count) {
+    if (exec && exec->vt->run_tiles) {
+        tsr_tile_batch b = make_batch(rs, TSR_TILE_APPLY, first, count);
+        return exec->vt->run_tiles(exec, &b);
+    }
+    rs->task_base = first;
+    return tsr_run_tasks(exec, rs->ctx, (size_t)count, tsr_run_apply_task, rs);
+}
+
 /* Map, merge and finalize the GLOBAL op at the head of stage s. */
 static tsr_status reduce(run_state *rs, tsr_executor *exec, int workers, tsr_op *op) {
     size_t size = op->desc->summary_size ? op->desc->summary_size(op) : 0;
@@ -73,13 +102,22 @@ static tsr_status reduce(run_state *rs, tsr_executor *exec, int workers, tsr_op 
     if (!op->summary)
         return tsr_error(rs->ctx, TSR_ERR_NOMEM, "%s: out of memory for its summary",
                          op->desc->name);
-    if (op->desc->map) {
+    size_t n = (size_t)rs->stage->map_tiles_x * (size_t)rs->stage->map_tiles_y;
+    if (op->desc->map && exec && exec->vt->run_tiles) {
+        /* Remote: every tile's partial comes back and is merged into the summary. */
+        rs->in_region =
+            tsr_image_region(rs->in, tsr_rect_make(0, 0, rs->in->width, rs->in->height));
+        tsr_tile_batch b = make_batch(rs, TSR_TILE_MAP, 0, (int)n);
+        b.acc = op->summary;
+        tsr_status st = exec->vt->run_tiles(exec, &b);
+        if (st)
+            return st;
+    } else if (op->desc->map) {
         rs->partial_size = size;
         rs->partials = calloc((size_t)workers, size ? size : 1);
         if (!rs->partials)
             return tsr_error(rs->ctx, TSR_ERR_NOMEM, "%s: out of memory for partial summaries",
                              op->desc->name);
-        size_t n = (size_t)rs->stage->map_tiles_x * (size_t)rs->stage->map_tiles_y;
         tsr_status st = tsr_run_tasks(exec, rs->ctx, n, map_task, rs);
         if (!st)
             for (int w = 0; w < workers; w++)
@@ -127,8 +165,7 @@ tsr_status tsr_plan_run(tsr_ctx *ctx, tsr_plan *plan, const tsr_image *in, tsr_e
         rs.out = next;
         rs.in_region = tsr_image_region(cur, tsr_rect_make(0, 0, cur->width, cur->height));
         rs.out_region = tsr_image_region(next, tsr_rect_make(0, 0, next->width, next->height));
-        st = tsr_run_tasks(exec, ctx, (size_t)s->tiles_x * (size_t)s->tiles_y, tsr_run_apply_task,
-                           &rs);
+        st = tsr_run_apply_tiles(&rs, exec, 0, s->tiles_x * s->tiles_y);
         if (st)
             goto out;
         if (cur != in)

@@ -149,8 +149,7 @@ tsr_status tsr_plan_run_rows(tsr_ctx *ctx, tsr_plan *plan, tsr_row_reader *reade
                                      band,
                                      s->out_w,
                                      s->out_h};
-        rs.task_base = b * s->tiles_x;
-        st = tsr_run_tasks(exec, ctx, (size_t)s->tiles_x, tsr_run_apply_task, &rs);
+        st = tsr_run_apply_tiles(&rs, exec, b * s->tiles_x, s->tiles_x);
         if (!st && (st = tsr_row_writer_write(writer, band, out_stride, rows_out)))
             st = tsr_error(ctx, st, "writing the output failed");
     }

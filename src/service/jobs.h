@@ -28,6 +28,8 @@ typedef struct tsr_jobs_config {
     uint64_t pixel_budget;      /* admission: pixels of all active jobs' images; 0 = 1 Gpx */
     int max_active;             /* admission: queued + running jobs; 0 = 1000 */
     tsr_jobs_event_fn on_event; /* may be NULL: job started / finished (logging) */
+    tsr_executor *executor;     /* may be NULL: runs tiles instead of the local pool
+                                   (e.g. the Redis executor); borrowed */
     void *event_user;           /* passed to on_event */
 } tsr_jobs_config;
 

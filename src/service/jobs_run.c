@@ -74,8 +74,11 @@ static tsr_status item_process(tsr_jobs *jobs, job_entry *e, const tsr_store_job
         goto out;
     if ((st = tsr_row_writer_open(ctx, tmp, fmt, w, h, bands, &eopts, &writer)))
         goto out;
-    tsr_run_options ropts = {jobs->cfg.tile, tsr_jobs_on_progress, e, tsr_jobs_on_tile};
-    if ((st = tsr_plan_run_rows(ctx, r.plan, r.reader, writer, jobs->exec, &ropts)))
+    char label[96];
+    snprintf(label, sizeof label, "image %s", job->items[position].image);
+    tsr_run_options ropts = {jobs->cfg.tile, tsr_jobs_on_progress, e, tsr_jobs_on_tile, label};
+    if ((st = tsr_plan_run_rows(ctx, r.plan, r.reader, writer,
+                                jobs->cfg.executor ? jobs->cfg.executor : jobs->exec, &ropts)))
         goto out;
     if ((st = tsr_row_writer_finish(writer)))
         goto out;

@@ -202,6 +202,11 @@ tsr_status tsr_store_user_count(tsr_store *store, tsr_ctx *ctx, int64_t *count);
  * only its SHA-256 is stored. *id (may be NULL) receives the token's id. */
 tsr_status tsr_store_token_create(tsr_store *store, tsr_ctx *ctx, int64_t user,
                                   char token[TSR_STORE_TOKEN_LEN + 1], int64_t *id);
+/* Stores a token chosen by the caller (64 lowercase hex digits, e.g. the
+ * TESSERA_ADMIN_TOKEN of a first start) for user `user`, like
+ * tsr_store_token_create but without generating it. */
+tsr_status tsr_store_token_insert(tsr_store *store, tsr_ctx *ctx, int64_t user,
+                                  const char *token_hex, int64_t *id);
 /* Authenticates: finds the user whose valid (not revoked) token is `token`,
  * comparing hashes in constant time. *found = 0 for an unknown, malformed or
  * revoked token. */

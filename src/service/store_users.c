@@ -157,14 +157,15 @@ static bool token_valid(const char *token) {
     return token[TSR_STORE_TOKEN_LEN] == '\0';
 }
 
-tsr_status tsr_store_token_create(tsr_store *store, tsr_ctx *ctx, int64_t user,
-                                  char token[TSR_STORE_TOKEN_LEN + 1], int64_t *id) {
-    unsigned char raw[TSR_STORE_TOKEN_LEN / 2], hash[crypto_hash_sha256_BYTES];
+tsr_status tsr_store_token_insert(tsr_store *store, tsr_ctx *ctx, int64_t user,
+                                  const char *token_hex, int64_t *id) {
+    unsigned char hash[crypto_hash_sha256_BYTES];
     sqlite3_stmt *st = NULL;
-    randombytes_buf(raw, sizeof raw);
-    sodium_bin2hex(token, TSR_STORE_TOKEN_LEN + 1, raw, sizeof raw);
-    sodium_memzero(raw, sizeof raw);
-    token_hash(token, hash);
+    size_t n = token_hex ? strlen(token_hex) : 0;
+    if (n != TSR_STORE_TOKEN_LEN || strspn(token_hex, "0123456789abcdef") != n)
+        return tsr_error(ctx, TSR_ERR_USAGE, "a token must be %d lowercase hex digits",
+                         TSR_STORE_TOKEN_LEN);
+    token_hash(token_hex, hash);
     pthread_mutex_lock(&store->lock);
     tsr_status rc = tsr_store_prepare(
         store, ctx, "INSERT INTO tokens(hash, user, created) VALUES(?, ?, ?)", &st);
@@ -177,7 +178,7 @@ tsr_status tsr_store_token_create(tsr_store *store, tsr_ctx *ctx, int64_t user,
         if (sqlite3_extended_errcode(store->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
             rc = tsr_error(ctx, TSR_ERR_USAGE, "token: there is no user %lld", (long long)user);
         else
-            rc = tsr_store_sql_error(store, ctx, "create a token");
+            rc = tsr_store_sql_error(store, ctx, "store a token");
         goto out;
     }
     if (id)
@@ -185,6 +186,16 @@ tsr_status tsr_store_token_create(tsr_store *store, tsr_ctx *ctx, int64_t user,
 out:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&store->lock);
+    return rc;
+}
+
+tsr_status tsr_store_token_create(tsr_store *store, tsr_ctx *ctx, int64_t user,
+                                  char token[TSR_STORE_TOKEN_LEN + 1], int64_t *id) {
+    unsigned char raw[TSR_STORE_TOKEN_LEN / 2];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(token, TSR_STORE_TOKEN_LEN + 1, raw, sizeof raw);
+    sodium_memzero(raw, sizeof raw);
+    tsr_status rc = tsr_store_token_insert(store, ctx, user, token, id);
     if (rc)
         sodium_memzero(token, TSR_STORE_TOKEN_LEN + 1);
     return rc;

@@ -1,25 +1,63 @@
-/* canny-hysteresis: the global stage of canny. finalize() floods the whole
- * candidate map from its strong pixels through 8-connected weak ones, as
- * OpenCV's edge tracking does; run() then writes 255 on edges, 0 elsewhere. */
+/* canny-hysteresis: the global stage of canny, distributable. Edges are the
+ * 8-connected components of candidate (weak or strong) pixels that hold a
+ * strong pixel, as OpenCV's edge tracking finds them. The image is cut into
+ * fixed 64x64 blocks (canny_blocks.h):
+ *  - map() labels each block of its tile and records, per block, the border
+ *    id of every border pixel's component, flagged when that component holds
+ *    a strong pixel;
+ *  - merge() ORs partials (each block is written by exactly one map tile,
+ *    so any grouping, order or repetition gives the same bytes);
+ *  - finalize() joins border components across block borders with a
+ *    union-find and keeps, per block, one bit per border id: an edge or not;
+ *  - run() relabels each block it touches and writes 255 on components that
+ *    are strong themselves or whose border id is marked.
+ * finalize() never reads the whole image; see docs/internals/ops-edge.md. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops/edge/edge.h"
+#include "ops/edge/canny_blocks.h"
 
-/* The flooded map, padded with a CANNY_NONE border so that neighbour reads
- * need no bounds checks. */
+/* Summary layout, in uint16 words: a header, then one record per block
+ * (row-major). A record holds the mapped mark then the values of the top
+ * row, bottom row, left column and right column (CANNY_BLOCK slots each,
+ * the first w or h used). A value is 0 for no candidate, else the pixel's
+ * component border id, with VALUE_STRONG when the component is strong. */
+enum {
+    HEADER_WORDS = 2,                    /* flags, reserved */
+    REC_MAPPED = 0,                      /* 1 once a map() labelled the block */
+    REC_TOP = 1,                         /* top row values */
+    REC_BOTTOM = REC_TOP + CANNY_BLOCK,  /* bottom row values */
+    REC_LEFT = REC_BOTTOM + CANNY_BLOCK, /* left column values */
+    REC_RIGHT = REC_LEFT + CANNY_BLOCK,  /* right column values */
+    REC_WORDS = REC_RIGHT + CANNY_BLOCK, /* words per block record */
+    EDGE_WORDS = CANNY_BORDER_IDS / 32,  /* uint32 words of edge bits per block */
+    VALUE_STRONG = 0x8000,               /* the component holds a strong pixel */
+    VALUE_ID = 0x7fff,                   /* the border id part of a value */
+    FLAG_MISALIGNED = 1,                 /* a map() tile was not block-aligned */
+    FLAG_NOMEM = 2,                      /* a map() could not allocate */
+};
+
+/* What run() needs: which border components of each block are edges. */
 typedef struct hysteresis_state {
-    uint8_t *map;  /* (in_w + 2) x (in_h + 2); CANNY_STRONG marks edges */
-    size_t stride; /* in_w + 2 */
+    int nbx, nby;   /* blocks across and down */
+    uint32_t *edge; /* per block, EDGE_WORDS words: bit k = border id k is an edge */
 } hysteresis_state;
+
+static int blocks_x(const tsr_op *op) {
+    return (op->in_w + CANNY_BLOCK - 1) / CANNY_BLOCK;
+}
+
+static int blocks_y(const tsr_op *op) {
+    return (op->in_h + CANNY_BLOCK - 1) / CANNY_BLOCK;
+}
 
 static tsr_status prepare(tsr_ctx *ctx, tsr_op *op) {
     if (op->in_bands != 1)
         return tsr_error(ctx, TSR_ERR_INTERNAL,
                          "canny-hysteresis: expects canny-nms's 1-band map, got %d bands",
                          op->in_bands);
-    uint64_t padded = ((uint64_t)op->in_w + 2) * ((uint64_t)op->in_h + 2);
-    if (padded > UINT32_MAX)
+    uint64_t nodes = (uint64_t)blocks_x(op) * (uint64_t)blocks_y(op) * CANNY_BORDER_IDS;
+    if (nodes > UINT32_MAX)
         return tsr_error(ctx, TSR_ERR_LIMIT, "canny: image of %dx%d is too large for hysteresis",
                          op->in_w, op->in_h);
     op->out_w = op->in_w;
@@ -31,91 +69,264 @@ static tsr_status prepare(tsr_ctx *ctx, tsr_op *op) {
 static void release(tsr_op *op) {
     hysteresis_state *s = op->state;
     if (s)
-        free(s->map);
+        free(s->edge);
     free(s);
     op->state = NULL;
 }
 
+/* The out rect grown to whole blocks (clipped): run() relabels them. */
+static tsr_rect need(const tsr_op *op, tsr_rect out) {
+    int x0 = out.x / CANNY_BLOCK * CANNY_BLOCK, y0 = out.y / CANNY_BLOCK * CANNY_BLOCK;
+    int x1 = (out.x + out.w + CANNY_BLOCK - 1) / CANNY_BLOCK * CANNY_BLOCK;
+    int y1 = (out.y + out.h + CANNY_BLOCK - 1) / CANNY_BLOCK * CANNY_BLOCK;
+    x1 = x1 < op->in_w ? x1 : op->in_w;
+    y1 = y1 < op->in_h ? y1 : op->in_h;
+    return tsr_rect_make(x0, y0, x1 - x0, y1 - y0);
+}
+
 static size_t summary_size(const tsr_op *op) {
-    (void)op;
-    return 0;
+    size_t blocks = (size_t)blocks_x(op) * (size_t)blocks_y(op);
+    return (HEADER_WORDS + blocks * REC_WORDS) * sizeof(uint16_t);
 }
 
-/* Iterative flood: every pixel enters the stack at most once (it is marked
- * strong when pushed), so the stack never holds more than the candidates. */
-static void flood(uint8_t *map, size_t stride, size_t total, uint32_t *stack) {
-    size_t top = 0;
-    const ptrdiff_t st = (ptrdiff_t)stride;
-    const ptrdiff_t nb[8] = {-1, 1, -st - 1, -st, -st + 1, st - 1, st, st + 1};
-    for (size_t i = 0; i < total; i++)
-        if (map[i] == CANNY_STRONG)
-            stack[top++] = (uint32_t)i;
-    while (top) {
-        size_t p = stack[--top];
-        for (int k = 0; k < 8; k++) {
-            size_t q = (size_t)((ptrdiff_t)p + nb[k]);
-            if (map[q] == CANNY_WEAK) {
-                map[q] = CANNY_STRONG;
-                stack[top++] = (uint32_t)q;
-            }
+/* The summary value of the labelled pixel at padded index p. */
+static uint16_t value_at(const canny_block *b, int p) {
+    uint16_t l = b->label[p];
+    if (!l)
+        return 0;
+    return (uint16_t)(b->border[l] | (b->strong[l] ? VALUE_STRONG : 0));
+}
+
+/* Writes the record of labelled block b. */
+static void record(const canny_block *b, uint16_t *rec) {
+    rec[REC_MAPPED] = 1;
+    for (int x = 0; x < b->w; x++) {
+        rec[REC_TOP + x] = value_at(b, canny_block_at(b, b->x + x, b->y));
+        rec[REC_BOTTOM + x] = value_at(b, canny_block_at(b, b->x + x, b->y + b->h - 1));
+    }
+    for (int y = 0; y < b->h; y++) {
+        rec[REC_LEFT + y] = value_at(b, canny_block_at(b, b->x, b->y + y));
+        rec[REC_RIGHT + y] = value_at(b, canny_block_at(b, b->x + b->w - 1, b->y + y));
+    }
+}
+
+/* Records every block of tile `in`. The engine cuts map tiles on a 64-px
+ * aligned grid (op.h); a tile that is not block-aligned sets a flag that
+ * finalize() reports instead of giving wrong edges. */
+static void map(const tsr_op *op, const tsr_region *in, void *partial) {
+    uint16_t *sum = partial;
+    tsr_rect r = in->rect;
+    if (r.w <= 0 || r.h <= 0)
+        return;
+    int x1 = r.x + r.w, y1 = r.y + r.h;
+    if (r.x % CANNY_BLOCK || r.y % CANNY_BLOCK || (x1 % CANNY_BLOCK && x1 != op->in_w) ||
+        (y1 % CANNY_BLOCK && y1 != op->in_h)) {
+        sum[0] |= FLAG_MISALIGNED;
+        return;
+    }
+    canny_block *b = malloc(sizeof *b);
+    if (!b) {
+        sum[0] |= FLAG_NOMEM;
+        return;
+    }
+    int nbx = blocks_x(op);
+    for (int by = r.y / CANNY_BLOCK; by * CANNY_BLOCK < y1; by++)
+        for (int bx = r.x / CANNY_BLOCK; bx * CANNY_BLOCK < x1; bx++) {
+            canny_block_label(b, in, bx, by);
+            record(b, sum + HEADER_WORDS + ((size_t)by * (size_t)nbx + (size_t)bx) * REC_WORDS);
         }
+    free(b);
+}
+
+static void merge(const tsr_op *op, void *acc, const void *partial) {
+    uint16_t *a = acc;
+    const uint16_t *p = partial;
+    size_t n = summary_size(op) / sizeof(uint16_t);
+    for (size_t i = 0; i < n; i++)
+        a[i] |= p[i];
+}
+
+/* Union-find over (block, border id) nodes, with path halving. */
+static uint32_t find(uint32_t *parent, uint32_t i) {
+    while (parent[i] != i) {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    return i;
+}
+
+static void unite(uint32_t *parent, uint32_t a, uint32_t b) {
+    a = find(parent, a);
+    b = find(parent, b);
+    if (a != b)
+        parent[a > b ? a : b] = a < b ? a : b;
+}
+
+/* The merged summary seen through image coordinates. */
+typedef struct border_view {
+    const uint16_t *recs; /* first block record */
+    int w, h;             /* image size */
+    int nbx;              /* blocks across */
+} border_view;
+
+/* Node of the component at border pixel (x, y), or UINT32_MAX when (x, y) is
+ * no candidate. */
+static uint32_t node_at(const border_view *v, int x, int y) {
+    int bx = x / CANNY_BLOCK, by = y / CANNY_BLOCK;
+    int lx = x - bx * CANNY_BLOCK, ly = y - by * CANNY_BLOCK;
+    int bw = v->w - bx * CANNY_BLOCK < CANNY_BLOCK ? v->w - bx * CANNY_BLOCK : CANNY_BLOCK;
+    int bh = v->h - by * CANNY_BLOCK < CANNY_BLOCK ? v->h - by * CANNY_BLOCK : CANNY_BLOCK;
+    size_t block = (size_t)by * (size_t)v->nbx + (size_t)bx;
+    const uint16_t *rec = v->recs + block * REC_WORDS;
+    uint16_t value = 0;
+    if (ly == 0)
+        value = rec[REC_TOP + lx];
+    else if (ly == bh - 1)
+        value = rec[REC_BOTTOM + lx];
+    else if (lx == 0)
+        value = rec[REC_LEFT + ly];
+    else if (lx == bw - 1)
+        value = rec[REC_RIGHT + ly];
+    if (!(value & VALUE_ID))
+        return UINT32_MAX;
+    return (uint32_t)(block * CANNY_BORDER_IDS + (value & VALUE_ID));
+}
+
+/* Joins the component at border pixel (x, y) with those of its candidate
+ * neighbours across one block border: the three pixels at offset (ax, ay)
+ * and beside it along that border. */
+static void join_across(const border_view *v, uint32_t *parent, int x, int y, int ax, int ay) {
+    uint32_t a = node_at(v, x, y);
+    if (a == UINT32_MAX)
+        return;
+    for (int k = -1; k <= 1; k++) {
+        int nx = x + ax + (ay ? k : 0), ny = y + ay + (ax ? k : 0);
+        if (nx < 0 || ny < 0 || nx >= v->w || ny >= v->h)
+            continue;
+        uint32_t b = node_at(v, nx, ny);
+        if (b != UINT32_MAX)
+            unite(parent, a, b);
     }
 }
 
-/* Copies the candidate map `whole` into a padded map in op->state and floods
- * it. Errors: no whole image (executors without one), out of memory. */
-static tsr_status finalize(tsr_ctx *ctx, tsr_op *op, const tsr_image *whole) {
-    tsr_status st = TSR_OK;
-    uint32_t *stack = NULL;
-    hysteresis_state *s = NULL;
-    if (!whole || whole->width != op->in_w || whole->height != op->in_h || whole->bands != 1)
+/* Checks the merged summary: every block mapped, no misaligned tile. */
+static tsr_status check_summary(tsr_ctx *ctx, const tsr_op *op, const uint16_t *sum) {
+    if (sum[0] & FLAG_NOMEM)
+        return tsr_error(ctx, TSR_ERR_NOMEM, "canny-hysteresis: out of memory in map()");
+    if (sum[0] & FLAG_MISALIGNED)
         return tsr_error(ctx, TSR_ERR_INTERNAL,
-                         "canny-hysteresis: needs the whole %dx%d candidate map", op->in_w,
-                         op->in_h);
-    int w = op->in_w, h = op->in_h;
-    size_t stride = (size_t)w + 2, total = stride * ((size_t)h + 2), candidates = 0;
+                         "canny-hysteresis: a map tile was not aligned to %d-px blocks",
+                         CANNY_BLOCK);
+    int nbx = blocks_x(op), nby = blocks_y(op);
+    for (int by = 0; by < nby; by++)
+        for (int bx = 0; bx < nbx; bx++)
+            if (sum[HEADER_WORDS + ((size_t)by * (size_t)nbx + (size_t)bx) * REC_WORDS] != 1)
+                return tsr_error(ctx, TSR_ERR_INTERNAL,
+                                 "canny-hysteresis: block (%d,%d) of the %dx%d candidate map "
+                                 "missing from the summary (map() not run over it)",
+                                 bx, by, op->in_w, op->in_h);
+    return TSR_OK;
+}
+
+/* Resolves the merged summary into per-block edge bits in op->state. Reads
+ * op->summary only; `whole` is ignored (remote executors pass NULL). */
+static tsr_status finalize(tsr_ctx *ctx, tsr_op *op, const tsr_image *whole) {
+    (void)whole;
+    tsr_status st = TSR_OK;
+    const uint16_t *sum = op->summary;
+    uint32_t *parent = NULL;
+    uint8_t *strong = NULL;
+    hysteresis_state *s = NULL;
+    if (!sum)
+        return tsr_error(ctx, TSR_ERR_INTERNAL, "canny-hysteresis: finalize without a summary");
+    if ((st = check_summary(ctx, op, sum)))
+        return st;
+    int nbx = blocks_x(op), nby = blocks_y(op);
+    size_t blocks = (size_t)nbx * (size_t)nby, nodes = blocks * CANNY_BORDER_IDS;
+    parent = malloc(nodes * sizeof *parent);
+    strong = calloc(nodes, 1);
     s = calloc(1, sizeof *s);
-    if (!s || !(s->map = calloc(total, 1))) {
-        st = tsr_error(ctx, TSR_ERR_NOMEM, "canny-hysteresis: out of memory for a %dx%d map", w, h);
+    if (!parent || !strong || !s || !(s->edge = calloc(blocks * EDGE_WORDS, sizeof *s->edge))) {
+        st =
+            tsr_error(ctx, TSR_ERR_NOMEM, "canny-hysteresis: out of memory for %zu blocks", blocks);
         goto out;
     }
-    s->stride = stride;
-    for (int y = 0; y < h; y++) {
-        const uint8_t *src = whole->data + (size_t)y * whole->stride;
-        uint8_t *dst = s->map + (size_t)(y + 1) * stride + 1;
-        memcpy(dst, src, (size_t)w);
-        for (int x = 0; x < w; x++)
-            candidates += src[x] != CANNY_NONE;
+    s->nbx = nbx;
+    s->nby = nby;
+    for (size_t i = 0; i < nodes; i++)
+        parent[i] = (uint32_t)i;
+    border_view v = {sum + HEADER_WORDS, op->in_w, op->in_h, nbx};
+    /* Pairs across each horizontal block border, then each vertical one
+     * (diagonal pairs across a block corner are met by both). */
+    for (int y = CANNY_BLOCK; y < op->in_h; y += CANNY_BLOCK)
+        for (int x = 0; x < op->in_w; x++)
+            join_across(&v, parent, x, y - 1, 0, 1);
+    for (int x = CANNY_BLOCK; x < op->in_w; x += CANNY_BLOCK)
+        for (int y = 0; y < op->in_h; y++)
+            join_across(&v, parent, x - 1, y, 1, 0);
+    /* Strong border components make their root strong. */
+    for (size_t b = 0; b < blocks; b++) {
+        const uint16_t *rec = v.recs + b * REC_WORDS;
+        for (int i = REC_TOP; i < REC_WORDS; i++)
+            if (rec[i] & VALUE_STRONG)
+                strong[b * CANNY_BORDER_IDS + (rec[i] & VALUE_ID)] = 1;
     }
-    stack = malloc((candidates ? candidates : 1) * sizeof *stack);
-    if (!stack) {
-        st = tsr_error(ctx, TSR_ERR_NOMEM, "canny-hysteresis: out of memory for %zu candidates",
-                       candidates);
-        goto out;
-    }
-    flood(s->map, stride, total, stack);
+    for (size_t i = 0; i < nodes; i++)
+        if (strong[i])
+            strong[find(parent, (uint32_t)i)] = 1;
+    for (size_t i = 0; i < nodes; i++)
+        if (strong[find(parent, (uint32_t)i)])
+            s->edge[i / 32] |= 1u << (i % 32);
     release(op);
     op->state = s;
     s = NULL;
 out:
-    free(stack);
+    free(parent);
+    free(strong);
     if (s)
-        free(s->map);
+        free(s->edge);
     free(s);
     return st;
 }
 
+/* Writes out->rect: each block it touches is relabelled from `in` (which
+ * covers need(out), i.e. whole blocks) and its components resolved. */
 static tsr_status run(const tsr_op *op, const tsr_region *in, tsr_region *out) {
-    (void)in;
     const hysteresis_state *s = op->state;
+    tsr_rect r = out->rect;
     if (!s)
         return TSR_ERR_INTERNAL;
-    for (int y = out->rect.y; y < out->rect.y + out->rect.h; y++) {
-        const uint8_t *src = s->map + (size_t)(y + 1) * s->stride + 1 + out->rect.x;
-        uint8_t *dst = TSR_REGION_AT(out, out->rect.x, y);
-        for (int j = 0; j < out->rect.w; j++)
-            dst[j] = src[j] == CANNY_STRONG ? 255 : 0;
-    }
+    if (r.w <= 0 || r.h <= 0)
+        return TSR_OK;
+    if (!tsr_rect_contains(in->rect, need(op, r)))
+        return TSR_ERR_INTERNAL;
+    canny_block *b = malloc(sizeof *b);
+    if (!b)
+        return TSR_ERR_NOMEM;
+    for (int by = r.y / CANNY_BLOCK; by * CANNY_BLOCK < r.y + r.h; by++)
+        for (int bx = r.x / CANNY_BLOCK; bx * CANNY_BLOCK < r.x + r.w; bx++) {
+            canny_block_label(b, in, bx, by);
+            const uint32_t *edge =
+                s->edge + ((size_t)by * (size_t)s->nbx + (size_t)bx) * EDGE_WORDS;
+            /* b->strong becomes the output byte per component (0: none). */
+            b->strong[0] = 0;
+            for (int l = 1; l <= b->n; l++) {
+                int id = b->border[l];
+                int on = b->strong[l] | ((edge[id / 32] >> (id % 32)) & 1);
+                b->strong[l] = on ? 255 : 0;
+            }
+            tsr_rect part = tsr_rect_intersect(r, tsr_rect_make(b->x, b->y, b->w, b->h));
+            for (int y = part.y; y < part.y + part.h; y++) {
+                const uint16_t *restrict lab = b->label + canny_block_at(b, part.x, y);
+                uint8_t *restrict dst = TSR_REGION_AT(out, part.x, y);
+                if (!b->n)
+                    memset(dst, 0, (size_t)part.w);
+                else
+                    for (int x = 0; x < part.w; x++)
+                        dst[x] = b->strong[lab[x]];
+            }
+        }
+    free(b);
     return TSR_OK;
 }
 
@@ -129,8 +340,11 @@ const tsr_op_desc tsr_op_canny_hysteresis = {
     .n_params = CANNY_N_PARAMS,
     .prepare = prepare,
     .release = release,
+    .need = need,
     .run = run,
     .summary_size = summary_size,
+    .map = map,
+    .merge = merge,
     .finalize = finalize,
     .hidden = true,
 };

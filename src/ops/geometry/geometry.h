@@ -42,6 +42,11 @@ tsr_rect tsr_resample_need(const tsr_resample *rs, tsr_rect out);
 /* Fills out->rect from `in` (which covers tsr_resample_need(out->rect)).
  * TSR_ERR_NOMEM when the scratch rows cannot be allocated. */
 tsr_status tsr_resample_run(const tsr_resample *rs, const tsr_region *in, tsr_region *out);
+/* Descriptor callbacks for ops whose op->state is a tsr_resample (resize,
+ * thumbnail): release, need and run. */
+void tsr_resample_op_release(tsr_op *op);
+tsr_rect tsr_resample_op_need(const tsr_op *op, tsr_rect out);
+tsr_status tsr_resample_op_run(const tsr_op *op, const tsr_region *in, tsr_region *out);
 
 /* Orthogonal pixel moves (flip, rotate90...): out(x, y) = in(ax*x + bx*y + cx,
  * ay*x + by*y + cy) with coefficients in {-1, 0, 1}. */

@@ -509,3 +509,16 @@ tsr_status tsr_resample_run(const tsr_resample *rs, const tsr_region *in, tsr_re
         return run_separable(rs, in, out);
     }
 }
+
+void tsr_resample_op_release(tsr_op *op) {
+    tsr_resample_free(op->state);
+    op->state = NULL;
+}
+
+tsr_rect tsr_resample_op_need(const tsr_op *op, tsr_rect out) {
+    return tsr_resample_need(op->state, out);
+}
+
+tsr_status tsr_resample_op_run(const tsr_op *op, const tsr_region *in, tsr_region *out) {
+    return tsr_resample_run(op->state, in, out);
+}

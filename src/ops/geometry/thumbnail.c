@@ -31,19 +31,6 @@ static tsr_status prepare(tsr_ctx *ctx, tsr_op *op) {
     return TSR_OK;
 }
 
-static void release(tsr_op *op) {
-    tsr_resample_free(op->state);
-    op->state = NULL;
-}
-
-static tsr_rect need(const tsr_op *op, tsr_rect out) {
-    return tsr_resample_need(op->state, out);
-}
-
-static tsr_status run(const tsr_op *op, const tsr_region *in, tsr_region *out) {
-    return tsr_resample_run(op->state, in, out);
-}
-
 const tsr_op_desc tsr_op_thumbnail = {
     .name = "thumbnail",
     .version = 1,
@@ -53,7 +40,7 @@ const tsr_op_desc tsr_op_thumbnail = {
     .params = params,
     .n_params = 2,
     .prepare = prepare,
-    .release = release,
-    .need = need,
-    .run = run,
+    .release = tsr_resample_op_release,
+    .need = tsr_resample_op_need,
+    .run = tsr_resample_op_run,
 };

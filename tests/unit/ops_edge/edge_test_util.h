@@ -64,6 +64,65 @@ static inline tsr_image *edge_op_apply(tsr_ctx *ctx, const tsr_op *op, const tsr
     return out;
 }
 
+/* A tight copy of rect r of `in` as a region of the whole image, so that a
+ * read outside r shows up (wrong bytes or ASan) instead of passing. */
+static inline tsr_image *edge_tight_copy(tsr_ctx *ctx, const tsr_image *in, tsr_rect r,
+                                         tsr_region *reg) {
+    tsr_image *part = NULL;
+    if (tsr_image_new(ctx, r.w, r.h, in->bands, &part))
+        return NULL;
+    for (int row = 0; row < r.h; row++)
+        memcpy(part->data + (size_t)row * part->stride,
+               in->data + (size_t)(r.y + row) * in->stride + (size_t)r.x * (size_t)in->bands,
+               (size_t)r.w * (size_t)in->bands);
+    tsr_region src = {r, in->bands, part->stride, part->data, in->width, in->height};
+    *reg = src;
+    return part;
+}
+
+/* Runs GLOBAL op `op`'s reduction as a distributed executor would: map()
+ * over tile x tile tiles of `in` (0: one whole-image tile), tile i into
+ * partial i % parts, merge() of the partials in reverse order into a new
+ * op->summary, then finalize(ctx, op, NULL) without the whole image. The
+ * caller frees op->summary (edge_op_free). */
+static inline tsr_status edge_op_reduce(tsr_ctx *ctx, tsr_op *op, const tsr_image *in, int tile,
+                                        int parts) {
+    size_t size = op->desc->summary_size(op);
+    uint8_t *partials = calloc((size_t)parts, size ? size : 1);
+    free(op->summary);
+    op->summary = calloc(1, size ? size : 1);
+    if (!partials || !op->summary) {
+        free(partials);
+        return TSR_ERR_NOMEM;
+    }
+    int tw = tile > 0 ? tile : in->width, th = tile > 0 ? tile : in->height, i = 0;
+    for (int y = 0; y < in->height; y += th)
+        for (int x = 0; x < in->width; x += tw, i++) {
+            tsr_rect r = tsr_rect_intersect(tsr_rect_make(x, y, tw, th),
+                                            tsr_rect_make(0, 0, in->width, in->height));
+            tsr_region reg;
+            tsr_image *part = edge_tight_copy(ctx, in, r, &reg);
+            if (!part) {
+                free(partials);
+                return TSR_ERR_NOMEM;
+            }
+            op->desc->map(op, &reg, partials + (size_t)(i % parts) * size);
+            tsr_image_free(part);
+        }
+    for (int k = parts - 1; k >= 0; k--)
+        op->desc->merge(op, op->summary, partials + (size_t)k * size);
+    free(partials);
+    return op->desc->finalize(ctx, op, NULL);
+}
+
+/* Releases what prepare, edge_op_reduce and finalize left in `op`. */
+static inline void edge_op_free(tsr_op *op) {
+    if (op->desc->release)
+        op->desc->release(op);
+    free(op->summary);
+    op->summary = NULL;
+}
+
 /* Whether two images hold the same size, bands and pixel bytes. */
 static inline int edge_same_image(const tsr_image *a, const tsr_image *b) {
     if (!a || !b || a->width != b->width || a->height != b->height || a->bands != b->bands)
