@@ -6,7 +6,8 @@ Steps, each counted case by case:
   2. release build with -Wall -Wextra -Werror (build-test/)
   3. the C unit suite (every test program prints one line per case)
   4. the Python oracle / CLI tests (tests/oracle, against python3-opencv) and
-     the service tests (tests/service, against a real `tessera serve`)
+     the service tests (tests/service, against a real `tessera serve`) and the
+     fleet tests (tests/fleet: a real redis-server and `tessera worker`s)
   4b. the browser test (tests/browser: playwright-core driving Debian's
      chromium against a real `tessera serve`; skipped, with a message, only
      when chromium is not installed)
@@ -96,23 +97,24 @@ def unit_suite(builddir, label, env_extra=None):
 
 
 def python_suite(builddir, folder="tests/oracle", label="oracle"):
-    env = dict(os.environ, TESSERA_BIN=os.path.join(ROOT, builddir, "src", "cli", "tessera"))
-    r = run(["/usr/bin/python3", "-m", "unittest", "discover", "-s", folder,
-             "-p", "test_*.py", "-v"], env=env)
-    out = r.stderr
-    for m in re.finditer(r"^(test\S+) \((\S+)\)(?:\n.*?)?\.\.\. (ok|FAIL|ERROR|skipped.*)$",
-                         out, re.M):
-        name = f"{label}/{m.group(2)}.{m.group(1)}"
-        status = m.group(3)
-        if status.startswith("skipped"):
-            continue
-        record(name, status == "ok")
-    ran = re.search(r"^Ran (\d+) test", out, re.M)
-    say(f"[{label}] {ran.group(1) if ran else 0} tests, exit {r.returncode}")
+    results = os.path.join(ROOT, builddir, f"{label}-results.txt")
+    if os.path.exists(results):
+        os.unlink(results)
+    env = dict(os.environ, TESSERA_BIN=os.path.join(ROOT, builddir, "src", "cli", "tessera"),
+               TESSERA_RESULTS=results)
+    r = run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "unittest_runner.py"),
+             os.path.join(ROOT, folder)], env=env)
+    lines = open(results).read().split("\n") if os.path.exists(results) else []
+    n = 0
+    for line in lines:
+        status, _, test_id = line.partition(" ")
+        if status in ("ok", "FAIL"):
+            record(f"{label}/{test_id}", status == "ok")
+            n += 1
+    say(f"[{label}] {n} test outcomes, exit {r.returncode}")
     if r.returncode:
-        tail = out[-6000:]
-        say(tail)
-        if not re.search(r"\.\.\. (FAIL|ERROR)", out):
+        say(r.stderr[-6000:])
+        if not any(line.startswith("FAIL ") for line in lines):
             record(f"{label}/suite", False, "unittest failed to run")
 
 
@@ -164,6 +166,7 @@ def main():
         unit_suite("build-test", "unit")
         python_suite("build-test")
         python_suite("build-test", "tests/service", "service")
+        python_suite("build-test", "tests/fleet", "fleet")
         browser_suite("build-test")
     ok = build("build-asan", ["--buildtype=debug", "-Db_sanitize=address,undefined",
                               "-Db_lundef=false"])

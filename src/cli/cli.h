@@ -19,6 +19,8 @@ int cmd_info(int argc, char **argv);
 int cmd_ops(int argc, char **argv);
 /* tessera serve: the REST API, web UI and job scheduler (src/server). */
 int cmd_serve(int argc, char **argv);
+/* tessera worker: a tile worker of a Redis fleet (src/worker). */
+int cmd_worker(int argc, char **argv);
 /* The client of a `tessera serve` (libcurl, src/cli/http_client.c): upload
  * and run a job, show jobs, download results. */
 int cmd_submit(int argc, char **argv);

@@ -1,16 +1,22 @@
 /* tessera serve: the durable store, the job scheduler and the HTTP server
  * in one process. First start creates the admin user and prints its token
  * once; SIGINT/SIGTERM drain and stop cleanly. */
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/serve_fleet.h"
+#include "engine/executor_redis.h"
 #include "server/server.h"
 #include "service/store.h"
+#include "worker/worker.h"
 
 /* What the command line asked for. */
 typedef struct serve_args {
@@ -20,6 +26,10 @@ typedef struct serve_args {
     tsr_jobs_config jobs;      /* scheduler settings */
     uint64_t max_upload_bytes; /* upload cap; 0 = default */
     int print_routes;          /* --print-routes */
+    tsr_redis_config redis;    /* scale-out: redis.url set by --redis */
+    int local_workers;         /* --local-workers: in-process fleet workers; -1 = --threads */
+    int delivery_limit;        /* --delivery-limit for the local workers */
+    serve_fleet_args fleet;    /* monitor and autoscaling flags (serve_fleet.h) */
 } serve_args;
 
 /* One JSON log line per job start and finish, with its duration. */
@@ -37,7 +47,13 @@ static void serve_usage(FILE *f) {
     fprintf(f,
             "usage: tessera serve [--listen HOST:PORT] [--data DIR] [--threads N] [--runners N]\n"
             "                     [--max-upload-bytes N] [--pixel-budget N]\n"
-            "                     [--max-active-jobs N] [--print-routes]\n");
+            "                     [--max-active-jobs N] [--tile N] [--print-routes]\n"
+            "                     [--redis URL [--cluster NAME] [--local-workers N]\n"
+            "                      [--coordinator-id ID] [--lease-ms MS] [--delivery-limit N]\n"
+            "                      [--in-flight N] [--in-flight-total N] [--resend-ms MS]\n"
+            "                      [--compress LEVEL]]\n"
+            "%s",
+            serve_fleet_usage);
 }
 
 /* Parses a non-negative integer option value; false when malformed. */
@@ -56,6 +72,8 @@ static int parse_args(int argc, char **argv, serve_args *a) {
     snprintf(a->host, sizeof a->host, "127.0.0.1");
     a->port = 8080;
     a->data = "./tessera-data";
+    a->local_workers = -1;
+    serve_fleet_args_init(&a->fleet);
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         uint64_t v = 0;
@@ -68,6 +86,11 @@ static int parse_args(int argc, char **argv, serve_args *a) {
             return 0;
         }
         i++;
+        int fleet_flag = serve_fleet_option(opt, val, &a->fleet);
+        if (fleet_flag < 0)
+            return 0;
+        if (fleet_flag)
+            continue;
         if (!strcmp(opt, "--listen")) {
             const char *colon = strrchr(val, ':');
             if (!colon || colon == val || (size_t)(colon - val) >= sizeof a->host ||
@@ -81,6 +104,12 @@ static int parse_args(int argc, char **argv, serve_args *a) {
             a->port = (int)v;
         } else if (!strcmp(opt, "--data")) {
             a->data = val;
+        } else if (!strcmp(opt, "--redis")) {
+            a->redis.url = val;
+        } else if (!strcmp(opt, "--cluster")) {
+            a->redis.cluster = val;
+        } else if (!strcmp(opt, "--coordinator-id")) {
+            a->redis.coordinator_id = val;
         } else if (parse_u64(val, &v) && v <= (1ull << 62)) {
             if (!strcmp(opt, "--threads") && v <= 1024)
                 a->jobs.threads = (int)v;
@@ -92,6 +121,22 @@ static int parse_args(int argc, char **argv, serve_args *a) {
                 a->jobs.pixel_budget = v;
             else if (!strcmp(opt, "--max-active-jobs") && v <= 1000000)
                 a->jobs.max_active = (int)v;
+            else if (!strcmp(opt, "--tile") && v >= 16 && v <= 65536)
+                a->jobs.tile = (int)v;
+            else if (!strcmp(opt, "--local-workers") && v <= 1024)
+                a->local_workers = (int)v;
+            else if (!strcmp(opt, "--lease-ms") && v >= 100 && v <= 86400000)
+                a->redis.lease_ms = (int)v;
+            else if (!strcmp(opt, "--delivery-limit") && v >= 1 && v <= 1000)
+                a->delivery_limit = (int)v;
+            else if (!strcmp(opt, "--in-flight") && v >= 1 && v <= 1000000)
+                a->redis.in_flight_batch = (int)v;
+            else if (!strcmp(opt, "--in-flight-total") && v >= 1 && v <= 1000000)
+                a->redis.in_flight_total = (int)v;
+            else if (!strcmp(opt, "--resend-ms") && v >= 100 && v <= 86400000)
+                a->redis.resend_ms = (int)v;
+            else if (!strcmp(opt, "--compress") && v <= 19)
+                a->redis.compress_level = v ? (int)v : -1;
             else {
                 fprintf(stderr, "tessera serve: unknown option or bad value %s %s\n", opt, val);
                 return 0;
@@ -128,11 +173,71 @@ static tsr_status first_start(tsr_ctx *ctx, tsr_store *store, const serve_args *
     return TSR_OK;
 }
 
+/* Executor log lines go to the server's JSON log. */
+static void log_redis(void *user, const char *level, const char *msg, const char *detail) {
+    (void)user;
+    tsr_server_log(level, msg, "key", json_string(detail ? detail : ""), NULL);
+}
+
+/* The default coordinator id: the host name and a hash of the data folder,
+ * so a restarted server finds (and cleans up after) its previous run. */
+static void default_coordinator_id(const char *data, char *out, size_t size) {
+    char host[48] = "host", real[4096];
+    gethostname(host, sizeof host - 1);
+    for (char *p = host; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != '_')
+            *p = '-';
+    const char *path = realpath(data, real) ? real : data;
+    uint32_t h = 2166136261u;
+    for (const char *p = path; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    snprintf(out, size, "%s-%08x", host, h);
+}
+
+/* --redis: the Redis executor for the scheduler and the local workers. */
+static tsr_status start_fleet(tsr_ctx *ctx, serve_args *a, tsr_executor **exec,
+                              tsr_worker **workers) {
+    char id[128];
+    if (!a->redis.coordinator_id) {
+        default_coordinator_id(a->data, id, sizeof id);
+        a->redis.coordinator_id = id;
+    }
+    a->redis.log = log_redis;
+    tsr_status st = tsr_executor_redis_new(ctx, &a->redis, exec);
+    a->redis.coordinator_id = NULL;
+    if (st)
+        return st;
+    a->jobs.executor = *exec;
+    int n = a->local_workers >= 0 ? a->local_workers : a->jobs.threads;
+    if (a->local_workers < 0 && n == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cores > 0 ? (int)cores : 1;
+    }
+    tsr_server_log("info", "redis fleet", "url", json_string(a->redis.url), "local_workers",
+                   json_integer(n), NULL);
+    if (n == 0)
+        return TSR_OK;
+    tsr_worker_config w = {a->redis.url,
+                           a->redis.cluster,
+                           n,
+                           a->redis.lease_ms,
+                           a->delivery_limit,
+                           0,
+                           a->redis.compress_level,
+                           NULL,
+                           -1,
+                           1};
+    return tsr_worker_start(ctx, &w, workers);
+}
+
 int cmd_serve(int argc, char **argv) {
     serve_args a;
     tsr_store *store = NULL;
     tsr_jobs *jobs = NULL;
     tsr_server *srv = NULL;
+    tsr_executor *fleet = NULL;
+    tsr_worker *local_workers = NULL;
+    serve_fleet watch = {0};
     tsr_status st = TSR_OK;
     if (!parse_args(argc, argv, &a)) {
         serve_usage(stderr);
@@ -156,12 +261,17 @@ int cmd_serve(int argc, char **argv) {
     if ((st = tsr_store_open(ctx, a.data, &store)))
         goto out;
     a.jobs.on_event = log_job_event;
+    if (a.redis.url && (st = start_fleet(ctx, &a, &fleet, &local_workers)))
+        goto out;
+    if ((st = serve_fleet_start(ctx, &a.fleet, a.redis.url, a.redis.cluster, &watch)))
+        goto out;
     if ((st = tsr_jobs_start(ctx, store, &a.jobs, &jobs)))
         goto out;
     tsr_server_config cfg = {.host = a.host,
                              .port = a.port,
                              .max_upload_bytes = a.max_upload_bytes,
-                             .ops_json = cli_ops_json};
+                             .ops_json = cli_ops_json,
+                             .workers = watch.monitor};
     if ((st = tsr_server_start(ctx, &cfg, store, jobs, &srv)))
         goto out;
     int port = tsr_server_port(srv);
@@ -180,6 +290,9 @@ out:
     tsr_server_drain(srv);
     tsr_server_stop(srv);
     tsr_jobs_stop(jobs);
+    serve_fleet_stop(&watch);
+    tsr_executor_free(fleet);
+    tsr_worker_stop(local_workers);
     tsr_store_close(store);
     tsr_ctx_free(ctx);
     if (!st)

@@ -14,6 +14,7 @@ static void usage(FILE *f) {
             "  tessera ops [--json]\n"
             "  tessera serve [--listen HOST:PORT] [--data DIR] [--threads N] [--runners N]\n"
             "                [--max-upload-bytes N] [--pixel-budget N] [--max-active-jobs N]\n"
+            "  tessera worker --redis URL [--threads N] [--cluster NAME] [--backend cpu]\n"
             "  tessera submit [--server URL] [--token T] -p PIPELINE FILE... -o DIR\n"
             "                 [--format F] [--quality Q] [--no-wait]\n"
             "  tessera status [--server URL] [--token T] [--json] [JOB_ID]\n"
@@ -54,6 +55,8 @@ int main(int argc, char **argv) {
         return cmd_ops(argc - 1, argv + 1);
     if (!strcmp(cmd, "serve"))
         return cmd_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "worker"))
+        return cmd_worker(argc - 1, argv + 1);
     if (!strcmp(cmd, "submit"))
         return cmd_submit(argc - 1, argv + 1);
     if (!strcmp(cmd, "status"))

@@ -42,6 +42,41 @@ static void histogram(tsr_buffer *buf, int *bad, const char *name, const char *h
         (unsigned long long)le[11], name, sum, name, (unsigned long long)le[11]);
 }
 
+/* Worker counts and queue depths of the Redis fleet; zeros in local mode
+ * (so the families always exist), -1 values (not read yet) as 0. */
+static void fleet_metrics(tsr_buffer *buf, int *bad, tsr_workers_monitor *mon) {
+    tsr_workers_counts c = {0};
+    if (mon)
+        tsr_workers_monitor_counts(mon, &c);
+#define NZ(v) ((long long)((v) > 0 ? (v) : 0))
+    add(buf, bad,
+        "# HELP tessera_workers Fleet workers by state (Redis mode).\n"
+        "# TYPE tessera_workers gauge\n");
+    add(buf, bad,
+        "tessera_workers{state=\"running\"} %d\ntessera_workers{state=\"draining\"} "
+        "%d\ntessera_workers{state=\"lost\"} %d\n",
+        c.running, c.draining, c.lost);
+    add(buf, bad,
+        "# HELP tessera_queue_tasks Entries of the Redis tasks stream.\n"
+        "# TYPE tessera_queue_tasks gauge\ntessera_queue_tasks %lld\n"
+        "# HELP tessera_queue_pending Tasks delivered to a worker and not acknowledged.\n"
+        "# TYPE tessera_queue_pending gauge\ntessera_queue_pending %lld\n",
+        NZ(c.tasks), NZ(c.pending));
+    add(buf, bad,
+        "# HELP tessera_queue_undelivered Tasks not yet delivered to any worker.\n"
+        "# TYPE tessera_queue_undelivered gauge\ntessera_queue_undelivered %lld\n"
+        "# HELP tessera_dead_tiles Tiles moved to the dead stream after the delivery limit.\n"
+        "# TYPE tessera_dead_tiles gauge\ntessera_dead_tiles %lld\n",
+        NZ(c.undelivered), NZ(c.dead_tiles));
+    add(buf, bad,
+        "# HELP tessera_reclaims_total Tasks reclaimed from dead or stalled workers.\n"
+        "# TYPE tessera_reclaims_total counter\ntessera_reclaims_total %lld\n"
+        "# HELP tessera_redis_up Whether the last poll reached Redis (1 in local mode: none).\n"
+        "# TYPE tessera_redis_up gauge\ntessera_redis_up %d\n",
+        NZ(c.reclaims), mon ? c.redis_up : 1);
+#undef NZ
+}
+
 enum MHD_Result h_metrics(request *r) {
     tsr_server *srv = r->srv;
     int64_t counts[TSR_JOB_STATE_COUNT] = {0};
@@ -80,6 +115,7 @@ enum MHD_Result h_metrics(request *r) {
         "# TYPE tessera_bytes_out_total counter\ntessera_bytes_out_total %llu\n",
         (unsigned long long)atomic_load(&srv->bytes_in),
         (unsigned long long)atomic_load(&srv->bytes_out));
+    fleet_metrics(&buf, &bad, srv->config.workers);
     add(&buf, &bad,
         "# HELP tessera_http_requests_total HTTP requests by route and status.\n"
         "# TYPE tessera_http_requests_total counter\n");

@@ -163,8 +163,32 @@ enum MHD_Result h_token_revoke(request *r) {
     return reply(r, 204, resp);
 }
 
+/* GET /api/v1/workers: the Redis fleet as the monitor sees it, or the
+ * local-mode answer (no remote workers). */
 enum MHD_Result h_workers(request *r) {
-    return reply_json(r, 200,
-                      json_pack("{s:[], s:s}", "workers", "executor",
-                                "local (in-process pool; no remote workers)"));
+    tsr_workers_monitor *mon = r->srv->config.workers;
+    if (!mon)
+        return reply_json(r, 200,
+                          json_pack("{s:[], s:s, s:s}", "workers", "mode", "local", "executor",
+                                    "local (in-process pool; no remote workers)"));
+    tsr_workers_counts c;
+    tsr_workers_monitor_counts(mon, &c);
+    json_t *list = tsr_workers_monitor_json(mon), *w;
+    size_t i;
+    json_array_foreach(list, i, w) {
+        json_object_set_new(w, "kind", json_string("redis"));
+        json_object_set_new(w, "started",
+                            json_time(json_integer_value(json_object_get(w, "started_ms"))));
+        json_object_set_new(w, "last_seen",
+                            json_time(json_integer_value(json_object_get(w, "last_seen_ms"))));
+    }
+    json_t *body =
+        json_pack("{s:o?, s:s, s:s, s:s, s:b, s:o, s:{s:I, s:I, s:I, s:I}}", "workers", list,
+                  "mode", "redis", "executor", "redis", "cluster", tsr_workers_monitor_cluster(mon),
+                  "redis_up", c.redis_up, "polled", json_time(c.polled_ms), "queue", "tasks",
+                  (json_int_t)c.tasks, "pending", (json_int_t)c.pending, "undelivered",
+                  (json_int_t)c.undelivered, "dead", (json_int_t)c.dead);
+    if (!body)
+        return reply_error(r, 500, "internal", "cannot list the workers");
+    return reply_json(r, 200, body);
 }

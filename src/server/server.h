@@ -11,17 +11,19 @@
 
 #include "service/jobs.h"
 #include "service/store.h"
+#include "service/workers_monitor.h"
 
 typedef struct tsr_server tsr_server;
 
 typedef struct tsr_server_config {
-    const char *host;          /* numeric IPv4 address to listen on ("127.0.0.1") */
-    int port;                  /* TCP port; 0 = any free port (see tsr_server_port) */
-    uint64_t max_upload_bytes; /* cap on one upload request body; 0 = the ctx default */
-    unsigned max_connections;  /* total open connections; 0 = 256 */
-    unsigned per_ip_limit;     /* connections from one address; 0 = 64 */
-    unsigned timeout_s;        /* idle connection timeout; 0 = 60 */
-    char *(*ops_json)(void);   /* operations list as JSON (malloc'ed); borrowed function */
+    const char *host;             /* numeric IPv4 address to listen on ("127.0.0.1") */
+    int port;                     /* TCP port; 0 = any free port (see tsr_server_port) */
+    uint64_t max_upload_bytes;    /* cap on one upload request body; 0 = the ctx default */
+    unsigned max_connections;     /* total open connections; 0 = 256 */
+    unsigned per_ip_limit;        /* connections from one address; 0 = 64 */
+    unsigned timeout_s;           /* idle connection timeout; 0 = 60 */
+    char *(*ops_json)(void);      /* operations list as JSON (malloc'ed); borrowed function */
+    tsr_workers_monitor *workers; /* Redis fleet monitor (borrowed); NULL = local mode */
 } tsr_server_config;
 
 /* Starts listening. `store` and `jobs` are borrowed and must outlive the

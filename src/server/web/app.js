@@ -17,6 +17,9 @@
  *   #job-state, #job-errors, #cancel-button
  *   #results-section, #results, #download-button, #download-message
  *   #jobs-refresh-button, #jobs-body
+ *   #workers-section, #workers-summary, #workers-table, #workers-body, #workers-empty
+ *     (GET /workers every 2 s while signed in and the page is visible;
+ *     hidden for accounts that are not administrators)
  *   #status-message (role=status), #error-message (role=alert)
  *   body[data-auth] is "signed-in" or "signed-out".
  * data-testid on generated elements:
@@ -33,6 +36,8 @@
  *   download-item    download button per job item
  *   job-row          tr per past job; data-job-id, data-state
  *   job-open, job-download            its buttons
+ *   worker-row       tr per worker; data-worker-id, data-state
+ *                    (running|draining|lost)
  * A token can also be handed over in the URL fragment (#token=...): it is
  * moved into sessionStorage and removed from the address bar; fragments
  * never reach the server.
@@ -58,6 +63,7 @@
         job: null,           /* the job shown in the progress panel */
         follow: null,        /* AbortController of the event stream being read */
         blobUrls: [],        /* preview object URLs to revoke */
+        workersTimer: null,  /* interval refreshing the workers table */
     };
 
     const byId = (id) => document.getElementById(id);
@@ -231,10 +237,12 @@
         say(`Signed in. ${state.ops.length} operations available.`);
         loadStoredImages();
         loadJobs();
+        startWorkers();
     }
 
     function signOut(clearMessages = true) {
         stopFollowing();
+        stopWorkers();
         state.token = null;
         sessionStorage.removeItem(TOKEN_KEY);
         document.body.dataset.auth = 'signed-out';
@@ -1084,6 +1092,88 @@
         } catch (err) {
             report(err, 'Listing your jobs');
         }
+    }
+
+    /* ---------- workers ---------- */
+
+    const WORKERS_REFRESH_MS = 2000;
+
+    /* "3 s ago" from seconds. */
+    function ago(seconds) {
+        if (seconds === null || seconds === undefined || !Number.isFinite(Number(seconds)))
+            return 'never';
+        const s = Math.max(0, Math.round(Number(seconds)));
+        return s < 120 ? `${s} s ago` : `${Math.round(s / 60)} min ago`;
+    }
+
+    function workerRow(w) {
+        const load = Number(w.load);
+        const threads = Number(w.threads) || 0;
+        const loadText = Number.isFinite(load) && threads
+            ? `${Math.round(load * 100)}% (${Number(w.inflight) || 0} of ${threads})` : '';
+        const cell = (v) => el('td', { text: v === undefined || v === null ? '' : String(v) });
+        const row = el('tr', { testid: 'worker-row' }, [
+            el('th', { scope: 'row' }, [el('code', { text: w.id })]),
+            cell(w.host),
+            cell(w.cores),
+            cell(w.threads),
+            el('td', { class: `state state-${w.state}`, text: w.state }),
+            cell(w.tiles_done),
+            cell(w.failures),
+            cell(loadText),
+            cell(ago(w.seen_ago_s)),
+        ]);
+        row.dataset.workerId = w.id;
+        row.dataset.state = w.state;
+        return row;
+    }
+
+    function workersSummary(body, workers) {
+        if (body.mode !== 'redis')
+            return 'Local mode: tiles are computed by this server\'s own threads.';
+        const count = (s) => workers.filter((w) => w.state === s).length;
+        const q = body.queue || {};
+        const redis = body.redis_up ? '' : ' Redis cannot be reached right now; the list may be stale.';
+        return `Redis fleet "${body.cluster}": ${count('running')} running, ${count('draining')} draining, ` +
+            `${count('lost')} lost. Queue: ${Math.max(0, q.tasks || 0)} tasks, ` +
+            `${Math.max(0, q.pending || 0)} being computed, ${Math.max(0, q.dead || 0)} dead.${redis}`;
+    }
+
+    async function loadWorkers() {
+        try {
+            const body = await getJson(`${API}/workers`);
+            const workers = body.workers || [];
+            byId('workers-body').replaceChildren(...workers.map(workerRow));
+            byId('workers-table').hidden = workers.length === 0;
+            byId('workers-empty').hidden = workers.length > 0 || body.mode === 'redis';
+            byId('workers-summary').textContent = workersSummary(body, workers);
+        } catch (err) {
+            if (err instanceof ApiError && err.status === 403) {
+                stopWorkers();
+                byId('workers-section').hidden = true;
+            } else if (err instanceof ApiError && err.status === 401) {
+                report(err, 'Listing the workers');
+            } else if (err.name !== 'AbortError') {
+                /* Not an alert every 2 s: the summary says it. */
+                byId('workers-summary').textContent = plainError(err, 'Listing the workers');
+            }
+        }
+    }
+
+    function startWorkers() {
+        stopWorkers();
+        byId('workers-section').hidden = false;
+        loadWorkers();
+        state.workersTimer = setInterval(() => {
+            if (!document.hidden)
+                loadWorkers();
+        }, WORKERS_REFRESH_MS);
+    }
+
+    function stopWorkers() {
+        if (state.workersTimer !== null)
+            clearInterval(state.workersTimer);
+        state.workersTimer = null;
     }
 
     /* ---------- start ---------- */

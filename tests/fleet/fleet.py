@@ -1,0 +1,140 @@
+"""A real Redis fleet for tests: redis-server on a random loopback port (AOF,
+fsync always, in a temp folder), `tessera worker` processes and a
+`tessera serve --redis` coordinator (tests/service/harness.py's Server).
+
+Everything is bounded in time; stop() ends every process started here.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "service"))
+from harness import BIN, DATA, ROOT, Server  # noqa: E402,F401
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Redis:
+    """One redis-server with AOF. kill() and start() simulate a crash/restart."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="tessera-redis-")
+        self.port = free_port()
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.log = open(os.path.join(self.dir, "redis.log"), "a")
+        self.proc = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "yes", "--appendfsync", "always", "--dir", self.dir,
+             "--protected-mode", "no"], stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                if self.cli("PING").strip() == "PONG":
+                    return
+            except Exception:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    @property
+    def url(self):
+        return "redis://127.0.0.1:%d" % self.port
+
+    def cli(self, *args):
+        r = subprocess.run([REDIS_CLI, "-p", str(self.port), *args], capture_output=True,
+                           text=True, timeout=10)
+        return r.stdout
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait(10)
+        self.log.close()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if not self.log.closed:
+            self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Worker:
+    """One `tessera worker` process."""
+
+    def __init__(self, redis_url, *args, env=None, log_dir=None):
+        self.args = [BIN, "worker", "--redis", redis_url, *args]
+        self.env = dict(os.environ, **(env or {}))
+        self.log_path = os.path.join(log_dir or tempfile.gettempdir(),
+                                     "worker-%d-%f.log" % (os.getpid(), time.time()))
+        self.log = open(self.log_path, "w+")
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=self.env)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def signal(self, sig):
+        if self.alive():
+            self.proc.send_signal(sig)
+
+    def restart(self):
+        self.stop(kill=True)
+        self.log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=self.env)
+
+    def text(self):
+        if not self.log.closed:
+            self.log.flush()
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self, kill=False, timeout=20):
+        if self.alive():
+            if kill:
+                self.proc.send_signal(signal.SIGCONT)
+                self.proc.kill()
+            else:
+                self.proc.send_signal(signal.SIGCONT)
+                self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if not self.log.closed:
+            self.log.close()
+        return self.proc.returncode
+
+
+def coordinator(redis, *args, data=None):
+    """A `tessera serve --redis` with no local workers (unless args say so)."""
+    extra = ["--redis", redis.url]
+    if "--local-workers" not in args:
+        extra += ["--local-workers", "0"]
+    if data:
+        extra += ["--data", data]  # the last --data wins: survives a restart
+    return Server(*extra, *args)

@@ -1,0 +1,289 @@
+"""The Redis fleet end to end: a real redis-server (AOF) on a random loopback
+port, real `tessera worker` processes, a `tessera serve --redis` coordinator
+with no local workers. Outputs must be byte-identical to the local executor
+(`tessera process` and a local `tessera serve`) whatever the worker count,
+tile size or failures (killed and stalled workers, a poison tile, a Redis
+restart, a coordinator restart). Leases are short (--lease-ms) so the
+failure tests are quick; every wait is bounded."""
+import os
+import random
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import cv2
+import numpy as np
+
+import fleet
+from fleet import BIN, DATA, Redis, Server, Worker, coordinator
+
+LEASE = "1000"
+PIPELINES = [
+    "invert|brightness:delta=-30|gaussian-blur:sigma=2|sharpen",  # point + stencil
+    "rotate:angle=33|resize:scale=0.7,interp=lanczos",  # geometric
+    "equalize|threshold-otsu",  # GLOBAL: histogram, Otsu
+    "grayscale|canny:low=50,high=150|hough-lines:threshold=60,mode=draw",  # GLOBAL: canny, hough
+]
+HEAVY = "gaussian-blur:sigma=10|median:ksize=5|gaussian-blur:sigma=6|sharpen"
+
+
+def decode(data):
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+def local_process(pipeline, path, tile=64):
+    """The local executor's output as a decoded array."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out.png")
+        r = subprocess.run([BIN, "process", "-p", pipeline, path, "-o", out, "--tile", str(tile)],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        return cv2.imread(out, cv2.IMREAD_UNCHANGED)
+
+
+def run_job(srv, image_ids, pipeline, timeout=120):
+    status, job, _ = srv.json("POST", "/api/v1/jobs", {"images": image_ids, "pipeline": pipeline})
+    assert status == 201, (status, job)
+    return job["id"], srv.wait_job(job["id"], timeout=timeout)
+
+
+def result(srv, job_id, image_id):
+    status, _, body = srv.request("GET", "/api/v1/jobs/%s/result/%s" % (job_id, image_id))
+    assert status == 200, status
+    return decode(body)
+
+
+def big_image(tmp):
+    """hubble_deep_field scaled to 1500x1308: 504 tiles of 64."""
+    img = cv2.imread(os.path.join(DATA, "hubble_deep_field.jpg"))
+    img = cv2.resize(img, (1500, 1308), interpolation=cv2.INTER_CUBIC)
+    path = os.path.join(tmp, "big.png")
+    cv2.imwrite(path, img)
+    return path
+
+
+class FleetTest(unittest.TestCase):
+    def setUp(self):
+        if not os.access(fleet.REDIS_SERVER, os.X_OK):
+            self.skipTest("redis-server is not installed (scripts/install-deps.sh test)")
+        self.tmp = tempfile.mkdtemp(prefix="tessera-fleet-")
+        self.redis = Redis()
+        self.workers = []
+        self.servers = []
+
+    def tearDown(self):
+        for s in self.servers:
+            try:
+                s.stop()
+            except Exception:
+                pass
+        for w in self.workers:
+            w.stop(kill=True)
+        self.redis.stop()
+        subprocess.run(["rm", "-rf", self.tmp])
+
+    def start_workers(self, n, *args, env=None):
+        for _ in range(n):
+            self.workers.append(Worker(self.redis.url, "--threads", "1", "--lease-ms", LEASE,
+                                       "--block-ms", "500", *args, env=env, log_dir=self.tmp))
+
+    def start_coordinator(self, *args, data=None):
+        srv = coordinator(self.redis, "--lease-ms", LEASE, *args, data=data)
+        self.servers.append(srv)
+        return srv
+
+    def assert_drained(self):
+        """Nothing pending, nothing left in the tasks stream."""
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            pending = self.redis.cli("XPENDING", "tessera:default:tasks", "workers").split()
+            left = self.redis.cli("XLEN", "tessera:default:tasks").strip()
+            if pending and pending[0] == "0" and left == "0":
+                return
+            time.sleep(0.2)
+        self.fail("tasks left in Redis: XPENDING %s, XLEN %s" % (pending, left))
+
+    def test_identical_to_local_for_workers_and_tiles(self):
+        path = os.path.join(DATA, "chelsea.png")
+        want = {p: local_process(p, path) for p in PIPELINES}
+        # A local `tessera serve` (no Redis) gives the same bytes too.
+        local = Server()
+        self.servers.append(local)
+        _, img, _ = local.upload(path)
+        for p in PIPELINES:
+            job_id, done = run_job(local, [img["id"]], p)
+            self.assertEqual(done["state"], "succeeded", done)
+            self.assertTrue(np.array_equal(result(local, job_id, img["id"]), want[p]), p)
+        started = 0
+        for n in (1, 2, 4):
+            self.start_workers(n - started)
+            started = n
+            for tile in (16, 64, 256):
+                srv = self.start_coordinator("--tile", str(tile))
+                _, img, _ = srv.upload(path)
+                for p in PIPELINES:
+                    job_id, done = run_job(srv, [img["id"]], p)
+                    self.assertEqual(done["state"], "succeeded", (n, tile, p, done))
+                    got = result(srv, job_id, img["id"])
+                    self.assertTrue(np.array_equal(got, want[p]),
+                                    "workers %d, tile %d, %s: output differs" % (n, tile, p))
+                srv.stop()
+                self.servers.remove(srv)
+        self.assert_drained()
+        done = sum(int(w.alive()) for w in self.workers)
+        self.assertEqual(done, 4)
+
+    def test_kill9_random_workers_every_second(self):
+        path = big_image(self.tmp)
+        want = local_process(HEAVY, path)
+        self.start_workers(3)
+        srv = self.start_coordinator("--tile", "64")
+        _, img, _ = srv.upload(path)
+        status, job, _ = srv.json("POST", "/api/v1/jobs",
+                                  {"images": [img["id"]], "pipeline": HEAVY})
+        self.assertEqual(status, 201, job)
+        kills = 0
+        deadline = time.time() + 180
+        rnd = random.Random(4)
+        while time.time() < deadline:
+            _, doc, _ = srv.json("GET", "/api/v1/jobs/" + job["id"])
+            if doc["state"] in ("succeeded", "failed", "cancelled"):
+                break
+            time.sleep(1.0)
+            w = rnd.choice(self.workers)
+            w.restart()  # kill -9, then a fresh worker takes its place
+            kills += 1
+        done = srv.wait_job(job["id"], timeout=60)
+        self.assertEqual(done["state"], "succeeded", done)
+        self.assertGreaterEqual(done["tiles_total"], 200)
+        self.assertGreaterEqual(kills, 2, "the job ended before the workers were killed")
+        self.assertTrue(np.array_equal(result(srv, job["id"], img["id"]), want))
+        self.assert_drained()
+
+    def test_sigstop_past_lease_late_result_dropped(self):
+        path = big_image(self.tmp)
+        want = local_process(HEAVY, path)
+        self.start_workers(2)
+        srv = self.start_coordinator("--tile", "64")
+        _, img, _ = srv.upload(path)
+        status, job, _ = srv.json("POST", "/api/v1/jobs",
+                                  {"images": [img["id"]], "pipeline": HEAVY})
+        self.assertEqual(status, 201, job)
+        time.sleep(0.5)
+        stalled = self.workers[0]
+        me = stalled.text().split(" as ", 1)[1].split()[0] + "/0"
+        for _ in range(50):  # stop it while it holds a task
+            stalled.signal(signal.SIGSTOP)
+            time.sleep(0.05)
+            summary = self.redis.cli("XPENDING", "tessera:default:tasks", "workers")
+            if me in summary.split():
+                break
+            stalled.signal(signal.SIGCONT)
+            time.sleep(0.02)
+        else:
+            self.fail("the worker never held a task")
+        time.sleep(3 * int(LEASE) / 1000.0)  # its task is reclaimed and finished elsewhere
+        stalled.signal(signal.SIGCONT)
+        done = srv.wait_job(job["id"], timeout=120)
+        self.assertEqual(done["state"], "succeeded", done)
+        self.assertTrue(np.array_equal(result(srv, job["id"], img["id"]), want))
+        time.sleep(0.5)
+        log = srv.log_text()
+        self.assertIn("dropped a late or duplicate result", log)
+        self.assert_drained()
+
+    def test_poison_tile_fails_its_job_only(self):
+        big = big_image(self.tmp)
+        env = {"TESSERA_TEST_CRASH_TILE": "40"}
+        self.start_workers(3, env=env)
+        srv = self.start_coordinator("--tile", "64")
+        _, a, _ = srv.upload(big)
+        _, b, _ = srv.upload(os.path.join(DATA, "chelsea.png"))  # 8x5 = 40 tiles: 0..39
+        want_b = local_process("gaussian-blur:sigma=2|sharpen", os.path.join(DATA, "chelsea.png"))
+        stop = threading.Event()
+
+        def supervise():  # restart crashed workers, as a process manager would
+            while not stop.is_set():
+                for w in self.workers:
+                    if not w.alive():
+                        w.restart()
+                time.sleep(0.2)
+
+        sup = threading.Thread(target=supervise)
+        sup.start()
+        try:
+            status, ja, _ = srv.json("POST", "/api/v1/jobs",
+                                     {"images": [a["id"]], "pipeline": "gaussian-blur:sigma=2"})
+            self.assertEqual(status, 201)
+            status, jb, _ = srv.json("POST", "/api/v1/jobs", {"images": [b["id"]],
+                                                              "pipeline": "gaussian-blur:sigma=2|sharpen"})
+            self.assertEqual(status, 201)
+            da = srv.wait_job(ja["id"], timeout=120)
+            db = srv.wait_job(jb["id"], timeout=120)
+        finally:
+            stop.set()
+            sup.join()
+        self.assertEqual(db["state"], "succeeded", db)
+        self.assertTrue(np.array_equal(result(srv, jb["id"], b["id"]), want_b))
+        self.assertEqual(da["state"], "failed", da)
+        msg = da["error"] or da["items"][0]["error"]
+        self.assertIn("image " + a["id"], msg)
+        self.assertIn("tile 40 failed 5 times", msg)
+        self.assertIn("dead stream", msg)
+        dead = self.redis.cli("XRANGE", "tessera:default:dead", "-", "+")
+        self.assertIn("attempts", dead)
+        self.assert_drained()
+
+    def test_redis_killed_and_restarted_mid_job(self):
+        path = big_image(self.tmp)
+        want = local_process(HEAVY, path)
+        self.start_workers(2)
+        srv = self.start_coordinator("--tile", "64", "--resend-ms", "5000")
+        _, img, _ = srv.upload(path)
+        status, job, _ = srv.json("POST", "/api/v1/jobs",
+                                  {"images": [img["id"]], "pipeline": HEAVY})
+        self.assertEqual(status, 201, job)
+        time.sleep(1.0)
+        _, doc, _ = srv.json("GET", "/api/v1/jobs/" + job["id"])
+        self.assertEqual(doc["state"], "running", doc)
+        self.redis.kill()
+        time.sleep(1.0)
+        self.redis.start()
+        done = srv.wait_job(job["id"], timeout=120)
+        self.assertEqual(done["state"], "succeeded", done)
+        self.assertTrue(np.array_equal(result(srv, job["id"], img["id"]), want))
+        self.assert_drained()
+
+    def test_coordinator_killed_and_restarted_mid_job(self):
+        path = big_image(self.tmp)
+        want = local_process(HEAVY, path)
+        self.start_workers(2)
+        data = os.path.join(self.tmp, "data")
+        srv = self.start_coordinator("--tile", "64", data=data)
+        _, img, _ = srv.upload(path)
+        status, job, _ = srv.json("POST", "/api/v1/jobs",
+                                  {"images": [img["id"]], "pipeline": HEAVY})
+        self.assertEqual(status, 201, job)
+        time.sleep(1.0)
+        srv.proc.kill()
+        srv.proc.wait(10)
+        srv2 = self.start_coordinator("--tile", "64", data=data)
+        done = srv2.wait_job(job["id"], timeout=120)
+        self.assertEqual(done["state"], "succeeded", done)
+        self.assertTrue(np.array_equal(result(srv2, job["id"], img["id"]), want))
+        self.assert_drained()
+
+    def test_worker_sigterm_drains(self):
+        self.start_workers(1)
+        w = self.workers[0]
+        time.sleep(0.3)
+        w.signal(signal.SIGTERM)
+        self.assertEqual(w.proc.wait(10), 0)
+        self.assertIn("draining", w.text())
+
+
+if __name__ == "__main__":
+    unittest.main()
