@@ -4,8 +4,9 @@ SAMPLE ?= tests/data/hubble_deep_field.jpg
 PIPE ?= grayscale|gaussian-blur:sigma=1.5|canny:low=50,high=150
 LISTEN ?= 127.0.0.1:8080
 DATA ?= tessera-data
+FUZZ_SECONDS ?= 600
 
-.PHONY: all deps build run sample test bench format format-check clean
+.PHONY: all deps build run sample test bench fuzz format format-check clean
 
 all: build
 
@@ -39,6 +40,15 @@ test:
 bench: build
 	@scripts/install-deps.sh bench
 	/usr/bin/python3 bench/run.py --tessera $(BUILD)/src/cli/tessera
+
+# Every libFuzzer target (fuzz/) for FUZZ_SECONDS each, 2 at a time, from its
+# seed corpus; findings land in fuzz/findings/ (see fuzz/README.md).
+fuzz:
+	@test -f build-fuzz/build.ninja || CC=clang CXX=clang++ meson setup build-fuzz -Dfuzz=true \
+		--buildtype=debugoptimized
+	ninja -C build-fuzz $$(sed -n 's/^TARGETS="\(.*\)"/\1/p' fuzz/run.sh | tr ' ' '\n' | \
+		sed 's|^|fuzz/fuzz_|')
+	fuzz/run.sh $(FUZZ_SECONDS) 2 build-fuzz
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h' '*.cpp')

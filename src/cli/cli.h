@@ -26,6 +26,10 @@ int cmd_worker(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
+/* Accounts on a data folder's store, offline (cmd_user.c, cmd_token.c):
+ * tessera user add/list, tessera token issue/list/revoke. */
+int cmd_user(int argc, char **argv);
+int cmd_token(int argc, char **argv);
 /* The operation list as JSON, as `tessera ops --json` prints it. Caller frees. */
 char *cli_ops_json(void);
 

@@ -30,6 +30,10 @@ typedef struct serve_args {
     int local_workers;         /* --local-workers: in-process fleet workers; -1 = --threads */
     int delivery_limit;        /* --delivery-limit for the local workers */
     serve_fleet_args fleet;    /* monitor and autoscaling flags (serve_fleet.h) */
+    const char *tls_cert;      /* --tls-cert PEM file; NULL = plain HTTP */
+    const char *tls_key;       /* --tls-key PEM file */
+    const char *cluster_key;   /* --cluster-key FILE; NULL = unsealed */
+    tsr_cluster_key key;       /* its contents once loaded */
 } serve_args;
 
 /* One JSON log line per job start and finish, with its duration. */
@@ -48,10 +52,11 @@ static void serve_usage(FILE *f) {
             "usage: tessera serve [--listen HOST:PORT] [--data DIR] [--threads N] [--runners N]\n"
             "                     [--max-upload-bytes N] [--pixel-budget N]\n"
             "                     [--max-active-jobs N] [--tile N] [--print-routes]\n"
+            "                     [--tls-cert FILE --tls-key FILE]\n"
             "                     [--redis URL [--cluster NAME] [--local-workers N]\n"
             "                      [--coordinator-id ID] [--lease-ms MS] [--delivery-limit N]\n"
             "                      [--in-flight N] [--in-flight-total N] [--resend-ms MS]\n"
-            "                      [--compress LEVEL]]\n"
+            "                      [--compress LEVEL] [--cluster-key FILE]]\n"
             "%s",
             serve_fleet_usage);
 }
@@ -104,8 +109,14 @@ static int parse_args(int argc, char **argv, serve_args *a) {
             a->port = (int)v;
         } else if (!strcmp(opt, "--data")) {
             a->data = val;
+        } else if (!strcmp(opt, "--tls-cert")) {
+            a->tls_cert = val;
+        } else if (!strcmp(opt, "--tls-key")) {
+            a->tls_key = val;
         } else if (!strcmp(opt, "--redis")) {
             a->redis.url = val;
+        } else if (!strcmp(opt, "--cluster-key")) {
+            a->cluster_key = val;
         } else if (!strcmp(opt, "--cluster")) {
             a->redis.cluster = val;
         } else if (!strcmp(opt, "--coordinator-id")) {
@@ -146,6 +157,10 @@ static int parse_args(int argc, char **argv, serve_args *a) {
             return 0;
         }
     }
+    if (!a->tls_cert != !a->tls_key) {
+        fprintf(stderr, "tessera serve: --tls-cert and --tls-key go together\n");
+        return 0;
+    }
     return 1;
 }
 
@@ -169,7 +184,8 @@ static tsr_status first_start(tsr_ctx *ctx, tsr_store *store, const serve_args *
     if (st)
         return st;
     printf("tessera: admin token: %s\n", token);
-    printf("tessera: open http://%s:%d/ and sign in with it\n", a->host, port);
+    printf("tessera: open %s://%s:%d/ and sign in with it\n", a->tls_cert ? "https" : "http",
+           a->host, port);
     return TSR_OK;
 }
 
@@ -203,6 +219,17 @@ static tsr_status start_fleet(tsr_ctx *ctx, serve_args *a, tsr_executor **exec,
         a->redis.coordinator_id = id;
     }
     a->redis.log = log_redis;
+    const char *env_key = getenv("TESSERA_CLUSTER_KEY_FILE");
+    if (!a->cluster_key && env_key && *env_key)
+        a->cluster_key = env_key;
+    if (a->cluster_key) {
+        tsr_status kst = tsr_cluster_key_load(ctx, a->cluster_key, &a->key);
+        if (kst)
+            return kst;
+        a->redis.key = &a->key;
+    } else {
+        tsr_server_log("warn", "redis fleet: no --cluster-key, tile payloads are not sealed", NULL);
+    }
     tsr_status st = tsr_executor_redis_new(ctx, &a->redis, exec);
     a->redis.coordinator_id = NULL;
     if (st)
@@ -226,7 +253,8 @@ static tsr_status start_fleet(tsr_ctx *ctx, serve_args *a, tsr_executor **exec,
                            a->redis.compress_level,
                            NULL,
                            -1,
-                           1};
+                           1,
+                           a->redis.key};
     return tsr_worker_start(ctx, &w, workers);
 }
 
@@ -238,6 +266,7 @@ int cmd_serve(int argc, char **argv) {
     tsr_executor *fleet = NULL;
     tsr_worker *local_workers = NULL;
     serve_fleet watch = {0};
+    char *tls_cert = NULL, *tls_key = NULL;
     tsr_status st = TSR_OK;
     if (!parse_args(argc, argv, &a)) {
         serve_usage(stderr);
@@ -258,6 +287,8 @@ int cmd_serve(int argc, char **argv) {
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (a.tls_cert && (st = tsr_server_tls_load(ctx, a.tls_cert, a.tls_key, &tls_cert, &tls_key)))
+        goto out;
     if ((st = tsr_store_open(ctx, a.data, &store)))
         goto out;
     a.jobs.on_event = log_job_event;
@@ -271,16 +302,18 @@ int cmd_serve(int argc, char **argv) {
                              .port = a.port,
                              .max_upload_bytes = a.max_upload_bytes,
                              .ops_json = cli_ops_json,
-                             .workers = watch.monitor};
+                             .workers = watch.monitor,
+                             .tls_cert = tls_cert,
+                             .tls_key = tls_key};
     if ((st = tsr_server_start(ctx, &cfg, store, jobs, &srv)))
         goto out;
     int port = tsr_server_port(srv);
     if ((st = first_start(ctx, store, &a, port)))
         goto out;
-    printf("tessera: listening on http://%s:%d\n", a.host, port);
+    printf("tessera: listening on %s://%s:%d\n", tls_cert ? "https" : "http", a.host, port);
     fflush(stdout);
     tsr_server_log("info", "listening", "url", json_string(a.host), "port", json_integer(port),
-                   "data", json_string(a.data), NULL);
+                   "tls", json_boolean(tls_cert != NULL), "data", json_string(a.data), NULL);
     int sig = 0;
     sigwait(&stop, &sig);
     tsr_server_log("info", "stopping", "signal", json_integer(sig), NULL);
@@ -294,6 +327,8 @@ out:
     tsr_executor_free(fleet);
     tsr_worker_stop(local_workers);
     tsr_store_close(store);
+    free(tls_cert);
+    free(tls_key);
     tsr_ctx_free(ctx);
     if (!st)
         tsr_server_log("info", "stopped", NULL);

@@ -16,6 +16,8 @@ static void worker_usage(FILE *f) {
     fprintf(f, "usage: tessera worker --redis URL [--threads N] [--cluster NAME] [--backend cpu]\n"
                "                      [--lease-ms MS] [--delivery-limit N] [--block-ms MS]\n"
                "                      [--compress LEVEL (zstd 1..19, 0 = raw; default 1)]\n"
+               "                      [--cluster-key FILE (64 hex digits or 32 bytes, mode 600;\n"
+               "                       default $TESSERA_CLUSTER_KEY_FILE; none = unsealed)]\n"
                "  TESSERA_TEST_CRASH_TILE=N (tests only) aborts the worker when it is about to\n"
                "  run tile N of any stage, to test the dead stream.\n");
 }
@@ -31,8 +33,11 @@ static int parse_int(const char *s, long lo, long hi, int *out) {
     return 1;
 }
 
-static int parse_args(int argc, char **argv, tsr_worker_config *c) {
+static int parse_args(int argc, char **argv, tsr_worker_config *c, const char **key_path) {
     memset(c, 0, sizeof *c);
+    *key_path = getenv("TESSERA_CLUSTER_KEY_FILE");
+    if (*key_path && !**key_path)
+        *key_path = NULL;
     c->crash_tile = -1;
     c->compress_level = INT_MIN; /* not given */
     c->heartbeat = 1;
@@ -48,6 +53,8 @@ static int parse_args(int argc, char **argv, tsr_worker_config *c) {
             c->url = val;
         else if (!strcmp(opt, "--cluster"))
             c->cluster = val;
+        else if (!strcmp(opt, "--cluster-key"))
+            *key_path = val;
         else if (!strcmp(opt, "--backend"))
             c->backend = val;
         else if (!strcmp(opt, "--threads"))
@@ -87,7 +94,9 @@ static int parse_args(int argc, char **argv, tsr_worker_config *c) {
 
 int cmd_worker(int argc, char **argv) {
     tsr_worker_config cfg;
-    if (!parse_args(argc, argv, &cfg)) {
+    tsr_cluster_key key;
+    const char *key_path = NULL;
+    if (!parse_args(argc, argv, &cfg, &key_path)) {
         worker_usage(stderr);
         return EXIT_USAGE;
     }
@@ -102,7 +111,14 @@ int cmd_worker(int argc, char **argv) {
     tsr_worker *w = NULL;
     if (!ctx)
         return EXIT_INTERNAL;
-    tsr_status st = tsr_worker_start(ctx, &cfg, &w);
+    tsr_status st = TSR_OK;
+    if (key_path && !(st = tsr_cluster_key_load(ctx, key_path, &key)))
+        cfg.key = &key;
+    else if (!key_path)
+        fprintf(stderr,
+                "tessera worker: warning: no --cluster-key, tile payloads are not sealed\n");
+    if (!st)
+        st = tsr_worker_start(ctx, &cfg, &w);
     if (st) {
         fprintf(stderr, "tessera worker: %s\n", tsr_ctx_message(ctx));
         tsr_ctx_free(ctx);
@@ -122,9 +138,11 @@ int cmd_worker(int argc, char **argv) {
     tsr_worker_stats s;
     tsr_worker_get_stats(w, &s);
     tsr_worker_stop(w);
-    fprintf(stderr, "tessera worker: stopped after %llu tiles (%llu failed, %llu taken over)\n",
+    fprintf(stderr,
+            "tessera worker: stopped after %llu tiles (%llu failed, %llu taken over, %llu "
+            "rejected)\n",
             (unsigned long long)s.tiles_done, (unsigned long long)s.failures,
-            (unsigned long long)s.reclaimed);
+            (unsigned long long)s.reclaimed, (unsigned long long)s.rejected);
     tsr_ctx_free(ctx);
     return EXIT_OK;
 }

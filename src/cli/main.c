@@ -19,6 +19,9 @@ static void usage(FILE *f) {
             "                 [--format F] [--quality Q] [--no-wait]\n"
             "  tessera status [--server URL] [--token T] [--json] [JOB_ID]\n"
             "  tessera fetch [--server URL] [--token T] JOB_ID -o DIR\n"
+            "  tessera user add NAME --role admin|user|viewer [--data DIR]\n"
+            "  tessera user list [--data DIR] [--json]\n"
+            "  tessera token issue --user NAME | list [--user NAME] | revoke ID [--data DIR]\n"
             "  tessera version\n\n"
             "Pipelines: 'grayscale|gaussian-blur:sigma=2|canny:low=100,high=200'\n"
             "or JSON: '[{\"op\":\"grayscale\"},{\"op\":\"canny\",\"low\":100}]'.\n"
@@ -63,6 +66,10 @@ int main(int argc, char **argv) {
         return cmd_status(argc - 1, argv + 1);
     if (!strcmp(cmd, "fetch"))
         return cmd_fetch(argc - 1, argv + 1);
+    if (!strcmp(cmd, "user"))
+        return cmd_user(argc - 1, argv + 1);
+    if (!strcmp(cmd, "token"))
+        return cmd_token(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("tessera %s\n", TESSERA_VERSION);
         return EXIT_OK;

@@ -14,6 +14,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,9 @@ typedef struct redis_exec {
     int cap_total;              /* in-flight tasks in all */
     int resend_ms;              /* resend timeout */
     int level;                  /* zstd level, <= 0 raw */
+    int sealed;                 /* payloads are sealed with key */
+    tsr_cluster_key key;        /* cluster key when sealed */
+    char stats_key[160];        /* tessera:<c>:stats (rejected_payloads) */
     tsr_redis_log_fn log;       /* may be NULL */
     void *log_user;             /* passed to log */
     pthread_mutex_t lock;       /* guards everything below and every rbatch */
@@ -164,7 +168,7 @@ static int pick(redis_exec *x, rbatch *rb, int *picks, double now) {
 static int send_tiles(redis_exec *x, tsr_redis_link *l, rbatch *rb, const int *picks, int n,
                       char (*ids)[32]) {
     const tsr_tile_batch *b = rb->b;
-    tsr_buffer task = {0}, payload[SEND_CHUNK];
+    tsr_buffer task = {0}, packed = {0}, payload[SEND_CHUNK];
     memset(payload, 0, sizeof payload);
     int result = 1, appended = 0;
     const char *label = b->label ? b->label : "run";
@@ -173,17 +177,21 @@ static int send_tiles(redis_exec *x, tsr_redis_link *l, rbatch *rb, const int *p
     if (!tsr_redis_link_ensure(l, NULL))
         return 0;
     for (int i = 0; i < n; i++) {
-        task.len = 0;
+        task.len = packed.len = 0;
         int tile = b->first + picks[i];
+        char key[160], ad[170];
+        snprintf(key, sizeof key, "%s:%s:%llu:%d", x->coord, x->epoch, (unsigned long long)rb->seq,
+                 tile);
+        snprintf(ad, sizeof ad, "T:%s", key);
         if (tsr_task_encode(b, tile, &task) ||
-            tsr_payload_pack(b->ctx, x->level, task.data, task.len, &payload[i])) {
+            tsr_payload_pack(b->ctx, x->level, task.data, task.len,
+                             x->sealed ? &packed : &payload[i]) ||
+            (x->sealed &&
+             tsr_payload_seal(b->ctx, &x->key, ad, packed.data, packed.len, &payload[i]))) {
             tsr_error(b->ctx, TSR_ERR_NOMEM, "%s: could not encode tile %d", label, tile);
             result = -1;
             break;
         }
-        char key[160];
-        snprintf(key, sizeof key, "%s:%s:%llu:%d", x->coord, x->epoch, (unsigned long long)rb->seq,
-                 tile);
         const char *argv[] = {"XADD",
                               x->tasks_key,
                               "*",
@@ -221,6 +229,7 @@ static int send_tiles(redis_exec *x, tsr_redis_link *l, rbatch *rb, const int *p
     if (result != 1 && appended && l->c && l->c->err)
         tsr_redis_link_close(l);
     tsr_buffer_free(&task);
+    tsr_buffer_free(&packed);
     for (int i = 0; i < n; i++)
         tsr_buffer_free(&payload[i]);
     return result;
@@ -375,8 +384,34 @@ static const char *str_of(const redisReply *r) {
     return r && r->type == REDIS_REPLY_STRING ? r->str : NULL;
 }
 
-/* Handles one entry of the results stream. `buf` is the reader's scratch. */
-static void handle_result(redis_exec *x, const redisReply *fields, tsr_buffer *buf) {
+/* With sealing on, opens a result's payload into `opened`. Returns 0 for a
+ * result to drop: a payload that does not open (tampered, foreign key,
+ * moved from another entry) or is unsealed. The tile stays sent, so the
+ * resend timer recomputes it. */
+static int unseal_result(redis_exec *x, const char *key, const redisReply *payload,
+                         tsr_buffer *opened) {
+    if (!x->sealed || !payload)
+        return 1; /* no payload: a dead or error result, or reported below */
+    char ad[200];
+    snprintf(ad, sizeof ad, "R:%s", key);
+    tsr_ctx *ctx = tsr_ctx_new();
+    int ok =
+        ctx && payload->type == REDIS_REPLY_STRING &&
+        !tsr_payload_open(ctx, &x->key, ad, (const uint8_t *)payload->str, payload->len, opened);
+    tsr_ctx_free(ctx);
+    if (ok)
+        return 1;
+    pthread_mutex_lock(&x->lock);
+    x->stats.rejected++;
+    pthread_mutex_unlock(&x->lock);
+    say(x, "warn", "redis: rejected a result payload (tampered, foreign key or unsealed)", key);
+    return 0;
+}
+
+/* Handles one entry of the results stream. `buf` is the reader's scratch.
+ * Returns 0 when it rejected a sealed payload. */
+static int handle_result(redis_exec *x, const redisReply *fields, tsr_buffer *buf,
+                         tsr_buffer *opened) {
     const char *key = str_of(tsr_redis_field(fields, "key"));
     char epoch[17];
     uint64_t seq;
@@ -386,8 +421,12 @@ static void handle_result(redis_exec *x, const redisReply *fields, tsr_buffer *b
         x->stats.results_dropped++;
         pthread_mutex_unlock(&x->lock);
         say(x, "info", "redis: dropped a result of another run", key ? key : "(no key)");
-        return;
+        return 1;
     }
+    const redisReply *payload = tsr_redis_field(fields, "payload");
+    opened->len = 0;
+    if (!unseal_result(x, key, payload, opened))
+        return 0;
     pthread_mutex_lock(&x->lock);
     rbatch *rb = x->batches;
     while (rb && rb->seq != seq)
@@ -397,7 +436,7 @@ static void handle_result(redis_exec *x, const redisReply *fields, tsr_buffer *b
         x->stats.results_dropped++;
         pthread_mutex_unlock(&x->lock);
         say(x, "info", "redis: dropped a late or duplicate result", key);
-        return;
+        return 1;
     }
     const tsr_tile_batch *b = rb->b;
     const char *label = b->label ? b->label : "run";
@@ -419,7 +458,7 @@ static void handle_result(redis_exec *x, const redisReply *fields, tsr_buffer *b
         pthread_cond_broadcast(&x->changed);
         pthread_mutex_unlock(&x->lock);
         say(x, "warn", dead ? "redis: dead tile" : "redis: tile failed on a worker", key);
-        return;
+        return 1;
     }
     if (rb->state[t] == SENT) {
         rb->in_flight--;
@@ -431,13 +470,18 @@ static void handle_result(redis_exec *x, const redisReply *fields, tsr_buffer *b
     rb->applying++;
     pthread_cond_broadcast(&x->changed);
     pthread_mutex_unlock(&x->lock);
-    const redisReply *payload = tsr_redis_field(fields, "payload");
     int got = -1;
     double cpu = 0;
     buf->len = 0;
     tsr_status st = TSR_ERR_CORRUPT;
+    const uint8_t *pbytes = payload ? (const uint8_t *)payload->str : NULL;
+    size_t plen = payload ? payload->len : 0;
+    if (x->sealed) {
+        pbytes = opened->data;
+        plen = opened->len;
+    }
     if (payload && payload->type == REDIS_REPLY_STRING &&
-        !tsr_payload_unpack(b->ctx, (const uint8_t *)payload->str, payload->len, MAX_PAYLOAD, buf))
+        !tsr_payload_unpack(b->ctx, pbytes, plen, MAX_PAYLOAD, buf))
         st = tsr_task_apply_result(b, buf->data, buf->len, &got, &cpu);
     if (!st && got != tile)
         st = TSR_ERR_CORRUPT;
@@ -456,12 +500,13 @@ static void handle_result(redis_exec *x, const redisReply *fields, tsr_buffer *b
     }
     pthread_cond_broadcast(&x->changed);
     pthread_mutex_unlock(&x->lock);
+    return 1;
 }
 
 static void *reader_main(void *arg) {
     redis_exec *x = arg;
     tsr_redis_link l = {&x->url, NULL, 10000, 0, 0, 0};
-    tsr_buffer buf = {0};
+    tsr_buffer buf = {0}, opened = {0};
     char last[64] = "0-0";
     while (!atomic_load(&x->stopping)) {
         if (!tsr_redis_link_ensure(&l, &x->stopping))
@@ -489,7 +534,10 @@ static void *reader_main(void *arg) {
                 if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
                     e->element[0]->type != REDIS_REPLY_STRING)
                     continue;
-                handle_result(x, e->element[1], &buf);
+                if (!handle_result(x, e->element[1], &buf, &opened)) {
+                    const char *a[] = {"HINCRBY", x->stats_key, "rejected_payloads", "1"};
+                    freeReplyObject(tsr_redis_link_cmd(&l, 4, a, NULL));
+                }
                 snprintf(last, sizeof last, "%s", e->element[0]->str);
                 if (del)
                     del[nd++] = e->element[0]->str;
@@ -508,6 +556,7 @@ static void *reader_main(void *arg) {
     pthread_mutex_unlock(&x->lock);
     tsr_redis_link_close(&l);
     tsr_buffer_free(&buf);
+    tsr_buffer_free(&opened);
     return NULL;
 }
 
@@ -592,6 +641,7 @@ static void redis_destroy(tsr_executor *e) {
     free(x->pool);
     pthread_mutex_destroy(&x->lock);
     pthread_cond_destroy(&x->changed);
+    sodium_memzero(&x->key, sizeof x->key);
     free(x);
 }
 
@@ -639,12 +689,17 @@ tsr_status tsr_executor_redis_new(tsr_ctx *ctx, const tsr_redis_config *cfg, tsr
     }
     random_hex(x->epoch, sizeof x->epoch);
     snprintf(x->tasks_key, sizeof x->tasks_key, "tessera:%s:tasks", cluster);
+    snprintf(x->stats_key, sizeof x->stats_key, "tessera:%s:stats", cluster);
     snprintf(x->results_key, sizeof x->results_key, "tessera:%s:results:%s", cluster, x->coord);
     int lease = cfg->lease_ms > 0 ? cfg->lease_ms : 15000;
     x->cap_batch = cfg->in_flight_batch > 0 ? cfg->in_flight_batch : 64;
     x->cap_total = cfg->in_flight_total > 0 ? cfg->in_flight_total : 256;
     x->resend_ms = cfg->resend_ms > 0 ? cfg->resend_ms : (4 * lease > 60000 ? 4 * lease : 60000);
     x->level = cfg->compress_level == 0 ? 1 : cfg->compress_level;
+    if (cfg->key) {
+        x->sealed = 1;
+        x->key = *cfg->key;
+    }
     x->log = cfg->log;
     x->log_user = cfg->log_user;
     x->pool_cap = 64;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "tessera/engine.h"
+#include "worker/seal.h"
 
 /* Optional log sink: level "info"/"warn", a message and a detail string. */
 typedef void (*tsr_redis_log_fn)(void *user, const char *level, const char *msg,
@@ -33,6 +34,7 @@ typedef struct tsr_redis_config {
     int compress_level;         /* zstd level of task payloads; 0 = 1, < 0 = raw */
     tsr_redis_log_fn log;       /* may be NULL */
     void *log_user;             /* passed to log */
+    const tsr_cluster_key *key; /* seal payloads with it (worker/seal.h); NULL = unsealed */
 } tsr_redis_config;
 
 /* Counters since the executor started. */
@@ -44,6 +46,7 @@ typedef struct tsr_redis_stats {
     uint64_t dead_tiles;      /* tiles reported dead by workers */
     uint64_t reconnects;      /* reconnections to Redis */
     uint64_t in_flight;       /* tasks in Redis now */
+    uint64_t rejected;        /* results dropped: tampered, foreign or unsealed */
 } tsr_redis_stats;
 
 /* Connects to Redis (TSR_ERR_IO naming the host when it cannot be reached,

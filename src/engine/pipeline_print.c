@@ -27,8 +27,9 @@ void tsr_param_format(const tsr_op *op, int index, char *buf, size_t size) {
         size_t n = 0;
         int count = op->kernel.size * op->kernel.size;
         buf[0] = '\0';
-        for (int i = 0; i < count && n < size; i++)
-            n += (size_t)snprintf(buf + n, size - n, "%s%.10g", i ? " " : "", op->kernel.values[i]);
+        for (int i = 0; i < count && n < size; i++) /* + 0.0: -0 prints as 0, as in JSON */
+            n += (size_t)snprintf(buf + n, size - n, "%s%.10g", i ? " " : "",
+                                  op->kernel.values[i] + 0.0);
         break;
     }
     }

@@ -59,8 +59,8 @@ tsr_status tsr_plan_new(tsr_ctx *ctx, const tsr_pipeline *pipeline, int w, int h
     *out = NULL;
     if (tile_size == 0)
         tile_size = TSR_DEFAULT_TILE;
-    if (tile_size < 16 && tile_size != -1)
-        return tsr_error(ctx, TSR_ERR_USAGE, "tile size must be at least 16 (got %d)", tile_size);
+    if ((tile_size < 16 || tile_size > 65536) && tile_size != -1)
+        return tsr_error(ctx, TSR_ERR_USAGE, "tile size must be 16..65536 (got %d)", tile_size);
     tsr_plan *plan = calloc(1, sizeof *plan);
     if (!plan)
         return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");

@@ -9,14 +9,14 @@ int auth_check(request *r, const route *rt, enum MHD_Result *result) {
     if (rt->access == ACCESS_PUBLIC)
         return 1;
     if (query_arg(r, "token")) {
+        audit(r, "warn", "signin_failed", "reason", json_string("token in the URL"), NULL);
         *result = reply_error(r, 400, "bad_request",
                               "tokens are not accepted in the URL; send Authorization: Bearer");
         return 0;
     }
     const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
     if (!h || strncasecmp(h, "Bearer ", 7)) {
-        tsr_server_log("warn", "auth failure", "request_id", json_string(r->id), "reason",
-                       json_string("no bearer token"), NULL);
+        audit(r, "warn", "signin_failed", "reason", json_string("no bearer token"), NULL);
         *result = reply_error(r, 401, "unauthorized", "send Authorization: Bearer <token>");
         return 0;
     }
@@ -30,14 +30,13 @@ int auth_check(request *r, const route *rt, enum MHD_Result *result) {
         return 0;
     }
     if (!found) {
-        tsr_server_log("warn", "auth failure", "request_id", json_string(r->id), "reason",
-                       json_string("unknown or revoked token"), NULL);
+        audit(r, "warn", "signin_failed", "reason", json_string("unknown or revoked token"), NULL);
         *result = reply_error(r, 401, "unauthorized", "the token is unknown or revoked");
         return 0;
     }
     if ((int)r->user.role > (int)rt->access) {
-        tsr_server_log("warn", "denied", "request_id", json_string(r->id), "user",
-                       json_string(r->user.name), "route", json_string(rt->pattern), NULL);
+        audit(r, "warn", "denied", "role", json_string(tsr_role_name(r->user.role)), "reason",
+              json_string("role below the route's"), NULL);
         *result = reply_error(r, 403, "forbidden", "role %s may not %s %s",
                               tsr_role_name(r->user.role), rt->method, rt->pattern);
         return 0;

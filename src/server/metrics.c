@@ -74,6 +74,11 @@ static void fleet_metrics(tsr_buffer *buf, int *bad, tsr_workers_monitor *mon) {
         "# HELP tessera_redis_up Whether the last poll reached Redis (1 in local mode: none).\n"
         "# TYPE tessera_redis_up gauge\ntessera_redis_up %d\n",
         NZ(c.reclaims), mon ? c.redis_up : 1);
+    add(buf, bad,
+        "# HELP tessera_rejected_payloads_total Sealed tile payloads rejected (tampered, foreign "
+        "key or unsealed).\n"
+        "# TYPE tessera_rejected_payloads_total counter\ntessera_rejected_payloads_total %lld\n",
+        NZ(c.rejected));
 #undef NZ
 }
 

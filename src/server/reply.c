@@ -16,6 +16,8 @@ enum MHD_Result reply(request *r, unsigned status, struct MHD_Response *resp) {
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
     MHD_add_response_header(resp, "X-Request-Id", r->id);
+    if (r->srv->config.tls_cert)
+        MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
     if (status == MHD_HTTP_UNAUTHORIZED)
         MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
     if (r->retry_after > 0) {
@@ -55,6 +57,7 @@ enum MHD_Result reply_error(request *r, unsigned status, const char *code, const
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    snprintf(r->reason, sizeof r->reason, "%.199s", msg); /* the audit line's reason */
     json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
     return reply_json(r, status, body);
 }

@@ -53,9 +53,8 @@ enum MHD_Result h_users_create(request *r) {
         res = reply_status(r, st);
         goto out;
     }
-    tsr_server_log("info", "admin: user created", "request_id", json_string(r->id), "by",
-                   json_string(r->user.name), "user", json_string(name), "role",
-                   json_string(tsr_role_name(role)), NULL);
+    audit(r, "info", "user_created", "user", json_string(name), "user_id", json_integer(id), "role",
+          json_string(tsr_role_name(role)), "token_id", json_integer(token_id), NULL);
     res = reply_json(r, 201,
                      json_pack("{s:o, s:s, s:s, s:s}", "id", id_string(id), "name", name, "role",
                                tsr_role_name(role), "token", token));
@@ -90,6 +89,8 @@ enum MHD_Result h_tokens_create(request *r) {
         goto out;
     }
     if (user != r->user.id && r->user.role != TSR_ROLE_ADMIN) {
+        audit(r, "warn", "denied", "reason", json_string("token for another user"), "user_id",
+              json_integer(user), NULL);
         res = reply_error(r, 403, "forbidden", "only an admin may issue tokens for another user");
         goto out;
     }
@@ -106,8 +107,8 @@ enum MHD_Result h_tokens_create(request *r) {
         res = reply_status(r, st);
         goto out;
     }
-    tsr_server_log("info", "token created", "request_id", json_string(r->id), "by",
-                   json_string(r->user.name), "user", json_string(u.name), NULL);
+    audit(r, "info", "token_created", "user", json_string(u.name), "user_id", json_integer(user),
+          "token_id", json_integer(id), NULL);
     res = reply_json(r, 201,
                      json_pack("{s:o, s:o, s:o, s:s}", "id", id_string(id), "user", id_string(user),
                                "created", json_time(wall_ms()), "token", token));
@@ -125,8 +126,11 @@ enum MHD_Result h_tokens_list(request *r) {
         json_decref(v);
         if (!user)
             return reply_error(r, 400, "bad_request", "user must be a user id");
-        if (user != r->user.id && r->user.role != TSR_ROLE_ADMIN)
+        if (user != r->user.id && r->user.role != TSR_ROLE_ADMIN) {
+            audit(r, "warn", "denied", "reason", json_string("tokens of another user"), "user_id",
+                  json_integer(user), NULL);
             return reply_error(r, 403, "forbidden", "only an admin may list another's tokens");
+        }
     }
     tsr_store_token *list = NULL;
     size_t n = 0;
@@ -157,8 +161,7 @@ enum MHD_Result h_token_revoke(request *r) {
         return reply_status(r, st);
     if (!found)
         return reply_error(r, 404, "not_found", "token %s not found", r->params[0]);
-    tsr_server_log("info", "token revoked", "request_id", json_string(r->id), "by",
-                   json_string(r->user.name), "token", json_integer(id), NULL);
+    audit(r, "info", "token_revoked", "token_id", json_integer(id), NULL);
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
     return reply(r, 204, resp);
 }

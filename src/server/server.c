@@ -131,13 +131,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-    (void)conn;
     tsr_server *srv = cls;
     request *r = *con_cls;
     if (!r)
         return;
     *con_cls = NULL;
     metrics_count(srv, r->route_index, r->status);
+    if (r->route_index >= 0 && server_routes[r->route_index].body == BODY_UPLOAD &&
+        r->status >= 400 && r->status != 401 && r->status != 403) {
+        const char *len = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        audit(r, "warn", "upload_rejected", "status", json_integer(r->status), "reason",
+              json_string(r->reason[0] ? r->reason : "aborted"), "declared_bytes",
+              len ? json_integer((json_int_t)strtoll(len, NULL, 10)) : NULL, "received_bytes",
+              json_integer((json_int_t)upload_received(r->up)), NULL);
+    }
     const char *route = r->route_index >= 0 ? server_routes[r->route_index].pattern : "";
     tsr_server_log(r->status >= 500 ? "error" : "info", "request", "request_id", json_string(r->id),
                    "method", json_string(r->method), "route", json_string(route), "status",
@@ -149,6 +156,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     tsr_ctx_free(r->ctx);
     free(r);
 }
+
+/* TLS 1.2 and 1.3 only. */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 static void log_mhd(void *cls, const char *fmt, va_list ap) {
     (void)cls;
@@ -185,18 +195,25 @@ tsr_status tsr_server_start(tsr_ctx *ctx, const tsr_server_config *config, tsr_s
     unsigned max_conn = config->max_connections ? config->max_connections : 256;
     unsigned per_ip = config->per_ip_limit ? config->per_ip_limit : 64;
     unsigned timeout = config->timeout_s ? config->timeout_s : 60;
+    int tls = config->tls_cert && config->tls_key;
+    struct MHD_OptionItem tls_options[] = {{MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)config->tls_cert},
+                                           {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)config->tls_key},
+                                           {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES},
+                                           {MHD_OPTION_END, 0, NULL}};
     srv->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
-            MHD_USE_POLL,
-        0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
-        MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_END);
+            MHD_USE_POLL | (tls ? MHD_USE_TLS : 0),
+        0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT, max_conn,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_ARRAY,
+        tls ? tls_options : tls_options + 3, MHD_OPTION_END);
     if (!srv->daemon) {
         pthread_mutex_destroy(&srv->metrics_lock);
         free(srv);
-        return tsr_error(ctx, TSR_ERR_IO, "serve: cannot listen on %s:%d (in use or not allowed)",
-                         config->host, config->port);
+        return tsr_error(ctx, TSR_ERR_IO, "serve: cannot listen on %s:%d (in use or not allowed%s)",
+                         config->host, config->port,
+                         tls ? ", or TLS setup failed: see the log" : "");
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info ? info->port : config->port;

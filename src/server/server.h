@@ -24,12 +24,19 @@ typedef struct tsr_server_config {
     unsigned timeout_s;           /* idle connection timeout; 0 = 60 */
     char *(*ops_json)(void);      /* operations list as JSON (malloc'ed); borrowed function */
     tsr_workers_monitor *workers; /* Redis fleet monitor (borrowed); NULL = local mode */
+    const char *tls_cert;         /* PEM certificate chain (borrowed); NULL = plain HTTP */
+    const char *tls_key;          /* PEM private key (borrowed); set with tls_cert */
 } tsr_server_config;
 
 /* Starts listening. `store` and `jobs` are borrowed and must outlive the
  * server. The caller stops it with tsr_server_stop. */
 tsr_status tsr_server_start(tsr_ctx *ctx, const tsr_server_config *config, tsr_store *store,
                             tsr_jobs *jobs, tsr_server **out);
+/* Reads the PEM certificate chain and private key files (1 MiB cap each)
+ * and checks that GnuTLS takes them as a pair; *cert and *key are
+ * malloc'ed texts for tsr_server_config. */
+tsr_status tsr_server_tls_load(tsr_ctx *ctx, const char *cert_path, const char *key_path,
+                               char **cert, char **key);
 /* The port actually bound. */
 int tsr_server_port(const tsr_server *server);
 /* Marks the server as draining: /readyz answers 503, event streams end. */

@@ -81,6 +81,7 @@ struct request {
     int body_over;               /* JSON body over its cap */
     upload *up;                  /* upload state (BODY_UPLOAD) */
     char job_id[65];             /* for the log line, when relevant */
+    char reason[200];            /* message of the last error reply, for the audit log */
 };
 
 /* ---- routes.c ---- */
@@ -129,6 +130,12 @@ void safe_stem(const char *name, char *out, size_t size);
 enum MHD_Result serve_file(request *r, const char *blob, int fd, const char *type, const char *etag,
                            const char *filename);
 
+/* ---- audit.c ---- */
+/* Writes one audit line on stderr ("msg":"audit"): event, request id, client
+ * address, account (null before sign-in), method, route, plus the key,
+ * json_t* ... NULL pairs given (values stolen). */
+void audit(request *r, const char *level, const char *event, ...);
+
 /* ---- auth.c ---- */
 /* Authenticates and checks the route's role; replies itself and returns 0
  * when the request may not go on. */
@@ -146,6 +153,8 @@ int upload_begin(request *r, enum MHD_Result *result);
 /* Feeds body bytes. */
 void upload_feed(request *r, const char *data, size_t size);
 void upload_free(upload *up);
+/* Body bytes received so far (0 for NULL). */
+uint64_t upload_received(const upload *up);
 
 /* ---- handlers ---- */
 enum MHD_Result h_images_upload(request *r);

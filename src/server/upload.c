@@ -39,6 +39,10 @@ void upload_free(upload *up) {
     free(up);
 }
 
+uint64_t upload_received(const upload *up) {
+    return up ? up->total : 0;
+}
+
 static void fail(request *r, int part, tsr_status st) {
     if (!r->up->err) {
         r->up->err = st;

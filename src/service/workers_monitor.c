@@ -211,6 +211,7 @@ static int read_redis(tsr_workers_monitor *mon, snapshot *s) {
         read_group(rs[1], &s->q);
         s->q.dead = reply_int(rs[2], 0);
         s->q.reclaims = 0;
+        s->q.rejected = 0;
         s->q.dead_tiles = s->q.dead;
         for (size_t i = 0; rs[3] && rs[3]->type == REDIS_REPLY_ARRAY && i + 1 < rs[3]->elements;
              i += 2) {
@@ -219,6 +220,8 @@ static int read_redis(tsr_workers_monitor *mon, snapshot *s) {
                 continue;
             if (!strcmp(k->str, "reclaims"))
                 s->q.reclaims = reply_int(v, 0);
+            else if (!strcmp(k->str, "rejected_payloads"))
+                s->q.rejected = reply_int(v, 0);
             else if (!strcmp(k->str, "dead_tiles") && reply_int(v, 0) > s->q.dead_tiles)
                 s->q.dead_tiles = reply_int(v, 0);
         }
@@ -389,6 +392,7 @@ tsr_status tsr_workers_monitor_start(tsr_ctx *ctx, const char *redis_url, const 
                                        .undelivered = -1,
                                        .dead = -1,
                                        .reclaims = -1,
+                                       .rejected = -1,
                                        .dead_tiles = -1};
     pthread_mutex_init(&mon->lock, NULL);
     pthread_condattr_t attr;

@@ -13,7 +13,7 @@
  * It also reads the queue: XLEN and XINFO GROUPS of `tessera:<c>:tasks`
  * (group `workers`: pending = delivered, not acknowledged; lag = not yet
  * delivered), XLEN of `tessera:<c>:dead`, and the counters of the hash
- * `tessera:<c>:stats` (fields `reclaims` and `dead_tiles`, HINCRBY'd by the
+ * `tessera:<c>:stats` (fields `reclaims`, `dead_tiles`, `rejected_payloads`, HINCRBY'd by the
  * workers or the executor: the hook for those counters).
  *
  * While Redis cannot be reached the table is frozen (nobody is marked lost
@@ -40,6 +40,7 @@ typedef struct tsr_workers_counts {
     int64_t dead;        /* XLEN of the dead stream */
     int64_t reclaims;    /* tasks reclaimed from dead or stalled workers (stats hash) */
     int64_t dead_tiles;  /* tiles moved to the dead stream, ever (stats hash; else `dead`) */
+    int64_t rejected;    /* sealed payloads rejected (stats hash `rejected_payloads`) */
     int redis_up;        /* the last poll reached Redis */
     int64_t polled_ms;   /* wall ms of the last successful poll; 0 = none */
 } tsr_workers_counts;

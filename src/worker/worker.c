@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,9 @@ struct tsr_worker {
     _Atomic uint64_t failures;     /* stats */
     _Atomic uint64_t reclaimed;    /* stats */
     _Atomic uint64_t dead;         /* stats */
+    _Atomic uint64_t rejected;     /* stats */
+    int sealed;                    /* payloads are sealed with key */
+    tsr_cluster_key key;           /* cluster key when sealed */
 };
 
 /* Counts one event in the cluster's stats hash (best effort). */
@@ -158,6 +162,37 @@ static void bury(tsr_worker *w, tsr_redis_link *l, const char *id, const redisRe
             key, attempts);
 }
 
+/* Opens a task's payload into `opened` when the cluster seals payloads.
+ * Returns 0 after dropping a task that must not produce work: a sealed
+ * task that does not open (tampered, foreign key, moved to another entry),
+ * an unsealed one while sealing is on, or a sealed one without a key. The
+ * task is XDEL'd and XACK'd, counted in the stats hash and logged; its
+ * coordinator resends it after its resend timeout. */
+static int unseal(tsr_worker *w, tsr_redis_link *l, tsr_ctx *ctx, const char *id, const char *key,
+                  const redisReply *payload, tsr_buffer *opened) {
+    if (!payload || payload->type != REDIS_REPLY_STRING)
+        return 1; /* reported as a failed task below */
+    const uint8_t *p = (const uint8_t *)payload->str;
+    int sealed = tsr_payload_is_sealed(p, payload->len);
+    if (!w->sealed && !sealed)
+        return 1;
+    char ad[200];
+    snprintf(ad, sizeof ad, "T:%s", key);
+    tsr_ctx_reset(ctx);
+    if (!w->sealed)
+        tsr_error(ctx, TSR_ERR_CORRUPT, "sealed task but this worker has no --cluster-key");
+    else if (!sealed)
+        tsr_error(ctx, TSR_ERR_CORRUPT, "unsealed task while --cluster-key is set");
+    else if (!tsr_payload_open(ctx, &w->key, ad, p, payload->len, opened))
+        return 1;
+    finish_task(w, l, id);
+    atomic_fetch_add(&w->rejected, 1);
+    count(w, l, "rejected_payloads");
+    fprintf(stderr, "tessera worker: rejected task %s (entry %s): %s\n", key, id,
+            tsr_ctx_message(ctx));
+    return 0;
+}
+
 /* Runs one task entry and posts its result. Buffers are the thread's scratch. */
 static void process(wthread *t, tsr_redis_link *l, tsr_task_worker *tw, tsr_ctx *ctx,
                     const redisReply *entry, int claimed, tsr_buffer *task, tsr_buffer *result,
@@ -181,6 +216,15 @@ static void process(wthread *t, tsr_redis_link *l, tsr_task_worker *tw, tsr_ctx 
     const char *key = str_of(tsr_redis_field(fields, "key"));
     const char *coord = str_of(tsr_redis_field(fields, "coord"));
     const redisReply *payload = tsr_redis_field(fields, "payload");
+    tsr_buffer opened = {0}, sealed = {0};
+    if (!unseal(w, l, ctx, id, key, payload, &opened))
+        goto out;
+    const char *pbytes = payload ? payload->str : NULL;
+    size_t plen = payload ? payload->len : 0;
+    if (w->sealed) {
+        pbytes = (const char *)opened.data;
+        plen = opened.len;
+    }
     set_current(t, id);
     if (w->hb)
         tsr_heartbeat_set_inflight(w->hb, atomic_fetch_add(&w->busy, 1) + 1);
@@ -191,11 +235,9 @@ static void process(wthread *t, tsr_redis_link *l, tsr_task_worker *tw, tsr_ctx 
     size_t len = 0;
     if (!payload || payload->type != REDIS_REPLY_STRING) {
         tsr_error(ctx, TSR_ERR_CORRUPT, "task %s has no payload", id);
-    } else if (tsr_payload_raw_view((const uint8_t *)payload->str, payload->len, MAX_TASK, &bytes,
-                                    &len)) {
+    } else if (tsr_payload_raw_view((const uint8_t *)pbytes, plen, MAX_TASK, &bytes, &len)) {
         st = TSR_OK;
-    } else if (!(st = tsr_payload_unpack(ctx, (const uint8_t *)payload->str, payload->len, MAX_TASK,
-                                         task))) {
+    } else if (!(st = tsr_payload_unpack(ctx, (const uint8_t *)pbytes, plen, MAX_TASK, task))) {
         bytes = task->data;
         len = task->len;
     }
@@ -212,10 +254,17 @@ static void process(wthread *t, tsr_redis_link *l, tsr_task_worker *tw, tsr_ctx 
         st = tsr_task_execute(tw, ctx, bytes, len, out);
     if (!st && w->level > 0)
         st = tsr_payload_pack(ctx, w->level, result->data, result->len, packed);
+    tsr_buffer *post = packed;
+    if (!st && w->sealed) {
+        char ad[200];
+        snprintf(ad, sizeof ad, "R:%s", key);
+        st = tsr_payload_seal(ctx, &w->key, ad, packed->data, packed->len, &sealed);
+        post = &sealed;
+    }
     if (coord[0]) {
         if (!st) {
-            const char *r[] = {"key", key, "worker", w->id, "payload", (const char *)packed->data};
-            size_t n[] = {3, strlen(key), 6, strlen(w->id), 7, packed->len};
+            const char *r[] = {"key", key, "worker", w->id, "payload", (const char *)post->data};
+            size_t n[] = {3, strlen(key), 6, strlen(w->id), 7, post->len};
             post_and_finish(w, l, coord, id, 6, r, n);
         } else {
             const char *r[] = {"key", key, "worker", w->id, "error", tsr_ctx_message(ctx)};
@@ -239,6 +288,9 @@ static void process(wthread *t, tsr_redis_link *l, tsr_task_worker *tw, tsr_ctx 
         else
             tsr_heartbeat_add_tiles(w->hb, 1);
     }
+out:
+    tsr_buffer_free(&opened);
+    tsr_buffer_free(&sealed);
 }
 
 /* The first entry of an XREADGROUP reply, or NULL. */
@@ -401,6 +453,10 @@ tsr_status tsr_worker_start(tsr_ctx *ctx, const tsr_worker_config *cfg, tsr_work
     w->block_ms = cfg->block_ms > 0 ? cfg->block_ms : 2000;
     w->level = cfg->compress_level == 0 ? 1 : cfg->compress_level;
     w->crash_tile = cfg->crash_tile;
+    if (cfg->key) {
+        w->sealed = 1;
+        w->key = *cfg->key;
+    }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     w->n = cfg->threads > 0 ? cfg->threads : (cores > 0 ? (int)cores : 1);
     tsr_status st = tsr_redis_url_parse(ctx, cfg->url, &w->url);
@@ -496,6 +552,7 @@ void tsr_worker_stop(tsr_worker *w) {
     free(w->threads);
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->wake);
+    sodium_memzero(&w->key, sizeof w->key);
     free(w);
 }
 
@@ -508,4 +565,5 @@ void tsr_worker_get_stats(tsr_worker *w, tsr_worker_stats *out) {
     out->failures = atomic_load(&w->failures);
     out->reclaimed = atomic_load(&w->reclaimed);
     out->dead = atomic_load(&w->dead);
+    out->rejected = atomic_load(&w->rejected);
 }

@@ -15,20 +15,22 @@
 #include <stdint.h>
 
 #include "tessera/status.h"
+#include "worker/seal.h"
 
 typedef struct tsr_worker tsr_worker;
 
 typedef struct tsr_worker_config {
-    const char *url;     /* redis://[user:pass@]host:port[/db]; required */
-    const char *cluster; /* NULL or "" = "default" */
-    int threads;         /* compute threads; 0 = one per core */
-    int lease_ms;        /* a task idle this long is taken over; 0 = 15000 */
-    int delivery_limit;  /* deliveries before the dead stream; 0 = 5 */
-    int block_ms;        /* XREADGROUP BLOCK; 0 = 2000 (also bounds drain latency) */
-    int compress_level;  /* zstd level of results; 0 = 1, < 0 = raw */
-    const char *backend; /* compute backend; NULL = "cpu" (the only one) */
-    int crash_tile;      /* TEST ONLY: abort() before running this tile index; -1 = never */
-    int heartbeat;       /* register and heartbeat in Redis (worker/heartbeat.h) */
+    const char *url;            /* redis://[user:pass@]host:port[/db]; required */
+    const char *cluster;        /* NULL or "" = "default" */
+    int threads;                /* compute threads; 0 = one per core */
+    int lease_ms;               /* a task idle this long is taken over; 0 = 15000 */
+    int delivery_limit;         /* deliveries before the dead stream; 0 = 5 */
+    int block_ms;               /* XREADGROUP BLOCK; 0 = 2000 (also bounds drain latency) */
+    int compress_level;         /* zstd level of results; 0 = 1, < 0 = raw */
+    const char *backend;        /* compute backend; NULL = "cpu" (the only one) */
+    int crash_tile;             /* TEST ONLY: abort() before running this tile index; -1 = never */
+    int heartbeat;              /* register and heartbeat in Redis (worker/heartbeat.h) */
+    const tsr_cluster_key *key; /* seal payloads with it (worker/seal.h); NULL = unsealed */
 } tsr_worker_config;
 
 /* Counters since start. */
@@ -37,6 +39,7 @@ typedef struct tsr_worker_stats {
     uint64_t failures;   /* tasks that failed to run (error results posted) */
     uint64_t reclaimed;  /* tasks taken over from other consumers */
     uint64_t dead;       /* tasks moved to the dead stream */
+    uint64_t rejected;   /* tasks dropped: tampered, foreign or (un)sealed unlike us */
 } tsr_worker_stats;
 
 /* Checks the config, connects once (TSR_ERR_IO naming the host when Redis

@@ -1,0 +1,21 @@
+/* Helpers shared by `tessera user` and `tessera token` (cmd_user.c): they
+ * open a data folder's store directly, as the CLI's own admin. */
+#ifndef TESSERA_CLI_ACCOUNTS_H
+#define TESSERA_CLI_ACCOUNTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "service/store.h"
+
+/* Opens the store in folder `data` for an account command. Unless
+ * `create`, a folder without tessera.db is TSR_ERR_USAGE. A folder held by
+ * a running server fails with a message saying so and pointing at the API. */
+tsr_status cli_accounts_open(tsr_ctx *ctx, const char *data, int create, tsr_store **out);
+/* Finds the user called `name`; none is TSR_ERR_USAGE naming it. */
+tsr_status cli_accounts_find_user(tsr_store *store, tsr_ctx *ctx, const char *name,
+                                  tsr_store_user *out);
+/* Writes `ms` (since the epoch) as ISO 8601 UTC, or "-" for 0. */
+void cli_format_time(int64_t ms, char *buf, size_t size);
+
+#endif
