@@ -15,15 +15,18 @@ double tsr_thread_cpu_seconds(void) {
 }
 
 void tsr_run_report(run_state *rs, double cpu_seconds) {
-    uint64_t done = atomic_fetch_add(&rs->done, 1) + 1;
-    if (rs->opts && (rs->opts->progress || rs->opts->tile_done)) {
-        pthread_mutex_lock(&rs->progress_lock);
-        if (rs->opts->tile_done)
-            rs->opts->tile_done(rs->opts->progress_user, cpu_seconds);
-        if (rs->opts->progress)
-            rs->opts->progress(rs->opts->progress_user, done, rs->plan->tasks);
-        pthread_mutex_unlock(&rs->progress_lock);
+    if (!rs->opts || (!rs->opts->progress && !rs->opts->tile_done)) {
+        atomic_fetch_add(&rs->done, 1);
+        return;
     }
+    /* Count under the lock so callbacks see done values in increasing order. */
+    pthread_mutex_lock(&rs->progress_lock);
+    uint64_t done = atomic_fetch_add(&rs->done, 1) + 1;
+    if (rs->opts->tile_done)
+        rs->opts->tile_done(rs->opts->progress_user, cpu_seconds);
+    if (rs->opts->progress)
+        rs->opts->progress(rs->opts->progress_user, done, rs->plan->tasks);
+    pthread_mutex_unlock(&rs->progress_lock);
 }
 
 tsr_status tsr_run_apply_task(void *arg, size_t task, int worker) {
