@@ -40,7 +40,7 @@ class Server:
             if not line:
                 break
             self.stdout.append(line)
-            if "listening on http://" in line:
+            if "listening on http://" in line or "listening on https://" in line:
                 self.port = int(line.rsplit(":", 1)[1])
                 break
         if self.port is None:

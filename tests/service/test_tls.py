@@ -15,7 +15,7 @@ import time
 import unittest
 import warnings
 
-from harness import ADMIN_TOKEN, BIN, read_file
+from harness import ADMIN_TOKEN, BIN, Server, read_file
 
 CSP = "default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'"
 
@@ -42,36 +42,11 @@ def make_pki(d):
             "-out", "other.key", cwd=d)
 
 
-class TlsServer:
-    """`tessera serve` over TLS with its stderr in a file."""
+class TlsServer(Server):
+    """`tessera serve` over TLS (the harness's server with --tls-cert/--tls-key)."""
 
-    def __init__(self, tmp, cert, key):
-        self.data = os.path.join(tmp, "data")
-        self.log_path = os.path.join(tmp, "server.log")
-        self.log = open(self.log_path, "w+")
-        env = dict(os.environ, TESSERA_ADMIN_TOKEN=ADMIN_TOKEN)
-        self.proc = subprocess.Popen(
-            [BIN, "serve", "--listen", "127.0.0.1:0", "--data", self.data, "--tls-cert", cert,
-             "--tls-key", key], stdout=subprocess.PIPE, stderr=self.log, env=env, text=True)
-        self.stdout = []
-        self.port = None
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            self.stdout.append(line)
-            if "listening on https://" in line:
-                self.port = int(line.rsplit(":", 1)[1])
-                break
-        if self.port is None:
-            self.stop()
-            raise RuntimeError("server did not start: " + "".join(self.stdout))
-
-    def log_text(self):
-        self.log.flush()
-        with open(self.log_path) as f:
-            return f.read()
+    def __init__(self, cert, key):
+        super().__init__("--tls-cert", cert, "--tls-key", key)
 
     def audit_lines(self):
         out = []
@@ -84,17 +59,6 @@ class TlsServer:
                 out.append(doc)
         return out
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
-        self.log.close()
-
 
 class TlsTest(unittest.TestCase):
     @classmethod
@@ -102,7 +66,7 @@ class TlsTest(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="tessera-tls-")
         make_pki(cls.tmp)
         cls.ca = os.path.join(cls.tmp, "ca.pem")
-        cls.srv = TlsServer(cls.tmp, os.path.join(cls.tmp, "server.pem"),
+        cls.srv = TlsServer(os.path.join(cls.tmp, "server.pem"),
                             os.path.join(cls.tmp, "server.key"))
         cls.base = "https://127.0.0.1:%d" % cls.srv.port
 
