@@ -44,6 +44,13 @@ void tsr_row_reader_free(tsr_row_reader *reader);
 tsr_status tsr_row_writer_open(tsr_ctx *ctx, const char *path, tsr_format format, int width,
                                int height, int bands, const tsr_encode_options *opts,
                                tsr_row_writer **out);
+/* Like tsr_row_writer_open, but rows go straight into the open, empty file
+ * `fd` (duplicated: the caller keeps and closes its own), with no temporary
+ * file and no rename: for a scratch file such as a memfd. `name` labels errors. Finish completes
+ * and fsyncs it; a writer freed unfinished leaves partial content that the caller discards. */
+tsr_status tsr_row_writer_open_fd(tsr_ctx *ctx, int fd, const char *name, tsr_format format,
+                                  int width, int height, int bands, const tsr_encode_options *opts,
+                                  tsr_row_writer **out);
 bool tsr_row_writer_streams(const tsr_row_writer *writer);
 /* Appends `rows` rows (row i at src + i*stride). */
 tsr_status tsr_row_writer_write(tsr_row_writer *writer, const uint8_t *src, size_t stride,

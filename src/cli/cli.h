@@ -30,6 +30,8 @@ int cmd_fetch(int argc, char **argv);
  * tessera user add/list, tessera token issue/list/revoke. */
 int cmd_user(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+/* tessera data keygen / rotate-key: encryption at rest, offline (cmd_data.c). */
+int cmd_data(int argc, char **argv);
 /* The operation list as JSON, as `tessera ops --json` prints it. Caller frees. */
 char *cli_ops_json(void);
 

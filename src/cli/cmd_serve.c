@@ -34,7 +34,83 @@ typedef struct serve_args {
     const char *tls_key;       /* --tls-key PEM file */
     const char *cluster_key;   /* --cluster-key FILE; NULL = unsealed */
     tsr_cluster_key key;       /* its contents once loaded */
+    tsr_server_config limits;  /* hostile-input caps, connection limits, rate limits and
+                                  quotas (only those fields are used; serve_defaults) */
+    const char *data_key;      /* --data-key FILE: blobs encrypted at rest; NULL = plaintext */
 } serve_args;
+
+/* The serve defaults of the caps on hostile input (docs/security.md). */
+static void serve_defaults(tsr_server_config *c) {
+    c->limits.max_pixels = 256ull << 20; /* 16384 x 16384 */
+    c->limits.max_width = TSR_DEFAULT_MAX_DIMENSION;
+    c->limits.max_height = TSR_DEFAULT_MAX_DIMENSION;
+    c->limits.max_frames = 1000;
+    c->max_connections = 256;
+    c->per_ip_limit = 64;
+    c->timeout_s = 60;
+    c->rate_limit = 100;
+    c->rate_burst = 2000;
+    c->quota_bytes = 10ull << 30;
+    c->quota_jobs = 100;
+}
+
+/* Handles the cap, connection, rate and quota options: 1 when `opt` was
+ * one of them, 0 when not, -1 (after a message) for a bad value. */
+static int limit_option(const char *opt, const char *val, tsr_server_config *c) {
+    static const char *const names[] = {
+        "--max-pixels",      "--max-width",          "--max-height",     "--max-frames",
+        "--max-connections", "--per-ip-connections", "--conn-timeout-s", "--rate-limit",
+        "--rate-burst",      "--quota-bytes",        "--quota-jobs"};
+    int which = -1;
+    for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
+        if (!strcmp(opt, names[i]))
+            which = i;
+    if (which < 0)
+        return 0;
+    char *end;
+    double d = strtod(val, &end);
+    uint64_t v = d >= 0 && d < 1e19 ? (uint64_t)d : 0;
+    int ok =
+        *val && !*end && d >= 0 && d <= 1e18 && (which >= 7 && which <= 8 ? 1 : (double)v == d);
+    switch (which) {
+    case 0:
+        ok = ok && v >= 1, c->limits.max_pixels = v;
+        break;
+    case 1:
+        ok = ok && v >= 1 && v <= 0x7fffffff, c->limits.max_width = (uint32_t)v;
+        break;
+    case 2:
+        ok = ok && v >= 1 && v <= 0x7fffffff, c->limits.max_height = (uint32_t)v;
+        break;
+    case 3:
+        ok = ok && v >= 1 && v <= 0x7fffffff, c->limits.max_frames = (uint32_t)v;
+        break;
+    case 4:
+        ok = ok && v >= 1 && v <= 65536, c->max_connections = (unsigned)v;
+        break;
+    case 5:
+        ok = ok && v >= 1 && v <= 65536, c->per_ip_limit = (unsigned)v;
+        break;
+    case 6:
+        ok = ok && v >= 1 && v <= 86400, c->timeout_s = (unsigned)v;
+        break;
+    case 7:
+        ok = ok && d <= 1e6, c->rate_limit = d;
+        break;
+    case 8:
+        ok = ok && d >= 1 && d <= 1e9, c->rate_burst = d;
+        break;
+    case 9:
+        c->quota_bytes = v;
+        break;
+    default:
+        ok = ok && v <= 1000000, c->quota_jobs = (unsigned)v;
+    }
+    if (!ok)
+        fprintf(stderr, "tessera serve: bad value %s %s (docs/serve.md gives the ranges)\n", opt,
+                val);
+    return ok ? 1 : -1;
+}
 
 /* One JSON log line per job start and finish, with its duration. */
 static void log_job_event(void *user, const char *job_id, const char *event, tsr_job_state state,
@@ -52,7 +128,12 @@ static void serve_usage(FILE *f) {
             "usage: tessera serve [--listen HOST:PORT] [--data DIR] [--threads N] [--runners N]\n"
             "                     [--max-upload-bytes N] [--pixel-budget N]\n"
             "                     [--max-active-jobs N] [--tile N] [--print-routes]\n"
-            "                     [--tls-cert FILE --tls-key FILE]\n"
+            "                     [--tls-cert FILE --tls-key FILE] [--data-key FILE]\n"
+            "                     [--max-pixels N] [--max-width N] [--max-height N]\n"
+            "                     [--max-frames N] [--max-connections N]\n"
+            "                     [--per-ip-connections N] [--conn-timeout-s S]\n"
+            "                     [--rate-limit R] [--rate-burst B] [--quota-bytes N]\n"
+            "                     [--quota-jobs N]\n"
             "                     [--redis URL [--cluster NAME] [--local-workers N]\n"
             "                      [--coordinator-id ID] [--lease-ms MS] [--delivery-limit N]\n"
             "                      [--in-flight N] [--in-flight-total N] [--resend-ms MS]\n"
@@ -79,6 +160,7 @@ static int parse_args(int argc, char **argv, serve_args *a) {
     a->data = "./tessera-data";
     a->local_workers = -1;
     serve_fleet_args_init(&a->fleet);
+    serve_defaults(&a->limits);
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         uint64_t v = 0;
@@ -95,6 +177,11 @@ static int parse_args(int argc, char **argv, serve_args *a) {
         if (fleet_flag < 0)
             return 0;
         if (fleet_flag)
+            continue;
+        int limit_flag = limit_option(opt, val, &a->limits);
+        if (limit_flag < 0)
+            return 0;
+        if (limit_flag)
             continue;
         if (!strcmp(opt, "--listen")) {
             const char *colon = strrchr(val, ':');
@@ -117,6 +204,8 @@ static int parse_args(int argc, char **argv, serve_args *a) {
             a->redis.url = val;
         } else if (!strcmp(opt, "--cluster-key")) {
             a->cluster_key = val;
+        } else if (!strcmp(opt, "--data-key")) {
+            a->data_key = val;
         } else if (!strcmp(opt, "--cluster")) {
             a->redis.cluster = val;
         } else if (!strcmp(opt, "--coordinator-id")) {
@@ -289,22 +378,25 @@ int cmd_serve(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     if (a.tls_cert && (st = tsr_server_tls_load(ctx, a.tls_cert, a.tls_key, &tls_cert, &tls_key)))
         goto out;
-    if ((st = tsr_store_open(ctx, a.data, &store)))
+    tsr_store_options store_opts = {.data_key_file = a.data_key};
+    if ((st = tsr_store_open_with(ctx, a.data, &store_opts, &store)))
         goto out;
     a.jobs.on_event = log_job_event;
+    a.jobs.limits = a.limits.limits; /* the upload caps hold while processing too */
     if (a.redis.url && (st = start_fleet(ctx, &a, &fleet, &local_workers)))
         goto out;
     if ((st = serve_fleet_start(ctx, &a.fleet, a.redis.url, a.redis.cluster, &watch)))
         goto out;
     if ((st = tsr_jobs_start(ctx, store, &a.jobs, &jobs)))
         goto out;
-    tsr_server_config cfg = {.host = a.host,
-                             .port = a.port,
-                             .max_upload_bytes = a.max_upload_bytes,
-                             .ops_json = cli_ops_json,
-                             .workers = watch.monitor,
-                             .tls_cert = tls_cert,
-                             .tls_key = tls_key};
+    tsr_server_config cfg = a.limits; /* caps, connections, rate limits, quotas */
+    cfg.host = a.host;
+    cfg.port = a.port;
+    cfg.max_upload_bytes = a.max_upload_bytes;
+    cfg.ops_json = cli_ops_json;
+    cfg.workers = watch.monitor;
+    cfg.tls_cert = tls_cert;
+    cfg.tls_key = tls_key;
     if ((st = tsr_server_start(ctx, &cfg, store, jobs, &srv)))
         goto out;
     int port = tsr_server_port(srv);

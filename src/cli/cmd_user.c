@@ -39,7 +39,9 @@ tsr_status cli_accounts_open(tsr_ctx *ctx, const char *data, int create, tsr_sto
     if (!create && stat(db, &sb) != 0)
         return tsr_error(ctx, TSR_ERR_USAGE,
                          "%s holds no tessera store (give the server's --data DIR)", data);
-    tsr_status st = tsr_store_open(ctx, data, out);
+    tsr_store_options opts = {.metadata_only = true}; /* accounts never touch blobs: an
+                                                          encrypted store opens without its key */
+    tsr_status st = tsr_store_open_with(ctx, data, &opts, out);
     if (st && folder_busy(data)) {
         tsr_ctx_reset(ctx);
         return tsr_error(ctx, TSR_ERR_IO,

@@ -22,6 +22,8 @@ static void usage(FILE *f) {
             "  tessera user add NAME --role admin|user|viewer [--data DIR]\n"
             "  tessera user list [--data DIR] [--json]\n"
             "  tessera token issue --user NAME | list [--user NAME] | revoke ID [--data DIR]\n"
+            "  tessera data keygen FILE\n"
+            "  tessera data rotate-key [--data DIR] [--old-key FILE] [--new-key FILE]\n"
             "  tessera version\n\n"
             "Pipelines: 'grayscale|gaussian-blur:sigma=2|canny:low=100,high=200'\n"
             "or JSON: '[{\"op\":\"grayscale\"},{\"op\":\"canny\",\"low\":100}]'.\n"
@@ -70,6 +72,8 @@ int main(int argc, char **argv) {
         return cmd_user(argc - 1, argv + 1);
     if (!strcmp(cmd, "token"))
         return cmd_token(argc - 1, argv + 1);
+    if (!strcmp(cmd, "data"))
+        return cmd_data(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("tessera %s\n", TESSERA_VERSION);
         return EXIT_OK;

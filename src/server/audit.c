@@ -8,8 +8,7 @@
 
 #include "server/server_internal.h"
 
-/* The client's numeric address, or "" when MHD does not know it. */
-static void client_address(request *r, char *out, size_t size) {
+void request_address(request *r, char *out, size_t size) {
     out[0] = '\0';
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -24,7 +23,7 @@ static void client_address(request *r, char *out, size_t size) {
 
 void audit(request *r, const char *level, const char *event, ...) {
     char addr[INET6_ADDRSTRLEN];
-    client_address(r, addr, sizeof addr);
+    request_address(r, addr, sizeof addr);
     const char *route = r->route_index >= 0 ? server_routes[r->route_index].pattern : "";
     json_t *line = json_object();
     json_object_set_new(line, "ts", json_time(wall_ms()));

@@ -120,7 +120,22 @@ enum MHD_Result h_metrics(request *r) {
         "# TYPE tessera_bytes_out_total counter\ntessera_bytes_out_total %llu\n",
         (unsigned long long)atomic_load(&srv->bytes_in),
         (unsigned long long)atomic_load(&srv->bytes_out));
+    add(&buf, &bad,
+        "# HELP tessera_blob_integrity_failures_total Stored blobs that failed their integrity "
+        "check (encryption at rest).\n"
+        "# TYPE tessera_blob_integrity_failures_total counter\n"
+        "tessera_blob_integrity_failures_total %llu\n",
+        (unsigned long long)tsr_blob_integrity_failures(srv->store));
     fleet_metrics(&buf, &bad, srv->config.workers);
+    tsr_ratelimit_stats rs = {0};
+    if (srv->rate)
+        tsr_ratelimit_get_stats(srv->rate, &rs);
+    add(&buf, &bad,
+        "# HELP tessera_rate_limited_total Requests answered 429 by the request rate limit.\n"
+        "# TYPE tessera_rate_limited_total counter\ntessera_rate_limited_total %llu\n"
+        "# HELP tessera_quota_refused_total Uploads and jobs refused by an account quota.\n"
+        "# TYPE tessera_quota_refused_total counter\ntessera_quota_refused_total %llu\n",
+        (unsigned long long)rs.limited, (unsigned long long)atomic_load(&srv->quota_stops));
     add(&buf, &bad,
         "# HELP tessera_http_requests_total HTTP requests by route and status.\n"
         "# TYPE tessera_http_requests_total counter\n");

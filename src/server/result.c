@@ -1,7 +1,7 @@
 /* Result downloads: one image's file, or a zip of all of a job's results
- * built with libzip in the store's temp folder, served from the open file
- * and unlinked at once. File names are generated: the image's name made
- * safe (never a path) with the output format's extension. */
+ * built with libzip in a scratch file of the store (tmp/, or memory when
+ * blobs are encrypted), served from the open file and discarded at once. File names are generated:
+ * the image's name made safe (never a path) with the output format's extension. */
 #include <fcntl.h>
 #include <limits.h>
 #include <sodium.h>
@@ -64,54 +64,120 @@ static enum MHD_Result serve_item(request *r, const tsr_store_job *job,
                       tsr_format_mime(tsr_format_from_name(it->result_format)), etag, name);
 }
 
-/* Writes the zip of every succeeded item into a temp file; returns its fd
- * (the file already unlinked) or -1 after replying. */
-static int build_zip(request *r, const tsr_store_job *job, enum MHD_Result *res) {
-    char path[PATH_MAX], blob[PATH_MAX];
-    char(*names)[260] = calloc(job->item_count, sizeof *names);
+/* Adds item blob `id` to the zip as `name`: by path from a plaintext store;
+ * from memory (the verified plaintext) on an encrypted one, so that no
+ * descriptor stays open per entry. */
+static tsr_status add_entry(request *r, zip_t *za, const char *id, const char *name) {
+    tsr_blob_reader *rd = NULL;
+    zip_source_t *src = NULL;
+    void *data = NULL;
+    tsr_status st = tsr_blob_open_read(r->srv->store, r->ctx, id, &rd);
+    if (st)
+        return st;
+    if (!tsr_store_encrypted(r->srv->store)) {
+        src = zip_source_file(za, tsr_blob_reader_path(rd), 0, -1);
+    } else {
+        size_t size = (size_t)tsr_blob_reader_size(rd);
+        int fd = tsr_blob_reader_take_fd(rd);
+        if ((data = malloc(size ? size : 1)) && pread(fd, data, size, 0) == (ssize_t)size &&
+            (src = zip_source_buffer(za, data, size, 1)))
+            data = NULL; /* the source frees it */
+        close(fd);
+    }
+    zip_int64_t idx = src ? zip_file_add(za, name, src, ZIP_FL_ENC_UTF_8) : -1;
+    if (idx < 0)
+        zip_source_free(src);
+    else
+        zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_STORE, 0);
+    free(data);
+    tsr_blob_reader_free(rd);
+    return idx < 0 ? tsr_error(r->ctx, TSR_ERR_IO, "cannot add %s to the zip", name) : TSR_OK;
+}
+
+/* Opens the zip being built: at the scratch file's path on a plaintext
+ * store (libzip writes beside it and renames), in memory (*mem) on an
+ * encrypted one: no plaintext on disk. */
+static zip_t *zip_begin(request *r, tsr_blob_file *scratch, zip_source_t **mem) {
+    int err = 0;
+    zip_error_t zerr;
+    *mem = NULL;
+    if (!tsr_store_encrypted(r->srv->store))
+        return zip_open(tsr_blob_file_path(scratch), ZIP_CREATE | ZIP_TRUNCATE, &err);
+    zip_error_init(&zerr);
     zip_t *za = NULL;
-    int fd = -1, err = 0;
+    if ((*mem = zip_source_buffer_create(NULL, 0, 0, &zerr))) {
+        zip_source_keep(*mem); /* read back after zip_close */
+        if (!(za = zip_open_from_source(*mem, ZIP_TRUNCATE, &zerr)))
+            zip_source_free(*mem); /* drops the open's reference */
+    }
+    zip_error_fini(&zerr);
+    return za;
+}
+
+/* Copies the in-memory zip into the scratch file (a memfd). */
+static int zip_spill(zip_source_t *mem, int fd) {
+    char buf[65536];
+    zip_int64_t n;
+    if (zip_source_open(mem) != 0)
+        return -1;
+    while ((n = zip_source_read(mem, buf, sizeof buf)) > 0)
+        if (write(fd, buf, (size_t)n) != (ssize_t)n) {
+            n = -1;
+            break;
+        }
+    zip_source_close(mem);
+    return n < 0 ? -1 : 0;
+}
+
+/* Writes the zip of every succeeded item into a scratch file; returns a
+ * read-only fd on it (the file itself already gone) or -1 after replying. */
+static int build_zip(request *r, const tsr_store_job *job, enum MHD_Result *res) {
+    char(*names)[260] = calloc(job->item_count, sizeof *names);
+    tsr_blob_file *scratch = NULL;
+    zip_source_t *mem = NULL;
+    zip_t *za = NULL;
+    const char *bad = ""; /* the blob that failed its check */
+    int fd = -1;
     size_t n = 0;
-    tsr_status st = names ? tsr_blob_temp_path(r->srv->store, r->ctx, path) : TSR_ERR_NOMEM;
+    tsr_status st = names ? tsr_blob_file_new(r->srv->store, r->ctx, &scratch) : TSR_ERR_NOMEM;
     if (st) {
         *res = reply_status(r, st);
         free(names);
         return -1;
     }
-    if (!(za = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &err)))
+    if (!(za = zip_begin(r, scratch, &mem)))
         goto fail;
     for (size_t i = 0; i < job->item_count; i++) {
         const tsr_store_job_item *it = &job->items[i];
         if (it->state != TSR_JOB_SUCCEEDED || !it->result_blob[0])
             continue;
-        if (tsr_blob_path(r->srv->store, r->ctx, it->result_blob, blob))
-            goto fail;
         item_file_name(r, job, it, names, n, names[n]);
-        zip_source_t *src = zip_source_file(za, blob, 0, -1);
-        zip_int64_t idx = src ? zip_file_add(za, names[n], src, ZIP_FL_ENC_UTF_8) : -1;
-        if (idx < 0) {
-            zip_source_free(src);
+        if ((st = add_entry(r, za, it->result_blob, names[n]))) {
+            bad = it->result_blob;
             goto fail;
         }
-        zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_STORE, 0);
         n++;
     }
     if (zip_close(za) != 0)
         goto fail;
     za = NULL;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    unlink(path);
-    free(names);
-    if (fd < 0)
+    if (mem && zip_spill(mem, tsr_blob_file_fd(scratch)) != 0)
+        goto fail;
+    if (tsr_blob_file_reopen(scratch, r->ctx, &fd))
         *res = reply_error(r, 500, "internal", "cannot reopen the zip");
-    return fd;
+    goto out;
 fail:
     if (za)
         zip_discard(za);
-    unlink(path);
+    if (st == TSR_ERR_CORRUPT)
+        *res = reply_integrity_failure(r, bad);
+    else
+        *res = reply_error(r, 500, "internal", "cannot build the zip of job %s", job->id);
+out:
+    zip_source_free(mem);
+    tsr_blob_file_free(scratch);
     free(names);
-    *res = reply_error(r, 500, "internal", "cannot build the zip of job %s", job->id);
-    return -1;
+    return fd;
 }
 
 enum MHD_Result h_job_result(request *r) {

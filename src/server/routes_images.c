@@ -57,11 +57,20 @@ enum MHD_Result h_image_delete(request *r) {
     return reply(r, 204, resp);
 }
 
+enum MHD_Result reply_integrity_failure(request *r, const char *blob) {
+    tsr_server_log("error", "stored data failed its integrity check", "request_id",
+                   json_string(r->id), "blob", json_string(blob), "detail",
+                   json_string(tsr_ctx_message(r->ctx)), NULL);
+    audit(r, "error", "blob_integrity_failure", "blob", json_string(blob), "detail",
+          json_string(tsr_ctx_message(r->ctx)), NULL);
+    return reply_error(r, 500, "integrity", "stored data failed its integrity check");
+}
+
 /* Serves blob `blob` with ETag, Content-Type and an attachment file name
  * (already safe); 304 when If-None-Match matches. */
 enum MHD_Result serve_file(request *r, const char *blob, int fd, const char *type, const char *etag,
                            const char *filename) {
-    char path[PATH_MAX], disp[400];
+    char disp[400];
     if (etag_matches(r, etag)) {
         if (fd >= 0)
             close(fd);
@@ -70,10 +79,14 @@ enum MHD_Result serve_file(request *r, const char *blob, int fd, const char *typ
         return reply(r, 304, resp);
     }
     if (fd < 0) {
-        tsr_status st = tsr_blob_path(r->srv->store, r->ctx, blob, path);
-        if (st)
+        tsr_blob_reader *rd = NULL; /* verified plaintext: decrypted whole before any byte */
+        tsr_status st = tsr_blob_open_read(r->srv->store, r->ctx, blob, &rd);
+        if (st == TSR_ERR_CORRUPT)
+            return reply_integrity_failure(r, blob);
+        if (st == TSR_ERR_USAGE)
             return reply_status(r, st);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
+        fd = rd ? tsr_blob_reader_take_fd(rd) : -1;
+        tsr_blob_reader_free(rd);
     }
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb)) {

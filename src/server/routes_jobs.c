@@ -166,6 +166,49 @@ static enum MHD_Result reply_job(request *r, unsigned status, const char *id) {
     return reply(r, status, resp);
 }
 
+/* Refuses (audited, counted) by quota `which`: replies and returns 0. */
+static int quota_refuse(request *r, unsigned status, const char *code, const char *which,
+                        const char *msg, enum MHD_Result *res) {
+    *res = reply_error(r, status, code, "%s", msg);
+    atomic_fetch_add(&r->srv->quota_stops, 1);
+    audit(r, "warn", "quota_exceeded", "quota", json_string(which), "reason",
+          json_string(r->reason), NULL);
+    return 0;
+}
+
+/* The account's quotas at submit: queued + running jobs (429
+ * too_many_active_jobs) and stored bytes (413 quota_exceeded once the
+ * account is at or over its quota). Replies itself and returns 0 when
+ * the job may not be queued. */
+static int quota_allow(request *r, enum MHD_Result *res) {
+    const tsr_server_config *c = &r->srv->config;
+    tsr_store_usage use;
+    char msg[300];
+    if (!c->quota_jobs && !c->quota_bytes)
+        return 1;
+    tsr_status st = tsr_store_user_usage(r->srv->store, r->ctx, r->user.id, &use);
+    if (st) {
+        *res = reply_status(r, st);
+        return 0;
+    }
+    if (c->quota_jobs && use.active_jobs >= (int64_t)c->quota_jobs) {
+        r->retry_after = 5;
+        snprintf(msg, sizeof msg,
+                 "too many active jobs: this account has %lld queued or running, its limit is %u",
+                 (long long)use.active_jobs, c->quota_jobs);
+        return quota_refuse(r, 429, "too_many_active_jobs", "jobs", msg, res);
+    }
+    uint64_t used = use.image_bytes + use.result_bytes;
+    if (c->quota_bytes && used >= c->quota_bytes) {
+        snprintf(msg, sizeof msg,
+                 "storage quota exceeded: this account stores %llu of its %llu bytes; delete "
+                 "images or jobs first",
+                 (unsigned long long)used, (unsigned long long)c->quota_bytes);
+        return quota_refuse(r, 413, "quota_exceeded", "bytes", msg, res);
+    }
+    return 1;
+}
+
 enum MHD_Result h_jobs_create(request *r) {
     enum MHD_Result res = MHD_YES;
     tsr_pipeline *pipe = NULL;
@@ -186,7 +229,7 @@ enum MHD_Result h_jobs_create(request *r) {
     }
     if (!parse_pipeline(r, pv, &pipe, &res) ||
         !parse_output(r, json_object_get(body, "output"), &format, &quality, &res) ||
-        !parse_images(r, json_object_get(body, "images"), &ids, &n, &res))
+        !parse_images(r, json_object_get(body, "images"), &ids, &n, &res) || !quota_allow(r, &res))
         goto out;
     tsr_status st =
         tsr_jobs_submit(r->srv->jobs, r->ctx, &r->user, ids, n, pipe, format, quality, id, &retry);

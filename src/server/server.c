@@ -38,6 +38,57 @@ void tsr_server_log(const char *level, const char *msg, ...) {
     json_decref(line);
 }
 
+/* Requests the rate limit leaves alone: probes and the metrics scrape. */
+static int rate_exempt(const route *rt) {
+    return !strcmp(rt->pattern, "/healthz") || !strcmp(rt->pattern, "/readyz") ||
+           !strcmp(rt->pattern, "/metrics");
+}
+
+/* Takes (or, with `take` 0, only checks) a token of bucket `key`; when there
+ * is none, replies 429 with Retry-After, writes at most one audit line per
+ * key a second, and returns 0. */
+static int rate_allow(request *r, const char *key, int take, enum MHD_Result *result) {
+    tsr_ratelimit *rl = r->srv->rate;
+    double now = now_s(), retry = 0;
+    if (take ? tsr_ratelimit_take(rl, key, now, &retry) : tsr_ratelimit_peek(rl, key, now, &retry))
+        return 1;
+    if (!take) /* counts the refusal; an empty bucket stays as it is */
+        tsr_ratelimit_take(rl, key, now, NULL);
+    r->retry_after = retry < 1 ? 1 : (int)(retry + 0.999);
+    const char *who = key[0] == 'u' ? "account" : "client address";
+    *result =
+        reply_error(r, 429, "rate_limited",
+                    "more than %g requests a second (burst %g) from this %s; retry in %d s",
+                    r->srv->config.rate_limit, r->srv->config.rate_burst, who, r->retry_after);
+    if (tsr_ratelimit_log_due(rl, key, now, 1.0))
+        audit(r, "warn", "rate_limited", "reason", json_string(r->reason), "retry_after",
+              json_integer(r->retry_after), NULL);
+    return 0;
+}
+
+/* Authenticates with the rate limit around it: a request without a valid
+ * token spends its address's bucket (so token guessing is limited too), a
+ * signed-in request its account's. Returns 0 once a reply was queued. */
+static int auth_and_rate(request *r, const route *rt, enum MHD_Result *result) {
+    char addr[INET6_ADDRSTRLEN], key[TSR_RATELIMIT_KEY_MAX + 1];
+    int limited = r->srv->rate && !rate_exempt(rt);
+    if (limited) {
+        request_address(r, addr, sizeof addr);
+        snprintf(key, sizeof key, "a:%s", addr);
+        if (!rate_allow(r, key, rt->access == ACCESS_PUBLIC, result))
+            return 0;
+    }
+    if (!auth_check(r, rt, result)) {
+        if (limited)
+            tsr_ratelimit_take(r->srv->rate, key, now_s(), NULL);
+        return 0;
+    }
+    if (!limited || rt->access == ACCESS_PUBLIC)
+        return 1;
+    snprintf(key, sizeof key, "u:%lld", (long long)r->user.id);
+    return rate_allow(r, key, 1, result);
+}
+
 /* Sets up a request at the first call: id, route, auth, body collection.
  * Returns 0 once a response was queued (the request ends there). */
 static int request_begin(request *r, const char *url, enum MHD_Result *result) {
@@ -58,7 +109,7 @@ static int request_begin(request *r, const char *url, enum MHD_Result *result) {
         return 0;
     }
     const route *rt = &server_routes[r->route_index];
-    if (!auth_check(r, rt, result))
+    if (!auth_and_rate(r, rt, result))
         return 0;
     const char *len = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
     if (rt->body == BODY_UPLOAD)
@@ -101,7 +152,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->route_index = -1;
         snprintf(r->id, sizeof r->id, "%s%08llx", srv->id_prefix,
                  (unsigned long long)atomic_fetch_add(&srv->next_request, 1));
-        tsr_limits lim = *tsr_ctx_limits(r->ctx);
+        tsr_limits lim = srv->config.limits; /* zero fields: the defaults */
         if (srv->config.max_upload_bytes)
             lim.max_file_bytes = srv->config.max_upload_bytes;
         tsr_ctx_set_limits(r->ctx, &lim);
@@ -187,6 +238,17 @@ tsr_status tsr_server_start(tsr_ctx *ctx, const tsr_server_config *config, tsr_s
     srv->store = store;
     srv->jobs = jobs;
     srv->config = *config;
+    if (config->rate_limit > 0) {
+        double burst = config->rate_burst > 0 ? config->rate_burst : 20 * config->rate_limit;
+        srv->config.rate_burst = burst < 1 ? 1 : burst;
+        if (!(srv->rate =
+                  tsr_ratelimit_new(config->rate_limit, srv->config.rate_burst, RATE_SLOTS))) {
+            free(srv);
+            return tsr_error(ctx, TSR_ERR_USAGE,
+                             "serve: bad --rate-limit %g / --rate-burst %g (or out of memory)",
+                             config->rate_limit, config->rate_burst);
+        }
+    }
     pthread_mutex_init(&srv->metrics_lock, NULL);
     uint32_t rnd = 0;
     if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
@@ -210,6 +272,7 @@ tsr_status tsr_server_start(tsr_ctx *ctx, const tsr_server_config *config, tsr_s
         tls ? tls_options : tls_options + 3, MHD_OPTION_END);
     if (!srv->daemon) {
         pthread_mutex_destroy(&srv->metrics_lock);
+        tsr_ratelimit_free(srv->rate);
         free(srv);
         return tsr_error(ctx, TSR_ERR_IO, "serve: cannot listen on %s:%d (in use or not allowed%s)",
                          config->host, config->port,
@@ -237,5 +300,6 @@ void tsr_server_stop(tsr_server *server) {
     atomic_store(&server->draining, 1);
     MHD_stop_daemon(server->daemon);
     pthread_mutex_destroy(&server->metrics_lock);
+    tsr_ratelimit_free(server->rate);
     free(server);
 }

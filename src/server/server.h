@@ -26,6 +26,13 @@ typedef struct tsr_server_config {
     tsr_workers_monitor *workers; /* Redis fleet monitor (borrowed); NULL = local mode */
     const char *tls_cert;         /* PEM certificate chain (borrowed); NULL = plain HTTP */
     const char *tls_key;          /* PEM private key (borrowed); set with tls_cert */
+    tsr_limits limits;            /* caps on uploaded images (pixels, width, height, frames);
+                                     zero fields take the library defaults */
+    double rate_limit;            /* requests per second per account (per address without
+                                     a valid token); 0 = no rate limit */
+    double rate_burst;            /* token bucket size; 0 = 20 x rate_limit (at least 1) */
+    uint64_t quota_bytes;         /* stored bytes per account (originals + results); 0 = none */
+    unsigned quota_jobs;          /* queued + running jobs per account; 0 = none */
 } tsr_server_config;
 
 /* Starts listening. `store` and `jobs` are borrowed and must outlive the

@@ -7,11 +7,13 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "server/ratelimit.h"
 #include "server/server.h"
 
 #define JSON_BODY_MAX    (1u << 20) /* bytes of a JSON request body */
 #define UPLOAD_PARTS_MAX 256        /* files in one multipart upload */
 #define METRIC_SLOTS     512        /* distinct (route, status) pairs counted */
+#define RATE_SLOTS       8192       /* rate-limit buckets (accounts and addresses) held */
 
 typedef struct request request;
 typedef struct upload upload;
@@ -59,6 +61,8 @@ struct tsr_server {
     pthread_mutex_t metrics_lock;      /* guards `slots` */
     metric_slot slots[METRIC_SLOTS];   /* HTTP request counters */
     int n_slots;                       /* slots in use */
+    tsr_ratelimit *rate;               /* request rate limiter; NULL = none */
+    atomic_uint_fast64_t quota_stops;  /* uploads and jobs refused by a quota */
 };
 
 /* Per-request state, from the first call of the access handler to the
@@ -124,9 +128,13 @@ void display_name(const char *in, char *out, size_t size);
 void safe_stem(const char *name, char *out, size_t size);
 
 /* ---- routes_images.c ---- */
+/* Replies 500 "stored data failed its integrity check" for blob `blob`
+ * (the detail from r->ctx goes to the log and the audit log, not the client). */
+enum MHD_Result reply_integrity_failure(request *r, const char *blob);
 /* Serves stored blob `blob` (or, when `fd` >= 0, that open file, consumed)
  * with Content-Type, ETag (quoted) and an attachment file name that is
- * already safe; 304 when If-None-Match matches. */
+ * already safe; 304 when If-None-Match matches. A stored blob is verified
+ * whole before the first byte goes out. */
 enum MHD_Result serve_file(request *r, const char *blob, int fd, const char *type, const char *etag,
                            const char *filename);
 
@@ -135,6 +143,8 @@ enum MHD_Result serve_file(request *r, const char *blob, int fd, const char *typ
  * address, account (null before sign-in), method, route, plus the key,
  * json_t* ... NULL pairs given (values stolen). */
 void audit(request *r, const char *level, const char *event, ...);
+/* The client's numeric address into `out`, or "" when MHD does not know it. */
+void request_address(request *r, char *out, size_t size);
 
 /* ---- auth.c ---- */
 /* Authenticates and checks the route's role; replies itself and returns 0
@@ -155,6 +165,12 @@ void upload_feed(request *r, const char *data, size_t size);
 void upload_free(upload *up);
 /* Body bytes received so far (0 for NULL). */
 uint64_t upload_received(const upload *up);
+
+/* ---- trailing.c ---- */
+/* The trailing-data rule: after the end of a PNG, GIF, JPEG or WebP image
+ * only zero bytes may follow (TSR_ERR_CORRUPT naming the byte count);
+ * other formats pass. */
+tsr_status trailing_check(tsr_ctx *ctx, const char *path, tsr_format format);
 
 /* ---- handlers ---- */
 enum MHD_Result h_images_upload(request *r);

@@ -10,6 +10,9 @@
 #include "server/server_internal.h"
 
 #define VALIDATE_ROWS 16 /* rows decoded per call while validating */
+/* Memory one whole-image decode (GIF, WebP: they do not stream) may take
+ * while an upload is checked: 64 Mpx RGBA. */
+#define WHOLE_DECODE_MAX (256ull << 20)
 
 /* One uploaded file. */
 typedef struct part {
@@ -26,6 +29,8 @@ struct upload {
     uint64_t cap;                 /* body byte cap */
     tsr_status err;               /* first error; the rest of the body is dropped */
     int err_part;                 /* part the error is about, -1 = the request */
+    uint64_t quota_room;          /* bytes the account may still store; UINT64_MAX = no quota */
+    int over_quota;               /* the error is the storage quota */
 };
 
 void upload_free(upload *up) {
@@ -103,6 +108,73 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
     return up->err ? MHD_NO : MHD_YES;
 }
 
+/* The storage quota at the start of an upload: sets up->quota_room; replies
+ * 413 quota_exceeded itself and returns 0 when the account is full or the
+ * declared body (Content-Length `len`, may be NULL) cannot fit. */
+static int quota_begin(request *r, const char *len, enum MHD_Result *result) {
+    upload *up = r->up;
+    uint64_t quota = r->srv->config.quota_bytes;
+    tsr_store_usage use;
+    up->quota_room = UINT64_MAX;
+    if (!quota)
+        return 1;
+    tsr_status st = tsr_store_user_usage(r->srv->store, r->ctx, r->user.id, &use);
+    if (st) {
+        *result = reply_status(r, st);
+        return 0;
+    }
+    uint64_t used = use.image_bytes + use.result_bytes;
+    up->quota_room = used < quota ? quota - used : 0;
+    uint64_t declared = len ? strtoull(len, NULL, 10) : 0;
+    if (up->quota_room > 0 && declared <= up->quota_room)
+        return 1;
+    atomic_fetch_add(&r->srv->quota_stops, 1);
+    *result = reply_error(r, 413, "quota_exceeded",
+                          "storage quota exceeded: this account stores %llu of its %llu bytes%s",
+                          (unsigned long long)used, (unsigned long long)quota,
+                          up->quota_room ? " and the upload is larger than the rest" : "");
+    return 0;
+}
+
+/* Checks again, just before commit, that the validated parts fit the
+ * storage quota (other uploads or results may have landed meanwhile). */
+static tsr_status quota_commit_check(request *r) {
+    uint64_t quota = r->srv->config.quota_bytes, sum = 0;
+    tsr_store_usage use;
+    if (!quota)
+        return TSR_OK;
+    tsr_status st = tsr_store_user_usage(r->srv->store, r->ctx, r->user.id, &use);
+    if (st)
+        return st;
+    for (int i = 0; i < r->up->n; i++)
+        sum += r->up->parts[i].image.bytes;
+    uint64_t used = use.image_bytes + use.result_bytes;
+    if (used + sum <= quota)
+        return TSR_OK;
+    r->up->over_quota = 1;
+    return tsr_error(r->ctx, TSR_ERR_LIMIT,
+                     "storage quota exceeded: %llu bytes stored plus %llu uploaded is more than "
+                     "the account's %llu",
+                     (unsigned long long)used, (unsigned long long)sum, (unsigned long long)quota);
+}
+
+/* For formats decoded whole (GIF, WebP), caps the decode at
+ * WHOLE_DECODE_MAX bytes; *saved receives the limits to restore. */
+static void cap_whole_decode(request *r, const char *path, tsr_limits *saved) {
+    uint8_t head[16];
+    *saved = *tsr_ctx_limits(r->ctx);
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(head, 1, sizeof head, f) : 0;
+    if (f)
+        fclose(f);
+    tsr_format fmt = tsr_format_detect(head, n);
+    if ((fmt == TSR_FORMAT_GIF || fmt == TSR_FORMAT_WEBP) && saved->max_alloc > WHOLE_DECODE_MAX) {
+        tsr_limits lim = *saved;
+        lim.max_alloc = WHOLE_DECODE_MAX;
+        tsr_ctx_set_limits(r->ctx, &lim);
+    }
+}
+
 int upload_begin(request *r, enum MHD_Result *result) {
     upload *up = calloc(1, sizeof *up);
     if (!up || !(up->parts = calloc(UPLOAD_PARTS_MAX, sizeof *up->parts))) {
@@ -120,6 +192,8 @@ int upload_begin(request *r, enum MHD_Result *result) {
                               (unsigned long long)up->cap);
         return 0;
     }
+    if (!quota_begin(r, len, result))
+        return 0;
     const char *type = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
     if (type && !strncasecmp(type, "multipart/form-data", 19)) {
         up->pp = MHD_create_post_processor(r->conn, 64 * 1024, on_part, r);
@@ -148,6 +222,15 @@ void upload_feed(request *r, const char *data, size_t size) {
                        (unsigned long long)up->cap));
         return;
     }
+    if (up->total > up->quota_room) {
+        up->over_quota = 1;
+        fail(r, -1,
+             tsr_error(r->ctx, TSR_ERR_LIMIT,
+                       "storage quota exceeded: the upload passed the %llu bytes this account "
+                       "may still store",
+                       (unsigned long long)up->quota_room));
+        return;
+    }
     if (!up->pp) {
         part_write(r, data, size);
         return;
@@ -161,6 +244,8 @@ static tsr_status validate(request *r, part *p) {
     tsr_row_reader *rd = NULL;
     tsr_image_info info;
     uint8_t *rows = NULL;
+    tsr_limits saved;
+    cap_whole_decode(r, tsr_blob_writer_temp_path(p->writer), &saved);
     tsr_status st =
         tsr_row_reader_open(r->ctx, tsr_blob_writer_temp_path(p->writer), NULL, &rd, &info);
     if (st)
@@ -174,6 +259,8 @@ static tsr_status validate(request *r, part *p) {
     }
     for (int y = 0; y < h && !st; y += VALIDATE_ROWS)
         st = tsr_row_reader_read(rd, rows, stride, h - y < VALIDATE_ROWS ? h - y : VALIDATE_ROWS);
+    if (!st)
+        st = trailing_check(r->ctx, tsr_blob_writer_temp_path(p->writer), info.format);
     if (st)
         goto out;
     tsr_store_image *im = &p->image;
@@ -187,6 +274,7 @@ static tsr_status validate(request *r, part *p) {
     im->bytes = tsr_blob_writer_bytes(p->writer);
     snprintf(im->name, sizeof im->name, "%s", p->name);
 out:
+    tsr_ctx_set_limits(r->ctx, &saved);
     free(rows);
     tsr_row_reader_free(rd);
     return st;
@@ -209,6 +297,10 @@ static enum MHD_Result reply_upload_error(request *r, int index, tsr_status st) 
         snprintf(msg, sizeof msg, "%s", text);
     tsr_ctx_reset(r->ctx);
     tsr_error(r->ctx, st, "%s", msg);
+    if (r->up->over_quota) {
+        atomic_fetch_add(&r->srv->quota_stops, 1);
+        return reply_error(r, 413, "quota_exceeded", "%s", msg);
+    }
     return reply_status(r, st);
 }
 
@@ -227,6 +319,8 @@ enum MHD_Result h_images_upload(request *r) {
     for (int i = 0; !st && i < up->n; i++)
         if ((st = validate(r, &up->parts[i])))
             failed_at = i;
+    if (!st)
+        st = quota_commit_check(r);
     for (; !st && stored < up->n; stored++) {
         part *p = &up->parts[stored];
         if ((st = tsr_blob_writer_commit(p->writer, r->ctx, p->image.blob, p->image.sha256))) {

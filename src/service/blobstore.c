@@ -1,7 +1,8 @@
 /* The blob store: files under data_dir/blobs/<2 hex>/<id>. A blob is written
  * to data_dir/tmp first and renamed into place only after an fsync, and the
  * directory is fsync'ed after the rename, so a blob is either wholly there or
- * not there, even across a crash or power loss. */
+ * not there, even across a crash or power loss. With a data key every blob
+ * is sealed (blob_crypt.h) and plaintext lives only in memfds. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h> /* memfd_create (_GNU_SOURCE is set by the build) */
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,16 +19,32 @@
 struct tsr_blob_writer {
     tsr_store *store;             /* borrowed; outlives the writer */
     int fd;                       /* the temp file, -1 once closed */
-    char temp[PATH_MAX];          /* its path under data_dir/tmp */
+    char temp[PATH_MAX];          /* its path under data_dir/tmp, or /proc/self/fd/N of a memfd */
     uint64_t bytes;               /* written so far */
     uint64_t max_bytes;           /* cap on `bytes` */
     crypto_hash_sha256_state sha; /* hash of the bytes so far */
     bool committed;               /* renamed into the store */
     bool failed;                  /* a write failed: no commit allowed */
+    bool memory;                  /* `fd` is a memfd (encrypted store): nothing to unlink */
 };
 
-/* fsyncs a directory so a rename or create in it is durable. */
-static tsr_status sync_dir(tsr_ctx *ctx, const char *path) {
+/* A producer's scratch file (store.h). */
+struct tsr_blob_file {
+    tsr_store *store;    /* borrowed; outlives the file */
+    int fd;              /* read-write; -1 once committed */
+    char path[PATH_MAX]; /* tmp/<random>.part, or /proc/self/fd/N of a memfd */
+    bool memory;         /* a memfd (encrypted store) */
+    bool committed;      /* moved into the store */
+};
+
+/* A reader of verified plaintext (store.h). */
+struct tsr_blob_reader {
+    int fd;              /* read-only: the blob file or a memfd; -1 once taken */
+    char path[PATH_MAX]; /* the blob's path, or /proc/self/fd/N of the memfd */
+    uint64_t size;       /* plaintext bytes */
+};
+
+tsr_status tsr_blob_sync_dir(tsr_ctx *ctx, const char *path) {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0 || fsync(fd) != 0) {
         int err = errno;
@@ -85,39 +103,82 @@ tsr_status tsr_blob_path(tsr_store *store, tsr_ctx *ctx, const char *id, char *p
     return TSR_OK;
 }
 
-/* Moves the synced file `temp` into the store under a fresh id: make the
- * 2-hex directory (syncing blobs/ if it is new), rename, sync the directory. */
-static tsr_status install(tsr_store *s, tsr_ctx *ctx, const char *temp,
-                          char id[TSR_STORE_ID_LEN + 1]) {
+/* Moves the synced file `temp` into the store as blob `id`: make the 2-hex
+ * directory (syncing blobs/ if it is new), rename, sync the directory. */
+tsr_status tsr_blob_install(tsr_store *s, tsr_ctx *ctx, const char *temp, const char *id) {
     char dir[PATH_MAX], path[PATH_MAX];
     bool created;
-    tsr_store_random_id(id);
     blob_dir(s, id, dir);
     tsr_status rc = make_dir(ctx, dir, &created);
-    if (rc || (created && (rc = sync_dir(ctx, s->blobs))))
+    if (rc || (created && (rc = tsr_blob_sync_dir(ctx, s->blobs))))
         return rc;
     tsr_blob_path(s, ctx, id, path);
     if (rename(temp, path) != 0)
         return tsr_error(ctx, TSR_ERR_IO, "blob store: cannot move %s into the store: %s", temp,
                          strerror(errno));
-    if ((rc = sync_dir(ctx, dir))) {
+    if ((rc = tsr_blob_sync_dir(ctx, dir))) {
         unlink(path);
         return rc;
     }
     return TSR_OK;
 }
 
-/* Creates a fresh empty file under tmp/: its path in `path`, its open fd in
- * *fd. */
-static tsr_status create_temp(tsr_store *s, tsr_ctx *ctx, char *path, int *fd) {
+tsr_status tsr_blob_create_temp(tsr_store *s, tsr_ctx *ctx, char *path, int *fd) {
     char name[TSR_STORE_ID_LEN + 1];
     tsr_store_random_id(name);
     snprintf(path, PATH_MAX, "%s/%s.part", s->tmp, name);
-    *fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    *fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (*fd < 0)
         return tsr_error(ctx, TSR_ERR_IO, "blob store: cannot create a temp file in %s: %s", s->tmp,
                          strerror(errno));
     return TSR_OK;
+}
+
+/* Refuses blob work on an encrypted store opened without its key. */
+static tsr_status check_usable(tsr_store *s, tsr_ctx *ctx) {
+    if (s->blobs_refused)
+        return tsr_error(ctx, TSR_ERR_USAGE,
+                         "blob store: this store is encrypted; start with --data-key FILE");
+    return TSR_OK;
+}
+
+/* Creates a plaintext scratch file: a memfd named by /proc/self/fd/N on an
+ * encrypted store, else a fresh tmp/ file. */
+static tsr_status create_scratch(tsr_store *s, tsr_ctx *ctx, char *path, int *fd, bool *memory) {
+    tsr_status rc = check_usable(s, ctx);
+    *memory = s->key != NULL;
+    *fd = -1;
+    if (rc || !*memory)
+        return rc ? rc : tsr_blob_create_temp(s, ctx, path, fd);
+    if ((*fd = memfd_create("tessera-blob", MFD_CLOEXEC)) < 0)
+        return tsr_error(ctx, TSR_ERR_IO, "blob store: cannot create a memory file: %s",
+                         strerror(errno));
+    snprintf(path, PATH_MAX, "/proc/self/fd/%d", *fd);
+    return TSR_OK;
+}
+
+/* Seals the whole of plaintext `fd` into the store as a new blob: encrypt
+ * into tmp/, fsync, rename into blobs/. */
+static tsr_status seal_into_store(tsr_store *s, tsr_ctx *ctx, int fd, char id[TSR_STORE_ID_LEN + 1],
+                                  uint64_t *bytes) {
+    char temp[PATH_MAX];
+    int out = -1;
+    tsr_store_random_id(id); /* first: the id is the additional data */
+    tsr_status rc = tsr_blob_create_temp(s, ctx, temp, &out);
+    if (rc)
+        return rc;
+    if ((rc = tsr_blob_encrypt_fd(ctx, s->key, id, fd, out, bytes)))
+        goto out;
+    if (fsync(out) != 0) {
+        rc = tsr_error(ctx, TSR_ERR_IO, "blob store: cannot sync %s: %s", temp, strerror(errno));
+        goto out;
+    }
+    rc = tsr_blob_install(s, ctx, temp, id);
+out:
+    close(out);
+    if (rc)
+        unlink(temp);
+    return rc;
 }
 
 tsr_status tsr_blob_writer_new(tsr_store *store, tsr_ctx *ctx, uint64_t max_bytes,
@@ -129,7 +190,7 @@ tsr_status tsr_blob_writer_new(tsr_store *store, tsr_ctx *ctx, uint64_t max_byte
     w->store = store;
     w->max_bytes = max_bytes ? max_bytes : tsr_ctx_limits(ctx)->max_file_bytes;
     crypto_hash_sha256_init(&w->sha);
-    tsr_status rc = create_temp(store, ctx, w->temp, &w->fd);
+    tsr_status rc = create_scratch(store, ctx, w->temp, &w->fd, &w->memory);
     if (rc) {
         free(w);
         return rc;
@@ -181,12 +242,18 @@ tsr_status tsr_blob_writer_commit(tsr_blob_writer *w, tsr_ctx *ctx, char id[TSR_
         return tsr_error(ctx, TSR_ERR_USAGE, "blob store: commit of a finished or failed writer");
     int fd = w->fd;
     w->fd = -1;
-    if (fsync(fd) != 0 || close(fd) != 0) {
+    tsr_status rc = TSR_OK;
+    if (w->memory) {
+        rc = seal_into_store(w->store, ctx, fd, id, NULL);
+        close(fd);
+    } else if (fsync(fd) != 0 || close(fd) != 0) {
         w->failed = true;
         return tsr_error(ctx, TSR_ERR_IO, "blob store: cannot sync %s: %s", w->temp,
                          strerror(errno));
+    } else {
+        tsr_store_random_id(id);
+        rc = tsr_blob_install(w->store, ctx, w->temp, id);
     }
-    tsr_status rc = install(w->store, ctx, w->temp, id);
     if (rc) {
         w->failed = true;
         return rc;
@@ -203,14 +270,151 @@ void tsr_blob_writer_free(tsr_blob_writer *w) {
         return;
     if (w->fd >= 0)
         close(w->fd);
-    if (!w->committed)
+    if (!w->committed && !w->memory)
         unlink(w->temp);
     free(w);
 }
 
+tsr_status tsr_blob_file_new(tsr_store *store, tsr_ctx *ctx, tsr_blob_file **out) {
+    *out = NULL;
+    tsr_blob_file *f = calloc(1, sizeof *f);
+    if (!f)
+        return tsr_error(ctx, TSR_ERR_NOMEM, "blob store: out of memory");
+    f->store = store;
+    tsr_status rc = create_scratch(store, ctx, f->path, &f->fd, &f->memory);
+    if (rc) {
+        free(f);
+        return rc;
+    }
+    *out = f;
+    return TSR_OK;
+}
+
+int tsr_blob_file_fd(const tsr_blob_file *f) {
+    return f->fd;
+}
+
+const char *tsr_blob_file_path(const tsr_blob_file *f) {
+    return f->path;
+}
+
+tsr_status tsr_blob_file_commit(tsr_blob_file *f, tsr_ctx *ctx, char id[TSR_STORE_ID_LEN + 1],
+                                uint64_t *bytes) {
+    if (f->committed || f->fd < 0)
+        return tsr_error(ctx, TSR_ERR_USAGE, "blob store: commit of a finished scratch file");
+    if (f->memory) {
+        tsr_status rc = seal_into_store(f->store, ctx, f->fd, id, bytes);
+        if (!rc) {
+            close(f->fd);
+            f->fd = -1;
+            f->committed = true;
+        }
+        return rc;
+    }
+    close(f->fd); /* put_file reopens by path: a producer may have replaced the file */
+    f->fd = -1;
+    f->committed = true; /* put_file moves or removes it */
+    return tsr_blob_put_file(f->store, ctx, f->path, id, bytes);
+}
+
+tsr_status tsr_blob_file_reopen(tsr_blob_file *f, tsr_ctx *ctx, int *fd) {
+    *fd = open(f->path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0)
+        return tsr_error(ctx, TSR_ERR_IO, "blob store: cannot reopen a scratch file: %s",
+                         strerror(errno));
+    return TSR_OK;
+}
+
+void tsr_blob_file_free(tsr_blob_file *f) {
+    if (!f)
+        return;
+    if (f->fd >= 0)
+        close(f->fd);
+    if (!f->committed && !f->memory)
+        unlink(f->path);
+    free(f);
+}
+
+tsr_status tsr_blob_open_read(tsr_store *store, tsr_ctx *ctx, const char *id,
+                              tsr_blob_reader **out) {
+    char path[PATH_MAX];
+    struct stat sb;
+    int fd = -1;
+    *out = NULL;
+    tsr_status rc = check_usable(store, ctx);
+    if (rc || (rc = tsr_blob_path(store, ctx, id, path)))
+        return rc;
+    tsr_blob_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return tsr_error(ctx, TSR_ERR_NOMEM, "blob store: out of memory");
+    r->fd = -1;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) != 0) {
+        rc = tsr_error(ctx, TSR_ERR_IO, "blob %s: the stored file is missing or unreadable: %s", id,
+                       strerror(errno));
+        goto out;
+    }
+    if (!store->key) {
+        r->fd = fd;
+        fd = -1;
+        r->size = (uint64_t)sb.st_size;
+        snprintf(r->path, sizeof r->path, "%s", path);
+        goto out;
+    }
+    if ((r->fd = memfd_create("tessera-blob", MFD_CLOEXEC)) < 0) {
+        rc = tsr_error(ctx, TSR_ERR_IO, "blob store: cannot create a memory file: %s",
+                       strerror(errno));
+        goto out;
+    }
+    if ((rc = tsr_blob_decrypt_fd(ctx, store->key, id, fd, r->fd, &r->size))) {
+        if (rc == TSR_ERR_CORRUPT)
+            atomic_fetch_add(&store->integrity_failures, 1);
+        goto out;
+    }
+    snprintf(r->path, sizeof r->path, "/proc/self/fd/%d", r->fd);
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rc) {
+        tsr_blob_reader_free(r);
+        return rc;
+    }
+    *out = r;
+    return TSR_OK;
+}
+
+const char *tsr_blob_reader_path(const tsr_blob_reader *r) {
+    return r->path;
+}
+
+uint64_t tsr_blob_reader_size(const tsr_blob_reader *r) {
+    return r->size;
+}
+
+int tsr_blob_reader_take_fd(tsr_blob_reader *r) {
+    int fd = r->fd;
+    r->fd = -1;
+    return fd;
+}
+
+void tsr_blob_reader_free(tsr_blob_reader *r) {
+    if (!r)
+        return;
+    if (r->fd >= 0)
+        close(r->fd);
+    free(r);
+}
+
+uint64_t tsr_blob_integrity_failures(tsr_store *store) {
+    return atomic_load(&store->integrity_failures);
+}
+
 tsr_status tsr_blob_temp_path(tsr_store *store, tsr_ctx *ctx, char *path) {
     int fd;
-    tsr_status rc = create_temp(store, ctx, path, &fd);
+    if (store->key || store->blobs_refused)
+        return tsr_error(ctx, TSR_ERR_USAGE,
+                         "blob store: an encrypted store has no plaintext temp paths; use "
+                         "tsr_blob_file_new");
+    tsr_status rc = tsr_blob_create_temp(store, ctx, path, &fd);
     if (!rc)
         close(fd);
     return rc;
@@ -234,6 +438,10 @@ tsr_status tsr_blob_put_file(tsr_store *store, tsr_ctx *ctx, const char *path,
                              char id[TSR_STORE_ID_LEN + 1], uint64_t *bytes) {
     struct stat sb;
     tsr_status rc = TSR_OK;
+    if (store->key || store->blobs_refused)
+        return tsr_error(ctx, TSR_ERR_USAGE,
+                         "blob store: an encrypted store takes no plaintext files; use "
+                         "tsr_blob_file_commit");
     if (!path || !in_tmp(store, path))
         return tsr_error(ctx, TSR_ERR_USAGE,
                          "blob store: put_file takes a file from tsr_blob_temp_path, not %s",
@@ -247,7 +455,8 @@ tsr_status tsr_blob_put_file(tsr_store *store, tsr_ctx *ctx, const char *path,
         rc = tsr_error(ctx, TSR_ERR_USAGE, "blob store: %s is not a regular file", path);
         goto out;
     }
-    if ((rc = install(store, ctx, path, id)))
+    tsr_store_random_id(id);
+    if ((rc = tsr_blob_install(store, ctx, path, id)))
         goto out;
     if (bytes)
         *bytes = (uint64_t)sb.st_size;

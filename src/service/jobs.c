@@ -185,6 +185,7 @@ static tsr_status enqueue(tsr_jobs *jobs, tsr_ctx *ctx, const char *id, int64_t 
         free(e);
         return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
     }
+    tsr_ctx_set_limits(e->ctx, &jobs->cfg.limits);
     snprintf(e->id, sizeof e->id, "%s", id);
     e->owner = owner;
     e->pixels = pixels;

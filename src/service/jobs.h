@@ -31,6 +31,8 @@ typedef struct tsr_jobs_config {
     tsr_executor *executor;     /* may be NULL: runs tiles instead of the local pool
                                    (e.g. the Redis executor); borrowed */
     void *event_user;           /* passed to on_event */
+    tsr_limits limits;          /* caps while processing (pixels, width, height, frames,
+                                   buffer bytes); zero fields take the library defaults */
 } tsr_jobs_config;
 
 /* Live progress of a job, as the API shows it. */

@@ -12,11 +12,13 @@
 typedef struct item_run {
     tsr_row_reader *reader; /* the input's rows */
     tsr_plan *plan;         /* the pipeline for its size */
+    tsr_blob_reader *blob;  /* the input's verified plaintext, which `reader` reads */
 } item_run;
 
 static void item_run_free(item_run *r) {
     tsr_row_reader_free(r->reader);
     tsr_plan_free(r->plan);
+    tsr_blob_reader_free(r->blob);
     memset(r, 0, sizeof *r);
 }
 
@@ -32,9 +34,9 @@ static tsr_status item_open(tsr_jobs *jobs, tsr_ctx *ctx, const char *image_id,
         return st;
     if (!found)
         return tsr_error(ctx, TSR_ERR_USAGE, "the image was deleted");
-    char path[PATH_MAX];
-    if ((st = tsr_blob_path(jobs->store, ctx, img.blob, path)))
+    if ((st = tsr_blob_open_read(jobs->store, ctx, img.blob, &r->blob)))
         return st;
+    const char *path = tsr_blob_reader_path(r->blob);
     tsr_image_info info;
     if ((st = tsr_row_reader_open(ctx, path, NULL, &r->reader, &info)))
         return st;
@@ -61,7 +63,7 @@ static tsr_status item_process(tsr_jobs *jobs, job_entry *e, const tsr_store_job
     tsr_ctx *ctx = e->ctx;
     item_run r = {0};
     tsr_row_writer *writer = NULL;
-    char tmp[PATH_MAX] = "";
+    tsr_blob_file *out = NULL;
     double t0 = tsr_jobs_now();
     tsr_status st = item_open(jobs, ctx, job->items[position].image, pipe, &r);
     if (st)
@@ -70,9 +72,10 @@ static tsr_status item_process(tsr_jobs *jobs, job_entry *e, const tsr_store_job
     tsr_plan_output(r.plan, &w, &h, &bands);
     tsr_format fmt = tsr_format_from_name(job->output_format);
     tsr_encode_options eopts = {job->quality, -1, false};
-    if ((st = tsr_blob_temp_path(jobs->store, ctx, tmp)))
+    if ((st = tsr_blob_file_new(jobs->store, ctx, &out)))
         goto out;
-    if ((st = tsr_row_writer_open(ctx, tmp, fmt, w, h, bands, &eopts, &writer)))
+    if ((st = tsr_row_writer_open_fd(ctx, tsr_blob_file_fd(out), "result", fmt, w, h, bands, &eopts,
+                                     &writer)))
         goto out;
     char label[96];
     snprintf(label, sizeof label, "image %s", job->items[position].image);
@@ -84,9 +87,7 @@ static tsr_status item_process(tsr_jobs *jobs, job_entry *e, const tsr_store_job
         goto out;
     char blob[TSR_STORE_ID_LEN + 1];
     uint64_t bytes = 0;
-    st = tsr_blob_put_file(jobs->store, ctx, tmp, blob, &bytes);
-    tmp[0] = '\0'; /* moved or removed by put_file */
-    if (st)
+    if ((st = tsr_blob_file_commit(out, ctx, blob, &bytes)))
         goto out;
     tsr_store_item_result res = {blob,        bytes,       tsr_format_name(fmt),
                                  (uint32_t)w, (uint32_t)h, tsr_jobs_now() - t0};
@@ -96,8 +97,7 @@ static tsr_status item_process(tsr_jobs *jobs, job_entry *e, const tsr_store_job
         tsr_blob_delete(jobs->store, ctx, blob);
 out:
     tsr_row_writer_free(writer);
-    if (tmp[0])
-        unlink(tmp);
+    tsr_blob_file_free(out);
     item_run_free(&r);
     return st;
 }

@@ -261,7 +261,10 @@ static tsr_status open_db(tsr_store *s, tsr_ctx *ctx) {
     return tsr_store_exec(s, ctx, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON");
 }
 
-tsr_status tsr_store_open(tsr_ctx *ctx, const char *data_dir, tsr_store **out) {
+/* Opens the store; `opts` as for tsr_store_open_with; `rotating` skips the
+ * identity check (tsr_store_open_for_rotation). */
+static tsr_status open_store(tsr_ctx *ctx, const char *data_dir, const tsr_store_options *opts,
+                             bool rotating, tsr_store **out) {
     tsr_status rc = TSR_OK;
     *out = NULL;
     if (!data_dir || !*data_dir || strlen(data_dir) >= sizeof((tsr_store *)0)->dir)
@@ -276,8 +279,11 @@ tsr_status tsr_store_open(tsr_ctx *ctx, const char *data_dir, tsr_store **out) {
     snprintf(s->dir, sizeof s->dir, "%s", data_dir);
     snprintf(s->blobs, sizeof s->blobs, "%s/blobs", data_dir);
     snprintf(s->tmp, sizeof s->tmp, "%s/tmp", data_dir);
+    if (opts && opts->data_key_file && (rc = tsr_blob_key_load(ctx, opts->data_key_file, &s->key)))
+        goto out;
     if ((rc = make_dir(ctx, s->dir)) || (rc = lock_dir(s, ctx)) ||
         (rc = tsr_blob_dirs_prepare(s, ctx)) || (rc = tsr_blob_tmp_clean(s, ctx)) ||
+        (!rotating && (rc = tsr_blob_identity_check(s, ctx, opts && opts->metadata_only))) ||
         (rc = open_db(s, ctx)) || (rc = tsr_store_migrate(s, ctx)) ||
         (rc = tsr_blob_collect_garbage(s, ctx)))
         goto out;
@@ -288,9 +294,27 @@ out:
     return rc;
 }
 
+tsr_status tsr_store_open(tsr_ctx *ctx, const char *data_dir, tsr_store **out) {
+    return open_store(ctx, data_dir, NULL, false, out);
+}
+
+tsr_status tsr_store_open_with(tsr_ctx *ctx, const char *data_dir, const tsr_store_options *opts,
+                               tsr_store **out) {
+    return open_store(ctx, data_dir, opts, false, out);
+}
+
+tsr_status tsr_store_open_for_rotation(tsr_ctx *ctx, const char *data_dir, tsr_store **out) {
+    return open_store(ctx, data_dir, NULL, true, out);
+}
+
+bool tsr_store_encrypted(const tsr_store *store) {
+    return store->key != NULL;
+}
+
 void tsr_store_close(tsr_store *store) {
     if (!store)
         return;
+    tsr_blob_key_free(store->key);
     sqlite3_close_v2(store->db);
     if (store->lock_fd >= 0)
         close(store->lock_fd); /* releases the flock */

@@ -55,6 +55,8 @@
 
 typedef struct tsr_store tsr_store;
 typedef struct tsr_blob_writer tsr_blob_writer;
+typedef struct tsr_blob_file tsr_blob_file;
+typedef struct tsr_blob_reader tsr_blob_reader;
 
 typedef enum tsr_role { TSR_ROLE_ADMIN = 0, TSR_ROLE_USER, TSR_ROLE_VIEWER } tsr_role;
 
@@ -177,6 +179,24 @@ bool tsr_job_state_terminal(tsr_job_state state);
  * tmp/ and every blob that no image or job item refers to. The caller closes
  * *out with tsr_store_close. */
 tsr_status tsr_store_open(tsr_ctx *ctx, const char *data_dir, tsr_store **out);
+
+/* How tsr_store_open_with opens a store: encryption at rest. */
+typedef struct tsr_store_options {
+    const char *data_key_file; /* --data-key FILE: blobs are encrypted with it; NULL = none */
+    bool metadata_only;        /* the caller never touches blobs (user/token commands): an
+                                  encrypted store opens without its key, blob calls refused */
+} tsr_store_options;
+
+/* Like tsr_store_open (which is this with no key), then checks the store's
+ * identity: with a key, the store's keycheck record must open under it (a
+ * fresh empty store becomes encrypted; a store holding plaintext blobs is
+ * refused, pointing at `tessera data rotate-key`); without one, an encrypted
+ * store is refused ("start with --data-key FILE"); an interrupted key
+ * rotation is refused. Refusals are TSR_ERR_USAGE. `opts` may be NULL. */
+tsr_status tsr_store_open_with(tsr_ctx *ctx, const char *data_dir, const tsr_store_options *opts,
+                               tsr_store **out);
+/* Whether the store encrypts its blobs (opened with a data key). */
+bool tsr_store_encrypted(const tsr_store *store);
 /* Closes the store; no call may be running on it. Accepts NULL. */
 void tsr_store_close(tsr_store *store);
 /* The schema version of the open database. */
@@ -344,5 +364,89 @@ tsr_status tsr_blob_put_file(tsr_store *store, tsr_ctx *ctx, const char *path,
 tsr_status tsr_blob_path(tsr_store *store, tsr_ctx *ctx, const char *id, char *path);
 /* Removes blob `id`; a missing blob is not an error. */
 tsr_status tsr_blob_delete(tsr_store *store, tsr_ctx *ctx, const char *id);
+
+/* Encryption at rest. With a data key every blob on disk is encrypted and
+ * authenticated (blob_crypt.h), and no plaintext byte is written to disk:
+ * plaintext scratch files are memfds, named to path-based code as
+ * "/proc/self/fd/N". Without a key the calls below use the plain files,
+ * with no extra copy. The writer above follows the same rule (its temp path
+ * is a memfd when encrypted; commit seals it into the store). */
+
+/* A scratch file for a producer (an encoder) that becomes a blob: a file
+ * under tmp/ on a plaintext store, a memfd on an encrypted one. The caller
+ * ends it with tsr_blob_file_commit and/or tsr_blob_file_free. */
+tsr_status tsr_blob_file_new(tsr_store *store, tsr_ctx *ctx, tsr_blob_file **out);
+/* Its open read-write descriptor (borrowed: the file keeps it). */
+int tsr_blob_file_fd(const tsr_blob_file *file);
+/* A path naming it, for code that opens files by name and writes in place
+ * (no temp + rename beside it). Borrowed. */
+const char *tsr_blob_file_path(const tsr_blob_file *file);
+/* Moves its content into the store as a new blob (sealed when encrypted),
+ * temp + fsync + rename. `id` receives the blob id, `bytes` (may be NULL) the
+ * content's size. */
+tsr_status tsr_blob_file_commit(tsr_blob_file *file, tsr_ctx *ctx, char id[TSR_STORE_ID_LEN + 1],
+                                uint64_t *bytes);
+/* A fresh read-only descriptor on its content as it is now at its path (for
+ * serving a scratch result such as a zip); the caller closes it. */
+tsr_status tsr_blob_file_reopen(tsr_blob_file *file, tsr_ctx *ctx, int *fd);
+/* Frees it; an uncommitted file is removed. Accepts NULL. */
+void tsr_blob_file_free(tsr_blob_file *file);
+
+/* Opens blob `id` for reading its verified plaintext: on a plaintext store
+ * the blob file itself; on an encrypted one the WHOLE blob is decrypted and
+ * verified into a memfd before this returns, so nothing unverified is ever
+ * handed out. A blob that fails (flipped, truncated, moved from another id,
+ * sealed under another key) is TSR_ERR_CORRUPT, "blob <id>: failed its
+ * integrity check (...)" or "blob <id>: encrypted under another key (...)",
+ * and counts in tsr_blob_integrity_failures. A missing file is TSR_ERR_IO.
+ * The caller frees *out with tsr_blob_reader_free. */
+tsr_status tsr_blob_open_read(tsr_store *store, tsr_ctx *ctx, const char *id,
+                              tsr_blob_reader **out);
+/* A path to open the plaintext by name (valid while the reader lives). */
+const char *tsr_blob_reader_path(const tsr_blob_reader *reader);
+/* The plaintext's size in bytes. */
+uint64_t tsr_blob_reader_size(const tsr_blob_reader *reader);
+/* Hands the reader's read-only descriptor to the caller, who closes it (the
+ * reader's path stops working). */
+int tsr_blob_reader_take_fd(tsr_blob_reader *reader);
+/* Frees the reader. Accepts NULL. */
+void tsr_blob_reader_free(tsr_blob_reader *reader);
+/* Blobs that failed their integrity check since the store was opened. */
+uint64_t tsr_blob_integrity_failures(tsr_store *store);
+
+/* What a key rotation did. */
+typedef struct tsr_store_rotation {
+    uint64_t blobs;     /* blobs in the store */
+    uint64_t rewritten; /* blobs rewritten under the new key (or decrypted) */
+    uint64_t skipped;   /* blobs already in the target form (a resumed rotation) */
+    uint64_t bytes;     /* plaintext bytes rewritten */
+} tsr_store_rotation;
+
+/* Called after each blob of a rotation: blobs done so far and in all. */
+typedef void (*tsr_store_rotation_progress)(void *user, uint64_t done, uint64_t total);
+
+/* `tessera data rotate-key`: opens the store in `data_dir` (holding its lock,
+ * so never beside a running server) and rewrites every blob from `old_key_file`
+ * (NULL: the store is plaintext) to `new_key_file` (NULL: decrypt back to
+ * plaintext), each blob temp + fsync + rename over itself; blobs already in the
+ * target form are skipped, the keycheck record changes last, and a marker file
+ * makes the store refuse to serve until a rerun with the same arguments
+ * finishes an interrupted rotation. A blob that fails verification stops the
+ * rotation with TSR_ERR_CORRUPT naming it. `progress` may be NULL. */
+tsr_status tsr_store_rotate_key(tsr_ctx *ctx, const char *data_dir, const char *old_key_file,
+                                const char *new_key_file, tsr_store_rotation_progress progress,
+                                void *user, tsr_store_rotation *out);
+
+/* ---- quotas (store_quota.c) ---- */
+
+/* What one account holds, for its quotas. */
+typedef struct tsr_store_usage {
+    uint64_t image_bytes;  /* bytes of its uploaded originals */
+    uint64_t result_bytes; /* bytes of the stored results of its jobs */
+    int64_t active_jobs;   /* its jobs that are queued or running */
+} tsr_store_usage;
+
+/* Fills *out with what user `user` (an id; not checked) holds now. */
+tsr_status tsr_store_user_usage(tsr_store *store, tsr_ctx *ctx, int64_t user, tsr_store_usage *out);
 
 #endif

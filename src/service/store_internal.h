@@ -6,6 +6,9 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include <stdatomic.h>
+
+#include "service/blob_crypt.h"
 #include "service/store.h"
 
 struct tsr_store {
@@ -16,6 +19,9 @@ struct tsr_store {
     char dir[PATH_MAX - 128];  /* data_dir (sized so derived paths fit PATH_MAX) */
     char blobs[PATH_MAX - 64]; /* data_dir/blobs */
     char tmp[PATH_MAX - 64];   /* data_dir/tmp */
+    tsr_blob_key *key;         /* data key (owned); NULL = blobs stored as plaintext */
+    bool blobs_refused;        /* encrypted store opened metadata-only: blob calls refused */
+    atomic_uint_fast64_t integrity_failures; /* blobs that failed their check since open */
 };
 
 /* One migration: a version number and the SQL that brings the schema to it. */
@@ -69,5 +75,19 @@ tsr_status tsr_blob_tmp_clean(tsr_store *s, tsr_ctx *ctx);
 tsr_status tsr_blob_collect_garbage(tsr_store *s, tsr_ctx *ctx);
 /* Removes blob `id`, ignoring a missing one. */
 tsr_status tsr_blob_remove(tsr_store *s, tsr_ctx *ctx, const char *id);
+
+/* Encryption at rest (blobstore.c, blob_keys.c; store lock not needed). */
+/* Checks the store's identity against its key at open (store.h,
+ * tsr_store_open_with); writes the keycheck of a fresh encrypted store. */
+tsr_status tsr_blob_identity_check(tsr_store *s, tsr_ctx *ctx, bool metadata_only);
+/* Moves the synced file `temp` into the store as blob `id`. */
+tsr_status tsr_blob_install(tsr_store *s, tsr_ctx *ctx, const char *temp, const char *id);
+/* Creates a fresh empty file tmp/<random>.part: its path in `path`
+ * (PATH_MAX bytes), its open (read-write) fd in *fd. */
+tsr_status tsr_blob_create_temp(tsr_store *s, tsr_ctx *ctx, char *path, int *fd);
+/* fsyncs a directory so a rename or create in it is durable. */
+tsr_status tsr_blob_sync_dir(tsr_ctx *ctx, const char *path);
+/* Opens the store for a rotation: locked, no identity check (blob_keys.c). */
+tsr_status tsr_store_open_for_rotation(tsr_ctx *ctx, const char *data_dir, tsr_store **out);
 
 #endif

@@ -24,9 +24,10 @@ ADMIN_TOKEN = "5e" * 32
 class Server:
     """One server process. Call stop() (tearDown) to end it."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, data=None):
+        # data: an existing data folder to serve (kept at stop); default a fresh one.
         self.tmp = tempfile.mkdtemp(prefix="tessera-service-")
-        self.data = os.path.join(self.tmp, "data")
+        self.data = data or os.path.join(self.tmp, "data")
         self.log = open(os.path.join(self.tmp, "server.log"), "w+")
         env = dict(os.environ, TESSERA_ADMIN_TOKEN=ADMIN_TOKEN)
         self.proc = subprocess.Popen(
@@ -44,8 +45,13 @@ class Server:
                 self.port = int(line.rsplit(":", 1)[1])
                 break
         if self.port is None:
+            try:  # a refusal exits: read its whole log before stop() drops it
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+            text = "".join(self.stdout) + self.log_text()
             self.stop()
-            raise RuntimeError("server did not start: " + "".join(self.stdout) + self.log_text())
+            raise RuntimeError("server did not start: " + text)
 
     def log_text(self):
         self.log.flush()

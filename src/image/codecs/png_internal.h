@@ -6,8 +6,8 @@
 
 #include "codec_internal.h"
 
-#define CHUNK_SIZE_LIMIT  (64u << 20)  /* largest single ancillary chunk kept */
-#define CHUNK_CACHE_LIMIT (128u << 20) /* all ancillary chunks together */
+#define CHUNK_SIZE_LIMIT  (8u << 20)  /* largest single ancillary chunk kept (ICC, XMP fit) */
+#define CHUNK_CACHE_LIMIT (32u << 20) /* all ancillary chunks together, inflated text too */
 
 /* How rows come out of libspng and become image rows. */
 typedef struct row_format {

@@ -44,6 +44,8 @@ struct tsr_row_writer {
     tsr_status (*finish)(tsr_row_writer *w);
     /* Frees `state`. */
     void (*close)(tsr_row_writer *w);
+    bool direct;   /* writes into a caller's fd (tsr_row_writer_open_fd): no temp, no rename */
+    bool finished; /* direct: finish succeeded, no more rows */
 };
 
 /*

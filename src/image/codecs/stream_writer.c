@@ -2,6 +2,7 @@
  * rename at finish, unlink when freed unfinished), dispatch to the streaming
  * encoders, and the collect-then-encode fallback for the other formats. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,9 +73,11 @@ static tsr_status make_temp(tsr_row_writer *w) {
     return TSR_OK;
 }
 
-tsr_status tsr_row_writer_open(tsr_ctx *ctx, const char *path, tsr_format format, int width,
-                               int height, int bands, const tsr_encode_options *opts,
-                               tsr_row_writer **out) {
+/* Opens a writer to `path` (fd < 0: temp file + rename) or straight into a
+ * duplicate of `fd` (then `path` only labels errors). */
+static tsr_status writer_open(tsr_ctx *ctx, const char *path, int fd, tsr_format format, int width,
+                              int height, int bands, const tsr_encode_options *opts,
+                              tsr_row_writer **out) {
     static const tsr_encode_options defaults = {.quality = 0, .compression = -1};
     tsr_status st;
     *out = NULL;
@@ -89,7 +92,13 @@ tsr_status tsr_row_writer_open(tsr_ctx *ctx, const char *path, tsr_format format
     }
     w->ctx = ctx, w->fd = -1, w->format = format, w->opts = *opts;
     w->width = width, w->height = height, w->bands = bands, w->streams = true;
-    if ((st = make_temp(w)))
+    w->direct = fd >= 0;
+    if (w->direct && (w->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
+        st = tsr_error(ctx, TSR_ERR_IO, "%s: cannot duplicate the descriptor: %s", path,
+                       strerror(errno));
+    else if (!w->direct)
+        st = make_temp(w);
+    if (st)
         goto out;
     switch (format) {
     case TSR_FORMAT_JPEG:
@@ -117,6 +126,28 @@ out:
     return TSR_OK;
 }
 
+tsr_status tsr_row_writer_open(tsr_ctx *ctx, const char *path, tsr_format format, int width,
+                               int height, int bands, const tsr_encode_options *opts,
+                               tsr_row_writer **out) {
+    return writer_open(ctx, path, -1, format, width, height, bands, opts, out);
+}
+
+tsr_status tsr_row_writer_open_fd(tsr_ctx *ctx, int fd, const char *name, tsr_format format,
+                                  int width, int height, int bands, const tsr_encode_options *opts,
+                                  tsr_row_writer **out) {
+    if (fd < 0) {
+        *out = NULL;
+        return tsr_error(ctx, TSR_ERR_USAGE, "%s: no file descriptor to write to", name);
+    }
+    return writer_open(ctx, name, fd, format, width, height, bands, opts, out);
+}
+
+/* Whether rows may still be written: the temp file exists, or a direct
+ * writer is not finished. */
+static bool writable(const tsr_row_writer *w) {
+    return w->direct ? !w->finished : w->temp != NULL;
+}
+
 bool tsr_row_writer_streams(const tsr_row_writer *writer) {
     return writer->streams;
 }
@@ -125,7 +156,7 @@ tsr_status tsr_row_writer_write(tsr_row_writer *writer, const uint8_t *src, size
                                 int rows) {
     if (writer->error)
         return writer->error;
-    if (!writer->temp || rows < 0 || rows > writer->height - writer->rows_done) {
+    if (!writable(writer) || rows < 0 || rows > writer->height - writer->rows_done) {
         writer->error =
             tsr_error(writer->ctx, TSR_ERR_INTERNAL, "%s: writing rows %d..%d of %d", writer->path,
                       writer->rows_done, writer->rows_done + rows - 1, writer->height);
@@ -143,7 +174,7 @@ tsr_status tsr_row_writer_finish(tsr_row_writer *writer) {
     tsr_row_writer *w = writer;
     if (w->error)
         return w->error;
-    if (!w->temp || w->rows_done != w->height) {
+    if (!writable(w) || w->rows_done != w->height) {
         w->error = tsr_error(w->ctx, TSR_ERR_INTERNAL, "%s: finished after %d of %d rows", w->path,
                              w->rows_done, w->height);
         return w->error;
@@ -154,6 +185,11 @@ tsr_status tsr_row_writer_finish(tsr_row_writer *writer) {
     if (close(w->fd) != 0 && !st)
         st = tsr_error(w->ctx, TSR_ERR_IO, "%s: close: %s", w->path, strerror(errno));
     w->fd = -1;
+    if (w->direct) {
+        w->finished = !st;
+        w->error = st;
+        return st;
+    }
     if (!st && rename(w->temp, w->path) != 0)
         st = tsr_error(w->ctx, TSR_ERR_IO, "%s: rename: %s", w->path, strerror(errno));
     if (!st) {
