@@ -1,4 +1,5 @@
 /* tessera: dispatch to a subcommand. */
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -46,7 +47,18 @@ int cli_exit_code(tsr_status st) {
     }
 }
 
+/* Tile buffers of a few hundred KiB to a few MiB are made and freed for
+ * every tile (task payloads, Redis replies). glibc would map and unmap each
+ * one, paying a page fault and a zeroed page per 4 KiB every time; fixed
+ * thresholds keep them in the heap for reuse. Memory given back to the
+ * system only above 128 MiB of free heap top. */
+static void tune_malloc(void) {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 128 << 20);
+}
+
 int main(int argc, char **argv) {
+    tune_malloc();
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

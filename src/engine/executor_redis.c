@@ -161,6 +161,26 @@ static int pick(redis_exec *x, rbatch *rb, int *picks, double now) {
     return n;
 }
 
+/* Encodes tile `tile` of `b` into `payload` as Redis will carry it: raw or
+ * compressed, then sealed when the cluster seals. `task` and `packed` are
+ * scratch. Raw, unsealed tasks are encoded in place after their format byte. */
+static tsr_status encode_payload(const redis_exec *x, const tsr_tile_batch *b, int tile,
+                                 const char *ad, tsr_buffer *task, tsr_buffer *packed,
+                                 tsr_buffer *payload) {
+    tsr_status st;
+    if (x->level <= 0 && !x->sealed) {
+        if ((st = tsr_buffer_append(payload, "R", 1)))
+            return st;
+        return tsr_task_encode(b, tile, payload);
+    }
+    if ((st = tsr_task_encode(b, tile, task)) ||
+        (st = tsr_payload_pack(b->ctx, x->level, task->data, task->len,
+                               x->sealed ? packed : payload)))
+        return st;
+    return x->sealed ? tsr_payload_seal(b->ctx, &x->key, ad, packed->data, packed->len, payload)
+                     : TSR_OK;
+}
+
 /* Encodes and XADDs tiles picks[0..n) in one pipelined round trip. ids[i]
  * receives each new stream id, "" for tiles not sent. Returns 0 when the
  * connection failed (tiles without an id were not sent), -1 when encoding
@@ -183,11 +203,7 @@ static int send_tiles(redis_exec *x, tsr_redis_link *l, rbatch *rb, const int *p
         snprintf(key, sizeof key, "%s:%s:%llu:%d", x->coord, x->epoch, (unsigned long long)rb->seq,
                  tile);
         snprintf(ad, sizeof ad, "T:%s", key);
-        if (tsr_task_encode(b, tile, &task) ||
-            tsr_payload_pack(b->ctx, x->level, task.data, task.len,
-                             x->sealed ? &packed : &payload[i]) ||
-            (x->sealed &&
-             tsr_payload_seal(b->ctx, &x->key, ad, packed.data, packed.len, &payload[i]))) {
+        if (encode_payload(x, b, tile, ad, &task, &packed, &payload[i])) {
             tsr_error(b->ctx, TSR_ERR_NOMEM, "%s: could not encode tile %d", label, tile);
             result = -1;
             break;
@@ -480,9 +496,16 @@ static int handle_result(redis_exec *x, const redisReply *fields, tsr_buffer *bu
         pbytes = opened->data;
         plen = opened->len;
     }
+    const uint8_t *bytes = NULL;
+    size_t len = 0;
     if (payload && payload->type == REDIS_REPLY_STRING &&
-        !tsr_payload_unpack(b->ctx, pbytes, plen, MAX_PAYLOAD, buf))
-        st = tsr_task_apply_result(b, buf->data, buf->len, &got, &cpu);
+        !tsr_payload_raw_view(pbytes, plen, MAX_PAYLOAD, &bytes, &len) &&
+        !tsr_payload_unpack(b->ctx, pbytes, plen, MAX_PAYLOAD, buf)) {
+        bytes = buf->data; /* compressed; raw results are applied from the reply */
+        len = buf->len;
+    }
+    if (bytes)
+        st = tsr_task_apply_result(b, bytes, len, &got, &cpu);
     if (!st && got != tile)
         st = TSR_ERR_CORRUPT;
     if (!st)

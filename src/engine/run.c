@@ -73,7 +73,7 @@ static void batch_done(void *user, double cpu_seconds) {
     tsr_run_report(user, cpu_seconds);
 }
 
-static tsr_tile_batch make_batch(run_state *rs, tsr_tile_kind kind, int first, int count) {
+tsr_tile_batch tsr_run_make_batch(run_state *rs, tsr_tile_kind kind, int first, int count) {
     tsr_tile_batch b = {rs->ctx,
                         rs->plan,
                         (int)(rs->stage - rs->plan->stages),
@@ -91,7 +91,7 @@ static tsr_tile_batch make_batch(run_state *rs, tsr_tile_kind kind, int first, i
 
 tsr_status tsr_run_apply_tiles(run_state *rs, tsr_executor *exec, int first, int count) {
     if (exec && exec->vt->run_tiles) {
-        tsr_tile_batch b = make_batch(rs, TSR_TILE_APPLY, first, count);
+        tsr_tile_batch b = tsr_run_make_batch(rs, TSR_TILE_APPLY, first, count);
         return exec->vt->run_tiles(exec, &b);
     }
     rs->task_base = first;
@@ -110,7 +110,7 @@ static tsr_status reduce(run_state *rs, tsr_executor *exec, int workers, tsr_op 
         /* Remote: every tile's partial comes back and is merged into the summary. */
         rs->in_region =
             tsr_image_region(rs->in, tsr_rect_make(0, 0, rs->in->width, rs->in->height));
-        tsr_tile_batch b = make_batch(rs, TSR_TILE_MAP, 0, (int)n);
+        tsr_tile_batch b = tsr_run_make_batch(rs, TSR_TILE_MAP, 0, (int)n);
         b.acc = op->summary;
         tsr_status st = exec->vt->run_tiles(exec, &b);
         if (st)

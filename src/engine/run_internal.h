@@ -31,6 +31,9 @@ tsr_status tsr_run_apply_task(void *arg, size_t task, int worker);
 /* Runs output tiles [first, first+count) of rs->stage on exec: through its
  * run_tiles when it ships tiles elsewhere, else as local tasks. */
 tsr_status tsr_run_apply_tiles(run_state *rs, tsr_executor *exec, int first, int count);
+/* A batch of `count` tiles of rs->stage from tile `first`, reading
+ * rs->in_region and writing rs->out_region, reporting progress to rs. */
+tsr_tile_batch tsr_run_make_batch(run_state *rs, tsr_tile_kind kind, int first, int count);
 /* Counts one finished task and calls the progress callbacks. Thread-safe. */
 void tsr_run_report(run_state *rs, double cpu_seconds);
 /* CPU time of the calling thread, in seconds. */

@@ -5,7 +5,11 @@
  * (tile + halo) input rows plus one band of output rows, whatever the image
  * height. Other plans (GLOBAL ops, rotations whose bands read most of the
  * image) decode the whole image and run as usual; the bytes are the same.
+ * On executors that ship tiles elsewhere, several bands are in flight at
+ * once, each with its own copy of its input rows, so that this thread reads
+ * and writes rows while the workers compute.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,6 +96,109 @@ static tsr_status slide_window(tsr_ctx *ctx, tsr_row_reader *reader, uint8_t *wi
     return TSR_OK;
 }
 
+/* Bands a remote executor has in flight: enough that the workers always have
+ * the next band queued while this thread writes one and reads another. */
+#define BANDS_IN_FLIGHT 3
+
+/* One band shipped to a remote executor. */
+typedef struct band_slot {
+    uint8_t *in;           /* its own copy of the input rows it reads */
+    uint8_t *out;          /* its output rows */
+    tsr_region in_region;  /* over in */
+    tsr_region out_region; /* over out */
+    tsr_tile_batch batch;  /* what the executor runs */
+    tsr_executor *exec;    /* the executor */
+    pthread_t thread;      /* runs the batch when threaded */
+    int busy;              /* launched and not finished */
+    int threaded;          /* thread must be joined */
+    int rows_out;          /* output rows of the band */
+    tsr_status status;     /* the batch's result */
+} band_slot;
+
+static void *band_main(void *arg) {
+    band_slot *slot = arg;
+    slot->status = slot->exec->vt->run_tiles(slot->exec, &slot->batch);
+    return NULL;
+}
+
+/* Waits for the band in `slot`; writes its rows unless `st` is already an
+ * error. Returns the first error. */
+static tsr_status band_finish(tsr_ctx *ctx, band_slot *slot, tsr_row_writer *writer,
+                              tsr_status st) {
+    if (!slot->busy)
+        return st;
+    if (slot->threaded)
+        pthread_join(slot->thread, NULL);
+    slot->busy = slot->threaded = 0;
+    if (!st)
+        st = slot->status;
+    if (!st &&
+        (st = tsr_row_writer_write(writer, slot->out, slot->out_region.stride, slot->rows_out)))
+        st = tsr_error(ctx, st, "writing the output failed");
+    return st;
+}
+
+/* The band loop for executors with run_tiles: up to BANDS_IN_FLIGHT bands
+ * run at once, finished and written in order. */
+static tsr_status run_bands_remote(run_state *rs, tsr_executor *exec, tsr_row_reader *reader,
+                                   tsr_row_writer *writer, const band_rows *rows, uint8_t *win,
+                                   int window) {
+    const tsr_stage *s = rs->stage;
+    int band_h = rs->plan->tile;
+    size_t in_stride = (size_t)s->in_w * (size_t)s->in_bands;
+    size_t out_stride = (size_t)s->out_w * (size_t)s->out_bands;
+    band_slot slots[BANDS_IN_FLIGHT];
+    memset(slots, 0, sizeof slots);
+    tsr_status st = TSR_OK;
+    for (int i = 0; i < BANDS_IN_FLIGHT && !st; i++) {
+        slots[i].in = malloc(in_stride * (size_t)(window > 0 ? window : 1));
+        slots[i].out = malloc(out_stride * (size_t)band_h);
+        if (!slots[i].in || !slots[i].out)
+            st = tsr_error(rs->ctx, TSR_ERR_NOMEM, "out of memory for bands in flight");
+    }
+    int win_lo = 0, win_hi = 0;
+    for (int b = 0; b < s->tiles_y && !st; b++) {
+        band_slot *slot = &slots[b % BANDS_IN_FLIGHT];
+        if ((st = band_finish(rs->ctx, slot, writer, st)))
+            break;
+        if (rows[b].hi > rows[b].lo &&
+            (st = slide_window(rs->ctx, reader, win, in_stride, window, &win_lo, &win_hi,
+                               rows[b].lo, rows[b].hi)))
+            break;
+        memcpy(slot->in, win, (size_t)(win_hi - win_lo) * in_stride);
+        int y0 = b * band_h;
+        slot->rows_out = s->out_h - y0 < band_h ? s->out_h - y0 : band_h;
+        slot->in_region = (tsr_region){tsr_rect_make(0, win_lo, s->in_w, win_hi - win_lo),
+                                       s->in_bands,
+                                       in_stride,
+                                       slot->in,
+                                       s->in_w,
+                                       s->in_h};
+        slot->out_region = (tsr_region){tsr_rect_make(0, y0, s->out_w, slot->rows_out),
+                                        s->out_bands,
+                                        out_stride,
+                                        slot->out,
+                                        s->out_w,
+                                        s->out_h};
+        slot->batch = tsr_run_make_batch(rs, TSR_TILE_APPLY, b * s->tiles_x, s->tiles_x);
+        slot->batch.in = &slot->in_region;
+        slot->batch.out = &slot->out_region;
+        slot->exec = exec;
+        slot->busy = 1;
+        slot->threaded = pthread_create(&slot->thread, NULL, band_main, slot) == 0;
+        if (!slot->threaded)
+            band_main(slot); /* no thread to spare: run it here */
+    }
+    /* The bands still out, oldest first. */
+    for (int k = 0; k < BANDS_IN_FLIGHT; k++)
+        st = band_finish(rs->ctx, &slots[(s->tiles_y + k) % BANDS_IN_FLIGHT], writer, st);
+    for (int i = 0; i < BANDS_IN_FLIGHT; i++) {
+        free(slots[i].in);
+        free(slots[i].out);
+    }
+    return st;
+}
+
 tsr_status tsr_plan_run_rows(tsr_ctx *ctx, tsr_plan *plan, tsr_row_reader *reader,
                              tsr_row_writer *writer, tsr_executor *exec,
                              const tsr_run_options *opts) {
@@ -127,6 +234,10 @@ tsr_status tsr_plan_run_rows(tsr_ctx *ctx, tsr_plan *plan, tsr_row_reader *reade
     tsr_status st = TSR_OK;
     if (!win || !band || !rs.scratch) {
         st = tsr_error(ctx, TSR_ERR_NOMEM, "out of memory for the row window");
+        goto out;
+    }
+    if (exec && exec->vt->run_tiles) {
+        st = run_bands_remote(&rs, exec, reader, writer, rows, win, window);
         goto out;
     }
     int win_lo = 0, win_hi = 0;

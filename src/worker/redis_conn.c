@@ -149,6 +149,7 @@ tsr_status tsr_redis_connect(tsr_ctx *ctx, const tsr_redis_url *url, int timeout
         goto out;
     }
     redisSetTimeout(c, tv);
+    c->reader->maxbuf = 0; /* keep the read buffer: replies of tile payloads are large */
     if (url->password[0]) {
         const char *a2[] = {"AUTH", url->password};
         const char *a3[] = {"AUTH", url->user, url->password};

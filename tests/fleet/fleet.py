@@ -32,7 +32,8 @@ def free_port():
 class Redis:
     """One redis-server with AOF. kill() and start() simulate a crash/restart."""
 
-    def __init__(self):
+    def __init__(self, fsync="always"):
+        self.fsync = fsync  # AOF fsync: "always" (crash tests), "everysec", "no" (no AOF)
         self.dir = tempfile.mkdtemp(prefix="tessera-redis-")
         self.port = free_port()
         self.proc = None
@@ -42,7 +43,7 @@ class Redis:
         self.log = open(os.path.join(self.dir, "redis.log"), "a")
         self.proc = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--dir", self.dir,
+             "--appendonly", "no" if self.fsync == "no" else "yes", "--appendfsync", self.fsync, "--dir", self.dir,
              "--protected-mode", "no"], stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 10
         while time.time() < deadline:
