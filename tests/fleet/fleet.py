@@ -19,6 +19,7 @@ from harness import BIN, DATA, ROOT, Server  # noqa: E402,F401
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+ACL_ADMIN = ("fleet-admin", "fleet-admin-pw")  # redis-cli's user when an ACL file is given
 
 
 def free_port():
@@ -32,9 +33,15 @@ def free_port():
 class Redis:
     """One redis-server with AOF. kill() and start() simulate a crash/restart."""
 
-    def __init__(self, fsync="always"):
+    def __init__(self, fsync="always", acl=None):
         self.fsync = fsync  # AOF fsync: "always" (crash tests), "everysec", "no" (no AOF)
         self.dir = tempfile.mkdtemp(prefix="tessera-redis-")
+        self.acl_args = []  # ACL file lines given: redis-cli signs in as ACL_ADMIN
+        if acl:
+            path = os.path.join(self.dir, "users.acl")
+            with open(path, "w") as f:
+                f.write("user %s on >%s ~* &* +@all\n" % ACL_ADMIN + acl)
+            self.acl_args = ["--aclfile", path]
         self.port = free_port()
         self.proc = None
         self.start()
@@ -44,7 +51,7 @@ class Redis:
         self.proc = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no" if self.fsync == "no" else "yes", "--appendfsync", self.fsync, "--dir", self.dir,
-             "--protected-mode", "no"], stdout=self.log, stderr=subprocess.STDOUT)
+             "--protected-mode", "no", *self.acl_args], stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 10
         while time.time() < deadline:
             try:
@@ -60,7 +67,9 @@ class Redis:
         return "redis://127.0.0.1:%d" % self.port
 
     def cli(self, *args):
-        r = subprocess.run([REDIS_CLI, "-p", str(self.port), *args], capture_output=True,
+        auth = ["--user", ACL_ADMIN[0], "--pass", ACL_ADMIN[1], "--no-auth-warning"]
+        r = subprocess.run([REDIS_CLI, "-p", str(self.port), *(auth if self.acl_args else []),
+                            *args], capture_output=True,
                            text=True, timeout=10)
         return r.stdout
 
