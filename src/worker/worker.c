@@ -91,9 +91,13 @@ static void finish_task(tsr_worker *w, tsr_redis_link *l, const char *id) {
 /* Posts a result entry (fields after the key) to the coordinator's stream,
  * then XDELs and XACKs task `id`, all in one round trip (Redis runs them in
  * order, so the task only leaves once its result is in). Retried through
- * outages: a result posted twice is dropped by the coordinator. */
+ * outages: a result posted twice is dropped by the coordinator. With `next`
+ * (and `consumer`), the same round trip also asks for the thread's next task
+ * (XREADGROUP without BLOCK): *next receives that reply (NULL when none came),
+ * which saves a round trip per task. */
 static void post_and_finish(tsr_worker *w, tsr_redis_link *l, const char *coord, const char *id,
-                            int argc, const char **argv, const size_t *lens) {
+                            int argc, const char **argv, const size_t *lens, const char *consumer,
+                            redisReply **next) {
     char stream[256];
     snprintf(stream, sizeof stream, "%s%s", w->results_prefix, coord);
     const char *a[16] = {"XADD", stream, "MAXLEN", "~", RESULTS_KEEP, "*"};
@@ -104,18 +108,31 @@ static void post_and_finish(tsr_worker *w, tsr_redis_link *l, const char *coord,
     }
     const char *del[] = {"XDEL", w->tasks_key, id};
     const char *ack[] = {"XACK", w->tasks_key, "workers", id};
+    const char *more[] = {"XREADGROUP", "GROUP",   "workers",    consumer, "COUNT",
+                          "1",          "STREAMS", w->tasks_key, ">"};
+    if (next)
+        *next = NULL;
     while (tsr_redis_link_ensure(l, &w->quit)) {
+        int ask = next && consumer && !atomic_load(&w->draining);
         int ok = redisAppendCommandArgv(l->c, 6 + argc, a, n) == REDIS_OK &&
                  redisAppendCommandArgv(l->c, 3, del, NULL) == REDIS_OK &&
-                 redisAppendCommandArgv(l->c, 4, ack, NULL) == REDIS_OK;
-        for (int i = 0; ok && i < 3; i++) {
+                 redisAppendCommandArgv(l->c, 4, ack, NULL) == REDIS_OK &&
+                 (!ask || redisAppendCommandArgv(l->c, 9, more, NULL) == REDIS_OK);
+        for (int i = 0; ok && i < 3 + ask; i++) {
             redisReply *r = NULL;
             ok = redisGetReply(l->c, (void **)&r) == REDIS_OK && r &&
                  (r->type != REDIS_REPLY_ERROR || strncmp(r->str, "LOADING", 7));
-            freeReplyObject(r);
+            if (ok && i == 3 && r->type == REDIS_REPLY_ARRAY)
+                *next = r; /* the next task; a nil or error reply is dropped */
+            else
+                freeReplyObject(r);
         }
         if (ok)
             return;
+        if (next && *next) {
+            freeReplyObject(*next);
+            *next = NULL;
+        }
         tsr_redis_link_close(l);
         usleep(100000);
     }
@@ -150,7 +167,7 @@ static void bury(tsr_worker *w, tsr_redis_link *l, const char *id, const redisRe
     freeReplyObject(tsr_redis_link_cmd_retry(l, &w->quit, 20, d, NULL));
     if (coord[0]) {
         const char *r[] = {"key", key, "dead", attempts, "worker", w->id};
-        post_and_finish(w, l, coord, id, 6, r, NULL);
+        post_and_finish(w, l, coord, id, 6, r, NULL, NULL, NULL);
     } else {
         finish_task(w, l, id);
     }
@@ -196,7 +213,7 @@ static int unseal(tsr_worker *w, tsr_redis_link *l, tsr_ctx *ctx, const char *id
 /* Runs one task entry and posts its result. Buffers are the thread's scratch. */
 static void process(wthread *t, tsr_redis_link *l, tsr_task_worker *tw, tsr_ctx *ctx,
                     const redisReply *entry, int claimed, tsr_buffer *task, tsr_buffer *result,
-                    tsr_buffer *packed) {
+                    tsr_buffer *packed, redisReply **next) {
     tsr_worker *w = t->w;
     const char *id = entry->element[0]->str;
     const redisReply *fields = entry->element[1];
@@ -265,10 +282,10 @@ static void process(wthread *t, tsr_redis_link *l, tsr_task_worker *tw, tsr_ctx 
         if (!st) {
             const char *r[] = {"key", key, "worker", w->id, "payload", (const char *)post->data};
             size_t n[] = {3, strlen(key), 6, strlen(w->id), 7, post->len};
-            post_and_finish(w, l, coord, id, 6, r, n);
+            post_and_finish(w, l, coord, id, 6, r, n, t->consumer, next);
         } else {
             const char *r[] = {"key", key, "worker", w->id, "error", tsr_ctx_message(ctx)};
-            post_and_finish(w, l, coord, id, 6, r, NULL);
+            post_and_finish(w, l, coord, id, 6, r, NULL, t->consumer, next);
         }
     } else {
         finish_task(w, l, id);
@@ -317,6 +334,7 @@ static void *thread_main(void *arg) {
     snprintf(block, sizeof block, "%d", w->block_ms);
     double last_claim = 0;
     int group_ok = 0;
+    redisReply *next = NULL; /* the next task's XREADGROUP reply, when prefetched */
     if (!ctx || tsr_task_worker_new(ctx, &tw)) {
         fprintf(stderr, "tessera worker: thread %d: out of memory\n", t->index);
         goto out;
@@ -334,11 +352,14 @@ static void *thread_main(void *arg) {
                 continue;
             }
         }
-        redisReply *r = NULL;
-        const redisReply *entry = NULL;
+        redisReply *r = next; /* a task fetched along with the last result */
+        const redisReply *entry = read_entry(next);
         int claimed = 0;
         double now = tsr_redis_now_ms();
-        if (now - last_claim >= w->lease_ms / 4.0) {
+        next = NULL;
+        if (!entry && now - last_claim >= w->lease_ms / 4.0) {
+            freeReplyObject(r);
+            r = NULL;
             last_claim = now;
             const char *a[] = {"XAUTOCLAIM", w->tasks_key, "workers", t->consumer,
                                lease,        cursor,       "COUNT",   "1"};
@@ -362,6 +383,7 @@ static void *thread_main(void *arg) {
             }
         }
         if (!entry) {
+            freeReplyObject(r);
             const char *a[] = {"XREADGROUP", "GROUP", "workers", t->consumer,  "COUNT", "1",
                                "BLOCK",      block,   "STREAMS", w->tasks_key, ">"};
             r = tsr_redis_link_cmd(&l, 11, a, NULL);
@@ -376,9 +398,13 @@ static void *thread_main(void *arg) {
                 last_claim = 0; /* idle: look for abandoned tasks next */
         }
         if (entry)
-            process(t, &l, tw, ctx, entry, claimed, &task, &result, &packed);
+            process(t, &l, tw, ctx, entry, claimed, &task, &result, &packed, &next);
         freeReplyObject(r);
     }
+    /* Draining began after a task came along with a result: run it too. */
+    if (read_entry(next))
+        process(t, &l, tw, ctx, read_entry(next), 0, &task, &result, &packed, NULL);
+    freeReplyObject(next);
 out:
     tsr_redis_link_close(&l);
     tsr_task_worker_free(tw);
