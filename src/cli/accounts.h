@@ -15,6 +15,11 @@ tsr_status cli_accounts_open(tsr_ctx *ctx, const char *data, int create, tsr_sto
 /* Finds the user called `name`; none is TSR_ERR_USAGE naming it. */
 tsr_status cli_accounts_find_user(tsr_store *store, tsr_ctx *ctx, const char *name,
                                   tsr_store_user *out);
+/* Records a change made offline in the audit trail: one JSON line marked
+ * "msg":"audit" with `event`, the OS user and the key, json_t* pairs given
+ * (ended by NULL; values stolen), on stderr and appended (fsync'ed) to
+ * data/audit.log. A failed append is a warning: the change stands. */
+void cli_audit(const char *data, const char *event, ...);
 /* Writes `ms` (since the epoch) as ISO 8601 UTC, or "-" for 0. */
 void cli_format_time(int64_t ms, char *buf, size_t size);
 

@@ -2,10 +2,12 @@
  * data key; `rotate-key` re-encrypts a store's blobs from one key to
  * another, encrypts a plaintext store or decrypts one back (store.h,
  * tsr_store_rotate_key). */
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "cli/accounts.h"
 #include "cli/cli.h"
 #include "service/blob_crypt.h"
 #include "service/store.h"
@@ -92,6 +94,9 @@ static int rotate(tsr_ctx *ctx, int argc, char **argv) {
         return cli_exit_code(st);
     }
     const char *what = !new_key ? "decrypted" : old_key ? "re-encrypted" : "encrypted";
+    cli_audit(data, "data_key_rotated", "direction", json_string(what), "blobs",
+              json_integer((json_int_t)r.rewritten), "bytes", json_integer((json_int_t)r.bytes),
+              NULL);
     printf("%llu blobs %s, %llu bytes (%llu already done, %llu in the store); the store is now "
            "%s\n",
            (unsigned long long)r.rewritten, what, (unsigned long long)r.bytes,

@@ -41,6 +41,8 @@ static int token_issue(tsr_ctx *ctx, tsr_store *store, const token_args *a) {
         return cli_exit_code(st);
     printf("%s\n", token);
     fflush(stdout);
+    cli_audit(a->data, "token_created", "user", json_string(u.name), "user_id", json_integer(u.id),
+              "token_id", json_integer(id), NULL);
     fprintf(stderr, "tessera: token %lld issued for %s, printed above once: store it now\n",
             (long long)id, u.name);
     return EXIT_OK;
@@ -109,6 +111,7 @@ static int token_revoke(tsr_ctx *ctx, tsr_store *store, const token_args *a) {
         tsr_error(ctx, TSR_ERR_USAGE, "there is no token %lld", id);
         return EXIT_USAGE;
     }
+    cli_audit(a->data, "token_revoked", "token_id", json_integer(id), NULL);
     fprintf(stderr, "tessera: token %lld revoked\n", id);
     return EXIT_OK;
 }

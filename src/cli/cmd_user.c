@@ -104,6 +104,8 @@ static int user_add(tsr_ctx *ctx, const char *data, const char *name, const char
         goto out;
     printf("%s\n", token);
     fflush(stdout);
+    cli_audit(data, "user_created", "user", json_string(name), "user_id", json_integer(id), "role",
+              json_string(tsr_role_name(role)), "token_id", json_integer(token_id), NULL);
     fprintf(stderr,
             "tessera: user %s (id %lld, role %s) created with token %lld, printed above once: "
             "store it now\n",

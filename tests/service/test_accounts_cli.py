@@ -67,6 +67,30 @@ class AccountsCliTest(unittest.TestCase):
         self.assertEqual(code, 2, err)
         self.assertEqual(len(json.loads(self.run_ok("user", "list", "--json")[0])["users"]), 3)
 
+    def test_offline_changes_are_audited(self):
+        """No server sees offline changes: each is an audit line on stderr and
+        in DATA/audit.log (0600), naming the OS user; tokens never appear."""
+        token = self.add_user("root", "admin")
+        out, err = self.run_ok("token", "issue", "--user", "root")
+        second = out.strip()
+        tid = [t["id"] for t in self.token_list()][-1]
+        self.run_ok("token", "revoke", str(tid))
+        path = os.path.join(self.data, "audit.log")
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+        with open(path) as f:
+            text = f.read()
+        lines = [json.loads(line) for line in text.splitlines()]
+        self.assertEqual([(l["msg"], l["event"], l["source"]) for l in lines],
+                         [("audit", "user_created", "cli"), ("audit", "token_created", "cli"),
+                          ("audit", "token_revoked", "cli")])
+        self.assertEqual(lines[0]["user"], "root")
+        self.assertEqual(lines[0]["role"], "admin")
+        self.assertEqual(lines[2]["token_id"], tid)
+        self.assertTrue(all(l["os_user"] and l["ts"].endswith("Z") for l in lines))
+        self.assertNotIn(token, text)
+        self.assertNotIn(second, text)
+        self.assertIn('"event":"token_created"', err)
+
     def test_missing_store_is_an_error(self):
         for args in (("user", "list"), ("token", "list"), ("token", "issue", "--user", "x"),
                      ("token", "revoke", "1")):
