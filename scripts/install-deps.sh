@@ -7,8 +7,9 @@ build_pkgs="gcc g++ meson ninja-build pkg-config clang-format
   libjpeg62-turbo-dev libspng-dev libpng-dev libgif-dev libwebp-dev libtiff-dev libexif-dev
   libjansson-dev libsqlite3-dev libsodium-dev libmicrohttpd-dev libzip-dev libcurl4-openssl-dev
   libhiredis-dev libzstd-dev libgnutls28-dev"
-# chromium, nodejs and npm: the browser test (tests/browser, playwright-core from npm)
-test_pkgs="redis-server iproute2 curl openssl python3 python3-opencv python3-numpy python3-yaml time git chromium nodejs npm"
+# chromium, nodejs and npm: the browser test (tests/browser, playwright-core from npm);
+# libnss3-tools (certutil): its TLS part trusts a test CA in an NSS database
+test_pkgs="redis-server iproute2 curl openssl python3 python3-opencv python3-numpy python3-yaml time git chromium nodejs npm libnss3-tools"
 bench_pkgs="libvips-tools libvips-dev imagemagick graphicsmagick libopencv-dev g++ time"
 
 want=""

@@ -9,8 +9,9 @@ Steps, each counted case by case:
      the service tests (tests/service, against a real `tessera serve`) and the
      fleet tests (tests/fleet: a real redis-server and `tessera worker`s)
   4b. the browser test (tests/browser: playwright-core driving Debian's
-     chromium against a real `tessera serve`; skipped, with a message, only
-     when chromium is not installed)
+     chromium against a real `tessera serve`, then the same over TLS against
+     a test CA; skipped, with a message, only when chromium is not installed,
+     the TLS part also when certutil is not)
   5. the C unit suite again under ASan + UBSan (build-asan/)
 """
 import json
@@ -139,19 +140,30 @@ def browser_suite(builddir):
             return
     env = dict(os.environ, TESSERA_BIN=os.path.join(ROOT, builddir, "src", "cli", "tessera"),
                CHROMIUM=chromium)
+    browser_file(folder, env, "ui.test.mjs", "browser")
+    # The same over TLS, trusting a test CA through an NSS database (certutil).
+    if not shutil.which("certutil"):
+        say("[browser-tls] SKIPPED: certutil is not installed (Debian's libnss3-tools: run "
+            "scripts/install-deps.sh test); the web UI was not tested in a browser over TLS")
+        return
+    browser_file(folder, env, "tls.test.mjs", "browser-tls")
+
+
+def browser_file(folder, env, script, label):
+    """Runs one browser test file; records each "ok"/"FAIL" case as LABEL/NAME."""
     try:
-        r = subprocess.run(["node", "ui.test.mjs"], cwd=folder, env=env, text=True,
+        r = subprocess.run(["node", script], cwd=folder, env=env, text=True,
                            capture_output=True, timeout=300)
         out, code = r.stdout + r.stderr, r.returncode
     except subprocess.TimeoutExpired as e:
         out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else e.stdout or ""
-        out, code = out + "\nFAIL timeout: node ui.test.mjs ran past 300 s", -1
+        out, code = out + f"\nFAIL timeout: node {script} ran past 300 s", -1
     cases = re.findall(r"^(ok|FAIL) +([^:\n]+?)(?::.*)?$", out, re.M)
     for status, name in cases:
-        record(f"browser/{name}", status == "ok", "" if status == "ok" else out[-3000:])
+        record(f"{label}/{name}", status == "ok", "" if status == "ok" else out[-3000:])
     if code and not any(s == "FAIL" for s, _ in cases):
-        record("browser/suite", False, out[-3000:])
-    say(f"[browser] {len(cases)} cases, exit {code}")
+        record(f"{label}/suite", False, out[-3000:])
+    say(f"[{label}] {len(cases)} cases, exit {code}")
     if code:
         say(out[-4000:])
 

@@ -145,9 +145,9 @@ static bool has_blobs(const tsr_store *s) {
     struct dirent *e;
     while (d && !found && (e = readdir(d))) {
         char sub[PATH_MAX];
-        if (strlen(e->d_name) != 2 || e->d_name[0] == '.')
+        if (strlen(e->d_name) != 2 || e->d_name[0] == '.' ||
+            snprintf(sub, sizeof sub, "%s/%s", s->blobs, e->d_name) >= (int)sizeof sub)
             continue;
-        snprintf(sub, sizeof sub, "%s/%s", s->blobs, e->d_name);
         DIR *inner = opendir(sub);
         struct dirent *f;
         while (inner && !found && (f = readdir(inner)))
@@ -311,9 +311,9 @@ static tsr_status list_blobs(tsr_store *s, tsr_ctx *ctx, char (**ids)[TSR_STORE_
                          strerror(errno));
     while ((e = readdir(d))) {
         char sub[PATH_MAX];
-        if (strlen(e->d_name) != 2 || e->d_name[0] == '.')
+        if (strlen(e->d_name) != 2 || e->d_name[0] == '.' ||
+            snprintf(sub, sizeof sub, "%s/%s", s->blobs, e->d_name) >= (int)sizeof sub)
             continue;
-        snprintf(sub, sizeof sub, "%s/%s", s->blobs, e->d_name);
         DIR *inner = opendir(sub);
         struct dirent *f;
         while (inner && (f = readdir(inner))) {

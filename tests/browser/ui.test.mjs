@@ -13,110 +13,26 @@
 // failure print "skip NAME"), then "# browser: N passed, N failed". Exit
 // status 0 only when every case passed. The whole run is bounded by
 // TOTAL_MS; the server, the browser and the temp folders are always
-// cleaned up.
-import { spawn, spawnSync } from 'node:child_process';
+// cleaned up. The runner and the server/browser helpers are in lib.mjs
+// (shared with tls.test.mjs).
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
+import {
+    CHROMIUM, PHOTO, ROOT, api, check, checkSameAsCli, cv2Shape, launchBrowser, pngSize, runCases,
+    startServer, step, watchConsoleErrors,
+} from './lib.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN = (() => {
-    const b = process.env.TESSERA_BIN || 'build/src/cli/tessera';
-    return isAbsolute(b) ? b : join(ROOT, b);
-})();
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const PHOTO = join(ROOT, 'tests', 'data', 'chelsea.png');
 const ARTIFACTS = join(ROOT, 'tests', 'artifacts');
 const SCREENSHOT = join(ARTIFACTS, 'webui-finished.png');
 const TOKEN = randomBytes(32).toString('hex');
 const TOTAL_MS = 150000;
-const STEP_MS = 30000;
 const SIGMA = '2';
 const ANGLE = 30;
 
-const results = [];
-let failed = false;
 const tmp = mkdtempSync(join(tmpdir(), 'tessera-browser-'));
-let server = null;
-let context = null;
-
-/* Runs one named case unless an earlier one failed; prints its line. */
-async function step(name, fn) {
-    if (failed) {
-        console.log(`skip ${name}`);
-        return;
-    }
-    try {
-        await fn();
-        results.push([name, true]);
-        console.log(`ok   ${name}`);
-    } catch (err) {
-        failed = true;
-        results.push([name, false]);
-        const why = String((err && err.message) || err).split('\n').slice(0, 6).join(' | ');
-        console.log(`FAIL ${name}: ${why}`);
-    }
-}
-
-function check(cond, message) {
-    if (!cond)
-        throw new Error(message);
-}
-
-/* Starts the server; resolves with its base URL once it prints the port. */
-function startServer() {
-    return new Promise((resolveStart, reject) => {
-        const proc = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data', join(tmp, 'data')], {
-            env: { ...process.env, TESSERA_ADMIN_TOKEN: TOKEN },
-            stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        server = proc;
-        let log = '';
-        proc.stderr.on('data', (d) => { log = (log + d).slice(-4000); });
-        const timer = setTimeout(() => reject(new Error(`server did not start: ${log}`)), 20000);
-        proc.on('error', (err) => { clearTimeout(timer); reject(err); });
-        proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited (${code}): ${log}`)); });
-        createInterface({ input: proc.stdout }).on('line', (line) => {
-            const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
-            if (m) {
-                clearTimeout(timer);
-                resolveStart(m[1]);
-            }
-        });
-    });
-}
-
-async function stopServer() {
-    if (!server || server.exitCode !== null || server.signalCode !== null)
-        return;
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    const timer = setTimeout(() => server.kill('SIGKILL'), 10000);
-    await exited;
-    clearTimeout(timer);
-}
-
-async function api(base, method, path, body) {
-    const response = await fetch(base + path, {
-        method,
-        headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    check(response.ok, `${method} ${path}: ${response.status} ${text}`);
-    return JSON.parse(text);
-}
-
-/* Width and height from a PNG's IHDR chunk. */
-function pngSize(buf) {
-    check(buf.length > 24 && buf.toString('latin1', 1, 4) === 'PNG' && buf.toString('latin1', 12, 16) === 'IHDR',
-        'the download is not a PNG file');
-    return [buf.readUInt32BE(16), buf.readUInt32BE(20)];
-}
 
 async function main() {
     const consoleErrors = [];
@@ -130,32 +46,15 @@ async function main() {
     await step('server starts', async () => {
         check(spawnSync(CHROMIUM, ['--version'], { timeout: 20000 }).status === 0,
             `${CHROMIUM} does not run`);
-        base = await startServer();
+        base = await startServer(['--data', join(tmp, 'data')], { TESSERA_ADMIN_TOKEN: TOKEN });
         const health = await fetch(`${base}/healthz`);
         check(health.status === 200, `/healthz answered ${health.status}`);
     });
 
     await step('browser opens the page', async () => {
-        context = await chromium.launchPersistentContext(join(tmp, 'profile'), {
-            executablePath: CHROMIUM,
-            headless: true,
-            acceptDownloads: true,
-            viewport: { width: 1280, height: 900 },
-            args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-                '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-            timeout: STEP_MS,
-        });
-        context.setDefaultTimeout(STEP_MS);
+        const context = await launchBrowser(join(tmp, 'profile'));
         page = context.pages()[0] || await context.newPage();
-        page.on('console', (msg) => {
-            if (msg.type() !== 'error')
-                return;
-            const url = (msg.location() && msg.location().url) || '';
-            if (/\/favicon\.ico$/.test(url) && /404/.test(msg.text()))
-                return;
-            consoleErrors.push(`${msg.text()} (${url})`);
-        });
-        page.on('pageerror', (err) => consoleErrors.push(`uncaught: ${err.message}`));
+        watchConsoleErrors(page, consoleErrors);
         const response = await page.goto(`${base}/`);
         check(response.status() === 200, `GET / answered ${response.status()}`);
         await page.waitForSelector('body[data-auth="signed-out"]');
@@ -179,7 +78,7 @@ async function main() {
             `confirmation does not give the size: "${info}"`);
         const imageId = await item.getAttribute('data-image-id');
         check(imageId, 'the upload item has no image id');
-        const stored = await api(base, 'GET', `/api/v1/images/${imageId}`);
+        const stored = await api(base, TOKEN, 'GET', `/api/v1/images/${imageId}`);
         check(stored.width === sizeOf.width && stored.format === 'png', `stored ${JSON.stringify(stored)}`);
     });
 
@@ -206,7 +105,7 @@ async function main() {
         await page.click('#check-button');
         await page.waitForSelector('#confirm-panel:not([hidden])');
         pipelineText = (await page.locator('#pipeline-text').innerText()).trim();
-        const expected = await api(base, 'POST', '/api/v1/pipelines/validate',
+        const expected = await api(base, TOKEN, 'POST', '/api/v1/pipelines/validate',
             { pipeline: `grayscale|gaussian-blur:sigma=${SIGMA}|rotate:angle=${ANGLE}` });
         check(pipelineText.includes(expected.text),
             `page shows "${pipelineText}", server normalizes to "${expected.text}"`);
@@ -232,7 +131,7 @@ async function main() {
         check(seen[seen.length - 1] === 100, `progress ended at ${seen[seen.length - 1]}`);
         const text = await page.locator('#progress-text').innerText();
         check(text.startsWith('100%'), `progress text "${text}"`);
-        const job = await api(base, 'GET', `/api/v1/jobs/${jobId}`);
+        const job = await api(base, TOKEN, 'GET', `/api/v1/jobs/${jobId}`);
         check(job.state === 'succeeded' && job.percent === 100, `job ${JSON.stringify(job)}`);
         check(job.pipeline_text === pipelineText || pipelineText.includes(job.pipeline_text),
             `the job ran "${job.pipeline_text}", the page showed "${pipelineText}"`);
@@ -254,19 +153,11 @@ async function main() {
         const data = readFileSync(downloadPath);
         const [w, h] = pngSize(data);
         check(w === sizeOf.width && h === sizeOf.height, `PNG header says ${w}x${h}`);
-        const py = spawnSync('/usr/bin/python3', ['-c',
-            'import sys, cv2; m = cv2.imread(sys.argv[1], cv2.IMREAD_UNCHANGED); '
-            + 'print("none" if m is None else "%d %d %d" % (m.shape[1], m.shape[0], 1 if m.ndim == 2 else m.shape[2]))',
-            downloadPath], { encoding: 'utf8', timeout: 30000 });
-        check(py.status === 0, `python3/cv2 failed: ${py.stderr}`);
-        check(py.stdout.trim() === `${sizeOf.width} ${sizeOf.height} 1`,
-            `cv2 decodes it as "${py.stdout.trim()}" (want ${sizeOf.width} ${sizeOf.height} 1: gray)`);
+        const shape = cv2Shape(downloadPath);
+        check(shape === `${sizeOf.width} ${sizeOf.height} 1`,
+            `cv2 decodes it as "${shape}" (want ${sizeOf.width} ${sizeOf.height} 1: gray)`);
         // the same bytes as the CLI with the pipeline the page showed
-        const cliOut = join(tmp, 'cli.png');
-        const cli = spawnSync(BIN, ['process', '-p', pipelineText, PHOTO, '-o', cliOut, '--format', 'png'],
-            { encoding: 'utf8', timeout: 60000 });
-        check(cli.status === 0, `tessera process failed: ${cli.stderr}`);
-        check(readFileSync(cliOut).equals(data), 'the download differs from `tessera process` output');
+        checkSameAsCli(data, pipelineText, join(tmp, 'cli.png'));
     });
 
     await step('screenshot of the finished page', async () => {
@@ -280,31 +171,4 @@ async function main() {
     });
 }
 
-async function cleanup() {
-    if (context)
-        await context.close().catch(() => {});
-    await stopServer().catch(() => {});
-    rmSync(tmp, { recursive: true, force: true });
-}
-
-const guard = setTimeout(() => {
-    console.log(`FAIL timeout: the browser test took more than ${TOTAL_MS / 1000} s`);
-    if (server)
-        server.kill('SIGKILL');
-    rmSync(tmp, { recursive: true, force: true });
-    process.exit(1);
-}, TOTAL_MS);
-
-try {
-    await main();
-} catch (err) {
-    failed = true;
-    results.push(['browser test', false]);
-    console.log(`FAIL browser test: ${err && err.stack}`);
-} finally {
-    await cleanup();
-    clearTimeout(guard);
-}
-const passed = results.filter((r) => r[1]).length;
-console.log(`# browser: ${passed} passed, ${results.length - passed} failed`);
-process.exit(failed ? 1 : 0);
+await runCases({ label: 'browser', title: 'browser test', totalMs: TOTAL_MS, tmp }, main);
