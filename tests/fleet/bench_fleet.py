@@ -7,7 +7,9 @@
    number of threads, same machine, same job path (decode, run, encode);
 2. per-tile overhead of the broker path (a trivial op on many tiles);
 3. tasks per second the coordinator schedules (16-pixel tiles, invert).
-Prints one line per figure. Every job is timed by the server (job seconds)."""
+Prints one line per figure. Every job is timed by the server (job seconds).
+BENCH_THREADS (2), BENCH_REPEAT (3) and BENCH_FSYNC (everysec) change the
+setup."""
 import json
 import os
 import sys
@@ -20,6 +22,9 @@ import fleet
 from fleet import DATA, Redis, Server, Worker, coordinator
 
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
+# Redis as docs/deploy.md runs it (AOF, fsync every second); "always" is the
+# crash tests' setting, "no" turns the AOF off.
+FSYNC = os.environ.get("BENCH_FSYNC", "everysec")
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 
 
@@ -65,7 +70,7 @@ def main():
         results[("local", tile_case)] = measure(local, one, "local")[tile_case]
         local.stop()
         for level in ("1", "0"):
-            redis = Redis()
+            redis = Redis(FSYNC)
             workers = [Worker(redis.url, "--threads", "1", "--compress", level)
                        for _ in range(THREADS)]
             srv = coordinator(redis, "--tile", str(tile), "--compress", level)
