@@ -2,30 +2,32 @@
 
   TESSERA_BIN=build/src/cli/tessera /usr/bin/python3 tests/fleet/bench_fleet.py
 
-1. throughput of one large image (6000x4000, blur+sharpen) through N fleet
-   workers over loopback Redis against a local `tessera serve` with the same
-   number of threads, same machine, same job path (decode, run, encode);
-2. per-tile overhead of the broker path (a trivial op on many tiles);
-3. tasks per second the coordinator schedules (16-pixel tiles, invert).
-Prints one line per figure. Every job is timed by the server (job seconds).
-BENCH_THREADS (2), BENCH_REPEAT (3) and BENCH_FSYNC (everysec) change the
-setup."""
-import json
+1. throughput of one large image (6000x4000) through 2 fleet workers over
+   loopback Redis against a local `tessera serve` with 2 threads, same
+   machine, same job path (decode, run, encode), for a light pipeline
+   (blur + sharpen) and a heavy one (blur 8 + median 5 + sharpen), with
+   workers of 1 thread (2 worker threads in all, like the local pool) and of
+   2 threads (the default on this machine: one per core); raw and zstd
+   payloads. Local and fleet jobs alternate, so machine noise hits both;
+   the ratio is of the medians;
+2. per-tile overhead of the broker path (a trivial op on 16-px tiles);
+3. tasks per second the coordinator schedules (the same run).
+Every job is timed by the server (job seconds). BENCH_REPEAT (5) and
+BENCH_FSYNC (everysec: Redis as docs/deploy.md runs it; "always" is the
+crash tests' setting, "no" turns the AOF off) change the setup."""
 import os
+import statistics
 import sys
 import tempfile
-import time
 
 import cv2
 
-import fleet
 from fleet import DATA, Redis, Server, Worker, coordinator
 
-THREADS = int(os.environ.get("BENCH_THREADS", "2"))
-# Redis as docs/deploy.md runs it (AOF, fsync every second); "always" is the
-# crash tests' setting, "no" turns the AOF off.
+REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
 FSYNC = os.environ.get("BENCH_FSYNC", "everysec")
-REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
+LIGHT = "gaussian-blur:sigma=2|sharpen"
+HEAVY = "gaussian-blur:sigma=8|median:ksize=5|sharpen"
 
 
 def job_seconds(srv, image_id, pipeline, fmt="bmp"):
@@ -37,19 +39,41 @@ def job_seconds(srv, image_id, pipeline, fmt="bmp"):
     return done["items"][0]["seconds"], done["tiles_total"]
 
 
-def best(srv, image_id, pipeline):
-    runs = [job_seconds(srv, image_id, pipeline) for _ in range(REPEAT)]
-    return min(r[0] for r in runs), runs[0][1]
+class Fleet:
+    """redis-server, N workers of T threads and a coordinator."""
+
+    def __init__(self, workers, threads, level, tile):
+        self.redis = Redis(FSYNC)
+        self.workers = [Worker(self.redis.url, "--threads", str(threads), "--compress", level)
+                        for _ in range(workers)]
+        self.srv = coordinator(self.redis, "--tile", str(tile), "--compress", level)
+
+    def stop(self):
+        self.srv.stop()
+        for w in self.workers:
+            w.stop()
+        self.redis.stop()
 
 
-def measure(srv, images, label):
-    out = {}
-    for name, (path, pipeline, tile) in images.items():
-        _, img, _ = srv.upload(path)
-        out[name] = best(srv, img["id"], pipeline)
-        print("%-6s %-10s %.3f s  (%d tiles)" % (label, name, out[name][0], out[name][1]),
-              flush=True)
-    return out
+def compare(path, pipeline, tile, threads, level):
+    """Alternates local and fleet jobs; returns (local median, fleet median,
+    local min, fleet min, tiles)."""
+    local = Server("--threads", "2", "--tile", str(tile))
+    fleet = Fleet(2, threads, level, tile)
+    try:
+        _, a, _ = local.upload(path)
+        _, b, _ = fleet.srv.upload(path)
+        job_seconds(local, a["id"], pipeline)  # warm both
+        job_seconds(fleet.srv, b["id"], pipeline)
+        ls, fs = [], []
+        for _ in range(REPEAT):
+            t, n = job_seconds(local, a["id"], pipeline)
+            ls.append(t)
+            fs.append(job_seconds(fleet.srv, b["id"], pipeline)[0])
+        return statistics.median(ls), statistics.median(fs), min(ls), min(fs), n
+    finally:
+        local.stop()
+        fleet.stop()
 
 
 def main():
@@ -59,39 +83,19 @@ def main():
     cv2.imwrite(big, cv2.resize(src, (6000, 4000), interpolation=cv2.INTER_CUBIC))
     small = os.path.join(tmp, "small.bmp")
     cv2.imwrite(small, cv2.resize(src, (2000, 2000), interpolation=cv2.INTER_AREA))
-    cases = {"large": (big, "gaussian-blur:sigma=2|sharpen", 256),
-             "heavy": (big, "gaussian-blur:sigma=8|median:ksize=5|sharpen", 256),
-             "tiny16": (small, "invert", 16)}
-    results = {}
-    for tile_case in ("large", "heavy", "tiny16"):
-        path, pipeline, tile = cases[tile_case]
-        one = {tile_case: cases[tile_case]}
-        local = Server("--threads", str(THREADS), "--tile", str(tile))
-        results[("local", tile_case)] = measure(local, one, "local")[tile_case]
-        local.stop()
-        for level in ("1", "0"):
-            redis = Redis(FSYNC)
-            workers = [Worker(redis.url, "--threads", "1", "--compress", level)
-                       for _ in range(THREADS)]
-            srv = coordinator(redis, "--tile", str(tile), "--compress", level)
-            label = "fleet-z" if level == "1" else "fleet-raw"
-            results[(label, tile_case)] = measure(srv, one, label)[tile_case]
-            srv.stop()
-            for w in workers:
-                w.stop()
-            redis.stop()
-    print()
-    for label in ("fleet-z", "fleet-raw"):
-        for case in ("large", "heavy"):
-            lt, n = results[("local", case)]
-            ft, _ = results[(label, case)]
-            print("%s: %s image (%s) %d workers: %.3f s vs local %.3f s = %.0f%% of local "
-                  "throughput" % (label, case, cases[case][1], THREADS, ft, lt, 100 * lt / ft))
-        lt, n = results[("local", "tiny16")]
-        ft, _ = results[(label, "tiny16")]
-        print("%s: %d tiny tiles: %.3f s vs local %.3f s: overhead %.1f us/tile (wall, %d "
-              "workers); coordinator scheduled %.0f tasks/s"
-              % (label, n, ft, lt, 1e6 * (ft - lt) / n * THREADS, THREADS, n / ft))
+    print("Redis AOF fsync: %s; %d alternating runs each; medians (best)" % (FSYNC, REPEAT))
+    for name, pipeline in (("light", LIGHT), ("heavy", HEAVY)):
+        for threads in (1, 2):
+            for level in ("0", "1"):
+                lm, fm, lb, fb, n = compare(big, pipeline, 256, threads, level)
+                print("%s (%s), 6000x4000, %d tiles of 256, 2 workers x %d thread(s), %s: "
+                      "local %.3f s (%.3f), fleet %.3f s (%.3f) = %.0f%% of local throughput"
+                      % (name, pipeline, n, threads, "zstd 1" if level == "1" else "raw",
+                         lm, lb, fm, fb, 100 * lm / fm), flush=True)
+    lm, fm, lb, fb, n = compare(small, "invert", 16, 1, "0")
+    print("tiny tiles (invert, 2000x2000, %d tiles of 16, 2 workers x 1 thread, raw): local "
+          "%.3f s, fleet %.3f s: broker overhead %.0f us/tile (wall, 2 workers); coordinator "
+          "scheduled %.0f tasks/s" % (n, lm, fm, 1e6 * (fm - lm) / n * 2, n / fm), flush=True)
     os.system("rm -rf " + tmp)
 
 
