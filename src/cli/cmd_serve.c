@@ -395,6 +395,7 @@ int cmd_serve(int argc, char **argv) {
     cfg.max_upload_bytes = a.max_upload_bytes;
     cfg.ops_json = cli_ops_json;
     cfg.workers = watch.monitor;
+    cfg.fleet_exec = fleet;
     cfg.tls_cert = tls_cert;
     cfg.tls_key = tls_key;
     if ((st = tsr_server_start(ctx, &cfg, store, jobs, &srv)))

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/executor_redis.h"
 #include "server/server_internal.h"
 
 void metrics_count(tsr_server *srv, int route, unsigned status) {
@@ -82,6 +83,35 @@ static void fleet_metrics(tsr_buffer *buf, int *bad, tsr_workers_monitor *mon) {
 #undef NZ
 }
 
+/* The coordinator's own side of the broker path: what its Redis executor
+ * sent, resent and dropped; zeros in local mode. */
+static void executor_metrics(tsr_buffer *buf, int *bad, tsr_executor *exec) {
+    tsr_redis_stats s = {0};
+    if (exec)
+        tsr_executor_redis_stats(exec, &s);
+    add(buf, bad,
+        "# HELP tessera_fleet_tasks_sent_total Tile tasks put on Redis, resends included.\n"
+        "# TYPE tessera_fleet_tasks_sent_total counter\ntessera_fleet_tasks_sent_total %llu\n"
+        "# HELP tessera_fleet_tasks_resent_total Tile tasks sent again after the resend timeout.\n"
+        "# TYPE tessera_fleet_tasks_resent_total counter\ntessera_fleet_tasks_resent_total %llu\n",
+        (unsigned long long)s.tasks_sent, (unsigned long long)s.tasks_resent);
+    add(buf, bad,
+        "# HELP tessera_fleet_results_applied_total Tile results applied.\n"
+        "# TYPE tessera_fleet_results_applied_total counter\n"
+        "tessera_fleet_results_applied_total %llu\n"
+        "# HELP tessera_fleet_results_dropped_total Late, duplicate or foreign results dropped.\n"
+        "# TYPE tessera_fleet_results_dropped_total counter\n"
+        "tessera_fleet_results_dropped_total %llu\n",
+        (unsigned long long)s.results_applied, (unsigned long long)s.results_dropped);
+    add(buf, bad,
+        "# HELP tessera_fleet_redis_reconnects_total Reconnections of the coordinator to Redis.\n"
+        "# TYPE tessera_fleet_redis_reconnects_total counter\n"
+        "tessera_fleet_redis_reconnects_total %llu\n"
+        "# HELP tessera_fleet_tasks_in_flight Tile tasks on Redis awaiting their result.\n"
+        "# TYPE tessera_fleet_tasks_in_flight gauge\ntessera_fleet_tasks_in_flight %llu\n",
+        (unsigned long long)s.reconnects, (unsigned long long)s.in_flight);
+}
+
 enum MHD_Result h_metrics(request *r) {
     tsr_server *srv = r->srv;
     int64_t counts[TSR_JOB_STATE_COUNT] = {0};
@@ -127,6 +157,7 @@ enum MHD_Result h_metrics(request *r) {
         "tessera_blob_integrity_failures_total %llu\n",
         (unsigned long long)tsr_blob_integrity_failures(srv->store));
     fleet_metrics(&buf, &bad, srv->config.workers);
+    executor_metrics(&buf, &bad, srv->config.fleet_exec);
     tsr_ratelimit_stats rs = {0};
     if (srv->rate)
         tsr_ratelimit_get_stats(srv->rate, &rs);

@@ -33,6 +33,8 @@ typedef struct tsr_server_config {
     double rate_burst;            /* token bucket size; 0 = 20 x rate_limit (at least 1) */
     uint64_t quota_bytes;         /* stored bytes per account (originals + results); 0 = none */
     unsigned quota_jobs;          /* queued + running jobs per account; 0 = none */
+    tsr_executor *fleet_exec;     /* the coordinator's Redis executor (borrowed, for its
+                                     counters in /metrics); NULL = local mode */
 } tsr_server_config;
 
 /* Starts listening. `store` and `jobs` are borrowed and must outlive the

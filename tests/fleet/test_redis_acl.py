@@ -75,6 +75,13 @@ class RedisAclTest(unittest.TestCase):
             time.sleep(0.3)
         self.assertIn('tessera_workers{state="running"} 2', body)
         self.assertIn("tessera_redis_up 1", body)
+        # The coordinator's executor counters: every tile went out and came back once.
+        counters = dict(line.split() for line in body.splitlines()
+                        if line.startswith("tessera_fleet_"))
+        tiles = done["tiles_total"]
+        self.assertGreaterEqual(int(counters["tessera_fleet_tasks_sent_total"]), tiles)
+        self.assertEqual(int(counters["tessera_fleet_results_applied_total"]), tiles)
+        self.assertEqual(int(counters["tessera_fleet_tasks_in_flight"]), 0)
 
     def test_wrong_password_is_reported(self):
         """Worker and coordinator both stop at start with Redis's refusal."""
