@@ -65,6 +65,16 @@ static batch *pick(local_executor *ex) {
     return NULL;
 }
 
+/* Wakes the caller of every finished batch. Not only the one a task just
+ * came from: a batch cancelled while none of its tasks ran has no task of
+ * its own left to report, so whichever worker finishes a task next wakes
+ * it. Under lock. */
+static void wake_finished(local_executor *ex) {
+    for (batch *b = ex->head; b; b = b->succ)
+        if (batch_finished(b))
+            pthread_cond_signal(&b->done);
+}
+
 static void *worker_main(void *p) {
     worker_arg *wa = p;
     local_executor *ex = wa->ex;
@@ -85,8 +95,7 @@ static void *worker_main(void *p) {
         b->in_flight--;
         if (st && b->status == TSR_OK)
             b->status = st;
-        if (batch_finished(b))
-            pthread_cond_signal(&b->done);
+        wake_finished(ex);
     }
     pthread_mutex_unlock(&ex->lock);
     return NULL;

@@ -15,6 +15,8 @@ double tsr_thread_cpu_seconds(void) {
 }
 
 void tsr_run_report(run_state *rs, double cpu_seconds) {
+    if (rs->parent)
+        rs = rs->parent;
     if (!rs->opts || (!rs->opts->progress && !rs->opts->tile_done)) {
         atomic_fetch_add(&rs->done, 1);
         return;

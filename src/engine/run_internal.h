@@ -24,6 +24,8 @@ typedef struct run_state {
     const tsr_run_options *opts;   /* progress callback */
     pthread_mutex_t progress_lock; /* serialises the callback */
     atomic_uint_fast64_t done;     /* tasks finished over the whole run */
+    struct run_state *parent;      /* reports progress there when set (a band of a
+                                      row-streaming run); its lock and count are used */
 } run_state;
 
 /* Task body of apply batches: output tile task_base + task of rs->stage. */

@@ -5,9 +5,9 @@
  * (tile + halo) input rows plus one band of output rows, whatever the image
  * height. Other plans (GLOBAL ops, rotations whose bands read most of the
  * image) decode the whole image and run as usual; the bytes are the same.
- * On executors that ship tiles elsewhere, several bands are in flight at
- * once, each with its own copy of its input rows, so that this thread reads
- * and writes rows while the workers compute.
+ * With an executor, several bands are in flight at once, each with its own
+ * copy of its input rows, so that this thread decodes and encodes rows while
+ * the pool or the remote workers compute.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -96,28 +96,31 @@ static tsr_status slide_window(tsr_ctx *ctx, tsr_row_reader *reader, uint8_t *wi
     return TSR_OK;
 }
 
-/* Bands a remote executor has in flight: enough that the workers always have
- * the next band queued while this thread writes one and reads another. */
-#define BANDS_IN_FLIGHT 3
+/* Bands in flight: enough that the workers always have the next band while
+ * this thread writes one and reads another. Remote workers wait on round
+ * trips, so they get one more. */
+#define BANDS_LOCAL  2
+#define BANDS_REMOTE 3
+#define BANDS_MAX    3
 
-/* One band shipped to a remote executor. */
+/* One band handed to the executor. */
 typedef struct band_slot {
-    uint8_t *in;           /* its own copy of the input rows it reads */
-    uint8_t *out;          /* its output rows */
-    tsr_region in_region;  /* over in */
-    tsr_region out_region; /* over out */
-    tsr_tile_batch batch;  /* what the executor runs */
-    tsr_executor *exec;    /* the executor */
-    pthread_t thread;      /* runs the batch when threaded */
-    int busy;              /* launched and not finished */
-    int threaded;          /* thread must be joined */
-    int rows_out;          /* output rows of the band */
-    tsr_status status;     /* the batch's result */
+    uint8_t *in;        /* its own copy of the input rows it reads */
+    uint8_t *out;       /* its output rows */
+    run_state rs;       /* its regions and first tile; progress goes to the run's */
+    tsr_executor *exec; /* the executor */
+    int first;          /* first tile of the band */
+    int count;          /* tiles in the band */
+    pthread_t thread;   /* runs the band when threaded */
+    int busy;           /* launched and not finished */
+    int threaded;       /* thread must be joined */
+    int rows_out;       /* output rows of the band */
+    tsr_status status;  /* the band's result */
 } band_slot;
 
 static void *band_main(void *arg) {
     band_slot *slot = arg;
-    slot->status = slot->exec->vt->run_tiles(slot->exec, &slot->batch);
+    slot->status = tsr_run_apply_tiles(&slot->rs, slot->exec, slot->first, slot->count);
     return NULL;
 }
 
@@ -133,24 +136,24 @@ static tsr_status band_finish(tsr_ctx *ctx, band_slot *slot, tsr_row_writer *wri
     if (!st)
         st = slot->status;
     if (!st &&
-        (st = tsr_row_writer_write(writer, slot->out, slot->out_region.stride, slot->rows_out)))
+        (st = tsr_row_writer_write(writer, slot->out, slot->rs.out_region.stride, slot->rows_out)))
         st = tsr_error(ctx, st, "writing the output failed");
     return st;
 }
 
-/* The band loop for executors with run_tiles: up to BANDS_IN_FLIGHT bands
- * run at once, finished and written in order. */
-static tsr_status run_bands_remote(run_state *rs, tsr_executor *exec, tsr_row_reader *reader,
-                                   tsr_row_writer *writer, const band_rows *rows, uint8_t *win,
-                                   int window) {
+/* The band loop: up to `depth` bands run at once on `exec`, finished and
+ * written in order. rs holds the run's progress and scratch. */
+static tsr_status run_bands(run_state *rs, tsr_executor *exec, int depth, tsr_row_reader *reader,
+                            tsr_row_writer *writer, const band_rows *rows, uint8_t *win,
+                            int window) {
     const tsr_stage *s = rs->stage;
     int band_h = rs->plan->tile;
     size_t in_stride = (size_t)s->in_w * (size_t)s->in_bands;
     size_t out_stride = (size_t)s->out_w * (size_t)s->out_bands;
-    band_slot slots[BANDS_IN_FLIGHT];
+    band_slot slots[BANDS_MAX];
     memset(slots, 0, sizeof slots);
     tsr_status st = TSR_OK;
-    for (int i = 0; i < BANDS_IN_FLIGHT && !st; i++) {
+    for (int i = 0; i < depth && !st; i++) {
         slots[i].in = malloc(in_stride * (size_t)(window > 0 ? window : 1));
         slots[i].out = malloc(out_stride * (size_t)band_h);
         if (!slots[i].in || !slots[i].out)
@@ -158,7 +161,7 @@ static tsr_status run_bands_remote(run_state *rs, tsr_executor *exec, tsr_row_re
     }
     int win_lo = 0, win_hi = 0;
     for (int b = 0; b < s->tiles_y && !st; b++) {
-        band_slot *slot = &slots[b % BANDS_IN_FLIGHT];
+        band_slot *slot = &slots[b % depth];
         if ((st = band_finish(rs->ctx, slot, writer, st)))
             break;
         if (rows[b].hi > rows[b].lo &&
@@ -168,31 +171,37 @@ static tsr_status run_bands_remote(run_state *rs, tsr_executor *exec, tsr_row_re
         memcpy(slot->in, win, (size_t)(win_hi - win_lo) * in_stride);
         int y0 = b * band_h;
         slot->rows_out = s->out_h - y0 < band_h ? s->out_h - y0 : band_h;
-        slot->in_region = (tsr_region){tsr_rect_make(0, win_lo, s->in_w, win_hi - win_lo),
-                                       s->in_bands,
-                                       in_stride,
-                                       slot->in,
-                                       s->in_w,
-                                       s->in_h};
-        slot->out_region = (tsr_region){tsr_rect_make(0, y0, s->out_w, slot->rows_out),
-                                        s->out_bands,
-                                        out_stride,
-                                        slot->out,
-                                        s->out_w,
-                                        s->out_h};
-        slot->batch = tsr_run_make_batch(rs, TSR_TILE_APPLY, b * s->tiles_x, s->tiles_x);
-        slot->batch.in = &slot->in_region;
-        slot->batch.out = &slot->out_region;
+        slot->rs = (run_state){0};
+        slot->rs.ctx = rs->ctx;
+        slot->rs.plan = rs->plan;
+        slot->rs.stage = s;
+        slot->rs.opts = rs->opts;
+        slot->rs.scratch = rs->scratch; /* by pool thread: one task at a time each */
+        slot->rs.parent = rs;
+        slot->rs.in_region = (tsr_region){tsr_rect_make(0, win_lo, s->in_w, win_hi - win_lo),
+                                          s->in_bands,
+                                          in_stride,
+                                          slot->in,
+                                          s->in_w,
+                                          s->in_h};
+        slot->rs.out_region = (tsr_region){tsr_rect_make(0, y0, s->out_w, slot->rows_out),
+                                           s->out_bands,
+                                           out_stride,
+                                           slot->out,
+                                           s->out_w,
+                                           s->out_h};
         slot->exec = exec;
+        slot->first = b * s->tiles_x;
+        slot->count = s->tiles_x;
         slot->busy = 1;
         slot->threaded = pthread_create(&slot->thread, NULL, band_main, slot) == 0;
         if (!slot->threaded)
             band_main(slot); /* no thread to spare: run it here */
     }
     /* The bands still out, oldest first. */
-    for (int k = 0; k < BANDS_IN_FLIGHT; k++)
-        st = band_finish(rs->ctx, &slots[(s->tiles_y + k) % BANDS_IN_FLIGHT], writer, st);
-    for (int i = 0; i < BANDS_IN_FLIGHT; i++) {
+    for (int k = 0; k < depth; k++)
+        st = band_finish(rs->ctx, &slots[(s->tiles_y + k) % depth], writer, st);
+    for (int i = 0; i < depth; i++) {
         free(slots[i].in);
         free(slots[i].out);
     }
@@ -223,7 +232,7 @@ tsr_status tsr_plan_run_rows(tsr_ctx *ctx, tsr_plan *plan, tsr_row_reader *reade
     size_t out_stride = (size_t)s->out_w * (size_t)s->out_bands;
     int band_h = plan->tile;
     uint8_t *win = malloc(in_stride * (size_t)(window > 0 ? window : 1));
-    uint8_t *band = malloc(out_stride * (size_t)band_h);
+    uint8_t *band = exec ? NULL : malloc(out_stride * (size_t)band_h); /* bands own theirs */
     run_state rs = {0};
     rs.ctx = ctx;
     rs.plan = plan;
@@ -232,12 +241,13 @@ tsr_status tsr_plan_run_rows(tsr_ctx *ctx, tsr_plan *plan, tsr_row_reader *reade
     pthread_mutex_init(&rs.progress_lock, NULL);
     rs.scratch = calloc((size_t)workers, sizeof *rs.scratch);
     tsr_status st = TSR_OK;
-    if (!win || !band || !rs.scratch) {
+    if (!win || (!exec && !band) || !rs.scratch) {
         st = tsr_error(ctx, TSR_ERR_NOMEM, "out of memory for the row window");
         goto out;
     }
-    if (exec && exec->vt->run_tiles) {
-        st = run_bands_remote(&rs, exec, reader, writer, rows, win, window);
+    if (exec) {
+        st = run_bands(&rs, exec, exec->vt->run_tiles ? BANDS_REMOTE : BANDS_LOCAL, reader, writer,
+                       rows, win, window);
         goto out;
     }
     int win_lo = 0, win_hi = 0;
