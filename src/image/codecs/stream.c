@@ -84,7 +84,7 @@ static tsr_status open_native(tsr_row_reader *r, tsr_format format, const tsr_de
     case TSR_FORMAT_PNG:
         return tsr_png_reader_open(r, opts, info, fallback);
     case TSR_FORMAT_TIFF:
-        return tsr_tiff_reader_open(r, info, fallback);
+        return tsr_tiff_reader_open(r, opts, info, fallback);
     case TSR_FORMAT_PNM:
         return tsr_pnm_reader_open(r, info, fallback);
     case TSR_FORMAT_BMP:

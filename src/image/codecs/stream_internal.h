@@ -57,7 +57,8 @@ tsr_status tsr_jpeg_reader_open(tsr_row_reader *r, const tsr_decode_options *opt
                                 tsr_image_info *info, bool *fallback);
 tsr_status tsr_png_reader_open(tsr_row_reader *r, const tsr_decode_options *opts,
                                tsr_image_info *info, bool *fallback);
-tsr_status tsr_tiff_reader_open(tsr_row_reader *r, tsr_image_info *info, bool *fallback);
+tsr_status tsr_tiff_reader_open(tsr_row_reader *r, const tsr_decode_options *opts,
+                                tsr_image_info *info, bool *fallback);
 tsr_status tsr_pnm_reader_open(tsr_row_reader *r, tsr_image_info *info, bool *fallback);
 tsr_status tsr_bmp_reader_open(tsr_row_reader *r, tsr_image_info *info, bool *fallback);
 

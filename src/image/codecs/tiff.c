@@ -1,9 +1,11 @@
 /* TIFF through libtiff, from and to memory. 8/16-bit contiguous gray,
  * gray+alpha, RGB and RGBA decode strip by strip or tile by tile; every other
  * layout goes through libtiff's RGBA reader. 16-bit samples keep their high
- * byte. Pages count as frames; the first page is decoded. libtiff's messages
- * go to the context through per-handle handlers (TIFFOpenOptions), never to
- * the process-wide ones. */
+ * byte. Pages count as frames; the first page is decoded. Every path returns
+ * the stored rows: the Orientation tag (274) goes to info->orientation and
+ * codec.c turns the image, as for JPEG's EXIF. libtiff's messages go to the
+ * context through per-handle handlers (TIFFOpenOptions), never to the
+ * process-wide ones. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +149,10 @@ static void read_layout(TIFF *tif, layout *l) {
     TIFFGetFieldDefaulted(tif, TIFFTAG_PLANARCONFIG, &l->planar);
     TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLEFORMAT, &l->format);
     TIFFGetFieldDefaulted(tif, TIFFTAG_EXTRASAMPLES, &l->extra, &extra_types);
+    /* libtiff refuses values outside 1..8 while reading the directory. */
+    if (!TIFFGetField(tif, TIFFTAG_ORIENTATION, &l->orientation) || l->orientation < 1 ||
+        l->orientation > 8)
+        l->orientation = ORIENTATION_TOPLEFT;
     if (!TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &l->photometric))
         l->photometric = l->spp >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK;
     bool gray =
@@ -171,6 +177,7 @@ tsr_status tsr_tiff_header(tsr_ctx *ctx, TIFF *tif, layout *l, tsr_image_info *i
     info->height = (int)l->height;
     info->bands = l->bands;
     info->bit_depth = l->bps;
+    info->orientation = l->orientation;
     tsr_status st = tsr_limits_check(ctx, "tiff", l->width, l->height, l->bands);
     if (st)
         return st;
@@ -288,7 +295,10 @@ static tsr_status read_tiles(tsr_ctx *ctx, TIFF *tif, const layout *l, const mes
     return st;
 }
 
-/* Any other layout (palette, bilevel, YCbCr, CMYK, separate planes, ...). */
+/* Any other layout (palette, bilevel, YCbCr, CMYK, separate planes, ...).
+ * Asking libtiff for the file's own orientation keeps the stored rows:
+ * TIFFRGBAImage flips toward the requested orientation, and codec.c turns
+ * the image afterwards, so it must not be turned twice. */
 static tsr_status read_rgba(tsr_ctx *ctx, TIFF *tif, const layout *l, const messages *m,
                             tsr_image *image) {
     char why[1024] = "";
@@ -299,7 +309,7 @@ static tsr_status read_rgba(tsr_ctx *ctx, TIFF *tif, const layout *l, const mess
     if (!raster)
         return tsr_error(ctx, TSR_ERR_NOMEM, "tiff: out of memory");
     tsr_status st = TSR_OK;
-    if (!TIFFReadRGBAImageOriented(tif, l->width, l->height, raster, ORIENTATION_TOPLEFT, 1)) {
+    if (!TIFFReadRGBAImageOriented(tif, l->width, l->height, raster, l->orientation, 1)) {
         st = tsr_tiff_fail(ctx, TSR_ERR_CORRUPT, m, "decoding");
         goto out;
     }

@@ -22,6 +22,7 @@ typedef struct layout {
     uint16_t planar;        /* PLANARCONFIG_* */
     uint16_t format;        /* SAMPLEFORMAT_* */
     uint16_t extra;         /* extra samples (alpha and others) */
+    uint16_t orientation;   /* ORIENTATION_* 1..8 as libtiff holds it; 1 when absent */
     bool direct;            /* strips/tiles copied directly, not via RGBA */
     int bands;              /* bands tessera decodes to */
 } layout;
@@ -41,7 +42,8 @@ TIFF *tsr_tiff_open(tsr_ctx *ctx, thandle_t handle, const char *mode, messages *
                     const tiff_procs *procs);
 /* Records `st` with what was being done and libtiff's message. */
 tsr_status tsr_tiff_fail(tsr_ctx *ctx, tsr_status st, const messages *m, const char *doing);
-/* Reads the layout of the first directory into `l` and `info`; checks limits and pages. */
+/* Reads the layout of the first directory into `l` and `info` (orientation
+ * included: tag 274, 1..8, anything else 1); checks limits and pages. */
 tsr_status tsr_tiff_header(tsr_ctx *ctx, TIFF *tif, layout *l, tsr_image_info *info);
 /* Copies `w` pixels of decoded samples into 8-bit image samples (16-bit
  * samples keep their high byte, MINISWHITE is inverted). */

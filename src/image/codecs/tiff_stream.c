@@ -2,8 +2,10 @@
  * pwrite at a tracked position). Direct layouts (8/16-bit contiguous gray,
  * gray+alpha, RGB, RGBA) stream: strips one at a time (rows one at a time
  * when a strip is huge), tiles one row of tiles at a time into a band
- * buffer. Other layouts fall back to the whole decode. Writing uses the
- * same tags and strips as tiff.c, so the bytes are the same. */
+ * buffer. Other layouts, and files whose Orientation tag is not 1 (unless
+ * no_autorotate), fall back to the whole decode, which turns the image
+ * upright as for JPEG. Writing uses the same tags and strips as tiff.c, so
+ * the bytes are the same. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,7 +184,8 @@ static tsr_status plan(tsr_row_reader *r, tiff_reader *s) {
     return tsr_tiff_chunk_buffer(r->ctx, s->by_row ? s->line : s->chunk_sz, &s->chunk);
 }
 
-tsr_status tsr_tiff_reader_open(tsr_row_reader *r, tsr_image_info *info, bool *fallback) {
+tsr_status tsr_tiff_reader_open(tsr_row_reader *r, const tsr_decode_options *opts,
+                                tsr_image_info *info, bool *fallback) {
     tiff_reader *s = calloc(1, sizeof *s);
     if (!s)
         return tsr_error(r->ctx, TSR_ERR_NOMEM, "tiff: out of memory");
@@ -195,7 +198,8 @@ tsr_status tsr_tiff_reader_open(tsr_row_reader *r, tsr_image_info *info, bool *f
     tsr_status st = tsr_tiff_header(r->ctx, s->tif, &s->l, info);
     if (st)
         return st;
-    if (!s->l.direct) {
+    bool turned = !opts->no_autorotate && info->orientation > 1 && info->orientation <= 8;
+    if (!s->l.direct || turned) {
         *fallback = true;
         return TSR_OK;
     }

@@ -1,5 +1,7 @@
 /* WebP through libwebp: still images decode straight into the image (RGB or
  * RGBA), animations give their first composed frame through libwebpdemux.
+ * The EXIF chunk of an extended (VP8X) file gives info->orientation, which
+ * codec.c applies (needs libwebpdemux; without it WebP reads as stored).
  * Encode: lossy with a quality or lossless, RGB or RGBA (gray expanded). */
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +21,30 @@ static bool sniff(const uint8_t *b, size_t len) {
     return len >= 12 && memcmp(b, "RIFF", 4) == 0 && memcmp(b + 8, "WEBP", 4) == 0;
 }
 
-/* Reads the features and checks the RIFF size against the data we hold. */
+#ifdef HAVE_DEMUX
+/* EXIF orientation (1..8) from the EXIF chunk of an extended file; 1 for a
+ * simple file, no EXIF chunk, no Orientation tag or a container that does
+ * not parse (the decoder reports that one). */
+static int exif_orientation(const uint8_t *bytes, size_t len) {
+    if (len < 16 || memcmp(bytes + 12, "VP8X", 4) != 0)
+        return 1;
+    WebPData data = {bytes, len};
+    WebPDemuxer *dmux = WebPDemux(&data);
+    if (!dmux)
+        return 1;
+    WebPChunkIterator it;
+    int orientation = 1;
+    if (WebPDemuxGetChunk(dmux, "EXIF", 1, &it)) {
+        orientation = tsr_exif_orientation(it.chunk.bytes, it.chunk.size);
+        WebPDemuxReleaseChunkIterator(&it);
+    }
+    WebPDemuxDelete(dmux);
+    return orientation;
+}
+#endif
+
+/* Reads the features and the EXIF orientation, and checks the RIFF size
+ * against the data we hold. */
 static tsr_status features(tsr_ctx *ctx, const uint8_t *bytes, size_t len, WebPBitstreamFeatures *f,
                            tsr_image_info *info) {
     uint64_t riff = (uint64_t)bytes[4] | (uint64_t)bytes[5] << 8 | (uint64_t)bytes[6] << 16 |
@@ -39,6 +64,7 @@ static tsr_status features(tsr_ctx *ctx, const uint8_t *bytes, size_t len, WebPB
     info->bit_depth = 8;
     info->frames = 1;
 #ifdef HAVE_DEMUX
+    info->orientation = exif_orientation(bytes, len);
     if (f->has_animation) {
         WebPData data = {bytes, len};
         WebPDemuxer *dmux = WebPDemux(&data);
