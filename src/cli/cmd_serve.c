@@ -50,8 +50,8 @@ static void serve_defaults(tsr_server_config *c) {
     c->timeout_s = 60;
     c->rate_limit = 100;
     c->rate_burst = 2000;
-    c->quota_bytes = 10ull << 30;
-    c->quota_jobs = 100;
+    c->quota_bytes = TSR_SERVER_QUOTA_BYTES_DEFAULT;
+    c->quota_jobs = TSR_SERVER_QUOTA_JOBS_DEFAULT;
 }
 
 /* Handles the cap, connection, rate and quota options: 1 when `opt` was

@@ -1,5 +1,5 @@
-/* tessera user add/list: account administration straight on a data folder's
- * store, for the first admin and for scripts. The store locks its folder, so
+/* tessera user add/list/quota: account administration straight on a data
+ * folder's store, for the first admin and for scripts. The store locks its folder, so
  * these commands refuse while a server holds it (use the API then). */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "cli/accounts.h"
+#include "server/server.h"
 
 /* Whether another process holds the flock of data_dir/lock (a running
  * server); probed only after tsr_store_open failed, to explain why. */
@@ -47,7 +48,8 @@ tsr_status cli_accounts_open(tsr_ctx *ctx, const char *data, int create, tsr_sto
         return tsr_error(ctx, TSR_ERR_IO,
                          "the data folder %s is in use by a running tessera server; stop it, "
                          "or manage accounts through its API (POST /api/v1/users, "
-                         "POST /api/v1/tokens, DELETE /api/v1/tokens/{id}, see docs/serve.md)",
+                         "PATCH /api/v1/users/{id}, POST /api/v1/tokens, "
+                         "DELETE /api/v1/tokens/{id}, see docs/serve.md)",
                          data);
     }
     return st;
@@ -77,10 +79,14 @@ void cli_format_time(int64_t ms, char *buf, size_t size) {
 }
 
 static void user_usage(FILE *f) {
-    fprintf(f, "usage: tessera user add NAME --role admin|user|viewer [--data DIR]\n"
-               "       tessera user list [--data DIR] [--json]\n"
-               "Works on the data folder directly (default ./tessera-data); while a server\n"
-               "runs on it, use the API instead (POST /api/v1/users).\n");
+    fprintf(f,
+            "usage: tessera user add NAME --role admin|user|viewer [--data DIR]\n"
+            "       tessera user list [--data DIR] [--json]\n"
+            "       tessera user quota NAME [--bytes N|default] [--jobs N|default] [--data DIR]\n"
+            "Works on the data folder directly (default ./tessera-data); while a server\n"
+            "runs on it, use the API instead (POST /api/v1/users, PATCH /api/v1/users/{id}).\n"
+            "quota: N = that account's own limit (0 = unlimited), default = the server's\n"
+            "--quota-bytes / --quota-jobs.\n");
 }
 
 /* tessera user add: creates the user and its first token, printed once on
@@ -117,28 +123,46 @@ out:
     return cli_exit_code(st);
 }
 
+/* An override for the list: its value, or "default". */
+static void override_text(const tsr_store_quota *q, char *buf, size_t size) {
+    if (q->set)
+        snprintf(buf, size, "%llu", (unsigned long long)q->value);
+    else
+        snprintf(buf, size, "default");
+}
+
+/* An override as JSON: its value, or null for the server's default. */
+static json_t *override_json(const tsr_store_quota *q) {
+    return q->set ? json_integer((json_int_t)q->value) : json_null();
+}
+
 static int user_list(tsr_ctx *ctx, const char *data, int as_json) {
     tsr_store *store = NULL;
     tsr_store_user *users = NULL;
     size_t n = 0;
     tsr_status st;
-    char when[32];
+    char when[32], qb[24], qj[24];
     if ((st = cli_accounts_open(ctx, data, 0, &store)) ||
         (st = tsr_store_user_list(store, ctx, &users, &n)))
         goto out;
     json_t *arr = as_json ? json_array() : NULL;
     if (!as_json)
-        printf("%-6s %-24s %-7s %s\n", "ID", "NAME", "ROLE", "CREATED");
+        printf("%-6s %-24s %-7s %-20s %-12s %s\n", "ID", "NAME", "ROLE", "CREATED", "QUOTA_BYTES",
+               "QUOTA_JOBS");
     for (size_t i = 0; i < n; i++) {
-        cli_format_time(users[i].created, when, sizeof when);
+        const tsr_store_user *u = &users[i];
+        cli_format_time(u->created, when, sizeof when);
+        override_text(&u->quota_bytes, qb, sizeof qb);
+        override_text(&u->quota_jobs, qj, sizeof qj);
         if (as_json)
-            json_array_append_new(arr,
-                                  json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)users[i].id,
-                                            "name", users[i].name, "role",
-                                            tsr_role_name(users[i].role), "created", when));
+            json_array_append_new(
+                arr, json_pack("{s:I, s:s, s:s, s:s, s:o, s:o}", "id", (json_int_t)u->id, "name",
+                               u->name, "role", tsr_role_name(u->role), "created", when,
+                               "quota_bytes_override", override_json(&u->quota_bytes),
+                               "quota_jobs_override", override_json(&u->quota_jobs)));
         else
-            printf("%-6lld %-24s %-7s %s\n", (long long)users[i].id, users[i].name,
-                   tsr_role_name(users[i].role), when);
+            printf("%-6lld %-24s %-7s %-20s %-12s %s\n", (long long)u->id, u->name,
+                   tsr_role_name(u->role), when, qb, qj);
     }
     if (as_json) {
         json_t *doc = json_pack("{s:o}", "users", arr);
@@ -155,22 +179,102 @@ out:
     return cli_exit_code(st);
 }
 
+/* A quota argument: "default" clears the override, a non-negative decimal
+ * integer up to `max` sets it. Returns 0 for anything else. */
+static int parse_override(const char *text, uint64_t max, tsr_store_quota *out) {
+    if (!strcmp(text, "default")) {
+        *out = (tsr_store_quota){.set = false};
+        return 1;
+    }
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (!text[0] || text[strspn(text, "0123456789")] || *end || errno || v > max)
+        return 0;
+    *out = (tsr_store_quota){.set = true, .value = v};
+    return 1;
+}
+
+/* Prints one effective quota after a change: the account's own value, or
+ * the server's default (which an offline command cannot see: the flag's
+ * default is named). */
+static void print_quota(const char *key, const tsr_store_quota *q, const char *flag,
+                        unsigned long long flag_default) {
+    if (!q->set)
+        printf("%-12s default (the server's %s; %llu unless it gives another)\n", key, flag,
+               flag_default);
+    else if (q->value == 0)
+        printf("%-12s unlimited (this account's own)\n", key);
+    else
+        printf("%-12s %llu (this account's own)\n", key, (unsigned long long)q->value);
+}
+
+/* tessera user quota: sets or clears user `name`'s overrides (`bytes` and
+ * `jobs` NULL = leave as is) and prints the values then in force. A change
+ * writes an offline audit line quota_changed with the old and new values. */
+static int user_quota(tsr_ctx *ctx, const char *data, const char *name, const char *bytes_arg,
+                      const char *jobs_arg) {
+    tsr_store *store = NULL;
+    tsr_store_user u;
+    tsr_store_quota bytes, jobs;
+    tsr_status st;
+    if ((st = cli_accounts_open(ctx, data, 0, &store)) ||
+        (st = cli_accounts_find_user(store, ctx, name, &u)))
+        goto out;
+    bytes = u.quota_bytes;
+    jobs = u.quota_jobs;
+    if ((bytes_arg && !parse_override(bytes_arg, INT64_MAX, &bytes)) ||
+        (jobs_arg && !parse_override(jobs_arg, TSR_STORE_QUOTA_JOBS_MAX, &jobs))) {
+        st = tsr_error(ctx, TSR_ERR_USAGE,
+                       "--bytes takes 0..%lld or 'default', --jobs 0..%d or 'default' (0 = "
+                       "unlimited)",
+                       (long long)INT64_MAX, TSR_STORE_QUOTA_JOBS_MAX);
+        goto out;
+    }
+    if (bytes_arg || jobs_arg) {
+        if ((st = tsr_store_user_set_quota(store, ctx, u.id, bytes.set, bytes.value, jobs.set,
+                                           jobs.value, NULL)))
+            goto out;
+        cli_audit(data, "quota_changed", "user", json_string(u.name), "user_id", json_integer(u.id),
+                  "old",
+                  json_pack("{s:o, s:o}", "quota_bytes", override_json(&u.quota_bytes),
+                            "quota_jobs", override_json(&u.quota_jobs)),
+                  "new",
+                  json_pack("{s:o, s:o}", "quota_bytes", override_json(&bytes), "quota_jobs",
+                            override_json(&jobs)),
+                  NULL);
+    }
+    printf("user %s (id %lld)\n", u.name, (long long)u.id);
+    print_quota("quota_bytes", &bytes, "--quota-bytes", TSR_SERVER_QUOTA_BYTES_DEFAULT);
+    print_quota("quota_jobs", &jobs, "--quota-jobs", TSR_SERVER_QUOTA_JOBS_DEFAULT);
+out:
+    if (st)
+        fprintf(stderr, "tessera user quota: %s\n", tsr_ctx_message(ctx));
+    tsr_store_close(store);
+    return cli_exit_code(st);
+}
+
 int cmd_user(int argc, char **argv) {
-    const char *data = "./tessera-data", *role = NULL, *name = NULL;
+    const char *data = "./tessera-data", *role = NULL, *name = NULL, *bytes = NULL, *jobs = NULL;
     int as_json = 0;
-    if (argc < 2 || (strcmp(argv[1], "add") && strcmp(argv[1], "list"))) {
+    const char *sub = argc >= 2 ? argv[1] : "";
+    int add = !strcmp(sub, "add"), quota = !strcmp(sub, "quota");
+    if (!add && !quota && strcmp(sub, "list")) {
         user_usage(stderr);
         return EXIT_USAGE;
     }
-    int add = !strcmp(argv[1], "add");
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--data") && i + 1 < argc)
             data = argv[++i];
         else if (add && !strcmp(argv[i], "--role") && i + 1 < argc)
             role = argv[++i];
-        else if (!add && !strcmp(argv[i], "--json"))
+        else if (quota && !strcmp(argv[i], "--bytes") && i + 1 < argc)
+            bytes = argv[++i];
+        else if (quota && !strcmp(argv[i], "--jobs") && i + 1 < argc)
+            jobs = argv[++i];
+        else if (!add && !quota && !strcmp(argv[i], "--json"))
             as_json = 1;
-        else if (add && argv[i][0] != '-' && !name)
+        else if ((add || quota) && argv[i][0] != '-' && !name)
             name = argv[i];
         else {
             fprintf(stderr, "tessera user: unexpected argument '%s'\n", argv[i]);
@@ -182,10 +286,17 @@ int cmd_user(int argc, char **argv) {
         fprintf(stderr, "tessera user add: give a NAME and --role admin|user|viewer\n");
         return EXIT_USAGE;
     }
+    if (quota && !name) {
+        fprintf(stderr, "tessera user quota: give a NAME (and --bytes N|default, --jobs "
+                        "N|default to change)\n");
+        return EXIT_USAGE;
+    }
     tsr_ctx *ctx = tsr_ctx_new();
     if (!ctx)
         return EXIT_INTERNAL;
-    int code = add ? user_add(ctx, data, name, role) : user_list(ctx, data, as_json);
+    int code = add     ? user_add(ctx, data, name, role)
+               : quota ? user_quota(ctx, data, name, bytes, jobs)
+                       : user_list(ctx, data, as_json);
     tsr_ctx_free(ctx);
     return code;
 }

@@ -22,6 +22,7 @@ static void usage(FILE *f) {
             "  tessera fetch [--server URL] [--token T] JOB_ID -o DIR\n"
             "  tessera user add NAME --role admin|user|viewer [--data DIR]\n"
             "  tessera user list [--data DIR] [--json]\n"
+            "  tessera user quota NAME [--bytes N|default] [--jobs N|default] [--data DIR]\n"
             "  tessera token issue --user NAME | list [--user NAME] | revoke ID [--data DIR]\n"
             "  tessera data keygen FILE\n"
             "  tessera data rotate-key [--data DIR] [--old-key FILE] [--new-key FILE]\n"

@@ -24,6 +24,8 @@ const route server_routes[] = {
     {"GET", "/api/v1/workers", h_workers, ACCESS_ADMIN, BODY_NONE},
     {"POST", "/api/v1/users", h_users_create, ACCESS_ADMIN, BODY_JSON},
     {"GET", "/api/v1/users", h_users_list, ACCESS_ADMIN, BODY_NONE},
+    {"GET", "/api/v1/users/{id}", h_user_get, ACCESS_VIEWER, BODY_NONE},
+    {"PATCH", "/api/v1/users/{id}", h_user_patch, ACCESS_ADMIN, BODY_JSON},
     {"POST", "/api/v1/tokens", h_tokens_create, ACCESS_USER, BODY_JSON},
     {"GET", "/api/v1/tokens", h_tokens_list, ACCESS_VIEWER, BODY_NONE},
     {"DELETE", "/api/v1/tokens/{id}", h_token_revoke, ACCESS_USER, BODY_NONE},

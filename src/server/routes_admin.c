@@ -1,5 +1,6 @@
 /* Users and tokens (admin; a user may issue, list and revoke its own
- * tokens) and the worker list. User and token ids are shown as strings. */
+ * tokens, and read its own account with its quotas) and the worker list.
+ * User and token ids are shown as strings. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,13 +68,146 @@ enum MHD_Result h_users_list(request *r) {
     tsr_store_user *users = NULL;
     size_t n = 0;
     tsr_status st = tsr_store_user_list(r->srv->store, r->ctx, &users, &n);
-    if (st)
-        return reply_status(r, st);
     json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, user_json(&users[i]));
+    for (size_t i = 0; !st && i < n; i++) {
+        json_t *u = user_json(&users[i]);
+        if (!(st = user_quota_add(r, &users[i], u)))
+            json_array_append(arr, u);
+        json_decref(u);
+    }
     free(users);
+    if (st) {
+        json_decref(arr);
+        return reply_status(r, st);
+    }
     return reply_json(r, 200, json_pack("{s:o}", "users", arr));
+}
+
+/* Finds the user named by the path's {id} ("me" = the caller) that the
+ * caller may see: itself, or anybody for an admin. Replies 404 itself (the
+ * same for a user that does not exist and one that is not the caller's) or
+ * the store error, and returns 0. */
+static int path_user(request *r, tsr_store_user *out, enum MHD_Result *res) {
+    int self = !strcmp(r->params[0], "me"), found = 0;
+    char *end = NULL;
+    long long id = self ? r->user.id : strtoll(r->params[0], &end, 10);
+    if (!self && (*end || id <= 0))
+        id = 0;
+    if (id > 0 && (id == r->user.id || r->user.role == TSR_ROLE_ADMIN)) {
+        tsr_status st = tsr_store_user_get(r->srv->store, r->ctx, id, out, &found);
+        if (st) {
+            *res = reply_status(r, st);
+            return 0;
+        }
+    }
+    if (!found)
+        *res = reply_error(r, 404, "not_found", "user %s not found", r->params[0]);
+    return found;
+}
+
+/* Replies 200 with user `u` and its quotas and usage. */
+static enum MHD_Result reply_user(request *r, const tsr_store_user *u) {
+    json_t *body = user_json(u);
+    tsr_status st = user_quota_add(r, u, body);
+    if (st) {
+        json_decref(body);
+        return reply_status(r, st);
+    }
+    return reply_json(r, 200, body);
+}
+
+enum MHD_Result h_user_get(request *r) {
+    tsr_store_user u;
+    enum MHD_Result res;
+    if (!path_user(r, &u, &res))
+        return res;
+    return reply_user(r, &u);
+}
+
+/* Reads field `key` of a PATCH body into override *q: absent leaves *q as
+ * it is, null clears it, a non-negative integer sets it. Anything else
+ * replies 400 naming the field and returns 0. */
+static int read_override(request *r, json_t *body, const char *key, tsr_store_quota *q,
+                         enum MHD_Result *res) {
+    json_t *v = json_object_get(body, key);
+    if (!v)
+        return 1;
+    if (json_is_null(v)) {
+        *q = (tsr_store_quota){.set = false};
+        return 1;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        *res = reply_error(r, 400, "bad_request",
+                           "%s must be a non-negative integer (0 = unlimited) or null (the "
+                           "server's default)",
+                           key);
+        return 0;
+    }
+    *q = (tsr_store_quota){.set = true, .value = (uint64_t)json_integer_value(v)};
+    return 1;
+}
+
+/* Overrides *q as audit JSON: the value, or null for the default. */
+static json_t *override_audit(const tsr_store_quota *q) {
+    return q->set ? json_integer((json_int_t)q->value) : json_null();
+}
+
+/* Whether PATCH body `body` holds only the fields it may; replies 400
+ * naming the first other one and returns 0. */
+static int patch_fields_known(request *r, json_t *body, enum MHD_Result *res) {
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v) {
+        if (strcmp(key, "quota_bytes") && strcmp(key, "quota_jobs")) {
+            *res = reply_error(r, 400, "bad_request",
+                               "unknown field %.64s: PATCH takes quota_bytes and quota_jobs", key);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+enum MHD_Result h_user_patch(request *r) {
+    json_t *body = request_json(r);
+    enum MHD_Result res;
+    tsr_store_user u;
+    int found = 0;
+    if (!body)
+        return MHD_YES;
+    if (!path_user(r, &u, &res) || !patch_fields_known(r, body, &res))
+        goto out;
+    tsr_store_quota bytes = u.quota_bytes, jobs = u.quota_jobs;
+    if (!read_override(r, body, "quota_bytes", &bytes, &res) ||
+        !read_override(r, body, "quota_jobs", &jobs, &res))
+        goto out;
+    if (json_object_size(body) == 0) {
+        res = reply_user(r, &u);
+        goto out;
+    }
+    tsr_status st = tsr_store_user_set_quota(r->srv->store, r->ctx, u.id, bytes.set, bytes.value,
+                                             jobs.set, jobs.value, &found);
+    if (!st && !found) {
+        res = reply_error(r, 404, "not_found", "user %s not found", r->params[0]);
+        goto out;
+    }
+    if (st) {
+        res = reply_status(r, st);
+        goto out;
+    }
+    audit(r, "info", "quota_changed", "user", json_string(u.name), "user_id", json_integer(u.id),
+          "old",
+          json_pack("{s:o, s:o}", "quota_bytes", override_audit(&u.quota_bytes), "quota_jobs",
+                    override_audit(&u.quota_jobs)),
+          "new",
+          json_pack("{s:o, s:o}", "quota_bytes", override_audit(&bytes), "quota_jobs",
+                    override_audit(&jobs)),
+          NULL);
+    u.quota_bytes = bytes;
+    u.quota_jobs = jobs;
+    res = reply_user(r, &u);
+out:
+    json_decref(body);
+    return res;
 }
 
 enum MHD_Result h_tokens_create(request *r) {

@@ -178,32 +178,37 @@ static int quota_refuse(request *r, unsigned status, const char *code, const cha
 
 /* The account's quotas at submit: queued + running jobs (429
  * too_many_active_jobs) and stored bytes (413 quota_exceeded once the
- * account is at or over its quota). Replies itself and returns 0 when
+ * account is at or over its quota), each the account's own when an admin
+ * set one, else the server's default. Replies itself and returns 0 when
  * the job may not be queued. */
 static int quota_allow(request *r, enum MHD_Result *res) {
-    const tsr_server_config *c = &r->srv->config;
+    uint64_t quota_jobs = quota_jobs_of(r->srv, &r->user);
+    uint64_t quota_bytes = quota_bytes_of(r->srv, &r->user);
     tsr_store_usage use;
     char msg[300];
-    if (!c->quota_jobs && !c->quota_bytes)
+    if (!quota_jobs && !quota_bytes)
         return 1;
     tsr_status st = tsr_store_user_usage(r->srv->store, r->ctx, r->user.id, &use);
     if (st) {
         *res = reply_status(r, st);
         return 0;
     }
-    if (c->quota_jobs && use.active_jobs >= (int64_t)c->quota_jobs) {
+    if (quota_jobs && (uint64_t)use.active_jobs >= quota_jobs) {
         r->retry_after = 5;
         snprintf(msg, sizeof msg,
-                 "too many active jobs: this account has %lld queued or running, its limit is %u",
-                 (long long)use.active_jobs, c->quota_jobs);
+                 "too many active jobs: this account has %lld queued or running, its limit is "
+                 "%llu (quota_jobs, %s)",
+                 (long long)use.active_jobs, (unsigned long long)quota_jobs,
+                 quota_source(&r->user.quota_jobs));
         return quota_refuse(r, 429, "too_many_active_jobs", "jobs", msg, res);
     }
     uint64_t used = use.image_bytes + use.result_bytes;
-    if (c->quota_bytes && used >= c->quota_bytes) {
+    if (quota_bytes && used >= quota_bytes) {
         snprintf(msg, sizeof msg,
-                 "storage quota exceeded: this account stores %llu of its %llu bytes; delete "
-                 "images or jobs first",
-                 (unsigned long long)used, (unsigned long long)c->quota_bytes);
+                 "storage quota exceeded: this account stores %llu of its %llu bytes "
+                 "(quota_bytes, %s); delete images or jobs first",
+                 (unsigned long long)used, (unsigned long long)quota_bytes,
+                 quota_source(&r->user.quota_bytes));
         return quota_refuse(r, 413, "quota_exceeded", "bytes", msg, res);
     }
     return 1;

@@ -15,6 +15,9 @@
 
 typedef struct tsr_server tsr_server;
 
+#define TSR_SERVER_QUOTA_BYTES_DEFAULT (10ull << 30) /* --quota-bytes when not given */
+#define TSR_SERVER_QUOTA_JOBS_DEFAULT  100           /* --quota-jobs when not given */
+
 typedef struct tsr_server_config {
     const char *host;             /* numeric IPv4 address to listen on ("127.0.0.1") */
     int port;                     /* TCP port; 0 = any free port (see tsr_server_port) */
@@ -31,8 +34,10 @@ typedef struct tsr_server_config {
     double rate_limit;            /* requests per second per account (per address without
                                      a valid token); 0 = no rate limit */
     double rate_burst;            /* token bucket size; 0 = 20 x rate_limit (at least 1) */
-    uint64_t quota_bytes;         /* stored bytes per account (originals + results); 0 = none */
-    unsigned quota_jobs;          /* queued + running jobs per account; 0 = none */
+    uint64_t quota_bytes;         /* default stored bytes per account (originals + results);
+                                     0 = none; an account's own override wins */
+    unsigned quota_jobs;          /* default queued + running jobs per account; 0 = none; an
+                                     account's own override wins */
     tsr_executor *fleet_exec;     /* the coordinator's Redis executor (borrowed, for its
                                      counters in /metrics); NULL = local mode */
 } tsr_server_config;

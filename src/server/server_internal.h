@@ -33,7 +33,7 @@ typedef enum access_kind {
 typedef enum MHD_Result (*handler_fn)(request *r);
 
 typedef struct route {
-    const char *method;  /* "GET", "POST", "DELETE" */
+    const char *method;  /* "GET", "POST", "PATCH", "DELETE" */
     const char *pattern; /* "/api/v1/jobs/{id}"; {name} matches one path segment */
     handler_fn handler;  /* called once the whole body is in */
     access_kind access;  /* least role allowed, or public */
@@ -166,6 +166,21 @@ void upload_free(upload *up);
 /* Body bytes received so far (0 for NULL). */
 uint64_t upload_received(const upload *up);
 
+/* ---- quota.c ---- */
+/* The account's effective storage quota in bytes: its override when set,
+ * else --quota-bytes. 0 = unlimited. */
+uint64_t quota_bytes_of(const tsr_server *srv, const tsr_store_user *u);
+/* The account's effective active-jobs quota, likewise (--quota-jobs). */
+uint64_t quota_jobs_of(const tsr_server *srv, const tsr_store_user *u);
+/* Where a limit comes from, for messages: "this account's own quota" or
+ * "the server's default". Static text. */
+const char *quota_source(const tsr_store_quota *q);
+/* Adds to user object `obj` (borrowed) the account's effective quotas
+ * (quota_bytes, quota_jobs; 0 = unlimited), its overrides (null = the
+ * server's default) and its usage (stored_bytes, active_jobs). Fails only
+ * when the store cannot read the usage (message on r->ctx). */
+tsr_status user_quota_add(request *r, const tsr_store_user *u, json_t *obj);
+
 /* ---- trailing.c ---- */
 /* The trailing-data rule: after the end of a PNG, GIF, JPEG or WebP image
  * only zero bytes may follow (TSR_ERR_CORRUPT naming the byte count);
@@ -190,6 +205,8 @@ enum MHD_Result h_job_item_result(request *r);
 enum MHD_Result h_workers(request *r);
 enum MHD_Result h_users_create(request *r);
 enum MHD_Result h_users_list(request *r);
+enum MHD_Result h_user_get(request *r);
+enum MHD_Result h_user_patch(request *r);
 enum MHD_Result h_tokens_create(request *r);
 enum MHD_Result h_tokens_list(request *r);
 enum MHD_Result h_token_revoke(request *r);

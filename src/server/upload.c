@@ -29,6 +29,7 @@ struct upload {
     uint64_t cap;                 /* body byte cap */
     tsr_status err;               /* first error; the rest of the body is dropped */
     int err_part;                 /* part the error is about, -1 = the request */
+    uint64_t quota;               /* the account's effective storage quota; 0 = none */
     uint64_t quota_room;          /* bytes the account may still store; UINT64_MAX = no quota */
     int over_quota;               /* the error is the storage quota */
 };
@@ -108,13 +109,16 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
     return up->err ? MHD_NO : MHD_YES;
 }
 
-/* The storage quota at the start of an upload: sets up->quota_room; replies
- * 413 quota_exceeded itself and returns 0 when the account is full or the
- * declared body (Content-Length `len`, may be NULL) cannot fit. */
+/* The storage quota at the start of an upload: sets up->quota and
+ * up->quota_room; replies 413 quota_exceeded itself and returns 0 when the
+ * account is full or the declared body (Content-Length `len`, may be NULL)
+ * cannot fit. The quota is the account's own when an admin set one, else
+ * --quota-bytes; admins are no exception. */
 static int quota_begin(request *r, const char *len, enum MHD_Result *result) {
     upload *up = r->up;
-    uint64_t quota = r->srv->config.quota_bytes;
+    uint64_t quota = quota_bytes_of(r->srv, &r->user);
     tsr_store_usage use;
+    up->quota = quota;
     up->quota_room = UINT64_MAX;
     if (!quota)
         return 1;
@@ -130,8 +134,10 @@ static int quota_begin(request *r, const char *len, enum MHD_Result *result) {
         return 1;
     atomic_fetch_add(&r->srv->quota_stops, 1);
     *result = reply_error(r, 413, "quota_exceeded",
-                          "storage quota exceeded: this account stores %llu of its %llu bytes%s",
+                          "storage quota exceeded: this account stores %llu of its %llu bytes "
+                          "(quota_bytes, %s)%s",
                           (unsigned long long)used, (unsigned long long)quota,
+                          quota_source(&r->user.quota_bytes),
                           up->quota_room ? " and the upload is larger than the rest" : "");
     return 0;
 }
@@ -139,7 +145,7 @@ static int quota_begin(request *r, const char *len, enum MHD_Result *result) {
 /* Checks again, just before commit, that the validated parts fit the
  * storage quota (other uploads or results may have landed meanwhile). */
 static tsr_status quota_commit_check(request *r) {
-    uint64_t quota = r->srv->config.quota_bytes, sum = 0;
+    uint64_t quota = r->up->quota, sum = 0;
     tsr_store_usage use;
     if (!quota)
         return TSR_OK;
@@ -154,8 +160,9 @@ static tsr_status quota_commit_check(request *r) {
     r->up->over_quota = 1;
     return tsr_error(r->ctx, TSR_ERR_LIMIT,
                      "storage quota exceeded: %llu bytes stored plus %llu uploaded is more than "
-                     "the account's %llu",
-                     (unsigned long long)used, (unsigned long long)sum, (unsigned long long)quota);
+                     "the account's %llu (quota_bytes, %s)",
+                     (unsigned long long)used, (unsigned long long)sum, (unsigned long long)quota,
+                     quota_source(&r->user.quota_bytes));
 }
 
 /* For formats decoded whole (GIF, WebP), caps the decode at
@@ -227,8 +234,9 @@ void upload_feed(request *r, const char *data, size_t size) {
         fail(r, -1,
              tsr_error(r->ctx, TSR_ERR_LIMIT,
                        "storage quota exceeded: the upload passed the %llu bytes this account "
-                       "may still store",
-                       (unsigned long long)up->quota_room));
+                       "may still store of its %llu (quota_bytes, %s)",
+                       (unsigned long long)up->quota_room, (unsigned long long)up->quota,
+                       quota_source(&r->user.quota_bytes)));
         return;
     }
     if (!up->pp) {

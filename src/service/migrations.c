@@ -71,7 +71,14 @@ static const char v1[] = "CREATE TABLE users("
                          "CREATE INDEX job_items_image ON job_items(image);"
                          "CREATE INDEX job_items_result ON job_items(result_blob);";
 
+/* Per-account quota overrides: NULL = the server's default (--quota-bytes,
+ * --quota-jobs), 0 = unlimited for that account, N = its own limit. */
+static const char v2[] =
+    "ALTER TABLE users ADD COLUMN quota_bytes INTEGER CHECK (quota_bytes >= 0);"
+    "ALTER TABLE users ADD COLUMN quota_jobs INTEGER CHECK (quota_jobs >= 0);";
+
 const tsr_store_migration tsr_store_migrations[] = {
     {1, v1},
+    {2, v2},
 };
 const size_t tsr_store_migration_count = sizeof tsr_store_migrations / sizeof *tsr_store_migrations;

@@ -71,11 +71,20 @@ typedef enum tsr_job_state {
     TSR_JOB_STATE_COUNT
 } tsr_job_state;
 
+/* One per-account quota override. A zeroed one is "no override": the
+ * server's default applies. */
+typedef struct tsr_store_quota {
+    bool set;       /* false = the server's default (NULL in the store) */
+    uint64_t value; /* when set: this account's limit; 0 = unlimited */
+} tsr_store_quota;
+
 typedef struct tsr_store_user {
     int64_t id;                        /* positive */
     char name[TSR_STORE_NAME_MAX + 1]; /* unique */
     tsr_role role;                     /* what the user may do */
     int64_t created;                   /* ms since epoch */
+    tsr_store_quota quota_bytes;       /* override of stored bytes (originals + results) */
+    tsr_store_quota quota_jobs;        /* override of queued + running jobs */
 } tsr_store_user;
 
 typedef struct tsr_store_token {
@@ -439,6 +448,8 @@ tsr_status tsr_store_rotate_key(tsr_ctx *ctx, const char *data_dir, const char *
 
 /* ---- quotas (store_quota.c) ---- */
 
+#define TSR_STORE_QUOTA_JOBS_MAX 1000000 /* largest active-jobs override (as --quota-jobs) */
+
 /* What one account holds, for its quotas. */
 typedef struct tsr_store_usage {
     uint64_t image_bytes;  /* bytes of its uploaded originals */
@@ -448,5 +459,15 @@ typedef struct tsr_store_usage {
 
 /* Fills *out with what user `user` (an id; not checked) holds now. */
 tsr_status tsr_store_user_usage(tsr_store *store, tsr_ctx *ctx, int64_t user, tsr_store_usage *out);
+
+/* Sets or clears both quota overrides of user `user_id` in one statement:
+ * with `has_bytes` its stored-bytes override becomes `bytes` (0 = unlimited),
+ * without it the override is cleared (back to the server's default); the
+ * same for `has_jobs` and `jobs`. A caller changing only one reads the user
+ * first and passes the other as it is. `bytes` over INT64_MAX or `jobs` over
+ * TSR_STORE_QUOTA_JOBS_MAX is TSR_ERR_USAGE. *found = 0 (may be NULL) when
+ * there is no such user. */
+tsr_status tsr_store_user_set_quota(tsr_store *store, tsr_ctx *ctx, int64_t user_id, bool has_bytes,
+                                    uint64_t bytes, bool has_jobs, uint64_t jobs, int *found);
 
 #endif

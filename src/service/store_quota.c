@@ -1,5 +1,6 @@
-/* Per-account usage for the server's quotas: stored bytes (originals plus
- * results) and active jobs, read in one statement under the store lock. */
+/* Per-account quotas: usage (stored bytes, originals plus results, and active
+ * jobs, read in one statement under the store lock) and the per-account
+ * overrides of the server's default quotas (users.quota_bytes, quota_jobs). */
 #include <string.h>
 
 #include "service/store_internal.h"
@@ -26,6 +27,41 @@ tsr_status tsr_store_user_usage(tsr_store *store, tsr_ctx *ctx, int64_t user,
     out->image_bytes = (uint64_t)sqlite3_column_int64(st, 0);
     out->result_bytes = (uint64_t)sqlite3_column_int64(st, 1);
     out->active_jobs = sqlite3_column_int64(st, 2);
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&store->lock);
+    return rc;
+}
+
+/* Binds override `value` at `index`, or NULL when it is not `set`. */
+static void bind_quota(sqlite3_stmt *st, int index, bool set, uint64_t value) {
+    if (set)
+        sqlite3_bind_int64(st, index, (sqlite3_int64)value);
+    else
+        sqlite3_bind_null(st, index);
+}
+
+tsr_status tsr_store_user_set_quota(tsr_store *store, tsr_ctx *ctx, int64_t user_id, bool has_bytes,
+                                    uint64_t bytes, bool has_jobs, uint64_t jobs, int *found) {
+    sqlite3_stmt *st = NULL;
+    if (found)
+        *found = 0;
+    if (has_bytes && bytes > (uint64_t)INT64_MAX)
+        return tsr_error(ctx, TSR_ERR_USAGE, "quota_bytes must be at most %lld",
+                         (long long)INT64_MAX);
+    if (has_jobs && jobs > TSR_STORE_QUOTA_JOBS_MAX)
+        return tsr_error(ctx, TSR_ERR_USAGE, "quota_jobs must be at most %d",
+                         TSR_STORE_QUOTA_JOBS_MAX);
+    pthread_mutex_lock(&store->lock);
+    tsr_status rc = tsr_store_prepare(
+        store, ctx, "UPDATE users SET quota_bytes = ?2, quota_jobs = ?3 WHERE id = ?1", &st);
+    if (rc)
+        goto out;
+    sqlite3_bind_int64(st, 1, user_id);
+    bind_quota(st, 2, has_bytes, bytes);
+    bind_quota(st, 3, has_jobs, jobs);
+    if (!(rc = tsr_store_step_done(store, ctx, st, "set an account's quotas")) && found)
+        *found = sqlite3_changes(store->db) > 0;
 out:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&store->lock);

@@ -7,7 +7,7 @@
 
 #include "service/store_internal.h"
 
-#define USER_COLUMNS "u.id, u.name, u.role, u.created"
+#define USER_COLUMNS "u.id, u.name, u.role, u.created, u.quota_bytes, u.quota_jobs"
 
 /* Whether `name` is 1..64 bytes of letters, digits, '.', '_' or '-'. */
 static bool name_valid(const char *name) {
@@ -23,6 +23,17 @@ static bool name_valid(const char *name) {
     return true;
 }
 
+/* Reads a nullable quota override column: NULL = not set. */
+static tsr_store_quota read_quota(sqlite3_stmt *st, int col) {
+    tsr_store_quota q = {0};
+    if (sqlite3_column_type(st, col) != SQLITE_NULL) {
+        sqlite3_int64 v = sqlite3_column_int64(st, col);
+        q.set = true;
+        q.value = v > 0 ? (uint64_t)v : 0;
+    }
+    return q;
+}
+
 /* Reads USER_COLUMNS starting at column `col`. An unknown role reads as
  * viewer, the least privileged. */
 static void read_user(sqlite3_stmt *st, int col, tsr_store_user *u) {
@@ -32,6 +43,8 @@ static void read_user(sqlite3_stmt *st, int col, tsr_store_user *u) {
     if (!tsr_role_parse((const char *)sqlite3_column_text(st, col + 2), &u->role))
         u->role = TSR_ROLE_VIEWER;
     u->created = sqlite3_column_int64(st, col + 3);
+    u->quota_bytes = read_quota(st, col + 4);
+    u->quota_jobs = read_quota(st, col + 5);
 }
 
 tsr_status tsr_store_user_create(tsr_store *store, tsr_ctx *ctx, const char *name, tsr_role role,

@@ -38,6 +38,7 @@ EXPECTED_ROUTES = {
     ("GET", "/api/v1/jobs/{id}/result"), ("GET", "/api/v1/jobs/{id}/result/{image}"),
     ("GET", "/api/v1/workers"),
     ("POST", "/api/v1/users"), ("GET", "/api/v1/users"),
+    ("GET", "/api/v1/users/{id}"), ("PATCH", "/api/v1/users/{id}"),
     ("POST", "/api/v1/tokens"), ("GET", "/api/v1/tokens"), ("DELETE", "/api/v1/tokens/{id}"),
     ("GET", "/metrics"), ("GET", "/healthz"), ("GET", "/readyz"),
     ("GET", "/"), ("GET", "/app.js"), ("GET", "/style.css"),

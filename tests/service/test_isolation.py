@@ -13,7 +13,8 @@ from harness import ADMIN_TOKEN, BIN, DATA, Server, read_file
 
 SECRET_NAME = "alice-secret-holiday.png"
 MISSING = {"{id}@images": "0123456789abcdef" * 2, "{id}@jobs": "fedcba9876543210" * 2,
-           "{id}@tokens": "999999", "{image}": "00112233445566778899aabbccddeeff"}
+           "{id}@tokens": "999999", "{id}@users": "999999",
+           "{image}": "00112233445566778899aabbccddeeff"}
 
 # How each route treats callers:
 #   public        no token needed, same answer for everyone
@@ -42,6 +43,8 @@ ROUTES = {
     ("GET", "/api/v1/workers"): "admin",
     ("POST", "/api/v1/users"): "admin",
     ("GET", "/api/v1/users"): "admin",
+    ("GET", "/api/v1/users/{id}"): "read",
+    ("PATCH", "/api/v1/users/{id}"): "admin",
     ("POST", "/api/v1/tokens"): "issue_for",
     ("GET", "/api/v1/tokens"): "list",
     ("DELETE", "/api/v1/tokens/{id}"): "change",
@@ -120,7 +123,8 @@ class IsolationTest(unittest.TestCase):
     def fill(self, pattern, missing=False):
         """The path with alice's ids (or ids that do not exist) substituted."""
         ids = {"{id}@images": self.image["id"], "{id}@jobs": self.job["id"],
-               "{id}@tokens": self.alice_token_id, "{image}": self.image["id"]}
+               "{id}@tokens": self.alice_token_id, "{id}@users": self.user_ids["alice"],
+               "{image}": self.image["id"]}
         if missing:
             ids = MISSING
         parts = []
@@ -134,6 +138,8 @@ class IsolationTest(unittest.TestCase):
 
     def body(self, method, pattern, missing=False):
         """(body, headers) for routes that take one."""
+        if (method, pattern) == ("PATCH", "/api/v1/users/{id}"):
+            return {"quota_bytes": None, "quota_jobs": None}, None
         if method != "POST":
             return None, None
         if pattern == "/api/v1/images":

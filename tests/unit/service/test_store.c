@@ -1,5 +1,5 @@
 /* The service store: migrations, CRUD of every table, ownership, token
- * verification, blob atomicity and crash leftovers, resume, concurrency. */
+ * verification, quota overrides, blob atomicity and crash leftovers, resume, concurrency. */
 #include <dirent.h>
 #include <ftw.h>
 #include <limits.h>
@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -111,7 +112,7 @@ static void test_open_migrations_idempotent(void) {
     tsr_ctx *ctx = tsr_ctx_new();
     make_data_dir(dir, sizeof dir);
     tsr_store *s = open_store(ctx, dir);
-    CHECK_EQ_INT(tsr_store_schema_version(s), 1);
+    CHECK_EQ_INT(tsr_store_schema_version(s), 2);
     make_user(s, ctx, "alice", TSR_ROLE_USER);
     /* A second open of the same directory is refused while the first holds it. */
     tsr_store *second = NULL;
@@ -123,7 +124,7 @@ static void test_open_migrations_idempotent(void) {
     for (int i = 0; i < 2; i++) {
         int64_t n = 0;
         s = open_store(ctx, dir);
-        CHECK_EQ_INT(tsr_store_schema_version(s), 1);
+        CHECK_EQ_INT(tsr_store_schema_version(s), 2);
         CHECK_EQ_INT(tsr_store_user_count(s, ctx, &n), TSR_OK);
         CHECK_EQ_INT(n, 1);
         tsr_store_close(s);
@@ -173,6 +174,98 @@ static void test_users(void) {
     CHECK(tsr_role_parse("viewer", &r) && r == TSR_ROLE_VIEWER);
     CHECK(!tsr_role_parse("root", &r));
     CHECK(strcmp(tsr_role_name(TSR_ROLE_USER), "user") == 0);
+    tsr_store_close(s);
+    remove_tree(dir);
+    tsr_ctx_free(ctx);
+}
+
+/* Runs `sql` on the database of `dir` with a connection of its own (the
+ * store must be closed): to take a store back to an older schema. */
+static void raw_exec(const char *dir, const char *sql) {
+    char path[PATH_MAX];
+    sqlite3 *db = NULL;
+    snprintf(path, sizeof path, "%s/tessera.db", dir);
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    char *err = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+    if (rc != SQLITE_OK)
+        fprintf(stderr, "raw_exec: %s\n", err ? err : "?");
+    CHECK_EQ_INT(rc, SQLITE_OK);
+    sqlite3_free(err);
+    sqlite3_close(db);
+}
+
+/* Per-account quota overrides: none on a new user, set, 0, cleared, one
+ * changed with the other kept, range checks, unknown users, reads through
+ * get, list and token verification, and a version-1 store migrated. */
+static void test_quota_overrides(void) {
+    char dir[64], token[TSR_STORE_TOKEN_LEN + 1];
+    tsr_ctx *ctx = tsr_ctx_new();
+    make_data_dir(dir, sizeof dir);
+    tsr_store *s = open_store(ctx, dir);
+    tsr_store_user alice = make_user(s, ctx, "alice", TSR_ROLE_USER), u;
+    tsr_store_user bob = make_user(s, ctx, "bob", TSR_ROLE_USER);
+    int found = 0;
+    CHECK(!alice.quota_bytes.set && !alice.quota_jobs.set);
+    CHECK_EQ_INT(tsr_store_user_set_quota(s, ctx, alice.id, true, 5000000, true, 0, &found),
+                 TSR_OK);
+    CHECK_EQ_INT(found, 1);
+    CHECK_EQ_INT(tsr_store_user_get(s, ctx, alice.id, &u, &found), TSR_OK);
+    CHECK(u.quota_bytes.set && u.quota_bytes.value == 5000000);
+    CHECK(u.quota_jobs.set && u.quota_jobs.value == 0); /* 0 = unlimited, not "default" */
+    /* token verification (what the server's requests carry) reads them too */
+    CHECK_EQ_INT(tsr_store_token_create(s, ctx, alice.id, token, NULL), TSR_OK);
+    CHECK_EQ_INT(tsr_store_token_verify(s, ctx, token, &u, &found), TSR_OK);
+    CHECK(found && u.quota_bytes.set && u.quota_bytes.value == 5000000 && u.quota_jobs.set);
+    /* keep bytes, clear jobs; bob is untouched */
+    CHECK_EQ_INT(
+        tsr_store_user_set_quota(s, ctx, alice.id, true, u.quota_bytes.value, false, 0, NULL),
+        TSR_OK);
+    tsr_store_user *list = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(tsr_store_user_list(s, ctx, &list, &n), TSR_OK);
+    CHECK(n == 2 && list[0].id == alice.id && list[0].quota_bytes.set &&
+          list[0].quota_bytes.value == 5000000 && !list[0].quota_jobs.set);
+    CHECK(n == 2 && !list[1].quota_bytes.set && !list[1].quota_jobs.set);
+    free(list);
+    /* range checks leave the account as it was */
+    CHECK_EQ_INT(
+        tsr_store_user_set_quota(s, ctx, alice.id, true, (uint64_t)INT64_MAX + 1, false, 0, &found),
+        TSR_ERR_USAGE);
+    CHECK_STR_CONTAINS(tsr_ctx_message(ctx), "quota_bytes");
+    tsr_ctx_reset(ctx);
+    CHECK_EQ_INT(tsr_store_user_set_quota(s, ctx, alice.id, false, 0, true,
+                                          TSR_STORE_QUOTA_JOBS_MAX + 1, &found),
+                 TSR_ERR_USAGE);
+    CHECK_STR_CONTAINS(tsr_ctx_message(ctx), "quota_jobs");
+    tsr_ctx_reset(ctx);
+    CHECK_EQ_INT(tsr_store_user_get(s, ctx, alice.id, &u, &found), TSR_OK);
+    CHECK(u.quota_bytes.set && u.quota_bytes.value == 5000000);
+    /* an unknown user is not found, not an error */
+    found = 1;
+    CHECK_EQ_INT(tsr_store_user_set_quota(s, ctx, 999, true, 1, true, 1, &found), TSR_OK);
+    CHECK_EQ_INT(found, 0);
+    /* clearing both goes back to the default; the largest values fit */
+    CHECK_EQ_INT(tsr_store_user_set_quota(s, ctx, bob.id, true, (uint64_t)INT64_MAX, true,
+                                          TSR_STORE_QUOTA_JOBS_MAX, &found),
+                 TSR_OK);
+    CHECK_EQ_INT(tsr_store_user_get(s, ctx, bob.id, &u, &found), TSR_OK);
+    CHECK(u.quota_bytes.value == (uint64_t)INT64_MAX && u.quota_jobs.value == 1000000);
+    CHECK_EQ_INT(tsr_store_user_set_quota(s, ctx, bob.id, false, 0, false, 0, &found), TSR_OK);
+    CHECK_EQ_INT(tsr_store_user_get(s, ctx, bob.id, &u, &found), TSR_OK);
+    CHECK(!u.quota_bytes.set && !u.quota_jobs.set);
+    tsr_store_close(s);
+    /* a store of schema version 1 (no quota columns) is migrated at open */
+    raw_exec(dir, "ALTER TABLE users DROP COLUMN quota_bytes;"
+                  "ALTER TABLE users DROP COLUMN quota_jobs;"
+                  "UPDATE schema_version SET version = 1;");
+    s = open_store(ctx, dir);
+    CHECK_EQ_INT(tsr_store_schema_version(s), 2);
+    CHECK_EQ_INT(tsr_store_user_get(s, ctx, alice.id, &u, &found), TSR_OK);
+    CHECK(found && !strcmp(u.name, "alice") && !u.quota_bytes.set && !u.quota_jobs.set);
+    CHECK_EQ_INT(tsr_store_user_set_quota(s, ctx, alice.id, true, 7, false, 0, &found), TSR_OK);
+    CHECK_EQ_INT(tsr_store_user_get(s, ctx, alice.id, &u, &found), TSR_OK);
+    CHECK(u.quota_bytes.set && u.quota_bytes.value == 7);
     tsr_store_close(s);
     remove_tree(dir);
     tsr_ctx_free(ctx);
@@ -847,6 +940,7 @@ static void test_concurrency(void) {
 int main(void) {
     RUN(test_open_migrations_idempotent);
     RUN(test_users);
+    RUN(test_quota_overrides);
     RUN(test_tokens);
     RUN(test_images);
     RUN(test_blob_atomicity);
