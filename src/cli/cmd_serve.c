@@ -342,6 +342,7 @@ static tsr_status start_fleet(tsr_ctx *ctx, serve_args *a, tsr_executor **exec,
                            a->redis.compress_level,
                            NULL,
                            -1,
+                           -1,
                            1,
                            a->redis.key};
     return tsr_worker_start(ctx, &w, workers);

@@ -19,7 +19,9 @@ static void worker_usage(FILE *f) {
                "                      [--cluster-key FILE (64 hex digits or 32 bytes, mode 600;\n"
                "                       default $TESSERA_CLUSTER_KEY_FILE; none = unsealed)]\n"
                "  TESSERA_TEST_CRASH_TILE=N (tests only) aborts the worker when it is about to\n"
-               "  run tile N of any stage, to test the dead stream.\n");
+               "  run tile N of any stage, to test the dead stream.\n"
+               "  TESSERA_TEST_FAIL_TILE=N (tests only) reports tile N of any stage as failed\n"
+               "  (an error result) instead of running it.\n");
 }
 
 /* Parses an integer in [lo, hi]; false when malformed. */
@@ -39,6 +41,7 @@ static int parse_args(int argc, char **argv, tsr_worker_config *c, const char **
     if (*key_path && !**key_path)
         *key_path = NULL;
     c->crash_tile = -1;
+    c->fail_tile = -1;
     c->compress_level = INT_MIN; /* not given */
     c->heartbeat = 1;
     for (int i = 1; i < argc; i++) {
@@ -87,6 +90,11 @@ static int parse_args(int argc, char **argv, tsr_worker_config *c, const char **
     const char *crash = getenv("TESSERA_TEST_CRASH_TILE");
     if (crash && *crash && !parse_int(crash, 0, 1 << 30, &c->crash_tile)) {
         fprintf(stderr, "tessera worker: bad TESSERA_TEST_CRASH_TILE=%s\n", crash);
+        return 0;
+    }
+    const char *fail = getenv("TESSERA_TEST_FAIL_TILE");
+    if (fail && *fail && !parse_int(fail, 0, 1 << 30, &c->fail_tile)) {
+        fprintf(stderr, "tessera worker: bad TESSERA_TEST_FAIL_TILE=%s\n", fail);
         return 0;
     }
     return 1;

@@ -400,32 +400,105 @@ static const char *str_of(const redisReply *r) {
     return r && r->type == REDIS_REPLY_STRING ? r->str : NULL;
 }
 
-/* With sealing on, opens a result's payload into `opened`. Returns 0 for a
- * result to drop: a payload that does not open (tampered, foreign key,
- * moved from another entry) or is unsealed. The tile stays sent, so the
- * resend timer recomputes it. */
-static int unseal_result(redis_exec *x, const char *key, const redisReply *payload,
-                         tsr_buffer *opened) {
-    if (!x->sealed || !payload)
-        return 1; /* no payload: a dead or error result, or reported below */
+/* What a result entry carries: the tile's bytes, or a failure. */
+typedef struct result_parts {
+    const redisReply *payload; /* the `payload` field, NULL when absent */
+    const uint8_t *bytes;      /* its bytes (opened when sealed); NULL when not a string */
+    size_t len;                /* length of bytes */
+    const char *dead;          /* attempts of a dead tile (`dead`), NULL when none */
+    const char *error;         /* a worker's failure message (`error`), NULL when none */
+} result_parts;
+
+/* Opens `v`, sealed bound to "<tag>:<key>", appending the inner bytes to
+ * `out`; 1 when it opens. */
+static int open_field(redis_exec *x, char tag, const char *key, const redisReply *v,
+                      tsr_buffer *out) {
     char ad[200];
-    snprintf(ad, sizeof ad, "R:%s", key);
+    snprintf(ad, sizeof ad, "%c:%s", tag, key);
     tsr_ctx *ctx = tsr_ctx_new();
-    int ok =
-        ctx && payload->type == REDIS_REPLY_STRING &&
-        !tsr_payload_open(ctx, &x->key, ad, (const uint8_t *)payload->str, payload->len, opened);
+    int ok = ctx && v->type == REDIS_REPLY_STRING &&
+             !tsr_payload_open(ctx, &x->key, ad, (const uint8_t *)v->str, v->len, out);
     tsr_ctx_free(ctx);
-    if (ok)
-        return 1;
+    return ok;
+}
+
+/* Counts a result entry dropped unapplied (stats.rejected) and logs `msg`. */
+static void reject(redis_exec *x, const char *msg, const char *key) {
     pthread_mutex_lock(&x->lock);
     x->stats.rejected++;
     pthread_mutex_unlock(&x->lock);
-    say(x, "warn", "redis: rejected a result payload (tampered, foreign key or unsealed)", key);
-    return 0;
+    say(x, "warn", msg, key);
 }
 
-/* Handles one entry of the results stream. `buf` is the reader's scratch.
- * Returns 0 when it rejected a sealed payload. */
+/* With sealing on, opens the one part a result entry must carry (payload,
+ * error or dead) into `opened` and points `p` at the opened bytes or text.
+ * Returns 0 for an entry to drop, counted and logged: a part that does not
+ * open (tampered, foreign key, moved from another entry or kind), is
+ * unsealed, or an entry with no part or more than one. The tile stays sent,
+ * so the resend timer recomputes it: nothing unauthenticated fails a job. */
+static int unseal_parts(redis_exec *x, const char *key, const redisReply *fields,
+                        tsr_buffer *opened, result_parts *p) {
+    const redisReply *dead = tsr_redis_field(fields, "dead");
+    const redisReply *error = tsr_redis_field(fields, "error");
+    if (!!p->payload + !!dead + !!error != 1) {
+        reject(x, "redis: rejected a result with no or several of payload, error, dead", key);
+        return 0;
+    }
+    char tag = p->payload ? 'R' : dead ? 'D' : 'E';
+    const redisReply *v = p->payload ? p->payload : dead ? dead : error;
+    if (!open_field(x, tag, key, v, opened)) {
+        reject(x,
+               p->payload ? "redis: rejected a result payload (tampered, foreign key or unsealed)"
+               : dead     ? "redis: rejected a dead result (tampered, foreign key or unsealed)"
+                          : "redis: rejected an error result (tampered, foreign key or unsealed)",
+               key);
+        return 0;
+    }
+    if (p->payload) {
+        p->bytes = opened->data;
+        p->len = opened->len;
+        return 1;
+    }
+    if (tsr_buffer_append(opened, "", 1)) { /* text: NUL-terminate */
+        reject(x, "redis: rejected an error or dead result (out of memory)", key);
+        return 0;
+    }
+    p->dead = dead ? (const char *)opened->data : NULL;
+    p->error = error ? (const char *)opened->data : NULL;
+    return 1;
+}
+
+/* Reads a result entry's parts into `p`, opening them when the cluster
+ * seals (unseal_parts; `opened` holds the opened bytes). Returns 0 for an
+ * entry to drop. Unsealed, the fields are taken as they are, except that a
+ * sealed error or dead value, which this coordinator cannot read, is named
+ * as such rather than shown. */
+static int read_parts(redis_exec *x, const char *key, const redisReply *fields, tsr_buffer *opened,
+                      result_parts *p) {
+    static const char hidden[] = "(sealed; this coordinator has no --cluster-key)";
+    memset(p, 0, sizeof *p);
+    opened->len = 0;
+    p->payload = tsr_redis_field(fields, "payload");
+    if (x->sealed)
+        return unseal_parts(x, key, fields, opened, p);
+    if (p->payload && p->payload->type == REDIS_REPLY_STRING) {
+        p->bytes = (const uint8_t *)p->payload->str;
+        p->len = p->payload->len;
+    }
+    const redisReply *dead = tsr_redis_field(fields, "dead");
+    const redisReply *error = tsr_redis_field(fields, "error");
+    p->dead = str_of(dead);
+    p->error = str_of(error);
+    if (p->dead && tsr_payload_is_sealed((const uint8_t *)p->dead, dead->len))
+        p->dead = hidden;
+    if (p->error && tsr_payload_is_sealed((const uint8_t *)p->error, error->len))
+        p->error = hidden;
+    return 1;
+}
+
+/* Handles one entry of the results stream. `buf` and `opened` are the
+ * reader's scratch. Returns 0 when it rejected the entry as unauthenticated
+ * (sealing on: see unseal_parts). */
 static int handle_result(redis_exec *x, const redisReply *fields, tsr_buffer *buf,
                          tsr_buffer *opened) {
     const char *key = str_of(tsr_redis_field(fields, "key"));
@@ -439,9 +512,8 @@ static int handle_result(redis_exec *x, const redisReply *fields, tsr_buffer *bu
         say(x, "info", "redis: dropped a result of another run", key ? key : "(no key)");
         return 1;
     }
-    const redisReply *payload = tsr_redis_field(fields, "payload");
-    opened->len = 0;
-    if (!unseal_result(x, key, payload, opened))
+    result_parts p;
+    if (!read_parts(x, key, fields, opened, &p))
         return 0;
     pthread_mutex_lock(&x->lock);
     rbatch *rb = x->batches;
@@ -456,8 +528,7 @@ static int handle_result(redis_exec *x, const redisReply *fields, tsr_buffer *bu
     }
     const tsr_tile_batch *b = rb->b;
     const char *label = b->label ? b->label : "run";
-    const char *dead = str_of(tsr_redis_field(fields, "dead"));
-    const char *error = str_of(tsr_redis_field(fields, "error"));
+    const char *dead = p.dead, *error = p.error;
     if (dead || error) {
         const char *worker = str_of(tsr_redis_field(fields, "worker"));
         if (dead) {
@@ -490,17 +561,10 @@ static int handle_result(redis_exec *x, const redisReply *fields, tsr_buffer *bu
     double cpu = 0;
     buf->len = 0;
     tsr_status st = TSR_ERR_CORRUPT;
-    const uint8_t *pbytes = payload ? (const uint8_t *)payload->str : NULL;
-    size_t plen = payload ? payload->len : 0;
-    if (x->sealed) {
-        pbytes = opened->data;
-        plen = opened->len;
-    }
     const uint8_t *bytes = NULL;
     size_t len = 0;
-    if (payload && payload->type == REDIS_REPLY_STRING &&
-        !tsr_payload_raw_view(pbytes, plen, MAX_PAYLOAD, &bytes, &len) &&
-        !tsr_payload_unpack(b->ctx, pbytes, plen, MAX_PAYLOAD, buf)) {
+    if (p.bytes && !tsr_payload_raw_view(p.bytes, p.len, MAX_PAYLOAD, &bytes, &len) &&
+        !tsr_payload_unpack(b->ctx, p.bytes, p.len, MAX_PAYLOAD, buf)) {
         bytes = buf->data; /* compressed; raw results are applied from the reply */
         len = buf->len;
     }

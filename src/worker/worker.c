@@ -41,6 +41,7 @@ struct tsr_worker {
     int block_ms;                  /* XREADGROUP BLOCK */
     int level;                     /* result compression */
     int crash_tile;                /* test-only failure injection; -1 = off */
+    int fail_tile;                 /* test-only error injection; -1 = off */
     int n;                         /* threads */
     wthread *threads;              /* owned */
     pthread_t keeper;              /* lease keeper */
@@ -138,6 +139,40 @@ static void post_and_finish(tsr_worker *w, tsr_redis_link *l, const char *coord,
     }
 }
 
+/* Posts a failure result for task `id` (entry key `key`) to coordinator
+ * `coord` and finishes the task, as post_and_finish does (`consumer` and
+ * `next` likewise). `field` is "error" (`value`: the message) or "dead"
+ * (`value`: the attempt count). With sealing on, the value is sealed bound
+ * to "E:<key>" or "D:<key>", so the coordinator knows a key holder sent it
+ * for this tile and as this kind; when sealing fails (out of memory) the
+ * task is finished without a result and its coordinator resends it. */
+static void post_failure(tsr_worker *w, tsr_redis_link *l, const char *coord, const char *id,
+                         const char *key, const char *field, const char *value,
+                         const char *consumer, redisReply **next) {
+    tsr_buffer sealed = {0};
+    const char *v = value;
+    size_t vlen = strlen(value);
+    if (w->sealed) {
+        char ad[200];
+        snprintf(ad, sizeof ad, "%c:%s", strcmp(field, "dead") ? 'E' : 'D', key);
+        if (tsr_payload_seal(NULL, &w->key, ad, (const uint8_t *)value, vlen, &sealed)) {
+            fprintf(stderr, "tessera worker: out of memory sealing the %s result of %s\n", field,
+                    key);
+            if (next)
+                *next = NULL;
+            finish_task(w, l, id);
+            goto out;
+        }
+        v = (const char *)sealed.data;
+        vlen = sealed.len;
+    }
+    const char *r[] = {"key", key, "worker", w->id, field, v};
+    size_t n[] = {3, strlen(key), 6, strlen(w->id), strlen(field), vlen};
+    post_and_finish(w, l, coord, id, 6, r, n, consumer, next);
+out:
+    tsr_buffer_free(&sealed);
+}
+
 /* Number of deliveries of task `id` (XPENDING), 0 when unknown. */
 static long long deliveries(tsr_worker *w, tsr_redis_link *l, const char *id) {
     const char *argv[] = {"XPENDING", w->tasks_key, "workers", id, id, "1"};
@@ -151,7 +186,7 @@ static long long deliveries(tsr_worker *w, tsr_redis_link *l, const char *id) {
 }
 
 /* Moves a task past the delivery limit to the dead stream and tells its
- * coordinator. */
+ * coordinator with a `dead` result (sealed when sealing is on). */
 static void bury(tsr_worker *w, tsr_redis_link *l, const char *id, const redisReply *fields,
                  long long n) {
     const char *key = str_of(tsr_redis_field(fields, "key"));
@@ -166,8 +201,7 @@ static void bury(tsr_worker *w, tsr_redis_link *l, const char *id, const redisRe
                        "task-id", id,          "reason", reason,  "worker",  w->id};
     freeReplyObject(tsr_redis_link_cmd_retry(l, &w->quit, 20, d, NULL));
     if (coord[0]) {
-        const char *r[] = {"key", key, "dead", attempts, "worker", w->id};
-        post_and_finish(w, l, coord, id, 6, r, NULL, NULL, NULL);
+        post_failure(w, l, coord, id, key, "dead", attempts, NULL, NULL);
     } else {
         finish_task(w, l, id);
     }
@@ -263,6 +297,9 @@ static void process(wthread *t, tsr_redis_link *l, tsr_task_worker *tw, tsr_ctx 
                 w->crash_tile, key);
         abort();
     }
+    if (!st && w->fail_tile >= 0 && tsr_task_tile_of(bytes, len) == w->fail_tile)
+        st = tsr_error(ctx, TSR_ERR_INTERNAL, "TESSERA_TEST_FAIL_TILE=%d: injected failure",
+                       w->fail_tile);
     /* Raw results are written in place after their format byte. */
     tsr_buffer *out = w->level <= 0 ? packed : result;
     if (!st && w->level <= 0 && tsr_buffer_append(packed, "R", 1))
@@ -284,8 +321,7 @@ static void process(wthread *t, tsr_redis_link *l, tsr_task_worker *tw, tsr_ctx 
             size_t n[] = {3, strlen(key), 6, strlen(w->id), 7, post->len};
             post_and_finish(w, l, coord, id, 6, r, n, t->consumer, next);
         } else {
-            const char *r[] = {"key", key, "worker", w->id, "error", tsr_ctx_message(ctx)};
-            post_and_finish(w, l, coord, id, 6, r, NULL, t->consumer, next);
+            post_failure(w, l, coord, id, key, "error", tsr_ctx_message(ctx), t->consumer, next);
         }
     } else {
         finish_task(w, l, id);
@@ -479,6 +515,7 @@ tsr_status tsr_worker_start(tsr_ctx *ctx, const tsr_worker_config *cfg, tsr_work
     w->block_ms = cfg->block_ms > 0 ? cfg->block_ms : 2000;
     w->level = cfg->compress_level == 0 ? 1 : cfg->compress_level;
     w->crash_tile = cfg->crash_tile;
+    w->fail_tile = cfg->fail_tile;
     if (cfg->key) {
         w->sealed = 1;
         w->key = *cfg->key;

@@ -3,11 +3,15 @@ the workers every task and result payload on Redis is sealed (libsodium
 XChaCha20-Poly1305, bound to its entry's key), so the broker never sees
 pixels, and a tampered, foreign-key or moved payload produces no work: it
 is dropped, counted in tessera:<c>:stats rejected_payloads, and the tile
-is recomputed after the coordinator's resend timeout."""
+is recomputed after the coordinator's resend timeout. Error and dead
+results are sealed the same way (bound to "E:<key>" and "D:<key>"), so a
+forged failure cannot fail a job."""
 import os
+import re
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -21,6 +25,7 @@ LEASE = "1000"
 PIPE = "gaussian-blur:sigma=2|sharpen"
 TASKS = "tessera:default:tasks"
 STATS = "tessera:default:stats"
+RESULT_XADD = r'"XADD" "tessera:default:results:[^"]*" .*'  # a result, as MONITOR shows it
 
 
 def resp(port, *args):
@@ -70,10 +75,14 @@ class SealedTest(unittest.TestCase):
         self.redis = Redis()
         self.workers = []
         self.servers = []
+        self.monitors = []
         self.key = self.key_file("a.key", os.urandom(32).hex() + "\n")
         self.other = self.key_file("b.key", os.urandom(32))
 
     def tearDown(self):
+        for m in self.monitors:
+            m.terminate()
+            m.wait(10)
         for s in self.servers:
             try:
                 s.stop()
@@ -101,6 +110,26 @@ class SealedTest(unittest.TestCase):
         srv = coordinator(self.redis, "--lease-ms", LEASE, "--tile", "64", *args)
         self.servers.append(srv)
         return srv
+
+    def monitor(self):
+        """Starts redis-cli MONITOR; returns a function giving its output so far."""
+        path = os.path.join(self.tmp, "monitor-%d.log" % len(self.monitors))
+        out = open(path, "w")
+        self.monitors.append(subprocess.Popen([fleet.REDIS_CLI, "-p", str(self.redis.port),
+                                               "MONITOR"], stdout=out, stderr=subprocess.STDOUT))
+        out.close()
+        time.sleep(0.3)  # MONITOR is on before anything else happens
+
+        def text():
+            with open(path, errors="replace") as f:
+                return f.read()
+        return text
+
+    def wait_rejected(self, n, timeout=20):
+        deadline = time.time() + timeout
+        while self.rejected() < n and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.rejected(), n)
 
     def rejected(self):
         v = self.redis.cli("HGET", STATS, "rejected_payloads").strip()
@@ -225,6 +254,108 @@ class SealedTest(unittest.TestCase):
                 break
             time.sleep(0.2)
         self.assertIn(b"tessera_rejected_payloads_total 4", body)
+
+    def forged_failure_rejected(self, field):
+        """Forged `field` results (error or dead) for a real tile of a running
+        sealed job are rejected and counted; the job then succeeds."""
+        path = os.path.join(DATA, "chelsea.png")
+        want = local_process(PIPE, path)
+        srv = self.coord("--cluster-key", self.key, "--coordinator-id", "sealtest",
+                         "--resend-ms", "3000")
+        img_id, job_id = self.submit(srv, path)
+        f = fields(self.wait_tasks(2)[0])
+        other_key = f["key"].rsplit(b":", 1)[0] + b":9999"
+        # Unsealed, garbage in sealed form, a sealed task payload replayed as
+        # a failure (another kind), and the value moved to another tile.
+        values = [(f["key"], b"5" if field == "dead" else b"forged failure"),
+                  (f["key"], b"S" + os.urandom(80)),
+                  (f["key"], f["payload"]),
+                  (other_key, f["payload"])]
+        for key, value in values:
+            resp(self.redis.port, "XADD", "tessera:default:results:sealtest", "*", "key", key,
+                 "worker", "mallory", field, value)
+        # Also an entry with no part at all and one with a payload and a failure.
+        resp(self.redis.port, "XADD", "tessera:default:results:sealtest", "*", "key", f["key"],
+             "worker", "mallory")
+        resp(self.redis.port, "XADD", "tessera:default:results:sealtest", "*", "key", f["key"],
+             "worker", "mallory", "payload", f["payload"], field, b"1")
+        self.wait_rejected(len(values) + 2)
+        log = srv.log_text()
+        self.assertEqual(log.count("rejected a%s %s result" % ("n" if field == "error" else "",
+                                                                  field)), len(values), log)
+        self.assertIn("rejected a result with no or several of payload, error, dead", log)
+        _, doc, _ = srv.json("GET", "/api/v1/jobs/" + job_id)
+        self.assertEqual(doc["state"], "running", doc)
+        self.worker("--cluster-key", self.key)
+        done = srv.wait_job(job_id, timeout=120)
+        self.assertEqual(done["state"], "succeeded", done)
+        self.assertTrue((result(srv, job_id, img_id) == want).all())
+        self.assertEqual(self.rejected(), len(values) + 2)
+        self.assertNotIn("mallory", log)
+        deadline = time.time() + 10  # the monitor polls the stats hash every 2 s
+        want_metric = b"tessera_rejected_payloads_total %d" % (len(values) + 2)
+        while time.time() < deadline:
+            _, _, body = srv.request("GET", "/metrics")
+            if want_metric in body:
+                break
+            time.sleep(0.2)
+        self.assertIn(want_metric, body)
+
+    def test_forged_error_result_rejected(self):
+        self.forged_failure_rejected("error")
+
+    def test_forged_dead_result_rejected(self):
+        self.forged_failure_rejected("dead")
+
+    def test_sealed_error_fails_job(self):
+        path = os.path.join(DATA, "chelsea.png")
+        wire = self.monitor()
+        self.worker("--cluster-key", self.key, env={"TESSERA_TEST_FAIL_TILE": "3"})
+        srv = self.coord("--cluster-key", self.key)
+        _, img, _ = srv.upload(path)
+        job_id, done = run_job(srv, [img["id"]], PIPE)
+        self.assertEqual(done["state"], "failed", done)
+        msg = done["error"] or done["items"][0]["error"]
+        self.assertIn("tile 3 failed on worker", msg)
+        self.assertIn("TESSERA_TEST_FAIL_TILE=3: injected failure", msg)
+        self.assertEqual(self.rejected(), 0)
+        text = wire()
+        self.assertTrue(re.search(RESULT_XADD + r'"error" "S', text), "no sealed error on the wire")
+        # The message crossed Redis sealed only.
+        self.assertNotIn("injected failure", text, "the error message crossed Redis in the clear")
+
+    def test_sealed_dead_tile_fails_job(self):
+        path = os.path.join(DATA, "chelsea.png")
+        wire = self.monitor()
+        env = {"TESSERA_TEST_CRASH_TILE": "5"}
+        for _ in range(2):
+            self.worker("--cluster-key", self.key, env=env)
+        srv = self.coord("--cluster-key", self.key)
+        _, img, _ = srv.upload(path)
+        stop = threading.Event()
+
+        def supervise():  # restart crashed workers, as a process manager would
+            while not stop.is_set():
+                for w in self.workers:
+                    if not w.alive():
+                        w.restart()
+                time.sleep(0.2)
+
+        sup = threading.Thread(target=supervise)
+        sup.start()
+        try:
+            job_id, done = run_job(srv, [img["id"]], PIPE)
+        finally:
+            stop.set()
+            sup.join()
+        self.assertEqual(done["state"], "failed", done)
+        msg = done["error"] or done["items"][0]["error"]
+        self.assertIn("tile 5 failed 5 times", msg)
+        self.assertIn("dead stream", msg)
+        self.assertEqual(self.rejected(), 0)
+        text = wire()
+        self.assertTrue(re.search(RESULT_XADD + r'"dead" "S', text), "no sealed dead result")
+        self.assertIsNone(re.search(RESULT_XADD + r'"dead" "5"', text), "a dead result in the clear")
 
     def test_key_file_checks(self):
         loose = self.key_file("loose.key", "00" * 32)
