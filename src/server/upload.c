@@ -275,8 +275,8 @@ static tsr_status validate(request *r, part *p) {
     memset(im, 0, sizeof *im);
     im->owner = r->user.id;
     snprintf(im->format, sizeof im->format, "%s", tsr_format_name(info.format));
-    im->width = (uint32_t)info.width;
-    im->height = (uint32_t)info.height;
+    im->width = (uint32_t)w; /* upright: EXIF orientation applied, as jobs see it */
+    im->height = (uint32_t)h;
     im->bands = info.bands;
     im->frames = info.frames > 0 ? (uint32_t)info.frames : 1;
     im->bytes = tsr_blob_writer_bytes(p->writer);

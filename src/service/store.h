@@ -99,8 +99,8 @@ typedef struct tsr_store_image {
     int64_t owner;                          /* user id */
     char sha256[TSR_STORE_SHA256_LEN + 1];  /* of the stored bytes, hex */
     char format[TSR_STORE_FORMAT_MAX + 1];  /* detected from content ("png") */
-    uint32_t width;                         /* as stored in the file */
-    uint32_t height;                        /* as stored in the file */
+    uint32_t width;                         /* upright (EXIF orientation applied) */
+    uint32_t height;                        /* upright (EXIF orientation applied) */
     int bands;                              /* 1..4 */
     uint32_t frames;                        /* 1 for still images */
     uint64_t bytes;                         /* size of the blob */

@@ -5,7 +5,14 @@ import unittest
 
 from harness import ADMIN_TOKEN, Server, multipart, read_file
 import os
+import sys
+
+import cv2
+
 from harness import DATA
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "oracle"))
+from orient_files import tiff_with_orientation  # noqa: E402
 
 
 class ApiTest(unittest.TestCase):
@@ -142,6 +149,21 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(status, 204)
         status, doc2, _ = self.srv.json("GET", "/api/v1/images/" + doc["id"], token=self.user)
         self.assertError(status, doc2, 404, "not_found")
+
+    def test_upload_reports_upright_size(self):
+        """A TIFF stored 451x300 with Orientation 6 (turn 90 degrees
+        clockwise) is a 300x451 image: the upload says so, as the job sees it."""
+        ok, data = cv2.imencode(".tif", cv2.imread(os.path.join(DATA, "chelsea.png")))
+        self.assertTrue(ok)
+        status, img, _ = self.srv.upload_bytes(tiff_with_orientation(data.tobytes(), 6), "r.tif")
+        self.assertEqual(status, 201, img)
+        self.assertEqual((img["format"], img["width"], img["height"]), ("tiff", 300, 451))
+        status, job, _ = self.srv.json("POST", "/api/v1/jobs",
+                                       {"images": [img["id"]], "pipeline": "invert"})
+        self.assertEqual(status, 201, job)
+        done = self.srv.wait_job(job["id"])
+        self.assertEqual(done["state"], "succeeded", done)
+        self.assertEqual((done["items"][0]["width"], done["items"][0]["height"]), (300, 451))
 
     def test_upload_name_is_display_only(self):
         status, doc, _ = self.srv.upload(os.path.join(DATA, "rocket.jpg"), token=self.user,
