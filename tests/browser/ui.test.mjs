@@ -169,6 +169,40 @@ async function main() {
     await step('no console errors', async () => {
         check(consoleErrors.length === 0, consoleErrors.join('; '));
     });
+
+    await step('account panel shows the signed-in name', async () => {
+        const me = await api(base, TOKEN, 'GET', '/api/v1/users/me');
+        await page.waitForSelector('#account-panel:not([hidden])');
+        const user = await page.locator('#account-user').innerText();
+        check(user.includes(me.name) && user.includes(me.role), `panel shows "${user}", account is ${me.name}`);
+    });
+
+    await step('account panel shows storage used after the upload', async () => {
+        const me = await api(base, TOKEN, 'GET', '/api/v1/users/me');
+        check(me.stored_bytes > 0, `the server says ${me.stored_bytes} bytes stored`);
+        // refreshed after the job ended: the stored results count too
+        await page.waitForFunction((n) => Number(document.getElementById('account-panel').dataset.storedBytes) === n,
+            me.stored_bytes);
+        const text = await page.locator('#account-storage').innerText();
+        check(/^Storage: \d+(\.\d)? (bytes|KB|MB|GB|TB) of /.test(text) && !text.startsWith('Storage: 0 bytes'),
+            `storage line "${text}"`);
+        const jobs = await page.locator('#account-jobs').innerText();
+        check(jobs.startsWith('Active jobs: 0 of '), `jobs line "${jobs}"`);
+    });
+
+    await step('upload over the storage quota shows the server message', async () => {
+        const me = await api(base, TOKEN, 'GET', '/api/v1/users/me');
+        await api(base, TOKEN, 'PATCH', `/api/v1/users/${me.id}`, { quota_bytes: 1000 });
+        await page.setInputFiles('#file-input', PHOTO);
+        await page.locator('[data-testid="upload-item"][data-state="error"]').waitFor();
+        const error = await page.locator('#error-message').innerText();
+        check(error.includes('storage quota is used up') && error.includes('quota_bytes'),
+            `error line "${error}"`);
+        await page.waitForSelector('#account-panel[data-quota-bytes="1000"]');
+        const text = await page.locator('#account-storage').innerText();
+        check(text.endsWith('of 1000 bytes'), `storage line "${text}"`);
+        await api(base, TOKEN, 'PATCH', `/api/v1/users/${me.id}`, { quota_bytes: null });
+    });
 }
 
 await runCases({ label: 'browser', title: 'browser test', totalMs: TOTAL_MS, tmp }, main);

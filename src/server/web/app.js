@@ -7,6 +7,10 @@
  *
  * Stable hooks for browser tests (Playwright). Ids in index.html:
  *   #signin-form, #token-input, #signin-button, #signout-button, #auth-status
+ *   #account-panel (GET /users/me after sign-in, an upload, a submit and a
+ *     job's end; data-stored-bytes, data-quota-bytes, data-active-jobs,
+ *     data-quota-jobs: the numbers shown, a quota of 0 = unlimited),
+ *     #account-user, #account-storage, #account-storage-meter, #account-jobs
  *   #file-input (multiple), #drop-zone, #upload-list
  *   #op-select, #add-step-button, #op-summary, #steps-list
  *   #output-format, #output-quality
@@ -64,6 +68,7 @@
         follow: null,        /* AbortController of the event stream being read */
         blobUrls: [],        /* preview object URLs to revoke */
         workersTimer: null,  /* interval refreshing the workers table */
+        accountSeq: 0,       /* bumped per GET /users/me; older answers are dropped */
     };
 
     const byId = (id) => document.getElementById(id);
@@ -127,6 +132,9 @@
         case 409:
             return `${what} failed: it is not ready yet${detail}.`;
         case 413:
+            if (err.code === 'quota_exceeded')
+                return `${what} failed: your account's storage quota is used up${detail}. ` +
+                    'Delete images you no longer need, or ask an administrator for more.';
             return `${what} failed: it is too large${detail}.`;
         case 415:
             return `${what} failed: this is not an image format tessera can read ` +
@@ -136,6 +144,11 @@
         case 429:
         case 503: {
             const wait = err.retryAfter ? ` Try again in ${err.retryAfter} seconds.` : ' Try again shortly.';
+            if (err.code === 'too_many_active_jobs')
+                return `${what} failed: your account already runs as many jobs as its quota allows${detail}. ` +
+                    `Wait for one to finish or cancel one.${wait}`;
+            if (err.code === 'rate_limited')
+                return `${what} failed: too many requests in a short time${detail}.${wait}`;
             return `${what} failed: the server is busy${detail}.${wait}`;
         }
         default:
@@ -237,6 +250,7 @@
         say(`Signed in. ${state.ops.length} operations available.`);
         loadStoredImages();
         loadJobs();
+        loadAccount();
         startWorkers();
     }
 
@@ -250,6 +264,8 @@
         byId('signout-button').hidden = true;
         byId('signed-out-note').hidden = false;
         byId('app-main').hidden = true;
+        byId('account-panel').hidden = true;
+        state.accountSeq++;
         byId('auth-status').textContent = 'Not signed in.';
         byId('token-input').value = '';
         if (clearMessages) {
@@ -261,16 +277,21 @@
 
     /* ---------- uploads ---------- */
 
-    function formatBytes(n) {
+    /* "12.3 MB", "10 GB", "512 bytes" (units of 1024). */
+    function shortBytes(n) {
         if (n < 1024)
             return `${n} bytes`;
-        const units = ['KB', 'MB', 'GB'];
+        const units = ['KB', 'MB', 'GB', 'TB'];
         let value = n / 1024, unit = 0;
         while (value >= 1024 && unit < units.length - 1) {
             value /= 1024;
             unit++;
         }
-        return `${value.toFixed(1)} ${units[unit]} (${n.toLocaleString('en')} bytes)`;
+        return `${value.toFixed(1).replace(/\.0$/, '')} ${units[unit]}`;
+    }
+
+    function formatBytes(n) {
+        return n < 1024 ? `${n} bytes` : `${shortBytes(n)} (${n.toLocaleString('en')} bytes)`;
     }
 
     function imageInfo(image) {
@@ -348,6 +369,7 @@
         say(`Uploading ${list.length} file${list.length > 1 ? 's' : ''}…`);
         const entries = list.map((file) => addUploadItem(file, null));
         await Promise.all(entries.map(uploadOne));
+        loadAccount();
         const good = entries.filter((e) => e.element.dataset.state === 'done').length;
         say(list.length === 1
             ? (good ? byId('status-message').textContent : `${list[0].name} was not uploaded.`)
@@ -696,6 +718,7 @@
             say(`Job ${job.id} started: ${job.pipeline_text}`);
             openJob(job);
             loadJobs();
+            loadAccount();
         } catch (err) {
             byId('run-button').disabled = false;
             say('');
@@ -925,6 +948,7 @@
             showError(`The job failed.`);
         showResults(job);
         loadJobs();
+        loadAccount();
     }
 
     async function cancelJob() {
@@ -1091,6 +1115,51 @@
             byId('jobs-empty').hidden = jobs.length > 0;
         } catch (err) {
             report(err, 'Listing your jobs');
+        }
+    }
+
+    /* ---------- account ---------- */
+
+    /* "Storage: 12.3 MB of 10 GB" and the meter; a quota of 0 is unlimited. */
+    function showAccount(user) {
+        const panel = byId('account-panel');
+        const stored = Math.max(0, Number(user.stored_bytes) || 0);
+        const quotaBytes = Math.max(0, Number(user.quota_bytes) || 0);
+        const active = Math.max(0, Number(user.active_jobs) || 0);
+        const quotaJobs = Math.max(0, Number(user.quota_jobs) || 0);
+        byId('account-user').textContent = `${user.name} (${user.role})`;
+        byId('account-storage').textContent = quotaBytes
+            ? `Storage: ${shortBytes(stored)} of ${shortBytes(quotaBytes)}`
+            : `Storage: ${shortBytes(stored)} of unlimited`;
+        const meter = byId('account-storage-meter');
+        meter.hidden = !quotaBytes;
+        meter.value = quotaBytes ? Math.min(1, stored / quotaBytes) : 0;
+        byId('account-jobs').textContent = quotaJobs
+            ? `Active jobs: ${active} of ${quotaJobs}`
+            : `Active jobs: ${active} of unlimited`;
+        panel.dataset.storedBytes = String(stored);
+        panel.dataset.quotaBytes = String(quotaBytes);
+        panel.dataset.activeJobs = String(active);
+        panel.dataset.quotaJobs = String(quotaJobs);
+        panel.hidden = false;
+    }
+
+    async function loadAccount() {
+        const seq = ++state.accountSeq;
+        try {
+            const user = await getJson(`${API}/users/me`);
+            if (seq === state.accountSeq && state.token)
+                showAccount(user);
+        } catch (err) {
+            if (seq !== state.accountSeq)
+                return;
+            if (err instanceof ApiError && err.status === 401)
+                report(err, 'Reading your account');
+            else if (err.name !== 'AbortError') { /* not an alert: the panel says it */
+                byId('account-storage').textContent = plainError(err, 'Reading your account');
+                byId('account-storage-meter').hidden = true;
+                byId('account-panel').hidden = false;
+            }
         }
     }
 
