@@ -11,7 +11,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import unittest
+from contextlib import contextmanager
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "service"))
@@ -148,3 +151,55 @@ def coordinator(redis, *args, data=None):
     if data:
         extra += ["--data", data]  # the last --data wins: survives a restart
     return Server(*extra, *args)
+
+
+@contextmanager
+def supervised(workers):
+    """Restarts crashed workers while the block runs, as a process manager
+    would (workers: the list, read each round, so later additions count)."""
+    stop = threading.Event()
+
+    def supervise():
+        while not stop.is_set():
+            for w in workers:
+                if not w.alive():
+                    w.restart()
+            time.sleep(0.2)
+
+    sup = threading.Thread(target=supervise)
+    sup.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        sup.join()
+
+
+class FleetCase(unittest.TestCase):
+    """A test with its own redis-server (make_redis), a temp folder, and
+    lists of the workers and coordinators it starts, all stopped after it.
+    Skipped when redis-server is not installed."""
+
+    TMP_PREFIX = "tessera-fleet-"
+
+    def make_redis(self):
+        return Redis()
+
+    def setUp(self):
+        if not os.access(REDIS_SERVER, os.X_OK):
+            self.skipTest("redis-server is not installed (scripts/install-deps.sh test)")
+        self.tmp = tempfile.mkdtemp(prefix=self.TMP_PREFIX)
+        self.redis = self.make_redis()
+        self.workers = []
+        self.servers = []
+
+    def tearDown(self):
+        for s in self.servers:
+            try:
+                s.stop()
+            except Exception:
+                pass
+        for w in self.workers:
+            w.stop(kill=True)
+        self.redis.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)

@@ -10,7 +10,6 @@ import random
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
@@ -18,7 +17,7 @@ import cv2
 import numpy as np
 
 import fleet
-from fleet import BIN, DATA, Redis, Server, Worker, coordinator
+from fleet import BIN, DATA, Server, Worker, coordinator
 
 LEASE = "1000"
 PIPELINES = [
@@ -65,25 +64,8 @@ def big_image(tmp):
     return path
 
 
-class FleetTest(unittest.TestCase):
-    def setUp(self):
-        if not os.access(fleet.REDIS_SERVER, os.X_OK):
-            self.skipTest("redis-server is not installed (scripts/install-deps.sh test)")
-        self.tmp = tempfile.mkdtemp(prefix="tessera-fleet-")
-        self.redis = Redis()
-        self.workers = []
-        self.servers = []
-
-    def tearDown(self):
-        for s in self.servers:
-            try:
-                s.stop()
-            except Exception:
-                pass
-        for w in self.workers:
-            w.stop(kill=True)
-        self.redis.stop()
-        subprocess.run(["rm", "-rf", self.tmp])
+class FleetTest(fleet.FleetCase):
+    TMP_PREFIX = "tessera-fleet-"
 
     def start_workers(self, n, *args, env=None):
         for _ in range(n):
@@ -203,18 +185,7 @@ class FleetTest(unittest.TestCase):
         _, a, _ = srv.upload(big)
         _, b, _ = srv.upload(os.path.join(DATA, "chelsea.png"))  # 8x5 = 40 tiles: 0..39
         want_b = local_process("gaussian-blur:sigma=2|sharpen", os.path.join(DATA, "chelsea.png"))
-        stop = threading.Event()
-
-        def supervise():  # restart crashed workers, as a process manager would
-            while not stop.is_set():
-                for w in self.workers:
-                    if not w.alive():
-                        w.restart()
-                time.sleep(0.2)
-
-        sup = threading.Thread(target=supervise)
-        sup.start()
-        try:
+        with fleet.supervised(self.workers):
             status, ja, _ = srv.json("POST", "/api/v1/jobs",
                                      {"images": [a["id"]], "pipeline": "gaussian-blur:sigma=2"})
             self.assertEqual(status, 201)
@@ -223,9 +194,6 @@ class FleetTest(unittest.TestCase):
             self.assertEqual(status, 201)
             da = srv.wait_job(ja["id"], timeout=120)
             db = srv.wait_job(jb["id"], timeout=120)
-        finally:
-            stop.set()
-            sup.join()
         self.assertEqual(db["state"], "succeeded", db)
         self.assertTrue(np.array_equal(result(srv, jb["id"], b["id"]), want_b))
         self.assertEqual(da["state"], "failed", da)

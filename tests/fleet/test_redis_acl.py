@@ -5,7 +5,6 @@ local executor, the fleet monitor works, and a wrong password is refused
 with a clear message instead of a silent retry loop."""
 import os
 import subprocess
-import tempfile
 import time
 import unittest
 
@@ -24,26 +23,15 @@ def with_auth(url, user, password):
     return url.replace("redis://", "redis://%s:%s@" % (user, password))
 
 
-class RedisAclTest(unittest.TestCase):
-    def setUp(self):
-        if not os.access(fleet.REDIS_SERVER, os.X_OK):
-            self.skipTest("redis-server is not installed (scripts/install-deps.sh test)")
-        self.tmp = tempfile.mkdtemp(prefix="tessera-acl-")
-        self.redis = Redis(acl=ACL)
-        self.url = with_auth(self.redis.url, "tessera", "s3cret-pw")
-        self.workers = []
-        self.servers = []
+class RedisAclTest(fleet.FleetCase):
+    TMP_PREFIX = "tessera-acl-"
 
-    def tearDown(self):
-        for s in self.servers:
-            try:
-                s.stop()
-            except Exception:
-                pass
-        for w in self.workers:
-            w.stop(kill=True)
-        self.redis.stop()
-        subprocess.run(["rm", "-rf", self.tmp])
+    def make_redis(self):
+        return Redis(acl=ACL)
+
+    def setUp(self):
+        super().setUp()
+        self.url = with_auth(self.redis.url, "tessera", "s3cret-pw")
 
     def test_default_user_is_off(self):
         r = subprocess.run([fleet.REDIS_CLI, "-p", str(self.redis.port), "PING"],

@@ -10,15 +10,13 @@ import os
 import re
 import socket
 import subprocess
-import tempfile
-import threading
 import time
 import unittest
 
 import cv2
 
 import fleet
-from fleet import DATA, Redis, Worker, coordinator
+from fleet import DATA, Worker, coordinator
 from test_fleet import local_process, result, run_job
 
 LEASE = "1000"
@@ -67,14 +65,11 @@ def fields(entry):
     return {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}
 
 
-class SealedTest(unittest.TestCase):
+class SealedTest(fleet.FleetCase):
+    TMP_PREFIX = "tessera-sealed-"
+
     def setUp(self):
-        if not os.access(fleet.REDIS_SERVER, os.X_OK):
-            self.skipTest("redis-server is not installed (scripts/install-deps.sh test)")
-        self.tmp = tempfile.mkdtemp(prefix="tessera-sealed-")
-        self.redis = Redis()
-        self.workers = []
-        self.servers = []
+        super().setUp()
         self.monitors = []
         self.key = self.key_file("a.key", os.urandom(32).hex() + "\n")
         self.other = self.key_file("b.key", os.urandom(32))
@@ -83,15 +78,7 @@ class SealedTest(unittest.TestCase):
         for m in self.monitors:
             m.terminate()
             m.wait(10)
-        for s in self.servers:
-            try:
-                s.stop()
-            except Exception:
-                pass
-        for w in self.workers:
-            w.stop(kill=True)
-        self.redis.stop()
-        subprocess.run(["rm", "-rf", self.tmp])
+        super().tearDown()
 
     def key_file(self, name, content):
         path = os.path.join(self.tmp, name)
@@ -332,22 +319,8 @@ class SealedTest(unittest.TestCase):
             self.worker("--cluster-key", self.key, env=env)
         srv = self.coord("--cluster-key", self.key)
         _, img, _ = srv.upload(path)
-        stop = threading.Event()
-
-        def supervise():  # restart crashed workers, as a process manager would
-            while not stop.is_set():
-                for w in self.workers:
-                    if not w.alive():
-                        w.restart()
-                time.sleep(0.2)
-
-        sup = threading.Thread(target=supervise)
-        sup.start()
-        try:
+        with fleet.supervised(self.workers):
             job_id, done = run_job(srv, [img["id"]], PIPE)
-        finally:
-            stop.set()
-            sup.join()
         self.assertEqual(done["state"], "failed", done)
         msg = done["error"] or done["items"][0]["error"]
         self.assertIn("tile 5 failed 5 times", msg)
