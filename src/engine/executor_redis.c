@@ -9,6 +9,13 @@
  * first result of a tile and drops the rest. A key from another epoch (a
  * previous run of this coordinator) or of a batch that has already returned
  * is dropped too.
+ *
+ * Lost writes: every round trip of XADDs ends with an INCR of the
+ * coordinator's mark key, so Redis holds the count of acknowledged sends.
+ * When the reader reconnects and finds the mark below the highest value it
+ * was told, Redis came back without some of what it acknowledged (no
+ * persistence, or the last second of an everysec AOF): every task in
+ * flight is sent again at once instead of after resend_ms.
  */
 #include "engine/executor_redis.h"
 
@@ -54,6 +61,8 @@ typedef struct redis_exec {
     char epoch[17];             /* this run's random epoch (hex) */
     char tasks_key[160];        /* tessera:<c>:tasks */
     char results_key[240];      /* tessera:<c>:results:<coord> */
+    char mark_key[240];         /* tessera:<c>:sent:<coord>: INCR per send round trip */
+    long long mark_acked;       /* highest mark Redis has acknowledged */
     int cap_batch;              /* in-flight tasks per batch */
     int cap_total;              /* in-flight tasks in all */
     int resend_ms;              /* resend timeout */
@@ -131,13 +140,14 @@ static void give_link(redis_exec *x, tsr_redis_link *l) {
 static int pick(redis_exec *x, rbatch *rb, int *picks, double now) {
     int n = 0;
     if (now - rb->last_scan > x->resend_ms / 4.0) {
-        rb->last_scan = now;
         for (int t = 0; t < rb->next_new && n < SEND_CHUNK; t++)
             if (rb->state[t] == SENT && now - rb->sent_at[t] > x->resend_ms) {
                 rb->sent_at[t] = now;
                 picks[n++] = t;
                 x->stats.tasks_resent++;
             }
+        if (n < SEND_CHUNK) /* scanned to the end; a full chunk scans again next call */
+            rb->last_scan = now;
     }
     for (int t = 0; rb->reverted && t < rb->next_new && n < SEND_CHUNK; t++)
         if (rb->state[t] == WAITING && rb->in_flight < x->cap_batch &&
@@ -181,12 +191,13 @@ static tsr_status encode_payload(const redis_exec *x, const tsr_tile_batch *b, i
                      : TSR_OK;
 }
 
-/* Encodes and XADDs tiles picks[0..n) in one pipelined round trip. ids[i]
- * receives each new stream id, "" for tiles not sent. Returns 0 when the
- * connection failed (tiles without an id were not sent), -1 when encoding
- * failed (message in the batch's ctx), else 1. */
+/* Encodes and XADDs tiles picks[0..n) in one pipelined round trip that
+ * ends with an INCR of the mark (*mark: its new value, 0 when unknown).
+ * ids[i] receives each new stream id, "" for tiles not sent. Returns 0 when
+ * the connection failed (tiles without an id were not sent), -1 when
+ * encoding failed (message in the batch's ctx), else 1. */
 static int send_tiles(redis_exec *x, tsr_redis_link *l, rbatch *rb, const int *picks, int n,
-                      char (*ids)[32]) {
+                      char (*ids)[32], long long *mark) {
     const tsr_tile_batch *b = rb->b;
     tsr_buffer task = {0}, packed = {0}, payload[SEND_CHUNK];
     memset(payload, 0, sizeof payload);
@@ -194,6 +205,7 @@ static int send_tiles(redis_exec *x, tsr_redis_link *l, rbatch *rb, const int *p
     const char *label = b->label ? b->label : "run";
     for (int i = 0; i < n; i++)
         ids[i][0] = '\0';
+    *mark = 0;
     if (!tsr_redis_link_ensure(l, NULL))
         return 0;
     for (int i = 0; i < n; i++) {
@@ -228,6 +240,8 @@ static int send_tiles(redis_exec *x, tsr_redis_link *l, rbatch *rb, const int *p
         }
         appended++;
     }
+    const char *incr[] = {"INCR", x->mark_key};
+    int marked = appended == n && redisAppendCommandArgv(l->c, 2, incr, NULL) == REDIS_OK;
     for (int i = 0; i < appended; i++) {
         redisReply *r = NULL;
         if (redisGetReply(l->c, (void **)&r) != REDIS_OK || !r) {
@@ -240,6 +254,14 @@ static int send_tiles(redis_exec *x, tsr_redis_link *l, rbatch *rb, const int *p
             snprintf(ids[i], sizeof ids[i], "%s", r->str);
         else if (result == 1)
             result = 0; /* e.g. LOADING while Redis restarts: retry later */
+        freeReplyObject(r);
+    }
+    redisReply *r = NULL;
+    if (marked && l->c && !l->c->err) {
+        if (redisGetReply(l->c, (void **)&r) == REDIS_OK && r && r->type == REDIS_REPLY_INTEGER)
+            *mark = r->integer;
+        else if (!r)
+            result = 0;
         freeReplyObject(r);
     }
     if (result != 1 && appended && l->c && l->c->err)
@@ -289,6 +311,7 @@ static void batch_loop(redis_exec *x, rbatch *rb, tsr_redis_link *l) {
     int picks[SEND_CHUNK];
     char ids[SEND_CHUNK][32];
     int backoff = 0;
+    long long mark;
     while (!rb->failed && rb->done < rb->b->count && !tsr_ctx_cancelled(rb->b->ctx)) {
         int n = pick(x, rb, picks, tsr_redis_now_ms());
         if (n == 0) {
@@ -296,9 +319,11 @@ static void batch_loop(redis_exec *x, rbatch *rb, tsr_redis_link *l) {
             continue;
         }
         pthread_mutex_unlock(&x->lock);
-        int ok = send_tiles(x, l, rb, picks, n, ids);
+        int ok = send_tiles(x, l, rb, picks, n, ids, &mark);
         pthread_mutex_lock(&x->lock);
         x->stats.tasks_sent += (uint64_t)n;
+        if (mark > x->mark_acked)
+            x->mark_acked = mark;
         for (int i = 0; i < n; i++) {
             int t = picks[i];
             if (ids[i][0]) {
@@ -590,14 +615,74 @@ static int handle_result(redis_exec *x, const redisReply *fields, tsr_buffer *bu
     return 1;
 }
 
+/* Redis came back without tasks it had acknowledged: marks every task in
+ * flight overdue, so the batches send them all again now. Duplicates of
+ * tasks that did survive are dropped like any late result. */
+static void resend_all(redis_exec *x) {
+    pthread_mutex_lock(&x->lock);
+    for (rbatch *rb = x->batches; rb; rb = rb->next) {
+        for (int t = 0; t < rb->next_new; t++)
+            if (rb->state[t] == SENT)
+                rb->sent_at[t] = -1e300;
+        rb->last_scan = -1e300;
+    }
+    x->stats.redis_losses++;
+    pthread_cond_broadcast(&x->changed);
+    pthread_mutex_unlock(&x->lock);
+}
+
+/* After a reconnect: whether Redis lost acknowledged sends (its mark is
+ * below the highest one acknowledged). Then the mark is put back, so the
+ * next check compares against what this coordinator has seen. Returns -1
+ * when the mark could not be read (connection lost again). */
+static int lost_writes(redis_exec *x, tsr_redis_link *l) {
+    const char *get[] = {"GET", x->mark_key};
+    redisReply *r = tsr_redis_link_cmd(l, 2, get, NULL);
+    if (!r)
+        return -1;
+    long long have = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
+    int loading = r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "LOADING", 7);
+    if (r->type == REDIS_REPLY_ERROR && !loading) /* e.g. an ACL without GET: no check */
+        say(x, "warn", "redis: cannot read the send mark; lost tasks wait for --resend-ms", r->str);
+    int error = r->type == REDIS_REPLY_ERROR;
+    freeReplyObject(r);
+    if (error)
+        return loading ? -1 : 0;
+    pthread_mutex_lock(&x->lock);
+    long long acked = x->mark_acked;
+    pthread_mutex_unlock(&x->lock);
+    if (have >= acked)
+        return 0;
+    char value[32];
+    snprintf(value, sizeof value, "%lld", acked);
+    const char *set[] = {"SET", x->mark_key, value};
+    freeReplyObject(tsr_redis_link_cmd(l, 3, set, NULL));
+    return 1;
+}
+
 static void *reader_main(void *arg) {
     redis_exec *x = arg;
     tsr_redis_link l = {&x->url, NULL, 10000, 0, 0, 0};
     tsr_buffer buf = {0}, opened = {0};
     char last[64] = "0-0";
+    uint64_t checked = 0; /* l.reconnects when the mark was last checked */
     while (!atomic_load(&x->stopping)) {
         if (!tsr_redis_link_ensure(&l, &x->stopping))
             break;
+        if (l.reconnects != checked) {
+            int lost = lost_writes(x, &l);
+            if (lost < 0) {
+                sleep_ms(100); /* LOADING or gone again: check on the next connection */
+                continue;
+            }
+            checked = l.reconnects;
+            if (lost) {
+                say(x, "warn", "redis: Redis came back without tasks it had acknowledged",
+                    "sending every task in flight again");
+                resend_all(x);
+                snprintf(last, sizeof last, "0-0"); /* the results stream may be new too */
+            }
+        }
         const char *argv[] = {"XREAD", "COUNT",   "256",          "BLOCK",
                               "500",   "STREAMS", x->results_key, last};
         redisReply *r = tsr_redis_link_cmd(&l, 8, argv, NULL);
@@ -778,6 +863,7 @@ tsr_status tsr_executor_redis_new(tsr_ctx *ctx, const tsr_redis_config *cfg, tsr
     snprintf(x->tasks_key, sizeof x->tasks_key, "tessera:%s:tasks", cluster);
     snprintf(x->stats_key, sizeof x->stats_key, "tessera:%s:stats", cluster);
     snprintf(x->results_key, sizeof x->results_key, "tessera:%s:results:%s", cluster, x->coord);
+    snprintf(x->mark_key, sizeof x->mark_key, "tessera:%s:sent:%s", cluster, x->coord);
     int lease = cfg->lease_ms > 0 ? cfg->lease_ms : 15000;
     x->cap_batch = cfg->in_flight_batch > 0 ? cfg->in_flight_batch : 64;
     x->cap_total = cfg->in_flight_total > 0 ? cfg->in_flight_total : 256;

@@ -47,6 +47,7 @@ typedef struct tsr_redis_stats {
     uint64_t reconnects;      /* reconnections to Redis */
     uint64_t in_flight;       /* tasks in Redis now */
     uint64_t rejected;        /* results dropped: tampered, foreign or unsealed */
+    uint64_t redis_losses;    /* Redis came back without acknowledged tasks: all resent */
 } tsr_redis_stats;
 
 /* Connects to Redis (TSR_ERR_IO naming the host when it cannot be reached,

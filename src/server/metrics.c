@@ -92,7 +92,8 @@ static void executor_metrics(tsr_buffer *buf, int *bad, tsr_executor *exec) {
     add(buf, bad,
         "# HELP tessera_fleet_tasks_sent_total Tile tasks put on Redis, resends included.\n"
         "# TYPE tessera_fleet_tasks_sent_total counter\ntessera_fleet_tasks_sent_total %llu\n"
-        "# HELP tessera_fleet_tasks_resent_total Tile tasks sent again after the resend timeout.\n"
+        "# HELP tessera_fleet_tasks_resent_total Tile tasks sent again (resend timeout, or Redis "
+        "lost them).\n"
         "# TYPE tessera_fleet_tasks_resent_total counter\ntessera_fleet_tasks_resent_total %llu\n",
         (unsigned long long)s.tasks_sent, (unsigned long long)s.tasks_resent);
     add(buf, bad,
@@ -110,6 +111,11 @@ static void executor_metrics(tsr_buffer *buf, int *bad, tsr_executor *exec) {
         "# HELP tessera_fleet_tasks_in_flight Tile tasks on Redis awaiting their result.\n"
         "# TYPE tessera_fleet_tasks_in_flight gauge\ntessera_fleet_tasks_in_flight %llu\n",
         (unsigned long long)s.reconnects, (unsigned long long)s.in_flight);
+    add(buf, bad,
+        "# HELP tessera_fleet_redis_losses_total Times Redis came back without tasks it had "
+        "acknowledged (all tasks in flight were sent again).\n"
+        "# TYPE tessera_fleet_redis_losses_total counter\ntessera_fleet_redis_losses_total %llu\n",
+        (unsigned long long)s.redis_losses);
 }
 
 enum MHD_Result h_metrics(request *r) {

@@ -34,7 +34,9 @@ def free_port():
 
 
 class Redis:
-    """One redis-server with AOF. kill() and start() simulate a crash/restart."""
+    """One redis-server with AOF. kill() and start() simulate a crash/restart.
+    TESSERA_TEST_REDIS_ARGS (space-separated) adds server options, for
+    benchmarks of Redis settings."""
 
     def __init__(self, fsync="always", acl=None):
         self.fsync = fsync  # AOF fsync: "always" (crash tests), "everysec", "no" (no AOF)
@@ -54,7 +56,7 @@ class Redis:
         self.proc = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no" if self.fsync == "no" else "yes", "--appendfsync", self.fsync, "--dir", self.dir,
-             "--protected-mode", "no", *self.acl_args], stdout=self.log, stderr=subprocess.STDOUT)
+             "--protected-mode", "no", *self.acl_args, *os.environ.get("TESSERA_TEST_REDIS_ARGS", "").split()], stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 10
         while time.time() < deadline:
             try:

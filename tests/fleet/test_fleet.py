@@ -225,6 +225,36 @@ class FleetTest(fleet.FleetCase):
         self.assertTrue(np.array_equal(result(srv, job["id"], img["id"]), want))
         self.assert_drained()
 
+    def test_redis_without_persistence_restarted_mid_job(self):
+        """Redis comes back empty (no AOF, no RDB): the coordinator finds its
+        send mark below what Redis had acknowledged and sends every task in
+        flight again at once. The resend timer (10 minutes here) plays no
+        part, so the job finishes in seconds."""
+        self.redis.stop()
+        self.redis = fleet.Redis("no")
+        path = big_image(self.tmp)
+        want = local_process(HEAVY, path)
+        self.start_workers(2)
+        srv = self.start_coordinator("--tile", "64", "--resend-ms", "600000")
+        _, img, _ = srv.upload(path)
+        status, job, _ = srv.json("POST", "/api/v1/jobs",
+                                  {"images": [img["id"]], "pipeline": HEAVY})
+        self.assertEqual(status, 201, job)
+        time.sleep(1.0)
+        _, doc, _ = srv.json("GET", "/api/v1/jobs/" + job["id"])
+        self.assertEqual(doc["state"], "running", doc)
+        self.redis.kill()
+        time.sleep(1.0)
+        self.redis.start()
+        self.assertEqual(self.redis.cli("DBSIZE").strip(), "0")  # it really came back empty
+        done = srv.wait_job(job["id"], timeout=60)
+        self.assertEqual(done["state"], "succeeded", done)
+        self.assertTrue(np.array_equal(result(srv, job["id"], img["id"]), want))
+        _, _, body = srv.request("GET", "/metrics")
+        self.assertRegex(body.decode(), r"tessera_fleet_redis_losses_total [1-9]")
+        self.assertIn("came back without tasks it had acknowledged", srv.log_text())
+        self.assert_drained()
+
     def test_coordinator_killed_and_restarted_mid_job(self):
         path = big_image(self.tmp)
         want = local_process(HEAVY, path)
