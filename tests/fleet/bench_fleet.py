@@ -12,9 +12,13 @@
    the ratio is of the medians;
 2. per-tile overhead of the broker path (a trivial op on 16-px tiles);
 3. tasks per second the coordinator schedules (the same run).
-Every job is timed by the server (job seconds). BENCH_REPEAT (5) and
-BENCH_FSYNC (everysec: Redis as docs/deploy.md runs it; "always" is the
-crash tests' setting, "no" turns the AOF off) change the setup."""
+Every job is timed by the server (job seconds). These change the setup:
+BENCH_REPEAT (5); BENCH_FSYNC (everysec: Redis with its AOF; "always" is
+the crash tests' setting, "no" turns persistence off, as docs/deploy.md
+runs it for throughput); BENCH_SOCKET=unix (workers and coordinator reach
+Redis through a Unix socket instead of loopback TCP); BENCH_CASES (any of
+light,heavy,tiny), BENCH_THREADS (worker threads to try, "1,2") and
+BENCH_LEVELS (zstd levels to try, "0,1") pick a subset."""
 import os
 import statistics
 import sys
@@ -26,6 +30,10 @@ from fleet import DATA, Redis, Server, Worker, coordinator
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
 FSYNC = os.environ.get("BENCH_FSYNC", "everysec")
+UNIX = os.environ.get("BENCH_SOCKET", "tcp") == "unix"
+CASES = os.environ.get("BENCH_CASES", "light,heavy,tiny").split(",")
+THREADS = [int(t) for t in os.environ.get("BENCH_THREADS", "1,2").split(",")]
+LEVELS = os.environ.get("BENCH_LEVELS", "0,1").split(",")
 LIGHT = "gaussian-blur:sigma=2|sharpen"
 HEAVY = "gaussian-blur:sigma=8|median:ksize=5|sharpen"
 
@@ -43,7 +51,7 @@ class Fleet:
     """redis-server, N workers of T threads and a coordinator."""
 
     def __init__(self, workers, threads, level, tile):
-        self.redis = Redis(FSYNC)
+        self.redis = Redis(FSYNC, unix=UNIX)
         self.workers = [Worker(self.redis.url, "--threads", str(threads), "--compress", level)
                         for _ in range(workers)]
         self.srv = coordinator(self.redis, "--tile", str(tile), "--compress", level)
@@ -83,15 +91,21 @@ def main():
     cv2.imwrite(big, cv2.resize(src, (6000, 4000), interpolation=cv2.INTER_CUBIC))
     small = os.path.join(tmp, "small.bmp")
     cv2.imwrite(small, cv2.resize(src, (2000, 2000), interpolation=cv2.INTER_AREA))
-    print("Redis AOF fsync: %s; %d alternating runs each; medians (best)" % (FSYNC, REPEAT))
+    print("Redis AOF fsync: %s, over %s; %d cores; %d alternating runs each; medians (best)"
+          % (FSYNC, "a Unix socket" if UNIX else "loopback TCP", os.cpu_count(), REPEAT))
     for name, pipeline in (("light", LIGHT), ("heavy", HEAVY)):
-        for threads in (1, 2):
-            for level in ("0", "1"):
+        if name not in CASES:
+            continue
+        for threads in THREADS:
+            for level in LEVELS:
                 lm, fm, lb, fb, n = compare(big, pipeline, 256, threads, level)
                 print("%s (%s), 6000x4000, %d tiles of 256, 2 workers x %d thread(s), %s: "
                       "local %.3f s (%.3f), fleet %.3f s (%.3f) = %.0f%% of local throughput"
                       % (name, pipeline, n, threads, "zstd 1" if level == "1" else "raw",
                          lm, lb, fm, fb, 100 * lm / fm), flush=True)
+    if "tiny" not in CASES:
+        os.system("rm -rf " + tmp)
+        return 0
     lm, fm, lb, fb, n = compare(small, "invert", 16, 1, "0")
     print("tiny tiles (invert, 2000x2000, %d tiles of 16, 2 workers x 1 thread, raw): local "
           "%.3f s, fleet %.3f s: broker overhead %.0f us/tile (wall, 2 workers); coordinator "

@@ -38,8 +38,9 @@ class Redis:
     TESSERA_TEST_REDIS_ARGS (space-separated) adds server options, for
     benchmarks of Redis settings."""
 
-    def __init__(self, fsync="always", acl=None):
+    def __init__(self, fsync="always", acl=None, unix=False):
         self.fsync = fsync  # AOF fsync: "always" (crash tests), "everysec", "no" (no AOF)
+        self.unix = unix  # clients connect through a Unix socket (url); redis-cli keeps TCP
         self.dir = tempfile.mkdtemp(prefix="tessera-redis-")
         self.acl_args = []  # ACL file lines given: redis-cli signs in as ACL_ADMIN
         if acl:
@@ -56,7 +57,8 @@ class Redis:
         self.proc = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no" if self.fsync == "no" else "yes", "--appendfsync", self.fsync, "--dir", self.dir,
-             "--protected-mode", "no", *self.acl_args, *os.environ.get("TESSERA_TEST_REDIS_ARGS", "").split()], stdout=self.log, stderr=subprocess.STDOUT)
+             "--protected-mode", "no", *self.acl_args,
+             *(["--unixsocket", self.socket, "--unixsocketperm", "700"] if self.unix else []), *os.environ.get("TESSERA_TEST_REDIS_ARGS", "").split()], stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 10
         while time.time() < deadline:
             try:
@@ -68,8 +70,12 @@ class Redis:
         raise RuntimeError("redis-server did not start")
 
     @property
+    def socket(self):
+        return os.path.join(self.dir, "redis.sock")
+
+    @property
     def url(self):
-        return "redis://127.0.0.1:%d" % self.port
+        return "unix://" + self.socket if self.unix else "redis://127.0.0.1:%d" % self.port
 
     def cli(self, *args):
         auth = ["--user", ACL_ADMIN[0], "--pass", ACL_ADMIN[1], "--no-auth-warning"]
