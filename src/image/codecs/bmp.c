@@ -2,7 +2,9 @@
  * BITMAPINFOHEADER and V2..V5 headers: 1/4/8-bit palettes, 16/24/32-bit
  * BI_RGB and BI_BITFIELDS, bottom-up and top-down. RLE is refused.
  * Writes 8-bit gray palettes (1 band), 24-bit (3 bands) or 32-bit V4 with
- * alpha (2 and 4 bands). Every header field is checked against the file. */
+ * alpha (2 and 4 bands), bottom-up; the header and the row conversion are
+ * shared with the streaming writer in raw_stream.c. Every header field is
+ * checked against the file. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -196,30 +198,29 @@ static tsr_status decode_bmp(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
     return TSR_OK;
 }
 
-static tsr_status encode_bmp(tsr_ctx *ctx, const tsr_image *image, const tsr_encode_options *opts,
-                             tsr_buffer *out) {
-    uint8_t head[FILE_HEADER + 108 + 1024] = {0};
-    int bpp = image->bands == 1 ? 8 : image->bands == 3 ? 24 : 32;
+tsr_status tsr_bmp_layout(tsr_ctx *ctx, int width, int height, int bands, bmp_layout *l) {
+    memset(l, 0, sizeof *l);
+    int bpp = bands == 1 ? 8 : bands == 3 ? 24 : 32;
     uint32_t hsize = bpp == 32 ? 108 : 40;
     uint32_t palette = bpp == 8 ? 1024 : 0;
-    uint64_t row_bytes = ((uint64_t)image->width * (uint64_t)bpp + 31) / 32 * 4;
-    uint64_t offset = FILE_HEADER + hsize + palette;
-    uint64_t total = offset + row_bytes * (uint64_t)image->height;
-    (void)opts;
-    if (total > UINT32_MAX)
-        return tsr_error(ctx, TSR_ERR_USAGE, "bmp: a %dx%d image is too large for BMP",
-                         image->width, image->height);
+    l->row_bytes = ((uint64_t)width * (uint64_t)bpp + 31) / 32 * 4;
+    l->data_offset = FILE_HEADER + hsize + palette;
+    l->total = l->data_offset + l->row_bytes * (uint64_t)height;
+    if (l->total > UINT32_MAX)
+        return tsr_error(ctx, TSR_ERR_USAGE, "bmp: a %dx%d image is too large for BMP", width,
+                         height);
+    uint8_t *head = l->head;
     head[0] = 'B', head[1] = 'M';
-    put32(head + 2, (uint32_t)total);
-    put32(head + 10, (uint32_t)offset);
+    put32(head + 2, (uint32_t)l->total);
+    put32(head + 10, (uint32_t)l->data_offset);
     uint8_t *ih = head + FILE_HEADER;
     put32(ih, hsize);
-    put32(ih + 4, (uint32_t)image->width);
-    put32(ih + 8, (uint32_t)image->height);
+    put32(ih + 4, (uint32_t)width);
+    put32(ih + 8, (uint32_t)height);
     put16(ih + 12, 1);
     put16(ih + 14, (uint16_t)bpp);
     put32(ih + 16, bpp == 32 ? BI_BITFIELDS : BI_RGB);
-    put32(ih + 20, (uint32_t)(row_bytes * (uint64_t)image->height));
+    put32(ih + 20, (uint32_t)(l->row_bytes * (uint64_t)height));
     put32(ih + 24, 2835), put32(ih + 28, 2835); /* 72 dpi */
     if (bpp == 8) {
         put32(ih + 32, 256);
@@ -231,26 +232,54 @@ static tsr_status encode_bmp(tsr_ctx *ctx, const tsr_image *image, const tsr_enc
         put32(ih + 48, 0x000000FF), put32(ih + 52, 0xFF000000);
         put32(ih + 56, 0x73524742); /* 'sRGB' */
     }
-    tsr_status st = tsr_codec_append(ctx, out, head, (size_t)offset, "bmp");
-    uint8_t *row = calloc(1, (size_t)row_bytes);
+    return TSR_OK;
+}
+
+void tsr_bmp_encode_row(const uint8_t *restrict src, int bands, int width, uint8_t *restrict dst) {
+    size_t n = (size_t)width;
+    switch (bands) {
+    case 1:
+        memcpy(dst, src, n);
+        break;
+    case 2: /* gray + alpha -> BGRA */
+        for (size_t x = 0; x < n; x++) {
+            dst[4 * x] = dst[4 * x + 1] = dst[4 * x + 2] = src[2 * x];
+            dst[4 * x + 3] = src[2 * x + 1];
+        }
+        break;
+    case 3: /* RGB -> BGR */
+        for (size_t x = 0; x < n; x++) {
+            dst[3 * x] = src[3 * x + 2];
+            dst[3 * x + 1] = src[3 * x + 1];
+            dst[3 * x + 2] = src[3 * x];
+        }
+        break;
+    default: /* RGBA -> BGRA */
+        for (size_t x = 0; x < n; x++) {
+            dst[4 * x] = src[4 * x + 2];
+            dst[4 * x + 1] = src[4 * x + 1];
+            dst[4 * x + 2] = src[4 * x];
+            dst[4 * x + 3] = src[4 * x + 3];
+        }
+        break;
+    }
+}
+
+static tsr_status encode_bmp(tsr_ctx *ctx, const tsr_image *image, const tsr_encode_options *opts,
+                             tsr_buffer *out) {
+    bmp_layout l;
+    (void)opts;
+    tsr_status st = tsr_bmp_layout(ctx, image->width, image->height, image->bands, &l);
+    if (st)
+        return st;
+    st = tsr_codec_append(ctx, out, l.head, (size_t)l.data_offset, "bmp");
+    uint8_t *row = calloc(1, (size_t)l.row_bytes); /* the padding stays zero */
     if (!st && !row)
         st = tsr_error(ctx, TSR_ERR_NOMEM, "bmp: out of memory");
     for (int y = image->height - 1; y >= 0 && !st; y--) {
-        const uint8_t *src = image->data + (size_t)y * image->stride;
-        for (int x = 0; x < image->width; x++) {
-            const uint8_t *p = src + (size_t)x * (size_t)image->bands;
-            uint8_t *d = row + (size_t)x * (size_t)(bpp / 8);
-            if (bpp == 8) {
-                d[0] = p[0];
-            } else {
-                uint8_t rgb[4];
-                tsr_codec_convert_row(p, image->bands, rgb, 4, 1);
-                d[0] = rgb[2], d[1] = rgb[1], d[2] = rgb[0];
-                if (bpp == 32)
-                    d[3] = rgb[3];
-            }
-        }
-        st = tsr_codec_append(ctx, out, row, (size_t)row_bytes, "bmp");
+        tsr_bmp_encode_row(image->data + (size_t)y * image->stride, image->bands, image->width,
+                           row);
+        st = tsr_codec_append(ctx, out, row, (size_t)l.row_bytes, "bmp");
     }
     free(row);
     return st;

@@ -1,24 +1,34 @@
-/* Row streaming of the formats parsed here: binary PNM (P5/P6, any maxval)
- * and top-down BMP are read a row at a time with pread; ASCII PNM, bitmaps
- * and bottom-up BMP fall back to the whole decode. PNM is written as the
- * header then rows (the same bytes as pnm.c); BMP writes fall back. */
+/* Row streaming of the formats parsed here. Binary PNM (P5/P6, any maxval)
+ * and every BMP the parser accepts (top-down and bottom-up) are read with
+ * pread, up to READ_BYTES of stored rows at a time (a bottom-up BMP's are
+ * walked backwards); ASCII PNM and bitmaps fall back to the whole decode.
+ * PNM is written as the header then rows; BMP as the header at open, then
+ * each row with pwrite at its stored (bottom-up) place, or collected and
+ * encoded at finish when the descriptor cannot seek or appends. Both give
+ * the same bytes as pnm.c and bmp.c. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pnm_bmp_internal.h"
 #include "stream_internal.h"
 
-#define HEAD_BYTES 65536 /* headers, BMP palettes and masks must fit here */
+#define HEAD_BYTES 65536     /* headers, BMP palettes and masks must fit here */
+#define READ_BYTES (1 << 20) /* stored rows read at once (at least one row) */
 
 /* Reader state of either format. */
 typedef struct raw_reader {
     bool bmp;         /* BMP rather than PNM */
+    bool bottom_up;   /* stored rows run from the last image row to the first */
     pnm_header pnm;   /* PNM header */
     bmp_header *bh;   /* BMP header (large: holds the palette) */
     uint64_t data;    /* offset of the first stored row */
     size_t row_bytes; /* bytes of one stored row */
-    uint8_t *row;     /* one stored row */
+    int chunk_rows;   /* stored rows `rows` holds */
+    uint8_t *rows;    /* stored rows as read */
 } raw_reader;
 
 static void close_reader(tsr_row_reader *r) {
@@ -26,7 +36,7 @@ static void close_reader(tsr_row_reader *r) {
     if (!s)
         return;
     free(s->bh);
-    free(s->row);
+    free(s->rows);
     free(s);
 }
 
@@ -39,17 +49,39 @@ static void pnm_row(const pnm_header *h, const uint8_t *p, uint8_t *dst) {
     }
 }
 
+/* File offset of image row y. */
+static uint64_t row_offset(const tsr_row_reader *r, const raw_reader *s, int y) {
+    uint64_t stored = (uint64_t)(s->bottom_up ? r->height - 1 - y : y);
+    return s->data + stored * s->row_bytes;
+}
+
+/* Image rows y..y+n-1 could not be read together: names the first that
+ * cannot be read alone (a bottom-up file stores its top rows last). */
+static tsr_status truncated(tsr_row_reader *r, raw_reader *s, int y, int n) {
+    int bad = y;
+    while (bad < y + n - 1 && tsr_stream_pread(r->fd, s->rows, s->row_bytes, row_offset(r, s, bad)))
+        bad++;
+    return tsr_error(r->ctx, TSR_ERR_CORRUPT, "%s: truncated at row %d%s", s->bmp ? "bmp" : "pnm",
+                     bad, s->bottom_up ? " (bottom-up: the top rows are stored last)" : "");
+}
+
+/* Reads up to chunk_rows stored rows with one pread; the stored rows of
+ * image rows y..y+n-1 are contiguous either way, reversed when bottom-up. */
 static tsr_status read_rows(tsr_row_reader *r, uint8_t *dst, size_t stride, int rows) {
     raw_reader *s = r->state;
-    for (int i = 0; i < rows; i++) {
-        uint64_t at = s->data + (uint64_t)(r->next_row + i) * s->row_bytes;
-        if (!tsr_stream_pread(r->fd, s->row, s->row_bytes, at))
-            return tsr_error(r->ctx, TSR_ERR_CORRUPT, "%s: truncated at row %d",
-                             s->bmp ? "bmp" : "pnm", r->next_row + i);
-        if (s->bmp)
-            tsr_bmp_decode_row(s->bh, s->row, dst + (size_t)i * stride);
-        else
-            pnm_row(&s->pnm, s->row, dst + (size_t)i * stride);
+    for (int i = 0; i < rows;) {
+        int y = r->next_row + i;
+        int n = rows - i < s->chunk_rows ? rows - i : s->chunk_rows;
+        uint64_t first = row_offset(r, s, s->bottom_up ? y + n - 1 : y);
+        if (!tsr_stream_pread(r->fd, s->rows, (size_t)n * s->row_bytes, first))
+            return truncated(r, s, y, n);
+        for (int k = 0; k < n; k++, i++) {
+            const uint8_t *src = s->rows + (size_t)(s->bottom_up ? n - 1 - k : k) * s->row_bytes;
+            if (s->bmp)
+                tsr_bmp_decode_row(s->bh, src, dst + (size_t)i * stride);
+            else
+                pnm_row(&s->pnm, src, dst + (size_t)i * stride);
+        }
     }
     return TSR_OK;
 }
@@ -67,7 +99,9 @@ static tsr_status read_head(tsr_row_reader *r, uint8_t **out, size_t *len) {
 
 /* Common part of both openers once the header is known. */
 static tsr_status start(tsr_row_reader *r, raw_reader *s, int width, int height, int bands) {
-    if (!(s->row = malloc(s->row_bytes ? s->row_bytes : 1)))
+    size_t fit = s->row_bytes ? READ_BYTES / s->row_bytes : (size_t)height;
+    s->chunk_rows = fit < 1 ? 1 : fit > (size_t)height ? height : (int)fit;
+    if (!(s->rows = malloc(s->row_bytes ? (size_t)s->chunk_rows * s->row_bytes : 1)))
         return tsr_error(r->ctx, TSR_ERR_NOMEM, "input: out of memory");
     r->width = width, r->height = height, r->bands = bands;
     r->read = read_rows;
@@ -140,10 +174,10 @@ tsr_status tsr_bmp_reader_open(tsr_row_reader *r, tsr_image_info *info, bool *fa
         goto out;
     info->width = (int)h->width, info->height = (int)h->height, info->bands = h->bands;
     info->bit_depth = h->bpp <= 8 ? h->bpp : 8;
-    if (!h->top_down) {
-        *fallback = true;
-        goto out;
-    }
+    /* Every layout tsr_bmp_parse accepts streams (it refuses RLE and
+     * embedded JPEG/PNG), so there is no fallback. */
+    (void)fallback;
+    s->bottom_up = !h->top_down;
     s->data = h->data_offset;
     s->row_bytes = (size_t)h->row_bytes;
     st = start(r, s, (int)h->width, (int)h->height, h->bands);
@@ -183,4 +217,69 @@ tsr_status tsr_pnm_writer_open(tsr_row_writer *w) {
     int n = snprintf(head, sizeof head, "P%c\n%d %d\n255\n", bands == 3 ? '6' : '5', w->width,
                      w->height);
     return tsr_stream_write(w, head, (size_t)n);
+}
+
+/* BMP writer state: where the file starts and how it is laid out. */
+typedef struct bmp_writer {
+    uint64_t base;      /* the fd's offset at open: the file's first byte */
+    uint64_t data;      /* offset of the first stored row from base */
+    uint64_t row_bytes; /* stored row length, padded to 4 */
+    uint64_t total;     /* bytes of the whole file */
+    uint8_t *row;       /* one stored row; its padding stays zero */
+} bmp_writer;
+
+/* Image row y is stored (height - 1 - y) rows after the first stored row. */
+static tsr_status write_bmp_rows(tsr_row_writer *w, const uint8_t *src, size_t stride, int rows) {
+    bmp_writer *s = w->state;
+    for (int i = 0; i < rows; i++) {
+        uint64_t stored = (uint64_t)(w->height - 1 - (w->rows_done + i));
+        tsr_bmp_encode_row(src + (size_t)i * stride, w->bands, w->width, s->row);
+        tsr_status st = tsr_stream_pwrite(w, s->row, (size_t)s->row_bytes,
+                                          s->base + s->data + stored * s->row_bytes);
+        if (st)
+            return st;
+    }
+    return TSR_OK;
+}
+
+/* Leaves the offset at the end of the file, as sequential writes would. */
+static tsr_status finish_bmp(tsr_row_writer *w) {
+    bmp_writer *s = w->state;
+    if (lseek(w->fd, (off_t)(s->base + s->total), SEEK_SET) < 0)
+        return tsr_error(w->ctx, TSR_ERR_IO, "%s: seek to the end: %s", w->path, strerror(errno));
+    return TSR_OK;
+}
+
+static void close_bmp(tsr_row_writer *w) {
+    bmp_writer *s = w->state;
+    if (s)
+        free(s->row);
+    free(s);
+}
+
+tsr_status tsr_bmp_writer_open(tsr_row_writer *w, bool *fallback) {
+    bmp_layout l;
+    tsr_status st = tsr_bmp_layout(w->ctx, w->width, w->height, w->bands, &l);
+    if (st)
+        return st;
+    /* Rows go to their places with pwrite, which a pipe cannot take and an
+     * O_APPEND descriptor would put at the end. */
+    off_t base = lseek(w->fd, 0, SEEK_CUR);
+    int flags = fcntl(w->fd, F_GETFL);
+    if (base < 0 || flags < 0 || (flags & O_APPEND)) {
+        *fallback = true;
+        return TSR_OK;
+    }
+    bmp_writer *s = calloc(1, sizeof *s);
+    if (!s)
+        return tsr_error(w->ctx, TSR_ERR_NOMEM, "bmp: out of memory");
+    w->state = s;
+    w->close = close_bmp;
+    w->write = write_bmp_rows;
+    w->finish = finish_bmp;
+    s->base = (uint64_t)base, s->data = l.data_offset, s->row_bytes = l.row_bytes;
+    s->total = l.total;
+    if (!(s->row = calloc(1, (size_t)l.row_bytes)))
+        return tsr_error(w->ctx, TSR_ERR_NOMEM, "bmp: out of memory");
+    return tsr_stream_pwrite(w, l.head, (size_t)l.data_offset, s->base);
 }

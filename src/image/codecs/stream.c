@@ -41,6 +41,19 @@ tsr_status tsr_stream_write(tsr_row_writer *w, const void *src, size_t n) {
     return TSR_OK;
 }
 
+tsr_status tsr_stream_pwrite(tsr_row_writer *w, const void *src, size_t n, uint64_t offset) {
+    const uint8_t *p = src;
+    while (n) {
+        ssize_t put = pwrite(w->fd, p, n, (off_t)offset);
+        if (put < 0 && errno == EINTR)
+            continue;
+        if (put < 0)
+            return tsr_error(w->ctx, TSR_ERR_IO, "%s: %s", w->path, strerror(errno));
+        p += put, n -= (size_t)put, offset += (uint64_t)put;
+    }
+    return TSR_OK;
+}
+
 /* Fallback reader: rows are copied out of the whole decoded image. */
 static tsr_status read_image(tsr_row_reader *r, uint8_t *dst, size_t stride, int rows) {
     size_t len = (size_t)r->width * (size_t)r->bands;

@@ -62,15 +62,20 @@ tsr_status tsr_tiff_reader_open(tsr_row_reader *r, const tsr_decode_options *opt
 tsr_status tsr_pnm_reader_open(tsr_row_reader *r, tsr_image_info *info, bool *fallback);
 tsr_status tsr_bmp_reader_open(tsr_row_reader *r, tsr_image_info *info, bool *fallback);
 
-/* Writer openers: set w->write/finish/close/state. */
+/* Writer openers: set w->write/finish/close/state. The BMP opener sets
+ * *fallback instead (recording no error) when w->fd cannot seek or appends:
+ * then the rows are collected and encoded at finish. */
 tsr_status tsr_jpeg_writer_open(tsr_row_writer *w);
 tsr_status tsr_png_writer_open(tsr_row_writer *w);
 tsr_status tsr_tiff_writer_open(tsr_row_writer *w);
 tsr_status tsr_pnm_writer_open(tsr_row_writer *w);
+tsr_status tsr_bmp_writer_open(tsr_row_writer *w, bool *fallback);
 
 /* pread of exactly n bytes at `offset`; false on error or end of file. */
 bool tsr_stream_pread(int fd, void *dst, size_t n, uint64_t offset);
 /* write of all n bytes; TSR_ERR_IO (recorded, naming the writer's path) on failure. */
 tsr_status tsr_stream_write(tsr_row_writer *w, const void *src, size_t n);
+/* pwrite of all n bytes at `offset`; errors as tsr_stream_write. */
+tsr_status tsr_stream_pwrite(tsr_row_writer *w, const void *src, size_t n, uint64_t offset);
 
 #endif

@@ -1,6 +1,7 @@
 /* Row writers: argument checks, the temporary file (same folder, fsync,
  * rename at finish, unlink when freed unfinished), dispatch to the streaming
- * encoders, and the collect-then-encode fallback for the other formats. */
+ * encoders, and the collect-then-encode fallback for the other formats (and
+ * for BMP into a descriptor that cannot seek). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -80,6 +81,7 @@ static tsr_status writer_open(tsr_ctx *ctx, const char *path, int fd, tsr_format
                               tsr_row_writer **out) {
     static const tsr_encode_options defaults = {.quality = 0, .compression = -1};
     tsr_status st;
+    bool fallback = false;
     *out = NULL;
     if (!opts)
         opts = &defaults;
@@ -113,10 +115,15 @@ static tsr_status writer_open(tsr_ctx *ctx, const char *path, int fd, tsr_format
     case TSR_FORMAT_PNM:
         st = tsr_pnm_writer_open(w);
         break;
+    case TSR_FORMAT_BMP:
+        st = tsr_bmp_writer_open(w, &fallback);
+        break;
     default:
-        st = open_fallback(w);
+        fallback = true;
         break;
     }
+    if (!st && fallback)
+        st = open_fallback(w);
 out:
     if (st) {
         tsr_row_writer_free(w);
@@ -180,7 +187,8 @@ tsr_status tsr_row_writer_finish(tsr_row_writer *writer) {
         return w->error;
     }
     tsr_status st = w->finish ? w->finish(w) : TSR_OK;
-    if (!st && fsync(w->fd) != 0)
+    /* A pipe or socket (tsr_row_writer_open_fd) has nothing to sync: EINVAL/EROFS. */
+    if (!st && fsync(w->fd) != 0 && errno != EINVAL && errno != EROFS)
         st = tsr_error(w->ctx, TSR_ERR_IO, "%s: fsync: %s", w->path, strerror(errno));
     if (close(w->fd) != 0 && !st)
         st = tsr_error(w->ctx, TSR_ERR_IO, "%s: close: %s", w->path, strerror(errno));

@@ -1,12 +1,16 @@
 /* Row streaming: readers give exactly tsr_image_decode's pixels for every
- * format, layout and band count, read in chunks of 1, 7 and 64 rows;
- * writers give files that decode to the rows written (and for PNM, TIFF,
- * PNG and JPEG the same bytes as tsr_image_encode); truncated files fail
- * while reading; limits are checked at open; temporary files never stay
- * behind; and a large image streams without the process growing by it. */
+ * format, layout and band count, read in chunks of 1, 7 and 64 rows (BMP:
+ * every variant, top-down and bottom-up); writers give the same bytes as
+ * tsr_image_encode (BMP also through descriptors at an offset, appending,
+ * and pipes); truncated files fail while reading; limits are checked at
+ * open; temporary files never stay behind; and a large image streams
+ * without the process growing by it. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <spng.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <tiffio.h>
 #include <unistd.h>
 
@@ -181,7 +185,7 @@ static void test_formats_and_bands(void) {
                 int streams = -1;
                 CHECK_EQ_INT(write_streamed(img, (tsr_format)f, path, &opts, 13, &streams), TSR_OK);
                 bool native = f == TSR_FORMAT_JPEG || f == TSR_FORMAT_PNG || f == TSR_FORMAT_TIFF ||
-                              f == TSR_FORMAT_PNM;
+                              f == TSR_FORMAT_PNM || f == TSR_FORMAT_BMP;
                 CHECK_EQ_INT(streams, native);
                 /* Every writer here, streaming or not, yields the encoder's bytes. */
                 if (!same_file(path, &buf))
@@ -191,10 +195,12 @@ static void test_formats_and_bands(void) {
                          tsr_format_extension((tsr_format)f));
                 write_bytes(whole_path, buf.data, buf.len);
                 int reads = f == TSR_FORMAT_JPEG || f == TSR_FORMAT_PNG || f == TSR_FORMAT_TIFF ||
-                            f == TSR_FORMAT_PNM;
+                            f == TSR_FORMAT_PNM || f == TSR_FORMAT_BMP;
                 check_same(path, NULL, reads);
-                /* Lossless formats give the rows back (PNM/JPEG/GIF drop alpha, GIF quantises). */
+                /* Lossless formats give the rows back (PNM/JPEG/GIF drop alpha, GIF
+                 * quantises, BMP writes gray+alpha as BGRA). */
                 if (f == TSR_FORMAT_PNG || f == TSR_FORMAT_TIFF ||
+                    (f == TSR_FORMAT_BMP && bands != 2) ||
                     (f == TSR_FORMAT_PNM && (bands == 1 || bands == 3))) {
                     tsr_image *back = read_streamed(path, NULL, 64, NULL);
                     CHECK(same_pixels(back, img));
@@ -417,6 +423,326 @@ static void test_pnm_variants(void) {
     unlink(path);
 }
 
+/* One hand-made BMP layout. */
+typedef struct bmp_variant {
+    const char *name;     /* for failure messages */
+    int hsize;            /* info header size: 12, 40, 56, 108 or 124 */
+    int bpp;              /* bits per pixel */
+    uint32_t compression; /* 0 BI_RGB, 3 BI_BITFIELDS, 6 BI_ALPHABITFIELDS */
+    uint32_t masks[4];    /* R, G, B, A for bit fields */
+    int colors;           /* palette entries (<= 8 bpp) */
+    int gray;             /* palette entries all gray */
+} bmp_variant;
+
+static const bmp_variant bmp_variants[] = {
+    {"1-bit gray", 40, 1, 0, {0}, 2, 1},
+    {"1-bit colour", 40, 1, 0, {0}, 2, 0},
+    {"4-bit gray", 40, 4, 0, {0}, 16, 1},
+    {"4-bit colour, 12 of 16 entries", 40, 4, 0, {0}, 12, 0},
+    {"8-bit gray", 40, 8, 0, {0}, 256, 1},
+    {"8-bit colour, 200 entries", 40, 8, 0, {0}, 200, 0},
+    {"8-bit core header", 12, 8, 0, {0}, 256, 0},
+    {"16-bit 555", 40, 16, 0, {0}, 0, 0},
+    {"16-bit 565 bit fields", 40, 16, 3, {0xF800, 0x07E0, 0x001F, 0}, 0, 0},
+    {"16-bit 4444 alpha bit fields", 40, 16, 6, {0x0F00, 0x00F0, 0x000F, 0xF000}, 0, 0},
+    {"24-bit", 40, 24, 0, {0}, 0, 0},
+    {"24-bit V5 header", 124, 24, 0, {0}, 0, 0},
+    {"32-bit BI_RGB", 40, 32, 0, {0}, 0, 0},
+    {"32-bit bit fields", 40, 32, 3, {0xFF0000, 0xFF00, 0xFF, 0}, 0, 0},
+    {"32-bit 10-10-10-2 V3 header", 56, 32, 3, {0x3FF00000, 0xFFC00, 0x3FF, 0xC0000000}, 0, 0},
+    {"32-bit V4 with alpha", 108, 32, 3, {0xFF0000, 0xFF00, 0xFF, 0xFF000000}, 0, 0},
+};
+
+static void put_le(uint8_t *p, uint32_t v, int n) {
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A w x h BMP of variant `v` whose image row y holds the same pixels
+ * whichever way it is stored; row padding is filled with junk. The caller
+ * frees the bytes. */
+static uint8_t *make_bmp(const bmp_variant *v, int w, int h, int top_down, size_t *len) {
+    int core = v->hsize == 12;
+    int entry = core ? 3 : 4;
+    int colors = v->bpp > 8 ? 0 : core ? 1 << v->bpp : v->colors;
+    int outside = v->hsize == 40 && v->compression ? (v->compression == 6 ? 4 : 3) : 0;
+    size_t row = ((size_t)w * (size_t)v->bpp + 31) / 32 * 4;
+    size_t data = 14 + (size_t)v->hsize + 4 * (size_t)outside + (size_t)(colors * entry);
+    *len = data + row * (size_t)h;
+    uint8_t *b = calloc(1, *len);
+    b[0] = 'B', b[1] = 'M';
+    put_le(b + 2, (uint32_t)*len, 4);
+    put_le(b + 10, (uint32_t)data, 4);
+    uint8_t *ih = b + 14;
+    put_le(ih, (uint32_t)v->hsize, 4);
+    if (core) {
+        put_le(ih + 4, (uint32_t)w, 2), put_le(ih + 6, (uint32_t)h, 2);
+        put_le(ih + 8, 1, 2), put_le(ih + 10, (uint32_t)v->bpp, 2);
+    } else {
+        put_le(ih + 4, (uint32_t)w, 4), put_le(ih + 8, (uint32_t)(top_down ? -h : h), 4);
+        put_le(ih + 12, 1, 2), put_le(ih + 14, (uint32_t)v->bpp, 2);
+        put_le(ih + 16, v->compression, 4);
+        put_le(ih + 32, (uint32_t)colors, 4);
+        uint8_t *m = v->hsize >= 52 ? ih + 40 : ih + v->hsize;
+        for (int i = 0; i < (v->hsize >= 56 ? 4 : outside); i++)
+            put_le(m + 4 * i, v->masks[i], 4);
+    }
+    uint8_t *pal = ih + v->hsize + 4 * outside;
+    for (int i = 0; i < colors; i++) {
+        uint8_t *e = pal + i * entry;
+        e[0] = (uint8_t)(i * 37 + 5);
+        e[1] = v->gray ? e[0] : (uint8_t)(i * 11 + 90);
+        e[2] = v->gray ? e[0] : (uint8_t)(255 - i * 3);
+    }
+    for (int s = 0; s < h; s++) {
+        int y = top_down ? s : h - 1 - s;
+        uint8_t *r = b + data + (size_t)s * row;
+        memset(r, 0xA5, row); /* padding junk, overwritten below where it is pixels */
+        if (v->bpp < 8)
+            memset(r, 0, ((size_t)w * (size_t)v->bpp + 7) / 8);
+        for (int x = 0; x < w; x++) {
+            uint32_t px = (uint32_t)sample(x, y, 0) * 2654435761u ^ (uint32_t)sample(x, y, 1);
+            if (v->bpp < 8) {
+                int per = 8 / v->bpp, shift = 8 - v->bpp * (x % per + 1);
+                r[x / per] |= (uint8_t)((px & ((1u << v->bpp) - 1)) << shift);
+            } else {
+                put_le(r + (size_t)x * (size_t)(v->bpp / 8), px, v->bpp / 8);
+            }
+        }
+    }
+    return b;
+}
+
+/* The whole decode of `path`; NULL (and a message) on failure. */
+static tsr_image *load_path(const char *path) {
+    tsr_image *img = NULL;
+    tsr_ctx *ctx = tsr_ctx_new();
+    if (tsr_image_load(ctx, path, NULL, &img, NULL))
+        fprintf(stderr, "cannot load %s: %s\n", path, tsr_ctx_message(ctx));
+    tsr_ctx_free(ctx);
+    return img;
+}
+
+/* Every BMP variant, top-down and bottom-up, padded and unpadded widths:
+ * the rows stream (chunks of 1, 7, 64) exactly as the whole decode gives
+ * them, and both orders decode to the same image. 9001 columns are wide
+ * enough that a 64-row read takes several preads of stored rows. */
+static void test_bmp_variants(void) {
+    static const int widths[] = {1, 3, 37, 9001}, heights[] = {1, 19, 90};
+    char top[1024], bottom[1024];
+    at(top, sizeof top, "top.bmp");
+    at(bottom, sizeof bottom, "bottom.bmp");
+    for (size_t k = 0; k < sizeof bmp_variants / sizeof bmp_variants[0]; k++) {
+        const bmp_variant *v = &bmp_variants[k];
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 3; j++) {
+                int w = widths[i], h = heights[j], before = check_failures;
+                if ((w == 9001) != (h == 90))
+                    continue;
+                size_t len;
+                uint8_t *b = make_bmp(v, w, h, 0, &len);
+                write_bytes(bottom, b, len);
+                free(b);
+                check_same(bottom, NULL, 1);
+                tsr_image *from_bottom = load_path(bottom);
+                CHECK(from_bottom != NULL);
+                if (v->hsize != 12) { /* the core header has no top-down form */
+                    b = make_bmp(v, w, h, 1, &len);
+                    write_bytes(top, b, len);
+                    free(b);
+                    check_same(top, NULL, 1);
+                    tsr_image *from_top = load_path(top);
+                    CHECK(same_pixels(from_top, from_bottom));
+                    tsr_image_free(from_top);
+                }
+                tsr_image_free(from_bottom);
+                if (check_failures != before)
+                    fprintf(stderr, "  BMP %s, %dx%d\n", v->name, w, h);
+            }
+    }
+    unlink(top);
+    unlink(bottom);
+}
+
+/* An image of the sample pattern. */
+static tsr_image *pattern(int w, int h, int bands) {
+    tsr_image *img = NULL;
+    if (tsr_image_new(NULL, w, h, bands, &img))
+        return NULL;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < bands; c++)
+                img->data[(size_t)y * img->stride + (size_t)x * (size_t)bands + (size_t)c] =
+                    (uint8_t)sample(x, y, c);
+    return img;
+}
+
+/* Writes `img` as BMP into a duplicate of `fd`, 7 rows at a time. */
+static tsr_status write_fd(const tsr_image *img, int fd, int *streams) {
+    tsr_ctx *ctx = tsr_ctx_new();
+    tsr_row_writer *w = NULL;
+    tsr_status st = tsr_row_writer_open_fd(ctx, fd, "fd", TSR_FORMAT_BMP, img->width, img->height,
+                                           img->bands, NULL, &w);
+    if (!st)
+        *streams = tsr_row_writer_streams(w);
+    for (int y = 0; !st && y < img->height; y += 7) {
+        int n = img->height - y < 7 ? img->height - y : 7;
+        st = tsr_row_writer_write(w, img->data + (size_t)y * img->stride, img->stride, n);
+    }
+    if (!st)
+        st = tsr_row_writer_finish(w);
+    if (st)
+        fprintf(stderr, "write_fd: %s\n", tsr_ctx_message(ctx));
+    tsr_row_writer_free(w);
+    tsr_ctx_free(ctx);
+    return st;
+}
+
+/* Writes `img` into `fd` after 100 bytes already there; the file must be
+ * those bytes then exactly `enc`, with the offset left at its end. */
+static void check_fd_at_offset(const tsr_image *img, int fd, const tsr_buffer *enc,
+                               int expect_streams) {
+    uint8_t prefix[100];
+    memset(prefix, 'x', sizeof prefix);
+    CHECK_EQ_INT(write(fd, prefix, sizeof prefix), sizeof prefix);
+    int streams = -1;
+    CHECK_EQ_INT(write_fd(img, fd, &streams), TSR_OK);
+    CHECK_EQ_INT(streams, expect_streams);
+    CHECK_EQ_INT(lseek(fd, 0, SEEK_CUR), 100 + (long long)enc->len);
+    struct stat sb;
+    CHECK(fstat(fd, &sb) == 0 && sb.st_size == 100 + (off_t)enc->len);
+    uint8_t *got = malloc(100 + enc->len);
+    CHECK_EQ_INT(pread(fd, got, 100 + enc->len, 0), 100 + (long long)enc->len);
+    CHECK(memcmp(got, prefix, 100) == 0);
+    CHECK(memcmp(got + 100, enc->data, enc->len) == 0);
+    free(got);
+}
+
+/* The BMP writer's bytes equal tsr_image_encode's for 1..4 bands, widths
+ * with every row padding and height 1: to a path (streams), into an fd at
+ * offset 100 of a file and of a memfd (streams), of an O_APPEND file and
+ * of a pipe (both collect and encode at finish). */
+static void test_bmp_writer(void) {
+    static const int widths[] = {1, 2, 3, 5, 37}, heights[] = {1, 19};
+    char path[1024];
+    at(path, sizeof path, "w.bmp");
+    for (int bands = 1; bands <= 4; bands++)
+        for (int i = 0; i < 5; i++)
+            for (int j = 0; j < 2; j++) {
+                int w = widths[i], h = heights[j], before = check_failures;
+                tsr_image *img = pattern(w, h, bands);
+                tsr_buffer enc = {0};
+                CHECK_EQ_INT(tsr_image_encode(scratch, img, TSR_FORMAT_BMP, NULL, &enc), TSR_OK);
+                int streams = -1;
+                CHECK_EQ_INT(write_streamed(img, TSR_FORMAT_BMP, path, NULL, 7, &streams), TSR_OK);
+                CHECK_EQ_INT(streams, 1);
+                CHECK(same_file(path, &enc));
+                unlink(path);
+
+                int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                check_fd_at_offset(img, fd, &enc, 1);
+                close(fd);
+                fd = memfd_create("bmp", MFD_CLOEXEC);
+                check_fd_at_offset(img, fd, &enc, 1);
+                close(fd);
+                fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+                check_fd_at_offset(img, fd, &enc, 0);
+                close(fd);
+                unlink(path);
+
+                /* The largest here (37x19x4) fits a pipe's 64 KiB buffer. */
+                int p[2];
+                CHECK(pipe(p) == 0);
+                CHECK_EQ_INT(write_fd(img, p[1], &streams), TSR_OK);
+                CHECK_EQ_INT(streams, 0);
+                close(p[1]);
+                uint8_t *got = malloc(enc.len + 1);
+                size_t n = 0;
+                for (ssize_t r; (r = read(p[0], got + n, enc.len + 1 - n)) > 0;)
+                    n += (size_t)r;
+                close(p[0]);
+                CHECK(n == enc.len && memcmp(got, enc.data, n) == 0);
+                free(got);
+                if (check_failures != before)
+                    fprintf(stderr, "  BMP writer: %dx%d, %d bands\n", w, h, bands);
+                tsr_buffer_free(&enc);
+                tsr_image_free(img);
+            }
+    /* Too large for BMP (over 4 GiB): refused at open, nothing left behind. */
+    tsr_ctx *ctx = tsr_ctx_new();
+    tsr_row_writer *w = NULL;
+    CHECK_EQ_INT(tsr_row_writer_open(ctx, path, TSR_FORMAT_BMP, 65500, 65500, 3, NULL, &w),
+                 TSR_ERR_USAGE);
+    CHECK_STR_CONTAINS(tsr_ctx_message(ctx), "too large for BMP");
+    CHECK(w == NULL);
+    tsr_ctx_reset(ctx);
+    int p[2];
+    CHECK(pipe(p) == 0);
+    CHECK_EQ_INT(
+        tsr_row_writer_open_fd(ctx, p[1], "pipe", TSR_FORMAT_BMP, 65500, 65500, 3, NULL, &w),
+        TSR_ERR_USAGE);
+    CHECK_STR_CONTAINS(tsr_ctx_message(ctx), "too large for BMP");
+    close(p[0]);
+    close(p[1]);
+    tsr_ctx_free(ctx);
+    CHECK_EQ_INT(files_in_dir(), 0);
+}
+
+/* Reads `chunk` rows at a time until a read fails; returns its status and
+ * copies the message into msg. */
+static tsr_status read_until_error(tsr_row_reader *r, tsr_ctx *ctx, int chunk, char *msg,
+                                   size_t n) {
+    int w, h, b;
+    tsr_row_reader_shape(r, &w, &h, &b);
+    uint8_t *row = malloc((size_t)w * (size_t)b * (size_t)chunk);
+    tsr_status st = TSR_OK;
+    for (int y = 0; !st && y < h; y += chunk)
+        st = tsr_row_reader_read(r, row, (size_t)w * (size_t)b, h - y < chunk ? h - y : chunk);
+    snprintf(msg, n, "%s", st ? tsr_ctx_message(ctx) : "");
+    free(row);
+    return st;
+}
+
+/* A BMP cut after open keeping stored rows 0..9: bottom-up, that is the
+ * bottom of the image, so the first read (row 0) fails; top-down, row 10.
+ * The same row is named whether rows are read one or 16 at a time. */
+static void test_bmp_truncated(void) {
+    tsr_image *img = pattern(37, 40, 3);
+    tsr_buffer enc = {0};
+    char path[1024], msg[512];
+    at(path, sizeof path, "cut.bmp");
+    CHECK_EQ_INT(tsr_image_encode(scratch, img, TSR_FORMAT_BMP, NULL, &enc), TSR_OK);
+    size_t row = ((size_t)37 * 3 + 3) / 4 * 4, data = 54;
+    for (int pass = 0; pass < 4; pass++) {
+        int top_down = pass & 1, chunk = pass < 2 ? 1 : 16;
+        if (top_down) { /* reverse the rows, negate the height */
+            uint8_t *flip = malloc(enc.len);
+            memcpy(flip, enc.data, data);
+            for (int y = 0; y < 40; y++)
+                memcpy(flip + data + (size_t)y * row, enc.data + data + (size_t)(39 - y) * row,
+                       row);
+            put_le(flip + 22, (uint32_t)-40, 4);
+            write_bytes(path, flip, enc.len);
+            free(flip);
+        } else {
+            write_bytes(path, enc.data, enc.len);
+        }
+        tsr_ctx *ctx = tsr_ctx_new();
+        tsr_row_reader *r = NULL;
+        CHECK_EQ_INT(tsr_row_reader_open(ctx, path, NULL, &r, NULL), TSR_OK);
+        CHECK(r && tsr_row_reader_streams(r));
+        CHECK_EQ_INT(truncate(path, (off_t)(data + 10 * row + 5)), 0);
+        CHECK_EQ_INT(r ? read_until_error(r, ctx, chunk, msg, sizeof msg) : TSR_ERR_CORRUPT,
+                     TSR_ERR_CORRUPT);
+        CHECK_STR_CONTAINS(msg, top_down ? "bmp: truncated at row 10" : "bmp: truncated at row 0");
+        tsr_row_reader_free(r);
+        tsr_ctx_free(ctx);
+    }
+    unlink(path);
+    tsr_buffer_free(&enc);
+    tsr_image_free(img);
+}
+
 /* A JPEG with an EXIF orientation: falls back and turns, unless no_autorotate. */
 static void test_jpeg_orientation(void) {
     static const uint8_t app1[] = {0xFF, 0xE1, 0x00, 0x22, 'E', 'x', 'i', 'f', 0,    0,    'I', 'I',
@@ -510,7 +836,8 @@ static void test_truncated(void) {
     tsr_image *img = with_bands(photo, 3);
     char path[1024];
     static const tsr_format formats[] = {TSR_FORMAT_JPEG, TSR_FORMAT_PNG, TSR_FORMAT_TIFF,
-                                         TSR_FORMAT_PNM,  TSR_FORMAT_GIF, TSR_FORMAT_WEBP};
+                                         TSR_FORMAT_PNM,  TSR_FORMAT_BMP, TSR_FORMAT_GIF,
+                                         TSR_FORMAT_WEBP};
     for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
         tsr_format f = formats[i];
         tsr_encode_options opts = {.compression = f == TSR_FORMAT_TIFF ? 6 : -1};
@@ -535,6 +862,7 @@ static void test_truncated(void) {
     /* Files cut while being read (after open) fail at the read that meets the cut. */
     shrink_while_reading(TSR_FORMAT_TIFF, img);
     shrink_while_reading(TSR_FORMAT_PNM, img);
+    shrink_while_reading(TSR_FORMAT_BMP, img);
     shrink_while_reading(TSR_FORMAT_PNG, img);
     shrink_while_reading(TSR_FORMAT_JPEG, img);
     at(path, sizeof path, "truncated.jpg");
@@ -643,15 +971,17 @@ static long max_rss_kib(void) {
 }
 
 /* Writes then reads an 8000x6000 RGB image 64 rows at a time; the peak
- * resident size may not grow by anything near its 144 MB. */
+ * resident size may not grow by anything near its 144 MB (BMP: bottom-up
+ * both ways). */
 static void test_memory(void) {
     const int w = 8000, h = 6000, bands = 3, chunk = 64;
     const size_t stride = (size_t)w * bands;
-    static const tsr_format formats[] = {TSR_FORMAT_JPEG, TSR_FORMAT_PNG, TSR_FORMAT_TIFF};
+    static const tsr_format formats[] = {TSR_FORMAT_JPEG, TSR_FORMAT_PNG, TSR_FORMAT_TIFF,
+                                         TSR_FORMAT_BMP};
     uint8_t *rows = malloc(stride * chunk), *got = malloc(stride * chunk);
     char path[1024];
     long before = max_rss_kib();
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
         tsr_format f = formats[i];
         tsr_ctx *ctx = tsr_ctx_new();
         tsr_row_writer *wr = NULL;
@@ -704,6 +1034,9 @@ int main(void) {
     RUN(test_jpeg_shrink);
     RUN(test_formats_and_bands);
     RUN(test_bmp_top_down);
+    RUN(test_bmp_variants);
+    RUN(test_bmp_writer);
+    RUN(test_bmp_truncated);
     RUN(test_tiff_layouts);
     RUN(test_png16);
     RUN(test_pnm_variants);
