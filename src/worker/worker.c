@@ -18,6 +18,17 @@
 #define RESULTS_KEEP "100000"          /* results streams are trimmed to about this */
 #define DEAD_KEEP    "10000"           /* the dead stream is trimmed to about this */
 
+/* A thread's result post sent without waiting: its three replies (XADD,
+ * XDEL, XACK) are read before the link carries anything else, and the post
+ * is sent again from here if the connection failed meanwhile. */
+typedef struct deferred_post {
+    int replies;        /* replies still unread: 3 after a post, 0 when settled */
+    char id[32];        /* the task's stream id */
+    char coord[128];    /* its coordinator */
+    char key[160];      /* its key */
+    tsr_buffer payload; /* the result as posted */
+} deferred_post;
+
 /* One compute thread. */
 typedef struct wthread {
     tsr_worker *w;      /* its worker */
@@ -27,6 +38,9 @@ typedef struct wthread {
     char consumer[160]; /* consumer name in the group */
     char current[32];   /* stream id of the task being computed, "" when idle (w->lock) */
     double current_at;  /* when it started or its lease was last extended (w->lock) */
+    deferred_post post; /* the last result, posted without waiting */
+    int asked;          /* an XREADGROUP for the next task is unanswered */
+    redisReply *ahead;  /* its reply, once read */
 } wthread;
 
 struct tsr_worker {
@@ -139,6 +153,103 @@ static void post_and_finish(tsr_worker *w, tsr_redis_link *l, const char *coord,
     }
 }
 
+/* Reads what the thread sent without waiting, in order: its deferred post's
+ * replies, then the ask-ahead XREADGROUP's (kept in t->ahead when it holds
+ * a task). A post whose replies did not all come (connection lost, Redis
+ * LOADING) is sent again synchronously, so a result is never lost; a lost
+ * ask-ahead only leaves its task pending until a lease runs out. After it
+ * the link carries no unread reply. */
+static void settle(wthread *t, tsr_redis_link *l) {
+    tsr_worker *w = t->w;
+    int ok = l->c != NULL, posted = 1;
+    for (int i = 0; i < t->post.replies; i++) {
+        redisReply *r = NULL;
+        ok = ok && redisGetReply(l->c, (void **)&r) == REDIS_OK && r &&
+             (r->type != REDIS_REPLY_ERROR || strncmp(r->str, "LOADING", 7));
+        posted = posted && ok;
+        freeReplyObject(r);
+    }
+    if (t->asked) {
+        redisReply *r = NULL;
+        ok = ok && redisGetReply(l->c, (void **)&r) == REDIS_OK && r;
+        if (ok && r->type == REDIS_REPLY_ARRAY)
+            t->ahead = r;
+        else
+            freeReplyObject(r);
+        t->asked = 0;
+    }
+    if (!ok)
+        tsr_redis_link_close(l);
+    if (t->post.replies && !posted) {
+        const char *f[] = {"key", t->post.key, "worker",
+                           w->id, "payload",   (const char *)t->post.payload.data};
+        size_t n[] = {3, strlen(t->post.key), 6, strlen(w->id), 7, t->post.payload.len};
+        post_and_finish(w, l, t->post.coord, t->post.id, 6, f, n, NULL, NULL);
+    }
+    t->post.replies = 0;
+}
+
+/* Flushes the link's output buffer; 0 when the connection failed. */
+static int flush(tsr_redis_link *l) {
+    int done = 0;
+    while (l->c && !done)
+        if (redisBufferWrite(l->c, &done) != REDIS_OK)
+            return 0;
+    return l->c != NULL;
+}
+
+/* Posts task `id`'s result like post_and_finish, but returns once it is
+ * sent: the replies are read by the next settle(), while the thread
+ * computes its next task. `payload` is swapped into the thread's deferred
+ * post (kept for a resend). Settles first. */
+static void post_async(wthread *t, tsr_redis_link *l, const char *coord, const char *id,
+                       const char *key, tsr_buffer *payload) {
+    tsr_worker *w = t->w;
+    settle(t, l);
+    deferred_post *p = &t->post;
+    tsr_buffer swap = p->payload;
+    p->payload = *payload;
+    *payload = swap;
+    payload->len = 0;
+    snprintf(p->id, sizeof p->id, "%s", id);
+    snprintf(p->coord, sizeof p->coord, "%s", coord);
+    snprintf(p->key, sizeof p->key, "%s", key);
+    char stream[256];
+    snprintf(stream, sizeof stream, "%s%s", w->results_prefix, coord);
+    const char *a[] = {"XADD",       stream, "MAXLEN",  "~",
+                       RESULTS_KEEP, "*",    "key",     p->key,
+                       "worker",     w->id,  "payload", (const char *)p->payload.data};
+    size_t n[] = {
+        4, strlen(stream), 6, 1, strlen(RESULTS_KEEP), 1, 3, strlen(p->key), 6, strlen(w->id),
+        7, p->payload.len};
+    const char *del[] = {"XDEL", w->tasks_key, p->id};
+    const char *ack[] = {"XACK", w->tasks_key, "workers", p->id};
+    p->replies = 3; /* settle() resends unless all three replies come */
+    if (!tsr_redis_link_ensure(l, &w->quit) || redisAppendCommandArgv(l->c, 12, a, n) != REDIS_OK ||
+        redisAppendCommandArgv(l->c, 3, del, NULL) != REDIS_OK ||
+        redisAppendCommandArgv(l->c, 4, ack, NULL) != REDIS_OK || !flush(l)) {
+        tsr_redis_link_close(l);
+        settle(t, l); /* sends it synchronously */
+    }
+}
+
+/* Asks for the thread's next task (XREADGROUP COUNT 1, no BLOCK) without
+ * waiting for the answer, so it arrives while this task computes. */
+static void ask_ahead(wthread *t, tsr_redis_link *l) {
+    tsr_worker *w = t->w;
+    if (t->asked || atomic_load(&w->draining) || !l->c)
+        return;
+    const char *a[] = {"XREADGROUP", "GROUP",   "workers",    t->consumer, "COUNT",
+                       "1",          "STREAMS", w->tasks_key, ">"};
+    if (redisAppendCommandArgv(l->c, 9, a, NULL) != REDIS_OK) {
+        tsr_redis_link_close(l);
+        return;
+    }
+    t->asked = 1;
+    if (!flush(l))
+        tsr_redis_link_close(l); /* settle() finds the link gone and resends the post */
+}
+
 /* Posts a failure result for task `id` (entry key `key`) to coordinator
  * `coord` and finishes the task, as post_and_finish does (`consumer` and
  * `next` likewise). `field` is "error" (`value`: the message) or "dead"
@@ -219,8 +330,9 @@ static void bury(tsr_worker *w, tsr_redis_link *l, const char *id, const redisRe
  * an unsealed one while sealing is on, or a sealed one without a key. The
  * task is XDEL'd and XACK'd, counted in the stats hash and logged; its
  * coordinator resends it after its resend timeout. */
-static int unseal(tsr_worker *w, tsr_redis_link *l, tsr_ctx *ctx, const char *id, const char *key,
+static int unseal(wthread *t, tsr_redis_link *l, tsr_ctx *ctx, const char *id, const char *key,
                   const redisReply *payload, tsr_buffer *opened) {
+    tsr_worker *w = t->w;
     if (!payload || payload->type != REDIS_REPLY_STRING)
         return 1; /* reported as a failed task below */
     const uint8_t *p = (const uint8_t *)payload->str;
@@ -236,6 +348,7 @@ static int unseal(tsr_worker *w, tsr_redis_link *l, tsr_ctx *ctx, const char *id
         tsr_error(ctx, TSR_ERR_CORRUPT, "unsealed task while --cluster-key is set");
     else if (!tsr_payload_open(ctx, &w->key, ad, p, payload->len, opened))
         return 1;
+    settle(t, l);
     finish_task(w, l, id);
     atomic_fetch_add(&w->rejected, 1);
     count(w, l, "rejected_payloads");
@@ -244,18 +357,24 @@ static int unseal(tsr_worker *w, tsr_redis_link *l, tsr_ctx *ctx, const char *id
     return 0;
 }
 
-/* Runs one task entry and posts its result. Buffers are the thread's scratch. */
+/* Runs one task entry and posts its result. Buffers are the thread's scratch.
+ * Unless the task was reclaimed, the thread asks for its next task before
+ * computing and posts the result without waiting (settle, post_async), so
+ * neither round trip stands between two tasks; the answer to the ask is
+ * left in t->ahead. */
 static void process(wthread *t, tsr_redis_link *l, tsr_task_worker *tw, tsr_ctx *ctx,
                     const redisReply *entry, int claimed, tsr_buffer *task, tsr_buffer *result,
-                    tsr_buffer *packed, redisReply **next) {
+                    tsr_buffer *packed) {
     tsr_worker *w = t->w;
     const char *id = entry->element[0]->str;
     const redisReply *fields = entry->element[1];
     if (fields->type != REDIS_REPLY_ARRAY) { /* deleted meanwhile */
+        settle(t, l);
         finish_task(w, l, id);
         return;
     }
     if (claimed) {
+        settle(t, l);
         atomic_fetch_add(&w->reclaimed, 1);
         count(w, l, "reclaims");
         long long n = deliveries(w, l, id);
@@ -268,7 +387,7 @@ static void process(wthread *t, tsr_redis_link *l, tsr_task_worker *tw, tsr_ctx 
     const char *coord = str_of(tsr_redis_field(fields, "coord"));
     const redisReply *payload = tsr_redis_field(fields, "payload");
     tsr_buffer opened = {0}, sealed = {0};
-    if (!unseal(w, l, ctx, id, key, payload, &opened))
+    if (!unseal(t, l, ctx, id, key, payload, &opened))
         goto out;
     const char *pbytes = payload ? payload->str : NULL;
     size_t plen = payload ? payload->len : 0;
@@ -304,6 +423,8 @@ static void process(wthread *t, tsr_redis_link *l, tsr_task_worker *tw, tsr_ctx 
     tsr_buffer *out = w->level <= 0 ? packed : result;
     if (!st && w->level <= 0 && tsr_buffer_append(packed, "R", 1))
         st = tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
+    if (!st && !claimed)
+        ask_ahead(t, l);
     if (!st)
         st = tsr_task_execute(tw, ctx, bytes, len, out);
     if (!st && w->level > 0)
@@ -315,16 +436,14 @@ static void process(wthread *t, tsr_redis_link *l, tsr_task_worker *tw, tsr_ctx 
         st = tsr_payload_seal(ctx, &w->key, ad, packed->data, packed->len, &sealed);
         post = &sealed;
     }
-    if (coord[0]) {
-        if (!st) {
-            const char *r[] = {"key", key, "worker", w->id, "payload", (const char *)post->data};
-            size_t n[] = {3, strlen(key), 6, strlen(w->id), 7, post->len};
-            post_and_finish(w, l, coord, id, 6, r, n, t->consumer, next);
-        } else {
-            post_failure(w, l, coord, id, key, "error", tsr_ctx_message(ctx), t->consumer, next);
-        }
+    if (coord[0] && !st) {
+        post_async(t, l, coord, id, key, post);
     } else {
-        finish_task(w, l, id);
+        settle(t, l);
+        if (coord[0])
+            post_failure(w, l, coord, id, key, "error", tsr_ctx_message(ctx), NULL, NULL);
+        else
+            finish_task(w, l, id);
     }
     set_current(t, NULL);
     int busy = atomic_fetch_sub(&w->busy, 1) - 1;
@@ -370,15 +489,20 @@ static void *thread_main(void *arg) {
     snprintf(block, sizeof block, "%d", w->block_ms);
     double last_claim = 0;
     int group_ok = 0;
-    redisReply *next = NULL; /* the next task's XREADGROUP reply, when prefetched */
     if (!ctx || tsr_task_worker_new(ctx, &tw)) {
         fprintf(stderr, "tessera worker: thread %d: out of memory\n", t->index);
         goto out;
     }
     while (!atomic_load(&w->draining)) {
-        if (!tsr_redis_link_ensure(&l, &w->draining))
+        if (t->ahead && !read_entry(t->ahead)) {
+            freeReplyObject(t->ahead);
+            t->ahead = NULL;
+        }
+        if (!t->ahead)
+            settle(t, &l); /* the commands below wait for their replies */
+        if (!t->ahead && !tsr_redis_link_ensure(&l, &w->draining))
             break;
-        if (!group_ok) {
+        if (!t->ahead && !group_ok) {
             const char *g[] = {"XGROUP", "CREATE", w->tasks_key, "workers", "0", "MKSTREAM"};
             redisReply *r = tsr_redis_link_cmd(&l, 6, g, NULL);
             group_ok = r && (r->type != REDIS_REPLY_ERROR || !strncmp(r->str, "BUSYGROUP", 9));
@@ -388,11 +512,11 @@ static void *thread_main(void *arg) {
                 continue;
             }
         }
-        redisReply *r = next; /* a task fetched along with the last result */
-        const redisReply *entry = read_entry(next);
+        redisReply *r = t->ahead; /* a task asked for while the last one computed */
+        const redisReply *entry = read_entry(r);
         int claimed = 0;
         double now = tsr_redis_now_ms();
-        next = NULL;
+        t->ahead = NULL;
         if (!entry && now - last_claim >= w->lease_ms / 4.0) {
             freeReplyObject(r);
             r = NULL;
@@ -434,13 +558,17 @@ static void *thread_main(void *arg) {
                 last_claim = 0; /* idle: look for abandoned tasks next */
         }
         if (entry)
-            process(t, &l, tw, ctx, entry, claimed, &task, &result, &packed, &next);
+            process(t, &l, tw, ctx, entry, claimed, &task, &result, &packed);
         freeReplyObject(r);
     }
-    /* Draining began after a task came along with a result: run it too. */
-    if (read_entry(next))
-        process(t, &l, tw, ctx, read_entry(next), 0, &task, &result, &packed, NULL);
-    freeReplyObject(next);
+    /* Draining began after the next task was asked for: run it too, then
+     * wait for the last result's replies. */
+    settle(t, &l);
+    if (read_entry(t->ahead))
+        process(t, &l, tw, ctx, read_entry(t->ahead), 0, &task, &result, &packed);
+    settle(t, &l);
+    freeReplyObject(t->ahead);
+    t->ahead = NULL;
 out:
     tsr_redis_link_close(&l);
     tsr_task_worker_free(tw);
@@ -448,6 +576,7 @@ out:
     tsr_buffer_free(&task);
     tsr_buffer_free(&result);
     tsr_buffer_free(&packed);
+    tsr_buffer_free(&t->post.payload);
     return NULL;
 }
 

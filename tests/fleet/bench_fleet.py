@@ -17,7 +17,8 @@ BENCH_REPEAT (5); BENCH_FSYNC (everysec: Redis with its AOF; "always" is
 the crash tests' setting, "no" turns persistence off, as docs/deploy.md
 runs it for throughput); BENCH_SOCKET=unix (workers and coordinator reach
 Redis through a Unix socket instead of loopback TCP); BENCH_CASES (any of
-light,heavy,tiny), BENCH_THREADS (worker threads to try, "1,2") and
+light,heavy,tiny), BENCH_WORKERS (fleet workers, and the local server's
+threads: 2), BENCH_THREADS (worker threads to try, "1,2") and
 BENCH_LEVELS (zstd levels to try, "0,1") pick a subset."""
 import os
 import statistics
@@ -34,6 +35,7 @@ UNIX = os.environ.get("BENCH_SOCKET", "tcp") == "unix"
 CASES = os.environ.get("BENCH_CASES", "light,heavy,tiny").split(",")
 THREADS = [int(t) for t in os.environ.get("BENCH_THREADS", "1,2").split(",")]
 LEVELS = os.environ.get("BENCH_LEVELS", "0,1").split(",")
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))  # fleet workers = local threads
 LIGHT = "gaussian-blur:sigma=2|sharpen"
 HEAVY = "gaussian-blur:sigma=8|median:ksize=5|sharpen"
 
@@ -66,8 +68,8 @@ class Fleet:
 def compare(path, pipeline, tile, threads, level):
     """Alternates local and fleet jobs; returns (local median, fleet median,
     local min, fleet min, tiles)."""
-    local = Server("--threads", "2", "--tile", str(tile))
-    fleet = Fleet(2, threads, level, tile)
+    local = Server("--threads", str(WORKERS), "--tile", str(tile))
+    fleet = Fleet(WORKERS, threads, level, tile)
     try:
         _, a, _ = local.upload(path)
         _, b, _ = fleet.srv.upload(path)
@@ -99,17 +101,18 @@ def main():
         for threads in THREADS:
             for level in LEVELS:
                 lm, fm, lb, fb, n = compare(big, pipeline, 256, threads, level)
-                print("%s (%s), 6000x4000, %d tiles of 256, 2 workers x %d thread(s), %s: "
+                print("%s (%s), 6000x4000, %d tiles of 256, %d workers x %d thread(s), %s: "
                       "local %.3f s (%.3f), fleet %.3f s (%.3f) = %.0f%% of local throughput"
-                      % (name, pipeline, n, threads, "zstd 1" if level == "1" else "raw",
+                      % (name, pipeline, n, WORKERS, threads, "zstd 1" if level == "1" else "raw",
                          lm, lb, fm, fb, 100 * lm / fm), flush=True)
     if "tiny" not in CASES:
         os.system("rm -rf " + tmp)
         return 0
     lm, fm, lb, fb, n = compare(small, "invert", 16, 1, "0")
-    print("tiny tiles (invert, 2000x2000, %d tiles of 16, 2 workers x 1 thread, raw): local "
-          "%.3f s, fleet %.3f s: broker overhead %.0f us/tile (wall, 2 workers); coordinator "
-          "scheduled %.0f tasks/s" % (n, lm, fm, 1e6 * (fm - lm) / n * 2, n / fm), flush=True)
+    print("tiny tiles (invert, 2000x2000, %d tiles of 16, %d workers x 1 thread, raw): local "
+          "%.3f s, fleet %.3f s: broker overhead %.0f us/tile (wall, %d workers); coordinator "
+          "scheduled %.0f tasks/s" % (n, WORKERS, lm, fm, 1e6 * (fm - lm) / n * WORKERS, WORKERS,
+                                      n / fm), flush=True)
     os.system("rm -rf " + tmp)
 
 
