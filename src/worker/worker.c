@@ -498,28 +498,30 @@ static void *thread_main(void *arg) {
             freeReplyObject(t->ahead);
             t->ahead = NULL;
         }
-        if (!t->ahead)
+        /* Abandoned tasks are looked for every lease/4 even while the thread
+         * has its next task in hand, so a dead worker's tiles are taken
+         * over after their lease, not once the queue runs dry. */
+        double now = tsr_redis_now_ms();
+        int claim = now - last_claim >= w->lease_ms / 4.0;
+        if (!t->ahead || claim) {
             settle(t, &l); /* the commands below wait for their replies */
-        if (!t->ahead && !tsr_redis_link_ensure(&l, &w->draining))
-            break;
-        if (!t->ahead && !group_ok) {
-            const char *g[] = {"XGROUP", "CREATE", w->tasks_key, "workers", "0", "MKSTREAM"};
-            redisReply *r = tsr_redis_link_cmd(&l, 6, g, NULL);
-            group_ok = r && (r->type != REDIS_REPLY_ERROR || !strncmp(r->str, "BUSYGROUP", 9));
-            freeReplyObject(r);
+            if (!tsr_redis_link_ensure(&l, &w->draining))
+                break;
             if (!group_ok) {
-                usleep(100000);
-                continue;
+                const char *g[] = {"XGROUP", "CREATE", w->tasks_key, "workers", "0", "MKSTREAM"};
+                redisReply *r = tsr_redis_link_cmd(&l, 6, g, NULL);
+                group_ok = r && (r->type != REDIS_REPLY_ERROR || !strncmp(r->str, "BUSYGROUP", 9));
+                freeReplyObject(r);
+                if (!group_ok) {
+                    usleep(100000);
+                    continue;
+                }
             }
         }
-        redisReply *r = t->ahead; /* a task asked for while the last one computed */
-        const redisReply *entry = read_entry(r);
+        redisReply *r = NULL;
+        const redisReply *entry = NULL;
         int claimed = 0;
-        double now = tsr_redis_now_ms();
-        t->ahead = NULL;
-        if (!entry && now - last_claim >= w->lease_ms / 4.0) {
-            freeReplyObject(r);
-            r = NULL;
+        if (claim) {
             last_claim = now;
             const char *a[] = {"XAUTOCLAIM", w->tasks_key, "workers", t->consumer,
                                lease,        cursor,       "COUNT",   "1"};
@@ -541,6 +543,11 @@ static void *thread_main(void *arg) {
                 freeReplyObject(r);
                 r = NULL;
             }
+        }
+        if (!entry && t->ahead) { /* the task asked for while the last one computed */
+            r = t->ahead;
+            t->ahead = NULL;
+            entry = read_entry(r);
         }
         if (!entry) {
             freeReplyObject(r);

@@ -55,11 +55,11 @@ def result(srv, job_id, image_id):
     return decode(body)
 
 
-def big_image(tmp):
-    """hubble_deep_field scaled to 1500x1308: 504 tiles of 64."""
+def big_image(tmp, size=(1500, 1308)):
+    """hubble_deep_field scaled to 1500x1308 (default): 504 tiles of 64."""
     img = cv2.imread(os.path.join(DATA, "hubble_deep_field.jpg"))
-    img = cv2.resize(img, (1500, 1308), interpolation=cv2.INTER_CUBIC)
-    path = os.path.join(tmp, "big.png")
+    img = cv2.resize(img, size, interpolation=cv2.INTER_CUBIC)
+    path = os.path.join(tmp, "big-%dx%d.png" % size)
     cv2.imwrite(path, img)
     return path
 
@@ -143,6 +143,44 @@ class FleetTest(fleet.FleetCase):
         self.assertGreaterEqual(done["tiles_total"], 200)
         self.assertGreaterEqual(kills, 2, "the job ended before the workers were killed")
         self.assertTrue(np.array_equal(result(srv, job["id"], img["id"]), want))
+        self.assert_drained()
+
+    def test_dead_workers_tiles_taken_over_while_the_queue_is_full(self):
+        """kill -9 of a worker while two jobs keep the queue full: the busy
+        workers take its tiles over once their lease (1 s) has passed, not
+        when the queue runs dry, and not by the coordinator's resend timer
+        (10 minutes here). Both jobs finish with the local bytes."""
+        path = big_image(self.tmp, (3000, 2616))  # 1 974 tiles of 64 per job
+        want = local_process(HEAVY, path)
+        self.start_workers(3)
+        srv = self.start_coordinator("--tile", "64", "--resend-ms", "600000")
+        _, img, _ = srv.upload(path)
+        jobs = []
+        for _ in range(2):
+            status, job, _ = srv.json("POST", "/api/v1/jobs",
+                                      {"images": [img["id"]], "pipeline": HEAVY})
+            self.assertEqual(status, 201, job)
+            jobs.append(job["id"])
+        time.sleep(1.0)
+        victim = self.workers[0]
+        victim.proc.kill()
+        victim.proc.wait(10)
+        killed = time.time()
+        taken_over = None
+        while time.time() - killed < 20:
+            n = self.redis.cli("HGET", "tessera:default:stats", "reclaims").strip()
+            if n and int(n) >= 1:
+                taken_over = time.time() - killed
+                break
+            time.sleep(0.05)
+        states = [srv.json("GET", "/api/v1/jobs/" + j)[1]["state"] for j in jobs]
+        self.assertIsNotNone(taken_over, "no tile was taken over")
+        self.assertLess(taken_over, 4.0, "taken over only after %.1f s" % taken_over)
+        self.assertIn("running", states, "the queue ran dry before the take-over: %s" % states)
+        for j in jobs:
+            done = srv.wait_job(j, timeout=120)
+            self.assertEqual(done["state"], "succeeded", done)
+            self.assertTrue(np.array_equal(result(srv, j, img["id"]), want))
         self.assert_drained()
 
     def test_sigstop_past_lease_late_result_dropped(self):
