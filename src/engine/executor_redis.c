@@ -19,12 +19,15 @@
  */
 #include "engine/executor_redis.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "engine/task.h"
@@ -191,6 +194,84 @@ static tsr_status encode_payload(const redis_exec *x, const tsr_tile_batch *b, i
                      : TSR_OK;
 }
 
+/* Appends one RESP bulk string header and its bytes (or only the header
+ * when bytes is NULL). */
+static tsr_status resp_bulk(tsr_buffer *b, const void *bytes, size_t len) {
+    char h[32];
+    int n = snprintf(h, sizeof h, "$%zu\r\n", len);
+    tsr_status st = tsr_buffer_append(b, h, (size_t)n);
+    if (!st && bytes)
+        st = tsr_buffer_append(b, bytes, len);
+    if (!st && bytes)
+        st = tsr_buffer_append(b, "\r\n", 2);
+    return st;
+}
+
+/* writev of all of iov[0..n), in IOV_MAX slices, through short writes. */
+static int write_all(int fd, struct iovec *iov, int n) {
+    while (n > 0) {
+        ssize_t w = writev(fd, iov, n < IOV_MAX ? n : IOV_MAX);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return 0;
+        for (; n > 0 && (size_t)w >= iov->iov_len; iov++, n--)
+            w -= (ssize_t)iov->iov_len;
+        if (n > 0) {
+            iov->iov_base = (uint8_t *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
+    }
+    return 1;
+}
+
+/* Writes the XADD of a raw, unsealed task straight from the batch's input
+ * rows: one gathered write of the command's framing, the task's head and
+ * the rows, instead of copying them into a payload and then into hiredis's
+ * output buffer (two copies of every pixel less on the coordinator). The
+ * link's output buffer must be empty. Returns 1 when written, 0 when the
+ * connection failed (the link is then unusable), -1 when out of memory. */
+static int write_task_gathered(redis_exec *x, tsr_redis_link *l, const tsr_tile_batch *b, int tile,
+                               const char *label, const char *key, tsr_buffer *head,
+                               tsr_buffer *frame) {
+    tsr_rect r;
+    size_t row_len;
+    head->len = frame->len = 0;
+    if (tsr_task_encode_head(b, tile, head, &r, &row_len))
+        return -1;
+    int rows = row_len ? r.h : 0;
+    size_t payload = 1 + head->len + row_len * (size_t)rows;
+    const char *fixed[] = {"XADD", x->tasks_key, "*",     "job",    label,
+                           "key",  key,          "coord", x->coord, "payload"};
+    tsr_status st = tsr_buffer_append(frame, "*11\r\n", 5);
+    for (int i = 0; i < 10 && !st; i++)
+        st = resp_bulk(frame, fixed[i], strlen(fixed[i]));
+    if (!st)
+        st = resp_bulk(frame, NULL, payload);
+    if (!st)
+        st = tsr_buffer_append(frame, "R", 1);
+    struct iovec *iov = st ? NULL : malloc(sizeof *iov * (size_t)(rows + 3));
+    if (!iov)
+        return -1;
+    iov[0] = (struct iovec){frame->data, frame->len};
+    iov[1] = (struct iovec){head->data, head->len};
+    for (int y = 0; y < rows; y++)
+        iov[2 + y] = (struct iovec){(void *)TSR_REGION_AT(b->in, r.x, r.y + y), row_len};
+    iov[2 + rows] = (struct iovec){(void *)"\r\n", 2};
+    int ok = write_all(l->c->fd, iov, rows + 3);
+    free(iov);
+    return ok;
+}
+
+/* Writes out whatever hiredis holds in its output buffer; 0 on failure. */
+static int flush_output(tsr_redis_link *l) {
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(l->c, &done) != REDIS_OK)
+            return 0;
+    return 1;
+}
+
 /* Encodes and XADDs tiles picks[0..n) in one pipelined round trip that
  * ends with an INCR of the mark (*mark: its new value, 0 when unknown).
  * ids[i] receives each new stream id, "" for tiles not sent. Returns 0 when
@@ -208,6 +289,11 @@ static int send_tiles(redis_exec *x, tsr_redis_link *l, rbatch *rb, const int *p
     *mark = 0;
     if (!tsr_redis_link_ensure(l, NULL))
         return 0;
+    int gather = x->level <= 0 && !x->sealed; /* raw tasks go out straight from the rows */
+    if (gather && !flush_output(l)) {
+        tsr_redis_link_close(l);
+        return 0;
+    }
     for (int i = 0; i < n; i++) {
         task.len = packed.len = 0;
         int tile = b->first + picks[i];
@@ -215,6 +301,22 @@ static int send_tiles(redis_exec *x, tsr_redis_link *l, rbatch *rb, const int *p
         snprintf(key, sizeof key, "%s:%s:%llu:%d", x->coord, x->epoch, (unsigned long long)rb->seq,
                  tile);
         snprintf(ad, sizeof ad, "T:%s", key);
+        if (gather) {
+            int w = write_task_gathered(x, l, b, tile, label, key, &task, &packed);
+            if (w < 0) {
+                tsr_error(b->ctx, TSR_ERR_NOMEM, "%s: could not encode tile %d", label, tile);
+                result = -1;
+                break;
+            }
+            if (w == 0) { /* a command may be half written: nothing on this link is usable */
+                tsr_redis_link_close(l);
+                tsr_buffer_free(&task);
+                tsr_buffer_free(&packed);
+                return 0;
+            }
+            appended++;
+            continue;
+        }
         if (encode_payload(x, b, tile, ad, &task, &packed, &payload[i])) {
             tsr_error(b->ctx, TSR_ERR_NOMEM, "%s: could not encode tile %d", label, tile);
             result = -1;

@@ -70,11 +70,17 @@ static double get_f64(reader *r) {
     return d;
 }
 
-static tsr_status put_rect_pixels(tsr_buffer *b, const tsr_region *src, tsr_rect r, int bands) {
+/* The rect's header: x, y, w, h, bands. */
+static tsr_status put_rect_head(tsr_buffer *b, tsr_rect r, int bands) {
     tsr_status st = TSR_OK;
     int32_t f[5] = {r.x, r.y, r.w, r.h, bands};
     for (int i = 0; i < 5 && !st; i++)
         st = put_u32(b, (uint32_t)f[i]);
+    return st;
+}
+
+static tsr_status put_rect_pixels(tsr_buffer *b, const tsr_region *src, tsr_rect r, int bands) {
+    tsr_status st = put_rect_head(b, r, bands);
     if (!st && !tsr_rect_empty(r)) {
         size_t row = (size_t)r.w * (size_t)bands;
         st = tsr_buffer_reserve(b, row * (size_t)r.h);
@@ -106,7 +112,8 @@ static size_t op_summary_size(const tsr_op *op) {
 
 /* ---- coordinator side ---- */
 
-tsr_status tsr_task_encode(const tsr_tile_batch *batch, int tile, tsr_buffer *out) {
+/* Everything of the task before its pixels; *r is the rect they come from. */
+static tsr_status encode_head(const tsr_tile_batch *batch, int tile, tsr_buffer *out, tsr_rect *r) {
     const tsr_plan *plan = batch->plan;
     const tsr_stage *s = &plan->stages[batch->stage];
     const tsr_op *head = &plan->ops[s->first];
@@ -127,10 +134,26 @@ tsr_status tsr_task_encode(const tsr_tile_batch *batch, int tile, tsr_buffer *ou
         st = put_u64(out, ssize);
     if (!st && ssize)
         st = put(out, head->summary, ssize);
-    tsr_rect r = batch->kind == TSR_TILE_APPLY ? tsr_stage_tile_input(plan, s, tile)
-                                               : tsr_stage_map_rect(plan, s, tile);
+    *r = batch->kind == TSR_TILE_APPLY ? tsr_stage_tile_input(plan, s, tile)
+                                       : tsr_stage_map_rect(plan, s, tile);
+    return st;
+}
+
+tsr_status tsr_task_encode(const tsr_tile_batch *batch, int tile, tsr_buffer *out) {
+    tsr_rect r;
+    tsr_status st = encode_head(batch, tile, out, &r);
     if (!st)
-        st = put_rect_pixels(out, batch->in, r, s->in_bands);
+        st = put_rect_pixels(out, batch->in, r, batch->plan->stages[batch->stage].in_bands);
+    return st ? tsr_error(batch->ctx, st, "encoding tile %d: %s", tile, tsr_status_name(st)) : st;
+}
+
+tsr_status tsr_task_encode_head(const tsr_tile_batch *batch, int tile, tsr_buffer *head,
+                                tsr_rect *rect, size_t *row_len) {
+    int bands = batch->plan->stages[batch->stage].in_bands;
+    tsr_status st = encode_head(batch, tile, head, rect);
+    if (!st)
+        st = put_rect_head(head, *rect, bands);
+    *row_len = tsr_rect_empty(*rect) ? 0 : (size_t)rect->w * (size_t)bands;
     return st ? tsr_error(batch->ctx, st, "encoding tile %d: %s", tile, tsr_status_name(st)) : st;
 }
 

@@ -19,6 +19,14 @@
 /* Encodes tile `tile` of `batch` into `out` (appended). */
 tsr_status tsr_task_encode(const tsr_tile_batch *batch, int tile, tsr_buffer *out);
 
+/* The same task in two parts, for senders that gather rather than copy:
+ * `head` receives (appended) every byte before the pixels, and the pixels
+ * are the rows of `*rect` in batch->in, *row_len bytes each
+ * (TSR_REGION_AT(batch->in, rect->x, y) for y in rect; none when *row_len
+ * is 0). head followed by those rows is tsr_task_encode's output. */
+tsr_status tsr_task_encode_head(const tsr_tile_batch *batch, int tile, tsr_buffer *head,
+                                tsr_rect *rect, size_t *row_len);
+
 /* Coordinator side: checks a result against `batch`, then copies its pixels
  * into batch->out (apply) or merges its partial into batch->acc (map).
  * *tile receives the tile index, *cpu_seconds the worker's CPU time. Bytes

@@ -100,18 +100,25 @@ class FleetTest(fleet.FleetCase):
             self.assertEqual(done["state"], "succeeded", done)
             self.assertTrue(np.array_equal(result(local, job_id, img["id"]), want[p]), p)
         started = 0
+        pairs = 0
         for n in (1, 2, 4):
-            self.start_workers(n - started)
+            # Worker 2 posts raw results, the others zstd ones.
+            self.start_workers(n - started, *(["--compress", "0"] if n == 2 else []))
             started = n
             for tile in (16, 64, 256):
-                srv = self.start_coordinator("--tile", str(tile))
+                # Tasks alternate between raw (written straight from the
+                # rows) and zstd, so every tile size and worker count sees both.
+                level = "0" if pairs % 2 == 0 else "1"
+                pairs += 1
+                srv = self.start_coordinator("--tile", str(tile), "--compress", level)
                 _, img, _ = srv.upload(path)
                 for p in PIPELINES:
                     job_id, done = run_job(srv, [img["id"]], p)
                     self.assertEqual(done["state"], "succeeded", (n, tile, p, done))
                     got = result(srv, job_id, img["id"])
                     self.assertTrue(np.array_equal(got, want[p]),
-                                    "workers %d, tile %d, %s: output differs" % (n, tile, p))
+                                    "workers %d, tile %d, compress %s, %s: output differs"
+                                    % (n, tile, level, p))
                 srv.stop()
                 self.servers.remove(srv)
         self.assert_drained()
@@ -273,7 +280,8 @@ class FleetTest(fleet.FleetCase):
         path = big_image(self.tmp)
         want = local_process(HEAVY, path)
         self.start_workers(2)
-        srv = self.start_coordinator("--tile", "64", "--resend-ms", "600000")
+        srv = self.start_coordinator("--tile", "64", "--resend-ms", "600000",
+                                     "--compress", "0")  # raw: tasks written from the rows
         _, img, _ = srv.upload(path)
         status, job, _ = srv.json("POST", "/api/v1/jobs",
                                   {"images": [img["id"]], "pipeline": HEAVY})
