@@ -6,7 +6,9 @@
  * height. Other plans (GLOBAL ops, rotations whose bands read most of the
  * image) decode the whole image and run as usual; the bytes are the same.
  * With an executor, several bands are in flight at once, each with its own
- * copy of its input rows, so that this thread decodes and encodes rows while
+ * buffer of the input rows it reads (the rows it shares with the band
+ * before it are copied from that band's buffer, the new ones are decoded
+ * straight into it), so that this thread decodes and encodes rows while
  * the pool or the remote workers compute.
  */
 #include <pthread.h>
@@ -141,11 +143,45 @@ static tsr_status band_finish(tsr_ctx *ctx, band_slot *slot, tsr_row_writer *wri
     return st;
 }
 
+/* Fills `dst` with input rows [lo, hi) of a band: the rows it shares with
+ * the last band that read rows (`prev`, rows [prev_lo, prev_hi); its buffer
+ * is only read, so it may still be computing) are copied from there, the
+ * rest are read from `reader`, skipping rows nobody reads. *next_row is the
+ * reader's position. */
+static tsr_status fill_band(tsr_ctx *ctx, tsr_row_reader *reader, size_t stride, uint8_t *dst,
+                            int capacity, int lo, int hi, const uint8_t *prev, int prev_lo,
+                            int prev_hi, int *next_row) {
+    tsr_status st = TSR_OK;
+    int have = lo; /* rows [lo, have) are in dst */
+    if (prev && lo >= prev_lo && lo < prev_hi) {
+        have = prev_hi < hi ? prev_hi : hi;
+        memmove(dst, prev + (size_t)(lo - prev_lo) * stride, (size_t)(have - lo) * stride);
+    }
+    if (have < hi) {
+        /* Rows nobody reads: through dst's free part, a buffer-full at a time. */
+        uint8_t *free_rows = dst + (size_t)(have - lo) * stride;
+        int room = capacity - (have - lo);
+        while (!st && *next_row < have) {
+            int n = have - *next_row < room ? have - *next_row : room;
+            st = tsr_row_reader_read(reader, free_rows, stride, n);
+            *next_row += n;
+        }
+        if (!st && *next_row != have)
+            return tsr_error(ctx, TSR_ERR_INTERNAL, "bands read rows %d.. after row %d", have,
+                             *next_row);
+        if (!st)
+            st = tsr_row_reader_read(reader, free_rows, stride, hi - have);
+        *next_row = hi;
+    }
+    if (st)
+        return tsr_error(ctx, st, "reading the input failed");
+    return TSR_OK;
+}
+
 /* The band loop: up to `depth` bands run at once on `exec`, finished and
  * written in order. rs holds the run's progress and scratch. */
 static tsr_status run_bands(run_state *rs, tsr_executor *exec, int depth, tsr_row_reader *reader,
-                            tsr_row_writer *writer, const band_rows *rows, uint8_t *win,
-                            int window) {
+                            tsr_row_writer *writer, const band_rows *rows, int window) {
     const tsr_stage *s = rs->stage;
     int band_h = rs->plan->tile;
     size_t in_stride = (size_t)s->in_w * (size_t)s->in_bands;
@@ -159,16 +195,21 @@ static tsr_status run_bands(run_state *rs, tsr_executor *exec, int depth, tsr_ro
         if (!slots[i].in || !slots[i].out)
             st = tsr_error(rs->ctx, TSR_ERR_NOMEM, "out of memory for bands in flight");
     }
-    int win_lo = 0, win_hi = 0;
+    const uint8_t *prev = NULL; /* input rows of the last band that read any */
+    int prev_lo = 0, prev_hi = 0, next_row = 0;
     for (int b = 0; b < s->tiles_y && !st; b++) {
         band_slot *slot = &slots[b % depth];
         if ((st = band_finish(rs->ctx, slot, writer, st)))
             break;
-        if (rows[b].hi > rows[b].lo &&
-            (st = slide_window(rs->ctx, reader, win, in_stride, window, &win_lo, &win_hi,
-                               rows[b].lo, rows[b].hi)))
-            break;
-        memcpy(slot->in, win, (size_t)(win_hi - win_lo) * in_stride);
+        int lo = rows[b].lo, hi = rows[b].hi;
+        if (hi > lo) {
+            if ((st = fill_band(rs->ctx, reader, in_stride, slot->in, window, lo, hi, prev, prev_lo,
+                                prev_hi, &next_row)))
+                break;
+            prev = slot->in, prev_lo = lo, prev_hi = hi;
+        } else {
+            lo = hi = 0; /* its tiles read no input */
+        }
         int y0 = b * band_h;
         slot->rows_out = s->out_h - y0 < band_h ? s->out_h - y0 : band_h;
         slot->rs = (run_state){0};
@@ -178,7 +219,7 @@ static tsr_status run_bands(run_state *rs, tsr_executor *exec, int depth, tsr_ro
         slot->rs.opts = rs->opts;
         slot->rs.scratch = rs->scratch; /* by pool thread: one task at a time each */
         slot->rs.parent = rs;
-        slot->rs.in_region = (tsr_region){tsr_rect_make(0, win_lo, s->in_w, win_hi - win_lo),
+        slot->rs.in_region = (tsr_region){tsr_rect_make(0, lo, s->in_w, hi - lo),
                                           s->in_bands,
                                           in_stride,
                                           slot->in,
@@ -231,7 +272,8 @@ tsr_status tsr_plan_run_rows(tsr_ctx *ctx, tsr_plan *plan, tsr_row_reader *reade
     size_t in_stride = (size_t)s->in_w * (size_t)s->in_bands;
     size_t out_stride = (size_t)s->out_w * (size_t)s->out_bands;
     int band_h = plan->tile;
-    uint8_t *win = malloc(in_stride * (size_t)(window > 0 ? window : 1));
+    /* The window: the serial loop's rows (bands in flight have their own). */
+    uint8_t *win = exec ? NULL : malloc(in_stride * (size_t)(window > 0 ? window : 1));
     uint8_t *band = exec ? NULL : malloc(out_stride * (size_t)band_h); /* bands own theirs */
     run_state rs = {0};
     rs.ctx = ctx;
@@ -241,13 +283,13 @@ tsr_status tsr_plan_run_rows(tsr_ctx *ctx, tsr_plan *plan, tsr_row_reader *reade
     pthread_mutex_init(&rs.progress_lock, NULL);
     rs.scratch = calloc((size_t)workers, sizeof *rs.scratch);
     tsr_status st = TSR_OK;
-    if (!win || (!exec && !band) || !rs.scratch) {
+    if ((!exec && (!win || !band)) || !rs.scratch) {
         st = tsr_error(ctx, TSR_ERR_NOMEM, "out of memory for the row window");
         goto out;
     }
     if (exec) {
         st = run_bands(&rs, exec, exec->vt->run_tiles ? BANDS_REMOTE : BANDS_LOCAL, reader, writer,
-                       rows, win, window);
+                       rows, window);
         goto out;
     }
     int win_lo = 0, win_hi = 0;
