@@ -102,7 +102,36 @@ out:
     return st;
 }
 
-/* Tile total of the images not finished yet, and of those already done. */
+/* Plans the pipeline from what the store recorded of an image at upload
+ * (upright size, bands, format) without opening its blob, which for an
+ * encrypted store would decrypt it once more: the size the row reader will
+ * give is the recorded one, divided (rounding up, as libjpeg does) by the
+ * JPEG shrink-on-load item_open picks. */
+static tsr_status plan_from_record(tsr_jobs *jobs, tsr_ctx *ctx, const char *image_id,
+                                   const tsr_pipeline *pipe, tsr_plan **plan) {
+    tsr_store_user admin = {0};
+    admin.role = TSR_ROLE_ADMIN;
+    tsr_store_image img;
+    int found = 0;
+    tsr_status st = tsr_store_image_get(jobs->store, ctx, &admin, image_id, &img, &found);
+    if (st)
+        return st;
+    if (!found || !img.width || !img.height || img.bands < 1)
+        return tsr_error(ctx, TSR_ERR_USAGE, "no usable record of image %s", image_id);
+    int w = (int)img.width, h = (int)img.height;
+    if (!strcmp(img.format, tsr_format_name(TSR_FORMAT_JPEG))) {
+        int shrink = tsr_pipeline_shrink_hint(pipe, w, h);
+        if (shrink > 1) {
+            w = (w + shrink - 1) / shrink;
+            h = (h + shrink - 1) / shrink;
+        }
+    }
+    return tsr_plan_new(ctx, pipe, w, h, img.bands, jobs->cfg.tile, plan);
+}
+
+/* Tile total of the images not finished yet, and of those already done.
+ * Planned from the store's records; an image whose record does not plan is
+ * opened instead. */
 static void count_tiles(tsr_jobs *jobs, job_entry *e, const tsr_store_job *job,
                         const tsr_pipeline *pipe, int64_t *total, int64_t *done) {
     tsr_ctx *ctx = tsr_ctx_new();
@@ -110,7 +139,11 @@ static void count_tiles(tsr_jobs *jobs, job_entry *e, const tsr_store_job *job,
     for (size_t i = 0; ctx && i < job->item_count; i++) {
         item_run r = {0};
         tsr_ctx_reset(ctx);
-        if (!item_open(jobs, ctx, job->items[i].image, pipe, &r)) {
+        if (plan_from_record(jobs, ctx, job->items[i].image, pipe, &r.plan)) {
+            tsr_ctx_reset(ctx);
+            item_open(jobs, ctx, job->items[i].image, pipe, &r);
+        }
+        if (r.plan) {
             int64_t n = (int64_t)tsr_plan_task_count(r.plan);
             *total += n;
             if (job->items[i].state == TSR_JOB_SUCCEEDED)

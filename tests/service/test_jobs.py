@@ -3,6 +3,7 @@ Server-Sent Events, cancel, purge and admission (429/503)."""
 import io
 import json
 import os
+import struct
 import tempfile
 import time
 import unittest
@@ -16,6 +17,61 @@ from harness import DATA, Server
 
 def decode(data):
     return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+def jpeg_with_orientation(data, o):
+    """JPEG bytes with an EXIF APP1 (Orientation = o) right after SOI."""
+    exif = (b"Exif\x00\x00II*\x00" + struct.pack("<IH", 8, 1) +
+            struct.pack("<HHIHH", 274, 3, 1, o, 0) + struct.pack("<I", 0))
+    return data[:2] + b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif + data[2:]
+
+
+class TileTotalsTest(unittest.TestCase):
+    """A job's tile total is planned from what the store recorded at upload
+    (no blob is opened, so nothing is decrypted twice); it must match the
+    tiles the job then runs, for every format, EXIF-rotated and
+    shrunk-on-load JPEGs, GLOBAL stages and several images per job."""
+
+    def test_totals_match_the_tiles_run(self):
+        srv = Server("--tile", "16")  # small tiles: any size error shows in the count
+        try:
+            user = srv.make_user("tia", "user")
+            ids = []
+            with tempfile.TemporaryDirectory() as tmp:
+                rotated = os.path.join(tmp, "rotated.jpg")
+                with open(os.path.join(DATA, "rocket.jpg"), "rb") as f:
+                    data = f.read()
+                with open(rotated, "wb") as f:
+                    f.write(jpeg_with_orientation(data, 6))
+                gray = os.path.join(tmp, "gray.jpg")
+                cv2.imwrite(gray, cv2.imread(os.path.join(DATA, "coffee.png"), 0))
+                bmp = os.path.join(tmp, "chelsea.bmp")
+                cv2.imwrite(bmp, cv2.imread(os.path.join(DATA, "chelsea.png")))
+                wide = os.path.join(tmp, "deep16.png")
+                cv2.imwrite(wide, (cv2.imread(os.path.join(DATA, "astronaut.png")).astype(np.uint16) * 257))
+                for path in (rotated, gray, bmp, wide, os.path.join(DATA, "rocket.jpg"),
+                             os.path.join(DATA, "hubble_deep_field.jpg"),
+                             os.path.join(DATA, "palette_color.png"),
+                             os.path.join(DATA, "chelsea.gif"), os.path.join(DATA, "anim.gif"),
+                             os.path.join(DATA, "coffee.webp")):
+                    status, doc, _ = srv.upload(path, token=user)
+                    self.assertEqual(status, 201, (path, doc))
+                    ids.append(doc["id"])
+                    if path == rotated:
+                        src = cv2.imread(os.path.join(DATA, "rocket.jpg"))
+                        self.assertEqual((doc["width"], doc["height"]), src.shape[:2])
+            for pipe in ("thumbnail:width=120", "resize:scale=0.5|equalize",
+                         "rotate:angle=10|gaussian-blur:sigma=2"):
+                status, job, _ = srv.json("POST", "/api/v1/jobs", {"images": ids, "pipeline": pipe},
+                                          token=user)
+                self.assertEqual(status, 201, job)
+                done = srv.wait_job(job["id"], token=user)
+                self.assertEqual(done["state"], "succeeded", (pipe, done))
+                self.assertGreater(done["tiles_total"], 0)
+                self.assertEqual(done["tiles_done"], done["tiles_total"], pipe)
+                self.assertEqual(done["percent"], 100, pipe)
+        finally:
+            srv.stop()
 
 
 class JobsTest(unittest.TestCase):
