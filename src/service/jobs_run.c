@@ -22,18 +22,25 @@ static void item_run_free(item_run *r) {
     memset(r, 0, sizeof *r);
 }
 
+/* The store's record of image `image_id`, whoever owns it. */
+static tsr_status image_record(tsr_jobs *jobs, tsr_ctx *ctx, const char *image_id,
+                               tsr_store_image *img) {
+    tsr_store_user admin = {0};
+    admin.role = TSR_ROLE_ADMIN;
+    int found = 0;
+    tsr_status st = tsr_store_image_get(jobs->store, ctx, &admin, image_id, img, &found);
+    if (!st && !found)
+        st = tsr_error(ctx, TSR_ERR_USAGE, "the image was deleted");
+    return st;
+}
+
 /* Opens image `image_id` and plans the pipeline for it. */
 static tsr_status item_open(tsr_jobs *jobs, tsr_ctx *ctx, const char *image_id,
                             const tsr_pipeline *pipe, item_run *r) {
-    tsr_store_user admin = {0};
-    admin.role = TSR_ROLE_ADMIN;
     tsr_store_image img;
-    int found = 0;
-    tsr_status st = tsr_store_image_get(jobs->store, ctx, &admin, image_id, &img, &found);
+    tsr_status st = image_record(jobs, ctx, image_id, &img);
     if (st)
         return st;
-    if (!found)
-        return tsr_error(ctx, TSR_ERR_USAGE, "the image was deleted");
     if ((st = tsr_blob_open_read(jobs->store, ctx, img.blob, &r->blob)))
         return st;
     const char *path = tsr_blob_reader_path(r->blob);
@@ -109,14 +116,11 @@ out:
  * JPEG shrink-on-load item_open picks. */
 static tsr_status plan_from_record(tsr_jobs *jobs, tsr_ctx *ctx, const char *image_id,
                                    const tsr_pipeline *pipe, tsr_plan **plan) {
-    tsr_store_user admin = {0};
-    admin.role = TSR_ROLE_ADMIN;
     tsr_store_image img;
-    int found = 0;
-    tsr_status st = tsr_store_image_get(jobs->store, ctx, &admin, image_id, &img, &found);
+    tsr_status st = image_record(jobs, ctx, image_id, &img);
     if (st)
         return st;
-    if (!found || !img.width || !img.height || img.bands < 1)
+    if (!img.width || !img.height || img.bands < 1)
         return tsr_error(ctx, TSR_ERR_USAGE, "no usable record of image %s", image_id);
     int w = (int)img.width, h = (int)img.height;
     if (!strcmp(img.format, tsr_format_name(TSR_FORMAT_JPEG))) {
