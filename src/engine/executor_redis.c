@@ -263,15 +263,6 @@ static int write_task_gathered(redis_exec *x, tsr_redis_link *l, const tsr_tile_
     return ok;
 }
 
-/* Writes out whatever hiredis holds in its output buffer; 0 on failure. */
-static int flush_output(tsr_redis_link *l) {
-    int done = 0;
-    while (!done)
-        if (redisBufferWrite(l->c, &done) != REDIS_OK)
-            return 0;
-    return 1;
-}
-
 /* Encodes and XADDs tiles picks[0..n) in one pipelined round trip that
  * ends with an INCR of the mark (*mark: its new value, 0 when unknown).
  * ids[i] receives each new stream id, "" for tiles not sent. Returns 0 when
@@ -290,7 +281,7 @@ static int send_tiles(redis_exec *x, tsr_redis_link *l, rbatch *rb, const int *p
     if (!tsr_redis_link_ensure(l, NULL))
         return 0;
     int gather = x->level <= 0 && !x->sealed; /* raw tasks go out straight from the rows */
-    if (gather && !flush_output(l)) {
+    if (gather && !tsr_redis_link_flush(l)) {
         tsr_redis_link_close(l);
         return 0;
     }

@@ -81,6 +81,14 @@ void tsr_redis_link_close(tsr_redis_link *l) {
     l->c = NULL;
 }
 
+int tsr_redis_link_flush(tsr_redis_link *l) {
+    int done = 0;
+    while (l->c && !done)
+        if (redisBufferWrite(l->c, &done) != REDIS_OK)
+            return 0;
+    return l->c != NULL;
+}
+
 tsr_status tsr_payload_pack(tsr_ctx *ctx, int level, const uint8_t *bytes, size_t len,
                             tsr_buffer *out) {
     tsr_status st;

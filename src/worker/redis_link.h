@@ -48,6 +48,11 @@ redisReply *tsr_redis_link_cmd_retry(tsr_redis_link *l, const atomic_int *stop, 
 /* Closes the connection. */
 void tsr_redis_link_close(tsr_redis_link *l);
 
+/* Writes out the commands appended (redisAppendCommand*) but not sent yet,
+ * without reading any reply. Returns 0 when there is no connection or the
+ * write failed (the caller closes the link). */
+int tsr_redis_link_flush(tsr_redis_link *l);
+
 /* Appends `bytes` to `out` as a payload: zstd at `level` (1..19), or raw
  * when level <= 0. */
 tsr_status tsr_payload_pack(tsr_ctx *ctx, int level, const uint8_t *bytes, size_t len,

@@ -110,9 +110,11 @@ static void finish_task(tsr_worker *w, tsr_redis_link *l, const char *id) {
  * (and `consumer`), the same round trip also asks for the thread's next task
  * (XREADGROUP without BLOCK): *next receives that reply (NULL when none came),
  * which saves a round trip per task. */
-static void post_and_finish(tsr_worker *w, tsr_redis_link *l, const char *coord, const char *id,
-                            int argc, const char **argv, const size_t *lens, const char *consumer,
-                            redisReply **next) {
+/* Appends (does not send) the three commands of a result post: XADD of the
+ * result entry (fields argv[0..argc), at most 10) to coordinator `coord`'s
+ * results stream, then XDEL and XACK of task `id`. 0 when hiredis refused. */
+static int append_post(tsr_worker *w, redisContext *c, const char *coord, const char *id, int argc,
+                       const char **argv, const size_t *lens) {
     char stream[256];
     snprintf(stream, sizeof stream, "%s%s", w->results_prefix, coord);
     const char *a[16] = {"XADD", stream, "MAXLEN", "~", RESULTS_KEEP, "*"};
@@ -123,15 +125,21 @@ static void post_and_finish(tsr_worker *w, tsr_redis_link *l, const char *coord,
     }
     const char *del[] = {"XDEL", w->tasks_key, id};
     const char *ack[] = {"XACK", w->tasks_key, "workers", id};
+    return redisAppendCommandArgv(c, 6 + argc, a, n) == REDIS_OK &&
+           redisAppendCommandArgv(c, 3, del, NULL) == REDIS_OK &&
+           redisAppendCommandArgv(c, 4, ack, NULL) == REDIS_OK;
+}
+
+static void post_and_finish(tsr_worker *w, tsr_redis_link *l, const char *coord, const char *id,
+                            int argc, const char **argv, const size_t *lens, const char *consumer,
+                            redisReply **next) {
     const char *more[] = {"XREADGROUP", "GROUP",   "workers",    consumer, "COUNT",
                           "1",          "STREAMS", w->tasks_key, ">"};
     if (next)
         *next = NULL;
     while (tsr_redis_link_ensure(l, &w->quit)) {
         int ask = next && consumer && !atomic_load(&w->draining);
-        int ok = redisAppendCommandArgv(l->c, 6 + argc, a, n) == REDIS_OK &&
-                 redisAppendCommandArgv(l->c, 3, del, NULL) == REDIS_OK &&
-                 redisAppendCommandArgv(l->c, 4, ack, NULL) == REDIS_OK &&
+        int ok = append_post(w, l->c, coord, id, argc, argv, lens) &&
                  (!ask || redisAppendCommandArgv(l->c, 9, more, NULL) == REDIS_OK);
         for (int i = 0; ok && i < 3 + ask; i++) {
             redisReply *r = NULL;
@@ -151,6 +159,15 @@ static void post_and_finish(tsr_worker *w, tsr_redis_link *l, const char *coord,
         tsr_redis_link_close(l);
         usleep(100000);
     }
+}
+
+/* The fields of a deferred post's result entry: key, worker, payload. */
+static void post_fields(const tsr_worker *w, const deferred_post *p, const char *f[6],
+                        size_t n[6]) {
+    f[0] = "key", f[1] = p->key, f[2] = "worker", f[3] = w->id, f[4] = "payload";
+    f[5] = (const char *)p->payload.data;
+    n[0] = 3, n[1] = strlen(p->key), n[2] = 6, n[3] = strlen(w->id), n[4] = 7;
+    n[5] = p->payload.len;
 }
 
 /* Reads what the thread sent without waiting, in order: its deferred post's
@@ -181,21 +198,12 @@ static void settle(wthread *t, tsr_redis_link *l) {
     if (!ok)
         tsr_redis_link_close(l);
     if (t->post.replies && !posted) {
-        const char *f[] = {"key", t->post.key, "worker",
-                           w->id, "payload",   (const char *)t->post.payload.data};
-        size_t n[] = {3, strlen(t->post.key), 6, strlen(w->id), 7, t->post.payload.len};
+        const char *f[6];
+        size_t n[6];
+        post_fields(w, &t->post, f, n);
         post_and_finish(w, l, t->post.coord, t->post.id, 6, f, n, NULL, NULL);
     }
     t->post.replies = 0;
-}
-
-/* Flushes the link's output buffer; 0 when the connection failed. */
-static int flush(tsr_redis_link *l) {
-    int done = 0;
-    while (l->c && !done)
-        if (redisBufferWrite(l->c, &done) != REDIS_OK)
-            return 0;
-    return l->c != NULL;
 }
 
 /* Posts task `id`'s result like post_and_finish, but returns once it is
@@ -214,20 +222,12 @@ static void post_async(wthread *t, tsr_redis_link *l, const char *coord, const c
     snprintf(p->id, sizeof p->id, "%s", id);
     snprintf(p->coord, sizeof p->coord, "%s", coord);
     snprintf(p->key, sizeof p->key, "%s", key);
-    char stream[256];
-    snprintf(stream, sizeof stream, "%s%s", w->results_prefix, coord);
-    const char *a[] = {"XADD",       stream, "MAXLEN",  "~",
-                       RESULTS_KEEP, "*",    "key",     p->key,
-                       "worker",     w->id,  "payload", (const char *)p->payload.data};
-    size_t n[] = {
-        4, strlen(stream), 6, 1, strlen(RESULTS_KEEP), 1, 3, strlen(p->key), 6, strlen(w->id),
-        7, p->payload.len};
-    const char *del[] = {"XDEL", w->tasks_key, p->id};
-    const char *ack[] = {"XACK", w->tasks_key, "workers", p->id};
+    const char *f[6];
+    size_t n[6];
+    post_fields(w, p, f, n);
     p->replies = 3; /* settle() resends unless all three replies come */
-    if (!tsr_redis_link_ensure(l, &w->quit) || redisAppendCommandArgv(l->c, 12, a, n) != REDIS_OK ||
-        redisAppendCommandArgv(l->c, 3, del, NULL) != REDIS_OK ||
-        redisAppendCommandArgv(l->c, 4, ack, NULL) != REDIS_OK || !flush(l)) {
+    if (!tsr_redis_link_ensure(l, &w->quit) || !append_post(w, l->c, p->coord, p->id, 6, f, n) ||
+        !tsr_redis_link_flush(l)) {
         tsr_redis_link_close(l);
         settle(t, l); /* sends it synchronously */
     }
@@ -246,7 +246,7 @@ static void ask_ahead(wthread *t, tsr_redis_link *l) {
         return;
     }
     t->asked = 1;
-    if (!flush(l))
+    if (!tsr_redis_link_flush(l))
         tsr_redis_link_close(l); /* settle() finds the link gone and resends the post */
 }
 
