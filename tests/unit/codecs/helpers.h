@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "tessera/codec.h"
+#include "tessera/stream.h"
 
 /* Reads tests/data/<name> into buf (caller frees); 0 on success. */
 static inline int read_data(const char *name, tsr_buffer *buf) {
@@ -30,6 +31,42 @@ static inline tsr_image *load_data(const char *name) {
     tsr_ctx *ctx = tsr_ctx_new();
     if (tsr_image_load(ctx, path, NULL, &img, NULL))
         fprintf(stderr, "cannot load %s: %s\n", path, tsr_ctx_message(ctx));
+    tsr_ctx_free(ctx);
+    return img;
+}
+
+/* Reads `path` through a row reader, `chunk` rows at a time, and checks that
+ * one row past the end is refused. *streams (when not NULL) receives whether
+ * the reader streams, *info (when not NULL) what it read of the file. NULL
+ * (and a message) on failure. */
+static inline tsr_image *read_rows_chunked(const char *path, const tsr_decode_options *opts,
+                                           int chunk, int *streams, tsr_image_info *info) {
+    tsr_ctx *ctx = tsr_ctx_new();
+    tsr_row_reader *r = NULL;
+    tsr_image *img = NULL;
+    int w, h, b;
+    if (tsr_row_reader_open(ctx, path, opts, &r, info)) {
+        fprintf(stderr, "%s: %s\n", path, tsr_ctx_message(ctx));
+        goto out;
+    }
+    tsr_row_reader_shape(r, &w, &h, &b);
+    if (streams)
+        *streams = tsr_row_reader_streams(r);
+    if (tsr_image_new(ctx, w, h, b, &img))
+        goto out;
+    for (int y = 0; y < h; y += chunk) {
+        int n = h - y < chunk ? h - y : chunk;
+        if (tsr_row_reader_read(r, img->data + (size_t)y * img->stride, img->stride, n)) {
+            fprintf(stderr, "%s: row %d: %s\n", path, y, tsr_ctx_message(ctx));
+            tsr_image_free(img);
+            img = NULL;
+            goto out;
+        }
+    }
+    uint8_t extra[64];
+    CHECK_EQ_INT(tsr_row_reader_read(r, extra, sizeof extra, 1), TSR_ERR_INTERNAL);
+out:
+    tsr_row_reader_free(r);
     tsr_ctx_free(ctx);
     return img;
 }

@@ -66,36 +66,6 @@ static tsr_image *upright(const tsr_image *src, int o) {
     return cur;
 }
 
-/* Reads `path` through a row reader, `chunk` rows at a time; NULL on failure. */
-static tsr_image *read_rows(const char *path, const tsr_decode_options *opts, int chunk,
-                            int *streams, tsr_image_info *info) {
-    tsr_ctx *ctx = tsr_ctx_new();
-    tsr_row_reader *r = NULL;
-    tsr_image *img = NULL;
-    int w, h, b;
-    if (tsr_row_reader_open(ctx, path, opts, &r, info)) {
-        fprintf(stderr, "%s: %s\n", path, tsr_ctx_message(ctx));
-        goto out;
-    }
-    tsr_row_reader_shape(r, &w, &h, &b);
-    *streams = tsr_row_reader_streams(r);
-    if (tsr_image_new(ctx, w, h, b, &img))
-        goto out;
-    for (int y = 0; y < h; y += chunk) {
-        int n = h - y < chunk ? h - y : chunk;
-        if (tsr_row_reader_read(r, img->data + (size_t)y * img->stride, img->stride, n)) {
-            fprintf(stderr, "%s: row %d: %s\n", path, y, tsr_ctx_message(ctx));
-            tsr_image_free(img);
-            img = NULL;
-            break;
-        }
-    }
-out:
-    tsr_row_reader_free(r);
-    tsr_ctx_free(ctx);
-    return img;
-}
-
 /*
  * Checks one file against `stored` (its pixels as stored; NULL: take them
  * from a no_autorotate decode) for orientation `o` (the tag's value; an
@@ -127,12 +97,12 @@ static void check_file(const char *path, const tsr_image *stored, int o, int str
     for (int chunk = 1; chunk <= 7; chunk += 6) {
         int s = -1;
         tsr_image_info rinfo;
-        tsr_image *rows = read_rows(path, NULL, chunk, &s, &rinfo);
+        tsr_image *rows = read_rows_chunked(path, NULL, chunk, &s, &rinfo);
         CHECK(same_pixels(rows, want));
         CHECK_EQ_INT(rinfo.orientation, want_o);
         CHECK_EQ_INT(s, want_o == 1 ? streams : 0);
         tsr_image_free(rows);
-        rows = read_rows(path, &keep, chunk, &s, &rinfo);
+        rows = read_rows_chunked(path, &keep, chunk, &s, &rinfo);
         CHECK(same_pixels(rows, stored));
         CHECK_EQ_INT(s, streams);
         tsr_image_free(rows);

@@ -48,40 +48,6 @@ static int files_in_dir(void) {
     return n;
 }
 
-/* Reads a whole image through a reader, `chunk` rows at a time. NULL on failure. */
-static tsr_image *read_streamed(const char *path, const tsr_decode_options *opts, int chunk,
-                                int *streams) {
-    tsr_ctx *ctx = tsr_ctx_new();
-    tsr_row_reader *r = NULL;
-    tsr_image *img = NULL;
-    int w, h, b;
-    if (tsr_row_reader_open(ctx, path, opts, &r, NULL)) {
-        fprintf(stderr, "%s: %s\n", path, tsr_ctx_message(ctx));
-        goto out;
-    }
-    tsr_row_reader_shape(r, &w, &h, &b);
-    if (streams)
-        *streams = tsr_row_reader_streams(r);
-    if (tsr_image_new(ctx, w, h, b, &img))
-        goto out;
-    for (int y = 0; y < h; y += chunk) {
-        int n = h - y < chunk ? h - y : chunk;
-        if (tsr_row_reader_read(r, img->data + (size_t)y * img->stride, img->stride, n)) {
-            fprintf(stderr, "%s: row %d: %s\n", path, y, tsr_ctx_message(ctx));
-            tsr_image_free(img);
-            img = NULL;
-            goto out;
-        }
-    }
-    /* One row past the end is an error. */
-    uint8_t extra[64];
-    CHECK_EQ_INT(tsr_row_reader_read(r, extra, sizeof extra, 1), TSR_ERR_INTERNAL);
-out:
-    tsr_row_reader_free(r);
-    tsr_ctx_free(ctx);
-    return img;
-}
-
 /* Streams `path` in chunks of 1, 7 and 64 rows and compares with the whole decode. */
 static void check_same(const char *path, const tsr_decode_options *opts, int expect_streams) {
     tsr_ctx *ctx = tsr_ctx_new();
@@ -90,7 +56,7 @@ static void check_same(const char *path, const tsr_decode_options *opts, int exp
     static const int chunks[] = {1, 7, 64};
     for (int i = 0; i < 3; i++) {
         int streams = -1;
-        tsr_image *img = read_streamed(path, opts, chunks[i], &streams);
+        tsr_image *img = read_rows_chunked(path, opts, chunks[i], &streams, NULL);
         if (!same_pixels(whole, img))
             fprintf(stderr, "%s: chunk %d: streamed rows differ from the whole decode\n", path,
                     chunks[i]);
@@ -202,7 +168,7 @@ static void test_formats_and_bands(void) {
                 if (f == TSR_FORMAT_PNG || f == TSR_FORMAT_TIFF ||
                     (f == TSR_FORMAT_BMP && bands != 2) ||
                     (f == TSR_FORMAT_PNM && (bands == 1 || bands == 3))) {
-                    tsr_image *back = read_streamed(path, NULL, 64, NULL);
+                    tsr_image *back = read_rows_chunked(path, NULL, 64, NULL, NULL);
                     CHECK(same_pixels(back, img));
                     tsr_image_free(back);
                 }
@@ -239,7 +205,7 @@ static void test_bmp_top_down(void) {
         at(path, sizeof path, "top.bmp");
         write_bytes(path, flip, buf.len);
         check_same(path, NULL, 1);
-        tsr_image *back = read_streamed(path, NULL, 7, NULL);
+        tsr_image *back = read_rows_chunked(path, NULL, 7, NULL, NULL);
         tsr_image *expect = NULL;
         CHECK_EQ_INT(tsr_image_decode(scratch, buf.data, buf.len, NULL, &expect, NULL), TSR_OK);
         CHECK(same_pixels(back, expect));
