@@ -250,11 +250,14 @@ class FleetTest(fleet.FleetCase):
         self.assertIn("attempts", dead)
         self.assert_drained()
 
-    def test_redis_killed_and_restarted_mid_job(self):
+    def restart_redis_mid_job(self, *coord_args, came_back_empty=False):
+        """Runs HEAVY on 2 workers, kills Redis a second into the job and
+        starts it again; the job must finish with the local bytes and leave
+        nothing pending. Returns the coordinator."""
         path = big_image(self.tmp)
         want = local_process(HEAVY, path)
         self.start_workers(2)
-        srv = self.start_coordinator("--tile", "64", "--resend-ms", "5000")
+        srv = self.start_coordinator("--tile", "64", *coord_args)
         _, img, _ = srv.upload(path)
         status, job, _ = srv.json("POST", "/api/v1/jobs",
                                   {"images": [img["id"]], "pipeline": HEAVY})
@@ -265,41 +268,30 @@ class FleetTest(fleet.FleetCase):
         self.redis.kill()
         time.sleep(1.0)
         self.redis.start()
-        done = srv.wait_job(job["id"], timeout=120)
+        if came_back_empty:
+            self.assertEqual(self.redis.cli("DBSIZE").strip(), "0")
+        done = srv.wait_job(job["id"], timeout=60 if came_back_empty else 120)
         self.assertEqual(done["state"], "succeeded", done)
         self.assertTrue(np.array_equal(result(srv, job["id"], img["id"]), want))
         self.assert_drained()
+        return srv
+
+    def test_redis_killed_and_restarted_mid_job(self):
+        self.restart_redis_mid_job("--resend-ms", "5000")
 
     def test_redis_without_persistence_restarted_mid_job(self):
         """Redis comes back empty (no AOF, no RDB): the coordinator finds its
         send mark below what Redis had acknowledged and sends every task in
         flight again at once. The resend timer (10 minutes here) plays no
-        part, so the job finishes in seconds."""
+        part, so the job finishes in seconds. Raw tasks: written from the
+        rows."""
         self.redis.stop()
         self.redis = fleet.Redis("no")
-        path = big_image(self.tmp)
-        want = local_process(HEAVY, path)
-        self.start_workers(2)
-        srv = self.start_coordinator("--tile", "64", "--resend-ms", "600000",
-                                     "--compress", "0")  # raw: tasks written from the rows
-        _, img, _ = srv.upload(path)
-        status, job, _ = srv.json("POST", "/api/v1/jobs",
-                                  {"images": [img["id"]], "pipeline": HEAVY})
-        self.assertEqual(status, 201, job)
-        time.sleep(1.0)
-        _, doc, _ = srv.json("GET", "/api/v1/jobs/" + job["id"])
-        self.assertEqual(doc["state"], "running", doc)
-        self.redis.kill()
-        time.sleep(1.0)
-        self.redis.start()
-        self.assertEqual(self.redis.cli("DBSIZE").strip(), "0")  # it really came back empty
-        done = srv.wait_job(job["id"], timeout=60)
-        self.assertEqual(done["state"], "succeeded", done)
-        self.assertTrue(np.array_equal(result(srv, job["id"], img["id"]), want))
+        srv = self.restart_redis_mid_job("--resend-ms", "600000", "--compress", "0",
+                                         came_back_empty=True)
         _, _, body = srv.request("GET", "/metrics")
         self.assertRegex(body.decode(), r"tessera_fleet_redis_losses_total [1-9]")
         self.assertIn("came back without tasks it had acknowledged", srv.log_text())
-        self.assert_drained()
 
     def test_coordinator_killed_and_restarted_mid_job(self):
         path = big_image(self.tmp)
