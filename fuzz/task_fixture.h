@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 
+#include "engine/plan_internal.h"
 #include "engine/task.h"
 #include "tessera/tessera.h"
 

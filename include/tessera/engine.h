@@ -24,7 +24,7 @@ typedef void (*tsr_progress_fn)(void *user, uint64_t done, uint64_t total);
 typedef void (*tsr_tile_fn)(void *user, double tile_cpu_seconds);
 
 typedef struct tsr_run_options {
-    int tile_size;            /* tile side in pixels, 16..65536; 0 = default (256) */
+    int tile_size;            /* tile side, TSR_TILE_MIN..MAX; 0 = TSR_DEFAULT_TILE */
     tsr_progress_fn progress; /* may be NULL */
     void *progress_user;      /* passed to progress and tile_done */
     tsr_tile_fn tile_done;    /* may be NULL: CPU time of each tile (metrics, cost) */
@@ -32,6 +32,8 @@ typedef struct tsr_run_options {
 } tsr_run_options;
 
 #define TSR_DEFAULT_TILE 256
+#define TSR_TILE_MIN     16    /* smallest tile side */
+#define TSR_TILE_MAX     65536 /* largest tile side */
 
 /* A pipeline prepared for one input size: stages cut at GLOBAL ops, fused. */
 typedef struct tsr_plan tsr_plan;

@@ -56,7 +56,7 @@ static int parse_args(int argc, char **argv, process_args *a) {
         else if (!strcmp(arg, "--threads") || !strcmp(arg, "-j"))
             takes = val ? (parse_int(arg, val, 0, 1024, &a->threads) ? -1 : 1) : 1;
         else if (!strcmp(arg, "--tile"))
-            takes = val ? (parse_int(arg, val, 16, 65536, &a->tile) ? -1 : 1) : 1;
+            takes = val ? (parse_int(arg, val, TSR_TILE_MIN, TSR_TILE_MAX, &a->tile) ? -1 : 1) : 1;
         else if (arg[0] == '-' && arg[1]) {
             fprintf(stderr, "tessera process: unknown option '%s'\n", arg);
             return -1;

@@ -13,10 +13,10 @@
 
 #include "cli/cli.h"
 #include "cli/serve_fleet.h"
-#include "engine/executor_redis.h"
+#include "fleet/executor_redis.h"
 #include "server/server.h"
 #include "service/store.h"
-#include "worker/worker.h"
+#include "fleet/worker.h"
 
 /* What the command line asked for. */
 typedef struct serve_args {
@@ -153,6 +153,95 @@ static int parse_u64(const char *s, uint64_t *out) {
     return 1;
 }
 
+/* --listen HOST:PORT into a->host and a->port; 0 (after a message) when
+ * malformed. */
+static int parse_listen(const char *val, serve_args *a) {
+    const char *colon = strrchr(val, ':');
+    uint64_t v = 0;
+    if (!colon || colon == val || (size_t)(colon - val) >= sizeof a->host ||
+        !parse_u64(colon + 1, &v) || v > 65535) {
+        fprintf(stderr, "tessera serve: --listen wants HOST:PORT (got %s)\n", val);
+        return 0;
+    }
+    snprintf(a->host, sizeof a->host, "%.*s", (int)(colon - val), val);
+    if (!strcmp(a->host, "localhost"))
+        snprintf(a->host, sizeof a->host, "127.0.0.1");
+    a->port = (int)v;
+    return 1;
+}
+
+/* Takes `opt val` when it is a flag with a text value: 1 = taken, 0 = not
+ * one of those, -1 = bad value (a message is printed). */
+static int text_option(const char *opt, const char *val, serve_args *a) {
+    if (!strcmp(opt, "--listen"))
+        return parse_listen(val, a) ? 1 : -1;
+    const char **text = !strcmp(opt, "--data")             ? &a->data
+                        : !strcmp(opt, "--tls-cert")       ? &a->tls_cert
+                        : !strcmp(opt, "--tls-key")        ? &a->tls_key
+                        : !strcmp(opt, "--redis")          ? &a->redis.url
+                        : !strcmp(opt, "--cluster-key")    ? &a->cluster_key
+                        : !strcmp(opt, "--data-key")       ? &a->data_key
+                        : !strcmp(opt, "--cluster")        ? &a->redis.cluster
+                        : !strcmp(opt, "--coordinator-id") ? &a->redis.coordinator_id
+                                                           : NULL;
+    if (!text)
+        return 0;
+    *text = val;
+    return 1;
+}
+
+/* Takes `opt v` when it is a numeric flag with `v` in its range: 1 = taken,
+ * 0 = unknown flag or out of range. */
+static int number_option(const char *opt, uint64_t v, serve_args *a) {
+    if (!strcmp(opt, "--threads") && v <= 1024)
+        a->jobs.threads = (int)v;
+    else if (!strcmp(opt, "--runners") && v <= 1024)
+        a->jobs.runners = (int)v;
+    else if (!strcmp(opt, "--max-upload-bytes"))
+        a->max_upload_bytes = v;
+    else if (!strcmp(opt, "--pixel-budget"))
+        a->jobs.pixel_budget = v;
+    else if (!strcmp(opt, "--max-active-jobs") && v <= 1000000)
+        a->jobs.max_active = (int)v;
+    else if (!strcmp(opt, "--tile") && v >= TSR_TILE_MIN && v <= TSR_TILE_MAX)
+        a->jobs.tile = (int)v;
+    else if (!strcmp(opt, "--local-workers") && v <= 1024)
+        a->local_workers = (int)v;
+    else if (!strcmp(opt, "--lease-ms") && v >= 100 && v <= 86400000)
+        a->redis.lease_ms = (int)v;
+    else if (!strcmp(opt, "--delivery-limit") && v >= 1 && v <= 1000)
+        a->delivery_limit = (int)v;
+    else if (!strcmp(opt, "--in-flight") && v >= 1 && v <= 1000000)
+        a->redis.in_flight_batch = (int)v;
+    else if (!strcmp(opt, "--in-flight-total") && v >= 1 && v <= 1000000)
+        a->redis.in_flight_total = (int)v;
+    else if (!strcmp(opt, "--resend-ms") && v >= 100 && v <= 86400000)
+        a->redis.resend_ms = (int)v;
+    else if (!strcmp(opt, "--compress") && v <= 19)
+        a->redis.compress_level = v ? (int)v : -1;
+    else
+        return 0;
+    return 1;
+}
+
+/* Takes one `opt val` pair; 0 after a message when it is unknown or bad. */
+static int take_option(const char *opt, const char *val, serve_args *a) {
+    int taken;
+    if ((taken = serve_fleet_option(opt, val, &a->fleet)) ||
+        (taken = limit_option(opt, val, &a->limits)) || (taken = text_option(opt, val, a)))
+        return taken > 0;
+    uint64_t v = 0;
+    if (!parse_u64(val, &v) || v > (1ull << 62)) {
+        fprintf(stderr, "tessera serve: %s wants a non-negative integer (got %s)\n", opt, val);
+        return 0;
+    }
+    if (!number_option(opt, v, a)) {
+        fprintf(stderr, "tessera serve: unknown option or bad value %s %s\n", opt, val);
+        return 0;
+    }
+    return 1;
+}
+
 static int parse_args(int argc, char **argv, serve_args *a) {
     memset(a, 0, sizeof *a);
     snprintf(a->host, sizeof a->host, "127.0.0.1");
@@ -163,7 +252,6 @@ static int parse_args(int argc, char **argv, serve_args *a) {
     serve_defaults(&a->limits);
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        uint64_t v = 0;
         if (!strcmp(opt, "--print-routes")) {
             a->print_routes = 1;
             continue;
@@ -173,78 +261,8 @@ static int parse_args(int argc, char **argv, serve_args *a) {
             return 0;
         }
         i++;
-        int fleet_flag = serve_fleet_option(opt, val, &a->fleet);
-        if (fleet_flag < 0)
+        if (!take_option(opt, val, a))
             return 0;
-        if (fleet_flag)
-            continue;
-        int limit_flag = limit_option(opt, val, &a->limits);
-        if (limit_flag < 0)
-            return 0;
-        if (limit_flag)
-            continue;
-        if (!strcmp(opt, "--listen")) {
-            const char *colon = strrchr(val, ':');
-            if (!colon || colon == val || (size_t)(colon - val) >= sizeof a->host ||
-                !parse_u64(colon + 1, &v) || v > 65535) {
-                fprintf(stderr, "tessera serve: --listen wants HOST:PORT (got %s)\n", val);
-                return 0;
-            }
-            snprintf(a->host, sizeof a->host, "%.*s", (int)(colon - val), val);
-            if (!strcmp(a->host, "localhost"))
-                snprintf(a->host, sizeof a->host, "127.0.0.1");
-            a->port = (int)v;
-        } else if (!strcmp(opt, "--data")) {
-            a->data = val;
-        } else if (!strcmp(opt, "--tls-cert")) {
-            a->tls_cert = val;
-        } else if (!strcmp(opt, "--tls-key")) {
-            a->tls_key = val;
-        } else if (!strcmp(opt, "--redis")) {
-            a->redis.url = val;
-        } else if (!strcmp(opt, "--cluster-key")) {
-            a->cluster_key = val;
-        } else if (!strcmp(opt, "--data-key")) {
-            a->data_key = val;
-        } else if (!strcmp(opt, "--cluster")) {
-            a->redis.cluster = val;
-        } else if (!strcmp(opt, "--coordinator-id")) {
-            a->redis.coordinator_id = val;
-        } else if (parse_u64(val, &v) && v <= (1ull << 62)) {
-            if (!strcmp(opt, "--threads") && v <= 1024)
-                a->jobs.threads = (int)v;
-            else if (!strcmp(opt, "--runners") && v <= 1024)
-                a->jobs.runners = (int)v;
-            else if (!strcmp(opt, "--max-upload-bytes"))
-                a->max_upload_bytes = v;
-            else if (!strcmp(opt, "--pixel-budget"))
-                a->jobs.pixel_budget = v;
-            else if (!strcmp(opt, "--max-active-jobs") && v <= 1000000)
-                a->jobs.max_active = (int)v;
-            else if (!strcmp(opt, "--tile") && v >= 16 && v <= 65536)
-                a->jobs.tile = (int)v;
-            else if (!strcmp(opt, "--local-workers") && v <= 1024)
-                a->local_workers = (int)v;
-            else if (!strcmp(opt, "--lease-ms") && v >= 100 && v <= 86400000)
-                a->redis.lease_ms = (int)v;
-            else if (!strcmp(opt, "--delivery-limit") && v >= 1 && v <= 1000)
-                a->delivery_limit = (int)v;
-            else if (!strcmp(opt, "--in-flight") && v >= 1 && v <= 1000000)
-                a->redis.in_flight_batch = (int)v;
-            else if (!strcmp(opt, "--in-flight-total") && v >= 1 && v <= 1000000)
-                a->redis.in_flight_total = (int)v;
-            else if (!strcmp(opt, "--resend-ms") && v >= 100 && v <= 86400000)
-                a->redis.resend_ms = (int)v;
-            else if (!strcmp(opt, "--compress") && v <= 19)
-                a->redis.compress_level = v ? (int)v : -1;
-            else {
-                fprintf(stderr, "tessera serve: unknown option or bad value %s %s\n", opt, val);
-                return 0;
-            }
-        } else {
-            fprintf(stderr, "tessera serve: %s wants a non-negative integer (got %s)\n", opt, val);
-            return 0;
-        }
     }
     if (!a->tls_cert != !a->tls_key) {
         fprintf(stderr, "tessera serve: --tls-cert and --tls-key go together\n");
@@ -333,18 +351,16 @@ static tsr_status start_fleet(tsr_ctx *ctx, serve_args *a, tsr_executor **exec,
                    json_integer(n), NULL);
     if (n == 0)
         return TSR_OK;
-    tsr_worker_config w = {a->redis.url,
-                           a->redis.cluster,
-                           n,
-                           a->redis.lease_ms,
-                           a->delivery_limit,
-                           0,
-                           a->redis.compress_level,
-                           NULL,
-                           -1,
-                           -1,
-                           1,
-                           a->redis.key};
+    tsr_worker_config w = {.url = a->redis.url,
+                           .cluster = a->redis.cluster,
+                           .threads = n,
+                           .lease_ms = a->redis.lease_ms,
+                           .delivery_limit = a->delivery_limit,
+                           .compress_level = a->redis.compress_level,
+                           .crash_tile = -1,
+                           .fail_tile = -1,
+                           .heartbeat = 1,
+                           .key = a->redis.key};
     return tsr_worker_start(ctx, &w, workers);
 }
 

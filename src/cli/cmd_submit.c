@@ -237,87 +237,115 @@ static int create_job(hc_client *c, json_t *ids, json_t *pipeline, const char *f
     return code;
 }
 
-int cmd_submit(int argc, char **argv) {
-    hc_options o = {0};
-    const char *pipe = NULL, *format = NULL;
-    long quality = 0;
-    int no_wait = 0, n_files = 0;
-    char **files = calloc((size_t)argc, sizeof *files);
-    if (!files)
-        return EXIT_INTERNAL;
-    int code = EXIT_OK;
-    for (int i = 1; i < argc && !code; i++) {
-        int t = hc_take_option(&o, argc, argv, &i);
-        const char *a = argv[i];
-        if (t)
-            code = t < 0 ? EXIT_USAGE : 0;
-        else if (!strcmp(a, "--no-wait"))
-            no_wait = 1;
-        else if ((!strcmp(a, "-p") || !strcmp(a, "--pipeline")) && i + 1 < argc)
-            pipe = argv[++i];
-        else if (!strcmp(a, "--format") && i + 1 < argc)
-            format = argv[++i];
-        else if (!strcmp(a, "--quality") && i + 1 < argc) {
+/* The command line of `tessera submit`. */
+typedef struct submit_args {
+    hc_options o;       /* server, token, output */
+    const char *pipe;   /* -p PIPELINE */
+    const char *format; /* --format; NULL = the server's default */
+    long quality;       /* --quality; 0 = default, -1 = malformed */
+    int no_wait;        /* --no-wait: print the job id and exit */
+    char **files;       /* the images (borrowed from argv) */
+    int n_files;        /* how many */
+} submit_args;
+
+/* Parses argv into *a (a->files must hold argc entries). Returns an exit
+ * code: EXIT_OK, or EXIT_USAGE after a message. */
+static int parse_submit_args(int argc, char **argv, submit_args *a) {
+    for (int i = 1; i < argc; i++) {
+        int t = hc_take_option(&a->o, argc, argv, &i);
+        const char *arg = argv[i];
+        if (t) {
+            if (t < 0)
+                return EXIT_USAGE;
+        } else if (!strcmp(arg, "--no-wait")) {
+            a->no_wait = 1;
+        } else if ((!strcmp(arg, "-p") || !strcmp(arg, "--pipeline")) && i + 1 < argc) {
+            a->pipe = argv[++i];
+        } else if (!strcmp(arg, "--format") && i + 1 < argc) {
+            a->format = argv[++i];
+        } else if (!strcmp(arg, "--quality") && i + 1 < argc) {
             char *end;
-            quality = strtol(argv[++i], &end, 10);
-            if (*end || quality == 0)
-                quality = -1;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "tessera submit: unknown or incomplete option '%s'\n", a);
+            a->quality = strtol(argv[++i], &end, 10);
+            if (*end || a->quality == 0)
+                a->quality = -1;
+        } else if (arg[0] == '-' && arg[1]) {
+            fprintf(stderr, "tessera submit: unknown or incomplete option '%s'\n", arg);
             usage();
-            code = EXIT_USAGE;
-        } else
-            files[n_files++] = argv[i];
+            return EXIT_USAGE;
+        } else {
+            a->files[a->n_files++] = argv[i];
+        }
     }
-    if (!code)
-        code = check_args(pipe, n_files, &o, no_wait, &format, quality);
-    for (int i = 0; i < n_files && !code; i++) {
+    return EXIT_OK;
+}
+
+/* EXIT_INPUT after a message when one of the files is not a readable
+ * regular file. */
+static int check_files(char **files, int n) {
+    for (int i = 0; i < n; i++) {
         struct stat st;
         errno = 0;
         if (stat(files[i], &st) != 0 || !S_ISREG(st.st_mode)) {
             fprintf(stderr, "tessera submit: cannot read %s: %s\n", files[i],
                     errno ? strerror(errno) : "not a file");
-            code = EXIT_INPUT;
+            return EXIT_INPUT;
         }
     }
+    return EXIT_OK;
+}
+
+/* Follows job `job` to its end with a progress bar, then downloads its
+ * results into `out`. Returns the exit code. */
+static int follow_job(hc_client *c, const json_t *job, const char *out) {
+    follow f = {.tty = isatty(STDERR_FILENO), .id = json_string_value(json_object_get(job, "id"))};
+    cli_progress_start(&f.bar, f.id);
+    int code = wait_job(c, &f);
+    const char *state = f.final ? json_string_value(json_object_get(f.final, "state")) : "";
+    int ok = !code && state && !strcmp(state, "succeeded");
+    if (f.tty)
+        cli_progress_finish(&f.bar, ok);
+    if (!code) {
+        printf("job %s %s in %.2fs\n", f.id, state, cli_now() - f.bar.start);
+        int got = hc_fetch_results(c, f.final, out);
+        code = !ok && got == EXIT_OK ? EXIT_INPUT : got;
+    }
+    json_decref(f.final);
+    return code;
+}
+
+int cmd_submit(int argc, char **argv) {
+    submit_args a = {.files = calloc((size_t)argc, sizeof *a.files)};
+    if (!a.files)
+        return EXIT_INTERNAL;
+    int code = parse_submit_args(argc, argv, &a);
     if (!code)
-        code = hc_options_finish(&o, "submit");
-    json_t *pipeline = code ? NULL : pipeline_value(pipe);
+        code = check_args(a.pipe, a.n_files, &a.o, a.no_wait, &a.format, a.quality);
+    if (!code)
+        code = check_files(a.files, a.n_files);
+    if (!code)
+        code = hc_options_finish(&a.o, "submit");
+    json_t *pipeline = code ? NULL : pipeline_value(a.pipe);
     if (!code && !pipeline)
         code = EXIT_USAGE;
     hc_client c = {0};
     json_t *ids = json_array(), *job = NULL;
     if (!code)
-        code = hc_open(&c, o.server, o.token);
+        code = hc_open(&c, a.o.server, a.o.token);
     if (!code)
         code = validate(&c, pipeline);
-    if (!code && (code = upload_all(&c, files, n_files, ids)))
+    if (!code && (code = upload_all(&c, a.files, a.n_files, ids)))
         forget(&c, ids);
-    if (!code && (code = create_job(&c, ids, pipeline, format, quality, &job)))
+    if (!code && (code = create_job(&c, ids, pipeline, a.format, a.quality, &job)))
         forget(&c, ids);
-    if (!code && no_wait) {
+    if (!code && a.no_wait)
         printf("%s\n", json_string_value(json_object_get(job, "id")));
-    } else if (!code) {
-        follow f = {.tty = isatty(STDERR_FILENO),
-                    .id = json_string_value(json_object_get(job, "id"))};
-        cli_progress_start(&f.bar, f.id);
-        code = wait_job(&c, &f);
-        const char *state = f.final ? json_string_value(json_object_get(f.final, "state")) : "";
-        int ok = !code && state && !strcmp(state, "succeeded");
-        if (f.tty)
-            cli_progress_finish(&f.bar, ok);
-        if (!code) {
-            printf("job %s %s in %.2fs\n", f.id, state, cli_now() - f.bar.start);
-            int got = hc_fetch_results(&c, f.final, o.out);
-            code = !ok && got == EXIT_OK ? EXIT_INPUT : got;
-        }
-        json_decref(f.final);
-    }
+    else if (!code)
+        code = follow_job(&c, job, a.o.out);
     json_decref(job);
     json_decref(ids);
     json_decref(pipeline);
     if (c.curl)
         hc_close(&c);
-    free(files);
+    free(a.files);
     return code;
 }

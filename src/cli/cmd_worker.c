@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "worker/worker.h"
+#include "fleet/worker.h"
 
 static void worker_usage(FILE *f) {
     fprintf(f, "usage: tessera worker --redis URL [--threads N] [--cluster NAME] [--backend cpu]\n"

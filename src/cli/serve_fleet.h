@@ -9,7 +9,7 @@
 #define TESSERA_CLI_SERVE_FLEET_H
 
 #include "service/autoscale.h"
-#include "service/workers_monitor.h"
+#include "fleet/workers_monitor.h"
 
 /* The flags of this module. */
 typedef struct serve_fleet_args {

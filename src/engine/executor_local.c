@@ -116,7 +116,7 @@ static tsr_status local_run(tsr_executor *base, tsr_ctx *ctx, size_t n, tsr_task
     local_executor *ex = (local_executor *)base;
     if (n == 0)
         return TSR_OK;
-    batch b = {fn, arg, ctx, n, 0, 0, TSR_OK, PTHREAD_COND_INITIALIZER, NULL, NULL};
+    batch b = {.fn = fn, .arg = arg, .ctx = ctx, .n = n, .done = PTHREAD_COND_INITIALIZER};
     pthread_mutex_lock(&ex->lock);
     /* Append: the newest batch joins the end of the round-robin. */
     batch **tail = &ex->head;
@@ -151,7 +151,7 @@ static void local_destroy(tsr_executor *base) {
     free(ex);
 }
 
-static const tsr_executor_vtable local_vtable = {local_run, local_destroy, NULL};
+static const tsr_executor_vtable local_vtable = {.run = local_run, .destroy = local_destroy};
 
 tsr_status tsr_executor_local_new(tsr_ctx *ctx, int threads, tsr_executor **out) {
     *out = NULL;

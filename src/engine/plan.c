@@ -54,72 +54,58 @@ static int map_tile_side(int tile, int w, int h) {
     return ceil_div(tile, MAP_ALIGN) * MAP_ALIGN;
 }
 
-tsr_status tsr_plan_new(tsr_ctx *ctx, const tsr_pipeline *pipeline, int w, int h, int bands,
-                        int tile_size, tsr_plan **out) {
-    *out = NULL;
-    if (tile_size == 0)
-        tile_size = TSR_DEFAULT_TILE;
-    if ((tile_size < 16 || tile_size > 65536) && tile_size != -1)
-        return tsr_error(ctx, TSR_ERR_USAGE, "tile size must be 16..65536 (got %d)", tile_size);
-    tsr_plan *plan = calloc(1, sizeof *plan);
-    if (!plan)
-        return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
-    tsr_status st = TSR_OK;
-    int n = expanded_count(pipeline);
-    plan->ops = calloc((size_t)n, sizeof *plan->ops);
-    plan->stages = calloc((size_t)n + 1, sizeof *plan->stages);
-    if (!plan->ops || !plan->stages) {
-        st = tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    /* Expand and prepare, threading sizes through the ops. */
+/* Appends op `desc` (one part of `src`) to the plan for a cw x ch x cb
+ * input, prepares it and checks the size it gives. */
+static tsr_status add_op(tsr_ctx *ctx, tsr_plan *plan, const tsr_op *src, const tsr_op_desc *desc,
+                         int cw, int ch, int cb) {
+    tsr_op *op = &plan->ops[plan->n_ops++];
+    *op = *src;
+    op->desc = desc;
+    op->state = NULL;
+    op->summary = NULL;
+    op->in_w = op->out_w = cw;
+    op->in_h = op->out_h = ch;
+    op->in_bands = op->out_bands = cb;
+    op->radius = 0;
+    tsr_status st;
+    if (desc->prepare && (st = desc->prepare(ctx, op)))
+        return st;
+    if (op->out_w <= 0 || op->out_h <= 0 || op->out_bands < 1 || op->out_bands > TSR_MAX_BANDS)
+        return tsr_error(ctx, TSR_ERR_USAGE, "%s: gives an empty image (%dx%d) for a %dx%d input",
+                         desc->name, op->out_w, op->out_h, cw, ch);
+    return tsr_limits_check(ctx, desc->name, (uint64_t)op->out_w, (uint64_t)op->out_h,
+                            op->out_bands);
+}
+
+/* Expands the pipeline's ops into plan->ops and prepares them, threading
+ * sizes from the w x h x bands input through the ops. */
+static tsr_status expand_ops(tsr_ctx *ctx, tsr_plan *plan, const tsr_pipeline *pipeline, int w,
+                             int h, int bands) {
     int cw = w, ch = h, cb = bands;
     for (int i = 0; i < pipeline->n_ops; i++) {
         const tsr_op *src = &pipeline->ops[i];
         const tsr_op_desc *const *parts = src->desc->expands_to;
         const tsr_op_desc *single[2] = {src->desc, NULL};
-        if (!parts)
-            parts = single;
-        for (; *parts; parts++) {
-            tsr_op *op = &plan->ops[plan->n_ops];
-            *op = *src;
-            op->desc = *parts;
-            op->state = NULL;
-            op->summary = NULL;
-            op->in_w = cw;
-            op->in_h = ch;
-            op->in_bands = cb;
-            op->out_w = cw;
-            op->out_h = ch;
-            op->out_bands = cb;
-            op->radius = 0;
-            plan->n_ops++;
-            if (op->desc->prepare && (st = op->desc->prepare(ctx, op)))
-                goto out;
-            if (op->out_w <= 0 || op->out_h <= 0 || op->out_bands < 1 ||
-                op->out_bands > TSR_MAX_BANDS) {
-                st = tsr_error(ctx, TSR_ERR_USAGE,
-                               "%s: gives an empty image (%dx%d) for a %dx%d input", op->desc->name,
-                               op->out_w, op->out_h, cw, ch);
-                goto out;
-            }
-            if ((st = tsr_limits_check(ctx, op->desc->name, (uint64_t)op->out_w,
-                                       (uint64_t)op->out_h, op->out_bands)))
-                goto out;
+        for (parts = parts ? parts : single; *parts; parts++) {
+            tsr_status st = add_op(ctx, plan, src, *parts, cw, ch, cb);
+            if (st)
+                return st;
+            const tsr_op *op = &plan->ops[plan->n_ops - 1];
             cw = op->out_w;
             ch = op->out_h;
             cb = op->out_bands;
         }
     }
-    /* Cut stages at GLOBAL ops. */
+    return TSR_OK;
+}
+
+/* Cuts stages at GLOBAL ops and sizes their output and map tiles. */
+static void cut_stages(tsr_plan *plan, int tile) {
     for (int i = 0; i < plan->n_ops; i++) {
-        if (i == 0 || plan->ops[i].desc->kind == TSR_OP_GLOBAL) {
-            tsr_stage *s = &plan->stages[plan->n_stages++];
-            s->first = i;
-        }
+        if (i == 0 || plan->ops[i].desc->kind == TSR_OP_GLOBAL)
+            plan->stages[plan->n_stages++].first = i;
         plan->stages[plan->n_stages - 1].count++;
     }
-    int tile = tile_size;
     for (int i = 0; i < plan->n_stages; i++) {
         tsr_stage *s = &plan->stages[i];
         const tsr_op *first = &plan->ops[s->first];
@@ -141,7 +127,31 @@ tsr_status tsr_plan_new(tsr_ctx *ctx, const tsr_pipeline *pipeline, int w, int h
             plan->tasks += (uint64_t)s->map_tiles_x * (uint64_t)s->map_tiles_y;
         }
     }
-    plan->tile = tile;
+}
+
+tsr_status tsr_plan_new(tsr_ctx *ctx, const tsr_pipeline *pipeline, int w, int h, int bands,
+                        int tile_size, tsr_plan **out) {
+    *out = NULL;
+    if (tile_size == 0)
+        tile_size = TSR_DEFAULT_TILE;
+    if ((tile_size < TSR_TILE_MIN || tile_size > TSR_TILE_MAX) && tile_size != -1)
+        return tsr_error(ctx, TSR_ERR_USAGE, "tile size must be %d..%d (got %d)", TSR_TILE_MIN,
+                         TSR_TILE_MAX, tile_size);
+    tsr_plan *plan = calloc(1, sizeof *plan);
+    if (!plan)
+        return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
+    tsr_status st = TSR_OK;
+    int n = expanded_count(pipeline);
+    plan->ops = calloc((size_t)n, sizeof *plan->ops);
+    plan->stages = calloc((size_t)n + 1, sizeof *plan->stages);
+    if (!plan->ops || !plan->stages) {
+        st = tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if ((st = expand_ops(ctx, plan, pipeline, w, h, bands)))
+        goto out;
+    cut_stages(plan, tile_size);
+    plan->tile = tile_size;
     plan->in_w = w;
     plan->in_h = h;
     plan->in_bands = bands;

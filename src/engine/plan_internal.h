@@ -2,7 +2,7 @@
 #ifndef TESSERA_ENGINE_PLAN_INTERNAL_H
 #define TESSERA_ENGINE_PLAN_INTERNAL_H
 
-#include "tessera/engine.h"
+#include "engine/executor.h"
 
 /* A run of fused ops between two GLOBAL ops. */
 typedef struct tsr_stage {
@@ -52,46 +52,5 @@ tsr_status tsr_stage_run_tile(const tsr_plan *plan, const tsr_stage *s, const ts
                               const tsr_region *out, int index, tsr_scratch *scratch);
 /* The stage-input rect that output tile `index` of stage `s` reads. */
 tsr_rect tsr_stage_tile_input(const tsr_plan *plan, const tsr_stage *s, int index);
-
-/* Executor interface: run `n` tasks of fn(arg, task, worker) on the
- * executor's workers, returning the first failure. `worker` is in
- * [0, threads). Progress is reported by the caller through fn. */
-typedef tsr_status (*tsr_task_fn)(void *arg, size_t task, int worker);
-
-/* A batch of tile tasks of one stage: what an executor that runs tiles
- * elsewhere (remote workers) needs to ship them (see engine/task.h). */
-typedef enum tsr_tile_kind {
-    TSR_TILE_APPLY, /* output tiles of the stage */
-    TSR_TILE_MAP    /* input tiles for the stage's GLOBAL op reduction */
-} tsr_tile_kind;
-
-typedef struct tsr_tile_batch {
-    tsr_ctx *ctx;          /* errors and cancellation */
-    const tsr_plan *plan;  /* the plan */
-    int stage;             /* index into plan->stages */
-    tsr_tile_kind kind;    /* apply or map */
-    int first;             /* first tile index */
-    int count;             /* tiles in the batch */
-    const tsr_region *in;  /* the available stage input (covers every tile's input) */
-    const tsr_region *out; /* APPLY: where output tiles are written */
-    void *acc;             /* MAP: the summary each tile's partial is merged into */
-    void (*done)(void *user, double cpu_seconds); /* called once per finished tile */
-    void *done_user;                              /* passed to done */
-    const char *label; /* names the run in messages ("image 3f2a..."); may be NULL */
-} tsr_tile_batch;
-
-typedef struct tsr_executor_vtable {
-    /* Runs n tasks of fn in this process (thread pools). */
-    tsr_status (*run)(tsr_executor *exec, tsr_ctx *ctx, size_t n, tsr_task_fn fn, void *arg);
-    void (*destroy)(tsr_executor *exec);
-    /* Optional: runs a batch of tile tasks elsewhere. When set, the engine
-     * hands every tile batch to it instead of calling run(). */
-    tsr_status (*run_tiles)(tsr_executor *exec, const tsr_tile_batch *batch);
-} tsr_executor_vtable;
-
-struct tsr_executor {
-    const tsr_executor_vtable *vt; /* implementation */
-    int threads;                   /* workers, >= 1 */
-};
 
 #endif

@@ -14,7 +14,7 @@
 #ifndef TESSERA_ENGINE_TASK_H
 #define TESSERA_ENGINE_TASK_H
 
-#include "engine/plan_internal.h"
+#include "engine/executor.h"
 
 /* Encodes tile `tile` of `batch` into `out` (appended). */
 tsr_status tsr_task_encode(const tsr_tile_batch *batch, int tile, tsr_buffer *out);

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/executor_redis.h"
+#include "fleet/executor_redis.h"
 #include "server/server_internal.h"
 
 void metrics_count(tsr_server *srv, int route, unsigned status) {

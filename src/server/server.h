@@ -11,7 +11,7 @@
 
 #include "service/jobs.h"
 #include "service/store.h"
-#include "service/workers_monitor.h"
+#include "fleet/workers_monitor.h"
 
 typedef struct tsr_server tsr_server;
 

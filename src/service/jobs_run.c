@@ -159,17 +159,86 @@ static void count_tiles(tsr_jobs *jobs, job_entry *e, const tsr_store_job *job,
     (void)e;
 }
 
+/* Outcome of a job's items: how many failed and the first failure. */
+typedef struct items_outcome {
+    int failures;          /* items that failed */
+    char first_error[512]; /* "image <id>: <message>" of the first, "" when none */
+} items_outcome;
+
+/* Runs the job's items that are not finished yet, one after the other,
+ * until all ran or the job was cancelled or stopped. */
+static void run_items(tsr_jobs *jobs, job_entry *e, const tsr_store_job *job,
+                      const tsr_pipeline *pipe, tsr_ctx *ctx, items_outcome *o) {
+    for (size_t i = 0; i < job->item_count; i++) {
+        const tsr_store_job_item *item = &job->items[i];
+        if (tsr_job_state_terminal(item->state))
+            continue;
+        if (tsr_ctx_cancelled(e->ctx))
+            break;
+        tsr_store_job_item_set_state(jobs->store, ctx, e->id, (int)i, TSR_JOB_RUNNING, NULL, NULL);
+        pthread_mutex_lock(&jobs->lock); /* a cancel may arrive any time */
+        tsr_ctx_reset(e->ctx);
+        if (e->cancelled || e->stopped)
+            tsr_ctx_cancel(e->ctx);
+        pthread_mutex_unlock(&jobs->lock);
+        tsr_status st = item_process(jobs, e, job, (int)i, pipe);
+        if (st == TSR_ERR_CANCELLED || tsr_ctx_cancelled(e->ctx))
+            break;
+        if (st) {
+            o->failures++;
+            char msg[TSR_STORE_ERROR_MAX];
+            snprintf(msg, sizeof msg, "%s", tsr_ctx_message(e->ctx));
+            if (!o->first_error[0])
+                snprintf(o->first_error, sizeof o->first_error, "image %s: %.400s", item->image,
+                         msg);
+            tsr_store_job_item_set_state(jobs->store, ctx, e->id, (int)i, TSR_JOB_FAILED, msg,
+                                         NULL);
+        }
+        /* The next image's tiles count from here. */
+        pthread_mutex_lock(&jobs->lock);
+        e->item_base = e->live.tiles_done;
+        pthread_mutex_unlock(&jobs->lock);
+    }
+}
+
+/* Records the job's end in the store (progress, then the final state) and
+ * returns that state; a job stopped by shutdown stays running for the next
+ * start. */
+static tsr_job_state finish_job(tsr_jobs *jobs, job_entry *e, const tsr_store_job *job,
+                                tsr_ctx *ctx, int64_t total, const items_outcome *o) {
+    pthread_mutex_lock(&jobs->lock);
+    int stopped = e->stopped, cancelled = e->cancelled;
+    int64_t tiles_done = e->live.tiles_done;
+    double cpu = e->live.cpu_seconds;
+    pthread_mutex_unlock(&jobs->lock);
+    if (stopped && !cancelled)
+        return TSR_JOB_RUNNING; /* left for the next start */
+    tsr_store_job_progress(jobs->store, ctx, e->id, tiles_done, total, cpu);
+    if (cancelled) {
+        for (size_t i = 0; i < job->item_count; i++)
+            tsr_store_job_item_set_state(jobs->store, ctx, e->id, (int)i, TSR_JOB_CANCELLED, NULL,
+                                         NULL);
+        return TSR_JOB_CANCELLED;
+    }
+    if (o->failures) {
+        char msg[TSR_STORE_ERROR_MAX];
+        snprintf(msg, sizeof msg, "%d of %zu images failed; first: %s", o->failures,
+                 job->item_count, o->first_error);
+        tsr_store_job_set_state(jobs->store, ctx, e->id, TSR_JOB_FAILED, msg, NULL);
+        return TSR_JOB_FAILED;
+    }
+    tsr_store_job_set_state(jobs->store, ctx, e->id, TSR_JOB_SUCCEEDED, NULL, NULL);
+    return TSR_JOB_SUCCEEDED;
+}
+
 tsr_job_state tsr_jobs_run_one(tsr_jobs *jobs, job_entry *e) {
-    tsr_store_user admin = {0};
-    admin.role = TSR_ROLE_ADMIN;
+    tsr_store_user admin = {.role = TSR_ROLE_ADMIN};
     tsr_ctx *ctx = tsr_ctx_new();
     tsr_store_job *job = NULL;
     tsr_pipeline *pipe = NULL;
     tsr_job_state final = TSR_JOB_FAILED;
-    if (!ctx || tsr_store_job_get(jobs->store, ctx, &admin, e->id, &job) || !job) {
-        final = TSR_JOB_FAILED;
+    if (!ctx || tsr_store_job_get(jobs->store, ctx, &admin, e->id, &job) || !job)
         goto out;
-    }
     if (tsr_job_state_terminal(job->state)) {
         final = job->state;
         goto out;
@@ -193,65 +262,9 @@ tsr_job_state tsr_jobs_run_one(tsr_jobs *jobs, job_entry *e) {
     e->live.tiles_done = done;
     pthread_mutex_unlock(&jobs->lock);
     tsr_jobs_set_state(jobs, e, TSR_JOB_RUNNING);
-
-    int failures = 0, ran = 0;
-    char first_error[512] = "";
-    for (size_t i = 0; i < job->item_count; i++) {
-        tsr_store_job_item *item = &job->items[i];
-        if (tsr_job_state_terminal(item->state))
-            continue;
-        if (tsr_ctx_cancelled(e->ctx))
-            break;
-        tsr_store_job_item_set_state(jobs->store, ctx, e->id, (int)i, TSR_JOB_RUNNING, NULL, NULL);
-        pthread_mutex_lock(&jobs->lock); /* a cancel may arrive any time */
-        tsr_ctx_reset(e->ctx);
-        if (e->cancelled || e->stopped)
-            tsr_ctx_cancel(e->ctx);
-        pthread_mutex_unlock(&jobs->lock);
-        tsr_status st = item_process(jobs, e, job, (int)i, pipe);
-        ran++;
-        if (st == TSR_ERR_CANCELLED || tsr_ctx_cancelled(e->ctx))
-            break;
-        if (st) {
-            failures++;
-            char msg[TSR_STORE_ERROR_MAX];
-            snprintf(msg, sizeof msg, "%s", tsr_ctx_message(e->ctx));
-            if (!first_error[0])
-                snprintf(first_error, sizeof first_error, "image %s: %.400s", item->image, msg);
-            tsr_store_job_item_set_state(jobs->store, ctx, e->id, (int)i, TSR_JOB_FAILED, msg,
-                                         NULL);
-        }
-        /* The next image's tiles count from here. */
-        pthread_mutex_lock(&jobs->lock);
-        e->item_base = e->live.tiles_done;
-        pthread_mutex_unlock(&jobs->lock);
-    }
-    pthread_mutex_lock(&jobs->lock);
-    int stopped = e->stopped, cancelled = e->cancelled;
-    int64_t tiles_done = e->live.tiles_done;
-    double cpu = e->live.cpu_seconds;
-    pthread_mutex_unlock(&jobs->lock);
-    if (stopped && !cancelled) {
-        final = TSR_JOB_RUNNING; /* left for the next start */
-        goto out;
-    }
-    tsr_store_job_progress(jobs->store, ctx, e->id, tiles_done, total, cpu);
-    if (cancelled) {
-        for (size_t i = 0; i < job->item_count; i++)
-            tsr_store_job_item_set_state(jobs->store, ctx, e->id, (int)i, TSR_JOB_CANCELLED, NULL,
-                                         NULL);
-        final = TSR_JOB_CANCELLED;
-    } else if (failures) {
-        char msg[TSR_STORE_ERROR_MAX];
-        snprintf(msg, sizeof msg, "%d of %zu images failed; first: %s", failures, job->item_count,
-                 first_error);
-        tsr_store_job_set_state(jobs->store, ctx, e->id, TSR_JOB_FAILED, msg, NULL);
-        final = TSR_JOB_FAILED;
-    } else {
-        tsr_store_job_set_state(jobs->store, ctx, e->id, TSR_JOB_SUCCEEDED, NULL, NULL);
-        final = TSR_JOB_SUCCEEDED;
-    }
-    (void)ran;
+    items_outcome o = {0};
+    run_items(jobs, e, job, pipe, ctx, &o);
+    final = finish_job(jobs, e, job, ctx, total, &o);
 out:
     tsr_pipeline_free(pipe);
     tsr_store_job_free(job);

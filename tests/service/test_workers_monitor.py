@@ -3,7 +3,7 @@ the autoscaling hook, and workers on other hosts (network namespaces).
 
 A real redis-server is started on a random loopback port (the tests skip,
 with a message, when it is not installed). Fake workers are written straight
-into Redis over raw RESP with the heartbeat's layout (worker/heartbeat.h);
+into Redis over raw RESP with the heartbeat's layout (fleet/heartbeat.h);
 real `tessera worker` processes are used when the binary has the subcommand.
 """
 import json

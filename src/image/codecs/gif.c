@@ -98,6 +98,43 @@ static tsr_status draw_frame(tsr_ctx *ctx, GifFileType *g, const walk_state *w, 
     return st;
 }
 
+/* Reads an extension record; the first frame's graphics control block
+ * gives its transparent index. */
+static tsr_status read_extension(tsr_ctx *ctx, GifFileType *g, walk_state *w) {
+    int code;
+    GifByteType *ext;
+    if (DGifGetExtension(g, &code, &ext) == GIF_ERROR)
+        return gif_fail(ctx, g->Error, "reading an extension");
+    if (code == GRAPHICS_EXT_FUNC_CODE && ext && ext[0] >= 4 && w->frames == 0)
+        w->transparent = (ext[1] & 1) ? ext[4] : -1;
+    while (ext)
+        if (DGifGetExtensionNext(g, &ext) == GIF_ERROR)
+            return gif_fail(ctx, g->Error, "reading an extension");
+    return TSR_OK;
+}
+
+/* The first frame, its descriptor just read: notes its rectangle, settles
+ * the screen size *sw x *sh (the frame's extent when the screen declares
+ * none) and the bands, then composes it on a new *canvas, or skips its
+ * data when canvas is NULL. */
+static tsr_status first_frame(tsr_ctx *ctx, GifFileType *g, walk_state *w, int *sw, int *sh,
+                              tsr_image_info *info, tsr_image **canvas) {
+    const GifImageDesc *d = &g->Image;
+    w->left = d->Left, w->top = d->Top, w->fw = d->Width, w->fh = d->Height;
+    if (*sw <= 0 || *sh <= 0)
+        *sw = w->left + w->fw, *sh = w->top + w->fh;
+    tsr_status st = tsr_limits_check(ctx, "gif", (uint64_t)*sw, (uint64_t)*sh, 4);
+    if (st)
+        return st;
+    bool covers = w->left == 0 && w->top == 0 && w->fw >= *sw && w->fh >= *sh;
+    info->bands = w->transparent >= 0 || !covers ? 4 : 3;
+    if (!canvas)
+        return skip_frame(g) == GIF_ERROR ? gif_fail(ctx, g->Error, "reading a frame") : TSR_OK;
+    if ((st = tsr_image_new(ctx, *sw, *sh, info->bands, canvas)))
+        return st;
+    return draw_frame(ctx, g, w, *canvas);
+}
+
 /*
  * Walks every record: counts frames (capped by max_frames), notes the first
  * frame's transparency and rectangle, and when `out` is not NULL composes
@@ -126,19 +163,8 @@ static tsr_status walk(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_image
         if (type == TERMINATE_RECORD_TYPE)
             break;
         if (type == EXTENSION_RECORD_TYPE) {
-            int code;
-            GifByteType *ext;
-            if (DGifGetExtension(g, &code, &ext) == GIF_ERROR) {
-                st = gif_fail(ctx, g->Error, "reading an extension");
+            if ((st = read_extension(ctx, g, &w)))
                 goto out;
-            }
-            if (code == GRAPHICS_EXT_FUNC_CODE && ext && ext[0] >= 4 && w.frames == 0)
-                w.transparent = (ext[1] & 1) ? ext[4] : -1;
-            while (ext)
-                if (DGifGetExtensionNext(g, &ext) == GIF_ERROR) {
-                    st = gif_fail(ctx, g->Error, "reading an extension");
-                    goto out;
-                }
             continue;
         }
         if (type != IMAGE_DESC_RECORD_TYPE)
@@ -161,23 +187,7 @@ static tsr_status walk(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_image
             }
             continue;
         }
-        w.left = d->Left, w.top = d->Top, w.fw = d->Width, w.fh = d->Height;
-        if (sw <= 0 || sh <= 0)
-            sw = w.left + w.fw, sh = w.top + w.fh;
-        if ((st = tsr_limits_check(ctx, "gif", (uint64_t)sw, (uint64_t)sh, 4)))
-            goto out;
-        bool covers = w.left == 0 && w.top == 0 && w.fw >= sw && w.fh >= sh;
-        info->bands = w.transparent >= 0 || !covers ? 4 : 3;
-        if (!out) {
-            if (skip_frame(g) == GIF_ERROR) {
-                st = gif_fail(ctx, g->Error, "reading a frame");
-                goto out;
-            }
-            continue;
-        }
-        if ((st = tsr_image_new(ctx, sw, sh, info->bands, &canvas)))
-            goto out;
-        if ((st = draw_frame(ctx, g, &w, canvas)))
+        if ((st = first_frame(ctx, g, &w, &sw, &sh, info, out ? &canvas : NULL)))
             goto out;
     }
     if (w.frames == 0) {

@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "service/workers_monitor.h"
-#include "worker/heartbeat.h"
-#include "worker/redis_conn.h"
+#include "fleet/workers_monitor.h"
+#include "fleet/heartbeat.h"
+#include "fleet/redis_conn.h"
 
 extern char **environ;
 

@@ -1,4 +1,4 @@
-/* Sealed tile payloads (worker/seal.h): round trip, tamper, foreign key,
+/* Sealed tile payloads (fleet/seal.h): round trip, tamper, foreign key,
  * moved entry, unsealed input, and key files (hex, raw, mode checks). */
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "worker/redis_link.h"
-#include "worker/seal.h"
+#include "fleet/redis_link.h"
+#include "fleet/seal.h"
 
 static tsr_cluster_key key_a, key_b; /* two different keys */
 

@@ -1,6 +1,6 @@
 /* The worker-fleet monitor: polls heartbeat hashes and queue lengths in
  * Redis (see workers_monitor.h). */
-#include "service/workers_monitor.h"
+#include "fleet/workers_monitor.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -9,31 +9,30 @@
 #include <string.h>
 #include <time.h>
 
-#include "worker/redis_conn.h"
+#include "fleet/protocol.h"
+#include "fleet/redis_conn.h"
 
 #define MAX_WORKERS 4096 /* listed workers; more ids in the set are ignored */
-#define KEY_MAX     256  /* bytes of a key */
 
 /* One known worker. */
 typedef struct entry {
-    char id[80];          /* worker id */
-    json_t *fields;       /* last known fields as API JSON (owned) */
-    int64_t lost_since;   /* wall ms it was first seen expired; 0 = alive */
-    int64_t last_seen_ms; /* its last heartbeat (from the hash) */
+    char id[TSR_FLEET_NAME_MAX + 1]; /* worker id */
+    json_t *fields;                  /* last known fields as API JSON (owned) */
+    int64_t lost_since;              /* wall ms it was first seen expired; 0 = alive */
+    int64_t last_seen_ms;            /* its last heartbeat (from the hash) */
 } entry;
 
 /* What one poll read from Redis, before it is merged into the table. */
 typedef struct snapshot {
-    size_t n;             /* ids in the set (at most MAX_WORKERS) */
-    char (*ids)[80];      /* the ids */
-    json_t **fields;      /* fields per id; NULL = hash expired */
-    tsr_workers_counts q; /* queue counters (worker counts unset) */
+    size_t n;                            /* ids in the set (at most MAX_WORKERS) */
+    char (*ids)[TSR_FLEET_NAME_MAX + 1]; /* the ids */
+    json_t **fields;                     /* fields per id; NULL = hash expired */
+    tsr_workers_counts q;                /* queue counters (worker counts unset) */
 } snapshot;
 
 struct tsr_workers_monitor {
     tsr_redis_url url;         /* where Redis is */
-    char cluster[65];          /* cluster name */
-    char prefix[80];           /* "tessera:<cluster>:" */
+    tsr_fleet_keys keys;       /* the cluster's keys */
     int grace_ms;              /* lost workers stay listed this long */
     int poll_ms;               /* poll period */
     redisContext *conn;        /* the thread's connection; NULL = reconnect */
@@ -144,7 +143,7 @@ static void read_group(const redisReply *r, tsr_workers_counts *q) {
             if (k->type != REDIS_REPLY_STRING && k->type != REDIS_REPLY_STATUS)
                 continue;
             if (!strcmp(k->str, "name") && v->type == REDIS_REPLY_STRING)
-                mine = !strcmp(v->str, "workers");
+                mine = !strcmp(v->str, TSR_FLEET_GROUP);
             else if (!strcmp(k->str, "pending"))
                 pending = reply_int(v, -1);
             else if (!strcmp(k->str, "lag"))
@@ -159,11 +158,9 @@ static void read_group(const redisReply *r, tsr_workers_counts *q) {
 
 /* Reads everything one poll needs into *s; false on a connection error. */
 static int read_redis(tsr_workers_monitor *mon, snapshot *s) {
-    char set[KEY_MAX], key[KEY_MAX * 2], tasks[KEY_MAX], dead[KEY_MAX], stats[KEY_MAX];
-    snprintf(set, sizeof set, "%sworkers", mon->prefix);
-    snprintf(tasks, sizeof tasks, "%stasks", mon->prefix);
-    snprintf(dead, sizeof dead, "%sdead", mon->prefix);
-    snprintf(stats, sizeof stats, "%sstats", mon->prefix);
+    const char *set = mon->keys.workers, *tasks = mon->keys.tasks, *dead = mon->keys.dead,
+               *stats = mon->keys.stats;
+    char key[TSR_FLEET_KEY_MAX];
     redisContext *c = mon->conn;
     const char *smembers[] = {"SMEMBERS", set};
     redisReply *r = command(c, 2, smembers);
@@ -183,7 +180,7 @@ static int read_redis(tsr_workers_monitor *mon, snapshot *s) {
             snprintf(s->ids[s->n++], sizeof *s->ids, "%s", r->element[i]->str);
     freeReplyObject(r);
     for (size_t i = 0; i < s->n; i++) {
-        snprintf(key, sizeof key, "%s:%s", set, s->ids[i]);
+        tsr_fleet_key_of(&mon->keys, TSR_FLEET_KIND_WORKER, s->ids[i], key);
         const char *argv[] = {"HGETALL", key};
         if (redisAppendCommandArgv(c, 2, argv, NULL))
             return 0;
@@ -313,17 +310,15 @@ static int poll_once(tsr_workers_monitor *mon, tsr_ctx *ctx) {
     snapshot s = {0};
     int ok = 0;
     char *drop = NULL;
-    if (!mon->conn && tsr_redis_connect(ctx, &mon->url, 2000, &mon->conn))
+    if (!mon->conn && tsr_redis_connect(ctx, &mon->url, TSR_FLEET_QUICK_TIMEOUT_MS, &mon->conn))
         goto out;
     if (!read_redis(mon, &s) || !(drop = calloc(s.n ? s.n : 1, 1)))
         goto out;
     pthread_mutex_lock(&mon->lock);
     merge(mon, &s, drop, now_ms());
     pthread_mutex_unlock(&mon->lock);
-    char set[KEY_MAX];
-    snprintf(set, sizeof set, "%sworkers", mon->prefix);
     for (size_t j = 0; j < s.n; j++) {
-        const char *argv[] = {"SREM", set, s.ids[j]};
+        const char *argv[] = {"SREM", mon->keys.workers, s.ids[j]};
         if (drop[j])
             freeReplyObject(command(mon->conn, 3, argv));
     }
@@ -371,22 +366,17 @@ tsr_status tsr_workers_monitor_start(tsr_ctx *ctx, const char *redis_url, const 
                                      tsr_workers_monitor **out) {
     tsr_status st = TSR_OK;
     *out = NULL;
-    if (!cluster || !*cluster)
-        cluster = "default";
-    size_t n = strlen(cluster);
-    if (n > 64 || strspn(cluster, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                  "0123456789._-") != n)
-        return tsr_error(ctx, TSR_ERR_USAGE,
-                         "workers monitor: cluster name must be 1..64 bytes of [A-Za-z0-9._-]");
+    tsr_fleet_keys keys;
+    if ((st = tsr_fleet_keys_init(ctx, cluster, &keys)))
+        return st;
     tsr_workers_monitor *mon = calloc(1, sizeof *mon);
     if (!mon || !(mon->entries = calloc(MAX_WORKERS, sizeof *mon->entries))) {
         free(mon);
         return tsr_error(ctx, TSR_ERR_NOMEM, "workers monitor: out of memory");
     }
-    snprintf(mon->cluster, sizeof mon->cluster, "%s", cluster);
-    snprintf(mon->prefix, sizeof mon->prefix, "tessera:%s:", cluster);
-    mon->grace_ms = 60000;
-    mon->poll_ms = 2000;
+    mon->keys = keys;
+    mon->grace_ms = TSR_FLEET_MONITOR_GRACE_MS;
+    mon->poll_ms = TSR_FLEET_MONITOR_POLL_MS;
     mon->counts = (tsr_workers_counts){.tasks = -1,
                                        .pending = -1,
                                        .undelivered = -1,
@@ -461,7 +451,7 @@ void tsr_workers_monitor_counts(tsr_workers_monitor *mon, tsr_workers_counts *ou
 }
 
 const char *tsr_workers_monitor_cluster(const tsr_workers_monitor *mon) {
-    return mon->cluster;
+    return mon->keys.cluster;
 }
 
 void tsr_workers_monitor_stop(tsr_workers_monitor *mon) {

@@ -3,7 +3,7 @@
  *
  * A monitor thread polls Redis every 2 s: it lists the set
  * `tessera:<cluster>:workers`, reads each worker's hash (written by the
- * worker's heartbeat, worker/heartbeat.h) and keeps a table of workers with
+ * worker's heartbeat, fleet/heartbeat.h) and keeps a table of workers with
  * their last known fields. A worker whose hash expired (it stopped
  * heartbeating) is marked "lost" and kept, with its last known data, for a
  * grace period (default 60 s); then it is dropped and SREM'd. A worker that
@@ -19,8 +19,8 @@
  * While Redis cannot be reached the table is frozen (nobody is marked lost
  * for Redis' own outage) and `redis_up` is 0.
  */
-#ifndef TESSERA_SERVICE_WORKERS_MONITOR_H
-#define TESSERA_SERVICE_WORKERS_MONITOR_H
+#ifndef TESSERA_FLEET_WORKERS_MONITOR_H
+#define TESSERA_FLEET_WORKERS_MONITOR_H
 
 #include <jansson.h>
 #include <stdint.h>
@@ -45,7 +45,7 @@ typedef struct tsr_workers_counts {
     int64_t polled_ms;   /* wall ms of the last successful poll; 0 = none */
 } tsr_workers_counts;
 
-/* Parses `redis_url` (worker/redis_conn.h) and starts the polling thread;
+/* Parses `redis_url` (fleet/redis_conn.h) and starts the polling thread;
  * `cluster` NULL or "" = "default". A Redis that cannot be reached is not an
  * error (the thread keeps trying); a malformed URL or cluster name is
  * TSR_ERR_USAGE. The caller stops it with tsr_workers_monitor_stop. */

@@ -1,5 +1,5 @@
 /* Sealed tile payloads (see seal.h). */
-#include "worker/seal.h"
+#include "fleet/seal.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -10,8 +10,8 @@
  * is the entry's `key` field; a payload copied under another key, or a task
  * replayed as a result, fails to open.
  */
-#ifndef TESSERA_WORKER_SEAL_H
-#define TESSERA_WORKER_SEAL_H
+#ifndef TESSERA_FLEET_SEAL_H
+#define TESSERA_FLEET_SEAL_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* Worker registration and heartbeat thread (see heartbeat.h). */
-#include "worker/heartbeat.h"
+#include "fleet/heartbeat.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -7,38 +7,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "tessera/tessera.h"
-#include "worker/redis_conn.h"
+#include "fleet/protocol.h"
+#include "fleet/redis_conn.h"
 
 #define FIELD_MAX 160 /* bytes of one field value */
 
 struct tsr_heartbeat {
-    tsr_redis_url url;                  /* where Redis is */
-    char id[TSR_HEARTBEAT_ID_MAX];      /* worker id */
-    char key[TSR_HEARTBEAT_ID_MAX * 2]; /* tessera:<c>:workers:<id> */
-    char set[TSR_HEARTBEAT_ID_MAX];     /* tessera:<c>:workers */
-    char host[FIELD_MAX];               /* host name */
-    char backends[FIELD_MAX];           /* "cpu" */
-    char version[32];                   /* tessera version */
-    int cores;                          /* machine cores */
-    int threads;                        /* compute threads */
-    int interval_ms;                    /* heartbeat period */
-    int64_t started;                    /* ms since epoch */
-    atomic_uint_fast64_t tiles;         /* tiles done */
-    atomic_uint_fast64_t failures;      /* failed tasks */
-    atomic_int inflight;                /* tasks being computed */
-    atomic_int draining;                /* 1 once draining */
-    redisContext *conn;                 /* the thread's connection; NULL = reconnect */
-    pthread_mutex_t lock;               /* guards stop, wake */
-    pthread_cond_t cond;                /* signals stop / wake */
-    int stop;                           /* set by tsr_heartbeat_stop */
-    int wake;                           /* publish now */
-    pthread_t thread;                   /* the heartbeat thread */
-    int started_thread;                 /* thread was created */
+    tsr_redis_url url;               /* where Redis is */
+    char id[TSR_FLEET_NAME_MAX + 1]; /* worker id */
+    char key[TSR_FLEET_KEY_MAX];     /* tessera:<c>:workers:<id> */
+    char set[TSR_FLEET_KEY_MAX];     /* tessera:<c>:workers */
+    char host[FIELD_MAX];            /* host name */
+    char backends[FIELD_MAX];        /* "cpu" */
+    char version[32];                /* tessera version */
+    int cores;                       /* machine cores */
+    int threads;                     /* compute threads */
+    int interval_ms;                 /* heartbeat period */
+    int64_t started;                 /* ms since epoch */
+    atomic_uint_fast64_t tiles;      /* tiles done */
+    atomic_uint_fast64_t failures;   /* failed tasks */
+    atomic_int inflight;             /* tasks being computed */
+    atomic_int draining;             /* 1 once draining */
+    redisContext *conn;              /* the thread's connection; NULL = reconnect */
+    pthread_mutex_t lock;            /* guards stop, wake */
+    pthread_cond_t cond;             /* signals stop / wake */
+    int stop;                        /* set by tsr_heartbeat_stop */
+    int wake;                        /* publish now */
+    pthread_t thread;                /* the heartbeat thread */
+    int started_thread;              /* thread was created */
 };
 
 static int64_t now_ms(void) {
@@ -47,47 +47,29 @@ static int64_t now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Whether s is 1..64 bytes of [A-Za-z0-9._-]. */
-static int valid_name(const char *s) {
-    size_t n = strlen(s);
-    if (n == 0 || n > 64)
-        return 0;
-    return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
-}
-
 /* Fills hb's identity from info, with the defaults of heartbeat.h. */
 static tsr_status fill_identity(tsr_ctx *ctx, tsr_heartbeat *hb, const char *cluster,
                                 const tsr_worker_info *info) {
-    if (!cluster || !*cluster)
-        cluster = "default";
-    if (!valid_name(cluster))
-        return tsr_error(ctx, TSR_ERR_USAGE,
-                         "heartbeat: cluster name must be 1..64 bytes of [A-Za-z0-9._-]");
+    tsr_fleet_keys keys;
+    tsr_status st = tsr_fleet_keys_init(ctx, cluster, &keys);
+    if (st)
+        return st;
     if (info->host && *info->host)
         snprintf(hb->host, sizeof hb->host, "%s", info->host);
     else if (gethostname(hb->host, sizeof hb->host - 1))
         snprintf(hb->host, sizeof hb->host, "unknown");
     if (info->id && *info->id) {
-        if (!valid_name(info->id))
+        if (!tsr_fleet_name_valid(info->id))
             return tsr_error(ctx, TSR_ERR_USAGE,
-                             "heartbeat: worker id must be 1..64 bytes of [A-Za-z0-9._-]");
+                             "heartbeat: worker id must be 1..%d bytes of "
+                             "[A-Za-z0-9._-]",
+                             TSR_FLEET_NAME_MAX);
         snprintf(hb->id, sizeof hb->id, "%s", info->id);
     } else {
-        unsigned char r[4] = {0};
-        if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
-            memset(r, 0, sizeof r);
-        char h[40];
-        size_t n = 0;
-        for (const char *p = hb->host; *p && n < 32; p++)
-            h[n++] = strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-", *p)
-                         ? *p
-                         : '-';
-        h[n] = '\0';
-        snprintf(hb->id, sizeof hb->id, "%s-%ld-%02x%02x%02x%02x", n ? h : "worker", (long)getpid(),
-                 r[0], r[1], r[2], r[3]);
+        tsr_fleet_default_id(1, hb->id);
     }
-    snprintf(hb->set, sizeof hb->set, "tessera:%s:workers", cluster);
-    snprintf(hb->key, sizeof hb->key, "%s:%s", hb->set, hb->id);
+    snprintf(hb->set, sizeof hb->set, "%s", keys.workers);
+    tsr_fleet_key_of(&keys, TSR_FLEET_KIND_WORKER, hb->id, hb->key);
     snprintf(hb->backends, sizeof hb->backends, "%s",
              info->backends && *info->backends ? info->backends : "cpu");
     snprintf(hb->version, sizeof hb->version, "%s",
@@ -95,7 +77,7 @@ static tsr_status fill_identity(tsr_ctx *ctx, tsr_heartbeat *hb, const char *clu
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     hb->cores = info->cores > 0 ? info->cores : (online > 0 ? (int)online : 1);
     hb->threads = info->threads;
-    hb->interval_ms = info->interval_ms > 0 ? info->interval_ms : 2000;
+    hb->interval_ms = info->interval_ms > 0 ? info->interval_ms : TSR_FLEET_HEARTBEAT_MS;
     hb->started = now_ms();
     return TSR_OK;
 }
@@ -142,7 +124,7 @@ static int publish(tsr_heartbeat *hb) {
  * connection is dropped so the next tick reconnects. Errors go to `ctx`. */
 static tsr_status tick(tsr_heartbeat *hb, tsr_ctx *ctx) {
     tsr_status st = TSR_OK;
-    if (!hb->conn && (st = tsr_redis_connect(ctx, &hb->url, 2000, &hb->conn)))
+    if (!hb->conn && (st = tsr_redis_connect(ctx, &hb->url, TSR_FLEET_QUICK_TIMEOUT_MS, &hb->conn)))
         return st;
     if (!publish(hb)) {
         st = tsr_error(ctx, TSR_ERR_IO, "heartbeat: cannot write %s: %s", hb->key,

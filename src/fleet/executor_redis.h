@@ -11,13 +11,13 @@
  * and as many results at once: memory <= in_flight_total x (largest task +
  * largest result), both bounded by the tile size (see the doc).
  */
-#ifndef TESSERA_ENGINE_EXECUTOR_REDIS_H
-#define TESSERA_ENGINE_EXECUTOR_REDIS_H
+#ifndef TESSERA_FLEET_EXECUTOR_REDIS_H
+#define TESSERA_FLEET_EXECUTOR_REDIS_H
 
 #include <stdint.h>
 
 #include "tessera/engine.h"
-#include "worker/seal.h"
+#include "fleet/seal.h"
 
 /* Optional log sink: level "info"/"warn", a message and a detail string. */
 typedef void (*tsr_redis_log_fn)(void *user, const char *level, const char *msg,
@@ -34,7 +34,7 @@ typedef struct tsr_redis_config {
     int compress_level;         /* zstd level of task payloads; 0 = 1, < 0 = raw */
     tsr_redis_log_fn log;       /* may be NULL */
     void *log_user;             /* passed to log */
-    const tsr_cluster_key *key; /* seal payloads with it (worker/seal.h); NULL = unsealed */
+    const tsr_cluster_key *key; /* seal payloads with it (fleet/seal.h); NULL = unsealed */
 } tsr_redis_config;
 
 /* Counters since the executor started. */

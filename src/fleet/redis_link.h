@@ -12,13 +12,13 @@
  * by the bytes. Decoding is bounded (a frame that claims more than `max`
  * bytes is refused), since the bytes cross a broker.
  */
-#ifndef TESSERA_WORKER_REDIS_LINK_H
-#define TESSERA_WORKER_REDIS_LINK_H
+#ifndef TESSERA_FLEET_REDIS_LINK_H
+#define TESSERA_FLEET_REDIS_LINK_H
 
 #include <stdatomic.h>
 
 #include "tessera/image.h"
-#include "worker/redis_conn.h"
+#include "fleet/redis_conn.h"
 
 /* One connection and what is needed to remake it. */
 typedef struct tsr_redis_link {

@@ -26,11 +26,12 @@
  *   tsr_heartbeat_id(hb)   -> the worker id (also a good consumer name)
  *   tsr_heartbeat_stop(hb)
  */
-#ifndef TESSERA_WORKER_HEARTBEAT_H
-#define TESSERA_WORKER_HEARTBEAT_H
+#ifndef TESSERA_FLEET_HEARTBEAT_H
+#define TESSERA_FLEET_HEARTBEAT_H
 
 #include <stdint.h>
 
+#include "fleet/protocol.h"
 #include "tessera/status.h"
 
 typedef struct tsr_heartbeat tsr_heartbeat;
@@ -46,14 +47,11 @@ typedef struct tsr_worker_info {
     int interval_ms;      /* heartbeat period; 0 = 2000 (TTL is 3 periods) */
 } tsr_worker_info;
 
-/* Keys are at most this long ("tessera:" + cluster + ":workers:" + id). */
-#define TSR_HEARTBEAT_ID_MAX 128
-
-/* Parses `redis_url` (see worker/redis_conn.h), registers the worker once
+/* Parses `redis_url` (see fleet/redis_conn.h), registers the worker once
  * synchronously (so a Redis that cannot be reached at start is an error:
  * TSR_ERR_IO naming the host) and starts the heartbeat thread. `cluster`
  * NULL or "" = "default". TSR_ERR_USAGE for a malformed URL, cluster or id
- * (ids and clusters are 1..64 bytes of [A-Za-z0-9._-]). The caller stops it
+ * (ids and clusters follow the name rule of fleet/protocol.h). The caller stops it
  * with tsr_heartbeat_stop. */
 tsr_status tsr_heartbeat_start(tsr_ctx *ctx, const char *redis_url, const char *cluster,
                                const tsr_worker_info *info, tsr_heartbeat **out);

@@ -1,5 +1,5 @@
 /* Reconnecting Redis links and task payloads (see redis_link.h). */
-#include "worker/redis_link.h"
+#include "fleet/redis_link.h"
 
 #include <stdlib.h>
 #include <string.h>

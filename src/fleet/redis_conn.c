@@ -1,5 +1,5 @@
 /* Redis URL parsing and connecting (see redis_conn.h). */
-#include "worker/redis_conn.h"
+#include "fleet/redis_conn.h"
 
 #include <stdio.h>
 #include <stdlib.h>

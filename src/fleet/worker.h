@@ -9,13 +9,13 @@
  * thread extends the lease of tasks being computed (XCLAIM JUSTID every
  * lease/3). Protocol: docs/internals/redis.md.
  */
-#ifndef TESSERA_WORKER_WORKER_H
-#define TESSERA_WORKER_WORKER_H
+#ifndef TESSERA_FLEET_WORKER_H
+#define TESSERA_FLEET_WORKER_H
 
 #include <stdint.h>
 
 #include "tessera/status.h"
-#include "worker/seal.h"
+#include "fleet/seal.h"
 
 typedef struct tsr_worker tsr_worker;
 
@@ -30,8 +30,8 @@ typedef struct tsr_worker_config {
     const char *backend; /* compute backend; NULL = "cpu" (the only one) */
     int crash_tile;      /* TEST ONLY: abort() before running this tile index; -1 = never */
     int fail_tile;       /* TEST ONLY: post an error result for this tile index; -1 = never */
-    int heartbeat;       /* register and heartbeat in Redis (worker/heartbeat.h) */
-    const tsr_cluster_key *key; /* seal payloads with it (worker/seal.h); NULL = unsealed */
+    int heartbeat;       /* register and heartbeat in Redis (fleet/heartbeat.h) */
+    const tsr_cluster_key *key; /* seal payloads with it (fleet/seal.h); NULL = unsealed */
 } tsr_worker_config;
 
 /* Counters since start. */

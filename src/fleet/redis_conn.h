@@ -5,8 +5,8 @@
  * Percent-escapes in user and password are decoded, so a password with '@'
  * or ':' is written %40 / %3A. IPv6 hosts go in brackets: redis://[::1]:6379.
  */
-#ifndef TESSERA_WORKER_REDIS_CONN_H
-#define TESSERA_WORKER_REDIS_CONN_H
+#ifndef TESSERA_FLEET_REDIS_CONN_H
+#define TESSERA_FLEET_REDIS_CONN_H
 
 #include <hiredis/hiredis.h>
 

@@ -1,0 +1,199 @@
+/* The fleet worker's posts: results, failures and finished tasks on Redis
+ * (see worker_internal.h and docs/internals/redis.md). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fleet/seal.h"
+#include "fleet/worker_internal.h"
+
+void tsr_worker_count(tsr_worker *w, tsr_redis_link *l, const char *field) {
+    const char *a[] = {"HINCRBY", w->keys.stats, field, "1"};
+    freeReplyObject(tsr_redis_link_cmd(l, 4, a, NULL));
+}
+
+const char *tsr_worker_str(const redisReply *r) {
+    return r && r->type == REDIS_REPLY_STRING ? r->str : "";
+}
+
+void tsr_worker_set_current(wthread *t, const char *id) {
+    pthread_mutex_lock(&t->w->lock);
+    snprintf(t->current, sizeof t->current, "%s", id ? id : "");
+    t->current_at = tsr_redis_now_ms();
+    pthread_mutex_unlock(&t->w->lock);
+}
+
+void tsr_worker_finish_task(tsr_worker *w, tsr_redis_link *l, const char *id) {
+    const char *ack[] = {"XACK", w->keys.tasks, TSR_FLEET_GROUP, id};
+    const char *del[] = {"XDEL", w->keys.tasks, id};
+    /* XDEL first: a worker killed in between leaves a pending id of a
+     * deleted entry, which the next XAUTOCLAIM removes; the other order
+     * would leave an acknowledged entry in the stream for ever. */
+    freeReplyObject(tsr_redis_link_cmd_retry(l, &w->quit, 3, del, NULL));
+    freeReplyObject(tsr_redis_link_cmd_retry(l, &w->quit, 4, ack, NULL));
+}
+
+/* Appends (does not send) the three commands of a result post: XADD of the
+ * result entry (fields argv[0..argc), at most 10) to coordinator `coord`'s
+ * results stream, then XDEL and XACK of task `id`. 0 when hiredis refused. */
+static int append_post(tsr_worker *w, redisContext *c, const char *coord, const char *id, int argc,
+                       const char **argv, const size_t *lens) {
+    char stream[TSR_FLEET_KEY_MAX];
+    tsr_fleet_key_of(&w->keys, TSR_FLEET_KIND_RESULTS, coord, stream);
+    const char *a[16] = {"XADD", stream, "MAXLEN", "~", TSR_FLEET_RESULTS_KEEP, "*"};
+    size_t n[16] = {4, strlen(stream), 6, 1, strlen(TSR_FLEET_RESULTS_KEEP), 1};
+    for (int i = 0; i < argc && i < 10; i++) {
+        a[6 + i] = argv[i];
+        n[6 + i] = lens ? lens[i] : strlen(argv[i]);
+    }
+    const char *del[] = {"XDEL", w->keys.tasks, id};
+    const char *ack[] = {"XACK", w->keys.tasks, TSR_FLEET_GROUP, id};
+    return redisAppendCommandArgv(c, 6 + argc, a, n) == REDIS_OK &&
+           redisAppendCommandArgv(c, 3, del, NULL) == REDIS_OK &&
+           redisAppendCommandArgv(c, 4, ack, NULL) == REDIS_OK;
+}
+
+void tsr_worker_post_and_finish(tsr_worker *w, tsr_redis_link *l, const char *coord, const char *id,
+                                int argc, const char **argv, const size_t *lens,
+                                const char *consumer, redisReply **next) {
+    const char *more[] = {"XREADGROUP", "GROUP",   TSR_FLEET_GROUP, consumer, "COUNT",
+                          "1",          "STREAMS", w->keys.tasks,   ">"};
+    if (next)
+        *next = NULL;
+    while (tsr_redis_link_ensure(l, &w->quit)) {
+        int ask = next && consumer && !atomic_load(&w->draining);
+        int ok = append_post(w, l->c, coord, id, argc, argv, lens) &&
+                 (!ask || redisAppendCommandArgv(l->c, 9, more, NULL) == REDIS_OK);
+        for (int i = 0; ok && i < 3 + ask; i++) {
+            redisReply *r = NULL;
+            ok = redisGetReply(l->c, (void **)&r) == REDIS_OK && r &&
+                 (r->type != REDIS_REPLY_ERROR || strncmp(r->str, "LOADING", 7));
+            if (ok && i == 3 && r->type == REDIS_REPLY_ARRAY)
+                *next = r; /* the next task; a nil or error reply is dropped */
+            else
+                freeReplyObject(r);
+        }
+        if (ok)
+            return;
+        if (next && *next) {
+            freeReplyObject(*next);
+            *next = NULL;
+        }
+        tsr_redis_link_close(l);
+        usleep(100000);
+    }
+}
+
+/* The fields of a deferred post's result entry: key, worker, payload. */
+static void post_fields(const tsr_worker *w, const deferred_post *p, const char *f[6],
+                        size_t n[6]) {
+    f[0] = TSR_FIELD_KEY, f[1] = p->key, f[2] = TSR_FIELD_WORKER, f[3] = w->id;
+    f[4] = TSR_FIELD_PAYLOAD;
+    f[5] = (const char *)p->payload.data;
+    n[0] = 3, n[1] = strlen(p->key), n[2] = 6, n[3] = strlen(w->id), n[4] = 7;
+    n[5] = p->payload.len;
+}
+
+/* A post whose replies did not all come (connection lost, Redis LOADING)
+ * is sent again synchronously, so a result is never lost; a lost ask-ahead
+ * only leaves its task pending until a lease runs out. */
+void tsr_worker_settle(wthread *t, tsr_redis_link *l) {
+    tsr_worker *w = t->w;
+    int ok = l->c != NULL, posted = 1;
+    for (int i = 0; i < t->post.replies; i++) {
+        redisReply *r = NULL;
+        ok = ok && redisGetReply(l->c, (void **)&r) == REDIS_OK && r &&
+             (r->type != REDIS_REPLY_ERROR || strncmp(r->str, "LOADING", 7));
+        posted = posted && ok;
+        freeReplyObject(r);
+    }
+    if (t->asked) {
+        redisReply *r = NULL;
+        ok = ok && redisGetReply(l->c, (void **)&r) == REDIS_OK && r;
+        if (ok && r->type == REDIS_REPLY_ARRAY)
+            t->ahead = r;
+        else
+            freeReplyObject(r);
+        t->asked = 0;
+    }
+    if (!ok)
+        tsr_redis_link_close(l);
+    if (t->post.replies && !posted) {
+        const char *f[6];
+        size_t n[6];
+        post_fields(w, &t->post, f, n);
+        tsr_worker_post_and_finish(w, l, t->post.coord, t->post.id, 6, f, n, NULL, NULL);
+    }
+    t->post.replies = 0;
+}
+
+/* Settles first; the replies are read while the thread computes its next
+ * task. */
+void tsr_worker_post_async(wthread *t, tsr_redis_link *l, const char *coord, const char *id,
+                           const char *key, tsr_buffer *payload) {
+    tsr_worker *w = t->w;
+    tsr_worker_settle(t, l);
+    deferred_post *p = &t->post;
+    tsr_buffer swap = p->payload;
+    p->payload = *payload;
+    *payload = swap;
+    payload->len = 0;
+    snprintf(p->id, sizeof p->id, "%s", id);
+    snprintf(p->coord, sizeof p->coord, "%s", coord);
+    snprintf(p->key, sizeof p->key, "%s", key);
+    const char *f[6];
+    size_t n[6];
+    post_fields(w, p, f, n);
+    p->replies = 3; /* settle() resends unless all three replies come */
+    if (!tsr_redis_link_ensure(l, &w->quit) || !append_post(w, l->c, p->coord, p->id, 6, f, n) ||
+        !tsr_redis_link_flush(l)) {
+        tsr_redis_link_close(l);
+        tsr_worker_settle(t, l); /* sends it synchronously */
+    }
+}
+
+/* XREADGROUP COUNT 1 without BLOCK: the answer arrives while this task
+ * computes. */
+void tsr_worker_ask_ahead(wthread *t, tsr_redis_link *l) {
+    tsr_worker *w = t->w;
+    if (t->asked || atomic_load(&w->draining) || !l->c)
+        return;
+    const char *a[] = {"XREADGROUP", "GROUP",   TSR_FLEET_GROUP, t->consumer, "COUNT",
+                       "1",          "STREAMS", w->keys.tasks,   ">"};
+    if (redisAppendCommandArgv(l->c, 9, a, NULL) != REDIS_OK) {
+        tsr_redis_link_close(l);
+        return;
+    }
+    t->asked = 1;
+    if (!tsr_redis_link_flush(l))
+        tsr_redis_link_close(l); /* settle() finds the link gone and resends the post */
+}
+
+/* With sealing on, the value is sealed bound to "E:<key>" or "D:<key>", so
+ * the coordinator knows a key holder sent it for this tile and as this
+ * kind; when sealing fails (out of memory, a key too long to bind) the task
+ * is finished without a result and its coordinator resends it. */
+void tsr_worker_post_failure(tsr_worker *w, tsr_redis_link *l, const char *coord, const char *id,
+                             const char *key, const char *field, const char *value) {
+    tsr_buffer sealed = {0};
+    const char *v = value;
+    size_t vlen = strlen(value);
+    if (w->sealed) {
+        char ad[TSR_FLEET_AD_MAX];
+        tsr_seal_tag tag = strcmp(field, TSR_FIELD_DEAD) ? TSR_SEAL_ERROR : TSR_SEAL_DEAD;
+        if (!tsr_fleet_seal_ad(tag, key, ad) ||
+            tsr_payload_seal(NULL, &w->key, ad, (const uint8_t *)value, vlen, &sealed)) {
+            fprintf(stderr, "tessera worker: could not seal the %s result of %s\n", field, key);
+            tsr_worker_finish_task(w, l, id);
+            goto out;
+        }
+        v = (const char *)sealed.data;
+        vlen = sealed.len;
+    }
+    const char *r[] = {TSR_FIELD_KEY, key, TSR_FIELD_WORKER, w->id, field, v};
+    size_t n[] = {3, strlen(key), 6, strlen(w->id), strlen(field), vlen};
+    tsr_worker_post_and_finish(w, l, coord, id, 6, r, n, NULL, NULL);
+out:
+    tsr_buffer_free(&sealed);
+}
