@@ -7,9 +7,16 @@ build_pkgs="gcc g++ meson ninja-build pkg-config clang-format
   libjpeg62-turbo-dev libspng-dev libpng-dev libgif-dev libwebp-dev libtiff-dev libexif-dev
   libjansson-dev libsqlite3-dev libsodium-dev libmicrohttpd-dev libzip-dev libcurl4-openssl-dev
   libhiredis-dev libzstd-dev libgnutls28-dev"
+# Every external program a test runs comes from one of these (tests/tools.py
+# finds each by its absolute path and checks its version banner):
+# imagemagick (convert, identify): the codec oracle tests (GIF, layouts OpenCV does not write);
+# redis-server, redis-tools (redis-cli): the fleet tests; iproute2 (ip): workers in network
+# namespaces; curl, openssl: the TLS tests; time (/usr/bin/time): peak memory in the CLI tests;
+# git, clang-format (build group): the format check;
 # chromium, nodejs and npm: the browser test (tests/browser, playwright-core from npm);
 # libnss3-tools (certutil): its TLS part trusts a test CA in an NSS database
-test_pkgs="redis-server iproute2 curl openssl python3 python3-opencv python3-numpy python3-yaml time git chromium nodejs npm libnss3-tools"
+test_pkgs="imagemagick redis-server redis-tools iproute2 curl openssl python3 python3-opencv
+  python3-numpy python3-yaml time git chromium nodejs npm libnss3-tools"
 bench_pkgs="libvips-tools libvips-dev imagemagick graphicsmagick libopencv-dev g++ time"
 
 want=""

@@ -13,16 +13,21 @@ Steps, each counted case by case:
      a test CA; skipped, with a message, only when chromium is not installed,
      the TLS part also when certutil is not)
   5. the C unit suite again under ASan + UBSan (build-asan/)
+
+External programs (clang-format, git, chromium, node, npm, certutil, openssl)
+come from tests/tools.py, as in the Python tests: each at its Debian path,
+checked by its version banner; a wrong one is a failure with its message.
 """
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+import tools  # noqa: E402
 passed = 0
 failed = 0
 failures = []
@@ -46,13 +51,19 @@ def run(cmd, **kw):
 
 
 def step_format():
-    files = run(["git", "ls-files", "*.c", "*.h", "*.cpp"]).stdout.split()
+    git, _ = tools.check("git")
+    files = run([git, "ls-files", "*.c", "*.h", "*.cpp"]).stdout.split() if git else []
     if not files:
         files = [os.path.relpath(os.path.join(d, f), ROOT)
                  for top in ("src", "include", "tests", "bench")
                  for d, _, fs in os.walk(os.path.join(ROOT, top))
                  for f in fs if f.endswith((".c", ".h", ".cpp"))]
-    r = run(["clang-format", "--dry-run", "--Werror"] + files)
+    clang_format, error = tools.check("clang-format")
+    if error:
+        record("format", False, str(error))
+        say(f"[format] {error}")
+        return
+    r = run([clang_format, "--dry-run", "--Werror"] + files)
     record("format", r.returncode == 0, r.stderr[-2000:])
     say(f"[format] {len(files)} files {'ok' if r.returncode == 0 else 'NOT FORMATTED'}")
     if r.returncode:
@@ -119,20 +130,27 @@ def python_suite(builddir, folder="tests/oracle", label="oracle"):
             record(f"{label}/suite", False, "unittest failed to run")
 
 
+def browser_tool(label, name, path=None):
+    """tools.check(name, path); a wrong or missing tool is recorded as LABEL/NAME."""
+    found, error = tools.check(name, path)
+    if error:
+        record(f"{label}/{name}", False, str(error))
+        say(f"[{label}] {error}")
+    return found
+
+
 def browser_suite(builddir):
     folder = os.path.join(ROOT, "tests", "browser")
-    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    if not os.access(chromium, os.X_OK):
-        say(f"[browser] SKIPPED: {chromium} is not installed (scripts/install-deps.sh test "
-            "could not install Debian's chromium); the web UI was not tested in a browser")
+    _, error = tools.check("chromium", os.environ.get("CHROMIUM"))
+    if error and error.missing:  # install-deps.sh lets chromium fail; anything else there fails
+        say(f"[browser] SKIPPED: {error}; the web UI was not tested in a browser")
         return
-    for tool in ("node", "npm"):
-        if not shutil.which(tool):
-            record(f"browser/{tool}", False, f"{tool} is missing: run scripts/install-deps.sh test")
-            say(f"[browser] {tool} is missing: run scripts/install-deps.sh test")
-            return
+    chromium = browser_tool("browser", "chromium", os.environ.get("CHROMIUM"))
+    node, npm = browser_tool("browser", "node"), browser_tool("browser", "npm")
+    if not (chromium and node and npm):
+        return
     if not os.path.isdir(os.path.join(folder, "node_modules", "playwright-core")):
-        r = subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=folder, text=True,
+        r = subprocess.run([npm, "install", "--no-audit", "--no-fund"], cwd=folder, text=True,
                            capture_output=True, timeout=600)
         if r.returncode:
             record("browser/npm install", False, (r.stdout + r.stderr)[-2000:])
@@ -140,19 +158,24 @@ def browser_suite(builddir):
             return
     env = dict(os.environ, TESSERA_BIN=os.path.join(ROOT, builddir, "src", "cli", "tessera"),
                CHROMIUM=chromium)
-    browser_file(folder, env, "ui.test.mjs", "browser")
+    browser_file(folder, env, node, "ui.test.mjs", "browser")
     # The same over TLS, trusting a test CA through an NSS database (certutil).
-    if not shutil.which("certutil"):
-        say("[browser-tls] SKIPPED: certutil is not installed (Debian's libnss3-tools: run "
-            "scripts/install-deps.sh test); the web UI was not tested in a browser over TLS")
+    _, error = tools.check("certutil")
+    if error and error.missing:
+        say(f"[browser-tls] SKIPPED: {error}; the web UI was not tested in a browser over TLS")
         return
-    browser_file(folder, env, "tls.test.mjs", "browser-tls")
+    certutil = browser_tool("browser-tls", "certutil")
+    openssl = browser_tool("browser-tls", "openssl")
+    if not (certutil and openssl):
+        return
+    browser_file(folder, dict(env, CERTUTIL=certutil, OPENSSL=openssl), node, "tls.test.mjs",
+                 "browser-tls")
 
 
-def browser_file(folder, env, script, label):
+def browser_file(folder, env, node, script, label):
     """Runs one browser test file; records each "ok"/"FAIL" case as LABEL/NAME."""
     try:
-        r = subprocess.run(["node", script], cwd=folder, env=env, text=True,
+        r = subprocess.run([node, script], cwd=folder, env=env, text=True,
                            capture_output=True, timeout=300)
         out, code = r.stdout + r.stderr, r.returncode
     except subprocess.TimeoutExpired as e:

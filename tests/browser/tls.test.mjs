@@ -16,7 +16,8 @@
 //
 // Output as ui.test.mjs: "ok   NAME" / "FAIL NAME: why" / "skip NAME",
 // then "# browser-tls: N passed, N failed"; exit 0 only when all passed.
-// Needs openssl and certutil (Debian's libnss3-tools).
+// Needs openssl and certutil (Debian's libnss3-tools): scripts/run_tests.py
+// passes the ones tests/tools.py found and checked as $OPENSSL and $CERTUTIL.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -28,6 +29,8 @@ import {
     step, watchConsoleErrors,
 } from './lib.mjs';
 
+const OPENSSL = process.env.OPENSSL || '/usr/bin/openssl';
+const CERTUTIL = process.env.CERTUTIL || '/usr/bin/certutil';
 const TOKEN = randomBytes(32).toString('hex');
 const TOTAL_MS = 150000;
 const CSP = "default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'";
@@ -45,14 +48,14 @@ function run(cmd, args, cwd) {
 function makePki() {
     mkdirSync(pki);
     const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-    run('openssl', ['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2',
+    run(OPENSSL, ['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2',
         '-subj', '/CN=tessera test CA', '-addext', 'basicConstraints=critical,CA:TRUE',
         '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], pki);
-    run('openssl', ['req', '-new', ...ec, '-keyout', 'server.key', '-out', 'server.csr',
+    run(OPENSSL, ['req', '-new', ...ec, '-keyout', 'server.key', '-out', 'server.csr',
         '-subj', '/CN=localhost'], pki);
     writeFileSync(join(pki, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n'
         + 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n');
-    run('openssl', ['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key',
+    run(OPENSSL, ['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key',
         '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf'], pki);
 }
 
@@ -62,10 +65,10 @@ function makeHome(name, trustCa) {
     const home = join(tmp, name);
     const db = `sql:${join(home, '.pki', 'nssdb')}`;
     mkdirSync(join(home, '.pki', 'nssdb'), { recursive: true });
-    run('certutil', ['-d', db, '-N', '--empty-password'], home);
+    run(CERTUTIL, ['-d', db, '-N', '--empty-password'], home);
     if (trustCa)
-        run('certutil', ['-A', '-d', db, '-n', 'tessera-test-ca', '-t', 'C,,', '-i', join(pki, 'ca.pem')], home);
-    const listed = run('certutil', ['-L', '-d', db], home);
+        run(CERTUTIL, ['-A', '-d', db, '-n', 'tessera-test-ca', '-t', 'C,,', '-i', join(pki, 'ca.pem')], home);
+    const listed = run(CERTUTIL, ['-L', '-d', db], home);
     check(listed.includes('tessera-test-ca') === trustCa, `certutil -L in ${name}: ${listed}`);
     return { ...process.env, HOME: home };
 }

@@ -18,10 +18,8 @@ from contextlib import contextmanager
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "service"))
-from harness import BIN, DATA, ROOT, Server  # noqa: E402,F401
+from harness import BIN, DATA, ROOT, Server, tools  # noqa: E402,F401
 
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
 ACL_ADMIN = ("fleet-admin", "fleet-admin-pw")  # redis-cli's user when an ACL file is given
 
 
@@ -53,9 +51,11 @@ class Redis:
         self.start()
 
     def start(self):
+        server = tools.find("redis-server")
+        tools.find("redis-cli")  # its own message, not the loop's "did not start"
         self.log = open(os.path.join(self.dir, "redis.log"), "a")
         self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no" if self.fsync == "no" else "yes", "--appendfsync", self.fsync, "--dir", self.dir,
              "--protected-mode", "no", *self.acl_args,
              *(["--unixsocket", self.socket, "--unixsocketperm", "700"] if self.unix else []), *os.environ.get("TESSERA_TEST_REDIS_ARGS", "").split()], stdout=self.log, stderr=subprocess.STDOUT)
@@ -79,9 +79,9 @@ class Redis:
 
     def cli(self, *args):
         auth = ["--user", ACL_ADMIN[0], "--pass", ACL_ADMIN[1], "--no-auth-warning"]
-        r = subprocess.run([REDIS_CLI, "-p", str(self.port), *(auth if self.acl_args else []),
-                            *args], capture_output=True,
-                           text=True, timeout=10)
+        r = subprocess.run([tools.find("redis-cli"), "-p", str(self.port),
+                            *(auth if self.acl_args else []), *args],
+                           capture_output=True, text=True, timeout=10)
         return r.stdout
 
     def kill(self):
@@ -186,7 +186,7 @@ def supervised(workers):
 class FleetCase(unittest.TestCase):
     """A test with its own redis-server (make_redis), a temp folder, and
     lists of the workers and coordinators it starts, all stopped after it.
-    Skipped when redis-server is not installed."""
+    Without redis-server and redis-cli it fails with tests/tools.py's message."""
 
     TMP_PREFIX = "tessera-fleet-"
 
@@ -194,8 +194,8 @@ class FleetCase(unittest.TestCase):
         return Redis()
 
     def setUp(self):
-        if not os.access(REDIS_SERVER, os.X_OK):
-            self.skipTest("redis-server is not installed (scripts/install-deps.sh test)")
+        tools.find("redis-server")
+        tools.find("redis-cli")
         self.tmp = tempfile.mkdtemp(prefix=self.TMP_PREFIX)
         self.redis = self.make_redis()
         self.workers = []

@@ -11,7 +11,7 @@ import unittest
 import numpy as np
 
 import fleet
-from fleet import Redis, Server, Worker
+from fleet import Redis, Server, Worker, tools
 from test_fleet import local_process, result, run_job
 
 ACL = ("user default off\n"
@@ -34,7 +34,7 @@ class RedisAclTest(fleet.FleetCase):
         self.url = with_auth(self.redis.url, "tessera", "s3cret-pw")
 
     def test_default_user_is_off(self):
-        r = subprocess.run([fleet.REDIS_CLI, "-p", str(self.redis.port), "PING"],
+        r = subprocess.run([tools.find("redis-cli"), "-p", str(self.redis.port), "PING"],
                            capture_output=True, text=True, timeout=10)
         self.assertIn("NOAUTH", r.stdout + r.stderr)
 

@@ -16,7 +16,7 @@ import unittest
 import cv2
 
 import fleet
-from fleet import DATA, Worker, coordinator
+from fleet import DATA, Worker, coordinator, tools
 from test_fleet import local_process, result, run_job
 
 LEASE = "1000"
@@ -102,8 +102,9 @@ class SealedTest(fleet.FleetCase):
         """Starts redis-cli MONITOR; returns a function giving its output so far."""
         path = os.path.join(self.tmp, "monitor-%d.log" % len(self.monitors))
         out = open(path, "w")
-        self.monitors.append(subprocess.Popen([fleet.REDIS_CLI, "-p", str(self.redis.port),
-                                               "MONITOR"], stdout=out, stderr=subprocess.STDOUT))
+        self.monitors.append(subprocess.Popen(
+            [tools.find("redis-cli"), "-p", str(self.redis.port), "MONITOR"], stdout=out,
+            stderr=subprocess.STDOUT))
         out.close()
         time.sleep(0.3)  # MONITOR is on before anything else happens
 

@@ -3,6 +3,7 @@ import json
 import os
 import pty
 import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -10,6 +11,9 @@ import cv2
 import numpy as np
 
 from tessera_cli import BIN, DATA, have_binary, photo, process, read_rgb, run
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/
+import tools  # noqa: E402
 
 
 @unittest.skipUnless(have_binary(), "tessera binary not built")
@@ -154,6 +158,7 @@ class CliTest(unittest.TestCase):
             self.assertIn("ETA", text)
             self.assertIn("hubble_deep_field.jpg", text)
 
+    @tools.needs("time")
     def test_peak_memory_far_below_one_image_per_op(self):
         """Six local ops on a 4000x3000 RGB image (34 MiB decoded) peak at about
         the same memory as one op: fused tiles add no full-size intermediates."""
@@ -164,7 +169,7 @@ class CliTest(unittest.TestCase):
             image_mb = 4000 * 3000 * 3 / 2**20
 
             def peak(pipe):
-                p = subprocess.run(["/usr/bin/time", "-f", "%M", BIN, "process", "-p", pipe, src,
+                p = subprocess.run([tools.find("time"), "-f", "%M", BIN, "process", "-p", pipe, src,
                                     "-o", os.path.join(d, "o.tif"), "--threads", "2"],
                                    capture_output=True, text=True)
                 self.assertEqual(p.returncode, 0, p.stderr)

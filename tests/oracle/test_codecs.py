@@ -2,6 +2,11 @@
 for GIF, which this OpenCV cannot read), and files tessera writes read back
 in OpenCV as what was written.
 
+ImageMagick's convert and identify (Debian's imagemagick) are found and
+checked by tests/tools.py: without them the tests that need them fail with
+one message naming the package; they never skip and never run another
+`convert` that happens to be first on PATH.
+
 Runs the CLI at $TESSERA_BIN (default build/src/cli/tessera). The pipeline
 'invert|invert' leaves pixels as decoded; PNG output is lossless, so the PNG
 tessera writes holds exactly the decoded pixels. OpenCV and tessera's PNG are
@@ -12,11 +17,15 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 
 import cv2
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/
+import tools  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DATA = os.path.join(REPO, "tests", "data")
@@ -24,7 +33,11 @@ BIN = os.environ.get("TESSERA_BIN", os.path.join(REPO, "build", "src", "cli", "t
 if not os.path.isabs(BIN):
     BIN = os.path.join(REPO, BIN)
 HAVE_BIN = os.access(BIN, os.X_OK)
-CONVERT = shutil.which("convert")
+
+
+def convert(*args):
+    """Runs ImageMagick's convert (tests/tools.py); fails the test without it."""
+    subprocess.run([tools.find("convert"), *args], check=True)
 
 
 def run(*args):
@@ -108,13 +121,12 @@ class CodecOracle(unittest.TestCase):
     def test_webp_exact(self):
         self.check_against_cv2(os.path.join(DATA, "coffee.webp"))
 
-    @unittest.skipUnless(CONVERT, "ImageMagick convert missing")
+    @tools.needs("convert")
     def test_gif_against_imagemagick(self):
         for name in ("chelsea.gif", "anim.gif"):
             with self.subTest(name=name):
                 ref = self.tmp_path("ref_%s.png" % name)
-                subprocess.run([CONVERT, os.path.join(DATA, name) + "[0]", "PNG32:" + ref],
-                               check=True)
+                convert(os.path.join(DATA, name) + "[0]", "PNG32:" + ref)
                 want = cv2.imread(ref, cv2.IMREAD_UNCHANGED)
                 self.assertEqual(max_diff(self.decode(os.path.join(DATA, name)), want), 0)
 
@@ -137,7 +149,7 @@ class CodecOracle(unittest.TestCase):
                 self.assertTrue(cv2.imwrite(path, img))
                 self.check_against_cv2(path)
 
-    @unittest.skipUnless(CONVERT, "ImageMagick convert missing")
+    @tools.needs("convert")
     def test_imagemagick_variants_exact(self):
         """Layouts OpenCV does not write: interlaced PNG, tiled/planar/deflate
         TIFF, palette and alpha BMP, ASCII PNM."""
@@ -160,7 +172,7 @@ class CodecOracle(unittest.TestCase):
             with self.subTest(name=name):
                 path = self.tmp_path(name)
                 fmt = "BMP3:" if name == "palette.bmp" else ""
-                subprocess.run([CONVERT, src, *args, fmt + path], check=True)
+                convert(src, *args, fmt + path)
                 # OpenCV 4.6 reads RGB565 BMPs with V5 headers unreliably
                 # (None on some runs): ImageMagick decides there, within its
                 # 16-bit quantum rounding.
@@ -168,12 +180,12 @@ class CodecOracle(unittest.TestCase):
                 want = None if unreliable else cv2.imread(path, cv2.IMREAD_UNCHANGED)
                 if want is None:  # a layout OpenCV cannot read: ImageMagick decides
                     ref = self.tmp_path(name + ".ref.png")
-                    subprocess.run([CONVERT, path, ref], check=True)
+                    convert(path, ref)
                     want = cv2.imread(ref, cv2.IMREAD_UNCHANGED)
                 d = max_diff(self.decode(path), want)
                 self.assertLessEqual(d, 1 if unreliable else 0, "%s: max abs diff %d" % (name, d))
 
-    @unittest.skipUnless(CONVERT, "ImageMagick convert missing")
+    @tools.needs("convert")
     def test_jpeg_variants_within_one(self):
         """CMYK (Adobe, inverted), progressive and gray JPEGs against OpenCV."""
         src = os.path.join(DATA, "astronaut.png")
@@ -186,21 +198,21 @@ class CodecOracle(unittest.TestCase):
         for name, args in cases.items():
             with self.subTest(name=name):
                 path = self.tmp_path(name)
-                subprocess.run([CONVERT, src, *args, path], check=True)
+                convert(src, *args, path)
                 self.check_against_cv2(path, limit=1)
 
-    @unittest.skipUnless(CONVERT, "ImageMagick convert missing")
+    @tools.needs("convert")
     def test_animated_webp_first_frame(self):
         path = self.tmp_path("anim.webp")
-        subprocess.run([CONVERT, os.path.join(DATA, "anim.gif"), path], check=True)
+        convert(os.path.join(DATA, "anim.gif"), path)
         ref = self.tmp_path("anim_ref.png")
-        subprocess.run([CONVERT, path + "[0]", "PNG32:" + ref], check=True)
+        convert(path + "[0]", "PNG32:" + ref)
         self.assertEqual(max_diff(self.decode(path), cv2.imread(ref, cv2.IMREAD_UNCHANGED)), 0)
         r = run("info", path, "--json")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(json.loads(r.stdout)["frames"], 3)
 
-    @unittest.skipUnless(shutil.which("identify"), "ImageMagick identify missing")
+    @tools.needs("identify")
     def test_info_json_matches_identify(self):
         for name in sorted(os.listdir(DATA)):
             path = os.path.join(DATA, name)
@@ -210,7 +222,7 @@ class CodecOracle(unittest.TestCase):
                 r = run("info", path, "--json")
                 self.assertEqual(r.returncode, 0, r.stderr)
                 info = json.loads(r.stdout)
-                ident = subprocess.run(["identify", "-format", "%w %h\n", path],
+                ident = subprocess.run([tools.find("identify"), "-format", "%w %h\n", path],
                                        capture_output=True, text=True, check=True)
                 frames = ident.stdout.split()
                 self.assertEqual((info["width"], info["height"]),
@@ -228,9 +240,7 @@ class CodecOracle(unittest.TestCase):
                 r = run("process", "-p", "invert|invert", src_path, "-o", out, "--format", fmt)
                 self.assertEqual(r.returncode, 0, r.stderr)
                 if fmt == "gif":
-                    if not CONVERT:
-                        continue
-                    subprocess.run([CONVERT, out, out + ".png"], check=True)
+                    convert(out, out + ".png")
                     back = cv2.imread(out + ".png", cv2.IMREAD_UNCHANGED)
                 else:
                     back = cv2.imread(out, cv2.IMREAD_UNCHANGED)

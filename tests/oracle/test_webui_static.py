@@ -10,9 +10,12 @@ route list is read by a small line-based parser either way.
 import html.parser
 import os
 import re
-import shutil
 import subprocess
+import sys
 import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/
+import tools  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WEB = os.path.join(REPO, "src", "server", "web")
@@ -351,9 +354,8 @@ class WebUiStaticTest(unittest.TestCase):
         All().feed(read(os.path.join(WEB, "index.html")))
         return found
 
-    @unittest.skipUnless(shutil.which("node"), "node not installed")
     def test_script_parses(self):
-        r = subprocess.run(["node", "--check", os.path.join(WEB, "app.js")],
+        r = subprocess.run([tools.find("node"), "--check", os.path.join(WEB, "app.js")],
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
 

@@ -2,18 +2,23 @@
 
 TESSERA_BIN points at the binary (default build/src/cli/tessera under the
 repository root). Each server gets a fresh data directory in a temp folder
-and the admin token ADMIN_TOKEN.
+and the admin token ADMIN_TOKEN. The external programs the service and
+fleet tests run (redis-server, openssl, curl, ip) come from `tools`
+(tests/tools.py): found at their Debian paths, checked by their banners.
 """
 import http.client
 import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+import tools  # noqa: E402,F401
 BIN = os.environ.get("TESSERA_BIN", os.path.join(ROOT, "build", "src", "cli", "tessera"))
 if not os.path.isabs(BIN):
     BIN = os.path.join(ROOT, BIN)

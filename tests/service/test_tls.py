@@ -15,13 +15,13 @@ import time
 import unittest
 import warnings
 
-from harness import ADMIN_TOKEN, BIN, Server, read_file
+from harness import ADMIN_TOKEN, BIN, Server, read_file, tools
 
 CSP = "default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'"
 
 
 def openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+    subprocess.run([tools.find("openssl"), *args], cwd=cwd, check=True, capture_output=True)
 
 
 def make_pki(d):
@@ -76,8 +76,8 @@ class TlsTest(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def curl(self, *args):
-        return subprocess.run(["curl", "-sS", "--max-time", "20", *args], capture_output=True,
-                              text=True)
+        return subprocess.run([tools.find("curl"), "-sS", "--max-time", "20", *args],
+                              capture_output=True, text=True)
 
     def https(self, method, path, body=None, headers=None, token=ADMIN_TOKEN):
         """(status, lower-case headers, body bytes) over HTTPS, verifying the test CA."""

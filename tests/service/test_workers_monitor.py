@@ -1,10 +1,11 @@
 """The worker-fleet monitor of `tessera serve --redis`, its /metrics families,
 the autoscaling hook, and workers on other hosts (network namespaces).
 
-A real redis-server is started on a random loopback port (the tests skip,
-with a message, when it is not installed). Fake workers are written straight
-into Redis over raw RESP with the heartbeat's layout (fleet/heartbeat.h);
-real `tessera worker` processes are used when the binary has the subcommand.
+A real redis-server is started on a random loopback port (tests/tools.py
+finds it; without it the tests fail with a message naming the package). Fake
+workers are written straight into Redis over raw RESP with the heartbeat's
+layout (fleet/heartbeat.h); real `tessera worker` processes are used when
+the binary has the subcommand.
 """
 import json
 import os
@@ -19,9 +20,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from harness import tools  # noqa: E402
 
-REDIS = shutil.which("redis-server") or ("/usr/bin/redis-server"
-                                         if os.path.exists("/usr/bin/redis-server") else None)
 GRACE_S = 4  # --workers-grace-s of the servers started here
 
 
@@ -104,11 +104,12 @@ class RedisServer:
     """A redis-server of the test's own, in a temp folder."""
 
     def __init__(self, netns=None, bind="127.0.0.1"):
+        prefix = [tools.find("ip"), "netns", "exec", netns] if netns else []
+        server = tools.find("redis-server")
         self.tmp = tempfile.mkdtemp(prefix="tessera-redis-")
         self.port = free_port()
-        prefix = ["ip", "netns", "exec", netns] if netns else []
         self.proc = subprocess.Popen(
-            prefix + [REDIS, "--port", str(self.port), "--bind", bind, "--save", "",
+            prefix + [server, "--port", str(self.port), "--bind", bind, "--save", "",
                       "--appendonly", "no", "--dir", self.tmp, "--protected-mode", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.url = "redis://127.0.0.1:%d" % self.port
@@ -167,7 +168,6 @@ def wait_for(fn, timeout, step=0.25):
     return fn()
 
 
-@unittest.skipUnless(REDIS, "redis-server is not installed (apt-get install redis-server)")
 class WorkersMonitorTest(unittest.TestCase):
     def setUp(self):
         self.redis = RedisServer()
@@ -359,13 +359,11 @@ def run(cmd, check=True):
     return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=30)
 
 
-def netns_usable():
-    if os.geteuid() != 0 or not shutil.which("ip"):
-        return False
+def netns_usable(ip):
     name = "tsr-probe-%d" % os.getpid()
-    if run(["ip", "netns", "add", name], check=False).returncode:
+    if run([ip, "netns", "add", name], check=False).returncode:
         return False
-    run(["ip", "netns", "del", name], check=False)
+    run([ip, "netns", "del", name], check=False)
     return True
 
 
@@ -420,7 +418,6 @@ print(json.dumps({"before": before, "after": after, "tiles_total": doc["tiles_to
 """
 
 
-@unittest.skipUnless(REDIS, "redis-server is not installed")
 class NetnsFleetTest(unittest.TestCase):
     """Coordinator and Redis in one network namespace, two workers in two
     others joined to it by veth pairs: the workers reach only Redis."""
@@ -428,7 +425,8 @@ class NetnsFleetTest(unittest.TestCase):
     def test_workers_in_other_namespaces(self):
         if os.geteuid() != 0:
             self.skipTest("needs root for network namespaces (ip netns)")
-        if not netns_usable():
+        ip, redis_server = tools.find("ip"), tools.find("redis-server")
+        if not netns_usable(ip):
             self.skipTest("`ip netns` is not available here")
         if not has_worker_command():
             self.skipTest("the tessera binary has no `worker` subcommand yet")
@@ -438,21 +436,21 @@ class NetnsFleetTest(unittest.TestCase):
         procs, logs, tmp = [], [], tempfile.mkdtemp(prefix="tessera-netns-")
         try:
             for ns in (coord, ns1, ns2):
-                run(["ip", "netns", "add", ns])
-                run(["ip", "-n", ns, "link", "set", "lo", "up"])
+                run([ip, "netns", "add", ns])
+                run([ip, "-n", ns, "link", "set", "lo", "up"])
             # veth pairs created inside the coordinator namespace, one end moved out.
             for i, ns in ((1, ns1), (2, ns2)):
                 net = "10.%d.%d" % (a, (b + i) % 256)
-                run(["ip", "-n", coord, "link", "add", "vc%d" % i, "type", "veth", "peer", "name",
+                run([ip, "-n", coord, "link", "add", "vc%d" % i, "type", "veth", "peer", "name",
                      "vw%d" % i])
-                run(["ip", "-n", coord, "link", "set", "vw%d" % i, "netns", ns])
-                run(["ip", "-n", coord, "addr", "add", net + ".1/24", "dev", "vc%d" % i])
-                run(["ip", "-n", ns, "addr", "add", net + ".2/24", "dev", "vw%d" % i])
-                run(["ip", "-n", coord, "link", "set", "vc%d" % i, "up"])
-                run(["ip", "-n", ns, "link", "set", "vw%d" % i, "up"])
+                run([ip, "-n", coord, "link", "set", "vw%d" % i, "netns", ns])
+                run([ip, "-n", coord, "addr", "add", net + ".1/24", "dev", "vc%d" % i])
+                run([ip, "-n", ns, "addr", "add", net + ".2/24", "dev", "vw%d" % i])
+                run([ip, "-n", coord, "link", "set", "vc%d" % i, "up"])
+                run([ip, "-n", ns, "link", "set", "vw%d" % i, "up"])
             port = random.randint(20000, 60000)
             redis = subprocess.Popen(
-                ["ip", "netns", "exec", coord, REDIS, "--port", str(port), "--bind", "0.0.0.0",
+                [ip, "netns", "exec", coord, redis_server, "--port", str(port), "--bind", "0.0.0.0",
                  "--protected-mode", "no", "--save", "", "--appendonly", "no", "--dir", tmp],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             procs.append(redis)
@@ -462,7 +460,7 @@ class NetnsFleetTest(unittest.TestCase):
             logs.append(serve_log)
             env = dict(os.environ, TESSERA_ADMIN_TOKEN=harness.ADMIN_TOKEN)
             serve = subprocess.Popen(
-                ["ip", "netns", "exec", coord, harness.BIN, "serve", "--listen", "127.0.0.1:0",
+                [ip, "netns", "exec", coord, harness.BIN, "serve", "--listen", "127.0.0.1:0",
                  "--data", data, "--redis", "redis://127.0.0.1:%d" % port, "--local-workers",
                  "0", "--tile", "64"],
                 stdout=subprocess.PIPE, stderr=serve_log, text=True, env=env)
@@ -480,17 +478,17 @@ class NetnsFleetTest(unittest.TestCase):
                 url = "redis://10.%d.%d.1:%d" % (a, (b + i) % 256, port)
                 logs.append(open(os.path.join(tmp, "w%d.log" % i), "w"))
                 procs.append(subprocess.Popen(
-                    ["ip", "netns", "exec", ns, harness.BIN, "worker", "--redis", url,
+                    [ip, "netns", "exec", ns, harness.BIN, "worker", "--redis", url,
                      "--threads", "1"], stdout=subprocess.DEVNULL, stderr=logs[-1]))
             # The workers cannot reach the coordinator's HTTP port: only Redis.
-            r = run(["ip", "netns", "exec", ns1, sys.executable, "-c",
+            r = run([ip, "netns", "exec", ns1, sys.executable, "-c",
                      "import socket; socket.create_connection(('127.0.0.1', %d), 1)" % http_port],
                     check=False)
             self.assertNotEqual(r.returncode, 0)
             image = os.path.join(harness.DATA, "astronaut.png")
             out = os.path.join(tmp, "fleet.png")
             pipeline = "gaussian-blur:sigma=2|sharpen"
-            r = subprocess.run(["ip", "netns", "exec", coord, "/usr/bin/python3", "-c",
+            r = subprocess.run([ip, "netns", "exec", coord, "/usr/bin/python3", "-c",
                                 NETNS_CLIENT, str(http_port), harness.ADMIN_TOKEN, image,
                                 pipeline, out], capture_output=True, text=True, timeout=180)
             self.assertEqual(r.returncode, 0, r.stderr[-3000:])
@@ -523,7 +521,7 @@ class NetnsFleetTest(unittest.TestCase):
             for f in logs:
                 f.close()
             for ns in (coord, ns1, ns2):
-                run(["ip", "netns", "del", ns], check=False)
+                run([ip, "netns", "del", ns], check=False)
             shutil.rmtree(tmp, ignore_errors=True)
 
 
