@@ -2,7 +2,8 @@
 
 No server is needed. The web UI must load nothing from outside (the page is
 served with a CSP of default-src 'self'), have no inline script or inline
-event handlers, and label every control. The OpenAPI file must list exactly
+event handlers, and label every control. Its script is ES modules: the
+entry app.js imports the modules in js/. The OpenAPI file must list exactly
 the v1 routes (the server's route test compares against `openapi_routes()`).
 PyYAML (Debian python3-yaml) is used for the deeper checks when present; the
 route list is read by a small line-based parser either way.
@@ -12,11 +13,13 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import unittest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WEB = os.path.join(REPO, "src", "server", "web")
 SPEC = os.path.join(REPO, "docs", "openapi.yaml")
+ENTRY = "app.js"  # the page's <script type="module">; the modules are in js/
 
 try:
     import yaml
@@ -41,7 +44,7 @@ EXPECTED_ROUTES = {
     ("GET", "/api/v1/users/{id}"), ("PATCH", "/api/v1/users/{id}"),
     ("POST", "/api/v1/tokens"), ("GET", "/api/v1/tokens"), ("DELETE", "/api/v1/tokens/{id}"),
     ("GET", "/metrics"), ("GET", "/healthz"), ("GET", "/readyz"),
-    ("GET", "/"), ("GET", "/app.js"), ("GET", "/style.css"),
+    ("GET", "/"), ("GET", "/app.js"), ("GET", "/js/{name}.js"), ("GET", "/style.css"),
 }
 
 
@@ -163,6 +166,12 @@ def strip_js_comments(src):
     return "".join(out)
 
 
+def js_sources():
+    """Every JavaScript file of the web UI, as paths under WEB."""
+    mods = sorted(f"js/{n}" for n in os.listdir(os.path.join(WEB, "js")) if n.endswith(".js"))
+    return [ENTRY] + mods
+
+
 def strip_css_comments(src):
     return re.sub(r"/\*.*?\*/", lambda m: re.sub(r"[^\n]", " ", m.group(0)), src, flags=re.S)
 
@@ -238,21 +247,26 @@ class WebUiStaticTest(unittest.TestCase):
     def test_files_exist(self):
         for name in ("index.html", "app.js", "style.css"):
             self.assertTrue(os.path.isfile(os.path.join(WEB, name)), name)
+        self.assertGreater(len(js_sources()), 5, "the modules in js/")
 
     def test_no_external_urls(self):
         sources = {
             "index.html": strip_html_comments(read(os.path.join(WEB, "index.html"))),
-            "app.js": strip_js_comments(read(os.path.join(WEB, "app.js"))),
             "style.css": strip_css_comments(read(os.path.join(WEB, "style.css"))),
         }
+        for name in js_sources():
+            sources[name] = strip_js_comments(read(os.path.join(WEB, name)))
         for name, text in sources.items():
             for m in re.finditer(r"(?i)\b(https?|wss?|ftp):", text):
                 line = text.count("\n", 0, m.start()) + 1
                 self.fail(f"{name}:{line}: external URL outside a comment")
+            if name.endswith(".js"):
+                self.assertIsNone(re.search(r"""["'`]//[^/\s]""", text),
+                                  f"protocol-relative URL in {name}")
+                self.assertIsNone(re.search(r"\beval\s*\(|\bnew\s+Function\s*\(|\bimport\s*\(", text),
+                                  f"eval, new Function or a dynamic import in {name}")
         self.assertIsNone(re.search(r"""(?i)(src|href|action)\s*=\s*["']?//""", sources["index.html"]),
                           "protocol-relative URL in index.html")
-        self.assertIsNone(re.search(r"""["'`]//[^/\s]""", sources["app.js"]),
-                          "protocol-relative URL in app.js")
         self.assertIsNone(re.search(r"""(?i)url\(\s*["']?//|@import""", sources["style.css"]),
                           "external url() or @import in style.css")
 
@@ -270,6 +284,7 @@ class WebUiStaticTest(unittest.TestCase):
         self.assertTrue(page.scripts, "index.html loads app.js")
         for attrs, text in page.scripts:
             self.assertTrue(attrs.get("src"), "every <script> has src")
+            self.assertEqual(attrs.get("type"), "module", "the script is an ES module")
             self.assertEqual(text.strip(), "", "no inline script content")
             self.assertNotRegex(attrs["src"], r"^(?i:[a-z]+:|//)", "scripts are same-origin files")
         sources = [a["src"] for a, _ in page.scripts] + [l.get("href", "") for l in page.links]
@@ -299,31 +314,33 @@ class WebUiStaticTest(unittest.TestCase):
         self.assertTrue(page.controls, "the page has controls")
 
     def test_generated_controls_are_labelled(self):
-        # Controls made by app.js's el() helper carry an id (paired with a
-        # <label for>), an aria-label, or (buttons) text.
-        js = strip_js_comments(read(os.path.join(WEB, "app.js")))
+        # Controls made by the el() helper (js/dom.js) carry an id (paired
+        # with a <label for>), an aria-label, or (buttons) text.
         found = 0
-        for m in re.finditer(r"\bel\('(input|select|button|textarea)',\s*\{", js):
-            depth, j = 1, m.end()
-            while depth and j < len(js):
-                depth += {"{": 1, "}": -1}.get(js[j], 0)
-                j += 1
-            props = js[m.end():j]
-            found += 1
-            if m.group(1) == "input" and re.search(r"type:\s*'hidden'", props):
-                continue
-            ok = re.search(r"(^|[\s,{])id\b|'aria-label'|\btext:", props)
-            line = js.count("\n", 0, m.start()) + 1
-            self.assertTrue(ok, f"app.js:{line}: generated <{m.group(1)}> has no id, aria-label or text")
+        for name in js_sources():
+            js = strip_js_comments(read(os.path.join(WEB, name)))
+            for m in re.finditer(r"\bel\('(input|select|button|textarea)',\s*\{", js):
+                depth, j = 1, m.end()
+                while depth and j < len(js):
+                    depth += {"{": 1, "}": -1}.get(js[j], 0)
+                    j += 1
+                props = js[m.end():j]
+                found += 1
+                if m.group(1) == "input" and re.search(r"type:\s*'hidden'", props):
+                    continue
+                ok = re.search(r"(^|[\s,{])id\b|'aria-label'|\btext:", props)
+                line = js.count("\n", 0, m.start()) + 1
+                self.assertTrue(ok, f"{name}:{line}: generated <{m.group(1)}> has no id, aria-label or text")
         self.assertGreater(found, 5)
 
     def test_script_ids_exist_in_page(self):
         page_ids = set(scan_page().ids)
-        js = read(os.path.join(WEB, "app.js"))
-        used = set(re.findall(r"byId\('([A-Za-z0-9_-]+)'\)", js))
+        used = set()
+        for name in js_sources():
+            used |= set(re.findall(r"byId\('([A-Za-z0-9_-]+)'\)", read(os.path.join(WEB, name))))
         self.assertTrue(used)
-        self.assertEqual(sorted(used - page_ids), [], "app.js uses ids that index.html lacks")
-        header = js.split("*/", 1)[0]
+        self.assertEqual(sorted(used - page_ids), [], "the scripts use ids that index.html lacks")
+        header = read(os.path.join(WEB, ENTRY)).split("*/", 1)[0]
         documented = set(re.findall(r"#([a-z][a-z0-9-]+)", header)) - {"token"}
         self.assertEqual(sorted(documented - page_ids), [], "documented ids missing from index.html")
         self.assertEqual(sorted(used - documented - {"signed-out-note", "app-main", "steps-empty",
@@ -353,9 +370,13 @@ class WebUiStaticTest(unittest.TestCase):
 
     @unittest.skipUnless(shutil.which("node"), "node not installed")
     def test_script_parses(self):
-        r = subprocess.run(["node", "--check", os.path.join(WEB, "app.js")],
-                           capture_output=True, text=True)
-        self.assertEqual(r.returncode, 0, r.stderr)
+        # as modules: node --check on a .mjs copy, whatever node's default
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in js_sources():
+                copy = os.path.join(tmp, name.replace("/", "_") + ".mjs")
+                shutil.copyfile(os.path.join(WEB, name), copy)
+                r = subprocess.run(["node", "--check", copy], capture_output=True, text=True)
+                self.assertEqual(r.returncode, 0, f"{name}: {r.stderr}")
 
 
 class OpenApiTest(unittest.TestCase):
