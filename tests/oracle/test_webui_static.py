@@ -1,25 +1,35 @@
 """Static checks of the web UI (src/server/web) and of docs/openapi.yaml.
 
-No server is needed. The web UI must load nothing from outside (the page is
-served with a CSP of default-src 'self'), have no inline script or inline
-event handlers, and label every control. Its script is ES modules: the
-entry app.js imports the modules in js/. The OpenAPI file must list exactly
+No server is needed for most checks. The web UI must load nothing from
+outside (the page is served with a CSP of default-src 'self'), have no
+inline script or inline event handlers, and label every control. Its script
+is ES modules: the entry app.js imports the modules in js/; every module it
+reaches must exist, be embedded (src/server/meson.build) and, when the
+tessera binary is built ($TESSERA_BIN, default build/src/cli/tessera), be
+served by `tessera serve` as JavaScript. The OpenAPI file must list exactly
 the v1 routes (the server's route test compares against `openapi_routes()`).
 PyYAML (Debian python3-yaml) is used for the deeper checks when present; the
 route list is read by a small line-based parser either way.
 """
 import html.parser
+import http.client
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WEB = os.path.join(REPO, "src", "server", "web")
 SPEC = os.path.join(REPO, "docs", "openapi.yaml")
+MESON = os.path.join(REPO, "src", "server", "meson.build")
+BIN = os.environ.get("TESSERA_BIN", os.path.join(REPO, "build", "src", "cli", "tessera"))
+if not os.path.isabs(BIN):
+    BIN = os.path.join(REPO, BIN)
 ENTRY = "app.js"  # the page's <script type="module">; the modules are in js/
+MAX_MODULE_LINES = 300
 
 try:
     import yaml
@@ -166,10 +176,50 @@ def strip_js_comments(src):
     return "".join(out)
 
 
+IMPORT_RE = re.compile(r"""^\s*(?:import|export)\s+(?:([\w\s{},*]*?)\s+from\s+)?["']([^"']+)["']""",
+                       re.M)
+
+
+def js_imports(path):
+    """(names, specifier) of each import / export ... from in a module, comments left out.
+    names: the imported {a, b} names ([] for a bare import or a star)."""
+    found = []
+    for m in IMPORT_RE.finditer(strip_js_comments(read(path))):
+        names = m.group(1) or ""
+        braces = re.search(r"\{([^}]*)\}", names)
+        listed = [n.split(" as ")[0].strip() for n in braces.group(1).split(",")] if braces else []
+        found.append(([n for n in listed if n], m.group(2)))
+    return found
+
+
+def module_graph(entry=ENTRY):
+    """{path under WEB: [paths it imports]} of every module the entry reaches."""
+    graph, todo = {}, [entry]
+    while todo:
+        name = todo.pop()
+        if name in graph:
+            continue
+        graph[name] = []
+        for _, spec in js_imports(os.path.join(WEB, name)):
+            if not spec.startswith(("./", "../")):
+                raise AssertionError(f"{name}: import of {spec!r} is not a relative path")
+            target = os.path.normpath(os.path.join(os.path.dirname(name), spec)).replace(os.sep, "/")
+            graph[name].append(target)
+            todo.append(target)
+    return graph
+
+
 def js_sources():
     """Every JavaScript file of the web UI, as paths under WEB."""
     mods = sorted(f"js/{n}" for n in os.listdir(os.path.join(WEB, "js")) if n.endswith(".js"))
     return [ENTRY] + mods
+
+
+def embedded_files():
+    """The web files src/server/meson.build embeds, as paths under WEB."""
+    text = read(MESON)
+    block = re.search(r"web_files\s*=\s*files\((.*?)\)", text, re.S).group(1)
+    return set(re.findall(r"'web/([^']+)'", block))
 
 
 def strip_css_comments(src):
@@ -377,6 +427,99 @@ class WebUiStaticTest(unittest.TestCase):
                 shutil.copyfile(os.path.join(WEB, name), copy)
                 r = subprocess.run(["node", "--check", copy], capture_output=True, text=True)
                 self.assertEqual(r.returncode, 0, f"{name}: {r.stderr}")
+
+
+class WebUiModulesTest(unittest.TestCase):
+    """The entry's module graph: complete, embedded, small, and served."""
+
+    def test_every_module_is_reached_and_embedded(self):
+        graph = module_graph()
+        self.assertEqual(sorted(graph), js_sources(), "every js/ module is imported, none is missing")
+        embedded = embedded_files()
+        for name in graph:
+            self.assertIn(name, embedded, f"{name} is not in web_files of src/server/meson.build")
+            self.assertRegex(name, r"^(app|js/[A-Za-z0-9_-]+)\.js$",
+                             f"{name}: modules are js/NAME.js (the /js/{{name}}.js route)")
+
+    def test_imported_names_are_exported(self):
+        exports = {}
+        for name in js_sources():
+            code = strip_js_comments(read(os.path.join(WEB, name)))
+            exports[name] = set(re.findall(
+                r"^export\s+(?:async\s+)?(?:function\*?|const|let|class)\s+(\w+)", code, re.M))
+        for name in js_sources():
+            for names, spec in js_imports(os.path.join(WEB, name)):
+                target = os.path.normpath(os.path.join(os.path.dirname(name), spec)).replace(os.sep, "/")
+                for imported in names:
+                    self.assertIn(imported, exports[target], f"{name} imports {imported} from {target}")
+
+    def test_no_import_cycles(self):
+        # the modules form layers (dom, format, state, api below the screens,
+        # the entry on top); a cycle means a screen reached back up
+        graph, done = module_graph(), set()
+
+        def visit(name, path):
+            self.assertNotIn(name, path, "import cycle: " + " -> ".join(path + [name]))
+            if name in done:
+                return
+            for target in graph[name]:
+                visit(target, path + [name])
+            done.add(name)
+
+        visit(ENTRY, [])
+
+    def test_module_size_and_header(self):
+        for name in js_sources():
+            text = read(os.path.join(WEB, name))
+            self.assertLessEqual(text.count("\n"), MAX_MODULE_LINES, f"{name} is over {MAX_MODULE_LINES} lines")
+            self.assertTrue(text.startswith("/*"), f"{name} starts with a comment saying what it does")
+
+    @unittest.skipUnless(os.access(BIN, os.X_OK), "tessera binary not built (set TESSERA_BIN)")
+    def test_modules_are_served(self):
+        tmp = tempfile.mkdtemp(prefix="tessera-webui-")
+        env = dict(os.environ, TESSERA_ADMIN_TOKEN="5e" * 32)
+        proc = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--data", os.path.join(tmp, "data")],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+        try:
+            port = None
+            deadline = time.time() + 20
+            while port is None and time.time() < deadline:
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+                port = int(m.group(1)) if m else None
+            self.assertIsNotNone(port, "tessera serve did not start")
+            self.check_served(port)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def check_served(self, port):
+        def get(path):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            try:
+                conn.request("GET", path)
+                response = conn.getresponse()
+                return response.status, response.getheader("Content-Type") or "", response.read()
+            finally:
+                conn.close()
+
+        for name in module_graph():
+            status, ctype, body = get("/" + name)
+            self.assertEqual(status, 200, name)
+            self.assertTrue(ctype.startswith("text/javascript"), f"/{name}: Content-Type {ctype}")
+            with open(os.path.join(WEB, name), "rb") as f:
+                self.assertEqual(body, f.read(), f"/{name} is the file")
+        for path in ("/js/nope.js", "/js/../app.js", "/js/%2e%2e/app.js", "/js/api.js/", "/js/a.b.js",
+                     "/js/api", "/js/x/api.js", "/index.html", "/js/"):
+            self.assertEqual(get(path)[0], 404, path)
 
 
 class OpenApiTest(unittest.TestCase):
