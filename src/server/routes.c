@@ -34,6 +34,7 @@ const route server_routes[] = {
     {"GET", "/readyz", h_readyz, ACCESS_PUBLIC, BODY_NONE},
     {"GET", "/", h_web, ACCESS_PUBLIC, BODY_NONE},
     {"GET", "/app.js", h_web, ACCESS_PUBLIC, BODY_NONE},
+    {"GET", "/js/{name}.js", h_web, ACCESS_PUBLIC, BODY_NONE},
     {"GET", "/style.css", h_web, ACCESS_PUBLIC, BODY_NONE},
 };
 const int server_route_count = (int)(sizeof server_routes / sizeof server_routes[0]);
@@ -44,19 +45,18 @@ static int id_char(char c) {
            c == '-';
 }
 
-/* Matches `path` against `pattern`, capturing {name} segments (1..64 id
- * characters each) into params in order. */
+/* Matches `path` against `pattern`, capturing each {name} into params in
+ * order: the longest run of id characters (1..64 of them), after which the
+ * rest of the pattern must match ("/js/{name}.js" takes "api" from
+ * "/js/api.js"). */
 static int pattern_match(const char *pattern, const char *path, char params[2][65]) {
     int n = 0;
     while (*pattern && *path) {
         if (*pattern == '{') {
             const char *end = strchr(pattern, '}');
             size_t len = 0;
-            while (path[len] && path[len] != '/') {
-                if (!id_char(path[len]))
-                    return 0;
+            while (id_char(path[len]))
                 len++;
-            }
             if (len == 0 || len > 64 || n >= 2)
                 return 0;
             memcpy(params[n], path, len);

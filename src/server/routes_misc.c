@@ -31,8 +31,36 @@ enum MHD_Result h_readyz(request *r) {
     return reply_text(r, 200, "application/json", "{\"status\":\"ready\"}");
 }
 
+/* The asset path a request names: its route's pattern with each {name}
+ * replaced by the captured parameter ("/js/{name}.js" -> "/js/api.js"),
+ * into `out`; 0 when it does not fit. Only embedded assets are looked up by
+ * it, never files. */
+static int asset_path(const request *r, char *out, size_t size) {
+    const char *p = server_routes[r->route_index].pattern;
+    size_t len = 0;
+    int n = 0;
+    while (*p) {
+        const char *piece = p;
+        size_t piece_len = 1;
+        if (*p == '{' && n < 2) {
+            piece = r->params[n++];
+            piece_len = strlen(piece);
+            p = strchr(p, '}');
+        }
+        if (len + piece_len >= size)
+            return 0;
+        memcpy(out + len, piece, piece_len);
+        len += piece_len;
+        p++;
+    }
+    out[len] = '\0';
+    return 1;
+}
+
 enum MHD_Result h_web(request *r) {
-    const char *path = server_routes[r->route_index].pattern;
+    char path[96]; /* the pattern with its {name} filled in (at most 64 characters) */
+    if (!asset_path(r, path, sizeof path))
+        return reply_error(r, 404, "not_found", "no such file");
     for (size_t i = 0; i < tsr_web_asset_count; i++) {
         const web_asset *a = &tsr_web_assets[i];
         if (strcmp(a->path, path))

@@ -4,7 +4,7 @@
 // launching Debian's chromium, and PNG checks. Each test file is its own
 // process, so the runner's state lives in this module.
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -111,6 +111,27 @@ export function watchConsoleErrors(page, errors) {
         errors.push(`${msg.text()} (${url})`);
     });
     page.on('pageerror', (err) => errors.push(`uncaught: ${err.message}`));
+}
+
+/* Records each script the page fetches as {path, status, type} in `scripts`,
+ * and each request that failed outright as a "failed: URL (why)" line. */
+export function watchScripts(page, scripts) {
+    page.on('response', (response) => {
+        if (response.request().resourceType() !== 'script')
+            return;
+        scripts.push({ path: new URL(response.url()).pathname, status: response.status(),
+            type: response.headers()['content-type'] || '' });
+    });
+    page.on('requestfailed', (request) => {
+        if (request.resourceType() === 'script')
+            scripts.push({ path: `failed: ${request.url()} (${request.failure().errorText})`, status: 0, type: '' });
+    });
+}
+
+/* The page's script files: /app.js and /js/NAME.js for each module in src/server/web/js. */
+export function webScripts() {
+    const modules = readdirSync(join(ROOT, 'src', 'server', 'web', 'js')).filter((n) => n.endsWith('.js'));
+    return ['/app.js', ...modules.map((n) => `/js/${n}`)].sort();
 }
 
 export async function api(base, token, method, path, body) {

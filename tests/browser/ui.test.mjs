@@ -7,7 +7,8 @@
 // three-step pipeline (grayscale, gaussian-blur with sigma, rotate with the
 // angle slider), check it, run it, watch the progress bar reach 100%,
 // download the result and decode it. The finished page is kept as
-// tests/artifacts/webui-finished.png.
+// tests/artifacts/webui-finished.png. The page's script is ES modules: every
+// one of them must load (200, JavaScript) and the page log no console error.
 //
 // Prints one line per case, "ok NAME" or "FAIL NAME: why" (cases after a
 // failure print "skip NAME"), then "# browser: N passed, N failed". Exit
@@ -22,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
     CHROMIUM, PHOTO, ROOT, api, check, checkSameAsCli, cv2Shape, launchBrowser, pngSize, runCases,
-    startServer, step, watchConsoleErrors,
+    startServer, step, watchConsoleErrors, watchScripts, webScripts,
 } from './lib.mjs';
 
 const ARTIFACTS = join(ROOT, 'tests', 'artifacts');
@@ -36,6 +37,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'tessera-browser-'));
 
 async function main() {
     const consoleErrors = [];
+    const scripts = [];
     const sizeOf = { width: 0, height: 0 };
     let base = '';
     let page = null;
@@ -55,9 +57,21 @@ async function main() {
         const context = await launchBrowser(join(tmp, 'profile'));
         page = context.pages()[0] || await context.newPage();
         watchConsoleErrors(page, consoleErrors);
+        watchScripts(page, scripts);
         const response = await page.goto(`${base}/`);
         check(response.status() === 200, `GET / answered ${response.status()}`);
         await page.waitForSelector('body[data-auth="signed-out"]');
+    });
+
+    await step('every script module loads as JavaScript', async () => {
+        // goto() waited for "load": the entry and all it imports have been fetched
+        const bad = scripts.filter((s) => s.status !== 200 || !s.type.startsWith('text/javascript'));
+        check(bad.length === 0, `scripts not served: ${bad.map((s) => `${s.path} ${s.status} ${s.type}`).join(', ')}`);
+        const loaded = [...new Set(scripts.map((s) => s.path))].sort();
+        check(loaded.join() === webScripts().join(), `loaded ${loaded.join(' ')}; want ${webScripts().join(' ')}`);
+        check(consoleErrors.length === 0, `console errors on load: ${consoleErrors.join('; ')}`);
+        check(await page.locator('#token-input').evaluate((e) => e === document.activeElement),
+            'the entry module did not run (the token field has no focus)');
     });
 
     await step('sign in with the token', async () => {

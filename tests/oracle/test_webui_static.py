@@ -1,17 +1,24 @@
 """Static checks of the web UI (src/server/web) and of docs/openapi.yaml.
 
-No server is needed. The web UI must load nothing from outside (the page is
-served with a CSP of default-src 'self'), have no inline script or inline
-event handlers, and label every control. The OpenAPI file must list exactly
+No server is needed for most checks. The web UI must load nothing from
+outside (the page is served with a CSP of default-src 'self'), have no
+inline script or inline event handlers, and label every control. Its script
+is ES modules: the entry app.js imports the modules in js/; every module it
+reaches must exist, be embedded (src/server/meson.build) and, when the
+tessera binary is built ($TESSERA_BIN, default build/src/cli/tessera), be
+served by `tessera serve` as JavaScript. The OpenAPI file must list exactly
 the v1 routes (the server's route test compares against `openapi_routes()`).
 PyYAML (Debian python3-yaml) is used for the deeper checks when present; the
 route list is read by a small line-based parser either way.
 """
 import html.parser
+import http.client
 import os
 import re
 import subprocess
 import sys
+import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/
@@ -20,6 +27,12 @@ import tools  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WEB = os.path.join(REPO, "src", "server", "web")
 SPEC = os.path.join(REPO, "docs", "openapi.yaml")
+MESON = os.path.join(REPO, "src", "server", "meson.build")
+BIN = os.environ.get("TESSERA_BIN", os.path.join(REPO, "build", "src", "cli", "tessera"))
+if not os.path.isabs(BIN):
+    BIN = os.path.join(REPO, BIN)
+ENTRY = "app.js"  # the page's <script type="module">; the modules are in js/
+MAX_MODULE_LINES = 300
 
 try:
     import yaml
@@ -44,7 +57,7 @@ EXPECTED_ROUTES = {
     ("GET", "/api/v1/users/{id}"), ("PATCH", "/api/v1/users/{id}"),
     ("POST", "/api/v1/tokens"), ("GET", "/api/v1/tokens"), ("DELETE", "/api/v1/tokens/{id}"),
     ("GET", "/metrics"), ("GET", "/healthz"), ("GET", "/readyz"),
-    ("GET", "/"), ("GET", "/app.js"), ("GET", "/style.css"),
+    ("GET", "/"), ("GET", "/app.js"), ("GET", "/js/{name}.js"), ("GET", "/style.css"),
 }
 
 
@@ -166,6 +179,52 @@ def strip_js_comments(src):
     return "".join(out)
 
 
+IMPORT_RE = re.compile(r"""^\s*(?:import|export)\s+(?:([\w\s{},*]*?)\s+from\s+)?["']([^"']+)["']""",
+                       re.M)
+
+
+def js_imports(path):
+    """(names, specifier) of each import / export ... from in a module, comments left out.
+    names: the imported {a, b} names ([] for a bare import or a star)."""
+    found = []
+    for m in IMPORT_RE.finditer(strip_js_comments(read(path))):
+        names = m.group(1) or ""
+        braces = re.search(r"\{([^}]*)\}", names)
+        listed = [n.split(" as ")[0].strip() for n in braces.group(1).split(",")] if braces else []
+        found.append(([n for n in listed if n], m.group(2)))
+    return found
+
+
+def module_graph(entry=ENTRY):
+    """{path under WEB: [paths it imports]} of every module the entry reaches."""
+    graph, todo = {}, [entry]
+    while todo:
+        name = todo.pop()
+        if name in graph:
+            continue
+        graph[name] = []
+        for _, spec in js_imports(os.path.join(WEB, name)):
+            if not spec.startswith(("./", "../")):
+                raise AssertionError(f"{name}: import of {spec!r} is not a relative path")
+            target = os.path.normpath(os.path.join(os.path.dirname(name), spec)).replace(os.sep, "/")
+            graph[name].append(target)
+            todo.append(target)
+    return graph
+
+
+def js_sources():
+    """Every JavaScript file of the web UI, as paths under WEB."""
+    mods = sorted(f"js/{n}" for n in os.listdir(os.path.join(WEB, "js")) if n.endswith(".js"))
+    return [ENTRY] + mods
+
+
+def embedded_files():
+    """The web files src/server/meson.build embeds, as paths under WEB."""
+    text = read(MESON)
+    block = re.search(r"web_files\s*=\s*files\((.*?)\)", text, re.S).group(1)
+    return set(re.findall(r"'web/([^']+)'", block))
+
+
 def strip_css_comments(src):
     return re.sub(r"/\*.*?\*/", lambda m: re.sub(r"[^\n]", " ", m.group(0)), src, flags=re.S)
 
@@ -241,21 +300,26 @@ class WebUiStaticTest(unittest.TestCase):
     def test_files_exist(self):
         for name in ("index.html", "app.js", "style.css"):
             self.assertTrue(os.path.isfile(os.path.join(WEB, name)), name)
+        self.assertGreater(len(js_sources()), 5, "the modules in js/")
 
     def test_no_external_urls(self):
         sources = {
             "index.html": strip_html_comments(read(os.path.join(WEB, "index.html"))),
-            "app.js": strip_js_comments(read(os.path.join(WEB, "app.js"))),
             "style.css": strip_css_comments(read(os.path.join(WEB, "style.css"))),
         }
+        for name in js_sources():
+            sources[name] = strip_js_comments(read(os.path.join(WEB, name)))
         for name, text in sources.items():
             for m in re.finditer(r"(?i)\b(https?|wss?|ftp):", text):
                 line = text.count("\n", 0, m.start()) + 1
                 self.fail(f"{name}:{line}: external URL outside a comment")
+            if name.endswith(".js"):
+                self.assertIsNone(re.search(r"""["'`]//[^/\s]""", text),
+                                  f"protocol-relative URL in {name}")
+                self.assertIsNone(re.search(r"\beval\s*\(|\bnew\s+Function\s*\(|\bimport\s*\(", text),
+                                  f"eval, new Function or a dynamic import in {name}")
         self.assertIsNone(re.search(r"""(?i)(src|href|action)\s*=\s*["']?//""", sources["index.html"]),
                           "protocol-relative URL in index.html")
-        self.assertIsNone(re.search(r"""["'`]//[^/\s]""", sources["app.js"]),
-                          "protocol-relative URL in app.js")
         self.assertIsNone(re.search(r"""(?i)url\(\s*["']?//|@import""", sources["style.css"]),
                           "external url() or @import in style.css")
 
@@ -273,6 +337,7 @@ class WebUiStaticTest(unittest.TestCase):
         self.assertTrue(page.scripts, "index.html loads app.js")
         for attrs, text in page.scripts:
             self.assertTrue(attrs.get("src"), "every <script> has src")
+            self.assertEqual(attrs.get("type"), "module", "the script is an ES module")
             self.assertEqual(text.strip(), "", "no inline script content")
             self.assertNotRegex(attrs["src"], r"^(?i:[a-z]+:|//)", "scripts are same-origin files")
         sources = [a["src"] for a, _ in page.scripts] + [l.get("href", "") for l in page.links]
@@ -302,31 +367,33 @@ class WebUiStaticTest(unittest.TestCase):
         self.assertTrue(page.controls, "the page has controls")
 
     def test_generated_controls_are_labelled(self):
-        # Controls made by app.js's el() helper carry an id (paired with a
-        # <label for>), an aria-label, or (buttons) text.
-        js = strip_js_comments(read(os.path.join(WEB, "app.js")))
+        # Controls made by the el() helper (js/dom.js) carry an id (paired
+        # with a <label for>), an aria-label, or (buttons) text.
         found = 0
-        for m in re.finditer(r"\bel\('(input|select|button|textarea)',\s*\{", js):
-            depth, j = 1, m.end()
-            while depth and j < len(js):
-                depth += {"{": 1, "}": -1}.get(js[j], 0)
-                j += 1
-            props = js[m.end():j]
-            found += 1
-            if m.group(1) == "input" and re.search(r"type:\s*'hidden'", props):
-                continue
-            ok = re.search(r"(^|[\s,{])id\b|'aria-label'|\btext:", props)
-            line = js.count("\n", 0, m.start()) + 1
-            self.assertTrue(ok, f"app.js:{line}: generated <{m.group(1)}> has no id, aria-label or text")
+        for name in js_sources():
+            js = strip_js_comments(read(os.path.join(WEB, name)))
+            for m in re.finditer(r"\bel\('(input|select|button|textarea)',\s*\{", js):
+                depth, j = 1, m.end()
+                while depth and j < len(js):
+                    depth += {"{": 1, "}": -1}.get(js[j], 0)
+                    j += 1
+                props = js[m.end():j]
+                found += 1
+                if m.group(1) == "input" and re.search(r"type:\s*'hidden'", props):
+                    continue
+                ok = re.search(r"(^|[\s,{])id\b|'aria-label'|\btext:", props)
+                line = js.count("\n", 0, m.start()) + 1
+                self.assertTrue(ok, f"{name}:{line}: generated <{m.group(1)}> has no id, aria-label or text")
         self.assertGreater(found, 5)
 
     def test_script_ids_exist_in_page(self):
         page_ids = set(scan_page().ids)
-        js = read(os.path.join(WEB, "app.js"))
-        used = set(re.findall(r"byId\('([A-Za-z0-9_-]+)'\)", js))
+        used = set()
+        for name in js_sources():
+            used |= set(re.findall(r"byId\('([A-Za-z0-9_-]+)'\)", read(os.path.join(WEB, name))))
         self.assertTrue(used)
-        self.assertEqual(sorted(used - page_ids), [], "app.js uses ids that index.html lacks")
-        header = js.split("*/", 1)[0]
+        self.assertEqual(sorted(used - page_ids), [], "the scripts use ids that index.html lacks")
+        header = read(os.path.join(WEB, ENTRY)).split("*/", 1)[0]
         documented = set(re.findall(r"#([a-z][a-z0-9-]+)", header)) - {"token"}
         self.assertEqual(sorted(documented - page_ids), [], "documented ids missing from index.html")
         self.assertEqual(sorted(used - documented - {"signed-out-note", "app-main", "steps-empty",
@@ -355,9 +422,106 @@ class WebUiStaticTest(unittest.TestCase):
         return found
 
     def test_script_parses(self):
-        r = subprocess.run([tools.find("node"), "--check", os.path.join(WEB, "app.js")],
-                           capture_output=True, text=True)
-        self.assertEqual(r.returncode, 0, r.stderr)
+        # as modules: node --check on a .mjs copy, whatever node's default
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in js_sources():
+                copy = os.path.join(tmp, name.replace("/", "_") + ".mjs")
+                shutil.copyfile(os.path.join(WEB, name), copy)
+                r = subprocess.run([tools.find("node"), "--check", copy], capture_output=True, text=True)
+                self.assertEqual(r.returncode, 0, f"{name}: {r.stderr}")
+
+
+class WebUiModulesTest(unittest.TestCase):
+    """The entry's module graph: complete, embedded, small, and served."""
+
+    def test_every_module_is_reached_and_embedded(self):
+        graph = module_graph()
+        self.assertEqual(sorted(graph), js_sources(), "every js/ module is imported, none is missing")
+        embedded = embedded_files()
+        for name in graph:
+            self.assertIn(name, embedded, f"{name} is not in web_files of src/server/meson.build")
+            self.assertRegex(name, r"^(app|js/[A-Za-z0-9_-]+)\.js$",
+                             f"{name}: modules are js/NAME.js (the /js/{{name}}.js route)")
+
+    def test_imported_names_are_exported(self):
+        exports = {}
+        for name in js_sources():
+            code = strip_js_comments(read(os.path.join(WEB, name)))
+            exports[name] = set(re.findall(
+                r"^export\s+(?:async\s+)?(?:function\*?|const|let|class)\s+(\w+)", code, re.M))
+        for name in js_sources():
+            for names, spec in js_imports(os.path.join(WEB, name)):
+                target = os.path.normpath(os.path.join(os.path.dirname(name), spec)).replace(os.sep, "/")
+                for imported in names:
+                    self.assertIn(imported, exports[target], f"{name} imports {imported} from {target}")
+
+    def test_no_import_cycles(self):
+        # the modules form layers (dom, format, state, api below the screens,
+        # the entry on top); a cycle means a screen reached back up
+        graph, done = module_graph(), set()
+
+        def visit(name, path):
+            self.assertNotIn(name, path, "import cycle: " + " -> ".join(path + [name]))
+            if name in done:
+                return
+            for target in graph[name]:
+                visit(target, path + [name])
+            done.add(name)
+
+        visit(ENTRY, [])
+
+    def test_module_size_and_header(self):
+        for name in js_sources():
+            text = read(os.path.join(WEB, name))
+            self.assertLessEqual(text.count("\n"), MAX_MODULE_LINES, f"{name} is over {MAX_MODULE_LINES} lines")
+            self.assertTrue(text.startswith("/*"), f"{name} starts with a comment saying what it does")
+
+    @unittest.skipUnless(os.access(BIN, os.X_OK), "tessera binary not built (set TESSERA_BIN)")
+    def test_modules_are_served(self):
+        tmp = tempfile.mkdtemp(prefix="tessera-webui-")
+        env = dict(os.environ, TESSERA_ADMIN_TOKEN="5e" * 32)
+        proc = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--data", os.path.join(tmp, "data")],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+        try:
+            port = None
+            deadline = time.time() + 20
+            while port is None and time.time() < deadline:
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+                port = int(m.group(1)) if m else None
+            self.assertIsNotNone(port, "tessera serve did not start")
+            self.check_served(port)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def check_served(self, port):
+        def get(path):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            try:
+                conn.request("GET", path)
+                response = conn.getresponse()
+                return response.status, response.getheader("Content-Type") or "", response.read()
+            finally:
+                conn.close()
+
+        for name in module_graph():
+            status, ctype, body = get("/" + name)
+            self.assertEqual(status, 200, name)
+            self.assertTrue(ctype.startswith("text/javascript"), f"/{name}: Content-Type {ctype}")
+            with open(os.path.join(WEB, name), "rb") as f:
+                self.assertEqual(body, f.read(), f"/{name} is the file")
+        for path in ("/js/nope.js", "/js/../app.js", "/js/%2e%2e/app.js", "/js/api.js/", "/js/a.b.js",
+                     "/js/api", "/js/x/api.js", "/index.html", "/js/"):
+            self.assertEqual(get(path)[0], 404, path)
 
 
 class OpenApiTest(unittest.TestCase):

@@ -283,11 +283,14 @@ class ApiTest(unittest.TestCase):
 
     def test_web_assets(self):
         for path, ctype in (("/", "text/html"), ("/app.js", "text/javascript"),
-                            ("/style.css", "text/css")):
+                            ("/js/api.js", "text/javascript"), ("/style.css", "text/css")):
             status, h, body = self.srv.request("GET", path, token=None)
             self.assertEqual(status, 200, path)
             self.assertTrue(h["content-type"].startswith(ctype), h)
             self.assertGreater(len(body), 100)
+        for path in ("/js/nope.js", "/js/../app.js", "/js/api.json"):
+            status, _, _ = self.srv.request("GET", path, token=None)
+            self.assertEqual(status, 404, path)
 
     def test_unknown_path_and_method(self):
         status, doc, _ = self.srv.json("GET", "/api/v1/nothing")

@@ -14,7 +14,7 @@ from harness import ADMIN_TOKEN, BIN, DATA, Server, read_file
 SECRET_NAME = "alice-secret-holiday.png"
 MISSING = {"{id}@images": "0123456789abcdef" * 2, "{id}@jobs": "fedcba9876543210" * 2,
            "{id}@tokens": "999999", "{id}@users": "999999",
-           "{image}": "00112233445566778899aabbccddeeff"}
+           "{image}": "00112233445566778899aabbccddeeff", "{name}.js": "nope.js"}
 
 # How each route treats callers:
 #   public        no token needed, same answer for everyone
@@ -53,6 +53,7 @@ ROUTES = {
     ("GET", "/readyz"): "public",
     ("GET", "/"): "public",
     ("GET", "/app.js"): "public",
+    ("GET", "/js/{name}.js"): "public",
     ("GET", "/style.css"): "public",
 }
 
@@ -124,7 +125,7 @@ class IsolationTest(unittest.TestCase):
         """The path with alice's ids (or ids that do not exist) substituted."""
         ids = {"{id}@images": self.image["id"], "{id}@jobs": self.job["id"],
                "{id}@tokens": self.alice_token_id, "{id}@users": self.user_ids["alice"],
-               "{image}": self.image["id"]}
+               "{image}": self.image["id"], "{name}.js": "api.js"}
         if missing:
             ids = MISSING
         parts = []

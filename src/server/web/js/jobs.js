@@ -1,0 +1,243 @@
+/*
+ * Jobs: the job panel (#job-panel) with its progress bar, state, errors and
+ * Cancel button, fed by the job's event stream (GET /jobs/{id}/events,
+ * polling GET /jobs/{id} once a second when the stream is unavailable),
+ * and the past-jobs table (#jobs-body) whose "Show" opens a job here.
+ */
+import { loadAccount } from './account.js';
+import { API, ApiError, getJson, request, sendJson } from './api.js';
+import { byId, el } from './dom.js';
+import { readEvents } from './events.js';
+import { duration, formatEta } from './format.js';
+import { report, say, showError } from './messages.js';
+import { clearResults, downloadJob, showResults } from './results.js';
+import { imageName } from './uploads.js';
+
+const TERMINAL = ['succeeded', 'failed', 'cancelled'];
+
+let shown = null;  /* the job shown in the panel */
+let follow = null; /* AbortController of the event stream being read */
+
+function showProgress(job) {
+    const done = job.state === 'succeeded';
+    const percent = done ? 100 : Math.max(0, Math.min(100, Number(job.percent) || 0));
+    const whole = Math.floor(percent);
+    const bar = byId('progress');
+    bar.setAttribute('aria-valuenow', String(whole));
+    byId('progress-bar').style.width = `${percent}%`;
+    let text;
+    if (job.state === 'queued')
+        text = 'Queued, waiting for a free worker…';
+    else if (job.state === 'running')
+        text = `${whole}% · ${formatEta(job.eta_seconds)} · ${job.tiles_done} of ${job.tiles_total} tiles`;
+    else if (done)
+        text = `100% · done in ${duration(job)}`;
+    else if (job.state === 'submitting')
+        text = 'Starting…';
+    else
+        text = `${whole}% · ${job.state}`;
+    bar.setAttribute('aria-valuetext', text);
+    byId('progress-text').textContent = text;
+}
+
+function showJob(job) {
+    shown = job;
+    const panel = byId('job-panel');
+    panel.hidden = false;
+    panel.dataset.jobId = job.id;
+    panel.dataset.state = job.state;
+    byId('job-state').textContent = `Job ${job.id}: ${job.state} — ${job.pipeline_text}`;
+    showProgress(job);
+    const errors = [];
+    if (job.error)
+        errors.push(job.error);
+    for (const item of job.items || [])
+        if (item.error)
+            errors.push(`${imageName(item.image)}: ${item.error}`);
+    byId('job-errors').replaceChildren(...errors.map((e) => el('li', { class: 'error-text', text: e })));
+    if (errors.length && job.state === 'failed')
+        showError(`The job failed: ${errors[0]}`);
+    byId('cancel-button').hidden = TERMINAL.includes(job.state);
+    updateJobRow(job);
+}
+
+export function stopFollowing() {
+    if (follow) {
+        follow.abort();
+        follow = null;
+    }
+}
+
+/* Empties the progress panel while a new job is being created. */
+export function resetJobPanel() {
+    stopFollowing();
+    clearResults();
+    shown = null;
+    const panel = byId('job-panel');
+    panel.hidden = false;
+    panel.dataset.state = 'submitting';
+    delete panel.dataset.jobId;
+    byId('job-state').textContent = 'Starting the job…';
+    byId('job-errors').replaceChildren();
+    byId('cancel-button').hidden = true;
+    showProgress({ state: 'submitting', percent: 0 });
+}
+
+/* Shows `job` and follows it until it ends. */
+export function openJob(job) {
+    stopFollowing();
+    clearResults();
+    showJob(job);
+    byId('job-panel').scrollIntoView({ block: 'nearest' });
+    if (TERMINAL.includes(job.state)) {
+        finishJob(job);
+        return;
+    }
+    const controller = new AbortController();
+    follow = controller;
+    followEvents(job.id, controller.signal).then((finished) => {
+        if (!finished && !controller.signal.aborted)
+            return pollJob(job.id, controller.signal);
+        return undefined;
+    }).catch((err) => report(err, 'Following the job'));
+}
+
+/*
+ * Reads GET /jobs/{id}/events. Resolves true when a "done" event arrived,
+ * false when the stream ended or broke before.
+ */
+async function followEvents(id, signal) {
+    let response;
+    try {
+        response = await request(`${API}/jobs/${encodeURIComponent(id)}/events`, {
+            headers: { Accept: 'text/event-stream' }, signal,
+        });
+    } catch (err) {
+        if (err.name === 'AbortError' || (err instanceof ApiError && err.status === 401))
+            throw err;
+        return false;
+    }
+    return readEvents(response, dispatch);
+}
+
+/* Handles one SSE event; true when the job has ended. */
+function dispatch(event, data) {
+    let job;
+    try {
+        job = JSON.parse(data);
+    } catch (ignored) {
+        return false;
+    }
+    if (!job || !job.id || (shown && job.id !== shown.id))
+        return false;
+    showJob(job);
+    if (event === 'done' || TERMINAL.includes(job.state)) {
+        finishJob(job);
+        return true;
+    }
+    return false;
+}
+
+/* Fallback when the event stream is unavailable: GET the job once a second. */
+async function pollJob(id, signal) {
+    while (!signal.aborted) {
+        const job = await getJson(`${API}/jobs/${encodeURIComponent(id)}`);
+        if (signal.aborted)
+            return;
+        showJob(job);
+        if (TERMINAL.includes(job.state)) {
+            finishJob(job);
+            return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+}
+
+function finishJob(job) {
+    if (follow && shown && shown.id === job.id)
+        follow = null;
+    if (job.state === 'succeeded')
+        say(`Job ${job.id} finished: 100%.`);
+    else if (job.state === 'cancelled')
+        say(`Job ${job.id} was cancelled.`);
+    else if (job.state === 'failed' && !job.error && !(job.items || []).some((i) => i.error))
+        showError(`The job failed.`);
+    showResults(job);
+    loadJobs();
+    loadAccount();
+}
+
+async function cancelJob() {
+    const job = shown;
+    if (!job)
+        return;
+    try {
+        say(`Cancelling job ${job.id}…`);
+        const updated = await sendJson('DELETE', `${API}/jobs/${encodeURIComponent(job.id)}`);
+        if (updated && shown && updated.id === shown.id) {
+            showJob(updated);
+            if (TERMINAL.includes(updated.state)) {
+                stopFollowing();
+                finishJob(updated);
+            }
+        }
+    } catch (err) {
+        report(err, 'Cancelling the job');
+    }
+}
+
+/* ---------- past jobs ---------- */
+
+function jobRow(job) {
+    const created = job.created ? new Date(job.created).toLocaleString() : '';
+    const percent = job.state === 'succeeded' ? 100 : Math.floor(Number(job.percent) || 0);
+    const open = el('button', { type: 'button', testid: 'job-open', text: 'Show', 'aria-label': `Show job ${job.id}` });
+    open.addEventListener('click', async () => {
+        try {
+            openJob(await getJson(`${API}/jobs/${encodeURIComponent(job.id)}`));
+        } catch (err) {
+            report(err, 'Opening the job');
+        }
+    });
+    const actions = [open];
+    if (job.state === 'succeeded') {
+        const download = el('button', { type: 'button', testid: 'job-download', text: 'Download', 'aria-label': `Download the result of job ${job.id}` });
+        download.addEventListener('click', () => downloadJob(job));
+        actions.push(download);
+    }
+    const row = el('tr', { testid: 'job-row' }, [
+        el('td', { text: created }),
+        el('td', { class: `state state-${job.state}`, text: job.state }),
+        el('td', { text: `${percent}%` }),
+        el('td', { text: String((job.items || []).length) }),
+        el('td', {}, [el('code', { text: job.pipeline_text })]),
+        el('td', { class: 'actions' }, actions),
+    ]);
+    row.dataset.jobId = job.id;
+    row.dataset.state = job.state;
+    return row;
+}
+
+function updateJobRow(job) {
+    const old = Array.from(byId('jobs-body').rows).find((r) => r.dataset.jobId === job.id);
+    if (old)
+        old.replaceWith(jobRow(job));
+}
+
+export async function loadJobs() {
+    try {
+        const body = await getJson(`${API}/jobs?limit=50`);
+        const jobs = body.jobs || [];
+        byId('jobs-body').replaceChildren(...jobs.map(jobRow));
+        byId('jobs-empty').hidden = jobs.length > 0;
+    } catch (err) {
+        report(err, 'Listing your jobs');
+    }
+}
+
+/* Wires Cancel, the job's Download button and Refresh of the past jobs. */
+export function setupJobs() {
+    byId('cancel-button').addEventListener('click', cancelJob);
+    byId('download-button').addEventListener('click', () => shown && downloadJob(shown));
+    byId('jobs-refresh-button').addEventListener('click', loadJobs);
+}

@@ -1,0 +1,85 @@
+/*
+ * Check and Run: the output settings (#output-format, #output-quality),
+ * "Check pipeline" (POST /pipelines/validate, then #confirm-panel shows the
+ * normalized pipeline) and "Run" (POST /jobs with exactly what was shown,
+ * then the job panel follows the new job).
+ */
+import { loadAccount } from './account.js';
+import { API, ApiError, sendJson } from './api.js';
+import { invalidate, selectedImages, updateConfirm } from './confirm.js';
+import { byId } from './dom.js';
+import { loadJobs, openJob, resetJobPanel } from './jobs.js';
+import { report, say, showError } from './messages.js';
+import { state } from './state.js';
+import { buildPipeline } from './steps.js';
+
+function outputSettings() {
+    const quality = byId('output-quality');
+    if (!quality.checkValidity())
+        throw new Error('Quality must be a whole number from 1 to 100');
+    return { format: byId('output-format').value, quality: Number(quality.value) };
+}
+
+async function checkPipeline() {
+    showError('');
+    let pipeline, output;
+    try {
+        pipeline = buildPipeline();
+        output = outputSettings();
+    } catch (err) {
+        showError(`${err.message}.`);
+        return;
+    }
+    const revision = state.revision;
+    say('Checking the pipeline…');
+    try {
+        const result = await sendJson('POST', `${API}/pipelines/validate`, { pipeline });
+        if (revision !== state.revision)
+            return;
+        state.checked = { revision, text: result.text, pipeline: result.pipeline, output };
+        byId('pipeline-text').textContent = result.text;
+        byId('confirm-panel').hidden = false;
+        updateConfirm();
+        say(`Pipeline checked: ${result.text}`);
+    } catch (err) {
+        say('');
+        if (err instanceof ApiError && err.status === 400)
+            showError(`The pipeline is not valid: ${err.message || 'the server rejected it'}.`);
+        else
+            report(err, 'Checking the pipeline');
+    }
+}
+
+async function runJob() {
+    const checked = state.checked;
+    const images = selectedImages();
+    if (!checked || checked.revision !== state.revision || !images.length)
+        return;
+    showError('');
+    byId('run-button').disabled = true;
+    resetJobPanel();
+    say('Starting the job…');
+    try {
+        const job = await sendJson('POST', `${API}/jobs`, {
+            images: images.map((u) => u.image.id),
+            pipeline: checked.pipeline,
+            output: checked.output,
+        });
+        say(`Job ${job.id} started: ${job.pipeline_text}`);
+        openJob(job);
+        loadJobs();
+        loadAccount();
+    } catch (err) {
+        byId('run-button').disabled = false;
+        say('');
+        report(err, 'Starting the job');
+    }
+}
+
+/* Wires the output settings, Check pipeline and Run. */
+export function setupRun() {
+    byId('output-format').addEventListener('change', invalidate);
+    byId('output-quality').addEventListener('input', invalidate);
+    byId('check-button').addEventListener('click', checkPipeline);
+    byId('run-button').addEventListener('click', runJob);
+}
