@@ -57,4 +57,4 @@ format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h' '*.cpp')
 
 clean:
-	rm -rf $(BUILD) build-test build-asan out
+	rm -rf $(BUILD) build-test build-asan build-tsan out

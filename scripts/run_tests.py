@@ -13,6 +13,7 @@ Steps, each counted case by case:
      a test CA; skipped, with a message, only when chromium is not installed,
      the TLS part also when certutil is not)
   5. the C unit suite again under ASan + UBSan (build-asan/)
+  6. the engine's and the fleet's unit tests under TSan (build-tsan/)
 
 External programs (clang-format, git, chromium, node, npm, certutil, openssl)
 come from tests/tools.py, as in the Python tests: each at its Debian path,
@@ -82,9 +83,10 @@ def build(builddir, extra):
     return r.returncode == 0
 
 
-def unit_suite(builddir, label, env_extra=None):
+def unit_suite(builddir, label, env_extra=None, suites=("unit",)):
     env = dict(os.environ, **(env_extra or {}))
-    r = run(["meson", "test", "-C", builddir, "--suite", "unit", "--print-errorlogs",
+    picks = [arg for s in suites for arg in ("--suite", s)]
+    r = run(["meson", "test", "-C", builddir] + picks + ["--print-errorlogs",
              "--num-processes", "2"], env=env)
     log = os.path.join(ROOT, builddir, "meson-logs", "testlog.json")
     n = 0
@@ -210,6 +212,13 @@ def main():
         unit_suite("build-asan", "asan", {
             "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=1",
             "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1"})
+    # The engine's thread pool and the fleet's threads under ThreadSanitizer.
+    ok = build("build-tsan", ["--buildtype=debugoptimized", "-Db_sanitize=thread",
+                              "-Db_lundef=false"])
+    record("build tsan", ok)
+    if ok:
+        unit_suite("build-tsan", "tsan", {"TSAN_OPTIONS": "halt_on_error=1:second_deadlock_stack=1"},
+                   suites=("engine", "fleet"))
     say(f"\ntook {time.time() - start:.0f}s")
     if failures:
         say("failures:\n  " + "\n  ".join(failures[:200]))

@@ -11,7 +11,7 @@
 #include <webp/mux.h>
 
 #include "check.h"
-#include "codecs/helpers.h"
+#include "image/codecs/helpers.h"
 #include "tessera/stream.h"
 
 static char dir[256]; /* a scratch folder for this run */

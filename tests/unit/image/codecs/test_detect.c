@@ -1,6 +1,6 @@
 /* Format detection from magic bytes, name tables and header info. */
 #include "check.h"
-#include "codecs/helpers.h"
+#include "image/codecs/helpers.h"
 
 static void test_magic_bytes(void) {
     static const struct {

@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "codecs/helpers.h"
+#include "image/codecs/helpers.h"
 
 /* `src` converted the way the codecs convert: gray expanded to RGB, alpha
  * dropped, or opaque alpha added. */

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "codecs/helpers.h"
+#include "image/codecs/helpers.h"
 #include "tessera/stream.h"
 
 static char dir[256];    /* a scratch folder for this run */

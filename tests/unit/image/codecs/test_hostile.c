@@ -4,7 +4,7 @@
 #include <time.h>
 
 #include "check.h"
-#include "codecs/helpers.h"
+#include "image/codecs/helpers.h"
 
 static double now(void) {
     struct timespec ts;
