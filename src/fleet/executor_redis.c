@@ -134,6 +134,7 @@ static void configure(redis_exec *x, const tsr_redis_config *cfg, const char *cl
     x->resend_ms = cfg->resend_ms > 0                    ? cfg->resend_ms
                    : 4 * lease > TSR_FLEET_RESEND_MIN_MS ? 4 * lease
                                                          : TSR_FLEET_RESEND_MIN_MS;
+    x->audit_ms = lease / 2 > 1000 ? lease / 2 : 1000;
     x->level = cfg->compress_level == 0 ? 1 : cfg->compress_level;
     if (cfg->key) {
         x->sealed = 1;

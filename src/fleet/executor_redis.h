@@ -48,6 +48,7 @@ typedef struct tsr_redis_stats {
     uint64_t in_flight;       /* tasks in Redis now */
     uint64_t rejected;        /* results dropped: tampered, foreign or unsealed */
     uint64_t redis_losses;    /* Redis came back without acknowledged tasks: all resent */
+    uint64_t tasks_lost;      /* tasks found gone from Redis by the audit and resent */
 } tsr_redis_stats;
 
 /* Connects to Redis (TSR_ERR_IO naming the host when it cannot be reached,

@@ -35,6 +35,8 @@ typedef struct rbatch {
     int failed;              /* a result failed the batch (message in b->ctx) */
     tsr_status status;       /* the failure */
     double last_scan;        /* when overdue tiles were last looked for */
+    uint8_t *missing;        /* per tile: its entry was gone at the last audit */
+    double last_audit;       /* when the tasks in flight were last audited */
     struct rbatch *next;     /* active list */
 } rbatch;
 
@@ -50,6 +52,7 @@ typedef struct redis_exec {
     int cap_batch;                       /* in-flight tasks per batch */
     int cap_total;                       /* in-flight tasks in all */
     int resend_ms;                       /* resend timeout */
+    int audit_ms;                        /* audit period of tasks in flight (half a lease) */
     int level;                           /* zstd level, <= 0 raw */
     int sealed;                          /* payloads are sealed with key */
     tsr_cluster_key key;                 /* cluster key when sealed */
@@ -79,6 +82,12 @@ tsr_status tsr_redis_exec_run_tiles(tsr_executor *e, const tsr_tile_batch *b);
 /* The result reader thread's body; `arg` is the redis_exec
  * (executor_redis_results.c). */
 void *tsr_redis_exec_reader_main(void *arg);
+
+/* Every audit period, checks that the batch's tasks in flight are still in
+ * Redis and has those gone twice in a row sent again
+ * (executor_redis_audit.c). Under lock on entry and exit; unlocks while
+ * talking to Redis on `l`. */
+void tsr_redis_exec_audit(redis_exec *x, rbatch *rb, tsr_redis_link *l, double now);
 
 /* Waits on x->changed for at most `ms`. Under lock. */
 void tsr_redis_exec_wait(redis_exec *x, int ms);

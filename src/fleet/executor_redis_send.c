@@ -48,6 +48,7 @@ static int pick(redis_exec *x, rbatch *rb, int *picks, double now) {
         for (int t = 0; t < rb->next_new && n < SEND_CHUNK; t++)
             if (rb->state[t] == SENT && now - rb->sent_at[t] > x->resend_ms) {
                 rb->sent_at[t] = now;
+                rb->missing[t] = 0;
                 picks[n++] = t;
                 x->stats.tasks_resent++;
             }
@@ -60,6 +61,7 @@ static int pick(redis_exec *x, rbatch *rb, int *picks, double now) {
             rb->reverted--;
             rb->state[t] = SENT;
             rb->sent_at[t] = now;
+            rb->missing[t] = 0;
             rb->in_flight++;
             x->in_flight_total++;
             picks[n++] = t;
@@ -69,6 +71,7 @@ static int pick(redis_exec *x, rbatch *rb, int *picks, double now) {
         int t = rb->next_new++;
         rb->state[t] = SENT;
         rb->sent_at[t] = now;
+        rb->missing[t] = 0;
         rb->in_flight++;
         x->in_flight_total++;
         picks[n++] = t;
@@ -329,6 +332,7 @@ static void batch_loop(redis_exec *x, rbatch *rb, tsr_redis_link *l) {
     int backoff = 0;
     long long mark;
     while (!rb->failed && rb->done < rb->b->count && !tsr_ctx_cancelled(rb->b->ctx)) {
+        tsr_redis_exec_audit(x, rb, l, tsr_redis_now_ms());
         int n = pick(x, rb, picks, tsr_redis_now_ms());
         if (n == 0) {
             tsr_redis_exec_wait(x, 100);
@@ -374,9 +378,10 @@ tsr_status tsr_redis_exec_run_tiles(tsr_executor *e, const tsr_tile_batch *b) {
     rb.state = calloc((size_t)b->count, 1);
     rb.sent_at = calloc((size_t)b->count, sizeof *rb.sent_at);
     rb.entry = calloc((size_t)b->count, sizeof *rb.entry);
+    rb.missing = calloc((size_t)b->count, 1);
     tsr_redis_link *l = take_link(x);
     tsr_status st = TSR_OK;
-    if (!rb.state || !rb.sent_at || !rb.entry || !l) {
+    if (!rb.state || !rb.sent_at || !rb.entry || !rb.missing || !l) {
         st = tsr_error(b->ctx, TSR_ERR_NOMEM, "redis executor: out of memory for %d tiles",
                        b->count);
         goto out;
@@ -406,5 +411,6 @@ out:
     free(rb.state);
     free(rb.sent_at);
     free(rb.entry);
+    free(rb.missing);
     return st;
 }

@@ -114,8 +114,11 @@ static void executor_metrics(tsr_buffer *buf, int *bad, tsr_executor *exec) {
     add(buf, bad,
         "# HELP tessera_fleet_redis_losses_total Times Redis came back without tasks it had "
         "acknowledged (all tasks in flight were sent again).\n"
-        "# TYPE tessera_fleet_redis_losses_total counter\ntessera_fleet_redis_losses_total %llu\n",
-        (unsigned long long)s.redis_losses);
+        "# TYPE tessera_fleet_redis_losses_total counter\ntessera_fleet_redis_losses_total %llu\n"
+        "# HELP tessera_fleet_tasks_lost_total Tasks in flight found gone from Redis by the audit "
+        "and sent again.\n"
+        "# TYPE tessera_fleet_tasks_lost_total counter\ntessera_fleet_tasks_lost_total %llu\n",
+        (unsigned long long)s.redis_losses, (unsigned long long)s.tasks_lost);
 }
 
 enum MHD_Result h_metrics(request *r) {
