@@ -1,12 +1,13 @@
 /* Logging (src/util/log.h): the sink gets level, message and detail; the
  * minimum level filters; the default sink writes one JSON line on stderr
- * in the server's format. */
+ * in the server's format; tsr_error(NULL, ...) reaches the log. */
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "tessera/status.h"
 #include "util/log.h"
 
 /* What the test sink saw last. */
@@ -184,6 +185,25 @@ static void test_default_long_line_whole(void) {
     free(text);
 }
 
+static void test_error_without_context_is_logged(void) {
+    seen s = {0};
+    tsr_log_set_sink(test_sink, &s);
+    CHECK_EQ_INT(tsr_error(NULL, TSR_ERR_IO, "cannot open %s: %s", "x.png", "gone"), TSR_ERR_IO);
+    CHECK_EQ_INT(s.count, 1);
+    CHECK_EQ_INT(s.level, TSR_LOG_WARN);
+    CHECK(!strcmp(s.msg, "cannot open x.png: gone"));
+    CHECK(!strcmp(s.first_key, "status"));
+    CHECK(!strcmp(s.first_string, "i/o error"));
+    CHECK_EQ_INT(tsr_error(NULL, TSR_OK, "not an error"), TSR_OK);
+    CHECK_EQ_INT(s.count, 1);
+    tsr_ctx *ctx = tsr_ctx_new(); /* with a context: kept there, not logged */
+    tsr_error(ctx, TSR_ERR_USAGE, "bad tile");
+    CHECK_EQ_INT(s.count, 1);
+    CHECK(!strcmp(tsr_ctx_message(ctx), "bad tile"));
+    tsr_ctx_free(ctx);
+    tsr_log_set_sink(NULL, NULL);
+}
+
 static void logging_sink(void *user, const tsr_log_record *rec) {
     int *calls = user;
     (*calls)++;
@@ -243,6 +263,7 @@ int main(void) {
     RUN(test_default_line_escapes);
     RUN(test_format_cuts_like_snprintf);
     RUN(test_default_long_line_whole);
+    RUN(test_error_without_context_is_logged);
     RUN(test_sink_that_logs);
     RUN(test_threads_write_whole_lines);
     return check_finish();
