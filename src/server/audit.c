@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "server/server_internal.h"
+#include "util/clock.h"
 
 void request_address(request *r, char *out, size_t size) {
     out[0] = '\0';
@@ -26,7 +27,7 @@ void audit(request *r, const char *level, const char *event, ...) {
     request_address(r, addr, sizeof addr);
     const char *route = r->route_index >= 0 ? server_routes[r->route_index].pattern : "";
     json_t *line = json_object();
-    json_object_set_new(line, "ts", json_time(wall_ms()));
+    json_object_set_new(line, "ts", json_time(tsr_clock_wall_ms()));
     json_object_set_new(line, "level", json_string(level));
     json_object_set_new(line, "msg", json_string("audit"));
     json_object_set_new(line, "event", json_string(event));

@@ -10,12 +10,7 @@
 #include <time.h>
 
 #include "server/server_internal.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
+#include "util/clock.h"
 
 void tsr_server_log(const char *level, const char *msg, ...) {
     struct timespec ts;
@@ -49,7 +44,7 @@ static int rate_exempt(const route *rt) {
  * key a second, and returns 0. */
 static int rate_allow(request *r, const char *key, int take, enum MHD_Result *result) {
     tsr_ratelimit *rl = r->srv->rate;
-    double now = now_s(), retry = 0;
+    double now = tsr_clock_mono_s(), retry = 0;
     if (take ? tsr_ratelimit_take(rl, key, now, &retry) : tsr_ratelimit_peek(rl, key, now, &retry))
         return 1;
     if (!take) /* counts the refusal; an empty bucket stays as it is */
@@ -80,7 +75,7 @@ static int auth_and_rate(request *r, const route *rt, enum MHD_Result *result) {
     }
     if (!auth_check(r, rt, result)) {
         if (limited)
-            tsr_ratelimit_take(r->srv->rate, key, now_s(), NULL);
+            tsr_ratelimit_take(r->srv->rate, key, tsr_clock_mono_s(), NULL);
         return 0;
     }
     if (!limited || rt->access == ACCESS_PUBLIC)
@@ -148,7 +143,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->srv = srv;
         r->conn = conn;
         r->method = method;
-        r->start = now_s();
+        r->start = tsr_clock_mono_s();
         r->route_index = -1;
         snprintf(r->id, sizeof r->id, "%s%08llx", srv->id_prefix,
                  (unsigned long long)atomic_fetch_add(&srv->next_request, 1));
@@ -199,8 +194,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     const char *route = r->route_index >= 0 ? server_routes[r->route_index].pattern : "";
     tsr_server_log(r->status >= 500 ? "error" : "info", "request", "request_id", json_string(r->id),
                    "method", json_string(r->method), "route", json_string(route), "status",
-                   json_integer(r->status), "ms", json_real((now_s() - r->start) * 1000.0),
-                   "job_id", r->job_id[0] ? json_string(r->job_id) : NULL, "completed",
+                   json_integer(r->status), "ms",
+                   json_real((tsr_clock_mono_s() - r->start) * 1000.0), "job_id",
+                   r->job_id[0] ? json_string(r->job_id) : NULL, "completed",
                    json_boolean(toe == MHD_REQUEST_TERMINATED_COMPLETED_OK), NULL);
     upload_free(r->up);
     tsr_buffer_free(&r->body);

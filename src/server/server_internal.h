@@ -109,8 +109,6 @@ enum MHD_Result reply_error(request *r, unsigned status, const char *code, const
 enum MHD_Result reply_status(request *r, tsr_status st);
 /* Plain text body (copied). */
 enum MHD_Result reply_text(request *r, unsigned status, const char *type, const char *text);
-/* Milliseconds since the Unix epoch. */
-int64_t wall_ms(void);
 /* RFC 3339 UTC time of ms since epoch, or JSON null for 0. */
 json_t *json_time(int64_t ms);
 /* The request's JSON body as an object; replies 400 itself and returns

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "service/store_internal.h"
@@ -102,12 +101,6 @@ tsr_status tsr_store_commit(tsr_store *s, tsr_ctx *ctx) {
 void tsr_store_rollback(tsr_store *s) {
     if (!sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
-int64_t tsr_store_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void tsr_store_random_id(char id[TSR_STORE_ID_LEN + 1]) {

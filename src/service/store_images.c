@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "service/store_internal.h"
+#include "util/clock.h"
 
 #define IMAGE_COLUMNS                                                                              \
     "id, owner, sha256, format, width, height, bands, frames, bytes, blob, name, created"
@@ -65,7 +66,7 @@ tsr_status tsr_store_image_insert(tsr_store *store, tsr_ctx *ctx, tsr_store_imag
     im->format[TSR_STORE_FORMAT_MAX] = '\0';
     clean_name(im->name);
     tsr_store_random_id(im->id);
-    im->created = tsr_store_now_ms();
+    im->created = tsr_clock_wall_ms();
     pthread_mutex_lock(&store->lock);
     tsr_status rc = tsr_store_prepare(store, ctx,
                                       "INSERT INTO images(" IMAGE_COLUMNS ") "

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "service/store_internal.h"
+#include "util/clock.h"
 
 #define USER_COLUMNS "u.id, u.name, u.role, u.created, u.quota_bytes, u.quota_jobs"
 
@@ -63,7 +64,7 @@ tsr_status tsr_store_user_create(tsr_store *store, tsr_ctx *ctx, const char *nam
         goto out;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, tsr_role_name(role), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, tsr_store_now_ms());
+    sqlite3_bind_int64(st, 3, tsr_clock_wall_ms());
     if (sqlite3_step(st) != SQLITE_DONE) {
         if (sqlite3_extended_errcode(store->db) == SQLITE_CONSTRAINT_UNIQUE)
             rc = tsr_error(ctx, TSR_ERR_USAGE, "user %s already exists", name);
@@ -186,7 +187,7 @@ tsr_status tsr_store_token_insert(tsr_store *store, tsr_ctx *ctx, int64_t user,
         goto out;
     sqlite3_bind_blob(st, 1, hash, sizeof hash, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, user);
-    sqlite3_bind_int64(st, 3, tsr_store_now_ms());
+    sqlite3_bind_int64(st, 3, tsr_clock_wall_ms());
     if (sqlite3_step(st) != SQLITE_DONE) {
         if (sqlite3_extended_errcode(store->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
             rc = tsr_error(ctx, TSR_ERR_USAGE, "token: there is no user %lld", (long long)user);
@@ -264,7 +265,7 @@ tsr_status tsr_store_token_revoke(tsr_store *store, tsr_ctx *ctx, const tsr_stor
         goto out;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, tsr_store_owner_filter(caller));
-    sqlite3_bind_int64(st, 3, tsr_store_now_ms());
+    sqlite3_bind_int64(st, 3, tsr_clock_wall_ms());
     if (!(rc = tsr_store_step_done(store, ctx, st, "revoke a token")) && found)
         *found = sqlite3_changes(store->db) > 0;
 out:
