@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "server/server_internal.h"
 #include "util/clock.h"
+#include "util/random.h"
 
 void tsr_server_log(const char *level, const char *msg, ...) {
     struct timespec ts;
@@ -245,11 +245,13 @@ tsr_status tsr_server_start(tsr_ctx *ctx, const tsr_server_config *config, tsr_s
                              config->rate_limit, config->rate_burst);
         }
     }
+    tsr_status st = tsr_random_hex(ctx, srv->id_prefix, ID_PREFIX_DIGITS);
+    if (st) {
+        tsr_ratelimit_free(srv->rate);
+        free(srv);
+        return st;
+    }
     pthread_mutex_init(&srv->metrics_lock, NULL);
-    uint32_t rnd = 0;
-    if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-        rnd = (uint32_t)time(NULL);
-    snprintf(srv->id_prefix, sizeof srv->id_prefix, "%08x", rnd);
     unsigned max_conn = config->max_connections ? config->max_connections : 256;
     unsigned per_ip = config->per_ip_limit ? config->per_ip_limit : 64;
     unsigned timeout = config->timeout_s ? config->timeout_s : 60;

@@ -14,6 +14,7 @@
 #define UPLOAD_PARTS_MAX 256        /* files in one multipart upload */
 #define METRIC_SLOTS     512        /* distinct (route, status) pairs counted */
 #define RATE_SLOTS       8192       /* rate-limit buckets (accounts and addresses) held */
+#define ID_PREFIX_DIGITS 8          /* random hex digits that start every request id */
 
 typedef struct request request;
 typedef struct upload upload;
@@ -48,21 +49,21 @@ typedef struct metric_slot {
 } metric_slot;
 
 struct tsr_server {
-    struct MHD_Daemon *daemon;         /* the listener */
-    tsr_store *store;                  /* borrowed */
-    tsr_jobs *jobs;                    /* borrowed */
-    tsr_server_config config;          /* copied; host borrowed */
-    int port;                          /* bound port */
-    atomic_int draining;               /* set at shutdown */
-    atomic_uint_fast64_t next_request; /* request id counter */
-    atomic_uint_fast64_t bytes_in;     /* upload bytes received */
-    atomic_uint_fast64_t bytes_out;    /* file bytes served */
-    char id_prefix[9];                 /* random per process, for request ids */
-    pthread_mutex_t metrics_lock;      /* guards `slots` */
-    metric_slot slots[METRIC_SLOTS];   /* HTTP request counters */
-    int n_slots;                       /* slots in use */
-    tsr_ratelimit *rate;               /* request rate limiter; NULL = none */
-    atomic_uint_fast64_t quota_stops;  /* uploads and jobs refused by a quota */
+    struct MHD_Daemon *daemon;            /* the listener */
+    tsr_store *store;                     /* borrowed */
+    tsr_jobs *jobs;                       /* borrowed */
+    tsr_server_config config;             /* copied; host borrowed */
+    int port;                             /* bound port */
+    atomic_int draining;                  /* set at shutdown */
+    atomic_uint_fast64_t next_request;    /* request id counter */
+    atomic_uint_fast64_t bytes_in;        /* upload bytes received */
+    atomic_uint_fast64_t bytes_out;       /* file bytes served */
+    char id_prefix[ID_PREFIX_DIGITS + 1]; /* random per process, for request ids */
+    pthread_mutex_t metrics_lock;         /* guards `slots` */
+    metric_slot slots[METRIC_SLOTS];      /* HTTP request counters */
+    int n_slots;                          /* slots in use */
+    tsr_ratelimit *rate;                  /* request rate limiter; NULL = none */
+    atomic_uint_fast64_t quota_stops;     /* uploads and jobs refused by a quota */
 };
 
 /* Per-request state, from the first call of the access handler to the

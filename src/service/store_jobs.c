@@ -208,7 +208,8 @@ tsr_status tsr_store_job_create(tsr_store *store, tsr_ctx *ctx, const tsr_store_
     if (rc)
         return rc;
     char made[TSR_STORE_ID_LEN + 1];
-    tsr_store_random_id(made);
+    if ((rc = tsr_store_random_id(ctx, made)))
+        return rc;
     pthread_mutex_lock(&store->lock);
     if (!(rc = tsr_store_begin(store, ctx)) && !(rc = insert_job(store, ctx, caller, spec, made)) &&
         !(rc = insert_items(store, ctx, caller, spec, made)) &&
