@@ -2,35 +2,84 @@
  * streams block in their reader), request setup, routing, body collection,
  * and the per-request log line. */
 #include <arpa/inet.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "server/server_internal.h"
 #include "util/clock.h"
+#include "util/log.h"
 #include "util/random.h"
 
-void tsr_server_log(const char *level, const char *msg, ...) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    json_t *line = json_object();
-    json_object_set_new(line, "ts", json_time((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
-    json_object_set_new(line, "level", json_string(level));
-    json_object_set_new(line, "msg", json_string(msg));
-    va_list ap;
-    va_start(ap, msg);
+/* Milliseconds since the request began, to the microsecond. */
+static double elapsed_ms(const request *r) {
+    return round((tsr_clock_mono_s() - r->start) * 1e6) / 1e3;
+}
+
+void json_object_add_pairs(json_t *object, va_list ap) {
     for (const char *key; (key = va_arg(ap, const char *));) {
         json_t *v = va_arg(ap, json_t *);
-        json_object_set_new(line, key, v ? v : json_null());
+        json_object_set_new(object, key, v ? v : json_null());
     }
+}
+
+/* `v` as the log detail `key`. An object or array becomes JSON text in
+ * *raw, which the caller frees. */
+static tsr_log_field log_field(const char *key, json_t *v, char **raw) {
+    tsr_log_field f = {.key = key, .kind = TSR_LOG_NULL};
+    if (json_is_string(v)) {
+        f.kind = TSR_LOG_STRING;
+        f.string = json_string_value(v);
+    } else if (json_is_integer(v)) {
+        f.kind = TSR_LOG_INT;
+        f.integer = json_integer_value(v);
+    } else if (json_is_real(v)) {
+        f.kind = TSR_LOG_REAL;
+        f.real = json_real_value(v);
+    } else if (json_is_boolean(v)) {
+        f.kind = TSR_LOG_BOOL;
+        f.integer = json_is_true(v);
+    } else if (json_is_object(v) || json_is_array(v)) {
+        *raw = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+        f.kind = *raw ? TSR_LOG_RAW : TSR_LOG_NULL;
+        f.string = *raw;
+    }
+    return f;
+}
+
+void tsr_server_log_json(const char *level, const char *msg, json_t *detail) {
+    tsr_log_level lv = TSR_LOG_INFO;
+    tsr_log_level_parse(level, &lv);
+    if (!tsr_log_enabled(lv))
+        return;
+    size_t n = json_object_size(detail), i = 0;
+    tsr_log_field *fields = calloc(n ? n : 1, sizeof *fields);
+    char **raw = calloc(n ? n : 1, sizeof *raw);
+    const char *key;
+    json_t *v;
+    if (fields && raw) { /* else out of memory: the message without its detail */
+        json_object_foreach(detail, key, v) {
+            fields[i] = log_field(key, v, &raw[i]);
+            i++;
+        }
+    }
+    tsr_log(lv, msg, fields, i);
+    for (size_t k = 0; raw && k < i; k++)
+        free(raw[k]);
+    free(raw);
+    free(fields);
+}
+
+void tsr_server_log(const char *level, const char *msg, ...) {
+    json_t *detail = json_object();
+    va_list ap;
+    va_start(ap, msg);
+    json_object_add_pairs(detail, ap);
     va_end(ap);
-    char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-    if (text)
-        fprintf(stderr, "%s\n", text);
-    free(text);
-    json_decref(line);
+    tsr_server_log_json(level, msg, detail);
+    json_decref(detail);
 }
 
 /* Requests the rate limit leaves alone: probes and the metrics scrape. */
@@ -194,8 +243,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     const char *route = r->route_index >= 0 ? server_routes[r->route_index].pattern : "";
     tsr_server_log(r->status >= 500 ? "error" : "info", "request", "request_id", json_string(r->id),
                    "method", json_string(r->method), "route", json_string(route), "status",
-                   json_integer(r->status), "ms",
-                   json_real((tsr_clock_mono_s() - r->start) * 1000.0), "job_id",
+                   json_integer(r->status), "ms", json_real(elapsed_ms(r)), "job_id",
                    r->job_id[0] ? json_string(r->job_id) : NULL, "completed",
                    json_boolean(toe == MHD_REQUEST_TERMINATED_COMPLETED_OK), NULL);
     upload_free(r->up);

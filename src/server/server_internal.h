@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 
 #include "server/ratelimit.h"
@@ -137,10 +138,19 @@ enum MHD_Result reply_integrity_failure(request *r, const char *blob);
 enum MHD_Result serve_file(request *r, const char *blob, int fd, const char *type, const char *etag,
                            const char *filename);
 
+/* ---- server.c ---- */
+/* tsr_server_log with the members of the object `detail` (borrowed) as
+ * detail, in order. */
+void tsr_server_log_json(const char *level, const char *msg, json_t *detail);
+/* Adds the key, json_t* ... NULL pairs of `ap` to `object` (values stolen;
+ * NULL becomes null). */
+void json_object_add_pairs(json_t *object, va_list ap);
+
 /* ---- audit.c ---- */
-/* Writes one audit line on stderr ("msg":"audit"): event, request id, client
- * address, account (null before sign-in), method, route, plus the key,
- * json_t* ... NULL pairs given (values stolen). */
+/* Logs one audit record ("msg":"audit", through tsr_server_log_json):
+ * event, request id, client address, account (null before sign-in),
+ * method, route, plus the key, json_t* ... NULL pairs given (values
+ * stolen). */
 void audit(request *r, const char *level, const char *event, ...);
 /* The client's numeric address into `out`, or "" when MHD does not know it. */
 void request_address(request *r, char *out, size_t size);
