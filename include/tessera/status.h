@@ -51,7 +51,9 @@ tsr_ctx *tsr_ctx_new(void);
 void tsr_ctx_free(tsr_ctx *ctx);
 
 /* Records `status` with a printf-style message unless an error is already
- * recorded, and returns `status` so callers can `return tsr_error(...)`. */
+ * recorded, and returns `status` so callers can `return tsr_error(...)`.
+ * With a NULL `ctx` the message goes to the log as a warning (src/util/log.h)
+ * instead of being dropped. */
 tsr_status tsr_error(tsr_ctx *ctx, tsr_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 tsr_status tsr_error_v(tsr_ctx *ctx, tsr_status status, const char *fmt, va_list ap);

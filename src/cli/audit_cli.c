@@ -10,22 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/accounts.h"
-
-/* "2026-11-26T23:35:03.396Z" for now. */
-static json_t *now_iso(void) {
-    struct timespec ts;
-    struct tm tm;
-    char buf[40];
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, sizeof buf - n, ".%03ldZ", ts.tv_nsec / 1000000L);
-    return json_string(buf);
-}
+#include "util/clock.h"
 
 /* Appends `text` and a newline to DATA/audit.log (created 0600) and syncs
  * it. Returns 0 on failure (errno set). */
@@ -52,7 +40,9 @@ static int append_line(const char *data, const char *text) {
 void cli_audit(const char *data, const char *event, ...) {
     const struct passwd *pw = getpwuid(geteuid());
     json_t *line = json_object();
-    json_object_set_new(line, "ts", now_iso());
+    char now[TSR_CLOCK_ISO_SIZE];
+    tsr_clock_format_iso(tsr_clock_wall_ms(), now);
+    json_object_set_new(line, "ts", json_string(now));
     json_object_set_new(line, "level", json_string("info"));
     json_object_set_new(line, "msg", json_string("audit"));
     json_object_set_new(line, "event", json_string(event));

@@ -51,6 +51,5 @@ void cli_progress_start(cli_progress *p, const char *label);
 /* tsr_progress_fn-compatible callback; user is a cli_progress. */
 void cli_progress_update(void *user, uint64_t done, uint64_t total);
 void cli_progress_finish(cli_progress *p, int ok);
-double cli_now(void);
 
 #endif

@@ -5,12 +5,12 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/accounts.h"
 #include "cli/cli.h"
 #include "service/blob_crypt.h"
 #include "service/store.h"
+#include "util/clock.h"
 
 static void data_usage(FILE *f) {
     fprintf(f, "usage: tessera data keygen FILE\n"
@@ -44,16 +44,10 @@ typedef struct progress_state {
     double last; /* monotonic seconds of the last line */
 } progress_state;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Prints "rotate-key: N/M blobs" at most every half second, and the last. */
 static void on_progress(void *user, uint64_t done, uint64_t total) {
     progress_state *p = user;
-    double t = now_s();
+    double t = tsr_clock_mono_s();
     if (done != total && t - p->last < 0.5)
         return;
     p->last = t;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,7 +121,8 @@ static void log_job_event(void *user, const char *job_id, const char *event, tsr
         tsr_server_log("info", "job started", "job_id", json_string(job_id), NULL);
     else
         tsr_server_log("info", "job finished", "job_id", json_string(job_id), "state",
-                       json_string(tsr_job_state_name(state)), "seconds", json_real(seconds), NULL);
+                       json_string(tsr_job_state_name(state)), "seconds",
+                       json_real(round(seconds * 1e6) / 1e6), NULL);
 }
 
 static void serve_usage(FILE *f) {

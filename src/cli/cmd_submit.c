@@ -6,13 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/http_client.h"
+#include "util/clock.h"
 
-#define POLL_S         0.5 /* job polling interval when the event stream breaks */
+#define POLL_MS        500 /* job polling interval (ms) when the event stream breaks */
 #define MAX_NET_ERRORS 5   /* consecutive failed polls before giving up */
 
 /* What the event callback tracks while a job runs. */
@@ -60,11 +60,6 @@ static int on_event(void *user, const char *event, const char *data) {
     return over || !strcmp(event, "done");
 }
 
-static void sleep_s(double s) {
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    nanosleep(&ts, NULL);
-}
-
 /* Follows job `id` to its end: the event stream, then polling when the
  * stream ends early. Returns an exit code; f->final holds the job. */
 static int wait_job(hc_client *c, follow *f) {
@@ -96,7 +91,7 @@ static int wait_job(hc_client *c, follow *f) {
         }
         hc_response_free(&r);
         if (!f->final)
-            sleep_s(POLL_S);
+            tsr_clock_sleep_ms(POLL_MS);
     }
     return EXIT_OK;
 }
@@ -305,7 +300,7 @@ static int follow_job(hc_client *c, const json_t *job, const char *out) {
     if (f.tty)
         cli_progress_finish(&f.bar, ok);
     if (!code) {
-        printf("job %s %s in %.2fs\n", f.id, state, cli_now() - f.bar.start);
+        printf("job %s %s in %.2fs\n", f.id, state, tsr_clock_mono_s() - f.bar.start);
         int got = hc_fetch_results(c, f.final, out);
         code = !ok && got == EXIT_OK ? EXIT_INPUT : got;
     }

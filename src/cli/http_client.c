@@ -10,11 +10,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/http_client.h"
+#include "util/clock.h"
 
 #define MAX_BODY    (64u << 20) /* bytes of a response kept in memory */
 #define MAX_RETRIES 3           /* 429/503 answers retried per request */
@@ -170,11 +170,6 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *user) {
     return n;
 }
 
-static void sleep_s(double s) {
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    nanosleep(&ts, NULL);
-}
-
 /* Runs one request on the prepared handle (method, body already set):
  * sets URL, headers and callbacks, performs it, and retries 429/503 up to
  * MAX_RETRIES times. `upload` (may be NULL) is rewound before a retry.
@@ -220,7 +215,7 @@ static int perform(hc_client *c, const char *path, struct curl_slist *headers, s
             break;
         double wait = s->r->retry_after < MAX_WAIT_S ? s->r->retry_after : MAX_WAIT_S;
         fprintf(stderr, "tessera: server busy (HTTP %ld), retrying in %.0fs\n", s->r->status, wait);
-        sleep_s(wait);
+        tsr_clock_sleep_ms((int64_t)(wait * 1000));
         if (upload && fseek(upload, 0, SEEK_SET) != 0)
             break;
     }

@@ -1,20 +1,14 @@
 /* A one-line progress bar with percent and ETA, only on a terminal. */
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
-
-double cli_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "util/clock.h"
 
 void cli_progress_start(cli_progress *p, const char *label) {
     p->enabled = isatty(STDERR_FILENO);
     p->label = label;
-    p->start = cli_now();
+    p->start = tsr_clock_mono_s();
     p->last_draw = 0;
     p->last_percent = -1;
 }
@@ -37,7 +31,7 @@ void cli_progress_update(void *user, uint64_t done, uint64_t total) {
     if (!p->enabled || total == 0)
         return;
     int percent = (int)(done * 100 / total);
-    double now = cli_now();
+    double now = tsr_clock_mono_s();
     if (percent == p->last_percent || (now - p->last_draw < 0.1 && done < total))
         return;
     p->last_percent = percent;
@@ -52,5 +46,5 @@ void cli_progress_finish(cli_progress *p, int ok) {
         return;
     if (ok)
         draw(p, 100, 0);
-    fprintf(stderr, " %.2fs\n", cli_now() - p->start);
+    fprintf(stderr, " %.2fs\n", tsr_clock_mono_s() - p->start);
 }

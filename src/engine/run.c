@@ -4,15 +4,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "engine/run_internal.h"
-
-double tsr_thread_cpu_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "util/clock.h"
 
 void tsr_run_report(run_state *rs, double cpu_seconds) {
     if (rs->parent)
@@ -33,7 +27,7 @@ void tsr_run_report(run_state *rs, double cpu_seconds) {
 
 tsr_status tsr_run_apply_task(void *arg, size_t task, int worker) {
     run_state *rs = arg;
-    double t0 = tsr_thread_cpu_seconds();
+    double t0 = tsr_clock_thread_cpu_s();
     tsr_status st = tsr_stage_run_tile(rs->plan, rs->stage, &rs->in_region, &rs->out_region,
                                        rs->task_base + (int)task, &rs->scratch[worker]);
     if (st) {
@@ -42,18 +36,18 @@ tsr_status tsr_run_apply_task(void *arg, size_t task, int worker) {
         return tsr_error(rs->ctx, st, "stage starting with %s failed on tile %zu (%d,%d %dx%d): %s",
                          op->desc->name, task, r.x, r.y, r.w, r.h, tsr_status_name(st));
     }
-    tsr_run_report(rs, tsr_thread_cpu_seconds() - t0);
+    tsr_run_report(rs, tsr_clock_thread_cpu_s() - t0);
     return TSR_OK;
 }
 
 static tsr_status map_task(void *arg, size_t task, int worker) {
     run_state *rs = arg;
-    double t0 = tsr_thread_cpu_seconds();
+    double t0 = tsr_clock_thread_cpu_s();
     const tsr_op *op = &rs->plan->ops[rs->stage->first];
     tsr_rect r = tsr_stage_map_rect(rs->plan, rs->stage, (int)task);
     tsr_region reg = tsr_image_region(rs->in, r);
     op->desc->map(op, &reg, rs->partials + (size_t)worker * rs->partial_size);
-    tsr_run_report(rs, tsr_thread_cpu_seconds() - t0);
+    tsr_run_report(rs, tsr_clock_thread_cpu_s() - t0);
     return TSR_OK;
 }
 

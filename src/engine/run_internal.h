@@ -38,8 +38,6 @@ tsr_status tsr_run_apply_tiles(run_state *rs, tsr_executor *exec, int first, int
 tsr_tile_batch tsr_run_make_batch(run_state *rs, tsr_tile_kind kind, int first, int count);
 /* Counts one finished task and calls the progress callbacks. Thread-safe. */
 void tsr_run_report(run_state *rs, double cpu_seconds);
-/* CPU time of the calling thread, in seconds. */
-double tsr_thread_cpu_seconds(void);
 /* Runs fn over n tasks on exec, or inline on this thread when exec is NULL. */
 tsr_status tsr_run_tasks(tsr_executor *exec, tsr_ctx *ctx, size_t n, tsr_task_fn fn, void *arg);
 

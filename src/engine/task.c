@@ -4,6 +4,7 @@
 
 #include "engine/run_internal.h"
 #include "engine/task.h"
+#include "util/clock.h"
 
 #define TASK_MAGIC   "TSK1"
 #define RESULT_MAGIC "RES1"
@@ -329,7 +330,7 @@ static tsr_status encode_result(tsr_buffer *out, uint32_t kind, int stage, int t
 
 tsr_status tsr_task_execute(tsr_task_worker *w, tsr_ctx *ctx, const uint8_t *task, size_t len,
                             tsr_buffer *result) {
-    double t0 = tsr_thread_cpu_seconds();
+    double t0 = tsr_clock_thread_cpu_s();
     reader r = {task, len, 0, 0};
     const uint8_t *magic = take(&r, 4);
     uint32_t kind = get_u32(&r);
@@ -383,7 +384,7 @@ tsr_status tsr_task_execute(tsr_task_worker *w, tsr_ctx *ctx, const uint8_t *tas
         if (!partial)
             return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
         head->desc->map(head, &in, partial);
-        st = encode_result(result, kind, stage, tile, tsr_thread_cpu_seconds() - t0);
+        st = encode_result(result, kind, stage, tile, tsr_clock_thread_cpu_s() - t0);
         if (!st)
             st = put_u64(result, n);
         if (!st)
@@ -402,7 +403,7 @@ tsr_status tsr_task_execute(tsr_task_worker *w, tsr_ctx *ctx, const uint8_t *tas
         free(pix);
         return tsr_error(ctx, st, "tile %d failed: %s", tile, tsr_status_name(st));
     }
-    st = encode_result(result, kind, stage, tile, tsr_thread_cpu_seconds() - t0);
+    st = encode_result(result, kind, stage, tile, tsr_clock_thread_cpu_s() - t0);
     if (!st)
         st = put_rect_pixels(result, &outr, orect, s->out_bands);
     free(pix);

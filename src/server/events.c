@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "server/server_internal.h"
+#include "util/clock.h"
 
 #define KEEPALIVE_S   15.0 /* idle seconds between keepalive comments */
 #define MIN_GAP_S     0.2  /* least seconds between two progress events */
@@ -31,18 +31,12 @@ typedef struct sse {
     double last_write;   /* monotonic seconds of the last write */
 } sse;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void set_pending(sse *s, char *text) {
     free(s->pending);
     s->pending = text;
     s->len = text ? strlen(text) : 0;
     s->off = 0;
-    s->last_write = now_s();
+    s->last_write = tsr_clock_mono_s();
 }
 
 /* Makes the next event from the job's current state: `done` when it is
@@ -110,18 +104,16 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
         }
         /* Throttle progress events to one per MIN_GAP_S, in short naps so a
          * job that finishes (leaves the scheduler) gets its `done` at once. */
-        while (held && now_s() - s->last_write < MIN_GAP_S) {
-            struct timespec ts = {0, 10 * 1000000L};
-            nanosleep(&ts, NULL);
+        while (held && tsr_clock_mono_s() - s->last_write < MIN_GAP_S) {
+            tsr_clock_sleep_ms(10);
             held = tsr_jobs_live(s->srv->jobs, s->id, &live);
         }
         make_event(s, 0);
         if (!held && s->off >= s->len && !s->done) {
             /* Not held and not finished (e.g. the server is stopping): poll. */
-            struct timespec ts = {0, WAIT_SLICE_MS * 1000000L};
-            nanosleep(&ts, NULL);
+            tsr_clock_sleep_ms(WAIT_SLICE_MS);
         }
-        if (s->off >= s->len && now_s() - s->last_write >= KEEPALIVE_S) {
+        if (s->off >= s->len && tsr_clock_mono_s() - s->last_write >= KEEPALIVE_S) {
             char *ka = strdup(": keepalive\n\n");
             if (!ka)
                 return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -152,7 +144,7 @@ enum MHD_Result h_job_events(request *r) {
     s->srv = r->srv;
     s->user = r->user;
     snprintf(s->id, sizeof s->id, "%s", r->params[0]);
-    s->last_write = now_s();
+    s->last_write = tsr_clock_mono_s();
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read, s, sse_free);
     if (!resp) {

@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "server/server_internal.h"
+#include "util/clock.h"
 
 enum MHD_Result reply(request *r, unsigned status, struct MHD_Response *resp) {
     if (!resp)
@@ -92,21 +92,11 @@ enum MHD_Result reply_text(request *r, unsigned status, const char *type, const 
     return reply(r, status, resp);
 }
 
-int64_t wall_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 json_t *json_time(int64_t ms) {
     if (ms <= 0)
         return json_null();
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    char buf[40];
-    gmtime_r(&secs, &tm);
-    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, sizeof buf - n, ".%03dZ", (int)(ms % 1000));
+    char buf[TSR_CLOCK_ISO_SIZE];
+    tsr_clock_format_iso(ms, buf);
     return json_string(buf);
 }
 

@@ -12,6 +12,7 @@
 #include <zip.h>
 
 #include "server/server_internal.h"
+#include "util/hex.h"
 
 /* "<name stem>.<ext>" of item `it` (image name when known, else image id,
  * else job-<id>-<n>), unique among `used` names (then "-2", "-3"...). */
@@ -200,7 +201,7 @@ enum MHD_Result h_job_result(request *r) {
             crypto_hash_sha256_update(&hs, (const unsigned char *)job->items[i].result_blob,
                                       strlen(job->items[i].result_blob) + 1);
         crypto_hash_sha256_final(&hs, hash);
-        sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
+        tsr_hex_encode(hex, hash, sizeof hash);
         snprintf(etag, sizeof etag, "\"%s\"", hex);
         snprintf(name, sizeof name, "job-%s.zip", job->id);
         if (etag_matches(r, etag)) {

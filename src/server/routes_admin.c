@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "server/server_internal.h"
+#include "util/clock.h"
 
 static json_t *id_string(int64_t id) {
     char buf[24];
@@ -245,7 +246,7 @@ enum MHD_Result h_tokens_create(request *r) {
           "token_id", json_integer(id), NULL);
     res = reply_json(r, 201,
                      json_pack("{s:o, s:o, s:o, s:s}", "id", id_string(id), "user", id_string(user),
-                               "created", json_time(wall_ms()), "token", token));
+                               "created", json_time(tsr_clock_wall_ms()), "token", token));
 out:
     json_decref(body);
     return res;

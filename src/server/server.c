@@ -2,40 +2,84 @@
  * streams block in their reader), request setup, routing, body collection,
  * and the per-request log line. */
 #include <arpa/inet.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include "server/server_internal.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/random.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+/* Milliseconds since the request began, to the microsecond. */
+static double elapsed_ms(const request *r) {
+    return round((tsr_clock_mono_s() - r->start) * 1e6) / 1e3;
+}
+
+void json_object_add_pairs(json_t *object, va_list ap) {
+    for (const char *key; (key = va_arg(ap, const char *));) {
+        json_t *v = va_arg(ap, json_t *);
+        json_object_set_new(object, key, v ? v : json_null());
+    }
+}
+
+/* `v` as the log detail `key`. An object or array becomes JSON text in
+ * *raw, which the caller frees. */
+static tsr_log_field log_field(const char *key, json_t *v, char **raw) {
+    tsr_log_field f = {.key = key, .kind = TSR_LOG_NULL};
+    if (json_is_string(v)) {
+        f.kind = TSR_LOG_STRING;
+        f.string = json_string_value(v);
+    } else if (json_is_integer(v)) {
+        f.kind = TSR_LOG_INT;
+        f.integer = json_integer_value(v);
+    } else if (json_is_real(v)) {
+        f.kind = TSR_LOG_REAL;
+        f.real = json_real_value(v);
+    } else if (json_is_boolean(v)) {
+        f.kind = TSR_LOG_BOOL;
+        f.integer = json_is_true(v);
+    } else if (json_is_object(v) || json_is_array(v)) {
+        *raw = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+        f.kind = *raw ? TSR_LOG_RAW : TSR_LOG_NULL;
+        f.string = *raw;
+    }
+    return f;
+}
+
+void tsr_server_log_json(const char *level, const char *msg, json_t *detail) {
+    tsr_log_level lv = TSR_LOG_INFO;
+    tsr_log_level_parse(level, &lv);
+    if (!tsr_log_enabled(lv))
+        return;
+    size_t n = json_object_size(detail), i = 0;
+    tsr_log_field *fields = calloc(n ? n : 1, sizeof *fields);
+    char **raw = calloc(n ? n : 1, sizeof *raw);
+    const char *key;
+    json_t *v;
+    if (fields && raw) { /* else out of memory: the message without its detail */
+        json_object_foreach(detail, key, v) {
+            fields[i] = log_field(key, v, &raw[i]);
+            i++;
+        }
+    }
+    tsr_log(lv, msg, fields, i);
+    for (size_t k = 0; raw && k < i; k++)
+        free(raw[k]);
+    free(raw);
+    free(fields);
 }
 
 void tsr_server_log(const char *level, const char *msg, ...) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    json_t *line = json_object();
-    json_object_set_new(line, "ts", json_time((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
-    json_object_set_new(line, "level", json_string(level));
-    json_object_set_new(line, "msg", json_string(msg));
+    json_t *detail = json_object();
     va_list ap;
     va_start(ap, msg);
-    for (const char *key; (key = va_arg(ap, const char *));) {
-        json_t *v = va_arg(ap, json_t *);
-        json_object_set_new(line, key, v ? v : json_null());
-    }
+    json_object_add_pairs(detail, ap);
     va_end(ap);
-    char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-    if (text)
-        fprintf(stderr, "%s\n", text);
-    free(text);
-    json_decref(line);
+    tsr_server_log_json(level, msg, detail);
+    json_decref(detail);
 }
 
 /* Requests the rate limit leaves alone: probes and the metrics scrape. */
@@ -49,7 +93,7 @@ static int rate_exempt(const route *rt) {
  * key a second, and returns 0. */
 static int rate_allow(request *r, const char *key, int take, enum MHD_Result *result) {
     tsr_ratelimit *rl = r->srv->rate;
-    double now = now_s(), retry = 0;
+    double now = tsr_clock_mono_s(), retry = 0;
     if (take ? tsr_ratelimit_take(rl, key, now, &retry) : tsr_ratelimit_peek(rl, key, now, &retry))
         return 1;
     if (!take) /* counts the refusal; an empty bucket stays as it is */
@@ -80,7 +124,7 @@ static int auth_and_rate(request *r, const route *rt, enum MHD_Result *result) {
     }
     if (!auth_check(r, rt, result)) {
         if (limited)
-            tsr_ratelimit_take(r->srv->rate, key, now_s(), NULL);
+            tsr_ratelimit_take(r->srv->rate, key, tsr_clock_mono_s(), NULL);
         return 0;
     }
     if (!limited || rt->access == ACCESS_PUBLIC)
@@ -148,7 +192,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->srv = srv;
         r->conn = conn;
         r->method = method;
-        r->start = now_s();
+        r->start = tsr_clock_mono_s();
         r->route_index = -1;
         snprintf(r->id, sizeof r->id, "%s%08llx", srv->id_prefix,
                  (unsigned long long)atomic_fetch_add(&srv->next_request, 1));
@@ -199,8 +243,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     const char *route = r->route_index >= 0 ? server_routes[r->route_index].pattern : "";
     tsr_server_log(r->status >= 500 ? "error" : "info", "request", "request_id", json_string(r->id),
                    "method", json_string(r->method), "route", json_string(route), "status",
-                   json_integer(r->status), "ms", json_real((now_s() - r->start) * 1000.0),
-                   "job_id", r->job_id[0] ? json_string(r->job_id) : NULL, "completed",
+                   json_integer(r->status), "ms", json_real(elapsed_ms(r)), "job_id",
+                   r->job_id[0] ? json_string(r->job_id) : NULL, "completed",
                    json_boolean(toe == MHD_REQUEST_TERMINATED_COMPLETED_OK), NULL);
     upload_free(r->up);
     tsr_buffer_free(&r->body);
@@ -249,11 +293,13 @@ tsr_status tsr_server_start(tsr_ctx *ctx, const tsr_server_config *config, tsr_s
                              config->rate_limit, config->rate_burst);
         }
     }
+    tsr_status st = tsr_random_hex(ctx, srv->id_prefix, ID_PREFIX_DIGITS);
+    if (st) {
+        tsr_ratelimit_free(srv->rate);
+        free(srv);
+        return st;
+    }
     pthread_mutex_init(&srv->metrics_lock, NULL);
-    uint32_t rnd = 0;
-    if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-        rnd = (uint32_t)time(NULL);
-    snprintf(srv->id_prefix, sizeof srv->id_prefix, "%08x", rnd);
     unsigned max_conn = config->max_connections ? config->max_connections : 256;
     unsigned per_ip = config->per_ip_limit ? config->per_ip_limit : 64;
     unsigned timeout = config->timeout_s ? config->timeout_s : 60;

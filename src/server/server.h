@@ -59,8 +59,10 @@ void tsr_server_drain(tsr_server *server);
 void tsr_server_stop(tsr_server *server);
 /* Prints "METHOD PATTERN" for every route, one per line. */
 void tsr_server_print_routes(FILE *f);
-/* Writes one JSON log line on stderr: {"ts":..,"level":..,"msg":..} plus
- * the string/number pairs given as key, json_t* ... NULL (values stolen). */
+/* Logs `msg` at `level` ("debug", "info", "warn", "error"; else info)
+ * through src/util/log.h (by default one JSON line on stderr:
+ * {"ts":..,"level":..,"msg":..} plus the detail) with the pairs given as
+ * key, json_t* ... NULL as detail (values stolen; NULL writes null). */
 void tsr_server_log(const char *level, const char *msg, ...);
 
 #endif

@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 
 #include "server/ratelimit.h"
@@ -14,6 +15,7 @@
 #define UPLOAD_PARTS_MAX 256        /* files in one multipart upload */
 #define METRIC_SLOTS     512        /* distinct (route, status) pairs counted */
 #define RATE_SLOTS       8192       /* rate-limit buckets (accounts and addresses) held */
+#define ID_PREFIX_DIGITS 8          /* random hex digits that start every request id */
 
 typedef struct request request;
 typedef struct upload upload;
@@ -48,21 +50,21 @@ typedef struct metric_slot {
 } metric_slot;
 
 struct tsr_server {
-    struct MHD_Daemon *daemon;         /* the listener */
-    tsr_store *store;                  /* borrowed */
-    tsr_jobs *jobs;                    /* borrowed */
-    tsr_server_config config;          /* copied; host borrowed */
-    int port;                          /* bound port */
-    atomic_int draining;               /* set at shutdown */
-    atomic_uint_fast64_t next_request; /* request id counter */
-    atomic_uint_fast64_t bytes_in;     /* upload bytes received */
-    atomic_uint_fast64_t bytes_out;    /* file bytes served */
-    char id_prefix[9];                 /* random per process, for request ids */
-    pthread_mutex_t metrics_lock;      /* guards `slots` */
-    metric_slot slots[METRIC_SLOTS];   /* HTTP request counters */
-    int n_slots;                       /* slots in use */
-    tsr_ratelimit *rate;               /* request rate limiter; NULL = none */
-    atomic_uint_fast64_t quota_stops;  /* uploads and jobs refused by a quota */
+    struct MHD_Daemon *daemon;            /* the listener */
+    tsr_store *store;                     /* borrowed */
+    tsr_jobs *jobs;                       /* borrowed */
+    tsr_server_config config;             /* copied; host borrowed */
+    int port;                             /* bound port */
+    atomic_int draining;                  /* set at shutdown */
+    atomic_uint_fast64_t next_request;    /* request id counter */
+    atomic_uint_fast64_t bytes_in;        /* upload bytes received */
+    atomic_uint_fast64_t bytes_out;       /* file bytes served */
+    char id_prefix[ID_PREFIX_DIGITS + 1]; /* random per process, for request ids */
+    pthread_mutex_t metrics_lock;         /* guards `slots` */
+    metric_slot slots[METRIC_SLOTS];      /* HTTP request counters */
+    int n_slots;                          /* slots in use */
+    tsr_ratelimit *rate;                  /* request rate limiter; NULL = none */
+    atomic_uint_fast64_t quota_stops;     /* uploads and jobs refused by a quota */
 };
 
 /* Per-request state, from the first call of the access handler to the
@@ -109,8 +111,6 @@ enum MHD_Result reply_error(request *r, unsigned status, const char *code, const
 enum MHD_Result reply_status(request *r, tsr_status st);
 /* Plain text body (copied). */
 enum MHD_Result reply_text(request *r, unsigned status, const char *type, const char *text);
-/* Milliseconds since the Unix epoch. */
-int64_t wall_ms(void);
 /* RFC 3339 UTC time of ms since epoch, or JSON null for 0. */
 json_t *json_time(int64_t ms);
 /* The request's JSON body as an object; replies 400 itself and returns
@@ -138,10 +138,19 @@ enum MHD_Result reply_integrity_failure(request *r, const char *blob);
 enum MHD_Result serve_file(request *r, const char *blob, int fd, const char *type, const char *etag,
                            const char *filename);
 
+/* ---- server.c ---- */
+/* tsr_server_log with the members of the object `detail` (borrowed) as
+ * detail, in order. */
+void tsr_server_log_json(const char *level, const char *msg, json_t *detail);
+/* Adds the key, json_t* ... NULL pairs of `ap` to `object` (values stolen;
+ * NULL becomes null). */
+void json_object_add_pairs(json_t *object, va_list ap);
+
 /* ---- audit.c ---- */
-/* Writes one audit line on stderr ("msg":"audit"): event, request id, client
- * address, account (null before sign-in), method, route, plus the key,
- * json_t* ... NULL pairs given (values stolen). */
+/* Logs one audit record ("msg":"audit", through tsr_server_log_json):
+ * event, request id, client address, account (null before sign-in),
+ * method, route, plus the key, json_t* ... NULL pairs given (values
+ * stolen). */
 void audit(request *r, const char *level, const char *event, ...);
 /* The client's numeric address into `out`, or "" when MHD does not know it. */
 void request_address(request *r, char *out, size_t size);

@@ -1,5 +1,6 @@
 /* The autoscaling hook: backlog -> wanted workers -> CMD (see autoscale.h). */
 #include "service/autoscale.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -28,12 +29,6 @@ struct tsr_autoscale {
     pthread_t thread;          /* the thread */
     int started_thread;        /* thread was created */
 };
-
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int tsr_autoscale_decide(const tsr_autoscale_policy *p, tsr_autoscale_state *s, int64_t backlog,
                          int64_t now_ms) {
@@ -117,7 +112,7 @@ static void reap(tsr_autoscale *as) {
 /* One decision; runs CMD when the wanted count changed and none runs. */
 static void step(tsr_autoscale *as) {
     int64_t backlog = as->cfg.backlog(as->cfg.user);
-    int wanted = tsr_autoscale_decide(&as->cfg.policy, &as->state, backlog, mono_ms());
+    int wanted = tsr_autoscale_decide(&as->cfg.policy, &as->state, backlog, tsr_clock_mono_ms());
     if (backlog < 0 && !as->state.initialized)
         return; /* nothing known yet: wait for the first backlog */
     pthread_mutex_lock(&as->lock);
@@ -145,18 +140,12 @@ static void *autoscale_main(void *arg) {
     while (!as->stop) {
         pthread_mutex_unlock(&as->lock);
         reap(as);
-        if (mono_ms() >= next) {
+        if (tsr_clock_mono_ms() >= next) {
             step(as);
-            next = mono_ms() + as->cfg.period_ms;
+            next = tsr_clock_mono_ms() + as->cfg.period_ms;
         }
         pthread_mutex_lock(&as->lock);
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += REAP_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
+        struct timespec until = tsr_clock_deadline(CLOCK_MONOTONIC, REAP_MS);
         while (!as->stop && pthread_cond_timedwait(&as->cond, &as->lock, &until) != ETIMEDOUT) {
         }
     }
@@ -164,7 +153,7 @@ static void *autoscale_main(void *arg) {
     for (int i = 0; as->child && i < 2000 / 50; i++) {
         reap(as);
         if (as->child)
-            nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
+            tsr_clock_sleep_ms(50);
     }
     return NULL;
 }

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "service/blob_crypt.h"
+#include "util/hex.h"
+#include "util/random.h"
 
 #define ABYTES        crypto_secretstream_xchacha20poly1305_ABYTES
 #define STREAM_HEADER crypto_secretstream_xchacha20poly1305_HEADERBYTES
@@ -56,7 +58,7 @@ const uint8_t *tsr_blob_key_fingerprint(const tsr_blob_key *key) {
 
 void tsr_blob_fingerprint_hex(const uint8_t fp[TSR_BLOB_FP_BYTES],
                               char out[2 * TSR_BLOB_FP_BYTES + 1]) {
-    sodium_bin2hex(out, 2 * TSR_BLOB_FP_BYTES + 1, fp, TSR_BLOB_FP_BYTES);
+    tsr_hex_encode(out, fp, TSR_BLOB_FP_BYTES);
 }
 
 /* Reads up to `len` bytes at `off`, stopping only at the end of the file;
@@ -121,10 +123,7 @@ tsr_status tsr_blob_key_load(tsr_ctx *ctx, const char *path, tsr_blob_key **out)
     }
     while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
         len--;
-    size_t bin_len = 0;
-    if (len != 2 * TSR_BLOB_KEY_BYTES ||
-        sodium_hex2bin(raw, sizeof raw, text, len, NULL, &bin_len, NULL) != 0 ||
-        bin_len != sizeof raw) {
+    if (len != 2 * TSR_BLOB_KEY_BYTES || tsr_hex_decode(text, len, raw, sizeof raw, NULL)) {
         rc = tsr_error(ctx, TSR_ERR_USAGE,
                        "data key: %s must hold 64 hex digits (32 random bytes); make one with "
                        "`tessera data keygen FILE`",
@@ -141,26 +140,20 @@ out:
 }
 
 tsr_status tsr_blob_key_generate(tsr_ctx *ctx, const char *path) {
-    uint8_t raw[TSR_BLOB_KEY_BYTES];
     char hex[2 * TSR_BLOB_KEY_BYTES + 2];
-    tsr_status rc = TSR_OK;
-    if (sodium_init() < 0)
-        return tsr_error(ctx, TSR_ERR_INTERNAL, "data key: libsodium failed to initialise");
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0 && errno == EEXIST)
         return tsr_error(ctx, TSR_ERR_USAGE,
                          "data key: %s already exists; refusing to overwrite it", path);
     if (fd < 0)
         return tsr_error(ctx, TSR_ERR_IO, "data key: cannot create %s: %s", path, strerror(errno));
-    randombytes_buf(raw, sizeof raw);
-    sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
+    tsr_status rc = tsr_random_hex(ctx, hex, 2 * TSR_BLOB_KEY_BYTES);
     hex[2 * TSR_BLOB_KEY_BYTES] = '\n';
-    if (write_all(fd, hex, 2 * TSR_BLOB_KEY_BYTES + 1) != 0 || fsync(fd) != 0) {
+    if (!rc && (write_all(fd, hex, 2 * TSR_BLOB_KEY_BYTES + 1) != 0 || fsync(fd) != 0))
         rc = tsr_error(ctx, TSR_ERR_IO, "data key: cannot write %s: %s", path, strerror(errno));
+    if (rc)
         unlink(path);
-    }
     close(fd);
-    sodium_memzero(raw, sizeof raw);
     sodium_memzero(hex, sizeof hex);
     return rc;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "service/store_internal.h"
+#include "util/hex.h"
 
 struct tsr_blob_writer {
     tsr_store *store;             /* borrowed; outlives the writer */
@@ -125,7 +126,10 @@ tsr_status tsr_blob_install(tsr_store *s, tsr_ctx *ctx, const char *temp, const 
 
 tsr_status tsr_blob_create_temp(tsr_store *s, tsr_ctx *ctx, char *path, int *fd) {
     char name[TSR_STORE_ID_LEN + 1];
-    tsr_store_random_id(name);
+    *fd = -1;
+    tsr_status rc = tsr_store_random_id(ctx, name);
+    if (rc)
+        return rc;
     snprintf(path, PATH_MAX, "%s/%s.part", s->tmp, name);
     *fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (*fd < 0)
@@ -163,9 +167,8 @@ static tsr_status seal_into_store(tsr_store *s, tsr_ctx *ctx, int fd, char id[TS
                                   uint64_t *bytes) {
     char temp[PATH_MAX];
     int out = -1;
-    tsr_store_random_id(id); /* first: the id is the additional data */
-    tsr_status rc = tsr_blob_create_temp(s, ctx, temp, &out);
-    if (rc)
+    tsr_status rc = tsr_store_random_id(ctx, id); /* first: the id is the additional data */
+    if (rc || (rc = tsr_blob_create_temp(s, ctx, temp, &out)))
         return rc;
     if ((rc = tsr_blob_encrypt_fd(ctx, s->key, id, fd, out, bytes)))
         goto out;
@@ -251,8 +254,8 @@ tsr_status tsr_blob_writer_commit(tsr_blob_writer *w, tsr_ctx *ctx, char id[TSR_
         return tsr_error(ctx, TSR_ERR_IO, "blob store: cannot sync %s: %s", w->temp,
                          strerror(errno));
     } else {
-        tsr_store_random_id(id);
-        rc = tsr_blob_install(w->store, ctx, w->temp, id);
+        if (!(rc = tsr_store_random_id(ctx, id)))
+            rc = tsr_blob_install(w->store, ctx, w->temp, id);
     }
     if (rc) {
         w->failed = true;
@@ -261,7 +264,7 @@ tsr_status tsr_blob_writer_commit(tsr_blob_writer *w, tsr_ctx *ctx, char id[TSR_
     w->committed = true;
     crypto_hash_sha256_final(&w->sha, digest);
     if (sha256)
-        sodium_bin2hex(sha256, TSR_STORE_SHA256_LEN + 1, digest, sizeof digest);
+        tsr_hex_encode(sha256, digest, sizeof digest);
     return TSR_OK;
 }
 
@@ -455,8 +458,7 @@ tsr_status tsr_blob_put_file(tsr_store *store, tsr_ctx *ctx, const char *path,
         rc = tsr_error(ctx, TSR_ERR_USAGE, "blob store: %s is not a regular file", path);
         goto out;
     }
-    tsr_store_random_id(id);
-    if ((rc = tsr_blob_install(store, ctx, path, id)))
+    if ((rc = tsr_store_random_id(ctx, id)) || (rc = tsr_blob_install(store, ctx, path, id)))
         goto out;
     if (bytes)
         *bytes = (uint64_t)sb.st_size;
@@ -531,8 +533,7 @@ tsr_status tsr_blob_collect_garbage(tsr_store *s, tsr_ctx *ctx) {
     while (!rc && (e = readdir(d))) {
         const char *n = e->d_name;
         char dir[PATH_MAX];
-        if (strlen(n) != 2 || !strchr("0123456789abcdef", n[0]) ||
-            !strchr("0123456789abcdef", n[1]))
+        if (!tsr_hex_is_lower(n, 2))
             continue;
         snprintf(dir, sizeof dir, "%s/%.2s", s->blobs, n);
         rc = collect_dir(s, ctx, st, dir);

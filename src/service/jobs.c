@@ -9,16 +9,11 @@
 
 #include "service/jobs.h"
 #include "service/jobs_internal.h"
+#include "util/clock.h"
 
 const double tsr_jobs_tile_buckets[12] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                           0.1,   0.25,   0.5,   1,    2.5,   1e300};
 const double tsr_jobs_job_buckets[12] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1e300};
-
-double tsr_jobs_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* The entry of job `id`, or NULL. Under lock. */
 static job_entry *find(tsr_jobs *jobs, const char *id) {
@@ -44,7 +39,7 @@ void tsr_jobs_on_progress(void *user, uint64_t done, uint64_t total) {
         e->live.percent = 100.0 * (double)e->live.tiles_done / (double)e->live.tiles_total;
         if (e->live.percent > 100)
             e->live.percent = 100;
-        double elapsed = tsr_jobs_now() - e->started;
+        double elapsed = tsr_clock_mono_s() - e->started;
         if (e->live.tiles_done > 0)
             e->live.eta_seconds = elapsed * (double)(e->live.tiles_total - e->live.tiles_done) /
                                   (double)e->live.tiles_done;
@@ -81,13 +76,7 @@ static void *flusher_main(void *arg) {
     tsr_ctx *ctx = tsr_ctx_new();
     pthread_mutex_lock(&jobs->lock);
     while (!jobs->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 300 * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = tsr_clock_deadline(CLOCK_REALTIME, 300);
         pthread_cond_timedwait(&jobs->flush_wake, &jobs->lock, &until);
         for (job_entry *e = jobs->entries; e; e = e->next) {
             if (!e->dirty || !e->running)
@@ -146,7 +135,7 @@ static void *runner_main(void *arg) {
             jobs->queue_tail = NULL;
         e->running = 1;
         jobs->running_count++;
-        e->started = tsr_jobs_now();
+        e->started = tsr_clock_mono_s();
         pthread_mutex_unlock(&jobs->lock);
 
         if (jobs->cfg.on_event)
@@ -154,7 +143,7 @@ static void *runner_main(void *arg) {
         tsr_job_state final = tsr_jobs_run_one(jobs, e);
         if (jobs->cfg.on_event && final != TSR_JOB_RUNNING)
             jobs->cfg.on_event(jobs->cfg.event_user, e->id, "finished", final,
-                               tsr_jobs_now() - e->started);
+                               tsr_clock_mono_s() - e->started);
 
         pthread_mutex_lock(&jobs->lock);
         jobs->running_count--;
@@ -164,7 +153,7 @@ static void *runner_main(void *arg) {
             entry_free(e);
             continue;
         }
-        double seconds = tsr_jobs_now() - e->started;
+        double seconds = tsr_clock_mono_s() - e->started;
         jobs->stats.jobs_finished++;
         jobs->stats.job_seconds_sum += seconds;
         observe(jobs->stats.job_seconds_le, tsr_jobs_job_buckets, seconds);
@@ -451,14 +440,7 @@ bool tsr_jobs_live(tsr_jobs *jobs, const char *id, tsr_job_live *out) {
 }
 
 void tsr_jobs_wait(tsr_jobs *jobs, const char *id, uint64_t version, int timeout_ms) {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = tsr_clock_deadline(CLOCK_REALTIME, timeout_ms);
     pthread_mutex_lock(&jobs->lock);
     for (;;) {
         job_entry *e = find(jobs, id);

@@ -55,6 +55,5 @@ void tsr_jobs_on_progress(void *user, uint64_t done, uint64_t total);
 void tsr_jobs_on_tile(void *user, double cpu_seconds);
 /* Sets e's live state and wakes waiters. */
 void tsr_jobs_set_state(tsr_jobs *jobs, job_entry *e, tsr_job_state state);
-double tsr_jobs_now(void);
 
 #endif

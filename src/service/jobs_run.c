@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "service/jobs_internal.h"
+#include "util/clock.h"
 
 /* Everything one image needs. */
 typedef struct item_run {
@@ -71,7 +72,7 @@ static tsr_status item_process(tsr_jobs *jobs, job_entry *e, const tsr_store_job
     item_run r = {0};
     tsr_row_writer *writer = NULL;
     tsr_blob_file *out = NULL;
-    double t0 = tsr_jobs_now();
+    double t0 = tsr_clock_mono_s();
     tsr_status st = item_open(jobs, ctx, job->items[position].image, pipe, &r);
     if (st)
         goto out;
@@ -97,7 +98,7 @@ static tsr_status item_process(tsr_jobs *jobs, job_entry *e, const tsr_store_job
     if ((st = tsr_blob_file_commit(out, ctx, blob, &bytes)))
         goto out;
     tsr_store_item_result res = {blob,        bytes,       tsr_format_name(fmt),
-                                 (uint32_t)w, (uint32_t)h, tsr_jobs_now() - t0};
+                                 (uint32_t)w, (uint32_t)h, tsr_clock_mono_s() - t0};
     int changed = 0;
     st = tsr_store_job_item_result(jobs->store, ctx, job->id, position, &res, &changed);
     if (!st && !changed) /* a result was already recorded: keep the first */

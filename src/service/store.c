@@ -8,10 +8,11 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "service/store_internal.h"
+#include "util/hex.h"
+#include "util/random.h"
 
 #define BUSY_TIMEOUT_MS 10000
 
@@ -104,27 +105,12 @@ void tsr_store_rollback(tsr_store *s) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-int64_t tsr_store_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void tsr_store_random_id(char id[TSR_STORE_ID_LEN + 1]) {
-    unsigned char raw[TSR_STORE_ID_LEN / 2];
-    randombytes_buf(raw, sizeof raw);
-    sodium_bin2hex(id, TSR_STORE_ID_LEN + 1, raw, sizeof raw);
+tsr_status tsr_store_random_id(tsr_ctx *ctx, char id[TSR_STORE_ID_LEN + 1]) {
+    return tsr_random_hex(ctx, id, TSR_STORE_ID_LEN);
 }
 
 bool tsr_store_id_valid(const char *id) {
-    if (!id)
-        return false;
-    for (int i = 0; i < TSR_STORE_ID_LEN; i++) {
-        char c = id[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return false;
-    }
-    return id[TSR_STORE_ID_LEN] == '\0';
+    return tsr_hex_is_lower(id, TSR_STORE_ID_LEN);
 }
 
 void tsr_store_column_text(sqlite3_stmt *st, int col, char *buf, size_t size) {

@@ -227,7 +227,7 @@ tsr_status tsr_store_user_list(tsr_store *store, tsr_ctx *ctx, tsr_store_user **
 tsr_status tsr_store_user_count(tsr_store *store, tsr_ctx *ctx, int64_t *count);
 
 /* Creates a bearer token for user `user`: 256 random bits from the kernel
- * (getrandom, through libsodium), returned once as 64 hex digits in `token`;
+ * (getrandom, src/util/random.h), returned once as 64 hex digits in `token`;
  * only its SHA-256 is stored. *id (may be NULL) receives the token's id. */
 tsr_status tsr_store_token_create(tsr_store *store, tsr_ctx *ctx, int64_t user,
                                   char token[TSR_STORE_TOKEN_LEN + 1], int64_t *id);

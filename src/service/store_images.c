@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "service/store_internal.h"
+#include "util/clock.h"
+#include "util/hex.h"
 
 #define IMAGE_COLUMNS                                                                              \
     "id, owner, sha256, format, width, height, bands, frames, bytes, blob, name, created"
@@ -45,18 +47,9 @@ static void clean_name(char *name) {
     }
 }
 
-static bool hex_of_length(const char *s, size_t len) {
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return false;
-    }
-    return s[len] == '\0';
-}
-
 tsr_status tsr_store_image_insert(tsr_store *store, tsr_ctx *ctx, tsr_store_image *im) {
     sqlite3_stmt *st = NULL;
-    if (!tsr_store_id_valid(im->blob) || !hex_of_length(im->sha256, TSR_STORE_SHA256_LEN) ||
+    if (!tsr_store_id_valid(im->blob) || !tsr_hex_is_lower(im->sha256, TSR_STORE_SHA256_LEN) ||
         !im->format[0] || im->width == 0 || im->height == 0 || im->bands < 1 || im->bands > 4 ||
         im->frames == 0)
         return tsr_error(ctx, TSR_ERR_USAGE,
@@ -64,13 +57,15 @@ tsr_status tsr_store_image_insert(tsr_store *store, tsr_ctx *ctx, tsr_store_imag
                          "frames are required");
     im->format[TSR_STORE_FORMAT_MAX] = '\0';
     clean_name(im->name);
-    tsr_store_random_id(im->id);
-    im->created = tsr_store_now_ms();
+    tsr_status rc = tsr_store_random_id(ctx, im->id);
+    if (rc)
+        return rc;
+    im->created = tsr_clock_wall_ms();
     pthread_mutex_lock(&store->lock);
-    tsr_status rc = tsr_store_prepare(store, ctx,
-                                      "INSERT INTO images(" IMAGE_COLUMNS ") "
-                                      "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                      &st);
+    rc = tsr_store_prepare(store, ctx,
+                           "INSERT INTO images(" IMAGE_COLUMNS ") "
+                           "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           &st);
     if (rc)
         goto out;
     sqlite3_bind_text(st, 1, im->id, -1, SQLITE_STATIC);

@@ -50,10 +50,9 @@ tsr_status tsr_store_begin(tsr_store *s, tsr_ctx *ctx);
 tsr_status tsr_store_commit(tsr_store *s, tsr_ctx *ctx);
 void tsr_store_rollback(tsr_store *s);
 
-/* Milliseconds since the Unix epoch. */
-int64_t tsr_store_now_ms(void);
-/* Writes a fresh random 128-bit id as 32 hex digits. */
-void tsr_store_random_id(char id[TSR_STORE_ID_LEN + 1]);
+/* Writes a fresh random 128-bit id as 32 hex digits. Fails only when the
+ * kernel gives no random bytes (message on ctx). */
+tsr_status tsr_store_random_id(tsr_ctx *ctx, char id[TSR_STORE_ID_LEN + 1]);
 /* Whether `id` is exactly 32 lowercase hex digits. */
 bool tsr_store_id_valid(const char *id);
 /* Copies a column's text into a fixed buffer of `size` bytes (truncating);

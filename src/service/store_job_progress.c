@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "service/store_internal.h"
+#include "util/clock.h"
 
 #define ACTIVE   "('queued', 'running')"
 #define TERMINAL "('succeeded', 'failed', 'cancelled')"
@@ -48,7 +49,7 @@ tsr_status tsr_store_job_set_state(tsr_store *store, tsr_ctx *ctx, const char *i
     if (!rc) {
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, tsr_job_state_name(state), -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, tsr_store_now_ms());
+        sqlite3_bind_int64(st, 3, tsr_clock_wall_ms());
         sqlite3_bind_text(st, 4, cap_error(error, buf), -1, SQLITE_STATIC);
         rc = run_update(store, ctx, st, "set a job's state", changed);
     }
@@ -101,7 +102,7 @@ tsr_status tsr_store_job_item_set_state(tsr_store *store, tsr_ctx *ctx, const ch
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 2, position);
         sqlite3_bind_text(st, 3, tsr_job_state_name(state), -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, tsr_store_now_ms());
+        sqlite3_bind_int64(st, 4, tsr_clock_wall_ms());
         sqlite3_bind_text(st, 5, cap_error(error, buf), -1, SQLITE_STATIC);
         rc = run_update(store, ctx, st, "set an item's state", changed);
     }
@@ -136,7 +137,7 @@ tsr_status tsr_store_job_item_result(tsr_store *store, tsr_ctx *ctx, const char 
         sqlite3_bind_int64(st, 6, r->width);
         sqlite3_bind_int64(st, 7, r->height);
         sqlite3_bind_double(st, 8, r->seconds);
-        sqlite3_bind_int64(st, 9, tsr_store_now_ms());
+        sqlite3_bind_int64(st, 9, tsr_clock_wall_ms());
         rc = run_update(store, ctx, st, "record an item's result", changed);
     }
     sqlite3_finalize(st);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "service/store_internal.h"
+#include "util/clock.h"
 
 #define JOB_COLUMNS                                                                                \
     "id, owner, pipeline_json, pipeline_text, op_versions, output_format, quality, state, "        \
@@ -149,7 +150,7 @@ static tsr_status insert_job(tsr_store *s, tsr_ctx *ctx, const tsr_store_user *c
     sqlite3_bind_text(st, 6, spec->output_format, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 7, spec->quality);
     sqlite3_bind_int64(st, 8, spec->tiles_total);
-    sqlite3_bind_int64(st, 9, tsr_store_now_ms());
+    sqlite3_bind_int64(st, 9, tsr_clock_wall_ms());
     rc = tsr_store_step_done(s, ctx, st, "insert a job");
     sqlite3_finalize(st);
     return rc;
@@ -207,7 +208,8 @@ tsr_status tsr_store_job_create(tsr_store *store, tsr_ctx *ctx, const tsr_store_
     if (rc)
         return rc;
     char made[TSR_STORE_ID_LEN + 1];
-    tsr_store_random_id(made);
+    if ((rc = tsr_store_random_id(ctx, made)))
+        return rc;
     pthread_mutex_lock(&store->lock);
     if (!(rc = tsr_store_begin(store, ctx)) && !(rc = insert_job(store, ctx, caller, spec, made)) &&
         !(rc = insert_items(store, ctx, caller, spec, made)) &&

@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "service/store_internal.h"
+#include "util/clock.h"
+#include "util/hex.h"
+#include "util/random.h"
 
 #define USER_COLUMNS "u.id, u.name, u.role, u.created, u.quota_bytes, u.quota_jobs"
 
@@ -63,7 +66,7 @@ tsr_status tsr_store_user_create(tsr_store *store, tsr_ctx *ctx, const char *nam
         goto out;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, tsr_role_name(role), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, tsr_store_now_ms());
+    sqlite3_bind_int64(st, 3, tsr_clock_wall_ms());
     if (sqlite3_step(st) != SQLITE_DONE) {
         if (sqlite3_extended_errcode(store->db) == SQLITE_CONSTRAINT_UNIQUE)
             rc = tsr_error(ctx, TSR_ERR_USAGE, "user %s already exists", name);
@@ -158,24 +161,11 @@ static void token_hash(const char *token, unsigned char hash[crypto_hash_sha256_
     crypto_hash_sha256(hash, (const unsigned char *)token, TSR_STORE_TOKEN_LEN);
 }
 
-/* Whether `token` is exactly 64 lowercase hex digits (read at most 65 bytes). */
-static bool token_valid(const char *token) {
-    if (!token)
-        return false;
-    for (int i = 0; i < TSR_STORE_TOKEN_LEN; i++) {
-        char c = token[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return false;
-    }
-    return token[TSR_STORE_TOKEN_LEN] == '\0';
-}
-
 tsr_status tsr_store_token_insert(tsr_store *store, tsr_ctx *ctx, int64_t user,
                                   const char *token_hex, int64_t *id) {
     unsigned char hash[crypto_hash_sha256_BYTES];
     sqlite3_stmt *st = NULL;
-    size_t n = token_hex ? strlen(token_hex) : 0;
-    if (n != TSR_STORE_TOKEN_LEN || strspn(token_hex, "0123456789abcdef") != n)
+    if (!tsr_hex_is_lower(token_hex, TSR_STORE_TOKEN_LEN))
         return tsr_error(ctx, TSR_ERR_USAGE, "a token must be %d lowercase hex digits",
                          TSR_STORE_TOKEN_LEN);
     token_hash(token_hex, hash);
@@ -186,7 +176,7 @@ tsr_status tsr_store_token_insert(tsr_store *store, tsr_ctx *ctx, int64_t user,
         goto out;
     sqlite3_bind_blob(st, 1, hash, sizeof hash, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, user);
-    sqlite3_bind_int64(st, 3, tsr_store_now_ms());
+    sqlite3_bind_int64(st, 3, tsr_clock_wall_ms());
     if (sqlite3_step(st) != SQLITE_DONE) {
         if (sqlite3_extended_errcode(store->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
             rc = tsr_error(ctx, TSR_ERR_USAGE, "token: there is no user %lld", (long long)user);
@@ -204,11 +194,9 @@ out:
 
 tsr_status tsr_store_token_create(tsr_store *store, tsr_ctx *ctx, int64_t user,
                                   char token[TSR_STORE_TOKEN_LEN + 1], int64_t *id) {
-    unsigned char raw[TSR_STORE_TOKEN_LEN / 2];
-    randombytes_buf(raw, sizeof raw);
-    sodium_bin2hex(token, TSR_STORE_TOKEN_LEN + 1, raw, sizeof raw);
-    sodium_memzero(raw, sizeof raw);
-    tsr_status rc = tsr_store_token_insert(store, ctx, user, token, id);
+    tsr_status rc = tsr_random_hex(ctx, token, TSR_STORE_TOKEN_LEN);
+    if (!rc)
+        rc = tsr_store_token_insert(store, ctx, user, token, id);
     if (rc)
         sodium_memzero(token, TSR_STORE_TOKEN_LEN + 1);
     return rc;
@@ -219,7 +207,7 @@ tsr_status tsr_store_token_verify(tsr_store *store, tsr_ctx *ctx, const char *to
     unsigned char hash[crypto_hash_sha256_BYTES];
     sqlite3_stmt *st = NULL;
     *found = 0;
-    if (!token_valid(token))
+    if (!tsr_hex_is_lower(token, TSR_STORE_TOKEN_LEN))
         return TSR_OK;
     token_hash(token, hash);
     pthread_mutex_lock(&store->lock);
@@ -264,7 +252,7 @@ tsr_status tsr_store_token_revoke(tsr_store *store, tsr_ctx *ctx, const tsr_stor
         goto out;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, tsr_store_owner_filter(caller));
-    sqlite3_bind_int64(st, 3, tsr_store_now_ms());
+    sqlite3_bind_int64(st, 3, tsr_clock_wall_ms());
     if (!(rc = tsr_store_step_done(store, ctx, st, "revoke a token")) && found)
         *found = sqlite3_changes(store->db) > 0;
 out:

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tessera/status.h"
+#include "util/log.h"
 
 struct tsr_ctx {
     pthread_mutex_t lock; /* guards status and message */
@@ -46,9 +47,23 @@ void tsr_ctx_free(tsr_ctx *ctx) {
     free(ctx);
 }
 
+/* An error with no context to hold it: a warning in the log, so that no
+ * message is lost because a caller passed NULL. */
+static void log_orphan(tsr_status status, const char *fmt, va_list ap) {
+    char message[sizeof((tsr_ctx *)0)->message];
+    vsnprintf(message, sizeof message, fmt, ap);
+    tsr_log_field status_field = TSR_LOG_FIELD_STRING("status", tsr_status_name(status));
+    tsr_log(TSR_LOG_WARN, message, &status_field, 1);
+}
+
 tsr_status tsr_error_v(tsr_ctx *ctx, tsr_status status, const char *fmt, va_list ap) {
-    if (!ctx || status == TSR_OK)
+    if (status == TSR_OK)
         return status;
+    if (!ctx) {
+        if (tsr_log_enabled(TSR_LOG_WARN))
+            log_orphan(status, fmt, ap);
+        return status;
+    }
     pthread_mutex_lock(&ctx->lock);
     if (ctx->status == TSR_OK) {
         ctx->status = status;

@@ -1,18 +1,12 @@
 /* The local executor: concurrent callers, round-robin fairness, failures, cancellation. */
 #include <pthread.h>
 #include <stdatomic.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "engine/plan_internal.h"
 #include "tessera/tessera.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "util/clock.h"
 
 typedef struct counter {
     atomic_int ran;  /* tasks run */
@@ -45,7 +39,7 @@ typedef struct big_job {
 static void *run_big(void *p) {
     big_job *j = p;
     j->ex->vt->run(j->ex, j->ctx, 400, count_task, &j->c);
-    j->finished = now();
+    j->finished = tsr_clock_mono_s();
     return NULL;
 }
 
@@ -58,9 +52,9 @@ static void test_small_job_not_starved(void) {
     pthread_create(&t, NULL, run_big, &big);
     usleep(50000);
     counter small = {0, 2000, -1, NULL, 0};
-    double t0 = now();
+    double t0 = tsr_clock_mono_s();
     CHECK_EQ_INT(ex->vt->run(ex, ctx2, 10, count_task, &small), TSR_OK);
-    double small_done = now();
+    double small_done = tsr_clock_mono_s();
     pthread_join(t, NULL);
     CHECK_EQ_INT(atomic_load(&small.ran), 10);
     CHECK_EQ_INT(atomic_load(&big.c.ran), 400);
