@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fleet/executor_redis_internal.h"
+#include "util/random.h"
 
 void tsr_redis_exec_say(redis_exec *x, const char *level, const char *msg, const char *detail) {
     if (x->log)
@@ -65,19 +66,6 @@ static void purge_stale(redis_exec *x, tsr_redis_link *l) {
     }
 }
 
-static void random_hex(char *out, size_t n) {
-    unsigned char raw[8] = {0};
-    int fd = open("/dev/urandom", O_RDONLY);
-    if (fd < 0 || read(fd, raw, sizeof raw) != (ssize_t)sizeof raw) {
-        uint64_t v = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-        memcpy(raw, &v, sizeof raw);
-    }
-    if (fd >= 0)
-        close(fd);
-    for (size_t i = 0; i < sizeof raw && 2 * i + 2 < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", raw[i]);
-}
-
 static tsr_status redis_run(tsr_executor *e, tsr_ctx *ctx, size_t n, tsr_task_fn fn, void *arg) {
     (void)e;
     for (size_t t = 0; t < n; t++) {
@@ -124,7 +112,7 @@ static void configure(redis_exec *x, const tsr_redis_config *cfg, const char *cl
         snprintf(x->coord, sizeof x->coord, "%s", cfg->coordinator_id);
     else
         tsr_fleet_default_id(0, x->coord);
-    random_hex(x->epoch, sizeof x->epoch);
+    tsr_random_hex(NULL, x->epoch, TSR_FLEET_EPOCH_HEX);
     tsr_fleet_keys_init(NULL, cluster, &x->keys);
     tsr_fleet_key_of(&x->keys, TSR_FLEET_KIND_RESULTS, x->coord, x->results_key);
     tsr_fleet_key_of(&x->keys, TSR_FLEET_KIND_SENT, x->coord, x->mark_key);

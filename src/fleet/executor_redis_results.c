@@ -18,11 +18,7 @@
 #include <time.h>
 
 #include "fleet/executor_redis_internal.h"
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
+#include "util/clock.h"
 
 static const char *str_of(const redisReply *r) {
     return r && r->type == REDIS_REPLY_STRING ? r->str : NULL;
@@ -348,7 +344,7 @@ void *tsr_redis_exec_reader_main(void *arg) {
             break;
         if (l.reconnects != checked) {
             if (!check_after_connect(x, &l, last)) {
-                sleep_ms(100); /* LOADING or gone again: check on the next connection */
+                tsr_clock_sleep_ms(100); /* LOADING or gone again: check on the next connection */
                 continue;
             }
             checked = l.reconnects;
@@ -360,7 +356,7 @@ void *tsr_redis_exec_reader_main(void *arg) {
             continue;
         if (r->type == REDIS_REPLY_ERROR) { /* LOADING after a restart */
             freeReplyObject(r);
-            sleep_ms(100);
+            tsr_clock_sleep_ms(100);
             continue;
         }
         const redisReply *entries = NULL;

@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 
 #include "fleet/executor_redis_internal.h"
+#include "util/clock.h"
 
 static tsr_redis_link *take_link(redis_exec *x) {
     pthread_mutex_lock(&x->lock);
@@ -316,11 +317,7 @@ static void drop_outstanding(redis_exec *x, tsr_redis_link *l, rbatch *rb) {
 }
 
 void tsr_redis_exec_wait(redis_exec *x, int ms) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += (long)ms * 1000000L;
-    ts.tv_sec += ts.tv_nsec / 1000000000L;
-    ts.tv_nsec %= 1000000000L;
+    struct timespec ts = tsr_clock_deadline(CLOCK_REALTIME, ms);
     pthread_cond_timedwait(&x->changed, &x->lock, &ts);
 }
 
@@ -332,8 +329,8 @@ static void batch_loop(redis_exec *x, rbatch *rb, tsr_redis_link *l) {
     int backoff = 0;
     long long mark;
     while (!rb->failed && rb->done < rb->b->count && !tsr_ctx_cancelled(rb->b->ctx)) {
-        tsr_redis_exec_audit(x, rb, l, tsr_redis_now_ms());
-        int n = pick(x, rb, picks, tsr_redis_now_ms());
+        tsr_redis_exec_audit(x, rb, l, (double)tsr_clock_mono_ms());
+        int n = pick(x, rb, picks, (double)tsr_clock_mono_ms());
         if (n == 0) {
             tsr_redis_exec_wait(x, 100);
             continue;

@@ -13,6 +13,8 @@
 #include "tessera/tessera.h"
 #include "fleet/protocol.h"
 #include "fleet/redis_conn.h"
+#include "util/clock.h"
+#include "util/log.h"
 
 #define FIELD_MAX 160 /* bytes of one field value */
 
@@ -40,12 +42,6 @@ struct tsr_heartbeat {
     pthread_t thread;                /* the heartbeat thread */
     int started_thread;              /* thread was created */
 };
-
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Fills hb's identity from info, with the defaults of heartbeat.h. */
 static tsr_status fill_identity(tsr_ctx *ctx, tsr_heartbeat *hb, const char *cluster,
@@ -78,7 +74,7 @@ static tsr_status fill_identity(tsr_ctx *ctx, tsr_heartbeat *hb, const char *clu
     hb->cores = info->cores > 0 ? info->cores : (online > 0 ? (int)online : 1);
     hb->threads = info->threads;
     hb->interval_ms = info->interval_ms > 0 ? info->interval_ms : TSR_FLEET_HEARTBEAT_MS;
-    hb->started = now_ms();
+    hb->started = tsr_clock_wall_ms();
     return TSR_OK;
 }
 
@@ -90,7 +86,7 @@ static int publish(tsr_heartbeat *hb) {
     snprintf(v[1], sizeof v[1], "%d", hb->cores);
     snprintf(v[2], sizeof v[2], "%d", hb->threads);
     snprintf(v[3], sizeof v[3], "%lld", (long long)hb->started);
-    snprintf(v[4], sizeof v[4], "%lld", (long long)now_ms());
+    snprintf(v[4], sizeof v[4], "%lld", (long long)tsr_clock_wall_ms());
     snprintf(v[5], sizeof v[5], "%d", hb->interval_ms);
     snprintf(v[6], sizeof v[6], "%llu", (unsigned long long)atomic_load(&hb->tiles));
     snprintf(v[7], sizeof v[7], "%llu", (unsigned long long)atomic_load(&hb->failures));
@@ -144,14 +140,7 @@ static void *heartbeat_main(void *arg) {
     int failing = 0;
     pthread_mutex_lock(&hb->lock);
     while (!hb->stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += hb->interval_ms / 1000;
-        until.tv_nsec += (long)(hb->interval_ms % 1000) * 1000000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
+        struct timespec until = tsr_clock_deadline(CLOCK_MONOTONIC, hb->interval_ms);
         while (!hb->stop && !hb->wake &&
                pthread_cond_timedwait(&hb->cond, &hb->lock, &until) != ETIMEDOUT) {
         }
@@ -162,11 +151,14 @@ static void *heartbeat_main(void *arg) {
         if (ctx)
             tsr_ctx_reset(ctx);
         tsr_status st = ctx ? tick(hb, ctx) : TSR_ERR_NOMEM;
-        if (st && !failing)
-            fprintf(stderr, "tessera worker: %s (retrying every %d ms)\n",
-                    ctx ? tsr_ctx_message(ctx) : "out of memory", hb->interval_ms);
-        else if (!st && failing)
-            fprintf(stderr, "tessera worker: heartbeat to Redis restored\n");
+        if (st && !failing) {
+            tsr_log_field f[] = {
+                TSR_LOG_FIELD_STRING("error", ctx ? tsr_ctx_message(ctx) : "out of memory"),
+                TSR_LOG_FIELD_INT("retry_ms", hb->interval_ms)};
+            tsr_log(TSR_LOG_WARN, "worker: heartbeat to Redis failed", f, 2);
+        } else if (!st && failing) {
+            tsr_log(TSR_LOG_INFO, "worker: heartbeat to Redis restored", NULL, 0);
+        }
         failing = st != TSR_OK;
         pthread_mutex_lock(&hb->lock);
     }

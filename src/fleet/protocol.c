@@ -4,8 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
+
+#include "util/random.h"
 
 static const char name_chars[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
@@ -33,13 +34,9 @@ void tsr_fleet_default_id(int random_suffix, char out[TSR_FLEET_NAME_MAX + 1]) {
     for (char *p = host; *p; p++)
         if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-", *p))
             *p = '-';
-    char tail[12] = "";
-    if (random_suffix) {
-        uint8_t r[4] = {0};
-        if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
-            memset(r, 0, sizeof r);
-        snprintf(tail, sizeof tail, "-%02x%02x%02x%02x", r[0], r[1], r[2], r[3]);
-    }
+    char tail[12] = "", hex[9];
+    if (random_suffix && !tsr_random_hex(NULL, hex, 8))
+        snprintf(tail, sizeof tail, "-%s", hex);
     snprintf(out, TSR_FLEET_NAME_MAX + 1, "%s-%ld%s", host[0] ? host : "host", (long)getpid(),
              tail);
 }

@@ -5,16 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Value of hex digit c, or -1. */
-static int hex(int c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "util/hex.h"
 
 /* Copies s[0..n) into out (size `size`) decoding %XX; false when it does
  * not fit or an escape is malformed. */
@@ -23,12 +14,11 @@ static int decode(const char *s, size_t n, char *out, size_t size) {
     for (size_t i = 0; i < n; i++) {
         int c = (unsigned char)s[i];
         if (c == '%') {
-            if (i + 2 >= n)
+            uint8_t byte;
+            size_t got;
+            if (i + 2 >= n || tsr_hex_decode(s + i + 1, 2, &byte, 1, &got))
                 return 0;
-            int h = hex(s[i + 1]), l = hex(s[i + 2]);
-            if (h < 0 || l < 0)
-                return 0;
-            c = h * 16 + l;
+            c = byte;
             i += 2;
         }
         if (o + 1 >= size)

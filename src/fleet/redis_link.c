@@ -6,16 +6,7 @@
 #include <time.h>
 #include <zstd.h>
 
-double tsr_redis_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
+#include "util/clock.h"
 
 int tsr_redis_link_ensure(tsr_redis_link *l, const atomic_int *stop) {
     for (;;) {
@@ -40,7 +31,7 @@ int tsr_redis_link_ensure(tsr_redis_link *l, const atomic_int *stop) {
             l->backoff_ms = 2000;
         /* Sleep in slices so a stop request is seen promptly. */
         for (int waited = 0; waited < l->backoff_ms && !atomic_load(stop); waited += 50)
-            sleep_ms(50);
+            tsr_clock_sleep_ms(50);
     }
 }
 
@@ -66,7 +57,7 @@ redisReply *tsr_redis_link_cmd_retry(tsr_redis_link *l, const atomic_int *stop, 
         if (r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "LOADING", 7)) {
             freeReplyObject(r);
             r = NULL;
-            sleep_ms(100);
+            tsr_clock_sleep_ms(100);
         }
         if (r)
             return r;

@@ -69,9 +69,6 @@ tsr_status tsr_payload_unpack(tsr_ctx *ctx, const uint8_t *bytes, size_t len, si
 int tsr_payload_raw_view(const uint8_t *bytes, size_t len, size_t max, const uint8_t **data,
                          size_t *n);
 
-/* Monotonic milliseconds. */
-double tsr_redis_now_ms(void);
-
 /* Looks up field `name` in a stream entry's flat [f1, v1, f2, v2...] array;
  * NULL when absent. */
 const redisReply *tsr_redis_field(const redisReply *fields, const char *name);

@@ -9,15 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int hex_value(int c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "util/hex.h"
+#include "util/random.h"
 
 static int is_space(uint8_t c) {
     return c == ' ' || c == '\n' || c == '\r' || c == '\t';
@@ -31,15 +24,9 @@ static int parse_hex(const uint8_t *s, size_t n, uint8_t *out) {
         s++;
         n--;
     }
-    if (n != 2 * TSR_CLUSTER_KEY_BYTES)
-        return 0;
-    for (size_t i = 0; i < TSR_CLUSTER_KEY_BYTES; i++) {
-        int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return 0;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return 1;
+    size_t got = 0;
+    return n == 2 * TSR_CLUSTER_KEY_BYTES &&
+           !tsr_hex_decode((const char *)s, n, out, TSR_CLUSTER_KEY_BYTES, &got);
 }
 
 tsr_status tsr_cluster_key_load(tsr_ctx *ctx, const char *path, tsr_cluster_key *out) {
@@ -88,7 +75,8 @@ tsr_status tsr_payload_seal(tsr_ctx *ctx, const tsr_cluster_key *key, const char
         return tsr_error(ctx, st, "seal: out of memory for %zu bytes", need);
     uint8_t *p = out->data + out->len;
     p[0] = 'S';
-    randombytes_buf(p + 1, TSR_SEAL_NONCE_BYTES);
+    if ((st = tsr_random_bytes(ctx, p + 1, TSR_SEAL_NONCE_BYTES)))
+        return st;
     unsigned long long clen = 0;
     crypto_aead_xchacha20poly1305_ietf_encrypt(p + 1 + TSR_SEAL_NONCE_BYTES, &clen, inner, len,
                                                (const uint8_t *)ad, strlen(ad), NULL, p + 1,

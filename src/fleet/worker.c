@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fleet/worker_internal.h"
+#include "util/clock.h"
 
 /* Extends the lease of tasks being computed: XCLAIM <id> JUSTID with min
  * idle 0 resets their idle time without counting a delivery. */
@@ -19,13 +20,9 @@ static void *keeper_main(void *arg) {
     int period = w->lease_ms / 3 > 10 ? w->lease_ms / 3 : 10;
     pthread_mutex_lock(&w->lock);
     while (!atomic_load(&w->quit)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += (long)(period % 1000) * 1000000L;
-        ts.tv_sec += period / 1000 + ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
+        struct timespec ts = tsr_clock_deadline(CLOCK_REALTIME, period);
         pthread_cond_timedwait(&w->wake, &w->lock, &ts);
-        double now = tsr_redis_now_ms();
+        double now = (double)tsr_clock_mono_ms();
         for (int i = 0; i < w->n && !atomic_load(&w->quit); i++) {
             wthread *t = &w->threads[i];
             if (!t->current[0] || now - t->current_at < period)

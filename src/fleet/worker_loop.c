@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include "fleet/worker_internal.h"
+#include "util/clock.h"
+#include "util/log.h"
 
 /* What one turn of the loop holds: the reply an entry came in and whether
  * it was taken over from another consumer. */
@@ -50,7 +52,7 @@ static int ready_link(wthread *t, tsr_redis_link *l, int *group_ok) {
     *group_ok = r && (r->type != REDIS_REPLY_ERROR || !strncmp(r->str, "BUSYGROUP", 9));
     freeReplyObject(r);
     if (!*group_ok)
-        usleep(100000);
+        tsr_clock_sleep_ms(100);
     return *group_ok;
 }
 
@@ -90,7 +92,7 @@ static int read_new(wthread *t, tsr_redis_link *l, const char *block, int *group
         if (!strncmp(r->str, "NOGROUP", 7))
             *group_ok = 0; /* Redis lost the group (restart without AOF) */
         else
-            usleep(100000); /* LOADING */
+            tsr_clock_sleep_ms(100); /* LOADING */
     }
     *tu = (turn){.reply = r, .entry = read_entry(r)};
     return !tu->entry && r && r->type == REDIS_REPLY_NIL;
@@ -108,7 +110,7 @@ static int next_task(wthread *t, tsr_redis_link *l, claim_scan *cs, const char *
         freeReplyObject(t->ahead);
         t->ahead = NULL;
     }
-    double now = tsr_redis_now_ms();
+    double now = (double)tsr_clock_mono_ms();
     int claim = now - cs->last >= w->lease_ms / 4.0;
     if (!t->ahead || claim) {
         int ready = ready_link(t, l, group_ok);
@@ -137,7 +139,8 @@ void *tsr_worker_thread_main(void *arg) {
     snprintf(block, sizeof block, "%d", w->block_ms);
     int group_ok = 0;
     if (!s.ctx || tsr_task_worker_new(s.ctx, &s.tw)) {
-        fprintf(stderr, "tessera worker: thread %d: out of memory\n", t->index);
+        tsr_log_field f[] = {TSR_LOG_FIELD_INT("thread", t->index)};
+        tsr_log(TSR_LOG_ERROR, "worker: out of memory starting a thread", f, 1);
         goto out;
     }
     while (!atomic_load(&w->draining)) {

@@ -7,6 +7,8 @@
 
 #include "fleet/seal.h"
 #include "fleet/worker_internal.h"
+#include "util/clock.h"
+#include "util/log.h"
 
 void tsr_worker_count(tsr_worker *w, tsr_redis_link *l, const char *field) {
     const char *a[] = {"HINCRBY", w->keys.stats, field, "1"};
@@ -20,7 +22,7 @@ const char *tsr_worker_str(const redisReply *r) {
 void tsr_worker_set_current(wthread *t, const char *id) {
     pthread_mutex_lock(&t->w->lock);
     snprintf(t->current, sizeof t->current, "%s", id ? id : "");
-    t->current_at = tsr_redis_now_ms();
+    t->current_at = (double)tsr_clock_mono_ms();
     pthread_mutex_unlock(&t->w->lock);
 }
 
@@ -81,7 +83,7 @@ void tsr_worker_post_and_finish(tsr_worker *w, tsr_redis_link *l, const char *co
             *next = NULL;
         }
         tsr_redis_link_close(l);
-        usleep(100000);
+        tsr_clock_sleep_ms(100);
     }
 }
 
@@ -184,7 +186,9 @@ void tsr_worker_post_failure(tsr_worker *w, tsr_redis_link *l, const char *coord
         tsr_seal_tag tag = strcmp(field, TSR_FIELD_DEAD) ? TSR_SEAL_ERROR : TSR_SEAL_DEAD;
         if (!tsr_fleet_seal_ad(tag, key, ad) ||
             tsr_payload_seal(NULL, &w->key, ad, (const uint8_t *)value, vlen, &sealed)) {
-            fprintf(stderr, "tessera worker: could not seal the %s result of %s\n", field, key);
+            tsr_log_field f[] = {TSR_LOG_FIELD_STRING("result", field),
+                                 TSR_LOG_FIELD_STRING("key", key)};
+            tsr_log(TSR_LOG_ERROR, "worker: could not seal a failure result", f, 2);
             tsr_worker_finish_task(w, l, id);
             goto out;
         }

@@ -6,6 +6,7 @@
 
 #include "fleet/seal.h"
 #include "fleet/worker_internal.h"
+#include "util/log.h"
 
 /* Number of deliveries of task `id` (XPENDING), 0 when unknown. */
 static long long deliveries(tsr_worker *w, tsr_redis_link *l, const char *id) {
@@ -60,8 +61,9 @@ static void bury(tsr_worker *w, tsr_redis_link *l, const char *id, const redisRe
     tsr_worker_count(w, l, "dead_tiles");
     if (w->hb)
         tsr_heartbeat_add_failure(w->hb);
-    fprintf(stderr, "tessera worker: %s: tile %s moved to the dead stream after %s attempts\n", job,
-            key, attempts);
+    tsr_log_field f[] = {TSR_LOG_FIELD_STRING("job", job), TSR_LOG_FIELD_STRING("key", key),
+                         TSR_LOG_FIELD_STRING("attempts", attempts)};
+    tsr_log(TSR_LOG_WARN, "worker: tile moved to the dead stream", f, 3);
 }
 
 /* Opens a task's payload into `opened` when the cluster seals payloads.
@@ -93,8 +95,9 @@ static int unseal(wthread *t, tsr_redis_link *l, tsr_ctx *ctx, const char *id, c
     tsr_worker_finish_task(w, l, id);
     atomic_fetch_add(&w->rejected, 1);
     tsr_worker_count(w, l, "rejected_payloads");
-    fprintf(stderr, "tessera worker: rejected task %s (entry %s): %s\n", key, id,
-            tsr_ctx_message(ctx));
+    tsr_log_field f[] = {TSR_LOG_FIELD_STRING("key", key), TSR_LOG_FIELD_STRING("entry", id),
+                         TSR_LOG_FIELD_STRING("error", tsr_ctx_message(ctx))};
+    tsr_log(TSR_LOG_WARN, "worker: rejected task", f, 3);
     return 0;
 }
 
@@ -118,8 +121,9 @@ static tsr_status run_task(wthread *t, tsr_redis_link *l, task_scratch *s, const
     }
     int tile = tsr_task_tile_of(bytes, len);
     if (w->crash_tile >= 0 && tile == w->crash_tile) {
-        fprintf(stderr, "tessera worker: TESSERA_TEST_CRASH_TILE=%d: aborting on task %s\n",
-                w->crash_tile, key);
+        tsr_log_field f[] = {TSR_LOG_FIELD_INT("tile", w->crash_tile),
+                             TSR_LOG_FIELD_STRING("key", key)};
+        tsr_log(TSR_LOG_ERROR, "worker: TESSERA_TEST_CRASH_TILE: aborting", f, 2);
         abort();
     }
     if (w->fail_tile >= 0 && tile == w->fail_tile)
@@ -164,7 +168,9 @@ static void report(wthread *t, tsr_redis_link *l, task_scratch *s, const char *i
     int busy = atomic_fetch_sub(&w->busy, 1) - 1;
     if (st) {
         atomic_fetch_add(&w->failures, 1);
-        fprintf(stderr, "tessera worker: task %s failed: %s\n", key, tsr_ctx_message(s->ctx));
+        tsr_log_field f[] = {TSR_LOG_FIELD_STRING("key", key),
+                             TSR_LOG_FIELD_STRING("error", tsr_ctx_message(s->ctx))};
+        tsr_log(TSR_LOG_WARN, "worker: task failed", f, 2);
     } else {
         atomic_fetch_add(&w->done, 1);
     }

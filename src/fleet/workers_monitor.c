@@ -11,6 +11,7 @@
 
 #include "fleet/protocol.h"
 #include "fleet/redis_conn.h"
+#include "util/clock.h"
 
 #define MAX_WORKERS 4096 /* listed workers; more ids in the set are ignored */
 
@@ -45,12 +46,6 @@ struct tsr_workers_monitor {
     pthread_t thread;          /* the polling thread */
     int started_thread;        /* thread was created */
 };
-
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A JSON string of an untrusted Redis value: at most 200 bytes, "?" when it
  * is not valid UTF-8. */
@@ -315,7 +310,7 @@ static int poll_once(tsr_workers_monitor *mon, tsr_ctx *ctx) {
     if (!read_redis(mon, &s) || !(drop = calloc(s.n ? s.n : 1, 1)))
         goto out;
     pthread_mutex_lock(&mon->lock);
-    merge(mon, &s, drop, now_ms());
+    merge(mon, &s, drop, tsr_clock_wall_ms());
     pthread_mutex_unlock(&mon->lock);
     for (size_t j = 0; j < s.n; j++) {
         const char *argv[] = {"SREM", mon->keys.workers, s.ids[j]};
@@ -346,14 +341,7 @@ static void *monitor_main(void *arg) {
         pthread_mutex_lock(&mon->lock);
         if (!ok)
             mon->counts.redis_up = 0;
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += mon->poll_ms / 1000;
-        until.tv_nsec += (long)(mon->poll_ms % 1000) * 1000000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
+        struct timespec until = tsr_clock_deadline(CLOCK_MONOTONIC, mon->poll_ms);
         while (!mon->stop && pthread_cond_timedwait(&mon->cond, &mon->lock, &until) != ETIMEDOUT) {
         }
     }
@@ -420,7 +408,7 @@ void tsr_workers_monitor_set_timing(tsr_workers_monitor *mon, int grace_ms, int 
 
 json_t *tsr_workers_monitor_json(tsr_workers_monitor *mon) {
     json_t *list = json_array();
-    int64_t now = now_ms();
+    int64_t now = tsr_clock_wall_ms();
     if (!list || !mon)
         return list;
     pthread_mutex_lock(&mon->lock);
