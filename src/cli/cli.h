@@ -2,6 +2,7 @@
 #ifndef TESSERA_CLI_H
 #define TESSERA_CLI_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "tessera/tessera.h"
@@ -19,7 +20,7 @@ int cmd_info(int argc, char **argv);
 int cmd_ops(int argc, char **argv);
 /* tessera serve: the REST API, web UI and job scheduler (src/server). */
 int cmd_serve(int argc, char **argv);
-/* tessera worker: a tile worker of a Redis fleet (src/worker). */
+/* tessera worker: a tile worker of a Redis fleet (src/fleet). */
 int cmd_worker(int argc, char **argv);
 /* The client of a `tessera serve` (libcurl, src/cli/http_client.c): upload
  * and run a job, show jobs, download results. */
@@ -34,6 +35,15 @@ int cmd_token(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 /* The operation list as JSON, as `tessera ops --json` prints it. Caller frees. */
 char *cli_ops_json(void);
+
+/* Parses a decimal integer in [lo, hi] into *out; 0 when malformed or out
+ * of range (nothing written). */
+int cli_parse_int(const char *s, long lo, long hi, int *out);
+
+/* Blocks SIGINT and SIGTERM in the calling thread (and every thread it
+ * starts afterwards), so a server loop can take them with sigwait(stop),
+ * and ignores SIGPIPE. */
+void cli_block_stop_signals(sigset_t *stop);
 
 /* Maps a status to one of the exit codes above. */
 int cli_exit_code(tsr_status st);

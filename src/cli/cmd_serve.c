@@ -390,11 +390,7 @@ int cmd_serve(int argc, char **argv) {
     /* Signals are taken by sigwait below; every thread started from here
      * inherits the blocked mask. */
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cli_block_stop_signals(&stop);
     if (a.tls_cert && (st = tsr_server_tls_load(ctx, a.tls_cert, a.tls_key, &tls_cert, &tls_key)))
         goto out;
     tsr_store_options store_opts = {.data_key_file = a.data_key};

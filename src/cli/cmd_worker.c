@@ -24,17 +24,6 @@ static void worker_usage(FILE *f) {
                "  (an error result) instead of running it.\n");
 }
 
-/* Parses an integer in [lo, hi]; false when malformed. */
-static int parse_int(const char *s, long lo, long hi, int *out) {
-    char *end;
-    errno = 0;
-    long v = s ? strtol(s, &end, 10) : 0;
-    if (!s || !*s || *end || errno || v < lo || v > hi)
-        return 0;
-    *out = (int)v;
-    return 1;
-}
-
 static int parse_args(int argc, char **argv, tsr_worker_config *c, const char **key_path) {
     memset(c, 0, sizeof *c);
     *key_path = getenv("TESSERA_CLUSTER_KEY_FILE");
@@ -61,15 +50,15 @@ static int parse_args(int argc, char **argv, tsr_worker_config *c, const char **
         else if (!strcmp(opt, "--backend"))
             c->backend = val;
         else if (!strcmp(opt, "--threads"))
-            ok = parse_int(val, 0, 1024, &c->threads);
+            ok = cli_parse_int(val, 0, 1024, &c->threads);
         else if (!strcmp(opt, "--lease-ms"))
-            ok = parse_int(val, 100, 86400000, &c->lease_ms);
+            ok = cli_parse_int(val, 100, 86400000, &c->lease_ms);
         else if (!strcmp(opt, "--delivery-limit"))
-            ok = parse_int(val, 1, 1000, &c->delivery_limit);
+            ok = cli_parse_int(val, 1, 1000, &c->delivery_limit);
         else if (!strcmp(opt, "--block-ms"))
-            ok = parse_int(val, 10, 60000, &c->block_ms);
+            ok = cli_parse_int(val, 10, 60000, &c->block_ms);
         else if (!strcmp(opt, "--compress"))
-            ok = parse_int(val, 0, 19, &c->compress_level);
+            ok = cli_parse_int(val, 0, 19, &c->compress_level);
         else {
             fprintf(stderr, "tessera worker: unknown option %s\n", opt);
             return 0;
@@ -88,12 +77,12 @@ static int parse_args(int argc, char **argv, tsr_worker_config *c, const char **
     else if (c->compress_level == INT_MIN)
         c->compress_level = 0;
     const char *crash = getenv("TESSERA_TEST_CRASH_TILE");
-    if (crash && *crash && !parse_int(crash, 0, 1 << 30, &c->crash_tile)) {
+    if (crash && *crash && !cli_parse_int(crash, 0, 1 << 30, &c->crash_tile)) {
         fprintf(stderr, "tessera worker: bad TESSERA_TEST_CRASH_TILE=%s\n", crash);
         return 0;
     }
     const char *fail = getenv("TESSERA_TEST_FAIL_TILE");
-    if (fail && *fail && !parse_int(fail, 0, 1 << 30, &c->fail_tile)) {
+    if (fail && *fail && !cli_parse_int(fail, 0, 1 << 30, &c->fail_tile)) {
         fprintf(stderr, "tessera worker: bad TESSERA_TEST_FAIL_TILE=%s\n", fail);
         return 0;
     }
@@ -110,11 +99,7 @@ int cmd_worker(int argc, char **argv) {
     }
     /* Signals are taken by sigwait below; the worker threads inherit the mask. */
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cli_block_stop_signals(&stop);
     tsr_ctx *ctx = tsr_ctx_new();
     tsr_worker *w = NULL;
     if (!ctx)

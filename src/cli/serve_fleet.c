@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "server/server.h"
 
 const char serve_fleet_usage[] =
@@ -18,17 +19,6 @@ const char serve_fleet_usage[] =
 void serve_fleet_args_init(serve_fleet_args *f) {
     memset(f, 0, sizeof *f);
     f->grace_s = -1;
-}
-
-/* Parses an integer in [lo, hi]; false when malformed. */
-static int parse_int(const char *s, long lo, long hi, int *out) {
-    char *end;
-    errno = 0;
-    long v = s ? strtol(s, &end, 10) : 0;
-    if (!s || !*s || *end || errno || v < lo || v > hi)
-        return 0;
-    *out = (int)v;
-    return 1;
 }
 
 int serve_fleet_option(const char *opt, const char *val, serve_fleet_args *f) {
@@ -55,7 +45,7 @@ int serve_fleet_option(const char *opt, const char *val, serve_fleet_args *f) {
     for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
         if (strcmp(opt, ints[i].name))
             continue;
-        if (!parse_int(val, ints[i].lo, ints[i].hi, (int *)((char *)f + ints[i].offset))) {
+        if (!cli_parse_int(val, ints[i].lo, ints[i].hi, (int *)((char *)f + ints[i].offset))) {
             fprintf(stderr, "tessera serve: %s wants an integer in %ld..%ld (got %s)\n", opt,
                     ints[i].lo, ints[i].hi, val ? val : "nothing");
             return -1;

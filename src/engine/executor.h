@@ -48,6 +48,11 @@ typedef struct tsr_executor_vtable {
     tsr_status (*run_tiles)(tsr_executor *exec, const tsr_tile_batch *batch);
 } tsr_executor_vtable;
 
+/* Runs fn over tasks 0..n-1 on the calling thread, in order, as worker 0,
+ * stopping at the first failure or when ctx is cancelled. For executors
+ * whose run() has no threads of its own (one that ships tiles elsewhere). */
+tsr_status tsr_executor_run_inline(tsr_ctx *ctx, size_t n, tsr_task_fn fn, void *arg);
+
 struct tsr_executor {
     const tsr_executor_vtable *vt; /* implementation */
     int threads;                   /* workers, >= 1 */

@@ -52,9 +52,7 @@ static tsr_status map_task(void *arg, size_t task, int worker) {
 }
 
 /* Runs fn over n tasks on exec, or inline on this thread when exec is NULL. */
-tsr_status tsr_run_tasks(tsr_executor *exec, tsr_ctx *ctx, size_t n, tsr_task_fn fn, void *arg) {
-    if (exec)
-        return exec->vt->run(exec, ctx, n, fn, arg);
+tsr_status tsr_executor_run_inline(tsr_ctx *ctx, size_t n, tsr_task_fn fn, void *arg) {
     for (size_t t = 0; t < n; t++) {
         if (tsr_ctx_cancelled(ctx))
             return TSR_ERR_CANCELLED;
@@ -63,6 +61,10 @@ tsr_status tsr_run_tasks(tsr_executor *exec, tsr_ctx *ctx, size_t n, tsr_task_fn
             return st;
     }
     return TSR_OK;
+}
+
+tsr_status tsr_run_tasks(tsr_executor *exec, tsr_ctx *ctx, size_t n, tsr_task_fn fn, void *arg) {
+    return exec ? exec->vt->run(exec, ctx, n, fn, arg) : tsr_executor_run_inline(ctx, n, fn, arg);
 }
 
 static void batch_done(void *user, double cpu_seconds) {

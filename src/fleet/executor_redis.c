@@ -66,16 +66,11 @@ static void purge_stale(redis_exec *x, tsr_redis_link *l) {
     }
 }
 
+/* Work that is not tiles (decoding, encoding, merges) runs on the caller's
+ * thread: the workers only take tile batches. */
 static tsr_status redis_run(tsr_executor *e, tsr_ctx *ctx, size_t n, tsr_task_fn fn, void *arg) {
     (void)e;
-    for (size_t t = 0; t < n; t++) {
-        if (tsr_ctx_cancelled(ctx))
-            return TSR_ERR_CANCELLED;
-        tsr_status st = fn(arg, t, 0);
-        if (st)
-            return st;
-    }
-    return TSR_OK;
+    return tsr_executor_run_inline(ctx, n, fn, arg);
 }
 
 static void redis_destroy(tsr_executor *e) {

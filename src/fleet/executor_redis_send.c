@@ -41,6 +41,16 @@ static void give_link(redis_exec *x, tsr_redis_link *l) {
     }
 }
 
+/* Puts tile `t` in SENT state and counts it in flight; returns t. */
+static int take_tile(redis_exec *x, rbatch *rb, int t, double now) {
+    rb->state[t] = SENT;
+    rb->sent_at[t] = now;
+    rb->missing[t] = 0;
+    rb->in_flight++;
+    x->in_flight_total++;
+    return t;
+}
+
 /* Picks up to SEND_CHUNK tiles to send now: overdue resends first, then new
  * tiles while the caps allow. Marks them SENT. Under lock. */
 static int pick(redis_exec *x, rbatch *rb, int *picks, double now) {
@@ -60,22 +70,11 @@ static int pick(redis_exec *x, rbatch *rb, int *picks, double now) {
         if (rb->state[t] == WAITING && rb->in_flight < x->cap_batch &&
             x->in_flight_total < x->cap_total) { /* reverted after a send failure */
             rb->reverted--;
-            rb->state[t] = SENT;
-            rb->sent_at[t] = now;
-            rb->missing[t] = 0;
-            rb->in_flight++;
-            x->in_flight_total++;
-            picks[n++] = t;
+            picks[n++] = take_tile(x, rb, t, now);
         }
     while (n < SEND_CHUNK && rb->next_new < rb->b->count && rb->in_flight < x->cap_batch &&
            x->in_flight_total < x->cap_total) {
-        int t = rb->next_new++;
-        rb->state[t] = SENT;
-        rb->sent_at[t] = now;
-        rb->missing[t] = 0;
-        rb->in_flight++;
-        x->in_flight_total++;
-        picks[n++] = t;
+        picks[n++] = take_tile(x, rb, rb->next_new++, now);
     }
     return n;
 }

@@ -318,14 +318,14 @@ class FleetTest(fleet.FleetCase):
         hiding the loss and the resend timer at 10 minutes: the tasks Redis
         no longer holds are found by the audit and sent again within about a
         lease (1 s here), and every job ends with the local bytes."""
-        path = big_image(self.tmp)
+        path = big_image(self.tmp, size=(3000, 2616))  # 2016 tiles: ~7 s of work here
         want = local_process(HEAVY, path)
         self.start_workers(2)
         srv = self.start_coordinator("--tile", "64", "--resend-ms", "600000",
                                      "--coordinator-id", "lost-tail")
         _, img, _ = srv.upload(path)
         aof = os.path.join(self.redis.dir, "appendonlydir")
-        for round_, delay in enumerate((0.6, 1.2, 2.0)):
+        for round_, delay in enumerate((0.5, 1.5, 3.0)):
             status, job, _ = srv.json("POST", "/api/v1/jobs",
                                       {"images": [img["id"]], "pipeline": HEAVY})
             self.assertEqual(status, 201, job)

@@ -1,0 +1,24 @@
+/* Small helpers several subcommands share (see cli.h). */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include "cli/cli.h"
+
+int cli_parse_int(const char *s, long lo, long hi, int *out) {
+    char *end;
+    errno = 0;
+    long v = s ? strtol(s, &end, 10) : 0;
+    if (!s || !*s || *end || errno || v < lo || v > hi)
+        return 0;
+    *out = (int)v;
+    return 1;
+}
+
+void cli_block_stop_signals(sigset_t *stop) {
+    sigemptyset(stop);
+    sigaddset(stop, SIGINT);
+    sigaddset(stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
