@@ -167,13 +167,16 @@ static tsr_status process_one(tsr_ctx *ctx, const process_args *a, const tsr_pip
     if ((st = tsr_plan_new(ctx, pipe, w, h, bands, a->tile, &plan)))
         goto out;
     tsr_plan_output(plan, &out_w, &out_h, &out_bands);
-    tsr_encode_options eopts = {a->quality, -1, false};
+    tsr_encode_options eopts = {.quality = a->quality, .compression = -1};
     if ((st = tsr_row_writer_open(ctx, out_path, fmt, out_w, out_h, out_bands, &eopts, &writer)))
         goto out;
     cli_progress bar;
     const char *base = strrchr(in_path, '/');
     cli_progress_start(&bar, base ? base + 1 : in_path);
-    tsr_run_options ropts = {a->tile, cli_progress_update, &bar, NULL, in_path};
+    tsr_run_options ropts = {.tile_size = a->tile,
+                             .progress = cli_progress_update,
+                             .progress_user = &bar,
+                             .label = in_path};
     st = tsr_plan_run_rows(ctx, plan, reader, writer, exec, &ropts);
     if (!st)
         st = tsr_row_writer_finish(writer);

@@ -79,7 +79,7 @@ static tsr_status item_process(tsr_jobs *jobs, job_entry *e, const tsr_store_job
     int w, h, bands;
     tsr_plan_output(r.plan, &w, &h, &bands);
     tsr_format fmt = tsr_format_from_name(job->output_format);
-    tsr_encode_options eopts = {job->quality, -1, false};
+    tsr_encode_options eopts = {.quality = job->quality, .compression = -1};
     if ((st = tsr_blob_file_new(jobs->store, ctx, &out)))
         goto out;
     if ((st = tsr_row_writer_open_fd(ctx, tsr_blob_file_fd(out), "result", fmt, w, h, bands, &eopts,
@@ -87,7 +87,11 @@ static tsr_status item_process(tsr_jobs *jobs, job_entry *e, const tsr_store_job
         goto out;
     char label[96];
     snprintf(label, sizeof label, "image %s", job->items[position].image);
-    tsr_run_options ropts = {jobs->cfg.tile, tsr_jobs_on_progress, e, tsr_jobs_on_tile, label};
+    tsr_run_options ropts = {.tile_size = jobs->cfg.tile,
+                             .progress = tsr_jobs_on_progress,
+                             .progress_user = e,
+                             .tile_done = tsr_jobs_on_tile,
+                             .label = label};
     if ((st = tsr_plan_run_rows(ctx, r.plan, r.reader, writer,
                                 jobs->cfg.executor ? jobs->cfg.executor : jobs->exec, &ropts)))
         goto out;
