@@ -15,6 +15,7 @@ import html.parser
 import http.client
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
