@@ -311,6 +311,7 @@ class FleetTest(fleet.FleetCase):
             f.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$7\r\n9999999\r\n"
                     % (len(mark_key), mark_key.encode()))
         self.redis.start()
+        self.redis.cli("CONFIG", "SET", "auto-aof-rewrite-percentage", "0")
 
     def test_lost_tail_resent_within_a_lease(self):
         """Redis restarted from an AOF copied a moment before it was killed,
@@ -320,6 +321,8 @@ class FleetTest(fleet.FleetCase):
         lease (1 s here), and every job ends with the local bytes."""
         path = big_image(self.tmp, size=(3000, 2616))  # 2016 tiles: ~7 s of work here
         want = local_process(HEAVY, path)
+        # no AOF rewrite may swap the files while the test copies them
+        self.redis.cli("CONFIG", "SET", "auto-aof-rewrite-percentage", "0")
         self.start_workers(2)
         srv = self.start_coordinator("--tile", "64", "--resend-ms", "600000",
                                      "--coordinator-id", "lost-tail")
