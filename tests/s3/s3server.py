@@ -36,7 +36,6 @@ control requests until its standard input closes:
     POST /corrupt?key=K                         flip a byte of object K on disk
     POST /kill, /stop, /restart                 the store (s3rver and front)
 """
-import ctypes
 import json
 import os
 import select
@@ -66,11 +65,17 @@ UPLOADS = "._S3rver_uploads"  # s3rver's directory of pending multipart uploads
 OBJECT_SUFFIX = "._S3rver_object"
 
 
-def _die_with_parent():
-    try:
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+# Runs s3rver's command line, and exits when its stdin (a pipe from this
+# process, never written) closes: the store never outlives the test that
+# started it, even when that test is killed.
+NODE_WRAPPER = """
+const bin = process.argv[1];
+process.argv = [process.argv[0], ...process.argv.slice(1)];
+process.stdin.on('end', () => process.exit(0));
+process.stdin.on('error', () => process.exit(0));
+process.stdin.resume();
+require(bin);
+"""
 
 
 class Front(relay.RelayHandler):
@@ -128,10 +133,10 @@ class S3Server:
             self.node = subprocess.Popen(
                 # s3rver's list continuation tokens use DES, which OpenSSL 3
                 # keeps in its legacy provider (libssl3 ships it)
-                [node, "--openssl-legacy-provider", S3RVER_JS, "-d", data, "-a", "127.0.0.1", "-p", "0", "--silent",
-                 "--no-vhost-buckets", "--configure-bucket", self.bucket],
-                stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent)
+                [node, "--openssl-legacy-provider", "-e", NODE_WRAPPER, S3RVER_JS, "-d", data,
+                 "-a", "127.0.0.1", "-p", "0", "--silent", "--no-vhost-buckets",
+                 "--configure-bucket", self.bucket],
+                stdout=subprocess.PIPE, stderr=log, stdin=subprocess.PIPE)
         upstream = self._wait_listening()
         self.front = relay.RelayServer(self.port, Front)
         self.front.upstream_port = upstream
@@ -193,6 +198,7 @@ class S3Server:
                 self.node.kill()
                 self.node.wait()
             self.node.stdout.close()
+            self.node.stdin.close()
             self.node = None
 
     def restart(self):
