@@ -17,11 +17,19 @@ void s3_xml_init(void) {
     xmlInitParser();
 }
 
-/* The parsed document, or NULL when the body is empty or not XML. */
+/* The parsed document, or NULL when the body is empty, not XML or has a
+ * DTD: S3 never sends one, and only a DTD can declare the entities whose
+ * nested expansion (by xmlNodeGetContent) would blow up memory. */
 static xmlDocPtr parse(const tsr_buffer *body) {
     if (!body->len || body->len > S3_XML_MAX)
         return NULL;
-    return xmlReadMemory((const char *)body->data, (int)body->len, NULL, NULL, PARSE_OPTIONS);
+    xmlDocPtr doc =
+        xmlReadMemory((const char *)body->data, (int)body->len, NULL, NULL, PARSE_OPTIONS);
+    if (doc && (doc->intSubset || doc->extSubset)) {
+        xmlFreeDoc(doc);
+        doc = NULL;
+    }
+    return doc;
 }
 
 static bool named(xmlNodePtr n, const char *name) {

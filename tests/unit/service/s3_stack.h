@@ -76,7 +76,10 @@ static int s3_stack_start(s3_stack *s, char *why, size_t cap) {
     json_t *obj = json_loads(line, 0, NULL);
     const char *error = json_string_value(json_object_get(obj, "error"));
     if (!obj || error) {
-        snprintf(why, cap, "%s %.300s: %.1500s", STACK_PYTHON, script, error ? error : line);
+        snprintf(why, cap, "%s %.300s: %.1500s", STACK_PYTHON, script,
+                 error   ? error
+                 : *line ? line
+                         : "ended without a word (its stderr is above)");
         json_decref(obj);
         return -1;
     }
