@@ -254,6 +254,10 @@ tsr_status tsr_s3_client_new(tsr_ctx *ctx, const tsr_s3_config *cfg, const tsr_s
     if (!rc && c->cfg.part_bytes < TSR_S3_PART_MIN)
         rc = tsr_error(ctx, TSR_ERR_USAGE, "s3: part size must be at least %llu bytes",
                        (unsigned long long)TSR_S3_PART_MIN);
+    if (!rc && (c->cfg.single_put_max > TSR_S3_SINGLE_PUT_LIMIT ||
+                c->cfg.part_bytes > TSR_S3_SINGLE_PUT_LIMIT))
+        rc = tsr_error(ctx, TSR_ERR_USAGE, "s3: one PUT or part may carry at most %llu bytes",
+                       (unsigned long long)TSR_S3_SINGLE_PUT_LIMIT);
     if (rc) {
         tsr_s3_client_free(c);
         return rc;

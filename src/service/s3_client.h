@@ -55,6 +55,7 @@
 #define TSR_S3_PART_MIN           (5ull << 20)          /* S3's smallest part but the last */
 #define TSR_S3_PARTS_MAX          10000                 /* S3's most parts of one upload */
 #define TSR_S3_OBJECT_MAX         (5ull << 40)          /* S3's largest object */
+#define TSR_S3_SINGLE_PUT_LIMIT   (5ull << 30)          /* S3's largest PUT or part */
 #define TSR_S3_ATTEMPTS           5                     /* tries per request */
 #define TSR_S3_CONNECT_TIMEOUT_MS 10000                 /* TCP + TLS connect */
 #define TSR_S3_LOW_SPEED_BYTES    1024                  /* a transfer slower than this... */
