@@ -302,11 +302,13 @@ def stack():
     """--stack: the server, a fault proxy in front, a control port; see above."""
     import http.server
     import faultproxy
+    s3 = S3Server()
     try:
-        s3 = S3Server().start()
+        s3.start()
         proxy = faultproxy.FaultProxy(s3.port)
         control = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _control_handler(s3, proxy))
     except Exception as e:
+        s3.close()
         print(json.dumps({"error": str(e)}), flush=True)
         return 1
     control.daemon_threads = True
