@@ -9,7 +9,7 @@ SECONDS_EACH=${1:-600}
 JOBS=${2:-2}
 BUILD=${3:-build-fuzz}
 cd "$(dirname "$0")/.." || exit 1
-TARGETS="decode_jpeg decode_png decode_gif decode_webp decode_tiff decode_bmp decode_pnm pipeline task http"
+TARGETS="decode_jpeg decode_png decode_gif decode_webp decode_tiff decode_bmp decode_pnm pipeline task http s3_xml"
 for t in $TARGETS; do
     [ -x "$BUILD/fuzz/fuzz_$t" ] || { echo "missing $BUILD/fuzz/fuzz_$t: build with" \
         "CC=clang CXX=clang++ meson setup $BUILD -Dfuzz=true" >&2; exit 2; }

@@ -4,7 +4,8 @@
 Steps, each counted case by case:
   1. formatting of every C file (clang-format --dry-run --Werror)
   2. release build with -Wall -Wextra -Werror (build-test/)
-  3. the C unit suite (every test program prints one line per case)
+  3. the C unit suite (every test program prints one line per case); its
+     S3 tests run s3rver from tests/s3 (npm, pinned), installed first
   4. the Python oracle / CLI tests (tests/oracle, against python3-opencv) and
      the service tests (tests/service, against a real `tessera serve`) and the
      fleet tests (tests/fleet: a real redis-server and `tessera worker`s)
@@ -132,6 +133,31 @@ def python_suite(builddir, folder="tests/oracle", label="oracle"):
             record(f"{label}/suite", False, "unittest failed to run")
 
 
+def npm_install(folder, package, label):
+    """Installs FOLDER's pinned npm packages (package-lock.json) unless
+    node_modules/PACKAGE is there; False, recorded as LABEL/npm install, when
+    node, npm or the install fails."""
+    if os.path.isdir(os.path.join(folder, "node_modules", package)):
+        return True
+    node, npm = browser_tool(label, "node"), browser_tool(label, "npm")
+    if not (node and npm):
+        return False
+    r = subprocess.run([npm, "install", "--no-audit", "--no-fund"], cwd=folder, text=True,
+                       capture_output=True, timeout=600)
+    if r.returncode:
+        record(f"{label}/npm install", False, (r.stdout + r.stderr)[-2000:])
+        say(f"[{label}] npm install failed:\n" + (r.stdout + r.stderr)[-2000:])
+    return r.returncode == 0
+
+
+def s3_install():
+    """The S3 tests (tests/unit/service/test_s3_*, suite s3) run s3rver from
+    tests/s3/node_modules: install it first. Without it they fail, with the
+    message of tests/s3/s3server.py, rather than skip."""
+    if npm_install(os.path.join(ROOT, "tests", "s3"), "s3rver", "s3"):
+        say("[s3] s3rver installed in tests/s3")
+
+
 def browser_tool(label, name, path=None):
     """tools.check(name, path); a wrong or missing tool is recorded as LABEL/NAME."""
     found, error = tools.check(name, path)
@@ -148,16 +174,9 @@ def browser_suite(builddir):
         say(f"[browser] SKIPPED: {error}; the web UI was not tested in a browser")
         return
     chromium = browser_tool("browser", "chromium", os.environ.get("CHROMIUM"))
-    node, npm = browser_tool("browser", "node"), browser_tool("browser", "npm")
-    if not (chromium and node and npm):
+    node = browser_tool("browser", "node")
+    if not (chromium and node and npm_install(folder, "playwright-core", "browser")):
         return
-    if not os.path.isdir(os.path.join(folder, "node_modules", "playwright-core")):
-        r = subprocess.run([npm, "install", "--no-audit", "--no-fund"], cwd=folder, text=True,
-                           capture_output=True, timeout=600)
-        if r.returncode:
-            record("browser/npm install", False, (r.stdout + r.stderr)[-2000:])
-            say("[browser] npm install failed:\n" + (r.stdout + r.stderr)[-2000:])
-            return
     env = dict(os.environ, TESSERA_BIN=os.path.join(ROOT, builddir, "src", "cli", "tessera"),
                CHROMIUM=chromium)
     browser_file(folder, env, node, "ui.test.mjs", "browser")
@@ -200,6 +219,7 @@ def main():
     record("build -Werror", ok)
     say(f"[build] {'ok' if ok else 'FAILED'}")
     if ok:
+        s3_install()
         unit_suite("build-test", "unit")
         python_suite("build-test")
         python_suite("build-test", "tests/service", "service")
