@@ -4,7 +4,6 @@
  *             present exactly when the store is encrypted
  *   rotation  present while a rotation runs: the store refuses to serve
  *             until a rerun finishes it */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -138,26 +137,17 @@ static tsr_status verify_keycheck(tsr_store *s, tsr_ctx *ctx, const tsr_blob_key
     return rc;
 }
 
-/* Whether any file under blobs/<2 hex>/ is named like a blob. */
-static bool has_blobs(const tsr_store *s) {
-    DIR *d = opendir(s->blobs);
-    bool found = false;
-    struct dirent *e;
-    while (d && !found && (e = readdir(d))) {
-        char sub[PATH_MAX];
-        if (strlen(e->d_name) != 2 || e->d_name[0] == '.' ||
-            snprintf(sub, sizeof sub, "%s/%s", s->blobs, e->d_name) >= (int)sizeof sub)
-            continue;
-        DIR *inner = opendir(sub);
-        struct dirent *f;
-        while (inner && !found && (f = readdir(inner)))
-            found = tsr_store_id_valid(f->d_name);
-        if (inner)
-            closedir(inner);
-    }
-    if (d)
-        closedir(d);
-    return found;
+/* A listing's callback that stops at the first blob. */
+static int found_one(void *arg, const char *id) {
+    (void)id;
+    *(bool *)arg = true;
+    return 1;
+}
+
+/* Whether the backend holds any blob (*found); errors as listing's. */
+static tsr_status has_blobs(tsr_store *s, tsr_ctx *ctx, bool *found) {
+    *found = false;
+    return s->backend->ops->list(s->backend, ctx, found_one, found);
 }
 
 tsr_status tsr_blob_identity_check(tsr_store *s, tsr_ctx *ctx, bool metadata_only) {
@@ -179,7 +169,11 @@ tsr_status tsr_blob_identity_check(tsr_store *s, tsr_ctx *ctx, bool metadata_onl
         return verify_keycheck(s, ctx, s->key, "the data key");
     if (!s->key)
         return TSR_OK;
-    if (has_blobs(s))
+    bool plaintext = false;
+    tsr_status rc = has_blobs(s, ctx, &plaintext);
+    if (rc)
+        return rc;
+    if (plaintext)
         return tsr_error(ctx, TSR_ERR_USAGE,
                          "store: %s holds unencrypted blobs; encrypt them first with `" ROTATE_HINT
                          " --data %s --new-key FILE` (with no server running)",
@@ -258,18 +252,17 @@ static tsr_status source_of(rotation *rot, tsr_ctx *ctx, const char *id, int fd,
     return tsr_blob_decrypt_fd(ctx, rot->old_key, id, fd, *plain, NULL);
 }
 
-/* Rewrites blob `id` into the target form: temp + fsync + rename over it. */
+/* Rewrites blob `id` into the target form: fetch, re-seal into a temp,
+ * fsync, install over itself (rename, or upload under the same id). */
 static tsr_status rotate_blob(rotation *rot, tsr_ctx *ctx, const char *id) {
     tsr_store *s = rot->store;
-    char path[PATH_MAX], temp[PATH_MAX], dir[PATH_MAX];
+    char path[PATH_MAX], temp[PATH_MAX];
     int fd = -1, plain = -1, out = -1;
     bool skip = false;
     uint64_t bytes = 0;
-    tsr_status rc = tsr_blob_path(s, ctx, id, path);
+    tsr_status rc = s->backend->ops->open(s->backend, ctx, id, &fd, path);
     if (rc)
         return rc;
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return tsr_error(ctx, TSR_ERR_IO, "blob %s: cannot open: %s", id, strerror(errno));
     if ((rc = source_of(rot, ctx, id, fd, &plain, &skip)) || skip)
         goto out;
     if ((rc = tsr_blob_create_temp(s, ctx, temp, &out)))
@@ -278,11 +271,8 @@ static tsr_status rotate_blob(rotation *rot, tsr_ctx *ctx, const char *id) {
                       : copy_fd(ctx, id, plain, out, &bytes);
     if (!rc && fsync(out) != 0)
         rc = tsr_error(ctx, TSR_ERR_IO, "blob %s: cannot sync: %s", id, strerror(errno));
-    if (!rc && rename(temp, path) != 0)
-        rc = tsr_error(ctx, TSR_ERR_IO, "blob %s: cannot replace: %s", id, strerror(errno));
-    snprintf(dir, sizeof dir, "%s/%.2s", s->blobs, id);
     if (!rc)
-        rc = tsr_blob_sync_dir(ctx, dir);
+        rc = tsr_blob_install(s, ctx, temp, id);
     if (rc)
         unlink(temp);
     else
@@ -298,45 +288,43 @@ out:
     return rc;
 }
 
+/* The ids a listing gathers. */
+typedef struct id_list {
+    char (*ids)[TSR_STORE_ID_LEN + 1]; /* malloc'ed */
+    size_t count, cap;                 /* used and allocated entries */
+    bool oom;                          /* an append failed */
+} id_list;
+
+static int gather_id(void *arg, const char *id) {
+    id_list *l = arg;
+    if (l->count == l->cap) {
+        size_t ncap = l->cap ? 2 * l->cap : 256;
+        void *grown = realloc(l->ids, ncap * sizeof *l->ids);
+        if (!grown) {
+            l->oom = true;
+            return 1;
+        }
+        l->ids = grown;
+        l->cap = ncap;
+    }
+    memcpy(l->ids[l->count++], id, TSR_STORE_ID_LEN + 1);
+    return 0;
+}
+
 /* Lists every blob id in the store into *ids (malloc'ed, *count entries). */
 static tsr_status list_blobs(tsr_store *s, tsr_ctx *ctx, char (**ids)[TSR_STORE_ID_LEN + 1],
                              size_t *count) {
-    size_t cap = 0;
-    DIR *d = opendir(s->blobs);
-    struct dirent *e;
-    *ids = NULL;
-    *count = 0;
-    if (!d)
-        return tsr_error(ctx, TSR_ERR_IO, "blob store: cannot read %s: %s", s->blobs,
-                         strerror(errno));
-    while ((e = readdir(d))) {
-        char sub[PATH_MAX];
-        if (strlen(e->d_name) != 2 || e->d_name[0] == '.' ||
-            snprintf(sub, sizeof sub, "%s/%s", s->blobs, e->d_name) >= (int)sizeof sub)
-            continue;
-        DIR *inner = opendir(sub);
-        struct dirent *f;
-        while (inner && (f = readdir(inner))) {
-            if (!tsr_store_id_valid(f->d_name))
-                continue;
-            if (*count == cap) {
-                size_t ncap = cap ? 2 * cap : 256;
-                void *grown = realloc(*ids, ncap * sizeof **ids);
-                if (!grown) {
-                    closedir(inner);
-                    closedir(d);
-                    return tsr_error(ctx, TSR_ERR_NOMEM, "blob store: out of memory");
-                }
-                *ids = grown;
-                cap = ncap;
-            }
-            memcpy((*ids)[(*count)++], f->d_name, TSR_STORE_ID_LEN + 1);
-        }
-        if (inner)
-            closedir(inner);
+    id_list l = {0};
+    tsr_status rc = s->backend->ops->list(s->backend, ctx, gather_id, &l);
+    if (!rc && l.oom)
+        rc = tsr_error(ctx, TSR_ERR_NOMEM, "blob store: out of memory");
+    if (rc) {
+        free(l.ids);
+        l.ids = NULL, l.count = 0;
     }
-    closedir(d);
-    return TSR_OK;
+    *ids = l.ids;
+    *count = l.count;
+    return rc;
 }
 
 /* Checks that the store's state fits the keys given (see tsr_store_rotate_key). */
@@ -385,6 +373,14 @@ static tsr_status write_marker(tsr_store *s, tsr_ctx *ctx, const tsr_blob_key *t
 tsr_status tsr_store_rotate_key(tsr_ctx *ctx, const char *data_dir, const char *old_key_file,
                                 const char *new_key_file, tsr_store_rotation_progress progress,
                                 void *user, tsr_store_rotation *out) {
+    return tsr_store_rotate_key_with(ctx, data_dir, NULL, old_key_file, new_key_file, progress,
+                                     user, out);
+}
+
+tsr_status tsr_store_rotate_key_with(tsr_ctx *ctx, const char *data_dir,
+                                     const tsr_store_options *where, const char *old_key_file,
+                                     const char *new_key_file, tsr_store_rotation_progress progress,
+                                     void *user, tsr_store_rotation *out) {
     rotation rot = {NULL, NULL, NULL, out};
     char(*ids)[TSR_STORE_ID_LEN + 1] = NULL;
     size_t count = 0;
@@ -405,7 +401,7 @@ tsr_status tsr_store_rotate_key(tsr_ctx *ctx, const char *data_dir, const char *
         rc = tsr_error(ctx, TSR_ERR_USAGE, "rotate-key: --old-key and --new-key are the same key");
         goto out;
     }
-    if ((rc = tsr_store_open_for_rotation(ctx, data_dir, &rot.store)) ||
+    if ((rc = tsr_store_open_for_rotation(ctx, data_dir, where, &rot.store)) ||
         (rc = check_start(&rot, ctx)) || (rc = write_marker(rot.store, ctx, rot.new_key)) ||
         (rc = list_blobs(rot.store, ctx, &ids, &count)))
         goto out;

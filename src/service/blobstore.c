@@ -1,8 +1,9 @@
-/* The blob store: files under data_dir/blobs/<2 hex>/<id>. A blob is written
- * to data_dir/tmp first and renamed into place only after an fsync, and the
- * directory is fsync'ed after the rename, so a blob is either wholly there or
- * not there, even across a crash or power loss. With a data key every blob
- * is sealed (blob_crypt.h) and plaintext lives only in memfds. */
+/* The blob store, whatever the backend (blob_backend.h): a blob is written
+ * to data_dir/tmp first, synced, and only then handed to the backend, which
+ * renames it into data_dir/blobs (files) or uploads it (s3), so a blob is
+ * either wholly there or not there, even across a crash or power loss. With
+ * a data key every blob is sealed (blob_crypt.h) before it reaches the
+ * backend, and plaintext lives only in memfds. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -45,36 +46,11 @@ struct tsr_blob_reader {
     uint64_t size;       /* plaintext bytes */
 };
 
-tsr_status tsr_blob_sync_dir(tsr_ctx *ctx, const char *path) {
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) != 0) {
-        int err = errno;
-        if (fd >= 0)
-            close(fd);
-        return tsr_error(ctx, TSR_ERR_IO, "blob store: cannot sync directory %s: %s", path,
-                         strerror(err));
-    }
-    close(fd);
-    return TSR_OK;
-}
-
-static tsr_status make_dir(tsr_ctx *ctx, const char *path, bool *created) {
-    if (created)
-        *created = false;
-    if (mkdir(path, 0700) == 0) {
-        if (created)
-            *created = true;
-        return TSR_OK;
-    }
-    if (errno == EEXIST)
-        return TSR_OK;
-    return tsr_error(ctx, TSR_ERR_IO, "blob store: cannot create directory %s: %s", path,
-                     strerror(errno));
-}
-
 tsr_status tsr_blob_dirs_prepare(tsr_store *s, tsr_ctx *ctx) {
-    tsr_status rc = make_dir(ctx, s->blobs, NULL);
-    return rc ? rc : make_dir(ctx, s->tmp, NULL);
+    if (mkdir(s->tmp, 0700) != 0 && errno != EEXIST)
+        return tsr_error(ctx, TSR_ERR_IO, "blob store: cannot create directory %s: %s", s->tmp,
+                         strerror(errno));
+    return s->backend->ops->prepare(s->backend, ctx);
 }
 
 tsr_status tsr_blob_tmp_clean(tsr_store *s, tsr_ctx *ctx) {
@@ -92,36 +68,17 @@ tsr_status tsr_blob_tmp_clean(tsr_store *s, tsr_ctx *ctx) {
     return TSR_OK;
 }
 
-/* Writes the directory of blob `id` (blobs/<first 2 hex>) into `dir`. */
-static void blob_dir(const tsr_store *s, const char *id, char *dir) {
-    snprintf(dir, PATH_MAX, "%s/%.2s", s->blobs, id);
-}
-
 tsr_status tsr_blob_path(tsr_store *store, tsr_ctx *ctx, const char *id, char *path) {
     if (!tsr_store_id_valid(id))
         return tsr_error(ctx, TSR_ERR_USAGE, "blob store: '%.40s' is not a blob id", id ? id : "");
-    snprintf(path, PATH_MAX, "%s/%.2s/%s", store->blobs, id, id);
-    return TSR_OK;
+    if (!store->backend->ops->path)
+        return tsr_error(ctx, TSR_ERR_USAGE, "blob store: %s blobs have no local path",
+                         store->backend->ops->name);
+    return store->backend->ops->path(store->backend, ctx, id, path);
 }
 
-/* Moves the synced file `temp` into the store as blob `id`: make the 2-hex
- * directory (syncing blobs/ if it is new), rename, sync the directory. */
 tsr_status tsr_blob_install(tsr_store *s, tsr_ctx *ctx, const char *temp, const char *id) {
-    char dir[PATH_MAX], path[PATH_MAX];
-    bool created;
-    blob_dir(s, id, dir);
-    tsr_status rc = make_dir(ctx, dir, &created);
-    if (rc || (created && (rc = tsr_blob_sync_dir(ctx, s->blobs))))
-        return rc;
-    tsr_blob_path(s, ctx, id, path);
-    if (rename(temp, path) != 0)
-        return tsr_error(ctx, TSR_ERR_IO, "blob store: cannot move %s into the store: %s", temp,
-                         strerror(errno));
-    if ((rc = tsr_blob_sync_dir(ctx, dir))) {
-        unlink(path);
-        return rc;
-    }
-    return TSR_OK;
+    return s->backend->ops->install(s->backend, ctx, temp, id);
 }
 
 tsr_status tsr_blob_create_temp(tsr_store *s, tsr_ctx *ctx, char *path, int *fd) {
@@ -345,14 +302,21 @@ tsr_status tsr_blob_open_read(tsr_store *store, tsr_ctx *ctx, const char *id,
     int fd = -1;
     *out = NULL;
     tsr_status rc = check_usable(store, ctx);
-    if (rc || (rc = tsr_blob_path(store, ctx, id, path)))
+    if (rc)
         return rc;
+    if (!tsr_store_id_valid(id))
+        return tsr_error(ctx, TSR_ERR_USAGE, "blob store: '%.40s' is not a blob id", id ? id : "");
     tsr_blob_reader *r = calloc(1, sizeof *r);
     if (!r)
         return tsr_error(ctx, TSR_ERR_NOMEM, "blob store: out of memory");
     r->fd = -1;
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) != 0) {
-        rc = tsr_error(ctx, TSR_ERR_IO, "blob %s: the stored file is missing or unreadable: %s", id,
+    if ((rc = store->backend->ops->open(store->backend, ctx, id, &fd, path))) {
+        if (rc == TSR_ERR_CORRUPT)
+            atomic_fetch_add(&store->integrity_failures, 1);
+        goto out;
+    }
+    if (fstat(fd, &sb) != 0) {
+        rc = tsr_error(ctx, TSR_ERR_IO, "blob %s: the stored file is unreadable: %s", id,
                        strerror(errno));
         goto out;
     }
@@ -471,76 +435,56 @@ out:
 }
 
 tsr_status tsr_blob_remove(tsr_store *s, tsr_ctx *ctx, const char *id) {
-    char path[PATH_MAX];
-    tsr_status rc = tsr_blob_path(s, ctx, id, path);
-    if (rc)
-        return rc;
-    if (unlink(path) != 0 && errno != ENOENT)
-        return tsr_error(ctx, TSR_ERR_IO, "blob store: cannot remove %s: %s", path,
-                         strerror(errno));
-    return TSR_OK;
+    if (!tsr_store_id_valid(id))
+        return tsr_error(ctx, TSR_ERR_USAGE, "blob store: '%.40s' is not a blob id", id ? id : "");
+    return s->backend->ops->remove(s->backend, ctx, id);
 }
 
 tsr_status tsr_blob_delete(tsr_store *store, tsr_ctx *ctx, const char *id) {
     return tsr_blob_remove(store, ctx, id);
 }
 
+/* The state of a garbage collection: the lookup and the first error. */
+typedef struct collection {
+    tsr_store *store; /* borrowed */
+    tsr_ctx *ctx;     /* where errors go */
+    sqlite3_stmt *st; /* "is this blob referenced?" */
+    tsr_status rc;    /* first error; stops the listing */
+} collection;
+
 /* Whether any image or job item refers to blob `id`. */
-static tsr_status referenced(tsr_store *s, tsr_ctx *ctx, sqlite3_stmt *st, const char *id,
-                             bool *used) {
-    sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
+static tsr_status referenced(collection *c, const char *id, bool *used) {
+    sqlite3_reset(c->st);
+    sqlite3_bind_text(c->st, 1, id, -1, SQLITE_STATIC);
+    int step = sqlite3_step(c->st);
     if (step != SQLITE_ROW && step != SQLITE_DONE)
-        return tsr_store_sql_error(s, ctx, "look for a blob's owner");
+        return tsr_store_sql_error(c->store, c->ctx, "look for a blob's owner");
     *used = step == SQLITE_ROW;
     return TSR_OK;
 }
 
-/* Removes the unreferenced blobs of one 2-hex directory. */
-static tsr_status collect_dir(tsr_store *s, tsr_ctx *ctx, sqlite3_stmt *st, const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d)
-        return tsr_error(ctx, TSR_ERR_IO, "blob store: cannot read %s: %s", dir, strerror(errno));
-    tsr_status rc = TSR_OK;
-    struct dirent *e;
-    while (!rc && (e = readdir(d))) {
-        bool used = true;
-        if (!tsr_store_id_valid(e->d_name))
-            continue; /* not ours: leave it */
-        if (!(rc = referenced(s, ctx, st, e->d_name, &used)) && !used)
-            unlinkat(dirfd(d), e->d_name, 0);
+/* Removes blob `id` when nothing refers to it (a listing's callback); the
+ * removal is best effort: a blob left over is collected at the next open. */
+static int collect_one(void *arg, const char *id) {
+    collection *c = arg;
+    bool used = true;
+    if (!(c->rc = referenced(c, id, &used)) && !used) {
+        tsr_ctx *scratch = tsr_ctx_new(); /* a failed removal's message stays off ctx */
+        if (scratch)
+            c->store->backend->ops->remove(c->store->backend, scratch, id);
+        tsr_ctx_free(scratch);
     }
-    closedir(d);
-    return rc;
+    return c->rc != TSR_OK;
 }
 
 tsr_status tsr_blob_collect_garbage(tsr_store *s, tsr_ctx *ctx) {
-    sqlite3_stmt *st = NULL;
-    DIR *d = NULL;
+    collection c = {.store = s, .ctx = ctx};
     tsr_status rc = tsr_store_prepare(s, ctx,
                                       "SELECT 1 FROM images WHERE blob = ?1 UNION ALL "
                                       "SELECT 1 FROM job_items WHERE result_blob = ?1 LIMIT 1",
-                                      &st);
-    if (rc)
-        goto out;
-    if (!(d = opendir(s->blobs))) {
-        rc =
-            tsr_error(ctx, TSR_ERR_IO, "blob store: cannot read %s: %s", s->blobs, strerror(errno));
-        goto out;
-    }
-    struct dirent *e;
-    while (!rc && (e = readdir(d))) {
-        const char *n = e->d_name;
-        char dir[PATH_MAX];
-        if (!tsr_hex_is_lower(n, 2))
-            continue;
-        snprintf(dir, sizeof dir, "%s/%.2s", s->blobs, n);
-        rc = collect_dir(s, ctx, st, dir);
-    }
-out:
-    if (d)
-        closedir(d);
-    sqlite3_finalize(st);
+                                      &c.st);
+    if (!rc && !(rc = s->backend->ops->list(s->backend, ctx, collect_one, &c)))
+        rc = c.rc;
+    sqlite3_finalize(c.st);
     return rc;
 }

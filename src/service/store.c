@@ -265,7 +265,15 @@ static tsr_status open_store(tsr_ctx *ctx, const char *data_dir, const tsr_store
     snprintf(s->dir, sizeof s->dir, "%s", data_dir);
     snprintf(s->blobs, sizeof s->blobs, "%s/blobs", data_dir);
     snprintf(s->tmp, sizeof s->tmp, "%s/tmp", data_dir);
-    if (opts && opts->data_key_file && (rc = tsr_blob_key_load(ctx, opts->data_key_file, &s->key)))
+    tsr_blob_backend_config blobs = {
+        .url = opts ? opts->store_url : NULL,
+        .default_dir = s->blobs,
+        .tmp_dir = s->tmp,
+        .s3_endpoint = opts ? opts->s3_endpoint : NULL,
+    };
+    if ((opts && opts->data_key_file &&
+         (rc = tsr_blob_key_load(ctx, opts->data_key_file, &s->key))) ||
+        (rc = tsr_blob_backend_new(ctx, &blobs, &s->backend)))
         goto out;
     if ((rc = make_dir(ctx, s->dir)) || (rc = lock_dir(s, ctx)) ||
         (rc = tsr_blob_dirs_prepare(s, ctx)) || (rc = tsr_blob_tmp_clean(s, ctx)) ||
@@ -289,8 +297,13 @@ tsr_status tsr_store_open_with(tsr_ctx *ctx, const char *data_dir, const tsr_sto
     return open_store(ctx, data_dir, opts, false, out);
 }
 
-tsr_status tsr_store_open_for_rotation(tsr_ctx *ctx, const char *data_dir, tsr_store **out) {
-    return open_store(ctx, data_dir, NULL, true, out);
+tsr_status tsr_store_open_for_rotation(tsr_ctx *ctx, const char *data_dir,
+                                       const tsr_store_options *opts, tsr_store **out) {
+    tsr_store_options blobs_only = {
+        .store_url = opts ? opts->store_url : NULL,
+        .s3_endpoint = opts ? opts->s3_endpoint : NULL,
+    };
+    return open_store(ctx, data_dir, &blobs_only, true, out);
 }
 
 bool tsr_store_encrypted(const tsr_store *store) {
@@ -301,6 +314,7 @@ void tsr_store_close(tsr_store *store) {
     if (!store)
         return;
     tsr_blob_key_free(store->key);
+    tsr_blob_backend_free(store->backend);
     sqlite3_close_v2(store->db);
     if (store->lock_fd >= 0)
         close(store->lock_fd); /* releases the flock */

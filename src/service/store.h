@@ -189,9 +189,15 @@ bool tsr_job_state_terminal(tsr_job_state state);
  * *out with tsr_store_close. */
 tsr_status tsr_store_open(tsr_ctx *ctx, const char *data_dir, tsr_store **out);
 
-/* How tsr_store_open_with opens a store: encryption at rest. */
+/* How tsr_store_open_with opens a store: where blobs live, encryption at
+ * rest. With an S3 store, opening checks that the bucket answers (one
+ * message for an unreachable endpoint, wrong credentials, a missing bucket;
+ * see tsr_s3_check). */
 typedef struct tsr_store_options {
     const char *data_key_file; /* --data-key FILE: blobs are encrypted with it; NULL = none */
+    const char *store_url;     /* --store: NULL / "" = files in data_dir/blobs, "file:DIR",
+                                  "s3://BUCKET[/PREFIX]" (objects PREFIX/blobs/ID) */
+    const char *s3_endpoint;   /* --s3-endpoint URL; NULL = $TESSERA_S3_ENDPOINT, else AWS */
     bool metadata_only;        /* the caller never touches blobs (user/token commands): an
                                   encrypted store opens without its key, blob calls refused */
 } tsr_store_options;
@@ -437,7 +443,8 @@ typedef void (*tsr_store_rotation_progress)(void *user, uint64_t done, uint64_t 
 /* `tessera data rotate-key`: opens the store in `data_dir` (holding its lock,
  * so never beside a running server) and rewrites every blob from `old_key_file`
  * (NULL: the store is plaintext) to `new_key_file` (NULL: decrypt back to
- * plaintext), each blob temp + fsync + rename over itself; blobs already in the
+ * plaintext), each blob temp + fsync + rename over itself (or uploaded over
+ * itself on S3: tsr_store_rotate_key_with); blobs already in the
  * target form are skipped, the keycheck record changes last, and a marker file
  * makes the store refuse to serve until a rerun with the same arguments
  * finishes an interrupted rotation. A blob that fails verification stops the
@@ -445,6 +452,13 @@ typedef void (*tsr_store_rotation_progress)(void *user, uint64_t done, uint64_t 
 tsr_status tsr_store_rotate_key(tsr_ctx *ctx, const char *data_dir, const char *old_key_file,
                                 const char *new_key_file, tsr_store_rotation_progress progress,
                                 void *user, tsr_store_rotation *out);
+/* The same for a store whose blobs live where `where` says (its store_url
+ * and s3_endpoint; the rest is ignored; NULL = data_dir/blobs): on S3 each
+ * blob is downloaded, re-sealed and uploaded again under the same id. */
+tsr_status tsr_store_rotate_key_with(tsr_ctx *ctx, const char *data_dir,
+                                     const tsr_store_options *where, const char *old_key_file,
+                                     const char *new_key_file, tsr_store_rotation_progress progress,
+                                     void *user, tsr_store_rotation *out);
 
 /* ---- quotas (store_quota.c) ---- */
 

@@ -8,6 +8,7 @@
 
 #include <stdatomic.h>
 
+#include "service/blob_backend.h"
 #include "service/blob_crypt.h"
 #include "service/store.h"
 
@@ -17,8 +18,9 @@ struct tsr_store {
     int lock_fd;               /* data_dir/lock, flock'ed against other processes */
     int schema_version;        /* after migrations */
     char dir[PATH_MAX - 128];  /* data_dir (sized so derived paths fit PATH_MAX) */
-    char blobs[PATH_MAX - 64]; /* data_dir/blobs */
+    char blobs[PATH_MAX - 64]; /* data_dir/blobs: the files backend's default directory */
     char tmp[PATH_MAX - 64];   /* data_dir/tmp */
+    tsr_blob_backend *backend; /* where committed blobs live (owned) */
     tsr_blob_key *key;         /* data key (owned); NULL = blobs stored as plaintext */
     bool blobs_refused;        /* encrypted store opened metadata-only: blob calls refused */
     atomic_uint_fast64_t integrity_failures; /* blobs that failed their check since open */
@@ -79,14 +81,15 @@ tsr_status tsr_blob_remove(tsr_store *s, tsr_ctx *ctx, const char *id);
 /* Checks the store's identity against its key at open (store.h,
  * tsr_store_open_with); writes the keycheck of a fresh encrypted store. */
 tsr_status tsr_blob_identity_check(tsr_store *s, tsr_ctx *ctx, bool metadata_only);
-/* Moves the synced file `temp` into the store as blob `id`. */
+/* Makes the synced file `temp` blob `id` through the backend: on success
+ * `temp` is gone, on failure the caller removes it. */
 tsr_status tsr_blob_install(tsr_store *s, tsr_ctx *ctx, const char *temp, const char *id);
 /* Creates a fresh empty file tmp/<random>.part: its path in `path`
  * (PATH_MAX bytes), its open (read-write) fd in *fd. */
 tsr_status tsr_blob_create_temp(tsr_store *s, tsr_ctx *ctx, char *path, int *fd);
-/* fsyncs a directory so a rename or create in it is durable. */
-tsr_status tsr_blob_sync_dir(tsr_ctx *ctx, const char *path);
-/* Opens the store for a rotation: locked, no identity check (blob_keys.c). */
-tsr_status tsr_store_open_for_rotation(tsr_ctx *ctx, const char *data_dir, tsr_store **out);
+/* Opens the store for a rotation: locked, no identity check (blob_keys.c);
+ * `opts` (may be NULL) names the blob store. */
+tsr_status tsr_store_open_for_rotation(tsr_ctx *ctx, const char *data_dir,
+                                       const tsr_store_options *opts, tsr_store **out);
 
 #endif
