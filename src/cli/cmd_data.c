@@ -15,11 +15,13 @@
 static void data_usage(FILE *f) {
     fprintf(f, "usage: tessera data keygen FILE\n"
                "       tessera data rotate-key [--data DIR] [--old-key FILE] [--new-key FILE]\n"
+               "                               [--store URL] [--s3-endpoint URL]\n"
                "keygen writes 32 random bytes as 64 hex digits to FILE (mode 0600; an existing\n"
                "file is never overwritten). rotate-key rewrites every blob of the store in DIR\n"
                "(default ./tessera-data; no server may run on it) from --old-key to --new-key;\n"
                "without --old-key it encrypts a plaintext store, without --new-key it decrypts\n"
-               "one back. An interrupted rotation is finished by rerunning the same command.\n");
+               "one back. An interrupted rotation is finished by rerunning the same command.\n"
+               "--store and --s3-endpoint name where the blobs live, as for `tessera serve`.\n");
 }
 
 static int keygen(tsr_ctx *ctx, int argc, char **argv) {
@@ -57,6 +59,7 @@ static void on_progress(void *user, uint64_t done, uint64_t total) {
 
 static int rotate(tsr_ctx *ctx, int argc, char **argv) {
     const char *data = "./tessera-data", *old_key = NULL, *new_key = NULL;
+    tsr_store_options where = {0};
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!val) {
@@ -69,6 +72,10 @@ static int rotate(tsr_ctx *ctx, int argc, char **argv) {
             old_key = val;
         else if (!strcmp(opt, "--new-key"))
             new_key = val;
+        else if (!strcmp(opt, "--store"))
+            where.store_url = val;
+        else if (!strcmp(opt, "--s3-endpoint"))
+            where.s3_endpoint = val;
         else {
             data_usage(stderr);
             return EXIT_USAGE;
@@ -77,7 +84,8 @@ static int rotate(tsr_ctx *ctx, int argc, char **argv) {
     }
     progress_state p = {0};
     tsr_store_rotation r;
-    tsr_status st = tsr_store_rotate_key(ctx, data, old_key, new_key, on_progress, &p, &r);
+    tsr_status st =
+        tsr_store_rotate_key_with(ctx, data, &where, old_key, new_key, on_progress, &p, &r);
     if (st) {
         fprintf(stderr, "tessera data rotate-key: %s\n", tsr_ctx_message(ctx));
         if (st != TSR_ERR_USAGE)

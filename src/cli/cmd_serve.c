@@ -38,6 +38,8 @@ typedef struct serve_args {
     tsr_server_config limits;  /* hostile-input caps, connection limits, rate limits and
                                   quotas (only those fields are used; serve_defaults) */
     const char *data_key;      /* --data-key FILE: blobs encrypted at rest; NULL = plaintext */
+    const char *store;       /* --store URL: file:DIR or s3://BUCKET[/PREFIX]; NULL = data/blobs */
+    const char *s3_endpoint; /* --s3-endpoint URL; NULL = $TESSERA_S3_ENDPOINT, else AWS */
 } serve_args;
 
 /* The serve defaults of the caps on hostile input (docs/security.md). */
@@ -131,6 +133,7 @@ static void serve_usage(FILE *f) {
             "                     [--max-upload-bytes N] [--pixel-budget N]\n"
             "                     [--max-active-jobs N] [--tile N] [--print-routes]\n"
             "                     [--tls-cert FILE --tls-key FILE] [--data-key FILE]\n"
+            "                     [--store file:DIR|s3://BUCKET[/PREFIX]] [--s3-endpoint URL]\n"
             "                     [--max-pixels N] [--max-width N] [--max-height N]\n"
             "                     [--max-frames N] [--max-connections N]\n"
             "                     [--per-ip-connections N] [--conn-timeout-s S]\n"
@@ -183,6 +186,8 @@ static int text_option(const char *opt, const char *val, serve_args *a) {
                         : !strcmp(opt, "--redis")          ? &a->redis.url
                         : !strcmp(opt, "--cluster-key")    ? &a->cluster_key
                         : !strcmp(opt, "--data-key")       ? &a->data_key
+                        : !strcmp(opt, "--store")          ? &a->store
+                        : !strcmp(opt, "--s3-endpoint")    ? &a->s3_endpoint
                         : !strcmp(opt, "--cluster")        ? &a->redis.cluster
                         : !strcmp(opt, "--coordinator-id") ? &a->redis.coordinator_id
                                                            : NULL;
@@ -393,7 +398,8 @@ int cmd_serve(int argc, char **argv) {
     cli_block_stop_signals(&stop);
     if (a.tls_cert && (st = tsr_server_tls_load(ctx, a.tls_cert, a.tls_key, &tls_cert, &tls_key)))
         goto out;
-    tsr_store_options store_opts = {.data_key_file = a.data_key};
+    tsr_store_options store_opts = {
+        .data_key_file = a.data_key, .store_url = a.store, .s3_endpoint = a.s3_endpoint};
     if ((st = tsr_store_open_with(ctx, a.data, &store_opts, &store)))
         goto out;
     a.jobs.on_event = log_job_event;
