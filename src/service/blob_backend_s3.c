@@ -16,9 +16,17 @@
 #include "service/s3_client.h"
 #include "service/store_internal.h"
 
+/* Tries per request of blob traffic: with the client's backoff (100 ms
+ * doubling, half of it random) the last try comes 6 to 13 s after the
+ * first, so a store restarted within a few seconds costs no job. The
+ * start-up check keeps the client's default (TSR_S3_ATTEMPTS), so a wrong
+ * endpoint is reported within two seconds. */
+#define BLOB_S3_ATTEMPTS 8
+
 typedef struct s3_backend {
     tsr_blob_backend base;   /* first: the ops */
-    tsr_s3_client *client;   /* owned */
+    tsr_s3_client *client;   /* owned; BLOB_S3_ATTEMPTS tries per request */
+    tsr_s3_client *checker;  /* owned; default tries, for prepare only */
     char tmp[PATH_MAX - 64]; /* where downloads land (data_dir/tmp) */
 } s3_backend;
 
@@ -28,7 +36,7 @@ static void object_name(const char *id, char name[TSR_STORE_ID_LEN + 16]) {
 }
 
 static tsr_status s3_prepare(tsr_blob_backend *b, tsr_ctx *ctx) {
-    return tsr_s3_check(((s3_backend *)b)->client, ctx);
+    return tsr_s3_check(((s3_backend *)b)->checker, ctx);
 }
 
 /* Uploads `temp` as blob `id`, then removes it. A failed upload may still
@@ -114,6 +122,7 @@ static void s3_free(tsr_blob_backend *b) {
     if (!b)
         return;
     tsr_s3_client_free(((s3_backend *)b)->client);
+    tsr_s3_client_free(((s3_backend *)b)->checker);
     free(b);
 }
 
@@ -131,7 +140,8 @@ static const tsr_blob_backend_ops s3_ops = {
 tsr_status tsr_blob_backend_s3_new(tsr_ctx *ctx, const char *url, const char *endpoint,
                                    const char *tmp_dir, tsr_blob_backend **out) {
     tsr_s3_location loc;
-    tsr_s3_config cfg = {.endpoint = endpoint};
+    tsr_s3_config blobs = {.endpoint = endpoint, .max_attempts = BLOB_S3_ATTEMPTS};
+    tsr_s3_config check = {.endpoint = endpoint};
     *out = NULL;
     tsr_status rc = tsr_s3_location_parse(ctx, url, &loc);
     if (rc)
@@ -141,8 +151,9 @@ tsr_status tsr_blob_backend_s3_new(tsr_ctx *ctx, const char *url, const char *en
         return tsr_error(ctx, TSR_ERR_NOMEM, "blob store: out of memory");
     s->base.ops = &s3_ops;
     snprintf(s->tmp, sizeof s->tmp, "%s", tmp_dir);
-    if ((rc = tsr_s3_client_new(ctx, &cfg, &loc, &s->client))) {
-        free(s);
+    if ((rc = tsr_s3_client_new(ctx, &blobs, &loc, &s->client)) ||
+        (rc = tsr_s3_client_new(ctx, &check, &loc, &s->checker))) {
+        s3_free(&s->base);
         return rc;
     }
     *out = &s->base;

@@ -437,7 +437,14 @@ out:
 tsr_status tsr_blob_remove(tsr_store *s, tsr_ctx *ctx, const char *id) {
     if (!tsr_store_id_valid(id))
         return tsr_error(ctx, TSR_ERR_USAGE, "blob store: '%.40s' is not a blob id", id ? id : "");
-    return s->backend->ops->remove(s->backend, ctx, id);
+    if (ctx)
+        return s->backend->ops->remove(s->backend, ctx, id);
+    tsr_ctx *scratch = tsr_ctx_new(); /* callers that ignore the outcome pass NULL */
+    if (!scratch)
+        return TSR_ERR_NOMEM;
+    tsr_status rc = s->backend->ops->remove(s->backend, scratch, id);
+    tsr_ctx_free(scratch);
+    return rc;
 }
 
 tsr_status tsr_blob_delete(tsr_store *store, tsr_ctx *ctx, const char *id) {

@@ -74,7 +74,8 @@ tsr_status tsr_blob_dirs_prepare(tsr_store *s, tsr_ctx *ctx);
 tsr_status tsr_blob_tmp_clean(tsr_store *s, tsr_ctx *ctx);
 /* Removes blobs no row refers to (store lock held, at open). */
 tsr_status tsr_blob_collect_garbage(tsr_store *s, tsr_ctx *ctx);
-/* Removes blob `id`, ignoring a missing one. */
+/* Removes blob `id`, ignoring a missing one; `ctx` may be NULL (the outcome
+ * is then only returned). */
 tsr_status tsr_blob_remove(tsr_store *s, tsr_ctx *ctx, const char *id);
 
 /* Encryption at rest (blobstore.c, blob_keys.c; store lock not needed). */

@@ -29,12 +29,13 @@ ADMIN_TOKEN = "5e" * 32
 class Server:
     """One server process. Call stop() (tearDown) to end it."""
 
-    def __init__(self, *args, data=None):
+    def __init__(self, *args, data=None, env=None):
         # data: an existing data folder to serve (kept at stop); default a fresh one.
+        # env: extra environment variables (e.g. AWS_ACCESS_KEY_ID for --store s3://...).
         self.tmp = tempfile.mkdtemp(prefix="tessera-service-")
         self.data = data or os.path.join(self.tmp, "data")
         self.log = open(os.path.join(self.tmp, "server.log"), "w+")
-        env = dict(os.environ, TESSERA_ADMIN_TOKEN=ADMIN_TOKEN)
+        env = dict(os.environ, TESSERA_ADMIN_TOKEN=ADMIN_TOKEN, **(env or {}))
         self.proc = subprocess.Popen(
             [BIN, "serve", "--listen", "127.0.0.1:0", "--data", self.data, *args],
             stdout=subprocess.PIPE, stderr=self.log, env=env, text=True)
