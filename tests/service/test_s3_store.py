@@ -147,6 +147,27 @@ class S3StoreTest(unittest.TestCase):
         status, doc, _ = srv.json("GET", "/api/v1/images")
         self.assertEqual(status, 200, doc)
 
+    def test_rotate_key_reseals_objects(self):
+        keys = [os.path.join(self.tmp, k) for k in ("old.key", "new.key")]
+        for k in keys:
+            self.assertEqual(tessera("data", "keygen", k).returncode, 0)
+        srv = self.serve("--data-key", keys[0])
+        ids, job, _ = run_round(srv, self)
+        self.stop(srv)
+        before = {b: open(self.s3.object_path(self.prefix + "/blobs/" + b), "rb").read()
+                  for b in self.objects()}
+        r = tessera("data", "rotate-key", "--data", os.path.join(self.tmp, "data"), "--old-key",
+                    keys[0], "--new-key", keys[1], "--store",
+                    "s3://%s/%s" % (self.s3.bucket, self.prefix), "--s3-endpoint",
+                    self.s3.endpoint, env=CREDS)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("4 blobs re-encrypted", r.stdout)
+        for b, old in before.items():
+            with open(self.s3.object_path(self.prefix + "/blobs/" + b), "rb") as f:
+                self.assertNotEqual(f.read(), old)
+        srv = self.serve("--data-key", keys[1])
+        self.assertTrue(download(srv, self, ids, job) == self.reference)
+
     def refused(self, url, env=None, endpoint=None):
         r = tessera("serve", "--listen", "127.0.0.1:0", "--data", os.path.join(self.tmp, "d"),
                     "--store", url, "--s3-endpoint", endpoint or self.s3.endpoint,
