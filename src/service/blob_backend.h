@@ -34,6 +34,8 @@ typedef int (*tsr_blob_id_fn)(void *arg, const char *id);
 /* The operations of one backend. `id` is always a valid blob id. */
 typedef struct tsr_blob_backend_ops {
     const char *name; /* "files", "s3" */
+    bool shared;      /* other processes may write here (a bucket shared by coordinators and
+                         workers): blobs this store's database does not know are left alone */
     /* Makes the store usable at open: creates DIR, or checks that the
      * bucket answers to our credentials (one clear message if not). */
     tsr_status (*prepare)(tsr_blob_backend *b, tsr_ctx *ctx);

@@ -128,6 +128,7 @@ static void s3_free(tsr_blob_backend *b) {
 
 static const tsr_blob_backend_ops s3_ops = {
     .name = "s3",
+    .shared = true,
     .prepare = s3_prepare,
     .install = s3_install,
     .open = s3_open,

@@ -17,6 +17,7 @@
 
 #include "service/store_internal.h"
 #include "util/hex.h"
+#include "util/log.h"
 
 struct tsr_blob_writer {
     tsr_store *store;             /* borrowed; outlives the writer */
@@ -457,6 +458,7 @@ typedef struct collection {
     tsr_ctx *ctx;     /* where errors go */
     sqlite3_stmt *st; /* "is this blob referenced?" */
     tsr_status rc;    /* first error; stops the listing */
+    uint64_t unknown; /* unreferenced blobs left alone on a shared backend */
 } collection;
 
 /* Whether any image or job item refers to blob `id`. */
@@ -471,11 +473,15 @@ static tsr_status referenced(collection *c, const char *id, bool *used) {
 }
 
 /* Removes blob `id` when nothing refers to it (a listing's callback); the
- * removal is best effort: a blob left over is collected at the next open. */
+ * removal is best effort: a blob left over is collected at the next open.
+ * On a shared backend it is only counted: another coordinator or a worker
+ * may have written it and not recorded it yet. */
 static int collect_one(void *arg, const char *id) {
     collection *c = arg;
     bool used = true;
-    if (!(c->rc = referenced(c, id, &used)) && !used) {
+    if (!(c->rc = referenced(c, id, &used)) && !used && c->store->backend->ops->shared) {
+        c->unknown++;
+    } else if (!c->rc && !used) {
         tsr_ctx *scratch = tsr_ctx_new(); /* a failed removal's message stays off ctx */
         if (scratch)
             c->store->backend->ops->remove(c->store->backend, scratch, id);
@@ -493,5 +499,13 @@ tsr_status tsr_blob_collect_garbage(tsr_store *s, tsr_ctx *ctx) {
     if (!rc && !(rc = s->backend->ops->list(s->backend, ctx, collect_one, &c)))
         rc = c.rc;
     sqlite3_finalize(c.st);
+    if (c.unknown) {
+        tsr_log_field f[] = {TSR_LOG_FIELD_INT("objects", (int64_t)c.unknown),
+                             TSR_LOG_FIELD_STRING("backend", s->backend->ops->name)};
+        tsr_log(TSR_LOG_WARN,
+                "blob store: objects this store's database does not refer to were left in place "
+                "(a shared store is never swept at start)",
+                f, 2);
+    }
     return rc;
 }

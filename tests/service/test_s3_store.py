@@ -175,6 +175,27 @@ class S3StoreTest(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0, r.stderr)
         return r.stderr
 
+    def test_shared_bucket_is_not_swept_at_start(self):
+        """Two coordinators on one bucket prefix (each with its own database):
+        a restart of one must not delete the other's objects, which its own
+        database does not know; it names them in its log instead."""
+        first = self.serve()
+        status, mine, _ = first.upload(PHOTOS[0])
+        self.assertEqual(status, 201, mine)
+        second = self.serve(data=os.path.join(self.tmp, "data2"))
+        status, theirs, _ = second.upload(PHOTOS[1])
+        self.assertEqual(status, 201, theirs)
+        before = self.objects()
+        self.assertEqual(len(before), 2, before)
+        self.stop(first)
+        again = self.serve()
+        self.assertEqual(self.objects(), before, "the restart removed the other store's object")
+        status, _, body = second.request("GET", "/api/v1/images/%s/content" % theirs["id"])
+        self.assertEqual(status, 200)
+        with open(PHOTOS[1], "rb") as f:
+            self.assertEqual(body, f.read())
+        self.assertIn("left in place", again.log_text())
+
     def test_startup_failures_stop_serve_with_one_message(self):
         url = "s3://%s/x" % self.s3.bucket
         self.assertIn("wrong credentials", self.refused(url, {"AWS_SECRET_ACCESS_KEY": "nope"}))
