@@ -9,6 +9,8 @@ Steps, each counted case by case:
   4. the Python oracle / CLI tests (tests/oracle, against python3-opencv) and
      the service tests (tests/service, against a real `tessera serve`) and the
      fleet tests (tests/fleet: a real redis-server and `tessera worker`s)
+      (the service tests run twice: on the files blob store, then with every
+      server on an S3 store, tests/s3's s3rver behind a SigV4-checking front)
   4b. the browser test (tests/browser: playwright-core driving Debian's
      chromium against a real `tessera serve`, then the same over TLS against
      a test CA; skipped, with a message, only when chromium is not installed,
@@ -111,12 +113,12 @@ def unit_suite(builddir, label, env_extra=None, suites=("unit",)):
         say(r.stdout[-4000:])
 
 
-def python_suite(builddir, folder="tests/oracle", label="oracle"):
+def python_suite(builddir, folder="tests/oracle", label="oracle", env_extra=None):
     results = os.path.join(ROOT, builddir, f"{label}-results.txt")
     if os.path.exists(results):
         os.unlink(results)
     env = dict(os.environ, TESSERA_BIN=os.path.join(ROOT, builddir, "src", "cli", "tessera"),
-               TESSERA_RESULTS=results)
+               TESSERA_RESULTS=results, **(env_extra or {}))
     r = run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "unittest_runner.py"),
              os.path.join(ROOT, folder)], env=env)
     lines = open(results).read().split("\n") if os.path.exists(results) else []
@@ -223,6 +225,8 @@ def main():
         unit_suite("build-test", "unit")
         python_suite("build-test")
         python_suite("build-test", "tests/service", "service")
+        # the same service tests with every server on an S3 store (s3rver)
+        python_suite("build-test", "tests/service", "service-s3", {"TESSERA_TEST_STORE": "s3"})
         python_suite("build-test", "tests/fleet", "fleet")
         browser_suite("build-test")
     ok = build("build-asan", ["--buildtype=debug", "-Db_sanitize=address,undefined",

@@ -65,9 +65,10 @@ static enum MHD_Result serve_item(request *r, const tsr_store_job *job,
                       tsr_format_mime(tsr_format_from_name(it->result_format)), etag, name);
 }
 
-/* Adds item blob `id` to the zip as `name`: by path from a plaintext store;
- * from memory (the verified plaintext) on an encrypted one, so that no
- * descriptor stays open per entry. */
+/* Adds item blob `id` to the zip as `name`: by path from plaintext blob
+ * files; from memory (the verified plaintext) otherwise (an encrypted store,
+ * an S3 store: the reader's path dies with it, and libzip reads its sources
+ * only at zip_close), so that no descriptor stays open per entry. */
 static tsr_status add_entry(request *r, zip_t *za, const char *id, const char *name) {
     tsr_blob_reader *rd = NULL;
     zip_source_t *src = NULL;
@@ -75,7 +76,7 @@ static tsr_status add_entry(request *r, zip_t *za, const char *id, const char *n
     tsr_status st = tsr_blob_open_read(r->srv->store, r->ctx, id, &rd);
     if (st)
         return st;
-    if (!tsr_store_encrypted(r->srv->store)) {
+    if (tsr_store_blob_paths_stable(r->srv->store)) {
         src = zip_source_file(za, tsr_blob_reader_path(rd), 0, -1);
     } else {
         size_t size = (size_t)tsr_blob_reader_size(rd);

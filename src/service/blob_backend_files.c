@@ -127,7 +127,7 @@ static tsr_status files_list(tsr_blob_backend *b, tsr_ctx *ctx, tsr_blob_id_fn f
         char dir[PATH_MAX];
         if (strlen(e->d_name) != 2 || !tsr_hex_is_lower(e->d_name, 2))
             continue;
-        snprintf(dir, sizeof dir, "%s/%s", f->dir, e->d_name);
+        snprintf(dir, sizeof dir, "%s/%.2s", f->dir, e->d_name); /* the name is 2 hex digits */
         rc = list_dir(ctx, dir, fn, arg, &stop);
     }
     closedir(d);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "service/store_internal.h"
+#include "tessera/image.h"
 #include "util/hex.h"
 #include "util/random.h"
 
@@ -249,6 +250,52 @@ static tsr_status open_db(tsr_store *s, tsr_ctx *ctx) {
 
 /* Opens the store; `opts` as for tsr_store_open_with; `rotating` skips the
  * identity check (tsr_store_open_for_rotation). */
+/* The blob store a data folder was first opened with, kept in
+ * data_dir/store-url, must be the one it is opened with again: a restart
+ * that forgot `--store s3://...` (or named another bucket or prefix) would
+ * otherwise serve a store whose every blob is missing. The first open that
+ * touches blobs and succeeds records it (record_store_url); metadata-only
+ * opens (accounts) neither check nor record. */
+static const char *store_url_of(const tsr_store_options *opts) {
+    return opts && opts->store_url && *opts->store_url ? opts->store_url : "";
+}
+
+static tsr_status check_store_url(tsr_store *s, tsr_ctx *ctx, const tsr_store_options *opts) {
+    if (opts && opts->metadata_only)
+        return TSR_OK;
+    const char *url = store_url_of(opts);
+    char path[PATH_MAX], have[1024] = "";
+    snprintf(path, sizeof path, "%s/store-url", s->dir);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return errno == ENOENT
+                   ? TSR_OK
+                   : tsr_error(ctx, TSR_ERR_IO, "store: cannot read %s: %s", path, strerror(errno));
+    size_t n = fread(have, 1, sizeof have - 1, f);
+    fclose(f);
+    have[n] = '\0';
+    have[strcspn(have, "\n")] = '\0';
+    if (!strcmp(have, url))
+        return TSR_OK;
+    if (!*have)
+        return tsr_error(ctx, TSR_ERR_USAGE,
+                         "store: this data folder keeps its blobs in its own blobs/ folder (%s); "
+                         "start it without --store",
+                         path);
+    return tsr_error(ctx, TSR_ERR_USAGE,
+                     "store: this data folder keeps its blobs in %s (%s); start it with --store %s",
+                     have, path, have);
+}
+
+static tsr_status record_store_url(tsr_store *s, tsr_ctx *ctx, const tsr_store_options *opts) {
+    char path[PATH_MAX], line[1040];
+    snprintf(path, sizeof path, "%s/store-url", s->dir);
+    if ((opts && opts->metadata_only) || access(path, F_OK) == 0)
+        return TSR_OK;
+    int n = snprintf(line, sizeof line, "%s\n", store_url_of(opts));
+    return tsr_file_write_atomic(ctx, path, line, (size_t)n);
+}
+
 static tsr_status open_store(tsr_ctx *ctx, const char *data_dir, const tsr_store_options *opts,
                              bool rotating, tsr_store **out) {
     tsr_status rc = TSR_OK;
@@ -276,10 +323,12 @@ static tsr_status open_store(tsr_ctx *ctx, const char *data_dir, const tsr_store
         (rc = tsr_blob_backend_new(ctx, &blobs, &s->backend)))
         goto out;
     if ((rc = make_dir(ctx, s->dir)) || (rc = lock_dir(s, ctx)) ||
+        (!rotating && (rc = check_store_url(s, ctx, opts))) ||
         (rc = tsr_blob_dirs_prepare(s, ctx)) || (rc = tsr_blob_tmp_clean(s, ctx)) ||
         (!rotating && (rc = tsr_blob_identity_check(s, ctx, opts && opts->metadata_only))) ||
         (rc = open_db(s, ctx)) || (rc = tsr_store_migrate(s, ctx)) ||
-        (rc = tsr_blob_collect_garbage(s, ctx)))
+        (rc = tsr_blob_collect_garbage(s, ctx)) ||
+        (!rotating && (rc = record_store_url(s, ctx, opts))))
         goto out;
     *out = s;
 out:
@@ -308,6 +357,10 @@ tsr_status tsr_store_open_for_rotation(tsr_ctx *ctx, const char *data_dir,
 
 bool tsr_store_encrypted(const tsr_store *store) {
     return store->key != NULL;
+}
+
+bool tsr_store_blob_paths_stable(const tsr_store *store) {
+    return !store->key && store->backend->ops->path != NULL;
 }
 
 void tsr_store_close(tsr_store *store) {

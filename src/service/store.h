@@ -212,6 +212,11 @@ tsr_status tsr_store_open_with(tsr_ctx *ctx, const char *data_dir, const tsr_sto
                                tsr_store **out);
 /* Whether the store encrypts its blobs (opened with a data key). */
 bool tsr_store_encrypted(const tsr_store *store);
+/* Whether a blob reader's path names the stored file itself (plaintext
+ * blobs on the files backend), so it may be opened again after the reader
+ * is freed; otherwise it names the reader's own descriptor (a decrypted
+ * memfd, a downloaded S3 object) and lives only as long as the reader. */
+bool tsr_store_blob_paths_stable(const tsr_store *store);
 /* Closes the store; no call may be running on it. Accepts NULL. */
 void tsr_store_close(tsr_store *store);
 /* The schema version of the open database. */

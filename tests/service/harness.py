@@ -25,6 +25,35 @@ if not os.path.isabs(BIN):
 DATA = os.path.join(ROOT, "tests", "data")
 ADMIN_TOKEN = "5e" * 32
 
+# TESSERA_TEST_STORE=s3 runs every server of the suite on an S3 blob store: one
+# s3rver (tests/s3/s3server.py, SigV4 checked) for the whole process, and a
+# prefix per data folder, so a server restarted on the same data folder finds
+# its objects again. scripts/run_tests.py runs the service suite both ways.
+STORE = os.environ.get("TESSERA_TEST_STORE", "files")
+_s3 = None
+
+
+def s3_store_args(data):
+    """The serve arguments and environment of an S3 store for data folder `data`."""
+    global _s3
+    sys.path.insert(0, os.path.join(ROOT, "tests", "s3"))
+    import s3server  # noqa: E402
+    if _s3 is None:
+        _s3 = s3server.S3Server().start()
+        import atexit
+        atexit.register(_s3.close)
+    prefix = "svc-" + uuid.uuid5(uuid.NAMESPACE_URL, os.path.realpath(data)).hex[:16]
+    env = {"AWS_ACCESS_KEY_ID": s3server.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": s3server.SECRET_KEY,
+           "AWS_REGION": s3server.REGION}
+    return ["--store", "s3://%s/%s" % (_s3.bucket, prefix), "--s3-endpoint", _s3.endpoint], env
+
+
+def files_store_only(why):
+    """Skips a test in the S3 pass of the suite: it looks at blob files on disk
+    (`why`); the files pass runs it."""
+    import unittest
+    return unittest.skipIf(STORE == "s3", "files store only: " + why)
+
 
 class Server:
     """One server process. Call stop() (tearDown) to end it."""
@@ -36,8 +65,12 @@ class Server:
         self.data = data or os.path.join(self.tmp, "data")
         self.log = open(os.path.join(self.tmp, "server.log"), "w+")
         env = dict(os.environ, TESSERA_ADMIN_TOKEN=ADMIN_TOKEN, **(env or {}))
+        store = []
+        if STORE == "s3" and "--store" not in args:
+            store, s3_env = s3_store_args(self.data)
+            env.update(s3_env)
         self.proc = subprocess.Popen(
-            [BIN, "serve", "--listen", "127.0.0.1:0", "--data", self.data, *args],
+            [BIN, "serve", "--listen", "127.0.0.1:0", "--data", self.data, *store, *args],
             stdout=subprocess.PIPE, stderr=self.log, env=env, text=True)
         self.stdout = []
         self.port = None

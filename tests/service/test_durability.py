@@ -14,7 +14,8 @@ import unittest
 
 import cv2
 
-from harness import ADMIN_TOKEN, BIN, DATA, Server
+import harness
+from harness import ADMIN_TOKEN, BIN, DATA, Server, files_store_only
 
 PIPELINE = "gaussian-blur:sigma=25|sharpen|rotate:angle=17"
 
@@ -33,8 +34,12 @@ def restart(srv, *args):
     be gone) and points srv at it; srv.stop() ends it as usual."""
     srv.proc.stdout.close()
     env = dict(os.environ, TESSERA_ADMIN_TOKEN=ADMIN_TOKEN)
+    store = []
+    if harness.STORE == "s3":  # the same store as the first start
+        store, s3_env = harness.s3_store_args(srv.data)
+        env.update(s3_env)
     srv.proc = subprocess.Popen(
-        [BIN, "serve", "--listen", "127.0.0.1:0", "--data", srv.data, *args],
+        [BIN, "serve", "--listen", "127.0.0.1:0", "--data", srv.data, *store, *args],
         stdout=subprocess.PIPE, stderr=srv.log, env=env, text=True)
     deadline = time.time() + 20
     while time.time() < deadline:
@@ -131,6 +136,7 @@ class DurabilityTest(unittest.TestCase):
                 self.assertTrue(f.read() == data, "resumed result differs from tessera process")
         self.assertEqual(os.listdir(os.path.join(srv.data, "tmp")), [])
 
+    @files_store_only("counts the blob files under data/blobs")
     def test_kill9_mid_upload_leaves_nothing(self):
         srv = self.srv
         with open(self.photos[0], "rb") as f:
@@ -167,6 +173,7 @@ class DurabilityTest(unittest.TestCase):
         status, doc, _ = srv.upload(os.path.join(DATA, "chelsea.png"))
         self.assertEqual(status, 201, doc)
 
+    @files_store_only("counts the blob files under data/blobs (test_s3_store.py checks objects)")
     def test_delete_removes_files(self):
         srv = self.srv
         blobs = os.path.join(srv.data, "blobs")

@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import BIN, DATA, Server
+from harness import BIN, DATA, Server, files_store_only
 
 PHOTO = os.path.join(DATA, "coffee.png")
 OTHER = os.path.join(DATA, "astronaut.png")
@@ -35,6 +35,8 @@ def every_file(data):
             yield os.path.join(root, f)
 
 
+@files_store_only("reads and damages blob files under data/blobs and runs the offline "
+                  "`tessera data` commands on them; test_s3_store.py covers encryption on S3")
 class EncryptionTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="tessera-crypt-")

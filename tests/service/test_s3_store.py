@@ -196,6 +196,36 @@ class S3StoreTest(unittest.TestCase):
             self.assertEqual(body, f.read())
         self.assertIn("left in place", again.log_text())
 
+    def test_restart_with_another_store_refused(self):
+        """A data folder remembers its blob store: restarted without --store,
+        or on another prefix, serve refuses with the --store to use instead
+        of serving a store whose every blob is missing."""
+        srv = self.serve()
+        status, doc, _ = srv.upload(PHOTOS[0])
+        self.assertEqual(status, 201, doc)
+        self.stop(srv)
+        data = os.path.join(self.tmp, "data")
+        url = "s3://%s/%s" % (self.s3.bucket, self.prefix)
+        r = tessera("serve", "--listen", "127.0.0.1:0", "--data", data, env=CREDS, timeout=30)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("start it with --store " + url, r.stderr + r.stdout)
+        r = tessera("serve", "--listen", "127.0.0.1:0", "--data", data, "--store", url + "-other",
+                    "--s3-endpoint", self.s3.endpoint, env=CREDS, timeout=30)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("start it with --store " + url, r.stderr + r.stdout)
+        # and a files-backed folder refuses an S3 store
+        files_data = os.path.join(self.tmp, "files-data")
+        files = Server("--store", "", data=files_data)  # "": the folder's own blobs/
+        self.servers.append(files)
+        self.stop(files)
+        r = tessera("serve", "--listen", "127.0.0.1:0", "--data", files_data, "--store", url,
+                    "--s3-endpoint", self.s3.endpoint, env=CREDS, timeout=30)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("start it without --store", r.stderr + r.stdout)
+        again = self.serve()  # the right store still starts and serves the image
+        status, _, body = again.request("GET", "/api/v1/images/%s/content" % doc["id"])
+        self.assertEqual(status, 200)
+
     def test_startup_failures_stop_serve_with_one_message(self):
         url = "s3://%s/x" % self.s3.bucket
         self.assertIn("wrong credentials", self.refused(url, {"AWS_SECRET_ACCESS_KEY": "nope"}))
