@@ -561,6 +561,33 @@ class DeployManifestsTest(unittest.TestCase):
         self.assertEqual(rargs[rargs.index("--appendonly") + 1], "yes")
         self.assertTrue(os.path.exists(os.path.join(folder, "tessera-secrets.env.example")))
 
+    def test_object_store_overlay(self):
+        """deploy/k8s/object-store adds --store and --s3-endpoint to the
+        coordinator from a Secret that holds what the S3 client reads."""
+        import yaml
+        folder = os.path.join(harness.ROOT, "deploy", "k8s", "object-store")
+        with open(os.path.join(folder, "kustomization.yaml")) as f:
+            kust = yaml.safe_load(f)
+        self.assertEqual(kust["resources"], [".."])
+        secret = kust["secretGenerator"][0]
+        patch = kust["patches"][0]
+        self.assertEqual(patch["target"], {"kind": "Deployment", "name": "tessera-coordinator"})
+        with open(os.path.join(folder, patch["path"])) as f:
+            ops = yaml.safe_load(f)
+        args = [op["value"] for op in ops if op["path"].endswith("/args/-")]
+        self.assertEqual(args, ["--store", "$(TESSERA_STORE)", "--s3-endpoint",
+                                "$(TESSERA_S3_ENDPOINT)"])
+        env_from = [op["value"] for op in ops if op["path"].endswith("/envFrom")][0]
+        self.assertEqual(env_from[0]["secretRef"]["name"], secret["name"])
+        with open(os.path.join(folder, secret["envs"][0] + ".example")) as f:
+            keys = {line.split("=")[0] for line in f if "=" in line and not line.startswith("#")}
+        self.assertEqual(keys, {"TESSERA_STORE", "TESSERA_S3_ENDPOINT", "AWS_REGION",
+                                "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"})
+        # the flags exist on serve
+        r = subprocess.run([harness.BIN, "serve", "--help"], capture_output=True, text=True)
+        self.assertIn("--store", r.stdout + r.stderr)
+        self.assertIn("--s3-endpoint", r.stdout + r.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
