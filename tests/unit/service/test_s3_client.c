@@ -285,6 +285,12 @@ static void *thread_work(void *arg) {
 /* s3rver itself sometimes answers 500 to concurrent deletes in one folder
  * (it removes emptied folders): the client's retries cover it. */
 static void test_threads_share_a_client(void) {
+    /* An object that stays in threads/ while the threads run: s3rver creates
+     * and removes a key's folder with each first put and last delete, and
+     * races between those (not the client) once brought it down here. */
+    uint8_t *keep_bytes;
+    int keep = memfd_random(16, &keep_bytes);
+    CHECK(tsr_s3_put_fd(client, ctx, "threads/keep", keep, NULL) == TSR_OK);
     pthread_t t[4];
     for (int i = 0; i < 4; i++)
         pthread_create(&t[i], NULL, thread_work, (void *)(intptr_t)i);
@@ -293,6 +299,9 @@ static void test_threads_share_a_client(void) {
         pthread_join(t[i], &failures);
         CHECK_EQ_INT((intptr_t)failures, 0);
     }
+    CHECK(tsr_s3_delete(client, ctx, "threads/keep") == TSR_OK);
+    free(keep_bytes);
+    close(keep);
 }
 
 int main(void) {
