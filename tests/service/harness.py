@@ -67,7 +67,9 @@ class Server:
         env = dict(os.environ, TESSERA_ADMIN_TOKEN=ADMIN_TOKEN, **(env or {}))
         store = []
         if STORE == "s3" and "--store" not in args:
-            store, s3_env = s3_store_args(self.data)
+            # the prefix follows the folder served: the last --data wins
+            served = [a for i, a in enumerate(args) if i and args[i - 1] == "--data"]
+            store, s3_env = s3_store_args(served[-1] if served else self.data)
             env.update(s3_env)
         self.proc = subprocess.Popen(
             [BIN, "serve", "--listen", "127.0.0.1:0", "--data", self.data, *store, *args],

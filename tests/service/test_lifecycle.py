@@ -7,6 +7,7 @@ import subprocess
 import time
 import unittest
 
+import harness
 from harness import ADMIN_TOKEN, BIN, DATA, Server
 
 
@@ -31,7 +32,12 @@ class LifecycleTest(unittest.TestCase):
             self.assertIn('"msg":"stopped"', srv.log_text())
             # restart on the same data: no new token, same objects
             env = dict(os.environ, TESSERA_ADMIN_TOKEN="")
-            p = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--data", srv.data],
+            store = []
+            if harness.STORE == "s3":  # the same store as the first start
+                store, s3_env = harness.s3_store_args(srv.data)
+                env.update(s3_env)
+            p = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--data", srv.data,
+                                  *store],
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
                                  text=True)
             line = p.stdout.readline()
