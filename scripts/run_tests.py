@@ -9,8 +9,9 @@ Steps, each counted case by case:
   4. the Python oracle / CLI tests (tests/oracle, against python3-opencv) and
      the service tests (tests/service, against a real `tessera serve`) and the
      fleet tests (tests/fleet: a real redis-server and `tessera worker`s)
-      (the service tests run twice: on the files blob store, then with every
-      server on an S3 store, tests/s3's s3rver behind a SigV4-checking front)
+      (the service and fleet tests run twice: on the files blob store, then
+      with every server on an S3 store, tests/s3's s3rver behind a
+      SigV4-checking front)
   4b. the browser test (tests/browser: playwright-core driving Debian's
      chromium against a real `tessera serve`, then the same over TLS against
      a test CA; skipped, with a message, only when chromium is not installed,
@@ -228,6 +229,7 @@ def main():
         # the same service tests with every server on an S3 store (s3rver)
         python_suite("build-test", "tests/service", "service-s3", {"TESSERA_TEST_STORE": "s3"})
         python_suite("build-test", "tests/fleet", "fleet")
+        python_suite("build-test", "tests/fleet", "fleet-s3", {"TESSERA_TEST_STORE": "s3"})
         browser_suite("build-test")
     ok = build("build-asan", ["--buildtype=debug", "-Db_sanitize=address,undefined",
                               "-Db_lundef=false"])
