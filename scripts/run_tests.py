@@ -87,11 +87,11 @@ def build(builddir, extra):
     return r.returncode == 0
 
 
-def unit_suite(builddir, label, env_extra=None, suites=("unit",)):
+def unit_suite(builddir, label, env_extra=None, suites=("unit",), timeout_multiplier=1):
     env = dict(os.environ, **(env_extra or {}))
     picks = [arg for s in suites for arg in ("--suite", s)]
     r = run(["meson", "test", "-C", builddir] + picks + ["--print-errorlogs",
-             "--num-processes", "2"], env=env)
+             "--num-processes", "2", "--timeout-multiplier", str(timeout_multiplier)], env=env)
     log = os.path.join(ROOT, builddir, "meson-logs", "testlog.json")
     n = 0
     if os.path.exists(log):
@@ -243,8 +243,9 @@ def main():
                               "-Db_lundef=false"])
     record("build tsan", ok)
     if ok:
+        # TSan runs 5-15x slower: the heaviest engine tests need more than their timeout
         unit_suite("build-tsan", "tsan", {"TSAN_OPTIONS": "halt_on_error=1:second_deadlock_stack=1"},
-                   suites=("engine", "fleet"))
+                   suites=("engine", "fleet"), timeout_multiplier=4)
     say(f"\ntook {time.time() - start:.0f}s")
     if failures:
         say("failures:\n  " + "\n  ".join(failures[:200]))
