@@ -3,12 +3,10 @@
  * setup, counters and teardown. Sending is in executor_redis_send.c, the
  * result reader in executor_redis_results.c.
  */
-#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fleet/executor_redis_internal.h"
@@ -17,10 +15,6 @@
 void tsr_redis_exec_say(redis_exec *x, const char *level, const char *msg, const char *detail) {
     if (x->log)
         x->log(x->log_user, level, msg, detail);
-}
-
-static const char *str_of(const redisReply *r) {
-    return r && r->type == REDIS_REPLY_STRING ? r->str : NULL;
 }
 
 /* Deletes tasks left in the stream by earlier runs of this coordinator id:
@@ -39,8 +33,8 @@ static void purge_stale(redis_exec *x, tsr_redis_link *l) {
             const redisReply *e = r->element[i];
             if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
                 continue;
-            const char *coord = str_of(tsr_redis_field(e->element[1], TSR_FIELD_COORD));
-            const char *key = str_of(tsr_redis_field(e->element[1], TSR_FIELD_KEY));
+            const char *coord = tsr_redis_field_str(e->element[1], TSR_FIELD_COORD, NULL);
+            const char *key = tsr_redis_field_str(e->element[1], TSR_FIELD_KEY, NULL);
             char epoch[TSR_FLEET_EPOCH_HEX + 1];
             uint64_t seq;
             int tile;

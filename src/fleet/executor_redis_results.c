@@ -20,10 +20,6 @@
 #include "fleet/executor_redis_internal.h"
 #include "util/clock.h"
 
-static const char *str_of(const redisReply *r) {
-    return r && r->type == REDIS_REPLY_STRING ? r->str : NULL;
-}
-
 /* What a result entry carries: the tile's bytes, or a failure. */
 typedef struct result_parts {
     const redisReply *payload; /* the `payload` field, NULL when absent */
@@ -112,8 +108,8 @@ static int read_parts(redis_exec *x, const char *key, const redisReply *fields, 
     }
     const redisReply *dead = tsr_redis_field(fields, TSR_FIELD_DEAD);
     const redisReply *error = tsr_redis_field(fields, TSR_FIELD_ERROR);
-    p->dead = str_of(dead);
-    p->error = str_of(error);
+    p->dead = tsr_redis_field_str(fields, TSR_FIELD_DEAD, NULL);
+    p->error = tsr_redis_field_str(fields, TSR_FIELD_ERROR, NULL);
     if (p->dead && tsr_payload_is_sealed((const uint8_t *)p->dead, dead->len))
         p->dead = hidden;
     if (p->error && tsr_payload_is_sealed((const uint8_t *)p->error, error->len))
@@ -198,7 +194,7 @@ static void apply_tile(redis_exec *x, rbatch *rb, int tile, const result_parts *
  * (sealing on: see unseal_parts). */
 static int handle_result(redis_exec *x, const redisReply *fields, tsr_buffer *buf,
                          tsr_buffer *opened) {
-    const char *key = str_of(tsr_redis_field(fields, TSR_FIELD_KEY));
+    const char *key = tsr_redis_field_str(fields, TSR_FIELD_KEY, NULL);
     char epoch[TSR_FLEET_EPOCH_HEX + 1];
     uint64_t seq;
     int tile;
@@ -221,7 +217,7 @@ static int handle_result(redis_exec *x, const redisReply *fields, tsr_buffer *bu
         return 1;
     }
     if (p.dead || p.error) {
-        fail_tile(x, rb, tile, &p, str_of(tsr_redis_field(fields, TSR_FIELD_WORKER)));
+        fail_tile(x, rb, tile, &p, tsr_redis_field_str(fields, TSR_FIELD_WORKER, NULL));
         pthread_mutex_unlock(&x->lock);
         tsr_redis_exec_say(x, "warn",
                            p.dead ? "redis: dead tile" : "redis: tile failed on a worker", key);

@@ -149,3 +149,8 @@ const redisReply *tsr_redis_field(const redisReply *fields, const char *name) {
     }
     return NULL;
 }
+
+const char *tsr_redis_field_str(const redisReply *fields, const char *name, const char *fallback) {
+    const redisReply *v = tsr_redis_field(fields, name);
+    return v && v->type == REDIS_REPLY_STRING ? v->str : fallback;
+}

@@ -72,5 +72,8 @@ int tsr_payload_raw_view(const uint8_t *bytes, size_t len, size_t max, const uin
 /* Looks up field `name` in a stream entry's flat [f1, v1, f2, v2...] array;
  * NULL when absent. */
 const redisReply *tsr_redis_field(const redisReply *fields, const char *name);
+/* The string value of field `name` (borrowed from `fields`), or `fallback`
+ * when it is absent or not a string. */
+const char *tsr_redis_field_str(const redisReply *fields, const char *name, const char *fallback);
 
 #endif

@@ -72,9 +72,6 @@ struct tsr_worker {
     tsr_cluster_key key;             /* cluster key when sealed */
 };
 
-/* The value of a string reply, "" for anything else. Borrowed. */
-const char *tsr_worker_str(const redisReply *r);
-
 /* Counts one event in the cluster's stats hash (best effort). */
 void tsr_worker_count(tsr_worker *w, tsr_redis_link *l, const char *field);
 

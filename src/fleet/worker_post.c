@@ -15,10 +15,6 @@ void tsr_worker_count(tsr_worker *w, tsr_redis_link *l, const char *field) {
     freeReplyObject(tsr_redis_link_cmd(l, 4, a, NULL));
 }
 
-const char *tsr_worker_str(const redisReply *r) {
-    return r && r->type == REDIS_REPLY_STRING ? r->str : "";
-}
-
 void tsr_worker_set_current(wthread *t, const char *id) {
     pthread_mutex_lock(&t->w->lock);
     snprintf(t->current, sizeof t->current, "%s", id ? id : "");

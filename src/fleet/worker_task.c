@@ -24,9 +24,9 @@ static long long deliveries(tsr_worker *w, tsr_redis_link *l, const char *id) {
  * coordinator with a `dead` result (sealed when sealing is on). */
 static void bury(tsr_worker *w, tsr_redis_link *l, const char *id, const redisReply *fields,
                  long long n) {
-    const char *key = tsr_worker_str(tsr_redis_field(fields, TSR_FIELD_KEY));
-    const char *coord = tsr_worker_str(tsr_redis_field(fields, TSR_FIELD_COORD));
-    const char *job = tsr_worker_str(tsr_redis_field(fields, TSR_FIELD_JOB));
+    const char *key = tsr_redis_field_str(fields, TSR_FIELD_KEY, "");
+    const char *coord = tsr_redis_field_str(fields, TSR_FIELD_COORD, "");
+    const char *job = tsr_redis_field_str(fields, TSR_FIELD_JOB, "");
     char attempts[24], reason[160];
     snprintf(attempts, sizeof attempts, "%lld", n - 1);
     snprintf(reason, sizeof reason,
@@ -207,8 +207,8 @@ void tsr_worker_process(wthread *t, tsr_redis_link *l, task_scratch *s, const re
             return;
         }
     }
-    const char *key = tsr_worker_str(tsr_redis_field(fields, TSR_FIELD_KEY));
-    const char *coord = tsr_worker_str(tsr_redis_field(fields, TSR_FIELD_COORD));
+    const char *key = tsr_redis_field_str(fields, TSR_FIELD_KEY, "");
+    const char *coord = tsr_redis_field_str(fields, TSR_FIELD_COORD, "");
     const redisReply *payload = tsr_redis_field(fields, TSR_FIELD_PAYLOAD);
     tsr_buffer opened = {0}, sealed = {0};
     if (!unseal(t, l, s->ctx, id, key, payload, &opened))
