@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "engine/plan_internal.h"
+#include "util/clock.h"
 
 /* One caller's tasks. Lives on the caller's stack for the length of run(). */
 typedef struct batch {
@@ -126,8 +127,13 @@ static tsr_status local_run(tsr_executor *base, tsr_ctx *ctx, size_t n, tsr_task
     }
     *tail = &b;
     pthread_cond_broadcast(&ex->work_ready);
-    while (!batch_finished(&b))
-        pthread_cond_wait(&b.done, &ex->lock);
+    /* Cancelling the ctx wakes nobody: when it lands while no task of this
+     * batch runs and the workers are idle, no worker finishes a task to call
+     * wake_finished. So the wait also looks again every 100 ms. */
+    while (!batch_finished(&b)) {
+        struct timespec until = tsr_clock_deadline(CLOCK_REALTIME, 100);
+        pthread_cond_timedwait(&b.done, &ex->lock, &until);
+    }
     unlink_batch(ex, &b);
     tsr_status st = b.status;
     pthread_mutex_unlock(&ex->lock);
