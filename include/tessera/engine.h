@@ -44,6 +44,8 @@ tsr_status tsr_plan_new(tsr_ctx *ctx, const tsr_pipeline *pipeline, int w, int h
 void tsr_plan_free(tsr_plan *plan);
 /* Output size and bands. */
 void tsr_plan_output(const tsr_plan *plan, int *w, int *h, int *bands);
+/* Input size the plan was made for. */
+void tsr_plan_input(const tsr_plan *plan, int *w, int *h);
 /* Number of stages and the total tile tasks (map + apply) of a run. */
 int tsr_plan_stage_count(const tsr_plan *plan);
 uint64_t tsr_plan_task_count(const tsr_plan *plan);

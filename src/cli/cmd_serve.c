@@ -18,6 +18,7 @@
 #include "server/server.h"
 #include "service/store.h"
 #include "fleet/worker.h"
+#include "service/image_task.h"
 
 /* What the command line asked for. */
 typedef struct serve_args {
@@ -38,8 +39,12 @@ typedef struct serve_args {
     tsr_server_config limits;  /* hostile-input caps, connection limits, rate limits and
                                   quotas (only those fields are used; serve_defaults) */
     const char *data_key;      /* --data-key FILE: blobs encrypted at rest; NULL = plaintext */
-    const char *store;       /* --store URL: file:DIR or s3://BUCKET[/PREFIX]; NULL = data/blobs */
-    const char *s3_endpoint; /* --s3-endpoint URL; NULL = $TESSERA_S3_ENDPOINT, else AWS */
+    const char *store;        /* --store URL: file:DIR or s3://BUCKET[/PREFIX]; NULL = data/blobs */
+    const char *s3_endpoint;  /* --s3-endpoint URL; NULL = $TESSERA_S3_ENDPOINT, else AWS */
+    tsr_executor *image_pool; /* runs the tiles of the local workers' image tasks */
+    tsr_image_runner runner;  /* the local workers' image runner, on the server's store */
+    int local_image_threads;  /* the local workers' image threads */
+    tsr_workers_monitor *monitor; /* counts remote workers that take image tasks */
 } serve_args;
 
 /* The serve defaults of the caps on hostile input (docs/security.md). */
@@ -142,7 +147,9 @@ static void serve_usage(FILE *f) {
             "                     [--redis URL [--cluster NAME] [--local-workers N]\n"
             "                      [--coordinator-id ID] [--lease-ms MS] [--delivery-limit N]\n"
             "                      [--in-flight N] [--in-flight-total N] [--resend-ms MS]\n"
-            "                      [--compress LEVEL] [--cluster-key FILE]]\n"
+            "                      [--compress LEVEL] [--cluster-key FILE]\n"
+            "                      [--task-kind auto|image|tile] [--tile-task-mp MPX]\n"
+            "                      [--image-tasks-in-flight N]]\n"
             "%s",
             serve_fleet_usage);
 }
@@ -180,6 +187,16 @@ static int parse_listen(const char *val, serve_args *a) {
 static int text_option(const char *opt, const char *val, serve_args *a) {
     if (!strcmp(opt, "--listen"))
         return parse_listen(val, a) ? 1 : -1;
+    if (!strcmp(opt, "--task-kind")) {
+        a->jobs.task_kind = !strcmp(val, "image")  ? TSR_TASKS_IMAGE
+                            : !strcmp(val, "tile") ? TSR_TASKS_TILE
+                                                   : TSR_TASKS_AUTO;
+        if (a->jobs.task_kind == TSR_TASKS_AUTO && strcmp(val, "auto")) {
+            fprintf(stderr, "tessera serve: --task-kind is auto, image or tile (got %s)\n", val);
+            return -1;
+        }
+        return 1;
+    }
     const char **text = !strcmp(opt, "--data")             ? &a->data
                         : !strcmp(opt, "--tls-cert")       ? &a->tls_cert
                         : !strcmp(opt, "--tls-key")        ? &a->tls_key
@@ -226,6 +243,10 @@ static int number_option(const char *opt, uint64_t v, serve_args *a) {
         a->redis.resend_ms = (int)v;
     else if (!strcmp(opt, "--compress") && v <= 19)
         a->redis.compress_level = v ? (int)v : -1;
+    else if (!strcmp(opt, "--tile-task-mp") && v >= 1 && v <= 1000000)
+        a->jobs.tile_task_pixels = v * 1000000;
+    else if (!strcmp(opt, "--image-tasks-in-flight") && v >= 1 && v <= 256)
+        a->jobs.image_tasks_in_flight = (int)v;
     else
         return 0;
     return 1;
@@ -324,8 +345,22 @@ static void default_coordinator_id(const char *data, char *out, size_t size) {
     snprintf(out, size, "%s-%08x", host, h);
 }
 
-/* --redis: the Redis executor for the scheduler and the local workers. */
-static tsr_status start_fleet(tsr_ctx *ctx, serve_args *a, tsr_executor **exec,
+/* How many workers take image tasks now, for the planner: the local
+ * workers' image threads, else the running remote workers that announce
+ * some (0 until the monitor's first poll: tile tasks, which all take). */
+static int image_workers(void *user) {
+    serve_args *a = user;
+    if (a->local_image_threads > 0)
+        return a->local_image_threads;
+    tsr_workers_counts c = {0};
+    if (a->monitor)
+        tsr_workers_monitor_counts(a->monitor, &c);
+    return c.image_capable;
+}
+
+/* --redis: the Redis executor for the scheduler and the local workers,
+ * which take image tasks too, on this server's store. */
+static tsr_status start_fleet(tsr_ctx *ctx, serve_args *a, tsr_store *store, tsr_executor **exec,
                               tsr_worker **workers) {
     char id[128];
     if (!a->redis.coordinator_id) {
@@ -349,6 +384,8 @@ static tsr_status start_fleet(tsr_ctx *ctx, serve_args *a, tsr_executor **exec,
     if (st)
         return st;
     a->jobs.executor = *exec;
+    a->jobs.image_workers = image_workers;
+    a->jobs.image_workers_user = a;
     int n = a->local_workers >= 0 ? a->local_workers : a->jobs.threads;
     if (a->local_workers < 0 && n == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -358,6 +395,10 @@ static tsr_status start_fleet(tsr_ctx *ctx, serve_args *a, tsr_executor **exec,
                    json_integer(n), NULL);
     if (n == 0)
         return TSR_OK;
+    if ((st = tsr_executor_local_new(ctx, n, &a->image_pool)))
+        return st;
+    a->runner = (tsr_image_runner){.store = store, .exec = a->image_pool};
+    a->local_image_threads = n;
     tsr_worker_config w = {.url = a->redis.url,
                            .cluster = a->redis.cluster,
                            .threads = n,
@@ -367,7 +408,10 @@ static tsr_status start_fleet(tsr_ctx *ctx, serve_args *a, tsr_executor **exec,
                            .crash_tile = -1,
                            .fail_tile = -1,
                            .heartbeat = 1,
-                           .key = a->redis.key};
+                           .key = a->redis.key,
+                           .image_runner = tsr_image_runner_run,
+                           .image_runner_user = &a->runner,
+                           .image_threads = n};
     return tsr_worker_start(ctx, &w, workers);
 }
 
@@ -404,10 +448,11 @@ int cmd_serve(int argc, char **argv) {
         goto out;
     a.jobs.on_event = log_job_event;
     a.jobs.limits = a.limits.limits; /* the upload caps hold while processing too */
-    if (a.redis.url && (st = start_fleet(ctx, &a, &fleet, &local_workers)))
+    if (a.redis.url && (st = start_fleet(ctx, &a, store, &fleet, &local_workers)))
         goto out;
     if ((st = serve_fleet_start(ctx, &a.fleet, a.redis.url, a.redis.cluster, &watch)))
         goto out;
+    a.monitor = watch.monitor;
     if ((st = tsr_jobs_start(ctx, store, &a.jobs, &jobs)))
         goto out;
     tsr_server_config cfg = a.limits; /* caps, connections, rate limits, quotas */
@@ -440,6 +485,7 @@ out:
     serve_fleet_stop(&watch);
     tsr_executor_free(fleet);
     tsr_worker_stop(local_workers);
+    tsr_executor_free(a.image_pool);
     tsr_store_close(store);
     free(tls_cert);
     free(tls_key);

@@ -1,6 +1,7 @@
-/* tessera worker: joins a Redis fleet and computes tiles until SIGTERM or
- * SIGINT, which drain it (no new tasks; the current ones are finished and
- * posted) before it exits 0. A second signal exits at once. */
+/* tessera worker: joins a Redis fleet and computes tiles (and, with
+ * --store, whole images from the blob store to the blob store) until
+ * SIGTERM or SIGINT, which drain it (no new tasks; the current ones are
+ * finished and posted) before it exits 0. A second signal exits at once. */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -11,6 +12,17 @@
 
 #include "cli/cli.h"
 #include "fleet/worker.h"
+#include "service/image_task.h"
+
+/* The image side of a worker (--store): the blob store and the pool. */
+typedef struct image_side {
+    const char *work_dir;   /* --work-dir; NULL = a fresh folder under $TMPDIR */
+    char made_dir[4096];    /* the folder made when none was given ("" = none) */
+    tsr_store_options opts; /* --store, --s3-endpoint, --data-key */
+    tsr_store *store;       /* opened blobs-only */
+    tsr_executor *pool;     /* runs image tasks' tiles */
+    tsr_image_runner runner;
+} image_side;
 
 static void worker_usage(FILE *f) {
     fprintf(f, "usage: tessera worker --redis URL [--threads N] [--cluster NAME] [--backend cpu]\n"
@@ -18,13 +30,18 @@ static void worker_usage(FILE *f) {
                "                      [--compress LEVEL (zstd 1..19, 0 = raw; default 1)]\n"
                "                      [--cluster-key FILE (64 hex digits or 32 bytes, mode 600;\n"
                "                       default $TESSERA_CLUSTER_KEY_FILE; none = unsealed)]\n"
+               "                      [--store s3://BUCKET[/PREFIX]|file:DIR [--s3-endpoint URL]\n"
+               "                       [--data-key FILE] [--image-threads N] [--work-dir DIR]]\n"
+               "  With --store (the coordinators' blob store) it also takes image tasks: a\n"
+               "  whole image read from the store, processed and written back.\n"
                "  TESSERA_TEST_CRASH_TILE=N (tests only) aborts the worker when it is about to\n"
                "  run tile N of any stage, to test the dead stream.\n"
                "  TESSERA_TEST_FAIL_TILE=N (tests only) reports tile N of any stage as failed\n"
                "  (an error result) instead of running it.\n");
 }
 
-static int parse_args(int argc, char **argv, tsr_worker_config *c, const char **key_path) {
+static int parse_args(int argc, char **argv, tsr_worker_config *c, const char **key_path,
+                      image_side *img) {
     memset(c, 0, sizeof *c);
     *key_path = getenv("TESSERA_CLUSTER_KEY_FILE");
     if (*key_path && !**key_path)
@@ -49,6 +66,16 @@ static int parse_args(int argc, char **argv, tsr_worker_config *c, const char **
             *key_path = val;
         else if (!strcmp(opt, "--backend"))
             c->backend = val;
+        else if (!strcmp(opt, "--store"))
+            img->opts.store_url = val;
+        else if (!strcmp(opt, "--s3-endpoint"))
+            img->opts.s3_endpoint = val;
+        else if (!strcmp(opt, "--data-key"))
+            img->opts.data_key_file = val;
+        else if (!strcmp(opt, "--work-dir"))
+            img->work_dir = val;
+        else if (!strcmp(opt, "--image-threads"))
+            ok = cli_parse_int(val, 1, 1024, &c->image_threads);
         else if (!strcmp(opt, "--threads"))
             ok = cli_parse_int(val, 0, 1024, &c->threads);
         else if (!strcmp(opt, "--lease-ms"))
@@ -89,11 +116,55 @@ static int parse_args(int argc, char **argv, tsr_worker_config *c, const char **
     return 1;
 }
 
+/* With --store: opens the store (blobs only) in the work folder and
+ * starts the pool image tasks run on. */
+static tsr_status image_side_start(tsr_ctx *ctx, image_side *s, tsr_worker_config *cfg) {
+    if (!s->opts.store_url)
+        return TSR_OK;
+    const char *dir = s->work_dir;
+    if (!dir) {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(s->made_dir, sizeof s->made_dir, "%s/tessera-worker-XXXXXX",
+                 tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(s->made_dir))
+            return tsr_error(ctx, TSR_ERR_IO, "cannot create a work folder %s: %s", s->made_dir,
+                             strerror(errno));
+        dir = s->made_dir;
+    }
+    int threads = cfg->image_threads > 0 ? cfg->image_threads : cfg->threads;
+    if (threads <= 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cores > 0 ? (int)cores : 1;
+    }
+    tsr_status st = tsr_store_open_blobs(ctx, dir, &s->opts, &s->store);
+    if (!st)
+        st = tsr_executor_local_new(ctx, threads, &s->pool);
+    s->runner = (tsr_image_runner){.store = s->store, .exec = s->pool};
+    cfg->image_runner = tsr_image_runner_run;
+    cfg->image_runner_user = &s->runner;
+    cfg->image_threads = threads;
+    return st;
+}
+
+static void image_side_stop(image_side *s) {
+    tsr_executor_free(s->pool);
+    tsr_store_close(s->store);
+    if (s->made_dir[0]) { /* ours: its tmp/ is empty once the store closed */
+        char path[4200];
+        snprintf(path, sizeof path, "%s/tmp", s->made_dir);
+        rmdir(path);
+        snprintf(path, sizeof path, "%s/lock", s->made_dir);
+        unlink(path);
+        rmdir(s->made_dir);
+    }
+}
+
 int cmd_worker(int argc, char **argv) {
     tsr_worker_config cfg;
     tsr_cluster_key key;
     const char *key_path = NULL;
-    if (!parse_args(argc, argv, &cfg, &key_path)) {
+    image_side img = {0};
+    if (!parse_args(argc, argv, &cfg, &key_path, &img)) {
         worker_usage(stderr);
         return EXIT_USAGE;
     }
@@ -111,14 +182,20 @@ int cmd_worker(int argc, char **argv) {
         fprintf(stderr,
                 "tessera worker: warning: no --cluster-key, tile payloads are not sealed\n");
     if (!st)
+        st = image_side_start(ctx, &img, &cfg);
+    if (!st)
         st = tsr_worker_start(ctx, &cfg, &w);
     if (st) {
         fprintf(stderr, "tessera worker: %s\n", tsr_ctx_message(ctx));
+        image_side_stop(&img);
         tsr_ctx_free(ctx);
         return cli_exit_code(st);
     }
-    printf("tessera worker %s: joined %s as %s with %d threads\n", TESSERA_VERSION, cfg.url,
+    printf("tessera worker %s: joined %s as %s with %d threads", TESSERA_VERSION, cfg.url,
            tsr_worker_id(w), cfg.threads);
+    if (cfg.image_runner)
+        printf(" and %d image threads on %s", cfg.image_threads, img.opts.store_url);
+    printf("\n");
     fflush(stdout);
     int sig = 0;
     sigwait(&stop, &sig);
@@ -131,6 +208,7 @@ int cmd_worker(int argc, char **argv) {
     tsr_worker_stats s;
     tsr_worker_get_stats(w, &s);
     tsr_worker_stop(w);
+    image_side_stop(&img);
     fprintf(stderr,
             "tessera worker: stopped after %llu tiles (%llu failed, %llu taken over, %llu "
             "rejected)\n",

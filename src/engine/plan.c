@@ -173,6 +173,11 @@ void tsr_plan_output(const tsr_plan *plan, int *w, int *h, int *bands) {
     *bands = s->out_bands;
 }
 
+void tsr_plan_input(const tsr_plan *plan, int *w, int *h) {
+    *w = plan->in_w;
+    *h = plan->in_h;
+}
+
 int tsr_plan_stage_count(const tsr_plan *plan) {
     return plan->n_stages;
 }

@@ -17,13 +17,13 @@ void tsr_redis_exec_say(redis_exec *x, const char *level, const char *msg, const
         x->log(x->log_user, level, msg, detail);
 }
 
-/* Deletes tasks left in the stream by earlier runs of this coordinator id:
+/* Deletes tasks left in `stream` by earlier runs of this coordinator id:
  * nobody would read their results. Best effort. */
-static void purge_stale(redis_exec *x, tsr_redis_link *l) {
+static void purge_stale(redis_exec *x, tsr_redis_link *l, const char *stream) {
     char start[64] = "-";
     uint64_t purged = 0;
     for (int round = 0; round < 1000; round++) {
-        const char *argv[] = {"XRANGE", x->keys.tasks, start, "+", "COUNT", "500"};
+        const char *argv[] = {"XRANGE", stream, start, "+", "COUNT", "500"};
         redisReply *r = tsr_redis_link_cmd(l, 6, argv, NULL);
         if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
             freeReplyObject(r);
@@ -40,7 +40,7 @@ static void purge_stale(redis_exec *x, tsr_redis_link *l) {
             int tile;
             if (coord && !strcmp(coord, x->coord) && key &&
                 tsr_fleet_tile_key_parse(key, epoch, &seq, &tile) && strcmp(epoch, x->epoch)) {
-                const char *del[] = {"XDEL", x->keys.tasks, e->element[0]->str};
+                const char *del[] = {"XDEL", stream, e->element[0]->str};
                 freeReplyObject(tsr_redis_link_cmd(l, 3, del, NULL));
                 purged++;
             }
@@ -86,6 +86,10 @@ static void redis_destroy(tsr_executor *e) {
 static const tsr_executor_vtable redis_vtable = {
     .run = redis_run, .destroy = redis_destroy, .run_tiles = tsr_redis_exec_run_tiles};
 
+bool tsr_executor_is_redis(const tsr_executor *exec) {
+    return exec && exec->vt == &redis_vtable;
+}
+
 void tsr_executor_redis_stats(tsr_executor *exec, tsr_redis_stats *out) {
     redis_exec *x = (redis_exec *)exec;
     pthread_mutex_lock(&x->lock);
@@ -121,15 +125,19 @@ static void configure(redis_exec *x, const tsr_redis_config *cfg, const char *cl
     x->log_user = cfg->log_user;
 }
 
-/* Creates the consumer group on the tasks stream (an existing one is fine). */
+/* Creates the consumer group on the tasks and images streams (an existing
+ * one is fine). */
 static tsr_status create_group(tsr_ctx *ctx, redis_exec *x, tsr_redis_link *l) {
-    const char *argv[] = {"XGROUP", "CREATE", x->keys.tasks, TSR_FLEET_GROUP, "0", "MKSTREAM"};
-    redisReply *r = tsr_redis_link_cmd(l, 6, argv, NULL);
+    const char *streams[] = {x->keys.tasks, x->keys.images};
     tsr_status st = TSR_OK;
-    if (!r || (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9)))
-        st = tsr_error(ctx, TSR_ERR_IO, "redis: cannot create the consumer group on %s: %s",
-                       x->keys.tasks, r ? r->str : "connection lost");
-    freeReplyObject(r);
+    for (int i = 0; i < 2 && !st; i++) {
+        const char *argv[] = {"XGROUP", "CREATE", streams[i], TSR_FLEET_GROUP, "0", "MKSTREAM"};
+        redisReply *r = tsr_redis_link_cmd(l, 6, argv, NULL);
+        if (!r || (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9)))
+            st = tsr_error(ctx, TSR_ERR_IO, "redis: cannot create the consumer group on %s: %s",
+                           streams[i], r ? r->str : "connection lost");
+        freeReplyObject(r);
+    }
     return st;
 }
 
@@ -163,7 +171,8 @@ tsr_status tsr_executor_redis_new(tsr_ctx *ctx, const tsr_redis_config *cfg, tsr
     if ((st = tsr_redis_connect(ctx, &x->url, TSR_FLEET_LINK_TIMEOUT_MS, &l.c)) ||
         (st = create_group(ctx, x, &l)))
         goto out;
-    purge_stale(x, &l);
+    purge_stale(x, &l, x->keys.tasks);
+    purge_stale(x, &l, x->keys.images);
     if (pthread_create(&x->reader, NULL, tsr_redis_exec_reader_main, x)) {
         st = tsr_error(ctx, TSR_ERR_INTERNAL, "redis: could not start the result reader");
         goto out;

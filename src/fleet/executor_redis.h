@@ -14,6 +14,7 @@
 #ifndef TESSERA_FLEET_EXECUTOR_REDIS_H
 #define TESSERA_FLEET_EXECUTOR_REDIS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "tessera/engine.h"
@@ -39,7 +40,9 @@ typedef struct tsr_redis_config {
 
 /* Counters since the executor started. */
 typedef struct tsr_redis_stats {
-    uint64_t tasks_sent;      /* XADDs of tasks, resends included */
+    uint64_t tasks_sent;      /* XADDs of tasks (tile and image), resends included */
+    uint64_t images_done;     /* image tasks completed */
+    uint64_t progress_posts;  /* progress entries of image tasks read */
     uint64_t tasks_resent;    /* resends after resend_ms without a result */
     uint64_t results_applied; /* first results applied */
     uint64_t results_dropped; /* duplicate or late results dropped */
@@ -57,6 +60,33 @@ typedef struct tsr_redis_stats {
  * starts the result reader thread. The caller frees *out with
  * tsr_executor_free (which abandons nothing: it must not be running). */
 tsr_status tsr_executor_redis_new(tsr_ctx *ctx, const tsr_redis_config *cfg, tsr_executor **out);
+
+/* One image task: an opaque payload the service layer encoded (a whole
+ * image from the blob store to the blob store), run by a worker's image
+ * runner (fleet/worker.h). */
+typedef struct tsr_image_task {
+    tsr_ctx *ctx;           /* errors and cancellation */
+    const char *label;      /* names it in messages ("image 3f2a..."); may be NULL */
+    const uint8_t *payload; /* the task */
+    size_t len;             /* its length */
+    void (*progress)(void *user, uint64_t done, uint64_t total); /* may be NULL */
+    void *progress_user;                                         /* passed to progress */
+} tsr_image_task;
+
+/* Sends `task` on `tessera:<cluster>:images` and waits until a worker's
+ * completion arrives, appended to `completion`. The worker's progress
+ * reports are passed to task->progress on the result reader's thread.
+ * Delivery, leases, reclaim, the delivery limit, resends, the audit of lost
+ * tasks and sealing work as for tiles; the first completion wins. A worker's
+ * error fails with TSR_ERR_INTERNAL and its message; a cancelled ctx with
+ * TSR_ERR_CANCELLED (the task is taken back from Redis). Any number may run
+ * at once, from any threads. TSR_ERR_USAGE when `exec` is not a Redis
+ * executor. */
+tsr_status tsr_executor_redis_run_image(tsr_executor *exec, const tsr_image_task *task,
+                                        tsr_buffer *completion);
+
+/* Whether `exec` is a Redis executor. */
+bool tsr_executor_is_redis(const tsr_executor *exec);
 
 /* A snapshot of the counters of a Redis executor. */
 void tsr_executor_redis_stats(tsr_executor *exec, tsr_redis_stats *out);

@@ -22,14 +22,15 @@
 
 #define AUDIT_MAX 1024 /* tasks checked in one round trip */
 
-/* Asks Redis whether entries ids[0..n) are still in the tasks stream;
+/* Asks Redis whether entries ids[0..n) are still in `stream`;
  * gone[i] = 1 for those that are not. Returns 0 when the answers did not all
  * come (connection lost, Redis loading): then nothing may be concluded. */
-static int check_present(redis_exec *x, tsr_redis_link *l, char (*ids)[32], int n, uint8_t *gone) {
+static int check_present(const char *stream, tsr_redis_link *l, char (*ids)[32], int n,
+                         uint8_t *gone) {
     if (!tsr_redis_link_ensure(l, NULL))
         return 0;
     for (int i = 0; i < n; i++) {
-        const char *argv[] = {"XRANGE", x->keys.tasks, ids[i], ids[i], "COUNT", "1"};
+        const char *argv[] = {"XRANGE", stream, ids[i], ids[i], "COUNT", "1"};
         if (redisAppendCommandArgv(l->c, 6, argv, NULL) != REDIS_OK) {
             tsr_redis_link_close(l);
             return 0;
@@ -96,7 +97,7 @@ void tsr_redis_exec_audit(redis_exec *x, rbatch *rb, tsr_redis_link *l, double n
     int n = tiles && ids && gone ? collect(x, rb, now, tiles, ids) : 0;
     if (n) {
         pthread_mutex_unlock(&x->lock);
-        int ok = check_present(x, l, ids, n, gone);
+        int ok = check_present(rb->stream, l, ids, n, gone);
         pthread_mutex_lock(&x->lock);
         int lost = ok ? conclude(rb, tiles, ids, gone, n) : 0;
         if (lost) {

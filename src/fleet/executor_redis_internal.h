@@ -20,24 +20,29 @@
 
 enum { WAITING, SENT, APPLYING, DONE }; /* tile states */
 
-/* One run_tiles() call. Lives on the caller's stack while it runs. */
+/* One run_tiles() or run_image() call. Lives on the caller's stack while
+ * it runs. An image task is a batch of one task whose payload and
+ * completion are the service layer's bytes. */
 typedef struct rbatch {
-    const tsr_tile_batch *b; /* the engine's batch */
-    uint64_t seq;            /* batch number in keys */
-    uint8_t *state;          /* per tile: WAITING, SENT, APPLYING, DONE */
-    double *sent_at;         /* per tile: when last sent (monotonic ms) */
-    char (*entry)[32];       /* per tile: stream id of the last send, "" when none */
-    int next_new;            /* tiles below this have been sent at least once */
-    int reverted;            /* tiles below next_new back in WAITING after a failed send */
-    int in_flight;           /* tiles in SENT state */
-    int done;                /* tiles in DONE state */
-    int applying;            /* results being applied by the reader right now */
-    int failed;              /* a result failed the batch (message in b->ctx) */
-    tsr_status status;       /* the failure */
-    double last_scan;        /* when overdue tiles were last looked for */
-    uint8_t *missing;        /* per tile: its entry was gone at the last audit */
-    double last_audit;       /* when the tasks in flight were last audited */
-    struct rbatch *next;     /* active list */
+    const tsr_tile_batch *b;   /* the engine's batch (for an image: ctx, label, count 1) */
+    const tsr_image_task *img; /* the image task, NULL for tiles */
+    tsr_buffer *completion;    /* an image task's completion lands here */
+    const char *stream;        /* the stream its tasks go to: keys.tasks or keys.images */
+    uint64_t seq;              /* batch number in keys */
+    uint8_t *state;            /* per tile: WAITING, SENT, APPLYING, DONE */
+    double *sent_at;           /* per tile: when last sent (monotonic ms) */
+    char (*entry)[32];         /* per tile: stream id of the last send, "" when none */
+    int next_new;              /* tiles below this have been sent at least once */
+    int reverted;              /* tiles below next_new back in WAITING after a failed send */
+    int in_flight;             /* tiles in SENT state */
+    int done;                  /* tiles in DONE state */
+    int applying;              /* results being applied by the reader right now */
+    int failed;                /* a result failed the batch (message in b->ctx) */
+    tsr_status status;         /* the failure */
+    double last_scan;          /* when overdue tiles were last looked for */
+    uint8_t *missing;          /* per tile: its entry was gone at the last audit */
+    double last_audit;         /* when the tasks in flight were last audited */
+    struct rbatch *next;       /* active list */
 } rbatch;
 
 typedef struct redis_exec {
@@ -78,6 +83,10 @@ void tsr_redis_exec_say(redis_exec *x, const char *level, const char *msg, const
 
 /* The vtable's run_tiles (executor_redis_send.c). */
 tsr_status tsr_redis_exec_run_tiles(tsr_executor *e, const tsr_tile_batch *b);
+
+/* Runs batch `rb` (b, img, completion and stream set) to its end
+ * (executor_redis_send.c). */
+tsr_status tsr_redis_exec_run_batch(redis_exec *x, rbatch *rb);
 
 /* The result reader thread's body; `arg` is the redis_exec
  * (executor_redis_results.c). */

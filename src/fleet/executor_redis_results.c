@@ -27,6 +27,7 @@ typedef struct result_parts {
     size_t len;                /* length of bytes */
     const char *dead;          /* attempts of a dead tile (`dead`), NULL when none */
     const char *error;         /* a worker's failure message (`error`), NULL when none */
+    int image;                 /* the entry is an image task's (`kind` image) */
 } result_parts;
 
 /* Opens `v`, sealed bound to "<tag>:<key>", appending the inner bytes to
@@ -65,7 +66,8 @@ static int unseal_parts(redis_exec *x, const char *key, const redisReply *fields
         reject(x, "redis: rejected a result with no or several of payload, error, dead", key);
         return 0;
     }
-    tsr_seal_tag tag = p->payload ? TSR_SEAL_RESULT : dead ? TSR_SEAL_DEAD : TSR_SEAL_ERROR;
+    tsr_seal_tag done = p->image ? TSR_SEAL_DONE : TSR_SEAL_RESULT;
+    tsr_seal_tag tag = p->payload ? done : dead ? TSR_SEAL_DEAD : TSR_SEAL_ERROR;
     const redisReply *v = p->payload ? p->payload : dead ? dead : error;
     if (!open_field(x, tag, key, v, opened)) {
         reject(x,
@@ -99,6 +101,8 @@ static int read_parts(redis_exec *x, const char *key, const redisReply *fields, 
     static const char hidden[] = "(sealed; this coordinator has no --cluster-key)";
     memset(p, 0, sizeof *p);
     opened->len = 0;
+    const char *kind = tsr_redis_field_str(fields, TSR_FIELD_KIND, "");
+    p->image = !strcmp(kind, TSR_KIND_IMAGE);
     p->payload = tsr_redis_field(fields, TSR_FIELD_PAYLOAD);
     if (x->sealed)
         return unseal_parts(x, key, fields, opened, p);
@@ -117,15 +121,23 @@ static int read_parts(redis_exec *x, const char *key, const redisReply *fields, 
     return 1;
 }
 
-/* The active batch a result of tile `tile` in batch `seq` belongs to, with
- * the tile claimed for applying (APPLYING), or NULL when the result is late
- * or a duplicate (counted). Under lock. */
-static rbatch *claim_tile(redis_exec *x, uint64_t seq, int tile) {
+/* The active batch of number `seq`, NULL when none. Under lock. */
+static rbatch *find_batch(redis_exec *x, uint64_t seq) {
     rbatch *rb = x->batches;
     while (rb && rb->seq != seq)
         rb = rb->next;
+    return rb;
+}
+
+/* The active batch a result of tile `tile` in batch `seq` belongs to, with
+ * the tile claimed for applying (APPLYING), or NULL when the result is late,
+ * a duplicate or of the other kind (an image's for tiles, or the reverse)
+ * (counted). Under lock. */
+static rbatch *claim_tile(redis_exec *x, uint64_t seq, int tile, int image) {
+    rbatch *rb = find_batch(x, seq);
     int t = rb ? tile - rb->b->first : -1;
-    if (!rb || t < 0 || t >= rb->next_new || rb->state[t] >= APPLYING || rb->failed) {
+    if (!rb || t < 0 || t >= rb->next_new || rb->state[t] >= APPLYING || rb->failed ||
+        !rb->img != !image) {
         x->stats.results_dropped++;
         return NULL;
     }
@@ -138,12 +150,21 @@ static void fail_tile(redis_exec *x, rbatch *rb, int tile, const result_parts *p
                       const char *worker) {
     const tsr_tile_batch *b = rb->b;
     const char *label = b->label ? b->label : "run";
-    if (p->dead) {
+    if (p->dead && rb->img) {
+        x->stats.dead_tiles++;
+        rb->status = tsr_error(b->ctx, TSR_ERR_INTERNAL,
+                               "%s: failed %s times (worker crashed or stalled); "
+                               "moved to the dead stream",
+                               label, p->dead);
+    } else if (p->dead) {
         x->stats.dead_tiles++;
         rb->status = tsr_error(b->ctx, TSR_ERR_INTERNAL,
                                "%s: tile %d failed %s times (worker crashed or stalled); "
                                "moved to the dead stream",
                                label, tile, p->dead);
+    } else if (rb->img) {
+        rb->status = tsr_error(b->ctx, TSR_ERR_INTERNAL, "%s: failed on worker %s: %s", label,
+                               worker ? worker : "?", p->error);
     } else {
         rb->status = tsr_error(b->ctx, TSR_ERR_INTERNAL, "%s: tile %d failed on worker %s: %s",
                                label, tile, worker ? worker : "?", p->error);
@@ -168,11 +189,15 @@ static void apply_tile(redis_exec *x, rbatch *rb, int tile, const result_parts *
         bytes = buf->data; /* compressed; raw results are applied from the reply */
         len = buf->len;
     }
-    if (bytes)
+    if (bytes && rb->img) {
+        got = tile;
+        st = tsr_buffer_append(rb->completion, bytes, len);
+    } else if (bytes) {
         st = tsr_task_apply_result(b, bytes, len, &got, &cpu);
+    }
     if (!st && got != tile)
         st = TSR_ERR_CORRUPT;
-    if (!st)
+    if (!st && !rb->img)
         b->done(b->done_user, cpu);
     pthread_mutex_lock(&x->lock);
     rb->applying--;
@@ -184,9 +209,45 @@ static void apply_tile(redis_exec *x, rbatch *rb, int tile, const result_parts *
         rb->state[tile - b->first] = DONE;
         rb->done++;
         x->stats.results_applied++;
+        x->stats.images_done += rb->img != NULL;
     }
     pthread_cond_broadcast(&x->changed);
     pthread_mutex_unlock(&x->lock);
+}
+
+/* Handles an image task's progress entry ("<done> <total>", sealed bound
+ * to "P:<key>" when the cluster seals): passes it to the task's progress
+ * callback while the task waits. Returns 0 when it rejected the entry. */
+static int handle_progress(redis_exec *x, const char *key, uint64_t seq, const redisReply *fields,
+                           tsr_buffer *opened) {
+    const redisReply *v = tsr_redis_field(fields, TSR_FIELD_PROGRESS);
+    const char *text = v->type == REDIS_REPLY_STRING ? v->str : "";
+    opened->len = 0;
+    if (x->sealed) {
+        if (!open_field(x, TSR_SEAL_PROGRESS, key, v, opened) || tsr_buffer_append(opened, "", 1)) {
+            reject(x, "redis: rejected a progress entry (tampered, foreign key or unsealed)", key);
+            return 0;
+        }
+        text = (const char *)opened->data;
+    }
+    unsigned long long done = 0, total = 0;
+    if (sscanf(text, "%llu %llu", &done, &total) != 2 || done > total)
+        return 1;
+    pthread_mutex_lock(&x->lock);
+    rbatch *rb = find_batch(x, seq);
+    if (!rb || !rb->img || rb->failed || rb->state[0] != SENT || !rb->img->progress) {
+        pthread_mutex_unlock(&x->lock);
+        return 1;
+    }
+    x->stats.progress_posts++;
+    rb->applying++; /* keeps the batch registered while the callback runs */
+    pthread_mutex_unlock(&x->lock);
+    rb->img->progress(rb->img->progress_user, done, total);
+    pthread_mutex_lock(&x->lock);
+    rb->applying--;
+    pthread_cond_broadcast(&x->changed);
+    pthread_mutex_unlock(&x->lock);
+    return 1;
 }
 
 /* Handles one entry of the results stream. `buf` and `opened` are the
@@ -206,11 +267,13 @@ static int handle_result(redis_exec *x, const redisReply *fields, tsr_buffer *bu
                            key ? key : "(no key)");
         return 1;
     }
+    if (tsr_redis_field(fields, TSR_FIELD_PROGRESS))
+        return handle_progress(x, key, seq, fields, opened);
     result_parts p;
     if (!read_parts(x, key, fields, opened, &p))
         return 0;
     pthread_mutex_lock(&x->lock);
-    rbatch *rb = claim_tile(x, seq, tile);
+    rbatch *rb = claim_tile(x, seq, tile, p.image);
     if (!rb) {
         pthread_mutex_unlock(&x->lock);
         tsr_redis_exec_say(x, "info", "redis: dropped a late or duplicate result", key);

@@ -82,10 +82,17 @@ static int pick(redis_exec *x, rbatch *rb, int *picks, double now) {
 /* Encodes tile `tile` of `b` into `payload` as Redis will carry it: raw or
  * compressed, then sealed when the cluster seals. `task` and `packed` are
  * scratch. Raw, unsealed tasks are encoded in place after their format byte. */
-static tsr_status encode_payload(const redis_exec *x, const tsr_tile_batch *b, int tile,
-                                 const char *ad, tsr_buffer *task, tsr_buffer *packed,
-                                 tsr_buffer *payload) {
+static tsr_status encode_payload(const redis_exec *x, const rbatch *rb, int tile, const char *ad,
+                                 tsr_buffer *task, tsr_buffer *packed, tsr_buffer *payload) {
+    const tsr_tile_batch *b = rb->b;
     tsr_status st;
+    if (rb->img) { /* the service layer's bytes, packed and sealed as a tile's */
+        if ((st = tsr_payload_pack(b->ctx, x->level, rb->img->payload, rb->img->len,
+                                   x->sealed ? packed : payload)))
+            return st;
+        return x->sealed ? tsr_payload_seal(b->ctx, &x->key, ad, packed->data, packed->len, payload)
+                         : TSR_OK;
+    }
     if (x->level <= 0 && !x->sealed) {
         if ((st = tsr_buffer_append(payload, "R", 1)))
             return st;
@@ -194,7 +201,7 @@ static int append_tile(redis_exec *x, tsr_redis_link *l, rbatch *rb, int tile, i
     const char *label = b->label ? b->label : "run";
     char key[TSR_FLEET_KEY_MAX], ad[TSR_FLEET_AD_MAX];
     tsr_fleet_tile_key(x->coord, x->epoch, rb->seq, tile, key);
-    tsr_fleet_seal_ad(TSR_SEAL_TASK, key, ad);
+    tsr_fleet_seal_ad(rb->img ? TSR_SEAL_IMAGE : TSR_SEAL_TASK, key, ad);
     s->task.len = s->packed.len = 0;
     if (gather) {
         int w = write_task_gathered(x, l, b, tile, label, key, &s->task, &s->packed);
@@ -205,12 +212,12 @@ static int append_tile(redis_exec *x, tsr_redis_link *l, rbatch *rb, int tile, i
         return w;
     }
     tsr_buffer *payload = &s->payload[i];
-    if (encode_payload(x, b, tile, ad, &s->task, &s->packed, payload)) {
+    if (encode_payload(x, rb, tile, ad, &s->task, &s->packed, payload)) {
         tsr_error(b->ctx, TSR_ERR_NOMEM, "%s: could not encode tile %d", label, tile);
         return -1;
     }
     const char *argv[] = {"XADD",
-                          x->keys.tasks,
+                          rb->stream,
                           "*",
                           TSR_FIELD_JOB,
                           label,
@@ -268,7 +275,8 @@ static int send_tiles(redis_exec *x, tsr_redis_link *l, rbatch *rb, const int *p
     *mark = 0;
     if (!tsr_redis_link_ensure(l, NULL))
         return 0;
-    int gather = x->level <= 0 && !x->sealed; /* raw tasks go out straight from the rows */
+    /* raw tile tasks go out straight from the rows */
+    int gather = x->level <= 0 && !x->sealed && !rb->img;
     if (gather && !tsr_redis_link_flush(l)) {
         tsr_redis_link_close(l);
         return 0;
@@ -297,11 +305,11 @@ static int send_tiles(redis_exec *x, tsr_redis_link *l, rbatch *rb, const int *p
 }
 
 /* Removes the stream entries of tiles still in Redis (best effort). */
-static void drop_outstanding(redis_exec *x, tsr_redis_link *l, rbatch *rb) {
+static void drop_outstanding(tsr_redis_link *l, rbatch *rb) {
     const char *argv[2 + SEND_CHUNK * 4];
     int argc = 2;
     argv[0] = "XDEL";
-    argv[1] = x->keys.tasks;
+    argv[1] = rb->stream;
     for (int t = 0; t < rb->next_new; t++) {
         if (rb->state[t] == DONE || !rb->entry[t][0])
             continue;
@@ -369,8 +377,23 @@ tsr_status tsr_redis_exec_run_tiles(tsr_executor *e, const tsr_tile_batch *b) {
     redis_exec *x = (redis_exec *)e;
     if (b->count <= 0)
         return TSR_OK;
-    rbatch rb = {0};
-    rb.b = b;
+    rbatch rb = {.b = b, .stream = x->keys.tasks};
+    return tsr_redis_exec_run_batch(x, &rb);
+}
+
+tsr_status tsr_executor_redis_run_image(tsr_executor *e, const tsr_image_task *task,
+                                        tsr_buffer *completion) {
+    if (!tsr_executor_is_redis(e))
+        return tsr_error(task->ctx, TSR_ERR_USAGE, "image tasks need the Redis executor");
+    redis_exec *x = (redis_exec *)e;
+    tsr_tile_batch b = {.ctx = task->ctx, .count = 1, .label = task->label};
+    rbatch rb = {.b = &b, .img = task, .completion = completion, .stream = x->keys.images};
+    return tsr_redis_exec_run_batch(x, &rb);
+}
+
+tsr_status tsr_redis_exec_run_batch(redis_exec *x, rbatch *batch) {
+    const tsr_tile_batch *b = batch->b;
+    rbatch rb = *batch;
     rb.state = calloc((size_t)b->count, 1);
     rb.sent_at = calloc((size_t)b->count, sizeof *rb.sent_at);
     rb.entry = calloc((size_t)b->count, sizeof *rb.entry);
@@ -397,7 +420,7 @@ tsr_status tsr_redis_exec_run_tiles(tsr_executor *e, const tsr_tile_batch *b) {
     pthread_cond_broadcast(&x->changed);
     pthread_mutex_unlock(&x->lock);
     if (rb.in_flight) /* cancelled or failed: take our tasks back from Redis */
-        drop_outstanding(x, l, &rb);
+        drop_outstanding(l, &rb);
     if (rb.failed)
         st = rb.status ? rb.status : TSR_ERR_INTERNAL;
     else if (rb.done < b->count)

@@ -27,7 +27,8 @@ struct tsr_heartbeat {
     char backends[FIELD_MAX];        /* "cpu" */
     char version[32];                /* tessera version */
     int cores;                       /* machine cores */
-    int threads;                     /* compute threads */
+    int threads;                     /* tile threads */
+    int image_threads;               /* image task threads */
     int interval_ms;                 /* heartbeat period */
     int64_t started;                 /* ms since epoch */
     atomic_uint_fast64_t tiles;      /* tiles done */
@@ -73,6 +74,7 @@ static tsr_status fill_identity(tsr_ctx *ctx, tsr_heartbeat *hb, const char *clu
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     hb->cores = info->cores > 0 ? info->cores : (online > 0 ? (int)online : 1);
     hb->threads = info->threads;
+    hb->image_threads = info->image_threads;
     hb->interval_ms = info->interval_ms > 0 ? info->interval_ms : TSR_FLEET_HEARTBEAT_MS;
     hb->started = tsr_clock_wall_ms();
     return TSR_OK;
@@ -81,7 +83,7 @@ static tsr_status fill_identity(tsr_ctx *ctx, tsr_heartbeat *hb, const char *clu
 /* Writes the hash, its TTL and the set membership in one pipelined round
  * trip on hb->conn; false on any failure (the caller drops the connection). */
 static int publish(tsr_heartbeat *hb) {
-    char v[11][32];
+    char v[12][32];
     snprintf(v[0], sizeof v[0], "%ld", (long)getpid());
     snprintf(v[1], sizeof v[1], "%d", hb->cores);
     snprintf(v[2], sizeof v[2], "%d", hb->threads);
@@ -92,13 +94,15 @@ static int publish(tsr_heartbeat *hb) {
     snprintf(v[7], sizeof v[7], "%llu", (unsigned long long)atomic_load(&hb->failures));
     snprintf(v[8], sizeof v[8], "%d", atomic_load(&hb->inflight));
     snprintf(v[9], sizeof v[9], "%d", hb->interval_ms * 3);
+    snprintf(v[10], sizeof v[10], "%d", hb->image_threads);
     const char *state = atomic_load(&hb->draining) ? "draining" : "running";
-    const char *hset[] = {"HSET",        hb->key,    "id",         hb->id,       "host",
-                          hb->host,      "pid",      v[0],         "cores",      v[1],
-                          "threads",     v[2],       "backends",   hb->backends, "version",
-                          hb->version,   "started",  v[3],         "last_seen",  v[4],
-                          "interval_ms", v[5],       "tiles_done", v[6],         "failures",
-                          v[7],          "inflight", v[8],         "state",      state};
+    const char *hset[] = {
+        "HSET",          hb->key,      "id",          hb->id,      "host",       hb->host,
+        "pid",           v[0],         "cores",       v[1],        "threads",    v[2],
+        "backends",      hb->backends, "version",     hb->version, "started",    v[3],
+        "last_seen",     v[4],         "interval_ms", v[5],        "tiles_done", v[6],
+        "failures",      v[7],         "inflight",    v[8],        "state",      state,
+        "image_threads", v[10]};
     const char *expire[] = {"PEXPIRE", hb->key, v[9]};
     const char *sadd[] = {"SADD", hb->set, hb->id};
     redisContext *c = hb->conn;

@@ -9,7 +9,7 @@
  * tick and rewrites everything, so a Redis restart loses nothing for long.
  *
  * Hash fields (all strings, as Redis stores them):
- *   id, host, pid, cores, threads, backends ("cpu"), version,
+ *   id, host, pid, cores, threads, image_threads, backends ("cpu"), version,
  *   started (ms since the epoch), last_seen (ms since the epoch),
  *   interval_ms (the heartbeat period), tiles_done, failures,
  *   inflight (tasks being computed now), state ("running" | "draining").
@@ -41,7 +41,8 @@ typedef struct tsr_worker_info {
     const char *id;       /* unique worker id; NULL = "<host>-<pid>-<random hex>" */
     const char *host;     /* host name; NULL = gethostname() */
     int cores;            /* CPU cores of the machine; 0 = online cores */
-    int threads;          /* compute threads of this worker */
+    int threads;          /* tile threads of this worker */
+    int image_threads;    /* image task threads (0: it has no blob store) */
     const char *backends; /* compute backends, comma-separated; NULL = "cpu" */
     const char *version;  /* tessera version; NULL = the library's */
     int interval_ms;      /* heartbeat period; 0 = 2000 (TTL is 3 periods) */

@@ -50,6 +50,7 @@ tsr_status tsr_fleet_keys_init(tsr_ctx *ctx, const char *cluster, tsr_fleet_keys
     const char *c = out->cluster;
     snprintf(out->prefix, sizeof out->prefix, "%s:%s:", TSR_FLEET_KEY_PREFIX, c);
     snprintf(out->tasks, sizeof out->tasks, "%s:%s:tasks", TSR_FLEET_KEY_PREFIX, c);
+    snprintf(out->images, sizeof out->images, "%s:%s:images", TSR_FLEET_KEY_PREFIX, c);
     snprintf(out->dead, sizeof out->dead, "%s:%s:dead", TSR_FLEET_KEY_PREFIX, c);
     snprintf(out->stats, sizeof out->stats, "%s:%s:stats", TSR_FLEET_KEY_PREFIX, c);
     snprintf(out->workers, sizeof out->workers, "%s:%s:workers", TSR_FLEET_KEY_PREFIX, c);

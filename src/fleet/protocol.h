@@ -7,6 +7,9 @@
  *
  * Keys, all under tessera:<cluster>: (a cluster is one fleet in one Redis):
  *   tasks                stream of tile tasks, consumer group `workers`
+ *   images               stream of image tasks (a whole image from the blob
+ *                        store to the blob store), consumer group `workers`;
+ *                        read only by workers that have a store
  *   results:<coord>      stream of results for one coordinator
  *   sent:<coord>         the coordinator's send mark (lost-write check)
  *   dead                 stream of tasks past the delivery limit
@@ -37,36 +40,43 @@
 #define TSR_FLEET_EPOCH_HEX 16  /* hex digits of a coordinator run's epoch */
 
 /* Field names of task and result entries. */
-#define TSR_FIELD_JOB     "job"     /* task: the job's label, for logs */
-#define TSR_FIELD_KEY     "key"     /* task and result: the tile's key */
-#define TSR_FIELD_COORD   "coord"   /* task: the coordinator to answer */
-#define TSR_FIELD_PAYLOAD "payload" /* task: the task; result: the result */
-#define TSR_FIELD_WORKER  "worker"  /* result: the worker that sent it */
-#define TSR_FIELD_ERROR   "error"   /* result: a worker's failure message */
-#define TSR_FIELD_DEAD    "dead"    /* result: attempts of a tile past the limit */
+#define TSR_FIELD_JOB      "job"      /* task: the job's label, for logs */
+#define TSR_FIELD_KEY      "key"      /* task and result: the tile's key */
+#define TSR_FIELD_COORD    "coord"    /* task: the coordinator to answer */
+#define TSR_FIELD_PAYLOAD  "payload"  /* task: the task; result: the result */
+#define TSR_FIELD_WORKER   "worker"   /* result: the worker that sent it */
+#define TSR_FIELD_ERROR    "error"    /* result: a worker's failure message */
+#define TSR_FIELD_DEAD     "dead"     /* result: attempts of a tile past the limit */
+#define TSR_FIELD_KIND     "kind"     /* result: "image" for an image task's entries */
+#define TSR_FIELD_PROGRESS "progress" /* result: "<done> <total>" tiles of an image task */
+#define TSR_KIND_IMAGE     "image"    /* the value of TSR_FIELD_KIND */
 
 /* Tags of the associated data a sealed value is bound to. */
 typedef enum tsr_seal_tag {
-    TSR_SEAL_TASK = 'T',   /* a task payload */
-    TSR_SEAL_RESULT = 'R', /* a result payload */
-    TSR_SEAL_ERROR = 'E',  /* an error result's message */
-    TSR_SEAL_DEAD = 'D'    /* a dead result's attempt count */
+    TSR_SEAL_TASK = 'T',    /* a task payload */
+    TSR_SEAL_RESULT = 'R',  /* a result payload */
+    TSR_SEAL_ERROR = 'E',   /* an error result's message */
+    TSR_SEAL_DEAD = 'D',    /* a dead result's attempt count */
+    TSR_SEAL_IMAGE = 'I',   /* an image task payload */
+    TSR_SEAL_DONE = 'C',    /* an image task's completion payload */
+    TSR_SEAL_PROGRESS = 'P' /* an image task's progress */
 } tsr_seal_tag;
 
 /* Defaults shared by the coordinator, the workers and the command line. */
 enum {
-    TSR_FLEET_LEASE_MS = 15000,        /* a task idle this long is taken over */
-    TSR_FLEET_DELIVERY_LIMIT = 5,      /* deliveries before the dead stream */
-    TSR_FLEET_BLOCK_MS = 2000,         /* a worker's XREADGROUP BLOCK */
-    TSR_FLEET_IN_FLIGHT_BATCH = 64,    /* tasks in Redis per batch */
-    TSR_FLEET_IN_FLIGHT_TOTAL = 256,   /* tasks in Redis per coordinator */
-    TSR_FLEET_RESEND_MIN_MS = 60000,   /* resend unanswered tasks after max(this, 4 leases) */
-    TSR_FLEET_LINK_TIMEOUT_MS = 10000, /* connect and command timeout of a working link */
-    TSR_FLEET_PROBE_TIMEOUT_MS = 5000, /* the start-up probe, the lease keeper */
-    TSR_FLEET_QUICK_TIMEOUT_MS = 2000, /* the monitor's polls, clean-up at exit */
-    TSR_FLEET_HEARTBEAT_MS = 2000,     /* heartbeat period; the hash lives 3 periods */
-    TSR_FLEET_MONITOR_POLL_MS = 2000,  /* the workers monitor's poll period */
-    TSR_FLEET_MONITOR_GRACE_MS = 60000 /* a lost worker stays listed this long */
+    TSR_FLEET_LEASE_MS = 15000,         /* a task idle this long is taken over */
+    TSR_FLEET_DELIVERY_LIMIT = 5,       /* deliveries before the dead stream */
+    TSR_FLEET_BLOCK_MS = 2000,          /* a worker's XREADGROUP BLOCK */
+    TSR_FLEET_IN_FLIGHT_BATCH = 64,     /* tasks in Redis per batch */
+    TSR_FLEET_IN_FLIGHT_TOTAL = 256,    /* tasks in Redis per coordinator */
+    TSR_FLEET_RESEND_MIN_MS = 60000,    /* resend unanswered tasks after max(this, 4 leases) */
+    TSR_FLEET_LINK_TIMEOUT_MS = 10000,  /* connect and command timeout of a working link */
+    TSR_FLEET_PROBE_TIMEOUT_MS = 5000,  /* the start-up probe, the lease keeper */
+    TSR_FLEET_QUICK_TIMEOUT_MS = 2000,  /* the monitor's polls, clean-up at exit */
+    TSR_FLEET_HEARTBEAT_MS = 2000,      /* heartbeat period; the hash lives 3 periods */
+    TSR_FLEET_MONITOR_POLL_MS = 2000,   /* the workers monitor's poll period */
+    TSR_FLEET_MONITOR_GRACE_MS = 60000, /* a lost worker stays listed this long */
+    TSR_FLEET_PROGRESS_MS = 1000        /* an image task's progress period */
 };
 
 /* Approximate lengths the results and dead streams are trimmed to. */
@@ -93,6 +103,7 @@ typedef struct tsr_fleet_keys {
     char cluster[TSR_FLEET_NAME_MAX + 1]; /* the cluster's name */
     char prefix[TSR_FLEET_KEY_MAX];       /* tessera:<cluster>: */
     char tasks[TSR_FLEET_KEY_MAX];        /* tessera:<cluster>:tasks */
+    char images[TSR_FLEET_KEY_MAX];       /* tessera:<cluster>:images */
     char dead[TSR_FLEET_KEY_MAX];         /* tessera:<cluster>:dead */
     char stats[TSR_FLEET_KEY_MAX];        /* tessera:<cluster>:stats */
     char workers[TSR_FLEET_KEY_MAX];      /* tessera:<cluster>:workers (the set) */

@@ -32,8 +32,7 @@ static void *keeper_main(void *arg) {
             memcpy(consumer, t->consumer, sizeof consumer);
             t->current_at = now;
             pthread_mutex_unlock(&w->lock);
-            const char *a[] = {"XCLAIM", w->keys.tasks, TSR_FLEET_GROUP, consumer, "0",
-                               id,       "JUSTID"};
+            const char *a[] = {"XCLAIM", t->stream, TSR_FLEET_GROUP, consumer, "0", id, "JUSTID"};
             if (tsr_redis_link_ensure(&l, NULL))
                 freeReplyObject(tsr_redis_link_cmd(&l, 7, a, NULL));
             pthread_mutex_lock(&w->lock);
@@ -65,7 +64,11 @@ tsr_status tsr_worker_start(tsr_ctx *ctx, const tsr_worker_config *cfg, tsr_work
         w->key = *cfg->key;
     }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    w->n = cfg->threads > 0 ? cfg->threads : (cores > 0 ? (int)cores : 1);
+    int tiles = cfg->threads > 0 ? cfg->threads : (cores > 0 ? (int)cores : 1);
+    int images = !cfg->image_runner ? 0 : cfg->image_threads > 0 ? cfg->image_threads : tiles;
+    w->n = tiles + images;
+    w->runner = cfg->image_runner;
+    w->runner_user = cfg->image_runner_user;
     redisContext *probe = NULL;
     tsr_status st;
     if ((st = tsr_redis_url_parse(ctx, cfg->url, &w->url)) ||
@@ -74,7 +77,8 @@ tsr_status tsr_worker_start(tsr_ctx *ctx, const tsr_worker_config *cfg, tsr_work
         goto out;
     redisFree(probe);
     if (cfg->heartbeat) {
-        tsr_worker_info info = {.threads = w->n, .backends = cfg->backend};
+        tsr_worker_info info = {
+            .threads = tiles, .image_threads = images, .backends = cfg->backend};
         if ((st = tsr_heartbeat_start(ctx, cfg->url, w->keys.cluster, &info, &w->hb)))
             goto out;
         snprintf(w->id, sizeof w->id, "%s", tsr_heartbeat_id(w->hb));
@@ -89,6 +93,8 @@ tsr_status tsr_worker_start(tsr_ctx *ctx, const tsr_worker_config *cfg, tsr_work
         wthread *t = &w->threads[i];
         t->w = w;
         t->index = i;
+        t->images = i >= tiles;
+        t->stream = t->images ? w->keys.images : w->keys.tasks;
         snprintf(t->consumer, sizeof t->consumer, "%s/%d", w->id, i);
         if (pthread_create(&t->th, NULL, tsr_worker_thread_main, t)) {
             st = tsr_error(ctx, TSR_ERR_INTERNAL, "worker: could not start thread %d", i);
@@ -133,8 +139,9 @@ void tsr_worker_stop(tsr_worker *w) {
     tsr_redis_link l = {.url = &w->url, .timeout_ms = TSR_FLEET_QUICK_TIMEOUT_MS};
     for (int i = 0; w->threads && i < w->n; i++) {
         const char *c = w->threads[i].consumer;
-        const char *p[] = {"XPENDING", w->keys.tasks, TSR_FLEET_GROUP, "-", "+", "1", c};
-        const char *a[] = {"XGROUP", "DELCONSUMER", w->keys.tasks, TSR_FLEET_GROUP, c};
+        const char *s = w->threads[i].stream;
+        const char *p[] = {"XPENDING", s, TSR_FLEET_GROUP, "-", "+", "1", c};
+        const char *a[] = {"XGROUP", "DELCONSUMER", s, TSR_FLEET_GROUP, c};
         if (!w->threads[i].started || !tsr_redis_link_ensure(&l, NULL))
             continue;
         /* Deleting a consumer drops its pending list: only when it is empty. */

@@ -7,17 +7,36 @@
  * taken over with XAUTOCLAIM after the lease; past the delivery limit a task
  * goes to `tessera:<cluster>:dead` and its coordinator is told. A keeper
  * thread extends the lease of tasks being computed (XCLAIM JUSTID every
- * lease/3). Protocol: docs/internals/redis.md.
+ * lease/3). With an image runner, further threads take image tasks from
+ * `tessera:<cluster>:images` the same way (one image per thread at a time)
+ * and post the image's progress at least every second while it runs.
+ * Protocol: docs/internals/redis.md.
  */
 #ifndef TESSERA_FLEET_WORKER_H
 #define TESSERA_FLEET_WORKER_H
 
 #include <stdint.h>
 
-#include "tessera/status.h"
 #include "fleet/seal.h"
+#include "tessera/status.h"
+#include "tessera/image.h" /* tsr_buffer */
 
 typedef struct tsr_worker tsr_worker;
+
+/* Reports the tiles an image task has done so far (of `total`); any
+ * thread's runner may call it as often as it likes: the worker posts it at
+ * most once per TSR_FLEET_PROGRESS_MS. */
+typedef void (*tsr_image_progress_fn)(void *user, uint64_t done, uint64_t total);
+
+/* Runs one image task on the calling thread: `task` is the payload the
+ * coordinator's service layer encoded (opened and unpacked), the runner
+ * appends its completion bytes to `result`. Failures return non-zero with
+ * the message on ctx (posted to the coordinator as the task's error). The
+ * fleet knows nothing of what an image task means: the service layer
+ * encodes, runs and decodes them (service/image_task.h). */
+typedef tsr_status (*tsr_image_runner_fn)(void *user, tsr_ctx *ctx, const uint8_t *task, size_t len,
+                                          tsr_image_progress_fn progress, void *progress_user,
+                                          tsr_buffer *result);
 
 typedef struct tsr_worker_config {
     const char *url;     /* redis://[user:pass@]host:port[/db]; required */
@@ -31,12 +50,15 @@ typedef struct tsr_worker_config {
     int crash_tile;      /* TEST ONLY: abort() before running this tile index; -1 = never */
     int fail_tile;       /* TEST ONLY: post an error result for this tile index; -1 = never */
     int heartbeat;       /* register and heartbeat in Redis (fleet/heartbeat.h) */
-    const tsr_cluster_key *key; /* seal payloads with it (fleet/seal.h); NULL = unsealed */
+    const tsr_cluster_key *key;       /* seal payloads with it (fleet/seal.h); NULL = unsealed */
+    tsr_image_runner_fn image_runner; /* runs image tasks; NULL = tile tasks only */
+    void *image_runner_user;          /* passed to image_runner */
+    int image_threads;                /* threads taking image tasks; 0 = `threads` */
 } tsr_worker_config;
 
 /* Counters since start. */
 typedef struct tsr_worker_stats {
-    uint64_t tiles_done; /* results posted */
+    uint64_t tiles_done; /* results posted (tile and image tasks) */
     uint64_t failures;   /* tasks that failed to run (error results posted) */
     uint64_t reclaimed;  /* tasks taken over from other consumers */
     uint64_t dead;       /* tasks moved to the dead stream */

@@ -33,6 +33,8 @@ typedef struct deferred_post {
 typedef struct wthread {
     tsr_worker *w;      /* its worker */
     int index;          /* thread number */
+    int images;         /* takes image tasks (from `stream`) rather than tile tasks */
+    const char *stream; /* the stream it takes tasks from: w->keys.tasks or .images */
     pthread_t th;       /* the thread */
     int started;        /* th is running */
     char consumer[160]; /* consumer name in the group */
@@ -53,7 +55,9 @@ struct tsr_worker {
     int level;                       /* result compression */
     int crash_tile;                  /* test-only failure injection; -1 = off */
     int fail_tile;                   /* test-only error injection; -1 = off */
-    int n;                           /* threads */
+    int n;                           /* threads, tile and image */
+    tsr_image_runner_fn runner;      /* runs image tasks; NULL = none */
+    void *runner_user;               /* passed to runner */
     wthread *threads;                /* owned */
     pthread_t keeper;                /* lease keeper */
     int keeper_started;              /* keeper is running */
@@ -78,8 +82,9 @@ void tsr_worker_count(tsr_worker *w, tsr_redis_link *l, const char *field);
 /* Records the task thread `t` computes now (NULL: none), for the keeper. */
 void tsr_worker_set_current(wthread *t, const char *id);
 
-/* XDEL + XACK of a finished task; retried through outages (idempotent). */
-void tsr_worker_finish_task(tsr_worker *w, tsr_redis_link *l, const char *id);
+/* XDEL + XACK of a finished task of thread `t`'s stream; retried through
+ * outages (idempotent). */
+void tsr_worker_finish_task(wthread *t, tsr_redis_link *l, const char *id);
 
 /* Posts a result entry (fields argv[0..argc), at most 10) to coordinator
  * `coord`'s results stream, then XDELs and XACKs task `id`, all in one round
@@ -88,9 +93,8 @@ void tsr_worker_finish_task(tsr_worker *w, tsr_redis_link *l, const char *id);
  * coordinator. With `next` (and `consumer`), the same round trip also asks
  * for the thread's next task (XREADGROUP without BLOCK): *next receives
  * that reply (NULL when none came). */
-void tsr_worker_post_and_finish(tsr_worker *w, tsr_redis_link *l, const char *coord, const char *id,
-                                int argc, const char **argv, const size_t *lens,
-                                const char *consumer, redisReply **next);
+void tsr_worker_post_and_finish(wthread *t, tsr_redis_link *l, const char *coord, const char *id,
+                                int argc, const char **argv, const size_t *lens, redisReply **next);
 
 /* Reads what thread `t` sent without waiting: its deferred post's replies
  * (resending the post synchronously when they did not all come), then the
@@ -108,7 +112,7 @@ void tsr_worker_ask_ahead(wthread *t, tsr_redis_link *l);
 
 /* Posts a failure result ("error" with a message or "dead" with the attempt
  * count, sealed when sealing is on) for task `id` and finishes the task. */
-void tsr_worker_post_failure(tsr_worker *w, tsr_redis_link *l, const char *coord, const char *id,
+void tsr_worker_post_failure(wthread *t, tsr_redis_link *l, const char *coord, const char *id,
                              const char *key, const char *field, const char *value);
 
 /* Scratch buffers of one compute thread, reused across tasks. */
@@ -120,11 +124,22 @@ typedef struct task_scratch {
     tsr_buffer packed;   /* the result as posted (compressed or raw) */
 } task_scratch;
 
-/* Runs one task entry and posts its result (worker_task.c). `claimed`: the
- * entry was taken over from another consumer (its deliveries are checked
- * against the limit first). */
+/* Runs one task entry and posts its result (worker_task.c; image tasks in
+ * worker_image.c). `claimed`: the entry was taken over from another
+ * consumer (its deliveries are checked against the limit first). */
 void tsr_worker_process(wthread *t, tsr_redis_link *l, task_scratch *s, const redisReply *entry,
                         int claimed);
+
+/* Runs an opened image task's payload (`bytes`, `len`) through the
+ * worker's runner, posting progress, and packs and seals its completion
+ * into *post (worker_image.c). Errors are in s->ctx. */
+tsr_status tsr_worker_run_image(wthread *t, tsr_redis_link *l, task_scratch *s, const char *coord,
+                                const char *key, const uint8_t *bytes, size_t len,
+                                tsr_buffer *sealed, tsr_buffer **post);
+
+/* The result fields every entry a thread posts starts with: key, worker
+ * and, for an image thread, kind. Fills f/n from index 0; returns the count. */
+int tsr_worker_entry_head(const wthread *t, const char *key, const char **f, size_t *n);
 
 /* A compute thread's body; `arg` is its wthread (worker_loop.c). */
 void *tsr_worker_thread_main(void *arg);

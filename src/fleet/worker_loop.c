@@ -47,7 +47,7 @@ static int ready_link(wthread *t, tsr_redis_link *l, int *group_ok) {
         return -1;
     if (*group_ok)
         return 1;
-    const char *g[] = {"XGROUP", "CREATE", w->keys.tasks, TSR_FLEET_GROUP, "0", "MKSTREAM"};
+    const char *g[] = {"XGROUP", "CREATE", t->stream, TSR_FLEET_GROUP, "0", "MKSTREAM"};
     redisReply *r = tsr_redis_link_cmd(l, 6, g, NULL);
     *group_ok = r && (r->type != REDIS_REPLY_ERROR || !strncmp(r->str, "BUSYGROUP", 9));
     freeReplyObject(r);
@@ -60,10 +60,9 @@ static int ready_link(wthread *t, tsr_redis_link *l, int *group_ok) {
  * The scan goes on next turn while it has not reached the end of the
  * pending list or found something. */
 static void claim_abandoned(wthread *t, tsr_redis_link *l, claim_scan *cs, double now, turn *tu) {
-    tsr_worker *w = t->w;
     cs->last = now;
-    const char *a[] = {"XAUTOCLAIM", w->keys.tasks, TSR_FLEET_GROUP, t->consumer,
-                       cs->lease,    cs->cursor,    "COUNT",         "1"};
+    const char *a[] = {"XAUTOCLAIM", t->stream,  TSR_FLEET_GROUP, t->consumer,
+                       cs->lease,    cs->cursor, "COUNT",         "1"};
     redisReply *r = tsr_redis_link_cmd(l, 8, a, NULL);
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
         r->element[0]->type == REDIS_REPLY_STRING) {
@@ -84,9 +83,8 @@ static void claim_abandoned(wthread *t, tsr_redis_link *l, claim_scan *cs, doubl
 /* Waits for a new task (XREADGROUP BLOCK) into *tu. Returns 1 when Redis
  * answered that the queue is empty (time to look for abandoned tasks). */
 static int read_new(wthread *t, tsr_redis_link *l, const char *block, int *group_ok, turn *tu) {
-    tsr_worker *w = t->w;
-    const char *a[] = {"XREADGROUP", "GROUP", TSR_FLEET_GROUP, t->consumer,   "COUNT", "1",
-                       "BLOCK",      block,   "STREAMS",       w->keys.tasks, ">"};
+    const char *a[] = {"XREADGROUP", "GROUP", TSR_FLEET_GROUP, t->consumer, "COUNT", "1",
+                       "BLOCK",      block,   "STREAMS",       t->stream,   ">"};
     redisReply *r = tsr_redis_link_cmd(l, 11, a, NULL);
     if (r && r->type == REDIS_REPLY_ERROR) {
         if (!strncmp(r->str, "NOGROUP", 7))

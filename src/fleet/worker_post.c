@@ -22,9 +22,10 @@ void tsr_worker_set_current(wthread *t, const char *id) {
     pthread_mutex_unlock(&t->w->lock);
 }
 
-void tsr_worker_finish_task(tsr_worker *w, tsr_redis_link *l, const char *id) {
-    const char *ack[] = {"XACK", w->keys.tasks, TSR_FLEET_GROUP, id};
-    const char *del[] = {"XDEL", w->keys.tasks, id};
+void tsr_worker_finish_task(wthread *t, tsr_redis_link *l, const char *id) {
+    tsr_worker *w = t->w;
+    const char *ack[] = {"XACK", t->stream, TSR_FLEET_GROUP, id};
+    const char *del[] = {"XDEL", t->stream, id};
     /* XDEL first: a worker killed in between leaves a pending id of a
      * deleted entry, which the next XAUTOCLAIM removes; the other order
      * would leave an acknowledged entry in the stream for ever. */
@@ -35,8 +36,9 @@ void tsr_worker_finish_task(tsr_worker *w, tsr_redis_link *l, const char *id) {
 /* Appends (does not send) the three commands of a result post: XADD of the
  * result entry (fields argv[0..argc), at most 10) to coordinator `coord`'s
  * results stream, then XDEL and XACK of task `id`. 0 when hiredis refused. */
-static int append_post(tsr_worker *w, redisContext *c, const char *coord, const char *id, int argc,
+static int append_post(wthread *t, redisContext *c, const char *coord, const char *id, int argc,
                        const char **argv, const size_t *lens) {
+    tsr_worker *w = t->w;
     char stream[TSR_FLEET_KEY_MAX];
     tsr_fleet_key_of(&w->keys, TSR_FLEET_KIND_RESULTS, coord, stream);
     const char *a[16] = {"XADD", stream, "MAXLEN", "~", TSR_FLEET_RESULTS_KEEP, "*"};
@@ -45,23 +47,24 @@ static int append_post(tsr_worker *w, redisContext *c, const char *coord, const 
         a[6 + i] = argv[i];
         n[6 + i] = lens ? lens[i] : strlen(argv[i]);
     }
-    const char *del[] = {"XDEL", w->keys.tasks, id};
-    const char *ack[] = {"XACK", w->keys.tasks, TSR_FLEET_GROUP, id};
+    const char *del[] = {"XDEL", t->stream, id};
+    const char *ack[] = {"XACK", t->stream, TSR_FLEET_GROUP, id};
     return redisAppendCommandArgv(c, 6 + argc, a, n) == REDIS_OK &&
            redisAppendCommandArgv(c, 3, del, NULL) == REDIS_OK &&
            redisAppendCommandArgv(c, 4, ack, NULL) == REDIS_OK;
 }
 
-void tsr_worker_post_and_finish(tsr_worker *w, tsr_redis_link *l, const char *coord, const char *id,
+void tsr_worker_post_and_finish(wthread *t, tsr_redis_link *l, const char *coord, const char *id,
                                 int argc, const char **argv, const size_t *lens,
-                                const char *consumer, redisReply **next) {
-    const char *more[] = {"XREADGROUP", "GROUP",   TSR_FLEET_GROUP, consumer, "COUNT",
-                          "1",          "STREAMS", w->keys.tasks,   ">"};
+                                redisReply **next) {
+    tsr_worker *w = t->w;
+    const char *more[] = {"XREADGROUP", "GROUP",   TSR_FLEET_GROUP, t->consumer, "COUNT",
+                          "1",          "STREAMS", t->stream,       ">"};
     if (next)
         *next = NULL;
     while (tsr_redis_link_ensure(l, &w->quit)) {
-        int ask = next && consumer && !atomic_load(&w->draining);
-        int ok = append_post(w, l->c, coord, id, argc, argv, lens) &&
+        int ask = next && !atomic_load(&w->draining);
+        int ok = append_post(t, l->c, coord, id, argc, argv, lens) &&
                  (!ask || redisAppendCommandArgv(l->c, 9, more, NULL) == REDIS_OK);
         for (int i = 0; ok && i < 3 + ask; i++) {
             redisReply *r = NULL;
@@ -83,21 +86,30 @@ void tsr_worker_post_and_finish(tsr_worker *w, tsr_redis_link *l, const char *co
     }
 }
 
-/* The fields of a deferred post's result entry: key, worker, payload. */
-static void post_fields(const tsr_worker *w, const deferred_post *p, const char *f[6],
-                        size_t n[6]) {
-    f[0] = TSR_FIELD_KEY, f[1] = p->key, f[2] = TSR_FIELD_WORKER, f[3] = w->id;
-    f[4] = TSR_FIELD_PAYLOAD;
-    f[5] = (const char *)p->payload.data;
-    n[0] = 3, n[1] = strlen(p->key), n[2] = 6, n[3] = strlen(w->id), n[4] = 7;
-    n[5] = p->payload.len;
+int tsr_worker_entry_head(const wthread *t, const char *key, const char **f, size_t *n) {
+    const tsr_worker *w = t->w;
+    f[0] = TSR_FIELD_KEY, f[1] = key, f[2] = TSR_FIELD_WORKER, f[3] = w->id;
+    n[0] = strlen(f[0]), n[1] = strlen(key), n[2] = strlen(f[2]), n[3] = strlen(w->id);
+    if (!t->images)
+        return 4;
+    f[4] = TSR_FIELD_KIND, f[5] = TSR_KIND_IMAGE;
+    n[4] = strlen(f[4]), n[5] = strlen(f[5]);
+    return 6;
+}
+
+/* The fields of a deferred post's result entry: the head, then payload.
+ * Returns the count (at most 8). */
+static int post_fields(const wthread *t, const deferred_post *p, const char *f[8], size_t n[8]) {
+    int k = tsr_worker_entry_head(t, p->key, f, n);
+    f[k] = TSR_FIELD_PAYLOAD, n[k] = strlen(f[k]);
+    f[k + 1] = (const char *)p->payload.data, n[k + 1] = p->payload.len;
+    return k + 2;
 }
 
 /* A post whose replies did not all come (connection lost, Redis LOADING)
  * is sent again synchronously, so a result is never lost; a lost ask-ahead
  * only leaves its task pending until a lease runs out. */
 void tsr_worker_settle(wthread *t, tsr_redis_link *l) {
-    tsr_worker *w = t->w;
     int ok = l->c != NULL, posted = 1;
     for (int i = 0; i < t->post.replies; i++) {
         redisReply *r = NULL;
@@ -118,10 +130,10 @@ void tsr_worker_settle(wthread *t, tsr_redis_link *l) {
     if (!ok)
         tsr_redis_link_close(l);
     if (t->post.replies && !posted) {
-        const char *f[6];
-        size_t n[6];
-        post_fields(w, &t->post, f, n);
-        tsr_worker_post_and_finish(w, l, t->post.coord, t->post.id, 6, f, n, NULL, NULL);
+        const char *f[8];
+        size_t n[8];
+        int k = post_fields(t, &t->post, f, n);
+        tsr_worker_post_and_finish(t, l, t->post.coord, t->post.id, k, f, n, NULL);
     }
     t->post.replies = 0;
 }
@@ -140,11 +152,11 @@ void tsr_worker_post_async(wthread *t, tsr_redis_link *l, const char *coord, con
     snprintf(p->id, sizeof p->id, "%s", id);
     snprintf(p->coord, sizeof p->coord, "%s", coord);
     snprintf(p->key, sizeof p->key, "%s", key);
-    const char *f[6];
-    size_t n[6];
-    post_fields(w, p, f, n);
+    const char *f[8];
+    size_t n[8];
+    int k = post_fields(t, p, f, n);
     p->replies = 3; /* settle() resends unless all three replies come */
-    if (!tsr_redis_link_ensure(l, &w->quit) || !append_post(w, l->c, p->coord, p->id, 6, f, n) ||
+    if (!tsr_redis_link_ensure(l, &w->quit) || !append_post(t, l->c, p->coord, p->id, k, f, n) ||
         !tsr_redis_link_flush(l)) {
         tsr_redis_link_close(l);
         tsr_worker_settle(t, l); /* sends it synchronously */
@@ -158,7 +170,7 @@ void tsr_worker_ask_ahead(wthread *t, tsr_redis_link *l) {
     if (t->asked || atomic_load(&w->draining) || !l->c)
         return;
     const char *a[] = {"XREADGROUP", "GROUP",   TSR_FLEET_GROUP, t->consumer, "COUNT",
-                       "1",          "STREAMS", w->keys.tasks,   ">"};
+                       "1",          "STREAMS", t->stream,       ">"};
     if (redisAppendCommandArgv(l->c, 9, a, NULL) != REDIS_OK) {
         tsr_redis_link_close(l);
         return;
@@ -172,8 +184,9 @@ void tsr_worker_ask_ahead(wthread *t, tsr_redis_link *l) {
  * the coordinator knows a key holder sent it for this tile and as this
  * kind; when sealing fails (out of memory, a key too long to bind) the task
  * is finished without a result and its coordinator resends it. */
-void tsr_worker_post_failure(tsr_worker *w, tsr_redis_link *l, const char *coord, const char *id,
+void tsr_worker_post_failure(wthread *t, tsr_redis_link *l, const char *coord, const char *id,
                              const char *key, const char *field, const char *value) {
+    tsr_worker *w = t->w;
     tsr_buffer sealed = {0};
     const char *v = value;
     size_t vlen = strlen(value);
@@ -185,15 +198,18 @@ void tsr_worker_post_failure(tsr_worker *w, tsr_redis_link *l, const char *coord
             tsr_log_field f[] = {TSR_LOG_FIELD_STRING("result", field),
                                  TSR_LOG_FIELD_STRING("key", key)};
             tsr_log(TSR_LOG_ERROR, "worker: could not seal a failure result", f, 2);
-            tsr_worker_finish_task(w, l, id);
+            tsr_worker_finish_task(t, l, id);
             goto out;
         }
         v = (const char *)sealed.data;
         vlen = sealed.len;
     }
-    const char *r[] = {TSR_FIELD_KEY, key, TSR_FIELD_WORKER, w->id, field, v};
-    size_t n[] = {3, strlen(key), 6, strlen(w->id), strlen(field), vlen};
-    tsr_worker_post_and_finish(w, l, coord, id, 6, r, n, NULL, NULL);
+    const char *r[8];
+    size_t n[8];
+    int k = tsr_worker_entry_head(t, key, r, n);
+    r[k] = field, n[k] = strlen(field);
+    r[k + 1] = v, n[k + 1] = vlen;
+    tsr_worker_post_and_finish(t, l, coord, id, k + 2, r, n, NULL);
 out:
     tsr_buffer_free(&sealed);
 }

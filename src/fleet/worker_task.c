@@ -9,8 +9,8 @@
 #include "util/log.h"
 
 /* Number of deliveries of task `id` (XPENDING), 0 when unknown. */
-static long long deliveries(tsr_worker *w, tsr_redis_link *l, const char *id) {
-    const char *argv[] = {"XPENDING", w->keys.tasks, TSR_FLEET_GROUP, id, id, "1"};
+static long long deliveries(wthread *t, tsr_redis_link *l, const char *id) {
+    const char *argv[] = {"XPENDING", t->stream, TSR_FLEET_GROUP, id, id, "1"};
     redisReply *r = tsr_redis_link_cmd(l, 6, argv, NULL);
     long long n = 0;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
@@ -22,8 +22,9 @@ static long long deliveries(tsr_worker *w, tsr_redis_link *l, const char *id) {
 
 /* Moves a task past the delivery limit to the dead stream and tells its
  * coordinator with a `dead` result (sealed when sealing is on). */
-static void bury(tsr_worker *w, tsr_redis_link *l, const char *id, const redisReply *fields,
+static void bury(wthread *t, tsr_redis_link *l, const char *id, const redisReply *fields,
                  long long n) {
+    tsr_worker *w = t->w;
     const char *key = tsr_redis_field_str(fields, TSR_FIELD_KEY, "");
     const char *coord = tsr_redis_field_str(fields, TSR_FIELD_COORD, "");
     const char *job = tsr_redis_field_str(fields, TSR_FIELD_JOB, "");
@@ -50,12 +51,14 @@ static void bury(tsr_worker *w, tsr_redis_link *l, const char *id, const redisRe
                        "reason",
                        reason,
                        TSR_FIELD_WORKER,
-                       w->id};
-    freeReplyObject(tsr_redis_link_cmd_retry(l, &w->quit, 20, d, NULL));
+                       w->id,
+                       TSR_FIELD_KIND,
+                       t->images ? TSR_KIND_IMAGE : "tile"};
+    freeReplyObject(tsr_redis_link_cmd_retry(l, &w->quit, 22, d, NULL));
     if (coord[0]) {
-        tsr_worker_post_failure(w, l, coord, id, key, TSR_FIELD_DEAD, attempts);
+        tsr_worker_post_failure(t, l, coord, id, key, TSR_FIELD_DEAD, attempts);
     } else {
-        tsr_worker_finish_task(w, l, id);
+        tsr_worker_finish_task(t, l, id);
     }
     atomic_fetch_add(&w->dead, 1);
     tsr_worker_count(w, l, "dead_tiles");
@@ -63,7 +66,10 @@ static void bury(tsr_worker *w, tsr_redis_link *l, const char *id, const redisRe
         tsr_heartbeat_add_failure(w->hb);
     tsr_log_field f[] = {TSR_LOG_FIELD_STRING("job", job), TSR_LOG_FIELD_STRING("key", key),
                          TSR_LOG_FIELD_STRING("attempts", attempts)};
-    tsr_log(TSR_LOG_WARN, "worker: tile moved to the dead stream", f, 3);
+    tsr_log(TSR_LOG_WARN,
+            t->images ? "worker: image task moved to the dead stream"
+                      : "worker: tile moved to the dead stream",
+            f, 3);
 }
 
 /* Opens a task's payload into `opened` when the cluster seals payloads.
@@ -87,12 +93,12 @@ static int unseal(wthread *t, tsr_redis_link *l, tsr_ctx *ctx, const char *id, c
         tsr_error(ctx, TSR_ERR_CORRUPT, "sealed task but this worker has no --cluster-key");
     else if (!sealed)
         tsr_error(ctx, TSR_ERR_CORRUPT, "unsealed task while --cluster-key is set");
-    else if (!tsr_fleet_seal_ad(TSR_SEAL_TASK, key, ad))
+    else if (!tsr_fleet_seal_ad(t->images ? TSR_SEAL_IMAGE : TSR_SEAL_TASK, key, ad))
         tsr_error(ctx, TSR_ERR_CORRUPT, "task key too long");
     else if (!tsr_payload_open(ctx, &w->key, ad, p, payload->len, opened))
         return 1;
     tsr_worker_settle(t, l);
-    tsr_worker_finish_task(w, l, id);
+    tsr_worker_finish_task(t, l, id);
     atomic_fetch_add(&w->rejected, 1);
     tsr_worker_count(w, l, "rejected_payloads");
     tsr_log_field f[] = {TSR_LOG_FIELD_STRING("key", key), TSR_LOG_FIELD_STRING("entry", id),
@@ -160,9 +166,9 @@ static void report(wthread *t, tsr_redis_link *l, task_scratch *s, const char *i
     } else {
         tsr_worker_settle(t, l);
         if (coord[0])
-            tsr_worker_post_failure(w, l, coord, id, key, TSR_FIELD_ERROR, tsr_ctx_message(s->ctx));
+            tsr_worker_post_failure(t, l, coord, id, key, TSR_FIELD_ERROR, tsr_ctx_message(s->ctx));
         else
-            tsr_worker_finish_task(w, l, id);
+            tsr_worker_finish_task(t, l, id);
     }
     tsr_worker_set_current(t, NULL);
     int busy = atomic_fetch_sub(&w->busy, 1) - 1;
@@ -194,16 +200,16 @@ void tsr_worker_process(wthread *t, tsr_redis_link *l, task_scratch *s, const re
     const redisReply *fields = entry->element[1];
     if (fields->type != REDIS_REPLY_ARRAY) { /* deleted meanwhile */
         tsr_worker_settle(t, l);
-        tsr_worker_finish_task(w, l, id);
+        tsr_worker_finish_task(t, l, id);
         return;
     }
     if (claimed) {
         tsr_worker_settle(t, l);
         atomic_fetch_add(&w->reclaimed, 1);
         tsr_worker_count(w, l, "reclaims");
-        long long n = deliveries(w, l, id);
+        long long n = deliveries(t, l, id);
         if (n > w->limit) {
-            bury(w, l, id, fields, n);
+            bury(t, l, id, fields, n);
             return;
         }
     }
@@ -220,13 +226,18 @@ void tsr_worker_process(wthread *t, tsr_redis_link *l, task_scratch *s, const re
     tsr_ctx_reset(s->ctx);
     tsr_status st;
     tsr_buffer *post = NULL;
-    if (!payload || payload->type != REDIS_REPLY_STRING)
+    const uint8_t *bytes = NULL;
+    size_t len = 0;
+    if (payload && payload->type == REDIS_REPLY_STRING) {
+        bytes = w->sealed ? opened.data : (const uint8_t *)payload->str;
+        len = w->sealed ? opened.len : payload->len;
+    }
+    if (!bytes)
         st = tsr_error(s->ctx, TSR_ERR_CORRUPT, "task %s has no payload", id);
-    else if (w->sealed)
-        st = run_task(t, l, s, key, opened.data, opened.len, claimed, &sealed, &post);
+    else if (t->images)
+        st = tsr_worker_run_image(t, l, s, coord, key, bytes, len, &sealed, &post);
     else
-        st = run_task(t, l, s, key, (const uint8_t *)payload->str, payload->len, claimed, &sealed,
-                      &post);
+        st = run_task(t, l, s, key, bytes, len, claimed, &sealed, &post);
     report(t, l, s, id, coord, key, st, post);
 out:
     tsr_buffer_free(&opened);

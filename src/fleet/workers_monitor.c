@@ -67,6 +67,7 @@ static json_t *worker_json(const char *id, const redisReply *r) {
     static const char *const ints[][2] = {{"pid", "pid"},
                                           {"cores", "cores"},
                                           {"threads", "threads"},
+                                          {"image_threads", "image_threads"},
                                           {"started", "started_ms"},
                                           {"last_seen", "last_seen_ms"},
                                           {"interval_ms", "interval_ms"},
@@ -74,10 +75,10 @@ static json_t *worker_json(const char *id, const redisReply *r) {
                                           {"failures", "failures"},
                                           {"inflight", "inflight"}};
     /* Defaults first, so a partial hash still gives every documented field. */
-    json_t *w = json_pack("{s:s, s:s, s:i, s:i, s:i, s:[s], s:s, s:i, s:i, s:i, s:i, s:i}", "id",
-                          id, "host", "", "pid", 0, "cores", 0, "threads", 0, "backends", "cpu",
-                          "version", "", "started_ms", 0, "last_seen_ms", 0, "tiles_done", 0,
-                          "failures", 0, "inflight", 0);
+    json_t *w = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:[s], s:s, s:i, s:i, s:i, s:i, s:i}",
+                          "id", id, "host", "", "pid", 0, "cores", 0, "threads", 0, "image_threads",
+                          0, "backends", "cpu", "version", "", "started_ms", 0, "last_seen_ms", 0,
+                          "tiles_done", 0, "failures", 0, "inflight", 0);
     if (!w)
         return NULL;
     for (size_t i = 0; i + 1 < r->elements; i += 2) {
@@ -256,7 +257,7 @@ static void merge(tsr_workers_monitor *mon, snapshot *s, char *drop, int64_t now
             remove_at(mon, i);
     }
     tsr_workers_counts c = s->q;
-    c.running = c.draining = c.lost = 0;
+    c.running = c.draining = c.lost = c.image_capable = 0;
     for (size_t j = 0; j < s->n; j++) {
         long i = find(mon, s->ids[j]);
         if (i < 0) {
@@ -294,6 +295,9 @@ static void merge(tsr_workers_monitor *mon, snapshot *s, char *drop, int64_t now
             c.draining++;
         else
             c.running++;
+        if (!e->lost_since && (!state || strcmp(state, "draining")) &&
+            json_integer_value(json_object_get(e->fields, "image_threads")) > 0)
+            c.image_capable++;
     }
     c.redis_up = 1;
     c.polled_ms = now;

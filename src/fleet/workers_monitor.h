@@ -34,6 +34,7 @@ typedef struct tsr_workers_counts {
     int running;         /* workers heartbeating in state running */
     int draining;        /* workers heartbeating in state draining */
     int lost;            /* workers whose heartbeat stopped, in their grace period */
+    int image_capable;   /* running workers that take image tasks (image_threads > 0) */
     int64_t tasks;       /* XLEN of the tasks stream */
     int64_t pending;     /* tasks delivered to a worker and not acknowledged */
     int64_t undelivered; /* tasks not yet delivered (group lag) */
@@ -55,7 +56,7 @@ tsr_status tsr_workers_monitor_start(tsr_ctx *ctx, const char *redis_url, const 
  * period (default 2000 ms; 0 keeps it). Call right after start. */
 void tsr_workers_monitor_set_timing(tsr_workers_monitor *mon, int grace_ms, int poll_ms);
 /* The workers as a new JSON array (owned by the caller), oldest first:
- * [{"id","host","pid","cores","threads","backends":[..],"version",
+ * [{"id","host","pid","cores","threads","image_threads","backends":[..],"version",
  *   "started_ms","last_seen_ms","seen_ago_s","tiles_done","failures",
  *   "inflight","load","state","lost_since_ms"}...]; state is "running",
  * "draining" or "lost". NULL when out of memory. */

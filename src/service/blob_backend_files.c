@@ -59,6 +59,34 @@ static tsr_status files_path(tsr_blob_backend *b, tsr_ctx *ctx, const char *id, 
     return TSR_OK;
 }
 
+/* Copies `temp` to a synced hidden file `.<id>.XXXXXX` in `dir` and renames
+ * that to `path`: for a temp folder on another file system than the store
+ * (a worker's own folder beside a shared `file:` store), where rename fails
+ * with EXDEV. The temp file is removed on success. */
+static tsr_status install_by_copy(tsr_ctx *ctx, const char *temp, const char *dir, const char *id,
+                                  const char *path) {
+    char part[PATH_MAX];
+    if (snprintf(part, sizeof part, "%s/.%s.XXXXXX", dir, id) >= (int)sizeof part)
+        return tsr_error(ctx, TSR_ERR_USAGE, "blob store: the path %s is too long", dir);
+    int in = open(temp, O_RDONLY | O_CLOEXEC), out = mkostemp(part, O_CLOEXEC);
+    tsr_status rc = TSR_OK;
+    ssize_t n = 1;
+    while (in >= 0 && out >= 0 && n > 0)
+        n = copy_file_range(in, NULL, out, NULL, (size_t)1 << 30, 0);
+    if (in < 0 || out < 0 || n < 0 || fsync(out) != 0 || rename(part, path) != 0)
+        rc = tsr_error(ctx, TSR_ERR_IO, "blob store: cannot copy %s into the store: %s", temp,
+                       strerror(errno));
+    if (in >= 0)
+        close(in);
+    if (out >= 0)
+        close(out);
+    if (rc)
+        unlink(part);
+    else
+        unlink(temp);
+    return rc;
+}
+
 /* Moves the synced file `temp` into the store as blob `id`: make the 2-hex
  * directory (syncing the blobs directory if it is new), rename, sync the
  * directory. */
@@ -72,9 +100,15 @@ static tsr_status files_install(tsr_blob_backend *b, tsr_ctx *ctx, const char *t
     if (rc || (created && (rc = tsr_blob_sync_dir(ctx, f->dir))))
         return rc;
     files_path(b, ctx, id, path);
-    if (rename(temp, path) != 0)
-        return tsr_error(ctx, TSR_ERR_IO, "blob store: cannot move %s into the store: %s", temp,
-                         strerror(errno));
+    if (rename(temp, path) != 0) {
+        int e = errno;
+        rc = e == EXDEV
+                 ? install_by_copy(ctx, temp, dir, id, path)
+                 : tsr_error(ctx, TSR_ERR_IO, "blob store: cannot move %s into the store: %s", temp,
+                             strerror(e));
+        if (rc)
+            return rc;
+    }
     if ((rc = tsr_blob_sync_dir(ctx, dir))) {
         unlink(path);
         return rc;

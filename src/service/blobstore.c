@@ -119,13 +119,14 @@ static tsr_status create_scratch(tsr_store *s, tsr_ctx *ctx, char *path, int *fd
     return TSR_OK;
 }
 
-/* Seals the whole of plaintext `fd` into the store as a new blob: encrypt
- * into tmp/, fsync, rename into blobs/. */
+/* Seals the whole of plaintext `fd` into the store as blob `id` (a new
+ * random one unless `given`): encrypt into tmp/, fsync, install. */
 static tsr_status seal_into_store(tsr_store *s, tsr_ctx *ctx, int fd, char id[TSR_STORE_ID_LEN + 1],
-                                  uint64_t *bytes) {
+                                  bool given, uint64_t *bytes) {
     char temp[PATH_MAX];
     int out = -1;
-    tsr_status rc = tsr_store_random_id(ctx, id); /* first: the id is the additional data */
+    /* first: the id is the additional data */
+    tsr_status rc = given ? TSR_OK : tsr_store_random_id(ctx, id);
     if (rc || (rc = tsr_blob_create_temp(s, ctx, temp, &out)))
         return rc;
     if ((rc = tsr_blob_encrypt_fd(ctx, s->key, id, fd, out, bytes)))
@@ -205,7 +206,7 @@ tsr_status tsr_blob_writer_commit(tsr_blob_writer *w, tsr_ctx *ctx, char id[TSR_
     w->fd = -1;
     tsr_status rc = TSR_OK;
     if (w->memory) {
-        rc = seal_into_store(w->store, ctx, fd, id, NULL);
+        rc = seal_into_store(w->store, ctx, fd, id, false, NULL);
         close(fd);
     } else if (fsync(fd) != 0 || close(fd) != 0) {
         w->failed = true;
@@ -259,12 +260,18 @@ const char *tsr_blob_file_path(const tsr_blob_file *f) {
     return f->path;
 }
 
-tsr_status tsr_blob_file_commit(tsr_blob_file *f, tsr_ctx *ctx, char id[TSR_STORE_ID_LEN + 1],
-                                uint64_t *bytes) {
+static tsr_status put_file(tsr_store *store, tsr_ctx *ctx, const char *path,
+                           char id[TSR_STORE_ID_LEN + 1], bool given, uint64_t *bytes);
+
+/* Commits `f` as blob `id`: a new random one unless `given`. */
+static tsr_status file_commit(tsr_blob_file *f, tsr_ctx *ctx, char id[TSR_STORE_ID_LEN + 1],
+                              bool given, uint64_t *bytes) {
     if (f->committed || f->fd < 0)
         return tsr_error(ctx, TSR_ERR_USAGE, "blob store: commit of a finished scratch file");
+    if (given && !tsr_store_id_valid(id))
+        return tsr_error(ctx, TSR_ERR_USAGE, "blob store: '%.40s' is not a blob id", id);
     if (f->memory) {
-        tsr_status rc = seal_into_store(f->store, ctx, f->fd, id, bytes);
+        tsr_status rc = seal_into_store(f->store, ctx, f->fd, id, given, bytes);
         if (!rc) {
             close(f->fd);
             f->fd = -1;
@@ -275,7 +282,19 @@ tsr_status tsr_blob_file_commit(tsr_blob_file *f, tsr_ctx *ctx, char id[TSR_STOR
     close(f->fd); /* put_file reopens by path: a producer may have replaced the file */
     f->fd = -1;
     f->committed = true; /* put_file moves or removes it */
-    return tsr_blob_put_file(f->store, ctx, f->path, id, bytes);
+    return put_file(f->store, ctx, f->path, id, given, bytes);
+}
+
+tsr_status tsr_blob_file_commit(tsr_blob_file *f, tsr_ctx *ctx, char id[TSR_STORE_ID_LEN + 1],
+                                uint64_t *bytes) {
+    return file_commit(f, ctx, id, false, bytes);
+}
+
+tsr_status tsr_blob_file_commit_as(tsr_blob_file *f, tsr_ctx *ctx, const char *id,
+                                   uint64_t *bytes) {
+    char copy[TSR_STORE_ID_LEN + 1];
+    snprintf(copy, sizeof copy, "%s", id ? id : "");
+    return file_commit(f, ctx, copy, true, bytes);
 }
 
 tsr_status tsr_blob_file_reopen(tsr_blob_file *f, tsr_ctx *ctx, int *fd) {
@@ -404,6 +423,11 @@ static bool in_tmp(const tsr_store *s, const char *path) {
 
 tsr_status tsr_blob_put_file(tsr_store *store, tsr_ctx *ctx, const char *path,
                              char id[TSR_STORE_ID_LEN + 1], uint64_t *bytes) {
+    return put_file(store, ctx, path, id, false, bytes);
+}
+
+static tsr_status put_file(tsr_store *store, tsr_ctx *ctx, const char *path,
+                           char id[TSR_STORE_ID_LEN + 1], bool given, uint64_t *bytes) {
     struct stat sb;
     tsr_status rc = TSR_OK;
     if (store->key || store->blobs_refused)
@@ -423,7 +447,8 @@ tsr_status tsr_blob_put_file(tsr_store *store, tsr_ctx *ctx, const char *path,
         rc = tsr_error(ctx, TSR_ERR_USAGE, "blob store: %s is not a regular file", path);
         goto out;
     }
-    if ((rc = tsr_store_random_id(ctx, id)) || (rc = tsr_blob_install(store, ctx, path, id)))
+    if ((!given && (rc = tsr_store_random_id(ctx, id))) ||
+        (rc = tsr_blob_install(store, ctx, path, id)))
         goto out;
     if (bytes)
         *bytes = (uint64_t)sb.st_size;

@@ -32,9 +32,15 @@ static void observe(uint64_t *buckets, const double *bounds, double v) {
 void tsr_jobs_on_progress(void *user, uint64_t done, uint64_t total) {
     job_entry *e = user;
     tsr_jobs *jobs = e->jobs;
-    pthread_mutex_lock(&jobs->lock);
     (void)total;
-    e->live.tiles_done = e->item_base + (int64_t)done;
+    pthread_mutex_lock(&jobs->lock);
+    tsr_jobs_set_done(e, e->item_base + (int64_t)done);
+    pthread_mutex_unlock(&jobs->lock);
+}
+
+void tsr_jobs_set_done(job_entry *e, int64_t tiles_done) {
+    tsr_jobs *jobs = e->jobs;
+    e->live.tiles_done = tiles_done;
     if (e->live.tiles_total > 0) {
         e->live.percent = 100.0 * (double)e->live.tiles_done / (double)e->live.tiles_total;
         if (e->live.percent > 100)
@@ -47,7 +53,21 @@ void tsr_jobs_on_progress(void *user, uint64_t done, uint64_t total) {
     e->live.version++;
     e->dirty = 1;
     pthread_cond_broadcast(&jobs->changed);
+}
+
+void tsr_jobs_on_image(job_entry *e, uint64_t tiles, double cpu_seconds) {
+    tsr_jobs *jobs = e->jobs;
+    pthread_mutex_lock(&jobs->lock);
+    e->live.cpu_seconds += cpu_seconds;
+    jobs->stats.tiles_processed += tiles;
+    jobs->stats.tile_seconds_sum += cpu_seconds;
     pthread_mutex_unlock(&jobs->lock);
+}
+
+void tsr_jobs_cancel_entry(job_entry *e) {
+    tsr_ctx_cancel(e->ctx);
+    for (int i = 0; i < e->n_senders; i++)
+        tsr_ctx_cancel(e->senders[i]);
 }
 
 void tsr_jobs_on_tile(void *user, double cpu_seconds) {
@@ -276,7 +296,7 @@ void tsr_jobs_stop(tsr_jobs *jobs) {
     jobs->stopping = 1;
     for (job_entry *e = jobs->entries; e; e = e->next) {
         e->stopped = 1;
-        tsr_ctx_cancel(e->ctx);
+        tsr_jobs_cancel_entry(e);
     }
     pthread_cond_broadcast(&jobs->queue_ready);
     pthread_cond_broadcast(&jobs->flush_wake);
@@ -421,7 +441,7 @@ tsr_status tsr_jobs_cancel(tsr_jobs *jobs, tsr_ctx *ctx, const tsr_store_user *c
     job_entry *e = find(jobs, id);
     if (e) {
         e->cancelled = 1;
-        tsr_ctx_cancel(e->ctx);
+        tsr_jobs_cancel_entry(e);
         e->live.state = TSR_JOB_CANCELLED;
         e->live.version++;
         pthread_cond_broadcast(&jobs->changed);

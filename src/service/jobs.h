@@ -21,18 +21,32 @@ typedef struct tsr_jobs tsr_jobs;
 typedef void (*tsr_jobs_event_fn)(void *user, const char *job_id, const char *event,
                                   tsr_job_state state, double seconds);
 
+/* How a job's images go to a Redis fleet (tsr_jobs_config.task_kind). */
+typedef enum tsr_task_kind {
+    TSR_TASKS_AUTO = 0, /* the planner's rule (docs/internals/jobs.md) */
+    TSR_TASKS_IMAGE,    /* every image as one image task */
+    TSR_TASKS_TILE      /* every image split into tile tasks */
+} tsr_task_kind;
+
 typedef struct tsr_jobs_config {
-    int threads;                /* tile executor threads; 0 = one per core */
-    int runners;                /* jobs processed at once; 0 = 4 */
-    int tile;                   /* tile side; 0 = TSR_DEFAULT_TILE */
-    uint64_t pixel_budget;      /* admission: pixels of all active jobs' images; 0 = 1 Gpx */
-    int max_active;             /* admission: queued + running jobs; 0 = 1000 */
-    tsr_jobs_event_fn on_event; /* may be NULL: job started / finished (logging) */
-    tsr_executor *executor;     /* may be NULL: runs tiles instead of the local pool
-                                   (e.g. the Redis executor); borrowed */
-    void *event_user;           /* passed to on_event */
-    tsr_limits limits;          /* caps while processing (pixels, width, height, frames,
-                                   buffer bytes); zero fields take the library defaults */
+    int threads;                      /* tile executor threads; 0 = one per core */
+    int runners;                      /* jobs processed at once; 0 = 4 */
+    int tile;                         /* tile side; 0 = TSR_DEFAULT_TILE */
+    uint64_t pixel_budget;            /* admission: pixels of all active jobs' images; 0 = 1 Gpx */
+    int max_active;                   /* admission: queued + running jobs; 0 = 1000 */
+    tsr_jobs_event_fn on_event;       /* may be NULL: job started / finished (logging) */
+    tsr_executor *executor;           /* may be NULL: runs tiles instead of the local pool
+                                         (e.g. the Redis executor); borrowed */
+    void *event_user;                 /* passed to on_event */
+    tsr_limits limits;                /* caps while processing (pixels, width, height, frames,
+                                         buffer bytes); zero fields take the library defaults */
+    tsr_task_kind task_kind;          /* with a Redis executor: image or tile tasks */
+    uint64_t tile_task_pixels;        /* AUTO: a job of one image of at least this many decoded
+                                         pixels goes as tile tasks; 0 = 40 Mpx */
+    int image_tasks_in_flight;        /* image tasks one job keeps on the fleet; 0 = 64 */
+    int (*image_workers)(void *user); /* AUTO: how many workers take image tasks now (< 0:
+                                         unknown); NULL = assume some do */
+    void *image_workers_user;         /* passed to image_workers */
 } tsr_jobs_config;
 
 /* Live progress of a job, as the API shows it. */

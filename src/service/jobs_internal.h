@@ -6,23 +6,28 @@
 
 #include "service/jobs.h"
 
+#define TSR_JOBS_SENDERS_MAX 256 /* image tasks one job keeps in flight, at most */
+
 /* A job the scheduler holds while it is queued or running. */
 typedef struct job_entry {
-    char id[TSR_STORE_ID_LEN + 1]; /* job id */
-    int64_t owner;                 /* owning user */
-    uint64_t pixels;               /* admitted pixels, released when it leaves */
-    tsr_ctx *ctx;                  /* cancelled to stop its tiles */
-    struct tsr_jobs *jobs;         /* back pointer for progress callbacks */
-    tsr_job_live live;             /* progress shown to the API */
-    int64_t item_base;             /* tiles of the images done before the current one */
-    double started;                /* monotonic seconds when a runner took it */
-    int dirty;                     /* progress not yet written to the store */
-    int running;                   /* a runner holds it */
-    int cancelled;                 /* the user cancelled it */
-    int stopped;                   /* the server is stopping: leave it resumable */
-    int refs;                      /* the flusher is using it outside the lock */
-    struct job_entry *next;        /* all held entries */
-    struct job_entry *queue_next;  /* FIFO of entries waiting for a runner */
+    char id[TSR_STORE_ID_LEN + 1];          /* job id */
+    int64_t owner;                          /* owning user */
+    uint64_t pixels;                        /* admitted pixels, released when it leaves */
+    tsr_ctx *ctx;                           /* cancelled to stop its tiles */
+    struct tsr_jobs *jobs;                  /* back pointer for progress callbacks */
+    tsr_job_live live;                      /* progress shown to the API */
+    int64_t item_base;                      /* tiles of the images done before the current one */
+    double started;                         /* monotonic seconds when a runner took it */
+    int dirty;                              /* progress not yet written to the store */
+    int running;                            /* a runner holds it */
+    int cancelled;                          /* the user cancelled it */
+    int stopped;                            /* the server is stopping: leave it resumable */
+    int refs;                               /* the flusher is using it outside the lock */
+    tsr_ctx *senders[TSR_JOBS_SENDERS_MAX]; /* contexts of its image task senders, cancelled
+                                               with ctx (jobs_images.c) */
+    int n_senders;                          /* entries in senders */
+    struct job_entry *next;                 /* all held entries */
+    struct job_entry *queue_next;           /* FIFO of entries waiting for a runner */
 } job_entry;
 
 struct tsr_jobs {
@@ -46,6 +51,40 @@ struct tsr_jobs {
     uint64_t pixels_active;     /* admitted pixels */
     tsr_jobs_stats stats;       /* counters for /metrics */
 };
+
+/* What count_tiles learns of one image of a job. */
+typedef struct tsr_jobs_item_size {
+    int64_t tiles;   /* tile tasks of its run; 0 when it does not plan */
+    uint64_t pixels; /* decoded pixels (after shrink-on-load) */
+} tsr_jobs_item_size;
+
+/* Outcome of a job's items: how many failed and the first failure. */
+typedef struct tsr_jobs_outcome {
+    int failures;          /* items that failed (jobs->lock) */
+    char first_error[512]; /* "image <id>: <message>" of the first, "" when none */
+} tsr_jobs_outcome;
+
+/* The store's record of image `image_id`, whoever owns it (jobs_run.c). */
+tsr_status tsr_jobs_image_record(tsr_jobs *jobs, tsr_ctx *ctx, const char *image_id,
+                                 tsr_store_image *img);
+/* Records item `position` as failed with `message` and counts it in `o`.
+ * Thread-safe (jobs_run.c). */
+void tsr_jobs_item_failed(tsr_jobs *jobs, job_entry *e, const tsr_store_job *job, int position,
+                          const char *message, tsr_jobs_outcome *o);
+/* Whether the job's unfinished images go to the fleet as image tasks: the
+ * planner's rule (jobs_images.c; docs/internals/jobs.md). */
+bool tsr_jobs_use_image_tasks(tsr_jobs *jobs, const tsr_store_job *job,
+                              const tsr_jobs_item_size *sizes);
+/* Runs the job's unfinished images as image tasks, several at once, until
+ * all ran or the job was cancelled or stopped (jobs_images.c). */
+void tsr_jobs_run_images(tsr_jobs *jobs, job_entry *e, const tsr_store_job *job,
+                         const tsr_jobs_item_size *sizes, tsr_jobs_outcome *o);
+/* Sets e's tiles done (all images) and the percent and ETA from it. */
+void tsr_jobs_set_done(job_entry *e, int64_t tiles_done);
+/* Counts a finished image task's tiles and CPU seconds (jobs.c). */
+void tsr_jobs_on_image(job_entry *e, uint64_t tiles, double cpu_seconds);
+/* Cancels e's contexts: its own and its senders'. jobs->lock held. */
+void tsr_jobs_cancel_entry(job_entry *e);
 
 /* Runs every unfinished image of e's job; returns the job's final state, or
  * TSR_JOB_RUNNING when the server is stopping (the job resumes later). */

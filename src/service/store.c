@@ -70,6 +70,8 @@ tsr_status tsr_store_sql_error(tsr_store *s, tsr_ctx *ctx, const char *what) {
 }
 
 tsr_status tsr_store_exec(tsr_store *s, tsr_ctx *ctx, const char *sql) {
+    if (!s->db)
+        return tsr_error(ctx, TSR_ERR_USAGE, "store: opened for blobs only (a worker's)");
     if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
         return tsr_store_sql_error(s, ctx, "run SQL");
     return TSR_OK;
@@ -77,6 +79,8 @@ tsr_status tsr_store_exec(tsr_store *s, tsr_ctx *ctx, const char *sql) {
 
 tsr_status tsr_store_prepare(tsr_store *s, tsr_ctx *ctx, const char *sql, sqlite3_stmt **out) {
     *out = NULL;
+    if (!s->db)
+        return tsr_error(ctx, TSR_ERR_USAGE, "store: opened for blobs only (a worker's)");
     if (sqlite3_prepare_v2(s->db, sql, -1, out, NULL) != SQLITE_OK)
         return tsr_store_sql_error(s, ctx, "prepare a statement");
     return TSR_OK;
@@ -335,6 +339,38 @@ out:
     if (rc)
         tsr_store_close(s);
     return rc;
+}
+
+tsr_status tsr_store_open_blobs(tsr_ctx *ctx, const char *work_dir, const tsr_store_options *opts,
+                                tsr_store **out) {
+    *out = NULL;
+    if (!opts || !opts->store_url || !*opts->store_url)
+        return tsr_error(ctx, TSR_ERR_USAGE,
+                         "store: a worker needs the coordinators' store: --store "
+                         "s3://BUCKET[/PREFIX] or --store file:DIR (a folder every host shares)");
+    if (!work_dir || !*work_dir || strlen(work_dir) >= sizeof((tsr_store *)0)->dir)
+        return tsr_error(ctx, TSR_ERR_USAGE, "store: the work directory path is empty or too long");
+    if (sodium_init() < 0)
+        return tsr_error(ctx, TSR_ERR_INTERNAL, "store: libsodium failed to initialise");
+    tsr_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return tsr_error(ctx, TSR_ERR_NOMEM, "store: out of memory");
+    pthread_mutex_init(&s->lock, NULL);
+    s->lock_fd = -1;
+    snprintf(s->dir, sizeof s->dir, "%s", work_dir);
+    snprintf(s->tmp, sizeof s->tmp, "%s/tmp", work_dir);
+    tsr_blob_backend_config blobs = {
+        .url = opts->store_url, .tmp_dir = s->tmp, .s3_endpoint = opts->s3_endpoint};
+    tsr_status rc;
+    if ((opts->data_key_file && (rc = tsr_blob_key_load(ctx, opts->data_key_file, &s->key))) ||
+        (rc = tsr_blob_backend_new(ctx, &blobs, &s->backend)) || (rc = make_dir(ctx, s->dir)) ||
+        (rc = lock_dir(s, ctx)) || (rc = tsr_blob_dirs_prepare(s, ctx)) ||
+        (rc = tsr_blob_tmp_clean(s, ctx))) {
+        tsr_store_close(s);
+        return rc;
+    }
+    *out = s;
+    return TSR_OK;
 }
 
 tsr_status tsr_store_open(tsr_ctx *ctx, const char *data_dir, tsr_store **out) {

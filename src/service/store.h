@@ -210,6 +210,21 @@ typedef struct tsr_store_options {
  * rotation is refused. Refusals are TSR_ERR_USAGE. `opts` may be NULL. */
 tsr_status tsr_store_open_with(tsr_ctx *ctx, const char *data_dir, const tsr_store_options *opts,
                                tsr_store **out);
+/* Whether `id` is exactly 32 lowercase hex digits (an image, job or blob
+ * id). */
+bool tsr_store_id_valid(const char *id);
+
+/* A fleet worker's view of the coordinators' store: blobs only, no
+ * database. `opts->store_url` must name the shared store ("s3://..." or
+ * "file:DIR"; the files of a coordinator's data folder are not reachable
+ * from other hosts) and `opts->data_key_file` its data key when it is
+ * encrypted (a wrong key shows as "encrypted under another key" on the
+ * first read). `work_dir` holds tmp/ (created, locked against a second
+ * process, emptied). With an S3 store, opening checks the bucket answers.
+ * Blob calls work as on a full store; calls that need the database fail
+ * with TSR_ERR_USAGE. The caller closes *out with tsr_store_close. */
+tsr_status tsr_store_open_blobs(tsr_ctx *ctx, const char *work_dir, const tsr_store_options *opts,
+                                tsr_store **out);
 /* Whether the store encrypts its blobs (opened with a data key). */
 bool tsr_store_encrypted(const tsr_store *store);
 /* Whether a blob reader's path names the stored file itself (plaintext
@@ -406,6 +421,11 @@ const char *tsr_blob_file_path(const tsr_blob_file *file);
  * content's size. */
 tsr_status tsr_blob_file_commit(tsr_blob_file *file, tsr_ctx *ctx, char id[TSR_STORE_ID_LEN + 1],
                                 uint64_t *bytes);
+/* The same, as blob `id` chosen by the caller (32 lowercase hex digits),
+ * replacing a blob of that id whole: committing the same content twice
+ * under one id leaves one blob (a retried image task's result). */
+tsr_status tsr_blob_file_commit_as(tsr_blob_file *file, tsr_ctx *ctx, const char *id,
+                                   uint64_t *bytes);
 /* A fresh read-only descriptor on its content as it is now at its path (for
  * serving a scratch result such as a zip); the caller closes it. */
 tsr_status tsr_blob_file_reopen(tsr_blob_file *file, tsr_ctx *ctx, int *fd);

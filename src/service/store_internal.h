@@ -55,8 +55,6 @@ void tsr_store_rollback(tsr_store *s);
 /* Writes a fresh random 128-bit id as 32 hex digits. Fails only when the
  * kernel gives no random bytes (message on ctx). */
 tsr_status tsr_store_random_id(tsr_ctx *ctx, char id[TSR_STORE_ID_LEN + 1]);
-/* Whether `id` is exactly 32 lowercase hex digits. */
-bool tsr_store_id_valid(const char *id);
 /* Copies a column's text into a fixed buffer of `size` bytes (truncating);
  * NULL becomes "". */
 void tsr_store_column_text(sqlite3_stmt *st, int col, char *buf, size_t size);

@@ -82,7 +82,7 @@ static void test_job_runs_and_stores_results(void) {
     upload(store, ctx, &u, "chelsea.png", a);
     upload(store, ctx, &u, "hubble_deep_field.jpg", b);
     tsr_jobs *jobs = NULL;
-    tsr_jobs_config cfg = {2, 2, 64, 0, 0, NULL, NULL, NULL, {0}};
+    tsr_jobs_config cfg = {.threads = 2, .runners = 2, .tile = 64};
     CHECK_EQ_INT(tsr_jobs_start(ctx, store, &cfg, &jobs), TSR_OK);
     tsr_pipeline *p = pipe_of(ctx, "grayscale|resize:scale=0.5");
     const char *ids[2] = {a, b};
@@ -157,7 +157,7 @@ static void test_cancel_and_admission(void) {
     upload(store, ctx, &u, "hubble_deep_field.jpg", a);
     tsr_jobs *jobs = NULL;
     /* Budget for about one image of 872 000 px at a time. */
-    tsr_jobs_config cfg = {1, 1, 16, 1000000, 0, NULL, NULL, NULL, {0}};
+    tsr_jobs_config cfg = {.threads = 1, .runners = 1, .tile = 16, .pixel_budget = 1000000};
     CHECK_EQ_INT(tsr_jobs_start(ctx, store, &cfg, &jobs), TSR_OK);
     tsr_pipeline *p = pipe_of(ctx, "gaussian-blur:sigma=8|median:ksize=5|rotate:angle=7|"
                                    "gaussian-blur:sigma=8|median:ksize=5");
@@ -199,7 +199,7 @@ static void test_resume_after_stop(void) {
     char a[33], id[33] = "";
     upload(store, ctx, &u, "astronaut.png", a);
     tsr_jobs *jobs = NULL;
-    tsr_jobs_config cfg = {1, 1, 16, 0, 0, NULL, NULL, NULL, {0}};
+    tsr_jobs_config cfg = {.threads = 1, .runners = 1, .tile = 16};
     CHECK_EQ_INT(tsr_jobs_start(ctx, store, &cfg, &jobs), TSR_OK);
     tsr_pipeline *p = pipe_of(ctx, "gaussian-blur:sigma=6|median:ksize=5|sharpen");
     const char *ids[1] = {a};

@@ -1,0 +1,104 @@
+/* One image from its input blob to a result blob (see image_run.h). */
+#include "service/image_run.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* An opened input: the verified plaintext blob, its rows and the plan. */
+typedef struct opened {
+    tsr_blob_reader *blob;  /* the input's plaintext, which `reader` reads */
+    tsr_row_reader *reader; /* its rows, shrunk on load when the pipeline allows */
+    tsr_plan *plan;         /* the pipeline for its decoded size */
+} opened;
+
+static void opened_free(opened *o) {
+    tsr_row_reader_free(o->reader);
+    tsr_plan_free(o->plan);
+    tsr_blob_reader_free(o->blob);
+    memset(o, 0, sizeof *o);
+}
+
+/* Opens blob `input` and plans `pipe` for it. A JPEG is reopened with the
+ * shrink-on-load the pipeline allows for its upright size. */
+static tsr_status open_input(tsr_store *store, tsr_ctx *ctx, const char *input,
+                             const tsr_pipeline *pipe, int tile, opened *o) {
+    tsr_status st = tsr_blob_open_read(store, ctx, input, &o->blob);
+    if (st)
+        return st;
+    const char *path = tsr_blob_reader_path(o->blob);
+    tsr_image_info info;
+    if ((st = tsr_row_reader_open(ctx, path, NULL, &o->reader, &info)))
+        return st;
+    if (info.format == TSR_FORMAT_JPEG) {
+        int w = info.orientation >= 5 ? info.height : info.width;
+        int h = info.orientation >= 5 ? info.width : info.height;
+        tsr_decode_options d = {0};
+        d.shrink = tsr_pipeline_shrink_hint(pipe, w, h);
+        if (d.shrink > 1) {
+            tsr_row_reader_free(o->reader);
+            o->reader = NULL;
+            if ((st = tsr_row_reader_open(ctx, path, &d, &o->reader, &info)))
+                return st;
+        }
+    }
+    int w, h, bands;
+    tsr_row_reader_shape(o->reader, &w, &h, &bands);
+    return tsr_plan_new(ctx, pipe, w, h, bands, tile, &o->plan);
+}
+
+tsr_status tsr_image_plan_blob(tsr_store *store, tsr_ctx *ctx, const char *input,
+                               const tsr_pipeline *pipe, int tile, tsr_plan **plan) {
+    opened o = {0};
+    tsr_status st = open_input(store, ctx, input, pipe, tile, &o);
+    *plan = st ? NULL : o.plan;
+    o.plan = NULL;
+    opened_free(&o);
+    return st;
+}
+
+void tsr_image_decoded_size(const tsr_pipeline *pipe, const char *format, int *width, int *height) {
+    if (strcmp(format, tsr_format_name(TSR_FORMAT_JPEG)))
+        return;
+    int shrink = tsr_pipeline_shrink_hint(pipe, *width, *height);
+    if (shrink > 1) {
+        *width = (*width + shrink - 1) / shrink;
+        *height = (*height + shrink - 1) / shrink;
+    }
+}
+
+tsr_status tsr_image_run_blob(tsr_store *store, tsr_ctx *ctx, const tsr_image_run *run,
+                              tsr_image_output *out) {
+    opened o = {0};
+    tsr_row_writer *writer = NULL;
+    tsr_blob_file *file = NULL;
+    memset(out, 0, sizeof *out);
+    tsr_status st = open_input(store, ctx, run->input, run->pipe, run->tile, &o);
+    if (st)
+        goto out;
+    int bands;
+    tsr_plan_output(o.plan, &out->width, &out->height, &bands);
+    tsr_encode_options eopts = {.quality = run->quality, .compression = -1};
+    if ((st = tsr_blob_file_new(store, ctx, &file)) ||
+        (st = tsr_row_writer_open_fd(ctx, tsr_blob_file_fd(file), "result", run->format, out->width,
+                                     out->height, bands, &eopts, &writer)))
+        goto out;
+    tsr_run_options ropts = {.tile_size = run->tile,
+                             .progress = run->progress,
+                             .progress_user = run->progress_user,
+                             .tile_done = run->tile_done,
+                             .label = run->label};
+    if ((st = tsr_plan_run_rows(ctx, o.plan, o.reader, writer, run->exec, &ropts)) ||
+        (st = tsr_row_writer_finish(writer)))
+        goto out;
+    if (run->result_id) {
+        snprintf(out->blob, sizeof out->blob, "%s", run->result_id);
+        st = tsr_blob_file_commit_as(file, ctx, run->result_id, &out->bytes);
+    } else {
+        st = tsr_blob_file_commit(file, ctx, out->blob, &out->bytes);
+    }
+out:
+    tsr_row_writer_free(writer);
+    tsr_blob_file_free(file);
+    opened_free(&o);
+    return st;
+}

@@ -1,0 +1,53 @@
+/*
+ * One image through a pipeline, from its input blob to a result blob: what
+ * a job runs for each of its images, in the coordinator's process
+ * (jobs_run.c, tiles on the local pool or the Redis fleet) or on a fleet
+ * worker as an image task (image_task.c). Both call the same code, so the
+ * result's bytes cannot depend on where it ran: the input is decoded with
+ * the same shrink-on-load, the plan is the same, the encoder streams rows
+ * into a scratch file that becomes the blob whole or not at all.
+ */
+#ifndef TESSERA_SERVICE_IMAGE_RUN_H
+#define TESSERA_SERVICE_IMAGE_RUN_H
+
+#include "service/store.h"
+#include "tessera/tessera.h"
+
+/* What to run. Strings are borrowed. */
+typedef struct tsr_image_run {
+    const char *input;        /* the input's blob id */
+    const tsr_pipeline *pipe; /* the pipeline */
+    tsr_format format;        /* output format */
+    int quality;              /* encoder quality (JPEG, WebP) */
+    int tile;                 /* tile side of the plan */
+    tsr_executor *exec;       /* runs the tiles */
+    const char *result_id;    /* commit the result as this blob id; NULL = a new random id */
+    tsr_progress_fn progress; /* may be NULL: tiles done of the image */
+    tsr_tile_fn tile_done;    /* may be NULL: CPU seconds of each tile */
+    void *progress_user;      /* passed to progress and tile_done */
+    const char *label;        /* names the run in messages ("image 3f2a...") */
+} tsr_image_run;
+
+/* What came out: the committed result blob. */
+typedef struct tsr_image_output {
+    char blob[TSR_STORE_ID_LEN + 1]; /* its id */
+    uint64_t bytes;                  /* its size (plaintext) */
+    int width, height;               /* the output image's size */
+} tsr_image_output;
+
+/* Decodes `run->input`, runs the pipeline and commits the encoded result.
+ * Nothing is left behind on failure. */
+tsr_status tsr_image_run_blob(tsr_store *store, tsr_ctx *ctx, const tsr_image_run *run,
+                              tsr_image_output *out);
+
+/* Plans `pipe` for blob `input` as tsr_image_run_blob would (opening and
+ * reading its header), for counting tiles. The caller frees *plan. */
+tsr_status tsr_image_plan_blob(tsr_store *store, tsr_ctx *ctx, const char *input,
+                               const tsr_pipeline *pipe, int tile, tsr_plan **plan);
+
+/* The size of the image the row reader gives for a stored image of
+ * `width` x `height` in `format` under `pipe` (the JPEG shrink-on-load
+ * tsr_image_run_blob picks, rounding up as libjpeg does). */
+void tsr_image_decoded_size(const tsr_pipeline *pipe, const char *format, int *width, int *height);
+
+#endif

@@ -1,0 +1,185 @@
+/* Image tasks, the service's side: encoding, running on a worker, the
+ * completion (see image_task.h). */
+#include "service/image_task.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "service/image_run.h"
+#include "util/clock.h"
+#include "util/hex.h"
+
+void tsr_image_result_id(const char *job_id, int position, char id[TSR_STORE_ID_LEN + 1]) {
+    char text[128];
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    int n = snprintf(text, sizeof text, "tessera-result:%s:%d", job_id, position);
+    crypto_hash_sha256(digest, (const unsigned char *)text, (unsigned long long)n);
+    tsr_hex_encode(id, digest, TSR_STORE_ID_LEN / 2);
+}
+
+/* Appends the JSON text of `j` to `out` and frees `j`. */
+static tsr_status dump(tsr_ctx *ctx, json_t *j, tsr_buffer *out) {
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    tsr_status st = text ? tsr_buffer_append(out, text, strlen(text))
+                         : tsr_error(ctx, TSR_ERR_NOMEM, "image task: out of memory");
+    free(text);
+    return st;
+}
+
+tsr_status tsr_image_task_encode(tsr_ctx *ctx, const tsr_image_task_spec *s, tsr_buffer *out) {
+    tsr_limits none = {0};
+    const tsr_limits *l = s->limits ? s->limits : &none;
+    json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:{s:I, s:I, s:I, s:I, s:I, "
+                          "s:I}}",
+                          "v", 1, "input", s->input, "result", s->result, "pipeline",
+                          s->pipeline_json, "format", s->format, "quality", s->quality, "tile",
+                          s->tile, "label", s->label ? s->label : "", "limits", "file_bytes",
+                          (json_int_t)l->max_file_bytes, "width", (json_int_t)l->max_width,
+                          "height", (json_int_t)l->max_height, "pixels", (json_int_t)l->max_pixels,
+                          "frames", (json_int_t)l->max_frames, "alloc", (json_int_t)l->max_alloc);
+    return dump(ctx, j, out);
+}
+
+/* Parses `bytes` as one JSON object of at most TSR_IMAGE_TASK_MAX bytes. */
+static json_t *load(tsr_ctx *ctx, const uint8_t *bytes, size_t len, const char *what) {
+    json_error_t err;
+    json_t *j = len <= TSR_IMAGE_TASK_MAX ? json_loadb((const char *)bytes, len, 0, &err) : NULL;
+    if (!j || !json_is_object(j)) {
+        json_decref(j);
+        tsr_error(ctx, TSR_ERR_CORRUPT, "%s is not a JSON object", what);
+        return NULL;
+    }
+    return j;
+}
+
+/* A decoded task: the spec's strings point into `json`. */
+typedef struct task {
+    json_t *json;             /* owns the strings */
+    tsr_image_task_spec spec; /* the fields */
+    tsr_limits limits;        /* spec.limits points here */
+} task;
+
+static tsr_status decode_task(tsr_ctx *ctx, const uint8_t *bytes, size_t len, task *t) {
+    json_int_t lim[6] = {0};
+    int v = 0;
+    memset(t, 0, sizeof *t);
+    if (!(t->json = load(ctx, bytes, len, "image task")))
+        return TSR_ERR_CORRUPT;
+    tsr_image_task_spec *s = &t->spec;
+    if (json_unpack(t->json,
+                    "{s:i, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:{s:I, s:I, s:I, s:I, "
+                    "s:I, s:I}}",
+                    "v", &v, "input", &s->input, "result", &s->result, "pipeline",
+                    &s->pipeline_json, "format", &s->format, "quality", &s->quality, "tile",
+                    &s->tile, "label", &s->label, "limits", "file_bytes", &lim[0], "width", &lim[1],
+                    "height", &lim[2], "pixels", &lim[3], "frames", &lim[4], "alloc", &lim[5]) ||
+        v != 1)
+        return tsr_error(ctx, TSR_ERR_CORRUPT, "image task: missing or malformed fields");
+    for (int i = 0; i < 6; i++)
+        if (lim[i] < 0)
+            return tsr_error(ctx, TSR_ERR_CORRUPT, "image task: a negative limit");
+    t->limits = (tsr_limits){(uint64_t)lim[0], (uint32_t)lim[1], (uint32_t)lim[2],
+                             (uint64_t)lim[3], (uint32_t)lim[4], (uint64_t)lim[5]};
+    s->limits = &t->limits;
+    if (!tsr_store_id_valid(s->input) || !tsr_store_id_valid(s->result))
+        return tsr_error(ctx, TSR_ERR_CORRUPT, "image task: a blob id is malformed");
+    if (tsr_format_from_name(s->format) == TSR_FORMAT_UNKNOWN || s->quality < 1 ||
+        s->quality > 100 || s->tile < TSR_TILE_MIN || s->tile > TSR_TILE_MAX)
+        return tsr_error(ctx, TSR_ERR_CORRUPT, "image task: bad format, quality or tile size");
+    return TSR_OK;
+}
+
+/* What the engine's callbacks see while a task runs. */
+typedef struct run_state {
+    tsr_image_progress_fn progress; /* the fleet's progress post */
+    void *progress_user;            /* passed to it */
+    pthread_mutex_t lock;           /* guards the counters: tiles finish on pool threads */
+    uint64_t tiles;                 /* tiles finished */
+    double cpu;                     /* their CPU seconds */
+} run_state;
+
+static void on_progress(void *user, uint64_t done, uint64_t total) {
+    run_state *r = user;
+    r->progress(r->progress_user, done, total);
+}
+
+static void on_tile(void *user, double cpu) {
+    run_state *r = user;
+    pthread_mutex_lock(&r->lock);
+    r->tiles++;
+    r->cpu += cpu;
+    pthread_mutex_unlock(&r->lock);
+}
+
+static tsr_status encode_completion(tsr_ctx *ctx, const tsr_image_output *o, const run_state *r,
+                                    double seconds, tsr_buffer *out) {
+    json_t *j = json_pack("{s:i, s:s, s:I, s:i, s:i, s:I, s:f, s:f}", "v", 1, "blob", o->blob,
+                          "bytes", (json_int_t)o->bytes, "width", o->width, "height", o->height,
+                          "tiles", (json_int_t)r->tiles, "cpu_seconds", r->cpu, "seconds", seconds);
+    return dump(ctx, j, out);
+}
+
+tsr_status tsr_image_runner_run(void *user, tsr_ctx *ctx, const uint8_t *bytes, size_t len,
+                                tsr_image_progress_fn progress, void *progress_user,
+                                tsr_buffer *result) {
+    tsr_image_runner *runner = user;
+    double t0 = tsr_clock_mono_s();
+    task t;
+    tsr_pipeline *pipe = NULL;
+    run_state r = {.progress = progress, .progress_user = progress_user};
+    pthread_mutex_init(&r.lock, NULL);
+    tsr_status st = decode_task(ctx, bytes, len, &t);
+    if (!st)
+        st = tsr_pipeline_parse_json(ctx, t.spec.pipeline_json, &pipe);
+    if (!st) {
+        tsr_ctx_set_limits(ctx, &t.limits);
+        tsr_image_run run = {.input = t.spec.input,
+                             .pipe = pipe,
+                             .format = tsr_format_from_name(t.spec.format),
+                             .quality = t.spec.quality,
+                             .tile = t.spec.tile,
+                             .exec = runner->exec,
+                             .result_id = t.spec.result,
+                             .progress = on_progress,
+                             .tile_done = on_tile,
+                             .progress_user = &r,
+                             .label = t.spec.label};
+        tsr_image_output o;
+        st = tsr_image_run_blob(runner->store, ctx, &run, &o);
+        if (!st)
+            st = encode_completion(ctx, &o, &r, tsr_clock_mono_s() - t0, result);
+    }
+    tsr_pipeline_free(pipe);
+    json_decref(t.json);
+    pthread_mutex_destroy(&r.lock);
+    return st;
+}
+
+tsr_status tsr_image_completion_decode(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
+                                       tsr_image_completion *out) {
+    memset(out, 0, sizeof *out);
+    json_t *j = load(ctx, bytes, len, "image task completion");
+    if (!j)
+        return TSR_ERR_CORRUPT;
+    const char *blob = NULL;
+    json_int_t size = -1, tiles = -1;
+    int v = 0;
+    tsr_status st = TSR_OK;
+    if (json_unpack(j, "{s:i, s:s, s:I, s:i, s:i, s:I, s:F, s:F}", "v", &v, "blob", &blob, "bytes",
+                    &size, "width", &out->width, "height", &out->height, "tiles", &tiles,
+                    "cpu_seconds", &out->cpu_seconds, "seconds", &out->seconds) ||
+        v != 1 || !tsr_store_id_valid(blob) || size < 0 || tiles < 0 || out->width < 1 ||
+        out->height < 1 || !(out->cpu_seconds >= 0) || !(out->seconds >= 0))
+        st = tsr_error(ctx, TSR_ERR_CORRUPT, "image task completion: missing or malformed fields");
+    else {
+        snprintf(out->blob, sizeof out->blob, "%s", blob);
+        out->bytes = (uint64_t)size;
+        out->tiles = (uint64_t)tiles;
+    }
+    json_decref(j);
+    return st;
+}
