@@ -13,7 +13,7 @@
 #include "service/jobs_internal.h"
 #include "util/clock.h"
 
-#define DEFAULT_TILE_TASK_PIXELS (40ull << 20) /* 40 Mpx: see docs/internals/jobs.md */
+#define DEFAULT_TILE_TASK_PIXELS 40000000ull /* 40 Mpx: see docs/internals/tasks.md */
 #define DEFAULT_IN_FLIGHT        64
 
 bool tsr_jobs_use_image_tasks(tsr_jobs *jobs, const tsr_store_job *job,

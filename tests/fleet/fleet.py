@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "service"))
-from harness import BIN, DATA, ROOT, Server, tools  # noqa: E402,F401
+from harness import BIN, DATA, ROOT, STORE, Server, s3_store_args, tools  # noqa: E402,F401
 
 ACL_ADMIN = ("fleet-admin", "fleet-admin-pw")  # redis-cli's user when an ACL file is given
 
@@ -151,14 +151,43 @@ class Worker:
         return self.proc.returncode
 
 
-def coordinator(redis, *args, data=None):
+def coordinator(redis, *args, data=None, env=None):
     """A `tessera serve --redis` with no local workers (unless args say so)."""
     extra = ["--redis", redis.url]
     if "--local-workers" not in args:
         extra += ["--local-workers", "0"]
     if data:
         extra += ["--data", data]  # the last --data wins: survives a restart
-    return Server(*extra, *args)
+    return Server(*extra, *args, env=env)
+
+
+def restore_lost_tail(redis, snapshot, mark_key):
+    """Kills Redis and starts it again from the AOF copied into `snapshot`:
+    every write since the copy is lost (the tail an everysec AOF loses), and
+    the coordinator's send mark is set far above anything it sent, so the
+    mark cannot reveal the loss (the case where the INCR reply never came,
+    or new sends lifted the mark before the reader looked). Only the audit
+    of tasks in flight can find it."""
+    redis.kill()
+    aof = os.path.join(redis.dir, "appendonlydir")
+    shutil.rmtree(aof)
+    shutil.copytree(snapshot, aof)
+    with open(os.path.join(aof, "appendonly.aof.manifest")) as f:
+        incr = [line.split()[1] for line in f if "type i" in line][-1]
+    with open(os.path.join(aof, incr), "ab") as f:
+        f.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$7\r\n9999999\r\n"
+                % (len(mark_key), mark_key.encode()))
+    redis.start()
+    redis.cli("CONFIG", "SET", "auto-aof-rewrite-percentage", "0")
+
+
+def shared_store(tmp):
+    """The store arguments and environment a coordinator and its workers
+    share: a folder under `tmp` (files pass) or the suite's S3 bucket under
+    a prefix of its own (TESSERA_TEST_STORE=s3)."""
+    if STORE == "s3":
+        return s3_store_args(os.path.join(tmp, "shared"))
+    return ["--store", "file:" + os.path.join(tmp, "shared-blobs")], {}
 
 
 @contextmanager

@@ -294,25 +294,6 @@ class FleetTest(fleet.FleetCase):
         self.assertRegex(body.decode(), r"tessera_fleet_redis_losses_total [1-9]")
         self.assertIn("came back without tasks it had acknowledged", srv.log_text())
 
-    def restore_lost_tail(self, snapshot, mark_key):
-        """Kills Redis and starts it again from the AOF copied into
-        `snapshot`: every write since the copy is lost (the tail an everysec
-        AOF loses), and the coordinator's send mark is set far above
-        anything it sent, so the mark cannot reveal the loss (the case where
-        the INCR reply never came, or new sends lifted the mark before the
-        reader looked). Only the audit of tasks in flight can find it."""
-        self.redis.kill()
-        aof = os.path.join(self.redis.dir, "appendonlydir")
-        shutil.rmtree(aof)
-        shutil.copytree(snapshot, aof)
-        with open(os.path.join(aof, "appendonly.aof.manifest")) as f:
-            incr = [line.split()[1] for line in f if "type i" in line][-1]
-        with open(os.path.join(aof, incr), "ab") as f:
-            f.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$7\r\n9999999\r\n"
-                    % (len(mark_key), mark_key.encode()))
-        self.redis.start()
-        self.redis.cli("CONFIG", "SET", "auto-aof-rewrite-percentage", "0")
-
     def test_lost_tail_resent_within_a_lease(self):
         """Redis restarted from an AOF copied a moment before it was killed,
         three times in a row at different points of a job, with the send mark
@@ -338,7 +319,7 @@ class FleetTest(fleet.FleetCase):
             time.sleep(0.4)  # tasks sent and results posted after the copy: lost
             _, doc, _ = srv.json("GET", "/api/v1/jobs/" + job["id"])
             self.assertEqual(doc["state"], "running", doc)
-            self.restore_lost_tail(snapshot, "tessera:default:sent:lost-tail")
+            fleet.restore_lost_tail(self.redis, snapshot, "tessera:default:sent:lost-tail")
             restarted = time.time()
             done = srv.wait_job(job["id"], timeout=60)
             self.assertEqual(done["state"], "succeeded", done)
