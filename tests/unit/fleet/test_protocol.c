@@ -107,6 +107,7 @@ static void test_keys(void) {
     CHECK(!tsr_fleet_keys_init(ctx, "blue", &k));
     CHECK(!strcmp(k.prefix, "tessera:blue:"));
     CHECK(!strcmp(k.tasks, "tessera:blue:tasks"));
+    CHECK(!strcmp(k.images, "tessera:blue:images"));
     CHECK(!strcmp(k.dead, "tessera:blue:dead"));
     CHECK(!strcmp(k.stats, "tessera:blue:stats"));
     CHECK(!strcmp(k.workers, "tessera:blue:workers"));
