@@ -562,32 +562,54 @@ class DeployManifestsTest(unittest.TestCase):
         self.assertTrue(os.path.exists(os.path.join(folder, "tessera-secrets.env.example")))
 
     def test_object_store_overlay(self):
-        """deploy/k8s/object-store adds --store and --s3-endpoint to the
-        coordinator from a Secret that holds what the S3 client reads."""
+        """deploy/k8s-object-store adds --store and --s3-endpoint to the
+        coordinator and to the workers from a Secret that holds what the S3
+        client reads, and a KEDA trigger on the images stream. It sits
+        beside deploy/k8s, not inside it: kustomize refuses an overlay
+        inside its own base."""
         import yaml
-        folder = os.path.join(harness.ROOT, "deploy", "k8s", "object-store")
+        folder = os.path.join(harness.ROOT, "deploy", "k8s-object-store")
         with open(os.path.join(folder, "kustomization.yaml")) as f:
             kust = yaml.safe_load(f)
-        self.assertEqual(kust["resources"], [".."])
+        self.assertEqual(kust["resources"], ["../k8s"])
         secret = kust["secretGenerator"][0]
-        patch = kust["patches"][0]
-        self.assertEqual(patch["target"], {"kind": "Deployment", "name": "tessera-coordinator"})
-        with open(os.path.join(folder, patch["path"])) as f:
-            ops = yaml.safe_load(f)
-        args = [op["value"] for op in ops if op["path"].endswith("/args/-")]
-        self.assertEqual(args, ["--store", "$(TESSERA_STORE)", "--s3-endpoint",
-                                "$(TESSERA_S3_ENDPOINT)"])
-        env_from = [op["value"] for op in ops if op["path"].endswith("/envFrom")][0]
-        self.assertEqual(env_from[0]["secretRef"]["name"], secret["name"])
+        patches = {(p["target"]["kind"], p["target"]["name"]): p["path"] for p in kust["patches"]}
+
+        def ops_of(kind, name):
+            with open(os.path.join(folder, patches[(kind, name)])) as f:
+                return yaml.safe_load(f)
+
+        for name in ("tessera-coordinator", "tessera-worker"):
+            ops = ops_of("Deployment", name)
+            args = [op["value"] for op in ops if op["path"].endswith("/args/-")]
+            self.assertEqual(args, ["--store", "$(TESSERA_STORE)", "--s3-endpoint",
+                                    "$(TESSERA_S3_ENDPOINT)"], name)
+            env_from = [op["value"] for op in ops if op["path"].endswith("/envFrom")][0]
+            self.assertEqual(env_from[0]["secretRef"]["name"], secret["name"])
+        trig = [op["value"] for op in ops_of("ScaledObject", "tessera-worker")
+                if op["path"] == "/spec/triggers/-"]
+        self.assertEqual(trig[0]["type"], "redis-streams")
+        self.assertEqual(trig[0]["metadata"]["stream"], "tessera:default:images")
+        self.assertEqual(trig[0]["metadata"]["consumerGroup"], "workers")
         with open(os.path.join(folder, secret["envs"][0] + ".example")) as f:
             keys = {line.split("=")[0] for line in f if "=" in line and not line.startswith("#")}
         self.assertEqual(keys, {"TESSERA_STORE", "TESSERA_S3_ENDPOINT", "AWS_REGION",
                                 "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"})
-        # the flags exist on serve
-        r = subprocess.run([harness.BIN, "serve", "--help"], capture_output=True, text=True)
-        self.assertIn("--store", r.stdout + r.stderr)
-        self.assertIn("--s3-endpoint", r.stdout + r.stderr)
-
+        # the optional data-key component gives both the same --data-key
+        comp = os.path.join(folder, "data-key")
+        with open(os.path.join(comp, "kustomization.yaml")) as f:
+            ckust = yaml.safe_load(f)
+        self.assertEqual(ckust["kind"], "Component")
+        for p in ckust["patches"]:
+            with open(os.path.join(comp, p["path"])) as f:
+                ops = yaml.safe_load(f)
+            args = [op["value"] for op in ops if op["path"].endswith("/args/-")]
+            self.assertEqual(args, ["--data-key", "/run/tessera-key/data.key"], p["path"])
+        # the flags exist on serve and on worker
+        for cmd in ("serve", "worker"):
+            r = subprocess.run([harness.BIN, cmd, "--help"], capture_output=True, text=True)
+            for flag in ("--store", "--s3-endpoint", "--data-key"):
+                self.assertIn(flag, r.stdout + r.stderr, cmd)
 
 if __name__ == "__main__":
     unittest.main()
