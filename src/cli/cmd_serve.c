@@ -345,17 +345,19 @@ static void default_coordinator_id(const char *data, char *out, size_t size) {
     snprintf(out, size, "%s-%08x", host, h);
 }
 
-/* How many workers take image tasks now, for the planner: the local
- * workers' image threads, else the running remote workers that announce
- * some (0 until the monitor's first poll: tile tasks, which all take). */
+/* How many workers take image tasks now, for the planner: the running
+ * workers that announce image threads (local ones included: they
+ * heartbeat too), counted as none while they are fewer than half the
+ * fleet (tile-only workers would sit idle). Before the monitor's first
+ * poll: the local workers' image threads. */
 static int image_workers(void *user) {
     serve_args *a = user;
-    if (a->local_image_threads > 0)
-        return a->local_image_threads;
     tsr_workers_counts c = {0};
     if (a->monitor)
         tsr_workers_monitor_counts(a->monitor, &c);
-    return c.image_capable;
+    if (!c.polled_ms)
+        return a->local_image_threads;
+    return c.image_capable * 2 >= c.running ? c.image_capable : 0;
 }
 
 /* --redis: the Redis executor for the scheduler and the local workers,

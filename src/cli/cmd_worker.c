@@ -192,7 +192,7 @@ int cmd_worker(int argc, char **argv) {
         return cli_exit_code(st);
     }
     printf("tessera worker %s: joined %s as %s with %d threads", TESSERA_VERSION, cfg.url,
-           tsr_worker_id(w), cfg.threads);
+           tsr_worker_id(w), cfg.threads > 0 ? cfg.threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
     if (cfg.image_runner)
         printf(" and %d image threads on %s", cfg.image_threads, img.opts.store_url);
     printf("\n");

@@ -56,8 +56,13 @@ static int take_tile(redis_exec *x, rbatch *rb, int t, double now) {
 static int pick(redis_exec *x, rbatch *rb, int *picks, double now) {
     int n = 0;
     if (now - rb->last_scan > x->resend_ms / 4.0) {
+        /* An image task may wait in the queue or run for minutes: it is
+         * only sent again when found lost (the audit, a Redis that lost
+         * writes), which set sent_at far in the past; the timer would
+         * have a second worker compute it. */
         for (int t = 0; t < rb->next_new && n < SEND_CHUNK; t++)
-            if (rb->state[t] == SENT && now - rb->sent_at[t] > x->resend_ms) {
+            if (rb->state[t] == SENT &&
+                (rb->img ? rb->sent_at[t] < 0 : now - rb->sent_at[t] > x->resend_ms)) {
                 rb->sent_at[t] = now;
                 rb->missing[t] = 0;
                 picks[n++] = t;

@@ -9,7 +9,7 @@
  * thread extends the lease of tasks being computed (XCLAIM JUSTID every
  * lease/3). With an image runner, further threads take image tasks from
  * `tessera:<cluster>:images` the same way (one image per thread at a time)
- * and post the image's progress at least every second while it runs.
+ * and post the image's progress every second while it runs.
  * Protocol: docs/internals/redis.md.
  */
 #ifndef TESSERA_FLEET_WORKER_H
@@ -24,8 +24,9 @@
 typedef struct tsr_worker tsr_worker;
 
 /* Reports the tiles an image task has done so far (of `total`); any
- * thread's runner may call it as often as it likes: the worker posts it at
- * most once per TSR_FLEET_PROGRESS_MS. */
+ * thread's runner may call it as often as it likes: the worker posts it
+ * once per TSR_FLEET_PROGRESS_MS while the image runs (the first after one
+ * period; an image done sooner posts none). */
 typedef void (*tsr_image_progress_fn)(void *user, uint64_t done, uint64_t total);
 
 /* Runs one image task on the calling thread: `task` is the payload the

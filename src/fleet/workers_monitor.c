@@ -188,20 +188,32 @@ static int read_redis(tsr_workers_monitor *mon, snapshot *s) {
             s->fields[i] = worker_json(s->ids[i], r);
         freeReplyObject(r);
     }
+    const char *images = mon->keys.images;
     const char *xlen[] = {"XLEN", tasks}, *xinfo[] = {"XINFO", "GROUPS", tasks},
-               *xlen_dead[] = {"XLEN", dead}, *hstats[] = {"HGETALL", stats};
+               *xlen_dead[] = {"XLEN", dead}, *hstats[] = {"HGETALL", stats},
+               *xlen_img[] = {"XLEN", images}, *xinfo_img[] = {"XINFO", "GROUPS", images};
     if (redisAppendCommandArgv(c, 2, xlen, NULL) || redisAppendCommandArgv(c, 3, xinfo, NULL) ||
-        redisAppendCommandArgv(c, 2, xlen_dead, NULL) || redisAppendCommandArgv(c, 2, hstats, NULL))
+        redisAppendCommandArgv(c, 2, xlen_dead, NULL) ||
+        redisAppendCommandArgv(c, 2, hstats, NULL) ||
+        redisAppendCommandArgv(c, 2, xlen_img, NULL) ||
+        redisAppendCommandArgv(c, 3, xinfo_img, NULL))
         return 0;
-    redisReply *rs[4] = {0};
+    redisReply *rs[6] = {0};
     int ok = 1;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 6; i++)
         ok &= redisGetReply(c, (void **)&rs[i]) == REDIS_OK;
     if (ok) {
-        s->q.tasks = reply_int(rs[0], 0);
+        /* the queue is both streams: tile tasks and image tasks */
+        tsr_workers_counts img = {.pending = 0, .undelivered = -1};
+        read_group(rs[5], &img);
+        s->q.images = reply_int(rs[4], 0);
+        s->q.tasks = reply_int(rs[0], 0) + s->q.images;
         s->q.pending = 0;      /* no stream or group yet: nothing pending */
         s->q.undelivered = -1; /* no group, or a lag Redis cannot tell: unknown */
         read_group(rs[1], &s->q);
+        s->q.pending += img.pending > 0 ? img.pending : 0;
+        if (s->q.undelivered >= 0 && img.undelivered > 0)
+            s->q.undelivered += img.undelivered;
         s->q.dead = reply_int(rs[2], 0);
         s->q.reclaims = 0;
         s->q.rejected = 0;
@@ -219,7 +231,7 @@ static int read_redis(tsr_workers_monitor *mon, snapshot *s) {
                 s->q.dead_tiles = reply_int(v, 0);
         }
     }
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 6; i++)
         freeReplyObject(rs[i]);
     return ok;
 }
@@ -370,6 +382,7 @@ tsr_status tsr_workers_monitor_start(tsr_ctx *ctx, const char *redis_url, const 
     mon->grace_ms = TSR_FLEET_MONITOR_GRACE_MS;
     mon->poll_ms = TSR_FLEET_MONITOR_POLL_MS;
     mon->counts = (tsr_workers_counts){.tasks = -1,
+                                       .images = -1,
                                        .pending = -1,
                                        .undelivered = -1,
                                        .dead = -1,

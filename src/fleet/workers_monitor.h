@@ -10,7 +10,8 @@
  * left cleanly (its id left the set) is dropped at once. A lost worker whose
  * hash comes back (SIGCONT, network healed) is running again.
  *
- * It also reads the queue: XLEN and XINFO GROUPS of `tessera:<c>:tasks`
+ * It also reads the queue: XLEN and XINFO GROUPS of `tessera:<c>:tasks` and
+ * `tessera:<c>:images`, summed
  * (group `workers`: pending = delivered, not acknowledged; lag = not yet
  * delivered), XLEN of `tessera:<c>:dead`, and the counters of the hash
  * `tessera:<c>:stats` (fields `reclaims`, `dead_tiles`, `rejected_payloads`, HINCRBY'd by the
@@ -35,9 +36,10 @@ typedef struct tsr_workers_counts {
     int draining;        /* workers heartbeating in state draining */
     int lost;            /* workers whose heartbeat stopped, in their grace period */
     int image_capable;   /* running workers that take image tasks (image_threads > 0) */
-    int64_t tasks;       /* XLEN of the tasks stream */
-    int64_t pending;     /* tasks delivered to a worker and not acknowledged */
-    int64_t undelivered; /* tasks not yet delivered (group lag) */
+    int64_t tasks;       /* XLEN of the tasks and images streams */
+    int64_t images;      /* XLEN of the images stream (image tasks) */
+    int64_t pending;     /* tasks (both kinds) delivered to a worker and not acknowledged */
+    int64_t undelivered; /* tasks (both kinds) not yet delivered (group lags) */
     int64_t dead;        /* XLEN of the dead stream */
     int64_t reclaims;    /* tasks reclaimed from dead or stalled workers (stats hash) */
     int64_t dead_tiles;  /* tiles moved to the dead stream, ever (stats hash; else `dead`) */

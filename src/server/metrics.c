@@ -119,6 +119,13 @@ static void executor_metrics(tsr_buffer *buf, int *bad, tsr_executor *exec) {
         "and sent again.\n"
         "# TYPE tessera_fleet_tasks_lost_total counter\ntessera_fleet_tasks_lost_total %llu\n",
         (unsigned long long)s.redis_losses, (unsigned long long)s.tasks_lost);
+    add(buf, bad,
+        "# HELP tessera_fleet_images_done_total Image tasks completed by workers.\n"
+        "# TYPE tessera_fleet_images_done_total counter\ntessera_fleet_images_done_total %llu\n"
+        "# HELP tessera_fleet_image_progress_total Progress reports of image tasks read.\n"
+        "# TYPE tessera_fleet_image_progress_total counter\n"
+        "tessera_fleet_image_progress_total %llu\n",
+        (unsigned long long)s.images_done, (unsigned long long)s.progress_posts);
 }
 
 enum MHD_Result h_metrics(request *r) {

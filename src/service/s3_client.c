@@ -171,8 +171,11 @@ static void defaults(tsr_s3_config *cfg) {
         cfg->connect_timeout_ms = TSR_S3_CONNECT_TIMEOUT_MS;
     if (cfg->low_speed_bytes <= 0)
         cfg->low_speed_bytes = TSR_S3_LOW_SPEED_BYTES;
+    const char *stall = getenv("TESSERA_S3_STALL_SECONDS");
+    long stall_s = stall ? strtol(stall, NULL, 10) : 0;
     if (cfg->low_speed_seconds <= 0)
-        cfg->low_speed_seconds = TSR_S3_LOW_SPEED_SECONDS;
+        cfg->low_speed_seconds =
+            stall_s >= 1 && stall_s <= 3600 ? stall_s : TSR_S3_LOW_SPEED_SECONDS;
     if (cfg->request_timeout_ms < 0)
         cfg->request_timeout_ms = 0;
     if (cfg->max_attempts <= 0)

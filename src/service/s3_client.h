@@ -48,23 +48,25 @@
 #define TSR_S3_KEY_MAX            1024 /* bytes in a full key (S3's limit) */
 #define TSR_S3_NAME_MAX           512  /* bytes in a name under the prefix */
 #define TSR_S3_PREFIX_MAX         (TSR_S3_KEY_MAX - TSR_S3_NAME_MAX - 1) /* bytes in a prefix */
-#define TSR_S3_SHA256_HEX         64                    /* hex digits of a SHA-256 */
-#define TSR_S3_DEFAULT_REGION     "us-east-1"           /* when neither config nor AWS_REGION */
-#define TSR_S3_SINGLE_PUT_MAX     (16ull << 20)         /* objects up to this go in one PUT */
-#define TSR_S3_PART_BYTES         (8ull << 20)          /* multipart part size */
-#define TSR_S3_PART_MIN           (5ull << 20)          /* S3's smallest part but the last */
-#define TSR_S3_PARTS_MAX          10000                 /* S3's most parts of one upload */
-#define TSR_S3_OBJECT_MAX         (5ull << 40)          /* S3's largest object */
-#define TSR_S3_SINGLE_PUT_LIMIT   (5ull << 30)          /* S3's largest PUT or part */
-#define TSR_S3_ATTEMPTS           5                     /* tries per request */
-#define TSR_S3_CONNECT_TIMEOUT_MS 10000                 /* TCP + TLS connect */
-#define TSR_S3_LOW_SPEED_BYTES    1024                  /* a transfer slower than this... */
-#define TSR_S3_LOW_SPEED_SECONDS  30                    /* ...for this long is cut and retried */
-#define TSR_S3_BACKOFF_BASE_MS    100                   /* first retry waits up to this */
-#define TSR_S3_BACKOFF_MAX_MS     10000                 /* no retry waits longer */
-#define TSR_S3_LIST_PAGE          1000                  /* keys per list page (S3's maximum) */
-#define TSR_S3_POOL               16                    /* idle curl handles kept per client */
-#define TSR_S3_ENV_ENDPOINT       "TESSERA_S3_ENDPOINT" /* endpoint when config has none */
+#define TSR_S3_SHA256_HEX         64            /* hex digits of a SHA-256 */
+#define TSR_S3_DEFAULT_REGION     "us-east-1"   /* when neither config nor AWS_REGION */
+#define TSR_S3_SINGLE_PUT_MAX     (16ull << 20) /* objects up to this go in one PUT */
+#define TSR_S3_PART_BYTES         (8ull << 20)  /* multipart part size */
+#define TSR_S3_PART_MIN           (5ull << 20)  /* S3's smallest part but the last */
+#define TSR_S3_PARTS_MAX          10000         /* S3's most parts of one upload */
+#define TSR_S3_OBJECT_MAX         (5ull << 40)  /* S3's largest object */
+#define TSR_S3_SINGLE_PUT_LIMIT   (5ull << 30)  /* S3's largest PUT or part */
+#define TSR_S3_ATTEMPTS           5             /* tries per request */
+#define TSR_S3_CONNECT_TIMEOUT_MS 10000         /* TCP + TLS connect */
+#define TSR_S3_LOW_SPEED_BYTES    1024          /* a transfer slower than this... */
+#define TSR_S3_LOW_SPEED_SECONDS                                                                   \
+    30                             /* ...for this long (or $TESSERA_S3_STALL_SECONDS, 1..3600) is  \
+                                      cut and retried */
+#define TSR_S3_BACKOFF_BASE_MS 100 /* first retry waits up to this */
+#define TSR_S3_BACKOFF_MAX_MS  10000                 /* no retry waits longer */
+#define TSR_S3_LIST_PAGE       1000                  /* keys per list page (S3's maximum) */
+#define TSR_S3_POOL            16                    /* idle curl handles kept per client */
+#define TSR_S3_ENV_ENDPOINT    "TESSERA_S3_ENDPOINT" /* endpoint when config has none */
 
 /* Where objects live: s3://BUCKET[/PREFIX]. */
 typedef struct tsr_s3_location {

@@ -274,6 +274,21 @@ class S3StoreTest(unittest.TestCase):
         self.assertEqual(self.objects(), before)
         self.assert_no_orphans(srv)
 
+    def test_stalls_cut_and_retried_job_identical_no_orphans(self):
+        """The store holds a connection without answering, then sends half
+        a body and holds again: each transfer slower than 1 KiB/s for
+        TESSERA_S3_STALL_SECONDS (3 s here, 30 by default) is cut and
+        retried, and the job ends with the reference bytes."""
+        srv = self.serve(endpoint=self.proxy.endpoint, env={"TESSERA_S3_STALL_SECONDS": "3"})
+        self.proxy.add("stall", 1, seconds=60, skip=1)
+        self.proxy.add("stall", 1, seconds=60, after="body", skip=2)
+        started = time.time()
+        got = run_round(srv, self)[2]
+        self.assertTrue(got == self.reference, "bytes differ through stalls")
+        self.assertEqual(self.proxy.stats()["faults"], 2)
+        self.assertLess(time.time() - started, 90)
+        self.assert_no_orphans(srv)
+
 
 if __name__ == "__main__":
     unittest.main()
