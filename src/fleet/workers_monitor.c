@@ -104,7 +104,8 @@ static json_t *worker_json(const char *id, const redisReply *r) {
     const char *state = json_string_value(json_object_get(w, "state"));
     if (!state || (strcmp(state, "running") && strcmp(state, "draining")))
         json_object_set_new(w, "state", json_string("running"));
-    json_int_t threads = json_integer_value(json_object_get(w, "threads"));
+    json_int_t threads = json_integer_value(json_object_get(w, "threads")) +
+                         json_integer_value(json_object_get(w, "image_threads"));
     json_int_t inflight = json_integer_value(json_object_get(w, "inflight"));
     json_object_set_new(w, "load", json_real(threads > 0 ? (double)inflight / threads : 0.0));
     return w;
