@@ -42,6 +42,14 @@ typedef struct tsr_plan tsr_plan;
 tsr_status tsr_plan_new(tsr_ctx *ctx, const tsr_pipeline *pipeline, int w, int h, int bands,
                         int tile_size, tsr_plan **out);
 void tsr_plan_free(tsr_plan *plan);
+/* Checks `pipeline` for an input of w x h x bands without running it: it
+ * fails exactly when tsr_plan_new would (a crop outside the image, a resize
+ * to 0 px, an output over the context's limits), with the same message;
+ * with the parse-time checks, a pipeline that passes fails at run time for
+ * no parameter reason. The output size goes to *out_w, *out_h, *out_bands
+ * (each may be NULL). */
+tsr_status tsr_pipeline_check_size(tsr_ctx *ctx, const tsr_pipeline *pipeline, int w, int h,
+                                   int bands, int *out_w, int *out_h, int *out_bands);
 /* Output size and bands. */
 void tsr_plan_output(const tsr_plan *plan, int *w, int *h, int *bands);
 /* Input size the plan was made for. */

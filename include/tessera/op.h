@@ -3,8 +3,10 @@
  * typed parameter schema, a footprint kind and its CPU kernel.
  *
  * How the planner uses an op (see docs/internals/engine.md):
- *  1. prepare() validates parameter combinations, learns the input size and
- *     bands, sets the output size and bands and any precomputed state.
+ *  0. check() (at parse time) refuses parameter combinations no image could
+ *     run, so a parsed pipeline fails at plan time only for its image.
+ *  1. prepare() validates what depends on the input, learns the input size
+ *     and bands, sets the output size and bands and any precomputed state.
  *  2. need() maps an output rectangle to the input rectangle the kernel
  *     reads (already clipped to the input image).
  *  3. run() fills `out` (exactly out->rect) from `in` (which covers
@@ -51,7 +53,9 @@ typedef struct tsr_param_spec {
     double max;                 /* largest allowed value (numbers) */
     const char *const *choices; /* ENUM: NULL-terminated names */
     bool optional;              /* no default: "unset" unless given */
-    const char *doc;            /* one line for `tessera ops` */
+    const char *doc;            /* one technical line: formulas, OpenCV equivalents */
+    const char *hint;           /* one plain-language sentence for users (CLI, API, web UI) */
+    const char *unit;           /* "px", "degrees", "levels", "x" (a factor)...; "" when none */
 } tsr_param_spec;
 
 /* A convolution kernel given as a parameter. */
@@ -85,8 +89,15 @@ struct tsr_op_desc {
     const tsr_param_spec *params; /* the parameter schema */
     int n_params;                 /* entries in params */
 
-    /* Validates cross-parameter rules and sets out_w/out_h/out_bands, radius,
-     * state from in_w/in_h/in_bands (already set). Errors name op and param. */
+    /* Optional: refuses parameter values or combinations that no image could
+     * run (an even ksize, scale together with width). The parsers call it
+     * once every parameter is set, so a pipeline that parses never fails
+     * these at run time; prepare() calls it again (ops built by hand), so
+     * both give the same message. Errors (TSR_ERR_USAGE) name op and param. */
+    tsr_status (*check)(tsr_ctx *ctx, const tsr_op *op);
+    /* Validates what depends on the input (a crop outside it) and sets
+     * out_w/out_h/out_bands, radius, state from in_w/in_h/in_bands (already
+     * set). Errors name op and param. */
     tsr_status (*prepare)(tsr_ctx *ctx, tsr_op *op);
     /* Frees op->state (may be NULL when the op has none). */
     void (*release)(tsr_op *op);

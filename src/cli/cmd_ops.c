@@ -38,8 +38,9 @@ static const char *type_name(tsr_param_type type) {
 
 /* One parameter as JSON. */
 static json_t *param_json(const tsr_param_spec *p) {
-    json_t *o = json_pack("{s:s, s:s, s:s}", "name", p->name, "type", type_name(p->type), "doc",
-                          p->doc ? p->doc : "");
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", p->name, "type", type_name(p->type),
+                          "doc", p->doc ? p->doc : "", "hint", p->hint ? p->hint : "", "unit",
+                          p->unit ? p->unit : "");
     if (p->type == TSR_PARAM_ENUM) {
         json_t *choices = json_array();
         for (int c = 0; p->choices && p->choices[c]; c++)
@@ -90,7 +91,8 @@ static void print_param(const tsr_param_spec *p) {
         for (int c = 0; p->choices && p->choices[c]; c++)
             n += (size_t)snprintf(range + n, sizeof range - n, "%s%s", c ? "|" : "", p->choices[c]);
     } else if (p->type == TSR_PARAM_INT || p->type == TSR_PARAM_FLOAT) {
-        snprintf(range, sizeof range, "%g..%g", p->min, p->max);
+        snprintf(range, sizeof range, "%g..%g%s%s", p->min, p->max, p->unit && *p->unit ? " " : "",
+                 p->unit ? p->unit : "");
     } else if (p->type == TSR_PARAM_KERNEL) {
         snprintf(range, sizeof range, "1x1..9x9, odd side");
     } else {
@@ -106,7 +108,9 @@ static void print_param(const tsr_param_spec *p) {
     else
         snprintf(def, sizeof def, "%g", p->def);
     printf("    %-10s %-6s default %-9s range %-18s %s\n", p->name, type_name(p->type), def, range,
-           p->doc ? p->doc : "");
+           p->hint ? p->hint : "");
+    if (p->doc && *p->doc)
+        printf("    %-10s %-6s         %-9s       %-18s (%s)\n", "", "", "", "", p->doc);
 }
 
 int cmd_ops(int argc, char **argv) {

@@ -8,7 +8,8 @@
 tsr_status tsr_pipeline_new(tsr_ctx *ctx, int n_ops, tsr_pipeline **out);
 /* Looks up a user-visible op by name and fills in its defaults. */
 tsr_status tsr_pipeline_op_init(tsr_ctx *ctx, const char *name, tsr_op *op);
-/* Checks that required parameters were given. */
+/* Checks that required parameters were given and the op's check() (the
+ * parameter rules that do not depend on the image). */
 tsr_status tsr_pipeline_op_finish(tsr_ctx *ctx, tsr_op *op);
 
 #endif

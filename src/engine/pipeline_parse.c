@@ -8,6 +8,7 @@
 
 #include "engine/pipeline_internal.h"
 #include "tessera/pipeline.h"
+#include "util/suggest.h"
 
 static char *trim(char *s) {
     while (isspace((unsigned char)*s))
@@ -33,6 +34,18 @@ static void choice_names(const tsr_param_spec *spec, char *buf, size_t size) {
     buf[0] = '\0';
     for (int i = 0; spec->choices && spec->choices[i] && n < size; i++)
         n += (size_t)snprintf(buf + n, size - n, "%s%s", i ? ", " : "", spec->choices[i]);
+}
+
+/* "; did you mean 'x'?" into buf when one of the NULL-terminated `names`
+ * is close to `word`, else "". */
+static void did_you_mean(const char *word, const char *const *names, char *buf, size_t size) {
+    tsr_suggest s;
+    tsr_suggest_init(&s, word);
+    for (int i = 0; names && names[i]; i++)
+        tsr_suggest_add(&s, names[i]);
+    buf[0] = '\0';
+    if (s.best)
+        snprintf(buf, size, "; did you mean '%s'?", s.best);
 }
 
 static tsr_status parse_number(tsr_ctx *ctx, const tsr_op *op, const tsr_param_spec *spec,
@@ -95,10 +108,14 @@ static tsr_status parse_kernel(tsr_ctx *ctx, tsr_op *op, const tsr_param_spec *s
 tsr_status tsr_op_set_param(tsr_ctx *ctx, tsr_op *op, const char *name, const char *value) {
     int i = tsr_op_param_index(op->desc, name);
     if (i < 0) {
-        char names[512];
+        char names[512], hint[96];
+        const char *list[TSR_OP_MAX_PARAMS + 1] = {NULL};
+        for (int k = 0; k < op->desc->n_params && k < TSR_OP_MAX_PARAMS; k++)
+            list[k] = op->desc->params[k].name;
         param_names(op->desc, names, sizeof names);
-        return tsr_error(ctx, TSR_ERR_USAGE, "%s: unknown parameter '%s' (parameters: %s)",
-                         op->desc->name, name, names);
+        did_you_mean(name, list, hint, sizeof hint);
+        return tsr_error(ctx, TSR_ERR_USAGE, "%s: unknown parameter '%.64s'%s (parameters: %s)",
+                         op->desc->name, name, hint, names);
     }
     const tsr_param_spec *spec = &op->desc->params[i];
     if (op->given[i])
@@ -124,10 +141,11 @@ tsr_status tsr_op_set_param(tsr_ctx *ctx, tsr_op *op, const char *name, const ch
             if (!strcmp(spec->choices[c], value))
                 found = c;
         if (found < 0) {
-            char names[512];
+            char names[512], hint[96];
             choice_names(spec, names, sizeof names);
-            st = tsr_error(ctx, TSR_ERR_USAGE, "%s: %s must be one of %s (got '%s')",
-                           op->desc->name, name, names, value);
+            did_you_mean(value, spec->choices, hint, sizeof hint);
+            st = tsr_error(ctx, TSR_ERR_USAGE, "%s: %s must be one of %s (got '%.64s')%s",
+                           op->desc->name, name, names, value, hint);
         } else {
             op->values[i] = found;
         }
@@ -145,9 +163,20 @@ tsr_status tsr_op_set_param(tsr_ctx *ctx, tsr_op *op, const char *name, const ch
 tsr_status tsr_pipeline_op_init(tsr_ctx *ctx, const char *name, tsr_op *op) {
     memset(op, 0, sizeof *op);
     const tsr_op_desc *desc = tsr_op_find(name);
-    if (!desc || desc->hidden)
+    if (!desc || desc->hidden) {
+        tsr_suggest s;
+        tsr_suggest_init(&s, name);
+        for (int i = 0; i < tsr_op_count(); i++)
+            if (!tsr_op_at(i)->hidden)
+                tsr_suggest_add(&s, tsr_op_at(i)->name);
+        if (s.best)
+            return tsr_error(ctx, TSR_ERR_USAGE,
+                             "unknown operation '%.64s'; did you mean '%s'? (`tessera ops` lists "
+                             "them)",
+                             name, s.best);
         return tsr_error(ctx, TSR_ERR_USAGE, "unknown operation '%.64s' (`tessera ops` lists them)",
                          name);
+    }
     op->desc = desc;
     for (int i = 0; i < desc->n_params; i++)
         op->values[i] = desc->params[i].def;
@@ -160,7 +189,7 @@ tsr_status tsr_pipeline_op_finish(tsr_ctx *ctx, tsr_op *op) {
         if (spec->type == TSR_PARAM_KERNEL && !op->given[i] && !spec->optional)
             return tsr_error(ctx, TSR_ERR_USAGE, "%s: %s is required", op->desc->name, spec->name);
     }
-    return TSR_OK;
+    return op->desc->check ? op->desc->check(ctx, op) : TSR_OK;
 }
 
 tsr_status tsr_pipeline_new(tsr_ctx *ctx, int n_ops, tsr_pipeline **out) {

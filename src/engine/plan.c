@@ -166,6 +166,26 @@ out:
     return st;
 }
 
+tsr_status tsr_pipeline_check_size(tsr_ctx *ctx, const tsr_pipeline *pipeline, int w, int h,
+                                   int bands, int *out_w, int *out_h, int *out_bands) {
+    tsr_plan *plan = NULL;
+    int ow = 0, oh = 0, ob = 0;
+    if (w < 1 || h < 1 || bands < 1 || bands > TSR_MAX_BANDS)
+        return tsr_error(ctx, TSR_ERR_USAGE, "an image of %dx%d with %d bands cannot be processed",
+                         w, h, bands);
+    tsr_status st = tsr_plan_new(ctx, pipeline, w, h, bands, -1, &plan);
+    if (!st)
+        tsr_plan_output(plan, &ow, &oh, &ob);
+    tsr_plan_free(plan);
+    if (out_w)
+        *out_w = ow;
+    if (out_h)
+        *out_h = oh;
+    if (out_bands)
+        *out_bands = ob;
+    return st;
+}
+
 void tsr_plan_output(const tsr_plan *plan, int *w, int *h, int *bands) {
     const tsr_stage *s = &plan->stages[plan->n_stages - 1];
     *w = s->out_w;

@@ -8,14 +8,25 @@
 #include "ops/convolve/convolve.h"
 
 static const tsr_param_spec params[] = {
-    {"ksize", TSR_PARAM_INT, 3, 1, 101, NULL, false, "odd side of the square box"},
+    {"ksize", TSR_PARAM_INT, 3, 1, 101, NULL, false, "odd side of the square box",
+     "Width of the square averaged around each pixel, an odd number; larger is blurrier", "px"},
 };
 
-/* Builds the all-ones kernel and OpenCV's division constants. Errors: even ksize. */
-static tsr_status prepare(tsr_ctx *ctx, tsr_op *op) {
+/* Errors: an even ksize. */
+static tsr_status check(tsr_ctx *ctx, const tsr_op *op) {
     int n = (int)op->values[0];
     if (n % 2 == 0)
         return tsr_error(ctx, TSR_ERR_USAGE, "box-blur: ksize must be odd, got %d", n);
+    return TSR_OK;
+}
+
+/* Builds the all-ones kernel and OpenCV's division constants. Errors: those
+ * of check(). */
+static tsr_status prepare(tsr_ctx *ctx, tsr_op *op) {
+    int n = (int)op->values[0];
+    tsr_status st = check(ctx, op);
+    if (st)
+        return st;
     sep_kernel *k = calloc(1, sizeof *k);
     if (!k)
         return tsr_error(ctx, TSR_ERR_NOMEM, "box-blur: out of memory");
@@ -61,6 +72,7 @@ const tsr_op_desc tsr_op_box_blur = {
     .bands_rule = "same (alpha unchanged)",
     .params = params,
     .n_params = 1,
+    .check = check,
     .prepare = prepare,
     .release = tsr_convolve_release,
     .run = run,

@@ -11,18 +11,36 @@ enum { P_KERNEL, P_DIVISOR, P_OFFSET };
 
 static const tsr_param_spec params[] = {
     {"kernel", TSR_PARAM_KERNEL, 0, -1e6, 1e6, NULL, true,
-     "row-major odd square kernel, 1x1 up to 9x9 (e.g. 0 -1 0 -1 5 -1 0 -1 0)"},
+     "row-major odd square kernel, 1x1 up to 9x9 (e.g. 0 -1 0 -1 5 -1 0 -1 0)",
+     "The weights, row by row, of an odd square (3x3 is 9 numbers); 0 -1 0 -1 5 -1 0 -1 0 sharpens",
+     ""},
     {"divisor", TSR_PARAM_FLOAT, 0, -1e6, 1e6, NULL, false,
-     "the weighted sum is divided by it; 0 = sum of the kernel (1 when that is 0)"},
-    {"offset", TSR_PARAM_FLOAT, 0, -255, 255, NULL, false, "added after the division"},
+     "the weighted sum is divided by it; 0 = sum of the kernel (1 when that is 0)",
+     "The weighted sum is divided by this; 0 uses the sum of the weights, which keeps the "
+     "brightness",
+     ""},
+    {"offset", TSR_PARAM_FLOAT, 0, -255, 255, NULL, false, "added after the division",
+     "Added to every result after the division, to lighten or darken it", "levels"},
 };
 
-/* Checks the kernel and resolves the divisor. Errors: missing or even kernel. */
-static tsr_status prepare(tsr_ctx *ctx, tsr_op *op) {
+/* Errors: a missing or even kernel (the parsers refuse both earlier, with
+ * their own messages; this guards ops built by hand). */
+static tsr_status check(tsr_ctx *ctx, const tsr_op *op) {
     int size = op->kernel.size;
-    if (size < 1 || size > TSR_KERNEL_MAX || size % 2 == 0)
+    if (size == 0)
+        return tsr_error(ctx, TSR_ERR_USAGE, "convolve: kernel is required");
+    if (size < 0 || size > TSR_KERNEL_MAX || size % 2 == 0)
         return tsr_error(ctx, TSR_ERR_USAGE,
                          "convolve: kernel must be an odd square of 1, 9, 25, 49 or 81 numbers");
+    return TSR_OK;
+}
+
+/* Checks the kernel and resolves the divisor. Errors: those of check(). */
+static tsr_status prepare(tsr_ctx *ctx, tsr_op *op) {
+    int size = op->kernel.size;
+    tsr_status st = check(ctx, op);
+    if (st)
+        return st;
     double divisor = op->values[P_DIVISOR];
     if (divisor == 0) {
         double sum = 0;
@@ -41,6 +59,7 @@ const tsr_op_desc tsr_op_convolve = {
     .bands_rule = "same (alpha unchanged)",
     .params = params,
     .n_params = 3,
+    .check = check,
     .prepare = prepare,
     .release = tsr_convolve_release,
     .run = tsr_filter2d_run,

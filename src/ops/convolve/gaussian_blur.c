@@ -13,9 +13,11 @@ enum { P_SIGMA, P_KSIZE };
 
 static const tsr_param_spec params[] = {
     {"sigma", TSR_PARAM_FLOAT, 0, 0, 100, NULL, false,
-     "standard deviation; 0 = from ksize (0.3*((ksize-1)/2-1)+0.8)"},
+     "standard deviation; 0 = from ksize (0.3*((ksize-1)/2-1)+0.8)",
+     "Blur strength in pixels; larger is blurrier (0: taken from ksize)", "px"},
     {"ksize", TSR_PARAM_INT, 0, 0, 101, NULL, false,
-     "odd kernel side; 0 = from sigma (round(6*sigma+1)|1), or 5 when sigma is 0 too"},
+     "odd kernel side; 0 = from sigma (round(6*sigma+1)|1), or 5 when sigma is 0 too",
+     "Width of the blur window, an odd number; 0 picks it from sigma", "px"},
 };
 
 /* OpenCV's fixed kernels for sigma <= 0, in 1/256 units. */
@@ -59,18 +61,27 @@ static void gaussian_taps(int n, double sigma, uint16_t *taps) {
     taps[half] = (uint16_t)(256 - 2 * total);
 }
 
+/* Errors: an even ksize (0, from sigma, is always odd). */
+static tsr_status check(tsr_ctx *ctx, const tsr_op *op) {
+    int ksize = (int)op->values[P_KSIZE];
+    if (ksize % 2 == 0 && ksize != 0)
+        return tsr_error(ctx, TSR_ERR_USAGE, "gaussian-blur: ksize must be odd, got %d", ksize);
+    return TSR_OK;
+}
+
 /* Resolves ksize (from sigma when 0; 5 when both are 0, OpenCV's seed
  * default GaussianBlur(img, (5,5), 0)) and builds the kernel. Only the
  * values matter, never whether they were given, so the normalized pipeline
- * text means the same. Errors: even ksize. */
+ * text means the same. Errors: those of check(). */
 static tsr_status prepare(tsr_ctx *ctx, tsr_op *op) {
     double sigma = op->values[P_SIGMA];
     int ksize = (int)op->values[P_KSIZE];
+    tsr_status st = check(ctx, op);
+    if (st)
+        return st;
     if (ksize == 0)
         ksize = sigma > 0 ? (int)lrint(sigma * 3 * 2 + 1) | 1 /* <= 601 as sigma <= 100 */
                           : 5;
-    if (ksize % 2 == 0)
-        return tsr_error(ctx, TSR_ERR_USAGE, "gaussian-blur: ksize must be odd, got %d", ksize);
     sep_kernel *k = calloc(1, sizeof *k);
     if (!k)
         return tsr_error(ctx, TSR_ERR_NOMEM, "gaussian-blur: out of memory");
@@ -97,6 +108,7 @@ const tsr_op_desc tsr_op_gaussian_blur = {
     .bands_rule = "same (alpha unchanged)",
     .params = params,
     .n_params = 2,
+    .check = check,
     .prepare = prepare,
     .release = tsr_convolve_release,
     .run = run,

@@ -3,14 +3,24 @@
 #include "ops/convolve/convolve.h"
 
 static const tsr_param_spec params[] = {
-    {"ksize", TSR_PARAM_INT, 3, 3, 5, NULL, false, "window side: 3 or 5"},
+    {"ksize", TSR_PARAM_INT, 3, 3, 5, NULL, false, "window side: 3 or 5",
+     "Width of the window, 3 or 5; larger removes more specks, and more detail", "px"},
 };
 
 /* Errors: ksize 4. */
-static tsr_status prepare(tsr_ctx *ctx, tsr_op *op) {
+static tsr_status check(tsr_ctx *ctx, const tsr_op *op) {
     int k = (int)op->values[0];
     if (k != 3 && k != 5)
         return tsr_error(ctx, TSR_ERR_USAGE, "median: ksize must be 3 or 5, got %d", k);
+    return TSR_OK;
+}
+
+/* Errors: those of check(). */
+static tsr_status prepare(tsr_ctx *ctx, tsr_op *op) {
+    int k = (int)op->values[0];
+    tsr_status st = check(ctx, op);
+    if (st)
+        return st;
     op->radius = k / 2;
     op->out_w = op->in_w;
     op->out_h = op->in_h;
@@ -93,6 +103,7 @@ const tsr_op_desc tsr_op_median = {
     .bands_rule = "same (alpha unchanged)",
     .params = params,
     .n_params = 1,
+    .check = check,
     .prepare = prepare,
     .run = run,
 };

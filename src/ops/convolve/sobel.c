@@ -11,7 +11,8 @@ static const char *const directions[] = {"x", "y", "both", NULL};
 
 static const tsr_param_spec params[] = {
     {"direction", TSR_PARAM_ENUM, DIR_BOTH, 0, 2, directions, false,
-     "x: |d/dx|, y: |d/dy|, both: |d/dx| + |d/dy| (saturated)"},
+     "x: |d/dx|, y: |d/dy|, both: |d/dx| + |d/dy| (saturated)",
+     "Which edges to find: x finds vertical edges, y horizontal ones, both finds all", ""},
 };
 
 static tsr_status prepare(tsr_ctx *ctx, tsr_op *op) {

@@ -7,9 +7,11 @@
 
 const tsr_param_spec tsr_canny_params[CANNY_N_PARAMS] = {
     {"low", TSR_PARAM_FLOAT, 100, 0, 10000, NULL, false,
-     "lower hysteresis threshold on the L1 gradient magnitude"},
+     "lower hysteresis threshold on the L1 gradient magnitude",
+     "Weaker edges are kept only where they join a strong one; lower keeps more of them", ""},
     {"high", TSR_PARAM_FLOAT, 200, 0, 10000, NULL, false,
-     "upper threshold: pixels above it start edges (swapped with low when smaller)"},
+     "upper threshold: pixels above it start edges (swapped with low when smaller)",
+     "Edge strength at which an edge starts; lower finds more edges", ""},
 };
 
 void tsr_canny_thresholds(const tsr_op *op, int *low, int *high) {

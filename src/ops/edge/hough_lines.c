@@ -19,12 +19,19 @@ static const char *const modes[] = {"draw", "data", NULL};
 
 static const tsr_param_spec params[] = {
     {"threshold", TSR_PARAM_INT, 150, 1, 100000, NULL, false,
-     "votes a line needs (more than this many edge pixels)"},
-    {"rho", TSR_PARAM_FLOAT, 1, 0.1, 100, NULL, false, "distance resolution in pixels"},
-    {"theta", TSR_PARAM_FLOAT, 1, 0.01, 180, NULL, false, "angle resolution in degrees"},
-    {"max_lines", TSR_PARAM_INT, 100, 1, 10000, NULL, false, "most lines kept, by votes"},
+     "votes a line needs (more than this many edge pixels)",
+     "How many edge pixels a line needs; lower finds more and shorter lines", "px"},
+    {"rho", TSR_PARAM_FLOAT, 1, 0.1, 100, NULL, false, "distance resolution in pixels",
+     "Distance step of the line search; smaller is more precise and slower", "px"},
+    {"theta", TSR_PARAM_FLOAT, 1, 0.01, 180, NULL, false, "angle resolution in degrees",
+     "Angle step of the line search; smaller is more precise and slower", "degrees"},
+    {"max_lines", TSR_PARAM_INT, 100, 1, 10000, NULL, false, "most lines kept, by votes",
+     "Most lines to keep, strongest first", "lines"},
     {"mode", TSR_PARAM_ENUM, MODE_DRAW, 0, 1, modes, false,
-     "draw: red 1-px lines over the image (RGB); data: image unchanged, lines in the report"},
+     "draw: red 1-px lines over the image (RGB); data: image unchanged, lines in the report",
+     "draw: red lines drawn over the image; data: the image unchanged, the lines listed in the "
+     "report",
+     ""},
 };
 
 /* One detected line: x*cos(theta) + y*sin(theta) = rho. */

@@ -4,10 +4,14 @@
 enum { P_X, P_Y, P_WIDTH, P_HEIGHT };
 
 static const tsr_param_spec params[] = {
-    {"x", TSR_PARAM_INT, 0, 0, 65499, NULL, false, "left column of the rectangle"},
-    {"y", TSR_PARAM_INT, 0, 0, 65499, NULL, false, "top row of the rectangle"},
-    {"width", TSR_PARAM_INT, 0, 1, 65500, NULL, true, "columns kept (default: to the right edge)"},
-    {"height", TSR_PARAM_INT, 0, 1, 65500, NULL, true, "rows kept (default: to the bottom edge)"},
+    {"x", TSR_PARAM_INT, 0, 0, 65499, NULL, false, "left column of the rectangle",
+     "Left edge of the kept rectangle, counted from the left of the image", "px"},
+    {"y", TSR_PARAM_INT, 0, 0, 65499, NULL, false, "top row of the rectangle",
+     "Top edge of the kept rectangle, counted from the top of the image", "px"},
+    {"width", TSR_PARAM_INT, 0, 1, 65500, NULL, true, "columns kept (default: to the right edge)",
+     "Width of the kept rectangle (default: up to the right edge)", "px"},
+    {"height", TSR_PARAM_INT, 0, 1, 65500, NULL, true, "rows kept (default: to the bottom edge)",
+     "Height of the kept rectangle (default: down to the bottom edge)", "px"},
 };
 
 /* Checks that the rectangle lies inside the image; sets the output size. */

@@ -10,23 +10,39 @@ static const char *const interps[] = {"linear", "area", "lanczos", "nearest", "c
 
 static const tsr_param_spec params[] = {
     {"scale", TSR_PARAM_FLOAT, 1, 0.001, 100, NULL, true,
-     "factor for both sides (cv2.resize fx=fy=scale)"},
+     "factor for both sides (cv2.resize fx=fy=scale)",
+     "Size factor for both sides, instead of width and height: 0.5 halves, 2 doubles", "x"},
     {"width", TSR_PARAM_INT, 0, 1, 65500, NULL, true,
-     "output width (alone: height keeps the aspect ratio)"},
+     "output width (alone: height keeps the aspect ratio)",
+     "New width; given alone, the height follows the aspect ratio", "px"},
     {"height", TSR_PARAM_INT, 0, 1, 65500, NULL, true,
-     "output height (alone: width keeps the aspect ratio)"},
+     "output height (alone: width keeps the aspect ratio)",
+     "New height; given alone, the width follows the aspect ratio", "px"},
     {"interp", TSR_PARAM_ENUM, 0, 0, 4, interps, false,
-     "linear, area (best for shrinking), lanczos, nearest or cubic"},
+     "linear, area (best for shrinking), lanczos, nearest or cubic",
+     "How new pixels are computed: area is best for shrinking, lanczos or cubic for enlarging, "
+     "nearest keeps hard edges",
+     ""},
 };
 
-/* Output size and OpenCV's scale factors from the parameters. */
-static tsr_status output_size(tsr_ctx *ctx, const tsr_op *op, int *w, int *h, double *isx,
-                              double *isy) {
+/* Errors: scale together with width or height, or none of them. */
+static tsr_status check(tsr_ctx *ctx, const tsr_op *op) {
     bool by_scale = op->given[P_SCALE], by_w = op->given[P_WIDTH], by_h = op->given[P_HEIGHT];
     if (by_scale == (by_w || by_h))
         return tsr_error(ctx, TSR_ERR_USAGE,
                          "resize: give either scale or width and/or height (%s)",
                          by_scale ? "not both" : "none given");
+    return TSR_OK;
+}
+
+/* Output size and OpenCV's scale factors from the parameters. Errors: those
+ * of check(), and an output side outside 1..65500 for this input. */
+static tsr_status output_size(tsr_ctx *ctx, const tsr_op *op, int *w, int *h, double *isx,
+                              double *isy) {
+    bool by_scale = op->given[P_SCALE], by_w = op->given[P_WIDTH], by_h = op->given[P_HEIGHT];
+    tsr_status st = check(ctx, op);
+    if (st)
+        return st;
     if (by_scale) {
         double s = op->values[P_SCALE];
         *w = (int)lrint(op->in_w * s);
@@ -79,6 +95,7 @@ const tsr_op_desc tsr_op_resize = {
     .bands_rule = "same",
     .params = params,
     .n_params = 4,
+    .check = check,
     .prepare = prepare,
     .release = tsr_resample_op_release,
     .need = tsr_resample_op_need,

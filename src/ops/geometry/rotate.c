@@ -19,9 +19,11 @@ enum { P_ANGLE, P_EXPAND };
 
 static const tsr_param_spec params[] = {
     {"angle", TSR_PARAM_FLOAT, 90, -360, 360, NULL, false,
-     "degrees counter-clockwise (as cv2.getRotationMatrix2D)"},
+     "degrees counter-clockwise (as cv2.getRotationMatrix2D)",
+     "How far to turn the image counter-clockwise; negative turns it clockwise", "degrees"},
     {"expand", TSR_PARAM_BOOL, 0, 0, 1, NULL, false,
-     "grow the canvas to hold the whole rotated image"},
+     "grow the canvas to hold the whole rotated image",
+     "Enlarge the canvas so that no corner is cut off", ""},
 };
 
 /* Precomputed mapping of a prepared rotate. */

@@ -7,8 +7,10 @@
 enum { P_WIDTH, P_HEIGHT };
 
 static const tsr_param_spec params[] = {
-    {"width", TSR_PARAM_INT, 256, 1, 65500, NULL, false, "box width"},
-    {"height", TSR_PARAM_INT, 0, 1, 65500, NULL, true, "box height (default: the width)"},
+    {"width", TSR_PARAM_INT, 256, 1, 65500, NULL, false, "box width",
+     "Largest width of the result; the image shrinks to fit and is never enlarged", "px"},
+    {"height", TSR_PARAM_INT, 0, 1, 65500, NULL, true, "box height (default: the width)",
+     "Largest height of the result (default: the width)", "px"},
 };
 
 /* Output = round(side * s) with s = min(W/w, H/h, 1), at least 1 pixel. Works

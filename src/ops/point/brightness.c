@@ -3,7 +3,8 @@
 
 static const tsr_param_spec params[] = {
     {"delta", TSR_PARAM_INT, 60, -255, 255, NULL, false,
-     "added to every colour sample, saturated to 0..255"},
+     "added to every colour sample, saturated to 0..255",
+     "How much lighter (positive) or darker (negative) to make every pixel", "levels"},
 };
 
 static void build(const tsr_op *op, uint8_t lut[256]) {

@@ -6,7 +6,10 @@
 
 static const tsr_param_spec params[] = {
     {"factor", TSR_PARAM_FLOAT, 1.5, 0, 10, NULL, false,
-     "slope around mid-gray 128: > 1 more contrast, < 1 less"},
+     "slope around mid-gray 128: > 1 more contrast, < 1 less",
+     "How strongly tones move away from mid-gray: 1 keeps the image, above 1 adds contrast, below "
+     "1 flattens it",
+     "x"},
 };
 
 static void build(const tsr_op *op, uint8_t lut[256]) {

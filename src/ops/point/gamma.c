@@ -7,7 +7,10 @@
 
 static const tsr_param_spec params[] = {
     {"gamma", TSR_PARAM_FLOAT, 2.2, 0.01, 10, NULL, false,
-     "v' = 255*(v/255)^(1/gamma): > 1 brightens, < 1 darkens"},
+     "v' = 255*(v/255)^(1/gamma): > 1 brightens, < 1 darkens",
+     "Tone curve: above 1 brightens the image (the dark tones most), below 1 darkens it, 1 changes "
+     "nothing",
+     ""},
 };
 
 static void build(const tsr_op *op, uint8_t lut[256]) {

@@ -3,7 +3,8 @@
 #include "ops/point/point.h"
 
 static const tsr_param_spec params[] = {
-    {"value", TSR_PARAM_INT, 127, 0, 255, NULL, false, "samples >= value become 255, the others 0"},
+    {"value", TSR_PARAM_INT, 127, 0, 255, NULL, false, "samples >= value become 255, the others 0",
+     "Brightness from which a pixel turns white; darker pixels turn black", "levels"},
 };
 
 static void build(const tsr_op *op, uint8_t lut[256]) {

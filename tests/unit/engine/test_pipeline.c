@@ -136,6 +136,63 @@ static void test_enum_bool_kernel(void) {
     tsr_ctx_free(ctx);
 }
 
+/* Rules that no image could run are refused at parse time with the run's
+ * message, in both forms; what depends on the image is checked by
+ * tsr_pipeline_check_size with the message tsr_plan_new gives. */
+static void test_parse_refuses_what_a_run_would(void) {
+    expect_error("gaussian-blur:ksize=4", "gaussian-blur: ksize must be odd, got 4", NULL);
+    expect_error("[{\"op\":\"gaussian-blur\",\"ksize\":4}]", "ksize must be odd, got 4", NULL);
+    expect_error("box-blur:ksize=2", "box-blur: ksize must be odd, got 2", NULL);
+    expect_error("median:ksize=4", "median: ksize must be 3 or 5, got 4", NULL);
+    expect_error("resize:scale=0.5,width=100", "resize: give either scale or width", "not both");
+    expect_error("resize:interp=area", "resize: give either scale or width", "none given");
+    tsr_ctx *ctx = tsr_ctx_new();
+    tsr_pipeline *p = parse(ctx, "gaussian-blur:sigma=2|crop:x=50,y=0,width=20");
+    CHECK(p != NULL);
+    int w = 0, h = 0, b = 0;
+    if (p) {
+        CHECK_EQ_INT(tsr_pipeline_check_size(ctx, p, 100, 40, 3, &w, &h, &b), TSR_OK);
+        CHECK(w == 20 && h == 40 && b == 3);
+        tsr_ctx_reset(ctx);
+        CHECK_EQ_INT(tsr_pipeline_check_size(ctx, p, 40, 40, 3, &w, &h, &b), TSR_ERR_USAGE);
+        CHECK_STR_CONTAINS(tsr_ctx_message(ctx), "crop: x=50, y=0 lies outside the 40x40 image");
+        CHECK(w == 0 && h == 0 && b == 0);
+        /* The same message as planning it for that size. */
+        tsr_ctx *run = tsr_ctx_new();
+        tsr_plan *plan = NULL;
+        CHECK_EQ_INT(tsr_plan_new(run, p, 40, 40, 3, 0, &plan), TSR_ERR_USAGE);
+        CHECK(!strcmp(tsr_ctx_message(run), tsr_ctx_message(ctx)));
+        tsr_ctx_free(run);
+    }
+    tsr_pipeline_free(p);
+    p = parse(ctx, "resize:scale=0.001");
+    CHECK(p != NULL);
+    if (p) {
+        tsr_ctx_reset(ctx);
+        CHECK_EQ_INT(tsr_pipeline_check_size(ctx, p, 100, 100, 1, NULL, NULL, NULL), TSR_ERR_USAGE);
+        CHECK_STR_CONTAINS(tsr_ctx_message(ctx), "resize: scale gives a 0x0 output");
+        tsr_ctx_reset(ctx);
+        CHECK_EQ_INT(tsr_pipeline_check_size(ctx, p, 0, 100, 1, NULL, NULL, NULL), TSR_ERR_USAGE);
+    }
+    tsr_pipeline_free(p);
+    tsr_ctx_free(ctx);
+}
+
+/* Unknown names get the closest known one in the message. */
+static void test_did_you_mean(void) {
+    expect_error("brighten", "unknown operation 'brighten'; did you mean 'brightness'?", NULL);
+    expect_error("[{\"op\":\"greyscale\"}]", "did you mean 'grayscale'?", NULL);
+    expect_error("gaussian_blur", "did you mean 'gaussian-blur'?", NULL);
+    expect_error("gaussian-blur:sigm=2", "unknown parameter 'sigm'; did you mean 'sigma'?",
+                 "(parameters: sigma, ksize)");
+    expect_error("flip:axis=vert", "(got 'vert'); did you mean 'vertical'?", NULL);
+    tsr_ctx *ctx = tsr_ctx_new();
+    tsr_pipeline *p = NULL;
+    CHECK_EQ_INT(tsr_pipeline_parse(ctx, "zzzqqq", &p), TSR_ERR_USAGE);
+    CHECK(!strstr(tsr_ctx_message(ctx), "did you mean"));
+    tsr_ctx_free(ctx);
+}
+
 static void test_limits(void) {
     /* 65 ops is over the limit. */
     char text[65 * 7 + 1] = "";
@@ -164,6 +221,8 @@ static void test_registry_is_sane(void) {
         for (int p = 0; p < d->n_params; p++) {
             const tsr_param_spec *s = &d->params[p];
             CHECK(s->doc && s->doc[0]);
+            CHECK(s->hint && s->hint[0] >= 'A' && s->hint[0] <= 'z' && strlen(s->hint) < 140);
+            CHECK(s->unit != NULL);
             if (s->type == TSR_PARAM_INT || s->type == TSR_PARAM_FLOAT)
                 CHECK(s->optional || (s->def >= s->min && s->def <= s->max));
         }
@@ -182,6 +241,8 @@ int main(void) {
     RUN(test_defaults_filled);
     RUN(test_errors_name_op_param_range);
     RUN(test_enum_bool_kernel);
+    RUN(test_parse_refuses_what_a_run_would);
+    RUN(test_did_you_mean);
     RUN(test_limits);
     RUN(test_registry_is_sane);
     return check_finish();
