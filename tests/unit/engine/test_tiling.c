@@ -37,10 +37,14 @@ static int random_step(const char *name, char *buf, size_t size) {
         snprintf(buf, size, "gamma:gamma=%.2f", rndf(0.3, 3));
     else if (!strcmp(name, "threshold"))
         snprintf(buf, size, "threshold:value=%d", (int)rnd(256));
-    else if (!strcmp(name, "gaussian-blur"))
-        snprintf(buf, size, rnd(2) ? "gaussian-blur:sigma=%.2f" : "gaussian-blur:ksize=%.0f",
-                 rnd(2) ? rndf(0.3, 4) : (double)(1 + 2 * rnd(6)));
-    else if (!strcmp(name, "box-blur"))
+    else if (!strcmp(name, "gaussian-blur")) {
+        int by_sigma = (int)rnd(2);
+        double v = rnd(2) ? rndf(0.3, 4) : (double)(1 + 2 * rnd(6));
+        if (by_sigma)
+            snprintf(buf, size, "gaussian-blur:sigma=%.2f", v);
+        else /* odd: the parser refuses an even ksize */
+            snprintf(buf, size, "gaussian-blur:ksize=%d", (int)v | 1);
+    } else if (!strcmp(name, "box-blur"))
         snprintf(buf, size, "box-blur:ksize=%d", 1 + 2 * (int)rnd(5));
     else if (!strcmp(name, "median"))
         snprintf(buf, size, "median:ksize=%d", rnd(2) ? 3 : 5);
