@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/http_client.h"
+#include "service/image_run.h"
 #include "util/clock.h"
 
 #define POLL_MS        500 /* job polling interval (ms) when the event stream breaks */
@@ -189,13 +190,76 @@ static int check_args(const char *pipe, int n_files, const hc_options *o, int no
     return EXIT_OK;
 }
 
-/* Confirms the pipeline with the server before anything is uploaded. */
-static int validate(hc_client *c, json_t *pipeline) {
+/* Checks the pipeline before anything is uploaded, with the library: it
+ * must parse, and plan for each file's size (what depends on the image,
+ * e.g. a crop outside it). Appends each readable file's size, as the
+ * server's check takes it, to `sizes` and its index to files_of. Files the
+ * library cannot read are left to the upload, which says why; limits are
+ * left to the server, whose own apply. Returns an exit code after a
+ * message. */
+static int check_locally(const char *text, char **files, int n, json_t *sizes, int *files_of) {
+    tsr_ctx *ctx = tsr_ctx_new();
+    tsr_pipeline *pipe = NULL;
+    int code = EXIT_OK;
+    if (!ctx)
+        return EXIT_INTERNAL;
+    if (tsr_pipeline_parse(ctx, text, &pipe)) {
+        fprintf(stderr, "tessera submit: %s\n", tsr_ctx_message(ctx));
+        code = EXIT_USAGE;
+    }
+    for (int i = 0; !code && i < n; i++) {
+        tsr_row_reader *reader = NULL;
+        tsr_image_info info;
+        int w, h, bands;
+        tsr_ctx_reset(ctx);
+        if (tsr_row_reader_open(ctx, files[i], NULL, &reader, &info))
+            continue;
+        tsr_row_reader_shape(reader, &w, &h, &bands);
+        tsr_row_reader_free(reader);
+        const char *format = tsr_format_name(info.format), *base = strrchr(files[i], '/');
+        files_of[json_array_size(sizes)] = i;
+        json_array_append_new(sizes, json_pack("{s:i, s:i, s:i, s:s, s:s}", "width", w, "height", h,
+                                               "bands", bands, "format", format, "name",
+                                               base ? base + 1 : files[i]));
+        tsr_image_decoded_size(pipe, format, &w, &h);
+        tsr_ctx_reset(ctx);
+        if (tsr_pipeline_check_size(ctx, pipe, w, h, bands, NULL, NULL, NULL) == TSR_ERR_USAGE) {
+            fprintf(stderr, "tessera submit: %s: %s\n", files[i], tsr_ctx_message(ctx));
+            code = EXIT_USAGE;
+        }
+    }
+    tsr_pipeline_free(pipe);
+    tsr_ctx_free(ctx);
+    return code;
+}
+
+/* Confirms the pipeline with the server before anything is uploaded, for
+ * the files' sizes when known (`sizes`, from check_locally). A refusal for
+ * one image names its file (files[files_of[k]] for entry k). */
+static int validate(hc_client *c, json_t *pipeline, json_t *sizes, char **files,
+                    const int *files_of) {
     hc_response r;
     json_t *body = json_pack("{s:O}", "pipeline", pipeline);
+    if (json_array_size(sizes))
+        json_object_set(body, "images", sizes);
     int rc = hc_json(c, "POST", "/api/v1/pipelines/validate", body, &r);
-    int code = hc_check(c, rc, &r, "pipeline");
     json_decref(body);
+    json_t *doc = !rc && r.status == 400 && r.body ? json_loads(r.body, 0, NULL) : NULL;
+    const char *msg = json_string_value(json_object_get(json_object_get(doc, "error"), "message"));
+    json_t *entry;
+    size_t k;
+    int code = -1;
+    json_array_foreach(json_object_get(doc, "images"), k, entry) {
+        if (code < 0 && msg && k < json_array_size(sizes) &&
+            json_string_value(json_object_get(entry, "error"))) {
+            fprintf(stderr, "tessera: pipeline: %s: %s (HTTP 400 bad_pipeline)\n",
+                    files[files_of[k]], msg);
+            code = EXIT_USAGE;
+        }
+    }
+    if (code < 0)
+        code = hc_check(c, rc, &r, "pipeline");
+    json_decref(doc);
     hc_response_free(&r);
     return code;
 }
@@ -323,11 +387,16 @@ int cmd_submit(int argc, char **argv) {
     if (!code && !pipeline)
         code = EXIT_USAGE;
     hc_client c = {0};
-    json_t *ids = json_array(), *job = NULL;
+    json_t *ids = json_array(), *job = NULL, *sizes = json_array();
+    int *files_of = calloc((size_t)argc, sizeof *files_of);
+    if (!code && !files_of)
+        code = EXIT_INTERNAL;
+    if (!code)
+        code = check_locally(a.pipe, a.files, a.n_files, sizes, files_of);
     if (!code)
         code = hc_open(&c, a.o.server, a.o.token);
     if (!code)
-        code = validate(&c, pipeline);
+        code = validate(&c, pipeline, sizes, a.files, files_of);
     if (!code && (code = upload_all(&c, a.files, a.n_files, ids)))
         forget(&c, ids);
     if (!code && (code = create_job(&c, ids, pipeline, a.format, a.quality, &job)))
@@ -338,6 +407,8 @@ int cmd_submit(int argc, char **argv) {
         code = follow_job(&c, job, a.o.out);
     json_decref(job);
     json_decref(ids);
+    json_decref(sizes);
+    free(files_of);
     json_decref(pipeline);
     if (c.curl)
         hc_close(&c);

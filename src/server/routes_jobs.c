@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "server/server_internal.h"
+#include "service/image_run.h"
 
 /* Reads the job request's pipeline (text or JSON list) into *out; replies
  * 400/413 itself and returns 0 when it is not usable. */
@@ -41,27 +42,177 @@ static int parse_pipeline(request *r, json_t *v, tsr_pipeline **out, enum MHD_Re
     return 1;
 }
 
+/* Checks `pipe` for an image of w x h x bands stored as `format` (a JPEG
+ * may be shrunk on load), with the server's limits, as a run would plan it;
+ * `upload` also checks the input against the upload limits (an image not
+ * uploaded yet). Returns TSR_OK with the output size in out[3] (zeros
+ * when a stored image has no usable record), or the run's status with its
+ * message in msg. */
+static tsr_status check_image(request *r, const tsr_pipeline *pipe, int w, int h, int bands,
+                              const char *format, int upload, char *msg, size_t size, int out[3]) {
+    msg[0] = '\0';
+    out[0] = out[1] = out[2] = 0;
+    if (!upload && (w < 1 || h < 1 || bands < 1))
+        return TSR_OK; /* no usable record: the run opens the blob and decides */
+    tsr_ctx *ctx = tsr_ctx_new();
+    if (!ctx) {
+        snprintf(msg, size, "out of memory");
+        return TSR_ERR_NOMEM;
+    }
+    tsr_ctx_set_limits(ctx, tsr_ctx_limits(r->ctx));
+    tsr_status st = TSR_OK;
+    if (upload && w > 0 && h > 0)
+        st = tsr_limits_check(ctx, "image", (uint64_t)w, (uint64_t)h, bands);
+    if (!st && format && w > 0 && h > 0)
+        tsr_image_decoded_size(pipe, format, &w, &h);
+    if (!st)
+        st = tsr_pipeline_check_size(ctx, pipe, w, h, bands, &out[0], &out[1], &out[2]);
+    if (st)
+        snprintf(msg, size, "%s",
+                 tsr_ctx_message(ctx)[0] ? tsr_ctx_message(ctx) : tsr_status_name(st));
+    tsr_ctx_free(ctx);
+    return st;
+}
+
+/* Replies that the pipeline cannot run on an image: 400 bad_pipeline with
+ * the run's message (USAGE, LIMIT), else the status' own answer. `image`
+ * names it; `images` (consumed, may be NULL) lists every image's outcome. */
+static enum MHD_Result reply_refused(request *r, tsr_status st, const char *msg, const char *image,
+                                     json_t *images) {
+    if (st != TSR_ERR_USAGE && st != TSR_ERR_LIMIT) {
+        json_decref(images);
+        return reply_error(r, st == TSR_ERR_NOMEM ? 503 : 500,
+                           st == TSR_ERR_NOMEM ? "unavailable" : "internal", "%s", msg);
+    }
+    snprintf(r->reason, sizeof r->reason, "%.199s", msg);
+    json_t *body = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", "bad_pipeline", "message", msg,
+                             "image", image);
+    if (body && images)
+        json_object_set_new(body, "images", images);
+    else
+        json_decref(images);
+    return reply_json(r, 400, body);
+}
+
+/* One entry of the validate body's "images": a stored image's id, or
+ * {"width","height","bands" (default 3),"format","name"} for an image not
+ * uploaded yet. Fills the size, the format (NULL when not known) and the
+ * label the answer names it by; replies 400/404 itself and returns 0 when
+ * the entry is not usable. */
+static int image_entry(request *r, json_t *v, size_t i, tsr_store_image *im, int *upload,
+                       const char **label, enum MHD_Result *res) {
+    memset(im, 0, sizeof *im);
+    *upload = json_is_object(v);
+    if (json_is_string(v)) {
+        int found = 0;
+        tsr_status st =
+            tsr_store_image_get(r->srv->store, r->ctx, &r->user, json_string_value(v), im, &found);
+        if (st || !found) {
+            *res = st ? reply_status(r, st)
+                      : reply_error(r, 404, "not_found", "image %.64s not found",
+                                    json_string_value(v));
+            return 0;
+        }
+        *label = json_string_value(v);
+        return 1;
+    }
+    json_t *w = json_object_get(v, "width"), *h = json_object_get(v, "height"),
+           *b = json_object_get(v, "bands"), *f = json_object_get(v, "format"),
+           *n = json_object_get(v, "name");
+    json_int_t bands = b ? json_integer_value(b) : 3;
+    if (!*upload || !json_is_integer(w) || !json_is_integer(h) || (b && !json_is_integer(b)) ||
+        (f && !json_is_string(f)) || (n && !json_is_string(n)) || json_integer_value(w) < 1 ||
+        json_integer_value(h) < 1 || json_integer_value(w) > INT32_MAX ||
+        json_integer_value(h) > INT32_MAX || bands < 1 || bands > 4) {
+        *res = reply_error(r, 400, "bad_request",
+                           "images[%zu] must be an image id or {\"width\": 1.., \"height\": 1.., "
+                           "\"bands\": 1..4, \"format\": name, \"name\": text}",
+                           i);
+        return 0;
+    }
+    im->width = (uint32_t)json_integer_value(w);
+    im->height = (uint32_t)json_integer_value(h);
+    im->bands = (int)bands;
+    snprintf(im->format, sizeof im->format, "%s", f ? json_string_value(f) : "");
+    *label = n ? json_string_value(n) : "";
+    return 1;
+}
+
+/* Checks the pipeline against each entry of "images" (see image_entry):
+ * NULL after replying itself, else the list of outcomes (caller owns) with
+ * the first refusal in *first_st, *first_msg and *first_image. */
+static json_t *check_entries(request *r, const tsr_pipeline *pipe, json_t *images,
+                             tsr_status *first_st, char *first_msg, size_t size, char *first_image,
+                             size_t image_size, enum MHD_Result *res) {
+    if (!json_is_array(images) || json_array_size(images) > TSR_STORE_JOB_ITEMS_MAX) {
+        *res = reply_error(r, 400, "bad_request", "images must be a list of at most %d entries",
+                           TSR_STORE_JOB_ITEMS_MAX);
+        return NULL;
+    }
+    json_t *out = json_array(), *v;
+    size_t i;
+    *first_st = TSR_OK;
+    json_array_foreach(images, i, v) {
+        tsr_store_image im;
+        const char *label = "";
+        int upload, size_out[3] = {0, 0, 0};
+        char msg[1024];
+        if (!image_entry(r, v, i, &im, &upload, &label, res)) {
+            json_decref(out);
+            return NULL;
+        }
+        tsr_status st =
+            check_image(r, pipe, (int)im.width, (int)im.height, im.bands,
+                        im.format[0] ? im.format : NULL, upload, msg, sizeof msg, size_out);
+        json_t *entry =
+            st ? json_pack("{s:s, s:s}", "image", label, "error", msg)
+               : json_pack("{s:s, s:n, s:{s:i, s:i, s:i}}", "image", label, "error", "output",
+                           "width", size_out[0], "height", size_out[1], "bands", size_out[2]);
+        json_array_append_new(out, entry);
+        if (st && !*first_st) {
+            *first_st = st;
+            snprintf(first_msg, size, "%s", msg);
+            snprintf(first_image, image_size, "%s", label);
+        }
+    }
+    return out;
+}
+
 enum MHD_Result h_pipeline_validate(request *r) {
     enum MHD_Result res;
     tsr_pipeline *p = NULL;
     json_t *body = request_json(r);
     if (!body)
         return MHD_YES;
-    json_t *v = json_object_get(body, "pipeline");
+    json_t *v = json_object_get(body, "pipeline"), *images = json_object_get(body, "images");
     if (!v) {
         json_decref(body);
         return reply_error(r, 400, "bad_request", "the body needs a \"pipeline\"");
     }
     int ok = parse_pipeline(r, v, &p, &res);
+    json_t *checked = NULL;
+    tsr_status st = TSR_OK;
+    char msg[1024] = "", image[TSR_STORE_FILE_NAME_MAX + 1] = "";
+    if (ok && images &&
+        !(checked = check_entries(r, p, images, &st, msg, sizeof msg, image, sizeof image, &res)))
+        ok = 0;
     json_decref(body);
-    if (!ok)
+    if (ok && st)
+        res = reply_refused(r, st, msg, image, checked);
+    if (!ok || st) {
+        tsr_pipeline_free(p);
         return res;
+    }
     char *text = tsr_pipeline_to_text(p), *json = tsr_pipeline_to_json(p);
     tsr_pipeline_free(p);
     json_t *pj = json ? json_loads(json, 0, NULL) : NULL;
     json_t *out = text && pj ? json_pack("{s:s, s:o}", "text", text, "pipeline", pj) : NULL;
     free(text);
     free(json);
+    if (out && checked)
+        json_object_set_new(out, "images", checked);
+    else
+        json_decref(checked);
     if (!out)
         return reply_error(r, 500, "internal", "cannot print the pipeline");
     return reply_json(r, 200, out);
@@ -102,8 +253,11 @@ static int parse_output(request *r, json_t *v, tsr_format *format, int *quality,
     return 1;
 }
 
-/* Reads "images": 1.. distinct ids the caller may see; replies itself. */
-static int parse_images(request *r, json_t *v, const char ***ids, size_t *n, enum MHD_Result *res) {
+/* Reads "images": 1.. distinct ids the caller may see, on each of which
+ * `pipe` can run (else 400 bad_pipeline with the run's message, as the
+ * item would have failed); replies itself. */
+static int parse_images(request *r, json_t *v, const tsr_pipeline *pipe, const char ***ids,
+                        size_t *n, enum MHD_Result *res) {
     if (!json_is_array(v) || json_array_size(v) == 0) {
         *res = reply_error(r, 400, "bad_request", "images must be a non-empty list of image ids");
         return 0;
@@ -135,6 +289,13 @@ static int parse_images(request *r, json_t *v, const char ***ids, size_t *n, enu
         if (st || !found) {
             *res = st ? reply_status(r, st)
                       : reply_error(r, 404, "not_found", "image %.64s not found", id);
+            return 0;
+        }
+        char msg[1024];
+        int out[3];
+        if ((st = check_image(r, pipe, (int)im.width, (int)im.height, im.bands, im.format, 0, msg,
+                              sizeof msg, out))) {
+            *res = reply_refused(r, st, msg, id, NULL);
             return 0;
         }
         (*ids)[i] = id;
@@ -234,7 +395,8 @@ enum MHD_Result h_jobs_create(request *r) {
     }
     if (!parse_pipeline(r, pv, &pipe, &res) ||
         !parse_output(r, json_object_get(body, "output"), &format, &quality, &res) ||
-        !parse_images(r, json_object_get(body, "images"), &ids, &n, &res) || !quota_allow(r, &res))
+        !parse_images(r, json_object_get(body, "images"), pipe, &ids, &n, &res) ||
+        !quota_allow(r, &res))
         goto out;
     tsr_status st =
         tsr_jobs_submit(r->srv->jobs, r->ctx, &r->user, ids, n, pipe, format, quality, id, &retry);

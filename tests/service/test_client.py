@@ -94,10 +94,15 @@ class ClientTest(unittest.TestCase):
     def test_bad_pipeline(self):
         r = self.tessera("submit", "-p", "gaussian-blur:sigma=500", PHOTO, "-o", self.out("b"))
         self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertIn("gaussian-blur", r.stderr)
-        self.assertIn("sigma", r.stderr)
-        self.assertIn("HTTP 400", r.stderr)
+        self.assertIn("gaussian-blur: sigma must be between 0 and 100", r.stderr)
         self.assertNotIn("uploaded", r.stdout)  # checked before any upload
+        # the server checks too, for the files' sizes, with its own limits
+        r = self.tessera("submit", "-p", "resize:scale=100", PHOTO, "-o", self.out("b"))
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("chelsea.png: resize: ", r.stderr)
+        self.assertIn("limit", r.stderr)
+        self.assertIn("HTTP 400", r.stderr)
+        self.assertNotIn("uploaded", r.stdout)
         r = self.tessera("submit", "-p", "no-such-op", PHOTO, "-o", self.out("b"))
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("no-such-op", r.stderr)
@@ -129,16 +134,15 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(r.returncode, 3, r.stderr)
         self.assertIn("missing.png", r.stderr)
 
-    def test_failed_job(self):
-        # crop x=500 fits coffee (600 wide) but not chelsea (451 wide)
+    def test_job_that_would_fail_is_refused_before_upload(self):
+        # crop x=500 fits coffee (600 wide) but not chelsea (451 wide): the
+        # job would fail for chelsea, so nothing is uploaded (issue 12)
         r = self.tessera("submit", "-p", "crop:x=500,y=0,width=50,height=50",
                          PHOTO, os.path.join(DATA, "coffee.png"), "-o", self.out("f"))
-        self.assertEqual(r.returncode, 3, r.stderr)
-        self.assertIn("crop: x=500", r.stderr)
-        self.assertIn("lies outside the 451x300 image", r.stderr)
-        self.assertEqual(os.listdir(self.out("f")), ["coffee.png"])
-        img = cv2.imread(self.out("f/coffee.png"))
-        self.assertEqual(img.shape[:2], (50, 50))
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("chelsea.png: crop: x=500, y=0 lies outside the 451x300 image", r.stderr)
+        self.assertNotIn("uploaded", r.stdout)
+        self.assertFalse(os.path.exists(self.out("f")))
 
     def test_no_wait_status_fetch(self):
         r = self.tessera("submit", "-p", "grayscale", PHOTO, "--no-wait")
