@@ -41,7 +41,8 @@ for o in ops:
     if not o["params"]:
         lines.append("No parameters.")
         continue
-    lines += ["| parameter | type | default | range | meaning |", "|---|---|---|---|---|"]
+    lines += ["| parameter | type | default | range | what it does | details |",
+              "|---|---|---|---|---|---|"]
     for p in o["params"]:
         if p["type"] == "enum":
             rng = " \\| ".join(p["choices"])
@@ -51,10 +52,13 @@ for o in ops:
             rng = "1x1 to 9x9, odd side"
         else:
             rng = f"{fmt(p['min'])} .. {fmt(p['max'])}"
+            if p["unit"]:
+                rng += f" {p['unit']}"
         default = fmt(p["default"]) if "default" in p else ("unset" if p["optional"] else "required")
         if isinstance(p.get("default"), bool):
             default = "true" if p["default"] else "false"
-        lines.append(f"| `{p['name']}` | {p['type']} | {default} | {rng} | {p['doc']} |")
+        doc = p["doc"].replace("|", "\\|")
+        lines.append(f"| `{p['name']}` | {p['type']} | {default} | {rng} | {p['hint']} | {doc} |")
 with open(os.path.join(ROOT, "docs", "operations.md"), "w") as f:
     f.write("\n".join(lines) + "\n")
 print(f"wrote docs/operations.md ({len(ops)} operations)")

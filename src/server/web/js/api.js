@@ -8,11 +8,12 @@ import { state } from './state.js';
 export const API = '/api/v1';
 
 export class ApiError extends Error {
-    constructor(status, code, message, retryAfter) {
+    constructor(status, code, message, retryAfter, image = null) {
         super(message);
         this.status = status;         /* HTTP status, 0 for network failures */
         this.code = code;             /* the error body's code */
         this.retryAfter = retryAfter; /* seconds, or null */
+        this.image = image;           /* bad_pipeline: the image it cannot run on, or null */
     }
 }
 
@@ -31,18 +32,19 @@ export async function request(path, options = {}) {
     }
     if (response.ok || response.status === 304)
         return response;
-    let code = 'http', message = '';
+    let code = 'http', message = '', image = null;
     try {
         const body = await response.json();
         if (body && body.error) {
             code = body.error.code || code;
             message = body.error.message || '';
+            image = body.error.image || null;
         }
     } catch (ignored) {
         message = response.statusText;
     }
     const retry = parseInt(response.headers.get('Retry-After') || '', 10);
-    throw new ApiError(response.status, code, message, Number.isFinite(retry) ? retry : null);
+    throw new ApiError(response.status, code, message, Number.isFinite(retry) ? retry : null, image);
 }
 
 export async function getJson(path) {

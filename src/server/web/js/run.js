@@ -33,7 +33,11 @@ async function checkPipeline() {
     const revision = state.revision;
     say('Checking the pipeline…');
     try {
-        const result = await sendJson('POST', `${API}/pipelines/validate`, { pipeline });
+        /* With the chosen images, what depends on them (a crop outside one)
+         * is refused here too, with the message the job would have failed with. */
+        const images = selectedImages().map((u) => u.image.id);
+        const body = images.length ? { pipeline, images } : { pipeline };
+        const result = await sendJson('POST', `${API}/pipelines/validate`, body);
         if (revision !== state.revision)
             return;
         state.checked = { revision, text: result.text, pipeline: result.pipeline, output };
@@ -43,7 +47,11 @@ async function checkPipeline() {
         say(`Pipeline checked: ${result.text}`);
     } catch (err) {
         say('');
-        if (err instanceof ApiError && err.status === 400)
+        const upload = err instanceof ApiError && err.image &&
+            selectedImages().find((u) => u.image.id === err.image);
+        if (upload)
+            showError(`The pipeline cannot run on ${upload.image.name || err.image}: ${err.message}.`);
+        else if (err instanceof ApiError && err.status === 400)
             showError(`The pipeline is not valid: ${err.message || 'the server rejected it'}.`);
         else
             report(err, 'Checking the pipeline');

@@ -35,7 +35,7 @@ function rangeText(param) {
         return 'on or off';
     if (param.type === 'kernel')
         return `square, side 1 to 9, values ${param.min} to ${param.max}`;
-    return `${param.min} to ${param.max}`;
+    return `${param.min} to ${param.max}${param.unit ? ` ${param.unit}` : ''}`;
 }
 
 function numberInput(id, param, testid) {
@@ -109,7 +109,10 @@ function kernelControl(id, param, stepLabel) {
 function paramControl(step, param, stepLabel) {
     const id = `step-${step.uid}-${param.name}`;
     const label = el('label', { for: id, text: param.name });
-    const hint = el('span', { class: 'hint', id: `${id}-hint`, text: `${param.doc} (${rangeText(param)})` });
+    const hint = el('span', {
+        class: 'hint', id: `${id}-hint`, title: param.doc,
+        text: `${param.hint || param.doc} (${rangeText(param)})`,
+    });
     let controls;
     if (param.type === 'bool') {
         controls = [el('input', { id, type: 'checkbox', testid: `param-${param.name}`, checked: param.default === true })];
