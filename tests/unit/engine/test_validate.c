@@ -8,7 +8,8 @@
  *    and only for an image reason (its message names a size or a limit);
  *  - one the parser refuses, built by hand from the same parameters
  *    (tsr_op_set_param alone, without the parse-time checks), fails to run,
- *    and for a one-op pipeline with the parser's very message.
+ *    and for a one-op pipeline with the parser's very message;
+ *  - the normalized JSON of an accepted pipeline parses again.
  * Fixed seed, 2000 draws of images up to 48x48 (outputs capped at 64 Kpx). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,6 +213,12 @@ static void one_draw(tsr_executor *exec, tally *t) {
         }
         t->refused_at_parse++;
     } else {
+        /* The normalized form (what workers and the API echo) passes too. */
+        char *norm = tsr_pipeline_to_json(parsed);
+        tsr_pipeline *again = NULL;
+        CHECK(norm && tsr_pipeline_parse(raw_ctx, norm, &again) == TSR_OK);
+        tsr_pipeline_free(again);
+        free(norm);
         tsr_ctx *check_ctx = limited_ctx();
         tsr_status check_st = tsr_pipeline_check_size(check_ctx, parsed, img->width, img->height,
                                                       img->bands, NULL, NULL, NULL);
