@@ -1,13 +1,17 @@
 #!/usr/bin/python3
 """Writes docs/operations.md from `tessera ops --json` (the registry is the source of truth).
-Usage: scripts/gen_ops_doc.py [path/to/tessera]"""
+Usage: scripts/gen_ops_doc.py [--check] [path/to/tessera]
+--check writes nothing and exits 1 when docs/operations.md is not what it would write."""
 import json
 import os
 import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-binary = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build", "src", "cli", "tessera")
+args = sys.argv[1:]
+check = "--check" in args
+args = [a for a in args if a != "--check"]
+binary = args[0] if args else os.path.join(ROOT, "build", "src", "cli", "tessera")
 ops = json.loads(subprocess.run([binary, "ops", "--json"], check=True, capture_output=True,
                                 text=True).stdout)
 
@@ -59,6 +63,14 @@ for o in ops:
             default = "true" if p["default"] else "false"
         doc = p["doc"].replace("|", "\\|")
         lines.append(f"| `{p['name']}` | {p['type']} | {default} | {rng} | {p['hint']} | {doc} |")
-with open(os.path.join(ROOT, "docs", "operations.md"), "w") as f:
-    f.write("\n".join(lines) + "\n")
+path = os.path.join(ROOT, "docs", "operations.md")
+text = "\n".join(lines) + "\n"
+if check:
+    with open(path) as f:
+        if f.read() != text:
+            sys.exit("docs/operations.md is out of date: run scripts/gen_ops_doc.py")
+    print(f"docs/operations.md is up to date ({len(ops)} operations)")
+    sys.exit(0)
+with open(path, "w") as f:
+    f.write(text)
 print(f"wrote docs/operations.md ({len(ops)} operations)")

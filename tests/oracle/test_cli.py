@@ -10,7 +10,7 @@ import unittest
 import cv2
 import numpy as np
 
-from tessera_cli import BIN, DATA, have_binary, photo, process, read_rgb, run
+from tessera_cli import BIN, DATA, ROOT, have_binary, photo, process, read_rgb, run
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/
 import tools  # noqa: E402
@@ -97,6 +97,36 @@ class CliTest(unittest.TestCase):
                 "-o", "/tmp/never.png", check=False)
         self.assertEqual(r.returncode, 2)
         self.assertIn("gaussian-blur: sigma must be between", r.stderr)
+
+    def test_rules_refused_before_the_input_is_read(self):
+        # issue 12: what a run would refuse is refused when the pipeline is
+        # parsed, with the run's words, before the input is even opened
+        for pipe, want in (("gaussian-blur:ksize=4", "gaussian-blur: ksize must be odd, got 4"),
+                           ("resize:scale=0.5,width=100",
+                            "resize: give either scale or width and/or height (not both)"),
+                           ("brighten", "unknown operation 'brighten'; did you mean 'brightness'?"),
+                           ("flip:axis=vert", "(got 'vert'); did you mean 'vertical'?")):
+            r = run("process", "-p", pipe, "/nonexistent/in.png", "-o", "/tmp/never.png",
+                    check=False)
+            self.assertEqual(r.returncode, 2, (pipe, r.stderr))
+            self.assertIn(want, r.stderr)
+            self.assertNotIn("nonexistent", r.stderr)
+
+    def test_ops_hints_and_units(self):
+        text = run("ops").stdout
+        self.assertIn("range 0..100 px", text)
+        self.assertIn("Blur strength in pixels; larger is blurrier", text)
+        ops = json.loads(run("ops", "--json").stdout)
+        for o in ops:
+            for p in o["params"]:
+                self.assertTrue(p["hint"], f"{o['name']}.{p['name']}")
+                self.assertIn(p["unit"], ("", "px", "degrees", "levels", "x", "lines"))
+
+    def test_operations_doc_is_generated_from_the_registry(self):
+        gen = os.path.join(ROOT, "scripts", "gen_ops_doc.py")
+        r = subprocess.run(["/usr/bin/python3", gen, "--check", BIN], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
     def test_text_and_json_pipelines_give_the_same_bytes(self):
         img = photo("chelsea.png")
