@@ -4,10 +4,15 @@ endpoint, with or without images, and job submission) and in `tessera
 submit` (before any upload); unknown names get a "did you mean"; the
 operations list carries a plain-language hint and a unit per parameter."""
 import os
+import random
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
+
+import cv2
+import numpy as np
 
 from harness import BIN, DATA, Server
 
@@ -135,6 +140,93 @@ class ValidateTest(unittest.TestCase):
         blur = {p["name"]: p for p in next(o for o in ops if o["name"] == "gaussian-blur")["params"]}
         self.assertEqual(blur["sigma"]["unit"], "px")
         self.assertNotIn("round(", blur["ksize"]["hint"])  # words for users, not formulas
+
+
+def random_value(rng, p):
+    """A value for parameter p: often small, sometimes at or past the ends."""
+    kind = p["type"]
+    if kind == "bool":
+        return rng.choice(["true", "false"])
+    if kind == "enum":
+        return rng.choice(p["choices"])
+    if kind == "kernel":
+        return " ".join(str(rng.randint(-2, 2)) for _ in range(rng.choice([1, 4, 9, 9])))
+    roll = rng.random()
+    if roll < 0.15:
+        v = p["min"]
+    elif roll < 0.25:
+        v = p["max"]
+    elif roll < 0.35:
+        v = p["max"] + 1
+    elif roll < 0.6:
+        v = rng.uniform(p["min"], p["max"])
+    else:
+        v = rng.uniform(0, 80 if kind == "int" else 4)
+    return str(int(round(v))) if kind == "int" else "%.2f" % v
+
+
+class ApiAgreesWithRunsTest(unittest.TestCase):
+    """Random pipelines through the API: what the validate endpoint accepts
+    for an image runs on it as a job; what it refuses, POST /jobs refuses
+    with the same message, and so does `tessera process` on that file."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="tessera-agree-")
+        cls.path = os.path.join(cls.tmp, "small.png")
+        rng = np.random.default_rng(12)
+        cv2.imwrite(cls.path, rng.integers(0, 256, (40, 56, 3), dtype=np.uint8))
+        cls.srv = Server()
+        cls.user = cls.srv.make_user("ada", "user")
+        cls.image = cls.srv.upload(cls.path, token=cls.user)[1]["id"]
+        cls.ops = cls.srv.json("GET", "/api/v1/operations", token=cls.user)[1]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def draw(self, rng):
+        steps = []
+        for _ in range(rng.randint(1, 3)):
+            op = rng.choice(self.ops)
+            params = ["%s=%s" % (p["name"], random_value(rng, p))
+                      for p in op["params"] if rng.random() < 0.5]
+            steps.append(op["name"] + (":" + ",".join(params) if params else ""))
+        return "|".join(steps)
+
+    def test_random_pipelines(self):
+        rng = random.Random(1212)
+        tally = {"ran": 0, "refused": 0}
+        deadline = time.time() + 120
+        for _ in range(80):
+            if time.time() > deadline:
+                break
+            pipe = self.draw(rng)
+            status, doc, _ = self.srv.json("POST", VALIDATE, {"pipeline": pipe,
+                                                              "images": [self.image]},
+                                           token=self.user)
+            self.assertIn(status, (200, 400), (pipe, doc))
+            jstatus, job, _ = self.srv.json("POST", "/api/v1/jobs", {
+                "images": [self.image], "pipeline": pipe}, token=self.user)
+            if status == 200:
+                self.assertEqual(jstatus, 201, (pipe, job))
+                done = self.srv.wait_job(job["id"], token=self.user)
+                self.assertEqual(done["state"], "succeeded", (pipe, done))
+                tally["ran"] += 1
+                continue
+            message = doc["error"]["message"]
+            self.assertEqual((jstatus, job["error"]["message"]), (400, message), pipe)
+            tally["refused"] += 1
+            if "limit" in message:
+                continue  # the CLI's default limits are not the server's
+            out = os.path.join(self.tmp, "out.png")
+            r = subprocess.run([BIN, "process", "-p", pipe, self.path, "-o", out],
+                               capture_output=True, text=True, timeout=60)
+            self.assertNotEqual(r.returncode, 0, pipe)
+            self.assertIn(message, r.stderr, pipe)
+        self.assertGreater(tally["ran"], 10, tally)
+        self.assertGreater(tally["refused"], 10, tally)
 
 
 class SubmitChecksFirstTest(unittest.TestCase):
