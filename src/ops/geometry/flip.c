@@ -6,7 +6,7 @@ static const char *const axes[] = {"horizontal", "vertical", "both", NULL};
 static const tsr_param_spec params[] = {
     {"axis", TSR_PARAM_ENUM, 0, 0, 2, axes, false,
      "horizontal (left-right, cv2.flip 1), vertical (upside down, 0) or both (-1)",
-     "horizontal swaps left and right, vertical turns the image upside down, both does both", ""},
+     "horizontal mirrors left to right, vertical mirrors top to bottom, both does both", ""},
 };
 
 static tsr_ortho mapping(const tsr_op *op) {
