@@ -153,6 +153,24 @@ static void read_group(const redisReply *r, tsr_workers_counts *q) {
     }
 }
 
+/* Reads the fleet counters of the stats hash (HGETALL reply `r`) into q. */
+static void read_stats(const redisReply *r, tsr_workers_counts *q) {
+    q->reclaims = 0;
+    q->rejected = 0;
+    q->dead_tiles = q->dead;
+    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        const redisReply *k = r->element[i], *v = r->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING)
+            continue;
+        if (!strcmp(k->str, "reclaims"))
+            q->reclaims = reply_int(v, 0);
+        else if (!strcmp(k->str, "rejected_payloads"))
+            q->rejected = reply_int(v, 0);
+        else if (!strcmp(k->str, "dead_tiles") && reply_int(v, 0) > q->dead_tiles)
+            q->dead_tiles = reply_int(v, 0);
+    }
+}
+
 /* Reads everything one poll needs into *s; false on a connection error. */
 static int read_redis(tsr_workers_monitor *mon, snapshot *s) {
     const char *set = mon->keys.workers, *tasks = mon->keys.tasks, *dead = mon->keys.dead,
@@ -216,21 +234,7 @@ static int read_redis(tsr_workers_monitor *mon, snapshot *s) {
         if (s->q.undelivered >= 0 && img.undelivered > 0)
             s->q.undelivered += img.undelivered;
         s->q.dead = reply_int(rs[2], 0);
-        s->q.reclaims = 0;
-        s->q.rejected = 0;
-        s->q.dead_tiles = s->q.dead;
-        for (size_t i = 0; rs[3] && rs[3]->type == REDIS_REPLY_ARRAY && i + 1 < rs[3]->elements;
-             i += 2) {
-            const redisReply *k = rs[3]->element[i], *v = rs[3]->element[i + 1];
-            if (k->type != REDIS_REPLY_STRING)
-                continue;
-            if (!strcmp(k->str, "reclaims"))
-                s->q.reclaims = reply_int(v, 0);
-            else if (!strcmp(k->str, "rejected_payloads"))
-                s->q.rejected = reply_int(v, 0);
-            else if (!strcmp(k->str, "dead_tiles") && reply_int(v, 0) > s->q.dead_tiles)
-                s->q.dead_tiles = reply_int(v, 0);
-        }
+        read_stats(rs[3], &s->q);
     }
     for (int i = 0; i < 6; i++)
         freeReplyObject(rs[i]);

@@ -300,12 +300,13 @@ static tsr_status record_store_url(tsr_store *s, tsr_ctx *ctx, const tsr_store_o
     return tsr_file_write_atomic(ctx, path, line, (size_t)n);
 }
 
-static tsr_status open_store(tsr_ctx *ctx, const char *data_dir, const tsr_store_options *opts,
-                             bool rotating, tsr_store **out) {
-    tsr_status rc = TSR_OK;
+/* A fresh handle on folder `dir` (its `what` names it in messages), with
+ * its tmp/ path; nothing opened yet. */
+static tsr_status store_new(tsr_ctx *ctx, const char *dir, const char *what, tsr_store **out) {
     *out = NULL;
-    if (!data_dir || !*data_dir || strlen(data_dir) >= sizeof((tsr_store *)0)->dir)
-        return tsr_error(ctx, TSR_ERR_USAGE, "store: the data directory path is empty or too long");
+    if (!dir || !*dir || strlen(dir) >= sizeof((tsr_store *)0)->dir)
+        return tsr_error(ctx, TSR_ERR_USAGE, "store: the %s directory path is empty or too long",
+                         what);
     if (sodium_init() < 0)
         return tsr_error(ctx, TSR_ERR_INTERNAL, "store: libsodium failed to initialise");
     tsr_store *s = calloc(1, sizeof *s);
@@ -313,9 +314,20 @@ static tsr_status open_store(tsr_ctx *ctx, const char *data_dir, const tsr_store
         return tsr_error(ctx, TSR_ERR_NOMEM, "store: out of memory");
     pthread_mutex_init(&s->lock, NULL);
     s->lock_fd = -1;
-    snprintf(s->dir, sizeof s->dir, "%s", data_dir);
+    snprintf(s->dir, sizeof s->dir, "%s", dir);
+    snprintf(s->tmp, sizeof s->tmp, "%s/tmp", dir);
+    *out = s;
+    return TSR_OK;
+}
+
+static tsr_status open_store(tsr_ctx *ctx, const char *data_dir, const tsr_store_options *opts,
+                             bool rotating, tsr_store **out) {
+    tsr_store *s = NULL;
+    tsr_status rc = store_new(ctx, data_dir, "data", &s);
+    *out = NULL;
+    if (rc)
+        return rc;
     snprintf(s->blobs, sizeof s->blobs, "%s/blobs", data_dir);
-    snprintf(s->tmp, sizeof s->tmp, "%s/tmp", data_dir);
     tsr_blob_backend_config blobs = {
         .url = opts ? opts->store_url : NULL,
         .default_dir = s->blobs,
@@ -348,20 +360,12 @@ tsr_status tsr_store_open_blobs(tsr_ctx *ctx, const char *work_dir, const tsr_st
         return tsr_error(ctx, TSR_ERR_USAGE,
                          "store: a worker needs the coordinators' store: --store "
                          "s3://BUCKET[/PREFIX] or --store file:DIR (a folder every host shares)");
-    if (!work_dir || !*work_dir || strlen(work_dir) >= sizeof((tsr_store *)0)->dir)
-        return tsr_error(ctx, TSR_ERR_USAGE, "store: the work directory path is empty or too long");
-    if (sodium_init() < 0)
-        return tsr_error(ctx, TSR_ERR_INTERNAL, "store: libsodium failed to initialise");
-    tsr_store *s = calloc(1, sizeof *s);
-    if (!s)
-        return tsr_error(ctx, TSR_ERR_NOMEM, "store: out of memory");
-    pthread_mutex_init(&s->lock, NULL);
-    s->lock_fd = -1;
-    snprintf(s->dir, sizeof s->dir, "%s", work_dir);
-    snprintf(s->tmp, sizeof s->tmp, "%s/tmp", work_dir);
+    tsr_store *s = NULL;
+    tsr_status rc = store_new(ctx, work_dir, "work", &s);
+    if (rc)
+        return rc;
     tsr_blob_backend_config blobs = {
         .url = opts->store_url, .tmp_dir = s->tmp, .s3_endpoint = opts->s3_endpoint};
-    tsr_status rc;
     if ((opts->data_key_file && (rc = tsr_blob_key_load(ctx, opts->data_key_file, &s->key))) ||
         (rc = tsr_blob_backend_new(ctx, &blobs, &s->backend)) || (rc = make_dir(ctx, s->dir)) ||
         (rc = lock_dir(s, ctx)) || (rc = tsr_blob_dirs_prepare(s, ctx)) ||
