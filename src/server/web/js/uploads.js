@@ -135,9 +135,11 @@ async function uploadFiles(files) {
     say(list.length === 1
         ? (good ? byId('status-message').textContent : `${list[0].name} was not uploaded.`)
         : `${good} of ${list.length} files uploaded.`);
-    if (good < list.length)
-        showError(`${list.length - good} of ${list.length} file${list.length > 1 ? 's were' : ' was'} ` +
-            'not uploaded; the list of images says why for each.');
+    const failed = entries.filter((e) => e.element.dataset.state === 'error');
+    if (failed.length === 1)
+        showError(failed[0].info.textContent);
+    else if (failed.length)
+        showError(`${failed.length} of ${list.length} files were not uploaded; the list of images says why for each.`);
 }
 
 /* Lists the images stored earlier (unticked) that the page does not show yet. */
