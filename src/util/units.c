@@ -4,15 +4,16 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const pixel_units[] = {"px", "kP", "MP", "GP", "TP"};
+static const char *const pixel_units[] = {"pixels", "", "MP", "GP", "TP"}; /* no kilo */
 static const char *const byte_units[] = {"bytes", "kB", "MB", "GB", "TB"};
 
-/* The power of 1000 used for `value`: the largest whose unit is at most it. */
-static int scale_of(uint64_t value) {
+/* The power of 1000 used for `value`: the largest whose unit is at most it
+ * (pixels skip kilo: "2500 pixels", then "1.2 MP"). */
+static int scale_of(tsr_unit unit, uint64_t value) {
     int scale = 0;
     for (uint64_t v = value; v >= 1000 && scale < 4; v /= 1000)
         scale++;
-    return scale;
+    return unit == TSR_UNIT_PIXELS && scale == 1 ? 0 : scale;
 }
 
 /* Writes `value` / 1000^scale with `decimals` decimals (none when scale is
@@ -30,7 +31,7 @@ static void write_scaled(tsr_unit unit, uint64_t value, int scale, int decimals,
 
 void tsr_units_pair(tsr_unit unit, uint64_t value, uint64_t limit, char *value_text,
                     char *limit_text) {
-    int scale = scale_of(limit < value ? limit : value);
+    int scale = scale_of(unit, limit < value ? limit : value);
     for (int decimals = 0; decimals <= 6; decimals++) {
         write_scaled(unit, value, scale, decimals, value_text);
         write_scaled(unit, limit, scale, decimals, limit_text);
@@ -40,7 +41,7 @@ void tsr_units_pair(tsr_unit unit, uint64_t value, uint64_t limit, char *value_t
 }
 
 void tsr_units_format(tsr_unit unit, uint64_t value, char *text) {
-    int scale = scale_of(value);
+    int scale = scale_of(unit, value);
     double divisor = 1;
     for (int i = 0; i < scale; i++)
         divisor *= 1000;

@@ -9,7 +9,7 @@
 
 /* What a count measures. */
 typedef enum tsr_unit {
-    TSR_UNIT_PIXELS, /* "px", "kP", "MP", "GP" */
+    TSR_UNIT_PIXELS, /* "pixels" (below 10^6), "MP", "GP" */
     TSR_UNIT_BYTES   /* "bytes", "kB", "MB", "GB" */
 } tsr_unit;
 

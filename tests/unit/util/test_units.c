@@ -38,7 +38,11 @@ static void test_format_alone(void) {
     tsr_units_format(TSR_UNIT_BYTES, 4294967296ull, t);
     CHECK_STR_EQ(t, "4.3 GB");
     tsr_units_format(TSR_UNIT_PIXELS, 0, t);
-    CHECK_STR_EQ(t, "0 px");
+    CHECK_STR_EQ(t, "0 pixels");
+    tsr_units_format(TSR_UNIT_PIXELS, 250000, t);
+    CHECK_STR_EQ(t, "250000 pixels");
+    tsr_units_format(TSR_UNIT_PIXELS, 1200000, t);
+    CHECK_STR_EQ(t, "1.2 MP");
     tsr_units_format(TSR_UNIT_BYTES, UINT64_MAX, t);
     CHECK(strlen(t) > 0 && strstr(t, "TB"));
 }
