@@ -107,6 +107,8 @@ static int poll_once(hc_client *c, follow *f) {
     snprintf(path, sizeof path, "/api/v1/jobs/%s", f->id);
     int rc = hc_json(c, "GET", path, NULL, &r);
     int code = transient(rc, &r) ? -1 : hc_check(c, rc, &r, "job");
+    if (code < 0 && !rc) /* an answer, but 502/503/504: say which */
+        snprintf(c->err, sizeof c->err, "HTTP %ld", r.status);
     json_t *job = code ? NULL : hc_body_json(&r, "job");
     if (!code && !job)
         code = EXIT_INTERNAL;
