@@ -33,13 +33,13 @@ const SLOW_PIPELINE = [['gaussian-blur', { sigma: '25' }], ['sharpen', {}], ['ro
 
 const tmp = mkdtempSync(join(tmpdir(), 'tessera-browser-ux-'));
 
-/* Writes big.png (a 3000x2000 photo, a job of a few seconds) and huge.png
+/* Writes big.png (a 4000x3000 photo: a job of several seconds) and huge.png
  * (a PNG header declaring 20000x15000 = 300 MP) into tmp. */
 function makeImages() {
     const py = spawnSync('/usr/bin/python3', ['-c', `
 import struct, sys, zlib, cv2
 img = cv2.imread(sys.argv[1], cv2.IMREAD_COLOR)
-assert cv2.imwrite(sys.argv[2], cv2.resize(img, (3000, 2000), interpolation=cv2.INTER_CUBIC))
+assert cv2.imwrite(sys.argv[2], cv2.resize(img, (4000, 3000), interpolation=cv2.INTER_CUBIC))
 def chunk(t, d):
     return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d) & 0xffffffff)
 ihdr = struct.pack('>IIBBBBB', 20000, 15000, 8, 0, 0, 0, 0)
