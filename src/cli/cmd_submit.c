@@ -13,16 +13,21 @@
 #include "service/image_run.h"
 #include "util/clock.h"
 
-#define POLL_MS        500 /* job polling interval (ms) when the event stream breaks */
-#define MAX_NET_ERRORS 5   /* consecutive failed polls before giving up */
+#define POLL_MS             500   /* job polling interval (ms) when the event stream breaks */
+#define RECONNECT_FIRST_MS  500   /* first wait after the server stops answering */
+#define RECONNECT_MAX_MS    10000 /* the wait doubles up to this */
+#define RECONNECT_DEFAULT_S 300   /* --reconnect-s default: how long an outage may last */
 
 /* What the event callback tracks while a job runs. */
 typedef struct follow {
-    cli_progress bar; /* the terminal progress bar */
-    int tty;          /* stderr is a terminal: draw the bar, else print lines */
-    int decile;       /* last 10% step printed when not a terminal */
-    const char *id;   /* the job (borrowed) */
-    json_t *final;    /* the job object of the `done` event (owned) */
+    cli_progress bar;  /* the terminal progress bar */
+    int tty;           /* stderr is a terminal: draw the bar, else print lines */
+    int decile;        /* last 10% step printed when not a terminal */
+    const char *id;    /* the job (borrowed) */
+    json_t *final;     /* the job object of the `done` event (owned) */
+    double window_s;   /* how long the server may stay unreachable (--reconnect-s) */
+    double lost_since; /* monotonic time the server stopped answering; 0 = it answers */
+    int delay_ms;      /* the next wait before reconnecting */
 } follow;
 
 static int terminal_state(const char *state) {
@@ -30,11 +35,21 @@ static int terminal_state(const char *state) {
            (!strcmp(state, "succeeded") || !strcmp(state, "failed") || !strcmp(state, "cancelled"));
 }
 
+/* Says so once when the server answers again after an outage. */
+static void reconnected(follow *f) {
+    if (!f->lost_since)
+        return;
+    fprintf(stderr, "tessera: job %s: reconnected after %.0f s\n", f->id,
+            tsr_clock_mono_s() - f->lost_since);
+    f->lost_since = 0;
+}
+
 /* Shows one job object's progress: the bar on a terminal, else a line per
  * 10%. Keeps the object when the job is over; returns 1 then. */
 static int show(follow *f, json_t *job) {
     double pct = json_number_value(json_object_get(job, "percent"));
     const char *state = json_string_value(json_object_get(job, "state"));
+    reconnected(f);
     pct = pct < 0 ? 0 : pct > 100 ? 100 : pct;
     if (f->tty) {
         cli_progress_update(&f->bar, (uint64_t)(pct * 10), 1000);
@@ -61,37 +76,76 @@ static int on_event(void *user, const char *event, const char *data) {
     return over || !strcmp(event, "done");
 }
 
-/* Follows job `id` to its end: the event stream, then polling when the
- * stream ends early. Returns an exit code; f->final holds the job. */
-static int wait_job(hc_client *c, follow *f) {
+/* 1 when a request failed in a way a restarting server fails: no answer
+ * at all, or 502/503/504 from it or a proxy in front of it. */
+static int transient(int rc, const hc_response *r) {
+    return rc || r->status == 0 || r->status == 502 || r->status == 503 || r->status == 504;
+}
+
+/* After a transient failure: says "reconnecting..." when the outage
+ * starts, waits (0.5 s doubling to 10 s) and returns 1, or returns 0 once
+ * the outage has lasted f->window_s. */
+static int backoff(hc_client *c, follow *f) {
+    double now = tsr_clock_mono_s();
+    if (!f->lost_since) {
+        f->lost_since = now;
+        f->delay_ms = RECONNECT_FIRST_MS;
+        fprintf(stderr, "%stessera: job %s: lost the server (%s); reconnecting…\n",
+                f->tty ? "\n" : "", f->id, c->err[0] ? c->err : "no answer");
+    }
+    if (now - f->lost_since >= f->window_s)
+        return 0;
+    tsr_clock_sleep_ms(f->delay_ms);
+    f->delay_ms = f->delay_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : f->delay_ms * 2;
+    return 1;
+}
+
+/* GETs the job once and shows it. Returns 0 when shown, -1 on a transient
+ * failure, else an exit code (after a message). */
+static int poll_once(hc_client *c, follow *f) {
     char path[160];
     hc_response r;
-    snprintf(path, sizeof path, "/api/v1/jobs/%s/events", f->id);
-    int rc = hc_events(c, path, on_event, f, &r);
-    int code = rc || (r.status >= 200 && r.status < 300) ? 0 : hc_check(c, rc, &r, "events");
-    hc_response_free(&r);
-    if (code)
-        return code;
     snprintf(path, sizeof path, "/api/v1/jobs/%s", f->id);
-    for (int errors = 0; !f->final;) {
-        rc = hc_json(c, "GET", path, NULL, &r);
-        json_t *job = NULL;
-        if (rc) {
-            if (++errors > MAX_NET_ERRORS) {
-                code = hc_check(c, rc, &r, "job");
-                hc_response_free(&r);
-                return code;
-            }
-        } else if ((code = hc_check(c, rc, &r, "job"))) {
-            hc_response_free(&r);
-            return code;
-        } else if ((job = hc_body_json(&r, "job"))) {
-            errors = 0;
-            show(f, job);
-            json_decref(job);
-        }
+    int rc = hc_json(c, "GET", path, NULL, &r);
+    int code = transient(rc, &r) ? -1 : hc_check(c, rc, &r, "job");
+    if (code < 0 && !rc) /* an answer, but 502/503/504: say which */
+        snprintf(c->err, sizeof c->err, "HTTP %ld", r.status);
+    json_t *job = code ? NULL : hc_body_json(&r, "job");
+    if (!code && !job)
+        code = EXIT_INTERNAL;
+    if (job)
+        show(f, job);
+    json_decref(job);
+    hc_response_free(&r);
+    return code;
+}
+
+/* Follows job `id` to its end: the event stream, a poll whenever the
+ * stream ends early, and through a server restart or a dropped connection
+ * a reconnect with backoff for up to f->window_s. Returns an exit code;
+ * f->final holds the job. */
+static int wait_job(hc_client *c, follow *f) {
+    char path[160];
+    snprintf(path, sizeof path, "/api/v1/jobs/%s/events", f->id);
+    while (!f->final) {
+        hc_response r;
+        int rc = hc_events(c, path, on_event, f, &r);
+        int code = 0;
+        if (!f->final && !transient(rc, &r) && (r.status < 200 || r.status >= 300))
+            code = hc_check(c, rc, &r, "events");
         hc_response_free(&r);
-        if (!f->final)
+        if (!code && !f->final)
+            code = poll_once(c, f);
+        if (code > 0)
+            return code;
+        if (code < 0 && !backoff(c, f)) {
+            fprintf(stderr,
+                    "tessera: job %s: the server did not answer for %.0f s; giving up "
+                    "(the job may still finish: `tessera status %s`)\n",
+                    f->id, f->window_s, f->id);
+            return EXIT_INTERNAL;
+        }
+        if (!code && !f->final)
             tsr_clock_sleep_ms(POLL_MS);
     }
     return EXIT_OK;
@@ -155,8 +209,9 @@ static json_t *pipeline_value(const char *text) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: tessera submit [--server URL] [--token T] -p PIPELINE FILE... -o DIR\n"
-                    "                      [--format F] [--quality Q] [--no-wait]\n");
+    fprintf(stderr,
+            "usage: tessera submit [--server URL] [--token T] -p PIPELINE FILE... -o DIR\n"
+            "                      [--format F] [--quality Q] [--no-wait] [--reconnect-s S]\n");
 }
 
 /* Checks the arguments that need no server; returns an exit code. */
@@ -303,6 +358,7 @@ typedef struct submit_args {
     const char *format; /* --format; NULL = the server's default */
     long quality;       /* --quality; 0 = default, -1 = malformed */
     int no_wait;        /* --no-wait: print the job id and exit */
+    double reconnect_s; /* --reconnect-s: how long the server may stay unreachable */
     char **files;       /* the images (borrowed from argv) */
     int n_files;        /* how many */
 } submit_args;
@@ -320,6 +376,13 @@ static int parse_submit_args(int argc, char **argv, submit_args *a) {
             a->no_wait = 1;
         } else if ((!strcmp(arg, "-p") || !strcmp(arg, "--pipeline")) && i + 1 < argc) {
             a->pipe = argv[++i];
+        } else if (!strcmp(arg, "--reconnect-s") && i + 1 < argc) {
+            char *end;
+            a->reconnect_s = strtod(argv[++i], &end);
+            if (*end || !(a->reconnect_s >= 0 && a->reconnect_s <= 86400)) {
+                fprintf(stderr, "tessera submit: --reconnect-s must be 0..86400 seconds\n");
+                return EXIT_USAGE;
+            }
         } else if (!strcmp(arg, "--format") && i + 1 < argc) {
             a->format = argv[++i];
         } else if (!strcmp(arg, "--quality") && i + 1 < argc) {
@@ -355,8 +418,10 @@ static int check_files(char **files, int n) {
 
 /* Follows job `job` to its end with a progress bar, then downloads its
  * results into `out`. Returns the exit code. */
-static int follow_job(hc_client *c, const json_t *job, const char *out) {
-    follow f = {.tty = isatty(STDERR_FILENO), .id = json_string_value(json_object_get(job, "id"))};
+static int follow_job(hc_client *c, const json_t *job, const char *out, double reconnect_s) {
+    follow f = {.tty = isatty(STDERR_FILENO),
+                .id = json_string_value(json_object_get(job, "id")),
+                .window_s = reconnect_s};
     cli_progress_start(&f.bar, f.id);
     int code = wait_job(c, &f);
     const char *state = f.final ? json_string_value(json_object_get(f.final, "state")) : "";
@@ -373,7 +438,8 @@ static int follow_job(hc_client *c, const json_t *job, const char *out) {
 }
 
 int cmd_submit(int argc, char **argv) {
-    submit_args a = {.files = calloc((size_t)argc, sizeof *a.files)};
+    submit_args a = {.files = calloc((size_t)argc, sizeof *a.files),
+                     .reconnect_s = RECONNECT_DEFAULT_S};
     if (!a.files)
         return EXIT_INTERNAL;
     int code = parse_submit_args(argc, argv, &a);
@@ -404,7 +470,7 @@ int cmd_submit(int argc, char **argv) {
     if (!code && a.no_wait)
         printf("%s\n", json_string_value(json_object_get(job, "id")));
     else if (!code)
-        code = follow_job(&c, job, a.o.out);
+        code = follow_job(&c, job, a.o.out, a.reconnect_s);
     json_decref(job);
     json_decref(ids);
     json_decref(sizes);

@@ -36,6 +36,8 @@ const route server_routes[] = {
     {"GET", "/app.js", h_web, ACCESS_PUBLIC, BODY_NONE},
     {"GET", "/js/{name}.js", h_web, ACCESS_PUBLIC, BODY_NONE},
     {"GET", "/style.css", h_web, ACCESS_PUBLIC, BODY_NONE},
+    {"GET", "/favicon.svg", h_web, ACCESS_PUBLIC, BODY_NONE},
+    {"GET", "/favicon.ico", h_web, ACCESS_PUBLIC, BODY_NONE}, /* the same SVG */
 };
 const int server_route_count = (int)(sizeof server_routes / sizeof server_routes[0]);
 

@@ -7,6 +7,19 @@
 #include "server/server_internal.h"
 #include "service/image_run.h"
 
+/* Replies 400 bad_pipeline with the context's message and, for a JSON
+ * list, the step and parameter to blame (pipeline_error_fields). */
+static enum MHD_Result reply_pipeline_error(request *r, json_t *pipeline) {
+    const char *msg = tsr_ctx_message(r->ctx);
+    snprintf(r->reason, sizeof r->reason, "%.199s", msg); /* the audit line's reason */
+    json_t *error = json_pack("{s:s, s:s}", "code", "bad_pipeline", "message", msg);
+    json_t *fields = pipeline_error_fields(pipeline);
+    if (error && fields)
+        json_object_update(error, fields);
+    json_decref(fields);
+    return reply_json(r, 400, error ? json_pack("{s:o}", "error", error) : NULL);
+}
+
 /* Reads the job request's pipeline (text or JSON list) into *out; replies
  * 400/413 itself and returns 0 when it is not usable. */
 static int parse_pipeline(request *r, json_t *v, tsr_pipeline **out, enum MHD_Result *res) {
@@ -33,10 +46,12 @@ static int parse_pipeline(request *r, json_t *v, tsr_pipeline **out, enum MHD_Re
     }
     tsr_status st = tsr_pipeline_parse(r->ctx, text, out);
     free(owned);
+    if (st == TSR_ERR_USAGE) {
+        *res = reply_pipeline_error(r, v);
+        return 0;
+    }
     if (st) {
-        *res = reply_error(r, st == TSR_ERR_USAGE ? 400 : 500,
-                           st == TSR_ERR_USAGE ? "bad_pipeline" : "internal", "%s",
-                           tsr_ctx_message(r->ctx));
+        *res = reply_error(r, 500, "internal", "%s", tsr_ctx_message(r->ctx));
         return 0;
     }
     return 1;

@@ -1,5 +1,6 @@
 /* Operations, pipeline validation lives in routes_jobs.c; here: the
  * operation list, health, readiness and the embedded web UI. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,6 +62,8 @@ enum MHD_Result h_web(request *r) {
     char path[96]; /* the pattern with its {name} filled in (at most 64 characters) */
     if (!asset_path(r, path, sizeof path))
         return reply_error(r, 404, "not_found", "no such file");
+    if (!strcmp(path, "/favicon.ico")) /* browsers ask for it whatever the page links */
+        snprintf(path, sizeof path, "/favicon.svg");
     for (size_t i = 0; i < tsr_web_asset_count; i++) {
         const web_asset *a = &tsr_web_assets[i];
         if (strcmp(a->path, path))

@@ -99,6 +99,13 @@ int route_match(const char *method, const char *path, char params[2][65], int *p
 /* "GET, DELETE" of the routes matching `path`, into buf. */
 void route_allowed(const char *path, char *buf, size_t size);
 
+/* ---- pipeline_error.c ---- */
+/* {"step": N (1 = the first), "param": NAME (when one is to blame)} for
+ * the first step of the JSON list `pipeline` (borrowed) that does not
+ * parse alone; NULL when `pipeline` is not a list or every step parses
+ * alone. The caller owns the result. */
+json_t *pipeline_error_fields(json_t *pipeline);
+
 /* ---- reply.c ---- */
 /* Adds security headers and X-Request-Id, queues, destroys the response. */
 enum MHD_Result reply(request *r, unsigned status, struct MHD_Response *resp);

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "server/server_internal.h"
+#include "util/units.h"
 
 #define VALIDATE_ROWS 16 /* rows decoded per call while validating */
 /* Memory one whole-image decode (GIF, WebP: they do not stream) may take
@@ -194,9 +195,10 @@ int upload_begin(request *r, enum MHD_Result *result) {
     up->cap = tsr_ctx_limits(r->ctx)->max_file_bytes;
     const char *len = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
     if (len && strtoull(len, NULL, 10) > up->cap) {
-        *result = reply_error(r, 413, "too_large",
-                              "the upload has %s bytes, more than the cap of %llu bytes", len,
-                              (unsigned long long)up->cap);
+        char size[TSR_UNITS_TEXT], cap[TSR_UNITS_TEXT];
+        tsr_units_pair(TSR_UNIT_BYTES, strtoull(len, NULL, 10), up->cap, size, cap);
+        *result = reply_error(r, 413, "too_large", "the upload is %s, more than the limit of %s",
+                              size, cap);
         return 0;
     }
     if (!quota_begin(r, len, result))
@@ -224,9 +226,9 @@ void upload_feed(request *r, const char *data, size_t size) {
     if (up->err)
         return;
     if (up->total > up->cap) {
-        fail(r, -1,
-             tsr_error(r->ctx, TSR_ERR_LIMIT, "the upload is over the cap of %llu bytes",
-                       (unsigned long long)up->cap));
+        char cap[TSR_UNITS_TEXT];
+        tsr_units_format(TSR_UNIT_BYTES, up->cap, cap);
+        fail(r, -1, tsr_error(r->ctx, TSR_ERR_LIMIT, "the upload is over the limit of %s", cap));
         return;
     }
     if (up->total > up->quota_room) {
@@ -253,6 +255,8 @@ static tsr_status validate(request *r, part *p) {
     tsr_image_info info;
     uint8_t *rows = NULL;
     tsr_limits saved;
+    if (tsr_blob_writer_bytes(p->writer) == 0) /* 400, before any decoder calls it a format */
+        return tsr_error(r->ctx, TSR_ERR_USAGE, "empty file (0 bytes)");
     cap_whole_decode(r, tsr_blob_writer_temp_path(p->writer), &saved);
     tsr_status st =
         tsr_row_reader_open(r->ctx, tsr_blob_writer_temp_path(p->writer), NULL, &rd, &info);

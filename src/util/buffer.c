@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "tessera/image.h"
+#include "util/units.h"
 
 #define DEFAULT_BUFFER_MAX ((size_t)4 << 30)
 
@@ -46,6 +47,13 @@ void tsr_buffer_free(tsr_buffer *buf) {
     buf->len = buf->cap = 0;
 }
 
+/* A LIMIT error for a file that grew past `max_bytes` while read. */
+static tsr_status over_limit(tsr_ctx *ctx, const char *path, uint64_t max_bytes) {
+    char cap[TSR_UNITS_TEXT];
+    tsr_units_format(TSR_UNIT_BYTES, max_bytes, cap);
+    return tsr_error(ctx, TSR_ERR_LIMIT, "%s: more than the limit of %s", path, cap);
+}
+
 tsr_status tsr_file_read(tsr_ctx *ctx, const char *path, uint64_t max_bytes, tsr_buffer *buf) {
     tsr_status st = TSR_OK;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -57,8 +65,9 @@ tsr_status tsr_file_read(tsr_ctx *ctx, const char *path, uint64_t max_bytes, tsr
         goto out;
     }
     if ((uint64_t)sb.st_size > max_bytes) {
-        st = tsr_error(ctx, TSR_ERR_LIMIT, "%s: %lld bytes is more than the limit of %llu", path,
-                       (long long)sb.st_size, (unsigned long long)max_bytes);
+        char size[TSR_UNITS_TEXT], cap[TSR_UNITS_TEXT];
+        tsr_units_pair(TSR_UNIT_BYTES, (uint64_t)sb.st_size, max_bytes, size, cap);
+        st = tsr_error(ctx, TSR_ERR_LIMIT, "%s: %s is more than the limit of %s", path, size, cap);
         goto out;
     }
     buf->max = (size_t)max_bytes + 1;
@@ -68,8 +77,7 @@ tsr_status tsr_file_read(tsr_ctx *ctx, const char *path, uint64_t max_bytes, tsr
     }
     for (;;) {
         if (buf->len == buf->cap && tsr_buffer_reserve(buf, 65536)) {
-            st = tsr_error(ctx, TSR_ERR_LIMIT, "%s: more than the limit of %llu bytes", path,
-                           (unsigned long long)max_bytes);
+            st = over_limit(ctx, path, max_bytes);
             goto out;
         }
         ssize_t n = read(fd, buf->data + buf->len, buf->cap - buf->len);
@@ -84,8 +92,7 @@ tsr_status tsr_file_read(tsr_ctx *ctx, const char *path, uint64_t max_bytes, tsr
         buf->len += (size_t)n;
     }
     if (buf->len > max_bytes)
-        st = tsr_error(ctx, TSR_ERR_LIMIT, "%s: more than the limit of %llu bytes", path,
-                       (unsigned long long)max_bytes);
+        st = over_limit(ctx, path, max_bytes);
 out:
     close(fd);
     return st;

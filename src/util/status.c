@@ -7,6 +7,7 @@
 
 #include "tessera/status.h"
 #include "util/log.h"
+#include "util/units.h"
 
 struct tsr_ctx {
     pthread_mutex_t lock; /* guards status and message */
@@ -138,6 +139,13 @@ const char *tsr_status_name(tsr_status status) {
     return "unknown status";
 }
 
+/* A LIMIT error for `pixels` over `limit`, both in MP. */
+static tsr_status over_pixels(tsr_ctx *ctx, const char *what, uint64_t pixels, uint64_t limit) {
+    char size[TSR_UNITS_TEXT], cap[TSR_UNITS_TEXT];
+    tsr_units_pair(TSR_UNIT_PIXELS, pixels, limit, size, cap);
+    return tsr_error(ctx, TSR_ERR_LIMIT, "%s: %s is more than the limit of %s", what, size, cap);
+}
+
 tsr_status tsr_limits_check(tsr_ctx *ctx, const char *what, uint64_t width, uint64_t height,
                             int bands) {
     const tsr_limits *l = tsr_ctx_limits(ctx);
@@ -149,10 +157,12 @@ tsr_status tsr_limits_check(tsr_ctx *ctx, const char *what, uint64_t width, uint
             ctx, TSR_ERR_LIMIT, "%s: %llux%llu is larger than the limit of %ux%u pixels", what,
             (unsigned long long)width, (unsigned long long)height, l->max_width, l->max_height);
     if (width * height > l->max_pixels)
-        return tsr_error(ctx, TSR_ERR_LIMIT, "%s: %llu pixels is more than the limit of %llu", what,
-                         (unsigned long long)(width * height), (unsigned long long)l->max_pixels);
-    if (width * height * (uint64_t)(bands > 0 ? bands : 4) > l->max_alloc)
-        return tsr_error(ctx, TSR_ERR_LIMIT, "%s: decoded image would exceed the %llu-byte cap",
-                         what, (unsigned long long)l->max_alloc);
+        return over_pixels(ctx, what, width * height, l->max_pixels);
+    if (width * height * (uint64_t)(bands > 0 ? bands : 4) > l->max_alloc) {
+        char cap[TSR_UNITS_TEXT];
+        tsr_units_format(TSR_UNIT_BYTES, l->max_alloc, cap);
+        return tsr_error(ctx, TSR_ERR_LIMIT, "%s: decoded image would exceed the %s cap", what,
+                         cap);
+    }
     return TSR_OK;
 }

@@ -47,12 +47,12 @@ export function check(cond, message) {
         throw new Error(message);
 }
 
-/* Starts `tessera serve --listen 127.0.0.1:0 ARGS...` with ENV added to this
- * process's; resolves with its base URL (http:// or https://) once it prints
- * the port. */
-export function startServer(args, env) {
+/* Starts `tessera serve --listen LISTEN ARGS...` (LISTEN default
+ * 127.0.0.1:0, a free port) with ENV added to this process's; resolves with
+ * its base URL (http:// or https://) once it prints the port. */
+export function startServer(args, env, listen = '127.0.0.1:0') {
     return new Promise((resolveStart, reject) => {
-        const proc = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', ...args], {
+        const proc = spawn(BIN, ['serve', '--listen', listen, ...args], {
             env: { ...process.env, ...env },
             stdio: ['ignore', 'pipe', 'pipe'],
         });
@@ -70,6 +70,12 @@ export function startServer(args, env) {
             }
         });
     });
+}
+
+/* Stops every server started so far (SIGTERM, then SIGKILL after 10 s). */
+export async function stopServers() {
+    for (const proc of servers)
+        await stopServer(proc);
 }
 
 async function stopServer(proc) {

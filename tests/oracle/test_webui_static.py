@@ -59,6 +59,7 @@ EXPECTED_ROUTES = {
     ("POST", "/api/v1/tokens"), ("GET", "/api/v1/tokens"), ("DELETE", "/api/v1/tokens/{id}"),
     ("GET", "/metrics"), ("GET", "/healthz"), ("GET", "/readyz"),
     ("GET", "/"), ("GET", "/app.js"), ("GET", "/js/{name}.js"), ("GET", "/style.css"),
+    ("GET", "/favicon.svg"), ("GET", "/favicon.ico"),
 }
 
 

@@ -55,6 +55,8 @@ ROUTES = {
     ("GET", "/app.js"): "public",
     ("GET", "/js/{name}.js"): "public",
     ("GET", "/style.css"): "public",
+    ("GET", "/favicon.svg"): "public",
+    ("GET", "/favicon.ico"): "public",
 }
 
 # What each caller may get, by route kind (None: the route is not called).

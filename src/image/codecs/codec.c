@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "codec_internal.h"
+#include "util/units.h"
 
 /* Indexed by tsr_format; NULL for UNKNOWN. */
 static const tsr_codec *const codecs[TSR_FORMAT_COUNT] = {
@@ -83,9 +84,13 @@ bool tsr_format_can_encode(tsr_format format) {
 static tsr_status find_codec(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
                              const tsr_codec **out) {
     *out = NULL;
-    if (len > tsr_ctx_limits(ctx)->max_file_bytes)
-        return tsr_error(ctx, TSR_ERR_LIMIT, "input: %zu bytes is more than the limit of %llu", len,
-                         (unsigned long long)tsr_ctx_limits(ctx)->max_file_bytes);
+    if (len > tsr_ctx_limits(ctx)->max_file_bytes) {
+        char size[TSR_UNITS_TEXT], limit[TSR_UNITS_TEXT];
+        tsr_units_pair(TSR_UNIT_BYTES, len, tsr_ctx_limits(ctx)->max_file_bytes, size, limit);
+        return tsr_error(ctx, TSR_ERR_LIMIT, "input: %s is more than the limit of %s", size, limit);
+    }
+    if (len == 0)
+        return tsr_error(ctx, TSR_ERR_FORMAT, "input: empty file (0 bytes)");
     tsr_format f = tsr_format_detect(bytes, len);
     if (f == TSR_FORMAT_UNKNOWN)
         return tsr_error(ctx, TSR_ERR_FORMAT,

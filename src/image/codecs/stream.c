@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "stream_internal.h"
+#include "util/units.h"
 
 #define SNIFF_BYTES 64
 
@@ -139,8 +140,14 @@ tsr_status tsr_row_reader_open(tsr_ctx *ctx, const char *path, const tsr_decode_
     r->file_len = (uint64_t)sb.st_size;
     uint64_t cap = tsr_ctx_limits(ctx)->max_file_bytes;
     if (r->file_len > cap) {
-        st = tsr_error(ctx, TSR_ERR_LIMIT, "%s: %llu bytes is more than the limit of %llu", path,
-                       (unsigned long long)r->file_len, (unsigned long long)cap);
+        char size[TSR_UNITS_TEXT], limit[TSR_UNITS_TEXT];
+        tsr_units_pair(TSR_UNIT_BYTES, r->file_len, cap, size, limit);
+        st =
+            tsr_error(ctx, TSR_ERR_LIMIT, "%s: %s is more than the limit of %s", path, size, limit);
+        goto out;
+    }
+    if (r->file_len == 0) {
+        st = tsr_error(ctx, TSR_ERR_FORMAT, "%s: empty file (0 bytes)", path);
         goto out;
     }
     size_t n = r->file_len < SNIFF_BYTES ? (size_t)r->file_len : SNIFF_BYTES;

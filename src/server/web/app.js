@@ -15,7 +15,8 @@
  *   uploads.js   images: upload and list    steps.js    the pipeline editor
  *   run.js       output, Check and Run      jobs.js     job panel, progress, past jobs
  *   events.js    the SSE reader             results.js  previews and downloads
- *   workers.js   the workers table
+ *   workers.js   the workers table          follow.js   a job to its end, reconnecting
+ *   fields.js    errors next to their field
  *
  * Stable hooks for browser tests (Playwright). Ids in index.html:
  *   #signin-form, #token-input, #signin-button, #signout-button, #auth-status
@@ -31,6 +32,8 @@
  *     being created, then the job's state), #progress (role=progressbar,
  *     aria-valuenow 0..100) with #progress-bar inside, #progress-text,
  *   #job-state, #job-errors, #cancel-button
+ *   #job-connection ("reconnecting…" while the server does not answer; then
+ *     #job-panel has data-connection="reconnecting")
  *   #results-section, #results, #download-button, #download-message
  *   #jobs-refresh-button, #jobs-body
  *   #workers-section, #workers-summary, #workers-table, #workers-body, #workers-empty

@@ -1,6 +1,7 @@
 /*
  * The API client: fetch() with the Bearer token from state.token, errors
- * as ApiError (HTTP status, the error body's code and message, Retry-After),
+ * as ApiError (HTTP status, the error body's code and message, Retry-After,
+ * and for a bad pipeline the step and parameter to blame),
  * JSON helpers and the file name of a download.
  */
 import { state } from './state.js';
@@ -8,12 +9,14 @@ import { state } from './state.js';
 export const API = '/api/v1';
 
 export class ApiError extends Error {
-    constructor(status, code, message, retryAfter, image = null) {
+    constructor(status, code, message, retryAfter, where) {
         super(message);
         this.status = status;         /* HTTP status, 0 for network failures */
         this.code = code;             /* the error body's code */
         this.retryAfter = retryAfter; /* seconds, or null */
-        this.image = image;           /* bad_pipeline: the image it cannot run on, or null */
+        this.image = where && typeof where.image === 'string' ? where.image : null; /* bad_pipeline: the image it cannot run on */
+        this.step = where && Number.isInteger(where.step) ? where.step : null; /* pipeline step to blame, 1 = first */
+        this.param = where && typeof where.param === 'string' ? where.param : null; /* its parameter */
     }
 }
 
@@ -32,19 +35,19 @@ export async function request(path, options = {}) {
     }
     if (response.ok || response.status === 304)
         return response;
-    let code = 'http', message = '', image = null;
+    let code = 'http', message = '', where = null;
     try {
         const body = await response.json();
         if (body && body.error) {
             code = body.error.code || code;
             message = body.error.message || '';
-            image = body.error.image || null;
+            where = body.error;
         }
     } catch (ignored) {
         message = response.statusText;
     }
     const retry = parseInt(response.headers.get('Retry-After') || '', 10);
-    throw new ApiError(response.status, code, message, Number.isFinite(retry) ? retry : null, image);
+    throw new ApiError(response.status, code, message, Number.isFinite(retry) ? retry : null, where);
 }
 
 export async function getJson(path) {

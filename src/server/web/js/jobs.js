@@ -1,19 +1,17 @@
 /*
  * Jobs: the job panel (#job-panel) with its progress bar, state, errors and
- * Cancel button, fed by the job's event stream (GET /jobs/{id}/events,
- * polling GET /jobs/{id} once a second when the stream is unavailable),
+ * Cancel button, fed through follow.js (the event stream, polling, and
+ * reconnecting after a server restart, shown as "reconnecting…"),
  * and the past-jobs table (#jobs-body) whose "Show" opens a job here.
  */
 import { loadAccount } from './account.js';
-import { API, ApiError, getJson, request, sendJson } from './api.js';
+import { API, getJson, sendJson } from './api.js';
 import { byId, el } from './dom.js';
-import { readEvents } from './events.js';
+import { TERMINAL, followJob } from './follow.js';
 import { duration, formatEta } from './format.js';
 import { report, say, showError } from './messages.js';
 import { clearResults, downloadJob, showResults } from './results.js';
 import { imageName } from './uploads.js';
-
-const TERMINAL = ['succeeded', 'failed', 'cancelled'];
 
 let shown = null;  /* the job shown in the panel */
 let follow = null; /* AbortController of the event stream being read */
@@ -83,7 +81,24 @@ export function resetJobPanel() {
     showProgress({ state: 'submitting', percent: 0 });
 }
 
-/* Shows `job` and follows it until it ends. */
+/* Shows whether the server answers while a job is followed: "reconnecting…" on the panel. */
+function showConnection(job, connected) {
+    const line = byId('job-connection');
+    const panel = byId('job-panel');
+    if (connected) {
+        line.hidden = true;
+        line.textContent = '';
+        delete panel.dataset.connection;
+        say(`Reconnected; showing job ${job.id} as the server has it now.`);
+        return;
+    }
+    panel.dataset.connection = 'reconnecting';
+    line.textContent = 'Lost the connection to the server; reconnecting… (the job goes on on the server)';
+    line.hidden = false;
+    say('Reconnecting to the server…');
+}
+
+/* Shows `job` and follows it until it ends, through server restarts (follow.js). */
 export function openJob(job) {
     stopFollowing();
     clearResults();
@@ -95,67 +110,23 @@ export function openJob(job) {
     }
     const controller = new AbortController();
     follow = controller;
-    followEvents(job.id, controller.signal).then((finished) => {
-        if (!finished && !controller.signal.aborted)
-            return pollJob(job.id, controller.signal);
-        return undefined;
-    }).catch((err) => report(err, 'Following the job'));
-}
-
-/*
- * Reads GET /jobs/{id}/events. Resolves true when a "done" event arrived,
- * false when the stream ended or broke before.
- */
-async function followEvents(id, signal) {
-    let response;
-    try {
-        response = await request(`${API}/jobs/${encodeURIComponent(id)}/events`, {
-            headers: { Accept: 'text/event-stream' }, signal,
-        });
-    } catch (err) {
-        if (err.name === 'AbortError' || (err instanceof ApiError && err.status === 401))
-            throw err;
-        return false;
-    }
-    return readEvents(response, dispatch);
-}
-
-/* Handles one SSE event; true when the job has ended. */
-function dispatch(event, data) {
-    let job;
-    try {
-        job = JSON.parse(data);
-    } catch (ignored) {
-        return false;
-    }
-    if (!job || !job.id || (shown && job.id !== shown.id))
-        return false;
-    showJob(job);
-    if (event === 'done' || TERMINAL.includes(job.state)) {
-        finishJob(job);
-        return true;
-    }
-    return false;
-}
-
-/* Fallback when the event stream is unavailable: GET the job once a second. */
-async function pollJob(id, signal) {
-    while (!signal.aborted) {
-        const job = await getJson(`${API}/jobs/${encodeURIComponent(id)}`);
-        if (signal.aborted)
-            return;
-        showJob(job);
-        if (TERMINAL.includes(job.state)) {
-            finishJob(job);
-            return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 1000));
-    }
+    const onJob = (update) => {
+        if (!controller.signal.aborted && (!shown || update.id === shown.id))
+            showJob(update);
+    };
+    followJob(job.id, controller.signal, onJob, (connected) => showConnection(job, connected))
+        .then((final) => {
+            if (final && !controller.signal.aborted)
+                finishJob(final);
+        })
+        .catch((err) => report(err, 'Following the job'));
 }
 
 function finishJob(job) {
     if (follow && shown && shown.id === job.id)
         follow = null;
+    byId('job-connection').hidden = true;
+    delete byId('job-panel').dataset.connection;
     if (job.state === 'succeeded')
         say(`Job ${job.id} finished: 100%.`);
     else if (job.state === 'cancelled')

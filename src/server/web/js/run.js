@@ -1,7 +1,7 @@
 /*
  * Check and Run: the output settings (#output-format, #output-quality),
  * "Check pipeline" (POST /pipelines/validate, then #confirm-panel shows the
- * normalized pipeline) and "Run" (POST /jobs with exactly what was shown,
+ * normalized pipeline; a bad field is marked where it is, steps.js markField) and "Run" (POST /jobs with exactly what was shown,
  * then the job panel follows the new job).
  */
 import { loadAccount } from './account.js';
@@ -11,6 +11,7 @@ import { byId } from './dom.js';
 import { loadJobs, openJob, resetJobPanel } from './jobs.js';
 import { report, say, showError } from './messages.js';
 import { state } from './state.js';
+import { FieldError, clearFieldErrors, markField } from './fields.js';
 import { buildPipeline } from './steps.js';
 
 function outputSettings() {
@@ -20,14 +21,36 @@ function outputSettings() {
     return { format: byId('output-format').value, quality: Number(quality.value) };
 }
 
+/* Shows a 400 about the pipeline next to the field it names (or at the
+ * top when it names none); false for any other error. */
+function showPipelineError(err) {
+    if (!(err instanceof ApiError) || err.status !== 400)
+        return false;
+    const upload = err.image && selectedImages().find((u) => u.image.id === err.image);
+    if (upload) {
+        showError(`The pipeline cannot run on ${upload.image.name || err.image}: ${err.message}.`);
+        return true;
+    }
+    const message = `Not valid: ${err.message || 'the server rejected it'}.`;
+    if (err.step && markField(err.step - 1, err.param, message))
+        say(`Step ${err.step} needs a change: see the marked field.`);
+    else
+        showError(`The pipeline is not valid: ${err.message || 'the server rejected it'}.`);
+    return true;
+}
+
 async function checkPipeline() {
     showError('');
+    clearFieldErrors();
     let pipeline, output;
     try {
         pipeline = buildPipeline();
         output = outputSettings();
     } catch (err) {
-        showError(`${err.message}.`);
+        if (err instanceof FieldError && markField(err.index, err.param, `${err.message}.`))
+            say(`Step ${err.index + 1} needs a change: see the marked field.`);
+        else
+            showError(`${err.message}.`);
         return;
     }
     const revision = state.revision;
@@ -47,13 +70,7 @@ async function checkPipeline() {
         say(`Pipeline checked: ${result.text}`);
     } catch (err) {
         say('');
-        const upload = err instanceof ApiError && err.image &&
-            selectedImages().find((u) => u.image.id === err.image);
-        if (upload)
-            showError(`The pipeline cannot run on ${upload.image.name || err.image}: ${err.message}.`);
-        else if (err instanceof ApiError && err.status === 400)
-            showError(`The pipeline is not valid: ${err.message || 'the server rejected it'}.`);
-        else
+        if (!showPipelineError(err))
             report(err, 'Checking the pipeline');
     }
 }
@@ -80,7 +97,8 @@ async function runJob() {
     } catch (err) {
         byId('run-button').disabled = false;
         say('');
-        report(err, 'Starting the job');
+        if (!(err instanceof ApiError && err.step && showPipelineError(err)))
+            report(err, 'Starting the job');
     }
 }
 

@@ -7,6 +7,7 @@
  */
 import { invalidate } from './confirm.js';
 import { byId, el } from './dom.js';
+import { FieldError, clearFieldErrors } from './fields.js';
 import { say } from './messages.js';
 import { state } from './state.js';
 
@@ -214,8 +215,9 @@ function onStepButton(event) {
 }
 
 /* The JSON value of one parameter, or undefined to leave it out; throws
- * Error naming the step and parameter when the field is invalid. */
-function paramValue(step, param, where) {
+ * FieldError naming the step and parameter when the field is invalid. */
+function paramValue(step, param, where, index) {
+    const fail = (message) => new FieldError(message, index, param.name);
     const control = byId(`step-${step.uid}-${param.name}`);
     if (param.type === 'bool')
         return control.checked;
@@ -224,17 +226,17 @@ function paramValue(step, param, where) {
     if (param.type === 'kernel') {
         const cells = Array.from(step.element.querySelectorAll(`[data-param="${param.name}"] .kernel-cell`));
         if (cells.some((c) => c.value === '' || !c.checkValidity()))
-            throw new Error(`${where}: every kernel value must be a number from ${param.min} to ${param.max}`);
+            throw fail(`${where}: every kernel value must be a number from ${param.min} to ${param.max}`);
         return cells.map((c) => Number(c.value));
     }
     if (control.value !== '') {
         if (!control.checkValidity())
-            throw new Error(`${where} must be ${param.type === 'int' ? 'a whole number' : 'a number'} ` +
+            throw fail(`${where} must be ${param.type === 'int' ? 'a whole number' : 'a number'} ` +
                 `from ${param.min} to ${param.max}`);
         return Number(control.value);
     }
     if (control.validity.badInput)
-        throw new Error(`${where} is not a number`);
+        throw fail(`${where} is not a number`);
     return undefined;
 }
 
@@ -245,7 +247,7 @@ export function buildPipeline() {
     return steps.map((step, i) => {
         const json = { op: step.op.name };
         for (const param of step.op.params) {
-            const value = paramValue(step, param, `Step ${i + 1} (${step.op.name}): ${param.name}`);
+            const value = paramValue(step, param, `Step ${i + 1} (${step.op.name}): ${param.name}`, i);
             if (value !== undefined)
                 json[param.name] = value;
         }
@@ -255,6 +257,10 @@ export function buildPipeline() {
 
 /* Wires the operation picker, Add step and the step list. */
 export function setupSteps() {
+    byId('steps-list').addEventListener('input', (event) => {
+        if (event.target.closest('.step-invalid'))
+            clearFieldErrors();
+    });
     byId('op-select').addEventListener('change', showOpSummary);
     byId('add-step-button').addEventListener('click', () => addStep(byId('op-select').value));
     byId('steps-list').addEventListener('click', onStepButton);

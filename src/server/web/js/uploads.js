@@ -1,10 +1,11 @@
 /*
  * Images: the drop zone and file input, one POST /images per file with its
- * own confirmation or error, the images stored earlier (GET /images), and
+ * own confirmation or error (a failed file stays listed with its reason and
+ * a Remove button), the images stored earlier (GET /images), and
  * each image's "use in the job" checkbox. Entries live in state.uploads.
  */
 import { loadAccount } from './account.js';
-import { API, getJson, request } from './api.js';
+import { API, ApiError, getJson, request } from './api.js';
 import { updateConfirm } from './confirm.js';
 import { byId, el } from './dom.js';
 import { formatBytes } from './format.js';
@@ -76,12 +77,49 @@ async function uploadOne(entry) {
     } catch (err) {
         entry.element.dataset.state = 'error';
         entry.use.checked = false;
-        const message = plainError(err, `Uploading ${file.name}`);
-        entry.info.textContent = message;
+        entry.info.textContent = uploadProblem(err, file.name);
         entry.info.classList.add('error-text');
-        report(err, `Uploading ${file.name}`);
+        entry.info.setAttribute('role', 'alert');
+        entry.use.parentElement.replaceWith(removeButton(entry));
+        if (err instanceof ApiError && err.status === 401)
+            report(err, `Uploading ${file.name}`);
     }
     updateConfirm();
+}
+
+/* Why `name` was not stored, in the server's words without the name twice:
+ * "empty.png: the file is empty (0 bytes)", "big.png is too large: ...". */
+function uploadProblem(err, name) {
+    if (!(err instanceof ApiError) || !err.message || err.code === 'quota_exceeded')
+        return plainError(err, `Uploading ${name}`);
+    const detail = err.message.startsWith(`${name}: `) ? err.message.slice(name.length + 2) : err.message;
+    if (/^(?:[a-z]+: )?empty file\b/.test(detail))
+        return `${name}: the file is empty (0 bytes); choose a file with an image in it.`;
+    if (err.status === 413)
+        return `${name} is too large: ${detail}.`;
+    if (err.status === 400 || err.status === 415 || err.status === 422)
+        return `${name} was not stored: ${detail}.`;
+    return plainError(err, `Uploading ${name}`);
+}
+
+/* A "Remove" button that takes a failed upload off the list. */
+function removeButton(entry) {
+    const name = entry.file.name;
+    const button = el('button', { type: 'button', class: 'upload-remove', testid: 'upload-remove', text: 'Remove', 'aria-label': `Remove ${name} from the list` });
+    button.addEventListener('click', () => {
+        const index = state.uploads.indexOf(entry);
+        const next = entry.element.nextElementSibling || entry.element.previousElementSibling;
+        if (index >= 0)
+            state.uploads.splice(index, 1);
+        entry.element.remove();
+        if (entry.url)
+            URL.revokeObjectURL(entry.url);
+        say(`Removed ${name} from the list.`);
+        const focus = next && next.querySelector('button, input:not([disabled])');
+        (focus || byId('file-input')).focus();
+        updateConfirm();
+    });
+    return button;
 }
 
 async function uploadFiles(files) {
@@ -97,6 +135,11 @@ async function uploadFiles(files) {
     say(list.length === 1
         ? (good ? byId('status-message').textContent : `${list[0].name} was not uploaded.`)
         : `${good} of ${list.length} files uploaded.`);
+    const failed = entries.filter((e) => e.element.dataset.state === 'error');
+    if (failed.length === 1)
+        showError(failed[0].info.textContent);
+    else if (failed.length)
+        showError(`${failed.length} of ${list.length} files were not uploaded; the list of images says why for each.`);
 }
 
 /* Lists the images stored earlier (unticked) that the page does not show yet. */

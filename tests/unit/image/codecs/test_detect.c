@@ -73,6 +73,16 @@ static void test_unknown_is_format_error(void) {
     tsr_ctx_free(ctx);
 }
 
+static void test_empty_is_called_empty(void) {
+    tsr_image *img = (tsr_image *)1;
+    tsr_ctx *ctx = tsr_ctx_new();
+    static const uint8_t none[1] = {0};
+    CHECK_EQ_INT(tsr_image_decode(ctx, none, 0, NULL, &img, NULL), TSR_ERR_FORMAT);
+    CHECK(img == NULL);
+    CHECK_STR_CONTAINS(tsr_ctx_message(ctx), "empty file (0 bytes)");
+    tsr_ctx_free(ctx);
+}
+
 static void test_names(void) {
     CHECK_EQ_INT(tsr_format_from_name("jpg"), TSR_FORMAT_JPEG);
     CHECK_EQ_INT(tsr_format_from_name("JPEG"), TSR_FORMAT_JPEG);
@@ -145,6 +155,7 @@ int main(void) {
     RUN(test_magic_bytes);
     RUN(test_real_files);
     RUN(test_unknown_is_format_error);
+    RUN(test_empty_is_called_empty);
     RUN(test_names);
     RUN(test_info);
     return check_finish();

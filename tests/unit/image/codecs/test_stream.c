@@ -906,7 +906,7 @@ static void test_limits_at_open(void) {
         tsr_limits few = {.max_file_bytes = 1000};
         tsr_ctx_set_limits(ctx, &few);
         CHECK_EQ_INT(tsr_row_reader_open(ctx, path, NULL, &r, NULL), TSR_ERR_LIMIT);
-        CHECK_STR_CONTAINS(tsr_ctx_message(ctx), "bytes");
+        CHECK_STR_CONTAINS(tsr_ctx_message(ctx), "kB is more than the limit of 1 kB");
         tsr_ctx_reset(ctx);
         tsr_limits none = {0};
         tsr_ctx_set_limits(ctx, &none);
