@@ -13,7 +13,8 @@ Steps, each counted case by case:
       with every server on an S3 store, tests/s3's s3rver behind a
       SigV4-checking front)
   4b. the browser test (tests/browser: playwright-core driving Debian's
-     chromium against a real `tessera serve`, then the same over TLS against
+     chromium against a real `tessera serve` (ui.test.mjs; library.test.mjs:
+     the image library and the job history), then the same over TLS against
      a test CA; skipped, with a message, only when chromium is not installed,
      the TLS part also when certutil is not)
   5. the C unit suite again under ASan + UBSan (build-asan/)
@@ -183,6 +184,8 @@ def browser_suite(builddir):
     env = dict(os.environ, TESSERA_BIN=os.path.join(ROOT, builddir, "src", "cli", "tessera"),
                CHROMIUM=chromium)
     browser_file(folder, env, node, "ui.test.mjs", "browser")
+    # the image library and the job history (issue 12)
+    browser_file(folder, env, node, "library.test.mjs", "browser-library")
     # The same over TLS, trusting a test CA through an NSS database (certutil).
     _, error = tools.check("certutil")
     if error and error.missing:

@@ -12,7 +12,7 @@ import { loadAccount } from './account.js';
 import { API, getJson, request, sendJson } from './api.js';
 import { updateConfirm } from './confirm.js';
 import { byId, el } from './dom.js';
-import { formatBytes } from './format.js';
+import { shortBytes } from './format.js';
 import { report, say } from './messages.js';
 import { state } from './state.js';
 
@@ -27,7 +27,7 @@ let loading = 0;       /* generation of the latest list request */
 export function imageInfo(image) {
     const frames = image.frames > 1 ? `, ${image.frames} frames` : '';
     return `${image.format.toUpperCase()}, ${image.width}×${image.height}${frames}, ` +
-        `${formatBytes(image.bytes)}`;
+        `${shortBytes(image.bytes)}`;
 }
 
 /* An <img> showing image `image`'s thumbnail once it has loaded. */

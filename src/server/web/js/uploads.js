@@ -93,6 +93,7 @@ async function uploadFiles(files) {
     const entries = list.map((file) => addLibraryItem(file, null));
     await Promise.all(entries.map(uploadOne));
     loadAccount();
+    loadLibrary(); /* the count, and the page, now hold the new images */
     const good = entries.filter((e) => e.element.dataset.state === 'done' || e.image).length;
     say(list.length === 1
         ? (good ? byId('status-message').textContent : `${list[0].name} was not uploaded.`)
