@@ -187,8 +187,9 @@ static int images_delete(hc_client *c, const list_args *a) {
         !(doc = hc_body_json(&r, "delete images")))
         code = EXIT_INTERNAL;
     size_t i;
-    json_array_foreach(json_object_get(doc, "deleted"), i, v)
+    json_array_foreach(json_object_get(doc, "deleted"), i, v) {
         printf("deleted %s\n", json_string_value(v));
+    }
     json_array_foreach(json_object_get(doc, "not_found"), i, v) {
         fprintf(stderr, "tessera images delete: %s: not found\n", json_string_value(v));
         code = EXIT_INPUT;

@@ -76,6 +76,20 @@ class LibraryCliTest(unittest.TestCase):
         doc = json.loads(self.tessera("jobs", "--json").stdout)
         self.assertEqual(doc["total"], 0)
 
+    def test_submit_keeps_an_image_it_found_already_stored(self):
+        image = self.upload("chelsea.png")
+        out = os.path.join(self.srv.tmp, "out")
+        # the first file is already stored, the second is refused: submit
+        # deletes what it stored, never the image that was there before
+        r = self.tessera("submit", "-p", "grayscale", os.path.join(DATA, "chelsea.png"),
+                         os.path.join(DATA, "coffee.png"), os.path.join(DATA, "truncated.jpg"),
+                         "-o", out)
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+        self.assertIn("chelsea.png: %s" % image, r.stdout)
+        self.assertIn("(already stored)", r.stdout)
+        doc = json.loads(self.tessera("images", "--json").stdout)
+        self.assertEqual([i["id"] for i in doc["images"]], [image])
+
     def test_jobs_delete_refuses_an_active_job(self):
         image = self.upload("astronaut.png")
         status, job, _ = self.srv.json(
