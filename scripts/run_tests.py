@@ -14,7 +14,8 @@ Steps, each counted case by case:
       SigV4-checking front)
   4b. the browser test (tests/browser: playwright-core driving Debian's
      chromium against a real `tessera serve`: ui.test.mjs the user's path,
-     ux.test.mjs errors, a restart mid-job and narrow screens; then over TLS against
+     ux.test.mjs errors, a restart mid-job and narrow screens, library.test.mjs
+     the image library and the job history; then over TLS against
      a test CA; skipped, with a message, only when chromium is not installed,
      the TLS part also when certutil is not)
   5. the C unit suite again under ASan + UBSan (build-asan/)
@@ -186,6 +187,8 @@ def browser_suite(builddir):
     browser_file(folder, env, node, "ui.test.mjs", "browser")
     # errors where the user looks, a server restart mid-job, 390/1440 px, favicon
     browser_file(folder, env, node, "ux.test.mjs", "browser-ux")
+    # the image library and the job history (issue 12)
+    browser_file(folder, env, node, "library.test.mjs", "browser-library")
     # The same over TLS, trusting a test CA through an NSS database (certutil).
     _, error = tools.check("certutil")
     if error and error.missing:

@@ -27,6 +27,10 @@ int cmd_worker(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
+/* The image library and job history of a server (cmd_library.c): tessera
+ * images list/delete, tessera jobs list/rerun/delete. */
+int cmd_images(int argc, char **argv);
+int cmd_jobs(int argc, char **argv);
 /* Accounts on a data folder's store, offline (cmd_user.c, cmd_token.c):
  * tessera user add/list, tessera token issue/list/revoke. */
 int cmd_user(int argc, char **argv);

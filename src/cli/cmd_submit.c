@@ -151,8 +151,22 @@ static int wait_job(hc_client *c, follow *f) {
     return EXIT_OK;
 }
 
-/* Uploads each file, printing its confirmation, and adds its id to `ids`. */
-static int upload_all(hc_client *c, char **files, int n, json_t *ids) {
+/* Whether the JSON array `list` holds the string `s`. */
+static int holds(json_t *list, const char *s) {
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) {
+        if (!strcmp(json_string_value(v), s))
+            return 1;
+    }
+    return 0;
+}
+
+/* Uploads each file, printing its confirmation, and adds its id to `ids`
+ * (once: two files of the same bytes are one image) and, when the server
+ * stored it now rather than finding it already stored, to `fresh`: only
+ * those are deleted again after a failure. */
+static int upload_all(hc_client *c, char **files, int n, json_t *ids, json_t *fresh) {
     for (int i = 0; i < n; i++) {
         hc_response r;
         char what[300];
@@ -166,12 +180,17 @@ static int upload_all(hc_client *c, char **files, int n, json_t *ids) {
             code = EXIT_INTERNAL;
         }
         if (!code) {
-            printf("uploaded %s: %s, %s %lldx%lld, %lld bytes\n", files[i], id,
+            int again = json_is_true(json_object_get(doc, "duplicate"));
+            printf("uploaded %s: %s, %s %lldx%lld, %lld bytes%s\n", files[i], id,
                    json_string_value(json_object_get(doc, "format")),
                    json_integer_value(json_object_get(doc, "width")),
                    json_integer_value(json_object_get(doc, "height")),
-                   json_integer_value(json_object_get(doc, "bytes")));
-            json_array_append_new(ids, json_string(id));
+                   json_integer_value(json_object_get(doc, "bytes")),
+                   again ? " (already stored)" : "");
+            if (!holds(ids, id))
+                json_array_append_new(ids, json_string(id));
+            if (!again)
+                json_array_append_new(fresh, json_string(id));
         }
         json_decref(doc);
         hc_response_free(&r);
@@ -453,7 +472,7 @@ int cmd_submit(int argc, char **argv) {
     if (!code && !pipeline)
         code = EXIT_USAGE;
     hc_client c = {0};
-    json_t *ids = json_array(), *job = NULL, *sizes = json_array();
+    json_t *ids = json_array(), *fresh = json_array(), *job = NULL, *sizes = json_array();
     int *files_of = calloc((size_t)argc, sizeof *files_of);
     if (!code && !files_of)
         code = EXIT_INTERNAL;
@@ -463,10 +482,10 @@ int cmd_submit(int argc, char **argv) {
         code = hc_open(&c, a.o.server, a.o.token);
     if (!code)
         code = validate(&c, pipeline, sizes, a.files, files_of);
-    if (!code && (code = upload_all(&c, a.files, a.n_files, ids)))
-        forget(&c, ids);
+    if (!code && (code = upload_all(&c, a.files, a.n_files, ids, fresh)))
+        forget(&c, fresh);
     if (!code && (code = create_job(&c, ids, pipeline, a.format, a.quality, &job)))
-        forget(&c, ids);
+        forget(&c, fresh);
     if (!code && a.no_wait)
         printf("%s\n", json_string_value(json_object_get(job, "id")));
     else if (!code)
@@ -475,6 +494,7 @@ int cmd_submit(int argc, char **argv) {
     json_decref(ids);
     json_decref(sizes);
     free(files_of);
+    json_decref(fresh);
     json_decref(pipeline);
     if (c.curl)
         hc_close(&c);

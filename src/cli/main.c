@@ -20,6 +20,10 @@ static void usage(FILE *f) {
             "                 [--format F] [--quality Q] [--no-wait]\n"
             "  tessera status [--server URL] [--token T] [--json] [JOB_ID]\n"
             "  tessera fetch [--server URL] [--token T] JOB_ID -o DIR\n"
+            "  tessera images [list] [--search TEXT] [--limit N] [--offset N] [--json]\n"
+            "  tessera images delete ID...\n"
+            "  tessera jobs [list] [--state S] [--limit N] [--offset N] [--json]\n"
+            "  tessera jobs rerun ID... | delete [--cancel] ID...\n"
             "  tessera user add NAME --role admin|user|viewer [--data DIR]\n"
             "  tessera user list [--data DIR] [--json]\n"
             "  tessera user quota NAME [--bytes N|default] [--jobs N|default] [--data DIR]\n"
@@ -81,6 +85,10 @@ int main(int argc, char **argv) {
         return cmd_status(argc - 1, argv + 1);
     if (!strcmp(cmd, "fetch"))
         return cmd_fetch(argc - 1, argv + 1);
+    if (!strcmp(cmd, "images"))
+        return cmd_images(argc - 1, argv + 1);
+    if (!strcmp(cmd, "jobs"))
+        return cmd_jobs(argc - 1, argv + 1);
     if (!strcmp(cmd, "user"))
         return cmd_user(argc - 1, argv + 1);
     if (!strcmp(cmd, "token"))

@@ -79,9 +79,20 @@ json_t *job_json(tsr_server *srv, const tsr_store_job *job) {
     json_object_set_new(o, "finished", json_time(job->finished));
     json_object_set_new(o, "error", opt_string(job->error));
     json_object_set_new(o, "cpu_seconds", json_real(cpu));
+    json_object_set_new(o, "name", opt_string(job->name));
+    /* Wall time from start to end (null until both are known). */
+    json_object_set_new(o, "seconds",
+                        job->started && job->finished && job->finished >= job->started
+                            ? json_real((double)(job->finished - job->started) / 1000.0)
+                            : json_null());
     json_t *items = json_array();
-    for (size_t i = 0; job->items && i < job->item_count; i++)
+    uint64_t out_bytes = 0;
+    for (size_t i = 0; job->items && i < job->item_count; i++) {
         json_array_append_new(items, item_json(&job->items[i]));
+        if (job->items[i].state == TSR_JOB_SUCCEEDED)
+            out_bytes += job->items[i].result_bytes;
+    }
     json_object_set_new(o, "items", items);
+    json_object_set_new(o, "output_bytes", json_integer((json_int_t)out_bytes));
     return o;
 }

@@ -137,6 +137,22 @@ int query_limit(request *r, size_t *limit, enum MHD_Result *result) {
     return 1;
 }
 
+int query_offset(request *r, size_t *offset, enum MHD_Result *result) {
+    const char *s = query_arg(r, "offset");
+    *offset = 0;
+    if (!s)
+        return 1;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || v < 0 || v > 1000000000LL) {
+        *result =
+            reply_error(r, 400, "bad_request", "offset must be an integer from 0 to 1000000000");
+        return 0;
+    }
+    *offset = (size_t)v;
+    return 1;
+}
+
 int etag_matches(request *r, const char *etag) {
     const char *inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-None-Match");
     return inm && (strstr(inm, etag) != NULL || !strcmp(inm, "*"));

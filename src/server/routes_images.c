@@ -10,23 +10,28 @@
 #include "server/server_internal.h"
 
 enum MHD_Result h_images_list(request *r) {
-    size_t limit, count = 0;
+    size_t count = 0;
+    int64_t total = 0;
     enum MHD_Result res;
     tsr_store_image *list = NULL;
-    if (!query_limit(r, &limit, &res))
+    tsr_store_image_query q = {.name = query_arg(r, "q")};
+    if (!query_limit(r, &q.limit, &res) || !query_offset(r, &q.offset, &res))
         return res;
-    tsr_status st = tsr_store_image_list(r->srv->store, r->ctx, &r->user, limit, &list, &count);
+    if (q.name && strlen(q.name) > TSR_STORE_FILE_NAME_MAX)
+        return reply_error(r, 400, "bad_request", "q may hold at most %d bytes",
+                           TSR_STORE_FILE_NAME_MAX);
+    tsr_status st =
+        tsr_store_image_search(r->srv->store, r->ctx, &r->user, &q, &list, &count, &total);
     if (st)
         return reply_status(r, st);
     json_t *arr = json_array();
     for (size_t i = 0; i < count; i++)
         json_array_append_new(arr, image_json(&list[i]));
     free(list);
-    return reply_json(r, 200, json_pack("{s:o}", "images", arr));
+    return reply_json(r, 200, json_pack("{s:o, s:I}", "images", arr, "total", (json_int_t)total));
 }
 
-/* Looks up image {id}; replies 404 (or the error) itself and returns 0. */
-static int find_image(request *r, tsr_store_image *im, enum MHD_Result *res) {
+int find_image(request *r, tsr_store_image *im, enum MHD_Result *res) {
     int found = 0;
     tsr_status st = tsr_store_image_get(r->srv->store, r->ctx, &r->user, r->params[0], im, &found);
     if (st)
@@ -66,16 +71,21 @@ enum MHD_Result reply_integrity_failure(request *r, const char *blob) {
     return reply_error(r, 500, "integrity", "stored data failed its integrity check");
 }
 
-/* Serves blob `blob` with ETag, Content-Type and an attachment file name
- * (already safe); 304 when If-None-Match matches. */
 enum MHD_Result serve_file(request *r, const char *blob, int fd, const char *type, const char *etag,
                            const char *filename) {
+    return serve_blob(r, blob, fd, type, etag, filename, "private, no-cache", "attachment");
+}
+
+enum MHD_Result serve_blob(request *r, const char *blob, int fd, const char *type, const char *etag,
+                           const char *filename, const char *cache_control,
+                           const char *disposition) {
     char disp[400];
     if (etag_matches(r, etag)) {
         if (fd >= 0)
             close(fd);
         struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
         MHD_add_response_header(resp, "ETag", etag);
+        MHD_add_response_header(resp, "Cache-Control", cache_control);
         return reply(r, 304, resp);
     }
     if (fd < 0) {
@@ -100,11 +110,11 @@ enum MHD_Result serve_file(request *r, const char *blob, int fd, const char *typ
         return MHD_NO;
     }
     atomic_fetch_add(&r->srv->bytes_out, (uint64_t)sb.st_size);
-    snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", filename);
+    snprintf(disp, sizeof disp, "%s; filename=\"%s\"", disposition, filename);
     MHD_add_response_header(resp, "Content-Type", type);
     MHD_add_response_header(resp, "ETag", etag);
     MHD_add_response_header(resp, "Content-Disposition", disp);
-    MHD_add_response_header(resp, "Cache-Control", "private, no-cache");
+    MHD_add_response_header(resp, "Cache-Control", cache_control);
     return reply(r, 200, resp);
 }
 

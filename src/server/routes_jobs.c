@@ -390,22 +390,69 @@ static int quota_allow(request *r, enum MHD_Result *res) {
     return 1;
 }
 
+/* The name a job gets when its request names none: its first image's
+ * name, with "+N" for the others ("chelsea.png +2"), or "" when unnamed. */
+static void default_job_name(request *r, const char **ids, size_t n, char *out, size_t size) {
+    tsr_store_image im;
+    int found = 0;
+    out[0] = '\0';
+    if (tsr_store_image_get(r->srv->store, r->ctx, &r->user, ids[0], &im, &found) || !found) {
+        tsr_ctx_reset(r->ctx);
+        return;
+    }
+    if (n > 1 && im.name[0])
+        snprintf(out, size, "%.200s +%zu", im.name, n - 1);
+    else
+        snprintf(out, size, "%s", im.name);
+}
+
+/* Submits a job of `ids` (n, already checked) through `pipe` for the
+ * caller, names it `name` (NULL: after its first image) and replies 201
+ * with it (or the admission error). */
+static enum MHD_Result submit_job(request *r, const char **ids, size_t n, const tsr_pipeline *pipe,
+                                  tsr_format format, int quality, const char *name) {
+    char id[TSR_STORE_ID_LEN + 1] = "", made[TSR_STORE_FILE_NAME_MAX + 1];
+    int retry = 0, found = 0;
+    tsr_status st =
+        tsr_jobs_submit(r->srv->jobs, r->ctx, &r->user, ids, n, pipe, format, quality, id, &retry);
+    if (st == TSR_ERR_LIMIT) {
+        r->retry_after = retry > 0 ? retry : 30;
+        return reply_error(r, retry > 0 ? 429 : 503, retry > 0 ? "busy" : "unavailable", "%s",
+                           tsr_ctx_message(r->ctx));
+    }
+    if (st)
+        return reply_status(r, st);
+    if (!name)
+        default_job_name(r, ids, n, made, sizeof made);
+    if ((name || made[0]) &&
+        tsr_store_job_set_name(r->srv->store, r->ctx, &r->user, id, name ? name : made, &found))
+        tsr_ctx_reset(r->ctx); /* the job runs all the same, unnamed */
+    snprintf(r->job_id, sizeof r->job_id, "%s", id);
+    tsr_server_log("info", "job queued", "request_id", json_string(r->id), "job_id",
+                   json_string(id), "user", json_string(r->user.name), "images",
+                   json_integer((json_int_t)n), NULL);
+    return reply_job(r, 201, id);
+}
+
 enum MHD_Result h_jobs_create(request *r) {
     enum MHD_Result res = MHD_YES;
     tsr_pipeline *pipe = NULL;
     const char **ids = NULL;
     size_t n = 0;
     tsr_format format;
-    int quality, retry = 0;
-    char id[TSR_STORE_ID_LEN + 1] = "";
+    int quality;
     if (atomic_load(&r->srv->draining) && (r->retry_after = 5))
         return reply_error(r, 503, "unavailable", "the server is shutting down");
     json_t *body = request_json(r);
     if (!body)
         return MHD_YES;
-    json_t *pv = json_object_get(body, "pipeline");
+    json_t *pv = json_object_get(body, "pipeline"), *nv = json_object_get(body, "name");
     if (!pv) {
         res = reply_error(r, 400, "bad_request", "the body needs a \"pipeline\"");
+        goto out;
+    }
+    if (nv && !json_is_string(nv)) {
+        res = reply_error(r, 400, "bad_request", "name must be a string");
         goto out;
     }
     if (!parse_pipeline(r, pv, &pipe, &res) ||
@@ -413,23 +460,7 @@ enum MHD_Result h_jobs_create(request *r) {
         !parse_images(r, json_object_get(body, "images"), pipe, &ids, &n, &res) ||
         !quota_allow(r, &res))
         goto out;
-    tsr_status st =
-        tsr_jobs_submit(r->srv->jobs, r->ctx, &r->user, ids, n, pipe, format, quality, id, &retry);
-    if (st == TSR_ERR_LIMIT) {
-        r->retry_after = retry > 0 ? retry : 30;
-        res = reply_error(r, retry > 0 ? 429 : 503, retry > 0 ? "busy" : "unavailable", "%s",
-                          tsr_ctx_message(r->ctx));
-        goto out;
-    }
-    if (st) {
-        res = reply_status(r, st);
-        goto out;
-    }
-    snprintf(r->job_id, sizeof r->job_id, "%s", id);
-    tsr_server_log("info", "job queued", "request_id", json_string(r->id), "job_id",
-                   json_string(id), "user", json_string(r->user.name), "images",
-                   json_integer((json_int_t)n), NULL);
-    res = reply_job(r, 201, id);
+    res = submit_job(r, ids, n, pipe, format, quality, nv ? json_string_value(nv) : NULL);
 out:
     json_decref(body);
     free(ids);
@@ -437,13 +468,33 @@ out:
     return res;
 }
 
+/* Reads ?state= into *state (-1 when absent); replies 400 itself. */
+static int query_state(request *r, int *state, enum MHD_Result *res) {
+    const char *s = query_arg(r, "state");
+    *state = -1;
+    if (!s || !s[0])
+        return 1;
+    for (int i = 0; i < TSR_JOB_STATE_COUNT; i++)
+        if (!strcmp(s, tsr_job_state_name((tsr_job_state)i))) {
+            *state = i;
+            return 1;
+        }
+    *res = reply_error(r, 400, "bad_request",
+                       "state must be one of queued, running, succeeded, failed, cancelled");
+    return 0;
+}
+
 enum MHD_Result h_jobs_list(request *r) {
-    size_t limit, count = 0;
+    size_t count = 0;
+    int64_t total = 0;
     enum MHD_Result res;
     tsr_store_job *list = NULL;
-    if (!query_limit(r, &limit, &res))
+    tsr_store_job_query q;
+    if (!query_limit(r, &q.limit, &res) || !query_offset(r, &q.offset, &res) ||
+        !query_state(r, &q.state, &res))
         return res;
-    tsr_status st = tsr_store_job_list(r->srv->store, r->ctx, &r->user, limit, &list, &count);
+    tsr_status st =
+        tsr_store_job_search(r->srv->store, r->ctx, &r->user, &q, &list, &count, &total);
     if (st)
         return reply_status(r, st);
     json_t *arr = json_array();
@@ -458,7 +509,7 @@ enum MHD_Result h_jobs_list(request *r) {
         tsr_store_job_free(full);
     }
     tsr_store_jobs_free(list, count);
-    return reply_json(r, 200, json_pack("{s:o}", "jobs", arr));
+    return reply_json(r, 200, json_pack("{s:o, s:I}", "jobs", arr, "total", (json_int_t)total));
 }
 
 enum MHD_Result h_job_get(request *r) {
@@ -490,4 +541,44 @@ enum MHD_Result h_job_delete(request *r) {
         return reply_status(r, st);
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
     return reply(r, 204, resp);
+}
+
+enum MHD_Result h_job_rerun(request *r) {
+    tsr_store_job *job = NULL;
+    tsr_pipeline *pipe = NULL;
+    const char **ids = NULL;
+    enum MHD_Result res = MHD_YES;
+    if (atomic_load(&r->srv->draining) && (r->retry_after = 5))
+        return reply_error(r, 503, "unavailable", "the server is shutting down");
+    tsr_status st = tsr_store_job_get(r->srv->store, r->ctx, &r->user, r->params[0], &job);
+    if (st)
+        return reply_status(r, st);
+    if (!job)
+        return reply_error(r, 404, "not_found", "job %s not found", r->params[0]);
+    if (!(ids = calloc(job->item_count ? job->item_count : 1, sizeof *ids))) {
+        res = reply_error(r, 503, "unavailable", "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < job->item_count; i++) {
+        if (!job->items[i].image[0]) {
+            res = reply_error(r, 409, "image_deleted",
+                              "job %s cannot run again: its image %zu was deleted", job->id, i + 1);
+            goto out;
+        }
+        ids[i] = job->items[i].image;
+    }
+    if ((st = tsr_pipeline_parse(r->ctx, job->pipeline_text, &pipe))) {
+        res = reply_error(r, 409, "bad_pipeline", "job %s cannot run again: %s", job->id,
+                          tsr_ctx_message(r->ctx));
+        goto out;
+    }
+    if (!quota_allow(r, &res))
+        goto out;
+    res = submit_job(r, ids, job->item_count, pipe, tsr_format_from_name(job->output_format),
+                     job->quality, job->name[0] ? job->name : NULL);
+out:
+    tsr_pipeline_free(pipe);
+    free(ids);
+    tsr_store_job_free(job);
+    return res;
 }

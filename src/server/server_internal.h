@@ -127,6 +127,8 @@ json_t *request_json(request *r);
 const char *query_arg(request *r, const char *name);
 /* Parses ?limit= (1..1000, default 50); false after replying 400. */
 int query_limit(request *r, size_t *limit, enum MHD_Result *result);
+/* Parses ?offset= (0..10^9, default 0); false after replying 400. */
+int query_offset(request *r, size_t *offset, enum MHD_Result *result);
 /* Whether If-None-Match matches `etag` (quoted). */
 int etag_matches(request *r, const char *etag);
 /* Copies a display file name: drops path components and control bytes. */
@@ -144,6 +146,14 @@ enum MHD_Result reply_integrity_failure(request *r, const char *blob);
  * whole before the first byte goes out. */
 enum MHD_Result serve_file(request *r, const char *blob, int fd, const char *type, const char *etag,
                            const char *filename);
+/* serve_file with `cache_control` and `disposition` ("attachment",
+ * "inline") of the caller's choosing. */
+enum MHD_Result serve_blob(request *r, const char *blob, int fd, const char *type, const char *etag,
+                           const char *filename, const char *cache_control,
+                           const char *disposition);
+/* Looks up image {id} (r->params[0]) as the caller sees it; replies 404
+ * (or the error) itself and returns 0 when there is none. */
+int find_image(request *r, tsr_store_image *im, enum MHD_Result *res);
 
 /* ---- server.c ---- */
 /* tsr_server_log with the members of the object `detail` (borrowed) as
@@ -209,6 +219,9 @@ enum MHD_Result h_images_list(request *r);
 enum MHD_Result h_image_get(request *r);
 enum MHD_Result h_image_delete(request *r);
 enum MHD_Result h_image_content(request *r);
+enum MHD_Result h_image_thumbnail(request *r);
+enum MHD_Result h_images_delete_many(request *r);
+enum MHD_Result h_job_rerun(request *r);
 enum MHD_Result h_operations(request *r);
 enum MHD_Result h_pipeline_validate(request *r);
 enum MHD_Result h_jobs_create(request *r);

@@ -20,6 +20,7 @@ typedef struct part {
     tsr_blob_writer *writer;                /* its temp file */
     char name[TSR_STORE_FILE_NAME_MAX + 1]; /* display name, "" when none */
     tsr_store_image image;                  /* filled once validated and stored */
+    int duplicate; /* the caller already had these bytes: `image` is that image, no blob kept */
 } part;
 
 struct upload {
@@ -316,6 +317,33 @@ static enum MHD_Result reply_upload_error(request *r, int index, tsr_status st) 
     return reply_status(r, st);
 }
 
+/* Stores validated part `p`: when the caller already has an image of the
+ * same bytes (by SHA-256), `p` becomes that image and its temp file is
+ * dropped (no second blob); otherwise its blob is committed and recorded. */
+static tsr_status store_part(request *r, part *p) {
+    tsr_store *store = r->srv->store;
+    char sha[TSR_STORE_SHA256_LEN + 1];
+    int found = 0;
+    tsr_blob_writer_sha256(p->writer, sha);
+    tsr_status st = tsr_store_image_find_sha(store, r->ctx, &r->user, sha, &p->image, &found);
+    if (st || found) {
+        p->duplicate = found;
+        return st;
+    }
+    if ((st = tsr_blob_writer_commit(p->writer, r->ctx, p->image.blob, p->image.sha256)))
+        return st;
+    if ((st = tsr_store_image_insert(store, r->ctx, &p->image)))
+        tsr_blob_delete(store, r->ctx, p->image.blob);
+    return st;
+}
+
+/* The image object of an uploaded part, with "duplicate". */
+static json_t *upload_json(const part *p) {
+    json_t *o = image_json(&p->image);
+    json_object_set_new(o, "duplicate", json_boolean(p->duplicate));
+    return o;
+}
+
 enum MHD_Result h_images_upload(request *r) {
     upload *up = r->up;
     tsr_store *store = r->srv->store;
@@ -334,35 +362,34 @@ enum MHD_Result h_images_upload(request *r) {
     if (!st)
         st = quota_commit_check(r);
     for (; !st && stored < up->n; stored++) {
-        part *p = &up->parts[stored];
-        if ((st = tsr_blob_writer_commit(p->writer, r->ctx, p->image.blob, p->image.sha256))) {
-            failed_at = stored;
-            break;
-        }
-        if ((st = tsr_store_image_insert(store, r->ctx, &p->image))) {
-            tsr_blob_delete(store, r->ctx, p->image.blob);
+        if ((st = store_part(r, &up->parts[stored]))) {
             failed_at = stored;
             break;
         }
     }
     if (st) {
-        for (int i = 0; i < stored; i++) { /* all or nothing */
+        for (int i = 0; i < stored; i++) { /* all or nothing: never an image stored before */
             int found;
-            tsr_store_image_delete(store, r->ctx, &r->user, up->parts[i].image.id, &found);
+            if (!up->parts[i].duplicate)
+                tsr_store_image_delete(store, r->ctx, &r->user, up->parts[i].image.id, &found);
         }
         return reply_upload_error(r, failed_at, st);
     }
-    for (int i = 0; i < up->n; i++)
-        tsr_server_log("info", "image stored", "request_id", json_string(r->id), "image_id",
+    int fresh = 0;
+    for (int i = 0; i < up->n; i++) {
+        fresh += !up->parts[i].duplicate;
+        tsr_server_log("info", up->parts[i].duplicate ? "image already stored" : "image stored",
+                       "request_id", json_string(r->id), "image_id",
                        json_string(up->parts[i].image.id), "bytes",
                        json_integer((json_int_t)up->parts[i].image.bytes), NULL);
+    }
     json_t *body;
     if (up->n == 1) {
-        body = image_json(&up->parts[0].image);
+        body = upload_json(&up->parts[0]);
     } else {
         body = json_array();
         for (int i = 0; i < up->n; i++)
-            json_array_append_new(body, image_json(&up->parts[i].image));
+            json_array_append_new(body, upload_json(&up->parts[i]));
         body = json_pack("{s:o}", "images", body);
     }
     char loc[64];
@@ -375,5 +402,5 @@ enum MHD_Result h_images_upload(request *r) {
         MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, "Content-Type", "application/json");
     MHD_add_response_header(resp, "Location", loc);
-    return reply(r, 201, resp);
+    return reply(r, fresh ? 201 : 200, resp);
 }

@@ -197,6 +197,13 @@ uint64_t tsr_blob_writer_bytes(const tsr_blob_writer *w) {
     return w->bytes;
 }
 
+void tsr_blob_writer_sha256(const tsr_blob_writer *w, char sha256[TSR_STORE_SHA256_LEN + 1]) {
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_state copy = w->sha;
+    crypto_hash_sha256_final(&copy, digest);
+    tsr_hex_encode(sha256, digest, sizeof digest);
+}
+
 tsr_status tsr_blob_writer_commit(tsr_blob_writer *w, tsr_ctx *ctx, char id[TSR_STORE_ID_LEN + 1],
                                   char sha256[TSR_STORE_SHA256_LEN + 1]) {
     unsigned char digest[crypto_hash_sha256_BYTES];
@@ -519,6 +526,7 @@ tsr_status tsr_blob_collect_garbage(tsr_store *s, tsr_ctx *ctx) {
     collection c = {.store = s, .ctx = ctx};
     tsr_status rc = tsr_store_prepare(s, ctx,
                                       "SELECT 1 FROM images WHERE blob = ?1 UNION ALL "
+                                      "SELECT 1 FROM images WHERE thumb_blob = ?1 UNION ALL "
                                       "SELECT 1 FROM job_items WHERE result_blob = ?1 LIMIT 1",
                                       &c.st);
     if (!rc && !(rc = s->backend->ops->list(s->backend, ctx, collect_one, &c)))

@@ -77,8 +77,18 @@ static const char v2[] =
     "ALTER TABLE users ADD COLUMN quota_bytes INTEGER CHECK (quota_bytes >= 0);"
     "ALTER TABLE users ADD COLUMN quota_jobs INTEGER CHECK (quota_jobs >= 0);";
 
+/* The image library and job history: each image's cached thumbnail blob
+ * (NULL until first asked for; deleted with the image), an index to find an
+ * account's image by content (upload de-duplication), and a job's display
+ * name (NULL for jobs made before it: the API then shows none). */
+static const char v3[] = "ALTER TABLE images ADD COLUMN thumb_blob TEXT;"
+                         "CREATE INDEX images_owner_sha ON images(owner, sha256);"
+                         "CREATE INDEX images_thumb ON images(thumb_blob);"
+                         "ALTER TABLE jobs ADD COLUMN name TEXT;";
+
 const tsr_store_migration tsr_store_migrations[] = {
     {1, v1},
     {2, v2},
+    {3, v3},
 };
 const size_t tsr_store_migration_count = sizeof tsr_store_migrations / sizeof *tsr_store_migrations;

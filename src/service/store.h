@@ -107,7 +107,15 @@ typedef struct tsr_store_image {
     char blob[TSR_STORE_ID_LEN + 1];        /* blob id holding the file */
     char name[TSR_STORE_FILE_NAME_MAX + 1]; /* original file name: display only, never a path */
     int64_t created;                        /* ms since epoch; set by insert */
+    char thumb[TSR_STORE_ID_LEN + 1];       /* cached thumbnail blob; "" until made */
 } tsr_store_image;
+
+/* Which of the caller's images a search returns. Strings borrowed. */
+typedef struct tsr_store_image_query {
+    const char *name; /* only names containing this (ASCII case-insensitive); NULL/"" = all */
+    size_t limit;     /* at most this many (0 or over TSR_STORE_LIST_MAX: that many) */
+    size_t offset;    /* skip this many of the matches first (newest first) */
+} tsr_store_image_query;
 
 typedef struct tsr_store_job_item {
     char image[TSR_STORE_ID_LEN + 1];       /* input image id; "" once that image was deleted */
@@ -141,6 +149,7 @@ typedef struct tsr_store_job {
     char *error;                                  /* owned; NULL when none */
     double cpu_seconds;                           /* CPU time spent on it */
     size_t item_count;                            /* images in the job */
+    char name[TSR_STORE_FILE_NAME_MAX + 1];       /* display name; "" when none */
     tsr_store_job_item *items;                    /* owned; item_count entries by position, or
                                                      NULL in lists (which leave items out) */
 } tsr_store_job;
@@ -156,6 +165,13 @@ typedef struct tsr_store_job_spec {
     const char *const *image_ids; /* image_count ids, in processing order */
     size_t image_count;           /* 1..TSR_STORE_JOB_ITEMS_MAX */
 } tsr_store_job_spec;
+
+/* Which of the caller's jobs a search returns. */
+typedef struct tsr_store_job_query {
+    int state;     /* a tsr_job_state, or -1 for every state */
+    size_t limit;  /* at most this many (0 or over TSR_STORE_LIST_MAX: that many) */
+    size_t offset; /* skip this many of the matches first (newest first) */
+} tsr_store_job_query;
 
 /* What the scheduler records when an item's result is stored. */
 typedef struct tsr_store_item_result {
@@ -291,6 +307,21 @@ tsr_status tsr_store_image_get(tsr_store *store, tsr_ctx *ctx, const tsr_store_u
  * TSR_STORE_LIST_MAX means TSR_STORE_LIST_MAX). The caller frees *out with free(). */
 tsr_status tsr_store_image_list(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
                                 size_t limit, tsr_store_image **out, size_t *count);
+/* The caller's images matching `query`, newest first; *total = how many
+ * match in all (before limit and offset). The caller frees *out with free(). */
+tsr_status tsr_store_image_search(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
+                                  const tsr_store_image_query *query, tsr_store_image **out,
+                                  size_t *count, int64_t *total);
+/* The caller's own image whose stored bytes have SHA-256 `sha256` (hex),
+ * the oldest if several: what an upload of the same file returns instead
+ * of a second copy. *found = 0 when there is none. */
+tsr_status tsr_store_image_find_sha(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
+                                    const char *sha256, tsr_store_image *out, int *found);
+/* Records committed blob `blob` as image `id`'s thumbnail unless it already
+ * has one (then *changed = 0 and the caller removes its blob) or the image
+ * is gone (likewise). */
+tsr_status tsr_store_image_set_thumb(tsr_store *store, tsr_ctx *ctx, const char *id,
+                                     const char *blob, int *changed);
 /* Deletes image `id` (the caller's own, or any for an admin) and its blob.
  * An image that a queued or running job uses is TSR_ERR_USAGE; finished jobs
  * keep their results, their item's `image` becomes "". */
@@ -312,6 +343,16 @@ tsr_status tsr_store_job_get(tsr_store *store, tsr_ctx *ctx, const tsr_store_use
  * items (item_count is set). The caller frees *out with tsr_store_jobs_free. */
 tsr_status tsr_store_job_list(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
                               size_t limit, tsr_store_job **out, size_t *count);
+/* Sets the display name of job `id` (the caller's, or any for an admin; cut
+ * to TSR_STORE_FILE_NAME_MAX bytes, control characters replaced). *found =
+ * 0 when the caller has no such job. */
+tsr_status tsr_store_job_set_name(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
+                                  const char *id, const char *name, int *found);
+/* The caller's jobs matching `query`, newest first, without items (as
+ * tsr_store_job_list); *total = how many match in all. */
+tsr_status tsr_store_job_search(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
+                                const tsr_store_job_query *query, tsr_store_job **out,
+                                size_t *count, int64_t *total);
 /* Deletes a finished job (the caller's own, or any for an admin), its items
  * and its result blobs. A queued or running job is TSR_ERR_USAGE: cancel it
  * first. */
@@ -373,6 +414,9 @@ tsr_status tsr_blob_writer_write(tsr_blob_writer *writer, tsr_ctx *ctx, const vo
 const char *tsr_blob_writer_temp_path(const tsr_blob_writer *writer);
 /* Bytes written so far. */
 uint64_t tsr_blob_writer_bytes(const tsr_blob_writer *writer);
+/* The hex SHA-256 of the bytes written so far, into `sha256` (the writer
+ * goes on hashing: an upload compares it with stored images before commit). */
+void tsr_blob_writer_sha256(const tsr_blob_writer *writer, char sha256[TSR_STORE_SHA256_LEN + 1]);
 /* Makes the blob durable: fsync, rename into blobs/<2 hex>/<id>, fsync the
  * directory. `id` receives the new blob id and `sha256` (may be NULL) the
  * hex SHA-256 of the bytes. The writer must still be freed. */

@@ -9,6 +9,7 @@
 
 #define IMAGE_COLUMNS                                                                              \
     "id, owner, sha256, format, width, height, bands, frames, bytes, blob, name, created"
+#define IMAGE_READ_COLUMNS IMAGE_COLUMNS ", coalesce(thumb_blob, '')"
 
 static void read_image(sqlite3_stmt *st, tsr_store_image *im) {
     memset(im, 0, sizeof *im);
@@ -24,6 +25,7 @@ static void read_image(sqlite3_stmt *st, tsr_store_image *im) {
     tsr_store_column_text(st, 9, im->blob, sizeof im->blob);
     tsr_store_column_text(st, 10, im->name, sizeof im->name);
     im->created = sqlite3_column_int64(st, 11);
+    tsr_store_column_text(st, 12, im->thumb, sizeof im->thumb);
 }
 
 /* Makes a display name safe to store and echo: control characters become
@@ -107,8 +109,8 @@ static tsr_status image_find(tsr_store *s, tsr_ctx *ctx, const tsr_store_user *c
     if (!tsr_store_id_valid(id))
         return TSR_OK; /* not an id we made: nothing to find */
     tsr_status rc = tsr_store_prepare(
-        s, ctx, "SELECT " IMAGE_COLUMNS " FROM images WHERE id = ?1 AND (?2 < 0 OR owner = ?2)",
-        &st);
+        s, ctx,
+        "SELECT " IMAGE_READ_COLUMNS " FROM images WHERE id = ?1 AND (?2 < 0 OR owner = ?2)", &st);
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -135,33 +137,62 @@ tsr_status tsr_store_image_get(tsr_store *store, tsr_ctx *ctx, const tsr_store_u
     return rc;
 }
 
-tsr_status tsr_store_image_list(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
-                                size_t limit, tsr_store_image **out, size_t *count) {
+/* Counts the caller's images matching `name` (lock held). */
+static tsr_status image_count(tsr_store *s, tsr_ctx *ctx, const tsr_store_user *caller,
+                              const char *name, int64_t *total) {
+    sqlite3_stmt *st = NULL;
+    tsr_status rc = tsr_store_prepare(s, ctx,
+                                      "SELECT count(*) FROM images WHERE owner = ?1 AND "
+                                      "(?2 IS NULL OR instr(lower(name), lower(?2)) > 0)",
+                                      &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, caller->id);
+    if (name && name[0])
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *total = sqlite3_column_int64(st, 0);
+    else
+        rc = tsr_store_sql_error(s, ctx, "count images");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+tsr_status tsr_store_image_search(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
+                                  const tsr_store_image_query *q, tsr_store_image **out,
+                                  size_t *count, int64_t *total) {
     sqlite3_stmt *st = NULL;
     tsr_store_image *list = NULL;
-    size_t n = 0;
+    size_t n = 0, limit = q->limit;
     int step = SQLITE_DONE;
     *out = NULL;
     *count = 0;
+    *total = 0;
     if (!caller)
         return tsr_error(ctx, TSR_ERR_USAGE, "image list: no caller");
     if (limit == 0 || limit > TSR_STORE_LIST_MAX)
         limit = TSR_STORE_LIST_MAX;
     pthread_mutex_lock(&store->lock);
     tsr_status rc = tsr_store_prepare(store, ctx,
-                                      "SELECT " IMAGE_COLUMNS " FROM images WHERE owner = ? "
-                                      "ORDER BY created DESC, rowid DESC LIMIT ?",
+                                      "SELECT " IMAGE_READ_COLUMNS " FROM images WHERE owner = ?1 "
+                                      "AND (?2 IS NULL OR instr(lower(name), lower(?2)) > 0) "
+                                      "ORDER BY created DESC, rowid DESC LIMIT ?3 OFFSET ?4",
                                       &st);
     if (!rc && !(list = calloc(limit, sizeof *list)))
         rc = tsr_error(ctx, TSR_ERR_NOMEM, "store: out of memory listing images");
     if (!rc) {
         sqlite3_bind_int64(st, 1, caller->id);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+        if (q->name && q->name[0])
+            sqlite3_bind_text(st, 2, q->name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)(q->offset > INT64_MAX ? INT64_MAX : q->offset));
     }
     while (!rc && n < limit && (step = sqlite3_step(st)) == SQLITE_ROW)
         read_image(st, &list[n++]);
     if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
         rc = tsr_store_sql_error(store, ctx, "list images");
+    if (!rc)
+        rc = image_count(store, ctx, caller, q->name, total);
     sqlite3_finalize(st);
     pthread_mutex_unlock(&store->lock);
     if (rc) {
@@ -171,6 +202,62 @@ tsr_status tsr_store_image_list(tsr_store *store, tsr_ctx *ctx, const tsr_store_
     *out = list;
     *count = n;
     return TSR_OK;
+}
+
+tsr_status tsr_store_image_list(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
+                                size_t limit, tsr_store_image **out, size_t *count) {
+    tsr_store_image_query q = {.limit = limit};
+    int64_t total;
+    return tsr_store_image_search(store, ctx, caller, &q, out, count, &total);
+}
+
+tsr_status tsr_store_image_find_sha(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
+                                    const char *sha256, tsr_store_image *out, int *found) {
+    sqlite3_stmt *st = NULL;
+    *found = 0;
+    if (!caller)
+        return tsr_error(ctx, TSR_ERR_USAGE, "image find: no caller");
+    if (!tsr_hex_is_lower(sha256, TSR_STORE_SHA256_LEN))
+        return TSR_OK;
+    pthread_mutex_lock(&store->lock);
+    tsr_status rc = tsr_store_prepare(store, ctx,
+                                      "SELECT " IMAGE_READ_COLUMNS " FROM images WHERE owner = ?1 "
+                                      "AND sha256 = ?2 ORDER BY created, rowid LIMIT 1",
+                                      &st);
+    if (!rc) {
+        sqlite3_bind_int64(st, 1, caller->id);
+        sqlite3_bind_text(st, 2, sha256, -1, SQLITE_STATIC);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            read_image(st, out);
+            *found = 1;
+        } else if (step != SQLITE_DONE) {
+            rc = tsr_store_sql_error(store, ctx, "find an image by content");
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&store->lock);
+    return rc;
+}
+
+tsr_status tsr_store_image_set_thumb(tsr_store *store, tsr_ctx *ctx, const char *id,
+                                     const char *blob, int *changed) {
+    sqlite3_stmt *st = NULL;
+    *changed = 0;
+    if (!tsr_store_id_valid(id) || !tsr_store_id_valid(blob))
+        return tsr_error(ctx, TSR_ERR_USAGE, "image thumbnail: bad image or blob id");
+    pthread_mutex_lock(&store->lock);
+    tsr_status rc = tsr_store_prepare(
+        store, ctx, "UPDATE images SET thumb_blob = ?2 WHERE id = ?1 AND thumb_blob IS NULL", &st);
+    if (!rc) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, blob, -1, SQLITE_STATIC);
+        if (!(rc = tsr_store_step_done(store, ctx, st, "record a thumbnail")))
+            *changed = sqlite3_changes(store->db) > 0;
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&store->lock);
+    return rc;
 }
 
 /* Fails with TSR_ERR_USAGE when a queued or running job uses image `id`. */
@@ -219,6 +306,8 @@ tsr_status tsr_store_image_delete(tsr_store *store, tsr_ctx *ctx, const tsr_stor
     /* The row is gone for good; a blob that cannot be removed now is an
      * orphan that the next open collects. */
     tsr_blob_remove(store, NULL, im.blob);
+    if (im.thumb[0])
+        tsr_blob_remove(store, NULL, im.thumb);
     if (found)
         *found = 1;
 out:

@@ -1,6 +1,7 @@
 /* Jobs as users see them: create (with items, in one transaction), get, list,
  * delete, and the scheduler's resume list. State changes are in
  * store_job_progress.c. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,7 +11,7 @@
 #define JOB_COLUMNS                                                                                \
     "id, owner, pipeline_json, pipeline_text, op_versions, output_format, quality, state, "        \
     "tiles_done, tiles_total, created, coalesce(started, 0), coalesce(finished, 0), error, "       \
-    "cpu_seconds, (SELECT count(*) FROM job_items i WHERE i.job = jobs.id)"
+    "cpu_seconds, (SELECT count(*) FROM job_items i WHERE i.job = jobs.id), coalesce(name, '')"
 
 #define ITEM_COLUMNS                                                                               \
     "image, position, state, result_blob, result_bytes, result_format, width, height, error, "     \
@@ -67,6 +68,7 @@ static tsr_status read_job(sqlite3_stmt *st, tsr_ctx *ctx, tsr_store_job *job) {
     job->error = tsr_store_column_strdup(st, 13, &oom);
     job->cpu_seconds = sqlite3_column_double(st, 14);
     job->item_count = (size_t)sqlite3_column_int64(st, 15);
+    tsr_store_column_text(st, 16, job->name, sizeof job->name);
     return oom ? tsr_error(ctx, TSR_ERR_NOMEM, "store: out of memory reading a job") : TSR_OK;
 }
 
@@ -300,28 +302,97 @@ out:
     return TSR_OK;
 }
 
-tsr_status tsr_store_job_list(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
-                              size_t limit, tsr_store_job **out, size_t *count) {
+/* Counts the caller's jobs in `state` (-1: any) (lock held). */
+static tsr_status job_count(tsr_store *s, tsr_ctx *ctx, const tsr_store_user *caller, int state,
+                            int64_t *total) {
     sqlite3_stmt *st = NULL;
+    tsr_status rc = tsr_store_prepare(
+        s, ctx, "SELECT count(*) FROM jobs WHERE owner = ?1 AND (?2 IS NULL OR state = ?2)", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, caller->id);
+    if (state >= 0)
+        sqlite3_bind_text(st, 2, tsr_job_state_name((tsr_job_state)state), -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *total = sqlite3_column_int64(st, 0);
+    else
+        rc = tsr_store_sql_error(s, ctx, "count jobs");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+tsr_status tsr_store_job_search(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
+                                const tsr_store_job_query *q, tsr_store_job **out, size_t *count,
+                                int64_t *total) {
+    sqlite3_stmt *st = NULL;
+    size_t limit = q->limit;
     *out = NULL;
     *count = 0;
+    *total = 0;
     if (!caller)
         return tsr_error(ctx, TSR_ERR_USAGE, "job list: no caller");
+    if (q->state >= TSR_JOB_STATE_COUNT)
+        return tsr_error(ctx, TSR_ERR_USAGE, "job list: no such state");
     if (limit == 0 || limit > TSR_STORE_LIST_MAX)
         limit = TSR_STORE_LIST_MAX;
     pthread_mutex_lock(&store->lock);
     tsr_status rc = tsr_store_prepare(store, ctx,
-                                      "SELECT " JOB_COLUMNS " FROM jobs WHERE owner = ? "
-                                      "ORDER BY created DESC, rowid DESC LIMIT ?",
+                                      "SELECT " JOB_COLUMNS " FROM jobs WHERE owner = ?1 "
+                                      "AND (?2 IS NULL OR state = ?2) "
+                                      "ORDER BY created DESC, rowid DESC LIMIT ?3 OFFSET ?4",
                                       &st);
     if (!rc) {
         sqlite3_bind_int64(st, 1, caller->id);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+        if (q->state >= 0)
+            sqlite3_bind_text(st, 2, tsr_job_state_name((tsr_job_state)q->state), -1,
+                              SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)(q->offset > INT64_MAX ? INT64_MAX : q->offset));
         rc = query_jobs(store, ctx, st, limit, false, out, count);
+    }
+    if (!rc && (rc = job_count(store, ctx, caller, q->state, total))) {
+        tsr_store_jobs_free(*out, *count);
+        *out = NULL;
+        *count = 0;
     }
     sqlite3_finalize(st);
     pthread_mutex_unlock(&store->lock);
     return rc;
+}
+
+tsr_status tsr_store_job_set_name(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
+                                  const char *id, const char *name, int *found) {
+    sqlite3_stmt *st = NULL;
+    char clean[TSR_STORE_FILE_NAME_MAX + 1];
+    *found = 0;
+    if (!caller)
+        return tsr_error(ctx, TSR_ERR_USAGE, "job name: no caller");
+    if (!tsr_store_id_valid(id))
+        return TSR_OK;
+    snprintf(clean, sizeof clean, "%s", name ? name : "");
+    for (char *c = clean; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '_';
+    pthread_mutex_lock(&store->lock);
+    tsr_status rc = tsr_store_prepare(
+        store, ctx, "UPDATE jobs SET name = ?3 WHERE id = ?1 AND (?2 < 0 OR owner = ?2)", &st);
+    if (!rc) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, tsr_store_owner_filter(caller));
+        sqlite3_bind_text(st, 3, clean, -1, SQLITE_STATIC);
+        if (!(rc = tsr_store_step_done(store, ctx, st, "name a job")))
+            *found = sqlite3_changes(store->db) > 0;
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&store->lock);
+    return rc;
+}
+
+tsr_status tsr_store_job_list(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
+                              size_t limit, tsr_store_job **out, size_t *count) {
+    tsr_store_job_query q = {.state = -1, .limit = limit};
+    int64_t total;
+    return tsr_store_job_search(store, ctx, caller, &q, out, count, &total);
 }
 
 tsr_status tsr_store_job_list_active(tsr_store *store, tsr_ctx *ctx, tsr_store_job **out,

@@ -17,6 +17,20 @@ import numpy as np
 import fleet
 from fleet import DATA, STORE, Worker, coordinator, shared_store, supervised
 from test_fleet import HEAVY, PIPELINES, big_image, local_process, result, run_job
+from harness import unique_bytes
+
+
+def upload_copies(srv, path, n):
+    """n images of the same picture: uploads of the same bytes are stored
+    once, so each copy differs (harness.unique_bytes), not its pixels."""
+    with open(path, "rb") as f:
+        data = f.read()
+    ids = []
+    for i in range(n):
+        status, doc, _ = srv.upload_bytes(unique_bytes(data, i), os.path.basename(path))
+        assert status == 201, (status, doc)
+        ids.append(doc["id"])
+    return ids
 
 LEASE = "1000"
 
@@ -166,7 +180,7 @@ class ImageTaskTest(fleet.FleetCase):
         want = local_process(HEAVY, path)
         self.start_workers(3)
         srv = self.start_coordinator("--task-kind", "image")
-        ids = [srv.upload(path)[1]["id"] for _ in range(4)]
+        ids = upload_copies(srv, path, 4)
         status, job, _ = srv.json("POST", "/api/v1/jobs", {"images": ids, "pipeline": HEAVY})
         self.assertEqual(status, 201, job)
         kills, rnd = 0, random.Random(7)
@@ -252,7 +266,7 @@ class ImageTaskTest(fleet.FleetCase):
         self.start_workers(2)
         srv = self.start_coordinator("--task-kind", "image", "--resend-ms", "600000",
                                      "--coordinator-id", "lost-tail")
-        ids = [srv.upload(path)[1]["id"] for _ in range(6)]
+        ids = upload_copies(srv, path, 6)
         aof = os.path.join(self.redis.dir, "appendonlydir")
         for round_, delay in enumerate((0.3, 1.5, 3.0)):
             # the copy is taken before the job: all it did in Redis is lost

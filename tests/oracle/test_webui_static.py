@@ -47,6 +47,8 @@ EXPECTED_ROUTES = {
     ("POST", "/api/v1/images"), ("GET", "/api/v1/images"),
     ("GET", "/api/v1/images/{id}"), ("DELETE", "/api/v1/images/{id}"),
     ("GET", "/api/v1/images/{id}/content"),
+    ("GET", "/api/v1/images/{id}/thumbnail"), ("POST", "/api/v1/images/delete"),
+    ("POST", "/api/v1/jobs/{id}/rerun"),
     ("GET", "/api/v1/operations"),
     ("POST", "/api/v1/pipelines/validate"),
     ("POST", "/api/v1/jobs"), ("GET", "/api/v1/jobs"),

@@ -184,3 +184,22 @@ def multipart(files):
 def read_file(name):
     with open(os.path.join(DATA, name), "rb") as f:
         return f.read()
+
+
+def unique_bytes(data, n):
+    """Another file of the same image: uploads are de-duplicated by content, so
+    a test that needs the same picture stored twice varies its bytes. A PNG
+    with a pHYs chunk keeps its size (the pixels-per-unit value becomes n + 1,
+    CRC recomputed); anything else gets n + 1 zero bytes after its end, which
+    the trailing-data rule allows."""
+    import struct
+    import zlib
+    i = 8
+    while data[:8] == b"\x89PNG\r\n\x1a\n" and i < len(data):
+        length, kind = struct.unpack(">I4s", data[i:i + 8])
+        if kind == b"pHYs":
+            body = struct.pack(">II", n + 1, n + 1) + data[i + 16:i + 17]
+            crc = struct.pack(">I", zlib.crc32(kind + body) & 0xffffffff)
+            return data[:i + 8] + body + crc + data[i + 12 + length:]
+        i += 12 + length
+    return data + b"\0" * (n + 1)

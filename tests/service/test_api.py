@@ -3,7 +3,7 @@ uploads, errors, headers, metrics, health and the web UI."""
 import socket
 import unittest
 
-from harness import ADMIN_TOKEN, Server, multipart, read_file
+from harness import ADMIN_TOKEN, Server, multipart, read_file, unique_bytes
 import os
 import sys
 
@@ -128,19 +128,22 @@ class ApiTest(unittest.TestCase):
 
     # ---- uploads ----
     def test_upload_raw_and_get(self):
-        status, doc, h = self.srv.upload(os.path.join(DATA, "chelsea.png"), token=self.user)
+        # its own bytes: another test of this server stores chelsea.png too
+        png = unique_bytes(read_file("chelsea.png"), 7)
+        status, doc, h = self.srv.upload_bytes(png, "chelsea.png", token=self.user)
         self.assertEqual(status, 201, doc)
+        self.assertIs(doc.pop("duplicate"), False)
         self.assertEqual((doc["format"], doc["width"], doc["height"], doc["bands"]),
                          ("png", 451, 300, 3))
         self.assertEqual(doc["name"], "chelsea.png")
-        self.assertEqual(doc["bytes"], len(read_file("chelsea.png")))
+        self.assertEqual(doc["bytes"], len(png))
         self.assertEqual(h["location"], "/api/v1/images/" + doc["id"])
         status, got, _ = self.srv.json("GET", "/api/v1/images/" + doc["id"], token=self.user)
         self.assertEqual(got, doc)
         status, h, body = self.srv.request("GET", "/api/v1/images/%s/content" % doc["id"],
                                            token=self.user)
         self.assertEqual(status, 200)
-        self.assertEqual(body, read_file("chelsea.png"))
+        self.assertEqual(body, png)
         self.assertEqual(h["etag"], '"%s"' % doc["sha256"])
         status, _, _ = self.srv.request("GET", "/api/v1/images/%s/content" % doc["id"],
                                         headers={"If-None-Match": h["etag"]}, token=self.user)
@@ -166,8 +169,8 @@ class ApiTest(unittest.TestCase):
         self.assertEqual((done["items"][0]["width"], done["items"][0]["height"]), (300, 451))
 
     def test_upload_name_is_display_only(self):
-        status, doc, _ = self.srv.upload(os.path.join(DATA, "rocket.jpg"), token=self.user,
-                                         name="..%2F..%2Fetc%2Fpasswd")
+        status, doc, _ = self.srv.upload_bytes(unique_bytes(read_file("rocket.jpg"), 3),
+                                               "..%2F..%2Fetc%2Fpasswd", token=self.user)
         self.assertEqual(status, 201, doc)
         self.assertEqual(doc["name"], "passwd")
         self.assertEqual(doc["format"], "jpeg")

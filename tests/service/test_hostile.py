@@ -16,7 +16,7 @@ import shutil
 import time
 import unittest
 
-from harness import DATA, Server, multipart, read_file
+from harness import DATA, Server, multipart, read_file, unique_bytes
 
 sys.path.insert(0, os.path.join(DATA, "hostile"))
 import make_hostile  # noqa: E402
@@ -141,9 +141,9 @@ class CorpusTest(unittest.TestCase):
         names = ["../../etc/passwd", "a/b\\c.png", "..", "x\x01y\x7f.png", "n" * 300 + ".png",
                  "/abs/olute.png", "..\\..\\win.png", "%2e%2e%2fenc.png", "<script>.png"]
         before = set(os.listdir(os.path.dirname(self.srv.data)))
-        for name in names:
-            with self.subTest(name=name):
-                status, doc, _, _ = self.upload_multipart(name, png)
+        for i, name in enumerate(names):
+            with self.subTest(name=name):  # new bytes each time: the same bytes are stored once
+                status, doc, _, _ = self.upload_multipart(name, unique_bytes(png, i))
                 self.assertEqual(status, 201, doc)
                 self.assertNotIn("/", doc["name"])
                 self.assertNotIn("\\", doc["name"])
@@ -158,7 +158,8 @@ class CorpusTest(unittest.TestCase):
                 self.assertFalse(m.group(1).startswith("."), m.group(1))
                 self.assertTrue(m.group(1).endswith(".png"), m.group(1))
         # raw uploads take the name from ?name=, NUL included (percent-encoded)
-        status, doc, _ = self.srv.upload_bytes(png, "x%00..%2F..%2Fetc%2Fpasswd", token=self.user)
+        status, doc, _ = self.srv.upload_bytes(unique_bytes(png, len(names)),
+                                               "x%00..%2F..%2Fetc%2Fpasswd", token=self.user)
         self.assertEqual(status, 201, doc)
         self.assertNotIn("/", doc["name"])
         # nothing landed beside the data folder; blobs are named by the server

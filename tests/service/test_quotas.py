@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import BIN, DATA, Server, multipart, read_file
+from harness import BIN, DATA, Server, multipart, read_file, unique_bytes
 
 SLOW = "resize:width=4000,height=4000|gaussian-blur:sigma=20"  # ~4 s on one thread
 
@@ -160,7 +160,10 @@ class OverrideTest(unittest.TestCase):
         return self.srv.json("PATCH", "/api/v1/users/" + self.ids[who], body, **kwargs)
 
     def upload(self, who, token=None):
-        return self.srv.upload_bytes(self.png, "c.png", token=token or self.tokens[who])
+        # same size, new bytes each time: identical uploads are stored once
+        self.uploads = getattr(self, "uploads", 0) + 1
+        return self.srv.upload_bytes(unique_bytes(self.png, self.uploads), "c.png",
+                                     token=token or self.tokens[who])
 
     def test_larger_override_then_cleared(self):
         status, doc, _ = self.upload("alice")
@@ -241,7 +244,7 @@ class OverrideTest(unittest.TestCase):
         status, me, _ = self.srv.json("PATCH", "/api/v1/users/me", {"quota_bytes": 0})
         self.assertEqual(status, 200, me)
         self.assertEqual((me["name"], me["quota_bytes"]), ("admin", 0))
-        status, doc, _ = self.srv.upload_bytes(self.png, "a.png")
+        status, doc, _ = self.srv.upload_bytes(unique_bytes(self.png, 1), "a.png")
         self.assertEqual(status, 201, doc)
 
     def test_only_admins_change_and_see_others(self):
@@ -344,8 +347,8 @@ class CliOverrideTest(unittest.TestCase):
         srv = Server("--quota-bytes", "400000", data=self.data)
         try:
             png = read_file("chelsea.png")
-            for _ in range(2):  # 481024 bytes: past the default, within dave's own
-                status, doc, _ = srv.upload_bytes(png, "d.png", token=dave)
+            for i in range(2):  # 481024 bytes: past the default, within dave's own
+                status, doc, _ = srv.upload_bytes(unique_bytes(png, i), "d.png", token=dave)
                 self.assertEqual(status, 201, doc)
             status, me, _ = srv.json("GET", "/api/v1/users/me", token=dave)
             self.assertEqual((me["quota_bytes"], me["quota_bytes_override"]), (1000000, 1000000))

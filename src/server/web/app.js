@@ -17,6 +17,8 @@
  *   events.js    the SSE reader             results.js  previews and downloads
  *   workers.js   the workers table          follow.js   a job to its end, reconnecting
  *   fields.js    errors next to their field
+ *   library.js   the image library: thumbnails, search, paging, delete
+ *   history.js   past jobs: names, durations, sizes, filter, rerun, delete
  *
  * Stable hooks for browser tests (Playwright). Ids in index.html:
  *   #signin-form, #token-input, #signin-button, #signout-button, #auth-status
@@ -24,7 +26,10 @@
  *     job's end; data-stored-bytes, data-quota-bytes, data-active-jobs,
  *     data-quota-jobs: the numbers shown, a quota of 0 = unlimited),
  *     #account-user, #account-storage, #account-storage-meter, #account-jobs
- *   #file-input (multiple), #drop-zone, #upload-list
+ *   #file-input (multiple), #drop-zone, #upload-list (the library grid)
+ *   #library-notice (a duplicate upload's notice), #library-search,
+ *     #library-all, #library-none, #library-delete, #library-prev,
+ *     #library-next, #library-page
  *   #op-select, #add-step-button, #op-summary, #steps-list
  *   #output-format, #output-quality
  *   #check-button, #confirm-panel, #confirm-summary, #pipeline-text, #run-button
@@ -35,14 +40,17 @@
  *   #job-connection ("reconnecting…" while the server does not answer; then
  *     #job-panel has data-connection="reconnecting")
  *   #results-section, #results, #download-button, #download-message
- *   #jobs-refresh-button, #jobs-body
+ *   #jobs-refresh-button, #jobs-body, #jobs-state-filter, #jobs-prev,
+ *     #jobs-next, #jobs-page
  *   #workers-section, #workers-summary, #workers-table, #workers-body, #workers-empty
  *     (GET /workers every 2 s while signed in and the page is visible;
  *     hidden for accounts that are not administrators)
  *   #status-message (role=status), #error-message (role=alert)
  *   body[data-auth] is "signed-in" or "signed-out".
  * data-testid on generated elements:
- *   upload-item      li per file; data-state uploading|done|error, data-image-id
+ *   upload-item      li per file; data-state uploading|done|error, data-image-id,
+ *                    data-duplicate="true" when an upload turned out to be it
+ *   library-thumb    its server thumbnail (img; data-loaded true once shown)
  *   upload-use       its "use in the job" checkbox
  *   upload-info      its confirmation text (id, format, size)
  *   step             li per pipeline step; data-op, data-index (0-based)
@@ -54,7 +62,8 @@
  *   preview-before, preview-after     result images (img) per job item
  *   download-item    download button per job item
  *   job-row          tr per past job; data-job-id, data-state
- *   job-open, job-download            its buttons
+ *   job-open, job-download, job-rerun, job-delete   its buttons
+ *   job-name, job-duration, job-size  its cells
  *   worker-row       tr per worker; data-worker-id, data-state
  *                    (running|draining|lost)
  * A token can also be handed over in the URL fragment (#token=...): it is

@@ -1,14 +1,15 @@
 /*
  * Jobs: the job panel (#job-panel) with its progress bar, state, errors and
  * Cancel button, fed through follow.js (the event stream, polling, and
- * reconnecting after a server restart, shown as "reconnecting…"),
- * and the past-jobs table (#jobs-body) whose "Show" opens a job here.
+ * reconnecting after a server restart, shown as "reconnecting…").
+ * The past-jobs table is history.js, whose "Show" and "Rerun" open a job here.
  */
 import { loadAccount } from './account.js';
 import { API, getJson, sendJson } from './api.js';
 import { byId, el } from './dom.js';
 import { TERMINAL, followJob } from './follow.js';
 import { duration, formatEta } from './format.js';
+import { loadHistory, setupHistory, updateHistoryRow } from './history.js';
 import { report, say, showError } from './messages.js';
 import { clearResults, downloadJob, showResults } from './results.js';
 import { imageName } from './uploads.js';
@@ -56,7 +57,7 @@ function showJob(job) {
     if (errors.length && job.state === 'failed')
         showError(`The job failed: ${errors[0]}`);
     byId('cancel-button').hidden = TERMINAL.includes(job.state);
-    updateJobRow(job);
+    updateHistoryRow(job);
 }
 
 export function stopFollowing() {
@@ -157,58 +158,14 @@ async function cancelJob() {
     }
 }
 
-/* ---------- past jobs ---------- */
-
-function jobRow(job) {
-    const created = job.created ? new Date(job.created).toLocaleString() : '';
-    const percent = job.state === 'succeeded' ? 100 : Math.floor(Number(job.percent) || 0);
-    const open = el('button', { type: 'button', testid: 'job-open', text: 'Show', 'aria-label': `Show job ${job.id}` });
-    open.addEventListener('click', async () => {
-        try {
-            openJob(await getJson(`${API}/jobs/${encodeURIComponent(job.id)}`));
-        } catch (err) {
-            report(err, 'Opening the job');
-        }
-    });
-    const actions = [open];
-    if (job.state === 'succeeded') {
-        const download = el('button', { type: 'button', testid: 'job-download', text: 'Download', 'aria-label': `Download the result of job ${job.id}` });
-        download.addEventListener('click', () => downloadJob(job));
-        actions.push(download);
-    }
-    const row = el('tr', { testid: 'job-row' }, [
-        el('td', { text: created }),
-        el('td', { class: `state state-${job.state}`, text: job.state }),
-        el('td', { text: `${percent}%` }),
-        el('td', { text: String((job.items || []).length) }),
-        el('td', {}, [el('code', { text: job.pipeline_text })]),
-        el('td', { class: 'actions' }, actions),
-    ]);
-    row.dataset.jobId = job.id;
-    row.dataset.state = job.state;
-    return row;
+/* Reloads the past-jobs table (history.js). */
+export function loadJobs() {
+    return loadHistory();
 }
 
-function updateJobRow(job) {
-    const old = Array.from(byId('jobs-body').rows).find((r) => r.dataset.jobId === job.id);
-    if (old)
-        old.replaceWith(jobRow(job));
-}
-
-export async function loadJobs() {
-    try {
-        const body = await getJson(`${API}/jobs?limit=50`);
-        const jobs = body.jobs || [];
-        byId('jobs-body').replaceChildren(...jobs.map(jobRow));
-        byId('jobs-empty').hidden = jobs.length > 0;
-    } catch (err) {
-        report(err, 'Listing your jobs');
-    }
-}
-
-/* Wires Cancel, the job's Download button and Refresh of the past jobs. */
+/* Wires Cancel, the job's Download button and the past jobs. */
 export function setupJobs() {
     byId('cancel-button').addEventListener('click', cancelJob);
     byId('download-button').addEventListener('click', () => shown && downloadJob(shown));
-    byId('jobs-refresh-button').addEventListener('click', loadJobs);
+    setupHistory(openJob);
 }

@@ -1,22 +1,18 @@
 /*
  * Images: the drop zone and file input, one POST /images per file with its
  * own confirmation or error (a failed file stays listed with its reason and
- * a Remove button), the images stored earlier (GET /images), and
- * each image's "use in the job" checkbox. Entries live in state.uploads.
+ * a Remove button; a file already stored is not stored again: a notice says
+ * so and its library card is ticked instead). The library of stored images
+ * (thumbnails, search, paging, delete) is library.js; entries live in
+ * state.uploads.
  */
 import { loadAccount } from './account.js';
-import { API, ApiError, getJson, request } from './api.js';
+import { API, ApiError, request } from './api.js';
 import { updateConfirm } from './confirm.js';
 import { byId, el } from './dom.js';
-import { formatBytes } from './format.js';
+import { addLibraryItem, imageInfo, loadLibrary, setupLibrary, showStoredThumb } from './library.js';
 import { plainError, report, say, showError } from './messages.js';
 import { state } from './state.js';
-
-function imageInfo(image) {
-    const frames = image.frames > 1 ? `, ${image.frames} frames` : '';
-    return `Uploaded: id ${image.id}, ${image.format.toUpperCase()}, ` +
-        `${image.width}×${image.height}${frames}, ${formatBytes(image.bytes)}`;
-}
 
 /* The display name of image `id` when the page knows it, else the id. */
 export function imageName(id) {
@@ -24,38 +20,35 @@ export function imageName(id) {
     return entry && entry.image.name ? entry.image.name : id;
 }
 
-/* Adds a list entry for `file` (a File, or null for an image stored earlier). */
-function addUploadItem(file, image) {
-    const key = state.nextUid++;
-    const name = file ? file.name : (image.name || image.id);
-    const url = file ? URL.createObjectURL(file) : null;
-    const checkId = `use-${key}`;
-    const thumb = url
-        ? el('img', { class: 'thumb', src: url, alt: `Thumbnail of ${name}` })
-        : el('span', { class: 'thumb thumb-none', text: 'stored' });
-    if (url) /* TIFF and PNM do not show in browsers */
-        thumb.addEventListener('error', () => thumb.replaceWith(el('span', { class: 'thumb thumb-none', text: 'no preview' })), { once: true });
-    const info = el('span', { class: 'upload-info', testid: 'upload-info', text: file ? 'Uploading…' : imageInfo(image) });
-    const use = el('input', { type: 'checkbox', id: checkId, testid: 'upload-use', checked: !!file, disabled: !!file });
-    const item = el('li', { class: 'upload-item', testid: 'upload-item' }, [
-        thumb,
-        el('div', { class: 'upload-text' }, [
-            el('span', { class: 'upload-name', text: name }),
-            info,
-            el('span', { class: 'upload-use' }, [use, el('label', { for: checkId, text: `Use ${name} in the job` })]),
-        ]),
-    ]);
-    item.dataset.state = file ? 'uploading' : 'done';
-    if (image)
-        item.dataset.imageId = image.id;
-    const entry = { key, file, image, element: item, url, use, info };
-    use.addEventListener('change', updateConfirm);
-    state.uploads.push(entry);
-    if (file)
-        byId('upload-list').prepend(item);
-    else
-        byId('upload-list').append(item);
-    return entry;
+/* Shows that `file` was already stored as `image`: the library card of that
+ * image is ticked (and moved to the top) and the new card goes away. */
+function duplicateNotice(entry, image) {
+    const file = entry.file;
+    const known = state.uploads.find((u) => u !== entry && u.image && u.image.id === image.id);
+    if (known) {
+        entry.element.remove();
+        if (entry.url)
+            URL.revokeObjectURL(entry.url);
+        state.uploads = state.uploads.filter((u) => u !== entry);
+        known.use.checked = true;
+        known.use.disabled = false;
+        byId('upload-list').prepend(known.element);
+    } else {
+        entry.image = image;
+        entry.element.dataset.imageId = image.id;
+        entry.element.dataset.state = 'done';
+        entry.info.textContent = imageInfo(image);
+        entry.use.disabled = false;
+    }
+    const card = known ? known.element : entry.element;
+    card.dataset.duplicate = 'true';
+    const message = `${file.name} is already in your library` +
+        (image.name && image.name !== file.name ? ` as ${image.name}` : '') +
+        ': it was not stored again, and is selected for the job.';
+    const notice = byId('library-notice');
+    notice.textContent = message;
+    notice.hidden = false;
+    say(message);
 }
 
 async function uploadOne(entry) {
@@ -68,11 +61,17 @@ async function uploadOne(entry) {
         });
         const body = await response.json();
         const image = body.images ? body.images[0] : body;
+        if (image.duplicate) {
+            duplicateNotice(entry, image);
+            updateConfirm();
+            return;
+        }
         entry.image = image;
         entry.element.dataset.imageId = image.id;
         entry.element.dataset.state = 'done';
         entry.info.textContent = imageInfo(image);
         entry.use.disabled = false;
+        showStoredThumb(entry);
         say(`${file.name} uploaded: ${image.format.toUpperCase()}, ${image.width}×${image.height}.`);
     } catch (err) {
         entry.element.dataset.state = 'error';
@@ -127,11 +126,13 @@ async function uploadFiles(files) {
     if (!list.length)
         return;
     showError('');
+    byId('library-notice').hidden = true;
     say(`Uploading ${list.length} file${list.length > 1 ? 's' : ''}…`);
-    const entries = list.map((file) => addUploadItem(file, null));
+    const entries = list.map((file) => addLibraryItem(file, null));
     await Promise.all(entries.map(uploadOne));
     loadAccount();
-    const good = entries.filter((e) => e.element.dataset.state === 'done').length;
+    loadLibrary(); /* the count, and the page, now hold the new images */
+    const good = entries.filter((e) => e.element.dataset.state === 'done' || e.image).length;
     say(list.length === 1
         ? (good ? byId('status-message').textContent : `${list[0].name} was not uploaded.`)
         : `${good} of ${list.length} files uploaded.`);
@@ -142,21 +143,14 @@ async function uploadFiles(files) {
         showError(`${failed.length} of ${list.length} files were not uploaded; the list of images says why for each.`);
 }
 
-/* Lists the images stored earlier (unticked) that the page does not show yet. */
-export async function loadStoredImages() {
-    try {
-        const body = await getJson(`${API}/images?limit=20`);
-        const known = new Set(state.uploads.filter((u) => u.image).map((u) => u.image.id));
-        for (const image of body.images || [])
-            if (!known.has(image.id))
-                addUploadItem(null, image);
-    } catch (err) {
-        report(err, 'Listing your images');
-    }
+/* Lists the images stored earlier (the library's first page). */
+export function loadStoredImages() {
+    return loadLibrary();
 }
 
 /* Wires the drop zone (#drop-zone) and the file input (#file-input). */
 export function setupUploads() {
+    setupLibrary();
     const zone = byId('drop-zone');
     zone.addEventListener('dragover', (event) => {
         event.preventDefault();
