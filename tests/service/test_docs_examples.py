@@ -25,7 +25,7 @@ import tempfile
 import unittest
 import zlib
 
-from harness import ADMIN_TOKEN, BIN, DATA, ROOT, Server
+from harness import ADMIN_TOKEN, BIN, DATA, ROOT, Server, unique_bytes
 
 DOCS = os.path.join(ROOT, "docs")
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -104,7 +104,7 @@ class DocsExamplesTest(unittest.TestCase):
 
     def test_api_ids_have_the_real_form(self):
         status, image, _ = self.srv.upload(os.path.join(DATA, "chelsea.png"))
-        self.assertEqual(status, 201, image)
+        self.assertIn(status, (200, 201), image)  # 200: another test stored it first
         body = {"images": [image["id"]], "pipeline": "grayscale"}
         status, job, _ = self.srv.json("POST", "/api/v1/jobs", body)
         self.assertEqual(status, 201, job)
@@ -116,12 +116,15 @@ class DocsExamplesTest(unittest.TestCase):
         ids += re.findall(r'"images":\s*\[([^\]]*)\]', text)
         found = []
         for value in ids:
+            value = re.sub(r"\{[^}]*\}", "", value)  # objects in a list: sizes, not ids
             found += re.findall(r'[A-Za-z0-9_.]+', value) if "," in value or '"' in value else [value]
         found = [v for v in found if v not in ("...",)]
         self.assertTrue(found, "api.md shows no ids")
         for value in found:
-            if value.isdigit():  # users and tokens
-                continue
+            if value in ("delete",):
+                continue  # a route (POST /images/delete), not an id
+            if value.isdigit() or re.search(r"\.(png|jpe?g|webp|tiff?|gif|bmp)$", value):
+                continue  # users and tokens; a file name given with its size
             self.assertRegex(value, HEX32, "api.md shows an id the server never hands out: %s" % value)
 
     def api_examples(self):
@@ -170,7 +173,9 @@ class DocsExamplesTest(unittest.TestCase):
                 continue  # about other accounts than the admin's
             for fake in re.findall(r"[0-9a-f]{32}", command):
                 if fake not in real:  # another image the examples uploaded
-                    status, image, _ = self.srv.upload(os.path.join(DATA, "rocket.jpg"))
+                    with open(os.path.join(DATA, "rocket.jpg"), "rb") as f:  # a new image each
+                        data = unique_bytes(f.read(), len(real) + 1000)
+                    status, image, _ = self.srv.upload_bytes(data, "rocket.jpg")
                     self.assertEqual(status, 201, image)
                     real[fake] = image["id"]
                 command = command.replace(fake, real[fake])
@@ -182,7 +187,8 @@ class DocsExamplesTest(unittest.TestCase):
             pairs = all_pairs(got, [])
             for key, value in documented_pairs(answer):
                 if key == "id" and isinstance(value, str) and HEX32.match(value):
-                    real[value] = got["id"]
+                    if "id" in got:
+                        real[value] = got["id"]
                     continue
                 if key in ("image",):
                     continue
@@ -233,7 +239,8 @@ class DocsExamplesTest(unittest.TestCase):
             want = re.sub(r"\((\d+ bytes|\.\.\.)\)$", "(\0SIZE\0)", want)        # (12787 bytes)
             pattern = re.escape(want).replace("\0ID\0", "[0-9a-f]{32}")
             pattern = pattern.replace("\0TIME\0", r"\d+\.\d+s").replace("\0SIZE\0", r"\d+ bytes")
-            self.assertRegex(line, "^" + pattern + "$")
+            # the shared server may hold the file already: the same line, marked
+            self.assertRegex(line, "^" + pattern + r"( \(already stored\))?$")
 
     def test_cli_submit_transcript(self):
         block = next(b for b in fenced(doc("cli.md")) if "$ tessera submit" in b)
@@ -369,7 +376,7 @@ class DocsExamplesTest(unittest.TestCase):
         cli_doc = re.search(r"- `--format`:(.*?);", doc("cli.md"), re.S).group(1)
         cli_listed = set(re.findall(r"`([a-z]+)`", cli_doc)) - {"jpg"}
         status, image, _ = self.srv.upload(os.path.join(DATA, "chelsea.png"))
-        self.assertEqual(status, 201, image)
+        self.assertIn(status, (200, 201), image)
         for fmt, write in rows.items():
             api_only_not = "`tessera process` only" in write
             body = {"images": [image["id"]], "pipeline": "grayscale", "output": {"format": fmt}}
