@@ -76,6 +76,7 @@ typedef struct redis_exec {
     pthread_t reader;                    /* the result reader */
     int reader_started;                  /* reader is running */
     atomic_int stopping;                 /* asks the reader to exit */
+    atomic_int audit_plain;              /* Redis refused the audit's script: XRANGE each */
 } redis_exec;
 
 /* Passes a line to the configured log sink, if any. */

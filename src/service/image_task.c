@@ -33,14 +33,14 @@ static tsr_status dump(tsr_ctx *ctx, json_t *j, tsr_buffer *out) {
 tsr_status tsr_image_task_encode(tsr_ctx *ctx, const tsr_image_task_spec *s, tsr_buffer *out) {
     tsr_limits none = {0};
     const tsr_limits *l = s->limits ? s->limits : &none;
-    json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:{s:I, s:I, s:I, s:I, s:I, "
-                          "s:I}}",
-                          "v", 1, "input", s->input, "result", s->result, "pipeline",
-                          s->pipeline_json, "format", s->format, "quality", s->quality, "tile",
-                          s->tile, "label", s->label ? s->label : "", "limits", "file_bytes",
-                          (json_int_t)l->max_file_bytes, "width", (json_int_t)l->max_width,
-                          "height", (json_int_t)l->max_height, "pixels", (json_int_t)l->max_pixels,
-                          "frames", (json_int_t)l->max_frames, "alloc", (json_int_t)l->max_alloc);
+    /* Short: every byte crosses Redis twice (XADD, then XREADGROUP). The
+     * label stays with the coordinator, which names the image in messages;
+     * the limits are [file bytes, width, height, pixels, frames, alloc]. */
+    json_t *j = json_pack(
+        "{s:i, s:s, s:s, s:s, s:s, s:i, s:i, s:[I, I, I, I, I, I]}", "v", 1, "in", s->input, "out",
+        s->result, "p", s->pipeline_json, "f", s->format, "q", s->quality, "t", s->tile, "l",
+        (json_int_t)l->max_file_bytes, (json_int_t)l->max_width, (json_int_t)l->max_height,
+        (json_int_t)l->max_pixels, (json_int_t)l->max_frames, (json_int_t)l->max_alloc);
     return dump(ctx, j, out);
 }
 
@@ -70,13 +70,10 @@ static tsr_status decode_task(tsr_ctx *ctx, const uint8_t *bytes, size_t len, ta
     if (!(t->json = load(ctx, bytes, len, "image task")))
         return TSR_ERR_CORRUPT;
     tsr_image_task_spec *s = &t->spec;
-    if (json_unpack(t->json,
-                    "{s:i, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:{s:I, s:I, s:I, s:I, "
-                    "s:I, s:I}}",
-                    "v", &v, "input", &s->input, "result", &s->result, "pipeline",
-                    &s->pipeline_json, "format", &s->format, "quality", &s->quality, "tile",
-                    &s->tile, "label", &s->label, "limits", "file_bytes", &lim[0], "width", &lim[1],
-                    "height", &lim[2], "pixels", &lim[3], "frames", &lim[4], "alloc", &lim[5]) ||
+    if (json_unpack(t->json, "{s:i, s:s, s:s, s:s, s:s, s:i, s:i, s:[I, I, I, I, I, I]}", "v", &v,
+                    "in", &s->input, "out", &s->result, "p", &s->pipeline_json, "f", &s->format,
+                    "q", &s->quality, "t", &s->tile, "l", &lim[0], &lim[1], &lim[2], &lim[3],
+                    &lim[4], &lim[5]) ||
         v != 1)
         return tsr_error(ctx, TSR_ERR_CORRUPT, "image task: missing or malformed fields");
     for (int i = 0; i < 6; i++)

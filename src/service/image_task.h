@@ -33,7 +33,7 @@ typedef struct tsr_image_task_spec {
     int quality;               /* encoder quality */
     int tile;                  /* tile side of the plan */
     const tsr_limits *limits;  /* caps while processing; NULL = library defaults */
-    const char *label;         /* names the run in messages */
+    const char *label;         /* names the run in the coordinator's messages; not sent */
 } tsr_image_task_spec;
 
 /* What the worker reports back. */
