@@ -23,9 +23,11 @@ int tsr_executor_threads(const tsr_executor *exec);
 typedef void (*tsr_progress_fn)(void *user, uint64_t done, uint64_t total);
 typedef void (*tsr_tile_fn)(void *user, double tile_cpu_seconds);
 /* Called by tsr_plan_run_rows on its own thread after it read input rows or
- * wrote output rows: the running totals of rows read (of the input height)
- * and written (of the output height), for progress that counts decoding
- * and encoding. */
+ * wrote output rows: the rows decoded so far (of the input height; all of
+ * them for a reader that does not stream, which decoded at open) and
+ * encoded so far (of the output height; none for a writer that does not
+ * stream, which encodes at tsr_row_writer_finish), for progress that counts
+ * decoding and encoding. */
 typedef void (*tsr_rows_fn)(void *user, int rows_read, int rows_written);
 
 typedef struct tsr_run_options {

@@ -66,9 +66,16 @@ typedef struct rows_io {
  * progress moves while it decodes and encodes. */
 #define WHOLE_ROWS_STEP 256
 
+/* Reports the rows decoded and encoded: a reader that does not stream
+ * decoded every row when it was opened, a writer that does not stream
+ * encodes at finish (after this run). */
 static void io_report(const rows_io *io) {
-    if (io->opts && io->opts->rows)
-        io->opts->rows(io->opts->progress_user, io->read, io->written);
+    if (!io->opts || !io->opts->rows)
+        return;
+    int h, unused;
+    tsr_row_reader_shape(io->reader, &unused, &h, &unused);
+    io->opts->rows(io->opts->progress_user, tsr_row_reader_streams(io->reader) ? io->read : h,
+                   tsr_row_writer_streams(io->writer) ? io->written : 0);
 }
 
 static tsr_status io_read(rows_io *io, uint8_t *dst, size_t stride, int n) {
