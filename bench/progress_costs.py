@@ -14,7 +14,10 @@ runs, on a photo-like image of each size:
                 nearly free)
   tile        = (time(PNM, reference -> PNM) - time(PNM, brightness -> PNM)) / tiles
 
-    /usr/bin/python3 bench/progress_costs.py [--tessera build/src/cli/tessera] [--runs 3]
+  op tile(op) = (time(PNM, op -> PNM) - time(PNM, brightness -> PNM)) / tiles
+                (--ops: every op at its defaults, or the parameters it needs)
+
+    /usr/bin/python3 bench/progress_costs.py [--tessera build/src/cli/tessera] [--runs 3] [--ops]
 
 Needs Debian's python3 with cv2 and numpy (tests use the same).
 """
@@ -34,6 +37,12 @@ EXT = {"jpeg": "jpg", "png": "png", "webp": "webp", "tiff": "tif", "bmp": "bmp",
 CHEAP = "brightness:delta=0"
 REFERENCE = "gaussian-blur:sigma=2"
 TILE = 256
+# Each op at its defaults, or with the parameters it needs (--ops).
+OPS = ["grayscale", "invert", "brightness", "contrast", "gamma", "threshold",
+       "gaussian-blur:sigma=2", "box-blur", "median", "sharpen",
+       "convolve:kernel=0 -1 0 -1 5 -1 0 -1 0", "sobel", "canny", "hough-lines",
+       "rotate:angle=30", "rotate90", "rotate180", "rotate270", "flip", "resize:scale=0.5",
+       "equalize", "threshold-otsu"]
 
 
 def photo(w, h, seed=1):
@@ -94,14 +103,36 @@ def measure(binary, sizes, runs):
     return out
 
 
+def measure_ops(binary, size, runs):
+    """Compute seconds of one core per 256x256 tile of input for each op,
+    less the look-up-table op's (start-up, decode and encode cancel out)."""
+    w, h = size
+    tiles = ((w + TILE - 1) // TILE) * ((h + TILE - 1) // TILE)
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "in.ppm")
+        cv2.imwrite(src, photo(w, h))
+        null = os.path.join(tmp, "out.ppm")
+        t_cheap = timed(binary, CHEAP, src, null, runs)
+        for op in OPS:
+            t = timed(binary, op, src, null, runs)
+            out[op.split(":")[0]] = round(max(0.0, t - t_cheap) / tiles, 6)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tessera", default=os.path.join(ROOT, "build", "src", "cli", "tessera"))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--sizes", default="1024x1024,2048x2048",
                     help="comma-separated WxH sizes (default 1024x1024,2048x2048)")
+    ap.add_argument("--ops", action="store_true",
+                    help="per-op tile seconds instead, on the last size")
     args = ap.parse_args()
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
+    if args.ops:
+        print(json.dumps(measure_ops(args.tessera, sizes[-1], args.runs), indent=2))
+        return
     print(json.dumps(measure(args.tessera, sizes, args.runs), indent=2))
 
 

@@ -80,14 +80,39 @@ static tsr_status plan_from_record(tsr_jobs *jobs, tsr_ctx *ctx, const char *ima
     return tsr_plan_new(ctx, pipe, w, h, img.bands, jobs->cfg.tile, plan);
 }
 
-/* Plans every image of the job: its tile count and decoded pixels into
- * sizes[i] (zero when it does not plan: it fails when run), the total and
- * the tiles of the images already done. Planned from the store's records;
- * an image whose record does not plan is opened instead. */
+/* Fills `size` from image `i`'s plan: tiles, decoded pixels and rows,
+ * output rows and its work units. */
+static void item_size(tsr_jobs *jobs, tsr_ctx *ctx, const tsr_store_job *job, size_t i,
+                      const tsr_pipeline *pipe, const tsr_plan *plan, tsr_jobs_item_size *size) {
+    int w, h, ow, oh, ob;
+    tsr_plan_input(plan, &w, &h);
+    tsr_plan_output(plan, &ow, &oh, &ob);
+    size->tiles = (int64_t)tsr_plan_task_count(plan);
+    size->pixels = (uint64_t)w * (uint64_t)h;
+    size->in_h = h;
+    size->out_h = oh;
+    tsr_store_image img;
+    tsr_ctx_reset(ctx);
+    int recorded = !tsr_jobs_image_record(jobs, ctx, job->items[i].image, &img);
+    tsr_work_image im = {
+        .in_format = recorded ? img.format : NULL,
+        .in_w = w,
+        .in_h = h,
+        .pipe = pipe,
+        .tile = jobs->cfg.tile,
+        .threads = tsr_executor_threads(jobs->cfg.executor ? jobs->cfg.executor : jobs->exec),
+        .out_format = job->output_format,
+        .out_pixels = (uint64_t)ow * (uint64_t)oh};
+    size->cost = tsr_work_cost_of(&im);
+}
+
+/* Plans every image of the job: its tile count, decoded pixels and work
+ * units into sizes[i] (zero when it does not plan: it fails when run), the
+ * total and the tiles of the images already done. Planned from the store's
+ * records; an image whose record does not plan is opened instead. */
 static void count_tiles(tsr_jobs *jobs, const tsr_store_job *job, const tsr_pipeline *pipe,
                         tsr_jobs_item_size *sizes, int64_t *total, int64_t *done) {
     tsr_ctx *ctx = tsr_ctx_new();
-    int threads = tsr_executor_threads(jobs->cfg.executor ? jobs->cfg.executor : jobs->exec);
     *total = *done = 0;
     for (size_t i = 0; ctx && i < job->item_count; i++) {
         tsr_plan *plan = NULL;
@@ -99,21 +124,7 @@ static void count_tiles(tsr_jobs *jobs, const tsr_store_job *job, const tsr_pipe
                 tsr_image_plan_blob(jobs->store, ctx, img.blob, pipe, jobs->cfg.tile, &plan);
         }
         if (plan) {
-            int w, h, ow, oh, ob;
-            tsr_plan_input(plan, &w, &h);
-            tsr_plan_output(plan, &ow, &oh, &ob);
-            sizes[i].tiles = (int64_t)tsr_plan_task_count(plan);
-            sizes[i].pixels = (uint64_t)w * (uint64_t)h;
-            sizes[i].in_h = h;
-            sizes[i].out_h = oh;
-            tsr_store_image img_rec;
-            tsr_ctx_reset(ctx);
-            const char *in_format = NULL;
-            if (!tsr_jobs_image_record(jobs, ctx, job->items[i].image, &img_rec))
-                in_format = img_rec.format;
-            sizes[i].cost =
-                tsr_work_cost_of(in_format, sizes[i].pixels, sizes[i].tiles, jobs->cfg.tile,
-                                 threads, job->output_format, (uint64_t)ow * (uint64_t)oh);
+            item_size(jobs, ctx, job, i, pipe, plan, &sizes[i]);
             *total += sizes[i].tiles;
             if (job->items[i].state == TSR_JOB_SUCCEEDED)
                 *done += sizes[i].tiles;

@@ -12,6 +12,8 @@
 
 #include <stdint.h>
 
+#include "tessera/tessera.h"
+
 /* The work of one image, in units. */
 typedef struct tsr_work_cost {
     double decode;  /* decoding its input rows */
@@ -19,12 +21,20 @@ typedef struct tsr_work_cost {
     double encode;  /* encoding its output rows */
 } tsr_work_cost;
 
-/* The cost of an image whose input (`in_format`, "jpeg", "png", ...) decodes
- * to `in_pixels`, whose plan has `tiles` tiles of side `tile` (0 = default)
- * run on `threads` threads (< 1 = 1), and whose output is `out_pixels` in
- * `out_format`. Unknown formats cost like PNG. */
-tsr_work_cost tsr_work_cost_of(const char *in_format, uint64_t in_pixels, int64_t tiles, int tile,
-                               int threads, const char *out_format, uint64_t out_pixels);
+/* What the cost of one image depends on. Pointers are borrowed. */
+typedef struct tsr_work_image {
+    const char *in_format;    /* "jpeg", "png", ...; unknown formats cost like PNG */
+    int in_w, in_h;           /* decoded size (after shrink-on-load) */
+    const tsr_pipeline *pipe; /* its ops, each weighed by its measured cost per tile */
+    int tile;                 /* tile side; 0 = TSR_DEFAULT_TILE */
+    int threads;              /* threads running the tiles; < 1 = 1 */
+    const char *out_format;   /* output format name */
+    uint64_t out_pixels;      /* output pixels */
+} tsr_work_image;
+
+/* The work units of image `im`: decode, every op of the pipeline over the
+ * input's tile grid, encode. */
+tsr_work_cost tsr_work_cost_of(const tsr_work_image *im);
 
 /* Total units of `c`. */
 double tsr_work_cost_total(const tsr_work_cost *c);
