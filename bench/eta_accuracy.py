@@ -99,6 +99,18 @@ def eta_errors(samples):
     return out
 
 
+def longest_stall(samples):
+    """The longest time (seconds) a running job's percent stood still."""
+    longest, since, last = 0.0, None, None
+    for t, state, percent, _ in samples:
+        if state != "running":
+            continue
+        if percent != last:
+            since, last = t, percent
+        longest = max(longest, t - since)
+    return longest
+
+
 def scaled(images, scale):
     return [(max(64, int(w * scale)), max(64, int(h * scale)), f) for w, h, f in images]
 
@@ -120,11 +132,12 @@ def main():
                     ids.append(upload_image(srv, tmp, w, h, fmt, seed))
                 samples = sample_job(srv, ids, pipeline, output)
                 errs = eta_errors(samples)
+                stall = longest_stall(samples)
                 report.append({"pipeline": pipeline, "images": len(ids), "output": output,
                                "seconds": round(samples[-1][0], 2), "state": samples[-1][1],
-                               "errors": errs, "samples": samples})
-                print("%-36s %d images -> %-4s %6.1f s  %s" % (
-                    pipeline, len(ids), output, samples[-1][0],
+                               "errors": errs, "stall": stall, "samples": samples})
+                print("%-36s %d images -> %-4s %6.1f s  stall %4.1f s  %s" % (
+                    pipeline, len(ids), output, samples[-1][0], stall,
                     "  ".join("%d%%: %s" % (m, "%.0f%%" % (100 * errs[m]) if m in errs else "-")
                               for m in MARKS)), flush=True)
     finally:
@@ -132,6 +145,10 @@ def main():
     # Jobs under 2 s are mostly sampling error (100 ms of a second is 10 %).
     for label, picked in (("all %d jobs" % len(report), report),
                           ("the jobs of 2 s or more", [r for r in report if r["seconds"] >= 2])):
+        if picked:
+            print("longest stall of percent over %s: median %.1f s, max %.1f s" % (
+                label, statistics.median(r["stall"] for r in picked),
+                max(r["stall"] for r in picked)))
         print("median ETA error over %s:" % label)
         for m in MARKS:
             vals = [r["errors"][m] for r in picked if m in r["errors"]]
