@@ -22,6 +22,13 @@ int tsr_executor_threads(const tsr_executor *exec);
  * `tile_cpu_seconds` is the CPU time the finished tile took. */
 typedef void (*tsr_progress_fn)(void *user, uint64_t done, uint64_t total);
 typedef void (*tsr_tile_fn)(void *user, double tile_cpu_seconds);
+/* Called by tsr_plan_run_rows on its own thread after it read input rows or
+ * wrote output rows: the rows decoded so far (of the input height; all of
+ * them for a reader that does not stream, which decoded at open) and
+ * encoded so far (of the output height; none for a writer that does not
+ * stream, which encodes at tsr_row_writer_finish), for progress that counts
+ * decoding and encoding. */
+typedef void (*tsr_rows_fn)(void *user, int rows_read, int rows_written);
 
 typedef struct tsr_run_options {
     int tile_size;            /* tile side, TSR_TILE_MIN..MAX; 0 = TSR_DEFAULT_TILE */
@@ -29,6 +36,7 @@ typedef struct tsr_run_options {
     void *progress_user;      /* passed to progress and tile_done */
     tsr_tile_fn tile_done;    /* may be NULL: CPU time of each tile (metrics, cost) */
     const char *label;        /* may be NULL: names the run in messages ("image 3f2a...") */
+    tsr_rows_fn rows;         /* may be NULL: rows read and written (tsr_plan_run_rows) */
 } tsr_run_options;
 
 #define TSR_DEFAULT_TILE 256

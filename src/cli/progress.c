@@ -37,7 +37,10 @@ void cli_progress_update(void *user, uint64_t done, uint64_t total) {
     p->last_percent = percent;
     p->last_draw = now;
     double elapsed = now - p->start;
-    double eta = done ? elapsed * (double)(total - done) / (double)done : -1;
+    /* No ETA before it is stable: 5 % done or 2 s in (as the server's). */
+    double eta = done && (percent >= 5 || elapsed >= 2)
+                     ? elapsed * (double)(total - done) / (double)done
+                     : -1;
     draw(p, percent, eta);
 }
 

@@ -53,34 +53,82 @@ static int plan_bands(const tsr_plan *plan, const tsr_stage *s, band_rows *rows)
     return window;
 }
 
+/* The run's row reader and writer, counting the rows for opts->rows. */
+typedef struct rows_io {
+    tsr_row_reader *reader;      /* borrowed */
+    tsr_row_writer *writer;      /* borrowed */
+    const tsr_run_options *opts; /* may be NULL */
+    int read;                    /* input rows read (or skipped) so far */
+    int written;                 /* output rows written so far */
+} rows_io;
+
+/* Rows the whole-image fallback reads or writes at a time, so that its
+ * progress moves while it decodes and encodes. */
+#define WHOLE_ROWS_STEP 256
+
+/* Reports the rows decoded and encoded: a reader that does not stream
+ * decoded every row when it was opened, a writer that does not stream
+ * encodes at finish (after this run). */
+static void io_report(const rows_io *io) {
+    if (!io->opts || !io->opts->rows)
+        return;
+    int h, unused;
+    tsr_row_reader_shape(io->reader, &unused, &h, &unused);
+    io->opts->rows(io->opts->progress_user, tsr_row_reader_streams(io->reader) ? io->read : h,
+                   tsr_row_writer_streams(io->writer) ? io->written : 0);
+}
+
+static tsr_status io_read(rows_io *io, uint8_t *dst, size_t stride, int n) {
+    tsr_status st = tsr_row_reader_read(io->reader, dst, stride, n);
+    if (!st) {
+        io->read += n;
+        io_report(io);
+    }
+    return st;
+}
+
+static tsr_status io_write(rows_io *io, const uint8_t *src, size_t stride, int n) {
+    tsr_status st = tsr_row_writer_write(io->writer, src, stride, n);
+    if (!st) {
+        io->written += n;
+        io_report(io);
+    }
+    return st;
+}
+
 /* Whole-image fallback: read everything, run, write everything. */
-static tsr_status run_whole(tsr_ctx *ctx, tsr_plan *plan, tsr_row_reader *reader,
-                            tsr_row_writer *writer, tsr_executor *exec,
+static tsr_status run_whole(tsr_ctx *ctx, tsr_plan *plan, rows_io *io, tsr_executor *exec,
                             const tsr_run_options *opts) {
     const tsr_stage *s0 = &plan->stages[0];
     tsr_image *in = NULL, *out = NULL;
     tsr_status st = tsr_image_new(ctx, s0->in_w, s0->in_h, s0->in_bands, &in);
-    if (!st && (st = tsr_row_reader_read(reader, in->data, in->stride, in->height)))
-        st = tsr_error(ctx, st, "reading the input failed");
+    for (int y = 0; !st && y < s0->in_h; y += WHOLE_ROWS_STEP) {
+        int n = s0->in_h - y < WHOLE_ROWS_STEP ? s0->in_h - y : WHOLE_ROWS_STEP;
+        if ((st = io_read(io, in->data + (size_t)y * in->stride, in->stride, n)))
+            st = tsr_error(ctx, st, "reading the input failed");
+    }
     if (!st)
         st = tsr_plan_run(ctx, plan, in, exec, opts, &out);
     tsr_image_free(in);
-    if (!st && (st = tsr_row_writer_write(writer, out->data, out->stride, out->height)))
-        st = tsr_error(ctx, st, "writing the output failed");
+    for (int y = 0; !st && y < out->height; y += WHOLE_ROWS_STEP) {
+        int n = out->height - y < WHOLE_ROWS_STEP ? out->height - y : WHOLE_ROWS_STEP;
+        if ((st = io_write(io, out->data + (size_t)y * out->stride, out->stride, n)))
+            st = tsr_error(ctx, st, "writing the output failed");
+    }
     tsr_image_free(out);
     return st;
 }
 
 /* Moves the window so it holds input rows [lo, hi): drops rows above lo,
  * reads (and, past a gap, skips) rows up to hi. */
-static tsr_status slide_window(tsr_ctx *ctx, tsr_row_reader *reader, uint8_t *win, size_t stride,
-                               int capacity, int *win_lo, int *win_hi, int lo, int hi) {
+static tsr_status slide_window(tsr_ctx *ctx, rows_io *io, uint8_t *win, size_t stride, int capacity,
+                               int *win_lo, int *win_hi, int lo, int hi) {
     tsr_status st = TSR_OK;
     if (lo >= *win_hi) {
         /* Skip rows nobody reads, a window-full at a time. */
         while (*win_hi < lo && !st) {
             int n = lo - *win_hi < capacity ? lo - *win_hi : capacity;
-            st = tsr_row_reader_read(reader, win, stride, n);
+            st = io_read(io, win, stride, n);
             *win_hi += n;
         }
         *win_lo = *win_hi;
@@ -89,8 +137,7 @@ static tsr_status slide_window(tsr_ctx *ctx, tsr_row_reader *reader, uint8_t *wi
         *win_lo = lo;
     }
     if (!st && hi > *win_hi) {
-        st = tsr_row_reader_read(reader, win + (size_t)(*win_hi - *win_lo) * stride, stride,
-                                 hi - *win_hi);
+        st = io_read(io, win + (size_t)(*win_hi - *win_lo) * stride, stride, hi - *win_hi);
         *win_hi = hi;
     }
     if (st)
@@ -128,8 +175,7 @@ static void *band_main(void *arg) {
 
 /* Waits for the band in `slot`; writes its rows unless `st` is already an
  * error. Returns the first error. */
-static tsr_status band_finish(tsr_ctx *ctx, band_slot *slot, tsr_row_writer *writer,
-                              tsr_status st) {
+static tsr_status band_finish(tsr_ctx *ctx, band_slot *slot, rows_io *io, tsr_status st) {
     if (!slot->busy)
         return st;
     if (slot->threaded)
@@ -137,8 +183,7 @@ static tsr_status band_finish(tsr_ctx *ctx, band_slot *slot, tsr_row_writer *wri
     slot->busy = slot->threaded = 0;
     if (!st)
         st = slot->status;
-    if (!st &&
-        (st = tsr_row_writer_write(writer, slot->out, slot->rs.out_region.stride, slot->rows_out)))
+    if (!st && (st = io_write(io, slot->out, slot->rs.out_region.stride, slot->rows_out)))
         st = tsr_error(ctx, st, "writing the output failed");
     return st;
 }
@@ -148,9 +193,9 @@ static tsr_status band_finish(tsr_ctx *ctx, band_slot *slot, tsr_row_writer *wri
  * is only read, so it may still be computing) are copied from there, the
  * rest are read from `reader`, skipping rows nobody reads. *next_row is the
  * reader's position. */
-static tsr_status fill_band(tsr_ctx *ctx, tsr_row_reader *reader, size_t stride, uint8_t *dst,
-                            int capacity, int lo, int hi, const uint8_t *prev, int prev_lo,
-                            int prev_hi, int *next_row) {
+static tsr_status fill_band(tsr_ctx *ctx, rows_io *io, size_t stride, uint8_t *dst, int capacity,
+                            int lo, int hi, const uint8_t *prev, int prev_lo, int prev_hi,
+                            int *next_row) {
     tsr_status st = TSR_OK;
     int have = lo; /* rows [lo, have) are in dst */
     if (prev && lo >= prev_lo && lo < prev_hi) {
@@ -163,14 +208,14 @@ static tsr_status fill_band(tsr_ctx *ctx, tsr_row_reader *reader, size_t stride,
         int room = capacity - (have - lo);
         while (!st && *next_row < have) {
             int n = have - *next_row < room ? have - *next_row : room;
-            st = tsr_row_reader_read(reader, free_rows, stride, n);
+            st = io_read(io, free_rows, stride, n);
             *next_row += n;
         }
         if (!st && *next_row != have)
             return tsr_error(ctx, TSR_ERR_INTERNAL, "bands read rows %d.. after row %d", have,
                              *next_row);
         if (!st)
-            st = tsr_row_reader_read(reader, free_rows, stride, hi - have);
+            st = io_read(io, free_rows, stride, hi - have);
         *next_row = hi;
     }
     if (st)
@@ -180,8 +225,8 @@ static tsr_status fill_band(tsr_ctx *ctx, tsr_row_reader *reader, size_t stride,
 
 /* The band loop: up to `depth` bands run at once on `exec`, finished and
  * written in order. rs holds the run's progress and scratch. */
-static tsr_status run_bands(run_state *rs, tsr_executor *exec, int depth, tsr_row_reader *reader,
-                            tsr_row_writer *writer, const band_rows *rows, int window) {
+static tsr_status run_bands(run_state *rs, tsr_executor *exec, int depth, rows_io *io,
+                            const band_rows *rows, int window) {
     const tsr_stage *s = rs->stage;
     int band_h = rs->plan->tile;
     size_t in_stride = (size_t)s->in_w * (size_t)s->in_bands;
@@ -199,11 +244,11 @@ static tsr_status run_bands(run_state *rs, tsr_executor *exec, int depth, tsr_ro
     int prev_lo = 0, prev_hi = 0, next_row = 0;
     for (int b = 0; b < s->tiles_y && !st; b++) {
         band_slot *slot = &slots[b % depth];
-        if ((st = band_finish(rs->ctx, slot, writer, st)))
+        if ((st = band_finish(rs->ctx, slot, io, st)))
             break;
         int lo = rows[b].lo, hi = rows[b].hi;
         if (hi > lo) {
-            if ((st = fill_band(rs->ctx, reader, in_stride, slot->in, window, lo, hi, prev, prev_lo,
+            if ((st = fill_band(rs->ctx, io, in_stride, slot->in, window, lo, hi, prev, prev_lo,
                                 prev_hi, &next_row)))
                 break;
             prev = slot->in, prev_lo = lo, prev_hi = hi;
@@ -241,7 +286,7 @@ static tsr_status run_bands(run_state *rs, tsr_executor *exec, int depth, tsr_ro
     }
     /* The bands still out, oldest first. */
     for (int k = 0; k < depth; k++)
-        st = band_finish(rs->ctx, &slots[(s->tiles_y + k) % depth], writer, st);
+        st = band_finish(rs->ctx, &slots[(s->tiles_y + k) % depth], io, st);
     for (int i = 0; i < depth; i++) {
         free(slots[i].in);
         free(slots[i].out);
@@ -255,18 +300,19 @@ tsr_status tsr_plan_run_rows(tsr_ctx *ctx, tsr_plan *plan, tsr_row_reader *reade
     const tsr_stage *s = &plan->stages[0];
     int w, h, bands;
     tsr_row_reader_shape(reader, &w, &h, &bands);
+    rows_io io = {.reader = reader, .writer = writer, .opts = opts};
     if (w != s->in_w || h != s->in_h || bands != s->in_bands)
         return tsr_error(ctx, TSR_ERR_INTERNAL, "plan made for %dx%dx%d run on rows of %dx%dx%d",
                          s->in_w, s->in_h, s->in_bands, w, h, bands);
     if (plan->n_stages != 1 || plan->tile == -1 || plan->ops[s->first].desc->kind == TSR_OP_GLOBAL)
-        return run_whole(ctx, plan, reader, writer, exec, opts);
+        return run_whole(ctx, plan, &io, exec, opts);
     band_rows *rows = calloc((size_t)s->tiles_y, sizeof *rows);
     if (!rows)
         return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
     int window = plan_bands(plan, s, rows);
     if (window < 0 || (size_t)window * 2 > (size_t)s->in_h + 1024) {
         free(rows);
-        return run_whole(ctx, plan, reader, writer, exec, opts);
+        return run_whole(ctx, plan, &io, exec, opts);
     }
     int workers = exec ? exec->threads : 1;
     size_t in_stride = (size_t)s->in_w * (size_t)s->in_bands;
@@ -288,15 +334,14 @@ tsr_status tsr_plan_run_rows(tsr_ctx *ctx, tsr_plan *plan, tsr_row_reader *reade
         goto out;
     }
     if (exec) {
-        st = run_bands(&rs, exec, exec->vt->run_tiles ? BANDS_REMOTE : BANDS_LOCAL, reader, writer,
-                       rows, window);
+        st = run_bands(&rs, exec, exec->vt->run_tiles ? BANDS_REMOTE : BANDS_LOCAL, &io, rows,
+                       window);
         goto out;
     }
     int win_lo = 0, win_hi = 0;
     for (int b = 0; b < s->tiles_y && !st; b++) {
-        if (rows[b].hi > rows[b].lo &&
-            (st = slide_window(ctx, reader, win, in_stride, window, &win_lo, &win_hi, rows[b].lo,
-                               rows[b].hi)))
+        if (rows[b].hi > rows[b].lo && (st = slide_window(ctx, &io, win, in_stride, window, &win_lo,
+                                                          &win_hi, rows[b].lo, rows[b].hi)))
             break;
         int y0 = b * band_h;
         int rows_out = s->out_h - y0 < band_h ? s->out_h - y0 : band_h;
@@ -313,7 +358,7 @@ tsr_status tsr_plan_run_rows(tsr_ctx *ctx, tsr_plan *plan, tsr_row_reader *reade
                                      s->out_w,
                                      s->out_h};
         st = tsr_run_apply_tiles(&rs, exec, b * s->tiles_x, s->tiles_x);
-        if (!st && (st = tsr_row_writer_write(writer, band, out_stride, rows_out)))
+        if (!st && (st = io_write(&io, band, out_stride, rows_out)))
             st = tsr_error(ctx, st, "writing the output failed");
     }
 out:

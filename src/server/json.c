@@ -53,7 +53,10 @@ json_t *job_json(tsr_server *srv, const tsr_store_job *job) {
         cpu = live.cpu_seconds;
         eta = live.eta_seconds;
     }
+    /* Live: the weighted work (decode, compute, encode); else the tiles. */
     percent = total > 0 ? 100.0 * (double)done / (double)total : 0.0;
+    if (has_live && !tsr_job_state_terminal(state))
+        percent = live.percent;
     if (state == TSR_JOB_SUCCEEDED)
         percent = 100.0;
     else if (percent > 99.9)

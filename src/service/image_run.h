@@ -24,7 +24,8 @@ typedef struct tsr_image_run {
     const char *result_id;    /* commit the result as this blob id; NULL = a new random id */
     tsr_progress_fn progress; /* may be NULL: tiles done of the image */
     tsr_tile_fn tile_done;    /* may be NULL: CPU seconds of each tile */
-    void *progress_user;      /* passed to progress and tile_done */
+    tsr_rows_fn rows;         /* may be NULL: input rows read, output rows written */
+    void *progress_user;      /* passed to progress, tile_done and rows */
     const char *label;        /* names the run in messages ("image 3f2a...") */
 } tsr_image_run;
 

@@ -29,26 +29,62 @@ static void observe(uint64_t *buckets, const double *bounds, double v) {
             buckets[i]++;
 }
 
+/* Publishes the progress of the image running in this process. Under lock. */
+static void publish_item(job_entry *e) {
+    double work = e->work_base;
+    if (e->cur)
+        work += tsr_work_cost_done(&e->cur->cost, e->rows_read, e->cur->in_h, e->cur_tiles,
+                                   e->cur->tiles, e->rows_written, e->cur->out_h);
+    tsr_jobs_set_done(e, e->item_base + e->cur_tiles, work);
+}
+
 void tsr_jobs_on_progress(void *user, uint64_t done, uint64_t total) {
     job_entry *e = user;
     tsr_jobs *jobs = e->jobs;
     (void)total;
     pthread_mutex_lock(&jobs->lock);
-    tsr_jobs_set_done(e, e->item_base + (int64_t)done);
+    e->cur_tiles = (int64_t)done;
+    publish_item(e);
     pthread_mutex_unlock(&jobs->lock);
 }
 
-void tsr_jobs_set_done(job_entry *e, int64_t tiles_done) {
+void tsr_jobs_on_rows(void *user, int rows_read, int rows_written) {
+    job_entry *e = user;
+    tsr_jobs *jobs = e->jobs;
+    pthread_mutex_lock(&jobs->lock);
+    e->rows_read = rows_read;
+    e->rows_written = rows_written;
+    publish_item(e);
+    pthread_mutex_unlock(&jobs->lock);
+}
+
+void tsr_jobs_next_item(job_entry *e, const tsr_jobs_item_size *item) {
+    if (e->cur) {
+        e->work_base += tsr_work_cost_total(&e->cur->cost);
+        e->item_base += e->cur_tiles;
+    }
+    e->cur = item;
+    e->rows_read = e->rows_written = 0;
+    e->cur_tiles = 0;
+    publish_item(e);
+}
+
+/* Percent and ETA from the work: the ETA is the remaining units at the
+ * rate of this run so far (stable: it averages over the whole run), and
+ * unknown until the run is TSR_JOBS_ETA_MIN_PERCENT done or
+ * TSR_JOBS_ETA_MIN_SECONDS old, before which the rate is mostly noise. */
+void tsr_jobs_set_done(job_entry *e, int64_t tiles_done, double work_done) {
     tsr_jobs *jobs = e->jobs;
     e->live.tiles_done = tiles_done;
-    if (e->live.tiles_total > 0) {
-        e->live.percent = 100.0 * (double)e->live.tiles_done / (double)e->live.tiles_total;
-        if (e->live.percent > 100)
-            e->live.percent = 100;
+    if (e->work_total > 0) {
+        double fraction = work_done >= e->work_total ? 1 : work_done / e->work_total;
+        if (100.0 * fraction > e->live.percent) /* never backwards */
+            e->live.percent = 100.0 * fraction;
         double elapsed = tsr_clock_mono_s() - e->started;
-        if (e->live.tiles_done > 0)
-            e->live.eta_seconds = elapsed * (double)(e->live.tiles_total - e->live.tiles_done) /
-                                  (double)e->live.tiles_done;
+        double run_done = work_done - e->work_start;
+        if (run_done > 0 &&
+            (e->live.percent >= TSR_JOBS_ETA_MIN_PERCENT || elapsed >= TSR_JOBS_ETA_MIN_SECONDS))
+            e->live.eta_seconds = elapsed * (e->work_total - work_done) / run_done;
     }
     e->live.version++;
     e->dirty = 1;

@@ -44,6 +44,7 @@ typedef struct image_batch {
     tsr_jobs_outcome *o;             /* failures */
     int64_t *live;                   /* per image: tiles done of a running image task */
     int64_t base;                    /* tiles of the images finished, this run's included */
+    double work_base;                /* work units of the images finished */
     size_t next;                     /* next item to take (jobs->lock) */
 } image_batch;
 
@@ -51,9 +52,14 @@ typedef struct image_batch {
  * jobs->lock held. */
 static void publish(image_batch *b) {
     int64_t done = b->base;
-    for (size_t i = 0; i < b->job->item_count; i++)
+    double work = b->work_base; /* a running image: its units in proportion to its tiles */
+    for (size_t i = 0; i < b->job->item_count; i++) {
         done += b->live[i];
-    tsr_jobs_set_done(b->e, done);
+        if (b->sizes[i].tiles > 0)
+            work += tsr_work_cost_total(&b->sizes[i].cost) * (double)b->live[i] /
+                    (double)b->sizes[i].tiles;
+    }
+    tsr_jobs_set_done(b->e, done, work);
 }
 
 /* One image task's progress callback (on the executor's reader thread). */
@@ -142,6 +148,7 @@ static bool run_image(image_batch *b, tsr_ctx *ctx, size_t i) {
     pthread_mutex_lock(&jobs->lock);
     b->live[i] = 0;
     b->base += b->sizes[i].tiles;
+    b->work_base += tsr_work_cost_total(&b->sizes[i].cost);
     publish(b);
     pthread_mutex_unlock(&jobs->lock);
     return true;
@@ -198,8 +205,10 @@ void tsr_jobs_run_images(tsr_jobs *jobs, job_entry *e, const tsr_store_job *job,
     image_batch b = {.jobs = jobs, .e = e, .job = job, .sizes = sizes, .o = o};
     size_t left = 0;
     for (size_t i = 0; i < job->item_count; i++) {
-        if (job->items[i].state == TSR_JOB_SUCCEEDED)
+        if (job->items[i].state == TSR_JOB_SUCCEEDED) {
             b.base += sizes[i].tiles;
+            b.work_base += tsr_work_cost_total(&sizes[i].cost);
+        }
         left += !tsr_job_state_terminal(job->items[i].state);
     }
     int want =

@@ -5,8 +5,11 @@
 #include <pthread.h>
 
 #include "service/jobs.h"
+#include "service/work_cost.h"
 
-#define TSR_JOBS_SENDERS_MAX 256 /* image tasks one job keeps in flight, at most */
+#define TSR_JOBS_SENDERS_MAX     256 /* image tasks one job keeps in flight, at most */
+#define TSR_JOBS_ETA_MIN_PERCENT 5.0 /* no ETA before the job is this far done ... */
+#define TSR_JOBS_ETA_MIN_SECONDS 2.0 /* ... or has run this long */
 
 /* A job the scheduler holds while it is queued or running. */
 typedef struct job_entry {
@@ -17,6 +20,12 @@ typedef struct job_entry {
     struct tsr_jobs *jobs;                  /* back pointer for progress callbacks */
     tsr_job_live live;                      /* progress shown to the API */
     int64_t item_base;                      /* tiles of the images done before the current one */
+    double work_total;                      /* work units of all images (work_cost.h) */
+    double work_base;                       /* units of the images done before the current one */
+    double work_start;                      /* units already done when this run began (resumed) */
+    const struct tsr_jobs_item_size *cur;   /* the image running in this process, or NULL */
+    int rows_read, rows_written;            /* its rows decoded and encoded so far */
+    int64_t cur_tiles;                      /* its tiles done so far */
     double started;                         /* monotonic seconds when a runner took it */
     int dirty;                              /* progress not yet written to the store */
     int running;                            /* a runner holds it */
@@ -54,8 +63,10 @@ struct tsr_jobs {
 
 /* What count_tiles learns of one image of a job. */
 typedef struct tsr_jobs_item_size {
-    int64_t tiles;   /* tile tasks of its run; 0 when it does not plan */
-    uint64_t pixels; /* decoded pixels (after shrink-on-load) */
+    int64_t tiles;      /* tile tasks of its run; 0 when it does not plan */
+    uint64_t pixels;    /* decoded pixels (after shrink-on-load) */
+    int in_h, out_h;    /* decoded input and output heights (rows) */
+    tsr_work_cost cost; /* its work units: decode, compute, encode */
 } tsr_jobs_item_size;
 
 /* Outcome of a job's items: how many failed and the first failure. */
@@ -79,8 +90,12 @@ bool tsr_jobs_use_image_tasks(tsr_jobs *jobs, const tsr_store_job *job,
  * all ran or the job was cancelled or stopped (jobs_images.c). */
 void tsr_jobs_run_images(tsr_jobs *jobs, job_entry *e, const tsr_store_job *job,
                          const tsr_jobs_item_size *sizes, tsr_jobs_outcome *o);
-/* Sets e's tiles done (all images) and the percent and ETA from it. */
-void tsr_jobs_set_done(job_entry *e, int64_t tiles_done);
+/* Sets e's tiles done and work units done (all images) and the percent
+ * and ETA from the work. jobs->lock held. */
+void tsr_jobs_set_done(job_entry *e, int64_t tiles_done, double work_done);
+/* Starts counting image `item` (NULL: none) in this process; the units of
+ * the one before are counted whole. jobs->lock held. */
+void tsr_jobs_next_item(job_entry *e, const tsr_jobs_item_size *item);
 /* Counts a finished image task's tiles and CPU seconds (jobs.c). */
 void tsr_jobs_on_image(job_entry *e, uint64_t tiles, double cpu_seconds);
 /* Cancels e's contexts: its own and its senders'. jobs->lock held. */
@@ -92,6 +107,7 @@ tsr_job_state tsr_jobs_run_one(tsr_jobs *jobs, job_entry *e);
 /* Progress callbacks handed to the engine; user is the job_entry. */
 void tsr_jobs_on_progress(void *user, uint64_t done, uint64_t total);
 void tsr_jobs_on_tile(void *user, double cpu_seconds);
+void tsr_jobs_on_rows(void *user, int rows_read, int rows_written);
 /* Sets e's live state and wakes waiters. */
 void tsr_jobs_set_state(tsr_jobs *jobs, job_entry *e, tsr_job_state state);
 

@@ -44,6 +44,7 @@ static tsr_status item_process(tsr_jobs *jobs, job_entry *e, const tsr_store_job
                          .exec = jobs->cfg.executor ? jobs->cfg.executor : jobs->exec,
                          .progress = tsr_jobs_on_progress,
                          .tile_done = tsr_jobs_on_tile,
+                         .rows = tsr_jobs_on_rows,
                          .progress_user = e,
                          .label = label};
     tsr_image_output o;
@@ -79,10 +80,36 @@ static tsr_status plan_from_record(tsr_jobs *jobs, tsr_ctx *ctx, const char *ima
     return tsr_plan_new(ctx, pipe, w, h, img.bands, jobs->cfg.tile, plan);
 }
 
-/* Plans every image of the job: its tile count and decoded pixels into
- * sizes[i] (zero when it does not plan: it fails when run), the total and
- * the tiles of the images already done. Planned from the store's records;
- * an image whose record does not plan is opened instead. */
+/* Fills `size` from image `i`'s plan: tiles, decoded pixels and rows,
+ * output rows and its work units. */
+static void item_size(tsr_jobs *jobs, tsr_ctx *ctx, const tsr_store_job *job, size_t i,
+                      const tsr_pipeline *pipe, const tsr_plan *plan, tsr_jobs_item_size *size) {
+    int w, h, ow, oh, ob;
+    tsr_plan_input(plan, &w, &h);
+    tsr_plan_output(plan, &ow, &oh, &ob);
+    size->tiles = (int64_t)tsr_plan_task_count(plan);
+    size->pixels = (uint64_t)w * (uint64_t)h;
+    size->in_h = h;
+    size->out_h = oh;
+    tsr_store_image img;
+    tsr_ctx_reset(ctx);
+    int recorded = !tsr_jobs_image_record(jobs, ctx, job->items[i].image, &img);
+    tsr_work_image im = {
+        .in_format = recorded ? img.format : NULL,
+        .in_w = w,
+        .in_h = h,
+        .pipe = pipe,
+        .tile = jobs->cfg.tile,
+        .threads = tsr_executor_threads(jobs->cfg.executor ? jobs->cfg.executor : jobs->exec),
+        .out_format = job->output_format,
+        .out_pixels = (uint64_t)ow * (uint64_t)oh};
+    size->cost = tsr_work_cost_of(&im);
+}
+
+/* Plans every image of the job: its tile count, decoded pixels and work
+ * units into sizes[i] (zero when it does not plan: it fails when run), the
+ * total and the tiles of the images already done. Planned from the store's
+ * records; an image whose record does not plan is opened instead. */
 static void count_tiles(tsr_jobs *jobs, const tsr_store_job *job, const tsr_pipeline *pipe,
                         tsr_jobs_item_size *sizes, int64_t *total, int64_t *done) {
     tsr_ctx *ctx = tsr_ctx_new();
@@ -97,10 +124,7 @@ static void count_tiles(tsr_jobs *jobs, const tsr_store_job *job, const tsr_pipe
                 tsr_image_plan_blob(jobs->store, ctx, img.blob, pipe, jobs->cfg.tile, &plan);
         }
         if (plan) {
-            int w, h;
-            tsr_plan_input(plan, &w, &h);
-            sizes[i].tiles = (int64_t)tsr_plan_task_count(plan);
-            sizes[i].pixels = (uint64_t)w * (uint64_t)h;
+            item_size(jobs, ctx, job, i, pipe, plan, &sizes[i]);
             *total += sizes[i].tiles;
             if (job->items[i].state == TSR_JOB_SUCCEEDED)
                 *done += sizes[i].tiles;
@@ -129,7 +153,8 @@ void tsr_jobs_item_failed(tsr_jobs *jobs, job_entry *e, const tsr_store_job *job
 /* Runs the job's items that are not finished yet in this process, one
  * after the other, until all ran or the job was cancelled or stopped. */
 static void run_items(tsr_jobs *jobs, job_entry *e, const tsr_store_job *job,
-                      const tsr_pipeline *pipe, tsr_ctx *ctx, tsr_jobs_outcome *o) {
+                      const tsr_pipeline *pipe, const tsr_jobs_item_size *sizes, tsr_ctx *ctx,
+                      tsr_jobs_outcome *o) {
     for (size_t i = 0; i < job->item_count; i++) {
         const tsr_store_job_item *item = &job->items[i];
         if (tsr_job_state_terminal(item->state))
@@ -141,17 +166,17 @@ static void run_items(tsr_jobs *jobs, job_entry *e, const tsr_store_job *job,
         tsr_ctx_reset(e->ctx);
         if (e->cancelled || e->stopped)
             tsr_ctx_cancel(e->ctx);
+        tsr_jobs_next_item(e, &sizes[i]);
         pthread_mutex_unlock(&jobs->lock);
         tsr_status st = item_process(jobs, e, job, (int)i, pipe);
         if (st == TSR_ERR_CANCELLED || tsr_ctx_cancelled(e->ctx))
             break;
         if (st)
             tsr_jobs_item_failed(jobs, e, job, (int)i, tsr_ctx_message(e->ctx), o);
-        /* The next image's tiles count from here. */
-        pthread_mutex_lock(&jobs->lock);
-        e->item_base = e->live.tiles_done;
-        pthread_mutex_unlock(&jobs->lock);
     }
+    pthread_mutex_lock(&jobs->lock); /* the last image counts whole */
+    tsr_jobs_next_item(e, NULL);
+    pthread_mutex_unlock(&jobs->lock);
 }
 
 /* Records the job's end in the store (progress, then the final state) and
@@ -212,17 +237,26 @@ tsr_job_state tsr_jobs_run_one(tsr_jobs *jobs, job_entry *e) {
     if (!(sizes = calloc(job->item_count ? job->item_count : 1, sizeof *sizes)))
         goto out; /* out of memory: stays running, resumed at the next start */
     count_tiles(jobs, job, pipe, sizes, &total, &done);
+    double work_total = 0, work_done = 0;
+    for (size_t i = 0; i < job->item_count; i++) {
+        work_total += tsr_work_cost_total(&sizes[i].cost);
+        if (job->items[i].state == TSR_JOB_SUCCEEDED)
+            work_done += tsr_work_cost_total(&sizes[i].cost);
+    }
     pthread_mutex_lock(&jobs->lock);
     e->live.tiles_total = total;
     e->item_base = done;
-    e->live.tiles_done = done;
+    e->work_total = work_total;
+    e->work_base = e->work_start = work_done;
+    e->cur = NULL;
+    tsr_jobs_set_done(e, done, work_done);
     pthread_mutex_unlock(&jobs->lock);
     tsr_jobs_set_state(jobs, e, TSR_JOB_RUNNING);
     tsr_jobs_outcome o = {0};
     if (tsr_jobs_use_image_tasks(jobs, job, sizes))
         tsr_jobs_run_images(jobs, e, job, sizes, &o);
     else
-        run_items(jobs, e, job, pipe, ctx, &o);
+        run_items(jobs, e, job, pipe, sizes, ctx, &o);
     final = finish_job(jobs, e, job, ctx, total, &o);
 out:
     free(sizes);

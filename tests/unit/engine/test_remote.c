@@ -138,7 +138,7 @@ static void check_pipelines(const char *name, int tile, int duplicates) {
             CHECK(0);
             continue;
         }
-        tsr_run_options opts = {tile, NULL, NULL, NULL, NULL};
+        tsr_run_options opts = {.tile_size = tile};
         tsr_image *want = NULL, *got = NULL;
         CHECK_EQ_INT(tsr_pipeline_run(ctx, p, in, local, &opts, &want), TSR_OK);
         loopback *l = loopback_new(duplicates);

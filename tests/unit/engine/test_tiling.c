@@ -137,7 +137,7 @@ static void check_one(tsr_ctx *ctx, tsr_executor **pools, const tsr_image *in, c
     for (int k = 0; k < 3 && ref; k++) {
         int tile = tiles[rnd(8)];
         int pool = (int)rnd(4);
-        tsr_run_options opts = {tile, NULL, NULL, NULL, NULL};
+        tsr_run_options opts = {.tile_size = tile};
         tsr_image *out = NULL;
         tsr_ctx_reset(ctx);
         st = tsr_pipeline_run(ctx, p, in, pools[pool], &opts, &out);
@@ -227,7 +227,7 @@ static void test_progress_and_cancel(void) {
     tsr_plan *plan = NULL;
     CHECK_EQ_INT(tsr_plan_new(ctx, p, in->width, in->height, in->bands, 16, &plan), TSR_OK);
     CHECK_EQ_INT(tsr_plan_task_count(plan), 7 * 6);
-    tsr_run_options opts = {16, on_progress, NULL, NULL, NULL};
+    tsr_run_options opts = {.tile_size = 16, .progress = on_progress};
     tsr_image *out = NULL;
     CHECK_EQ_INT(tsr_plan_run(ctx, plan, in, pool, &opts, &out), TSR_OK);
     CHECK(last_done == 42 && last_total == 42 && calls == 42);

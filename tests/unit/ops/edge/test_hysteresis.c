@@ -304,7 +304,7 @@ static void test_engine_tiles(void) {
         CHECK_EQ_INT(tsr_pipeline_run_reference(ctx, p, img, &ref), TSR_OK);
     static const int tiles[] = {16, 37, 64, 100, 129, 256};
     for (int t = 0; ref && t < 6; t++) {
-        tsr_run_options opts = {tiles[t], NULL, NULL, NULL, NULL};
+        tsr_run_options opts = {.tile_size = tiles[t]};
         tsr_image *out = NULL;
         CHECK_EQ_INT(tsr_pipeline_run(ctx, p, img, pool, &opts, &out), TSR_OK);
         if (!edge_same_image(ref, out))
