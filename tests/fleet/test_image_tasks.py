@@ -233,6 +233,36 @@ class ImageTaskTest(fleet.FleetCase):
             self.assertNotEqual(w.proc.returncode, 0)
             self.assertIn(want, w.text())
 
+    @unittest.skipIf(STORE != "s3", "the S3 pass kills its store")
+    def test_store_killed_and_restarted_mid_job(self):
+        """The S3 store dies a second into a job of image tasks and comes
+        back 1.5 s later: the workers' reads and writes are retried with
+        backoff, every result is the local one, and the bucket holds no
+        partial upload."""
+        import harness
+        path = big_image(self.tmp)
+        want = local_process(HEAVY, path)
+        self.start_workers(2)
+        srv = self.start_coordinator("--task-kind", "image")
+        with open(path, "rb") as f:
+            data = f.read()
+        ids = [srv.upload_bytes(harness.unique_bytes(data, i), "big-%d.png" % i)[1]["id"]
+               for i in range(4)]
+        status, job, _ = srv.json("POST", "/api/v1/jobs", {"images": ids, "pipeline": HEAVY})
+        self.assertEqual(status, 201, job)
+        time.sleep(1.0)
+        harness._s3.kill()
+        try:
+            time.sleep(1.5)
+        finally:
+            harness._s3.restart()
+        done = srv.wait_job(job["id"], timeout=180)
+        self.assertEqual(done["state"], "succeeded", done)
+        for image_id in ids:
+            self.assertTrue(np.array_equal(result(srv, job["id"], image_id), want))
+        self.assertEqual(harness._s3.pending_uploads(), [])
+        self.assert_drained()
+
     def test_failing_image_fails_its_job_with_the_workers_message(self):
         self.start_workers(1, env={"TESSERA_TEST_FAIL_TILE": "0"})
         srv = self.start_coordinator("--task-kind", "image")
