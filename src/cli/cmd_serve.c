@@ -148,7 +148,7 @@ static void serve_usage(FILE *f) {
             "                      [--coordinator-id ID] [--lease-ms MS] [--delivery-limit N]\n"
             "                      [--in-flight N] [--in-flight-total N] [--resend-ms MS]\n"
             "                      [--compress LEVEL] [--cluster-key FILE]\n"
-            "                      [--task-kind auto|image|tile] [--tile-task-mp MPX]\n"
+            "                      [--task-kind auto|image|tile] [--tile-task-ms MS]\n"
             "                      [--image-tasks-in-flight N]]\n"
             "%s",
             serve_fleet_usage);
@@ -243,8 +243,8 @@ static int number_option(const char *opt, uint64_t v, serve_args *a) {
         a->redis.resend_ms = (int)v;
     else if (!strcmp(opt, "--compress") && v <= 19)
         a->redis.compress_level = v ? (int)v : -1;
-    else if (!strcmp(opt, "--tile-task-mp") && v >= 1 && v <= 1000000)
-        a->jobs.tile_task_pixels = v * 1000000;
+    else if (!strcmp(opt, "--tile-task-ms") && v >= 1 && v <= 86400000)
+        a->jobs.tile_task_seconds = (double)v / 1000.0;
     else if (!strcmp(opt, "--image-tasks-in-flight") && v >= 1 && v <= 256)
         a->jobs.image_tasks_in_flight = (int)v;
     else

@@ -41,8 +41,9 @@ typedef struct tsr_jobs_config {
     tsr_limits limits;                /* caps while processing (pixels, width, height, frames,
                                          buffer bytes); zero fields take the library defaults */
     tsr_task_kind task_kind;          /* with a Redis executor: image or tile tasks */
-    uint64_t tile_task_pixels;        /* AUTO: a job of one image of at least this many decoded
-                                         pixels goes as tile tasks; 0 = 40 Mpx */
+    double tile_task_seconds;         /* AUTO: one image whose estimated compute is at least
+                                         this many single-thread seconds, and at least 0.1 s a
+                                         megapixel, goes as tile tasks; 0 = 1 s */
     int image_tasks_in_flight;        /* image tasks one job keeps on the fleet; 0 = 64 */
     int (*image_workers)(void *user); /* AUTO: how many workers take image tasks now (< 0:
                                          unknown); NULL = assume some do */

@@ -13,7 +13,14 @@
 #include "service/jobs_internal.h"
 #include "util/clock.h"
 
-#define DEFAULT_TILE_TASK_PIXELS 40000000ull /* 40 Mpx: see docs/internals/tasks.md */
+/* One image goes as tile tasks only when spreading its compute pays for
+ * moving its pixels through the coordinator and Redis: measured with
+ * bench/task_kind_crossover.py (docs/scaling.md), tile tasks lost at every
+ * size for a light pipeline (0.01 s of compute a megapixel: 1.35x slower at
+ * 2 MP, 3.8x at 48 MP) and won at every size for a heavy one (0.45 s a
+ * megapixel: 0.78-0.87x the time) on 2 workers. */
+#define DEFAULT_TILE_TASK_SECONDS 1.0 /* least compute worth spreading */
+#define TILE_TASK_S_PER_MPX       0.1 /* least compute a megapixel that pays for moving it */
 #define DEFAULT_IN_FLIGHT        64
 
 bool tsr_jobs_use_image_tasks(tsr_jobs *jobs, const tsr_store_job *job,
@@ -31,8 +38,12 @@ bool tsr_jobs_use_image_tasks(tsr_jobs *jobs, const tsr_store_job *job,
             left++;
             last = i;
         }
-    uint64_t big = c->tile_task_pixels ? c->tile_task_pixels : DEFAULT_TILE_TASK_PIXELS;
-    return left != 1 || sizes[last].pixels < big; /* one huge image: spread its tiles */
+    if (left != 1)
+        return true;
+    /* one image: spread its tiles when it is heavy enough to pay for it */
+    double least = c->tile_task_seconds > 0 ? c->tile_task_seconds : DEFAULT_TILE_TASK_SECONDS;
+    double compute = sizes[last].cost.compute, mpx = (double)sizes[last].pixels / 1e6;
+    return !(compute >= least && mpx > 0 && compute / mpx >= TILE_TASK_S_PER_MPX);
 }
 
 /* The state the senders of one job share. */

@@ -115,37 +115,40 @@ class ImageTaskTest(fleet.FleetCase):
         self.assert_drained()
 
     def test_tile_and_image_tasks_at_once_identical(self):
-        """auto with --tile-task-mp 1: a job of one 2-Mpx image goes as tile
-        tasks while a job of three images goes as image tasks, at the same
-        time on the same workers; both give the local bytes."""
+        """auto with --tile-task-ms 1: a job of one 2-Mpx image under a heavy
+        pipeline goes as tile tasks while a job of three images goes as image
+        tasks, at the same time on the same workers; both give the local
+        bytes."""
         big, paths = big_image(self.tmp), [os.path.join(DATA, "chelsea.png"),
                                            os.path.join(DATA, "hubble_deep_field.jpg")]
         self.start_workers(2)
-        srv = self.start_coordinator("--tile-task-mp", "1", "--tile", "64", "--runners", "2")
-        big_id = srv.upload(big)[1]["id"]
+        srv = self.start_coordinator("--tile-task-ms", "1", "--tile", "64", "--runners", "2")
+        big_id = upload_copies(srv, big, 1)[0]
         ids = [srv.upload(p)[1]["id"] for p in paths] + [big_id]
-        p = PIPELINES[0]
+        light = PIPELINES[0]
         jobs = []
-        for images in ([big_id], ids):
+        for images, p in (([big_id], HEAVY), (ids, light)):
             status, job, _ = srv.json("POST", "/api/v1/jobs", {"images": images, "pipeline": p})
             self.assertEqual(status, 201, job)
-            jobs.append(job["id"])
-        want = {i: local_process(p, path) for i, path in zip(ids, paths + [big])}
-        for job_id, images in zip(jobs, ([big_id], ids)):
-            done = srv.wait_job(job_id, timeout=120)
+            jobs.append((job["id"], images, p))
+        for job_id, images, p in jobs:
+            done = srv.wait_job(job_id, timeout=180)
             self.assertEqual(done["state"], "succeeded", done)
-            for i in images:
-                self.assertTrue(np.array_equal(result(srv, job_id, i), want[i]), (job_id, i))
+            for i, path in zip(ids, paths + [big]):
+                if i in images:
+                    self.assertTrue(np.array_equal(result(srv, job_id, i), local_process(p, path)),
+                                    (job_id, i))
         self.assertGreater(entries_read(self.redis, "tessera:default:tasks"), 0)
         self.assertEqual(entries_read(self.redis, "tessera:default:images"), 3)
         self.assert_drained()
 
     def test_planner_picks_the_task_kind(self):
-        """auto: several images, or one that fits a worker, go as image tasks;
-        one image of at least --tile-task-mp goes as tile tasks; with no
-        worker that has a store, tile tasks (which every worker takes)."""
+        """auto: several images, or one under a light pipeline, go as image
+        tasks; one image whose compute is at least --tile-task-ms and 0.1 s
+        a megapixel (a heavy pipeline) goes as tile tasks; with no worker
+        that has a store, tile tasks (which every worker takes)."""
         small, big = os.path.join(DATA, "chelsea.png"), big_image(self.tmp)  # 0.14 and 1.96 Mpx
-        srv = self.start_coordinator("--tile-task-mp", "1", "--tile", "64")
+        srv = self.start_coordinator("--tile-task-ms", "1", "--tile", "64")
         a, b = srv.upload(small)[1]["id"], srv.upload(big)[1]["id"]
         plain = Worker(self.redis.url, "--threads", "1", "--lease-ms", LEASE, "--block-ms", "500",
                        log_dir=self.tmp)  # no --store: tiles only
@@ -163,12 +166,13 @@ class ImageTaskTest(fleet.FleetCase):
             if any(w.get("image_threads", 0) > 0 for w in doc.get("workers", doc)):
                 break
             time.sleep(0.3)
-        for images, kind in (([a, b], "images"), ([a], "images"), ([b], "tasks")):
+        for images, p, kind in (([a, b], "invert", "images"), ([a], "invert", "images"),
+                                ([b], "invert", "images"), ([b], HEAVY, "tasks")):
             before = {s: entries_read(self.redis, "tessera:default:" + s) for s in ("images", "tasks")}
-            _, done = run_job(srv, images, "invert")
+            _, done = run_job(srv, images, p)
             self.assertEqual(done["state"], "succeeded", done)
             grew = [s for s in before if entries_read(self.redis, "tessera:default:" + s) > before[s]]
-            self.assertEqual(grew, [kind], "job of %d images" % len(images))
+            self.assertEqual(grew, [kind], "job of %d images, %s" % (len(images), p))
         self.assert_drained()
 
     def test_killed_workers_leave_one_whole_result(self):
