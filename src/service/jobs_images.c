@@ -21,7 +21,7 @@
  * megapixel: 0.78-0.87x the time) on 2 workers. */
 #define DEFAULT_TILE_TASK_SECONDS 1.0 /* least compute worth spreading */
 #define TILE_TASK_S_PER_MPX       0.1 /* least compute a megapixel that pays for moving it */
-#define DEFAULT_IN_FLIGHT        64
+#define DEFAULT_IN_FLIGHT         64
 
 bool tsr_jobs_use_image_tasks(tsr_jobs *jobs, const tsr_store_job *job,
                               const tsr_jobs_item_size *sizes) {
