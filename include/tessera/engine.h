@@ -37,6 +37,9 @@ typedef struct tsr_run_options {
     tsr_tile_fn tile_done;    /* may be NULL: CPU time of each tile (metrics, cost) */
     const char *label;        /* may be NULL: names the run in messages ("image 3f2a...") */
     tsr_rows_fn rows;         /* may be NULL: rows read and written (tsr_plan_run_rows) */
+    /* may be NULL (the CPU): a device fused stages run on where it takes
+     * them (engine/accel.h; the OpenCL backend). Output bytes are the same. */
+    const struct tsr_accel *accel;
 } tsr_run_options;
 
 #define TSR_DEFAULT_TILE 256

@@ -227,9 +227,11 @@ tsr_rect tsr_stage_map_rect(const tsr_plan *plan, const tsr_stage *s, int index)
 }
 
 void tsr_scratch_release(tsr_scratch *s) {
+    const tsr_accel *accel = s->accel;
     free(s->buf[0]);
     free(s->buf[1]);
     memset(s, 0, sizeof *s);
+    s->accel = accel;
 }
 
 static uint8_t *scratch_get(tsr_scratch *s, int which, size_t bytes) {
@@ -274,6 +276,16 @@ tsr_status tsr_stage_run_tile(const tsr_plan *plan, const tsr_stage *s, const ts
     rects[s->count] = tsr_stage_tile_rect(plan, s, index);
     for (int k = s->count - 1; k >= 0; k--)
         rects[k] = op_need(&ops[k], rects[k + 1]);
+    if (scratch->accel && !tsr_rect_empty(rects[0]) && !tsr_rect_empty(rects[s->count]) &&
+        scratch->accel->vt->supports(scratch->accel, ops, s->count)) {
+        if (!tsr_rect_contains(in->rect, rects[0]) ||
+            !tsr_rect_contains(out->rect, rects[s->count]))
+            return TSR_ERR_INTERNAL;
+        tsr_status st = scratch->accel->vt->run_tile(scratch->accel, ops, s->count, rects, in, out);
+        if (!st)
+            return TSR_OK;
+        scratch->accel->vt->fell_back(scratch->accel, ops[0].desc->name, st);
+    }
     static uint8_t empty_pixel[TSR_MAX_BANDS];
     tsr_region cur;
     if (tsr_rect_empty(rects[0])) {

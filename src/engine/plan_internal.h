@@ -2,6 +2,7 @@
 #ifndef TESSERA_ENGINE_PLAN_INTERNAL_H
 #define TESSERA_ENGINE_PLAN_INTERNAL_H
 
+#include "engine/accel.h"
 #include "engine/executor.h"
 
 /* A run of fused ops between two GLOBAL ops. */
@@ -30,10 +31,12 @@ struct tsr_plan {
     int in_bands;      /* the plan's input bands */
 };
 
-/* Per-worker scratch for fused tiles: two growing buffers reused across tiles. */
+/* Per-worker scratch for fused tiles: two growing buffers reused across
+ * tiles, and the device tiles may run on. */
 typedef struct tsr_scratch {
-    uint8_t *buf[2]; /* ping-pong intermediates */
-    size_t size[2];  /* bytes allocated in each */
+    uint8_t *buf[2];        /* ping-pong intermediates */
+    size_t size[2];         /* bytes allocated in each */
+    const tsr_accel *accel; /* NULL: the CPU only; not owned */
 } tsr_scratch;
 
 void tsr_scratch_release(tsr_scratch *s);

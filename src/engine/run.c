@@ -40,13 +40,30 @@ tsr_status tsr_run_apply_task(void *arg, size_t task, int worker) {
     return TSR_OK;
 }
 
+void tsr_run_map_tile(const tsr_accel *accel, const tsr_op *op, const tsr_region *in,
+                      void *partial) {
+    if (accel && accel->vt->supports_map && accel->vt->supports_map(accel, op)) {
+        tsr_status st = accel->vt->map(accel, op, in, partial);
+        if (!st)
+            return;
+        accel->vt->fell_back(accel, op->desc->name, st);
+    }
+    op->desc->map(op, in, partial);
+}
+
+void tsr_run_scratch_accel(tsr_scratch *scratch, int n, const tsr_run_options *opts) {
+    for (int i = 0; opts && i < n; i++)
+        scratch[i].accel = opts->accel;
+}
+
 static tsr_status map_task(void *arg, size_t task, int worker) {
     run_state *rs = arg;
     double t0 = tsr_clock_thread_cpu_s();
     const tsr_op *op = &rs->plan->ops[rs->stage->first];
     tsr_rect r = tsr_stage_map_rect(rs->plan, rs->stage, (int)task);
     tsr_region reg = tsr_image_region(rs->in, r);
-    op->desc->map(op, &reg, rs->partials + (size_t)worker * rs->partial_size);
+    tsr_run_map_tile(rs->scratch[worker].accel, op, &reg,
+                     rs->partials + (size_t)worker * rs->partial_size);
     tsr_run_report(rs, tsr_clock_thread_cpu_s() - t0);
     return TSR_OK;
 }
@@ -154,6 +171,7 @@ tsr_status tsr_plan_run(tsr_ctx *ctx, tsr_plan *plan, const tsr_image *in, tsr_e
         st = tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
         goto out;
     }
+    tsr_run_scratch_accel(rs.scratch, workers, opts);
     for (int i = 0; i < plan->n_stages; i++) {
         const tsr_stage *s = &plan->stages[i];
         rs.stage = s;

@@ -333,6 +333,7 @@ tsr_status tsr_plan_run_rows(tsr_ctx *ctx, tsr_plan *plan, tsr_row_reader *reade
         st = tsr_error(ctx, TSR_ERR_NOMEM, "out of memory for the row window");
         goto out;
     }
+    tsr_run_scratch_accel(rs.scratch, workers, opts);
     if (exec) {
         st = run_bands(&rs, exec, exec->vt->run_tiles ? BANDS_REMOTE : BANDS_LOCAL, &io, rows,
                        window);

@@ -236,6 +236,10 @@ static void slot_clear(cached_plan *c) {
     memset(c, 0, sizeof *c);
 }
 
+void tsr_task_worker_set_accel(tsr_task_worker *worker, const tsr_accel *accel) {
+    worker->scratch.accel = accel;
+}
+
 void tsr_task_worker_free(tsr_task_worker *worker) {
     if (!worker)
         return;
@@ -383,7 +387,7 @@ tsr_status tsr_task_execute(tsr_task_worker *w, tsr_ctx *ctx, const uint8_t *tas
         uint8_t *partial = calloc(1, n ? n : 1);
         if (!partial)
             return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
-        head->desc->map(head, &in, partial);
+        tsr_run_map_tile(w->scratch.accel, head, &in, partial);
         st = encode_result(result, kind, stage, tile, tsr_clock_thread_cpu_s() - t0);
         if (!st)
             st = put_u64(result, n);

@@ -44,6 +44,8 @@ typedef struct tsr_task_worker tsr_task_worker;
 
 tsr_status tsr_task_worker_new(tsr_ctx *ctx, tsr_task_worker **out);
 void tsr_task_worker_free(tsr_task_worker *worker);
+/* Runs the worker's tiles on `accel` where it takes them (NULL: the CPU). */
+void tsr_task_worker_set_accel(tsr_task_worker *worker, const struct tsr_accel *accel);
 /* Decodes and runs one task, appending the encoded result to `result`.
  * Malformed tasks fail with TSR_ERR_CORRUPT, tasks over the ctx's limits
  * with TSR_ERR_LIMIT. */

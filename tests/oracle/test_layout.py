@@ -16,10 +16,10 @@ import unittest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SRC = os.path.join(REPO, "src")
-LAYERS = ["util", "image", "ops", "engine", "fleet", "service", "server", "cli"]
+LAYERS = ["util", "image", "ops", "engine", "opencl", "fleet", "service", "server", "cli"]
 ENGINE = LAYERS[:4]
 SERVICE_HEADERS = ("hiredis", "sqlite3", "sodium", "zstd", "microhttpd", "zip.h", "gnutls", "curl",
-                   "libpq")
+                   "libpq", "CL/")
 MAX_FILE_LINES = 600
 MAX_FUNCTION_LINES = 80
 

@@ -1,0 +1,6 @@
+/* The geometry family on OpenCL (see cl_kernels.h). */
+#include "opencl/cl_kernels.h"
+
+const tsr_cl_op_kernel tsr_cl_kernels_geometry[] = {
+    {NULL, NULL, NULL, NULL},
+};

@@ -1,0 +1,1 @@
+/* The convolve family's kernels. */
