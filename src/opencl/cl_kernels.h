@@ -84,6 +84,7 @@ extern const tsr_cl_op_kernel tsr_cl_kernels_convolve[];
 extern const tsr_cl_op_kernel tsr_cl_kernels_edge[];
 extern const tsr_cl_op_kernel tsr_cl_kernels_geometry[];
 extern const tsr_cl_op_kernel tsr_cl_kernels_global[];
+extern const tsr_cl_op_kernel tsr_cl_kernels_layout[];
 
 /* The kernel for prepared op `op`, NULL when no family has one that
  * supports it. */

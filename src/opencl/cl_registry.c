@@ -5,7 +5,7 @@
 
 static const tsr_cl_op_kernel *const families[] = {
     tsr_cl_kernels_point,    tsr_cl_kernels_convolve, tsr_cl_kernels_edge,
-    tsr_cl_kernels_geometry, tsr_cl_kernels_global,
+    tsr_cl_kernels_geometry, tsr_cl_kernels_global,   tsr_cl_kernels_layout,
 };
 
 const tsr_cl_op_kernel *tsr_cl_find_kernel(const tsr_op *op) {

@@ -75,9 +75,9 @@ static void compare(tsr_ctx *ctx, const tsr_image *in, const char *text, int on_
 
 /* Whether some family has a kernel for op `name` (for some parameters). */
 static int has_kernel(const char *name) {
-    const tsr_cl_op_kernel *const families[] = {tsr_cl_kernels_point, tsr_cl_kernels_convolve,
-                                                tsr_cl_kernels_edge, tsr_cl_kernels_geometry,
-                                                tsr_cl_kernels_global};
+    const tsr_cl_op_kernel *const families[] = {tsr_cl_kernels_point,  tsr_cl_kernels_convolve,
+                                                tsr_cl_kernels_edge,   tsr_cl_kernels_geometry,
+                                                tsr_cl_kernels_global, tsr_cl_kernels_layout};
     for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
         for (const tsr_cl_op_kernel *k = families[f]; k->op; k++)
             if (!strcmp(k->op, name))

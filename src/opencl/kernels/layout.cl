@@ -1,0 +1,1 @@
+/* The layout ops' kernels (crop, flip, rotate90/180/270). */
