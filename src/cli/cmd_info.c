@@ -1,9 +1,12 @@
-/* tessera info: what a file's header says (format, size, bands, frames). */
+/* tessera info: what a file's header says (format, size, bands, frames);
+ * with --devices, the OpenCL platforms and devices this machine has. */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "opencl/cl_backend.h"
 
 static int info_one(tsr_ctx *ctx, const char *path, int as_json, int many) {
     tsr_buffer file = {0};
@@ -38,19 +41,67 @@ static int info_one(tsr_ctx *ctx, const char *path, int as_json, int many) {
     return EXIT_OK;
 }
 
+/* Prints one device of tsr_cl_devices_json's list. */
+static void print_device(json_t *d) {
+    json_int_t mem = json_integer_value(json_object_get(d, "global_memory"));
+    json_int_t alloc = json_integer_value(json_object_get(d, "max_alloc"));
+    printf("  device %lld: %s (%s)\n    %s, driver %s\n    memory %.0f MiB (largest buffer "
+           "%.0f MiB), %lld compute units at %lld MHz\n",
+           (long long)json_integer_value(json_object_get(d, "index")),
+           json_string_value(json_object_get(d, "name")),
+           json_string_value(json_object_get(d, "type")),
+           json_string_value(json_object_get(d, "version")),
+           json_string_value(json_object_get(d, "driver")), (double)mem / 1048576.0,
+           (double)alloc / 1048576.0,
+           (long long)json_integer_value(json_object_get(d, "compute_units")),
+           (long long)json_integer_value(json_object_get(d, "max_clock_mhz")));
+}
+
+/* tessera info --devices [--json]: never fails for a missing runtime. */
+static int info_devices(int as_json) {
+    json_t *root = tsr_cl_devices_json();
+    if (!root)
+        return EXIT_INTERNAL;
+    if (as_json) {
+        char *s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        printf("%s\n", s ? s : "{}");
+        free(s);
+    } else {
+        json_t *platforms = json_object_get(root, "platforms"), *p;
+        size_t i, j;
+        json_array_foreach(platforms, i, p) {
+            printf("platform %zu: %s (%s, %s)\n", i, json_string_value(json_object_get(p, "name")),
+                   json_string_value(json_object_get(p, "vendor")),
+                   json_string_value(json_object_get(p, "version")));
+            json_t *d;
+            json_array_foreach(json_object_get(p, "devices"), j, d) print_device(d);
+        }
+        if (json_object_get(root, "error"))
+            printf("%s: OpenCL work runs on the CPU\n",
+                   json_string_value(json_object_get(root, "error")));
+    }
+    json_decref(root);
+    return EXIT_OK;
+}
+
 int cmd_info(int argc, char **argv) {
-    int as_json = 0, n_files = 0, code = EXIT_OK;
+    int as_json = 0, n_files = 0, code = EXIT_OK, devices = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
             as_json = 1;
+        else if (!strcmp(argv[i], "--devices"))
+            devices = 1;
         else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "tessera info: unknown option '%s'\n", argv[i]);
             return EXIT_USAGE;
         } else
             n_files++;
     }
-    if (n_files == 0) {
-        fprintf(stderr, "usage: tessera info FILE... [--json]\n");
+    if (devices && n_files == 0)
+        return info_devices(as_json);
+    if (n_files == 0 || devices) {
+        fprintf(stderr, "usage: tessera info FILE... [--json]\n"
+                        "       tessera info --devices [--json]\n");
         return EXIT_USAGE;
     }
     tsr_ctx *ctx = tsr_ctx_new();

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
+#include "cli/cli_backend.h"
 
 typedef struct process_args {
     const char *pipeline; /* -p */
@@ -17,6 +18,7 @@ typedef struct process_args {
     int quality;          /* --quality, 0 = default */
     int threads;          /* --threads, 0 = all cores */
     int tile;             /* --tile, 0 = default */
+    cli_backend backend;  /* --backend, --device */
     char **inputs;        /* input paths (borrowed from argv) */
     int n_inputs;         /* count */
 } process_args;
@@ -36,6 +38,7 @@ static int parse_int(const char *flag, const char *s, int lo, int hi, int *out) 
 
 static int parse_args(int argc, char **argv, process_args *a) {
     memset(a, 0, sizeof *a);
+    cli_backend_init(&a->backend);
     a->inputs = calloc((size_t)argc, sizeof *a->inputs);
     if (!a->inputs)
         return -1;
@@ -55,6 +58,8 @@ static int parse_args(int argc, char **argv, process_args *a) {
             takes = val ? (parse_int(arg, val, 1, 100, &a->quality) ? -1 : 1) : 1;
         else if (!strcmp(arg, "--threads") || !strcmp(arg, "-j"))
             takes = val ? (parse_int(arg, val, 0, 1024, &a->threads) ? -1 : 1) : 1;
+        else if (!strcmp(arg, "--backend") || !strcmp(arg, "--device"))
+            takes = val ? cli_backend_option("process", arg, val, &a->backend) : 1;
         else if (!strcmp(arg, "--tile"))
             takes = val ? (parse_int(arg, val, TSR_TILE_MIN, TSR_TILE_MAX, &a->tile) ? -1 : 1) : 1;
         else if (arg[0] == '-' && arg[1]) {
@@ -74,7 +79,8 @@ static int parse_args(int argc, char **argv, process_args *a) {
     }
     if (!a->pipeline || !a->out || a->n_inputs == 0) {
         fprintf(stderr, "usage: tessera process -p PIPELINE IN... -o OUT_OR_DIR [--format F] "
-                        "[--quality Q] [--threads N] [--tile N] [--report FILE.json]\n");
+                        "[--quality Q] [--threads N] [--tile N] [--report FILE.json]\n"
+                        "       [--backend cpu|opencl|auto] [--device N]\n");
         return -1;
     }
     return 0;
@@ -176,7 +182,8 @@ static tsr_status process_one(tsr_ctx *ctx, const process_args *a, const tsr_pip
     tsr_run_options ropts = {.tile_size = a->tile,
                              .progress = cli_progress_update,
                              .progress_user = &bar,
-                             .label = in_path};
+                             .label = in_path,
+                             .accel = tsr_cl_backend_accel(a->backend.backend)};
     st = tsr_plan_run_rows(ctx, plan, reader, writer, exec, &ropts);
     if (!st)
         st = tsr_row_writer_finish(writer);
@@ -239,6 +246,12 @@ int cmd_process(int argc, char **argv) {
         }
         out_is_dir = 1;
     }
+    tsr_status bst = cli_backend_open(ctx, "process", &a.backend);
+    if (bst) {
+        fprintf(stderr, "tessera process: %s\n", tsr_ctx_message(ctx));
+        code = cli_exit_code(bst);
+        goto out;
+    }
     if (tsr_executor_local_new(ctx, a.threads, &exec)) {
         fprintf(stderr, "tessera process: %s\n", tsr_ctx_message(ctx));
         code = EXIT_INTERNAL;
@@ -273,6 +286,7 @@ int cmd_process(int argc, char **argv) {
 out:
     json_decref(report);
     tsr_executor_free(exec);
+    cli_backend_close(&a.backend);
     tsr_pipeline_free(pipe);
     tsr_ctx_free(ctx);
     free(a.inputs);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_backend.h"
 #include "cli/serve_fleet.h"
 #include "fleet/executor_redis.h"
 #include "server/server.h"
@@ -45,6 +46,7 @@ typedef struct serve_args {
     tsr_image_runner runner;  /* the local workers' image runner, on the server's store */
     int local_image_threads;  /* the local workers' image threads */
     tsr_workers_monitor *monitor; /* counts remote workers that take image tasks */
+    cli_backend backend;          /* --backend, --device: the local pool's device */
 } serve_args;
 
 /* The serve defaults of the caps on hostile input (docs/security.md). */
@@ -143,7 +145,7 @@ static void serve_usage(FILE *f) {
             "                     [--max-frames N] [--max-connections N]\n"
             "                     [--per-ip-connections N] [--conn-timeout-s S]\n"
             "                     [--rate-limit R] [--rate-burst B] [--quota-bytes N]\n"
-            "                     [--quota-jobs N]\n"
+            "                     [--quota-jobs N] [--backend cpu|opencl|auto] [--device N]\n"
             "                     [--redis URL [--cluster NAME] [--local-workers N]\n"
             "                      [--coordinator-id ID] [--lease-ms MS] [--delivery-limit N]\n"
             "                      [--in-flight N] [--in-flight-total N] [--resend-ms MS]\n"
@@ -187,6 +189,8 @@ static int parse_listen(const char *val, serve_args *a) {
 static int text_option(const char *opt, const char *val, serve_args *a) {
     if (!strcmp(opt, "--listen"))
         return parse_listen(val, a) ? 1 : -1;
+    if (!strcmp(opt, "--backend") || !strcmp(opt, "--device"))
+        return cli_backend_option("serve", opt, val, &a->backend);
     if (!strcmp(opt, "--task-kind")) {
         a->jobs.task_kind = !strcmp(val, "image")  ? TSR_TASKS_IMAGE
                             : !strcmp(val, "tile") ? TSR_TASKS_TILE
@@ -276,6 +280,7 @@ static int parse_args(int argc, char **argv, serve_args *a) {
     a->port = 8080;
     a->data = "./tessera-data";
     a->local_workers = -1;
+    cli_backend_init(&a->backend);
     serve_fleet_args_init(&a->fleet);
     serve_defaults(&a->limits);
     for (int i = 1; i < argc; i++) {
@@ -399,7 +404,8 @@ static tsr_status start_fleet(tsr_ctx *ctx, serve_args *a, tsr_store *store, tsr
         return TSR_OK;
     if ((st = tsr_executor_local_new(ctx, n, &a->image_pool)))
         return st;
-    a->runner = (tsr_image_runner){.store = store, .exec = a->image_pool};
+    a->runner = (tsr_image_runner){
+        .store = store, .exec = a->image_pool, .accel = tsr_cl_backend_accel(a->backend.backend)};
     a->local_image_threads = n;
     tsr_worker_config w = {.url = a->redis.url,
                            .cluster = a->redis.cluster,
@@ -413,7 +419,10 @@ static tsr_status start_fleet(tsr_ctx *ctx, serve_args *a, tsr_store *store, tsr
                            .key = a->redis.key,
                            .image_runner = tsr_image_runner_run,
                            .image_runner_user = &a->runner,
-                           .image_threads = n};
+                           .image_threads = n,
+                           .accel = tsr_cl_backend_accel(a->backend.backend),
+                           .backend = tsr_cl_backend_name(a->backend.backend),
+                           .device = tsr_cl_backend_device(a->backend.backend)};
     return tsr_worker_start(ctx, &w, workers);
 }
 
@@ -448,6 +457,9 @@ int cmd_serve(int argc, char **argv) {
         .data_key_file = a.data_key, .store_url = a.store, .s3_endpoint = a.s3_endpoint};
     if ((st = tsr_store_open_with(ctx, a.data, &store_opts, &store)))
         goto out;
+    if ((st = cli_backend_open(ctx, "serve", &a.backend)))
+        goto out;
+    a.jobs.accel = tsr_cl_backend_accel(a.backend.backend);
     a.jobs.on_event = log_job_event;
     a.jobs.limits = a.limits.limits; /* the upload caps hold while processing too */
     if (a.redis.url && (st = start_fleet(ctx, &a, store, &fleet, &local_workers)))
@@ -464,6 +476,7 @@ int cmd_serve(int argc, char **argv) {
     cfg.ops_json = cli_ops_json;
     cfg.workers = watch.monitor;
     cfg.fleet_exec = fleet;
+    cfg.backend = a.backend.backend;
     cfg.tls_cert = tls_cert;
     cfg.tls_key = tls_key;
     if ((st = tsr_server_start(ctx, &cfg, store, jobs, &srv)))
@@ -488,6 +501,7 @@ out:
     tsr_executor_free(fleet);
     tsr_worker_stop(local_workers);
     tsr_executor_free(a.image_pool);
+    cli_backend_close(&a.backend);
     tsr_store_close(store);
     free(tls_cert);
     free(tls_key);

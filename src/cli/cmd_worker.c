@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_backend.h"
 #include "fleet/worker.h"
 #include "service/image_task.h"
 
@@ -22,10 +23,12 @@ typedef struct image_side {
     tsr_store *store;       /* opened blobs-only */
     tsr_executor *pool;     /* runs image tasks' tiles */
     tsr_image_runner runner;
+    cli_backend backend; /* --backend, --device: where tiles and images compute */
 } image_side;
 
 static void worker_usage(FILE *f) {
-    fprintf(f, "usage: tessera worker --redis URL [--threads N] [--cluster NAME] [--backend cpu]\n"
+    fprintf(f, "usage: tessera worker --redis URL [--threads N] [--cluster NAME]\n"
+               "                      [--backend cpu|opencl|auto] [--device N]\n"
                "                      [--lease-ms MS] [--delivery-limit N] [--block-ms MS]\n"
                "                      [--compress LEVEL (zstd 1..19, 0 = raw; default 1)]\n"
                "                      [--cluster-key FILE (64 hex digits or 32 bytes, mode 600;\n"
@@ -64,8 +67,8 @@ static int parse_args(int argc, char **argv, tsr_worker_config *c, const char **
             c->cluster = val;
         else if (!strcmp(opt, "--cluster-key"))
             *key_path = val;
-        else if (!strcmp(opt, "--backend"))
-            c->backend = val;
+        else if (!strcmp(opt, "--backend") || !strcmp(opt, "--device"))
+            ok = cli_backend_option("worker", opt, val, &img->backend) > 0;
         else if (!strcmp(opt, "--store"))
             img->opts.store_url = val;
         else if (!strcmp(opt, "--s3-endpoint"))
@@ -139,7 +142,8 @@ static tsr_status image_side_start(tsr_ctx *ctx, image_side *s, tsr_worker_confi
     tsr_status st = tsr_store_open_blobs(ctx, dir, &s->opts, &s->store);
     if (!st)
         st = tsr_executor_local_new(ctx, threads, &s->pool);
-    s->runner = (tsr_image_runner){.store = s->store, .exec = s->pool};
+    s->runner = (tsr_image_runner){
+        .store = s->store, .exec = s->pool, .accel = tsr_cl_backend_accel(s->backend.backend)};
     cfg->image_runner = tsr_image_runner_run;
     cfg->image_runner_user = &s->runner;
     cfg->image_threads = threads;
@@ -164,6 +168,7 @@ int cmd_worker(int argc, char **argv) {
     tsr_cluster_key key;
     const char *key_path = NULL;
     image_side img = {0};
+    cli_backend_init(&img.backend);
     if (!parse_args(argc, argv, &cfg, &key_path, &img)) {
         worker_usage(stderr);
         return EXIT_USAGE;
@@ -181,6 +186,11 @@ int cmd_worker(int argc, char **argv) {
     else if (!key_path)
         fprintf(stderr,
                 "tessera worker: warning: no --cluster-key, tile payloads are not sealed\n");
+    if (!st && !(st = cli_backend_open(ctx, "worker", &img.backend))) {
+        cfg.accel = tsr_cl_backend_accel(img.backend.backend);
+        cfg.backend = tsr_cl_backend_name(img.backend.backend);
+        cfg.device = tsr_cl_backend_device(img.backend.backend);
+    }
     if (!st)
         st = image_side_start(ctx, &img, &cfg);
     if (!st)
@@ -188,6 +198,7 @@ int cmd_worker(int argc, char **argv) {
     if (st) {
         fprintf(stderr, "tessera worker: %s\n", tsr_ctx_message(ctx));
         image_side_stop(&img);
+        cli_backend_close(&img.backend);
         tsr_ctx_free(ctx);
         return cli_exit_code(st);
     }
@@ -195,6 +206,8 @@ int cmd_worker(int argc, char **argv) {
            tsr_worker_id(w), cfg.threads > 0 ? cfg.threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
     if (cfg.image_runner)
         printf(" and %d image threads on %s", cfg.image_threads, img.opts.store_url);
+    if (img.backend.backend)
+        printf(", computing on OpenCL %s", cfg.device);
     printf("\n");
     fflush(stdout);
     int sig = 0;
@@ -209,6 +222,7 @@ int cmd_worker(int argc, char **argv) {
     tsr_worker_get_stats(w, &s);
     tsr_worker_stop(w);
     image_side_stop(&img);
+    cli_backend_close(&img.backend);
     fprintf(stderr,
             "tessera worker: stopped after %llu tiles (%llu failed, %llu taken over, %llu "
             "rejected)\n",

@@ -25,6 +25,7 @@ struct tsr_heartbeat {
     char set[TSR_FLEET_KEY_MAX];     /* tessera:<c>:workers */
     char host[FIELD_MAX];            /* host name */
     char backends[FIELD_MAX];        /* "cpu" */
+    char device[FIELD_MAX];          /* "" or the OpenCL device */
     char version[32];                /* tessera version */
     int cores;                       /* machine cores */
     int threads;                     /* tile threads */
@@ -69,6 +70,7 @@ static tsr_status fill_identity(tsr_ctx *ctx, tsr_heartbeat *hb, const char *clu
     tsr_fleet_key_of(&keys, TSR_FLEET_KIND_WORKER, hb->id, hb->key);
     snprintf(hb->backends, sizeof hb->backends, "%s",
              info->backends && *info->backends ? info->backends : "cpu");
+    snprintf(hb->device, sizeof hb->device, "%s", info->device ? info->device : "");
     snprintf(hb->version, sizeof hb->version, "%s",
              info->version && *info->version ? info->version : TESSERA_VERSION);
     long online = sysconf(_SC_NPROCESSORS_ONLN);
@@ -102,7 +104,7 @@ static int publish(tsr_heartbeat *hb) {
         "backends",      hb->backends, "version",     hb->version, "started",    v[3],
         "last_seen",     v[4],         "interval_ms", v[5],        "tiles_done", v[6],
         "failures",      v[7],         "inflight",    v[8],        "state",      state,
-        "image_threads", v[10]};
+        "image_threads", v[10],        "device",      hb->device};
     const char *expire[] = {"PEXPIRE", hb->key, v[9]};
     const char *sadd[] = {"SADD", hb->set, hb->id};
     redisContext *c = hb->conn;

@@ -9,7 +9,8 @@
  * tick and rewrites everything, so a Redis restart loses nothing for long.
  *
  * Hash fields (all strings, as Redis stores them):
- *   id, host, pid, cores, threads, image_threads, backends ("cpu"), version,
+ *   id, host, pid, cores, threads, image_threads, backends ("cpu" or "opencl"),
+ *   device (the OpenCL device, "" on the CPU), version,
  *   started (ms since the epoch), last_seen (ms since the epoch),
  *   interval_ms (the heartbeat period), tiles_done, failures,
  *   inflight (tasks being computed now), state ("running" | "draining").
@@ -44,6 +45,7 @@ typedef struct tsr_worker_info {
     int threads;          /* tile threads of this worker */
     int image_threads;    /* image task threads (0: it has no blob store) */
     const char *backends; /* compute backends, comma-separated; NULL = "cpu" */
+    const char *device;   /* the OpenCL device in use ("name (platform, version)"); NULL = "" */
     const char *version;  /* tessera version; NULL = the library's */
     int interval_ms;      /* heartbeat period; 0 = 2000 (TTL is 3 periods) */
 } tsr_worker_info;

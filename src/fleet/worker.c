@@ -45,9 +45,6 @@ static void *keeper_main(void *arg) {
 
 tsr_status tsr_worker_start(tsr_ctx *ctx, const tsr_worker_config *cfg, tsr_worker **out) {
     *out = NULL;
-    if (cfg->backend && strcmp(cfg->backend, "cpu"))
-        return tsr_error(ctx, TSR_ERR_USAGE, "worker: unknown backend '%s' (only cpu is built in)",
-                         cfg->backend);
     tsr_worker *w = calloc(1, sizeof *w);
     if (!w)
         return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
@@ -69,6 +66,7 @@ tsr_status tsr_worker_start(tsr_ctx *ctx, const tsr_worker_config *cfg, tsr_work
     w->n = tiles + images;
     w->runner = cfg->image_runner;
     w->runner_user = cfg->image_runner_user;
+    w->accel = cfg->accel;
     redisContext *probe = NULL;
     tsr_status st;
     if ((st = tsr_redis_url_parse(ctx, cfg->url, &w->url)) ||
@@ -77,8 +75,10 @@ tsr_status tsr_worker_start(tsr_ctx *ctx, const tsr_worker_config *cfg, tsr_work
         goto out;
     redisFree(probe);
     if (cfg->heartbeat) {
-        tsr_worker_info info = {
-            .threads = tiles, .image_threads = images, .backends = cfg->backend};
+        tsr_worker_info info = {.threads = tiles,
+                                .image_threads = images,
+                                .backends = cfg->backend,
+                                .device = cfg->device};
         if ((st = tsr_heartbeat_start(ctx, cfg->url, w->keys.cluster, &info, &w->hb)))
             goto out;
         snprintf(w->id, sizeof w->id, "%s", tsr_heartbeat_id(w->hb));

@@ -40,17 +40,19 @@ typedef tsr_status (*tsr_image_runner_fn)(void *user, tsr_ctx *ctx, const uint8_
                                           tsr_buffer *result);
 
 typedef struct tsr_worker_config {
-    const char *url;     /* redis://[user:pass@]host:port[/db]; required */
-    const char *cluster; /* NULL or "" = "default" */
-    int threads;         /* compute threads; 0 = one per core */
-    int lease_ms;        /* a task idle this long is taken over; 0 = 15000 */
-    int delivery_limit;  /* deliveries before the dead stream; 0 = 5 */
-    int block_ms;        /* XREADGROUP BLOCK; 0 = 2000 (also bounds drain latency) */
-    int compress_level;  /* zstd level of results; 0 = 1, < 0 = raw */
-    const char *backend; /* compute backend; NULL = "cpu" (the only one) */
-    int crash_tile;      /* TEST ONLY: abort() before running this tile index; -1 = never */
-    int fail_tile;       /* TEST ONLY: post an error result for this tile index; -1 = never */
-    int heartbeat;       /* register and heartbeat in Redis (fleet/heartbeat.h) */
+    const char *url;               /* redis://[user:pass@]host:port[/db]; required */
+    const char *cluster;           /* NULL or "" = "default" */
+    int threads;                   /* compute threads; 0 = one per core */
+    int lease_ms;                  /* a task idle this long is taken over; 0 = 15000 */
+    int delivery_limit;            /* deliveries before the dead stream; 0 = 5 */
+    int block_ms;                  /* XREADGROUP BLOCK; 0 = 2000 (also bounds drain latency) */
+    int compress_level;            /* zstd level of results; 0 = 1, < 0 = raw */
+    const char *backend;           /* compute backend's name for the heartbeat; NULL = "cpu" */
+    const char *device;            /* its device ("" or NULL for the CPU), for the heartbeat */
+    const struct tsr_accel *accel; /* where tiles run besides the CPU; NULL = the CPU */
+    int crash_tile; /* TEST ONLY: abort() before running this tile index; -1 = never */
+    int fail_tile;  /* TEST ONLY: post an error result for this tile index; -1 = never */
+    int heartbeat;  /* register and heartbeat in Redis (fleet/heartbeat.h) */
     const tsr_cluster_key *key;       /* seal payloads with it (fleet/seal.h); NULL = unsealed */
     tsr_image_runner_fn image_runner; /* runs image tasks; NULL = tile tasks only */
     void *image_runner_user;          /* passed to image_runner */

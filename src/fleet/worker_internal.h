@@ -58,6 +58,7 @@ struct tsr_worker {
     int n;                           /* threads, tile and image */
     tsr_image_runner_fn runner;      /* runs image tasks; NULL = none */
     void *runner_user;               /* passed to runner */
+    const struct tsr_accel *accel;   /* where tiles run besides the CPU; NULL = CPU */
     wthread *threads;                /* owned */
     pthread_t keeper;                /* lease keeper */
     int keeper_started;              /* keeper is running */

@@ -141,6 +141,7 @@ void *tsr_worker_thread_main(void *arg) {
         tsr_log(TSR_LOG_ERROR, "worker: out of memory starting a thread", f, 1);
         goto out;
     }
+    tsr_task_worker_set_accel(s.tw, w->accel);
     while (!atomic_load(&w->draining)) {
         turn tu;
         int next = next_task(t, &l, &cs, block, &group_ok, &tu);

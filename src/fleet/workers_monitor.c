@@ -75,10 +75,11 @@ static json_t *worker_json(const char *id, const redisReply *r) {
                                           {"failures", "failures"},
                                           {"inflight", "inflight"}};
     /* Defaults first, so a partial hash still gives every documented field. */
-    json_t *w = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:[s], s:s, s:i, s:i, s:i, s:i, s:i}",
-                          "id", id, "host", "", "pid", 0, "cores", 0, "threads", 0, "image_threads",
-                          0, "backends", "cpu", "version", "", "started_ms", 0, "last_seen_ms", 0,
-                          "tiles_done", 0, "failures", 0, "inflight", 0);
+    json_t *w =
+        json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:[s], s:s, s:s, s:i, s:i, s:i, s:i, s:i}", "id",
+                  id, "host", "", "pid", 0, "cores", 0, "threads", 0, "image_threads", 0,
+                  "backends", "cpu", "device", "", "version", "", "started_ms", 0, "last_seen_ms",
+                  0, "tiles_done", 0, "failures", 0, "inflight", 0);
     if (!w)
         return NULL;
     for (size_t i = 0; i + 1 < r->elements; i += 2) {
@@ -88,7 +89,8 @@ static json_t *worker_json(const char *id, const redisReply *r) {
         for (size_t j = 0; j < sizeof ints / sizeof *ints; j++)
             if (!strcmp(k->str, ints[j][0]))
                 json_object_set_new(w, ints[j][1], json_integer(integer(v->str)));
-        if (!strcmp(k->str, "host") || !strcmp(k->str, "version") || !strcmp(k->str, "state"))
+        if (!strcmp(k->str, "host") || !strcmp(k->str, "version") || !strcmp(k->str, "state") ||
+            !strcmp(k->str, "device"))
             json_object_set_new(w, k->str, text(v->str, v->len));
         if (!strcmp(k->str, "backends")) {
             json_t *list = json_array();
@@ -293,10 +295,10 @@ static void merge(tsr_workers_monitor *mon, snapshot *s, char *drop, int64_t now
             e->last_seen_ms = json_integer_value(json_object_get(e->fields, "last_seen_ms"));
         } else {
             if (!e->fields) /* never seen alive by this monitor: what is known */
-                e->fields =
-                    json_pack("{s:s, s:s, s:i, s:i, s:[], s:s, s:i, s:i, s:i, s:f}", "id", e->id,
-                              "host", "", "cores", 0, "threads", 0, "backends", "version", "",
-                              "tiles_done", 0, "failures", 0, "inflight", 0, "load", 0.0);
+                e->fields = json_pack("{s:s, s:s, s:i, s:i, s:[], s:s, s:s, s:i, s:i, s:i, s:f}",
+                                      "id", e->id, "host", "", "cores", 0, "threads", 0, "backends",
+                                      "device", "", "version", "", "tiles_done", 0, "failures", 0,
+                                      "inflight", 0, "load", 0.0);
             if (!e->lost_since)
                 e->lost_since = now;
             if (now - e->lost_since >= mon->grace_ms) {

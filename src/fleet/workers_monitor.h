@@ -58,7 +58,7 @@ tsr_status tsr_workers_monitor_start(tsr_ctx *ctx, const char *redis_url, const 
  * period (default 2000 ms; 0 keeps it). Call right after start. */
 void tsr_workers_monitor_set_timing(tsr_workers_monitor *mon, int grace_ms, int poll_ms);
 /* The workers as a new JSON array (owned by the caller), oldest first:
- * [{"id","host","pid","cores","threads","image_threads","backends":[..],"version",
+ * [{"id","host","pid","cores","threads","image_threads","backends":[..],"device","version",
  *   "started_ms","last_seen_ms","seen_ago_s","tiles_done","failures",
  *   "inflight","load","state","lost_since_ms"}...]; state is "running",
  * "draining" or "lost". NULL when out of memory. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fleet/executor_redis.h"
+#include "opencl/cl_backend.h"
 #include "server/server_internal.h"
 
 void metrics_count(tsr_server *srv, int route, unsigned status) {
@@ -128,6 +129,20 @@ static void executor_metrics(tsr_buffer *buf, int *bad, tsr_executor *exec) {
         (unsigned long long)s.images_done, (unsigned long long)s.progress_posts);
 }
 
+/* The local pool's OpenCL device: tiles it computed and tiles the CPU redid. */
+static void backend_metrics(tsr_buffer *buf, int *bad, const tsr_cl_backend *b) {
+    tsr_cl_stats s;
+    tsr_cl_backend_stats(b, &s);
+    add(buf, bad,
+        "# HELP tessera_opencl_tiles_total Tiles computed on the OpenCL device.\n"
+        "# TYPE tessera_opencl_tiles_total counter\ntessera_opencl_tiles_total %llu\n"
+        "# HELP tessera_opencl_map_tiles_total Reduction tiles computed on the OpenCL device.\n"
+        "# TYPE tessera_opencl_map_tiles_total counter\ntessera_opencl_map_tiles_total %llu\n"
+        "# HELP tessera_opencl_fallbacks_total Tiles the device failed and the CPU redid.\n"
+        "# TYPE tessera_opencl_fallbacks_total counter\ntessera_opencl_fallbacks_total %llu\n",
+        (unsigned long long)s.tiles, (unsigned long long)s.maps, (unsigned long long)s.fallbacks);
+}
+
 enum MHD_Result h_metrics(request *r) {
     tsr_server *srv = r->srv;
     int64_t counts[TSR_JOB_STATE_COUNT] = {0};
@@ -173,6 +188,7 @@ enum MHD_Result h_metrics(request *r) {
         "tessera_blob_integrity_failures_total %llu\n",
         (unsigned long long)tsr_blob_integrity_failures(srv->store));
     fleet_metrics(&buf, &bad, srv->config.workers);
+    backend_metrics(&buf, &bad, srv->config.backend);
     executor_metrics(&buf, &bad, srv->config.fleet_exec);
     tsr_ratelimit_stats rs = {0};
     if (srv->rate)

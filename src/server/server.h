@@ -40,6 +40,8 @@ typedef struct tsr_server_config {
                                      account's own override wins */
     tsr_executor *fleet_exec;     /* the coordinator's Redis executor (borrowed, for its
                                      counters in /metrics); NULL = local mode */
+    const struct tsr_cl_backend *backend; /* the local pool's OpenCL device (borrowed, for
+                                             /metrics); NULL = the CPU */
 } tsr_server_config;
 
 /* Starts listening. `store` and `jobs` are borrowed and must outlive the

@@ -87,7 +87,8 @@ tsr_status tsr_image_run_blob(tsr_store *store, tsr_ctx *ctx, const tsr_image_ru
                              .progress_user = run->progress_user,
                              .tile_done = run->tile_done,
                              .rows = run->rows,
-                             .label = run->label};
+                             .label = run->label,
+                             .accel = run->accel};
     if ((st = tsr_plan_run_rows(ctx, o.plan, o.reader, writer, run->exec, &ropts)) ||
         (st = tsr_row_writer_finish(writer)))
         goto out;

@@ -15,18 +15,19 @@
 
 /* What to run. Strings are borrowed. */
 typedef struct tsr_image_run {
-    const char *input;        /* the input's blob id */
-    const tsr_pipeline *pipe; /* the pipeline */
-    tsr_format format;        /* output format */
-    int quality;              /* encoder quality (JPEG, WebP) */
-    int tile;                 /* tile side of the plan */
-    tsr_executor *exec;       /* runs the tiles */
-    const char *result_id;    /* commit the result as this blob id; NULL = a new random id */
-    tsr_progress_fn progress; /* may be NULL: tiles done of the image */
-    tsr_tile_fn tile_done;    /* may be NULL: CPU seconds of each tile */
-    tsr_rows_fn rows;         /* may be NULL: input rows read, output rows written */
-    void *progress_user;      /* passed to progress, tile_done and rows */
-    const char *label;        /* names the run in messages ("image 3f2a...") */
+    const char *input;             /* the input's blob id */
+    const tsr_pipeline *pipe;      /* the pipeline */
+    tsr_format format;             /* output format */
+    int quality;                   /* encoder quality (JPEG, WebP) */
+    int tile;                      /* tile side of the plan */
+    tsr_executor *exec;            /* runs the tiles */
+    const struct tsr_accel *accel; /* may be NULL: the device tiles run on (OpenCL) */
+    const char *result_id;         /* commit the result as this blob id; NULL = a new random id */
+    tsr_progress_fn progress;      /* may be NULL: tiles done of the image */
+    tsr_tile_fn tile_done;         /* may be NULL: CPU seconds of each tile */
+    tsr_rows_fn rows;              /* may be NULL: input rows read, output rows written */
+    void *progress_user;           /* passed to progress, tile_done and rows */
+    const char *label;             /* names the run in messages ("image 3f2a...") */
 } tsr_image_run;
 
 /* What came out: the committed result blob. */

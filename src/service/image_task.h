@@ -62,8 +62,9 @@ tsr_status tsr_image_completion_decode(tsr_ctx *ctx, const uint8_t *bytes, size_
  * tsr_store_open_blobs, or a server's own) and the pool that runs the
  * tiles. Borrowed by the runner. */
 typedef struct tsr_image_runner {
-    tsr_store *store;   /* where inputs and results live */
-    tsr_executor *exec; /* runs the tiles of every image this worker takes */
+    tsr_store *store;              /* where inputs and results live */
+    tsr_executor *exec;            /* runs the tiles of every image this worker takes */
+    const struct tsr_accel *accel; /* may be NULL: the device those tiles run on */
 } tsr_image_runner;
 
 /* The fleet's tsr_image_runner_fn: `user` is a tsr_image_runner. Decodes

@@ -48,6 +48,8 @@ typedef struct tsr_jobs_config {
     int (*image_workers)(void *user); /* AUTO: how many workers take image tasks now (< 0:
                                          unknown); NULL = assume some do */
     void *image_workers_user;         /* passed to image_workers */
+    const struct tsr_accel *accel;    /* may be NULL: the device local tiles run on
+                                         (the OpenCL backend); borrowed */
 } tsr_jobs_config;
 
 /* Live progress of a job, as the API shows it. */

@@ -42,6 +42,7 @@ static tsr_status item_process(tsr_jobs *jobs, job_entry *e, const tsr_store_job
                          .quality = job->quality,
                          .tile = jobs->cfg.tile,
                          .exec = jobs->cfg.executor ? jobs->cfg.executor : jobs->exec,
+                         .accel = jobs->cfg.executor ? NULL : jobs->cfg.accel,
                          .progress = tsr_jobs_on_progress,
                          .tile_done = tsr_jobs_on_tile,
                          .rows = tsr_jobs_on_rows,
