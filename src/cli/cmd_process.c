@@ -247,14 +247,9 @@ int cmd_process(int argc, char **argv) {
         out_is_dir = 1;
     }
     tsr_status bst = cli_backend_open(ctx, "process", &a.backend);
-    if (bst) {
+    if (bst || tsr_executor_local_new(ctx, a.threads, &exec)) {
         fprintf(stderr, "tessera process: %s\n", tsr_ctx_message(ctx));
-        code = cli_exit_code(bst);
-        goto out;
-    }
-    if (tsr_executor_local_new(ctx, a.threads, &exec)) {
-        fprintf(stderr, "tessera process: %s\n", tsr_ctx_message(ctx));
-        code = EXIT_INTERNAL;
+        code = bst ? cli_exit_code(bst) : EXIT_INTERNAL;
         goto out;
     }
     if (a.report)
