@@ -426,6 +426,16 @@ static tsr_status start_fleet(tsr_ctx *ctx, serve_args *a, tsr_store *store, tsr
     return tsr_worker_start(ctx, &w, workers);
 }
 
+/* The scheduler's settings that are not flags: the compute backend
+ * (--backend, --device: opened here), job logging, the processing caps. */
+static tsr_status jobs_setup(tsr_ctx *ctx, serve_args *a) {
+    tsr_status st = cli_backend_open(ctx, "serve", &a->backend);
+    a->jobs.accel = tsr_cl_backend_accel(a->backend.backend);
+    a->jobs.on_event = log_job_event;
+    a->jobs.limits = a->limits.limits; /* the upload caps hold while processing too */
+    return st;
+}
+
 int cmd_serve(int argc, char **argv) {
     serve_args a;
     tsr_store *store = NULL;
@@ -451,17 +461,12 @@ int cmd_serve(int argc, char **argv) {
      * inherits the blocked mask. */
     sigset_t stop;
     cli_block_stop_signals(&stop);
-    if (a.tls_cert && (st = tsr_server_tls_load(ctx, a.tls_cert, a.tls_key, &tls_cert, &tls_key)))
-        goto out;
     tsr_store_options store_opts = {
         .data_key_file = a.data_key, .store_url = a.store, .s3_endpoint = a.s3_endpoint};
-    if ((st = tsr_store_open_with(ctx, a.data, &store_opts, &store)))
+    if ((a.tls_cert &&
+         (st = tsr_server_tls_load(ctx, a.tls_cert, a.tls_key, &tls_cert, &tls_key))) ||
+        (st = tsr_store_open_with(ctx, a.data, &store_opts, &store)) || (st = jobs_setup(ctx, &a)))
         goto out;
-    if ((st = cli_backend_open(ctx, "serve", &a.backend)))
-        goto out;
-    a.jobs.accel = tsr_cl_backend_accel(a.backend.backend);
-    a.jobs.on_event = log_job_event;
-    a.jobs.limits = a.limits.limits; /* the upload caps hold while processing too */
     if (a.redis.url && (st = start_fleet(ctx, &a, store, &fleet, &local_workers)))
         goto out;
     if ((st = serve_fleet_start(ctx, &a.fleet, a.redis.url, a.redis.cluster, &watch)))
@@ -501,7 +506,7 @@ out:
     tsr_executor_free(fleet);
     tsr_worker_stop(local_workers);
     tsr_executor_free(a.image_pool);
-    cli_backend_close(&a.backend);
+    cli_backend_close(&a.backend); /* after everything that computes on it */
     tsr_store_close(store);
     free(tls_cert);
     free(tls_key);
