@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "opencl/cl_backend.h"
 #include "server/server_internal.h"
 #include "util/clock.h"
 
@@ -305,10 +306,13 @@ enum MHD_Result h_token_revoke(request *r) {
  * local-mode answer (no remote workers). */
 enum MHD_Result h_workers(request *r) {
     tsr_workers_monitor *mon = r->srv->config.workers;
+    const tsr_cl_backend *b = r->srv->config.backend;
     if (!mon)
         return reply_json(r, 200,
-                          json_pack("{s:[], s:s, s:s}", "workers", "mode", "local", "executor",
-                                    "local (in-process pool; no remote workers)"));
+                          json_pack("{s:[], s:s, s:s, s:s, s:s}", "workers", "mode", "local",
+                                    "executor", "local (in-process pool; no remote workers)",
+                                    "backend", tsr_cl_backend_name(b), "device",
+                                    tsr_cl_backend_device(b)));
     tsr_workers_counts c;
     tsr_workers_monitor_counts(mon, &c);
     json_t *list = tsr_workers_monitor_json(mon), *w;
@@ -321,8 +325,9 @@ enum MHD_Result h_workers(request *r) {
                             json_time(json_integer_value(json_object_get(w, "last_seen_ms"))));
     }
     json_t *body =
-        json_pack("{s:o?, s:s, s:s, s:s, s:b, s:o, s:{s:I, s:I, s:I, s:I}}", "workers", list,
-                  "mode", "redis", "executor", "redis", "cluster", tsr_workers_monitor_cluster(mon),
+        json_pack("{s:o?, s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:{s:I, s:I, s:I, s:I}}", "workers",
+                  list, "mode", "redis", "executor", "redis", "backend", tsr_cl_backend_name(b),
+                  "device", tsr_cl_backend_device(b), "cluster", tsr_workers_monitor_cluster(mon),
                   "redis_up", c.redis_up, "polled", json_time(c.polled_ms), "queue", "tasks",
                   (json_int_t)c.tasks, "pending", (json_int_t)c.pending, "undelivered",
                   (json_int_t)c.undelivered, "dead", (json_int_t)c.dead);

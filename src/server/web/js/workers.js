@@ -23,6 +23,10 @@ function workerRow(w) {
         cell(w.host),
         cell(w.cores),
         cell(w.threads),
+        el('td', { testid: 'worker-backend', title: w.device || '' }, [
+            (w.backends || ['cpu']).join(', '),
+            w.device ? el('span', { class: 'hint', text: ` (${w.device.split(' (')[0]})` }) : '',
+        ]),
         el('td', { class: `state state-${w.state}`, text: w.state }),
         cell(w.tiles_done),
         cell(w.failures),
@@ -35,8 +39,9 @@ function workerRow(w) {
 }
 
 function workersSummary(body, workers) {
+    const own = body.backend === 'opencl' ? ` on OpenCL ${body.device}` : ' on the CPU';
     if (body.mode !== 'redis')
-        return 'Local mode: tiles are computed by this server\'s own threads.';
+        return `Local mode: tiles are computed by this server's own threads${own}.`;
     const count = (s) => workers.filter((w) => w.state === s).length;
     const q = body.queue || {};
     const redis = body.redis_up ? '' : ' Redis cannot be reached right now; the list may be stale.';
