@@ -222,12 +222,16 @@ int cmd_worker(int argc, char **argv) {
     tsr_worker_get_stats(w, &s);
     tsr_worker_stop(w);
     image_side_stop(&img);
+    tsr_cl_stats cs;
+    tsr_cl_backend_stats(img.backend.backend, &cs);
     cli_backend_close(&img.backend);
     fprintf(stderr,
             "tessera worker: stopped after %llu tiles (%llu failed, %llu taken over, %llu "
-            "rejected)\n",
+            "rejected); OpenCL: %llu device tiles, %llu map tiles, %llu fallbacks\n",
             (unsigned long long)s.tiles_done, (unsigned long long)s.failures,
-            (unsigned long long)s.reclaimed, (unsigned long long)s.rejected);
+            (unsigned long long)s.reclaimed, (unsigned long long)s.rejected,
+            (unsigned long long)cs.tiles, (unsigned long long)cs.maps,
+            (unsigned long long)cs.fallbacks);
     tsr_ctx_free(ctx);
     return EXIT_OK;
 }
