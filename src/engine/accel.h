@@ -22,7 +22,7 @@ typedef struct tsr_accel_vt {
      * tile: every op has a kernel for its prepared parameters. */
     bool (*supports)(const tsr_accel *a, const tsr_op *ops, int count);
     /* Runs ops[0..count) forwards: rects[0] is the input rect (inside
-     * in->rect), rects[k + 1] the output rect of op k; writes rects[count]
+     * in->rect), rects[k + 1] the output rect of op k (none empty); writes rects[count]
      * into `out` (which covers it). Any status but TSR_OK: the engine redoes
      * the tile on the CPU. */
     tsr_status (*run_tile)(const tsr_accel *a, const tsr_op *ops, int count, const tsr_rect *rects,

@@ -268,6 +268,16 @@ tsr_rect tsr_stage_tile_input(const tsr_plan *plan, const tsr_stage *s, int inde
     return r;
 }
 
+/* Whether `accel` runs this tile: it has every op's kernel, and no rect
+ * along the way is empty (the CPU path handles those). */
+static bool device_takes(const tsr_accel *accel, const tsr_op *ops, int count,
+                         const tsr_rect *rects) {
+    for (int k = 0; k <= count; k++)
+        if (tsr_rect_empty(rects[k]))
+            return false;
+    return accel->vt->supports(accel, ops, count);
+}
+
 tsr_status tsr_stage_run_tile(const tsr_plan *plan, const tsr_stage *s, const tsr_region *in,
                               const tsr_region *out, int index, tsr_scratch *scratch) {
     enum { MAX_STAGE_OPS = 2 * TSR_PIPELINE_MAX_OPS + 1 };
@@ -276,8 +286,7 @@ tsr_status tsr_stage_run_tile(const tsr_plan *plan, const tsr_stage *s, const ts
     rects[s->count] = tsr_stage_tile_rect(plan, s, index);
     for (int k = s->count - 1; k >= 0; k--)
         rects[k] = op_need(&ops[k], rects[k + 1]);
-    if (scratch->accel && !tsr_rect_empty(rects[0]) && !tsr_rect_empty(rects[s->count]) &&
-        scratch->accel->vt->supports(scratch->accel, ops, s->count)) {
+    if (scratch->accel && device_takes(scratch->accel, ops, s->count, rects)) {
         if (!tsr_rect_contains(in->rect, rects[0]) ||
             !tsr_rect_contains(out->rect, rects[s->count]))
             return TSR_ERR_INTERNAL;

@@ -39,8 +39,9 @@ static tsr_status upload(tsr_cl_queue *q, cl_mem mem, const tsr_region *in, tsr_
     size_t row = (size_t)r.w * (size_t)in->bands;
     size_t origin[3] = {0, 0, 0}, host[3] = {0, 0, 0}, region[3] = {row, (size_t)r.h, 1};
     const uint8_t *src = TSR_REGION_AT(in, r.x, r.y);
-    cl_int err = clEnqueueWriteBufferRect(tsr_cl_command_queue(q), mem, CL_FALSE, origin, host,
-                                          region, row, 0, in->stride, 0, src, 0, NULL, NULL);
+    cl_int err =
+        clEnqueueWriteBufferRect(tsr_cl_command_queue(q), mem, CL_FALSE, origin, host, region, row,
+                                 0, in->stride, 0, src, 0, NULL, tsr_cl_event_slot(q, 0));
     return err == CL_SUCCESS ? TSR_OK : tsr_cl_fail(err, "clEnqueueWriteBufferRect");
 }
 
@@ -49,8 +50,9 @@ static tsr_status download(tsr_cl_queue *q, cl_mem mem, const tsr_region *out, t
     size_t row = (size_t)r.w * (size_t)out->bands;
     size_t origin[3] = {0, 0, 0}, host[3] = {0, 0, 0}, region[3] = {row, (size_t)r.h, 1};
     uint8_t *dst = TSR_REGION_AT(out, r.x, r.y);
-    cl_int err = clEnqueueReadBufferRect(tsr_cl_command_queue(q), mem, CL_TRUE, origin, host,
-                                         region, row, 0, out->stride, 0, dst, 0, NULL, NULL);
+    cl_int err =
+        clEnqueueReadBufferRect(tsr_cl_command_queue(q), mem, CL_TRUE, origin, host, region, row, 0,
+                                out->stride, 0, dst, 0, NULL, tsr_cl_event_slot(q, 0));
     return err == CL_SUCCESS ? TSR_OK : tsr_cl_fail(err, "clEnqueueReadBufferRect");
 }
 
@@ -71,19 +73,16 @@ static tsr_status cl_run_tile(const tsr_accel *a, const tsr_op *ops, int count,
     tsr_status st = upload(q, cur.mem, in, rects[0]);
     for (int k = 0; !st && k < count; k++) {
         const tsr_op *op = &ops[k];
-        if (tsr_rect_empty(rects[k + 1]) || tsr_rect_empty(rects[k]))
-            return TSR_ERR_INTERNAL; /* the CPU path handles empty intermediates */
         tsr_cl_image dst = {tsr_cl_image_buffer(q, k & 1, image_bytes(rects[k + 1], op->out_bands)),
                             rects[k + 1], op->out_bands, op->out_w, op->out_h};
-        if (!dst.mem)
-            return TSR_ERR_NOMEM;
         const tsr_cl_op_kernel *kern = tsr_cl_find_kernel(op);
-        st = kern ? kern->run(q, op, &cur, &dst) : TSR_ERR_INTERNAL;
+        st = !dst.mem ? TSR_ERR_NOMEM : kern ? kern->run(q, op, &cur, &dst) : TSR_ERR_INTERNAL;
         cur = dst;
     }
     if (!st)
         st = download(q, cur.mem, out, rects[count]);
     cl_int err = clFinish(tsr_cl_command_queue(q));
+    tsr_cl_events_collect(q);
     if (!st && err != CL_SUCCESS)
         st = tsr_cl_fail(err, "clFinish");
     if (!st)
@@ -114,6 +113,7 @@ static tsr_status cl_map(const tsr_accel *a, const tsr_op *op, const tsr_region 
     if (!st)
         st = k->map(q, op, &im, partial);
     cl_int err = clFinish(tsr_cl_command_queue(q));
+    tsr_cl_events_collect(q);
     if (!st && err != CL_SUCCESS)
         st = tsr_cl_fail(err, "clFinish");
     if (!st)
@@ -247,5 +247,12 @@ void tsr_cl_backend_stats(const tsr_cl_backend *b, tsr_cl_stats *out) {
         out->tiles = atomic_load(&b->tiles);
         out->maps = atomic_load(&b->maps);
         out->fallbacks = atomic_load(&b->fallbacks);
+        out->kernel_s = (double)atomic_load(&b->kernel_ns) / 1e9;
+        out->transfer_s = (double)atomic_load(&b->transfer_ns) / 1e9;
     }
+}
+
+void tsr_cl_backend_set_profiling(tsr_cl_backend *b, int on) {
+    if (b)
+        b->profile = on;
 }

@@ -46,7 +46,13 @@ typedef struct tsr_cl_stats {
     uint64_t tiles;     /* stage tiles computed on the device */
     uint64_t maps;      /* GLOBAL map tiles on the device */
     uint64_t fallbacks; /* tiles the CPU redid after a device error */
+    double kernel_s;    /* with profiling: device seconds in kernels */
+    double transfer_s;  /* with profiling: device seconds in uploads and downloads */
 } tsr_cl_stats;
+/* Times every kernel and transfer on the device (OpenCL profiling events)
+ * into the stats; for benchmarks (bench/cl_throughput.c): call before the
+ * first run. */
+void tsr_cl_backend_set_profiling(tsr_cl_backend *b, int on);
 void tsr_cl_backend_stats(const tsr_cl_backend *b, tsr_cl_stats *out);
 
 /* Platforms and their devices: {"platforms":[{"name","vendor","version",

@@ -43,12 +43,21 @@ struct tsr_cl_backend {
     tsr_cl_queue *queues;  /* every thread's, to free at close */
     atomic_uint_fast64_t tiles, maps, fallbacks;
     atomic_int warned; /* fallbacks logged so far (capped) */
+    int profile;       /* queues record events (tsr_cl_backend_set_profiling) */
+    atomic_uint_fast64_t kernel_ns, transfer_ns; /* profiled device time */
 };
 
 /* This thread's queue for backend b, made on first use; NULL on failure. */
 tsr_cl_queue *tsr_cl_queue_get(tsr_cl_backend *b);
 /* Frees every queue of b (no thread may be using them). */
 void tsr_cl_queues_free(tsr_cl_backend *b);
+/* With profiling, the event out-parameter for the next enqueue, counted
+ * as a kernel (is_kernel) or a transfer; NULL without profiling or when
+ * the tile's list is full. */
+cl_event *tsr_cl_event_slot(tsr_cl_queue *q, int is_kernel);
+/* Adds the finished tile's profiled times to the backend and releases its
+ * events (after clFinish). */
+void tsr_cl_events_collect(tsr_cl_queue *q);
 /* Device images for a tile: ping-pong buffers 0 and 1, and the input (2),
  * sized at least `bytes`; NULL on failure. */
 cl_mem tsr_cl_image_buffer(tsr_cl_queue *q, int which, size_t bytes);

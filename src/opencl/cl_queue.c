@@ -9,7 +9,8 @@
 #include "util/log.h"
 
 #define MAX_KERNELS 64
-#define IMAGE_SLOTS 3 /* ping-pong 0 and 1, the input 2 */
+#define MAX_EVENTS  64 /* profiled commands of one tile */
+#define IMAGE_SLOTS 3  /* ping-pong 0 and 1, the input 2 */
 
 typedef struct cl_buf {
     cl_mem mem;
@@ -24,6 +25,9 @@ struct tsr_cl_queue {
     int n_kernels;                   /* entries used */
     cl_buf temps[TSR_CL_TEMP_SLOTS]; /* kernels' own temporaries */
     cl_buf images[IMAGE_SLOTS];      /* tile images */
+    cl_event events[MAX_EVENTS];     /* profiling: this tile's commands */
+    int is_kernel[MAX_EVENTS];       /* whether each is a kernel (else a transfer) */
+    int n_events;                    /* entries used */
     struct tsr_cl_queue *next;       /* b->queues list */
 };
 
@@ -45,7 +49,8 @@ tsr_cl_queue *tsr_cl_queue_get(tsr_cl_backend *b) {
         return NULL;
     cl_int err = 0;
     q->b = b;
-    q->queue = clCreateCommandQueue(b->context, b->device, 0, &err);
+    q->queue = clCreateCommandQueue(b->context, b->device,
+                                    b->profile ? CL_QUEUE_PROFILING_ENABLE : 0, &err);
     if (!q->queue || err != CL_SUCCESS) {
         free(q);
         return NULL;
@@ -166,11 +171,34 @@ tsr_status tsr_cl_run_2d(tsr_cl_queue *q, cl_kernel k, size_t w, size_t h) {
     if (w == 0 || h == 0)
         return TSR_OK;
     size_t global[2] = {w, h};
-    cl_int err = clEnqueueNDRangeKernel(q->queue, k, 2, NULL, global, NULL, 0, NULL, NULL);
+    cl_int err = clEnqueueNDRangeKernel(q->queue, k, 2, NULL, global, NULL, 0, NULL,
+                                        tsr_cl_event_slot(q, 1));
     return err == CL_SUCCESS ? TSR_OK : tsr_cl_fail(err, "clEnqueueNDRangeKernel");
 }
 
 tsr_status tsr_cl_read(tsr_cl_queue *q, cl_mem mem, void *dst, size_t bytes) {
-    cl_int err = clEnqueueReadBuffer(q->queue, mem, CL_TRUE, 0, bytes, dst, 0, NULL, NULL);
+    cl_int err = clEnqueueReadBuffer(q->queue, mem, CL_TRUE, 0, bytes, dst, 0, NULL,
+                                     tsr_cl_event_slot(q, 0));
     return err == CL_SUCCESS ? TSR_OK : tsr_cl_fail(err, "clEnqueueReadBuffer");
+}
+
+cl_event *tsr_cl_event_slot(tsr_cl_queue *q, int is_kernel) {
+    if (!q->b->profile || q->n_events == MAX_EVENTS)
+        return NULL;
+    q->is_kernel[q->n_events] = is_kernel;
+    return &q->events[q->n_events++];
+}
+
+void tsr_cl_events_collect(tsr_cl_queue *q) {
+    for (int i = 0; i < q->n_events; i++) {
+        cl_ulong start = 0, end = 0;
+        if (clGetEventProfilingInfo(q->events[i], CL_PROFILING_COMMAND_START, sizeof start, &start,
+                                    NULL) == CL_SUCCESS &&
+            clGetEventProfilingInfo(q->events[i], CL_PROFILING_COMMAND_END, sizeof end, &end,
+                                    NULL) == CL_SUCCESS &&
+            end > start)
+            atomic_fetch_add(q->is_kernel[i] ? &q->b->kernel_ns : &q->b->transfer_ns, end - start);
+        clReleaseEvent(q->events[i]);
+    }
+    q->n_events = 0;
 }
