@@ -60,6 +60,12 @@ static size_t image_bytes(tsr_rect r, int bands) {
     return (size_t)(r.w > 0 ? r.w : 0) * (size_t)(r.h > 0 ? r.h : 0) * (size_t)bands;
 }
 
+/* TEST ONLY: whether this attempt is one $TESSERA_TEST_CL_FAIL_EVERY fails
+ * after the device computed it (a device error's path, results dropped). */
+static int injected_failure(tsr_cl_backend *b) {
+    return b->fail_every > 0 && (atomic_fetch_add(&b->attempts, 1) + 1) % b->fail_every == 0;
+}
+
 static tsr_status cl_run_tile(const tsr_accel *a, const tsr_op *ops, int count,
                               const tsr_rect *rects, const tsr_region *in, const tsr_region *out) {
     tsr_cl_backend *b = (tsr_cl_backend *)a;
@@ -85,6 +91,8 @@ static tsr_status cl_run_tile(const tsr_accel *a, const tsr_op *ops, int count,
     tsr_cl_events_collect(q);
     if (!st && err != CL_SUCCESS)
         st = tsr_cl_fail(err, "clFinish");
+    if (!st && injected_failure(b))
+        st = TSR_ERR_IO;
     if (!st)
         atomic_fetch_add(&b->tiles, 1);
     return st;
@@ -111,7 +119,7 @@ static tsr_status cl_map(const tsr_accel *a, const tsr_op *op, const tsr_region 
         return TSR_ERR_NOMEM;
     tsr_status st = upload(q, im.mem, in, in->rect);
     if (!st)
-        st = k->map(q, op, &im, partial);
+        st = injected_failure(b) ? TSR_ERR_IO : k->map(q, op, &im, partial);
     cl_int err = clFinish(tsr_cl_command_queue(q));
     tsr_cl_events_collect(q);
     if (!st && err != CL_SUCCESS)
@@ -197,6 +205,8 @@ tsr_status tsr_cl_backend_open(tsr_ctx *ctx, tsr_backend_choice choice, int devi
     if (!b)
         return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
     b->accel.vt = &cl_vt;
+    const char *fail = getenv("TESSERA_TEST_CL_FAIL_EVERY");
+    b->fail_every = fail ? atoi(fail) : 0;
     pthread_mutex_init(&b->lock, NULL);
     pthread_key_create(&b->key, NULL);
     tsr_status st = open_device(ctx, b, &found[i]);

@@ -98,6 +98,23 @@ class OpenCLCliTest(unittest.TestCase):
             self.assertIn("running on the CPU", r.stderr)
             self.assertTrue(filecmp.cmp(cpu, ocl, shallow=False))
 
+    def test_device_errors_fail_over_to_the_cpu(self):
+        """Every third device tile fails (TESSERA_TEST_CL_FAIL_EVERY, the
+        path of an out-of-resources or lost-device error): the CPU redoes
+        those tiles, the output is the same, the run succeeds, and the
+        fallbacks are logged."""
+        src = os.path.join(SHARED, "hubble_deep_field.jpg")
+        cpu, ocl = os.path.join(self.tmp, "cpu.png"), os.path.join(self.tmp, "ocl.png")
+        p = "invert|brightness:delta=-30"
+        self.tessera("process", "-p", p, src, "-o", cpu, "--tile", "64")
+        env = dict(self.env, TESSERA_TEST_CL_FAIL_EVERY="3")
+        r = self.tessera("process", "--backend", "opencl", "-p", p, src, "-o", ocl, "--tile",
+                         "64", env=env)
+        self.assertTrue(filecmp.cmp(cpu, ocl, shallow=False))
+        warnings = [ln for ln in r.stderr.splitlines() if "computed on the CPU instead" in ln]
+        self.assertEqual(len(warnings), 10, r.stderr)  # the first ten; the rest are counted
+        self.assertIn('"error":"i/o error"', warnings[0])
+
     def test_auto_without_a_gpu_and_bad_choices(self):
         src = os.path.join(SHARED, "rocket.jpg")
         out = os.path.join(self.tmp, "o.png")
