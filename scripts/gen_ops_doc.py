@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""Writes docs/operations.md from `tessera ops --json` (the registry is the source of truth).
+"""Writes docs/ops.md from `tessera ops --json` (the registry is the source of truth).
 Usage: scripts/gen_ops_doc.py [--check] [path/to/tessera]
---check writes nothing and exits 1 when docs/operations.md is not what it would write."""
+--check writes nothing and exits 1 when docs/ops.md is not what it would write."""
 import json
 import os
 import subprocess
@@ -63,14 +63,14 @@ for o in ops:
             default = "true" if p["default"] else "false"
         doc = p["doc"].replace("|", "\\|")
         lines.append(f"| `{p['name']}` | {p['type']} | {default} | {rng} | {p['hint']} | {doc} |")
-path = os.path.join(ROOT, "docs", "operations.md")
+path = os.path.join(ROOT, "docs", "ops.md")
 text = "\n".join(lines) + "\n"
 if check:
     with open(path) as f:
         if f.read() != text:
-            sys.exit("docs/operations.md is out of date: run scripts/gen_ops_doc.py")
-    print(f"docs/operations.md is up to date ({len(ops)} operations)")
+            sys.exit("docs/ops.md is out of date: run scripts/gen_ops_doc.py")
+    print(f"docs/ops.md is up to date ({len(ops)} operations)")
     sys.exit(0)
 with open(path, "w") as f:
     f.write(text)
-print(f"wrote docs/operations.md ({len(ops)} operations)")
+print(f"wrote docs/ops.md ({len(ops)} operations)")
