@@ -6,9 +6,11 @@
 #include "ops/global/global.h"
 #include "opencl/cl_kernels.h"
 
-#define HIST_LOCAL  256 /* work items per group of global_histogram (at most) */
-#define HIST_GROUPS 512 /* groups at most; each item counts several pixels */
-#define HIST_PER    8   /* pixels per work item below HIST_GROUPS groups */
+#define HIST_LOCAL      256   /* work items per group of global_histogram (at most) */
+#define HIST_GROUPS     512   /* groups at most; each item counts several pixels */
+#define HIST_PER        8     /* pixels per work item below HIST_GROUPS groups */
+#define HIST_CPU_PER    16384 /* CPU devices: pixels per group (of one item) at least */
+#define HIST_CPU_GROUPS 4     /* CPU devices: groups per compute unit at most */
 
 /* Enqueues global_lut: each colour band through its table in op->state (a
  * band_luts), alpha copied; as tsr_global_run. */
@@ -32,15 +34,31 @@ static tsr_status run_luts(tsr_cl_queue *q, const tsr_op *op, const tsr_cl_image
     return tsr_cl_run_2d(q, k, (size_t)out->rect.w, (size_t)out->rect.h);
 }
 
-/* Work items per group for kernel k: HIST_LOCAL, or less where the device
- * allows less. */
-static size_t local_size(cl_kernel k) {
+/* The grid of global_histogram for `pixels` on q's device: on a GPU,
+ * groups of HIST_LOCAL items (fewer where the device allows fewer) sharing
+ * local bins through atomics; on a CPU device, which runs a group on one
+ * thread, groups of one item counting without atomics, a few per core. */
+static void histogram_grid(tsr_cl_queue *q, cl_kernel k, size_t pixels, size_t *local,
+                           size_t *groups) {
+    cl_device_id dev = NULL;
+    cl_device_type type = CL_DEVICE_TYPE_GPU;
+    cl_uint units = 1;
     size_t most = 0;
-    if (clGetKernelWorkGroupInfo(k, NULL, CL_KERNEL_WORK_GROUP_SIZE, sizeof most, &most, NULL) !=
-            CL_SUCCESS ||
-        most == 0)
-        return 1;
-    return most < HIST_LOCAL ? most : HIST_LOCAL;
+    if (clGetCommandQueueInfo(tsr_cl_command_queue(q), CL_QUEUE_DEVICE, sizeof dev, &dev, NULL) ==
+        CL_SUCCESS) {
+        clGetDeviceInfo(dev, CL_DEVICE_TYPE, sizeof type, &type, NULL);
+        clGetDeviceInfo(dev, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units, &units, NULL);
+    }
+    clGetKernelWorkGroupInfo(k, dev, CL_KERNEL_WORK_GROUP_SIZE, sizeof most, &most, NULL);
+    size_t per = HIST_PER, most_groups = HIST_GROUPS;
+    *local = most == 0 ? 1 : (most < HIST_LOCAL ? most : HIST_LOCAL);
+    if (type & CL_DEVICE_TYPE_CPU) {
+        *local = 1;
+        per = HIST_CPU_PER;
+        most_groups = (size_t)(units ? units : 1) * HIST_CPU_GROUPS;
+    }
+    size_t n = (pixels + *local * per - 1) / (*local * per);
+    *groups = n < 1 ? 1 : (n > most_groups ? most_groups : n);
 }
 
 /* Enqueues global_histogram over all of in into `hist` (zeroed here). */
@@ -57,9 +75,8 @@ static tsr_status enqueue_histogram(tsr_cl_queue *q, const tsr_cl_image *in, cl_
         err = tsr_cl_arg(k, &arg, sizeof *hist, hist);
     if (err != CL_SUCCESS)
         return tsr_cl_fail(err, "global_histogram arguments");
-    size_t pixels = (size_t)in->rect.w * (size_t)in->rect.h, local = local_size(k);
-    size_t groups = (pixels + local * HIST_PER - 1) / (local * HIST_PER);
-    groups = groups < 1 ? 1 : (groups > HIST_GROUPS ? HIST_GROUPS : groups);
+    size_t local = 1, groups = 1;
+    histogram_grid(q, k, (size_t)in->rect.w * (size_t)in->rect.h, &local, &groups);
     size_t global = groups * local;
     err =
         clEnqueueNDRangeKernel(tsr_cl_command_queue(q), k, 1, NULL, &global, &local, 0, NULL, NULL);

@@ -2,8 +2,9 @@
 
 /* tsr_histograms_map (ops/global/histogram.c): counts the colour samples of
  * all of src's rect into hist[band * 256 + value] (alpha not counted). Each
- * group counts into local bins, then adds them into hist; work items stride
- * over the pixels, so any grid size covers the image. */
+ * group counts into local bins (with atomics unless it is one item), then
+ * adds them into hist; work items stride over the pixels, so any grid
+ * covers the image. */
 __kernel void global_histogram(TSR_CIMAGE(src), __global uint *hist) {
     __local uint bins[4 * 256];
     int colour = (src_b == 2 || src_b == 4) ? src_b - 1 : src_b;
@@ -14,8 +15,12 @@ __kernel void global_histogram(TSR_CIMAGE(src), __global uint *hist) {
     size_t n = (size_t)src_r.z * (size_t)src_r.w;
     for (size_t p = get_global_id(0); p < n; p += get_global_size(0)) {
         __global const uchar *s = src + p * (size_t)src_b;
-        for (int c = 0; c < colour; c++)
-            atomic_inc(&bins[c * 256 + s[c]]);
+        if (ls == 1) /* the group is this item: no other writes its bins */
+            for (int c = 0; c < colour; c++)
+                bins[c * 256 + s[c]]++;
+        else
+            for (int c = 0; c < colour; c++)
+                atomic_inc(&bins[c * 256 + s[c]]);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int i = lid; i < colour * 256; i += ls)
