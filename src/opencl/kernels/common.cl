@@ -8,7 +8,7 @@
 #define TSR_IMAGE(p) __global uchar *p, int4 p##_r, int2 p##_img, int p##_b
 #define TSR_CIMAGE(p) __global const uchar *p, int4 p##_r, int2 p##_img, int p##_b
 /* Address of pixel (x, y) in image coordinates. */
-#define TSR_AT(p, x, y) (p + ((size_t)((y) - p##_r.y) * (size_t)p##_r.z + (size_t)((x) - p##_r.x)) * (size_t)p##_b)
+#define TSR_AT(p, px, py) (p + ((size_t)((py) - p##_r.y) * (size_t)p##_r.z + (size_t)((px) - p##_r.x)) * (size_t)p##_b)
 
 /* Reflect-101 border (OpenCV's default), as tsr_reflect101. */
 inline int tsr_reflect101(int i, int n) {
