@@ -13,7 +13,7 @@
 
 /* Sobel dx, dy of band c at (x, y) inside the image, replicated borders
  * (canny_nms.c vertical_pass + horizontal_pass). */
-inline int2 canny_sobel(TSR_CIMAGE(src), int x, int y, int c) {
+int2 canny_sobel(TSR_CIMAGE(src), int x, int y, int c) {
     int w = src_img.x, h = src_img.y;
     int xm = max(x - 1, 0), xp = min(x + 1, w - 1);
     int ym = max(y - 1, 0), yp = min(y + 1, h - 1);
@@ -59,7 +59,7 @@ __kernel void canny_gradient(TSR_CIMAGE(src), __global short2 *grad, int4 gr) {
     grad[get_global_id(1) * gr.z + get_global_id(0)] = (short2)((short)g.x, (short)g.y);
 }
 
-inline int canny_mag(__global const short2 *grad, int i) {
+int canny_mag(__global const short2 *grad, int i) {
     short2 g = grad[i];
     return abs((int)g.x) + abs((int)g.y);
 }
@@ -110,12 +110,12 @@ typedef struct canny_block_geom {
     int x, y, w, h; /* the block in image coordinates */
 } canny_block_geom;
 
-inline int canny_cand(TSR_CIMAGE(src), int x, int y) {
+int canny_cand(TSR_CIMAGE(src), int x, int y) {
     uchar v = *EDGE_AT(src, x, y);
     return v == 1 || v == 2;
 }
 
-inline int canny_find(volatile __local int *lab, int a) {
+int canny_find(volatile __local int *lab, int a) {
     while (lab[a] != a)
         a = lab[a];
     return a;
@@ -123,7 +123,7 @@ inline int canny_find(volatile __local int *lab, int a) {
 
 /* Joins the components of cells a and b (Playne and Hawick's union: the
  * larger root points to the smaller, retried when another item raced). */
-inline void canny_union(volatile __local int *lab, int a, int b) {
+void canny_union(volatile __local int *lab, int a, int b) {
     for (;;) {
         a = canny_find(lab, a);
         b = canny_find(lab, b);
@@ -145,7 +145,7 @@ inline void canny_union(volatile __local int *lab, int a, int b) {
 
 /* Cell (lx, ly) of border position i (canny_blocks.c's numbering scan: top
  * row, bottom row, left column, right column). */
-inline int2 canny_border_cell(int i, int w, int h) {
+int2 canny_border_cell(int i, int w, int h) {
     if (i < w)
         return (int2)(i, 0);
     if (i < 2 * w)
@@ -160,9 +160,8 @@ inline int2 canny_border_cell(int i, int w, int h) {
  * border position, the count of components first met up to it, so that a
  * component's border id is cnt[first[root]]). Every item of the group must
  * call it. Mirrors canny_block_label. */
-inline canny_block_geom canny_label(TSR_CIMAGE(src), int bx, int by, volatile __local int *lab,
-                                    volatile __local int *first, __local int *flag,
-                                    __local int *cnt) {
+canny_block_geom canny_label(TSR_CIMAGE(src), int bx, int by, volatile __local int *lab,
+                             volatile __local int *first, __local int *flag, __local int *cnt) {
     int lid = get_local_id(0), n = get_local_size(0);
     canny_block_geom b;
     b.x = bx * CANNY_BLOCK;
@@ -228,8 +227,8 @@ inline canny_block_geom canny_label(TSR_CIMAGE(src), int bx, int by, volatile __
 /* Whether the component of labelled cell p is an edge: strong itself, or
  * its border id (0 for inner components) is marked in the block's edge
  * bits (canny_hysteresis.c run). */
-inline int canny_on(volatile __local int *lab, volatile __local int *first, __local int *cnt,
-                    __global const uint *edge, int p) {
+int canny_on(volatile __local int *lab, volatile __local int *first, __local int *cnt,
+             __global const uint *edge, int p) {
     int l = lab[p];
     if (l == CANNY_NOLAB)
         return 0;
