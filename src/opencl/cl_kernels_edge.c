@@ -2,8 +2,10 @@
  * canny-nms is a gradient kernel over the output rect grown by 1, then a
  * suppression kernel per output pixel. canny-hysteresis labels each 64x64
  * block in one work group (kernels/edge.cl), for run() (apply the finalized
- * edge bits) and for map() (the block's summary record). hough-lines stays
- * on the CPU. */
+ * edge bits) and for map() (the block's summary record). hough-lines votes
+ * per pixel on the device (map) and draws per pixel (run, in double: only
+ * on devices with doubles). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -199,8 +201,166 @@ static tsr_status map_hysteresis(tsr_cl_queue *q, const tsr_op *op, const tsr_cl
     return st;
 }
 
+/* Whether hough-lines draws (mode=draw) rather than passing the image through. */
+static bool hough_draws(const tsr_op *op) {
+    int i = tsr_op_param_index(op->desc, "mode");
+    return i < 0 || strcmp(op->desc->params[i].choices[(int)op->values[i]], "data") != 0;
+}
+
+/* Enqueues hough_draw over out->rect with the lines of state s. */
+static tsr_status enqueue_draw(tsr_cl_queue *q, const hough_state *s, const tsr_cl_image *in,
+                               const tsr_cl_image *out) {
+    cl_kernel k = tsr_cl_kernel(q, "hough_draw");
+    size_t n = s->n_lines > 0 ? (size_t)s->n_lines : 0;
+    double *lines = malloc((n ? n : 1) * 3 * sizeof *lines);
+    if (!k || !lines) {
+        free(lines);
+        return k ? TSR_ERR_NOMEM : TSR_ERR_IO;
+    }
+    for (size_t i = 0; i < n; i++) {
+        lines[3 * i] = s->lines[i].cs;
+        lines[3 * i + 1] = s->lines[i].sn;
+        lines[3 * i + 2] = (double)s->lines[i].rho;
+    }
+    cl_mem table = tsr_cl_table(q, 0, lines, (n ? n : 1) * 3 * sizeof *lines);
+    free(lines);
+    if (!table)
+        return TSR_ERR_IO;
+    cl_int count = (cl_int)n;
+    cl_uint arg = 0;
+    cl_int err = tsr_cl_arg_image(k, &arg, in);
+    if (err == CL_SUCCESS)
+        err = tsr_cl_arg_image(k, &arg, out);
+    if (err == CL_SUCCESS)
+        err = tsr_cl_arg(k, &arg, sizeof table, &table);
+    if (err == CL_SUCCESS)
+        err = tsr_cl_arg(k, &arg, sizeof count, &count);
+    if (err != CL_SUCCESS)
+        return tsr_cl_fail(err, "hough_draw arguments");
+    return tsr_cl_run_2d(q, k, (size_t)out->rect.w, (size_t)out->rect.h);
+}
+
+/* hough-lines run(): the lines drawn, or the image unchanged (hough_lines.c
+ * run). Drawing needs doubles: a device without them has no hough_draw and
+ * the tile goes back to the CPU. */
+static tsr_status run_hough(tsr_cl_queue *q, const tsr_op *op, const tsr_cl_image *in,
+                            const tsr_cl_image *out) {
+    const hough_state *s = op->state;
+    if (!s)
+        return TSR_ERR_INTERNAL;
+    if (hough_draws(op))
+        return enqueue_draw(q, s, in, out);
+    cl_kernel k = tsr_cl_kernel(q, "hough_copy");
+    if (!k)
+        return TSR_ERR_IO;
+    cl_uint arg = 0;
+    cl_int err = tsr_cl_arg_image(k, &arg, in);
+    if (err == CL_SUCCESS)
+        err = tsr_cl_arg_image(k, &arg, out);
+    if (err != CL_SUCCESS)
+        return tsr_cl_fail(err, "hough_copy arguments");
+    return tsr_cl_run_2d(q, k, (size_t)out->rect.w, (size_t)out->rect.h);
+}
+
+/* The accumulator row the CPU's map() gives pixel (x, y) at angle n. */
+static int hough_r(const hough_state *s, int n, int x, int y) {
+    float a = (float)x * s->tab_cos[n];
+    float b = (float)y * s->tab_sin[n];
+    return (int)lrintf(a + b) + (s->numrho - 1) / 2;
+}
+
+/* Per angle, the first accumulator row (rmin[n]) of a band holding every
+ * vote of rect r: rows are monotonic in x and in y (float products and sums
+ * round monotonically), so the corners bound them; one row of margin each
+ * side. Returns the band width. */
+static int hough_bands(const hough_state *s, tsr_rect r, cl_int *rmin) {
+    int width = 1, xs[2] = {r.x, r.x + r.w - 1}, ys[2] = {r.y, r.y + r.h - 1};
+    for (int n = 0; n < s->numangle; n++) {
+        int lo = hough_r(s, n, xs[0], ys[0]), hi = lo;
+        for (int c = 1; c < 4; c++) {
+            int v = hough_r(s, n, xs[c & 1], ys[c >> 1]);
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+        }
+        rmin[n] = lo - 1;
+        width = hi - lo + 3 > width ? hi - lo + 3 : width;
+    }
+    return width;
+}
+
+/* Enqueues hough_votes of `in` into `votes` (zeroed first). */
+static tsr_status enqueue_votes(tsr_cl_queue *q, const hough_state *s, const tsr_cl_image *in,
+                                cl_mem votes, size_t bytes, cl_mem rmin, int band_w) {
+    cl_kernel k = tsr_cl_kernel(q, "hough_votes");
+    size_t angles = (size_t)s->numangle * sizeof(float);
+    cl_mem tc = tsr_cl_table(q, 0, s->tab_cos, angles), ts = tsr_cl_table(q, 1, s->tab_sin, angles);
+    if (!k || !tc || !ts)
+        return TSR_ERR_IO;
+    cl_int zero = 0, numangle = s->numangle, width = band_w, half = (s->numrho - 1) / 2;
+    cl_int err = clEnqueueFillBuffer(tsr_cl_command_queue(q), votes, &zero, sizeof zero, 0, bytes,
+                                     0, NULL, NULL);
+    cl_uint arg = 0;
+    if (err == CL_SUCCESS)
+        err = tsr_cl_arg_image(k, &arg, in);
+    cl_mem mems[4] = {tc, ts, rmin, votes};
+    for (int i = 0; i < 4 && err == CL_SUCCESS; i++)
+        err = tsr_cl_arg(k, &arg, sizeof mems[i], &mems[i]);
+    if (err == CL_SUCCESS)
+        err = tsr_cl_arg(k, &arg, sizeof numangle, &numangle);
+    if (err == CL_SUCCESS)
+        err = tsr_cl_arg(k, &arg, sizeof width, &width);
+    if (err == CL_SUCCESS)
+        err = tsr_cl_arg(k, &arg, sizeof half, &half);
+    if (err != CL_SUCCESS)
+        return tsr_cl_fail(err, "hough_votes arguments");
+    return tsr_cl_run_2d(q, k, (size_t)in->rect.w, (size_t)in->rect.h);
+}
+
+/* hough-lines map: the votes of tile `in` added into the accumulator
+ * partial (hough_lines.c map), counted per angle in a band of rows on the
+ * device and read back. */
+static tsr_status map_hough(tsr_cl_queue *q, const tsr_op *op, const tsr_cl_image *in,
+                            void *partial) {
+    const hough_state *s = op->state;
+    if (!s || s->numangle <= 0)
+        return TSR_ERR_INTERNAL;
+    tsr_status st = TSR_OK;
+    cl_int *rmin = malloc((size_t)s->numangle * sizeof *rmin);
+    int32_t *band = NULL;
+    if (!rmin)
+        return TSR_ERR_NOMEM;
+    int band_w = hough_bands(s, in->rect, rmin);
+    size_t cells = (size_t)s->numangle * (size_t)band_w, bytes = (cells + 1) * sizeof *band;
+    cl_mem rmins = tsr_cl_table(q, 2, rmin, (size_t)s->numangle * sizeof *rmin);
+    cl_mem votes = tsr_cl_temp(q, 3, bytes);
+    if (!rmins || !votes || !(band = malloc(bytes))) {
+        st = TSR_ERR_NOMEM;
+        goto out;
+    }
+    if ((st = enqueue_votes(q, s, in, votes, bytes, rmins, band_w)) ||
+        (st = tsr_cl_read(q, votes, band, bytes)))
+        goto out;
+    if (band[cells]) { /* a vote outside its band: the CPU maps this tile */
+        st = TSR_ERR_INTERNAL;
+        goto out;
+    }
+    int32_t *acc = partial;
+    size_t row = (size_t)s->numrho + 2;
+    for (int n = 0; n < s->numangle; n++)
+        for (int k = 0; k < band_w; k++) {
+            int r = rmin[n] + k;
+            if (r >= -1 && r <= s->numrho)
+                acc[(size_t)(n + 1) * row + (size_t)(r + 1)] += band[(size_t)n * band_w + k];
+        }
+out:
+    free(rmin);
+    free(band);
+    return st;
+}
+
 const tsr_cl_op_kernel tsr_cl_kernels_edge[] = {
     {"canny-nms", NULL, run_nms, NULL},
     {"canny-hysteresis", NULL, run_hysteresis, map_hysteresis},
+    {"hough-lines", NULL, run_hough, map_hough},
     {NULL, NULL, NULL, NULL},
 };

@@ -1,6 +1,7 @@
-/* The edge family's kernels: canny-nms (ops/edge/canny_nms.c) and
+/* The edge family's kernels: canny-nms (ops/edge/canny_nms.c),
  * canny-hysteresis's block labelling (ops/edge/canny_blocks.c,
- * canny_hysteresis.c). Integer arithmetic throughout, as the CPU. */
+ * canny_hysteresis.c) and hough-lines (ops/edge/hough_lines.c). Integer
+ * arithmetic, and float or double only as the CPU does it. */
 
 /* Q15 tan(22.5 degrees) as canny_nms.c's TG22: (int)(0.41421356... * 32768 + 0.5). */
 #define CANNY_TG22  13573
@@ -170,8 +171,9 @@ canny_block_geom canny_label(TSR_CIMAGE(src), int bx, int by, volatile __local i
     b.h = min(CANNY_BLOCK, src_img.y - b.y);
     for (int p = lid; p < CANNY_CELLS; p += n) {
         int lx = p % CANNY_BLOCK, ly = p / CANNY_BLOCK;
-        int in = lx < b.w && ly < b.h;
-        lab[p] = in && canny_cand(src, src_r, src_img, src_b, b.x + lx, b.y + ly) ? p : CANNY_NOLAB;
+        int inside = lx < b.w && ly < b.h;
+        int cand = inside && canny_cand(src, src_r, src_img, src_b, b.x + lx, b.y + ly);
+        lab[p] = cand ? p : CANNY_NOLAB;
         first[p] = CANNY_NOPOS;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -283,3 +285,60 @@ __kernel void canny_hysteresis_map(TSR_CIMAGE(src), __global ushort *rec, int bx
         r[1 + side * CANNY_BLOCK + along] = v;
     }
 }
+
+/* hough-lines run() in data mode: the input unchanged (hough_lines.c run).
+ * One work item per pixel of dst. */
+__kernel void hough_copy(TSR_CIMAGE(src), TSR_IMAGE(dst)) {
+    int x = dst_r.x + (int)get_global_id(0), y = dst_r.y + (int)get_global_id(1);
+    __global const uchar *s = EDGE_AT(src, x, y);
+    __global uchar *d = EDGE_AT(dst, x, y);
+    for (int c = 0; c < dst_b; c++)
+        d[c] = s[c];
+}
+
+/* hough-lines map(): one work item per pixel of src; a nonzero band-0
+ * pixel votes r = rint(x cos + y sin) + half per angle n, exactly the
+ * CPU's float operations (hough_lines.c map). Votes land in a band of
+ * `band_w` cells per angle starting at rmin[n]; a vote outside its band
+ * (which the host's bands rule out) counts in votes[numangle * band_w].
+ * mid: (numrho - 1) / 2. */
+__kernel void hough_votes(TSR_CIMAGE(src), __global const float *tab_cos,
+                          __global const float *tab_sin, __global const int *rmin,
+                          __global int *votes, int numangle, int band_w, int mid) {
+    int x = src_r.x + (int)get_global_id(0), y = src_r.y + (int)get_global_id(1);
+    if (!*EDGE_AT(src, x, y))
+        return;
+    float fj = (float)x, fi = (float)y;
+    for (int n = 0; n < numangle; n++) {
+        float a = fj * tab_cos[n];
+        float b = fi * tab_sin[n];
+        int k = (int)rint(a + b) + mid - rmin[n];
+        atomic_inc(k >= 0 && k < band_w ? &votes[n * band_w + k] : &votes[numangle * band_w]);
+    }
+}
+
+#ifdef cl_khr_fp64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+/* hough-lines run() in draw mode (hough_lines.c run, draw_row, on_line):
+ * the input as RGB, red where the pixel centre lies within half a pixel of
+ * a line (x cos + y sin - rho in double). `lines` holds cos, sin, rho per
+ * line. Only on devices with doubles; elsewhere the CPU draws. */
+__kernel void hough_draw(TSR_CIMAGE(src), TSR_IMAGE(dst), __global const double *lines, int n) {
+    int x = dst_r.x + (int)get_global_id(0), y = dst_r.y + (int)get_global_id(1);
+    __global const uchar *s = EDGE_AT(src, x, y);
+    __global uchar *d = EDGE_AT(dst, x, y);
+    uchar r = s[0], g = src_b >= 3 ? s[1] : s[0], b = src_b >= 3 ? s[2] : s[0];
+    for (int i = 0; i < n; i++) {
+        __global const double *l = lines + 3 * i;
+        if (fabs((double)x * l[0] + (double)y * l[1] - l[2]) <= 0.5) {
+            r = 255;
+            g = 0;
+            b = 0;
+            break;
+        }
+    }
+    d[0] = r;
+    d[1] = g;
+    d[2] = b;
+}
+#endif

@@ -4,7 +4,8 @@
  * without the device on photos and noise of 1..4 bands, many threshold
  * pairs, thin and tiny images, tiles 16, 64, 100 and whole; chains around
  * canny; and canny-hysteresis's device map (the summary partial's bytes)
- * and apply against the CPU's on random candidate maps and long spirals.
+ * and apply against the CPU's on random candidate maps and long spirals;
+ * hough-lines (votes, drawing) after canny and on photos.
  * TSR_SEED, TSR_ITERATIONS.
  */
 #include <math.h>
@@ -60,9 +61,25 @@ static tsr_image *photo_window(tsr_ctx *ctx, const char *name, int bands, int x0
     return img;
 }
 
+/* Plans and runs `p` on `in` with `opts`; the output in *out and what the
+ * ops found (tsr_plan_results_json) in *results. */
+static tsr_status run_plan(tsr_ctx *ctx, const tsr_pipeline *p, const tsr_image *in,
+                           const tsr_run_options *opts, tsr_image **out, char **results) {
+    tsr_plan *plan = NULL;
+    *results = NULL;
+    tsr_status st = tsr_plan_new(ctx, p, in->width, in->height, in->bands, opts->tile_size, &plan);
+    if (!st)
+        st = tsr_plan_run(ctx, plan, in, pool, opts, out);
+    if (!st)
+        *results = tsr_plan_results_json(plan);
+    tsr_plan_free(plan);
+    return st;
+}
+
 /* Runs `text` on `in` on the CPU and on the device with tile `tile`;
- * checks equal bytes, no fallback and, where `tiles_min` / `maps_min` say,
- * that many device tiles and maps at least. */
+ * checks equal bytes and results (hough-lines' lines), no fallback and,
+ * where `tiles_min` / `maps_min` say, that many device tiles and maps at
+ * least. */
 static void compare(tsr_ctx *ctx, const tsr_image *in, const char *text, int tile, int tiles_min,
                     int maps_min) {
     tsr_pipeline *p = NULL;
@@ -75,10 +92,11 @@ static void compare(tsr_ctx *ctx, const tsr_image *in, const char *text, int til
     tsr_run_options cpu = {.tile_size = tile};
     tsr_run_options dev = {.tile_size = tile, .accel = tsr_cl_backend_accel(backend)};
     tsr_image *a = NULL, *b = NULL;
-    CHECK_EQ_INT(tsr_pipeline_run(ctx, p, in, pool, &cpu, &a), TSR_OK);
+    char *ra = NULL, *rb = NULL;
+    CHECK_EQ_INT(run_plan(ctx, p, in, &cpu, &a, &ra), TSR_OK);
     tsr_cl_stats before, after;
     tsr_cl_backend_stats(backend, &before);
-    CHECK_EQ_INT(tsr_pipeline_run(ctx, p, in, pool, &dev, &b), TSR_OK);
+    CHECK_EQ_INT(run_plan(ctx, p, in, &dev, &b, &rb), TSR_OK);
     tsr_cl_backend_stats(backend, &after);
     CHECK_EQ_INT(after.fallbacks, before.fallbacks);
     if (after.tiles - before.tiles < (uint64_t)tiles_min ||
@@ -88,12 +106,14 @@ static void compare(tsr_ctx *ctx, const tsr_image *in, const char *text, int til
                 (int)(after.maps - before.maps));
         CHECK(0);
     }
-    if (!a || !b || !same_image(a, b)) {
+    if (!a || !b || !same_image(a, b) || !ra || !rb || strcmp(ra, rb)) {
         fprintf(stderr, "OpenCL differs from the CPU: '%s' %dx%dx%d tile %d\n", text, in->width,
                 in->height, in->bands, tile);
         CHECK(0);
     }
     n_compared++;
+    free(ra);
+    free(rb);
     tsr_image_free(a);
     tsr_image_free(b);
     tsr_pipeline_free(p);
@@ -177,7 +197,8 @@ static void test_chains(void) {
         {"canny:low=10,high=30|gaussian-blur:sigma=1", 1},
         {"canny:low=30,high=80|canny:low=0,high=0", 3},
         {"median:ksize=3|canny|box-blur:ksize=3", 0},
-        {"canny:low=5,high=20|hough-lines:threshold=30,mode=draw", 1},
+        {"canny:low=5,high=20|hough-lines:threshold=30,mode=draw", 3},
+        {"canny:low=5,high=20|hough-lines:threshold=30,mode=data|invert", 3},
     };
     for (int bands = 1; bands <= 4; bands++) {
         tsr_image *in = photo_window(ctx, "coffee.png", bands, 90, 41, 213, 167);
@@ -249,9 +270,10 @@ static tsr_image *spiral_map(tsr_ctx *ctx, int w, int h) {
     return img;
 }
 
-/* Map tiles of side `tile` (0: whole) of candidate map `cand` by the CPU
- * and by the device into partials starting with the same bytes (zeros, or
- * noise: map() writes its blocks' words and nothing else); equal partials. */
+/* Map tiles of side `tile` (0: whole) of `cand` by the CPU and by the
+ * device into partials starting with the same bytes (zeros, or noise:
+ * canny-hysteresis's map() writes its blocks' words and nothing else);
+ * equal partials. */
 static void compare_map(tsr_ctx *ctx, const tsr_op *op, const tsr_image *cand, int tile,
                         int noisy) {
     const tsr_accel *accel = tsr_cl_backend_accel(backend);
@@ -364,6 +386,79 @@ static void test_hysteresis_spirals(void) {
     tsr_ctx_free(ctx);
 }
 
+/* hough-lines after canny and straight on photos (nearly every pixel
+ * votes), both modes, several rho, theta and max_lines. */
+static void test_hough_pipelines(void) {
+    tsr_ctx *ctx = tsr_ctx_new();
+    static const char *const steps[] = {
+        "hough-lines:threshold=40,mode=draw",
+        "hough-lines:threshold=25,rho=0.5,theta=0.5,mode=data",
+        "hough-lines:threshold=60,rho=2.7,theta=3.3,max_lines=5,mode=draw",
+        "hough-lines:threshold=3,rho=0.1,theta=7,max_lines=1000,mode=draw",
+        "hough-lines:threshold=90,rho=13,theta=0.25,mode=data",
+    };
+    for (int bands = 1; bands <= 4; bands++) {
+        tsr_image *in = photo_window(ctx, "rocket.jpg", bands, 50, 70, 230, 170);
+        CHECK(in != NULL);
+        for (int k = 0; in && k < 5; k++) {
+            char text[256];
+            snprintf(text, sizeof text, "canny:low=%d,high=%d|%s", 20 + 10 * k, 60 + 20 * k,
+                     steps[k]);
+            compare(ctx, in, text, tiles[(k + bands) % N_TILES], 3, 2);
+        }
+        if (in)
+            compare(ctx, in, steps[bands % 5], tiles[bands % N_TILES], 1, 1);
+        tsr_image_free(in);
+    }
+    tsr_ctx_free(ctx);
+}
+
+/* hough-lines prepared for w x h x bands with `rho` and `theta`. */
+static tsr_status hough_prepare(tsr_ctx *ctx, tsr_op *op, int w, int h, int bands, double rho,
+                                double theta) {
+    memset(op, 0, sizeof *op);
+    op->desc = &tsr_op_hough_lines;
+    for (int i = 0; i < op->desc->n_params; i++)
+        op->values[i] = op->desc->params[i].def;
+    op->values[tsr_op_param_index(op->desc, "rho")] = rho;
+    op->values[tsr_op_param_index(op->desc, "theta")] = theta;
+    op->in_w = w;
+    op->in_h = h;
+    op->in_bands = bands;
+    return op->desc->prepare(ctx, op);
+}
+
+/* The device's hough-lines votes (the accumulator partial) against the
+ * CPU's: sparse noise (band 0 nonzero at 5 %) and a photo window, tiny,
+ * thin and larger sizes, several rho and theta, map tiles 64, 128, whole. */
+static void test_hough_votes(void) {
+    tsr_ctx *ctx = tsr_ctx_new();
+    static const int sizes[][2] = {{1, 1}, {1, 300}, {300, 1}, {65, 64}, {257, 190}};
+    static const double steps[][2] = {{1, 1}, {0.5, 0.5}, {2.7, 3.3}, {0.1, 7}, {13, 0.25}};
+    static const int map_tiles[] = {0, 64, 128};
+    for (int s = 0; s < 5; s++)
+        for (int bands = 1; bands <= 4; bands++) {
+            int w = sizes[s][0], h = sizes[s][1];
+            tsr_image *in = s == 4 && bands > 2
+                                ? photo_window(ctx, "chelsea.png", bands, 20, 10, w, h)
+                                : noise_image(ctx, w, h, bands);
+            for (int y = 0; in && in->bands == bands && !(s == 4 && bands > 2) && y < h; y++)
+                for (int x = 0; x < w; x++)
+                    in->data[(size_t)y * in->stride + (size_t)x * (size_t)bands] =
+                        rnd(100) < 5 ? (uint8_t)(1 + rnd(255)) : 0;
+            const double *st = steps[(s + bands) % 5];
+            tsr_op op;
+            CHECK(in != NULL);
+            if (in && !hough_prepare(ctx, &op, in->width, in->height, bands, st[0], st[1]))
+                for (int m = 0; m < 3; m++)
+                    compare_map(ctx, &op, in, map_tiles[m], 0);
+            if (in)
+                op.desc->release(&op);
+            tsr_image_free(in);
+        }
+    tsr_ctx_free(ctx);
+}
+
 int main(void) {
     const char *seed = getenv("TSR_SEED");
     if (seed)
@@ -385,6 +480,8 @@ int main(void) {
     RUN(test_noise_and_thin);
     RUN(test_chains);
     RUN(test_random_steps);
+    RUN(test_hough_pipelines);
+    RUN(test_hough_votes);
     printf("%d runs compared\n", n_compared);
     tsr_executor_free(pool);
     tsr_cl_backend_close(backend);
