@@ -240,16 +240,28 @@ static tsr_status enqueue_draw(tsr_cl_queue *q, const hough_state *s, const tsr_
     return tsr_cl_run_2d(q, k, (size_t)out->rect.w, (size_t)out->rect.h);
 }
 
+/* Whether the queue's device has doubles (else the program has no
+ * hough_draw). */
+static bool has_doubles(tsr_cl_queue *q) {
+    cl_device_id dev = NULL;
+    cl_device_fp_config fp = 0;
+    if (clGetCommandQueueInfo(tsr_cl_command_queue(q), CL_QUEUE_DEVICE, sizeof dev, &dev, NULL) !=
+            CL_SUCCESS ||
+        clGetDeviceInfo(dev, CL_DEVICE_DOUBLE_FP_CONFIG, sizeof fp, &fp, NULL) != CL_SUCCESS)
+        return false;
+    return fp != 0;
+}
+
 /* hough-lines run(): the lines drawn, or the image unchanged (hough_lines.c
- * run). Drawing needs doubles: a device without them has no hough_draw and
- * the tile goes back to the CPU. */
+ * run). Drawing needs doubles: on a device without them the tile goes back
+ * to the CPU. */
 static tsr_status run_hough(tsr_cl_queue *q, const tsr_op *op, const tsr_cl_image *in,
                             const tsr_cl_image *out) {
     const hough_state *s = op->state;
     if (!s)
         return TSR_ERR_INTERNAL;
     if (hough_draws(op))
-        return enqueue_draw(q, s, in, out);
+        return has_doubles(q) ? enqueue_draw(q, s, in, out) : TSR_ERR_IO;
     cl_kernel k = tsr_cl_kernel(q, "hough_copy");
     if (!k)
         return TSR_ERR_IO;
