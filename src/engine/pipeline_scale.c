@@ -1,8 +1,13 @@
 /* Scaling a pipeline's pixel geometry to a small copy of its image, for
- * previews: where a crop lies and how big it is, the size a resize or a
- * thumbnail asks for, the edge pixels a Hough line needs. Filter sizes
- * (blur sigma and ksize, median, box-blur, Hough rho) are left alone, so a
- * blur looks stronger on the copy than on the image. */
+ * previews: where a crop lies and how big it is, the size a resize asks
+ * for, the edge pixels a Hough line needs. Filter sizes (blur sigma and
+ * ksize, median, box-blur, Hough rho) are left alone, so a blur looks
+ * stronger on the copy than on the image. A thumbnail's box is left alone
+ * too: it never enlarges, so on the copy it gives at most the copy, which
+ * shows what the result looks like (scaled, a 320 px box on a 4000 px photo
+ * would preview as a few pixels). Each op's factor is the copy's size over
+ * the image's at that op's input, so the ops after a thumbnail (or a quarter
+ * turn) are scaled by what it left on each. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +35,6 @@ static const scaled_param scaled_params[] = {
     {"crop", "height", AXIS_Y, "y", false},
     {"resize", "width", AXIS_X, NULL, false},
     {"resize", "height", AXIS_Y, NULL, false},
-    {"thumbnail", "width", AXIS_X, NULL, false},
-    {"thumbnail", "height", AXIS_Y, NULL, false},
     {"hough-lines", "threshold", AXIS_BOTH, NULL, false},
 };
 

@@ -38,7 +38,10 @@ static void test_geometry_is_scaled(void) {
     /* a resize given one side gets both: the aspect ratio could round one to 0 */
     expect("resize:width=512", 1024, 768, 256, 192, "resize:width=128,height=96,interp=linear");
     expect("resize:width=1000", 3000, 2, 300, 1, "resize:width=100,height=1,interp=linear");
-    expect("thumbnail:width=320,height=320", 1024, 768, 256, 192, "thumbnail:width=80,height=80");
+    /* a thumbnail's box is not scaled (it never enlarges), but the ops after
+     * it are scaled by what it left: 320x240 on the image, 256x192 on the copy */
+    expect("thumbnail:width=320|crop:x=160,y=120", 1024, 768, 256, 192,
+           "thumbnail:width=320|crop:x=128,y=96");
     expect("hough-lines:threshold=100", 1000, 1000, 250, 250,
            "hough-lines:threshold=25,rho=1,theta=1,max_lines=100,mode=draw");
     /* the second crop sees the first one's output, on both sizes */
@@ -69,8 +72,8 @@ static void test_edges_stay_inside(void) {
     /* an extent rounds up to the copy's edge at most, and to 1 at least */
     expect("crop:x=2,y=0,width=1022,height=1", 1024, 768, 256, 192,
            "crop:x=0,y=0,width=256,height=1");
-    expect("resize:width=2,height=2|thumbnail:width=1", 1024, 768, 256, 192,
-           "resize:width=1,height=1,interp=linear|thumbnail:width=1");
+    expect("resize:width=2,height=2|crop:x=1,y=1", 1024, 768, 256, 192,
+           "resize:width=1,height=1,interp=linear|crop:x=0,y=0");
 }
 
 static void test_errors_are_the_images(void) {
