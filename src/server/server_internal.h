@@ -105,6 +105,24 @@ void route_allowed(const char *path, char *buf, size_t size);
  * parse alone; NULL when `pipeline` is not a list or every step parses
  * alone. The caller owns the result. */
 json_t *pipeline_error_fields(json_t *pipeline);
+/* Replies 400 bad_pipeline with r->ctx's message plus the step and
+ * parameter to blame when `pipeline` (borrowed) is a JSON list. */
+enum MHD_Result reply_pipeline_error(request *r, json_t *pipeline);
+/* Reads a request's "pipeline" `v` (text or JSON list; borrowed) into *out
+ * (the caller frees it); replies 400/413 itself and returns 0 when it is
+ * not usable. */
+int request_pipeline(request *r, json_t *v, tsr_pipeline **out, enum MHD_Result *res);
+/* Checks `pipe` for an image of w x h x bands stored as `format` (may be
+ * NULL) as a run would plan it, with the server's limits; `upload` also
+ * checks the upload limits. TSR_OK with the output size in out[3], or the
+ * run's status with its message in msg. */
+tsr_status pipeline_check_image(request *r, const tsr_pipeline *pipe, int w, int h, int bands,
+                                const char *format, int upload, char *msg, size_t size, int out[3]);
+/* Replies that the pipeline cannot run on image `image`: 400 bad_pipeline
+ * with `msg` for USAGE and LIMIT, else 500/503; `images` (consumed, may be
+ * NULL) lists every image's outcome. */
+enum MHD_Result reply_pipeline_refused(request *r, tsr_status st, const char *msg,
+                                       const char *image, json_t *images);
 
 /* ---- reply.c ---- */
 /* Adds security headers and X-Request-Id, queues, destroys the response. */
