@@ -16,8 +16,10 @@
 #define METRIC_SLOTS     512        /* distinct (route, status) pairs counted */
 #define RATE_SLOTS       8192       /* rate-limit buckets (accounts and addresses) held */
 #define ID_PREFIX_DIGITS 8          /* random hex digits that start every request id */
+#define PREVIEW_THREADS  2          /* threads of the previews' own pool */
 
 typedef struct request request;
+typedef struct preview_runs preview_runs;
 typedef struct upload upload;
 
 /* What a route's handler needs in its body. */
@@ -65,6 +67,8 @@ struct tsr_server {
     int n_slots;                          /* slots in use */
     tsr_ratelimit *rate;                  /* request rate limiter; NULL = none */
     atomic_uint_fast64_t quota_stops;     /* uploads and jobs refused by a quota */
+    tsr_executor *preview_exec;           /* the previews' own small pool (never the fleet) */
+    preview_runs *previews;               /* the previews running now */
 };
 
 /* Per-request state, from the first call of the access handler to the
@@ -173,6 +177,46 @@ enum MHD_Result serve_blob(request *r, const char *blob, int fd, const char *typ
  * (or the error) itself and returns 0 when there is none. */
 int find_image(request *r, tsr_store_image *im, enum MHD_Result *res);
 
+/* ---- routes_library.c ---- */
+#define THUMB_SIDE 256 /* a thumbnail fits inside THUMB_SIDE x THUMB_SIDE */
+/* Thumbnails are JPEG, or PNG where there is alpha (2 or 4 bands). */
+tsr_format thumb_format(const tsr_store_image *im);
+/* Makes sure image `im` has its thumbnail, making it now with the engine
+ * when it has none: TSR_OK with im->thumb naming its blob; TSR_ERR_USAGE
+ * when the image was deleted meanwhile; else the error (message on r->ctx). */
+tsr_status image_thumb(request *r, tsr_store_image *im);
+/* Replies to image_thumb's failure `st`: 500 integrity, 404, or the status. */
+enum MHD_Result reply_thumb_error(request *r, const tsr_store_image *im, tsr_status st);
+
+/* ---- preview_runs.c ---- */
+/* Why a preview was cancelled. */
+typedef enum preview_stop {
+    PREVIEW_RUNNING = 0, /* not cancelled */
+    PREVIEW_SUPERSEDED,  /* a newer preview of the same account started */
+    PREVIEW_TIMED_OUT    /* it ran past its deadline */
+} preview_stop;
+/* One preview being made: lives on its handler's stack from
+ * preview_runs_start to preview_runs_end. */
+typedef struct preview_run {
+    int64_t user;             /* the account that asked */
+    tsr_ctx *ctx;             /* the run's own context, cancelled to stop it (borrowed) */
+    double deadline;          /* monotonic seconds; INFINITY until armed */
+    atomic_int stop;          /* a preview_stop: why it was cancelled */
+    struct preview_run *next; /* list link */
+} preview_run;
+/* Starts the registry and its watchdog thread; NULL when out of resources. */
+preview_runs *preview_runs_new(void);
+/* Stops the watchdog and frees; no run may be registered. Accepts NULL. */
+void preview_runs_free(preview_runs *runs);
+/* Registers `run` (user and ctx set), cancelling the same account's older
+ * previews (their stop becomes PREVIEW_SUPERSEDED). */
+void preview_runs_start(preview_runs *runs, preview_run *run);
+/* Gives `run` a deadline `seconds` from now, after which the watchdog
+ * cancels it (stop PREVIEW_TIMED_OUT). */
+void preview_runs_arm(preview_runs *runs, preview_run *run, double seconds);
+/* Unregisters `run`; nothing cancels it afterwards. */
+void preview_runs_end(preview_runs *runs, preview_run *run);
+
 /* ---- server.c ---- */
 /* tsr_server_log with the members of the object `detail` (borrowed) as
  * detail, in order. */
@@ -238,6 +282,8 @@ enum MHD_Result h_image_get(request *r);
 enum MHD_Result h_image_delete(request *r);
 enum MHD_Result h_image_content(request *r);
 enum MHD_Result h_image_thumbnail(request *r);
+enum MHD_Result h_image_preview(request *r);
+enum MHD_Result h_presets(request *r);
 enum MHD_Result h_images_delete_many(request *r);
 enum MHD_Result h_job_rerun(request *r);
 enum MHD_Result h_operations(request *r);
