@@ -1,9 +1,10 @@
 /* The live preview (POST /api/v1/images/{id}/preview): the pipeline run on
  * the image's cached thumbnail (routes_library.c makes it on demand), with
- * its pixel geometry scaled to that copy (tsr_pipeline_scale), on the
- * server's own two-thread pool: never the fleet, not a job, no blob
- * written. A newer preview of the same account cancels it, and so does the
- * clock after PREVIEW_SECONDS (preview_runs.c). docs/internals/server.md. */
+ * its pixel geometry scaled to that copy (tsr_pipeline_scale), on two
+ * threads of its own (a shared pool would let one account's heavy preview
+ * hold up everyone's: a tile of forty fused blurs takes seconds): never
+ * the fleet, not a job, no blob written. A newer preview of the same account cancels it, and so
+ * does the clock after PREVIEW_SECONDS (preview_runs.c). docs/internals/server.md. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "service/image_run.h"
 
 #define PREVIEW_SECONDS    2.0      /* a preview running longer is stopped */
+#define PREVIEW_THREADS    2        /* threads of a preview's own pool */
 #define PREVIEW_TILE       64       /* small tiles: a cancelled run stops between tiles */
 #define PREVIEW_QUALITY    85       /* JPEG and WebP quality of previews */
 #define PREVIEW_MAX_PIXELS 16000000 /* any image a preview makes, intermediates included */
@@ -63,8 +65,8 @@ static int preview_pipeline(request *r, json_t *body, const tsr_store_image *im,
     return 1;
 }
 
-/* Decodes the thumbnail, scales `pipe` to it, runs it on the preview pool
- * and encodes the result into *bytes, choosing *format when it is UNKNOWN
+/* Decodes the thumbnail, scales `pipe` to it, runs it on two threads of its
+ * own and encodes the result into *bytes, choosing *format when it is UNKNOWN
  * (JPEG; PNG where the output has alpha, which JPEG cannot hold). Errors on
  * `ctx`, the run's own context. */
 static tsr_status render(request *r, tsr_ctx *ctx, const tsr_store_image *im, tsr_pipeline *pipe,
@@ -82,8 +84,12 @@ static tsr_status render(request *r, tsr_ctx *ctx, const tsr_store_image *im, ts
                                 small->bands);
     tsr_ctx_set_limits(ctx, &limits);
     tsr_run_options opts = {.tile_size = PREVIEW_TILE, .label = "preview"};
+    tsr_executor *exec = NULL;
     if (!st)
-        st = tsr_pipeline_run(ctx, pipe, small, r->srv->preview_exec, &opts, &out);
+        st = tsr_executor_local_new(ctx, PREVIEW_THREADS, &exec);
+    if (!st)
+        st = tsr_pipeline_run(ctx, pipe, small, exec, &opts, &out);
+    tsr_executor_free(exec);
     if (!st) {
         int alpha = out->bands == 2 || out->bands == 4;
         if (*format == TSR_FORMAT_UNKNOWN || (*format == TSR_FORMAT_JPEG && alpha))

@@ -299,13 +299,10 @@ tsr_status tsr_server_start(tsr_ctx *ctx, const tsr_server_config *config, tsr_s
         free(srv);
         return st;
     }
-    if ((st = tsr_executor_local_new(ctx, PREVIEW_THREADS, &srv->preview_exec)) ||
-        !(srv->previews = preview_runs_new())) {
-        tsr_executor_free(srv->preview_exec);
+    if (!(srv->previews = preview_runs_new())) {
         tsr_ratelimit_free(srv->rate);
         free(srv);
-        return st ? st
-                  : tsr_error(ctx, TSR_ERR_INTERNAL, "serve: cannot start the preview watchdog");
+        return tsr_error(ctx, TSR_ERR_INTERNAL, "serve: cannot start the preview watchdog");
     }
     pthread_mutex_init(&srv->metrics_lock, NULL);
     unsigned max_conn = config->max_connections ? config->max_connections : 256;
@@ -326,7 +323,6 @@ tsr_status tsr_server_start(tsr_ctx *ctx, const tsr_server_config *config, tsr_s
         tls ? tls_options : tls_options + 3, MHD_OPTION_END);
     if (!srv->daemon) {
         preview_runs_free(srv->previews);
-        tsr_executor_free(srv->preview_exec);
         pthread_mutex_destroy(&srv->metrics_lock);
         tsr_ratelimit_free(srv->rate);
         free(srv);
@@ -356,7 +352,6 @@ void tsr_server_stop(tsr_server *server) {
     atomic_store(&server->draining, 1);
     MHD_stop_daemon(server->daemon);
     preview_runs_free(server->previews);
-    tsr_executor_free(server->preview_exec);
     pthread_mutex_destroy(&server->metrics_lock);
     tsr_ratelimit_free(server->rate);
     free(server);

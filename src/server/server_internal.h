@@ -16,7 +16,6 @@
 #define METRIC_SLOTS     512        /* distinct (route, status) pairs counted */
 #define RATE_SLOTS       8192       /* rate-limit buckets (accounts and addresses) held */
 #define ID_PREFIX_DIGITS 8          /* random hex digits that start every request id */
-#define PREVIEW_THREADS  2          /* threads of the previews' own pool */
 
 typedef struct request request;
 typedef struct preview_runs preview_runs;
@@ -67,7 +66,6 @@ struct tsr_server {
     int n_slots;                          /* slots in use */
     tsr_ratelimit *rate;                  /* request rate limiter; NULL = none */
     atomic_uint_fast64_t quota_stops;     /* uploads and jobs refused by a quota */
-    tsr_executor *preview_exec;           /* the previews' own small pool (never the fleet) */
     preview_runs *previews;               /* the previews running now */
 };
 
