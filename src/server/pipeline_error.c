@@ -36,22 +36,33 @@ static void step_message(json_t *step, char *out, size_t size) {
 }
 
 /* The first key of `holder` (the step or its "params") whose removal from
- * `step` changes the step's error `message`, or NULL. */
-static const char *find_param(json_t *step, json_t *holder, const char *message) {
+ * `step` changes the step's error `message`, into `out`; 0 when none. The
+ * keys are copied first: each is removed and put back (at the end, so a
+ * loop over the object would see it again), and a removed key's own text
+ * is freed with it. */
+static int find_param(json_t *step, json_t *holder, const char *message, char *out, size_t size) {
     const char *key;
-    json_t *value;
+    json_t *value, *keys = json_array();
     char again[1200];
+    int found = 0;
     json_object_foreach(holder, key, value) {
-        if (holder == step && (!strcmp(key, "op") || !strcmp(key, "params")))
-            continue;
-        json_incref(value);
-        json_object_del(holder, key);
-        step_message(step, again, sizeof again);
-        json_object_set_new(holder, key, value);
-        if (strcmp(again, message))
-            return key;
+        json_array_append_new(keys, json_string(key));
     }
-    return NULL;
+    for (size_t i = 0; !found && i < json_array_size(keys); i++) {
+        const char *name = json_string_value(json_array_get(keys, i));
+        if (!name || (holder == step && (!strcmp(name, "op") || !strcmp(name, "params"))))
+            continue;
+        value = json_incref(json_object_get(holder, name));
+        json_object_del(holder, name);
+        step_message(step, again, sizeof again);
+        json_object_set_new(holder, name, value);
+        if (strcmp(again, message)) {
+            snprintf(out, size, "%s", name);
+            found = 1;
+        }
+    }
+    json_decref(keys);
+    return found;
 }
 
 json_t *pipeline_error_fields(json_t *pipeline) {
@@ -66,14 +77,15 @@ json_t *pipeline_error_fields(json_t *pipeline) {
         if (!message[0])
             continue;
         out = json_pack("{s:I}", "step", (json_int_t)(i + 1));
-        const char *param = NULL;
+        char param[256];
+        int found = 0;
         if (json_is_object(step)) {
-            param = find_param(step, step, message);
+            found = find_param(step, step, message, param, sizeof param);
             json_t *params = json_object_get(step, "params");
-            if (!param && json_is_object(params))
-                param = find_param(step, params, message);
+            if (!found && json_is_object(params))
+                found = find_param(step, params, message, param, sizeof param);
         }
-        if (out && param)
+        if (out && found)
             json_object_set_new(out, "param", json_string(param));
         break;
     }
