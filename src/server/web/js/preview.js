@@ -91,14 +91,17 @@ async function refresh() {
         show('ready', `${name}, on a small copy: sizes and positions are scaled to it; ` +
             'blurs look stronger than on the full image.');
     } catch (err) {
-        if (controller !== mine || err.name === 'AbortError' ||
-            (err instanceof ApiError && err.code === 'superseded'))
+        if (controller !== mine || err.name === 'AbortError')
             return; /* a newer preview is on its way */
         controller = null;
         shownKey = '';
         byId('preview-image').hidden = true;
-        show('error', err instanceof ApiError && [400, 413, 422].includes(err.status)
-            ? `No preview: ${err.message}.` : plainError(err, 'The preview'));
+        if (err instanceof ApiError && err.code === 'superseded')
+            show('error', 'Another window of your account asked for a preview, which replaced ' +
+                'this one. Change a value to preview here again.');
+        else
+            show('error', err instanceof ApiError && [400, 413, 422].includes(err.status)
+                ? `No preview: ${err.message}.` : plainError(err, 'The preview'));
     }
 }
 
