@@ -175,7 +175,7 @@ class PreviewTest(unittest.TestCase):
         thread.join(30)
         self.assertEqual(first["status"], 409, first)
         self.assertEqual(first["doc"]["error"]["code"], "superseded")
-        self.assertLess(first["seconds"], 2.5)
+        self.assertLess(first["seconds"], 5)  # stopped long before its 40 blurs end
 
     def test_a_slow_preview_is_stopped_after_2_s(self):
         t0 = time.time()
