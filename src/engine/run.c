@@ -29,7 +29,9 @@ tsr_status tsr_run_apply_task(void *arg, size_t task, int worker) {
     run_state *rs = arg;
     double t0 = tsr_clock_thread_cpu_s();
     tsr_status st = tsr_stage_run_tile(rs->plan, rs->stage, &rs->in_region, &rs->out_region,
-                                       rs->task_base + (int)task, &rs->scratch[worker]);
+                                       rs->task_base + (int)task, &rs->scratch[worker], rs->ctx);
+    if (st == TSR_ERR_CANCELLED)
+        return st; /* the run says "cancelled" once */
     if (st) {
         const tsr_op *op = &rs->plan->ops[rs->stage->first];
         tsr_rect r = tsr_stage_tile_rect(rs->plan, rs->stage, rs->task_base + (int)task);
