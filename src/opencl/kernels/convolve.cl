@@ -9,6 +9,10 @@ inline int tsr_colour_bands(int bands) {
     return (bands == 2 || bands == 4) ? bands - 1 : bands;
 }
 
+/* Whether this work item is inside dst's rect: the host rounds the grid
+ * up to whole work-groups (run_grid in cl_kernels_convolve.c). */
+#define TSR_IN_GRID(dst) ((int)get_global_id(0) < dst##_r.z && (int)get_global_id(1) < dst##_r.w)
+
 /* Reflect-101 index, with the interior (nearly every call) checked first. */
 inline int tsr_border101(int i, int n) {
     return (i >= 0 && i < n) ? i : tsr_reflect101(i, n);
@@ -29,6 +33,8 @@ inline int tsr_border101(int i, int n) {
 __kernel void sep_hpass(TSR_CIMAGE(src), __global ushort *h, int x0, int w,
                         __global const ushort *taps, int n) {
     int i = get_global_id(0), j = get_global_id(1);
+    if (i >= w || j >= src_r.w)
+        return;
     int x = x0 + i, y = src_r.y + j, r = n / 2, colour = tsr_colour_bands(src_b);
     __global const uchar *row = src + (size_t)j * (size_t)src_r.z * (size_t)src_b;
     __global ushort *d = h + ((size_t)j * (size_t)w + (size_t)i) * (size_t)src_b;
@@ -68,6 +74,8 @@ inline uchar sep_finish(uint acc, int mode, uint scale, uint delta) {
 __kernel void sep_vpass(TSR_CIMAGE(src), TSR_IMAGE(dst), __global const ushort *h,
                         __global const ushort *taps, int n, int mode, uint scale, uint delta) {
     int i = get_global_id(0), x = dst_r.x + i, y = dst_r.y + get_global_id(1);
+    if (!TSR_IN_GRID(dst))
+        return;
     int r = n / 2, colour = tsr_colour_bands(dst_b);
     size_t row = (size_t)dst_r.z * (size_t)dst_b;
     __global const ushort *col = h + (size_t)i * (size_t)dst_b;
@@ -103,6 +111,8 @@ __kernel void sep_vpass(TSR_CIMAGE(src), TSR_IMAGE(dst), __global const ushort *
 __kernel void filter2d_shift(TSR_CIMAGE(src), TSR_IMAGE(dst), __global const int *taps,
                              int n_taps, int size, int bits, int ioffset) {
     int x = dst_r.x + get_global_id(0), y = dst_r.y + get_global_id(1);
+    if (!TSR_IN_GRID(dst))
+        return;
     int colour = tsr_colour_bands(dst_b);
     size_t roff[9], coff[9];
     TSR_WINDOW_101(src, x, y, size, roff, coff);
@@ -124,6 +134,8 @@ __kernel void filter2d_shift(TSR_CIMAGE(src), TSR_IMAGE(dst), __global const int
  * kernels, saturated; dir 0 x, 1 y, 2 both. */
 __kernel void sobel(TSR_CIMAGE(src), TSR_IMAGE(dst), int dir) {
     int x = dst_r.x + get_global_id(0), y = dst_r.y + get_global_id(1);
+    if (!TSR_IN_GRID(dst))
+        return;
     int colour = tsr_colour_bands(dst_b);
     size_t roff[3], coff[3];
     TSR_WINDOW_101(src, x, y, 3, roff, coff);
@@ -191,6 +203,8 @@ inline uchar median25(const uchar *p) {
  * 5), replicate borders (clamped rows and columns). */
 __kernel void median(TSR_CIMAGE(src), TSR_IMAGE(dst), int ksize) {
     int x = dst_r.x + get_global_id(0), y = dst_r.y + get_global_id(1);
+    if (!TSR_IN_GRID(dst))
+        return;
     int colour = tsr_colour_bands(dst_b), r = ksize / 2;
     size_t roff[5], coff[5];
     for (int k = 0; k < ksize; k++) {
@@ -223,6 +237,8 @@ __kernel void filter2d_real(TSR_CIMAGE(src), TSR_IMAGE(dst), __global const int 
                             __global const double *dtaps, int n_taps, int size, int integer,
                             double divisor, double offset) {
     int x = dst_r.x + get_global_id(0), y = dst_r.y + get_global_id(1);
+    if (!TSR_IN_GRID(dst))
+        return;
     int colour = tsr_colour_bands(dst_b);
     size_t roff[9], coff[9];
     TSR_WINDOW_101(src, x, y, size, roff, coff);
