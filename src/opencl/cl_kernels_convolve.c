@@ -151,12 +151,13 @@ static tsr_status run_filter2d(tsr_cl_queue *q, const tsr_op *op, const tsr_cl_i
     const filter2d *f = op->state;
     if (!window_inside(in, out, f->size / 2, BORDER_REFLECT101))
         return TSR_ERR_INTERNAL;
-    cl_int pairs[2 * TSR_KERNEL_MAX * TSR_KERNEL_MAX];
+    cl_int triples[3 * TSR_KERNEL_MAX * TSR_KERNEL_MAX]; /* window row, column, integer tap */
     for (int t = 0; t < f->n_taps; t++) {
-        pairs[2 * t] = f->offset_of[t];
-        pairs[2 * t + 1] = f->integer ? f->itap[t] : 0;
+        triples[3 * t] = f->offset_of[t] / f->size;
+        triples[3 * t + 1] = f->offset_of[t] % f->size;
+        triples[3 * t + 2] = f->integer ? f->itap[t] : 0;
     }
-    cl_mem taps = tsr_cl_table(q, SLOT_TAPS, pairs, sizeof pairs[0] * 2 * (size_t)f->n_taps);
+    cl_mem taps = tsr_cl_table(q, SLOT_TAPS, triples, sizeof triples[0] * 3 * (size_t)f->n_taps);
     cl_mem dtaps = f->shift
                        ? NULL
                        : tsr_cl_table(q, SLOT_TEMP, f->dtap, sizeof f->dtap[0] * (size_t)f->n_taps);

@@ -106,7 +106,7 @@ __kernel void sep_vpass(TSR_CIMAGE(src), TSR_IMAGE(dst), __global const ushort *
 /* filter2d with integer taps, a power-of-two divisor and an integer offset
  * (the f->shift rows of filter2d.c, fused16 included: the same value in
  * 16 bits): sat((acc + ioffset + rnd + ((v >> bits) & 1)) >> bits), the
- * integer round half to even. taps: (window index u * size + v, tap) pairs
+ * integer round half to even. taps: (window row u, column v, tap) triples
  * in the CPU's order. */
 __kernel void filter2d_shift(TSR_CIMAGE(src), TSR_IMAGE(dst), __global const int *taps,
                              int n_taps, int size, int bits, int ioffset) {
@@ -121,8 +121,8 @@ __kernel void filter2d_shift(TSR_CIMAGE(src), TSR_IMAGE(dst), __global const int
     for (int c = 0; c < colour; c++) {
         int acc = 0;
         for (int t = 0; t < n_taps; t++) {
-            int o = taps[2 * t];
-            acc += taps[2 * t + 1] * src[roff[o / size] + coff[o % size] + (size_t)c];
+            __global const int *tap = taps + 3 * t;
+            acc += tap[2] * src[roff[tap[0]] + coff[tap[1]] + (size_t)c];
         }
         int v = acc + ioffset;
         d[c] = tsr_sat_u8((v + rnd + ((v >> bits) & odd)) >> bits);
@@ -232,7 +232,8 @@ __kernel void median(TSR_CIMAGE(src), TSR_IMAGE(dst), int ksize) {
  * integer taps sum in int then (double)acc / divisor + offset; other taps
  * sum acc += tap * v in double, tap by tap in the CPU's order; then
  * sat(round_half_even(v)) as to_byte (rint rounds to even, exactly).
- * taps: (window index, integer tap) pairs; dtaps: the taps as doubles. */
+ * taps: (window row, column, integer tap) triples; dtaps: the taps as
+ * doubles. */
 __kernel void filter2d_real(TSR_CIMAGE(src), TSR_IMAGE(dst), __global const int *taps,
                             __global const double *dtaps, int n_taps, int size, int integer,
                             double divisor, double offset) {
@@ -248,15 +249,15 @@ __kernel void filter2d_real(TSR_CIMAGE(src), TSR_IMAGE(dst), __global const int 
         if (integer) {
             int acc = 0;
             for (int t = 0; t < n_taps; t++) {
-                int o = taps[2 * t];
-                acc += taps[2 * t + 1] * src[roff[o / size] + coff[o % size] + (size_t)c];
+                __global const int *tap = taps + 3 * t;
+                acc += tap[2] * src[roff[tap[0]] + coff[tap[1]] + (size_t)c];
             }
             v = (double)acc / divisor + offset;
         } else {
             double acc = 0;
             for (int t = 0; t < n_taps; t++) {
-                int o = taps[2 * t];
-                double s = (double)src[roff[o / size] + coff[o % size] + (size_t)c];
+                __global const int *tap = taps + 3 * t;
+                double s = (double)src[roff[tap[0]] + coff[tap[1]] + (size_t)c];
                 double p = dtaps[t] * s;
                 acc = acc + p;
             }
