@@ -10,30 +10,6 @@
 
 enum { SLOT_TAPS, SLOT_TEMP }; /* temp slots: coefficients, then a pass's output or more taps */
 
-#define GROUP_W 16 /* work-group: 16 x 8 items */
-#define GROUP_H 8
-
-static size_t round_up(size_t n, size_t m) {
-    return (n + m - 1) / m * m;
-}
-
-/* Enqueues k over a w x h grid rounded up to whole GROUP_W x GROUP_H
- * work-groups (the kernels skip items outside their rect), instead of
- * tsr_cl_run_2d's driver-chosen groups: with one fixed size, drivers that
- * compile a kernel per work-group size (PoCL) compile each kernel once,
- * and odd or prime tile sizes still get full groups on a GPU. A device
- * refusing that size gets the driver's choice. */
-static tsr_status run_grid(tsr_cl_queue *q, cl_kernel k, size_t w, size_t h) {
-    if (w == 0 || h == 0)
-        return TSR_OK;
-    cl_command_queue cq = tsr_cl_command_queue(q);
-    size_t global[2] = {round_up(w, GROUP_W), round_up(h, GROUP_H)}, local[2] = {GROUP_W, GROUP_H};
-    cl_int err = clEnqueueNDRangeKernel(cq, k, 2, NULL, global, local, 0, NULL, NULL);
-    if (err == CL_INVALID_WORK_GROUP_SIZE || err == CL_INVALID_WORK_ITEM_SIZE)
-        err = clEnqueueNDRangeKernel(cq, k, 2, NULL, global, NULL, 0, NULL, NULL);
-    return err == CL_SUCCESS ? TSR_OK : tsr_cl_fail(err, "clEnqueueNDRangeKernel");
-}
-
 /* Whether border(i) for i in lo-r .. lo+len+r-1 all lie in [in_lo, in_lo +
  * in_len): the CPU driver's coverage check (n: the image's side). */
 static bool covered(int lo, int len, int r, int n, border_mode mode, int in_lo, int in_len) {
@@ -98,7 +74,7 @@ static tsr_status enqueue_hpass(tsr_cl_queue *q, const sep_kernel *sk, const tsr
         err = tsr_cl_arg(k, &arg, sizeof n, &n);
     if (err != CL_SUCCESS)
         return tsr_cl_fail(err, "sep_hpass arguments");
-    return run_grid(q, k, (size_t)out->rect.w, (size_t)in->rect.h);
+    return tsr_cl_run_2d(q, k, (size_t)out->rect.w, (size_t)in->rect.h);
 }
 
 /* Enqueues sep_vpass from temp h (sep_hpass's output) into out. */
@@ -125,7 +101,7 @@ static tsr_status enqueue_vpass(tsr_cl_queue *q, const sep_kernel *sk, const tsr
         err = tsr_cl_arg(k, &arg, sizeof delta, &delta);
     if (err != CL_SUCCESS)
         return tsr_cl_fail(err, "sep_vpass arguments");
-    return run_grid(q, k, (size_t)out->rect.w, (size_t)out->rect.h);
+    return tsr_cl_run_2d(q, k, (size_t)out->rect.w, (size_t)out->rect.h);
 }
 
 /* gaussian-blur and box-blur (tsr_separable_run): two passes through a
@@ -194,7 +170,7 @@ static tsr_status run_filter2d(tsr_cl_queue *q, const tsr_op *op, const tsr_cl_i
     }
     if (err != CL_SUCCESS)
         return tsr_cl_fail(err, "filter2d arguments");
-    return run_grid(q, k, (size_t)out->rect.w, (size_t)out->rect.h);
+    return tsr_cl_run_2d(q, k, (size_t)out->rect.w, (size_t)out->rect.h);
 }
 
 static bool supports_filter2d(const tsr_op *op) {
@@ -216,7 +192,7 @@ static tsr_status run_with_int(tsr_cl_queue *q, const char *name, int value, con
         err = tsr_cl_arg(k, &arg, sizeof v, &v);
     if (err != CL_SUCCESS)
         return tsr_cl_fail(err, name);
-    return run_grid(q, k, (size_t)out->rect.w, (size_t)out->rect.h);
+    return tsr_cl_run_2d(q, k, (size_t)out->rect.w, (size_t)out->rect.h);
 }
 
 static tsr_status run_sobel(tsr_cl_queue *q, const tsr_op *op, const tsr_cl_image *in,

@@ -38,6 +38,7 @@ int2 canny_sobel(TSR_CIMAGE(src), int x, int y, int c) {
  * of bands 2, 1, 0, the first on ties. Zero outside the image. One work
  * item per pixel of rect gr (the output rect grown by 1). */
 __kernel void canny_gradient(TSR_CIMAGE(src), __global short2 *grad, int4 gr) {
+    TSR_GUARD(gr.z, gr.w);
     int x = gr.x + (int)get_global_id(0), y = gr.y + (int)get_global_id(1);
     int2 g = (int2)(0, 0);
     if (x >= 0 && y >= 0 && x < src_img.x && y < src_img.y) {
@@ -69,6 +70,7 @@ int canny_mag(__global const short2 *grad, int i) {
  * strong. grad covers dst's rect grown by 1 (rect gr). One work item per
  * pixel of dst. */
 __kernel void canny_nms(__global const short2 *grad, int4 gr, TSR_IMAGE(dst), int low, int high) {
+    TSR_GUARD(dst_r.z, dst_r.w);
     int x = dst_r.x + (int)get_global_id(0), y = dst_r.y + (int)get_global_id(1);
     int k = (y - gr.y) * gr.z + (x - gr.x), up = k - gr.z, down = k + gr.z;
     int m = canny_mag(grad, k);
@@ -289,6 +291,7 @@ __kernel void canny_hysteresis_map(TSR_CIMAGE(src), __global ushort *rec, int bx
 /* hough-lines run() in data mode: the input unchanged (hough_lines.c run).
  * One work item per pixel of dst. */
 __kernel void hough_copy(TSR_CIMAGE(src), TSR_IMAGE(dst)) {
+    TSR_GUARD(dst_r.z, dst_r.w);
     int x = dst_r.x + (int)get_global_id(0), y = dst_r.y + (int)get_global_id(1);
     __global const uchar *s = EDGE_AT(src, x, y);
     __global uchar *d = EDGE_AT(dst, x, y);
@@ -305,6 +308,7 @@ __kernel void hough_copy(TSR_CIMAGE(src), TSR_IMAGE(dst)) {
 __kernel void hough_votes(TSR_CIMAGE(src), __global const float *tab_cos,
                           __global const float *tab_sin, __global const int *rmin,
                           __global int *votes, int numangle, int band_w, int mid) {
+    TSR_GUARD(src_r.z, src_r.w);
     int x = src_r.x + (int)get_global_id(0), y = src_r.y + (int)get_global_id(1);
     if (!*EDGE_AT(src, x, y))
         return;
@@ -324,6 +328,7 @@ __kernel void hough_votes(TSR_CIMAGE(src), __global const float *tab_cos,
  * a line (x cos + y sin - rho in double). `lines` holds cos, sin, rho per
  * line. Only on devices with doubles; elsewhere the CPU draws. */
 __kernel void hough_draw(TSR_CIMAGE(src), TSR_IMAGE(dst), __global const double *lines, int n) {
+    TSR_GUARD(dst_r.z, dst_r.w);
     int x = dst_r.x + (int)get_global_id(0), y = dst_r.y + (int)get_global_id(1);
     __global const uchar *s = EDGE_AT(src, x, y);
     __global uchar *d = EDGE_AT(dst, x, y);

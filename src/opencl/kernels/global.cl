@@ -31,6 +31,7 @@ __kernel void global_histogram(TSR_CIMAGE(src), __global uint *hist) {
 /* tsr_global_run (ops/global/histogram.c): each colour band through its own
  * table luts[band * 256 + value], alpha copied. */
 __kernel void global_lut(TSR_CIMAGE(src), TSR_IMAGE(dst), __global const uchar *luts) {
+    TSR_GUARD(dst_r.z, dst_r.w);
     int x = dst_r.x + get_global_id(0), y = dst_r.y + get_global_id(1);
     __global const uchar *s = TSR_AT(src, x, y);
     __global uchar *d = TSR_AT(dst, x, y);

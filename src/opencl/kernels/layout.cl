@@ -11,6 +11,7 @@ inline __global const uchar *layout_at(__global const uchar *src, int4 src_r, in
 /* tsr_ortho_run (ops/geometry/ortho.c): out(x, y) = in(mx.x*x + mx.y*y +
  * mx.z, my.x*x + my.y*y + my.z), every band copied. */
 __kernel void layout_ortho(TSR_CIMAGE(src), TSR_IMAGE(dst), int4 mx, int4 my) {
+    TSR_GUARD(dst_r.z, dst_r.w);
     int x = dst_r.x + get_global_id(0), y = dst_r.y + get_global_id(1);
     __global const uchar *s =
         layout_at(src, src_r, src_b, mx.x * x + mx.y * y + mx.z, my.x * x + my.y * y + my.z);
