@@ -97,5 +97,6 @@ json_t *job_json(tsr_server *srv, const tsr_store_job *job) {
     }
     json_object_set_new(o, "items", items);
     json_object_set_new(o, "output_bytes", json_integer((json_int_t)out_bytes));
+    job_feedback_add(srv, job, o);
     return o;
 }

@@ -10,6 +10,8 @@
 
 #include "server/ratelimit.h"
 #include "server/server.h"
+#include "service/store_feedback.h"
+#include "util/clock.h"
 
 #define JSON_BODY_MAX    (1u << 20) /* bytes of a JSON request body */
 #define UPLOAD_PARTS_MAX 256        /* files in one multipart upload */
@@ -242,6 +244,20 @@ json_t *image_json(const tsr_store_image *im);
 /* A job object: store row plus live progress when the scheduler holds it. */
 json_t *job_json(tsr_server *srv, const tsr_store_job *job);
 
+/* ---- routes_feedback.c ---- */
+/* The feedback object of the API (admin lists, the POST answer). */
+json_t *feedback_json(const tsr_store_feedback *fb);
+/* The op_versions text as a JSON object ({} when it is not one); the
+ * caller owns it. */
+json_t *feedback_op_versions(const char *text);
+/* Adds "feedback" to job object `obj` (borrowed): the owner's rating,
+ * comment and times, or null (none yet, not finished, or unreadable). */
+void job_feedback_add(tsr_server *srv, const tsr_store_job *job, json_t *obj);
+
+/* ---- feedback_csv.c ---- */
+/* Streams every feedback row matching `q` (paging ignored) as CSV. */
+enum MHD_Result feedback_csv_reply(request *r, const tsr_store_feedback_query *q);
+
 /* ---- upload.c ---- */
 /* Starts an upload from the request headers; replies itself (415, 413) and
  * returns 0 when it cannot. */
@@ -284,6 +300,8 @@ enum MHD_Result h_image_preview(request *r);
 enum MHD_Result h_presets(request *r);
 enum MHD_Result h_images_delete_many(request *r);
 enum MHD_Result h_job_rerun(request *r);
+enum MHD_Result h_job_feedback(request *r);
+enum MHD_Result h_feedback_list(request *r);
 enum MHD_Result h_operations(request *r);
 enum MHD_Result h_pipeline_validate(request *r);
 enum MHD_Result h_jobs_create(request *r);

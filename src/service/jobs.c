@@ -211,6 +211,8 @@ static void *runner_main(void *arg) {
         }
         double seconds = tsr_clock_mono_s() - e->started;
         jobs->stats.jobs_finished++;
+        if ((unsigned) final < TSR_JOB_STATE_COUNT)
+            jobs->stats.jobs_ended[final]++;
         jobs->stats.job_seconds_sum += seconds;
         observe(jobs->stats.job_seconds_le, tsr_jobs_job_buckets, seconds);
         e->live.state = final;

@@ -74,6 +74,8 @@ typedef struct tsr_jobs_stats {
     uint64_t job_seconds_le[12];  /* job wall-time histogram, cumulative buckets */
     double job_seconds_sum;       /* sum of job wall seconds */
     uint64_t jobs_finished;       /* jobs that reached a terminal state */
+    /* Of those, how many ended in each state (only the terminal ones count). */
+    uint64_t jobs_ended[TSR_JOB_STATE_COUNT];
 } tsr_jobs_stats;
 
 /* Upper bounds (seconds) of the histogram buckets above; the last is +Inf. */

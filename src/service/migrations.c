@@ -86,9 +86,39 @@ static const char v3[] = "ALTER TABLE images ADD COLUMN thumb_blob TEXT;"
                          "CREATE INDEX images_thumb ON images(thumb_blob);"
                          "ALTER TABLE jobs ADD COLUMN name TEXT;";
 
+/* User feedback (issue 14): one rating (1..5) and plain-text comment per
+ * job and user, with what the job ran copied in when it is given (pipeline
+ * text, op versions, output settings, name, final state), so the feedback
+ * outlives a deleted job: `job` is therefore not a foreign key. `id` orders
+ * exports stably (a replaced rating keeps its row). feedback_counts counts
+ * every rating given, by op of the rated job and rating; it only grows
+ * (GET /metrics reads it as tessera_feedback_ratings_total). */
+static const char v4[] = "CREATE TABLE feedback("
+                         " id INTEGER PRIMARY KEY,"
+                         " job TEXT NOT NULL CHECK (length(job) = 32),"
+                         " user INTEGER NOT NULL REFERENCES users(id),"
+                         " rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5),"
+                         " comment TEXT NOT NULL DEFAULT '',"
+                         " job_name TEXT NOT NULL DEFAULT '',"
+                         " job_state TEXT NOT NULL CHECK (job_state IN ('succeeded','failed')),"
+                         " pipeline_text TEXT NOT NULL,"
+                         " op_versions TEXT NOT NULL DEFAULT '{}',"
+                         " output_format TEXT NOT NULL,"
+                         " quality INTEGER NOT NULL DEFAULT 0,"
+                         " created INTEGER NOT NULL,"
+                         " updated INTEGER NOT NULL,"
+                         " UNIQUE (job, user));"
+                         "CREATE INDEX feedback_updated ON feedback(updated);"
+                         "CREATE TABLE feedback_counts("
+                         " op TEXT NOT NULL,"
+                         " rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5),"
+                         " count INTEGER NOT NULL CHECK (count >= 0),"
+                         " PRIMARY KEY (op, rating)) WITHOUT ROWID;";
+
 const tsr_store_migration tsr_store_migrations[] = {
     {1, v1},
     {2, v2},
     {3, v3},
+    {4, v4},
 };
 const size_t tsr_store_migration_count = sizeof tsr_store_migrations / sizeof *tsr_store_migrations;

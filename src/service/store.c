@@ -66,6 +66,8 @@ tsr_status tsr_store_sql_error(tsr_store *s, tsr_ctx *ctx, const char *what) {
     default:
         st = TSR_ERR_INTERNAL;
     }
+    if (st != TSR_ERR_USAGE)
+        atomic_fetch_add(&s->sql_errors, 1);
     return tsr_error(ctx, st, "store: %s: %s (sqlite error %d)", what, sqlite3_errmsg(s->db), code);
 }
 

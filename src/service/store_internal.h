@@ -24,6 +24,7 @@ struct tsr_store {
     tsr_blob_key *key;         /* data key (owned); NULL = blobs stored as plaintext */
     bool blobs_refused;        /* encrypted store opened metadata-only: blob calls refused */
     atomic_uint_fast64_t integrity_failures; /* blobs that failed their check since open */
+    atomic_uint_fast64_t sql_errors;         /* failed database calls since open (store_stats.h) */
 };
 
 /* One migration: a version number and the SQL that brings the schema to it. */
@@ -39,7 +40,8 @@ extern const size_t tsr_store_migration_count;
 tsr_status tsr_store_migrate(tsr_store *s, tsr_ctx *ctx);
 
 /* Records the connection's last SQLite error as a status on ctx; `what`
- * names the action ("insert image"). */
+ * names the action ("insert image"). Every error but a constraint
+ * violation counts in tsr_store_errors. */
 tsr_status tsr_store_sql_error(tsr_store *s, tsr_ctx *ctx, const char *what);
 /* Runs SQL without results. */
 tsr_status tsr_store_exec(tsr_store *s, tsr_ctx *ctx, const char *sql);

@@ -50,6 +50,7 @@ EXPECTED_ROUTES = {
     ("GET", "/api/v1/images/{id}/thumbnail"), ("POST", "/api/v1/images/delete"),
     ("POST", "/api/v1/images/{id}/preview"), ("GET", "/api/v1/presets"),
     ("POST", "/api/v1/jobs/{id}/rerun"),
+    ("POST", "/api/v1/jobs/{id}/feedback"), ("GET", "/api/v1/feedback"),
     ("GET", "/api/v1/operations"),
     ("POST", "/api/v1/pipelines/validate"),
     ("POST", "/api/v1/jobs"), ("GET", "/api/v1/jobs"),

@@ -182,6 +182,9 @@ class DocsExamplesTest(unittest.TestCase):
                     self.assertEqual(status, 201, image)
                     real[fake] = image["id"]
                 command = command.replace(fake, real[fake])
+                answer = answer.replace(fake, real[fake])  # the answer names it too
+            for job in re.findall(r"/jobs/([0-9a-f]{32})/feedback", command):
+                self.srv.wait_job(job)  # feedback is taken once a job has finished
             script = 'auth=(-H "Authorization: Bearer $T")\n' + command
             r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60,
                                cwd=self.tmp, env=env)

@@ -27,6 +27,8 @@ MISSING = {"{id}@images": "0123456789abcdef" * 2, "{id}@jobs": "fedcba9876543210
 #   change        changes alice's object: bob 404, viewer 403, admin 2xx
 #   use           computes from alice's object without changing it (a preview):
 #                 bob 404, viewer 403, alice and admin 200
+#   rate          the owner's word on alice's object (feedback): bob 404, viewer 403,
+#                 admin 403 (only the owner rates her job)
 ROUTES = {
     ("POST", "/api/v1/images"): "create",
     ("GET", "/api/v1/images"): "list",
@@ -44,6 +46,8 @@ ROUTES = {
     ("GET", "/api/v1/jobs/{id}"): "read",
     ("DELETE", "/api/v1/jobs/{id}"): "change",
     ("POST", "/api/v1/jobs/{id}/rerun"): "create_ref",
+    ("POST", "/api/v1/jobs/{id}/feedback"): "rate",
+    ("GET", "/api/v1/feedback"): "admin",
     ("GET", "/api/v1/jobs/{id}/events"): "read",
     ("GET", "/api/v1/jobs/{id}/result"): "read",
     ("GET", "/api/v1/jobs/{id}/result/{image}"): "read",
@@ -71,15 +75,15 @@ ROUTES = {
 # and the admin are not swept with it (it would delete alice's image early).
 EXPECT = {
     "none": {k: 401 for k in ("admin", "list", "create", "create_ref", "issue_for", "read",
-                              "change", "bulk", "use")},
+                              "change", "bulk", "use", "rate")},
     "bob": {"admin": 403, "list": 200, "create": (200, 201), "create_ref": 404,
-            "issue_for": 403, "read": 404, "change": 404, "bulk": 200, "use": 404},
+            "issue_for": 403, "read": 404, "change": 404, "bulk": 200, "use": 404, "rate": 404},
     "val": {"admin": 403, "list": 200, "create": 403, "create_ref": 403, "issue_for": 403,
-            "read": 404, "change": 403, "bulk": 403, "use": 403},
+            "read": 404, "change": 403, "bulk": 403, "use": 403, "rate": 403},
     "alice": {"admin": 403, "list": 200, "create": (200, 201), "create_ref": 201,
-              "issue_for": 201, "read": 200, "change": None, "bulk": None, "use": 200},
+              "issue_for": 201, "read": 200, "change": None, "bulk": None, "use": 200, "rate": (200, 201)},
     "admin": {"admin": (200, 201), "list": 200, "create": (200, 201), "create_ref": 201,
-              "issue_for": 201, "read": 200, "change": (200, 204), "bulk": None, "use": 200},
+              "issue_for": 201, "read": 200, "change": (200, 204), "bulk": None, "use": 200, "rate": 403},
 }
 EXPECT["revoked"] = EXPECT["none"]
 for _who in EXPECT.values():
@@ -165,6 +169,8 @@ class IsolationTest(unittest.TestCase):
             return {"ids": [MISSING["{image}"] if missing else self.image["id"]]}, None
         if pattern == "/api/v1/jobs/{id}/rerun":
             return {}, None
+        if pattern == "/api/v1/jobs/{id}/feedback":
+            return {"rating": 4, "comment": "isolation sweep"}, None
         if pattern == "/api/v1/users":
             self.user_counter = getattr(self, "user_counter", 0) + 1
             return {"name": "made%d" % self.user_counter, "role": "viewer"}, None
@@ -217,7 +223,7 @@ class IsolationTest(unittest.TestCase):
                 wants = want if isinstance(want, tuple) else (want,)
                 self.assertIn(status, wants, "%s %s as %s: %s" % (method, path, who, data[:300]))
                 self.check_no_leak(who, method, pattern, status, data)
-                if who == "bob" and kind in ("read", "change", "create_ref", "issue_for", "use"):
+                if who == "bob" and kind in ("read", "change", "create_ref", "issue_for", "use", "rate"):
                     self.check_same_as_missing(who, method, pattern, status, data)
                 if status == 401:
                     self.assertEqual(json.loads(data)["error"]["code"], "unauthorized")

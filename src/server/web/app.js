@@ -21,6 +21,7 @@
  *   history.js   past jobs: names, durations, sizes, filter, rerun, delete
  *   params.js    a step's parameter controls   presets.js  "Start from a preset"
  *   preview.js   the live preview beside the editor
+ *   feedback.js  the rating (1-5 stars) and comment of a finished job
  *
  * Stable hooks for browser tests (Playwright). Ids in index.html:
  *   #signin-form, #token-input, #signin-button, #signout-button, #auth-status
@@ -46,6 +47,11 @@
  *   #job-connection ("reconnecting…" while the server does not answer; then
  *     #job-panel has data-connection="reconnecting")
  *   #results-section, #results, #download-button, #download-message
+ *   #feedback-form (shown for a succeeded or failed job; data-job-id, and
+ *     data-saved = the rating once one was sent from it), #feedback-stars
+ *     (data-rating: the chosen one, 0 = none) holding the radio buttons
+ *     #rating-1 .. #rating-5, #feedback-choice, #feedback-comment,
+ *     #feedback-count, #feedback-submit, #feedback-status
  *   #jobs-refresh-button, #jobs-body, #jobs-state-filter, #jobs-prev,
  *     #jobs-next, #jobs-page
  *   #workers-section, #workers-summary, #workers-table, #workers-body, #workers-empty
@@ -70,6 +76,7 @@
  *   job-row          tr per past job; data-job-id, data-state
  *   job-open, job-download, job-rerun, job-delete   its buttons
  *   job-name, job-duration, job-size  its cells
+ *   job-rating       its rating cell (data-rating 1..5 when rated)
  *   worker-row       tr per worker; data-worker-id, data-state
  *                    (running|draining|lost)
  * A token can also be handed over in the URL fragment (#token=...): it is

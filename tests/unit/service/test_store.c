@@ -112,7 +112,7 @@ static void test_open_migrations_idempotent(void) {
     tsr_ctx *ctx = tsr_ctx_new();
     make_data_dir(dir, sizeof dir);
     tsr_store *s = open_store(ctx, dir);
-    CHECK_EQ_INT(tsr_store_schema_version(s), 3);
+    CHECK_EQ_INT(tsr_store_schema_version(s), 4);
     make_user(s, ctx, "alice", TSR_ROLE_USER);
     /* A second open of the same directory is refused while the first holds it. */
     tsr_store *second = NULL;
@@ -124,7 +124,7 @@ static void test_open_migrations_idempotent(void) {
     for (int i = 0; i < 2; i++) {
         int64_t n = 0;
         s = open_store(ctx, dir);
-        CHECK_EQ_INT(tsr_store_schema_version(s), 3);
+        CHECK_EQ_INT(tsr_store_schema_version(s), 4);
         CHECK_EQ_INT(tsr_store_user_count(s, ctx, &n), TSR_OK);
         CHECK_EQ_INT(n, 1);
         tsr_store_close(s);
@@ -255,15 +255,16 @@ static void test_quota_overrides(void) {
     CHECK_EQ_INT(tsr_store_user_get(s, ctx, bob.id, &u, &found), TSR_OK);
     CHECK(!u.quota_bytes.set && !u.quota_jobs.set);
     tsr_store_close(s);
-    /* a store of schema version 1 (no quota columns, no version-3 columns) is
-     * migrated at open */
+    /* a store of schema version 1 (no quota columns, no version-3 columns, no
+     * feedback tables) is migrated at open */
     raw_exec(dir, "DROP INDEX images_owner_sha; DROP INDEX images_thumb;"
                   "ALTER TABLE images DROP COLUMN thumb_blob; ALTER TABLE jobs DROP COLUMN name;"
                   "ALTER TABLE users DROP COLUMN quota_bytes;"
                   "ALTER TABLE users DROP COLUMN quota_jobs;"
+                  "DROP TABLE feedback; DROP TABLE feedback_counts;"
                   "UPDATE schema_version SET version = 1;");
     s = open_store(ctx, dir);
-    CHECK_EQ_INT(tsr_store_schema_version(s), 3);
+    CHECK_EQ_INT(tsr_store_schema_version(s), 4);
     CHECK_EQ_INT(tsr_store_user_get(s, ctx, alice.id, &u, &found), TSR_OK);
     CHECK(found && !strcmp(u.name, "alice") && !u.quota_bytes.set && !u.quota_jobs.set);
     CHECK_EQ_INT(tsr_store_user_set_quota(s, ctx, alice.id, true, 7, false, 0, &found), TSR_OK);

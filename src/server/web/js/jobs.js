@@ -2,11 +2,13 @@
  * Jobs: the job panel (#job-panel) with its progress bar, state, errors and
  * Cancel button, fed through follow.js (the event stream, polling, and
  * reconnecting after a server restart, shown as "reconnecting…").
- * The past-jobs table is history.js, whose "Show" and "Rerun" open a job here.
+ * The past-jobs table is history.js, whose "Show" and "Rerun" open a job here;
+ * the rating form of a finished job is feedback.js.
  */
 import { loadAccount } from './account.js';
 import { API, getJson, sendJson } from './api.js';
 import { byId, el } from './dom.js';
+import { hideFeedback, setupFeedback, showFeedback } from './feedback.js';
 import { TERMINAL, followJob } from './follow.js';
 import { duration, formatEta } from './format.js';
 import { loadHistory, setupHistory, updateHistoryRow } from './history.js';
@@ -57,6 +59,7 @@ function showJob(job) {
     if (errors.length && job.state === 'failed')
         showError(`The job failed: ${errors[0]}`);
     byId('cancel-button').hidden = TERMINAL.includes(job.state);
+    showFeedback(job);
     updateHistoryRow(job);
 }
 
@@ -79,6 +82,7 @@ export function resetJobPanel() {
     byId('job-state').textContent = 'Starting the job…';
     byId('job-errors').replaceChildren();
     byId('cancel-button').hidden = true;
+    hideFeedback();
     showProgress({ state: 'submitting', percent: 0 });
 }
 
@@ -163,9 +167,15 @@ export function loadJobs() {
     return loadHistory();
 }
 
-/* Wires Cancel, the job's Download button and the past jobs. */
+/* Wires Cancel, the job's Download button, the past jobs and the rating form. */
 export function setupJobs() {
     byId('cancel-button').addEventListener('click', cancelJob);
     byId('download-button').addEventListener('click', () => shown && downloadJob(shown));
     setupHistory(openJob);
+    setupFeedback((id, feedback) => {
+        if (shown && shown.id === id) {
+            shown = { ...shown, feedback };
+            updateHistoryRow(shown);
+        }
+    });
 }
