@@ -195,8 +195,10 @@ static tsr_status read_and_copy(backup_run *run, tsr_ctx *ctx, tsr_manifest_blob
     if (rc || *missing)
         return rc;
     run->report->hashed_blobs++;
+    uint64_t held = 0;
+    /* a blob of the backup with another size (cut by hand) is written again */
     if (!(rc = tsr_backup_hash_fd(ctx, fd, b->id, b->sha256, &b->bytes)) &&
-        !tsr_backup_blob_set_has(&run->held, b->sha256, NULL)) {
+        !(tsr_backup_blob_set_has(&run->held, b->sha256, &held) && held == b->bytes)) {
         snprintf(name, sizeof name, TSR_BACKUP_BLOBS_DIR "%s", b->sha256);
         if (!(rc = tsr_backup_dest_put(run->dest, ctx, name, fd)) &&
             !(rc = tsr_backup_blob_set_add(ctx, &run->held, b->sha256, b->bytes)))
@@ -307,8 +309,10 @@ static tsr_status write_snapshot(backup_run *run, tsr_ctx *ctx) {
     if (fd < 0)
         return tsr_error(ctx, TSR_ERR_IO, "backup: cannot read %s: %s", run->db_copy,
                          strerror(errno));
-    tsr_status rc = tsr_backup_hash_fd(ctx, fd, run->db_copy, run->manifest.metadata_sha256,
-                                       &run->manifest.metadata_bytes);
+    tsr_status rc = tsr_backup_dest_flush(run->dest, ctx);
+    if (!rc)
+        rc = tsr_backup_hash_fd(ctx, fd, run->db_copy, run->manifest.metadata_sha256,
+                                &run->manifest.metadata_bytes);
     if (!rc)
         rc = tsr_backup_dest_put(run->dest, ctx, meta, fd);
     close(fd);

@@ -106,8 +106,11 @@ static tsr_status make_parents(tsr_ctx *ctx, const tsr_backup_dest *d, const cha
     return TSR_OK;
 }
 
-/* Writes `fd` to a hidden file beside `path`, syncs it and renames it. */
-static tsr_status put_file(tsr_ctx *ctx, const char *path, const char *name, int fd) {
+/* Writes `fd` to a hidden file beside `path`, syncs it and renames it; the
+ * folder is synced too unless `sync_dir` is false (blobs: one sync of
+ * blobs/ before the snapshot's manifest, tsr_backup_dest_flush). */
+static tsr_status put_file(tsr_ctx *ctx, const char *path, const char *name, int fd,
+                           bool sync_dir) {
     char part[PATH_MAX], sha[TSR_STORE_SHA256_LEN + 1], parent[PATH_MAX];
     const char *base = strrchr(path, '/');
     snprintf(parent, sizeof parent, "%.*s", (int)(base - path), path);
@@ -118,6 +121,7 @@ static tsr_status put_file(tsr_ctx *ctx, const char *path, const char *name, int
         return tsr_error(ctx, TSR_ERR_IO, "backup: cannot create a file in %s: %s", parent,
                          strerror(errno));
     tsr_status rc = tsr_backup_copy_fd(ctx, fd, out, name, sha, NULL);
+    /* data first, then the name: a name that survives a crash has its bytes */
     if (!rc && (fsync(out) != 0 || rename(part, path) != 0))
         rc = tsr_error(ctx, TSR_ERR_IO, "backup: cannot write %s: %s", path, strerror(errno));
     close(out);
@@ -125,7 +129,7 @@ static tsr_status put_file(tsr_ctx *ctx, const char *path, const char *name, int
         unlink(part);
         return rc;
     }
-    return tsr_blob_sync_dir(ctx, parent);
+    return sync_dir ? tsr_blob_sync_dir(ctx, parent) : TSR_OK;
 }
 
 tsr_status tsr_backup_dest_put(tsr_backup_dest *d, tsr_ctx *ctx, const char *name, int fd) {
@@ -134,7 +138,16 @@ tsr_status tsr_backup_dest_put(tsr_backup_dest *d, tsr_ctx *ctx, const char *nam
         return tsr_s3_put_fd(d->s3, ctx, name, fd, NULL);
     tsr_status rc = make_parents(ctx, d, name);
     snprintf(path, sizeof path, "%s/%s", d->dir, name);
-    return rc ? rc : put_file(ctx, path, name, fd);
+    bool blob = !strncmp(name, TSR_BACKUP_BLOBS_DIR, strlen(TSR_BACKUP_BLOBS_DIR));
+    return rc ? rc : put_file(ctx, path, name, fd, !blob);
+}
+
+tsr_status tsr_backup_dest_flush(tsr_backup_dest *d, tsr_ctx *ctx) {
+    char path[PATH_MAX];
+    if (d->s3)
+        return TSR_OK; /* an object is durable once its PUT is answered */
+    snprintf(path, sizeof path, "%s/blobs", d->dir);
+    return tsr_blob_sync_dir(ctx, path);
 }
 
 tsr_status tsr_backup_dest_get(tsr_backup_dest *d, tsr_ctx *ctx, const char *name, bool *found,
@@ -357,8 +370,10 @@ tsr_status tsr_backup_blob_set_add(tsr_ctx *ctx, tsr_backup_blob_set *set, const
         else
             hi = mid;
     }
-    if (lo < set->count && !strcmp(set->items[lo].sha, sha))
+    if (lo < set->count && !strcmp(set->items[lo].sha, sha)) {
+        set->items[lo].bytes = bytes; /* rewritten */
         return TSR_OK;
+    }
     tsr_status rc = set_grow(ctx, set);
     if (rc)
         return rc;

@@ -38,6 +38,9 @@ const char *tsr_backup_dest_where(const tsr_backup_dest *d);
  * wholly or not at all: a folder's file is written beside, synced and
  * renamed; an S3 object carries its SHA-256. */
 tsr_status tsr_backup_dest_put(tsr_backup_dest *d, tsr_ctx *ctx, const char *name, int fd);
+/* Makes the names of the blobs put so far durable (a folder's blobs/ is
+ * synced once rather than after each blob); call before the manifest. */
+tsr_status tsr_backup_dest_flush(tsr_backup_dest *d, tsr_ctx *ctx);
 /* Opens object `name`: *fd (read-only, the caller closes it) or *found =
  * false. An S3 object is downloaded and checked against its SHA-256
  * (TSR_ERR_CORRUPT on a mismatch). */
@@ -81,7 +84,7 @@ typedef struct tsr_backup_blob_set {
  * tsr_backup_blob_set_clear. */
 tsr_status tsr_backup_dest_blobs(tsr_backup_dest *d, tsr_ctx *ctx, tsr_backup_blob_set *out);
 bool tsr_backup_blob_set_has(const tsr_backup_blob_set *set, const char *sha, uint64_t *bytes);
-/* Adds `sha` (keeping the set sorted); a present one is left. */
+/* Adds `sha` (keeping the set sorted); a present one gets the new size. */
 tsr_status tsr_backup_blob_set_add(tsr_ctx *ctx, tsr_backup_blob_set *set, const char *sha,
                                    uint64_t bytes);
 /* Frees the entries. Accepts NULL. */

@@ -22,17 +22,17 @@
 
 /* One restore in progress. */
 typedef struct restore_run {
-    const tsr_restore_request *req;  /* borrowed */
-    tsr_restore_report *report;      /* borrowed */
-    tsr_backup_dest *src;            /* owned */
-    char work[TSR_BACKUP_WORK_MAX];  /* private work folder for downloads (removed) */
-    char stage[PATH_MAX - 128];      /* the folder being built beside the target */
-    char stage_tmp[PATH_MAX - 64];   /* stage/tmp: blobs on their way in */
-    char stage_blobs[PATH_MAX - 64]; /* stage/blobs: the default files store */
-    tsr_manifest manifest;           /* the snapshot's */
-    tsr_blob_backend *target;        /* where blobs go (owned) */
-    bool external;                   /* the target store is not inside the stage */
-    size_t installed;                /* manifest blobs put into the target so far */
+    const tsr_restore_request *req;   /* borrowed */
+    tsr_restore_report *report;       /* borrowed */
+    tsr_backup_dest *src;             /* owned */
+    char work[TSR_BACKUP_WORK_MAX];   /* private work folder for downloads (removed) */
+    char stage[PATH_MAX - 256];       /* the folder being built beside the target */
+    char stage_tmp[PATH_MAX - 128];   /* stage/tmp: blobs on their way in */
+    char stage_blobs[PATH_MAX - 128]; /* stage/blobs: the default files store */
+    tsr_manifest manifest;            /* the snapshot's */
+    tsr_blob_backend *target;         /* where blobs go (owned) */
+    bool external;                    /* the target store is not inside the stage */
+    size_t installed;                 /* manifest blobs put into the target so far */
 } restore_run;
 
 /* The target must be absent or an empty folder. */
@@ -127,7 +127,7 @@ static tsr_status make_stage(restore_run *run, tsr_ctx *ctx) {
 
 /* Copies object `name` of the backup into a new file `path` (0600),
  * checking its size and SHA-256 against `bytes` and `sha`; `what` names it
- * in messages. The file is synced. */
+ * in messages. The file is synced when it goes to an outside store. */
 static tsr_status fetch_checked(restore_run *run, tsr_ctx *ctx, const char *name, const char *path,
                                 uint64_t bytes, const char *sha, const char *what) {
     char got_sha[TSR_STORE_SHA256_LEN + 1];
@@ -150,7 +150,7 @@ static tsr_status fetch_checked(restore_run *run, tsr_ctx *ctx, const char *name
         else if (strcmp(got_sha, sha) != 0)
             rc = tsr_error(scratch, TSR_ERR_CORRUPT,
                            "%s failed its SHA-256 check (the bytes were changed)", name);
-        else if (fsync(out) != 0)
+        else if (run->external && fsync(out) != 0) /* the stage is synced whole at the end */
             rc = tsr_error(scratch, TSR_ERR_IO, "cannot sync %s: %s", path, strerror(errno));
     }
     if (rc)
@@ -241,6 +241,22 @@ static tsr_status open_target(restore_run *run, tsr_ctx *ctx) {
     return rc;
 }
 
+/* Makes the checked file `temp` blob `id` of the target: through the
+ * backend for an outside store; inside the stage by a plain rename into
+ * blobs/<2 hex>/<id> (the files backend's layout), made durable by one
+ * syncfs before the stage is renamed into place. */
+static tsr_status install(restore_run *run, tsr_ctx *ctx, const char *temp, const char *id) {
+    char dir[PATH_MAX - 40], path[PATH_MAX];
+    if (run->external)
+        return run->target->ops->install(run->target, ctx, temp, id);
+    snprintf(dir, sizeof dir, "%s/%.2s", run->stage_blobs, id);
+    snprintf(path, sizeof path, "%s/%s", dir, id);
+    if ((mkdir(dir, 0700) != 0 && errno != EEXIST) || rename(temp, path) != 0)
+        return tsr_error(ctx, TSR_ERR_IO, "restore: cannot place blob %s in %s: %s", id, dir,
+                         strerror(errno));
+    return TSR_OK;
+}
+
 /* Copies every blob of the manifest into the target store, checked. */
 static tsr_status restore_blobs(restore_run *run, tsr_ctx *ctx) {
     char name[TSR_STORE_SHA256_LEN + 16], temp[PATH_MAX], what[TSR_STORE_ID_LEN + 8];
@@ -251,7 +267,7 @@ static tsr_status restore_blobs(restore_run *run, tsr_ctx *ctx) {
         snprintf(what, sizeof what, "blob %s", b->id);
         tsr_status rc = fetch_checked(run, ctx, name, temp, b->bytes, b->sha256, what);
         if (!rc)
-            rc = run->target->ops->install(run->target, ctx, temp, b->id);
+            rc = install(run, ctx, temp, b->id);
         if (rc) {
             unlink(temp);
             return rc;
@@ -296,9 +312,15 @@ static tsr_status write_identity(restore_run *run, tsr_ctx *ctx) {
 static tsr_status put_in_place(restore_run *run, tsr_ctx *ctx) {
     char copy[PATH_MAX];
     snprintf(copy, sizeof copy, "%s", run->req->data_dir);
-    tsr_status rc = tsr_blob_sync_dir(ctx, run->stage);
-    if (rc)
+    int fd = open(run->stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || syncfs(fd) != 0) { /* every file and folder of the stage, at once */
+        tsr_status rc =
+            tsr_error(ctx, TSR_ERR_IO, "restore: cannot sync %s: %s", run->stage, strerror(errno));
+        if (fd >= 0)
+            close(fd);
         return rc;
+    }
+    close(fd);
     if (rename(run->stage, run->req->data_dir) != 0)
         return tsr_error(ctx, TSR_ERR_IO, "restore: cannot move %s to %s: %s", run->stage,
                          run->req->data_dir, strerror(errno));
