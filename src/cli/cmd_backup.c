@@ -21,7 +21,8 @@ static void backup_usage(FILE *f) {
         "                      [--s3-endpoint URL] [--data-key FILE] [--backup-endpoint URL]\n"
         "                      [--json]\n"
         "       tessera verify (--data DIR [--store URL] [--s3-endpoint URL] [--data-key FILE]\n"
-        "                      | --backup SRC [--snapshot NAME] [--backup-endpoint URL]) [--json]\n"
+        "                      | [--backup] SRC [--snapshot NAME] [--backup-endpoint URL])\n"
+        "                      [--json]\n"
         "backup copies the data folder (default ./tessera-data; a server may be running on\n"
         "it) into DEST, a folder or s3://BUCKET[/PREFIX]: the database (online), each blob\n"
         "not there yet, a manifest. restore rebuilds an absent or empty DIR from the latest\n"
@@ -241,6 +242,10 @@ int cmd_verify(int argc, char **argv) {
     int parsed = parse(argc, argv, &a);
     if (parsed <= 0)
         return parsed < 0 ? EXIT_OK : EXIT_USAGE;
+    if (a.where && !a.backup) { /* `tessera verify BACKUP` = --backup BACKUP */
+        a.backup = a.where;
+        a.where = NULL;
+    }
     if (a.where || !a.data == !a.backup || (a.snapshot && !a.backup)) {
         backup_usage(stderr);
         return EXIT_USAGE;
