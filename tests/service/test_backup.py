@@ -284,10 +284,35 @@ class BackupTest(unittest.TestCase):
                           third["hashed_blobs"]), (0, 8, 0))
         self.assertEqual(len(os.listdir(os.path.join(self.dest, "blobs"))), 8)
         self.assertEqual(len(os.listdir(os.path.join(self.dest, "snapshots"))), 3)
-        r = self.run_ok("verify", "--backup", self.dest, "--json")
+        r = self.run_ok("verify", self.dest, "--json")  # = --backup DEST
         doc = json.loads(r.stdout)
         self.assertEqual((doc["clean"], doc["snapshots"], doc["blobs"], doc["orphans"]),
                          (True, 3, 8, []))
+        self.check_manifest(third)
+
+    def check_manifest(self, report):
+        """The manifest names every blob with its size and SHA-256 (checked
+        against the files), the schema and tessera versions, the time; no key."""
+        folder = os.path.join(self.dest, "snapshots", report["snapshot"])
+        with open(os.path.join(folder, "manifest.json")) as f:
+            m = json.load(f)
+        version = tessera("version").stdout.split()[1]
+        self.assertEqual((m["format"], m["snapshot"], m["tessera_version"], m["schema_version"]),
+                         (1, report["snapshot"], version, report["schema_version"]))
+        self.assertGreaterEqual(m["schema_version"], 3)
+        self.assertLess(abs(m["created"] / 1000 - time.time()), 600)
+        self.assertIsNone(m["store"]["key_fingerprint"])
+        with open(os.path.join(folder, "metadata.db"), "rb") as f:
+            meta = f.read()
+        self.assertEqual((m["metadata"]["bytes"], m["metadata"]["sha256"]),
+                         (len(meta), hashlib.sha256(meta).hexdigest()))
+        self.assertEqual(len(m["blobs"]), report["blobs"])
+        for b in m["blobs"]:
+            self.assertRegex(b["id"], "^[0-9a-f]{32}$")
+            with open(os.path.join(self.dest, "blobs", b["sha256"]), "rb") as f:
+                body = f.read()
+            self.assertEqual((len(body), hashlib.sha256(body).hexdigest()),
+                             (b["bytes"], b["sha256"]))
 
     # ---- damage ----
 
