@@ -4,6 +4,7 @@
  * folder. */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/accounts.h"
@@ -137,6 +138,12 @@ int cmd_backup(int argc, char **argv) {
         return EXIT_INTERNAL;
     tsr_backup_request req = {
         .data_dir = a.data, .store = a.store, .dest = a.where, .dest_endpoint = a.backup_endpoint};
+    const char *pause = getenv("TESSERA_TEST_BACKUP_PAUSE_MS"); /* tests only */
+    if (pause && !cli_parse_int(pause, 0, 600000, &req.test_pause_ms)) {
+        fprintf(stderr, "tessera backup: bad TESSERA_TEST_BACKUP_PAUSE_MS=%s\n", pause);
+        tsr_ctx_free(ctx);
+        return EXIT_USAGE;
+    }
     tsr_backup_report r;
     double t0 = tsr_clock_mono_s();
     tsr_status st = tsr_backup_take(ctx, &req, &r);

@@ -241,6 +241,8 @@ static tsr_status take_once(backup_run *run, tsr_ctx *ctx, bool *again) {
         (rc = tsr_backup_db_schema(ctx, db, &run->manifest.schema_version)) ||
         (rc = tsr_backup_db_refs(ctx, db, run->manifest.schema_version, &refs, &n)))
         goto out;
+    if (run->req->test_pause_ms > 0 && run->report->retakes == 0)
+        tsr_clock_sleep_ms(run->req->test_pause_ms);
     for (size_t i = 0; !rc && i < n; i++)
         rc = take_blob(run, ctx, refs[i].id);
     *again = !rc && run->vanished > 0;

@@ -39,6 +39,8 @@ typedef struct tsr_backup_request {
     const char *dest;          /* a folder or s3://BUCKET[/PREFIX] */
     const char *dest_endpoint; /* S3 endpoint of `dest`; NULL = store.s3_endpoint, else
                                   $TESSERA_S3_ENDPOINT */
+    int test_pause_ms;         /* tests only: sleep this long after the first metadata copy,
+                                  so a test can change the store meanwhile; 0 = none */
 } tsr_backup_request;
 
 /* What a backup did. */

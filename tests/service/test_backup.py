@@ -314,6 +314,46 @@ class BackupTest(unittest.TestCase):
             self.assertEqual((len(body), hashlib.sha256(body).hexdigest()),
                              (b["bytes"], b["sha256"]))
 
+    # ---- blobs deleted or lost while backing up ----
+
+    def test_blobs_deleted_during_a_backup_make_it_copy_the_metadata_again(self):
+        srv = self.serve(self.data)
+        ids = self.upload(srv, 5)
+        gone_job = srv.wait_job(self.job(srv, ids[:2], QUICK))["id"]
+        kept_job = srv.wait_job(self.job(srv, ids[2:4], QUICK))["id"]
+        args, env = store_args(self.data)
+        env = dict(env, **CREDS, TESSERA_TEST_BACKUP_PAUSE_MS="4000")
+        proc = subprocess.Popen([BIN, "backup", "--data", self.data, *args, "--json", self.dest],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=dict(os.environ, **env))
+        time.sleep(1.5)  # the metadata is copied; the backup waits before the blobs
+        status, _, _ = srv.request("DELETE", "/api/v1/jobs/%s?purge=true" % gone_job)
+        self.assertEqual(status, 204)
+        status, _, _ = srv.request("DELETE", "/api/v1/images/" + ids[4])
+        self.assertEqual(status, 204)
+        out, err = proc.communicate(timeout=120)
+        self.assertEqual(proc.returncode, 0, err)
+        report = json.loads(out)
+        self.assertEqual(report["retakes"], 1, "the metadata was copied again")
+        self.assertEqual(report["blobs"], 4 + 2, "4 images and the kept job's 2 results")
+        self.assertEqual(list(self.snapshot_states(report["snapshot"])), [kept_job])
+        r = self.run_ok("verify", "--backup", self.dest, "--json")
+        self.assertEqual(json.loads(r.stdout)["orphans"], [])
+
+    @harness.files_store_only("removes a blob file from data/blobs")
+    def test_a_lost_blob_stops_the_backup(self):
+        srv = self.serve(self.data)
+        ids = self.upload(srv, 3)
+        lost = blob_of(self.data, ids[1])
+        os.unlink(os.path.join(self.data, "blobs", lost[:2], lost))
+        r = tessera("backup", "--data", self.data, self.dest)
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+        self.assertIn("blob %s, which the database refers to, is missing" % lost, r.stderr)
+        self.assertEqual(os.listdir(os.path.join(self.dest, "snapshots")), [])
+        r = tessera("verify", "--data", self.data)
+        self.assertEqual(r.returncode, 3, r.stdout)
+        self.assertIn("problem: blob %s: image: missing" % lost, r.stdout)
+
     # ---- damage ----
 
     def test_damaged_backup_is_reported_and_refused(self):
