@@ -37,6 +37,10 @@ int cmd_user(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 /* tessera data keygen / rotate-key: encryption at rest, offline (cmd_data.c). */
 int cmd_data(int argc, char **argv);
+/* tessera backup / restore / verify: backup and recovery (cmd_backup.c). */
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 /* The operation list as JSON, as `tessera ops --json` prints it. Caller frees. */
 char *cli_ops_json(void);
 

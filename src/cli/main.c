@@ -30,6 +30,9 @@ static void usage(FILE *f) {
             "  tessera token issue --user NAME | list [--user NAME] | revoke ID [--data DIR]\n"
             "  tessera data keygen FILE\n"
             "  tessera data rotate-key [--data DIR] [--old-key FILE] [--new-key FILE]\n"
+            "  tessera backup [--data DIR] [--store URL] DEST\n"
+            "  tessera restore SRC --data DIR [--snapshot NAME] [--store URL]\n"
+            "  tessera verify (--data DIR [--store URL] | --backup SRC) [--json]\n"
             "  tessera version\n\n"
             "Pipelines: 'grayscale|gaussian-blur:sigma=2|canny:low=100,high=200'\n"
             "or JSON: '[{\"op\":\"grayscale\"},{\"op\":\"canny\",\"low\":100}]',\n"
@@ -96,6 +99,12 @@ int main(int argc, char **argv) {
         return cmd_token(argc - 1, argv + 1);
     if (!strcmp(cmd, "data"))
         return cmd_data(argc - 1, argv + 1);
+    if (!strcmp(cmd, "backup"))
+        return cmd_backup(argc - 1, argv + 1);
+    if (!strcmp(cmd, "restore"))
+        return cmd_restore(argc - 1, argv + 1);
+    if (!strcmp(cmd, "verify"))
+        return cmd_verify(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("tessera %s\n", TESSERA_VERSION);
         return EXIT_OK;

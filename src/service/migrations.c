@@ -122,3 +122,19 @@ const tsr_store_migration tsr_store_migrations[] = {
     {4, v4},
 };
 const size_t tsr_store_migration_count = sizeof tsr_store_migrations / sizeof *tsr_store_migrations;
+
+/* Every blob a database of schema `version` refers to, as rows (id, kind,
+ * plaintext SHA-256 or NULL, plaintext bytes or NULL). A migration that adds
+ * a blob column adds it here and to the garbage collection's lookup
+ * (blobstore.c), or backups would leave its blobs out. */
+const char *tsr_store_blob_refs_sql(int version) {
+    static const char images[] = "SELECT blob, 'image', sha256, bytes FROM images UNION ALL "
+                                 "SELECT result_blob, 'result', NULL, result_bytes FROM job_items "
+                                 "WHERE result_blob IS NOT NULL";
+    static const char thumbs[] = "SELECT blob, 'image', sha256, bytes FROM images UNION ALL "
+                                 "SELECT result_blob, 'result', NULL, result_bytes FROM job_items "
+                                 "WHERE result_blob IS NOT NULL UNION ALL "
+                                 "SELECT thumb_blob, 'thumbnail', NULL, NULL FROM images "
+                                 "WHERE thumb_blob IS NOT NULL";
+    return version >= 3 ? thumbs : images;
+}
