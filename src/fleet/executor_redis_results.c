@@ -181,6 +181,8 @@ static void apply_tile(redis_exec *x, rbatch *rb, int tile, const result_parts *
     int got = -1;
     double cpu = 0;
     buf->len = 0;
+    if (b->moved)
+        b->moved(b->done_user, p->len);
     tsr_status st = TSR_ERR_CORRUPT;
     const uint8_t *bytes = NULL;
     size_t len = 0;

@@ -10,6 +10,7 @@
 
 #include "server/ratelimit.h"
 #include "server/server.h"
+#include "service/prices.h"
 
 #define JSON_BODY_MAX    (1u << 20) /* bytes of a JSON request body */
 #define UPLOAD_PARTS_MAX 256        /* files in one multipart upload */
@@ -181,6 +182,9 @@ int auth_check(request *r, const route *rt, enum MHD_Result *result);
 json_t *image_json(const tsr_store_image *im);
 /* A job object: store row plus live progress when the scheduler holds it. */
 json_t *job_json(tsr_server *srv, const tsr_store_job *job);
+/* {"currency","compute","transfer","storage_month","total"} of `u` under
+ * `prices`; JSON null when there is no price table. */
+json_t *cost_json(const tsr_prices *prices, const tsr_job_usage *u);
 
 /* ---- upload.c ---- */
 /* Starts an upload from the request headers; replies itself (415, 413) and

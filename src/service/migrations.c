@@ -86,9 +86,18 @@ static const char v3[] = "ALTER TABLE images ADD COLUMN thumb_blob TEXT;"
                          "CREATE INDEX images_thumb ON images(thumb_blob);"
                          "ALTER TABLE jobs ADD COLUMN name TEXT;";
 
+/* Cost accounting: what each job used besides CPU time (tsr_job_usage). */
+static const char v4[] = "ALTER TABLE jobs ADD COLUMN gpu_seconds REAL NOT NULL DEFAULT 0;"
+                         "ALTER TABLE jobs ADD COLUMN read_bytes INTEGER NOT NULL DEFAULT 0;"
+                         "ALTER TABLE jobs ADD COLUMN written_bytes INTEGER NOT NULL DEFAULT 0;"
+                         "ALTER TABLE jobs ADD COLUMN network_bytes INTEGER NOT NULL DEFAULT 0;"
+                         "ALTER TABLE jobs ADD COLUMN peak_pixels INTEGER NOT NULL DEFAULT 0;"
+                         "CREATE INDEX jobs_finished ON jobs(finished);";
+
 const tsr_store_migration tsr_store_migrations[] = {
     {1, v1},
     {2, v2},
     {3, v3},
+    {4, v4},
 };
 const size_t tsr_store_migration_count = sizeof tsr_store_migrations / sizeof *tsr_store_migrations;

@@ -631,7 +631,8 @@ static void test_jobs(void) {
     int changed = 0;
     CHECK_EQ_INT(tsr_store_job_set_state(s, ctx, id, TSR_JOB_RUNNING, NULL, &changed), TSR_OK);
     CHECK_EQ_INT(changed, 1);
-    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, id, 4, 12, 1.5), TSR_OK);
+    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, id, 4, 12, &(tsr_job_usage){.cpu_seconds = 1.5}),
+                 TSR_OK);
     CHECK_EQ_INT(tsr_store_job_item_set_state(s, ctx, id, 0, TSR_JOB_RUNNING, NULL, &changed),
                  TSR_OK);
     CHECK_EQ_INT(changed, 1);
@@ -657,14 +658,16 @@ static void test_jobs(void) {
     int found = 0;
     CHECK_EQ_INT(tsr_store_job_delete(s, ctx, &alice, id, &found), TSR_ERR_USAGE);
     tsr_ctx_reset(ctx);
-    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, id, 12, 12, 3.0), TSR_OK);
+    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, id, 12, 12, &(tsr_job_usage){.cpu_seconds = 3.0}),
+                 TSR_OK);
     CHECK_EQ_INT(
         tsr_store_job_set_state(s, ctx, id, TSR_JOB_FAILED, "1 of 2 images failed", &changed),
         TSR_OK);
     CHECK_EQ_INT(changed, 1);
     CHECK_EQ_INT(tsr_store_job_set_state(s, ctx, id, TSR_JOB_RUNNING, NULL, &changed), TSR_OK);
-    CHECK_EQ_INT(changed, 0);                                             /* terminal is final */
-    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, id, 1, 12, 9.0), TSR_OK); /* ignored */
+    CHECK_EQ_INT(changed, 0); /* terminal is final */
+    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, id, 1, 12, &(tsr_job_usage){.cpu_seconds = 9.0}),
+                 TSR_OK); /* ignored */
 
     CHECK_EQ_INT(tsr_store_job_get(s, ctx, &alice, id, &job), TSR_OK);
     CHECK(job != NULL);
@@ -672,7 +675,7 @@ static void test_jobs(void) {
         CHECK_EQ_INT(job->state, TSR_JOB_FAILED);
         CHECK(job->error && strcmp(job->error, "1 of 2 images failed") == 0);
         CHECK_EQ_INT(job->tiles_done, 12);
-        CHECK(job->cpu_seconds == 3.0);
+        CHECK(job->usage.cpu_seconds == 3.0);
         CHECK(job->started > 0 && job->finished >= job->started);
         tsr_store_job_item *i0 = &job->items[0], *i1 = &job->items[1];
         CHECK_EQ_INT(i0->state, TSR_JOB_SUCCEEDED);
@@ -744,7 +747,9 @@ static void test_resume_after_restart(void) {
     CHECK_EQ_INT(tsr_store_job_set_state(s, ctx, ids[1], TSR_JOB_RUNNING, NULL, NULL), TSR_OK);
     CHECK_EQ_INT(tsr_store_job_item_set_state(s, ctx, ids[1], 1, TSR_JOB_RUNNING, NULL, NULL),
                  TSR_OK);
-    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, ids[1], 3, 10, 0.5), TSR_OK);
+    CHECK_EQ_INT(
+        tsr_store_job_progress(s, ctx, ids[1], 3, 10, &(tsr_job_usage){.cpu_seconds = 0.5}),
+        TSR_OK);
     CHECK_EQ_INT(tsr_store_job_set_state(s, ctx, ids[2], TSR_JOB_CANCELLED, NULL, NULL), TSR_OK);
     tsr_store_close(s); /* as after a crash: nothing finished the running job */
 
@@ -884,7 +889,9 @@ static void *worker(void *p) {
             tsr_store_job_set_state(arg->store, ctx, id, TSR_JOB_RUNNING, NULL, &changed) != TSR_OK;
         arg->failures += !changed;
         for (int t = 1; t <= 5; t++)
-            arg->failures += tsr_store_job_progress(arg->store, ctx, id, t, 5, t * 0.1) != TSR_OK;
+            arg->failures +=
+                tsr_store_job_progress(arg->store, ctx, id, t, 5,
+                                       &(tsr_job_usage){.cpu_seconds = t * 0.1}) != TSR_OK;
         arg->failures += tsr_store_job_item_set_state(arg->store, ctx, id, 0, TSR_JOB_SUCCEEDED,
                                                       NULL, NULL) != TSR_OK;
         arg->failures +=
