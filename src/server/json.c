@@ -54,13 +54,7 @@ static void usage_json(tsr_server *srv, json_t *o, const tsr_job_usage *u,
     double wall = job->started && job->finished && job->finished >= job->started
                       ? (double)(job->finished - job->started) / 1000.0
                       : 0;
-    json_object_set_new(o, "usage",
-                        json_pack("{s:f, s:f, s:I, s:I, s:I, s:f, s:I}", "cpu_seconds",
-                                  u->cpu_seconds, "gpu_seconds", u->gpu_seconds, "read_bytes",
-                                  (json_int_t)u->read_bytes, "written_bytes",
-                                  (json_int_t)u->written_bytes, "network_bytes",
-                                  (json_int_t)u->network_bytes, "wall_seconds", wall, "peak_pixels",
-                                  (json_int_t)u->peak_pixels));
+    json_object_set_new(o, "usage", usage_json_of(u, wall));
     json_object_set_new(o, "cost", cost_json(srv->config.prices, u));
 }
 

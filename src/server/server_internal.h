@@ -185,6 +185,9 @@ json_t *job_json(tsr_server *srv, const tsr_store_job *job);
 /* {"currency","compute","transfer","storage_month","total"} of `u` under
  * `prices`; JSON null when there is no price table. */
 json_t *cost_json(const tsr_prices *prices, const tsr_job_usage *u);
+/* {"cpu_seconds","gpu_seconds","read_bytes","written_bytes","network_bytes",
+ * "wall_seconds","peak_pixels"} (routes_usage.c). */
+json_t *usage_json_of(const tsr_job_usage *u, double wall_seconds);
 
 /* ---- upload.c ---- */
 /* Starts an upload from the request headers; replies itself (415, 413) and
@@ -236,6 +239,7 @@ enum MHD_Result h_job_events(request *r);
 enum MHD_Result h_job_result(request *r);
 enum MHD_Result h_job_item_result(request *r);
 enum MHD_Result h_workers(request *r);
+enum MHD_Result h_usage(request *r);
 enum MHD_Result h_users_create(request *r);
 enum MHD_Result h_users_list(request *r);
 enum MHD_Result h_user_get(request *r);
