@@ -12,7 +12,7 @@ static void usage(FILE *f) {
             "  tessera process -p PIPELINE IN... -o OUT_OR_DIR [--format F] [--quality Q]\n"
             "                  [--threads N] [--tile N] [--report FILE.json]\n"
             "  tessera info FILE... [--json]\n"
-            "  tessera ops [--json]\n"
+            "  tessera ops [--presets] [--json]\n"
             "  tessera serve [--listen HOST:PORT] [--data DIR] [--threads N] [--runners N]\n"
             "                [--max-upload-bytes N] [--pixel-budget N] [--max-active-jobs N]\n"
             "  tessera worker --redis URL [--threads N] [--cluster NAME] [--backend cpu]\n"
@@ -32,7 +32,8 @@ static void usage(FILE *f) {
             "  tessera data rotate-key [--data DIR] [--old-key FILE] [--new-key FILE]\n"
             "  tessera version\n\n"
             "Pipelines: 'grayscale|gaussian-blur:sigma=2|canny:low=100,high=200'\n"
-            "or JSON: '[{\"op\":\"grayscale\"},{\"op\":\"canny\",\"low\":100}]'.\n"
+            "or JSON: '[{\"op\":\"grayscale\"},{\"op\":\"canny\",\"low\":100}]',\n"
+            "or a preset: 'preset:edge-detection' (tessera ops --presets).\n"
             "Exit codes: 0 ok, 2 bad usage, 3 bad input, 4 i/o or internal error.\n",
             TESSERA_VERSION);
 }

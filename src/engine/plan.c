@@ -279,7 +279,8 @@ static bool device_takes(const tsr_accel *accel, const tsr_op *ops, int count,
 }
 
 tsr_status tsr_stage_run_tile(const tsr_plan *plan, const tsr_stage *s, const tsr_region *in,
-                              const tsr_region *out, int index, tsr_scratch *scratch) {
+                              const tsr_region *out, int index, tsr_scratch *scratch,
+                              const tsr_ctx *cancel) {
     enum { MAX_STAGE_OPS = 2 * TSR_PIPELINE_MAX_OPS + 1 };
     tsr_rect rects[MAX_STAGE_OPS + 1];
     const tsr_op *ops = plan->ops + s->first;
@@ -310,6 +311,8 @@ tsr_status tsr_stage_run_tile(const tsr_plan *plan, const tsr_stage *s, const ts
     for (int k = 0; k < s->count; k++) {
         const tsr_op *op = &ops[k];
         tsr_region dst;
+        if (k && cancel && tsr_ctx_cancelled(cancel))
+            return TSR_ERR_CANCELLED;
         if (k == s->count - 1) {
             if (!tsr_rect_contains(out->rect, rects[k + 1]))
                 return TSR_ERR_INTERNAL;

@@ -29,7 +29,9 @@ tsr_status tsr_run_apply_task(void *arg, size_t task, int worker) {
     run_state *rs = arg;
     double t0 = tsr_clock_thread_cpu_s(), w0 = tsr_clock_mono_s();
     tsr_status st = tsr_stage_run_tile(rs->plan, rs->stage, &rs->in_region, &rs->out_region,
-                                       rs->task_base + (int)task, &rs->scratch[worker]);
+                                       rs->task_base + (int)task, &rs->scratch[worker], rs->ctx);
+    if (st == TSR_ERR_CANCELLED)
+        return st; /* the run says "cancelled" once */
     if (!st && rs->scratch[worker].on_device)
         tsr_run_device_time(rs, tsr_clock_mono_s() - w0);
     if (st) {

@@ -48,6 +48,7 @@ EXPECTED_ROUTES = {
     ("GET", "/api/v1/images/{id}"), ("DELETE", "/api/v1/images/{id}"),
     ("GET", "/api/v1/images/{id}/content"),
     ("GET", "/api/v1/images/{id}/thumbnail"), ("POST", "/api/v1/images/delete"),
+    ("POST", "/api/v1/images/{id}/preview"), ("GET", "/api/v1/presets"),
     ("POST", "/api/v1/jobs/{id}/rerun"),
     ("GET", "/api/v1/operations"),
     ("POST", "/api/v1/pipelines/validate"),

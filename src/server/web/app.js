@@ -19,6 +19,8 @@
  *   fields.js    errors next to their field
  *   library.js   the image library: thumbnails, search, paging, delete
  *   history.js   past jobs: names, durations, sizes, filter, rerun, delete
+ *   params.js    a step's parameter controls   presets.js  "Start from a preset"
+ *   preview.js   the live preview beside the editor
  *
  * Stable hooks for browser tests (Playwright). Ids in index.html:
  *   #signin-form, #token-input, #signin-button, #signout-button, #auth-status
@@ -30,7 +32,11 @@
  *   #library-notice (a duplicate upload's notice), #library-search,
  *     #library-all, #library-none, #library-delete, #library-prev,
  *     #library-next, #library-page
+ *   #preset-select (GET /presets; picking one replaces the steps and checks
+ *     them), #preset-description
  *   #op-select, #add-step-button, #op-summary, #steps-list
+ *   #preview-panel (data-state idle|updating|ready|error), #preview-image
+ *     (data-key: the image id and pipeline it shows), #preview-status
  *   #output-format, #output-quality
  *   #check-button, #confirm-panel, #confirm-summary, #pipeline-text, #run-button
  *   #job-panel (data-job-id, data-state: submitting while the job is
@@ -71,6 +77,8 @@
  * never reach the server.
  */
 import { setupJobs } from './js/jobs.js';
+import { setupPresets } from './js/presets.js';
+import { setupPreview } from './js/preview.js';
 import { setupRun } from './js/run.js';
 import { resumeSession, setupSignIn } from './js/signin.js';
 import { setupSteps } from './js/steps.js';
@@ -79,6 +87,8 @@ import { setupUploads } from './js/uploads.js';
 function start() {
     setupSignIn();
     setupSteps();
+    setupPresets();
+    setupPreview();
     setupRun();
     setupJobs();
     setupUploads();

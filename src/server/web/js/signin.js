@@ -2,13 +2,14 @@
  * Signing in and out: the token form (#signin-form), a token handed over
  * in the URL fragment (#token=..., moved into sessionStorage and removed
  * from the address bar), GET /operations as the token's test, then loading
- * every screen; signing out (also on any 401) stops them and clears the token.
+ * every screen (presets included); signing out (also on any 401) stops them and clears the token.
  */
 import { forgetAccount, loadAccount } from './account.js';
 import { API, ApiError, getJson } from './api.js';
 import { byId } from './dom.js';
 import { loadJobs, stopFollowing } from './jobs.js';
 import { report, say, showError, whenUnauthorized } from './messages.js';
+import { loadPresets } from './presets.js';
 import { state } from './state.js';
 import { fillOperations } from './steps.js';
 import { loadStoredImages } from './uploads.js';
@@ -44,6 +45,7 @@ async function signIn(token) {
     showError('');
     showSignedIn(true);
     fillOperations();
+    loadPresets();
     say(`Signed in. ${state.ops.length} operations available.`);
     loadStoredImages();
     loadJobs();
