@@ -185,6 +185,14 @@ static void account_metrics(tsr_server *srv, tsr_ctx *ctx, tsr_buffer *buf, int 
     }
 }
 
+/* The fleet's, the executor's, the device's and the accounts' metrics. */
+static void component_metrics(tsr_server *srv, tsr_ctx *ctx, tsr_buffer *buf, int *bad) {
+    fleet_metrics(buf, bad, srv->config.workers);
+    backend_metrics(buf, bad, srv->config.backend);
+    account_metrics(srv, ctx, buf, bad);
+    executor_metrics(buf, bad, srv->config.fleet_exec);
+}
+
 enum MHD_Result h_metrics(request *r) {
     tsr_server *srv = r->srv;
     int64_t counts[TSR_JOB_STATE_COUNT] = {0};
@@ -229,10 +237,7 @@ enum MHD_Result h_metrics(request *r) {
         "# TYPE tessera_blob_integrity_failures_total counter\n"
         "tessera_blob_integrity_failures_total %llu\n",
         (unsigned long long)tsr_blob_integrity_failures(srv->store));
-    fleet_metrics(&buf, &bad, srv->config.workers);
-    backend_metrics(&buf, &bad, srv->config.backend);
-    account_metrics(srv, r->ctx, &buf, &bad);
-    executor_metrics(&buf, &bad, srv->config.fleet_exec);
+    component_metrics(srv, r->ctx, &buf, &bad);
     tsr_ratelimit_stats rs = {0};
     if (srv->rate)
         tsr_ratelimit_get_stats(srv->rate, &rs);
