@@ -40,6 +40,12 @@ typedef struct tsr_run_options {
     /* may be NULL (the CPU): a device fused stages run on where it takes
      * them (engine/accel.h; the OpenCL backend). Output bytes are the same. */
     const struct tsr_accel *accel;
+    /* may be NULL: wall seconds of each tile the device (accel) computed
+     * (cost accounting: device time; tile_done still gets the host's CPU) */
+    tsr_tile_fn device_done;
+    /* may be NULL: bytes a remote executor moved for this run (tasks sent
+     * to workers and results read back), called from its threads */
+    void (*moved)(void *user, uint64_t bytes);
 } tsr_run_options;
 
 #define TSR_DEFAULT_TILE 256

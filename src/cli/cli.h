@@ -27,6 +27,8 @@ int cmd_worker(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
+/* tessera usage: finished jobs' usage and cost by day and account. */
+int cmd_usage(int argc, char **argv);
 /* The image library and job history of a server (cmd_library.c): tessera
  * images list/delete, tessera jobs list/rerun/delete. */
 int cmd_images(int argc, char **argv);

@@ -19,6 +19,8 @@ static void usage(FILE *f) {
             "  tessera submit [--server URL] [--token T] -p PIPELINE FILE... -o DIR\n"
             "                 [--format F] [--quality Q] [--no-wait]\n"
             "  tessera status [--server URL] [--token T] [--json] [JOB_ID]\n"
+            "  tessera usage [--server URL] [--token T] [--json] [--from DATE] [--to DATE]\n"
+            "                [--account NAME|all]\n"
             "  tessera fetch [--server URL] [--token T] JOB_ID -o DIR\n"
             "  tessera images [list] [--search TEXT] [--limit N] [--offset N] [--json]\n"
             "  tessera images delete ID...\n"
@@ -89,6 +91,8 @@ int main(int argc, char **argv) {
         return cmd_status(argc - 1, argv + 1);
     if (!strcmp(cmd, "fetch"))
         return cmd_fetch(argc - 1, argv + 1);
+    if (!strcmp(cmd, "usage"))
+        return cmd_usage(argc - 1, argv + 1);
     if (!strcmp(cmd, "images"))
         return cmd_images(argc - 1, argv + 1);
     if (!strcmp(cmd, "jobs"))

@@ -287,13 +287,16 @@ tsr_status tsr_stage_run_tile(const tsr_plan *plan, const tsr_stage *s, const ts
     rects[s->count] = tsr_stage_tile_rect(plan, s, index);
     for (int k = s->count - 1; k >= 0; k--)
         rects[k] = op_need(&ops[k], rects[k + 1]);
+    scratch->on_device = 0;
     if (scratch->accel && device_takes(scratch->accel, ops, s->count, rects)) {
         if (!tsr_rect_contains(in->rect, rects[0]) ||
             !tsr_rect_contains(out->rect, rects[s->count]))
             return TSR_ERR_INTERNAL;
         tsr_status st = scratch->accel->vt->run_tile(scratch->accel, ops, s->count, rects, in, out);
-        if (!st)
+        if (!st) {
+            scratch->on_device = 1;
             return TSR_OK;
+        }
         scratch->accel->vt->fell_back(scratch->accel, ops[0].desc->name, st);
     }
     static uint8_t empty_pixel[TSR_MAX_BANDS];

@@ -37,6 +37,7 @@ typedef struct tsr_scratch {
     uint8_t *buf[2];        /* ping-pong intermediates */
     size_t size[2];         /* bytes allocated in each */
     const tsr_accel *accel; /* NULL: the CPU only; not owned */
+    int on_device;          /* whether the last tile ran on the device */
 } tsr_scratch;
 
 void tsr_scratch_release(tsr_scratch *s);

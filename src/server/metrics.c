@@ -2,6 +2,7 @@
  * store, tile and job histograms from the scheduler, HTTP counters from
  * the server (route = the pattern, never the raw path). */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,6 +225,47 @@ static void http_metrics(tsr_buffer *buf, int *bad, tsr_server *srv) {
     pthread_mutex_unlock(&srv->metrics_lock);
 }
 
+typedef struct account_lines {
+    tsr_buffer *buf;
+    int *bad;
+    tsr_buffer series[6]; /* one block of samples per metric */
+} account_lines;
+
+static const char *const account_metric[6][2] = {
+    {"tessera_account_jobs_finished_total", "Finished jobs by account."},
+    {"tessera_account_cpu_seconds_total", "CPU seconds of finished jobs by account."},
+    {"tessera_account_gpu_seconds_total", "OpenCL device seconds of finished jobs by account."},
+    {"tessera_account_store_read_bytes_total", "Store bytes finished jobs read, by account."},
+    {"tessera_account_store_written_bytes_total", "Store bytes finished jobs wrote, by account."},
+    {"tessera_account_network_bytes_total",
+     "Bytes finished jobs moved to and from workers, by account."},
+};
+
+static void account_row(void *user, const tsr_usage_row *row) {
+    account_lines *l = user;
+    const tsr_job_usage *u = &row->usage;
+    double v[6] = {(double)row->jobs,     u->cpu_seconds,           u->gpu_seconds,
+                   (double)u->read_bytes, (double)u->written_bytes, (double)u->network_bytes};
+    for (int i = 0; i < 6; i++)
+        add(&l->series[i], l->bad, "%s{account=\"%s\"} %.6g\n", account_metric[i][0], row->account,
+            v[i]);
+}
+
+/* What finished jobs used, per account, from the store (all time). */
+static void account_metrics(tsr_server *srv, tsr_ctx *ctx, tsr_buffer *buf, int *bad) {
+    account_lines l = {.buf = buf, .bad = bad};
+    tsr_usage_query q = {.from_ms = 0, .to_ms = INT64_MAX, .by_account = 1};
+    if (tsr_store_usage_report(srv->store, ctx, &q, account_row, &l))
+        *bad = 1;
+    for (int i = 0; i < 6; i++) {
+        add(buf, bad, "# HELP %s %s\n# TYPE %s counter\n", account_metric[i][0],
+            account_metric[i][1], account_metric[i][0]);
+        if (l.series[i].len && tsr_buffer_append(buf, l.series[i].data, l.series[i].len))
+            *bad = 1;
+        tsr_buffer_free(&l.series[i]);
+    }
+}
+
 enum MHD_Result h_metrics(request *r) {
     tsr_server *srv = r->srv;
     int64_t counts[TSR_JOB_STATE_COUNT] = {0};
@@ -276,6 +318,7 @@ enum MHD_Result h_metrics(request *r) {
     fleet_metrics(&buf, &bad, srv->config.workers);
     backend_metrics(&buf, &bad, srv->config.backend);
     executor_metrics(&buf, &bad, srv->config.fleet_exec);
+    account_metrics(srv, r->ctx, &buf, &bad);
     http_metrics(&buf, &bad, srv);
     if (bad) {
         tsr_buffer_free(&buf);

@@ -29,6 +29,7 @@ const route server_routes[] = {
     {"GET", "/api/v1/jobs/{id}/result/{image}", h_job_item_result, ACCESS_VIEWER, BODY_NONE},
     {"GET", "/api/v1/feedback", h_feedback_list, ACCESS_ADMIN, BODY_NONE},
     {"GET", "/api/v1/workers", h_workers, ACCESS_ADMIN, BODY_NONE},
+    {"GET", "/api/v1/usage", h_usage, ACCESS_VIEWER, BODY_NONE},
     {"POST", "/api/v1/users", h_users_create, ACCESS_ADMIN, BODY_JSON},
     {"GET", "/api/v1/users", h_users_list, ACCESS_ADMIN, BODY_NONE},
     {"GET", "/api/v1/users/{id}", h_user_get, ACCESS_VIEWER, BODY_NONE},

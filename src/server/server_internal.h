@@ -10,6 +10,7 @@
 
 #include "server/ratelimit.h"
 #include "server/server.h"
+#include "service/prices.h"
 #include "service/store_feedback.h"
 #include "util/clock.h"
 
@@ -243,6 +244,12 @@ int auth_check(request *r, const route *rt, enum MHD_Result *result);
 json_t *image_json(const tsr_store_image *im);
 /* A job object: store row plus live progress when the scheduler holds it. */
 json_t *job_json(tsr_server *srv, const tsr_store_job *job);
+/* {"currency","compute","transfer","storage_month","total"} of `u` under
+ * `prices`; JSON null when there is no price table. */
+json_t *cost_json(const tsr_prices *prices, const tsr_job_usage *u);
+/* {"cpu_seconds","gpu_seconds","read_bytes","written_bytes","network_bytes",
+ * "wall_seconds","peak_pixels"} (routes_usage.c). */
+json_t *usage_json_of(const tsr_job_usage *u, double wall_seconds);
 
 /* ---- routes_feedback.c ---- */
 /* The feedback object of the API (admin lists, the POST answer). */
@@ -312,6 +319,7 @@ enum MHD_Result h_job_events(request *r);
 enum MHD_Result h_job_result(request *r);
 enum MHD_Result h_job_item_result(request *r);
 enum MHD_Result h_workers(request *r);
+enum MHD_Result h_usage(request *r);
 enum MHD_Result h_users_create(request *r);
 enum MHD_Result h_users_list(request *r);
 enum MHD_Result h_user_get(request *r);

@@ -59,7 +59,7 @@ typedef struct tsr_job_live {
     int64_t tiles_total; /* tiles of all images (0 while planning) */
     double percent;      /* 0..100 */
     double eta_seconds;  /* estimated time left; -1 when unknown */
-    double cpu_seconds;  /* CPU time spent so far */
+    tsr_job_usage usage; /* what it used so far (CPU time, bytes...) */
     uint64_t version;    /* bumped on every change; for waiters */
 } tsr_job_live;
 

@@ -115,11 +115,16 @@ static const char v4[] = "CREATE TABLE feedback("
                          " count INTEGER NOT NULL CHECK (count >= 0),"
                          " PRIMARY KEY (op, rating)) WITHOUT ROWID;";
 
+/* Cost accounting: what each job used besides CPU time (tsr_job_usage). */
+static const char v5[] = "ALTER TABLE jobs ADD COLUMN gpu_seconds REAL NOT NULL DEFAULT 0;"
+                         "ALTER TABLE jobs ADD COLUMN read_bytes INTEGER NOT NULL DEFAULT 0;"
+                         "ALTER TABLE jobs ADD COLUMN written_bytes INTEGER NOT NULL DEFAULT 0;"
+                         "ALTER TABLE jobs ADD COLUMN network_bytes INTEGER NOT NULL DEFAULT 0;"
+                         "ALTER TABLE jobs ADD COLUMN peak_pixels INTEGER NOT NULL DEFAULT 0;"
+                         "CREATE INDEX jobs_finished ON jobs(finished);";
+
 const tsr_store_migration tsr_store_migrations[] = {
-    {1, v1},
-    {2, v2},
-    {3, v3},
-    {4, v4},
+    {1, v1}, {2, v2}, {3, v3}, {4, v4}, {5, v5},
 };
 const size_t tsr_store_migration_count = sizeof tsr_store_migrations / sizeof *tsr_store_migrations;
 

@@ -11,7 +11,8 @@
 #define JOB_COLUMNS                                                                                \
     "id, owner, pipeline_json, pipeline_text, op_versions, output_format, quality, state, "        \
     "tiles_done, tiles_total, created, coalesce(started, 0), coalesce(finished, 0), error, "       \
-    "cpu_seconds, (SELECT count(*) FROM job_items i WHERE i.job = jobs.id), coalesce(name, '')"
+    "cpu_seconds, (SELECT count(*) FROM job_items i WHERE i.job = jobs.id), coalesce(name, ''), "  \
+    "gpu_seconds, read_bytes, written_bytes, network_bytes, peak_pixels"
 
 #define ITEM_COLUMNS                                                                               \
     "image, position, state, result_blob, result_bytes, result_format, width, height, error, "     \
@@ -66,9 +67,14 @@ static tsr_status read_job(sqlite3_stmt *st, tsr_ctx *ctx, tsr_store_job *job) {
     job->started = sqlite3_column_int64(st, 11);
     job->finished = sqlite3_column_int64(st, 12);
     job->error = tsr_store_column_strdup(st, 13, &oom);
-    job->cpu_seconds = sqlite3_column_double(st, 14);
+    job->usage.cpu_seconds = sqlite3_column_double(st, 14);
     job->item_count = (size_t)sqlite3_column_int64(st, 15);
     tsr_store_column_text(st, 16, job->name, sizeof job->name);
+    job->usage.gpu_seconds = sqlite3_column_double(st, 17);
+    job->usage.read_bytes = sqlite3_column_int64(st, 18);
+    job->usage.written_bytes = sqlite3_column_int64(st, 19);
+    job->usage.network_bytes = sqlite3_column_int64(st, 20);
+    job->usage.peak_pixels = sqlite3_column_int64(st, 21);
     return oom ? tsr_error(ctx, TSR_ERR_NOMEM, "store: out of memory reading a job") : TSR_OK;
 }
 

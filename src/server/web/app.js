@@ -43,7 +43,7 @@
  *   #job-panel (data-job-id, data-state: submitting while the job is
  *     being created, then the job's state), #progress (role=progressbar,
  *     aria-valuenow 0..100) with #progress-bar inside, #progress-text,
- *   #job-state, #job-errors, #cancel-button
+ *   #job-state, #job-errors, #cancel-button, #job-usage (what a finished job used and cost)
  *   #job-connection ("reconnecting…" while the server does not answer; then
  *     #job-panel has data-connection="reconnecting")
  *   #results-section, #results, #download-button, #download-message

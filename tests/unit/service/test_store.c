@@ -112,7 +112,7 @@ static void test_open_migrations_idempotent(void) {
     tsr_ctx *ctx = tsr_ctx_new();
     make_data_dir(dir, sizeof dir);
     tsr_store *s = open_store(ctx, dir);
-    CHECK_EQ_INT(tsr_store_schema_version(s), 4);
+    CHECK_EQ_INT(tsr_store_schema_version(s), 5);
     make_user(s, ctx, "alice", TSR_ROLE_USER);
     /* A second open of the same directory is refused while the first holds it. */
     tsr_store *second = NULL;
@@ -124,7 +124,7 @@ static void test_open_migrations_idempotent(void) {
     for (int i = 0; i < 2; i++) {
         int64_t n = 0;
         s = open_store(ctx, dir);
-        CHECK_EQ_INT(tsr_store_schema_version(s), 4);
+        CHECK_EQ_INT(tsr_store_schema_version(s), 5);
         CHECK_EQ_INT(tsr_store_user_count(s, ctx, &n), TSR_OK);
         CHECK_EQ_INT(n, 1);
         tsr_store_close(s);
@@ -264,7 +264,7 @@ static void test_quota_overrides(void) {
                   "DROP TABLE feedback; DROP TABLE feedback_counts;"
                   "UPDATE schema_version SET version = 1;");
     s = open_store(ctx, dir);
-    CHECK_EQ_INT(tsr_store_schema_version(s), 4);
+    CHECK_EQ_INT(tsr_store_schema_version(s), 5);
     CHECK_EQ_INT(tsr_store_user_get(s, ctx, alice.id, &u, &found), TSR_OK);
     CHECK(found && !strcmp(u.name, "alice") && !u.quota_bytes.set && !u.quota_jobs.set);
     CHECK_EQ_INT(tsr_store_user_set_quota(s, ctx, alice.id, true, 7, false, 0, &found), TSR_OK);
@@ -632,7 +632,8 @@ static void test_jobs(void) {
     int changed = 0;
     CHECK_EQ_INT(tsr_store_job_set_state(s, ctx, id, TSR_JOB_RUNNING, NULL, &changed), TSR_OK);
     CHECK_EQ_INT(changed, 1);
-    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, id, 4, 12, 1.5), TSR_OK);
+    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, id, 4, 12, &(tsr_job_usage){.cpu_seconds = 1.5}),
+                 TSR_OK);
     CHECK_EQ_INT(tsr_store_job_item_set_state(s, ctx, id, 0, TSR_JOB_RUNNING, NULL, &changed),
                  TSR_OK);
     CHECK_EQ_INT(changed, 1);
@@ -658,14 +659,16 @@ static void test_jobs(void) {
     int found = 0;
     CHECK_EQ_INT(tsr_store_job_delete(s, ctx, &alice, id, &found), TSR_ERR_USAGE);
     tsr_ctx_reset(ctx);
-    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, id, 12, 12, 3.0), TSR_OK);
+    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, id, 12, 12, &(tsr_job_usage){.cpu_seconds = 3.0}),
+                 TSR_OK);
     CHECK_EQ_INT(
         tsr_store_job_set_state(s, ctx, id, TSR_JOB_FAILED, "1 of 2 images failed", &changed),
         TSR_OK);
     CHECK_EQ_INT(changed, 1);
     CHECK_EQ_INT(tsr_store_job_set_state(s, ctx, id, TSR_JOB_RUNNING, NULL, &changed), TSR_OK);
-    CHECK_EQ_INT(changed, 0);                                             /* terminal is final */
-    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, id, 1, 12, 9.0), TSR_OK); /* ignored */
+    CHECK_EQ_INT(changed, 0); /* terminal is final */
+    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, id, 1, 12, &(tsr_job_usage){.cpu_seconds = 9.0}),
+                 TSR_OK); /* ignored */
 
     CHECK_EQ_INT(tsr_store_job_get(s, ctx, &alice, id, &job), TSR_OK);
     CHECK(job != NULL);
@@ -673,7 +676,7 @@ static void test_jobs(void) {
         CHECK_EQ_INT(job->state, TSR_JOB_FAILED);
         CHECK(job->error && strcmp(job->error, "1 of 2 images failed") == 0);
         CHECK_EQ_INT(job->tiles_done, 12);
-        CHECK(job->cpu_seconds == 3.0);
+        CHECK(job->usage.cpu_seconds == 3.0);
         CHECK(job->started > 0 && job->finished >= job->started);
         tsr_store_job_item *i0 = &job->items[0], *i1 = &job->items[1];
         CHECK_EQ_INT(i0->state, TSR_JOB_SUCCEEDED);
@@ -745,7 +748,9 @@ static void test_resume_after_restart(void) {
     CHECK_EQ_INT(tsr_store_job_set_state(s, ctx, ids[1], TSR_JOB_RUNNING, NULL, NULL), TSR_OK);
     CHECK_EQ_INT(tsr_store_job_item_set_state(s, ctx, ids[1], 1, TSR_JOB_RUNNING, NULL, NULL),
                  TSR_OK);
-    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, ids[1], 3, 10, 0.5), TSR_OK);
+    CHECK_EQ_INT(
+        tsr_store_job_progress(s, ctx, ids[1], 3, 10, &(tsr_job_usage){.cpu_seconds = 0.5}),
+        TSR_OK);
     CHECK_EQ_INT(tsr_store_job_set_state(s, ctx, ids[2], TSR_JOB_CANCELLED, NULL, NULL), TSR_OK);
     tsr_store_close(s); /* as after a crash: nothing finished the running job */
 
@@ -885,7 +890,9 @@ static void *worker(void *p) {
             tsr_store_job_set_state(arg->store, ctx, id, TSR_JOB_RUNNING, NULL, &changed) != TSR_OK;
         arg->failures += !changed;
         for (int t = 1; t <= 5; t++)
-            arg->failures += tsr_store_job_progress(arg->store, ctx, id, t, 5, t * 0.1) != TSR_OK;
+            arg->failures +=
+                tsr_store_job_progress(arg->store, ctx, id, t, 5,
+                                       &(tsr_job_usage){.cpu_seconds = t * 0.1}) != TSR_OK;
         arg->failures += tsr_store_job_item_set_state(arg->store, ctx, id, 0, TSR_JOB_SUCCEEDED,
                                                       NULL, NULL) != TSR_OK;
         arg->failures +=

@@ -10,7 +10,7 @@ import { API, getJson, sendJson } from './api.js';
 import { byId, el } from './dom.js';
 import { hideFeedback, setupFeedback, showFeedback } from './feedback.js';
 import { TERMINAL, followJob } from './follow.js';
-import { duration, formatEta } from './format.js';
+import { duration, formatEta, shortBytes } from './format.js';
 import { loadHistory, setupHistory, updateHistoryRow } from './history.js';
 import { report, say, showError } from './messages.js';
 import { clearResults, downloadJob, showResults } from './results.js';
@@ -60,7 +60,24 @@ function showJob(job) {
         showError(`The job failed: ${errors[0]}`);
     byId('cancel-button').hidden = TERMINAL.includes(job.state);
     showFeedback(job);
+    byId('job-usage').textContent = usageText(job);
     updateHistoryRow(job);
+}
+
+/* What the job used, and its cost when the server has a price table. */
+function usageText(job) {
+    const u = job.usage;
+    if (!u || !TERMINAL.includes(job.state))
+        return '';
+    let text = `Used ${u.cpu_seconds.toFixed(2)} CPU s`;
+    if (u.gpu_seconds > 0)
+        text += `, ${u.gpu_seconds.toFixed(2)} GPU s`;
+    text += `, read ${shortBytes(u.read_bytes)}, wrote ${shortBytes(u.written_bytes)}`;
+    if (u.network_bytes > 0)
+        text += `, ${shortBytes(u.network_bytes)} to workers`;
+    if (job.cost)
+        text += ` · cost ${job.cost.total.toFixed(6)} ${job.cost.currency}`;
+    return text;
 }
 
 export function stopFollowing() {
@@ -81,6 +98,7 @@ export function resetJobPanel() {
     delete panel.dataset.jobId;
     byId('job-state').textContent = 'Starting the job…';
     byId('job-errors').replaceChildren();
+    byId('job-usage').textContent = '';
     byId('cancel-button').hidden = true;
     hideFeedback();
     showProgress({ state: 'submitting', percent: 0 });
