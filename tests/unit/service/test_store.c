@@ -256,13 +256,17 @@ static void test_quota_overrides(void) {
     CHECK(!u.quota_bytes.set && !u.quota_jobs.set);
     tsr_store_close(s);
     /* a store of schema version 1 (no quota columns, no version-3 columns, no
-     * feedback tables) is migrated at open */
-    raw_exec(dir, "DROP INDEX images_owner_sha; DROP INDEX images_thumb;"
-                  "ALTER TABLE images DROP COLUMN thumb_blob; ALTER TABLE jobs DROP COLUMN name;"
-                  "ALTER TABLE users DROP COLUMN quota_bytes;"
-                  "ALTER TABLE users DROP COLUMN quota_jobs;"
-                  "DROP TABLE feedback; DROP TABLE feedback_counts;"
-                  "UPDATE schema_version SET version = 1;");
+     * feedback tables, no usage columns) is migrated at open */
+    raw_exec(dir,
+             "DROP INDEX images_owner_sha; DROP INDEX images_thumb;"
+             "ALTER TABLE images DROP COLUMN thumb_blob; ALTER TABLE jobs DROP COLUMN name;"
+             "ALTER TABLE users DROP COLUMN quota_bytes;"
+             "ALTER TABLE users DROP COLUMN quota_jobs;"
+             "DROP TABLE feedback; DROP TABLE feedback_counts;"
+             "DROP INDEX jobs_finished; ALTER TABLE jobs DROP COLUMN gpu_seconds;"
+             "ALTER TABLE jobs DROP COLUMN read_bytes; ALTER TABLE jobs DROP COLUMN written_bytes;"
+             "ALTER TABLE jobs DROP COLUMN network_bytes; ALTER TABLE jobs DROP COLUMN peak_pixels;"
+             "UPDATE schema_version SET version = 1;");
     s = open_store(ctx, dir);
     CHECK_EQ_INT(tsr_store_schema_version(s), 5);
     CHECK_EQ_INT(tsr_store_user_get(s, ctx, alice.id, &u, &found), TSR_OK);
