@@ -228,10 +228,11 @@ static void http_metrics(tsr_buffer *buf, int *bad, tsr_server *srv) {
 typedef struct account_lines {
     tsr_buffer *buf;
     int *bad;
-    tsr_buffer series[6]; /* one block of samples per metric */
+    const tsr_prices *prices; /* NULL: no cost series */
+    tsr_buffer series[7];     /* one block of samples per metric */
 } account_lines;
 
-static const char *const account_metric[6][2] = {
+static const char *const account_metric[7][2] = {
     {"tessera_account_jobs_finished_total", "Finished jobs by account."},
     {"tessera_account_cpu_seconds_total", "CPU seconds of finished jobs by account."},
     {"tessera_account_gpu_seconds_total", "OpenCL device seconds of finished jobs by account."},
@@ -239,6 +240,8 @@ static const char *const account_metric[6][2] = {
     {"tessera_account_store_written_bytes_total", "Store bytes finished jobs wrote, by account."},
     {"tessera_account_network_bytes_total",
      "Bytes finished jobs moved to and from workers, by account."},
+    {"tessera_account_cost_total",
+     "Cost of finished jobs under the price table (serve --prices), by account."},
 };
 
 static void account_row(void *user, const tsr_usage_row *row) {
@@ -249,15 +252,19 @@ static void account_row(void *user, const tsr_usage_row *row) {
     for (int i = 0; i < 6; i++)
         add(&l->series[i], l->bad, "%s{account=\"%s\"} %.6g\n", account_metric[i][0], row->account,
             v[i]);
+    if (l->prices)
+        add(&l->series[6], l->bad, "%s{account=\"%s\",currency=\"%s\"} %.9g\n",
+            account_metric[6][0], row->account, l->prices->currency,
+            tsr_prices_cost(l->prices, u).total);
 }
 
 /* What finished jobs used, per account, from the store (all time). */
 static void account_metrics(tsr_server *srv, tsr_ctx *ctx, tsr_buffer *buf, int *bad) {
-    account_lines l = {.buf = buf, .bad = bad};
+    account_lines l = {.buf = buf, .bad = bad, .prices = srv->config.prices};
     tsr_usage_query q = {.from_ms = 0, .to_ms = INT64_MAX, .by_account = 1};
     if (tsr_store_usage_report(srv->store, ctx, &q, account_row, &l))
         *bad = 1;
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < (l.prices ? 7 : 6); i++) {
         add(buf, bad, "# HELP %s %s\n# TYPE %s counter\n", account_metric[i][0],
             account_metric[i][1], account_metric[i][0]);
         if (l.series[i].len && tsr_buffer_append(buf, l.series[i].data, l.series[i].len))

@@ -8,6 +8,17 @@
 
 #define MAX_FILE (64 * 1024)
 
+/* A currency is 1..15 letters or digits ("USD", "EUR", "credits"): it
+ * appears in answers and as a metric label. */
+static int currency_ok(const char *s) {
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+              (s[i] >= '0' && s[i] <= '9')))
+            return 0;
+    return n >= 1 && n < sizeof((tsr_prices *)0)->currency;
+}
+
 tsr_status tsr_prices_load(tsr_ctx *ctx, const char *path, tsr_prices *out) {
     memset(out, 0, sizeof *out);
     snprintf(out->currency, sizeof out->currency, "USD");
@@ -36,8 +47,7 @@ tsr_status tsr_prices_load(tsr_ctx *ctx, const char *path, tsr_prices *out) {
         size_t i = 0;
         while (i < sizeof fields / sizeof fields[0] && strcmp(key, fields[i].name))
             i++;
-        if (!strcmp(key, "currency") && json_is_string(v) &&
-            strlen(json_string_value(v)) < sizeof out->currency) {
+        if (!strcmp(key, "currency") && json_is_string(v) && currency_ok(json_string_value(v))) {
             snprintf(out->currency, sizeof out->currency, "%s", json_string_value(v));
         } else if (i < sizeof fields / sizeof fields[0] && json_is_number(v) &&
                    json_number_value(v) >= 0) {
@@ -45,7 +55,7 @@ tsr_status tsr_prices_load(tsr_ctx *ctx, const char *path, tsr_prices *out) {
         } else {
             json_decref(j);
             return tsr_error(ctx, TSR_ERR_USAGE,
-                             "%s: '%s' is not a price (currency: a code of up to 15 characters; "
+                             "%s: '%s' is not a price (currency: 1 to 15 letters or digits; "
                              "cpu_hour, gpu_hour, gb_month, gb_transfer: numbers >= 0)",
                              path, key);
         }

@@ -128,7 +128,11 @@ class MetricNamesTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.srv = Server()
+        # With a price table, so the cost series is exported too.
+        cls.prices = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+        cls.prices.write('{"currency": "EUR", "cpu_hour": 1, "gb_month": 0.02}')
+        cls.prices.close()
+        cls.srv = Server("--prices", cls.prices.name)
         try:
             status, image, _ = cls.srv.upload_bytes(read_file("chelsea.png"), "chelsea.png")
             assert status == 201, image
@@ -152,6 +156,7 @@ class MetricNamesTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
+        os.unlink(cls.prices.name)
 
     def names_in(self, expr):
         """The metric names `expr` selects: every tessera_* name, and any
