@@ -9,18 +9,30 @@
 #include "ops/geometry/geometry.h"
 
 /* area_fast: the kernel rounds an edge block's sum / count in integers,
- * which equals the CPU's rounded float quotient only for counts below
- * 65536; an edge block holds fewer pixels than fx * fy. */
-#define AREA_FAST_MAX_BLOCK 65536
+ * which equals the CPU's rounded float quotient (sum <= 255 * count, the
+ * quotient's rounding error under 2^-17, a tie at least 1 / (2 * count)
+ * away) only for counts below 65536. */
+#define AREA_FAST_MAX_COUNT 65535
 
 /* Temp slots: tables first, the horizontal pass's rows last. */
 enum { SLOT_TABLE = 0, SLOT_TABLE_Y = 1, SLOT_ROWS = 2 };
+
+/* Whether every edge block of an area_fast (those cut by the right or
+ * bottom edge, which the CPU averages by division) holds 1..65535 pixels. */
+static bool area_fast_edges_fit(const tsr_resample *rs) {
+    long fx = rs->fx, fy = rs->fy, rest_w = rs->in_w % fx, rest_h = rs->in_h % fy;
+    bool cut_cols = rs->x.n > rs->in_w / fx, cut_rows = (long)rs->y.n * fy > rs->in_h;
+    if ((cut_cols && rest_w == 0) || (cut_rows && rest_h == 0))
+        return false; /* empty blocks: not reached by OpenCV's sizes */
+    return (!cut_cols || rest_w * fy <= AREA_FAST_MAX_COUNT) &&
+           (!cut_rows || fx * rest_h <= AREA_FAST_MAX_COUNT);
+}
 
 bool tsr_cl_resample_supports(const tsr_op *op) {
     const tsr_resample *rs = op->state;
     if (!rs)
         return false;
-    return rs->mode != TSR_RESAMPLE_AREA_FAST || (long)rs->fx * rs->fy <= AREA_FAST_MAX_BLOCK;
+    return rs->mode != TSR_RESAMPLE_AREA_FAST || area_fast_edges_fit(rs);
 }
 
 /* Sets arguments of k from the front: the images in (if not NULL), `mid`

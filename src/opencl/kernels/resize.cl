@@ -28,7 +28,7 @@ __kernel void resize_nearest(TSR_CIMAGE(src), TSR_IMAGE(dst), __global const int
  * (x < full_w on a whole row of blocks) average with (sum + 2) >> 2
  * (`shift`) or sum * scale rounded to even, edge blocks with sum / count
  * rounded to even (computed in integers: equal to rounding the float
- * quotient while count < 65536, which supports() ensures). */
+ * quotient while count < 65536, which supports() checks). */
 __kernel void resize_area_fast(TSR_CIMAGE(src), TSR_IMAGE(dst), int2 f, float scale, int shift,
                                int full_w) {
     int x = dst_r.x + get_global_id(0), y = dst_r.y + get_global_id(1);
