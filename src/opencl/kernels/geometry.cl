@@ -37,17 +37,15 @@ __kernel void rotate_warp(TSR_CIMAGE(src), TSR_IMAGE(dst), __global const int *t
     __global uchar *d = GEO_AT(dst, x, y);
     int bands = dst_b;
     if (sx < 0 || sy < 0 || sx >= src_img.x - 1 || sy >= src_img.y - 1) {
-        int acc[4] = {0, 0, 0, 0};
-        for (int k = 0; k < 4; k++) {
-            int px = sx + (k & 1), py = sy + (k >> 1);
-            if (px < 0 || py < 0 || px >= src_img.x || py >= src_img.y || w[k] == 0)
-                continue;
-            __global const uchar *s = GEO_AT(src, px, py);
-            for (int b = 0; b < bands; b++)
-                acc[b] += s[b] * w[k];
+        for (int b = 0; b < bands; b++) {
+            int acc = 0;
+            for (int k = 0; k < 4; k++) {
+                int px = sx + (k & 1), py = sy + (k >> 1);
+                if (px >= 0 && py >= 0 && px < src_img.x && py < src_img.y && w[k] != 0)
+                    acc += GEO_AT(src, px, py)[b] * w[k];
+            }
+            d[b] = rotate_round(acc);
         }
-        for (int b = 0; b < bands; b++)
-            d[b] = rotate_round(acc[b]);
         return;
     }
     __global const uchar *s0 = GEO_AT(src, sx, sy);
