@@ -5,7 +5,8 @@
 
 #define RESIZE_COEF_BITS 11 /* resample.c COEF_BITS */
 
-/* resample.c MODE_COPY (tsr_region_copy): same size. */
+/* resample.c tsr_resample_run, TSR_RESAMPLE_COPY (tsr_region_copy): same
+ * size. */
 __kernel void resize_copy(TSR_CIMAGE(src), TSR_IMAGE(dst)) {
     int x = dst_r.x + get_global_id(0), y = dst_r.y + get_global_id(1);
     __global const uchar *s = GEO_AT(src, x, y);
