@@ -52,6 +52,7 @@ ROUTES = {
     ("GET", "/api/v1/jobs/{id}/result"): "read",
     ("GET", "/api/v1/jobs/{id}/result/{image}"): "read",
     ("GET", "/api/v1/workers"): "admin",
+    ("GET", "/api/v1/usage"): "list",
     ("POST", "/api/v1/users"): "admin",
     ("GET", "/api/v1/users"): "admin",
     ("GET", "/api/v1/users/{id}"): "read",
