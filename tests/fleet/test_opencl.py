@@ -77,8 +77,14 @@ class MixedBackendTest(fleet.FleetCase):
         self.assertTrue(by_backend[("opencl",)]["device"], listed)
         _, img, _ = srv.upload(path)
         self.check_jobs(srv, path, img["id"], want)
-        status, body, _ = srv.json("GET", "/api/v1/workers")
-        done = {tuple(w["backends"]): w["tiles_done"] for w in body["workers"]}
+        # tiles_done arrives with each worker's heartbeat (every 2 s)
+        deadline = time.time() + 10
+        while True:
+            status, body, _ = srv.json("GET", "/api/v1/workers")
+            done = {tuple(w["backends"]): w["tiles_done"] for w in body["workers"]}
+            if min(done.values()) > 0 or time.time() > deadline:
+                break
+            time.sleep(0.3)
         self.assertGreater(done[("cpu",)], 0, body)
         self.assertGreater(done[("opencl",)], 0, body)
         on_device, fallbacks = self.device_tiles(gpu)
