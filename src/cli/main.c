@@ -1,6 +1,7 @@
 /* tessera: dispatch to a subcommand. */
 #include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -32,7 +33,8 @@ static void usage(FILE *f) {
             "  tessera data rotate-key [--data DIR] [--old-key FILE] [--new-key FILE]\n"
             "  tessera version\n\n"
             "Pipelines: 'grayscale|gaussian-blur:sigma=2|canny:low=100,high=200'\n"
-            "or JSON: '[{\"op\":\"grayscale\"},{\"op\":\"canny\",\"low\":100}]'.\n"
+            "or JSON: '[{\"op\":\"grayscale\"},{\"op\":\"canny\",\"low\":100}]';\n"
+            "'gaussian-blur@1' (or \"version\":1) pins an op's version.\n"
             "Exit codes: 0 ok, 2 bad usage, 3 bad input, 4 i/o or internal error.\n",
             TESSERA_VERSION);
 }
@@ -64,6 +66,9 @@ static void tune_malloc(void) {
 
 int main(int argc, char **argv) {
     tune_malloc();
+    const char *test_ops = getenv("TESSERA_TEST_OP_V2");
+    if (test_ops && !strcmp(test_ops, "1"))
+        tsr_op_enable_test_versions(); /* TEST ONLY: a brightness v2 (issue 14's upgrade test) */
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;
