@@ -11,7 +11,9 @@
 #define JOB_COLUMNS                                                                                \
     "id, owner, pipeline_json, pipeline_text, op_versions, output_format, quality, state, "        \
     "tiles_done, tiles_total, created, coalesce(started, 0), coalesce(finished, 0), error, "       \
-    "cpu_seconds, (SELECT count(*) FROM job_items i WHERE i.job = jobs.id), coalesce(name, '')"
+    "cpu_seconds, (SELECT count(*) FROM job_items i WHERE i.job = jobs.id), coalesce(name, ''), "  \
+    "coalesce(tessera_version, ''), coalesce(tile, 0), coalesce(saved_pipeline, ''), "             \
+    "coalesce(saved_version, 0)"
 
 #define ITEM_COLUMNS                                                                               \
     "image, position, state, result_blob, result_bytes, result_format, width, height, error, "     \
@@ -69,6 +71,10 @@ static tsr_status read_job(sqlite3_stmt *st, tsr_ctx *ctx, tsr_store_job *job) {
     job->cpu_seconds = sqlite3_column_double(st, 14);
     job->item_count = (size_t)sqlite3_column_int64(st, 15);
     tsr_store_column_text(st, 16, job->name, sizeof job->name);
+    tsr_store_column_text(st, 17, job->tessera_version, sizeof job->tessera_version);
+    job->tile = sqlite3_column_int(st, 18);
+    tsr_store_column_text(st, 19, job->saved_pipeline, sizeof job->saved_pipeline);
+    job->saved_version = sqlite3_column_int(st, 20);
     return oom ? tsr_error(ctx, TSR_ERR_NOMEM, "store: out of memory reading a job") : TSR_OK;
 }
 
@@ -128,6 +134,10 @@ static tsr_status spec_check(tsr_ctx *ctx, const tsr_store_job_spec *spec) {
         return tsr_error(ctx, TSR_ERR_USAGE, "job: quality %d is outside 0..100", spec->quality);
     if (spec->tiles_total < 0)
         return tsr_error(ctx, TSR_ERR_USAGE, "job: negative tile count");
+    if ((spec->tessera_version && strlen(spec->tessera_version) > TSR_STORE_NAME_MAX) ||
+        (spec->saved_pipeline && strlen(spec->saved_pipeline) > TSR_STORE_NAME_MAX) ||
+        spec->tile < 0 || spec->saved_version < 0)
+        return tsr_error(ctx, TSR_ERR_USAGE, "job: bad version, tile or saved pipeline record");
     if (spec->image_count == 0 || spec->image_count > TSR_STORE_JOB_ITEMS_MAX || !spec->image_ids)
         return tsr_error(ctx, TSR_ERR_USAGE, "job: give 1 to %d images", TSR_STORE_JOB_ITEMS_MAX);
     return TSR_OK;
@@ -140,7 +150,9 @@ static tsr_status insert_job(tsr_store *s, tsr_ctx *ctx, const tsr_store_user *c
     tsr_status rc = tsr_store_prepare(
         s, ctx,
         "INSERT INTO jobs(id, owner, pipeline_json, pipeline_text, op_versions, output_format, "
-        "quality, state, tiles_total, created) VALUES(?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+        "quality, state, tiles_total, created, tessera_version, tile, saved_pipeline, "
+        "saved_version) VALUES(?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, nullif(?, 0), ?, "
+        "nullif(?, 0))",
         &st);
     if (rc)
         return rc;
@@ -153,6 +165,10 @@ static tsr_status insert_job(tsr_store *s, tsr_ctx *ctx, const tsr_store_user *c
     sqlite3_bind_int(st, 7, spec->quality);
     sqlite3_bind_int64(st, 8, spec->tiles_total);
     sqlite3_bind_int64(st, 9, tsr_clock_wall_ms());
+    sqlite3_bind_text(st, 10, spec->tessera_version, -1, SQLITE_STATIC); /* NULL binds NULL */
+    sqlite3_bind_int(st, 11, spec->tile);
+    sqlite3_bind_text(st, 12, spec->saved_pipeline, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 13, spec->saved_version);
     rc = tsr_store_step_done(s, ctx, st, "insert a job");
     sqlite3_finalize(st);
     return rc;
