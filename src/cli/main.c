@@ -25,6 +25,8 @@ static void usage(FILE *f) {
             "  tessera images delete ID...\n"
             "  tessera jobs [list] [--state S] [--limit N] [--offset N] [--json]\n"
             "  tessera jobs rerun ID... | delete [--cancel] ID...\n"
+            "  tessera pipelines [list] | save NAME -p PIPELINE | show NAME [--versions]\n"
+            "  tessera pipelines rollback NAME VERSION | delete NAME\n"
             "  tessera user add NAME --role admin|user|viewer [--data DIR]\n"
             "  tessera user list [--data DIR] [--json]\n"
             "  tessera user quota NAME [--bytes N|default] [--jobs N|default] [--data DIR]\n"
@@ -94,6 +96,8 @@ int main(int argc, char **argv) {
         return cmd_images(argc - 1, argv + 1);
     if (!strcmp(cmd, "jobs"))
         return cmd_jobs(argc - 1, argv + 1);
+    if (!strcmp(cmd, "pipelines"))
+        return cmd_pipelines(argc - 1, argv + 1);
     if (!strcmp(cmd, "user"))
         return cmd_user(argc - 1, argv + 1);
     if (!strcmp(cmd, "token"))

@@ -137,7 +137,7 @@ class JobsTest(unittest.TestCase):
                                                        "height": 200}],
                                      {"format": "jpeg", "quality": 70})
         self.assertEqual(status, 201, job)
-        self.assertEqual(job["output"], {"format": "jpeg", "quality": 70})
+        self.assertEqual(job["output"], {"format": "jpeg", "quality": 70, "tile": 256})
         self.srv.wait_job(job["id"], token=self.user)
         status, h, body = self.srv.request("GET", "/api/v1/jobs/%s/result" % job["id"],
                                            token=self.user)
