@@ -42,8 +42,21 @@ static enum MHD_Result reply_missing(request *r, const char *name, int version) 
     return reply_error(r, 404, "not_found", "saved pipeline %s not found", name);
 }
 
+/* Replies 201 with `body` (stolen) and a Location header of `location`. */
+static enum MHD_Result reply_created(request *r, json_t *body, const char *location) {
+    char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    json_decref(body);
+    if (!text)
+        return reply_error(r, 503, "unavailable", "out of memory");
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "Location", location);
+    return reply(r, 201, resp);
+}
+
 /* Replies version `version` (0 = the newest) of the caller's `name` with
- * `status`, or 404. */
+ * `status` (201: with the new version's Location), or 404. */
 static enum MHD_Result reply_saved(request *r, unsigned status, const char *name, int version) {
     tsr_saved_version v;
     int found = 0;
@@ -54,7 +67,11 @@ static enum MHD_Result reply_saved(request *r, unsigned status, const char *name
         return reply_missing(r, name, version);
     json_t *body = saved_json(&v);
     tsr_saved_version_clear(&v);
-    return reply_json(r, status, body);
+    if (status != 201)
+        return reply_json(r, status, body);
+    char location[160];
+    snprintf(location, sizeof location, "/api/v1/pipelines/saved/%s/versions/%d", name, version);
+    return reply_created(r, body, location);
 }
 
 /* Reads a saved pipeline's "pipeline" and "output" (only the members given

@@ -144,9 +144,11 @@ class SavedPipelinesTest(Base):
                              token=token or self.alice)[:2]
 
     def test_crud_versions_rollback(self):
-        status, v1 = self.call("POST", "", {"name": "thumbs", "pipeline": "thumbnail:width=64",
-                                            "output": {"format": "jpeg"}})
+        status, v1, h = self.srv.json("POST", "/api/v1/pipelines/saved",
+                                      {"name": "thumbs", "pipeline": "thumbnail:width=64",
+                                       "output": {"format": "jpeg"}}, token=self.alice)
         self.assertEqual(status, 201, v1)
+        self.assertEqual(h["location"], "/api/v1/pipelines/saved/thumbs/versions/1")
         self.assertEqual((v1["name"], v1["version"], v1["latest"]), ("thumbs", 1, 1))
         self.assertEqual(v1["pipeline_text"], "thumbnail@1:width=64")
         self.assertEqual(v1["output"], {"format": "jpeg", "quality": None, "tile": None})
