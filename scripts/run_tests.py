@@ -15,7 +15,8 @@ Steps, each counted case by case:
   4b. the browser test (tests/browser: playwright-core driving Debian's
      chromium against a real `tessera serve`: ui.test.mjs the user's path,
      ux.test.mjs errors, a restart mid-job and narrow screens, library.test.mjs
-     the image library and the job history; then over TLS against
+     the image library and the job history, versions.test.mjs saved
+     pipelines and recorded versions; then over TLS against
      a test CA; skipped, with a message, only when chromium is not installed,
      the TLS part also when certutil is not)
   5. the C unit suite again under ASan + UBSan (build-asan/)
@@ -189,6 +190,8 @@ def browser_suite(builddir):
     browser_file(folder, env, node, "ux.test.mjs", "browser-ux")
     # the image library and the job history (issue 12)
     browser_file(folder, env, node, "library.test.mjs", "browser-library")
+    # saved pipelines, versions and rollback, recorded versions, rerun (issue 14)
+    browser_file(folder, env, node, "versions.test.mjs", "browser-versions")
     # The same over TLS, trusting a test CA through an NSS database (certutil).
     _, error = tools.check("certutil")
     if error and error.missing:

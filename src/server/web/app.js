@@ -19,6 +19,7 @@
  *   fields.js    errors next to their field
  *   library.js   the image library: thumbnails, search, paging, delete
  *   history.js   past jobs: names, durations, sizes, filter, rerun, delete
+ *   params.js    a step's parameter controls     saved.js    saved pipelines
  *
  * Stable hooks for browser tests (Playwright). Ids in index.html:
  *   #signin-form, #token-input, #signin-button, #signout-button, #auth-status
@@ -32,11 +33,14 @@
  *     #library-next, #library-page
  *   #op-select, #add-step-button, #op-summary, #steps-list
  *   #output-format, #output-quality
+ *   #saved-panel: #saved-name, #saved-save, #saved-select, #saved-load,
+ *     #saved-history, #saved-versions (a name's versions, data-name)
  *   #check-button, #confirm-panel, #confirm-summary, #pipeline-text, #run-button
  *   #job-panel (data-job-id, data-state: submitting while the job is
  *     being created, then the job's state), #progress (role=progressbar,
  *     aria-valuenow 0..100) with #progress-bar inside, #progress-text,
- *   #job-state, #job-errors, #cancel-button
+ *   #job-state, #job-versions (tessera and op versions, output settings,
+ *     saved pipeline: what "Rerun" repeats), #job-errors, #cancel-button
  *   #job-connection ("reconnecting…" while the server does not answer; then
  *     #job-panel has data-connection="reconnecting")
  *   #results-section, #results, #download-button, #download-message
@@ -64,6 +68,8 @@
  *   job-row          tr per past job; data-job-id, data-state
  *   job-open, job-download, job-rerun, job-delete   its buttons
  *   job-name, job-duration, job-size  its cells
+ *   saved-version    li per version of a saved pipeline; data-version
+ *   saved-version-load, saved-version-rollback   its buttons
  *   worker-row       tr per worker; data-worker-id, data-state
  *                    (running|draining|lost)
  * A token can also be handed over in the URL fragment (#token=...): it is
@@ -72,6 +78,7 @@
  */
 import { setupJobs } from './js/jobs.js';
 import { setupRun } from './js/run.js';
+import { setupSaved } from './js/saved.js';
 import { resumeSession, setupSignIn } from './js/signin.js';
 import { setupSteps } from './js/steps.js';
 import { setupUploads } from './js/uploads.js';
@@ -80,6 +87,7 @@ function start() {
     setupSignIn();
     setupSteps();
     setupRun();
+    setupSaved();
     setupJobs();
     setupUploads();
     resumeSession();

@@ -8,6 +8,7 @@ import { forgetAccount, loadAccount } from './account.js';
 import { API, ApiError, getJson } from './api.js';
 import { byId } from './dom.js';
 import { loadJobs, stopFollowing } from './jobs.js';
+import { loadSaved } from './saved.js';
 import { report, say, showError, whenUnauthorized } from './messages.js';
 import { state } from './state.js';
 import { fillOperations } from './steps.js';
@@ -47,6 +48,7 @@ async function signIn(token) {
     say(`Signed in. ${state.ops.length} operations available.`);
     loadStoredImages();
     loadJobs();
+    loadSaved();
     loadAccount();
     startWorkers();
 }

@@ -1,17 +1,20 @@
 /*
  * The pipeline editor: the operation picker (#op-select, #op-summary) and
  * the steps (#steps-list), one fieldset per step with a control per
- * parameter (number, angle slider, checkbox, choice list, kernel grid) and
- * Up / Down / Remove buttons. buildPipeline() reads the steps back as the
- * JSON pipeline.
+ * parameter (params.js: number, angle slider, checkbox, choice list, kernel
+ * grid) and Up / Down / Remove buttons. buildPipeline() reads the steps
+ * back as the JSON pipeline; loadPipeline() puts a JSON pipeline (a saved
+ * one) into the editor. A loaded step keeps the op version it names (shown
+ * as "op@N" in its legend) and the pipeline built from it pins that version.
  */
 import { invalidate } from './confirm.js';
 import { byId, el } from './dom.js';
 import { FieldError, clearFieldErrors } from './fields.js';
 import { say } from './messages.js';
+import { paramControl, setParamValue } from './params.js';
 import { state } from './state.js';
 
-const steps = []; /* pipeline steps in order: {uid, op, element} */
+const steps = []; /* pipeline steps in order: {uid, op, version, element} */
 
 /* Fills the operation picker from state.ops. */
 export function fillOperations() {
@@ -29,116 +32,12 @@ function showOpSummary() {
     byId('op-summary').textContent = op ? `${op.name}: ${op.summary}` : '';
 }
 
-function rangeText(param) {
-    if (param.type === 'enum')
-        return param.choices.join(', ');
-    if (param.type === 'bool')
-        return 'on or off';
-    if (param.type === 'kernel')
-        return `square, side 1 to 9, values ${param.min} to ${param.max}`;
-    return `${param.min} to ${param.max}${param.unit ? ` ${param.unit}` : ''}`;
-}
-
-function numberInput(id, param, testid) {
-    const input = el('input', {
-        id, type: 'number', testid,
-        min: param.min, max: param.max,
-        step: param.type === 'int' ? '1' : 'any',
-        inputmode: param.type === 'int' ? 'numeric' : 'decimal',
-    });
-    if (param.default !== undefined)
-        input.value = String(param.default);
-    else
-        input.placeholder = 'not set';
-    return input;
-}
-
-/* An angle: a number field plus a 0..360 slider kept in step with it. */
-function angleControl(id, param) {
-    const number = numberInput(id, param, `param-${param.name}`);
-    const slider = el('input', {
-        id: `${id}-slider`, type: 'range', testid: `param-${param.name}-slider`,
-        min: Math.max(0, param.min), max: Math.min(360, param.max), step: '1',
-        'aria-label': `${param.name} slider, degrees`,
-    });
-    slider.value = number.value || '0';
-    slider.addEventListener('input', () => {
-        number.value = slider.value;
-        invalidate();
-    });
-    number.addEventListener('input', () => {
-        if (number.value !== '')
-            slider.value = number.value;
-    });
-    return [number, slider];
-}
-
-/* Kernel editor: a size select and a size x size grid of number inputs. */
-function kernelControl(id, param, stepLabel) {
-    const size = el('select', { id, testid: `param-${param.name}` },
-        [1, 3, 5, 7, 9].map((n) => el('option', { value: String(n), text: `${n}×${n}`, selected: n === 3 })));
-    const grid = el('div', { class: 'kernel-grid', role: 'group', 'aria-label': `${stepLabel} kernel values` });
-    const build = (n, previous) => {
-        const old = previous ? previous.n : 0;
-        const cells = [];
-        for (let r = 0; r < n; r++) {
-            for (let c = 0; c < n; c++) {
-                const o = (old - n) / 2;
-                let value = r === (n - 1) / 2 && c === (n - 1) / 2 ? 1 : 0;
-                if (previous && r + o >= 0 && r + o < old && c + o >= 0 && c + o < old)
-                    value = previous.values[(r + o) * old + (c + o)];
-                cells.push(el('input', {
-                    type: 'number', step: 'any', class: 'kernel-cell', testid: 'kernel-cell',
-                    min: param.min, max: param.max, value: String(value),
-                    'data-row': r, 'data-col': c,
-                    'aria-label': `Kernel row ${r + 1}, column ${c + 1}`,
-                }));
-            }
-        }
-        grid.dataset.size = String(n);
-        grid.replaceChildren(...cells);
-    };
-    const current = () => ({
-        n: parseInt(grid.dataset.size, 10),
-        values: Array.from(grid.querySelectorAll('input')).map((i) => i.value),
-    });
-    build(3, null);
-    size.addEventListener('change', () => build(parseInt(size.value, 10), current()));
-    return [size, grid];
-}
-
-function paramControl(step, param, stepLabel) {
-    const id = `step-${step.uid}-${param.name}`;
-    const label = el('label', { for: id, text: param.name });
-    const hint = el('span', {
-        class: 'hint', id: `${id}-hint`, title: param.doc,
-        text: `${param.hint || param.doc} (${rangeText(param)})`,
-    });
-    let controls;
-    if (param.type === 'bool') {
-        controls = [el('input', { id, type: 'checkbox', testid: `param-${param.name}`, checked: param.default === true })];
-    } else if (param.type === 'enum') {
-        controls = [el('select', { id, testid: `param-${param.name}` },
-            param.choices.map((choice) => el('option', { value: choice, text: choice, selected: choice === param.default })))];
-    } else if (param.type === 'kernel') {
-        controls = kernelControl(id, param, stepLabel);
-        label.textContent = `${param.name} size`;
-    } else if (param.name === 'angle') {
-        controls = angleControl(id, param);
-    } else {
-        controls = [numberInput(id, param, `param-${param.name}`)];
-    }
-    controls[0].setAttribute('aria-describedby', hint.id);
-    const wrap = el('div', { class: `param param-${param.type}` }, [label, ...controls, hint]);
-    wrap.dataset.param = param.name;
-    return wrap;
-}
-
-function addStep(name) {
+/* Appends a step of op `name` (pinned to `version` when given); returns it. */
+function addStep(name, version) {
     const op = findOp(name);
     if (!op)
-        return;
-    const step = { uid: state.nextUid++, op, element: null };
+        return null;
+    const step = { uid: state.nextUid++, op, version, element: null };
     const legend = el('legend', {});
     const params = op.params.map((param) => paramControl(step, param, op.name));
     const buttons = el('div', { class: 'step-buttons' }, [
@@ -156,11 +55,28 @@ function addStep(name) {
     renumberSteps();
     invalidate();
     say(`Added step ${steps.length}: ${op.name}.`);
+    return step;
+}
+
+/* Replaces the steps with JSON pipeline `list` ([{op, version, ...params}]). */
+export function loadPipeline(list) {
+    steps.splice(0, steps.length);
+    for (const item of list) {
+        const step = addStep(item.op, item.version);
+        if (!step)
+            throw new Error(`this server has no operation ${item.op}`);
+        for (const param of step.op.params)
+            if (item[param.name] !== undefined)
+                setParamValue(step, param, item[param.name]);
+    }
+    renumberSteps();
+    invalidate();
 }
 
 function renumberSteps() {
     steps.forEach((step, i) => {
-        const label = `Step ${i + 1}: ${step.op.name}`;
+        const pinned = step.version && step.version !== step.op.version ? `@${step.version}` : '';
+        const label = `Step ${i + 1}: ${step.op.name}${pinned}`;
         step.element.dataset.index = String(i);
         step.element.querySelector('legend').textContent = label;
         const [up, down, remove] = step.element.querySelectorAll('.step-buttons button');
@@ -245,7 +161,7 @@ export function buildPipeline() {
     if (!steps.length)
         throw new Error('Add at least one operation first');
     return steps.map((step, i) => {
-        const json = { op: step.op.name };
+        const json = step.version ? { op: step.op.name, version: step.version } : { op: step.op.name };
         for (const param of step.op.params) {
             const value = paramValue(step, param, `Step ${i + 1} (${step.op.name}): ${param.name}`, i);
             if (value !== undefined)
