@@ -339,6 +339,11 @@ class UpgradeTest(Base):
         self.assertEqual(status, 409, doc)
         self.assertEqual(doc["error"]["code"], "version_unavailable")
         self.assertIn("brightness: version 2 does not exist (versions: 1)", doc["error"]["message"])
+        r = subprocess.run([BIN, "jobs", "rerun", new["id"], "--server",
+                            "http://127.0.0.1:%d" % srv.port, "--token", token],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 3, r.stdout)
+        self.assertIn("version_unavailable", r.stderr)
         self.assertEqual(self.result(self.rerun(old, token), token), old_bytes)
         srv.stop()
 
