@@ -1,6 +1,7 @@
 /* Saved pipelines (issue 14): /api/v1/pipelines/saved[/{name}[/versions[/{version}]]]
- * and .../rollback. A name belongs to the caller's account; every change
- * (PUT, rollback) adds a version and nothing is rewritten. A pipeline is
+ * and .../rollback. A name belongs to an account: the caller's, or for an
+ * admin the one ?user=ID names (saved_owner); every change (PUT, rollback)
+ * adds a version and nothing is rewritten. A pipeline is
  * saved normalized, every op's version pinned, so a saved version runs the
  * same ops until it is changed. Jobs use one with {"saved_pipeline": ...}
  * (saved_pipeline_load) and record its name and version. */
@@ -42,6 +43,37 @@ static enum MHD_Result reply_missing(request *r, const char *name, int version) 
     return reply_error(r, 404, "not_found", "saved pipeline %s not found", name);
 }
 
+/* The account whose saved pipelines the request works on: the caller, or
+ * with ?user=ID the account ID ("me": the caller), which only an admin may
+ * name for another account. Replies itself and returns 0 when it may not:
+ * 404 as for a missing `name` (NULL: a missing user), so another account's
+ * names do not leak. */
+static int saved_owner(request *r, const char *name, tsr_store_user *owner, enum MHD_Result *res) {
+    const char *q = query_arg(r, "user");
+    char *end = NULL;
+    int found = 0;
+    *owner = r->user;
+    if (!q || !strcmp(q, "me"))
+        return 1;
+    long long id = strtoll(q, &end, 10);
+    if (!*q || *end || id <= 0) {
+        *res = reply_error(r, 400, "bad_request", "user must be an account id or me");
+        return 0;
+    }
+    if (id == r->user.id)
+        return 1;
+    tsr_status st = r->user.role == TSR_ROLE_ADMIN
+                        ? tsr_store_user_get(r->srv->store, r->ctx, id, owner, &found)
+                        : TSR_OK;
+    if (st || !found) {
+        *res = st     ? reply_status(r, st)
+               : name ? reply_missing(r, name, 0)
+                      : reply_error(r, 404, "not_found", "user %lld not found", id);
+        return 0;
+    }
+    return 1;
+}
+
 /* Replies 201 with `body` (stolen) and a Location header of `location`. */
 static enum MHD_Result reply_created(request *r, json_t *body, const char *location) {
     char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(10));
@@ -55,12 +87,13 @@ static enum MHD_Result reply_created(request *r, json_t *body, const char *locat
     return reply(r, 201, resp);
 }
 
-/* Replies version `version` (0 = the newest) of the caller's `name` with
+/* Replies version `version` (0 = the newest) of `owner`'s `name` with
  * `status` (201: with the new version's Location), or 404. */
-static enum MHD_Result reply_saved(request *r, unsigned status, const char *name, int version) {
+static enum MHD_Result reply_saved(request *r, const tsr_store_user *owner, unsigned status,
+                                   const char *name, int version) {
     tsr_saved_version v;
     int found = 0;
-    tsr_status st = tsr_store_saved_get(r->srv->store, r->ctx, &r->user, name, version, &v, &found);
+    tsr_status st = tsr_store_saved_get(r->srv->store, r->ctx, owner, name, version, &v, &found);
     if (st)
         return reply_status(r, st);
     if (!found)
@@ -108,8 +141,8 @@ static int read_spec(request *r, json_t *body, tsr_saved_spec *spec, char **json
 
 /* Replies the outcome of tsr_store_saved_add for `name`: the new version
  * with `status`, 409 (create: the name exists) or 404 (update: it does not). */
-static enum MHD_Result reply_added(request *r, tsr_status st, int version, bool create,
-                                   const char *name, unsigned status) {
+static enum MHD_Result reply_added(request *r, const tsr_store_user *owner, tsr_status st,
+                                   int version, bool create, const char *name, unsigned status) {
     if (st == TSR_ERR_USAGE)
         return reply_error(r, 400, "bad_request", "%s", tsr_ctx_message(r->ctx));
     if (st == TSR_ERR_LIMIT)
@@ -123,13 +156,16 @@ static enum MHD_Result reply_added(request *r, tsr_status st, int version, bool 
                            name, name);
     if (!version)
         return reply_error(r, 404, "not_found", "saved pipeline %s not found", name);
-    return reply_saved(r, status, name, version);
+    return reply_saved(r, owner, status, name, version);
 }
 
 enum MHD_Result h_saved_create(request *r) {
     enum MHD_Result res;
     tsr_saved_spec spec;
+    tsr_store_user owner;
     char *json = NULL, *text = NULL;
+    if (!saved_owner(r, NULL, &owner, &res))
+        return res;
     json_t *body = request_json(r);
     if (!body)
         return MHD_YES;
@@ -142,8 +178,8 @@ enum MHD_Result h_saved_create(request *r) {
     else if (read_spec(r, body, &spec, &json, &text, &res)) {
         int version = 0;
         tsr_status st =
-            tsr_store_saved_add(r->srv->store, r->ctx, &r->user, name, &spec, true, &version);
-        res = reply_added(r, st, version, true, name, 201);
+            tsr_store_saved_add(r->srv->store, r->ctx, &owner, name, &spec, true, &version);
+        res = reply_added(r, &owner, st, version, true, name, 201);
     }
     json_decref(body);
     free(json);
@@ -154,15 +190,18 @@ enum MHD_Result h_saved_create(request *r) {
 enum MHD_Result h_saved_update(request *r) {
     enum MHD_Result res;
     tsr_saved_spec spec;
+    tsr_store_user owner;
     char *json = NULL, *text = NULL;
+    if (!saved_owner(r, r->params[0], &owner, &res))
+        return res;
     json_t *body = request_json(r);
     if (!body)
         return MHD_YES;
     if (read_spec(r, body, &spec, &json, &text, &res)) {
         int version = 0;
-        tsr_status st = tsr_store_saved_add(r->srv->store, r->ctx, &r->user, r->params[0], &spec,
+        tsr_status st = tsr_store_saved_add(r->srv->store, r->ctx, &owner, r->params[0], &spec,
                                             false, &version);
-        res = reply_added(r, st, version, false, r->params[0], 200);
+        res = reply_added(r, &owner, st, version, false, r->params[0], 200);
     }
     json_decref(body);
     free(json);
@@ -191,6 +230,9 @@ static int read_version(request *r, json_t *v, const char *text, int *out, enum 
 enum MHD_Result h_saved_rollback(request *r) {
     enum MHD_Result res;
     int to = 0, found = 0, version = 0;
+    tsr_store_user owner;
+    if (!saved_owner(r, r->params[0], &owner, &res))
+        return res;
     json_t *body = request_json(r);
     if (!body)
         return MHD_YES;
@@ -200,7 +242,7 @@ enum MHD_Result h_saved_rollback(request *r) {
         return res;
     tsr_saved_version old;
     tsr_status st =
-        tsr_store_saved_get(r->srv->store, r->ctx, &r->user, r->params[0], to, &old, &found);
+        tsr_store_saved_get(r->srv->store, r->ctx, &owner, r->params[0], to, &old, &found);
     if (st || !found)
         return st ? reply_status(r, st) : reply_missing(r, r->params[0], to);
     tsr_saved_spec spec = {.pipeline_json = old.pipeline_json,
@@ -209,28 +251,38 @@ enum MHD_Result h_saved_rollback(request *r) {
                            .quality = old.quality,
                            .tile = old.tile,
                            .rollback_of = to};
-    st = tsr_store_saved_add(r->srv->store, r->ctx, &r->user, r->params[0], &spec, false, &version);
+    st = tsr_store_saved_add(r->srv->store, r->ctx, &owner, r->params[0], &spec, false, &version);
     tsr_saved_version_clear(&old);
-    return reply_added(r, st, version, false, r->params[0], 201);
+    return reply_added(r, &owner, st, version, false, r->params[0], 201);
 }
 
 enum MHD_Result h_saved_get(request *r) {
-    return reply_saved(r, 200, r->params[0], 0);
+    enum MHD_Result res;
+    tsr_store_user owner;
+    if (!saved_owner(r, r->params[0], &owner, &res))
+        return res;
+    return reply_saved(r, &owner, 200, r->params[0], 0);
 }
 
 enum MHD_Result h_saved_version_get(request *r) {
     enum MHD_Result res;
     int version = 0;
-    if (!read_version(r, NULL, r->params[1], &version, &res))
+    tsr_store_user owner;
+    if (!saved_owner(r, r->params[0], &owner, &res) ||
+        !read_version(r, NULL, r->params[1], &version, &res))
         return res;
-    return reply_saved(r, 200, r->params[0], version);
+    return reply_saved(r, &owner, 200, r->params[0], version);
 }
 
 enum MHD_Result h_saved_versions(request *r) {
     tsr_saved_version *list = NULL;
     size_t n = 0;
+    enum MHD_Result res;
+    tsr_store_user owner;
+    if (!saved_owner(r, r->params[0], &owner, &res))
+        return res;
     tsr_status st =
-        tsr_store_saved_versions(r->srv->store, r->ctx, &r->user, r->params[0], &list, &n);
+        tsr_store_saved_versions(r->srv->store, r->ctx, &owner, r->params[0], &list, &n);
     if (st)
         return reply_status(r, st);
     if (!n)
@@ -247,10 +299,12 @@ enum MHD_Result h_saved_list(request *r) {
     int64_t total = 0;
     enum MHD_Result res;
     tsr_saved_version *list = NULL;
-    if (!query_limit(r, &limit, &res) || !query_offset(r, &offset, &res))
+    tsr_store_user owner;
+    if (!query_limit(r, &limit, &res) || !query_offset(r, &offset, &res) ||
+        !saved_owner(r, NULL, &owner, &res))
         return res;
     tsr_status st =
-        tsr_store_saved_list(r->srv->store, r->ctx, &r->user, limit, offset, &list, &n, &total);
+        tsr_store_saved_list(r->srv->store, r->ctx, &owner, limit, offset, &list, &n, &total);
     if (st)
         return reply_status(r, st);
     json_t *arr = json_array();
@@ -263,7 +317,11 @@ enum MHD_Result h_saved_list(request *r) {
 
 enum MHD_Result h_saved_delete(request *r) {
     int found = 0;
-    tsr_status st = tsr_store_saved_delete(r->srv->store, r->ctx, &r->user, r->params[0], &found);
+    enum MHD_Result res;
+    tsr_store_user owner;
+    if (!saved_owner(r, r->params[0], &owner, &res))
+        return res;
+    tsr_status st = tsr_store_saved_delete(r->srv->store, r->ctx, &owner, r->params[0], &found);
     if (st)
         return reply_status(r, st);
     if (!found)

@@ -209,6 +209,16 @@ class SavedPipelinesTest(Base):
         self.assertEqual(self.call("GET", "/mine")[1]["pipeline_text"], "invert@1")
         status, doc = self.call("GET", "", token=self.viewer)
         self.assertEqual((status, doc["total"]), (200, 0))
+        # an admin works in its own names, and in another account's with ?user=ID
+        status, me, _ = self.srv.json("GET", "/api/v1/users/me", token=self.alice)
+        self.assertEqual(self.srv.json("GET", "/api/v1/pipelines/saved/mine")[0], 404)
+        status, doc, _ = self.srv.json("GET", "/api/v1/pipelines/saved/mine?user=" + me["id"])
+        self.assertEqual((status, doc["pipeline_text"]), (200, "invert@1"))
+        status, doc, _ = self.srv.json("GET", "/api/v1/pipelines/saved?user=" + me["id"])
+        self.assertEqual([p["name"] for p in doc["pipelines"]], ["mine"])
+        self.assertEqual(self.call("GET", "/mine?user=" + me["id"], token=self.bob)[0], 404)
+        self.assertEqual(self.call("GET", "?user=" + me["id"], token=self.bob)[0], 404)
+        self.assertEqual(self.call("GET", "?user=x", token=self.bob)[0], 400)
         for method, path in (("POST", ""), ("PUT", "/mine"), ("DELETE", "/mine"),
                              ("POST", "/mine/rollback")):
             status, _ = self.call(method, path, {"name": "v", "pipeline": "invert", "version": 1},
