@@ -65,6 +65,8 @@ TOOLS = {t.name: t for t in (
          "Chromium"),
     Tool("certutil", "libnss3-tools", ("/usr/bin/certutil",), (),
          r"^certutil - Utility to manipulate NSS", "NSS's certutil"),
+    Tool("promtool", "prometheus", ("/usr/bin/promtool",), ("--version",),
+         r"^promtool, version \d", "Prometheus's promtool"),
 )}
 
 

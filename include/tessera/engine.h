@@ -40,6 +40,12 @@ typedef struct tsr_run_options {
     /* may be NULL (the CPU): a device fused stages run on where it takes
      * them (engine/accel.h; the OpenCL backend). Output bytes are the same. */
     const struct tsr_accel *accel;
+    /* may be NULL: wall seconds of each tile the device (accel) computed
+     * (cost accounting: device time; tile_done still gets the host's CPU) */
+    tsr_tile_fn device_done;
+    /* may be NULL: bytes a remote executor moved for this run (tasks sent
+     * to workers and results read back), called from its threads */
+    void (*moved)(void *user, uint64_t bytes);
 } tsr_run_options;
 
 #define TSR_DEFAULT_TILE 256
@@ -61,6 +67,18 @@ void tsr_plan_free(tsr_plan *plan);
  * (each may be NULL). */
 tsr_status tsr_pipeline_check_size(tsr_ctx *ctx, const tsr_pipeline *pipeline, int w, int h,
                                    int bands, int *out_w, int *out_h, int *out_bands);
+/* Rewrites, in place, the parameters of `pipeline` that count pixels of
+ * the image, for running it on a small copy (small_w x small_h) of a
+ * full_w x full_h image: crop x, y, width, height; resize width, height (a
+ * resize given one side gets both); hough-lines threshold. Each is
+ * multiplied by the copy's size over the image's at that op's input (per
+ * side), rounded, kept in range and inside the copy, so a pipeline that
+ * plans on the image plans on the copy. Filter sizes (blur sigma and ksize,
+ * median and box-blur ksize, hough rho) and a thumbnail's box (it never
+ * enlarges) are not scaled. Errors: those of planning the pipeline on the
+ * image. */
+tsr_status tsr_pipeline_scale(tsr_ctx *ctx, tsr_pipeline *pipeline, int full_w, int full_h,
+                              int small_w, int small_h, int bands);
 /* Output size and bands. */
 void tsr_plan_output(const tsr_plan *plan, int *w, int *h, int *bands);
 /* Input size the plan was made for. */

@@ -27,6 +27,8 @@ int cmd_worker(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
+/* tessera usage: finished jobs' usage and cost by day and account. */
+int cmd_usage(int argc, char **argv);
 /* The image library and job history of a server (cmd_library.c): tessera
  * images list/delete, tessera jobs list/rerun/delete. */
 int cmd_images(int argc, char **argv);
@@ -39,6 +41,10 @@ int cmd_user(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 /* tessera data keygen / rotate-key: encryption at rest, offline (cmd_data.c). */
 int cmd_data(int argc, char **argv);
+/* tessera backup / restore / verify: backup and recovery (cmd_backup.c). */
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 /* The operation list as JSON, as `tessera ops --json` prints it. Caller frees. */
 char *cli_ops_json(void);
 

@@ -1,4 +1,5 @@
-/* tessera ops: every operation with its parameters, defaults and ranges. */
+/* tessera ops: every operation with its parameters, defaults and ranges;
+ * with --presets the ready-made pipelines (src/engine/presets.c). */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,12 +123,45 @@ static void print_param(const tsr_param_spec *p) {
         printf("    %-10s %-6s         %-9s       %-18s (%s)\n", "", "", "", "", p->doc);
 }
 
-int cmd_ops(int argc, char **argv) {
-    int as_json = argc > 1 && !strcmp(argv[1], "--json");
-    if (argc > 1 && !as_json) {
-        fprintf(stderr, "usage: tessera ops [--json]\n");
-        return EXIT_USAGE;
+/* `tessera ops --presets`: each preset's name, id, description and
+ * normalized pipeline; with --json the list GET /api/v1/presets answers. */
+static int print_presets(int as_json) {
+    if (as_json) {
+        char *s = tsr_presets_to_json();
+        printf("%s\n", s ? s : "[]");
+        free(s);
+        return s ? EXIT_OK : EXIT_INTERNAL;
     }
+    tsr_ctx *ctx = tsr_ctx_new();
+    for (int i = 0; ctx && i < tsr_preset_count(); i++) {
+        const tsr_preset *p = tsr_preset_at(i);
+        tsr_pipeline *pipe = NULL;
+        char *text = NULL;
+        if (!tsr_pipeline_parse(ctx, p->pipeline, &pipe))
+            text = tsr_pipeline_to_text(pipe);
+        printf("%s (preset:%s)\n    %s\n    %s\n", p->name, p->id, p->description,
+               text ? text : p->pipeline);
+        free(text);
+        tsr_pipeline_free(pipe);
+    }
+    tsr_ctx_free(ctx);
+    return ctx ? EXIT_OK : EXIT_INTERNAL;
+}
+
+int cmd_ops(int argc, char **argv) {
+    int as_json = 0, presets = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) {
+            as_json = 1;
+        } else if (!strcmp(argv[i], "--presets")) {
+            presets = 1;
+        } else {
+            fprintf(stderr, "usage: tessera ops [--presets] [--json]\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (presets)
+        return print_presets(as_json);
     if (as_json) {
         char *s = cli_ops_json();
         printf("%s\n", s ? s : "[]");

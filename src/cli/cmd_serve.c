@@ -17,6 +17,7 @@
 #include "cli/serve_fleet.h"
 #include "fleet/executor_redis.h"
 #include "server/server.h"
+#include "service/prices.h"
 #include "service/store.h"
 #include "fleet/worker.h"
 #include "service/image_task.h"
@@ -47,6 +48,8 @@ typedef struct serve_args {
     int local_image_threads;  /* the local workers' image threads */
     tsr_workers_monitor *monitor; /* counts remote workers that take image tasks */
     cli_backend backend;          /* --backend, --device: the local pool's device */
+    const char *prices_file;      /* --prices FILE: job costs; NULL = none */
+    tsr_prices prices;            /* its contents once loaded */
 } serve_args;
 
 /* The serve defaults of the caps on hostile input (docs/security.md). */
@@ -146,6 +149,7 @@ static void serve_usage(FILE *f) {
             "                     [--per-ip-connections N] [--conn-timeout-s S]\n"
             "                     [--rate-limit R] [--rate-burst B] [--quota-bytes N]\n"
             "                     [--quota-jobs N] [--backend cpu|opencl|auto] [--device N]\n"
+            "                     [--prices FILE]\n"
             "                     [--redis URL [--cluster NAME] [--local-workers N]\n"
             "                      [--coordinator-id ID] [--lease-ms MS] [--delivery-limit N]\n"
             "                      [--in-flight N] [--in-flight-total N] [--resend-ms MS]\n"
@@ -209,6 +213,7 @@ static int text_option(const char *opt, const char *val, serve_args *a) {
                         : !strcmp(opt, "--data-key")       ? &a->data_key
                         : !strcmp(opt, "--store")          ? &a->store
                         : !strcmp(opt, "--s3-endpoint")    ? &a->s3_endpoint
+                        : !strcmp(opt, "--prices")         ? &a->prices_file
                         : !strcmp(opt, "--cluster")        ? &a->redis.cluster
                         : !strcmp(opt, "--coordinator-id") ? &a->redis.coordinator_id
                                                            : NULL;
@@ -429,7 +434,9 @@ static tsr_status start_fleet(tsr_ctx *ctx, serve_args *a, tsr_store *store, tsr
 /* The scheduler's settings that are not flags: the compute backend
  * (--backend, --device: opened here), job logging, the processing caps. */
 static tsr_status jobs_setup(tsr_ctx *ctx, serve_args *a) {
-    tsr_status st = cli_backend_open(ctx, "serve", &a->backend);
+    tsr_status st = a->prices_file ? tsr_prices_load(ctx, a->prices_file, &a->prices) : TSR_OK;
+    if (!st)
+        st = cli_backend_open(ctx, "serve", &a->backend);
     a->jobs.accel = tsr_cl_backend_accel(a->backend.backend);
     a->jobs.on_event = log_job_event;
     a->jobs.limits = a->limits.limits; /* the upload caps hold while processing too */
@@ -482,6 +489,7 @@ int cmd_serve(int argc, char **argv) {
     cfg.workers = watch.monitor;
     cfg.fleet_exec = fleet;
     cfg.backend = a.backend.backend;
+    cfg.prices = a.prices_file ? &a.prices : NULL;
     cfg.tls_cert = tls_cert;
     cfg.tls_key = tls_key;
     if ((st = tsr_server_start(ctx, &cfg, store, jobs, &srv)))

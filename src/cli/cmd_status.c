@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "cli/http_client.h"
+#include "util/units.h"
 
 static const char *str(json_t *o, const char *key) {
     const char *s = json_string_value(json_object_get(o, key));
@@ -27,8 +28,32 @@ static void print_versions(json_t *job) {
     printf("\n");
 }
 
+static double num(json_t *o, const char *key) {
+    return json_number_value(json_object_get(o, key));
+}
+
+/* The job's usage line and, when the server has a price table, its cost. */
+static void print_usage(json_t *u, json_t *cost) {
+    if (!json_is_object(u))
+        return;
+    char read[TSR_UNITS_TEXT], written[TSR_UNITS_TEXT], net[TSR_UNITS_TEXT], peak[TSR_UNITS_TEXT];
+    tsr_units_format(TSR_UNIT_BYTES, (uint64_t)num(u, "read_bytes"), read);
+    tsr_units_format(TSR_UNIT_BYTES, (uint64_t)num(u, "written_bytes"), written);
+    tsr_units_format(TSR_UNIT_BYTES, (uint64_t)num(u, "network_bytes"), net);
+    tsr_units_format(TSR_UNIT_PIXELS, (uint64_t)num(u, "peak_pixels"), peak);
+    printf("  used:     cpu %.2fs, gpu %.2fs, read %s, written %s, network %s, peak %s, "
+           "wall %.2fs\n",
+           num(u, "cpu_seconds"), num(u, "gpu_seconds"), read, written, net, peak,
+           num(u, "wall_seconds"));
+    if (json_is_object(cost))
+        printf("  cost:     %.6f %s (compute %.6f, transfer %.6f, storage %.6f a month)\n",
+               num(cost, "total"), str(cost, "currency"), num(cost, "compute"),
+               num(cost, "transfer"), num(cost, "storage_month"));
+}
+
 /* One job in several lines: state, progress, pipeline, versions, output
- * settings, saved pipeline, times, errors, and a line per image. */
+ * settings, saved pipeline, usage and cost, times, errors, and a line per
+ * image. */
 static void print_job(json_t *job) {
     json_t *eta = json_object_get(job, "eta_seconds");
     json_t *out = json_object_get(job, "output");
@@ -52,6 +77,7 @@ static void print_job(json_t *job) {
     printf("  created:  %s  started: %s  finished: %s\n", str(job, "created"), str(job, "started"),
            str(job, "finished"));
     printf("  cpu:      %.2fs\n", json_number_value(json_object_get(job, "cpu_seconds")));
+    print_usage(json_object_get(job, "usage"), json_object_get(job, "cost"));
     if (json_is_string(json_object_get(job, "error")))
         printf("  error:    %s\n", str(job, "error"));
     size_t i;

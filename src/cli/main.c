@@ -13,13 +13,15 @@ static void usage(FILE *f) {
             "  tessera process -p PIPELINE IN... -o OUT_OR_DIR [--format F] [--quality Q]\n"
             "                  [--threads N] [--tile N] [--report FILE.json]\n"
             "  tessera info FILE... [--json]\n"
-            "  tessera ops [--json]\n"
+            "  tessera ops [--presets] [--json]\n"
             "  tessera serve [--listen HOST:PORT] [--data DIR] [--threads N] [--runners N]\n"
             "                [--max-upload-bytes N] [--pixel-budget N] [--max-active-jobs N]\n"
             "  tessera worker --redis URL [--threads N] [--cluster NAME] [--backend cpu]\n"
             "  tessera submit [--server URL] [--token T] -p PIPELINE FILE... -o DIR\n"
             "                 [--format F] [--quality Q] [--no-wait]\n"
             "  tessera status [--server URL] [--token T] [--json] [JOB_ID]\n"
+            "  tessera usage [--server URL] [--token T] [--json] [--from DATE] [--to DATE]\n"
+            "                [--account NAME|all]\n"
             "  tessera fetch [--server URL] [--token T] JOB_ID -o DIR\n"
             "  tessera images [list] [--search TEXT] [--limit N] [--offset N] [--json]\n"
             "  tessera images delete ID...\n"
@@ -33,9 +35,13 @@ static void usage(FILE *f) {
             "  tessera token issue --user NAME | list [--user NAME] | revoke ID [--data DIR]\n"
             "  tessera data keygen FILE\n"
             "  tessera data rotate-key [--data DIR] [--old-key FILE] [--new-key FILE]\n"
+            "  tessera backup [--data DIR] [--store URL] DEST\n"
+            "  tessera restore SRC --data DIR [--snapshot NAME] [--store URL]\n"
+            "  tessera verify (--data DIR [--store URL] | --backup SRC) [--json]\n"
             "  tessera version\n\n"
             "Pipelines: 'grayscale|gaussian-blur:sigma=2|canny:low=100,high=200'\n"
-            "or JSON: '[{\"op\":\"grayscale\"},{\"op\":\"canny\",\"low\":100}]';\n"
+            "or JSON: '[{\"op\":\"grayscale\"},{\"op\":\"canny\",\"low\":100}]',\n"
+            "or a preset: 'preset:edge-detection' (tessera ops --presets);\n"
             "'gaussian-blur@1' (or \"version\":1) pins an op's version.\n"
             "Exit codes: 0 ok, 2 bad usage, 3 bad input, 4 i/o or internal error.\n",
             TESSERA_VERSION);
@@ -92,6 +98,8 @@ int main(int argc, char **argv) {
         return cmd_status(argc - 1, argv + 1);
     if (!strcmp(cmd, "fetch"))
         return cmd_fetch(argc - 1, argv + 1);
+    if (!strcmp(cmd, "usage"))
+        return cmd_usage(argc - 1, argv + 1);
     if (!strcmp(cmd, "images"))
         return cmd_images(argc - 1, argv + 1);
     if (!strcmp(cmd, "jobs"))
@@ -104,6 +112,12 @@ int main(int argc, char **argv) {
         return cmd_token(argc - 1, argv + 1);
     if (!strcmp(cmd, "data"))
         return cmd_data(argc - 1, argv + 1);
+    if (!strcmp(cmd, "backup"))
+        return cmd_backup(argc - 1, argv + 1);
+    if (!strcmp(cmd, "restore"))
+        return cmd_restore(argc - 1, argv + 1);
+    if (!strcmp(cmd, "verify"))
+        return cmd_verify(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("tessera %s\n", TESSERA_VERSION);
         return EXIT_OK;

@@ -35,7 +35,9 @@ typedef struct tsr_tile_batch {
     const tsr_region *out; /* APPLY: where output tiles are written */
     void *acc;             /* MAP: the summary each tile's partial is merged into */
     void (*done)(void *user, double cpu_seconds); /* called once per finished tile */
-    void *done_user;                              /* passed to done */
+    void *done_user;                              /* passed to done and moved */
+    void (*moved)(void *user, uint64_t bytes);    /* may be NULL: network bytes of the
+                                                     batch's tasks and results */
     const char *label; /* names the run in messages ("image 3f2a..."); may be NULL */
 } tsr_tile_batch;
 

@@ -17,4 +17,9 @@ tsr_status tsr_pipeline_op_init(tsr_ctx *ctx, const char *name, int version, tsr
  * parameter rules that do not depend on the image). */
 tsr_status tsr_pipeline_op_finish(tsr_ctx *ctx, tsr_op *op);
 
+/* Parses the pipeline of the preset named `name` (an id or a name, see
+ * tsr_preset_find; surrounding spaces ignored). An unknown name is
+ * TSR_ERR_USAGE with the closest known id. The caller frees *out. */
+tsr_status tsr_pipeline_parse_preset(tsr_ctx *ctx, const char *name, tsr_pipeline **out);
+
 #endif

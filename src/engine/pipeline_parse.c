@@ -362,6 +362,8 @@ tsr_status tsr_pipeline_parse(tsr_ctx *ctx, const char *text, tsr_pipeline **out
         p++;
     if (*p == '[' || *p == '{')
         return tsr_pipeline_parse_json(ctx, text, out);
+    if (!strncmp(p, "preset:", 7))
+        return tsr_pipeline_parse_preset(ctx, p + 7, out);
     return tsr_pipeline_parse_text(ctx, text, out);
 }
 

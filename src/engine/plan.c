@@ -279,20 +279,24 @@ static bool device_takes(const tsr_accel *accel, const tsr_op *ops, int count,
 }
 
 tsr_status tsr_stage_run_tile(const tsr_plan *plan, const tsr_stage *s, const tsr_region *in,
-                              const tsr_region *out, int index, tsr_scratch *scratch) {
+                              const tsr_region *out, int index, tsr_scratch *scratch,
+                              const tsr_ctx *cancel) {
     enum { MAX_STAGE_OPS = 2 * TSR_PIPELINE_MAX_OPS + 1 };
     tsr_rect rects[MAX_STAGE_OPS + 1];
     const tsr_op *ops = plan->ops + s->first;
     rects[s->count] = tsr_stage_tile_rect(plan, s, index);
     for (int k = s->count - 1; k >= 0; k--)
         rects[k] = op_need(&ops[k], rects[k + 1]);
+    scratch->on_device = 0;
     if (scratch->accel && device_takes(scratch->accel, ops, s->count, rects)) {
         if (!tsr_rect_contains(in->rect, rects[0]) ||
             !tsr_rect_contains(out->rect, rects[s->count]))
             return TSR_ERR_INTERNAL;
         tsr_status st = scratch->accel->vt->run_tile(scratch->accel, ops, s->count, rects, in, out);
-        if (!st)
+        if (!st) {
+            scratch->on_device = 1;
             return TSR_OK;
+        }
         scratch->accel->vt->fell_back(scratch->accel, ops[0].desc->name, st);
     }
     static uint8_t empty_pixel[TSR_MAX_BANDS];
@@ -307,6 +311,8 @@ tsr_status tsr_stage_run_tile(const tsr_plan *plan, const tsr_stage *s, const ts
     for (int k = 0; k < s->count; k++) {
         const tsr_op *op = &ops[k];
         tsr_region dst;
+        if (k && cancel && tsr_ctx_cancelled(cancel))
+            return TSR_ERR_CANCELLED;
         if (k == s->count - 1) {
             if (!tsr_rect_contains(out->rect, rects[k + 1]))
                 return TSR_ERR_INTERNAL;

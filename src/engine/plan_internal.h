@@ -37,6 +37,7 @@ typedef struct tsr_scratch {
     uint8_t *buf[2];        /* ping-pong intermediates */
     size_t size[2];         /* bytes allocated in each */
     const tsr_accel *accel; /* NULL: the CPU only; not owned */
+    int on_device;          /* whether the last tile ran on the device */
 } tsr_scratch;
 
 void tsr_scratch_release(tsr_scratch *s);
@@ -50,9 +51,12 @@ tsr_rect tsr_stage_map_rect(const tsr_plan *plan, const tsr_stage *s, int index)
  * input rect, then runs them forwards through scratch into `out` (the stage
  * output; `out` must cover the tile). `in` is the part of the stage input
  * that is available (must cover tsr_stage_tile_input). Pure: the same tile always
- * gives the same bytes. */
+ * gives the same bytes. Stops between ops with TSR_ERR_CANCELLED once
+ * `cancel` (may be NULL) is cancelled: a tile of a long fused stage (forty
+ * blurs) can take seconds. */
 tsr_status tsr_stage_run_tile(const tsr_plan *plan, const tsr_stage *s, const tsr_region *in,
-                              const tsr_region *out, int index, tsr_scratch *scratch);
+                              const tsr_region *out, int index, tsr_scratch *scratch,
+                              const tsr_ctx *cancel);
 /* The stage-input rect that output tile `index` of stage `s` reads. */
 tsr_rect tsr_stage_tile_input(const tsr_plan *plan, const tsr_stage *s, int index);
 

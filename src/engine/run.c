@@ -27,9 +27,13 @@ void tsr_run_report(run_state *rs, double cpu_seconds) {
 
 tsr_status tsr_run_apply_task(void *arg, size_t task, int worker) {
     run_state *rs = arg;
-    double t0 = tsr_clock_thread_cpu_s();
+    double t0 = tsr_clock_thread_cpu_s(), w0 = tsr_clock_mono_s();
     tsr_status st = tsr_stage_run_tile(rs->plan, rs->stage, &rs->in_region, &rs->out_region,
-                                       rs->task_base + (int)task, &rs->scratch[worker]);
+                                       rs->task_base + (int)task, &rs->scratch[worker], rs->ctx);
+    if (st == TSR_ERR_CANCELLED)
+        return st; /* the run says "cancelled" once */
+    if (!st && rs->scratch[worker].on_device)
+        tsr_run_device_time(rs, tsr_clock_mono_s() - w0);
     if (st) {
         const tsr_op *op = &rs->plan->ops[rs->stage->first];
         tsr_rect r = tsr_stage_tile_rect(rs->plan, rs->stage, rs->task_base + (int)task);
@@ -40,15 +44,23 @@ tsr_status tsr_run_apply_task(void *arg, size_t task, int worker) {
     return TSR_OK;
 }
 
-void tsr_run_map_tile(const tsr_accel *accel, const tsr_op *op, const tsr_region *in,
-                      void *partial) {
+void tsr_run_device_time(run_state *rs, double seconds) {
+    if (rs->parent)
+        rs = rs->parent;
+    if (rs->opts && rs->opts->device_done)
+        rs->opts->device_done(rs->opts->progress_user, seconds);
+}
+
+int tsr_run_map_tile(const tsr_accel *accel, const tsr_op *op, const tsr_region *in,
+                     void *partial) {
     if (accel && accel->vt->supports_map && accel->vt->supports_map(accel, op)) {
         tsr_status st = accel->vt->map(accel, op, in, partial);
         if (!st)
-            return;
+            return 1;
         accel->vt->fell_back(accel, op->desc->name, st);
     }
     op->desc->map(op, in, partial);
+    return 0;
 }
 
 void tsr_run_scratch_accel(tsr_scratch *scratch, int n, const tsr_run_options *opts) {
@@ -58,12 +70,13 @@ void tsr_run_scratch_accel(tsr_scratch *scratch, int n, const tsr_run_options *o
 
 static tsr_status map_task(void *arg, size_t task, int worker) {
     run_state *rs = arg;
-    double t0 = tsr_clock_thread_cpu_s();
+    double t0 = tsr_clock_thread_cpu_s(), w0 = tsr_clock_mono_s();
     const tsr_op *op = &rs->plan->ops[rs->stage->first];
     tsr_rect r = tsr_stage_map_rect(rs->plan, rs->stage, (int)task);
     tsr_region reg = tsr_image_region(rs->in, r);
-    tsr_run_map_tile(rs->scratch[worker].accel, op, &reg,
-                     rs->partials + (size_t)worker * rs->partial_size);
+    if (tsr_run_map_tile(rs->scratch[worker].accel, op, &reg,
+                         rs->partials + (size_t)worker * rs->partial_size))
+        tsr_run_device_time(rs, tsr_clock_mono_s() - w0);
     tsr_run_report(rs, tsr_clock_thread_cpu_s() - t0);
     return TSR_OK;
 }
@@ -88,6 +101,14 @@ static void batch_done(void *user, double cpu_seconds) {
     tsr_run_report(user, cpu_seconds);
 }
 
+static void batch_moved(void *user, uint64_t bytes) {
+    run_state *rs = user;
+    if (rs->parent)
+        rs = rs->parent;
+    if (rs->opts && rs->opts->moved)
+        rs->opts->moved(rs->opts->progress_user, bytes);
+}
+
 tsr_tile_batch tsr_run_make_batch(run_state *rs, tsr_tile_kind kind, int first, int count) {
     tsr_tile_batch b = {rs->ctx,
                         rs->plan,
@@ -100,6 +121,7 @@ tsr_tile_batch tsr_run_make_batch(run_state *rs, tsr_tile_kind kind, int first, 
                         NULL,
                         batch_done,
                         rs,
+                        batch_moved,
                         rs->opts ? rs->opts->label : NULL};
     return b;
 }

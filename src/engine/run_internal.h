@@ -39,9 +39,11 @@ tsr_tile_batch tsr_run_make_batch(run_state *rs, tsr_tile_kind kind, int first, 
 /* Counts one finished task and calls the progress callbacks. Thread-safe. */
 void tsr_run_report(run_state *rs, double cpu_seconds);
 /* Adds map tile `in` of GLOBAL op `op` into `partial`: on the device when
- * `accel` takes the op, else (or when the device fails) on the CPU. */
-void tsr_run_map_tile(const tsr_accel *accel, const tsr_op *op, const tsr_region *in,
-                      void *partial);
+ * `accel` takes the op, else (or when the device fails) on the CPU.
+ * Returns 1 when the device did it. */
+int tsr_run_map_tile(const tsr_accel *accel, const tsr_op *op, const tsr_region *in, void *partial);
+/* Reports `seconds` of device wall time to the run's device_done. */
+void tsr_run_device_time(run_state *rs, double seconds);
 /* Gives each of the n scratches the run's device (opts may be NULL). */
 void tsr_run_scratch_accel(tsr_scratch *scratch, int n, const tsr_run_options *opts);
 /* Runs fn over n tasks on exec, or inline on this thread when exec is NULL. */

@@ -402,7 +402,7 @@ tsr_status tsr_task_execute(tsr_task_worker *w, tsr_ctx *ctx, const uint8_t *tas
     if (!pix)
         return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
     tsr_region outr = {orect, s->out_bands, orow, pix, s->out_w, s->out_h};
-    st = tsr_stage_run_tile(plan, s, &in, &outr, tile, &w->scratch);
+    st = tsr_stage_run_tile(plan, s, &in, &outr, tile, &w->scratch, NULL);
     if (st) {
         free(pix);
         return tsr_error(ctx, st, "tile %d failed: %s", tile, tsr_status_name(st));

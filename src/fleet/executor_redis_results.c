@@ -179,8 +179,10 @@ static void apply_tile(redis_exec *x, rbatch *rb, int tile, const result_parts *
                        tsr_buffer *buf) {
     const tsr_tile_batch *b = rb->b;
     int got = -1;
-    double cpu = 0;
+    double cpu = 0, applying = tsr_clock_thread_cpu_s();
     buf->len = 0;
+    if (b->moved)
+        b->moved(b->done_user, p->len);
     tsr_status st = TSR_ERR_CORRUPT;
     const uint8_t *bytes = NULL;
     size_t len = 0;
@@ -197,8 +199,8 @@ static void apply_tile(redis_exec *x, rbatch *rb, int tile, const result_parts *
     }
     if (!st && got != tile)
         st = TSR_ERR_CORRUPT;
-    if (!st && !rb->img)
-        b->done(b->done_user, cpu);
+    if (!st && !rb->img) /* the worker's CPU and ours, unpacking and placing it */
+        b->done(b->done_user, cpu + (tsr_clock_thread_cpu_s() - applying));
     pthread_mutex_lock(&x->lock);
     rb->applying--;
     if (st) {

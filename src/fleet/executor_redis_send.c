@@ -147,10 +147,11 @@ static int write_all(int fd, struct iovec *iov, int n) {
  * the rows, instead of copying them into a payload and then into hiredis's
  * output buffer (two copies of every pixel less on the coordinator). The
  * link's output buffer must be empty. Returns 1 when written, 0 when the
- * connection failed (the link is then unusable), -1 when out of memory. */
+ * connection failed (the link is then unusable), -1 when out of memory;
+ * *sent is the payload bytes. */
 static int write_task_gathered(redis_exec *x, tsr_redis_link *l, const tsr_tile_batch *b, int tile,
                                const char *label, const char *key, tsr_buffer *head,
-                               tsr_buffer *frame) {
+                               tsr_buffer *frame, size_t *sent) {
     tsr_rect r;
     size_t row_len;
     head->len = frame->len = 0;
@@ -158,6 +159,7 @@ static int write_task_gathered(redis_exec *x, tsr_redis_link *l, const tsr_tile_
         return -1;
     int rows = row_len ? r.h : 0;
     size_t payload = 1 + head->len + row_len * (size_t)rows;
+    *sent = payload;
     const char *fixed[] = {"XADD",   x->keys.tasks,    "*", TSR_FIELD_JOB,
                            label,    TSR_FIELD_KEY,    key, TSR_FIELD_COORD,
                            x->coord, TSR_FIELD_PAYLOAD};
@@ -209,11 +211,14 @@ static int append_tile(redis_exec *x, tsr_redis_link *l, rbatch *rb, int tile, i
     tsr_fleet_seal_ad(rb->img ? TSR_SEAL_IMAGE : TSR_SEAL_TASK, key, ad);
     s->task.len = s->packed.len = 0;
     if (gather) {
-        int w = write_task_gathered(x, l, b, tile, label, key, &s->task, &s->packed);
+        size_t sent = 0;
+        int w = write_task_gathered(x, l, b, tile, label, key, &s->task, &s->packed, &sent);
         if (w == 0)
             tsr_redis_link_close(l);
         else if (w < 0)
             tsr_error(b->ctx, TSR_ERR_NOMEM, "%s: could not encode tile %d", label, tile);
+        else if (b->moved)
+            b->moved(b->done_user, sent);
         return w;
     }
     tsr_buffer *payload = &s->payload[i];
@@ -236,6 +241,8 @@ static int append_tile(redis_exec *x, tsr_redis_link *l, rbatch *rb, int tile, i
     for (int k = 0; k < 10; k++)
         lens[k] = strlen(argv[k]);
     lens[10] = payload->len;
+    if (b->moved)
+        b->moved(b->done_user, payload->len);
     return redisAppendCommandArgv(l->c, 11, argv, lens) == REDIS_OK;
 }
 

@@ -45,7 +45,7 @@ struct tsr_cl_backend {
     atomic_int warned; /* fallbacks logged so far (capped) */
     int profile;       /* queues record events (tsr_cl_backend_set_profiling) */
     int fail_every;    /* TEST ONLY ($TESSERA_TEST_CL_FAIL_EVERY): every Nth tile fails */
-    atomic_uint_fast64_t attempts; /* tiles and maps tried, for fail_every */
+    atomic_uint_fast64_t attempts;               /* tiles and maps tried, for fail_every */
     atomic_uint_fast64_t kernel_ns, transfer_ns; /* profiled device time */
 };
 

@@ -72,8 +72,14 @@ cl_mem tsr_cl_table(tsr_cl_queue *q, int slot, const void *data, size_t bytes);
 cl_int tsr_cl_arg_image(cl_kernel k, cl_uint *arg, const tsr_cl_image *im);
 /* Sets one argument of `size` bytes at *arg, advancing it. */
 cl_int tsr_cl_arg(cl_kernel k, cl_uint *arg, size_t size, const void *value);
-/* Enqueues `k` over a w x h grid (global id 0 = x, 1 = y); w or h of 0
- * enqueues nothing. Errors name the kernel. */
+/* Enqueues `k` over a w x h grid (global id 0 = x, 1 = y) rounded up to
+ * whole TSR_CL_GROUP_W x TSR_CL_GROUP_H work-groups: the kernel must start
+ * with TSR_GUARD(w, h) (common.cl). One fixed group size, because drivers
+ * that compile a kernel per work-group size (PoCL) then compile each once,
+ * and odd tile sizes still get full groups on a GPU; a device refusing it
+ * gets the driver's choice. w or h of 0 enqueues nothing. */
+#define TSR_CL_GROUP_W 16
+#define TSR_CL_GROUP_H 8
 tsr_status tsr_cl_run_2d(tsr_cl_queue *q, cl_kernel k, size_t w, size_t h);
 /* Reads `bytes` of `mem` into host `dst`, waiting for it. */
 tsr_status tsr_cl_read(tsr_cl_queue *q, cl_mem mem, void *dst, size_t bytes);

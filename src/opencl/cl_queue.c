@@ -165,14 +165,22 @@ cl_int tsr_cl_arg_image(cl_kernel k, cl_uint *arg, const tsr_cl_image *im) {
     return err;
 }
 
+static size_t round_up(size_t n, size_t m) {
+    return (n + m - 1) / m * m;
+}
+
 tsr_status tsr_cl_run_2d(tsr_cl_queue *q, cl_kernel k, size_t w, size_t h) {
     if (!k)
         return TSR_ERR_INTERNAL;
     if (w == 0 || h == 0)
         return TSR_OK;
-    size_t global[2] = {w, h};
-    cl_int err = clEnqueueNDRangeKernel(q->queue, k, 2, NULL, global, NULL, 0, NULL,
+    size_t global[2] = {round_up(w, TSR_CL_GROUP_W), round_up(h, TSR_CL_GROUP_H)};
+    size_t local[2] = {TSR_CL_GROUP_W, TSR_CL_GROUP_H};
+    cl_int err = clEnqueueNDRangeKernel(q->queue, k, 2, NULL, global, local, 0, NULL,
                                         tsr_cl_event_slot(q, 1));
+    if (err == CL_INVALID_WORK_GROUP_SIZE || err == CL_INVALID_WORK_ITEM_SIZE)
+        err = clEnqueueNDRangeKernel(q->queue, k, 2, NULL, global, NULL, 0, NULL,
+                                     tsr_cl_event_slot(q, 1));
     return err == CL_SUCCESS ? TSR_OK : tsr_cl_fail(err, "clEnqueueNDRangeKernel");
 }
 

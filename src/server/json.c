@@ -60,18 +60,38 @@ static json_t *versions_json(const tsr_store_job *job, json_t *steps) {
                      "ops", ops);
 }
 
+json_t *cost_json(const tsr_prices *prices, const tsr_job_usage *u) {
+    if (!prices)
+        return json_null();
+    tsr_job_cost c = tsr_prices_cost(prices, u);
+    return json_pack("{s:s, s:f, s:f, s:f, s:f}", "currency", prices->currency, "compute",
+                     c.compute, "transfer", c.transfer, "storage_month", c.storage_month, "total",
+                     c.total);
+}
+
+/* The job's "usage" and, with a price table, its "cost" (null without). */
+static void usage_json(tsr_server *srv, json_t *o, const tsr_job_usage *u,
+                       const tsr_store_job *job) {
+    double wall = job->started && job->finished && job->finished >= job->started
+                      ? (double)(job->finished - job->started) / 1000.0
+                      : 0;
+    json_object_set_new(o, "usage", usage_json_of(u, wall));
+    json_object_set_new(o, "cost", cost_json(srv->config.prices, u));
+}
+
 json_t *job_json(tsr_server *srv, const tsr_store_job *job) {
     tsr_job_live live;
     int has_live = tsr_jobs_live(srv->jobs, job->id, &live);
     tsr_job_state state = job->state;
     int64_t done = job->tiles_done, total = job->tiles_total;
-    double cpu = job->cpu_seconds, eta = -1, percent;
+    tsr_job_usage usage = job->usage;
+    double eta = -1, percent;
     /* The store is authoritative once it says terminal (e.g. cancelled). */
     if (has_live && !tsr_job_state_terminal(state)) {
         state = live.state;
         done = live.tiles_done;
         total = live.tiles_total;
-        cpu = live.cpu_seconds;
+        usage = live.usage;
         eta = live.eta_seconds;
     }
     /* Live: the weighted work (decode, compute, encode); else the tiles. */
@@ -113,7 +133,7 @@ json_t *job_json(tsr_server *srv, const tsr_store_job *job) {
     json_object_set_new(o, "started", json_time(job->started));
     json_object_set_new(o, "finished", json_time(job->finished));
     json_object_set_new(o, "error", opt_string(job->error));
-    json_object_set_new(o, "cpu_seconds", json_real(cpu));
+    json_object_set_new(o, "cpu_seconds", json_real(usage.cpu_seconds));
     json_object_set_new(o, "name", opt_string(job->name));
     /* Wall time from start to end (null until both are known). */
     json_object_set_new(o, "seconds",
@@ -129,5 +149,7 @@ json_t *job_json(tsr_server *srv, const tsr_store_job *job) {
     }
     json_object_set_new(o, "items", items);
     json_object_set_new(o, "output_bytes", json_integer((json_int_t)out_bytes));
+    job_feedback_add(srv, job, o);
+    usage_json(srv, o, &usage, job);
     return o;
 }

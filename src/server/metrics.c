@@ -2,6 +2,7 @@
  * store, tile and job histograms from the scheduler, HTTP counters from
  * the server (route = the pattern, never the raw path). */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "fleet/executor_redis.h"
 #include "opencl/cl_backend.h"
 #include "server/server_internal.h"
+#include "service/store_stats.h"
 
 void metrics_count(tsr_server *srv, int route, unsigned status) {
     pthread_mutex_lock(&srv->metrics_lock);
@@ -143,6 +145,134 @@ static void backend_metrics(tsr_buffer *buf, int *bad, const tsr_cl_backend *b) 
         (unsigned long long)s.tiles, (unsigned long long)s.maps, (unsigned long long)s.fallbacks);
 }
 
+/* Whether `s` is a plain op name (so it needs no escaping as a label). */
+static int plain_name(const char *s) {
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_' || *p == '.'))
+            return 0;
+    return s[0] != '\0';
+}
+
+/* Ratings given by op and rating value, from the store (feedback_counts:
+ * it only grows, so the family is a counter across restarts). */
+static tsr_status feedback_metrics(tsr_buffer *buf, int *bad, tsr_store *store, tsr_ctx *ctx) {
+    tsr_store_feedback_count *counts = NULL;
+    size_t n = 0;
+    tsr_status st = tsr_store_feedback_counts(store, ctx, &counts, &n);
+    if (st)
+        return st;
+    add(buf, bad,
+        "# HELP tessera_feedback_ratings_total Ratings users gave finished jobs, by op of the "
+        "rated job's pipeline and rating (1..5); a replaced rating counts again.\n"
+        "# TYPE tessera_feedback_ratings_total counter\n");
+    for (size_t i = 0; i < n; i++)
+        if (plain_name(counts[i].op))
+            add(buf, bad, "tessera_feedback_ratings_total{op=\"%s\",rating=\"%d\"} %llu\n",
+                counts[i].op, counts[i].rating, (unsigned long long)counts[i].count);
+    free(counts);
+    return TSR_OK;
+}
+
+/* Figures about the store and the scheduler that alerts watch: jobs ended
+ * by state, the oldest queued job's age, database errors. */
+static tsr_status health_metrics(tsr_buffer *buf, int *bad, tsr_server *srv, tsr_ctx *ctx,
+                                 const tsr_jobs_stats *js) {
+    int64_t oldest = 0, now = tsr_clock_wall_ms();
+    tsr_status st = tsr_store_job_oldest_queued(srv->store, ctx, &oldest);
+    if (st)
+        return st;
+    add(buf, bad,
+        "# HELP tessera_jobs_finished_total Jobs this process ran to an end, by final state.\n"
+        "# TYPE tessera_jobs_finished_total counter\n");
+    for (int s = TSR_JOB_SUCCEEDED; s <= TSR_JOB_CANCELLED; s++)
+        add(buf, bad, "tessera_jobs_finished_total{state=\"%s\"} %llu\n",
+            tsr_job_state_name((tsr_job_state)s), (unsigned long long)js->jobs_ended[s]);
+    add(buf, bad,
+        "# HELP tessera_queue_oldest_seconds Age of the oldest queued job (0 when none).\n"
+        "# TYPE tessera_queue_oldest_seconds gauge\ntessera_queue_oldest_seconds %.3f\n",
+        oldest > 0 && now > oldest ? (double)(now - oldest) / 1000.0 : 0.0);
+    add(buf, bad,
+        "# HELP tessera_store_errors_total Failed metadata store calls (I/O, full disk, locked or "
+        "corrupt database, out of memory) since start.\n"
+        "# TYPE tessera_store_errors_total counter\ntessera_store_errors_total %llu\n",
+        (unsigned long long)tsr_store_errors(srv->store));
+    return TSR_OK;
+}
+
+/* Requests: those the rate limit and the quotas refused, and every
+ * (route, status) pair counted by metrics_count. */
+static void http_metrics(tsr_buffer *buf, int *bad, tsr_server *srv) {
+    tsr_ratelimit_stats rs = {0};
+    if (srv->rate)
+        tsr_ratelimit_get_stats(srv->rate, &rs);
+    add(buf, bad,
+        "# HELP tessera_rate_limited_total Requests answered 429 by the request rate limit.\n"
+        "# TYPE tessera_rate_limited_total counter\ntessera_rate_limited_total %llu\n"
+        "# HELP tessera_quota_refused_total Uploads and jobs refused by an account quota.\n"
+        "# TYPE tessera_quota_refused_total counter\ntessera_quota_refused_total %llu\n",
+        (unsigned long long)rs.limited, (unsigned long long)atomic_load(&srv->quota_stops));
+    add(buf, bad,
+        "# HELP tessera_http_requests_total HTTP requests by route and status.\n"
+        "# TYPE tessera_http_requests_total counter\n");
+    pthread_mutex_lock(&srv->metrics_lock);
+    for (int i = 0; i < srv->n_slots; i++) {
+        const metric_slot *m = &srv->slots[i];
+        add(buf, bad, "tessera_http_requests_total{route=\"%s\",status=\"%u\"} %llu\n",
+            m->route >= 0 ? server_routes[m->route].pattern : "unmatched", m->status,
+            (unsigned long long)m->count);
+    }
+    pthread_mutex_unlock(&srv->metrics_lock);
+}
+
+typedef struct account_lines {
+    tsr_buffer *buf;
+    int *bad;
+    const tsr_prices *prices; /* NULL: no cost series */
+    tsr_buffer series[7];     /* one block of samples per metric */
+} account_lines;
+
+static const char *const account_metric[7][2] = {
+    {"tessera_account_jobs_finished_total", "Finished jobs by account."},
+    {"tessera_account_cpu_seconds_total", "CPU seconds of finished jobs by account."},
+    {"tessera_account_gpu_seconds_total", "OpenCL device seconds of finished jobs by account."},
+    {"tessera_account_store_read_bytes_total", "Store bytes finished jobs read, by account."},
+    {"tessera_account_store_written_bytes_total", "Store bytes finished jobs wrote, by account."},
+    {"tessera_account_network_bytes_total",
+     "Bytes finished jobs moved to and from workers, by account."},
+    {"tessera_account_cost_total",
+     "Cost of finished jobs under the price table (serve --prices), by account."},
+};
+
+static void account_row(void *user, const tsr_usage_row *row) {
+    account_lines *l = user;
+    const tsr_job_usage *u = &row->usage;
+    double v[6] = {(double)row->jobs,     u->cpu_seconds,           u->gpu_seconds,
+                   (double)u->read_bytes, (double)u->written_bytes, (double)u->network_bytes};
+    for (int i = 0; i < 6; i++)
+        add(&l->series[i], l->bad, "%s{account=\"%s\"} %.6g\n", account_metric[i][0], row->account,
+            v[i]);
+    if (l->prices)
+        add(&l->series[6], l->bad, "%s{account=\"%s\",currency=\"%s\"} %.9g\n",
+            account_metric[6][0], row->account, l->prices->currency,
+            tsr_prices_cost(l->prices, u).total);
+}
+
+/* What finished jobs used, per account, from the store (all time). */
+static void account_metrics(tsr_server *srv, tsr_ctx *ctx, tsr_buffer *buf, int *bad) {
+    account_lines l = {.buf = buf, .bad = bad, .prices = srv->config.prices};
+    tsr_usage_query q = {.from_ms = 0, .to_ms = INT64_MAX, .by_account = 1};
+    if (tsr_store_usage_report(srv->store, ctx, &q, account_row, &l))
+        *bad = 1;
+    for (int i = 0; i < (l.prices ? 7 : 6); i++) {
+        add(buf, bad, "# HELP %s %s\n# TYPE %s counter\n", account_metric[i][0],
+            account_metric[i][1], account_metric[i][0]);
+        if (l.series[i].len && tsr_buffer_append(buf, l.series[i].data, l.series[i].len))
+            *bad = 1;
+        tsr_buffer_free(&l.series[i]);
+    }
+}
+
 enum MHD_Result h_metrics(request *r) {
     tsr_server *srv = r->srv;
     int64_t counts[TSR_JOB_STATE_COUNT] = {0};
@@ -187,29 +317,16 @@ enum MHD_Result h_metrics(request *r) {
         "# TYPE tessera_blob_integrity_failures_total counter\n"
         "tessera_blob_integrity_failures_total %llu\n",
         (unsigned long long)tsr_blob_integrity_failures(srv->store));
+    if ((st = health_metrics(&buf, &bad, srv, r->ctx, &js)) ||
+        (st = feedback_metrics(&buf, &bad, srv->store, r->ctx))) {
+        tsr_buffer_free(&buf);
+        return reply_status(r, st);
+    }
     fleet_metrics(&buf, &bad, srv->config.workers);
     backend_metrics(&buf, &bad, srv->config.backend);
     executor_metrics(&buf, &bad, srv->config.fleet_exec);
-    tsr_ratelimit_stats rs = {0};
-    if (srv->rate)
-        tsr_ratelimit_get_stats(srv->rate, &rs);
-    add(&buf, &bad,
-        "# HELP tessera_rate_limited_total Requests answered 429 by the request rate limit.\n"
-        "# TYPE tessera_rate_limited_total counter\ntessera_rate_limited_total %llu\n"
-        "# HELP tessera_quota_refused_total Uploads and jobs refused by an account quota.\n"
-        "# TYPE tessera_quota_refused_total counter\ntessera_quota_refused_total %llu\n",
-        (unsigned long long)rs.limited, (unsigned long long)atomic_load(&srv->quota_stops));
-    add(&buf, &bad,
-        "# HELP tessera_http_requests_total HTTP requests by route and status.\n"
-        "# TYPE tessera_http_requests_total counter\n");
-    pthread_mutex_lock(&srv->metrics_lock);
-    for (int i = 0; i < srv->n_slots; i++) {
-        const metric_slot *m = &srv->slots[i];
-        add(&buf, &bad, "tessera_http_requests_total{route=\"%s\",status=\"%u\"} %llu\n",
-            m->route >= 0 ? server_routes[m->route].pattern : "unmatched", m->status,
-            (unsigned long long)m->count);
-    }
-    pthread_mutex_unlock(&srv->metrics_lock);
+    account_metrics(srv, r->ctx, &buf, &bad);
+    http_metrics(&buf, &bad, srv);
     if (bad) {
         tsr_buffer_free(&buf);
         return reply_error(r, 500, "internal", "cannot format the metrics");

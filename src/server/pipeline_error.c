@@ -1,12 +1,15 @@
-/* Where in a JSON pipeline a parse error lies: the step and the parameter
- * that /pipelines/validate and POST /jobs add to their 400 (the web page
- * marks that field). Found by parsing again, not by reading the message, so
- * the library's wording may change freely. */
+/* A request's pipeline and its errors: reading it (text or JSON list),
+ * checking it for a stored image's size, and the 400 that names where in a
+ * JSON pipeline a parse error lies: the step and the parameter that
+ * /pipelines/validate, POST /jobs and the preview add (the web page marks
+ * that field). Found by parsing again, not by reading the message, so the
+ * library's wording may change freely. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/server_internal.h"
+#include "service/image_run.h"
 
 /* The message of parsing `steps` (a JSON list) on a fresh context; "" when
  * it parses. Writes at most `size` bytes into `out`. */
@@ -33,22 +36,33 @@ static void step_message(json_t *step, char *out, size_t size) {
 }
 
 /* The first key of `holder` (the step or its "params") whose removal from
- * `step` changes the step's error `message`, or NULL. */
-static const char *find_param(json_t *step, json_t *holder, const char *message) {
+ * `step` changes the step's error `message`, into `out`; 0 when none. The
+ * keys are copied first: each is removed and put back (at the end, so a
+ * loop over the object would see it again), and a removed key's own text
+ * is freed with it. */
+static int find_param(json_t *step, json_t *holder, const char *message, char *out, size_t size) {
     const char *key;
-    json_t *value;
+    json_t *value, *keys = json_array();
     char again[1200];
+    int found = 0;
     json_object_foreach(holder, key, value) {
-        if (holder == step && (!strcmp(key, "op") || !strcmp(key, "params")))
-            continue;
-        json_incref(value);
-        json_object_del(holder, key);
-        step_message(step, again, sizeof again);
-        json_object_set_new(holder, key, value);
-        if (strcmp(again, message))
-            return key;
+        json_array_append_new(keys, json_string(key));
     }
-    return NULL;
+    for (size_t i = 0; !found && i < json_array_size(keys); i++) {
+        const char *name = json_string_value(json_array_get(keys, i));
+        if (!name || (holder == step && (!strcmp(name, "op") || !strcmp(name, "params"))))
+            continue;
+        value = json_incref(json_object_get(holder, name));
+        json_object_del(holder, name);
+        step_message(step, again, sizeof again);
+        json_object_set_new(holder, name, value);
+        if (strcmp(again, message)) {
+            snprintf(out, size, "%s", name);
+            found = 1;
+        }
+    }
+    json_decref(keys);
+    return found;
 }
 
 json_t *pipeline_error_fields(json_t *pipeline) {
@@ -63,17 +77,121 @@ json_t *pipeline_error_fields(json_t *pipeline) {
         if (!message[0])
             continue;
         out = json_pack("{s:I}", "step", (json_int_t)(i + 1));
-        const char *param = NULL;
+        char param[256];
+        int found = 0;
         if (json_is_object(step)) {
-            param = find_param(step, step, message);
+            found = find_param(step, step, message, param, sizeof param);
             json_t *params = json_object_get(step, "params");
-            if (!param && json_is_object(params))
-                param = find_param(step, params, message);
+            if (!found && json_is_object(params))
+                found = find_param(step, params, message, param, sizeof param);
         }
-        if (out && param)
+        if (out && found)
             json_object_set_new(out, "param", json_string(param));
         break;
     }
     json_decref(steps);
     return out;
+}
+
+/* Replies 400 bad_pipeline with the context's message and, for a JSON
+ * list, the step and parameter to blame (pipeline_error_fields). */
+enum MHD_Result reply_pipeline_error(request *r, json_t *pipeline) {
+    const char *msg = tsr_ctx_message(r->ctx);
+    snprintf(r->reason, sizeof r->reason, "%.199s", msg); /* the audit line's reason */
+    json_t *error = json_pack("{s:s, s:s}", "code", "bad_pipeline", "message", msg);
+    json_t *fields = pipeline_error_fields(pipeline);
+    if (error && fields)
+        json_object_update(error, fields);
+    json_decref(fields);
+    return reply_json(r, 400, error ? json_pack("{s:o}", "error", error) : NULL);
+}
+
+/* Reads the job request's pipeline (text or JSON list) into *out; replies
+ * 400/413 itself and returns 0 when it is not usable. */
+int request_pipeline(request *r, json_t *v, tsr_pipeline **out, enum MHD_Result *res) {
+    char *owned = NULL;
+    const char *text;
+    if (json_is_string(v)) {
+        text = json_string_value(v);
+    } else if (json_is_array(v)) {
+        text = owned = json_dumps(v, JSON_COMPACT);
+    } else {
+        *res = reply_error(r, 400, "bad_request",
+                           "pipeline must be the text form or a JSON list of steps");
+        return 0;
+    }
+    if (!text) {
+        *res = reply_error(r, 503, "unavailable", "out of memory");
+        return 0;
+    }
+    if (strlen(text) > TSR_PIPELINE_MAX_TEXT) {
+        free(owned);
+        *res = reply_error(r, 413, "too_large", "the pipeline is longer than %d bytes",
+                           TSR_PIPELINE_MAX_TEXT);
+        return 0;
+    }
+    tsr_status st = tsr_pipeline_parse(r->ctx, text, out);
+    free(owned);
+    if (st == TSR_ERR_USAGE) {
+        *res = reply_pipeline_error(r, v);
+        return 0;
+    }
+    if (st) {
+        *res = reply_error(r, 500, "internal", "%s", tsr_ctx_message(r->ctx));
+        return 0;
+    }
+    return 1;
+}
+
+/* Checks `pipe` for an image of w x h x bands stored as `format` (a JPEG
+ * may be shrunk on load), with the server's limits, as a run would plan it;
+ * `upload` also checks the input against the upload limits (an image not
+ * uploaded yet). Returns TSR_OK with the output size in out[3] (zeros
+ * when a stored image has no usable record), or the run's status with its
+ * message in msg. */
+tsr_status pipeline_check_image(request *r, const tsr_pipeline *pipe, int w, int h, int bands,
+                                const char *format, int upload, char *msg, size_t size,
+                                int out[3]) {
+    msg[0] = '\0';
+    out[0] = out[1] = out[2] = 0;
+    if (!upload && (w < 1 || h < 1 || bands < 1))
+        return TSR_OK; /* no usable record: the run opens the blob and decides */
+    tsr_ctx *ctx = tsr_ctx_new();
+    if (!ctx) {
+        snprintf(msg, size, "out of memory");
+        return TSR_ERR_NOMEM;
+    }
+    tsr_ctx_set_limits(ctx, tsr_ctx_limits(r->ctx));
+    tsr_status st = TSR_OK;
+    if (upload && w > 0 && h > 0)
+        st = tsr_limits_check(ctx, "image", (uint64_t)w, (uint64_t)h, bands);
+    if (!st && format && w > 0 && h > 0)
+        tsr_image_decoded_size(pipe, format, &w, &h);
+    if (!st)
+        st = tsr_pipeline_check_size(ctx, pipe, w, h, bands, &out[0], &out[1], &out[2]);
+    if (st)
+        snprintf(msg, size, "%s",
+                 tsr_ctx_message(ctx)[0] ? tsr_ctx_message(ctx) : tsr_status_name(st));
+    tsr_ctx_free(ctx);
+    return st;
+}
+
+/* Replies that the pipeline cannot run on an image: 400 bad_pipeline with
+ * the run's message (USAGE, LIMIT), else the status' own answer. `image`
+ * names it; `images` (consumed, may be NULL) lists every image's outcome. */
+enum MHD_Result reply_pipeline_refused(request *r, tsr_status st, const char *msg,
+                                       const char *image, json_t *images) {
+    if (st != TSR_ERR_USAGE && st != TSR_ERR_LIMIT) {
+        json_decref(images);
+        return reply_error(r, st == TSR_ERR_NOMEM ? 503 : 500,
+                           st == TSR_ERR_NOMEM ? "unavailable" : "internal", "%s", msg);
+    }
+    snprintf(r->reason, sizeof r->reason, "%.199s", msg);
+    json_t *body = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", "bad_pipeline", "message", msg,
+                             "image", image);
+    if (body && images)
+        json_object_set_new(body, "images", images);
+    else
+        json_decref(images);
+    return reply_json(r, 400, body);
 }

@@ -7,106 +7,6 @@
 #include "server/server_internal.h"
 #include "service/image_run.h"
 
-/* Replies 400 bad_pipeline with the context's message and, for a JSON
- * list, the step and parameter to blame (pipeline_error_fields). */
-static enum MHD_Result reply_pipeline_error(request *r, json_t *pipeline) {
-    const char *msg = tsr_ctx_message(r->ctx);
-    snprintf(r->reason, sizeof r->reason, "%.199s", msg); /* the audit line's reason */
-    json_t *error = json_pack("{s:s, s:s}", "code", "bad_pipeline", "message", msg);
-    json_t *fields = pipeline_error_fields(pipeline);
-    if (error && fields)
-        json_object_update(error, fields);
-    json_decref(fields);
-    return reply_json(r, 400, error ? json_pack("{s:o}", "error", error) : NULL);
-}
-
-int parse_pipeline(request *r, json_t *v, tsr_pipeline **out, enum MHD_Result *res) {
-    char *owned = NULL;
-    const char *text;
-    if (json_is_string(v)) {
-        text = json_string_value(v);
-    } else if (json_is_array(v)) {
-        text = owned = json_dumps(v, JSON_COMPACT);
-    } else {
-        *res = reply_error(r, 400, "bad_request",
-                           "pipeline must be the text form or a JSON list of steps");
-        return 0;
-    }
-    if (!text) {
-        *res = reply_error(r, 503, "unavailable", "out of memory");
-        return 0;
-    }
-    if (strlen(text) > TSR_PIPELINE_MAX_TEXT) {
-        free(owned);
-        *res = reply_error(r, 413, "too_large", "the pipeline is longer than %d bytes",
-                           TSR_PIPELINE_MAX_TEXT);
-        return 0;
-    }
-    tsr_status st = tsr_pipeline_parse(r->ctx, text, out);
-    free(owned);
-    if (st == TSR_ERR_USAGE) {
-        *res = reply_pipeline_error(r, v);
-        return 0;
-    }
-    if (st) {
-        *res = reply_error(r, 500, "internal", "%s", tsr_ctx_message(r->ctx));
-        return 0;
-    }
-    return 1;
-}
-
-/* Checks `pipe` for an image of w x h x bands stored as `format` (a JPEG
- * may be shrunk on load), with the server's limits, as a run would plan it;
- * `upload` also checks the input against the upload limits (an image not
- * uploaded yet). Returns TSR_OK with the output size in out[3] (zeros
- * when a stored image has no usable record), or the run's status with its
- * message in msg. */
-static tsr_status check_image(request *r, const tsr_pipeline *pipe, int w, int h, int bands,
-                              const char *format, int upload, char *msg, size_t size, int out[3]) {
-    msg[0] = '\0';
-    out[0] = out[1] = out[2] = 0;
-    if (!upload && (w < 1 || h < 1 || bands < 1))
-        return TSR_OK; /* no usable record: the run opens the blob and decides */
-    tsr_ctx *ctx = tsr_ctx_new();
-    if (!ctx) {
-        snprintf(msg, size, "out of memory");
-        return TSR_ERR_NOMEM;
-    }
-    tsr_ctx_set_limits(ctx, tsr_ctx_limits(r->ctx));
-    tsr_status st = TSR_OK;
-    if (upload && w > 0 && h > 0)
-        st = tsr_limits_check(ctx, "image", (uint64_t)w, (uint64_t)h, bands);
-    if (!st && format && w > 0 && h > 0)
-        tsr_image_decoded_size(pipe, format, &w, &h);
-    if (!st)
-        st = tsr_pipeline_check_size(ctx, pipe, w, h, bands, &out[0], &out[1], &out[2]);
-    if (st)
-        snprintf(msg, size, "%s",
-                 tsr_ctx_message(ctx)[0] ? tsr_ctx_message(ctx) : tsr_status_name(st));
-    tsr_ctx_free(ctx);
-    return st;
-}
-
-/* Replies that the pipeline cannot run on an image: 400 bad_pipeline with
- * the run's message (USAGE, LIMIT), else the status' own answer. `image`
- * names it; `images` (consumed, may be NULL) lists every image's outcome. */
-static enum MHD_Result reply_refused(request *r, tsr_status st, const char *msg, const char *image,
-                                     json_t *images) {
-    if (st != TSR_ERR_USAGE && st != TSR_ERR_LIMIT) {
-        json_decref(images);
-        return reply_error(r, st == TSR_ERR_NOMEM ? 503 : 500,
-                           st == TSR_ERR_NOMEM ? "unavailable" : "internal", "%s", msg);
-    }
-    snprintf(r->reason, sizeof r->reason, "%.199s", msg);
-    json_t *body = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", "bad_pipeline", "message", msg,
-                             "image", image);
-    if (body && images)
-        json_object_set_new(body, "images", images);
-    else
-        json_decref(images);
-    return reply_json(r, 400, body);
-}
-
 /* One entry of the validate body's "images": a stored image's id, or
  * {"width","height","bands" (default 3),"format","name"} for an image not
  * uploaded yet. Fills the size, the format (NULL when not known) and the
@@ -174,9 +74,9 @@ static json_t *check_entries(request *r, const tsr_pipeline *pipe, json_t *image
             json_decref(out);
             return NULL;
         }
-        tsr_status st =
-            check_image(r, pipe, (int)im.width, (int)im.height, im.bands,
-                        im.format[0] ? im.format : NULL, upload, msg, sizeof msg, size_out);
+        tsr_status st = pipeline_check_image(r, pipe, (int)im.width, (int)im.height, im.bands,
+                                             im.format[0] ? im.format : NULL, upload, msg,
+                                             sizeof msg, size_out);
         json_t *entry =
             st ? json_pack("{s:s, s:s}", "image", label, "error", msg)
                : json_pack("{s:s, s:n, s:{s:i, s:i, s:i}}", "image", label, "error", "output",
@@ -202,7 +102,7 @@ enum MHD_Result h_pipeline_validate(request *r) {
         json_decref(body);
         return reply_error(r, 400, "bad_request", "the body needs a \"pipeline\"");
     }
-    int ok = parse_pipeline(r, v, &p, &res);
+    int ok = request_pipeline(r, v, &p, &res);
     json_t *checked = NULL;
     tsr_status st = TSR_OK;
     char msg[1024] = "", image[TSR_STORE_FILE_NAME_MAX + 1] = "";
@@ -211,7 +111,7 @@ enum MHD_Result h_pipeline_validate(request *r) {
         ok = 0;
     json_decref(body);
     if (ok && st)
-        res = reply_refused(r, st, msg, image, checked);
+        res = reply_pipeline_refused(r, st, msg, image, checked);
     if (!ok || st) {
         tsr_pipeline_free(p);
         return res;
@@ -313,9 +213,9 @@ static int parse_images(request *r, json_t *v, const tsr_pipeline *pipe, const c
         }
         char msg[1024];
         int out[3];
-        if ((st = check_image(r, pipe, (int)im.width, (int)im.height, im.bands, im.format, 0, msg,
-                              sizeof msg, out))) {
-            *res = reply_refused(r, st, msg, id, NULL);
+        if ((st = pipeline_check_image(r, pipe, (int)im.width, (int)im.height, im.bands, im.format,
+                                       0, msg, sizeof msg, out))) {
+            *res = reply_pipeline_refused(r, st, msg, id, NULL);
             return 0;
         }
         (*ids)[i] = id;
@@ -459,7 +359,7 @@ enum MHD_Result h_jobs_create(request *r) {
         res = reply_error(r, 400, "bad_request", "name must be a string");
         goto out;
     }
-    if (!(pv ? parse_pipeline(r, pv, &pipe, &res)
+    if (!(pv ? request_pipeline(r, pv, &pipe, &res)
              : saved_pipeline_load(r, sv, &pipe, &settings, saved, &res)) ||
         !parse_output(r, json_object_get(body, "output"), &settings, &res) ||
         !parse_images(r, json_object_get(body, "images"), pipe, &ids, &n, &res) ||

@@ -1,18 +1,16 @@
 /* The image library's routes: thumbnails (made by the engine on first
- * request, then served from their cached blob) and deleting many images at
- * once. */
+ * request, then served from their cached blob; the preview runs on them
+ * too, routes_preview.c) and deleting many images at once. */
 #include <stdio.h>
 #include <string.h>
 
 #include "server/server_internal.h"
 #include "service/image_run.h"
 
-#define THUMB_SIDE      256  /* a thumbnail fits inside THUMB_SIDE x THUMB_SIDE */
 #define THUMB_QUALITY   80   /* JPEG quality of thumbnails */
 #define DELETE_MANY_MAX 1000 /* ids in one POST /images/delete */
 
-/* Thumbnails are JPEG, or PNG where there is alpha (2 or 4 bands). */
-static tsr_format thumb_format(const tsr_store_image *im) {
+tsr_format thumb_format(const tsr_store_image *im) {
     return im->bands == 2 || im->bands == 4 ? TSR_FORMAT_PNG : TSR_FORMAT_JPEG;
 }
 
@@ -55,21 +53,27 @@ static tsr_status make_thumb(request *r, tsr_store_image *im) {
     return st;
 }
 
+tsr_status image_thumb(request *r, tsr_store_image *im) {
+    return im->thumb[0] ? TSR_OK : make_thumb(r, im);
+}
+
+enum MHD_Result reply_thumb_error(request *r, const tsr_store_image *im, tsr_status st) {
+    if (st == TSR_ERR_CORRUPT)
+        return reply_integrity_failure(r, im->blob);
+    if (st == TSR_ERR_USAGE)
+        return reply_error(r, 404, "not_found", "image %s not found", im->id);
+    return reply_status(r, st);
+}
+
 enum MHD_Result h_image_thumbnail(request *r) {
     tsr_store_image im;
     enum MHD_Result res;
     char etag[48], stem[200], name[260];
     if (!find_image(r, &im, &res))
         return res;
-    if (!im.thumb[0]) {
-        tsr_status st = make_thumb(r, &im);
-        if (st == TSR_ERR_CORRUPT)
-            return reply_integrity_failure(r, im.blob);
-        if (st == TSR_ERR_USAGE)
-            return reply_error(r, 404, "not_found", "image %s not found", r->params[0]);
-        if (st)
-            return reply_status(r, st);
-    }
+    tsr_status st = image_thumb(r, &im);
+    if (st)
+        return reply_thumb_error(r, &im, st);
     tsr_format f = thumb_format(&im);
     snprintf(etag, sizeof etag, "\"%s\"", im.thumb);
     safe_stem(im.name, stem, sizeof stem);

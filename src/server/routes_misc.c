@@ -1,5 +1,5 @@
 /* Operations, pipeline validation lives in routes_jobs.c; here: the
- * operation list, health, readiness and the embedded web UI. */
+ * operation list, the presets, health, readiness and the embedded web UI. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,20 @@ enum MHD_Result h_operations(request *r) {
     char *text = r->srv->config.ops_json ? r->srv->config.ops_json() : NULL;
     if (!text)
         return reply_error(r, 500, "internal", "cannot list the operations");
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    return reply(r, 200, resp);
+}
+
+enum MHD_Result h_presets(request *r) {
+    char *text = tsr_presets_to_json();
+    if (!text)
+        return reply_error(r, 500, "internal", "cannot list the presets");
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     if (!resp) {

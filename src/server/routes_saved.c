@@ -120,7 +120,7 @@ static int read_spec(request *r, json_t *body, tsr_saved_spec *spec, char **json
         *res = reply_error(r, 400, "bad_request", "the body needs a \"pipeline\"");
         return 0;
     }
-    if (!parse_pipeline(r, pv, &pipe, res) || !parse_output(r, ov, &s, res)) {
+    if (!request_pipeline(r, pv, &pipe, res) || !parse_output(r, ov, &s, res)) {
         tsr_pipeline_free(pipe);
         return 0;
     }

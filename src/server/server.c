@@ -299,6 +299,11 @@ tsr_status tsr_server_start(tsr_ctx *ctx, const tsr_server_config *config, tsr_s
         free(srv);
         return st;
     }
+    if (!(srv->previews = preview_runs_new())) {
+        tsr_ratelimit_free(srv->rate);
+        free(srv);
+        return tsr_error(ctx, TSR_ERR_INTERNAL, "serve: cannot start the preview watchdog");
+    }
     pthread_mutex_init(&srv->metrics_lock, NULL);
     unsigned max_conn = config->max_connections ? config->max_connections : 256;
     unsigned per_ip = config->per_ip_limit ? config->per_ip_limit : 64;
@@ -317,6 +322,7 @@ tsr_status tsr_server_start(tsr_ctx *ctx, const tsr_server_config *config, tsr_s
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_ARRAY,
         tls ? tls_options : tls_options + 3, MHD_OPTION_END);
     if (!srv->daemon) {
+        preview_runs_free(srv->previews);
         pthread_mutex_destroy(&srv->metrics_lock);
         tsr_ratelimit_free(srv->rate);
         free(srv);
@@ -345,6 +351,7 @@ void tsr_server_stop(tsr_server *server) {
         return;
     atomic_store(&server->draining, 1);
     MHD_stop_daemon(server->daemon);
+    preview_runs_free(server->previews);
     pthread_mutex_destroy(&server->metrics_lock);
     tsr_ratelimit_free(server->rate);
     free(server);

@@ -42,6 +42,7 @@ typedef struct tsr_server_config {
                                      counters in /metrics); NULL = local mode */
     const struct tsr_cl_backend *backend; /* the local pool's OpenCL device (borrowed, for
                                              /metrics); NULL = the CPU */
+    const struct tsr_prices *prices;      /* --prices: job costs in answers; NULL = none shown */
 } tsr_server_config;
 
 /* Starts listening. `store` and `jobs` are borrowed and must outlive the

@@ -10,7 +10,10 @@
 
 #include "server/ratelimit.h"
 #include "server/server.h"
+#include "service/prices.h"
+#include "service/store_feedback.h"
 #include "service/store_saved.h"
+#include "util/clock.h"
 
 #define JSON_BODY_MAX    (1u << 20) /* bytes of a JSON request body */
 #define UPLOAD_PARTS_MAX 256        /* files in one multipart upload */
@@ -19,6 +22,7 @@
 #define ID_PREFIX_DIGITS 8          /* random hex digits that start every request id */
 
 typedef struct request request;
+typedef struct preview_runs preview_runs;
 typedef struct upload upload;
 
 /* What a route's handler needs in its body. */
@@ -66,6 +70,7 @@ struct tsr_server {
     int n_slots;                          /* slots in use */
     tsr_ratelimit *rate;                  /* request rate limiter; NULL = none */
     atomic_uint_fast64_t quota_stops;     /* uploads and jobs refused by a quota */
+    preview_runs *previews;               /* the previews running now */
 };
 
 /* Per-request state, from the first call of the access handler to the
@@ -106,6 +111,24 @@ void route_allowed(const char *path, char *buf, size_t size);
  * parse alone; NULL when `pipeline` is not a list or every step parses
  * alone. The caller owns the result. */
 json_t *pipeline_error_fields(json_t *pipeline);
+/* Replies 400 bad_pipeline with r->ctx's message plus the step and
+ * parameter to blame when `pipeline` (borrowed) is a JSON list. */
+enum MHD_Result reply_pipeline_error(request *r, json_t *pipeline);
+/* Reads a request's "pipeline" `v` (text or JSON list; borrowed) into *out
+ * (the caller frees it); replies 400/413 itself and returns 0 when it is
+ * not usable. */
+int request_pipeline(request *r, json_t *v, tsr_pipeline **out, enum MHD_Result *res);
+/* Checks `pipe` for an image of w x h x bands stored as `format` (may be
+ * NULL) as a run would plan it, with the server's limits; `upload` also
+ * checks the upload limits. TSR_OK with the output size in out[3], or the
+ * run's status with its message in msg. */
+tsr_status pipeline_check_image(request *r, const tsr_pipeline *pipe, int w, int h, int bands,
+                                const char *format, int upload, char *msg, size_t size, int out[3]);
+/* Replies that the pipeline cannot run on image `image`: 400 bad_pipeline
+ * with `msg` for USAGE and LIMIT, else 500/503; `images` (consumed, may be
+ * NULL) lists every image's outcome. */
+enum MHD_Result reply_pipeline_refused(request *r, tsr_status st, const char *msg,
+                                       const char *image, json_t *images);
 
 /* ---- reply.c ---- */
 /* Adds security headers and X-Request-Id, queues, destroys the response. */
@@ -156,6 +179,46 @@ enum MHD_Result serve_blob(request *r, const char *blob, int fd, const char *typ
  * (or the error) itself and returns 0 when there is none. */
 int find_image(request *r, tsr_store_image *im, enum MHD_Result *res);
 
+/* ---- routes_library.c ---- */
+#define THUMB_SIDE 256 /* a thumbnail fits inside THUMB_SIDE x THUMB_SIDE */
+/* Thumbnails are JPEG, or PNG where there is alpha (2 or 4 bands). */
+tsr_format thumb_format(const tsr_store_image *im);
+/* Makes sure image `im` has its thumbnail, making it now with the engine
+ * when it has none: TSR_OK with im->thumb naming its blob; TSR_ERR_USAGE
+ * when the image was deleted meanwhile; else the error (message on r->ctx). */
+tsr_status image_thumb(request *r, tsr_store_image *im);
+/* Replies to image_thumb's failure `st`: 500 integrity, 404, or the status. */
+enum MHD_Result reply_thumb_error(request *r, const tsr_store_image *im, tsr_status st);
+
+/* ---- preview_runs.c ---- */
+/* Why a preview was cancelled. */
+typedef enum preview_stop {
+    PREVIEW_RUNNING = 0, /* not cancelled */
+    PREVIEW_SUPERSEDED,  /* a newer preview of the same account started */
+    PREVIEW_TIMED_OUT    /* it ran past its deadline */
+} preview_stop;
+/* One preview being made: lives on its handler's stack from
+ * preview_runs_start to preview_runs_end. */
+typedef struct preview_run {
+    int64_t user;             /* the account that asked */
+    tsr_ctx *ctx;             /* the run's own context, cancelled to stop it (borrowed) */
+    double deadline;          /* monotonic seconds; INFINITY until armed */
+    atomic_int stop;          /* a preview_stop: why it was cancelled */
+    struct preview_run *next; /* list link */
+} preview_run;
+/* Starts the registry and its watchdog thread; NULL when out of resources. */
+preview_runs *preview_runs_new(void);
+/* Stops the watchdog and frees; no run may be registered. Accepts NULL. */
+void preview_runs_free(preview_runs *runs);
+/* Registers `run` (user and ctx set), cancelling the same account's older
+ * previews (their stop becomes PREVIEW_SUPERSEDED). */
+void preview_runs_start(preview_runs *runs, preview_run *run);
+/* Gives `run` a deadline `seconds` from now, after which the watchdog
+ * cancels it (stop PREVIEW_TIMED_OUT). */
+void preview_runs_arm(preview_runs *runs, preview_run *run, double seconds);
+/* Unregisters `run`; nothing cancels it afterwards. */
+void preview_runs_end(preview_runs *runs, preview_run *run);
+
 /* ---- server.c ---- */
 /* tsr_server_log with the members of the object `detail` (borrowed) as
  * detail, in order. */
@@ -182,6 +245,26 @@ int auth_check(request *r, const route *rt, enum MHD_Result *result);
 json_t *image_json(const tsr_store_image *im);
 /* A job object: store row plus live progress when the scheduler holds it. */
 json_t *job_json(tsr_server *srv, const tsr_store_job *job);
+/* {"currency","compute","transfer","storage_month","total"} of `u` under
+ * `prices`; JSON null when there is no price table. */
+json_t *cost_json(const tsr_prices *prices, const tsr_job_usage *u);
+/* {"cpu_seconds","gpu_seconds","read_bytes","written_bytes","network_bytes",
+ * "wall_seconds","peak_pixels"} (routes_usage.c). */
+json_t *usage_json_of(const tsr_job_usage *u, double wall_seconds);
+
+/* ---- routes_feedback.c ---- */
+/* The feedback object of the API (admin lists, the POST answer). */
+json_t *feedback_json(const tsr_store_feedback *fb);
+/* The op_versions text as a JSON object ({} when it is not one); the
+ * caller owns it. */
+json_t *feedback_op_versions(const char *text);
+/* Adds "feedback" to job object `obj` (borrowed): the owner's rating,
+ * comment and times, or null (none yet, not finished, or unreadable). */
+void job_feedback_add(tsr_server *srv, const tsr_store_job *job, json_t *obj);
+
+/* ---- feedback_csv.c ---- */
+/* Streams every feedback row matching `q` (paging ignored) as CSV. */
+enum MHD_Result feedback_csv_reply(request *r, const tsr_store_feedback_query *q);
 
 /* ---- upload.c ---- */
 /* Starts an upload from the request headers; replies itself (415, 413) and
@@ -215,9 +298,6 @@ tsr_status user_quota_add(request *r, const tsr_store_user *u, json_t *obj);
 tsr_status trailing_check(tsr_ctx *ctx, const char *path, tsr_format format);
 
 /* ---- routes_jobs.c ---- */
-/* Reads a request's "pipeline" (text or JSON list) into *out (the caller
- * frees it); replies 400/413 itself and returns 0 when it is not usable. */
-int parse_pipeline(request *r, json_t *v, tsr_pipeline **out, enum MHD_Result *res);
 /* Reads a job request's "output" (format, quality 1..100, tile) over what
  * `s` already holds (the defaults, or a saved pipeline's settings); replies
  * 400 itself and returns 0 when it is not usable. */
@@ -246,6 +326,8 @@ enum MHD_Result h_image_get(request *r);
 enum MHD_Result h_image_delete(request *r);
 enum MHD_Result h_image_content(request *r);
 enum MHD_Result h_image_thumbnail(request *r);
+enum MHD_Result h_image_preview(request *r);
+enum MHD_Result h_presets(request *r);
 enum MHD_Result h_images_delete_many(request *r);
 enum MHD_Result h_job_rerun(request *r);
 enum MHD_Result h_saved_list(request *r);
@@ -256,6 +338,8 @@ enum MHD_Result h_saved_delete(request *r);
 enum MHD_Result h_saved_versions(request *r);
 enum MHD_Result h_saved_version_get(request *r);
 enum MHD_Result h_saved_rollback(request *r);
+enum MHD_Result h_job_feedback(request *r);
+enum MHD_Result h_feedback_list(request *r);
 enum MHD_Result h_operations(request *r);
 enum MHD_Result h_pipeline_validate(request *r);
 enum MHD_Result h_jobs_create(request *r);
@@ -266,6 +350,7 @@ enum MHD_Result h_job_events(request *r);
 enum MHD_Result h_job_result(request *r);
 enum MHD_Result h_job_item_result(request *r);
 enum MHD_Result h_workers(request *r);
+enum MHD_Result h_usage(request *r);
 enum MHD_Result h_users_create(request *r);
 enum MHD_Result h_users_list(request *r);
 enum MHD_Result h_user_get(request *r);

@@ -21,6 +21,7 @@
 #define TESSERA_SERVICE_BLOB_BACKEND_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "tessera/status.h"
 
@@ -51,6 +52,11 @@ typedef struct tsr_blob_backend_ops {
     tsr_status (*open)(tsr_blob_backend *b, tsr_ctx *ctx, const char *id, int *fd, char *path);
     /* Removes blob `id`; a missing one is not an error. */
     tsr_status (*remove)(tsr_blob_backend *b, tsr_ctx *ctx, const char *id);
+    /* Size and SHA-256 of the stored form of blob `id` from the backend's
+     * own record, without reading it (s3: the object's metadata); *found =
+     * false when absent. NULL where there is no such record (files). */
+    tsr_status (*head)(tsr_blob_backend *b, tsr_ctx *ctx, const char *id, bool *found,
+                       uint64_t *bytes, char sha256[65]);
     /* Calls fn for every blob id the backend holds (other names are
      * skipped); fn may remove the blob it is given. */
     tsr_status (*list)(tsr_blob_backend *b, tsr_ctx *ctx, tsr_blob_id_fn fn, void *arg);

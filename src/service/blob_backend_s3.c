@@ -98,6 +98,17 @@ static tsr_status s3_remove(tsr_blob_backend *b, tsr_ctx *ctx, const char *id) {
     return tsr_s3_delete(((s3_backend *)b)->client, ctx, name);
 }
 
+static tsr_status s3_head(tsr_blob_backend *b, tsr_ctx *ctx, const char *id, bool *found,
+                          uint64_t *bytes, char sha256[65]) {
+    char name[TSR_STORE_ID_LEN + 16];
+    tsr_s3_object info = {0};
+    object_name(id, name);
+    tsr_status rc = tsr_s3_head(((s3_backend *)b)->client, ctx, name, found, &info);
+    *bytes = info.size;
+    snprintf(sha256, TSR_S3_SHA256_HEX + 1, "%s", info.sha256);
+    return rc;
+}
+
 /* tsr_s3_list's callback: passes blob ids on to the backend's caller. */
 typedef struct list_state {
     tsr_blob_id_fn fn; /* the caller's callback */
@@ -133,6 +144,7 @@ static const tsr_blob_backend_ops s3_ops = {
     .install = s3_install,
     .open = s3_open,
     .remove = s3_remove,
+    .head = s3_head,
     .list = s3_list,
     .path = NULL,
     .free = s3_free,

@@ -1,5 +1,6 @@
 /* One image from its input blob to a result blob (see image_run.h). */
 #include "service/image_run.h"
+#include "util/clock.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -71,6 +72,7 @@ tsr_status tsr_image_run_blob(tsr_store *store, tsr_ctx *ctx, const tsr_image_ru
     opened o = {0};
     tsr_row_writer *writer = NULL;
     tsr_blob_file *file = NULL;
+    double cpu0 = tsr_clock_thread_cpu_s();
     memset(out, 0, sizeof *out);
     tsr_status st = open_input(store, ctx, run->input, run->pipe, run->tile, &o);
     if (st)
@@ -88,7 +90,9 @@ tsr_status tsr_image_run_blob(tsr_store *store, tsr_ctx *ctx, const tsr_image_ru
                              .tile_done = run->tile_done,
                              .rows = run->rows,
                              .label = run->label,
-                             .accel = run->accel};
+                             .accel = run->accel,
+                             .device_done = run->device_done,
+                             .moved = run->moved};
     if ((st = tsr_plan_run_rows(ctx, o.plan, o.reader, writer, run->exec, &ropts)) ||
         (st = tsr_row_writer_finish(writer)))
         goto out;
@@ -102,5 +106,6 @@ out:
     tsr_row_writer_free(writer);
     tsr_blob_file_free(file);
     opened_free(&o);
+    out->codec_cpu_seconds = tsr_clock_thread_cpu_s() - cpu0;
     return st;
 }

@@ -26,8 +26,10 @@ typedef struct tsr_image_run {
     tsr_progress_fn progress;      /* may be NULL: tiles done of the image */
     tsr_tile_fn tile_done;         /* may be NULL: CPU seconds of each tile */
     tsr_rows_fn rows;              /* may be NULL: input rows read, output rows written */
-    void *progress_user;           /* passed to progress, tile_done and rows */
-    const char *label;             /* names the run in messages ("image 3f2a...") */
+    tsr_tile_fn device_done;       /* may be NULL: wall seconds of tiles on the device */
+    void (*moved)(void *user, uint64_t bytes); /* may be NULL: bytes to remote workers */
+    void *progress_user;                       /* passed to progress, tile_done and rows */
+    const char *label;                         /* names the run in messages ("image 3f2a...") */
 } tsr_image_run;
 
 /* What came out: the committed result blob. */
@@ -35,6 +37,8 @@ typedef struct tsr_image_output {
     char blob[TSR_STORE_ID_LEN + 1]; /* its id */
     uint64_t bytes;                  /* its size (plaintext) */
     int width, height;               /* the output image's size */
+    double codec_cpu_seconds;        /* CPU time of the calling thread: decoding, encoding,
+                                        the store (tiles run on the executor's threads) */
 } tsr_image_output;
 
 /* Decodes `run->input`, runs the pipeline and commits the encoded result.

@@ -97,6 +97,7 @@ typedef struct run_state {
     pthread_mutex_t lock;           /* guards the counters: tiles finish on pool threads */
     uint64_t tiles;                 /* tiles finished */
     double cpu;                     /* their CPU seconds */
+    double gpu;                     /* device wall seconds */
 } run_state;
 
 static void on_progress(void *user, uint64_t done, uint64_t total) {
@@ -112,11 +113,19 @@ static void on_tile(void *user, double cpu) {
     pthread_mutex_unlock(&r->lock);
 }
 
+static void on_device(void *user, double seconds) {
+    run_state *r = user;
+    pthread_mutex_lock(&r->lock);
+    r->gpu += seconds;
+    pthread_mutex_unlock(&r->lock);
+}
+
 static tsr_status encode_completion(tsr_ctx *ctx, const tsr_image_output *o, const run_state *r,
                                     double seconds, tsr_buffer *out) {
-    json_t *j = json_pack("{s:i, s:s, s:I, s:i, s:i, s:I, s:f, s:f}", "v", 1, "blob", o->blob,
+    json_t *j = json_pack("{s:i, s:s, s:I, s:i, s:i, s:I, s:f, s:f, s:f}", "v", 1, "blob", o->blob,
                           "bytes", (json_int_t)o->bytes, "width", o->width, "height", o->height,
-                          "tiles", (json_int_t)r->tiles, "cpu_seconds", r->cpu, "seconds", seconds);
+                          "tiles", (json_int_t)r->tiles, "cpu_seconds",
+                          r->cpu + o->codec_cpu_seconds, "gpu_seconds", r->gpu, "seconds", seconds);
     return dump(ctx, j, out);
 }
 
@@ -144,6 +153,7 @@ tsr_status tsr_image_runner_run(void *user, tsr_ctx *ctx, const uint8_t *bytes, 
                              .result_id = t.spec.result,
                              .progress = on_progress,
                              .tile_done = on_tile,
+                             .device_done = on_device,
                              .progress_user = &r,
                              .label = t.spec.label};
         tsr_image_output o;
@@ -167,11 +177,13 @@ tsr_status tsr_image_completion_decode(tsr_ctx *ctx, const uint8_t *bytes, size_
     json_int_t size = -1, tiles = -1;
     int v = 0;
     tsr_status st = TSR_OK;
-    if (json_unpack(j, "{s:i, s:s, s:I, s:i, s:i, s:I, s:F, s:F}", "v", &v, "blob", &blob, "bytes",
-                    &size, "width", &out->width, "height", &out->height, "tiles", &tiles,
-                    "cpu_seconds", &out->cpu_seconds, "seconds", &out->seconds) ||
+    if (json_unpack(j, "{s:i, s:s, s:I, s:i, s:i, s:I, s:F, s?F, s:F}", "v", &v, "blob", &blob,
+                    "bytes", &size, "width", &out->width, "height", &out->height, "tiles", &tiles,
+                    "cpu_seconds", &out->cpu_seconds, "gpu_seconds", &out->gpu_seconds, "seconds",
+                    &out->seconds) ||
         v != 1 || !tsr_store_id_valid(blob) || size < 0 || tiles < 0 || out->width < 1 ||
-        out->height < 1 || !(out->cpu_seconds >= 0) || !(out->seconds >= 0))
+        out->height < 1 || !(out->cpu_seconds >= 0) || !(out->gpu_seconds >= 0) ||
+        !(out->seconds >= 0))
         st = tsr_error(ctx, TSR_ERR_CORRUPT, "image task completion: missing or malformed fields");
     else {
         snprintf(out->blob, sizeof out->blob, "%s", blob);

@@ -42,7 +42,8 @@ typedef struct tsr_image_completion {
     uint64_t bytes;                  /* its size */
     int width, height;               /* the output image's size */
     uint64_t tiles;                  /* tile tasks run */
-    double cpu_seconds;              /* CPU time of the tiles */
+    double cpu_seconds;              /* CPU time of the tiles, decoding and encoding */
+    double gpu_seconds;              /* wall time of tiles on an OpenCL device */
     double seconds;                  /* wall time on the worker */
 } tsr_image_completion;
 

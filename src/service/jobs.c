@@ -91,13 +91,44 @@ void tsr_jobs_set_done(job_entry *e, int64_t tiles_done, double work_done) {
     pthread_cond_broadcast(&jobs->changed);
 }
 
-void tsr_jobs_on_image(job_entry *e, uint64_t tiles, double cpu_seconds) {
+static void usage_add(tsr_job_usage *u, const tsr_job_usage *add) {
+    u->cpu_seconds += add->cpu_seconds;
+    u->gpu_seconds += add->gpu_seconds;
+    u->read_bytes += add->read_bytes;
+    u->written_bytes += add->written_bytes;
+    u->network_bytes += add->network_bytes;
+    if (add->peak_pixels > u->peak_pixels)
+        u->peak_pixels = add->peak_pixels;
+}
+
+void tsr_jobs_add_usage(job_entry *e, const tsr_job_usage *used) {
+    pthread_mutex_lock(&e->jobs->lock);
+    usage_add(&e->live.usage, used);
+    e->dirty = 1;
+    pthread_mutex_unlock(&e->jobs->lock);
+}
+
+void tsr_jobs_on_image(job_entry *e, uint64_t tiles, const tsr_job_usage *used) {
     tsr_jobs *jobs = e->jobs;
     pthread_mutex_lock(&jobs->lock);
-    e->live.cpu_seconds += cpu_seconds;
+    usage_add(&e->live.usage, used);
     jobs->stats.tiles_processed += tiles;
-    jobs->stats.tile_seconds_sum += cpu_seconds;
+    jobs->stats.tile_seconds_sum += used->cpu_seconds;
     pthread_mutex_unlock(&jobs->lock);
+}
+
+void tsr_jobs_on_device(void *user, double seconds) {
+    job_entry *e = user;
+    pthread_mutex_lock(&e->jobs->lock);
+    e->live.usage.gpu_seconds += seconds;
+    pthread_mutex_unlock(&e->jobs->lock);
+}
+
+void tsr_jobs_on_moved(void *user, uint64_t bytes) {
+    job_entry *e = user;
+    pthread_mutex_lock(&e->jobs->lock);
+    e->live.usage.network_bytes += (int64_t)bytes;
+    pthread_mutex_unlock(&e->jobs->lock);
 }
 
 void tsr_jobs_cancel_entry(job_entry *e) {
@@ -110,7 +141,7 @@ void tsr_jobs_on_tile(void *user, double cpu_seconds) {
     job_entry *e = user;
     tsr_jobs *jobs = e->jobs;
     pthread_mutex_lock(&jobs->lock);
-    e->live.cpu_seconds += cpu_seconds;
+    e->live.usage.cpu_seconds += cpu_seconds;
     jobs->stats.tiles_processed++;
     jobs->stats.tile_seconds_sum += cpu_seconds;
     observe(jobs->stats.tile_seconds_le, tsr_jobs_tile_buckets, cpu_seconds);
@@ -141,11 +172,11 @@ static void *flusher_main(void *arg) {
             char id[TSR_STORE_ID_LEN + 1];
             memcpy(id, e->id, sizeof id);
             int64_t done = e->live.tiles_done, total = e->live.tiles_total;
-            double cpu = e->live.cpu_seconds;
+            tsr_job_usage usage = e->live.usage;
             e->refs++;
             pthread_mutex_unlock(&jobs->lock);
             tsr_ctx_reset(ctx);
-            tsr_store_job_progress(jobs->store, ctx, id, done, total, cpu);
+            tsr_store_job_progress(jobs->store, ctx, id, done, total, &usage);
             pthread_mutex_lock(&jobs->lock);
             e->refs--;
             pthread_cond_broadcast(&jobs->changed);
@@ -211,6 +242,8 @@ static void *runner_main(void *arg) {
         }
         double seconds = tsr_clock_mono_s() - e->started;
         jobs->stats.jobs_finished++;
+        if ((unsigned) final < TSR_JOB_STATE_COUNT)
+            jobs->stats.jobs_ended[final]++;
         jobs->stats.job_seconds_sum += seconds;
         observe(jobs->stats.job_seconds_le, tsr_jobs_job_buckets, seconds);
         e->live.state = final;

@@ -59,7 +59,7 @@ typedef struct tsr_job_live {
     int64_t tiles_total; /* tiles of all images (0 while planning) */
     double percent;      /* 0..100 */
     double eta_seconds;  /* estimated time left; -1 when unknown */
-    double cpu_seconds;  /* CPU time spent so far */
+    tsr_job_usage usage; /* what it used so far (CPU time, bytes...) */
     uint64_t version;    /* bumped on every change; for waiters */
 } tsr_job_live;
 
@@ -74,6 +74,8 @@ typedef struct tsr_jobs_stats {
     uint64_t job_seconds_le[12];  /* job wall-time histogram, cumulative buckets */
     double job_seconds_sum;       /* sum of job wall seconds */
     uint64_t jobs_finished;       /* jobs that reached a terminal state */
+    /* Of those, how many ended in each state (only the terminal ones count). */
+    uint64_t jobs_ended[TSR_JOB_STATE_COUNT];
 } tsr_jobs_stats;
 
 /* Upper bounds (seconds) of the histogram buckets above; the last is +Inf. */

@@ -92,13 +92,15 @@ static void on_progress(void *user, uint64_t done, uint64_t total) {
 
 /* Sends image `i` as an image task and waits for its completion into `c`. */
 static tsr_status send_image(image_batch *b, tsr_ctx *ctx, size_t i, const char *result,
-                             tsr_buffer *payload, tsr_buffer *done, tsr_image_completion *c) {
+                             tsr_buffer *payload, tsr_buffer *done, tsr_image_completion *c,
+                             uint64_t *in_bytes) {
     tsr_jobs *jobs = b->jobs;
     const tsr_store_job *job = b->job;
     tsr_store_image img;
     tsr_status st = tsr_jobs_image_record(jobs, ctx, job->items[i].image, &img);
     if (st)
         return st;
+    *in_bytes = img.bytes;
     char label[96];
     snprintf(label, sizeof label, "image %s", job->items[i].image);
     tsr_image_task_spec spec = {.input = img.blob,
@@ -137,7 +139,9 @@ static bool run_image(image_batch *b, tsr_ctx *ctx, size_t i) {
     tsr_store_job_item_set_state(jobs->store, ctx, job->id, (int)i, TSR_JOB_RUNNING, NULL, NULL);
     tsr_buffer payload = {0}, done = {0};
     tsr_image_completion c;
-    tsr_status st = send_image(b, ctx, i, result, &payload, &done, &c);
+    uint64_t in_bytes = 0;
+    tsr_status st = send_image(b, ctx, i, result, &payload, &done, &c, &in_bytes);
+    size_t sent = payload.len, got = done.len; /* task and completion through Redis */
     tsr_buffer_free(&payload);
     tsr_buffer_free(&done);
     if (st == TSR_ERR_CANCELLED || tsr_ctx_cancelled(ctx))
@@ -152,10 +156,18 @@ static bool run_image(image_batch *b, tsr_ctx *ctx, size_t i) {
         int changed = 0; /* unchanged: recorded before, under the same id */
         st = tsr_store_job_item_result(jobs->store, ctx, job->id, (int)i, &res, &changed);
     }
-    if (st)
+    if (st) {
         tsr_jobs_item_failed(jobs, b->e, job, (int)i, tsr_ctx_message(ctx), b->o);
-    else
-        tsr_jobs_on_image(b->e, c.tiles, c.cpu_seconds);
+    } else {
+        tsr_job_usage used = {.cpu_seconds = c.cpu_seconds,
+                              .gpu_seconds = c.gpu_seconds,
+                              .read_bytes = (int64_t)in_bytes,
+                              .written_bytes = (int64_t)c.bytes,
+                              .network_bytes = (int64_t)(sent + got),
+                              .peak_pixels =
+                                  (int64_t)b->sizes[i].pixels + (int64_t)c.width * c.height};
+        tsr_jobs_on_image(b->e, c.tiles, &used);
+    }
     pthread_mutex_lock(&jobs->lock);
     b->live[i] = 0;
     b->base += b->sizes[i].tiles;

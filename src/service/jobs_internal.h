@@ -96,8 +96,10 @@ void tsr_jobs_set_done(job_entry *e, int64_t tiles_done, double work_done);
 /* Starts counting image `item` (NULL: none) in this process; the units of
  * the one before are counted whole. jobs->lock held. */
 void tsr_jobs_next_item(job_entry *e, const tsr_jobs_item_size *item);
-/* Counts a finished image task's tiles and CPU seconds (jobs.c). */
-void tsr_jobs_on_image(job_entry *e, uint64_t tiles, double cpu_seconds);
+/* Counts a finished image task's tiles (jobs.c) and what it used. */
+void tsr_jobs_on_image(job_entry *e, uint64_t tiles, const tsr_job_usage *used);
+/* Adds what an image used to the job's usage: sums, and the largest peak. */
+void tsr_jobs_add_usage(job_entry *e, const tsr_job_usage *used);
 /* Cancels e's contexts: its own and its senders'. jobs->lock held. */
 void tsr_jobs_cancel_entry(job_entry *e);
 
@@ -107,6 +109,8 @@ tsr_job_state tsr_jobs_run_one(tsr_jobs *jobs, job_entry *e);
 /* Progress callbacks handed to the engine; user is the job_entry. */
 void tsr_jobs_on_progress(void *user, uint64_t done, uint64_t total);
 void tsr_jobs_on_tile(void *user, double cpu_seconds);
+void tsr_jobs_on_device(void *user, double seconds);
+void tsr_jobs_on_moved(void *user, uint64_t bytes);
 void tsr_jobs_on_rows(void *user, int rows_read, int rows_written);
 /* Sets e's live state and wakes waiters. */
 void tsr_jobs_set_state(tsr_jobs *jobs, job_entry *e, tsr_job_state state);

@@ -46,10 +46,19 @@ static tsr_status item_process(tsr_jobs *jobs, job_entry *e, const tsr_store_job
                          .progress = tsr_jobs_on_progress,
                          .tile_done = tsr_jobs_on_tile,
                          .rows = tsr_jobs_on_rows,
+                         .device_done = tsr_jobs_on_device,
+                         .moved = tsr_jobs_on_moved,
                          .progress_user = e,
                          .label = label};
     tsr_image_output o;
-    if ((st = tsr_image_run_blob(jobs->store, ctx, &run, &o)))
+    st = tsr_image_run_blob(jobs->store, ctx, &run, &o);
+    tsr_job_usage used = {.cpu_seconds = o.codec_cpu_seconds, .read_bytes = (int64_t)img.bytes};
+    if (!st) {
+        used.written_bytes = (int64_t)o.bytes;
+        used.peak_pixels = (int64_t)img.width * img.height + (int64_t)o.width * o.height;
+    }
+    tsr_jobs_add_usage(e, &used);
+    if (st)
         return st;
     tsr_store_item_result res = {o.blob,
                                  o.bytes,
@@ -189,11 +198,11 @@ static tsr_job_state finish_job(tsr_jobs *jobs, job_entry *e, const tsr_store_jo
     pthread_mutex_lock(&jobs->lock);
     int stopped = e->stopped, cancelled = e->cancelled;
     int64_t tiles_done = e->live.tiles_done;
-    double cpu = e->live.cpu_seconds;
+    tsr_job_usage usage = e->live.usage;
     pthread_mutex_unlock(&jobs->lock);
     if (stopped && !cancelled)
         return TSR_JOB_RUNNING; /* left for the next start */
-    tsr_store_job_progress(jobs->store, ctx, e->id, tiles_done, total, cpu);
+    tsr_store_job_progress(jobs->store, ctx, e->id, tiles_done, total, &usage);
     if (cancelled) {
         for (size_t i = 0; i < job->item_count; i++)
             tsr_store_job_item_set_state(jobs->store, ctx, e->id, (int)i, TSR_JOB_CANCELLED, NULL,
@@ -247,6 +256,7 @@ tsr_job_state tsr_jobs_run_one(tsr_jobs *jobs, job_entry *e) {
     }
     pthread_mutex_lock(&jobs->lock);
     e->live.tiles_total = total;
+    e->live.usage = job->usage; /* a resumed job goes on counting */
     e->item_base = done;
     e->work_total = work_total;
     e->work_base = e->work_start = work_done;

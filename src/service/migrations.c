@@ -86,42 +86,91 @@ static const char v3[] = "ALTER TABLE images ADD COLUMN thumb_blob TEXT;"
                          "CREATE INDEX images_thumb ON images(thumb_blob);"
                          "ALTER TABLE jobs ADD COLUMN name TEXT;";
 
+/* User feedback (issue 14): one rating (1..5) and plain-text comment per
+ * job and user, with what the job ran copied in when it is given (pipeline
+ * text, op versions, output settings, name, final state), so the feedback
+ * outlives a deleted job: `job` is therefore not a foreign key. `id` orders
+ * exports stably (a replaced rating keeps its row). feedback_counts counts
+ * every rating given, by op of the rated job and rating; it only grows
+ * (GET /metrics reads it as tessera_feedback_ratings_total). */
+static const char v4[] = "CREATE TABLE feedback("
+                         " id INTEGER PRIMARY KEY,"
+                         " job TEXT NOT NULL CHECK (length(job) = 32),"
+                         " user INTEGER NOT NULL REFERENCES users(id),"
+                         " rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5),"
+                         " comment TEXT NOT NULL DEFAULT '',"
+                         " job_name TEXT NOT NULL DEFAULT '',"
+                         " job_state TEXT NOT NULL CHECK (job_state IN ('succeeded','failed')),"
+                         " pipeline_text TEXT NOT NULL,"
+                         " op_versions TEXT NOT NULL DEFAULT '{}',"
+                         " output_format TEXT NOT NULL,"
+                         " quality INTEGER NOT NULL DEFAULT 0,"
+                         " created INTEGER NOT NULL,"
+                         " updated INTEGER NOT NULL,"
+                         " UNIQUE (job, user));"
+                         "CREATE INDEX feedback_updated ON feedback(updated);"
+                         "CREATE TABLE feedback_counts("
+                         " op TEXT NOT NULL,"
+                         " rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5),"
+                         " count INTEGER NOT NULL CHECK (count >= 0),"
+                         " PRIMARY KEY (op, rating)) WITHOUT ROWID;";
+
+/* Cost accounting: what each job used besides CPU time (tsr_job_usage). */
+static const char v5[] = "ALTER TABLE jobs ADD COLUMN gpu_seconds REAL NOT NULL DEFAULT 0;"
+                         "ALTER TABLE jobs ADD COLUMN read_bytes INTEGER NOT NULL DEFAULT 0;"
+                         "ALTER TABLE jobs ADD COLUMN written_bytes INTEGER NOT NULL DEFAULT 0;"
+                         "ALTER TABLE jobs ADD COLUMN network_bytes INTEGER NOT NULL DEFAULT 0;"
+                         "ALTER TABLE jobs ADD COLUMN peak_pixels INTEGER NOT NULL DEFAULT 0;"
+                         "CREATE INDEX jobs_finished ON jobs(finished);";
+
 /* Reproducible versions (issue 14 point 3). What a job ran with beyond its
  * pinned pipeline: the tessera version, the tile side, and the saved
  * pipeline (name, version) it came from (all NULL for jobs made before).
  * Saved pipelines: a name per account, and its versions, append-only: an
  * update or a rollback adds one. Each version keeps its pipeline normalized
  * (every op's version pinned) and optional output settings (NULL = the
- * job's or the server's default). Self-contained: renumber it freely. */
-static const char versions_v4[] =
-    "ALTER TABLE jobs ADD COLUMN tessera_version TEXT;"
-    "ALTER TABLE jobs ADD COLUMN tile INTEGER;"
-    "ALTER TABLE jobs ADD COLUMN saved_pipeline TEXT;"
-    "ALTER TABLE jobs ADD COLUMN saved_version INTEGER;"
+ * job's or the server's default). */
+static const char v6[] = "ALTER TABLE jobs ADD COLUMN tessera_version TEXT;"
+                         "ALTER TABLE jobs ADD COLUMN tile INTEGER;"
+                         "ALTER TABLE jobs ADD COLUMN saved_pipeline TEXT;"
+                         "ALTER TABLE jobs ADD COLUMN saved_version INTEGER;"
 
-    "CREATE TABLE saved_pipelines("
-    " id INTEGER PRIMARY KEY,"
-    " owner INTEGER NOT NULL REFERENCES users(id),"
-    " name TEXT NOT NULL,"
-    " created INTEGER NOT NULL,"
-    " UNIQUE (owner, name));"
+                         "CREATE TABLE saved_pipelines("
+                         " id INTEGER PRIMARY KEY,"
+                         " owner INTEGER NOT NULL REFERENCES users(id),"
+                         " name TEXT NOT NULL,"
+                         " created INTEGER NOT NULL,"
+                         " UNIQUE (owner, name));"
 
-    "CREATE TABLE saved_pipeline_versions("
-    " saved INTEGER NOT NULL REFERENCES saved_pipelines(id) ON DELETE CASCADE,"
-    " version INTEGER NOT NULL CHECK (version >= 1),"
-    " pipeline_json TEXT NOT NULL,"
-    " pipeline_text TEXT NOT NULL,"
-    " output_format TEXT,"
-    " quality INTEGER CHECK (quality BETWEEN 1 AND 100),"
-    " tile INTEGER,"
-    " rollback_of INTEGER,"
-    " created INTEGER NOT NULL,"
-    " PRIMARY KEY (saved, version));";
+                         "CREATE TABLE saved_pipeline_versions("
+                         " saved INTEGER NOT NULL REFERENCES saved_pipelines(id) ON DELETE CASCADE,"
+                         " version INTEGER NOT NULL CHECK (version >= 1),"
+                         " pipeline_json TEXT NOT NULL,"
+                         " pipeline_text TEXT NOT NULL,"
+                         " output_format TEXT,"
+                         " quality INTEGER CHECK (quality BETWEEN 1 AND 100),"
+                         " tile INTEGER,"
+                         " rollback_of INTEGER,"
+                         " created INTEGER NOT NULL,"
+                         " PRIMARY KEY (saved, version));";
 
 const tsr_store_migration tsr_store_migrations[] = {
-    {1, v1},
-    {2, v2},
-    {3, v3},
-    {4, versions_v4},
+    {1, v1}, {2, v2}, {3, v3}, {4, v4}, {5, v5}, {6, v6},
 };
 const size_t tsr_store_migration_count = sizeof tsr_store_migrations / sizeof *tsr_store_migrations;
+
+/* Every blob a database of schema `version` refers to, as rows (id, kind,
+ * plaintext SHA-256 or NULL, plaintext bytes or NULL). A migration that adds
+ * a blob column adds it here and to the garbage collection's lookup
+ * (blobstore.c), or backups would leave its blobs out. */
+const char *tsr_store_blob_refs_sql(int version) {
+    static const char images[] = "SELECT blob, 'image', sha256, bytes FROM images UNION ALL "
+                                 "SELECT result_blob, 'result', NULL, result_bytes FROM job_items "
+                                 "WHERE result_blob IS NOT NULL";
+    static const char thumbs[] = "SELECT blob, 'image', sha256, bytes FROM images UNION ALL "
+                                 "SELECT result_blob, 'result', NULL, result_bytes FROM job_items "
+                                 "WHERE result_blob IS NOT NULL UNION ALL "
+                                 "SELECT thumb_blob, 'thumbnail', NULL, NULL FROM images "
+                                 "WHERE thumb_blob IS NOT NULL";
+    return version >= 3 ? thumbs : images;
+}

@@ -66,6 +66,8 @@ tsr_status tsr_store_sql_error(tsr_store *s, tsr_ctx *ctx, const char *what) {
     default:
         st = TSR_ERR_INTERNAL;
     }
+    if (st != TSR_ERR_USAGE)
+        atomic_fetch_add(&s->sql_errors, 1);
     return tsr_error(ctx, st, "store: %s: %s (sqlite error %d)", what, sqlite3_errmsg(s->db), code);
 }
 
@@ -393,6 +395,81 @@ tsr_status tsr_store_open_for_rotation(tsr_ctx *ctx, const char *data_dir,
         .s3_endpoint = opts ? opts->s3_endpoint : NULL,
     };
     return open_store(ctx, data_dir, &blobs_only, true, out);
+}
+
+/* Opens data_dir/tessera.db for reading beside a server that may be
+ * writing it: its own connection, query_only, no migrations. */
+static tsr_status open_db_reader(tsr_store *s, tsr_ctx *ctx) {
+    char path[PATH_MAX + 16];
+    int version = 0, latest = tsr_store_migrations[tsr_store_migration_count - 1].version;
+    snprintf(path, sizeof path, "%s/tessera.db", s->dir);
+    if (access(path, F_OK) != 0)
+        return tsr_error(ctx, TSR_ERR_USAGE, "store: %s holds no tessera database (tessera.db)",
+                         s->dir);
+    /* read-write (never written: query_only) so WAL's shared memory works */
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
+        SQLITE_OK) {
+        if (!s->db)
+            return tsr_error(ctx, TSR_ERR_NOMEM, "store: out of memory opening %s", path);
+        return tsr_store_sql_error(s, ctx, "open the database");
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    tsr_status rc = tsr_store_exec(s, ctx, "PRAGMA query_only=1");
+    if (rc || (rc = read_version(s, ctx, &version)))
+        return rc;
+    if (version > latest)
+        return tsr_error(ctx, TSR_ERR_FORMAT,
+                         "store: the database has schema version %d, newer than this build's %d; "
+                         "use a newer tessera",
+                         version, latest);
+    s->schema_version = version;
+    return TSR_OK;
+}
+
+/* The checks of a reader's identity: no interrupted rotation, a key only
+ * on an encrypted store (and then its key). */
+static tsr_status check_reader_identity(tsr_store *s, tsr_ctx *ctx) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/rotation", s->dir);
+    if (access(path, F_OK) == 0)
+        return tsr_error(ctx, TSR_ERR_USAGE,
+                         "store: a key rotation of %s is running or was interrupted; finish it "
+                         "first (tessera data rotate-key)",
+                         s->dir);
+    snprintf(path, sizeof path, "%s/keycheck", s->dir);
+    if (s->key && access(path, F_OK) != 0)
+        return tsr_error(ctx, TSR_ERR_USAGE, "store: %s is not encrypted; leave out --data-key",
+                         s->dir);
+    return tsr_blob_identity_check(s, ctx, true);
+}
+
+tsr_status tsr_store_open_reader(tsr_ctx *ctx, const char *data_dir, const tsr_store_options *opts,
+                                 tsr_store **out) {
+    tsr_store *s = NULL;
+    tsr_status rc = store_new(ctx, data_dir, "data", &s);
+    *out = NULL;
+    if (rc)
+        return rc;
+    snprintf(s->blobs, sizeof s->blobs, "%s/blobs", data_dir);
+    tsr_blob_backend_config blobs = {
+        .url = opts ? opts->store_url : NULL,
+        .default_dir = s->blobs,
+        .tmp_dir = s->tmp,
+        .s3_endpoint = opts ? opts->s3_endpoint : NULL,
+    };
+    if ((rc = open_db_reader(s, ctx)) ||
+        (opts && opts->data_key_file &&
+         (rc = tsr_blob_key_load(ctx, opts->data_key_file, &s->key))) ||
+        (rc = tsr_blob_backend_new(ctx, &blobs, &s->backend)) ||
+        (rc = check_store_url(s, ctx, opts)) || (rc = check_reader_identity(s, ctx)) ||
+        (rc = make_dir(ctx, s->tmp)) || /* S3 downloads land there; serve makes it too */
+        (rc = s->backend->ops->prepare(s->backend, ctx))) {
+        tsr_store_close(s);
+        return rc;
+    }
+    *out = s;
+    return TSR_OK;
 }
 
 bool tsr_store_encrypted(const tsr_store *store) {

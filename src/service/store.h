@@ -110,6 +110,15 @@ typedef struct tsr_store_image {
     char thumb[TSR_STORE_ID_LEN + 1];       /* cached thumbnail blob; "" until made */
 } tsr_store_image;
 
+/* What a job used, for cost accounting (docs/operations.md, "Costs"). */
+typedef struct tsr_job_usage {
+    double cpu_seconds;    /* CPU time of its tiles (on workers: of their whole images) */
+    double gpu_seconds;    /* wall time of its tiles on an OpenCL device */
+    int64_t read_bytes;    /* store bytes read: each input, once per run of an item */
+    int64_t written_bytes; /* store bytes written: the results */
+    int64_t network_bytes; /* bytes to and from workers through Redis (tasks, results) */
+    int64_t peak_pixels;   /* the most pixels one image held at once: input + output */
+} tsr_job_usage;
 /* Which of the caller's images a search returns. Strings borrowed. */
 typedef struct tsr_store_image_query {
     const char *name; /* only names containing this (ASCII case-insensitive); NULL/"" = all */
@@ -147,7 +156,7 @@ typedef struct tsr_store_job {
     int64_t started;                              /* first time it went RUNNING; 0 = not yet */
     int64_t finished;                             /* when it became terminal; 0 = not yet */
     char *error;                                  /* owned; NULL when none */
-    double cpu_seconds;                           /* CPU time spent on it */
+    tsr_job_usage usage;                          /* what it used (cpu_seconds: CPU time) */
     size_t item_count;                            /* images in the job */
     char name[TSR_STORE_FILE_NAME_MAX + 1];       /* display name; "" when none */
     char tessera_version[TSR_STORE_NAME_MAX + 1]; /* that created it; "" = not recorded */
@@ -157,6 +166,30 @@ typedef struct tsr_store_job {
     tsr_store_job_item *items;                    /* owned; item_count entries by position, or
                                                      NULL in lists (which leave items out) */
 } tsr_store_job;
+
+/* A usage report's question: finished jobs with from_ms <= finished <
+ * to_ms, of one account (0: all), summed per account and/or per day. */
+typedef struct tsr_usage_query {
+    int64_t from_ms, to_ms; /* the window, ms since the epoch */
+    int64_t account;        /* a user id; 0 = every account */
+    int by_account;         /* one row per account (else accounts together) */
+    int by_day;             /* one row per UTC day (else the window together) */
+} tsr_usage_query;
+
+/* One row of a usage report. */
+typedef struct tsr_usage_row {
+    char account[TSR_STORE_NAME_MAX + 1]; /* "" unless by_account */
+    char day[11];                         /* "YYYY-MM-DD", "" unless by_day */
+    int64_t jobs;                         /* finished jobs */
+    tsr_job_usage usage;                  /* summed; peak_pixels: the largest */
+    double wall_seconds;                  /* summed run times */
+} tsr_usage_row;
+
+typedef void (*tsr_usage_row_fn)(void *user, const tsr_usage_row *row);
+
+/* Calls fn for each row of the report, in account then day order. */
+tsr_status tsr_store_usage_report(tsr_store *store, tsr_ctx *ctx, const tsr_usage_query *q,
+                                  tsr_usage_row_fn fn, void *user);
 
 /* What tsr_store_job_create needs; all pointers borrowed. */
 typedef struct tsr_store_job_spec {
@@ -388,7 +421,8 @@ tsr_status tsr_store_job_set_state(tsr_store *store, tsr_ctx *ctx, const char *i
  * Each call is one durable commit (an fsync): call it a few times a second
  * at most. */
 tsr_status tsr_store_job_progress(tsr_store *store, tsr_ctx *ctx, const char *id,
-                                  int64_t tiles_done, int64_t tiles_total, double cpu_seconds);
+                                  int64_t tiles_done, int64_t tiles_total,
+                                  const tsr_job_usage *usage);
 /* Moves item `position` of job `id` to `state` unless the item is terminal
  * (then *changed = 0), setting `started`/`finished` like jobs; `error`, when
  * not NULL, becomes the item's error message. For a SUCCEEDED item with a

@@ -24,6 +24,7 @@ struct tsr_store {
     tsr_blob_key *key;         /* data key (owned); NULL = blobs stored as plaintext */
     bool blobs_refused;        /* encrypted store opened metadata-only: blob calls refused */
     atomic_uint_fast64_t integrity_failures; /* blobs that failed their check since open */
+    atomic_uint_fast64_t sql_errors;         /* failed database calls since open (store_stats.h) */
 };
 
 /* One migration: a version number and the SQL that brings the schema to it. */
@@ -35,11 +36,17 @@ typedef struct tsr_store_migration {
 extern const tsr_store_migration tsr_store_migrations[];
 extern const size_t tsr_store_migration_count;
 
+/* The query listing every blob a database of schema `version` refers to
+ * (migrations.c): rows (id, kind "image"|"result"|"thumbnail", the
+ * plaintext's SHA-256 or NULL, its size or NULL). */
+const char *tsr_store_blob_refs_sql(int version);
+
 /* Runs the migrations the database lacks (store.c; lock held). */
 tsr_status tsr_store_migrate(tsr_store *s, tsr_ctx *ctx);
 
 /* Records the connection's last SQLite error as a status on ctx; `what`
- * names the action ("insert image"). */
+ * names the action ("insert image"). Every error but a constraint
+ * violation counts in tsr_store_errors. */
 tsr_status tsr_store_sql_error(tsr_store *s, tsr_ctx *ctx, const char *what);
 /* Runs SQL without results. */
 tsr_status tsr_store_exec(tsr_store *s, tsr_ctx *ctx, const char *sql);
@@ -90,5 +97,15 @@ tsr_status tsr_blob_create_temp(tsr_store *s, tsr_ctx *ctx, char *path, int *fd)
  * `opts` (may be NULL) names the blob store. */
 tsr_status tsr_store_open_for_rotation(tsr_ctx *ctx, const char *data_dir,
                                        const tsr_store_options *opts, tsr_store **out);
+
+/* Opens the store of `data_dir` for reading beside a server that may be
+ * running on it (backup, verify; store.c): no lock, no migrations, no
+ * cleaning of tmp/ or blobs, the database through its own connection in
+ * query_only mode. The folder must hold a database of a schema this build
+ * knows; `opts->store_url` must be the folder's store; a key must be the
+ * store's (keycheck), and an encrypted store opened without its key refuses
+ * blob reads (blobs_refused) but may still be backed up as stored. */
+tsr_status tsr_store_open_reader(tsr_ctx *ctx, const char *data_dir, const tsr_store_options *opts,
+                                 tsr_store **out);
 
 #endif

@@ -59,20 +59,28 @@ tsr_status tsr_store_job_set_state(tsr_store *store, tsr_ctx *ctx, const char *i
 }
 
 tsr_status tsr_store_job_progress(tsr_store *store, tsr_ctx *ctx, const char *id,
-                                  int64_t tiles_done, int64_t tiles_total, double cpu_seconds) {
+                                  int64_t tiles_done, int64_t tiles_total, const tsr_job_usage *u) {
     sqlite3_stmt *st = NULL;
-    if (tiles_done < 0 || tiles_total < 0 || !(cpu_seconds >= 0))
+    if (tiles_done < 0 || tiles_total < 0 || !(u->cpu_seconds >= 0) || !(u->gpu_seconds >= 0) ||
+        u->read_bytes < 0 || u->written_bytes < 0 || u->network_bytes < 0 || u->peak_pixels < 0)
         return tsr_error(ctx, TSR_ERR_USAGE, "job progress: negative count or time");
     pthread_mutex_lock(&store->lock);
     tsr_status rc = tsr_store_prepare(store, ctx,
                                       "UPDATE jobs SET tiles_done = ?2, tiles_total = ?3, "
-                                      "cpu_seconds = ?4 WHERE id = ?1 AND state IN " ACTIVE,
+                                      "cpu_seconds = ?4, gpu_seconds = ?5, read_bytes = ?6, "
+                                      "written_bytes = ?7, network_bytes = ?8, peak_pixels = ?9 "
+                                      "WHERE id = ?1 AND state IN " ACTIVE,
                                       &st);
     if (!rc) {
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, tiles_done);
         sqlite3_bind_int64(st, 3, tiles_total);
-        sqlite3_bind_double(st, 4, cpu_seconds);
+        sqlite3_bind_double(st, 4, u->cpu_seconds);
+        sqlite3_bind_double(st, 5, u->gpu_seconds);
+        sqlite3_bind_int64(st, 6, u->read_bytes);
+        sqlite3_bind_int64(st, 7, u->written_bytes);
+        sqlite3_bind_int64(st, 8, u->network_bytes);
+        sqlite3_bind_int64(st, 9, u->peak_pixels);
         rc = run_update(store, ctx, st, "record job progress", NULL);
     }
     sqlite3_finalize(st);

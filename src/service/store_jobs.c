@@ -12,6 +12,7 @@
     "id, owner, pipeline_json, pipeline_text, op_versions, output_format, quality, state, "        \
     "tiles_done, tiles_total, created, coalesce(started, 0), coalesce(finished, 0), error, "       \
     "cpu_seconds, (SELECT count(*) FROM job_items i WHERE i.job = jobs.id), coalesce(name, ''), "  \
+    "gpu_seconds, read_bytes, written_bytes, network_bytes, peak_pixels, "                         \
     "coalesce(tessera_version, ''), coalesce(tile, 0), coalesce(saved_pipeline, ''), "             \
     "coalesce(saved_version, 0)"
 
@@ -68,13 +69,18 @@ static tsr_status read_job(sqlite3_stmt *st, tsr_ctx *ctx, tsr_store_job *job) {
     job->started = sqlite3_column_int64(st, 11);
     job->finished = sqlite3_column_int64(st, 12);
     job->error = tsr_store_column_strdup(st, 13, &oom);
-    job->cpu_seconds = sqlite3_column_double(st, 14);
+    job->usage.cpu_seconds = sqlite3_column_double(st, 14);
     job->item_count = (size_t)sqlite3_column_int64(st, 15);
     tsr_store_column_text(st, 16, job->name, sizeof job->name);
-    tsr_store_column_text(st, 17, job->tessera_version, sizeof job->tessera_version);
-    job->tile = sqlite3_column_int(st, 18);
-    tsr_store_column_text(st, 19, job->saved_pipeline, sizeof job->saved_pipeline);
-    job->saved_version = sqlite3_column_int(st, 20);
+    job->usage.gpu_seconds = sqlite3_column_double(st, 17);
+    job->usage.read_bytes = sqlite3_column_int64(st, 18);
+    job->usage.written_bytes = sqlite3_column_int64(st, 19);
+    job->usage.network_bytes = sqlite3_column_int64(st, 20);
+    job->usage.peak_pixels = sqlite3_column_int64(st, 21);
+    tsr_store_column_text(st, 22, job->tessera_version, sizeof job->tessera_version);
+    job->tile = sqlite3_column_int(st, 23);
+    tsr_store_column_text(st, 24, job->saved_pipeline, sizeof job->saved_pipeline);
+    job->saved_version = sqlite3_column_int(st, 25);
     return oom ? tsr_error(ctx, TSR_ERR_NOMEM, "store: out of memory reading a job") : TSR_OK;
 }
 

@@ -5,6 +5,7 @@
 #ifndef TESSERA_UTIL_CLOCK_H
 #define TESSERA_UTIL_CLOCK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -44,5 +45,13 @@ void tsr_clock_sleep_ms(int64_t ms);
 /* Writes `wall_ms` (milliseconds since the epoch) as UTC ISO 8601 with
  * milliseconds, "2026-11-26T23:35:03.396Z", into `out`. */
 void tsr_clock_format_iso(int64_t wall_ms, char out[TSR_CLOCK_ISO_SIZE]);
+
+/* Parses a time as RFC 3339 ("2026-11-26T23:35:03.396Z", "...T23:35:03Z",
+ * "...T23:35:03+01:00"; any fraction is cut to milliseconds) or a UTC date
+ * ("2026-11-26", midnight) into *wall_ms. *date_only (may be NULL) says
+ * which it was. Returns false, leaving *wall_ms alone, for anything else,
+ * including fields out of range (month 13, 24:00) and years before 1970 or
+ * after 9999. */
+bool tsr_clock_parse_iso(const char *text, int64_t *wall_ms, bool *date_only);
 
 #endif

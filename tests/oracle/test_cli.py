@@ -122,6 +122,28 @@ class CliTest(unittest.TestCase):
                 self.assertTrue(p["hint"], f"{o['name']}.{p['name']}")
                 self.assertIn(p["unit"], ("", "px", "degrees", "levels", "x", "lines"))
 
+    def test_ops_presets_and_preset_pipelines(self):
+        presets = json.loads(run("ops", "--presets", "--json").stdout)
+        names = [p["name"] for p in presets]
+        for name in ("Edge detection", "Web thumbnail", "Scan clean-up",
+                     "The original design's pipeline"):
+            self.assertIn(name, names)
+        text = run("ops", "--presets").stdout
+        for p in presets:
+            self.assertIn("%s (preset:%s)" % (p["name"], p["id"]), text)
+            self.assertIn(p["pipeline"], text)
+        # preset:ID runs exactly the preset's pipeline
+        img = photo("chelsea.png")
+        edge = next(p for p in presets if p["id"] == "edge-detection")
+        self.assertTrue(np.array_equal(process("preset:edge-detection", img),
+                                       process(edge["pipeline"], img)))
+        with tempfile.TemporaryDirectory() as d:
+            r = run("process", "-p", "preset:edge", os.path.join(DATA, "chelsea.png"), "-o",
+                    os.path.join(d, "o.png"), check=False)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("did you mean 'edge-detection'?", r.stderr)
+        self.assertEqual(run("ops", "--bogus", check=False).returncode, 2)
+
     def test_operations_doc_is_generated_from_the_registry(self):
         gen = os.path.join(ROOT, "scripts", "gen_ops_doc.py")
         r = subprocess.run(["/usr/bin/python3", gen, "--check", BIN], capture_output=True,

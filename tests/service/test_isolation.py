@@ -27,6 +27,10 @@ MISSING = {"{id}@images": "0123456789abcdef" * 2, "{id}@jobs": "fedcba9876543210
 #   issue_for     a token for alice: bob 403 whether or not the user exists
 #   read          reads alice's object: bob and viewer 404, admin 200
 #   change        changes alice's object: bob 404, viewer 403, admin 2xx
+#   use           computes from alice's object without changing it (a preview):
+#                 bob 404, viewer 403, alice and admin 200
+#   rate          the owner's word on alice's object (feedback): bob 404, viewer 403,
+#                 admin 403 (only the owner rates her job)
 ROUTES = {
     ("POST", "/api/v1/images"): "create",
     ("GET", "/api/v1/images"): "list",
@@ -34,8 +38,10 @@ ROUTES = {
     ("DELETE", "/api/v1/images/{id}"): "change",
     ("GET", "/api/v1/images/{id}/content"): "read",
     ("GET", "/api/v1/images/{id}/thumbnail"): "read",
+    ("POST", "/api/v1/images/{id}/preview"): "use",
     ("POST", "/api/v1/images/delete"): "bulk",
     ("GET", "/api/v1/operations"): "list",
+    ("GET", "/api/v1/presets"): "list",
     ("POST", "/api/v1/pipelines/validate"): "create",
     ("GET", "/api/v1/pipelines/saved"): "list",
     ("POST", "/api/v1/pipelines/saved"): "create",
@@ -50,6 +56,8 @@ ROUTES = {
     ("GET", "/api/v1/jobs/{id}"): "read",
     ("DELETE", "/api/v1/jobs/{id}"): "change",
     ("POST", "/api/v1/jobs/{id}/rerun"): "create_ref",
+    ("POST", "/api/v1/jobs/{id}/feedback"): "rate",
+    ("GET", "/api/v1/feedback"): "admin",
     ("GET", "/api/v1/jobs/{id}/events"): "read",
     ("GET", "/api/v1/jobs/{id}/result"): "read",
     ("GET", "/api/v1/jobs/{id}/result/{image}"): "read",
@@ -77,15 +85,15 @@ ROUTES = {
 # and the admin are not swept with it (it would delete alice's image early).
 EXPECT = {
     "none": {k: 401 for k in ("admin", "list", "create", "create_ref", "issue_for", "read",
-                              "change", "bulk")},
+                              "change", "bulk", "use", "rate")},
     "bob": {"admin": 403, "list": 200, "create": (200, 201), "create_ref": 404,
-            "issue_for": 403, "read": 404, "change": 404, "bulk": 200},
+            "issue_for": 403, "read": 404, "change": 404, "bulk": 200, "use": 404, "rate": 404},
     "val": {"admin": 403, "list": 200, "create": 403, "create_ref": 403, "issue_for": 403,
-            "read": 404, "change": 403, "bulk": 403},
+            "read": 404, "change": 403, "bulk": 403, "use": 403, "rate": 403},
     "alice": {"admin": 403, "list": 200, "create": (200, 201), "create_ref": 201,
-              "issue_for": 201, "read": 200, "change": None, "bulk": None},
+              "issue_for": 201, "read": 200, "change": None, "bulk": None, "use": 200, "rate": (200, 201)},
     "admin": {"admin": (200, 201), "list": 200, "create": (200, 201), "create_ref": 201,
-              "issue_for": 201, "read": 200, "change": (200, 204), "bulk": None},
+              "issue_for": 201, "read": 200, "change": (200, 204), "bulk": None, "use": 200, "rate": 403},
 }
 EXPECT["revoked"] = EXPECT["none"]
 for _who in EXPECT.values():
@@ -170,7 +178,7 @@ class IsolationTest(unittest.TestCase):
             return None, None
         if pattern == "/api/v1/images":
             return read_file("palette_color.png"), {"Content-Type": "application/octet-stream"}
-        if pattern == "/api/v1/pipelines/validate":
+        if pattern in ("/api/v1/pipelines/validate", "/api/v1/images/{id}/preview"):
             return {"pipeline": "grayscale"}, None
         if pattern == "/api/v1/jobs":
             image = MISSING["{image}"] if missing else self.image["id"]
@@ -184,6 +192,8 @@ class IsolationTest(unittest.TestCase):
             return {"name": "made-%d" % self.saved_counter, "pipeline": "grayscale"}, None
         if pattern == "/api/v1/pipelines/saved/{name}/rollback":
             return {"version": 1}, None
+        if pattern == "/api/v1/jobs/{id}/feedback":
+            return {"rating": 4, "comment": "isolation sweep"}, None
         if pattern == "/api/v1/users":
             self.user_counter = getattr(self, "user_counter", 0) + 1
             return {"name": "made%d" % self.user_counter, "role": "viewer"}, None
@@ -236,7 +246,7 @@ class IsolationTest(unittest.TestCase):
                 wants = want if isinstance(want, tuple) else (want,)
                 self.assertIn(status, wants, "%s %s as %s: %s" % (method, path, who, data[:300]))
                 self.check_no_leak(who, method, pattern, status, data)
-                if who == "bob" and kind in ("read", "change", "create_ref", "issue_for"):
+                if who == "bob" and kind in ("read", "change", "create_ref", "issue_for", "use", "rate"):
                     self.check_same_as_missing(who, method, pattern, status, data)
                 if status == 401:
                     self.assertEqual(json.loads(data)["error"]["code"], "unauthorized")

@@ -8,7 +8,13 @@
 #define TSR_IMAGE(p) __global uchar *p, int4 p##_r, int2 p##_img, int p##_b
 #define TSR_CIMAGE(p) __global const uchar *p, int4 p##_r, int2 p##_img, int p##_b
 /* Address of pixel (x, y) in image coordinates. */
-#define TSR_AT(p, x, y) (p + ((size_t)((y) - p##_r.y) * (size_t)p##_r.z + (size_t)((x) - p##_r.x)) * (size_t)p##_b)
+#define TSR_AT(p, px, py) (p + ((size_t)((py) - p##_r.y) * (size_t)p##_r.z + (size_t)((px) - p##_r.x)) * (size_t)p##_b)
+
+/* tsr_cl_run_2d rounds its grid up to whole work-groups: a kernel launched
+ * by it returns early for the items past its w x h. */
+#define TSR_GUARD(w, h)                                                                            \
+    if ((int)get_global_id(0) >= (w) || (int)get_global_id(1) >= (h))                              \
+        return;
 
 /* Reflect-101 border (OpenCV's default), as tsr_reflect101. */
 inline int tsr_reflect101(int i, int n) {

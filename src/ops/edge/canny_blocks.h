@@ -35,6 +35,33 @@ typedef struct canny_block {
     uint16_t border[CANNY_BLOCK * CANNY_BLOCK + 1]; /* per component: border id, 0 inner */
 } canny_block;
 
+/* canny-hysteresis's summary layout, in uint16 words: a header, then one
+ * record per block (row-major). A record holds the mapped mark then the
+ * values of the top row, bottom row, left column and right column
+ * (CANNY_BLOCK slots each, the first w or h used). A value is 0 for no candidate, else the pixel's
+ * component border id, with VALUE_STRONG when the component is strong. */
+enum {
+    HEADER_WORDS = 2,                    /* flags, reserved */
+    REC_MAPPED = 0,                      /* 1 once a map() labelled the block */
+    REC_TOP = 1,                         /* top row values */
+    REC_BOTTOM = REC_TOP + CANNY_BLOCK,  /* bottom row values */
+    REC_LEFT = REC_BOTTOM + CANNY_BLOCK, /* left column values */
+    REC_RIGHT = REC_LEFT + CANNY_BLOCK,  /* right column values */
+    REC_WORDS = REC_RIGHT + CANNY_BLOCK, /* words per block record */
+    EDGE_WORDS = CANNY_BORDER_IDS / 32,  /* uint32 words of edge bits per block */
+    VALUE_STRONG = 0x8000,               /* the component holds a strong pixel */
+    VALUE_ID = 0x7fff,                   /* the border id part of a value */
+    FLAG_MISALIGNED = 1,                 /* a map() tile was not block-aligned */
+    FLAG_NOMEM = 2,                      /* a map() could not allocate */
+};
+
+/* canny-hysteresis's prepared state (op->state after finalize), what run()
+ * needs: which border components of each block are edges. */
+typedef struct hysteresis_state {
+    int nbx, nby;   /* blocks across and down */
+    uint32_t *edge; /* per block, EDGE_WORDS words: bit k = border id k is an edge */
+} hysteresis_state;
+
 /* Labels block (bx, by) of the candidate map `in`, which must cover it.
  * Border ids number the components met scanning the top row, bottom row,
  * left column then right column, in that order. */

@@ -24,4 +24,26 @@ enum {
 /* The integer thresholds OpenCV uses: swapped when low > high, then floored. */
 void tsr_canny_thresholds(const tsr_op *op, int *low, int *high);
 
+/* One line hough-lines detected: x*cos(theta) + y*sin(theta) = rho. */
+typedef struct hough_line {
+    float rho;   /* distance from the origin (top-left pixel centre), pixels */
+    float theta; /* angle of the normal, radians in [0, pi) */
+    int votes;   /* accumulator value */
+    double cs;   /* cos(theta), for drawing */
+    double sn;   /* sin(theta), for drawing */
+} hough_line;
+
+/* hough-lines's prepared state (op->state): precomputed tables (prepare)
+ * and the lines found (finalize). */
+typedef struct hough_state {
+    int numangle;      /* angle bins */
+    int numrho;        /* distance bins */
+    float rho;         /* distance step, as OpenCV's float */
+    float theta;       /* angle step in radians, as OpenCV's float */
+    float *tab_sin;    /* sin(angle n) / rho, numangle entries */
+    float *tab_cos;    /* cos(angle n) / rho */
+    int n_lines;       /* lines in `lines` */
+    hough_line *lines; /* strongest first; NULL before finalize */
+} hough_state;
+
 #endif

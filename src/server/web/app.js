@@ -19,7 +19,10 @@
  *   fields.js    errors next to their field
  *   library.js   the image library: thumbnails, search, paging, delete
  *   history.js   past jobs: names, durations, sizes, filter, rerun, delete
- *   params.js    a step's parameter controls     saved.js    saved pipelines
+ *   params.js    a step's parameter controls   presets.js  "Start from a preset"
+ *   saved.js     saved pipelines (save, load, versions, roll back)
+ *   preview.js   the live preview beside the editor
+ *   feedback.js  the rating (1-5 stars) and comment of a finished job
  *
  * Stable hooks for browser tests (Playwright). Ids in index.html:
  *   #signin-form, #token-input, #signin-button, #signout-button, #auth-status
@@ -31,7 +34,11 @@
  *   #library-notice (a duplicate upload's notice), #library-search,
  *     #library-all, #library-none, #library-delete, #library-prev,
  *     #library-next, #library-page
+ *   #preset-select (GET /presets; picking one replaces the steps and checks
+ *     them), #preset-description
  *   #op-select, #add-step-button, #op-summary, #steps-list
+ *   #preview-panel (data-state idle|updating|ready|error), #preview-image
+ *     (data-key: the image id and pipeline it shows), #preview-status
  *   #output-format, #output-quality
  *   #saved-panel: #saved-name, #saved-save, #saved-select, #saved-load,
  *     #saved-history, #saved-versions (a name's versions, data-name)
@@ -40,10 +47,16 @@
  *     being created, then the job's state), #progress (role=progressbar,
  *     aria-valuenow 0..100) with #progress-bar inside, #progress-text,
  *   #job-state, #job-versions (tessera and op versions, output settings,
- *     saved pipeline: what "Rerun" repeats), #job-errors, #cancel-button
+ *     saved pipeline: what "Rerun" repeats), #job-errors, #cancel-button,
+ *     #job-usage (what a finished job used and cost)
  *   #job-connection ("reconnecting…" while the server does not answer; then
  *     #job-panel has data-connection="reconnecting")
  *   #results-section, #results, #download-button, #download-message
+ *   #feedback-form (shown for a succeeded or failed job; data-job-id, and
+ *     data-saved = the rating once one was sent from it), #feedback-stars
+ *     (data-rating: the chosen one, 0 = none) holding the radio buttons
+ *     #rating-1 .. #rating-5, #feedback-choice, #feedback-comment,
+ *     #feedback-count, #feedback-submit, #feedback-status
  *   #jobs-refresh-button, #jobs-body, #jobs-state-filter, #jobs-prev,
  *     #jobs-next, #jobs-page
  *   #workers-section, #workers-summary, #workers-table, #workers-body, #workers-empty
@@ -70,6 +83,7 @@
  *   job-name, job-duration, job-size  its cells
  *   saved-version    li per version of a saved pipeline; data-version
  *   saved-version-load, saved-version-rollback   its buttons
+ *   job-rating       its rating cell (data-rating 1..5 when rated)
  *   worker-row       tr per worker; data-worker-id, data-state
  *                    (running|draining|lost)
  * A token can also be handed over in the URL fragment (#token=...): it is
@@ -77,6 +91,8 @@
  * never reach the server.
  */
 import { setupJobs } from './js/jobs.js';
+import { setupPresets } from './js/presets.js';
+import { setupPreview } from './js/preview.js';
 import { setupRun } from './js/run.js';
 import { setupSaved } from './js/saved.js';
 import { resumeSession, setupSignIn } from './js/signin.js';
@@ -86,6 +102,8 @@ import { setupUploads } from './js/uploads.js';
 function start() {
     setupSignIn();
     setupSteps();
+    setupPresets();
+    setupPreview();
     setupRun();
     setupSaved();
     setupJobs();

@@ -181,7 +181,8 @@ static void test_malformed_bytes(void) {
     tsr_image_new(ctx, in->width, in->height, in->bands, &out);
     tsr_region ir = tsr_image_region(in, tsr_rect_make(0, 0, in->width, in->height));
     tsr_region orr = tsr_image_region(out, tsr_rect_make(0, 0, out->width, out->height));
-    tsr_tile_batch b = {ctx, plan, 0, TSR_TILE_APPLY, 0, 10, &ir, &orr, NULL, NULL, NULL, NULL};
+    tsr_tile_batch b = {ctx,  plan, 0,    TSR_TILE_APPLY, 0,    10,  &ir,
+                        &orr, NULL, NULL, NULL,           NULL, NULL};
     tsr_buffer task = {0}, result = {0};
     CHECK_EQ_INT(tsr_task_encode(&b, 3, &task), TSR_OK);
     tsr_task_worker *w = NULL;

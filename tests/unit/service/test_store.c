@@ -17,8 +17,8 @@
 #include "check.h"
 #include "service/store.h"
 
-/* The schema version this build migrates to (4: reproducible versions). */
-#define SCHEMA_LATEST 4
+/* The schema version this build migrates to (6: reproducible versions). */
+#define SCHEMA_LATEST 6
 
 /* A fresh data directory under /tmp for one test. */
 static void make_data_dir(char *dir, size_t size) {
@@ -258,17 +258,23 @@ static void test_quota_overrides(void) {
     CHECK_EQ_INT(tsr_store_user_get(s, ctx, bob.id, &u, &found), TSR_OK);
     CHECK(!u.quota_bytes.set && !u.quota_jobs.set);
     tsr_store_close(s);
-    /* a store of schema version 1 (no quota columns, no version-3 or -4 columns) is
-     * migrated at open */
-    raw_exec(dir, "DROP TABLE saved_pipeline_versions; DROP TABLE saved_pipelines;"
-                  "ALTER TABLE jobs DROP COLUMN tessera_version; ALTER TABLE jobs DROP COLUMN tile;"
-                  "ALTER TABLE jobs DROP COLUMN saved_pipeline;"
-                  "ALTER TABLE jobs DROP COLUMN saved_version;"
-                  "DROP INDEX images_owner_sha; DROP INDEX images_thumb;"
-                  "ALTER TABLE images DROP COLUMN thumb_blob; ALTER TABLE jobs DROP COLUMN name;"
-                  "ALTER TABLE users DROP COLUMN quota_bytes;"
-                  "ALTER TABLE users DROP COLUMN quota_jobs;"
-                  "UPDATE schema_version SET version = 1;");
+    /* a store of schema version 1 (no quota columns, no version-3 columns, no
+     * feedback tables, no usage columns, no version columns or saved
+     * pipelines) is migrated at open */
+    raw_exec(dir,
+             "DROP INDEX images_owner_sha; DROP INDEX images_thumb;"
+             "ALTER TABLE images DROP COLUMN thumb_blob; ALTER TABLE jobs DROP COLUMN name;"
+             "ALTER TABLE users DROP COLUMN quota_bytes;"
+             "ALTER TABLE users DROP COLUMN quota_jobs;"
+             "DROP TABLE feedback; DROP TABLE feedback_counts;"
+             "DROP INDEX jobs_finished; ALTER TABLE jobs DROP COLUMN gpu_seconds;"
+             "ALTER TABLE jobs DROP COLUMN read_bytes; ALTER TABLE jobs DROP COLUMN written_bytes;"
+             "ALTER TABLE jobs DROP COLUMN network_bytes; ALTER TABLE jobs DROP COLUMN peak_pixels;"
+             "DROP TABLE saved_pipeline_versions; DROP TABLE saved_pipelines;"
+             "ALTER TABLE jobs DROP COLUMN tessera_version; ALTER TABLE jobs DROP COLUMN tile;"
+             "ALTER TABLE jobs DROP COLUMN saved_pipeline;"
+             "ALTER TABLE jobs DROP COLUMN saved_version;"
+             "UPDATE schema_version SET version = 1;");
     s = open_store(ctx, dir);
     CHECK_EQ_INT(tsr_store_schema_version(s), SCHEMA_LATEST);
     CHECK_EQ_INT(tsr_store_user_get(s, ctx, alice.id, &u, &found), TSR_OK);
@@ -638,7 +644,8 @@ static void test_jobs(void) {
     int changed = 0;
     CHECK_EQ_INT(tsr_store_job_set_state(s, ctx, id, TSR_JOB_RUNNING, NULL, &changed), TSR_OK);
     CHECK_EQ_INT(changed, 1);
-    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, id, 4, 12, 1.5), TSR_OK);
+    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, id, 4, 12, &(tsr_job_usage){.cpu_seconds = 1.5}),
+                 TSR_OK);
     CHECK_EQ_INT(tsr_store_job_item_set_state(s, ctx, id, 0, TSR_JOB_RUNNING, NULL, &changed),
                  TSR_OK);
     CHECK_EQ_INT(changed, 1);
@@ -664,14 +671,16 @@ static void test_jobs(void) {
     int found = 0;
     CHECK_EQ_INT(tsr_store_job_delete(s, ctx, &alice, id, &found), TSR_ERR_USAGE);
     tsr_ctx_reset(ctx);
-    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, id, 12, 12, 3.0), TSR_OK);
+    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, id, 12, 12, &(tsr_job_usage){.cpu_seconds = 3.0}),
+                 TSR_OK);
     CHECK_EQ_INT(
         tsr_store_job_set_state(s, ctx, id, TSR_JOB_FAILED, "1 of 2 images failed", &changed),
         TSR_OK);
     CHECK_EQ_INT(changed, 1);
     CHECK_EQ_INT(tsr_store_job_set_state(s, ctx, id, TSR_JOB_RUNNING, NULL, &changed), TSR_OK);
-    CHECK_EQ_INT(changed, 0);                                             /* terminal is final */
-    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, id, 1, 12, 9.0), TSR_OK); /* ignored */
+    CHECK_EQ_INT(changed, 0); /* terminal is final */
+    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, id, 1, 12, &(tsr_job_usage){.cpu_seconds = 9.0}),
+                 TSR_OK); /* ignored */
 
     CHECK_EQ_INT(tsr_store_job_get(s, ctx, &alice, id, &job), TSR_OK);
     CHECK(job != NULL);
@@ -679,7 +688,7 @@ static void test_jobs(void) {
         CHECK_EQ_INT(job->state, TSR_JOB_FAILED);
         CHECK(job->error && strcmp(job->error, "1 of 2 images failed") == 0);
         CHECK_EQ_INT(job->tiles_done, 12);
-        CHECK(job->cpu_seconds == 3.0);
+        CHECK(job->usage.cpu_seconds == 3.0);
         CHECK(job->started > 0 && job->finished >= job->started);
         tsr_store_job_item *i0 = &job->items[0], *i1 = &job->items[1];
         CHECK_EQ_INT(i0->state, TSR_JOB_SUCCEEDED);
@@ -751,7 +760,9 @@ static void test_resume_after_restart(void) {
     CHECK_EQ_INT(tsr_store_job_set_state(s, ctx, ids[1], TSR_JOB_RUNNING, NULL, NULL), TSR_OK);
     CHECK_EQ_INT(tsr_store_job_item_set_state(s, ctx, ids[1], 1, TSR_JOB_RUNNING, NULL, NULL),
                  TSR_OK);
-    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, ids[1], 3, 10, 0.5), TSR_OK);
+    CHECK_EQ_INT(
+        tsr_store_job_progress(s, ctx, ids[1], 3, 10, &(tsr_job_usage){.cpu_seconds = 0.5}),
+        TSR_OK);
     CHECK_EQ_INT(tsr_store_job_set_state(s, ctx, ids[2], TSR_JOB_CANCELLED, NULL, NULL), TSR_OK);
     tsr_store_close(s); /* as after a crash: nothing finished the running job */
 
@@ -891,7 +902,9 @@ static void *worker(void *p) {
             tsr_store_job_set_state(arg->store, ctx, id, TSR_JOB_RUNNING, NULL, &changed) != TSR_OK;
         arg->failures += !changed;
         for (int t = 1; t <= 5; t++)
-            arg->failures += tsr_store_job_progress(arg->store, ctx, id, t, 5, t * 0.1) != TSR_OK;
+            arg->failures +=
+                tsr_store_job_progress(arg->store, ctx, id, t, 5,
+                                       &(tsr_job_usage){.cpu_seconds = t * 0.1}) != TSR_OK;
         arg->failures += tsr_store_job_item_set_state(arg->store, ctx, id, 0, TSR_JOB_SUCCEEDED,
                                                       NULL, NULL) != TSR_OK;
         arg->failures +=

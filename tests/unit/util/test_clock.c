@@ -110,6 +110,46 @@ static void test_format_iso(void) {
     CHECK(!strcmp(text, "1970-01-01T00:16:40.005Z"));
 }
 
+static void test_parse_iso(void) {
+    int64_t ms = 0;
+    bool date = true;
+    CHECK(tsr_clock_parse_iso("2026-11-26T23:35:03.396Z", &ms, &date));
+    CHECK(ms == 1795736103396LL && !date);
+    CHECK(tsr_clock_parse_iso("2026-11-26T23:35:03.3967891z", &ms, NULL));
+    CHECK(ms == 1795736103396LL);
+    CHECK(tsr_clock_parse_iso("2026-11-27T00:35:03.396+01:00", &ms, NULL));
+    CHECK(ms == 1795736103396LL);
+    CHECK(tsr_clock_parse_iso("2026-11-26T20:05:03.396-03:30", &ms, NULL));
+    CHECK(ms == 1795736103396LL);
+    CHECK(tsr_clock_parse_iso("2026-11-26", &ms, &date));
+    CHECK(ms == 1795651200000LL && date);
+    CHECK(tsr_clock_parse_iso("1970-01-01T00:00:00Z", &ms, NULL) && ms == 0);
+    CHECK(tsr_clock_parse_iso("2024-02-29", &ms, NULL));
+    const char *bad[] = {"",
+                         "2026",
+                         "2026-11-26T",
+                         "2026-11-26 23:35:03Z",
+                         "2026-13-01",
+                         "2026-02-29",
+                         "2026-11-31",
+                         "2026-11-26T24:00:00Z",
+                         "2026-11-26T23:35:03",
+                         "2026-11-26T23:35:03.Z",
+                         "2026-11-26T23:35Z",
+                         "2026-11-26T23:35:03+0100",
+                         "1969-12-31",
+                         "2026-11-26x",
+                         "2026-11-26T23:35:03Zjunk",
+                         "+2026-11-26",
+                         NULL};
+    for (int i = 0; bad[i]; i++) {
+        ms = 42;
+        CHECK(!tsr_clock_parse_iso(bad[i], &ms, NULL));
+        CHECK(ms == 42);
+    }
+    CHECK(!tsr_clock_parse_iso(NULL, &ms, NULL));
+}
+
 int main(void) {
     RUN(test_monotonic_never_goes_back);
     RUN(test_sleep_advances_monotonic);
@@ -120,5 +160,6 @@ int main(void) {
     RUN(test_diff_ms_truncates_toward_zero);
     RUN(test_deadline_is_ahead_on_its_clock);
     RUN(test_format_iso);
+    RUN(test_parse_iso);
     return check_finish();
 }

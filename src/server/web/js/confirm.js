@@ -1,10 +1,24 @@
 /*
  * Whether the job may run: the images ticked for it, the confirmation panel
  * (#confirm-panel) and the Run button. Any edit to the pipeline, the output
- * or the chosen images bumps state.revision, so a new check is needed.
+ * or the chosen images bumps state.revision, so a new check is needed, and
+ * tells the onChange() listeners (the live preview).
  */
 import { byId } from './dom.js';
 import { state } from './state.js';
+
+const listeners = []; /* called after every edit and every change of the chosen images */
+
+/* Calls `fn` after every edit of the pipeline or the output and every
+ * change of the chosen images (the live preview follows them). */
+export function onChange(fn) {
+    listeners.push(fn);
+}
+
+function changed() {
+    for (const fn of listeners)
+        fn();
+}
 
 /* The stored images ticked "use in the job". */
 export function selectedImages() {
@@ -19,12 +33,14 @@ export function invalidate() {
         byId('confirm-panel').hidden = true;
     }
     byId('run-button').disabled = true;
+    changed();
 }
 
 /* Refreshes the confirmation text and the Run button for the chosen images. */
 export function updateConfirm() {
     const checked = state.checked;
     const images = selectedImages();
+    changed();
     if (!checked || checked.revision !== state.revision) {
         byId('run-button').disabled = true;
         return;

@@ -1,6 +1,7 @@
 /*
  * Job history: the past-jobs table (#jobs-body) with each job's name,
- * creation time, state, duration, output size, image count and pipeline,
+ * creation time, state, duration, output size, image count, pipeline and
+ * the owner's rating (feedback.js),
  * a state filter (#jobs-state-filter, GET /jobs?state=), paging
  * (?limit=&offset=, the answer's total) and per job: Show (opens it in the
  * job panel), Download, Rerun (POST /jobs/{id}/rerun: a new job with the
@@ -12,6 +13,7 @@
 import { loadAccount } from './account.js';
 import { API, getJson, sendJson } from './api.js';
 import { byId, el } from './dom.js';
+import { stars } from './feedback.js';
 import { shortBytes } from './format.js';
 import { report, say } from './messages.js';
 import { downloadJob } from './results.js';
@@ -87,6 +89,18 @@ function button(testid, text, label, action) {
     return b;
 }
 
+/* The owner's rating as stars with its number for screen readers, or "–". */
+function ratingCell(feedback) {
+    if (!feedback)
+        return el('td', { testid: 'job-rating', text: '–' });
+    const cell = el('td', { class: 'job-rating', testid: 'job-rating' }, [
+        el('span', { 'aria-hidden': 'true', text: stars(feedback.rating) }),
+        el('span', { class: 'visually-hidden', text: `${feedback.rating} of 5` }),
+    ]);
+    cell.dataset.rating = String(feedback.rating);
+    return cell;
+}
+
 function jobRow(job) {
     const created = job.created ? new Date(job.created).toLocaleString() : '';
     const name = job.name || `job ${job.id.slice(0, 8)}`;
@@ -104,6 +118,7 @@ function jobRow(job) {
         el('td', { testid: 'job-size', text: job.output_bytes ? shortBytes(job.output_bytes) : '–' }),
         el('td', { text: String((job.items || []).length) }),
         el('td', {}, [el('code', { text: job.pipeline_text })]),
+        ratingCell(job.feedback),
         el('td', { class: 'actions' }, actions),
     ]);
     row.dataset.jobId = job.id;

@@ -2,13 +2,15 @@
  * Jobs: the job panel (#job-panel) with its progress bar, state, errors and
  * Cancel button, fed through follow.js (the event stream, polling, and
  * reconnecting after a server restart, shown as "reconnecting…").
- * The past-jobs table is history.js, whose "Show" and "Rerun" open a job here.
+ * The past-jobs table is history.js, whose "Show" and "Rerun" open a job here;
+ * the rating form of a finished job is feedback.js.
  */
 import { loadAccount } from './account.js';
 import { API, getJson, sendJson } from './api.js';
 import { byId, el } from './dom.js';
+import { hideFeedback, setupFeedback, showFeedback } from './feedback.js';
 import { TERMINAL, followJob } from './follow.js';
-import { duration, formatEta } from './format.js';
+import { duration, formatEta, shortBytes } from './format.js';
 import { loadHistory, setupHistory, updateHistoryRow } from './history.js';
 import { report, say, showError } from './messages.js';
 import { clearResults, downloadJob, showResults } from './results.js';
@@ -71,7 +73,25 @@ function showJob(job) {
     if (errors.length && job.state === 'failed')
         showError(`The job failed: ${errors[0]}`);
     byId('cancel-button').hidden = TERMINAL.includes(job.state);
+    showFeedback(job);
+    byId('job-usage').textContent = usageText(job);
     updateHistoryRow(job);
+}
+
+/* What the job used, and its cost when the server has a price table. */
+function usageText(job) {
+    const u = job.usage;
+    if (!u || !TERMINAL.includes(job.state))
+        return '';
+    let text = `Used ${u.cpu_seconds.toFixed(2)} CPU s`;
+    if (u.gpu_seconds > 0)
+        text += `, ${u.gpu_seconds.toFixed(2)} GPU s`;
+    text += `, read ${shortBytes(u.read_bytes)}, wrote ${shortBytes(u.written_bytes)}`;
+    if (u.network_bytes > 0)
+        text += `, ${shortBytes(u.network_bytes)} to workers`;
+    if (job.cost)
+        text += ` · cost ${job.cost.total.toFixed(6)} ${job.cost.currency}`;
+    return text;
 }
 
 export function stopFollowing() {
@@ -92,7 +112,9 @@ export function resetJobPanel() {
     delete panel.dataset.jobId;
     byId('job-state').textContent = 'Starting the job…';
     byId('job-errors').replaceChildren();
+    byId('job-usage').textContent = '';
     byId('cancel-button').hidden = true;
+    hideFeedback();
     showProgress({ state: 'submitting', percent: 0 });
 }
 
@@ -177,9 +199,15 @@ export function loadJobs() {
     return loadHistory();
 }
 
-/* Wires Cancel, the job's Download button and the past jobs. */
+/* Wires Cancel, the job's Download button, the past jobs and the rating form. */
 export function setupJobs() {
     byId('cancel-button').addEventListener('click', cancelJob);
     byId('download-button').addEventListener('click', () => shown && downloadJob(shown));
     setupHistory(openJob);
+    setupFeedback((id, feedback) => {
+        if (shown && shown.id === id) {
+            shown = { ...shown, feedback };
+            updateHistoryRow(shown);
+        }
+    });
 }

@@ -1,12 +1,13 @@
 /*
- * The controls of a step's parameters (steps.js builds the steps): a
- * number field, an angle with its slider, a checkbox, a choice list or a
- * kernel grid per parameter, with its hint; and setParamValue(), which
- * puts a value from a JSON pipeline back into them (a loaded saved
- * pipeline, saved.js).
+ * A pipeline step's parameter controls: a number field (min/max/step), a
+ * 0..360 slider beside the number for an angle, a checkbox for on/off, a
+ * choice list, a kernel grid with a size selector; readParam() reads one
+ * back as its JSON value and writeParam() sets one (a preset's steps, a
+ * loaded saved pipeline: steps.js setSteps).
  */
 import { invalidate } from './confirm.js';
 import { byId, el } from './dom.js';
+import { FieldError } from './fields.js';
 
 function rangeText(param) {
     if (param.type === 'enum')
@@ -52,8 +53,7 @@ function angleControl(id, param) {
     return [number, slider];
 }
 
-/* Kernel editor: a size select and a size x size grid of number inputs;
- * the grid's `load` rebuilds it from a list of values (saved pipelines). */
+/* Kernel editor: a size select and a size x size grid of number inputs. */
 function kernelControl(id, param, stepLabel) {
     const size = el('select', { id, testid: `param-${param.name}` },
         [1, 3, 5, 7, 9].map((n) => el('option', { value: String(n), text: `${n}×${n}`, selected: n === 3 })));
@@ -84,15 +84,11 @@ function kernelControl(id, param, stepLabel) {
     });
     build(3, null);
     size.addEventListener('change', () => build(parseInt(size.value, 10), current()));
-    grid.load = (values) => {
-        const n = Math.round(Math.sqrt(values.length));
-        size.value = String(n);
-        build(n, { n, values: values.map(String) });
-    };
     return [size, grid];
 }
 
-/* The label, control(s) and hint of `param` in step `step`. */
+/* The control of parameter `param` of `step` ({uid}), with its label and
+ * hint, wrapped in div.param[data-param]. */
 export function paramControl(step, param, stepLabel) {
     const id = `step-${step.uid}-${param.name}`;
     const label = el('label', { for: id, text: param.name });
@@ -120,19 +116,52 @@ export function paramControl(step, param, stepLabel) {
     return wrap;
 }
 
-/* Puts `value` (as a JSON pipeline holds it) into step `step`'s control of
- * `param`. */
-export function setParamValue(step, param, value) {
+/* The JSON value of one parameter of `step` ({uid, element}), or undefined
+ * to leave it out; throws FieldError naming the step and parameter when the
+ * field is invalid. */
+export function readParam(step, param, where, index) {
+    const fail = (message) => new FieldError(message, index, param.name);
+    const control = byId(`step-${step.uid}-${param.name}`);
+    if (param.type === 'bool')
+        return control.checked;
+    if (param.type === 'enum')
+        return control.value;
+    if (param.type === 'kernel') {
+        const cells = Array.from(step.element.querySelectorAll(`[data-param="${param.name}"] .kernel-cell`));
+        if (cells.some((c) => c.value === '' || !c.checkValidity()))
+            throw fail(`${where}: every kernel value must be a number from ${param.min} to ${param.max}`);
+        return cells.map((c) => Number(c.value));
+    }
+    if (control.value !== '') {
+        if (!control.checkValidity())
+            throw fail(`${where} must be ${param.type === 'int' ? 'a whole number' : 'a number'} ` +
+                `from ${param.min} to ${param.max}`);
+        return Number(control.value);
+    }
+    if (control.validity.badInput)
+        throw fail(`${where} is not a number`);
+    return undefined;
+}
+
+/* Sets the control of parameter `param` of `step` to the JSON `value` (a
+ * preset's normalized step or a saved pipeline's; undefined leaves the
+ * default). A kernel is a flat list or a list of rows. */
+export function writeParam(step, param, value) {
+    if (value === undefined || value === null)
+        return;
     const control = byId(`step-${step.uid}-${param.name}`);
     if (param.type === 'bool') {
         control.checked = value === true;
     } else if (param.type === 'kernel') {
-        const grid = step.element.querySelector(`[data-param="${param.name}"] .kernel-grid`);
-        grid.load(value.flat());
+        const rows = Array.isArray(value[0]) ? value.flat() : value;
+        control.value = String(Math.round(Math.sqrt(rows.length)));
+        control.dispatchEvent(new Event('change'));
+        const cells = step.element.querySelectorAll(`[data-param="${param.name}"] .kernel-cell`);
+        cells.forEach((cell, i) => { cell.value = String(rows[i]); });
     } else {
         control.value = String(value);
         const slider = byId(`step-${step.uid}-${param.name}-slider`);
         if (slider)
-            slider.value = String(value);
+            slider.value = control.value;
     }
 }

@@ -40,7 +40,9 @@ function showPipelineError(err) {
     return true;
 }
 
-async function checkPipeline() {
+/* Check pipeline: validates the steps (and the chosen images) and shows
+ * the confirmation; a preset runs it as soon as its steps are in. */
+export async function checkPipeline() {
     showError('');
     clearFieldErrors();
     let pipeline, output;

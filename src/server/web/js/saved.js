@@ -5,14 +5,14 @@
  * of a name adds a version), load one into the editor (its newest version
  * or any other), list a name's versions and roll back to one (POST
  * .../rollback adds a new version equal to it). A saved version pins every
- * op's version, and so does the editor once it is loaded (steps.js).
+ * op's version, and so does the editor once it is loaded (steps.js setSteps).
  */
 import { API, ApiError, getJson, sendJson } from './api.js';
 import { invalidate } from './confirm.js';
 import { byId, el } from './dom.js';
 import { report, say, showError } from './messages.js';
 import { outputSettings } from './run.js';
-import { buildPipeline, loadPipeline } from './steps.js';
+import { buildPipeline, setSteps } from './steps.js';
 
 const BASE = `${API}/pipelines/saved`;
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -87,7 +87,7 @@ async function save() {
 async function load(name, version) {
     try {
         const v = await getJson(version ? path(name, `/versions/${version}`) : path(name));
-        loadPipeline(v.pipeline);
+        setSteps(v.pipeline);
         if (v.output.format)
             byId('output-format').value = v.output.format;
         if (v.output.quality)

@@ -2,7 +2,7 @@
  * Signing in and out: the token form (#signin-form), a token handed over
  * in the URL fragment (#token=..., moved into sessionStorage and removed
  * from the address bar), GET /operations as the token's test, then loading
- * every screen; signing out (also on any 401) stops them and clears the token.
+ * every screen (presets included); signing out (also on any 401) stops them and clears the token.
  */
 import { forgetAccount, loadAccount } from './account.js';
 import { API, ApiError, getJson } from './api.js';
@@ -10,6 +10,7 @@ import { byId } from './dom.js';
 import { loadJobs, stopFollowing } from './jobs.js';
 import { loadSaved } from './saved.js';
 import { report, say, showError, whenUnauthorized } from './messages.js';
+import { loadPresets } from './presets.js';
 import { state } from './state.js';
 import { fillOperations } from './steps.js';
 import { loadStoredImages } from './uploads.js';
@@ -45,6 +46,7 @@ async function signIn(token) {
     showError('');
     showSignedIn(true);
     fillOperations();
+    loadPresets();
     say(`Signed in. ${state.ops.length} operations available.`);
     loadStoredImages();
     loadJobs();

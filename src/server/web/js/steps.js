@@ -1,17 +1,17 @@
 /*
  * The pipeline editor: the operation picker (#op-select, #op-summary) and
  * the steps (#steps-list), one fieldset per step with a control per
- * parameter (params.js: number, angle slider, checkbox, choice list, kernel
- * grid) and Up / Down / Remove buttons. buildPipeline() reads the steps
- * back as the JSON pipeline; loadPipeline() puts a JSON pipeline (a saved
- * one) into the editor. A loaded step keeps the op version it names (shown
- * as "op@N" in its legend) and the pipeline built from it pins that version.
+ * parameter (params.js) and Up / Down / Remove buttons. buildPipeline()
+ * reads the steps back as the JSON pipeline; setSteps() replaces them (a
+ * preset, a saved pipeline). A step set from a pipeline keeps the op
+ * version it names (shown as "op@N" in its legend when it is not the
+ * newest) and the pipeline built from it pins that version.
  */
 import { invalidate } from './confirm.js';
 import { byId, el } from './dom.js';
-import { FieldError, clearFieldErrors } from './fields.js';
+import { clearFieldErrors } from './fields.js';
 import { say } from './messages.js';
-import { paramControl, setParamValue } from './params.js';
+import { paramControl, readParam, writeParam } from './params.js';
 import { state } from './state.js';
 
 const steps = []; /* pipeline steps in order: {uid, op, version, element} */
@@ -32,8 +32,10 @@ function showOpSummary() {
     byId('op-summary').textContent = op ? `${op.name}: ${op.summary}` : '';
 }
 
-/* Appends a step of op `name` (pinned to `version` when given); returns it. */
-function addStep(name, version) {
+/* Adds a step running op `name` with its defaults, pinned to `version`
+ * when given (undefined: the newest); returns it (null for an unknown op).
+ * `quiet` leaves the status line and the check alone. */
+function addStep(name, { version, quiet = false } = {}) {
     const op = findOp(name);
     if (!op)
         return null;
@@ -53,21 +55,27 @@ function addStep(name, version) {
     steps.push(step);
     byId('steps-list').append(step.element);
     renumberSteps();
-    invalidate();
-    say(`Added step ${steps.length}: ${op.name}.`);
+    if (!quiet) {
+        invalidate();
+        say(`Added step ${steps.length}: ${op.name}.`);
+    }
     return step;
 }
 
-/* Replaces the steps with JSON pipeline `list` ([{op, version, ...params}]). */
-export function loadPipeline(list) {
+/* Replaces every step with `pipeline`, a normalized JSON list ({op,
+ * version, and a value per parameter}): the editor is as if the user had
+ * added each step and typed its values, each step keeping its version.
+ * Throws Error for an operation this page does not know. */
+export function setSteps(pipeline) {
+    const unknown = pipeline.find((json) => !findOp(json.op));
+    if (unknown)
+        throw new Error(`unknown operation ${unknown.op}`);
+    clearFieldErrors();
     steps.splice(0, steps.length);
-    for (const item of list) {
-        const step = addStep(item.op, item.version);
-        if (!step)
-            throw new Error(`this server has no operation ${item.op}`);
+    for (const json of pipeline) {
+        const step = addStep(json.op, { version: json.version, quiet: true });
         for (const param of step.op.params)
-            if (item[param.name] !== undefined)
-                setParamValue(step, param, item[param.name]);
+            writeParam(step, param, json[param.name]);
     }
     renumberSteps();
     invalidate();
@@ -130,32 +138,6 @@ function onStepButton(event) {
     (again.disabled ? step.element.querySelector('.step-remove') : again).focus();
 }
 
-/* The JSON value of one parameter, or undefined to leave it out; throws
- * FieldError naming the step and parameter when the field is invalid. */
-function paramValue(step, param, where, index) {
-    const fail = (message) => new FieldError(message, index, param.name);
-    const control = byId(`step-${step.uid}-${param.name}`);
-    if (param.type === 'bool')
-        return control.checked;
-    if (param.type === 'enum')
-        return control.value;
-    if (param.type === 'kernel') {
-        const cells = Array.from(step.element.querySelectorAll(`[data-param="${param.name}"] .kernel-cell`));
-        if (cells.some((c) => c.value === '' || !c.checkValidity()))
-            throw fail(`${where}: every kernel value must be a number from ${param.min} to ${param.max}`);
-        return cells.map((c) => Number(c.value));
-    }
-    if (control.value !== '') {
-        if (!control.checkValidity())
-            throw fail(`${where} must be ${param.type === 'int' ? 'a whole number' : 'a number'} ` +
-                `from ${param.min} to ${param.max}`);
-        return Number(control.value);
-    }
-    if (control.validity.badInput)
-        throw fail(`${where} is not a number`);
-    return undefined;
-}
-
 /* The JSON form of the steps; throws Error naming the step and parameter when a field is invalid. */
 export function buildPipeline() {
     if (!steps.length)
@@ -163,7 +145,7 @@ export function buildPipeline() {
     return steps.map((step, i) => {
         const json = step.version ? { op: step.op.name, version: step.version } : { op: step.op.name };
         for (const param of step.op.params) {
-            const value = paramValue(step, param, `Step ${i + 1} (${step.op.name}): ${param.name}`, i);
+            const value = readParam(step, param, `Step ${i + 1} (${step.op.name}): ${param.name}`, i);
             if (value !== undefined)
                 json[param.name] = value;
         }

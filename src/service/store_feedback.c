@@ -1,0 +1,327 @@
+/* User feedback on finished jobs: give (or replace) one, get one, search
+ * everyone's, and the per-op rating counts of /metrics. The API and the
+ * rules are in store_feedback.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "service/store_feedback.h"
+#include "service/store_internal.h"
+#include "util/clock.h"
+
+#define COUNTS_MAX 100000 /* rows of feedback_counts read for /metrics */
+
+#define FB_COLUMNS                                                                                 \
+    "f.id, f.job, f.user, coalesce(u.name, ''), f.rating, f.comment, f.job_name, f.job_state, "    \
+    "f.pipeline_text, f.op_versions, f.output_format, f.quality, f.created, f.updated"
+#define FB_FROM " FROM feedback f LEFT JOIN users u ON u.id = f.user "
+
+/* The op names of a row's op_versions (an object op -> version), as a
+ * table-valued json_each; anything else counts as no ops. */
+#define OPS_OF(col) "json_each(CASE WHEN json_valid(" col ") THEN " col " ELSE '{}' END)"
+
+/* The search conditions, parameters ?1 from, ?2 to, ?3 rating, ?4 op,
+ * ?5 after id. */
+#define FB_WHERE                                                                                   \
+    "WHERE (?1 = 0 OR f.updated >= ?1) AND (?2 = 0 OR f.updated <= ?2) "                           \
+    "AND (?3 = 0 OR f.rating = ?3) "                                                               \
+    "AND (?4 IS NULL OR EXISTS (SELECT 1 FROM " OPS_OF("f.op_versions") " WHERE key = ?4)) "       \
+                                                                        "AND f.id > ?5 "
+
+void tsr_store_feedback_clear(tsr_store_feedback *fb) {
+    if (!fb)
+        return;
+    free(fb->comment);
+    free(fb->pipeline_text);
+    free(fb->op_versions);
+    memset(fb, 0, sizeof *fb);
+}
+
+void tsr_store_feedback_list_free(tsr_store_feedback *list, size_t count) {
+    if (!list)
+        return;
+    for (size_t i = 0; i < count; i++)
+        tsr_store_feedback_clear(&list[i]);
+    free(list);
+}
+
+/* Characters (UTF-8 code points) in `s`: the bytes that do not continue one. */
+static size_t code_points(const char *s) {
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        n += (*p & 0xc0) != 0x80;
+    return n;
+}
+
+/* Reads FB_COLUMNS into a zeroed `fb`; its strings become owned by it. */
+static tsr_status read_row(sqlite3_stmt *st, tsr_ctx *ctx, tsr_store_feedback *fb) {
+    int oom = 0;
+    char state[16];
+    fb->id = sqlite3_column_int64(st, 0);
+    tsr_store_column_text(st, 1, fb->job, sizeof fb->job);
+    fb->user = sqlite3_column_int64(st, 2);
+    tsr_store_column_text(st, 3, fb->user_name, sizeof fb->user_name);
+    fb->rating = sqlite3_column_int(st, 4);
+    fb->comment = tsr_store_column_strdup(st, 5, &oom);
+    tsr_store_column_text(st, 6, fb->job_name, sizeof fb->job_name);
+    tsr_store_column_text(st, 7, state, sizeof state);
+    fb->job_state = strcmp(state, "succeeded") ? TSR_JOB_FAILED : TSR_JOB_SUCCEEDED;
+    fb->pipeline_text = tsr_store_column_strdup(st, 8, &oom);
+    fb->op_versions = tsr_store_column_strdup(st, 9, &oom);
+    tsr_store_column_text(st, 10, fb->output_format, sizeof fb->output_format);
+    fb->quality = sqlite3_column_int(st, 11);
+    fb->created = sqlite3_column_int64(st, 12);
+    fb->updated = sqlite3_column_int64(st, 13);
+    if (!oom && (!fb->comment || !fb->pipeline_text || !fb->op_versions))
+        oom = 1; /* NOT NULL columns: a NULL here is a failed copy */
+    if (oom) {
+        tsr_store_feedback_clear(fb);
+        return tsr_error(ctx, TSR_ERR_NOMEM, "store: out of memory reading feedback");
+    }
+    return TSR_OK;
+}
+
+/* Reads user `user`'s feedback on `job_id` into `out`; lock held. */
+static tsr_status get_locked(tsr_store *s, tsr_ctx *ctx, int64_t user, const char *job_id,
+                             tsr_store_feedback *out, int *found) {
+    sqlite3_stmt *st = NULL;
+    *found = 0;
+    tsr_status rc = tsr_store_prepare(
+        s, ctx, "SELECT " FB_COLUMNS FB_FROM "WHERE f.job = ?1 AND f.user = ?2", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, user);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW && !(rc = read_row(st, ctx, out)))
+        *found = 1;
+    else if (step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = tsr_store_sql_error(s, ctx, "read feedback");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Runs one statement with ?1 job, ?2 user, ?3 rating, ?4 comment, ?5 now
+ * (those it names); *changes = rows it changed. Lock held. */
+static tsr_status run_put_step(tsr_store *s, tsr_ctx *ctx, const char *sql, const char *job_id,
+                               int64_t user, int rating, const char *comment, int *changes) {
+    sqlite3_stmt *st = NULL;
+    tsr_status rc = tsr_store_prepare(s, ctx, sql, &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, user);
+    sqlite3_bind_int(st, 3, rating);
+    sqlite3_bind_text(st, 4, comment, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, tsr_clock_wall_ms());
+    if (!(rc = tsr_store_step_done(s, ctx, st, "record feedback")) && changes)
+        *changes = sqlite3_changes(s->db);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The feedback row: a new one copies the job's pipeline, versions, output
+ * and state; a replacement changes the rating, the comment, the time and
+ * the job's (renamable) name. Nothing for a job that is not the user's or
+ * not finished. */
+static const char put_sql[] =
+    "INSERT INTO feedback(job, user, rating, comment, job_name, job_state, pipeline_text, "
+    " op_versions, output_format, quality, created, updated) "
+    "SELECT id, owner, ?3, ?4, coalesce(name, ''), state, pipeline_text, op_versions, "
+    " output_format, quality, ?5, ?5 FROM jobs "
+    "WHERE id = ?1 AND owner = ?2 AND state IN ('succeeded', 'failed') "
+    "ON CONFLICT(job, user) DO UPDATE SET rating = excluded.rating, "
+    " comment = excluded.comment, updated = excluded.updated, job_name = excluded.job_name";
+
+/* One more rating of each op of the job (each op once, however often the
+ * pipeline runs it: op_versions has one key per op). Run for a new rating
+ * and for a changed one, not when only the comment changed. */
+static const char count_sql[] =
+    "INSERT INTO feedback_counts(op, rating, count) "
+    "SELECT key, ?3, 1 FROM feedback f, " OPS_OF(
+        "f.op_versions") " "
+                         "WHERE f.job = ?1 AND f.user = ?2 AND length(key) BETWEEN 1 AND 63 "
+                         "ON CONFLICT(op, rating) DO UPDATE SET count = count + 1";
+
+tsr_status tsr_store_feedback_put(tsr_store *store, tsr_ctx *ctx, int64_t user, const char *job_id,
+                                  int rating, const char *comment, int *found, int *replaced,
+                                  tsr_store_feedback *out) {
+    tsr_store_feedback before = {0};
+    int changes = 0, had = 0;
+    *found = 0;
+    *replaced = 0;
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!comment)
+        comment = "";
+    if (rating < TSR_FEEDBACK_RATING_MIN || rating > TSR_FEEDBACK_RATING_MAX)
+        return tsr_error(ctx, TSR_ERR_USAGE, "rating must be an integer from 1 to 5 (got %d)",
+                         rating);
+    if (code_points(comment) > TSR_FEEDBACK_COMMENT_MAX)
+        return tsr_error(ctx, TSR_ERR_USAGE, "comment is longer than %d characters (got %zu)",
+                         TSR_FEEDBACK_COMMENT_MAX, code_points(comment));
+    if (!tsr_store_id_valid(job_id))
+        return TSR_OK;
+    pthread_mutex_lock(&store->lock);
+    tsr_status rc = tsr_store_begin(store, ctx);
+    if (rc)
+        goto out;
+    if ((rc = get_locked(store, ctx, user, job_id, &before, &had)) ||
+        (rc = run_put_step(store, ctx, put_sql, job_id, user, rating, comment, &changes)))
+        goto out;
+    if (changes == 0) { /* not the user's job, or not finished: nothing to keep */
+        tsr_store_rollback(store);
+        goto out;
+    }
+    if (had && before.rating == rating) /* only the comment changed: no new rating */
+        changes = 0;
+    if ((changes &&
+         (rc = run_put_step(store, ctx, count_sql, job_id, user, rating, comment, NULL))) ||
+        (rc = tsr_store_commit(store, ctx)))
+        goto out;
+    *found = 1;
+    *replaced = had;
+    if (out && (rc = get_locked(store, ctx, user, job_id, out, &changes)) == TSR_OK && !changes)
+        rc = tsr_error(ctx, TSR_ERR_INTERNAL, "store: feedback vanished after it was written");
+out:
+    if (rc)
+        tsr_store_rollback(store);
+    pthread_mutex_unlock(&store->lock);
+    tsr_store_feedback_clear(&before);
+    return rc;
+}
+
+tsr_status tsr_store_feedback_get(tsr_store *store, tsr_ctx *ctx, int64_t user, const char *job_id,
+                                  tsr_store_feedback *out, int *found) {
+    memset(out, 0, sizeof *out);
+    *found = 0;
+    if (!tsr_store_id_valid(job_id))
+        return TSR_OK;
+    pthread_mutex_lock(&store->lock);
+    tsr_status rc = get_locked(store, ctx, user, job_id, out, found);
+    pthread_mutex_unlock(&store->lock);
+    return rc;
+}
+
+/* Binds the FB_WHERE parameters of `q` to `st`. */
+static void bind_query(sqlite3_stmt *st, const tsr_store_feedback_query *q) {
+    sqlite3_bind_int64(st, 1, q->from > 0 ? q->from : 0);
+    sqlite3_bind_int64(st, 2, q->to > 0 ? q->to : 0);
+    sqlite3_bind_int(st, 3, q->rating);
+    if (q->op && q->op[0])
+        sqlite3_bind_text(st, 4, q->op, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, q->by_id && q->after_id > 0 ? q->after_id : 0);
+}
+
+/* Reads every row of `st` (at most `limit`) into a new array; lock held. */
+static tsr_status read_rows(tsr_store *s, tsr_ctx *ctx, sqlite3_stmt *st, size_t limit,
+                            tsr_store_feedback **out, size_t *count) {
+    tsr_status rc = TSR_OK;
+    int step = SQLITE_DONE;
+    size_t cap = 0;
+    while (*count < limit && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*count == cap) {
+            size_t grown = cap ? cap * 2 : 16;
+            tsr_store_feedback *more = realloc(*out, grown * sizeof **out);
+            if (!more)
+                return tsr_error(ctx, TSR_ERR_NOMEM, "store: out of memory listing feedback");
+            *out = more;
+            cap = grown;
+        }
+        memset(&(*out)[*count], 0, sizeof **out);
+        if ((rc = read_row(st, ctx, &(*out)[*count])))
+            return rc;
+        (*count)++;
+    }
+    if (*count < limit && step != SQLITE_DONE)
+        rc = tsr_store_sql_error(s, ctx, "list feedback");
+    return rc;
+}
+
+/* How many rows match `q` in all; lock held. */
+static tsr_status count_matches(tsr_store *s, tsr_ctx *ctx, const tsr_store_feedback_query *q,
+                                int64_t *total) {
+    sqlite3_stmt *st = NULL;
+    tsr_status rc = tsr_store_prepare(s, ctx, "SELECT count(*) FROM feedback f " FB_WHERE, &st);
+    if (rc)
+        return rc;
+    bind_query(st, q);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *total = sqlite3_column_int64(st, 0);
+    else
+        rc = tsr_store_sql_error(s, ctx, "count feedback");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+tsr_status tsr_store_feedback_search(tsr_store *store, tsr_ctx *ctx,
+                                     const tsr_store_feedback_query *q, tsr_store_feedback **out,
+                                     size_t *count, int64_t *total) {
+    sqlite3_stmt *st = NULL;
+    size_t limit = q->limit == 0 || q->limit > TSR_STORE_LIST_MAX ? TSR_STORE_LIST_MAX : q->limit;
+    size_t offset = q->by_id ? 0 : q->offset;
+    *out = NULL;
+    *count = 0;
+    *total = -1;
+    pthread_mutex_lock(&store->lock);
+    tsr_status rc = tsr_store_prepare(
+        store, ctx,
+        q->by_id ? "SELECT " FB_COLUMNS FB_FROM FB_WHERE "ORDER BY f.id LIMIT ?6 OFFSET ?7"
+                 : "SELECT " FB_COLUMNS FB_FROM FB_WHERE
+                   "ORDER BY f.updated DESC, f.id DESC LIMIT ?6 OFFSET ?7",
+        &st);
+    if (rc)
+        goto out;
+    bind_query(st, q);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)limit);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)(offset > INT64_MAX ? INT64_MAX : offset));
+    if (!(rc = read_rows(store, ctx, st, limit, out, count)) && !q->by_id)
+        rc = count_matches(store, ctx, q, total);
+out:
+    if (rc) {
+        tsr_store_feedback_list_free(*out, *count);
+        *out = NULL;
+        *count = 0;
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&store->lock);
+    return rc;
+}
+
+tsr_status tsr_store_feedback_counts(tsr_store *store, tsr_ctx *ctx, tsr_store_feedback_count **out,
+                                     size_t *count) {
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    int step = SQLITE_DONE;
+    *out = NULL;
+    *count = 0;
+    pthread_mutex_lock(&store->lock);
+    tsr_status rc = tsr_store_prepare(
+        store, ctx, "SELECT op, rating, count FROM feedback_counts ORDER BY op, rating", &st);
+    while (!rc && *count < COUNTS_MAX && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*count == cap) {
+            size_t grown = cap ? cap * 2 : 32;
+            tsr_store_feedback_count *more = realloc(*out, grown * sizeof **out);
+            if (!more) {
+                rc = tsr_error(ctx, TSR_ERR_NOMEM, "store: out of memory reading rating counts");
+                break;
+            }
+            *out = more;
+            cap = grown;
+        }
+        tsr_store_feedback_count *c = &(*out)[(*count)++];
+        tsr_store_column_text(st, 0, c->op, sizeof c->op);
+        c->rating = sqlite3_column_int(st, 1);
+        c->count = (uint64_t)sqlite3_column_int64(st, 2);
+    }
+    if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
+        rc = tsr_store_sql_error(store, ctx, "read rating counts");
+    if (rc) {
+        free(*out);
+        *out = NULL;
+        *count = 0;
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&store->lock);
+    return rc;
+}

@@ -1,0 +1,21 @@
+/*
+ * Figures about the store for /metrics and alerting: database errors since
+ * open, and how long the oldest queued job has waited. Threads and errors
+ * as in store.h.
+ */
+#ifndef TESSERA_SERVICE_STORE_STATS_H
+#define TESSERA_SERVICE_STORE_STATS_H
+
+#include "service/store.h"
+
+/* Database calls that failed since the store was opened, for a reason
+ * other than a refused value (constraint violations are the caller's
+ * errors, e.g. a taken user name): I/O, a full disk, a locked or corrupt
+ * file, out of memory, internal errors. */
+uint64_t tsr_store_errors(tsr_store *store);
+
+/* *created = when the oldest job still queued was created (ms since the
+ * epoch), or 0 when no job is queued. */
+tsr_status tsr_store_job_oldest_queued(tsr_store *store, tsr_ctx *ctx, int64_t *created);
+
+#endif
