@@ -51,6 +51,7 @@ EXPECTED_ROUTES = {
     ("POST", "/api/v1/images/{id}/preview"), ("GET", "/api/v1/presets"),
     ("POST", "/api/v1/jobs/{id}/rerun"),
     ("POST", "/api/v1/jobs/{id}/feedback"), ("GET", "/api/v1/feedback"),
+    ("GET", "/api/v1/usage"),
     ("GET", "/api/v1/operations"),
     ("POST", "/api/v1/pipelines/validate"),
     ("GET", "/api/v1/pipelines/saved"), ("POST", "/api/v1/pipelines/saved"),

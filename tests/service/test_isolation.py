@@ -53,6 +53,7 @@ ROUTES = {
     ("POST", "/api/v1/pipelines/saved/{name}/rollback"): "create_ref",
     ("POST", "/api/v1/jobs"): "create_ref",
     ("GET", "/api/v1/jobs"): "list",
+    ("GET", "/api/v1/usage"): "list",
     ("GET", "/api/v1/jobs/{id}"): "read",
     ("DELETE", "/api/v1/jobs/{id}"): "change",
     ("POST", "/api/v1/jobs/{id}/rerun"): "create_ref",
