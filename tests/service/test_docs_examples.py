@@ -82,6 +82,11 @@ def all_pairs(value, out):
     return out
 
 
+# A job's live fields: the documented answer shows a job just queued; on a
+# fast (or idle) server it may already be running when the answer is built.
+LIVE = {"state", "percent", "tiles_done", "tiles_total", "eta_seconds", "started"}
+
+
 class DocsExamplesTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -198,6 +203,8 @@ class DocsExamplesTest(unittest.TestCase):
                     continue
                 if key in ("image",):
                     continue
+                if key in LIVE and "/jobs" in command:
+                    continue  # a new job may have started by the time it answers
                 self.assertIn((key, value), pairs, "%s answers %s; api.md says %s" % (command, r.stdout, answer))
             ran += 1
         self.assertGreaterEqual(ran, 4)

@@ -24,8 +24,38 @@ typedef enum tsr_interp {
     TSR_INTERP_CUBIC       /* cv2.INTER_CUBIC */
 } tsr_interp;
 
-/* Precomputed tables of one resize (opaque; see resample.c). */
-typedef struct tsr_resample tsr_resample;
+/* Which OpenCV path a resize takes (resample.c). */
+typedef enum tsr_resample_mode {
+    TSR_RESAMPLE_COPY,      /* same size: a copy */
+    TSR_RESAMPLE_NEAREST,   /* resizeNN */
+    TSR_RESAMPLE_SEPARABLE, /* resizeGeneric_: linear, cubic, lanczos, area upscaling */
+    TSR_RESAMPLE_AREA_FAST, /* resizeAreaFast_: integer shrink factors */
+    TSR_RESAMPLE_AREA       /* ResizeArea_Invoker: exact area weights in float */
+} tsr_resample_mode;
+
+/* One axis of a resize's tables. */
+typedef struct tsr_resample_axis {
+    int n;        /* output samples along the axis */
+    int *ofs;     /* SEPARABLE: source index of tap 0 (clamped when read); NEAREST: source */
+    short *coef;  /* SEPARABLE: n * taps weights in 1/2048 */
+    int *first;   /* AREA: n + 1 offsets into src/alpha, per output sample */
+    int *src;     /* AREA: source index of each entry */
+    float *alpha; /* AREA: weight of each entry */
+} tsr_resample_axis;
+
+/* Precomputed tables of one resize (resample.c; read by the OpenCL
+ * kernels, which upload them). */
+typedef struct tsr_resample {
+    tsr_resample_mode mode; /* which OpenCV path */
+    tsr_interp interp;      /* the filter asked for */
+    int in_w, in_h;         /* input size */
+    int bands;              /* bands of input and output */
+    int taps;               /* SEPARABLE: filter taps per axis (2, 4 or 8) */
+    int fx, fy;             /* AREA_FAST: integer shrink factors */
+    int vec_end;            /* SEPARABLE: first sample of an output row (out_w * bands
+                               samples) that OpenCV computes with its scalar formula */
+    tsr_resample_axis x, y; /* column and row tables */
+} tsr_resample;
 
 /*
  * Plans a resize of an in_w x in_h x bands image to out_w x out_h with the
@@ -47,6 +77,23 @@ tsr_status tsr_resample_run(const tsr_resample *rs, const tsr_region *in, tsr_re
 void tsr_resample_op_release(tsr_op *op);
 tsr_rect tsr_resample_op_need(const tsr_op *op, tsr_rect out);
 tsr_status tsr_resample_op_run(const tsr_op *op, const tsr_region *in, tsr_region *out);
+
+/* rotate's fixed-point warp (rotate.c, OpenCV's imgwarp.cpp). */
+#define TSR_ROTATE_INTER_TAB 32 /* 1 << INTER_BITS: fractions per pixel */
+
+/* Precomputed mapping of a prepared rotate. */
+typedef struct tsr_rotate_state {
+    double m[6]; /* inverse affine: output -> input coordinates */
+    int *adelta; /* out_w entries: round(m[0]*x*AB_SCALE) */
+    int *bdelta; /* out_w entries: round(m[3]*x*AB_SCALE) */
+    short wtab[TSR_ROTATE_INTER_TAB * TSR_ROTATE_INTER_TAB][4]; /* bilinear weights per
+                                                                    fraction, sum 32768 */
+} tsr_rotate_state;
+
+/* The fixed-point source position of output column 0 of row y, in 1/1024
+ * pixels plus the rounding delta: (*x0 + adelta[x]) >> 5 is column x's
+ * source x in 1/32 pixels (same for y with bdelta). */
+void tsr_rotate_row(const tsr_rotate_state *st, int y, int *x0, int *y0);
 
 /* Orthogonal pixel moves (flip, rotate90...): out(x, y) = in(ax*x + bx*y + cx,
  * ay*x + by*y + cy) with coefficients in {-1, 0, 1}. */

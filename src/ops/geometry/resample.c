@@ -14,35 +14,7 @@
 #define COEF_SCALE (1 << COEF_BITS)
 #define MAX_TAPS   8
 
-typedef enum mode {
-    MODE_COPY,      /* same size: a copy */
-    MODE_NEAREST,   /* resizeNN */
-    MODE_SEPARABLE, /* resizeGeneric_: linear, cubic, lanczos, area upscaling */
-    MODE_AREA_FAST, /* resizeAreaFast_: integer shrink factors */
-    MODE_AREA       /* ResizeArea_Invoker: exact area weights in float */
-} mode;
-
-/* One axis of the tables. */
-typedef struct axis {
-    int n;        /* output samples along the axis */
-    int *ofs;     /* SEPARABLE: source index of tap 0 (clamped when read); NEAREST: source */
-    short *coef;  /* SEPARABLE: n * taps weights in 1/2048 */
-    int *first;   /* AREA: n + 1 offsets into src/alpha, per output sample */
-    int *src;     /* AREA: source index of each entry */
-    float *alpha; /* AREA: weight of each entry */
-} axis;
-
-struct tsr_resample {
-    mode mode;         /* which OpenCV path */
-    tsr_interp interp; /* the filter asked for */
-    int in_w, in_h;    /* input size */
-    int bands;         /* bands of input and output */
-    int taps;          /* SEPARABLE: filter taps per axis (2, 4 or 8) */
-    int fx, fy;        /* AREA_FAST: integer shrink factors */
-    int vec_end;       /* SEPARABLE: first sample of an output row (out_w * bands
-                          samples) that OpenCV computes with its scalar formula */
-    axis x, y;         /* column and row tables */
-};
+typedef tsr_resample_axis axis;
 
 static void axis_free(axis *a) {
     free(a->ofs);
@@ -192,11 +164,11 @@ static tsr_status plan(tsr_resample *rs, double isx, double isy) {
     bool area_fast = fabs(sx - ix) < DBL_EPSILON && fabs(sy - iy) < DBL_EPSILON;
     tsr_interp interp = rs->interp;
     if (rs->x.n == rs->in_w && rs->y.n == rs->in_h) {
-        rs->mode = MODE_COPY;
+        rs->mode = TSR_RESAMPLE_COPY;
         return TSR_OK;
     }
     if (interp == TSR_INTERP_NEAREST) {
-        rs->mode = MODE_NEAREST;
+        rs->mode = TSR_RESAMPLE_NEAREST;
         axis *axes[2] = {&rs->x, &rs->y};
         double inv[2] = {1. / isx, 1. / isy};
         int lim[2] = {rs->in_w, rs->in_h};
@@ -215,17 +187,17 @@ static tsr_status plan(tsr_resample *rs, double isx, double isy) {
         interp = TSR_INTERP_AREA;
     if (interp == TSR_INTERP_AREA && sx >= 1 && sy >= 1) {
         if (area_fast) {
-            rs->mode = MODE_AREA_FAST;
+            rs->mode = TSR_RESAMPLE_AREA_FAST;
             rs->fx = ix;
             rs->fy = iy;
             return TSR_OK;
         }
-        rs->mode = MODE_AREA;
+        rs->mode = TSR_RESAMPLE_AREA;
         if (area_axis(&rs->x, rs->in_w, sx) || area_axis(&rs->y, rs->in_h, sy))
             return TSR_ERR_NOMEM;
         return TSR_OK;
     }
-    rs->mode = MODE_SEPARABLE;
+    rs->mode = TSR_RESAMPLE_SEPARABLE;
     rs->interp = interp;
     rs->taps = interp == TSR_INTERP_LANCZOS ? 8 : (interp == TSR_INTERP_CUBIC ? 4 : 2);
     rs->vec_end = vector_end(interp, rs->x.n * rs->bands);
@@ -260,16 +232,16 @@ tsr_status tsr_resample_new(tsr_ctx *ctx, const char *what, tsr_interp interp, i
 static void axis_span(const tsr_resample *rs, const axis *a, int factor, int in_n, int d0, int d1,
                       int *lo, int *hi) {
     switch (rs->mode) {
-    case MODE_NEAREST:
+    case TSR_RESAMPLE_NEAREST:
         *lo = a->ofs[d0], *hi = a->ofs[d1];
         break;
-    case MODE_SEPARABLE:
+    case TSR_RESAMPLE_SEPARABLE:
         *lo = a->ofs[d0], *hi = a->ofs[d1] + rs->taps - 1;
         break;
-    case MODE_AREA_FAST:
+    case TSR_RESAMPLE_AREA_FAST:
         *lo = d0 * factor, *hi = d1 * factor + factor - 1;
         break;
-    case MODE_AREA:
+    case TSR_RESAMPLE_AREA:
         *lo = a->src[a->first[d0]], *hi = a->src[a->first[d1 + 1] - 1];
         break;
     default:
@@ -493,16 +465,16 @@ static tsr_status run_separable(const tsr_resample *rs, const tsr_region *in, ts
 
 tsr_status tsr_resample_run(const tsr_resample *rs, const tsr_region *in, tsr_region *out) {
     switch (rs->mode) {
-    case MODE_COPY:
+    case TSR_RESAMPLE_COPY:
         tsr_region_copy(in, out);
         return TSR_OK;
-    case MODE_NEAREST:
+    case TSR_RESAMPLE_NEAREST:
         run_nearest(rs, in, out);
         return TSR_OK;
-    case MODE_AREA_FAST:
+    case TSR_RESAMPLE_AREA_FAST:
         run_area_fast(rs, in, out);
         return TSR_OK;
-    case MODE_AREA:
+    case TSR_RESAMPLE_AREA:
         run_area(rs, in, out);
         return TSR_OK;
     default:

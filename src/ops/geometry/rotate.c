@@ -12,7 +12,7 @@ enum { P_ANGLE, P_EXPAND };
 #define AB_BITS     10
 #define AB_SCALE    (1 << AB_BITS)
 #define INTER_BITS  5
-#define INTER_TAB   (1 << INTER_BITS)
+#define INTER_TAB   TSR_ROTATE_INTER_TAB
 #define COEF_BITS   15
 #define COEF_SCALE  (1 << COEF_BITS)
 #define ROUND_DELTA (AB_SCALE / INTER_TAB / 2)
@@ -26,13 +26,7 @@ static const tsr_param_spec params[] = {
      "Enlarge the canvas so that no corner is cut off", ""},
 };
 
-/* Precomputed mapping of a prepared rotate. */
-typedef struct rotate_state {
-    double m[6];                          /* inverse affine: output -> input coordinates */
-    int *adelta;                          /* out_w entries: round(m[0]*x*AB_SCALE) */
-    int *bdelta;                          /* out_w entries: round(m[3]*x*AB_SCALE) */
-    short wtab[INTER_TAB * INTER_TAB][4]; /* bilinear weights per fraction, sum 32768 */
-} rotate_state;
+typedef tsr_rotate_state rotate_state;
 
 /* cvRound / saturate_cast<int>(double): nearest, ties to even. */
 static int round_int(double v) {
@@ -145,10 +139,15 @@ static void release(tsr_op *op) {
     op->state = NULL;
 }
 
+void tsr_rotate_row(const rotate_state *st, int y, int *x0, int *y0) {
+    *x0 = round_int((st->m[1] * y + st->m[2]) * AB_SCALE) + ROUND_DELTA;
+    *y0 = round_int((st->m[4] * y + st->m[5]) * AB_SCALE) + ROUND_DELTA;
+}
+
 /* Fixed-point source position of output pixel (x, y) in 1/32 pixels. */
 static void source_pos(const rotate_state *st, int x, int y, int *fx, int *fy) {
-    int x0 = round_int((st->m[1] * y + st->m[2]) * AB_SCALE) + ROUND_DELTA;
-    int y0 = round_int((st->m[4] * y + st->m[5]) * AB_SCALE) + ROUND_DELTA;
+    int x0, y0;
+    tsr_rotate_row(st, y, &x0, &y0);
     *fx = (x0 + st->adelta[x]) >> (AB_BITS - INTER_BITS);
     *fy = (y0 + st->bdelta[x]) >> (AB_BITS - INTER_BITS);
 }
@@ -198,8 +197,8 @@ static tsr_status run(const tsr_op *op, const tsr_region *in, tsr_region *out) {
     int bands = out->bands, iw = in->image_w, ih = in->image_h;
     for (int y = out->rect.y; y < out->rect.y + out->rect.h; y++) {
         uint8_t *d = TSR_REGION_AT(out, out->rect.x, y);
-        int x0 = round_int((st->m[1] * y + st->m[2]) * AB_SCALE) + ROUND_DELTA;
-        int y0 = round_int((st->m[4] * y + st->m[5]) * AB_SCALE) + ROUND_DELTA;
+        int x0, y0;
+        tsr_rotate_row(st, y, &x0, &y0);
         for (int x = out->rect.x; x < out->rect.x + out->rect.w; x++, d += bands) {
             int fx = (x0 + st->adelta[x]) >> (AB_BITS - INTER_BITS);
             int fy = (y0 + st->bdelta[x]) >> (AB_BITS - INTER_BITS);
