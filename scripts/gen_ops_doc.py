@@ -33,15 +33,22 @@ lines = ["# Operations", "",
          "Generated from the registry by `scripts/gen_ops_doc.py` (`tessera ops --json`).", "",
          "Pipelines chain operations with `|`; parameters follow a `:` as `name=value` pairs",
          "separated by `,` (kernel values are separated by spaces). JSON form:",
-         "`[{\"op\":\"gaussian-blur\",\"sigma\":2}]`.", "", "Kinds:", ""]
+         "`[{\"op\":\"gaussian-blur\",\"sigma\":2}]`.", "",
+         "Each operation has a version, bumped when its output changes; older versions stay",
+         "runnable. `gaussian-blur@1:sigma=2` (JSON: `\"op\":\"gaussian-blur@1\"` or",
+         "`\"version\":1`) pins one; without a pin the newest runs. Normalized pipelines",
+         "(what jobs record) write every version. See",
+         "[operations.md](operations.md#versions-and-rollback).", "", "Kinds:", ""]
 for k, v in KINDS.items():
     lines.append(f"- **{k}**: {v}")
 lines += ["", "| operation | kind | bands | what it does |", "|---|---|---|---|"]
 for o in ops:
     lines.append(f"| [`{o['name']}`](#{o['name']}) | {o['kind']} | {o['bands']} | {o['summary']} |")
 for o in ops:
-    lines += ["", f"## {o['name']}", "", f"{o['summary']} (kind {o['kind']}, version {o['version']}, "
-              f"bands {o['bands']})", ""]
+    older = [str(v) for v in o.get("versions", []) if v != o["version"]]
+    also = f"; older versions that still run: {', '.join(older)}" if older else ""
+    lines += ["", f"## {o['name']}", "", f"{o['summary']} (kind {o['kind']}, version {o['version']}"
+              f"{also}, bands {o['bands']})", ""]
     if not o["params"]:
         lines.append("No parameters.")
         continue

@@ -15,7 +15,8 @@ Steps, each counted case by case:
   4b. the browser test (tests/browser: playwright-core driving Debian's
      chromium against a real `tessera serve`: ui.test.mjs the user's path,
      ux.test.mjs errors, a restart mid-job and narrow screens, library.test.mjs
-     the image library and the job history, preview.test.mjs presets and the
+     the image library and the job history, versions.test.mjs saved
+     pipelines and recorded versions, preview.test.mjs presets and the
      live preview, feedback.test.mjs rating a finished job; then over TLS against
      a test CA; skipped, with a message, only when chromium is not installed,
      the TLS part also when certutil is not)
@@ -190,6 +191,8 @@ def browser_suite(builddir):
     browser_file(folder, env, node, "ux.test.mjs", "browser-ux")
     # the image library and the job history (issue 12)
     browser_file(folder, env, node, "library.test.mjs", "browser-library")
+    # saved pipelines, versions and rollback, recorded versions, rerun (issue 14)
+    browser_file(folder, env, node, "versions.test.mjs", "browser-versions")
     # presets and the live preview (issue 12, point 6)
     browser_file(folder, env, node, "preview.test.mjs", "browser-preview")
     # rating a finished job, kept after a reload (issue 14)

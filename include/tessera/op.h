@@ -27,8 +27,9 @@
 extern "C" {
 #endif
 
-#define TSR_OP_MAX_PARAMS 8
-#define TSR_KERNEL_MAX    9 /* convolve kernels up to 9x9 */
+#define TSR_OP_MAX_PARAMS  8
+#define TSR_KERNEL_MAX     9       /* convolve kernels up to 9x9 */
+#define TSR_OP_VERSION_MAX 1000000 /* largest op version a pipeline may name (op@N) */
 
 typedef enum tsr_op_kind {
     TSR_OP_POINT,     /* output pixel depends on the same input pixel */
@@ -138,10 +139,26 @@ struct tsr_op_desc {
     bool hidden; /* internal: not listed, not accepted in pipelines */
 };
 
-/* The registry. */
-int tsr_op_count(void);                           /* user-visible and hidden */
+/* The registry. An op whose output changes gets a new descriptor with the
+ * next version, and the old descriptor stays registered and runnable, so a
+ * job recorded with `op@1` reruns with the same bytes (docs/operations.md,
+ * "Versions and rollback"). A name's default is its newest version. */
+int tsr_op_count(void);                           /* every version, user-visible and hidden */
 const tsr_op_desc *tsr_op_at(int index);          /* NULL past the end */
-const tsr_op_desc *tsr_op_find(const char *name); /* NULL when unknown */
+const tsr_op_desc *tsr_op_find(const char *name); /* the newest version; NULL when unknown */
+/* Version `version` of op `name`; NULL when that version is not registered. */
+const tsr_op_desc *tsr_op_find_version(const char *name, int version);
+/* Writes the registered versions of `name` in ascending order into
+ * versions[0..max) (the smallest `max` when there are more) and returns how
+ * many there are (0 for an unknown name). */
+int tsr_op_versions(const char *name, int *versions, int max);
+/* Whether `desc` is its name's default (newest) version. */
+bool tsr_op_is_default(const tsr_op_desc *desc);
+/* TEST ONLY: adds versions of real ops that exist to test versioning (a
+ * brightness v2 whose output differs from v1's; the registry's default
+ * then). The tessera binary calls it at start when TESSERA_TEST_OP_V2=1;
+ * never call it in production. Call before any thread uses the registry. */
+void tsr_op_enable_test_versions(void);
 /* Index of parameter `name` in desc->params, -1 when none. */
 int tsr_op_param_index(const tsr_op_desc *desc, const char *name);
 

@@ -22,16 +22,22 @@ typedef struct tsr_pipeline {
  * or, when the text starts with '[', the JSON form
  * `[{"op":"grayscale"},{"op":"canny","low":100,"high":200}]`, or
  * `preset:NAME`: the pipeline of that preset (its id or its name, see
- * tsr_preset_find). Errors (TSR_ERR_USAGE) name the op, the parameter and
- * its allowed range or values. The caller frees *out with tsr_pipeline_free. */
+ * tsr_preset_find). An op may pin a version: `gaussian-blur@1:sigma=2`,
+ * `{"op":"gaussian-blur@1"}` or `{"op":"gaussian-blur","version":1}`;
+ * unpinned ops take their newest version. Errors (TSR_ERR_USAGE) name the
+ * op, the parameter and its allowed range or values, or the versions that
+ * exist. The caller frees *out with tsr_pipeline_free. */
 tsr_status tsr_pipeline_parse(tsr_ctx *ctx, const char *text, tsr_pipeline **out);
 tsr_status tsr_pipeline_parse_text(tsr_ctx *ctx, const char *text, tsr_pipeline **out);
 tsr_status tsr_pipeline_parse_json(tsr_ctx *ctx, const char *json, tsr_pipeline **out);
 void tsr_pipeline_free(tsr_pipeline *pipeline);
 
-/* Normalized text form, every parameter written out. Caller frees (free()). */
+/* Normalized text form, every op's version and every parameter written out
+ * (`grayscale@1|gaussian-blur@1:sigma=2,ksize=0`), so it parses back to the
+ * same ops whatever version is the default then. Caller frees (free()). */
 char *tsr_pipeline_to_text(const tsr_pipeline *pipeline);
-/* Normalized JSON form. Caller frees (free()). */
+/* Normalized JSON form, likewise (`[{"op":"grayscale","version":1}]`).
+ * Caller frees (free()). */
 char *tsr_pipeline_to_json(const tsr_pipeline *pipeline);
 
 /* Formats one parameter value of `op` into buf ("2", "true", "linear",

@@ -33,6 +33,8 @@ int cmd_usage(int argc, char **argv);
  * images list/delete, tessera jobs list/rerun/delete. */
 int cmd_images(int argc, char **argv);
 int cmd_jobs(int argc, char **argv);
+/* The account's saved pipelines on a server (cmd_pipelines.c). */
+int cmd_pipelines(int argc, char **argv);
 /* Accounts on a data folder's store, offline (cmd_user.c, cmd_token.c):
  * tessera user add/list, tessera token issue/list/revoke. */
 int cmd_user(int argc, char **argv);

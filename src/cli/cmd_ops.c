@@ -64,21 +64,30 @@ static json_t *param_json(const tsr_param_spec *p) {
     return o;
 }
 
+/* The versions of d's name that can run, ascending, as a JSON list. */
+static json_t *versions_json(const tsr_op_desc *d) {
+    int v[16], n = tsr_op_versions(d->name, v, 16);
+    json_t *arr = json_array();
+    for (int i = 0; i < n && i < 16; i++)
+        json_array_append_new(arr, json_integer(v[i]));
+    return arr;
+}
+
 char *cli_ops_json(void);
 char *cli_ops_json(void) {
     json_t *arr = json_array();
     for (int i = 0; i < tsr_op_count(); i++) {
         const tsr_op_desc *d = tsr_op_at(i);
-        if (d->hidden)
-            continue;
+        if (d->hidden || !tsr_op_is_default(d))
+            continue; /* older versions: named in "versions" */
         json_t *params = json_array();
         for (int p = 0; p < d->n_params; p++)
             json_array_append_new(params, param_json(&d->params[p]));
-        json_array_append_new(arr,
-                              json_pack("{s:s, s:i, s:s, s:s, s:s, s:o}", "name", d->name,
-                                        "version", d->version, "kind", kind_name(d->kind), "bands",
-                                        d->bands_rule ? d->bands_rule : "same", "summary",
-                                        d->summary ? d->summary : "", "params", params));
+        json_array_append_new(arr, json_pack("{s:s, s:i, s:o, s:s, s:s, s:s, s:o}", "name", d->name,
+                                             "version", d->version, "versions", versions_json(d),
+                                             "kind", kind_name(d->kind), "bands",
+                                             d->bands_rule ? d->bands_rule : "same", "summary",
+                                             d->summary ? d->summary : "", "params", params));
     }
     char *s = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     json_decref(arr);
@@ -161,9 +170,16 @@ int cmd_ops(int argc, char **argv) {
     }
     for (int i = 0; i < tsr_op_count(); i++) {
         const tsr_op_desc *d = tsr_op_at(i);
-        if (d->hidden)
+        if (d->hidden || !tsr_op_is_default(d))
             continue;
-        printf("%-15s %-9s v%d  %s\n", d->name, kind_name(d->kind), d->version,
+        int v[16], n = tsr_op_versions(d->name, v, 16);
+        char older[96] = "";
+        for (int k = 0, len = 0; k < n - 1 && k < 15 && len < (int)sizeof older; k++)
+            len += snprintf(older + len, sizeof older - (size_t)len, "%s%d", k ? "," : " (also @",
+                            v[k]);
+        if (older[0])
+            strcat(older, ")");
+        printf("%-15s %-9s v%d%s  %s\n", d->name, kind_name(d->kind), d->version, older,
                d->summary ? d->summary : "");
         for (int p = 0; p < d->n_params; p++)
             print_param(&d->params[p]);

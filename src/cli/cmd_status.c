@@ -12,6 +12,22 @@ static const char *str(json_t *o, const char *key) {
     return s ? s : "-";
 }
 
+/* "  versions: tessera 0.1.0; grayscale@1, gaussian-blur@1": what ran the
+ * job (an op more than once: listed each time). */
+static void print_versions(json_t *job) {
+    json_t *v = json_object_get(job, "versions"), *op;
+    size_t i;
+    printf("  versions: tessera %s;", str(v, "tessera"));
+    json_array_foreach(json_object_get(v, "ops"), i, op) {
+        json_t *n = json_object_get(op, "version");
+        if (json_is_integer(n))
+            printf("%s %s@%lld", i ? "," : "", str(op, "op"), json_integer_value(n));
+        else
+            printf("%s %s", i ? "," : "", str(op, "op"));
+    }
+    printf("\n");
+}
+
 static double num(json_t *o, const char *key) {
     return json_number_value(json_object_get(o, key));
 }
@@ -35,8 +51,9 @@ static void print_usage(json_t *u, json_t *cost) {
                num(cost, "transfer"), num(cost, "storage_month"));
 }
 
-/* One job in several lines: state, progress, pipeline, output, times,
- * errors, and a line per image. */
+/* One job in several lines: state, progress, pipeline, versions, output
+ * settings, saved pipeline, usage and cost, times, errors, and a line per
+ * image. */
 static void print_job(json_t *job) {
     json_t *eta = json_object_get(job, "eta_seconds");
     json_t *out = json_object_get(job, "output");
@@ -47,8 +64,16 @@ static void print_job(json_t *job) {
     if (json_is_number(eta))
         printf(", ETA %.0fs", json_number_value(eta));
     printf("\n  pipeline: %s\n", str(job, "pipeline_text"));
-    printf("  output:   %s, quality %lld\n", str(out, "format"),
+    print_versions(job);
+    printf("  output:   %s, quality %lld", str(out, "format"),
            json_integer_value(json_object_get(out, "quality")));
+    if (json_is_integer(json_object_get(out, "tile")))
+        printf(", tile %lld", json_integer_value(json_object_get(out, "tile")));
+    printf("\n");
+    json_t *saved = json_object_get(job, "saved_pipeline");
+    if (json_is_object(saved))
+        printf("  saved:    %s version %lld\n", str(saved, "name"),
+               json_integer_value(json_object_get(saved, "version")));
     printf("  created:  %s  started: %s  finished: %s\n", str(job, "created"), str(job, "started"),
            str(job, "finished"));
     printf("  cpu:      %.2fs\n", json_number_value(json_object_get(job, "cpu_seconds")));

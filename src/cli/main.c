@@ -1,6 +1,7 @@
 /* tessera: dispatch to a subcommand. */
 #include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -26,6 +27,8 @@ static void usage(FILE *f) {
             "  tessera images delete ID...\n"
             "  tessera jobs [list] [--state S] [--limit N] [--offset N] [--json]\n"
             "  tessera jobs rerun ID... | delete [--cancel] ID...\n"
+            "  tessera pipelines [list] | save NAME -p PIPELINE | show NAME [--versions]\n"
+            "  tessera pipelines rollback NAME VERSION | delete NAME\n"
             "  tessera user add NAME --role admin|user|viewer [--data DIR]\n"
             "  tessera user list [--data DIR] [--json]\n"
             "  tessera user quota NAME [--bytes N|default] [--jobs N|default] [--data DIR]\n"
@@ -38,7 +41,8 @@ static void usage(FILE *f) {
             "  tessera version\n\n"
             "Pipelines: 'grayscale|gaussian-blur:sigma=2|canny:low=100,high=200'\n"
             "or JSON: '[{\"op\":\"grayscale\"},{\"op\":\"canny\",\"low\":100}]',\n"
-            "or a preset: 'preset:edge-detection' (tessera ops --presets).\n"
+            "or a preset: 'preset:edge-detection' (tessera ops --presets);\n"
+            "'gaussian-blur@1' (or \"version\":1) pins an op's version.\n"
             "Exit codes: 0 ok, 2 bad usage, 3 bad input, 4 i/o or internal error.\n",
             TESSERA_VERSION);
 }
@@ -70,6 +74,9 @@ static void tune_malloc(void) {
 
 int main(int argc, char **argv) {
     tune_malloc();
+    const char *test_ops = getenv("TESSERA_TEST_OP_V2");
+    if (test_ops && !strcmp(test_ops, "1"))
+        tsr_op_enable_test_versions(); /* TEST ONLY: a brightness v2 (issue 14's upgrade test) */
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;
@@ -97,6 +104,8 @@ int main(int argc, char **argv) {
         return cmd_images(argc - 1, argv + 1);
     if (!strcmp(cmd, "jobs"))
         return cmd_jobs(argc - 1, argv + 1);
+    if (!strcmp(cmd, "pipelines"))
+        return cmd_pipelines(argc - 1, argv + 1);
     if (!strcmp(cmd, "user"))
         return cmd_user(argc - 1, argv + 1);
     if (!strcmp(cmd, "token"))

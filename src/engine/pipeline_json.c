@@ -1,4 +1,5 @@
-/* Parsing the JSON form of a pipeline: [{"op":"name","param":value,...},...]. */
+/* Parsing the JSON form of a pipeline: [{"op":"name","param":value,...},...];
+ * a step pins a version with "op":"name@N" or a "version":N member. */
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,10 +52,16 @@ static tsr_status parse_step(tsr_ctx *ctx, size_t index, json_t *step, tsr_op *o
                          "pipeline step %zu must be an object like "
                          "{\"op\":\"grayscale\"}",
                          index + 1);
-    json_t *name = json_object_get(step, "op");
+    json_t *name = json_object_get(step, "op"), *version = json_object_get(step, "version");
     if (!json_is_string(name))
         return tsr_error(ctx, TSR_ERR_USAGE, "pipeline step %zu has no \"op\" name", index + 1);
-    tsr_status st = tsr_pipeline_op_init(ctx, json_string_value(name), op);
+    if (version && (!json_is_integer(version) || json_integer_value(version) < 1 ||
+                    json_integer_value(version) > TSR_OP_VERSION_MAX))
+        return tsr_error(ctx, TSR_ERR_USAGE,
+                         "pipeline step %zu: \"version\" must be a whole number from 1 to %d",
+                         index + 1, TSR_OP_VERSION_MAX);
+    tsr_status st = tsr_pipeline_op_init(ctx, json_string_value(name),
+                                         version ? (int)json_integer_value(version) : 0, op);
     if (st)
         return st;
     /* Parameters may sit beside "op" or inside a "params" object. */
@@ -68,7 +75,7 @@ static tsr_status parse_step(tsr_ctx *ctx, size_t index, json_t *step, tsr_op *o
         const char *key;
         json_t *v;
         json_object_foreach(objs[o], key, v) {
-            if (o == 0 && (!strcmp(key, "op") || !strcmp(key, "params")))
+            if (o == 0 && (!strcmp(key, "op") || !strcmp(key, "params") || !strcmp(key, "version")))
                 continue;
             char text[4096];
             st = value_text(ctx, op, key, v, text, sizeof text);

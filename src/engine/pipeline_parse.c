@@ -160,22 +160,80 @@ tsr_status tsr_op_set_param(tsr_ctx *ctx, tsr_op *op, const char *name, const ch
     return st;
 }
 
-tsr_status tsr_pipeline_op_init(tsr_ctx *ctx, const char *name, tsr_op *op) {
+/* The "unknown operation" error for `name`, with a did-you-mean. */
+static tsr_status unknown_op(tsr_ctx *ctx, const char *name) {
+    tsr_suggest s;
+    tsr_suggest_init(&s, name);
+    for (int i = 0; i < tsr_op_count(); i++)
+        if (!tsr_op_at(i)->hidden)
+            tsr_suggest_add(&s, tsr_op_at(i)->name);
+    if (s.best)
+        return tsr_error(ctx, TSR_ERR_USAGE,
+                         "unknown operation '%.64s'; did you mean '%s'? (`tessera ops` lists "
+                         "them)",
+                         name, s.best);
+    return tsr_error(ctx, TSR_ERR_USAGE, "unknown operation '%.64s' (`tessera ops` lists them)",
+                     name);
+}
+
+/* Reads the version after '@' ("2") into *out: a whole number 1..
+ * TSR_OP_VERSION_MAX. */
+static tsr_status parse_version(tsr_ctx *ctx, const char *name, const char *text, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (!isdigit((unsigned char)*text) || *end || errno == ERANGE || v < 1 ||
+        v > TSR_OP_VERSION_MAX)
+        return tsr_error(ctx, TSR_ERR_USAGE,
+                         "%s: the version after '@' must be a whole number from 1 to %d (got "
+                         "'%.32s')",
+                         name, TSR_OP_VERSION_MAX, text);
+    *out = (int)v;
+    return TSR_OK;
+}
+
+/* The error for version `version` of `name`, which is not registered:
+ * lists the versions that are. */
+static tsr_status unknown_version(tsr_ctx *ctx, const char *name, int version) {
+    int versions[16];
+    int n = tsr_op_versions(name, versions, 16);
+    char list[160];
+    size_t len = 0;
+    list[0] = '\0';
+    for (int i = 0; i < n && i < 16 && len < sizeof list; i++)
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s%d", i ? ", " : "", versions[i]);
+    return tsr_error(ctx, TSR_ERR_USAGE, "%s: version %d does not exist (versions: %s)", name,
+                     version, list);
+}
+
+tsr_status tsr_pipeline_op_init(tsr_ctx *ctx, const char *name, int version, tsr_op *op) {
     memset(op, 0, sizeof *op);
-    const tsr_op_desc *desc = tsr_op_find(name);
-    if (!desc || desc->hidden) {
-        tsr_suggest s;
-        tsr_suggest_init(&s, name);
-        for (int i = 0; i < tsr_op_count(); i++)
-            if (!tsr_op_at(i)->hidden)
-                tsr_suggest_add(&s, tsr_op_at(i)->name);
-        if (s.best)
-            return tsr_error(ctx, TSR_ERR_USAGE,
-                             "unknown operation '%.64s'; did you mean '%s'? (`tessera ops` lists "
-                             "them)",
-                             name, s.best);
-        return tsr_error(ctx, TSR_ERR_USAGE, "unknown operation '%.64s' (`tessera ops` lists them)",
-                         name);
+    char base[128];
+    const char *at = strchr(name, '@');
+    size_t len = at ? (size_t)(at - name) : strlen(name);
+    if (len >= sizeof base)
+        return unknown_op(ctx, name);
+    memcpy(base, name, len);
+    base[len] = '\0';
+    char *bare = trim(base);
+    const tsr_op_desc *desc = tsr_op_find(bare);
+    if (!desc || desc->hidden)
+        return unknown_op(ctx, bare);
+    int pinned = 0;
+    if (at) {
+        char digits[32];
+        snprintf(digits, sizeof digits, "%s", at + 1);
+        tsr_status st = parse_version(ctx, bare, trim(digits), &pinned);
+        if (st)
+            return st;
+    }
+    if (pinned && version && pinned != version)
+        return tsr_error(ctx, TSR_ERR_USAGE, "%s: two different versions are given (@%d and %d)",
+                         bare, pinned, version);
+    if (pinned || version) {
+        int want = pinned ? pinned : version;
+        if (!(desc = tsr_op_find_version(bare, want)))
+            return unknown_version(ctx, bare, want);
     }
     op->desc = desc;
     for (int i = 0; i < desc->n_params; i++)
@@ -216,7 +274,7 @@ void tsr_pipeline_free(tsr_pipeline *pipeline) {
     free(pipeline);
 }
 
-/* Parses "name:key=value,key=value" into op. */
+/* Parses "name[@version]:key=value,key=value" into op. */
 static tsr_status parse_op(tsr_ctx *ctx, char *text, tsr_op *op) {
     char *colon = strchr(text, ':');
     if (colon)
@@ -224,7 +282,7 @@ static tsr_status parse_op(tsr_ctx *ctx, char *text, tsr_op *op) {
     char *name = trim(text);
     if (!*name)
         return tsr_error(ctx, TSR_ERR_USAGE, "the pipeline has an empty step (two '|' in a row?)");
-    tsr_status st = tsr_pipeline_op_init(ctx, name, op);
+    tsr_status st = tsr_pipeline_op_init(ctx, name, 0, op);
     if (st || !colon)
         return st ? st : tsr_pipeline_op_finish(ctx, op);
     char *rest = colon + 1;

@@ -1,4 +1,7 @@
-/* Printing the normalized text and JSON forms of a pipeline. */
+/* Printing the normalized text and JSON forms of a pipeline. Both write
+ * every op's version ("blur@1", "version":1) and every parameter, so a
+ * recorded pipeline parses back to the same ops after a new version became
+ * the default. */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -50,7 +53,9 @@ char *tsr_pipeline_to_text(const tsr_pipeline *pipeline) {
         const tsr_op *op = &pipeline->ops[i];
         if (i)
             tsr_buffer_append(&buf, "|", 1);
-        tsr_buffer_append(&buf, op->desc->name, strlen(op->desc->name));
+        char name[160];
+        snprintf(name, sizeof name, "%s@%d", op->desc->name, op->desc->version);
+        tsr_buffer_append(&buf, name, strlen(name));
         int first = 1;
         for (int p = 0; p < op->desc->n_params; p++) {
             if (!param_present(op, p))
@@ -101,6 +106,7 @@ char *tsr_pipeline_to_json(const tsr_pipeline *pipeline) {
         const tsr_op *op = &pipeline->ops[i];
         json_t *step = json_object();
         json_object_set_new(step, "op", json_string(op->desc->name));
+        json_object_set_new(step, "version", json_integer(op->desc->version));
         for (int p = 0; p < op->desc->n_params; p++)
             if (param_present(op, p))
                 json_object_set_new(step, op->desc->params[p].name, param_json(op, p));

@@ -37,7 +37,9 @@ typedef struct tsr_cl_queue tsr_cl_queue;
 
 /* One op's kernels. */
 typedef struct tsr_cl_op_kernel {
-    const char *op; /* registry name ("brightness"; hidden ops too) */
+    const char *op; /* registry name ("brightness"; hidden ops too), for version 1 of the
+                       op; "name@N" for version N. Other versions run on the CPU, so a
+                       new version of an op never borrows an old version's kernel. */
     /* Whether the kernels cover this prepared op (its parameters, bands);
      * NULL: every prepared op of this name. */
     bool (*supports)(const tsr_op *op);

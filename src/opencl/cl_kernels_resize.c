@@ -230,7 +230,8 @@ static tsr_status run_separable(tsr_cl_queue *q, const tsr_resample *rs, const t
     cl_kernel kh = tsr_cl_kernel(q, "resize_sep_h"), kv = tsr_cl_kernel(q, "resize_sep_v");
     if (!t || !tmp || !kh || !kv)
         return TSR_ERR_IO;
-    int h_ints[4] = {w, rs->taps, rows_at, rows}, v_ints[3] = {rs->taps, rows_at + rows, rs->vec_end};
+    int h_ints[4] = {w, rs->taps, rows_at, rows},
+        v_ints[3] = {rs->taps, rows_at + rows, rs->vec_end};
     cl_uint arg = 0;
     cl_int err = args_images(kh, &arg, in, tmp, NULL);
     if (err == CL_SUCCESS)

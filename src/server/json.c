@@ -39,6 +39,27 @@ static json_t *item_json(const tsr_store_job_item *it) {
     return o;
 }
 
+/* {"tessera": version or null, "ops": [{"op": name, "version": N}, ...]}:
+ * what ran the job, step by step from its pinned pipeline (`steps`,
+ * borrowed); a step recorded without a version (jobs made before versions
+ * were printed) takes the one of the job's op_versions record. */
+static json_t *versions_json(const tsr_store_job *job, json_t *steps) {
+    json_t *record = job->op_versions ? json_loads(job->op_versions, 0, NULL) : NULL;
+    json_t *ops = json_array(), *step;
+    size_t i;
+    json_array_foreach(steps, i, step) {
+        json_t *op = json_object_get(step, "op"), *v = json_object_get(step, "version");
+        if (!v && json_is_string(op))
+            v = json_object_get(record, json_string_value(op));
+        json_array_append_new(ops, json_pack("{s:O, s:O}", "op", op ? op : json_null(), "version",
+                                             json_is_integer(v) ? v : json_null()));
+    }
+    json_decref(record);
+    return json_pack("{s:o, s:o}", "tessera",
+                     job->tessera_version[0] ? json_string(job->tessera_version) : json_null(),
+                     "ops", ops);
+}
+
 json_t *cost_json(const tsr_prices *prices, const tsr_job_usage *u) {
     if (!prices)
         return json_null();
@@ -93,10 +114,21 @@ json_t *job_json(tsr_server *srv, const tsr_store_job *job) {
     json_object_set_new(o, "pipeline_text",
                         json_string(job->pipeline_text ? job->pipeline_text : ""));
     json_t *pipe = job->pipeline_json ? json_loads(job->pipeline_json, 0, NULL) : NULL;
-    json_object_set_new(o, "pipeline", pipe ? pipe : json_array());
+    if (!json_is_array(pipe)) {
+        json_decref(pipe);
+        pipe = json_array();
+    }
+    json_object_set_new(o, "pipeline", pipe);
+    json_object_set_new(o, "versions", versions_json(job, pipe));
+    json_object_set_new(o, "output",
+                        json_pack("{s:s, s:i, s:o}", "format", job->output_format, "quality",
+                                  job->quality, "tile",
+                                  job->tile ? json_integer(job->tile) : json_null()));
     json_object_set_new(
-        o, "output",
-        json_pack("{s:s, s:i}", "format", job->output_format, "quality", job->quality));
+        o, "saved_pipeline",
+        job->saved_pipeline[0]
+            ? json_pack("{s:s, s:i}", "name", job->saved_pipeline, "version", job->saved_version)
+            : json_null());
     json_object_set_new(o, "created", json_time(job->created));
     json_object_set_new(o, "started", json_time(job->started));
     json_object_set_new(o, "finished", json_time(job->finished));

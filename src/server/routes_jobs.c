@@ -131,26 +131,33 @@ enum MHD_Result h_pipeline_validate(request *r) {
     return reply_json(r, 200, out);
 }
 
-/* Reads "output": format (default png) and quality (1..100, default 85). */
-static int parse_output(request *r, json_t *v, tsr_format *format, int *quality,
-                        enum MHD_Result *res) {
+int parse_output(request *r, json_t *v, tsr_job_settings *s, enum MHD_Result *res) {
     static const char *const allowed[] = {"png", "jpeg", "webp", "tiff", "bmp", "pnm"};
-    const char *name = "png";
+    const char *name = tsr_format_name(s->format);
     json_t *f = v ? json_object_get(v, "format") : NULL,
-           *q = v ? json_object_get(v, "quality") : NULL;
-    *quality = 85;
-    if ((v && !json_is_object(v)) || (f && !json_is_string(f)) || (q && !json_is_integer(q))) {
+           *q = v ? json_object_get(v, "quality") : NULL,
+           *t = v ? json_object_get(v, "tile") : NULL;
+    if ((v && !json_is_object(v)) || (f && !json_is_string(f)) || (q && !json_is_integer(q)) ||
+        (t && !json_is_integer(t))) {
         *res = reply_error(r, 400, "bad_request",
-                           "output must be {\"format\": name, \"quality\": integer}");
+                           "output must be {\"format\": name, \"quality\": integer, \"tile\": "
+                           "integer}");
         return 0;
     }
+    if (t && (json_integer_value(t) < TSR_TILE_MIN || json_integer_value(t) > TSR_TILE_MAX)) {
+        *res = reply_error(r, 400, "bad_request", "output tile must be between %d and %d",
+                           TSR_TILE_MIN, TSR_TILE_MAX);
+        return 0;
+    }
+    if (t)
+        s->tile = (int)json_integer_value(t);
     if (f)
         name = json_string_value(f);
     int known = 0;
     for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
         known |= !strcmp(name, allowed[i]);
-    *format = tsr_format_from_name(name);
-    if (!known || !tsr_format_can_encode(*format)) {
+    s->format = tsr_format_from_name(name);
+    if (!known || !tsr_format_can_encode(s->format)) {
         *res = reply_error(r, 400, "bad_request",
                            "output format must be one of png, jpeg, webp, tiff, bmp, pnm "
                            "(got %.40s)",
@@ -162,7 +169,7 @@ static int parse_output(request *r, json_t *v, tsr_format *format, int *quality,
         return 0;
     }
     if (q)
-        *quality = (int)json_integer_value(q);
+        s->quality = (int)json_integer_value(q);
     return 1;
 }
 
@@ -255,7 +262,7 @@ static int quota_refuse(request *r, unsigned status, const char *code, const cha
  * account is at or over its quota), each the account's own when an admin
  * set one, else the server's default. Replies itself and returns 0 when
  * the job may not be queued. */
-static int quota_allow(request *r, enum MHD_Result *res) {
+int quota_allow(request *r, enum MHD_Result *res) {
     uint64_t quota_jobs = quota_jobs_of(r->srv, &r->user);
     uint64_t quota_bytes = quota_bytes_of(r->srv, &r->user);
     tsr_store_usage use;
@@ -304,15 +311,12 @@ static void default_job_name(request *r, const char **ids, size_t n, char *out, 
         snprintf(out, size, "%s", im.name);
 }
 
-/* Submits a job of `ids` (n, already checked) through `pipe` for the
- * caller, names it `name` (NULL: after its first image) and replies 201
- * with it (or the admission error). */
-static enum MHD_Result submit_job(request *r, const char **ids, size_t n, const tsr_pipeline *pipe,
-                                  tsr_format format, int quality, const char *name) {
+enum MHD_Result submit_job(request *r, const char **ids, size_t n, const tsr_pipeline *pipe,
+                           const tsr_job_settings *settings, const char *name) {
     char id[TSR_STORE_ID_LEN + 1] = "", made[TSR_STORE_FILE_NAME_MAX + 1];
     int retry = 0, found = 0;
     tsr_status st =
-        tsr_jobs_submit(r->srv->jobs, r->ctx, &r->user, ids, n, pipe, format, quality, id, &retry);
+        tsr_jobs_submit_with(r->srv->jobs, r->ctx, &r->user, ids, n, pipe, settings, id, &retry);
     if (st == TSR_ERR_LIMIT) {
         r->retry_after = retry > 0 ? retry : 30;
         return reply_error(r, retry > 0 ? 429 : 503, retry > 0 ? "busy" : "unavailable", "%s",
@@ -337,28 +341,31 @@ enum MHD_Result h_jobs_create(request *r) {
     tsr_pipeline *pipe = NULL;
     const char **ids = NULL;
     size_t n = 0;
-    tsr_format format;
-    int quality;
+    char saved[TSR_SAVED_NAME_MAX + 1] = "";
+    tsr_job_settings settings = {.format = TSR_FORMAT_PNG, .quality = 85};
     if (atomic_load(&r->srv->draining) && (r->retry_after = 5))
         return reply_error(r, 503, "unavailable", "the server is shutting down");
     json_t *body = request_json(r);
     if (!body)
         return MHD_YES;
-    json_t *pv = json_object_get(body, "pipeline"), *nv = json_object_get(body, "name");
-    if (!pv) {
-        res = reply_error(r, 400, "bad_request", "the body needs a \"pipeline\"");
+    json_t *pv = json_object_get(body, "pipeline"), *nv = json_object_get(body, "name"),
+           *sv = json_object_get(body, "saved_pipeline");
+    if (!pv == !sv) {
+        res = reply_error(r, 400, "bad_request",
+                          "the body needs a \"pipeline\" or a \"saved_pipeline\" (not both)");
         goto out;
     }
     if (nv && !json_is_string(nv)) {
         res = reply_error(r, 400, "bad_request", "name must be a string");
         goto out;
     }
-    if (!request_pipeline(r, pv, &pipe, &res) ||
-        !parse_output(r, json_object_get(body, "output"), &format, &quality, &res) ||
+    if (!(pv ? request_pipeline(r, pv, &pipe, &res)
+             : saved_pipeline_load(r, sv, &pipe, &settings, saved, &res)) ||
+        !parse_output(r, json_object_get(body, "output"), &settings, &res) ||
         !parse_images(r, json_object_get(body, "images"), pipe, &ids, &n, &res) ||
         !quota_allow(r, &res))
         goto out;
-    res = submit_job(r, ids, n, pipe, format, quality, nv ? json_string_value(nv) : NULL);
+    res = submit_job(r, ids, n, pipe, &settings, nv ? json_string_value(nv) : NULL);
 out:
     json_decref(body);
     free(ids);
@@ -439,44 +446,4 @@ enum MHD_Result h_job_delete(request *r) {
         return reply_status(r, st);
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
     return reply(r, 204, resp);
-}
-
-enum MHD_Result h_job_rerun(request *r) {
-    tsr_store_job *job = NULL;
-    tsr_pipeline *pipe = NULL;
-    const char **ids = NULL;
-    enum MHD_Result res = MHD_YES;
-    if (atomic_load(&r->srv->draining) && (r->retry_after = 5))
-        return reply_error(r, 503, "unavailable", "the server is shutting down");
-    tsr_status st = tsr_store_job_get(r->srv->store, r->ctx, &r->user, r->params[0], &job);
-    if (st)
-        return reply_status(r, st);
-    if (!job)
-        return reply_error(r, 404, "not_found", "job %s not found", r->params[0]);
-    if (!(ids = calloc(job->item_count ? job->item_count : 1, sizeof *ids))) {
-        res = reply_error(r, 503, "unavailable", "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < job->item_count; i++) {
-        if (!job->items[i].image[0]) {
-            res = reply_error(r, 409, "image_deleted",
-                              "job %s cannot run again: its image %zu was deleted", job->id, i + 1);
-            goto out;
-        }
-        ids[i] = job->items[i].image;
-    }
-    if ((st = tsr_pipeline_parse(r->ctx, job->pipeline_text, &pipe))) {
-        res = reply_error(r, 409, "bad_pipeline", "job %s cannot run again: %s", job->id,
-                          tsr_ctx_message(r->ctx));
-        goto out;
-    }
-    if (!quota_allow(r, &res))
-        goto out;
-    res = submit_job(r, ids, job->item_count, pipe, tsr_format_from_name(job->output_format),
-                     job->quality, job->name[0] ? job->name : NULL);
-out:
-    tsr_pipeline_free(pipe);
-    free(ids);
-    tsr_store_job_free(job);
-    return res;
 }

@@ -12,6 +12,7 @@
 #include "server/server.h"
 #include "service/prices.h"
 #include "service/store_feedback.h"
+#include "service/store_saved.h"
 #include "util/clock.h"
 
 #define JSON_BODY_MAX    (1u << 20) /* bytes of a JSON request body */
@@ -296,6 +297,28 @@ tsr_status user_quota_add(request *r, const tsr_store_user *u, json_t *obj);
  * other formats pass. */
 tsr_status trailing_check(tsr_ctx *ctx, const char *path, tsr_format format);
 
+/* ---- routes_jobs.c ---- */
+/* Reads a job request's "output" (format, quality 1..100, tile) over what
+ * `s` already holds (the defaults, or a saved pipeline's settings); replies
+ * 400 itself and returns 0 when it is not usable. */
+int parse_output(request *r, json_t *v, tsr_job_settings *s, enum MHD_Result *res);
+/* The account's quotas at submit (queued + running jobs, stored bytes);
+ * replies itself and returns 0 when the job may not be queued. */
+int quota_allow(request *r, enum MHD_Result *res);
+/* Submits a job of `ids` (n, already checked) through `pipe` with
+ * `settings` for the caller, names it `name` (NULL: after its first image)
+ * and replies 201 with it (or the admission error). */
+enum MHD_Result submit_job(request *r, const char **ids, size_t n, const tsr_pipeline *pipe,
+                           const tsr_job_settings *settings, const char *name);
+
+/* ---- routes_saved.c ---- */
+/* Reads a job request's "saved_pipeline" ("name", or {"name": .., "version":
+ * N}, the newest when none) into *pipe (the caller frees it), its output
+ * settings into `s` and its name and version into `name` and s (which
+ * borrows `name`); replies itself (404, 400) and returns 0 when it cannot. */
+int saved_pipeline_load(request *r, json_t *v, tsr_pipeline **pipe, tsr_job_settings *s,
+                        char name[TSR_SAVED_NAME_MAX + 1], enum MHD_Result *res);
+
 /* ---- handlers ---- */
 enum MHD_Result h_images_upload(request *r);
 enum MHD_Result h_images_list(request *r);
@@ -307,6 +330,14 @@ enum MHD_Result h_image_preview(request *r);
 enum MHD_Result h_presets(request *r);
 enum MHD_Result h_images_delete_many(request *r);
 enum MHD_Result h_job_rerun(request *r);
+enum MHD_Result h_saved_list(request *r);
+enum MHD_Result h_saved_create(request *r);
+enum MHD_Result h_saved_get(request *r);
+enum MHD_Result h_saved_update(request *r);
+enum MHD_Result h_saved_delete(request *r);
+enum MHD_Result h_saved_versions(request *r);
+enum MHD_Result h_saved_version_get(request *r);
+enum MHD_Result h_saved_rollback(request *r);
 enum MHD_Result h_job_feedback(request *r);
 enum MHD_Result h_feedback_list(request *r);
 enum MHD_Result h_operations(request *r);

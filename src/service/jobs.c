@@ -428,7 +428,9 @@ static void unadmit(tsr_jobs *jobs, uint64_t pixels) {
     pthread_mutex_unlock(&jobs->lock);
 }
 
-/* {"grayscale":1,"canny":1,...} for the pipeline's ops. Caller frees. */
+/* {"grayscale":1,"canny":1,...} for the pipeline's ops (the first version
+ * of a name the pipeline uses; its pinned JSON form has every step's).
+ * Caller frees. */
 static char *op_versions_json(const tsr_pipeline *p) {
     tsr_buffer buf = {0};
     tsr_buffer_append(&buf, "{", 1);
@@ -436,7 +438,7 @@ static char *op_versions_json(const tsr_pipeline *p) {
         char item[128];
         int dup = 0;
         for (int j = 0; j < i; j++)
-            dup |= p->ops[j].desc == p->ops[i].desc;
+            dup |= !strcmp(p->ops[j].desc->name, p->ops[i].desc->name);
         if (dup)
             continue;
         snprintf(item, sizeof item, "%s\"%s\":%d", buf.len > 1 ? "," : "", p->ops[i].desc->name,
@@ -450,10 +452,26 @@ static char *op_versions_json(const tsr_pipeline *p) {
     return (char *)buf.data;
 }
 
+int tsr_jobs_tile_of(const tsr_jobs *jobs, const tsr_store_job *job) {
+    if (job && job->tile > 0)
+        return job->tile;
+    return jobs->cfg.tile > 0 ? jobs->cfg.tile : TSR_DEFAULT_TILE;
+}
+
 tsr_status tsr_jobs_submit(tsr_jobs *jobs, tsr_ctx *ctx, const tsr_store_user *caller,
                            const char *const *image_ids, size_t image_count,
                            const tsr_pipeline *pipeline, tsr_format format, int quality,
                            char id[TSR_STORE_ID_LEN + 1], int *retry_after) {
+    tsr_job_settings settings = {.format = format, .quality = quality};
+    return tsr_jobs_submit_with(jobs, ctx, caller, image_ids, image_count, pipeline, &settings, id,
+                                retry_after);
+}
+
+tsr_status tsr_jobs_submit_with(tsr_jobs *jobs, tsr_ctx *ctx, const tsr_store_user *caller,
+                                const char *const *image_ids, size_t image_count,
+                                const tsr_pipeline *pipeline, const tsr_job_settings *settings,
+                                char id[TSR_STORE_ID_LEN + 1], int *retry_after) {
+    tsr_format format = settings->format;
     *retry_after = 0;
     if (image_count == 0 || image_count > TSR_STORE_JOB_ITEMS_MAX)
         return tsr_error(ctx, TSR_ERR_USAGE, "a job takes 1 to %d images (got %zu)",
@@ -481,8 +499,23 @@ tsr_status tsr_jobs_submit(tsr_jobs *jobs, tsr_ctx *ctx, const tsr_store_user *c
         st = tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
         goto out;
     }
-    tsr_store_job_spec spec = {json,    text, versions,  tsr_format_name(format),
-                               quality, 0,    image_ids, image_count};
+    if (settings->tile && (settings->tile < TSR_TILE_MIN || settings->tile > TSR_TILE_MAX)) {
+        st = tsr_error(ctx, TSR_ERR_USAGE, "tile size must be %d..%d (got %d)", TSR_TILE_MIN,
+                       TSR_TILE_MAX, settings->tile);
+        goto out;
+    }
+    tsr_store_job_spec spec = {.pipeline_json = json,
+                               .pipeline_text = text,
+                               .op_versions = versions,
+                               .output_format = tsr_format_name(format),
+                               .quality = settings->quality,
+                               .image_ids = image_ids,
+                               .image_count = image_count,
+                               .tessera_version = TESSERA_VERSION,
+                               .tile =
+                                   settings->tile ? settings->tile : tsr_jobs_tile_of(jobs, NULL),
+                               .saved_pipeline = settings->saved_pipeline,
+                               .saved_version = settings->saved_version};
     if ((st = tsr_store_job_create(jobs->store, ctx, caller, &spec, id)))
         goto out;
     st = enqueue(jobs, ctx, id, caller->id, pixels, true);

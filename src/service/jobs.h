@@ -100,6 +100,25 @@ tsr_status tsr_jobs_submit(tsr_jobs *jobs, tsr_ctx *ctx, const tsr_store_user *c
                            const tsr_pipeline *pipeline, tsr_format format, int quality,
                            char id[TSR_STORE_ID_LEN + 1], int *retry_after);
 
+/* What a job writes and where its pipeline came from, recorded with it (the
+ * tessera version and the pinned pipeline too) so that a rerun repeats it
+ * exactly (issue 14). Strings borrowed. */
+typedef struct tsr_job_settings {
+    tsr_format format;          /* output format */
+    int quality;                /* 1..100; 0 = the format's default */
+    int tile;                   /* tile side; 0 = the server's (recorded as the side used) */
+    const char *saved_pipeline; /* name of the saved pipeline it came from; NULL = none */
+    int saved_version;          /* that saved pipeline's version */
+} tsr_job_settings;
+
+/* tsr_jobs_submit with all of a job's settings. */
+tsr_status tsr_jobs_submit_with(tsr_jobs *jobs, tsr_ctx *ctx, const tsr_store_user *caller,
+                                const char *const *image_ids, size_t image_count,
+                                const tsr_pipeline *pipeline, const tsr_job_settings *settings,
+                                char id[TSR_STORE_ID_LEN + 1], int *retry_after);
+/* The tile side job `job` runs with: its recorded one, else the server's. */
+int tsr_jobs_tile_of(const tsr_jobs *jobs, const tsr_store_job *job);
+
 /* Cancels job `id` (the caller's, or any for an admin): a queued job never
  * starts, a running one stops its remaining tiles promptly. *found = 0 when
  * the caller has no such job; cancelling a finished job changes nothing. */

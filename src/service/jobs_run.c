@@ -40,7 +40,7 @@ static tsr_status item_process(tsr_jobs *jobs, job_entry *e, const tsr_store_job
                          .pipe = pipe,
                          .format = fmt,
                          .quality = job->quality,
-                         .tile = jobs->cfg.tile,
+                         .tile = tsr_jobs_tile_of(jobs, job),
                          .exec = jobs->cfg.executor ? jobs->cfg.executor : jobs->exec,
                          .accel = jobs->cfg.executor ? NULL : jobs->cfg.accel,
                          .progress = tsr_jobs_on_progress,
@@ -78,7 +78,7 @@ static tsr_status item_process(tsr_jobs *jobs, job_entry *e, const tsr_store_job
  * encrypted store would decrypt it once more (tsr_image_decoded_size gives
  * the size the row reader will give). */
 static tsr_status plan_from_record(tsr_jobs *jobs, tsr_ctx *ctx, const char *image_id,
-                                   const tsr_pipeline *pipe, tsr_plan **plan) {
+                                   const tsr_pipeline *pipe, int tile, tsr_plan **plan) {
     tsr_store_image img;
     tsr_status st = tsr_jobs_image_record(jobs, ctx, image_id, &img);
     if (st)
@@ -87,7 +87,7 @@ static tsr_status plan_from_record(tsr_jobs *jobs, tsr_ctx *ctx, const char *ima
         return tsr_error(ctx, TSR_ERR_USAGE, "no usable record of image %s", image_id);
     int w = (int)img.width, h = (int)img.height;
     tsr_image_decoded_size(pipe, img.format, &w, &h);
-    return tsr_plan_new(ctx, pipe, w, h, img.bands, jobs->cfg.tile, plan);
+    return tsr_plan_new(ctx, pipe, w, h, img.bands, tile, plan);
 }
 
 /* Fills `size` from image `i`'s plan: tiles, decoded pixels and rows,
@@ -109,7 +109,7 @@ static void item_size(tsr_jobs *jobs, tsr_ctx *ctx, const tsr_store_job *job, si
         .in_w = w,
         .in_h = h,
         .pipe = pipe,
-        .tile = jobs->cfg.tile,
+        .tile = tsr_jobs_tile_of(jobs, job),
         .threads = tsr_executor_threads(jobs->cfg.executor ? jobs->cfg.executor : jobs->exec),
         .out_format = job->output_format,
         .out_pixels = (uint64_t)ow * (uint64_t)oh};
@@ -128,10 +128,11 @@ static void count_tiles(tsr_jobs *jobs, const tsr_store_job *job, const tsr_pipe
         tsr_plan *plan = NULL;
         tsr_store_image img;
         tsr_ctx_reset(ctx);
-        if (plan_from_record(jobs, ctx, job->items[i].image, pipe, &plan)) {
+        int tile = tsr_jobs_tile_of(jobs, job);
+        if (plan_from_record(jobs, ctx, job->items[i].image, pipe, tile, &plan)) {
             tsr_ctx_reset(ctx);
             if (!tsr_jobs_image_record(jobs, ctx, job->items[i].image, &img))
-                tsr_image_plan_blob(jobs->store, ctx, img.blob, pipe, jobs->cfg.tile, &plan);
+                tsr_image_plan_blob(jobs->store, ctx, img.blob, pipe, tile, &plan);
         }
         if (plan) {
             item_size(jobs, ctx, job, i, pipe, plan, &sizes[i]);

@@ -123,8 +123,39 @@ static const char v5[] = "ALTER TABLE jobs ADD COLUMN gpu_seconds REAL NOT NULL 
                          "ALTER TABLE jobs ADD COLUMN peak_pixels INTEGER NOT NULL DEFAULT 0;"
                          "CREATE INDEX jobs_finished ON jobs(finished);";
 
+/* Reproducible versions (issue 14 point 3). What a job ran with beyond its
+ * pinned pipeline: the tessera version, the tile side, and the saved
+ * pipeline (name, version) it came from (all NULL for jobs made before).
+ * Saved pipelines: a name per account, and its versions, append-only: an
+ * update or a rollback adds one. Each version keeps its pipeline normalized
+ * (every op's version pinned) and optional output settings (NULL = the
+ * job's or the server's default). */
+static const char v6[] = "ALTER TABLE jobs ADD COLUMN tessera_version TEXT;"
+                         "ALTER TABLE jobs ADD COLUMN tile INTEGER;"
+                         "ALTER TABLE jobs ADD COLUMN saved_pipeline TEXT;"
+                         "ALTER TABLE jobs ADD COLUMN saved_version INTEGER;"
+
+                         "CREATE TABLE saved_pipelines("
+                         " id INTEGER PRIMARY KEY,"
+                         " owner INTEGER NOT NULL REFERENCES users(id),"
+                         " name TEXT NOT NULL,"
+                         " created INTEGER NOT NULL,"
+                         " UNIQUE (owner, name));"
+
+                         "CREATE TABLE saved_pipeline_versions("
+                         " saved INTEGER NOT NULL REFERENCES saved_pipelines(id) ON DELETE CASCADE,"
+                         " version INTEGER NOT NULL CHECK (version >= 1),"
+                         " pipeline_json TEXT NOT NULL,"
+                         " pipeline_text TEXT NOT NULL,"
+                         " output_format TEXT,"
+                         " quality INTEGER CHECK (quality BETWEEN 1 AND 100),"
+                         " tile INTEGER,"
+                         " rollback_of INTEGER,"
+                         " created INTEGER NOT NULL,"
+                         " PRIMARY KEY (saved, version));";
+
 const tsr_store_migration tsr_store_migrations[] = {
-    {1, v1}, {2, v2}, {3, v3}, {4, v4}, {5, v5},
+    {1, v1}, {2, v2}, {3, v3}, {4, v4}, {5, v5}, {6, v6},
 };
 const size_t tsr_store_migration_count = sizeof tsr_store_migrations / sizeof *tsr_store_migrations;
 

@@ -159,6 +159,10 @@ typedef struct tsr_store_job {
     tsr_job_usage usage;                          /* what it used (cpu_seconds: CPU time) */
     size_t item_count;                            /* images in the job */
     char name[TSR_STORE_FILE_NAME_MAX + 1];       /* display name; "" when none */
+    char tessera_version[TSR_STORE_NAME_MAX + 1]; /* that created it; "" = not recorded */
+    int tile;                                     /* tile side it runs with; 0 = not recorded */
+    char saved_pipeline[TSR_STORE_NAME_MAX + 1];  /* saved pipeline it came from; "" = none */
+    int saved_version;                            /* that saved pipeline's version */
     tsr_store_job_item *items;                    /* owned; item_count entries by position, or
                                                      NULL in lists (which leave items out) */
 } tsr_store_job;
@@ -197,6 +201,10 @@ typedef struct tsr_store_job_spec {
     int64_t tiles_total;          /* 0 if not known yet */
     const char *const *image_ids; /* image_count ids, in processing order */
     size_t image_count;           /* 1..TSR_STORE_JOB_ITEMS_MAX */
+    const char *tessera_version;  /* recorded as is; NULL = not recorded */
+    int tile;                     /* tile side the job runs with; 0 = the server's */
+    const char *saved_pipeline;   /* saved pipeline it came from; NULL = none */
+    int saved_version;            /* that saved pipeline's version */
 } tsr_store_job_spec;
 
 /* Which of the caller's jobs a search returns. */

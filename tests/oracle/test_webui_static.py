@@ -53,6 +53,12 @@ EXPECTED_ROUTES = {
     ("POST", "/api/v1/jobs/{id}/feedback"), ("GET", "/api/v1/feedback"),
     ("GET", "/api/v1/operations"),
     ("POST", "/api/v1/pipelines/validate"),
+    ("GET", "/api/v1/pipelines/saved"), ("POST", "/api/v1/pipelines/saved"),
+    ("GET", "/api/v1/pipelines/saved/{name}"), ("PUT", "/api/v1/pipelines/saved/{name}"),
+    ("DELETE", "/api/v1/pipelines/saved/{name}"),
+    ("GET", "/api/v1/pipelines/saved/{name}/versions"),
+    ("GET", "/api/v1/pipelines/saved/{name}/versions/{version}"),
+    ("POST", "/api/v1/pipelines/saved/{name}/rollback"),
     ("POST", "/api/v1/jobs"), ("GET", "/api/v1/jobs"),
     ("GET", "/api/v1/jobs/{id}"), ("DELETE", "/api/v1/jobs/{id}"),
     ("GET", "/api/v1/jobs/{id}/events"),
@@ -613,8 +619,8 @@ class OpenApiTest(unittest.TestCase):
                           "name"})
         self.assertEqual(set(schemas["Job"]["required"]),
                          {"id", "state", "percent", "tiles_done", "tiles_total", "eta_seconds",
-                          "pipeline_text", "pipeline", "output", "created", "started", "finished",
-                          "error", "cpu_seconds", "items"})
+                          "pipeline_text", "pipeline", "versions", "output", "saved_pipeline",
+                          "created", "started", "finished", "error", "cpu_seconds", "items"})
         self.assertEqual(set(schemas["JobItem"]["required"]),
                          {"image", "state", "error", "width", "height", "bytes", "seconds"})
         self.assertEqual(schemas["JobState"]["enum"],

@@ -250,7 +250,7 @@ class ApiTest(unittest.TestCase):
                                        {"pipeline": "grayscale|gaussian-blur:sigma=2"},
                                        token=self.user)
         self.assertEqual(status, 200, doc)
-        self.assertTrue(doc["text"].startswith("grayscale|gaussian-blur:sigma=2"))
+        self.assertTrue(doc["text"].startswith("grayscale@1|gaussian-blur@1:sigma=2"))
         status, doc2, _ = self.srv.json("POST", "/api/v1/pipelines/validate",
                                         {"pipeline": doc["pipeline"]}, token=self.user)
         self.assertEqual(doc2, doc)

@@ -57,7 +57,7 @@ class ClientTest(unittest.TestCase):
                          "-o", self.out("one"))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout, r"uploaded .*chelsea\.png: \S+, png 451x300, 240512 bytes")
-        self.assertIn("grayscale|gaussian-blur:sigma=2,ksize=0 -> png", r.stdout)
+        self.assertIn("grayscale@1|gaussian-blur@1:sigma=2,ksize=0 -> png", r.stdout)
         self.assertRegex(r.stdout, r"job \S+ succeeded in ")
         self.assertEqual(os.listdir(self.out("one")), ["chelsea.png"])
         path = self.out("one/chelsea.png")

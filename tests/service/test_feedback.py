@@ -211,7 +211,7 @@ class FeedbackTest(unittest.TestCase):
         self.assertEqual(done["state"], "failed", done)
         status, fb, _ = self.rate(job["id"], {"rating": 1, "comment": "It broke."})
         self.assertEqual(status, 201, fb)
-        self.assertEqual((fb["job_state"], fb["pipeline_text"]), ("failed", "invert"))
+        self.assertEqual((fb["job_state"], fb["pipeline_text"]), ("failed", "invert@1"))
 
     def blob_files(self):
         for d, _, names in os.walk(os.path.join(self.srv.data, "blobs")):

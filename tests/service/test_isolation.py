@@ -12,9 +12,11 @@ import unittest
 from harness import ADMIN_TOKEN, BIN, DATA, Server, read_file
 
 SECRET_NAME = "alice-secret-holiday.png"
+SECRET_SAVED = "alice-secret-look"  # a saved pipeline's name (/pipelines/saved/{name}?user=ID)
 MISSING = {"{id}@images": "0123456789abcdef" * 2, "{id}@jobs": "fedcba9876543210" * 2,
            "{id}@tokens": "999999", "{id}@users": "999999",
-           "{image}": "00112233445566778899aabbccddeeff", "{name}.js": "nope.js"}
+           "{image}": "00112233445566778899aabbccddeeff", "{name}.js": "nope.js",
+           "{name}": "no-such-saved-pipeline", "{version}": "999"}
 
 # How each route treats callers:
 #   public        no token needed, same answer for everyone
@@ -41,6 +43,14 @@ ROUTES = {
     ("GET", "/api/v1/operations"): "list",
     ("GET", "/api/v1/presets"): "list",
     ("POST", "/api/v1/pipelines/validate"): "create",
+    ("GET", "/api/v1/pipelines/saved"): "list",
+    ("POST", "/api/v1/pipelines/saved"): "create",
+    ("GET", "/api/v1/pipelines/saved/{name}"): "read",
+    ("PUT", "/api/v1/pipelines/saved/{name}"): "change",
+    ("DELETE", "/api/v1/pipelines/saved/{name}"): "change",
+    ("GET", "/api/v1/pipelines/saved/{name}/versions"): "read",
+    ("GET", "/api/v1/pipelines/saved/{name}/versions/{version}"): "read",
+    ("POST", "/api/v1/pipelines/saved/{name}/rollback"): "create_ref",
     ("POST", "/api/v1/jobs"): "create_ref",
     ("GET", "/api/v1/jobs"): "list",
     ("GET", "/api/v1/jobs/{id}"): "read",
@@ -129,7 +139,10 @@ class IsolationTest(unittest.TestCase):
         assert status == 201, (status, doc)
         cls.job = srv.wait_job(doc["id"], token=alice)
         assert cls.job["state"] == "succeeded", cls.job
-        cls.secrets = [cls.image["id"], cls.job["id"], SECRET_NAME]
+        status, doc, _ = srv.json("POST", "/api/v1/pipelines/saved",
+                                  {"name": SECRET_SAVED, "pipeline": "invert"}, token=alice)
+        assert status == 201, (status, doc)
+        cls.secrets = [cls.image["id"], cls.job["id"], SECRET_NAME, SECRET_SAVED]
         if cls.image.get("sha256"):
             cls.secrets.append(cls.image["sha256"])
 
@@ -141,7 +154,8 @@ class IsolationTest(unittest.TestCase):
         """The path with alice's ids (or ids that do not exist) substituted."""
         ids = {"{id}@images": self.image["id"], "{id}@jobs": self.job["id"],
                "{id}@tokens": self.alice_token_id, "{id}@users": self.user_ids["alice"],
-               "{image}": self.image["id"], "{name}.js": "api.js"}
+               "{image}": self.image["id"], "{name}.js": "api.js", "{name}": SECRET_SAVED,
+               "{version}": "1"}
         if missing:
             ids = MISSING
         parts = []
@@ -151,12 +165,16 @@ class IsolationTest(unittest.TestCase):
                 self.assertIn(key, ids, "route %s: do not know how to fill %s" % (pattern, seg))
                 seg = ids[key]
             parts.append(seg)
+        if pattern.startswith("/api/v1/pipelines/saved/"):  # alice's, named for every caller
+            return "/".join(parts) + "?user=" + self.user_ids["alice"]
         return "/".join(parts)
 
     def body(self, method, pattern, missing=False):
         """(body, headers) for routes that take one."""
         if (method, pattern) == ("PATCH", "/api/v1/users/{id}"):
             return {"quota_bytes": None, "quota_jobs": None}, None
+        if (method, pattern) == ("PUT", "/api/v1/pipelines/saved/{name}"):
+            return {"pipeline": "grayscale"}, None
         if method != "POST":
             return None, None
         if pattern == "/api/v1/images":
@@ -170,6 +188,11 @@ class IsolationTest(unittest.TestCase):
             return {"ids": [MISSING["{image}"] if missing else self.image["id"]]}, None
         if pattern == "/api/v1/jobs/{id}/rerun":
             return {}, None
+        if pattern == "/api/v1/pipelines/saved":
+            self.saved_counter = getattr(self, "saved_counter", 0) + 1
+            return {"name": "made-%d" % self.saved_counter, "pipeline": "grayscale"}, None
+        if pattern == "/api/v1/pipelines/saved/{name}/rollback":
+            return {"version": 1}, None
         if pattern == "/api/v1/jobs/{id}/feedback":
             return {"rating": 4, "comment": "isolation sweep"}, None
         if pattern == "/api/v1/users":

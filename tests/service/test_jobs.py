@@ -99,7 +99,7 @@ class JobsTest(unittest.TestCase):
         status, job, h = self.create(["chelsea.png"], "grayscale|gaussian-blur:sigma=2")
         self.assertEqual(status, 201, job)
         self.assertEqual(h["location"], "/api/v1/jobs/" + job["id"])
-        self.assertEqual(job["pipeline_text"], "grayscale|gaussian-blur:sigma=2,ksize=0")
+        self.assertEqual(job["pipeline_text"], "grayscale@1|gaussian-blur@1:sigma=2,ksize=0")
         self.assertEqual(job["pipeline"][1]["op"], "gaussian-blur")
         self.assertIn(job["state"], ("queued", "running", "succeeded"))
         done = self.srv.wait_job(job["id"], token=self.user)
@@ -137,7 +137,7 @@ class JobsTest(unittest.TestCase):
                                                        "height": 200}],
                                      {"format": "jpeg", "quality": 70})
         self.assertEqual(status, 201, job)
-        self.assertEqual(job["output"], {"format": "jpeg", "quality": 70})
+        self.assertEqual(job["output"], {"format": "jpeg", "quality": 70, "tile": 256})
         self.srv.wait_job(job["id"], token=self.user)
         status, h, body = self.srv.request("GET", "/api/v1/jobs/%s/result" % job["id"],
                                            token=self.user)

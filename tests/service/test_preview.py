@@ -72,7 +72,7 @@ class PreviewTest(unittest.TestCase):
                 self.assertEqual(doc["pipeline"], p["steps"])
         original = presets[names.index("The original design's pipeline")]
         self.assertEqual(original["pipeline"],
-                         "grayscale|gaussian-blur:sigma=0,ksize=5|canny:low=100,high=200")
+                         "grayscale@1|gaussian-blur@1:sigma=0,ksize=5|canny@1:low=100,high=200")
         # preset:ID is accepted wherever a pipeline is
         status, doc, _ = self.srv.json("POST", "/api/v1/pipelines/validate",
                                        {"pipeline": "preset:" + original["id"]}, token=self.token)

@@ -87,7 +87,7 @@ class ValidateTest(unittest.TestCase):
         self.assertIn(CROP_MSG, run_message(CROP, CHELSEA))  # what a run says
         status, doc = self.validate({"pipeline": CROP, "images": [self.coffee]})
         self.assertEqual(status, 200, doc)
-        self.assertTrue(doc["text"].startswith("crop:x=500"), doc)
+        self.assertTrue(doc["text"].startswith("crop@1:x=500"), doc)
         self.assertEqual(doc["images"][0]["output"], {"width": 50, "height": 50, "bands": 3})
         status, doc = self.validate({"pipeline": "grayscale|resize:width=0"})
         self.assertEqual(status, 400, doc)  # a range: refused before the images are looked at

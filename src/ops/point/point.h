@@ -7,9 +7,11 @@
 extern const tsr_op_desc tsr_op_grayscale;  /* RGB -> luma, BT.601 fixed point */
 extern const tsr_op_desc tsr_op_invert;     /* 255 - v */
 extern const tsr_op_desc tsr_op_brightness; /* saturating v + delta */
-extern const tsr_op_desc tsr_op_contrast;   /* stretch around 128 */
-extern const tsr_op_desc tsr_op_gamma;      /* power-law lookup table */
-extern const tsr_op_desc tsr_op_threshold;  /* v >= value -> 255 else 0 */
+/* TEST ONLY: brightness version 2, v + delta + 1 (see brightness.c). */
+extern const tsr_op_desc tsr_op_brightness_test_v2;
+extern const tsr_op_desc tsr_op_contrast;  /* stretch around 128 */
+extern const tsr_op_desc tsr_op_gamma;     /* power-law lookup table */
+extern const tsr_op_desc tsr_op_threshold; /* v >= value -> 255 else 0 */
 
 /* Fills a 256-entry lookup table from the op's parameters. */
 typedef void (*point_lut_fn)(const tsr_op *op, uint8_t lut[256]);

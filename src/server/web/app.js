@@ -20,6 +20,7 @@
  *   library.js   the image library: thumbnails, search, paging, delete
  *   history.js   past jobs: names, durations, sizes, filter, rerun, delete
  *   params.js    a step's parameter controls   presets.js  "Start from a preset"
+ *   saved.js     saved pipelines (save, load, versions, roll back)
  *   preview.js   the live preview beside the editor
  *   feedback.js  the rating (1-5 stars) and comment of a finished job
  *
@@ -39,11 +40,15 @@
  *   #preview-panel (data-state idle|updating|ready|error), #preview-image
  *     (data-key: the image id and pipeline it shows), #preview-status
  *   #output-format, #output-quality
+ *   #saved-panel: #saved-name, #saved-save, #saved-select, #saved-load,
+ *     #saved-history, #saved-versions (a name's versions, data-name)
  *   #check-button, #confirm-panel, #confirm-summary, #pipeline-text, #run-button
  *   #job-panel (data-job-id, data-state: submitting while the job is
  *     being created, then the job's state), #progress (role=progressbar,
  *     aria-valuenow 0..100) with #progress-bar inside, #progress-text,
- *   #job-state, #job-errors, #cancel-button, #job-usage (what a finished job used and cost)
+ *   #job-state, #job-versions (tessera and op versions, output settings,
+ *     saved pipeline: what "Rerun" repeats), #job-errors, #cancel-button,
+ *     #job-usage (what a finished job used and cost)
  *   #job-connection ("reconnecting…" while the server does not answer; then
  *     #job-panel has data-connection="reconnecting")
  *   #results-section, #results, #download-button, #download-message
@@ -76,6 +81,8 @@
  *   job-row          tr per past job; data-job-id, data-state
  *   job-open, job-download, job-rerun, job-delete   its buttons
  *   job-name, job-duration, job-size  its cells
+ *   saved-version    li per version of a saved pipeline; data-version
+ *   saved-version-load, saved-version-rollback   its buttons
  *   job-rating       its rating cell (data-rating 1..5 when rated)
  *   worker-row       tr per worker; data-worker-id, data-state
  *                    (running|draining|lost)
@@ -87,6 +94,7 @@ import { setupJobs } from './js/jobs.js';
 import { setupPresets } from './js/presets.js';
 import { setupPreview } from './js/preview.js';
 import { setupRun } from './js/run.js';
+import { setupSaved } from './js/saved.js';
 import { resumeSession, setupSignIn } from './js/signin.js';
 import { setupSteps } from './js/steps.js';
 import { setupUploads } from './js/uploads.js';
@@ -97,6 +105,7 @@ function start() {
     setupPresets();
     setupPreview();
     setupRun();
+    setupSaved();
     setupJobs();
     setupUploads();
     resumeSession();

@@ -23,7 +23,7 @@ static void test_text_and_json_agree(void) {
         char *ja = tsr_pipeline_to_json(a), *jb = tsr_pipeline_to_json(b);
         CHECK(!strcmp(ta, tb));
         CHECK(!strcmp(ja, jb));
-        CHECK_STR_CONTAINS(ta, "gaussian-blur:sigma=2,ksize=");
+        CHECK_STR_CONTAINS(ta, "gaussian-blur@1:sigma=2,ksize=");
         CHECK_STR_CONTAINS(ja, "\"op\":\"canny\"");
         /* The normalized forms parse back to themselves. */
         tsr_pipeline *c = parse(ctx, ta), *d = parse(ctx, ja);
@@ -53,7 +53,7 @@ static void test_defaults_filled(void) {
     CHECK(p != NULL);
     if (p) {
         char *t = tsr_pipeline_to_text(p);
-        CHECK(!strcmp(t, "brightness:delta=60|threshold:value=127"));
+        CHECK(!strcmp(t, "brightness@1:delta=60|threshold@1:value=127"));
         free(t);
     }
     tsr_pipeline_free(p);
@@ -215,7 +215,8 @@ static void test_registry_is_sane(void) {
         CHECK(d->version >= 1);
         CHECK(d->run != NULL || d->expands_to != NULL);
         CHECK(d->n_params <= TSR_OP_MAX_PARAMS);
-        CHECK(tsr_op_find(d->name) == d);
+        CHECK(tsr_op_find_version(d->name, d->version) == d);
+        CHECK(tsr_op_find(d->name)->version >= d->version);
         if (d->kind == TSR_OP_GLOBAL && !d->hidden && !d->expands_to)
             CHECK(d->summary_size != NULL || d->finalize != NULL);
         for (int p = 0; p < d->n_params; p++) {

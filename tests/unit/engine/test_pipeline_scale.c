@@ -34,46 +34,46 @@ static void expect(const char *text, int fw, int fh, int sw, int sh, const char 
 static void test_geometry_is_scaled(void) {
     /* a crop that lies outside the 256x192 copy until it is scaled */
     expect("crop:x=600,y=500,width=300,height=200", 1024, 768, 256, 192,
-           "crop:x=150,y=125,width=75,height=50");
+           "crop@1:x=150,y=125,width=75,height=50");
     /* a resize given one side gets both: the aspect ratio could round one to 0 */
-    expect("resize:width=512", 1024, 768, 256, 192, "resize:width=128,height=96,interp=linear");
-    expect("resize:width=1000", 3000, 2, 300, 1, "resize:width=100,height=1,interp=linear");
+    expect("resize:width=512", 1024, 768, 256, 192, "resize@1:width=128,height=96,interp=linear");
+    expect("resize:width=1000", 3000, 2, 300, 1, "resize@1:width=100,height=1,interp=linear");
     /* a thumbnail's box is not scaled (it never enlarges), but the ops after
      * it are scaled by what it left: 320x240 on the image, 256x192 on the copy */
     expect("thumbnail:width=320|crop:x=160,y=120", 1024, 768, 256, 192,
-           "thumbnail:width=320|crop:x=128,y=96");
+           "thumbnail@1:width=320|crop@1:x=128,y=96");
     expect("hough-lines:threshold=100", 1000, 1000, 250, 250,
-           "hough-lines:threshold=25,rho=1,theta=1,max_lines=100,mode=draw");
+           "hough-lines@1:threshold=25,rho=1,theta=1,max_lines=100,mode=draw");
     /* the second crop sees the first one's output, on both sizes */
     expect("crop:x=200,y=0,width=800|crop:x=400,y=100", 1000, 400, 250, 100,
-           "crop:x=50,y=0,width=200|crop:x=100,y=25");
+           "crop@1:x=50,y=0,width=200|crop@1:x=100,y=25");
     /* a quarter turn swaps the sides the next op measures */
     expect("rotate90|crop:x=0,y=0,width=100,height=400", 800, 200, 400, 100,
-           "rotate90|crop:x=0,y=0,width=50,height=200");
+           "rotate90@1|crop@1:x=0,y=0,width=50,height=200");
 }
 
 static void test_the_rest_is_not(void) {
     /* filter sizes, factors and unset extents stay as they are */
     expect("gaussian-blur:sigma=3|median:ksize=5|box-blur:ksize=9", 1024, 768, 256, 192,
-           "gaussian-blur:sigma=3,ksize=0|median:ksize=5|box-blur:ksize=9");
+           "gaussian-blur@1:sigma=3,ksize=0|median@1:ksize=5|box-blur@1:ksize=9");
     expect("resize:scale=0.5|crop:x=100", 1024, 768, 256, 192,
-           "resize:scale=0.5,interp=linear|crop:x=25,y=0");
+           "resize@1:scale=0.5,interp=linear|crop@1:x=25,y=0");
     expect("hough-lines:rho=2,threshold=40", 1000, 1000, 250, 250,
-           "hough-lines:threshold=10,rho=2,theta=1,max_lines=100,mode=draw");
+           "hough-lines@1:threshold=10,rho=2,theta=1,max_lines=100,mode=draw");
     /* the same size: nothing changes */
     expect("crop:x=17,y=3,width=101,height=99", 300, 200, 300, 200,
-           "crop:x=17,y=3,width=101,height=99");
+           "crop@1:x=17,y=3,width=101,height=99");
 }
 
 static void test_edges_stay_inside(void) {
     /* the last column and row of the image stay inside the copy */
     expect("crop:x=1023,y=767,width=1,height=1", 1024, 768, 256, 192,
-           "crop:x=255,y=191,width=1,height=1");
+           "crop@1:x=255,y=191,width=1,height=1");
     /* an extent rounds up to the copy's edge at most, and to 1 at least */
     expect("crop:x=2,y=0,width=1022,height=1", 1024, 768, 256, 192,
-           "crop:x=0,y=0,width=256,height=1");
+           "crop@1:x=0,y=0,width=256,height=1");
     expect("resize:width=2,height=2|crop:x=1,y=1", 1024, 768, 256, 192,
-           "resize:width=1,height=1,interp=linear|crop:x=0,y=0");
+           "resize@1:width=1,height=1,interp=linear|crop@1:x=0,y=0");
 }
 
 static void test_errors_are_the_images(void) {

@@ -52,7 +52,8 @@ static void test_required_presets(void) {
     /* the original design: grayscale, 5x5 Gaussian blur, Canny 100/200 */
     const tsr_preset *original = tsr_preset_find("original-design");
     char *text = original ? normalized(ctx, original->pipeline) : NULL;
-    CHECK(text && !strcmp(text, "grayscale|gaussian-blur:sigma=0,ksize=5|canny:low=100,high=200"));
+    CHECK(text &&
+          !strcmp(text, "grayscale@1|gaussian-blur@1:sigma=0,ksize=5|canny@1:low=100,high=200"));
     free(text);
     tsr_ctx_free(ctx);
 }

@@ -93,7 +93,10 @@ static void test_job_runs_and_stores_results(void) {
     if (job) {
         CHECK_EQ_INT(job->state, TSR_JOB_SUCCEEDED);
         CHECK(job->tiles_total > 0 && job->tiles_done == job->tiles_total);
-        CHECK_STR_CONTAINS(job->pipeline_text, "resize:scale=0.5");
+        CHECK_STR_CONTAINS(job->pipeline_text, "resize@1:scale=0.5");
+        CHECK(!strcmp(job->tessera_version, TESSERA_VERSION));
+        CHECK_EQ_INT(job->tile, 64); /* recorded: the server's tile side */
+        CHECK(job->saved_pipeline[0] == '\0' && job->saved_version == 0);
         CHECK_EQ_INT(job->item_count, 2);
         CHECK_EQ_INT(job->items[0].width, 226);
         CHECK_EQ_INT(job->items[1].width, 500);

@@ -17,6 +17,9 @@
 #include "check.h"
 #include "service/store.h"
 
+/* The schema version this build migrates to (6: reproducible versions). */
+#define SCHEMA_LATEST 6
+
 /* A fresh data directory under /tmp for one test. */
 static void make_data_dir(char *dir, size_t size) {
     snprintf(dir, size, "/tmp/tsr_store_XXXXXX");
@@ -112,7 +115,7 @@ static void test_open_migrations_idempotent(void) {
     tsr_ctx *ctx = tsr_ctx_new();
     make_data_dir(dir, sizeof dir);
     tsr_store *s = open_store(ctx, dir);
-    CHECK_EQ_INT(tsr_store_schema_version(s), 5);
+    CHECK_EQ_INT(tsr_store_schema_version(s), SCHEMA_LATEST);
     make_user(s, ctx, "alice", TSR_ROLE_USER);
     /* A second open of the same directory is refused while the first holds it. */
     tsr_store *second = NULL;
@@ -124,7 +127,7 @@ static void test_open_migrations_idempotent(void) {
     for (int i = 0; i < 2; i++) {
         int64_t n = 0;
         s = open_store(ctx, dir);
-        CHECK_EQ_INT(tsr_store_schema_version(s), 5);
+        CHECK_EQ_INT(tsr_store_schema_version(s), SCHEMA_LATEST);
         CHECK_EQ_INT(tsr_store_user_count(s, ctx, &n), TSR_OK);
         CHECK_EQ_INT(n, 1);
         tsr_store_close(s);
@@ -256,7 +259,8 @@ static void test_quota_overrides(void) {
     CHECK(!u.quota_bytes.set && !u.quota_jobs.set);
     tsr_store_close(s);
     /* a store of schema version 1 (no quota columns, no version-3 columns, no
-     * feedback tables, no usage columns) is migrated at open */
+     * feedback tables, no usage columns, no version columns or saved
+     * pipelines) is migrated at open */
     raw_exec(dir,
              "DROP INDEX images_owner_sha; DROP INDEX images_thumb;"
              "ALTER TABLE images DROP COLUMN thumb_blob; ALTER TABLE jobs DROP COLUMN name;"
@@ -266,9 +270,13 @@ static void test_quota_overrides(void) {
              "DROP INDEX jobs_finished; ALTER TABLE jobs DROP COLUMN gpu_seconds;"
              "ALTER TABLE jobs DROP COLUMN read_bytes; ALTER TABLE jobs DROP COLUMN written_bytes;"
              "ALTER TABLE jobs DROP COLUMN network_bytes; ALTER TABLE jobs DROP COLUMN peak_pixels;"
+             "DROP TABLE saved_pipeline_versions; DROP TABLE saved_pipelines;"
+             "ALTER TABLE jobs DROP COLUMN tessera_version; ALTER TABLE jobs DROP COLUMN tile;"
+             "ALTER TABLE jobs DROP COLUMN saved_pipeline;"
+             "ALTER TABLE jobs DROP COLUMN saved_version;"
              "UPDATE schema_version SET version = 1;");
     s = open_store(ctx, dir);
-    CHECK_EQ_INT(tsr_store_schema_version(s), 5);
+    CHECK_EQ_INT(tsr_store_schema_version(s), SCHEMA_LATEST);
     CHECK_EQ_INT(tsr_store_user_get(s, ctx, alice.id, &u, &found), TSR_OK);
     CHECK(found && !strcmp(u.name, "alice") && !u.quota_bytes.set && !u.quota_jobs.set);
     CHECK_EQ_INT(tsr_store_user_set_quota(s, ctx, alice.id, true, 7, false, 0, &found), TSR_OK);

@@ -41,6 +41,19 @@ function showProgress(job) {
     byId('progress-text').textContent = text;
 }
 
+/* "Ran with tessera 0.1.0: grayscale@1, blur@1 · png, quality 85, tile 256
+ * · saved pipeline thumbs version 2": what a rerun repeats. */
+function versionsText(job) {
+    const v = job.versions || {};
+    const ops = (v.ops || []).map((o) => (o.version ? `${o.op}@${o.version}` : o.op)).join(', ');
+    const out = job.output || {};
+    const parts = [`Ran with tessera ${v.tessera || '(not recorded)'}: ${ops}`,
+        `${out.format}, quality ${out.quality}${out.tile ? `, tile ${out.tile}` : ''}`];
+    if (job.saved_pipeline)
+        parts.push(`saved pipeline ${job.saved_pipeline.name} version ${job.saved_pipeline.version}`);
+    return parts.join(' · ');
+}
+
 function showJob(job) {
     shown = job;
     const panel = byId('job-panel');
@@ -48,6 +61,7 @@ function showJob(job) {
     panel.dataset.jobId = job.id;
     panel.dataset.state = job.state;
     byId('job-state').textContent = `Job ${job.id}: ${job.state} — ${job.pipeline_text}`;
+    byId('job-versions').textContent = versionsText(job);
     showProgress(job);
     const errors = [];
     if (job.error)

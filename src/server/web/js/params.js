@@ -2,7 +2,8 @@
  * A pipeline step's parameter controls: a number field (min/max/step), a
  * 0..360 slider beside the number for an angle, a checkbox for on/off, a
  * choice list, a kernel grid with a size selector; readParam() reads one
- * back as its JSON value and writeParam() sets one (a preset's steps).
+ * back as its JSON value and writeParam() sets one (a preset's steps, a
+ * loaded saved pipeline: steps.js setSteps).
  */
 import { invalidate } from './confirm.js';
 import { byId, el } from './dom.js';
@@ -143,7 +144,8 @@ export function readParam(step, param, where, index) {
 }
 
 /* Sets the control of parameter `param` of `step` to the JSON `value` (a
- * preset's normalized step; undefined leaves the default). */
+ * preset's normalized step or a saved pipeline's; undefined leaves the
+ * default). A kernel is a flat list or a list of rows. */
 export function writeParam(step, param, value) {
     if (value === undefined || value === null)
         return;

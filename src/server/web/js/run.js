@@ -14,7 +14,8 @@ import { state } from './state.js';
 import { FieldError, clearFieldErrors, markField } from './fields.js';
 import { buildPipeline } from './steps.js';
 
-function outputSettings() {
+/* The output fields as a job's "output"; throws Error when quality is bad. */
+export function outputSettings() {
     const quality = byId('output-quality');
     if (!quality.checkValidity())
         throw new Error('Quality must be a whole number from 1 to 100');

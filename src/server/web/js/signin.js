@@ -8,6 +8,7 @@ import { forgetAccount, loadAccount } from './account.js';
 import { API, ApiError, getJson } from './api.js';
 import { byId } from './dom.js';
 import { loadJobs, stopFollowing } from './jobs.js';
+import { loadSaved } from './saved.js';
 import { report, say, showError, whenUnauthorized } from './messages.js';
 import { loadPresets } from './presets.js';
 import { state } from './state.js';
@@ -49,6 +50,7 @@ async function signIn(token) {
     say(`Signed in. ${state.ops.length} operations available.`);
     loadStoredImages();
     loadJobs();
+    loadSaved();
     loadAccount();
     startWorkers();
 }

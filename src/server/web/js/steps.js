@@ -3,7 +3,9 @@
  * the steps (#steps-list), one fieldset per step with a control per
  * parameter (params.js) and Up / Down / Remove buttons. buildPipeline()
  * reads the steps back as the JSON pipeline; setSteps() replaces them (a
- * preset).
+ * preset, a saved pipeline). A step set from a pipeline keeps the op
+ * version it names (shown as "op@N" in its legend when it is not the
+ * newest) and the pipeline built from it pins that version.
  */
 import { invalidate } from './confirm.js';
 import { byId, el } from './dom.js';
@@ -12,7 +14,7 @@ import { say } from './messages.js';
 import { paramControl, readParam, writeParam } from './params.js';
 import { state } from './state.js';
 
-const steps = []; /* pipeline steps in order: {uid, op, element} */
+const steps = []; /* pipeline steps in order: {uid, op, version, element} */
 
 /* Fills the operation picker from state.ops. */
 export function fillOperations() {
@@ -30,13 +32,14 @@ function showOpSummary() {
     byId('op-summary').textContent = op ? `${op.name}: ${op.summary}` : '';
 }
 
-/* Adds a step running op `name` with its defaults; returns it (null for
- * an unknown op). `quiet` leaves the status line and the check alone. */
-function addStep(name, quiet = false) {
+/* Adds a step running op `name` with its defaults, pinned to `version`
+ * when given (undefined: the newest); returns it (null for an unknown op).
+ * `quiet` leaves the status line and the check alone. */
+function addStep(name, { version, quiet = false } = {}) {
     const op = findOp(name);
     if (!op)
         return null;
-    const step = { uid: state.nextUid++, op, element: null };
+    const step = { uid: state.nextUid++, op, version, element: null };
     const legend = el('legend', {});
     const params = op.params.map((param) => paramControl(step, param, op.name));
     const buttons = el('div', { class: 'step-buttons' }, [
@@ -59,10 +62,10 @@ function addStep(name, quiet = false) {
     return step;
 }
 
-/* Replaces every step with `pipeline`, a normalized JSON list ({op, and a
- * value per parameter}): the editor is as if the user had added each step
- * and typed its values. Throws Error for an operation this page does not
- * know. */
+/* Replaces every step with `pipeline`, a normalized JSON list ({op,
+ * version, and a value per parameter}): the editor is as if the user had
+ * added each step and typed its values, each step keeping its version.
+ * Throws Error for an operation this page does not know. */
 export function setSteps(pipeline) {
     const unknown = pipeline.find((json) => !findOp(json.op));
     if (unknown)
@@ -70,7 +73,7 @@ export function setSteps(pipeline) {
     clearFieldErrors();
     steps.splice(0, steps.length);
     for (const json of pipeline) {
-        const step = addStep(json.op, true);
+        const step = addStep(json.op, { version: json.version, quiet: true });
         for (const param of step.op.params)
             writeParam(step, param, json[param.name]);
     }
@@ -80,7 +83,8 @@ export function setSteps(pipeline) {
 
 function renumberSteps() {
     steps.forEach((step, i) => {
-        const label = `Step ${i + 1}: ${step.op.name}`;
+        const pinned = step.version && step.version !== step.op.version ? `@${step.version}` : '';
+        const label = `Step ${i + 1}: ${step.op.name}${pinned}`;
         step.element.dataset.index = String(i);
         step.element.querySelector('legend').textContent = label;
         const [up, down, remove] = step.element.querySelectorAll('.step-buttons button');
@@ -139,7 +143,7 @@ export function buildPipeline() {
     if (!steps.length)
         throw new Error('Add at least one operation first');
     return steps.map((step, i) => {
-        const json = { op: step.op.name };
+        const json = step.version ? { op: step.op.name, version: step.version } : { op: step.op.name };
         for (const param of step.op.params) {
             const value = readParam(step, param, `Step ${i + 1} (${step.op.name}): ${param.name}`, i);
             if (value !== undefined)
