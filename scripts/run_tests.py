@@ -251,6 +251,7 @@ def main():
     if ok:
         unit_suite("build-asan", "asan", {
             "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=1",
+            "LSAN_OPTIONS": "suppressions=" + os.path.join(ROOT, "tests", "lsan.supp"),
             "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1"})
     # The engine's thread pool and the fleet's threads under ThreadSanitizer.
     ok = build("build-tsan", ["--buildtype=debugoptimized", "-Db_sanitize=thread",
