@@ -17,6 +17,8 @@ typedef enum tsr_format {
     TSR_FORMAT_TIFF,
     TSR_FORMAT_BMP,
     TSR_FORMAT_PNM,
+    TSR_FORMAT_HEIF, /* HEIF with HEVC (HEIC) and the other non-AV1 brands */
+    TSR_FORMAT_AVIF, /* HEIF with AV1 */
     TSR_FORMAT_COUNT
 } tsr_format;
 
@@ -26,20 +28,24 @@ typedef struct tsr_image_info {
     int width;         /* as stored (before EXIF orientation) */
     int height;        /* as stored */
     int bands;         /* bands tessera decodes to: 1..4 */
-    int bit_depth;     /* bits per sample in the file (8 or 16; 1/2/4 for palettes) */
+    int bit_depth;     /* bits per sample in the file (8, 10, 12 or 16; 1/2/4 for palettes) */
     int frames;        /* frames or pages; 1 for still formats */
     int orientation;   /* EXIF orientation 1..8; 1 when absent */
 } tsr_image_info;
 
 typedef struct tsr_decode_options {
     int shrink;         /* JPEG shrink-on-load: 1, 2, 4 or 8 (0 = 1); other formats ignore it */
-    bool no_autorotate; /* keep the stored orientation instead of applying EXIF orientation */
+    bool no_autorotate; /* keep the stored orientation instead of applying EXIF orientation
+                           (HEIF/AVIF: the coded image, without irot, imir and clap) */
 } tsr_decode_options;
 
 typedef struct tsr_encode_options {
-    int quality;     /* 1..100 for JPEG and lossy WebP; 0 = default (85) */
+    int quality;     /* 1..100 for JPEG, lossy WebP, AVIF and HEIC; 0 = default (85; AVIF and
+                        HEIC 60) */
     int compression; /* PNG zlib level 0..9, -1 = default (6) */
     bool lossless;   /* WebP lossless */
+    int speed;       /* AVIF and HEIC encoder speed 1 (slowest, smallest) ..9 (fastest);
+                        0 = default (6) */
 } tsr_encode_options;
 
 /* Detects the format from the first bytes; never from a file name. */

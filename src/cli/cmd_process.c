@@ -16,6 +16,7 @@ typedef struct process_args {
     const char *format;   /* --format, NULL = from -o or the input */
     const char *report;   /* --report FILE.json */
     int quality;          /* --quality, 0 = default */
+    int speed;            /* --speed (AVIF, HEIC), 0 = default */
     int threads;          /* --threads, 0 = all cores */
     int tile;             /* --tile, 0 = default */
     cli_backend backend;  /* --backend, --device */
@@ -56,6 +57,8 @@ static int parse_args(int argc, char **argv, process_args *a) {
             a->report = val;
         else if (!strcmp(arg, "--quality") || !strcmp(arg, "-q"))
             takes = val ? (parse_int(arg, val, 1, 100, &a->quality) ? -1 : 1) : 1;
+        else if (!strcmp(arg, "--speed"))
+            takes = val ? (parse_int(arg, val, 1, 9, &a->speed) ? -1 : 1) : 1;
         else if (!strcmp(arg, "--threads") || !strcmp(arg, "-j"))
             takes = val ? (parse_int(arg, val, 0, 1024, &a->threads) ? -1 : 1) : 1;
         else if (!strcmp(arg, "--backend") || !strcmp(arg, "--device"))
@@ -79,8 +82,8 @@ static int parse_args(int argc, char **argv, process_args *a) {
     }
     if (!a->pipeline || !a->out || a->n_inputs == 0) {
         fprintf(stderr, "usage: tessera process -p PIPELINE IN... -o OUT_OR_DIR [--format F] "
-                        "[--quality Q] [--threads N] [--tile N] [--report FILE.json]\n"
-                        "       [--backend cpu|opencl|auto] [--device N]\n");
+                        "[--quality Q] [--speed S] [--threads N] [--tile N]\n"
+                        "       [--report FILE.json] [--backend cpu|opencl|auto] [--device N]\n");
         return -1;
     }
     return 0;
@@ -173,7 +176,7 @@ static tsr_status process_one(tsr_ctx *ctx, const process_args *a, const tsr_pip
     if ((st = tsr_plan_new(ctx, pipe, w, h, bands, a->tile, &plan)))
         goto out;
     tsr_plan_output(plan, &out_w, &out_h, &out_bands);
-    tsr_encode_options eopts = {.quality = a->quality, .compression = -1};
+    tsr_encode_options eopts = {.quality = a->quality, .compression = -1, .speed = a->speed};
     if ((st = tsr_row_writer_open(ctx, out_path, fmt, out_w, out_h, out_bands, &eopts, &writer)))
         goto out;
     cli_progress bar;
@@ -226,7 +229,7 @@ int cmd_process(int argc, char **argv) {
                      !tsr_format_can_encode(tsr_format_from_name(a.format)))) {
         fprintf(stderr,
                 "tessera process: cannot write format '%s' (jpeg, png, webp, tiff, bmp, "
-                "pnm)\n",
+                "pnm, avif, heic)\n",
                 a.format);
         code = EXIT_USAGE;
         goto out;

@@ -11,7 +11,7 @@ static void usage(FILE *f) {
             "tessera %s - tiled parallel image processing\n\n"
             "usage:\n"
             "  tessera process -p PIPELINE IN... -o OUT_OR_DIR [--format F] [--quality Q]\n"
-            "                  [--threads N] [--tile N] [--report FILE.json]\n"
+            "                  [--speed S] [--threads N] [--tile N] [--report FILE.json]\n"
             "  tessera info FILE... [--json]\n"
             "  tessera ops [--presets] [--json]\n"
             "  tessera serve [--listen HOST:PORT] [--data DIR] [--threads N] [--runners N]\n"

@@ -52,6 +52,9 @@ static tsr_status check_args(tsr_ctx *ctx, tsr_format format, int width, int hei
     if (opts->compression < -1 || opts->compression > 9)
         return tsr_error(ctx, TSR_ERR_USAGE, "%s: compression %d is outside 0..9",
                          tsr_format_name(format), opts->compression);
+    if (opts->speed < 0 || opts->speed > 9)
+        return tsr_error(ctx, TSR_ERR_USAGE, "%s: speed %d is outside 1..9",
+                         tsr_format_name(format), opts->speed);
     return TSR_OK;
 }
 
