@@ -67,6 +67,13 @@ TOOLS = {t.name: t for t in (
          r"^certutil - Utility to manipulate NSS", "NSS's certutil"),
     Tool("promtool", "prometheus", ("/usr/bin/promtool",), ("--version",),
          r"^promtool, version \d", "Prometheus's promtool"),
+    # libheif's example programs print their banner on stderr for -h.
+    Tool("heif-enc", "libheif-examples", ("/usr/bin/heif-enc",), ("-h",),
+         r"^ ?heif-enc\s+libheif version: 1\.", "libheif's heif-enc"),
+    Tool("heif-convert", "libheif-examples", ("/usr/bin/heif-convert",), ("-h",),
+         r"^ ?heif-convert\s+libheif version: 1\.", "libheif's heif-convert"),
+    Tool("avifdec", "libavif-bin", ("/usr/bin/avifdec",), ("--version",),
+         r"^Version: \d+\.\d+\.\d+ \(.*\[dec\]", "libavif's avifdec"),
 )}
 
 
