@@ -100,6 +100,7 @@ typedef struct heif_file {
     struct heif_image_handle *handle; /* its primary image */
     bool alpha;                       /* the primary image has an alpha plane */
     int bits;                         /* luma bits per sample: 8, 10 or 12 */
+    int coded_width, coded_height;    /* its ispe property */
 } heif_file;
 
 static void file_close(heif_file *f) {
@@ -128,11 +129,43 @@ static tsr_status check_decoder(tsr_ctx *ctx, const char *what, tsr_format forma
                      av1 ? "dav1d or aom" : "libde265");
 }
 
-/* Parses `bytes` and opens the primary image; fills `info` and checks it
- * against the limits. `coded`: report the coded (ispe) size, which a
- * decode that ignores the transformations gives. */
+/* Fills `info` from the primary image of `f` and checks it against the
+ * limits: the displayed size, and the coded size (ispe) either way round,
+ * since libheif 1.15's own writer records the turned size there. */
+static tsr_status read_header(tsr_ctx *ctx, const char *what, heif_file *f, tsr_image_info *info) {
+    const tsr_limits *l = tsr_ctx_limits(ctx);
+    int images = heif_context_get_number_of_top_level_images(f->ctx);
+    int w = heif_image_handle_get_width(f->handle), h = heif_image_handle_get_height(f->handle);
+    f->coded_width = heif_image_handle_get_ispe_width(f->handle);
+    f->coded_height = heif_image_handle_get_ispe_height(f->handle);
+    f->alpha = heif_image_handle_has_alpha_channel(f->handle) != 0;
+    f->bits = heif_image_handle_get_luma_bits_per_pixel(f->handle);
+    info->width = w;
+    info->height = h;
+    info->bands = f->alpha ? 4 : 3;
+    info->bit_depth = f->bits;
+    info->frames = images > 0 ? images : 1;
+    info->orientation = 1; /* irot/imir are applied by libheif, EXIF never */
+    if ((uint32_t)info->frames > l->max_frames)
+        return tsr_error(ctx, TSR_ERR_LIMIT, "%s: %d images is more than the limit of %u", what,
+                         info->frames, l->max_frames);
+    if (f->bits < 8 || f->bits > 16)
+        return tsr_error(ctx, TSR_ERR_FORMAT, "%s: unsupported bit depth %d", what, f->bits);
+    uint64_t cw = f->coded_width > 0 ? (uint64_t)f->coded_width : 0;
+    uint64_t ch = f->coded_height > 0 ? (uint64_t)f->coded_height : 0;
+    tsr_status st =
+        tsr_limits_check(ctx, what, w > 0 ? (uint64_t)w : 0, h > 0 ? (uint64_t)h : 0, info->bands);
+    if (!st)
+        st = tsr_limits_check(ctx, what, cw, ch, info->bands);
+    if (!st)
+        st = tsr_limits_check(ctx, what, ch, cw, info->bands);
+    return st;
+}
+
+/* Parses `bytes` and opens the primary image; fills `info` (the displayed
+ * size) and checks it against the limits. */
 static tsr_status file_open(tsr_ctx *ctx, tsr_format format, const uint8_t *bytes, size_t len,
-                            bool coded, heif_file *f, tsr_image_info *info) {
+                            heif_file *f, tsr_image_info *info) {
     const char *what = tsr_format_name(format);
     memset(f, 0, sizeof *f);
     tsr_heif_init();
@@ -150,37 +183,14 @@ static tsr_status file_open(tsr_ctx *ctx, tsr_format format, const uint8_t *byte
     err = heif_context_get_primary_image_handle(f->ctx, &f->handle);
     if (err.code)
         return tsr_heif_fail(ctx, what, err, "opening the primary image");
-    int images = heif_context_get_number_of_top_level_images(f->ctx);
-    int w = heif_image_handle_get_width(f->handle), h = heif_image_handle_get_height(f->handle);
-    int iw = heif_image_handle_get_ispe_width(f->handle);
-    int ih = heif_image_handle_get_ispe_height(f->handle);
-    f->alpha = heif_image_handle_has_alpha_channel(f->handle) != 0;
-    f->bits = heif_image_handle_get_luma_bits_per_pixel(f->handle);
-    info->width = coded ? iw : w;
-    info->height = coded ? ih : h;
-    info->bands = f->alpha ? 4 : 3;
-    info->bit_depth = f->bits;
-    info->frames = images > 0 ? images : 1;
-    info->orientation = 1;
-    if ((uint32_t)info->frames > tsr_ctx_limits(ctx)->max_frames)
-        return tsr_error(ctx, TSR_ERR_LIMIT, "%s: %d images is more than the limit of %u", what,
-                         info->frames, tsr_ctx_limits(ctx)->max_frames);
-    if (f->bits < 8 || f->bits > 16)
-        return tsr_error(ctx, TSR_ERR_FORMAT, "%s: unsupported bit depth %d", what, f->bits);
-    /* The coded size is allocated before the transformations, the displayed one after. */
-    st = tsr_limits_check(ctx, what, (uint64_t)(iw > 0 ? iw : 0), (uint64_t)(ih > 0 ? ih : 0),
-                          info->bands);
-    if (!st)
-        st = tsr_limits_check(ctx, what, (uint64_t)(w > 0 ? w : 0), (uint64_t)(h > 0 ? h : 0),
-                              info->bands);
-    return st;
+    return read_header(ctx, what, f, info);
 }
 
 /* Reads the header of format `format`; nothing is decoded. */
 static tsr_status info_of(tsr_ctx *ctx, tsr_format format, const uint8_t *bytes, size_t len,
                           tsr_image_info *info) {
     heif_file f;
-    tsr_status st = file_open(ctx, format, bytes, len, false, &f, info);
+    tsr_status st = file_open(ctx, format, bytes, len, &f, info);
     file_close(&f);
     return st;
 }
@@ -193,21 +203,14 @@ static tsr_status info_avif(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_
     return info_of(ctx, TSR_FORMAT_AVIF, bytes, len, info);
 }
 
-/* Copies the interleaved RGB(A) plane of `img` into `out`; samples of more
- * than 8 bits (16-bit little-endian words) keep their high byte. */
-static tsr_status copy_pixels(tsr_ctx *ctx, const char *what, const struct heif_image *img,
-                              tsr_image *out) {
+/* Copies the interleaved RGB(A) plane of `img` into `out` (same size);
+ * samples of more than 8 bits (16-bit little-endian words) keep their high
+ * byte. */
+static void copy_pixels(const struct heif_image *img, int bits, tsr_image *out) {
     int stride = 0;
     const uint8_t *plane = heif_image_get_plane_readonly(img, heif_channel_interleaved, &stride);
-    int w = heif_image_get_width(img, heif_channel_interleaved);
-    int h = heif_image_get_height(img, heif_channel_interleaved);
-    int bits = heif_image_get_bits_per_pixel_range(img, heif_channel_interleaved);
-    if (!plane || w != out->width || h != out->height || bits < 8 || bits > 16)
-        return tsr_error(ctx, TSR_ERR_CORRUPT,
-                         "%s: decoded %dx%d (%d bits), but the header declares %dx%d", what, w, h,
-                         bits, out->width, out->height);
     size_t n = (size_t)out->width * (size_t)out->bands;
-    for (int y = 0; y < h; y++) {
+    for (int y = 0; y < out->height; y++) {
         const uint8_t *src = plane + (size_t)y * (size_t)stride;
         uint8_t *dst = out->data + (size_t)y * out->stride;
         if (bits == 8) {
@@ -217,12 +220,34 @@ static tsr_status copy_pixels(tsr_ctx *ctx, const char *what, const struct heif_
         for (size_t i = 0; i < n; i++)
             dst[i] = (uint8_t)((src[2 * i] | src[2 * i + 1] << 8) >> (bits - 8));
     }
+}
+
+/* Checks what libheif decoded: the header's size (displayed), or with
+ * `coded` the ispe size either way round, which becomes info's size. */
+static tsr_status check_decoded(tsr_ctx *ctx, const char *what, const heif_file *f, bool coded,
+                                const struct heif_image *img, tsr_image_info *info) {
+    int w = heif_image_get_width(img, heif_channel_interleaved);
+    int h = heif_image_get_height(img, heif_channel_interleaved);
+    int bits = heif_image_get_bits_per_pixel_range(img, heif_channel_interleaved);
+    int stride = 0;
+    bool fits = coded ? (w == f->coded_width && h == f->coded_height) ||
+                            (w == f->coded_height && h == f->coded_width)
+                      : w == info->width && h == info->height;
+    if (!heif_image_get_plane_readonly(img, heif_channel_interleaved, &stride) || !fits ||
+        bits < 8 || bits > 16 || (bits > 8) != (f->bits > 8))
+        return tsr_error(ctx, TSR_ERR_CORRUPT,
+                         "%s: decoded %dx%d (%d bits), but the header declares %dx%d (%d bits)",
+                         what, w, h, bits, coded ? f->coded_width : info->width,
+                         coded ? f->coded_height : info->height, f->bits);
+    info->width = w;
+    info->height = h;
     return TSR_OK;
 }
 
-/* Decodes the primary image of `f` into a new image of info's size. */
+/* Decodes the primary image of `f` into a new image; `coded`: without
+ * clap, irot and imir (libheif's ignore_transformations). */
 static tsr_status decode_primary(tsr_ctx *ctx, const char *what, heif_file *f, bool coded,
-                                 const tsr_image_info *info, tsr_image **out) {
+                                 tsr_image_info *info, tsr_image **out) {
     struct heif_decoding_options *o = heif_decoding_options_alloc();
     struct heif_image *img = NULL;
     if (!o)
@@ -237,11 +262,11 @@ static tsr_status decode_primary(tsr_ctx *ctx, const char *what, heif_file *f, b
     heif_decoding_options_free(o);
     if (err.code)
         return tsr_heif_fail(ctx, what, err, "decoding the image");
-    tsr_status st = tsr_image_new(ctx, info->width, info->height, info->bands, out);
-    if (!st && (st = copy_pixels(ctx, what, img, *out))) {
-        tsr_image_free(*out);
-        *out = NULL;
-    }
+    tsr_status st = check_decoded(ctx, what, f, coded, img, info);
+    if (!st)
+        st = tsr_image_new(ctx, info->width, info->height, info->bands, out);
+    if (!st)
+        copy_pixels(img, heif_image_get_bits_per_pixel_range(img, heif_channel_interleaved), *out);
     heif_image_release(img);
     return st;
 }
@@ -249,7 +274,7 @@ static tsr_status decode_primary(tsr_ctx *ctx, const char *what, heif_file *f, b
 static tsr_status decode_of(tsr_ctx *ctx, tsr_format format, const uint8_t *bytes, size_t len,
                             const tsr_decode_options *opts, tsr_image **out, tsr_image_info *info) {
     heif_file f;
-    tsr_status st = file_open(ctx, format, bytes, len, opts->no_autorotate, &f, info);
+    tsr_status st = file_open(ctx, format, bytes, len, &f, info);
     if (!st)
         st = decode_primary(ctx, tsr_format_name(format), &f, opts->no_autorotate, info, out);
     file_close(&f);

@@ -1,7 +1,7 @@
 /* AVIF (AV1, libheif's aom encoder) and HEIC (HEVC, libheif's x265
  * encoder) output: 8-bit RGB or RGBA (gray expanded, alpha as libheif's
  * alpha plane), sRGB with BT.601 full-range YCbCr 4:2:0 (lossless: 4:4:4
- * with the identity matrix, so RGB comes back exactly). Quality 1..100
+ * with the identity matrix and lossless alpha: RGBA comes back exactly). Quality 1..100
  * (libheif's scale, default 60) and speed 1..9 (aom's cpu-used; x265's
  * presets veryslow..ultrafast; default 6 = aom's default, x265 "faster"). */
 #include <string.h>
@@ -104,7 +104,11 @@ static tsr_status open_encoder(tsr_ctx *ctx, const char *what, bool av1, struct 
     return st;
 }
 
-/* Encodes `pic` into the context with sRGB colour and the matrix that fits. */
+/* Encodes `pic` into the context as sRGB with the matrix that fits. libheif
+ * 1.15 converts RGB to YCbCr with the picture's own nclx profile (later
+ * versions with output_nclx_profile: both are set), and by default leaves
+ * the colr box out of HEIC files for old Apple decoders, which assume
+ * BT.601: fine for lossy, but lossless needs the identity matrix written. */
 static tsr_status encode_picture(tsr_ctx *ctx, const char *what, struct heif_context *hc,
                                  struct heif_encoder *enc, struct heif_image *pic, bool lossless) {
     struct heif_encoding_options *o = heif_encoding_options_alloc();
@@ -119,9 +123,12 @@ static tsr_status encode_picture(tsr_ctx *ctx, const char *what, struct heif_con
     nclx->matrix_coefficients =
         lossless ? heif_matrix_coefficients_RGB_GBR : heif_matrix_coefficients_ITU_R_BT_601_6;
     nclx->full_range_flag = 1;
+    struct heif_error err = heif_image_set_nclx_color_profile(pic, nclx);
     o->save_alpha_channel = 1;
     o->output_nclx_profile = nclx;
-    struct heif_error err = heif_context_encode_image(hc, pic, enc, o, NULL);
+    o->macOS_compatibility_workaround_no_nclx_profile = lossless ? 0 : 1;
+    if (!err.code)
+        err = heif_context_encode_image(hc, pic, enc, o, NULL);
     if (err.code)
         st = tsr_heif_fail(ctx, what, err, "encoding");
 out:
