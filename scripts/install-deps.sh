@@ -20,8 +20,9 @@ build_pkgs="gcc g++ meson ninja-build pkg-config clang-format
 # pocl-opencl-icd: the OpenCL backend's tests run on PoCL's CPU device (clinfo lists it);
 # prometheus (promtool): checks and unit-tests the alert rules of deploy/monitoring/;
 # libheif-examples (heif-enc, heif-convert): makes the HEIC/AVIF test files and is the
-# reference decoder of the HEIF oracle tests; libavif-bin (avifdec): a second, independent
-# AVIF decoder (libavif + dav1d) that reads the AVIFs tessera writes
+# reference decoder of the HEIF oracle tests; libavif-bin (avifenc, avifdec): AVIFs with
+# irot/imir, EXIF, 10 bits, monochrome, and a second, independent AVIF decoder (libavif +
+# dav1d) that reads the AVIFs tessera writes
 test_pkgs="imagemagick redis-server redis-tools iproute2 curl openssl python3 python3-opencv
   python3-numpy python3-yaml time git chromium nodejs npm libnss3-tools
   pocl-opencl-icd clinfo prometheus libheif-examples libavif-bin"

@@ -74,6 +74,8 @@ TOOLS = {t.name: t for t in (
          r"^ ?heif-convert\s+libheif version: 1\.", "libheif's heif-convert"),
     Tool("avifdec", "libavif-bin", ("/usr/bin/avifdec",), ("--version",),
          r"^Version: \d+\.\d+\.\d+ \(.*\[dec\]", "libavif's avifdec"),
+    Tool("avifenc", "libavif-bin", ("/usr/bin/avifenc",), ("--version",),
+         r"^Version: \d+\.\d+\.\d+ \(.*\[enc", "libavif's avifenc"),
 )}
 
 
