@@ -120,10 +120,12 @@ json_t *job_json(tsr_server *srv, const tsr_store_job *job) {
     }
     json_object_set_new(o, "pipeline", pipe);
     json_object_set_new(o, "versions", versions_json(job, pipe));
-    json_object_set_new(o, "output",
-                        json_pack("{s:s, s:i, s:o}", "format", job->output_format, "quality",
-                                  job->quality, "tile",
-                                  job->tile ? json_integer(job->tile) : json_null()));
+    json_t *output =
+        json_pack("{s:s, s:i, s:o}", "format", job->output_format, "quality", job->quality, "tile",
+                  job->tile ? json_integer(job->tile) : json_null());
+    if (output && job->speed) /* only when the job set one (AVIF, HEIC) */
+        json_object_set_new(output, "speed", json_integer(job->speed));
+    json_object_set_new(o, "output", output);
     json_object_set_new(
         o, "saved_pipeline",
         job->saved_pipeline[0]

@@ -131,19 +131,35 @@ enum MHD_Result h_pipeline_validate(request *r) {
     return reply_json(r, 200, out);
 }
 
+/* Reads "speed" (AVIF encoder speed 1..9) into s->speed; replies itself on
+ * a bad value. */
+static int parse_speed(request *r, json_t *sp, tsr_job_settings *s, enum MHD_Result *res) {
+    if (sp && (json_integer_value(sp) < 1 || json_integer_value(sp) > 9)) {
+        *res = reply_error(r, 400, "bad_request", "output speed must be between 1 and 9");
+        return 0;
+    }
+    if (sp)
+        s->speed = (int)json_integer_value(sp);
+    return 1;
+}
+
 int parse_output(request *r, json_t *v, tsr_job_settings *s, enum MHD_Result *res) {
-    static const char *const allowed[] = {"png", "jpeg", "webp", "tiff", "bmp", "pnm"};
+    /* HEIC is left out: Debian 12's x265 keeps about 1.2 KB per encode
+     * (docs/internals/heif.md), which a long-running server would pile up. */
+    static const char *const allowed[] = {"png", "jpeg", "webp", "tiff", "bmp", "pnm", "avif"};
     const char *name = tsr_format_name(s->format);
     json_t *f = v ? json_object_get(v, "format") : NULL,
            *q = v ? json_object_get(v, "quality") : NULL,
-           *t = v ? json_object_get(v, "tile") : NULL;
+           *t = v ? json_object_get(v, "tile") : NULL, *sp = v ? json_object_get(v, "speed") : NULL;
     if ((v && !json_is_object(v)) || (f && !json_is_string(f)) || (q && !json_is_integer(q)) ||
-        (t && !json_is_integer(t))) {
+        (t && !json_is_integer(t)) || (sp && !json_is_integer(sp))) {
         *res = reply_error(r, 400, "bad_request",
-                           "output must be {\"format\": name, \"quality\": integer, \"tile\": "
-                           "integer}");
+                           "output must be {\"format\": name, \"quality\": integer, \"speed\": "
+                           "integer, \"tile\": integer}");
         return 0;
     }
+    if (!parse_speed(r, sp, s, res))
+        return 0;
     if (t && (json_integer_value(t) < TSR_TILE_MIN || json_integer_value(t) > TSR_TILE_MAX)) {
         *res = reply_error(r, 400, "bad_request", "output tile must be between %d and %d",
                            TSR_TILE_MIN, TSR_TILE_MAX);
@@ -159,7 +175,7 @@ int parse_output(request *r, json_t *v, tsr_job_settings *s, enum MHD_Result *re
     s->format = tsr_format_from_name(name);
     if (!known || !tsr_format_can_encode(s->format)) {
         *res = reply_error(r, 400, "bad_request",
-                           "output format must be one of png, jpeg, webp, tiff, bmp, pnm "
+                           "output format must be one of png, jpeg, webp, tiff, bmp, pnm, avif "
                            "(got %.40s)",
                            name);
         return 0;

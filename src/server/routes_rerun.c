@@ -95,6 +95,7 @@ enum MHD_Result h_job_rerun(request *r) {
         goto out;
     tsr_job_settings settings = {.format = tsr_format_from_name(job->output_format),
                                  .quality = job->quality,
+                                 .speed = job->speed,
                                  .tile = job->tile,
                                  .saved_pipeline =
                                      job->saved_pipeline[0] ? job->saved_pipeline : NULL,

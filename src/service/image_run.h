@@ -18,7 +18,8 @@ typedef struct tsr_image_run {
     const char *input;             /* the input's blob id */
     const tsr_pipeline *pipe;      /* the pipeline */
     tsr_format format;             /* output format */
-    int quality;                   /* encoder quality (JPEG, WebP) */
+    int quality;                   /* encoder quality (JPEG, WebP, AVIF, HEIC) */
+    int speed;                     /* encoder speed (AVIF, HEIC); 0 = default */
     int tile;                      /* tile side of the plan */
     tsr_executor *exec;            /* runs the tiles */
     const struct tsr_accel *accel; /* may be NULL: the device tiles run on (OpenCL) */

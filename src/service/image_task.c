@@ -41,6 +41,8 @@ tsr_status tsr_image_task_encode(tsr_ctx *ctx, const tsr_image_task_spec *s, tsr
         s->result, "p", s->pipeline_json, "f", s->format, "q", s->quality, "t", s->tile, "l",
         (json_int_t)l->max_file_bytes, (json_int_t)l->max_width, (json_int_t)l->max_height,
         (json_int_t)l->max_pixels, (json_int_t)l->max_frames, (json_int_t)l->max_alloc);
+    if (j && s->speed) /* only when set: a worker of an older tessera ignores it */
+        json_object_set_new(j, "s", json_integer(s->speed));
     return dump(ctx, j, out);
 }
 
@@ -84,9 +86,13 @@ static tsr_status decode_task(tsr_ctx *ctx, const uint8_t *bytes, size_t len, ta
     s->limits = &t->limits;
     if (!tsr_store_id_valid(s->input) || !tsr_store_id_valid(s->result))
         return tsr_error(ctx, TSR_ERR_CORRUPT, "image task: a blob id is malformed");
+    json_t *speed = json_object_get(t->json, "s");
+    s->speed = json_is_integer(speed) ? (int)json_integer_value(speed) : speed ? -1 : 0;
     if (tsr_format_from_name(s->format) == TSR_FORMAT_UNKNOWN || s->quality < 1 ||
-        s->quality > 100 || s->tile < TSR_TILE_MIN || s->tile > TSR_TILE_MAX)
-        return tsr_error(ctx, TSR_ERR_CORRUPT, "image task: bad format, quality or tile size");
+        s->quality > 100 || s->tile < TSR_TILE_MIN || s->tile > TSR_TILE_MAX || s->speed < 0 ||
+        s->speed > 9)
+        return tsr_error(ctx, TSR_ERR_CORRUPT,
+                         "image task: bad format, quality, speed or tile size");
     return TSR_OK;
 }
 
@@ -147,6 +153,7 @@ tsr_status tsr_image_runner_run(void *user, tsr_ctx *ctx, const uint8_t *bytes, 
                              .pipe = pipe,
                              .format = tsr_format_from_name(t.spec.format),
                              .quality = t.spec.quality,
+                             .speed = t.spec.speed,
                              .tile = t.spec.tile,
                              .exec = runner->exec,
                              .accel = runner->accel,

@@ -509,6 +509,7 @@ tsr_status tsr_jobs_submit_with(tsr_jobs *jobs, tsr_ctx *ctx, const tsr_store_us
                                .op_versions = versions,
                                .output_format = tsr_format_name(format),
                                .quality = settings->quality,
+                               .speed = settings->speed,
                                .image_ids = image_ids,
                                .image_count = image_count,
                                .tessera_version = TESSERA_VERSION,

@@ -106,6 +106,7 @@ tsr_status tsr_jobs_submit(tsr_jobs *jobs, tsr_ctx *ctx, const tsr_store_user *c
 typedef struct tsr_job_settings {
     tsr_format format;          /* output format */
     int quality;                /* 1..100; 0 = the format's default */
+    int speed;                  /* AVIF/HEIC encoder speed 1..9; 0 = the format's default */
     int tile;                   /* tile side; 0 = the server's (recorded as the side used) */
     const char *saved_pipeline; /* name of the saved pipeline it came from; NULL = none */
     int saved_version;          /* that saved pipeline's version */

@@ -40,6 +40,7 @@ static tsr_status item_process(tsr_jobs *jobs, job_entry *e, const tsr_store_job
                          .pipe = pipe,
                          .format = fmt,
                          .quality = job->quality,
+                         .speed = job->speed,
                          .tile = tsr_jobs_tile_of(jobs, job),
                          .exec = jobs->cfg.executor ? jobs->cfg.executor : jobs->exec,
                          .accel = jobs->cfg.executor ? NULL : jobs->cfg.accel,

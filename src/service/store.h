@@ -149,6 +149,7 @@ typedef struct tsr_store_job {
     char *op_versions;                            /* owned; JSON object op name -> version */
     char output_format[TSR_STORE_FORMAT_MAX + 1]; /* "png", ... */
     int quality;                                  /* 0 = the format's default */
+    int speed;                                    /* AVIF/HEIC encoder speed; 0 = default */
     tsr_job_state state;                          /* see tsr_job_state */
     int64_t tiles_done;                           /* progress, over all items */
     int64_t tiles_total;                          /* 0 while unknown */
@@ -198,6 +199,7 @@ typedef struct tsr_store_job_spec {
     const char *op_versions;      /* JSON; NULL = "{}" */
     const char *output_format;    /* "png", ...; required */
     int quality;                  /* 0..100 */
+    int speed;                    /* 0..9 (AVIF/HEIC encoder speed; 0 = default) */
     int64_t tiles_total;          /* 0 if not known yet */
     const char *const *image_ids; /* image_count ids, in processing order */
     size_t image_count;           /* 1..TSR_STORE_JOB_ITEMS_MAX */

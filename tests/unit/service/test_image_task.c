@@ -1,8 +1,8 @@
 /* Image tasks, the service's side (src/service/image_task.c, image_run.c):
  * the result id rule, a task run by the worker's runner on a blobs-only
  * store (result written whole under the coordinator's id, a retry leaving
- * one identical blob, progress reported), and malformed tasks and
- * completions refused. */
+ * one identical blob, progress reported), an AVIF task's speed, and
+ * malformed tasks and completions refused. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +152,48 @@ static void test_runner_on_a_blobs_only_store(void) {
     tsr_store_close(s);
 }
 
+/* An AVIF task carries its encoder speed ("s", sent only when set): the
+ * result is AVIF; a speed outside 0..9 is a malformed task. */
+static void test_avif_speed_travels(void) {
+    char work[256], url[256], result[TSR_STORE_ID_LEN + 1];
+    snprintf(work, sizeof work, "%s/work", dir);
+    snprintf(url, sizeof url, "file:%s/data/blobs", dir);
+    tsr_store_options opts = {.store_url = url};
+    tsr_store *s = NULL;
+    tsr_ctx_reset(ctx);
+    CHECK_EQ_INT(tsr_store_open_blobs(ctx, work, &opts, &s), TSR_OK);
+    tsr_executor *pool = NULL;
+    CHECK_EQ_INT(tsr_executor_local_new(ctx, 2, &pool), TSR_OK);
+    tsr_image_runner runner = {.store = s, .exec = pool};
+    tsr_image_result_id("00112233445566778899aabbccddeeff", 9, result);
+    tsr_image_task_spec spec = {.input = input,
+                                .result = result,
+                                .pipeline_json = "[{\"op\":\"invert\"}]",
+                                .format = "avif",
+                                .quality = 50,
+                                .speed = 9,
+                                .tile = 64};
+    tsr_buffer task = {0}, done = {0};
+    CHECK_EQ_INT(tsr_image_task_encode(ctx, &spec, &task), TSR_OK);
+    CHECK(memmem(task.data, task.len, "\"s\":9", 5) != NULL);
+    CHECK_EQ_INT(tsr_image_runner_run(&runner, ctx, task.data, task.len, on_progress, NULL, &done),
+                 TSR_OK);
+    tsr_buffer b = read_blob(result);
+    CHECK(b.len > 12 && memcmp(b.data + 4, "ftypavif", 8) == 0);
+    tsr_buffer_free(&b);
+    spec.speed = 12;
+    task.len = 0;
+    CHECK_EQ_INT(tsr_image_task_encode(ctx, &spec, &task), TSR_OK);
+    CHECK_EQ_INT(tsr_image_runner_run(&runner, ctx, task.data, task.len, on_progress, NULL, &done),
+                 TSR_ERR_CORRUPT);
+    CHECK_STR_CONTAINS(tsr_ctx_message(ctx), "speed");
+    tsr_ctx_reset(ctx);
+    tsr_buffer_free(&task);
+    tsr_buffer_free(&done);
+    tsr_executor_free(pool);
+    tsr_store_close(s);
+}
+
 static void test_completion_refused_when_malformed(void) {
     tsr_image_completion c;
     const char *bad[] = {"", "{}",
@@ -176,6 +218,7 @@ int main(void) {
     put_input();
     RUN(test_result_id);
     RUN(test_runner_on_a_blobs_only_store);
+    RUN(test_avif_speed_travels);
     RUN(test_completion_refused_when_malformed);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
