@@ -18,7 +18,7 @@ static void usage(FILE *f) {
             "                [--max-upload-bytes N] [--pixel-budget N] [--max-active-jobs N]\n"
             "  tessera worker --redis URL [--threads N] [--cluster NAME] [--backend cpu]\n"
             "  tessera submit [--server URL] [--token T] -p PIPELINE FILE... -o DIR\n"
-            "                 [--format F] [--quality Q] [--no-wait]\n"
+            "                 [--format F] [--quality Q] [--speed S] [--no-wait]\n"
             "  tessera status [--server URL] [--token T] [--json] [JOB_ID]\n"
             "  tessera usage [--server URL] [--token T] [--json] [--from DATE] [--to DATE]\n"
             "                [--account NAME|all]\n"
