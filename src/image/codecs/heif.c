@@ -81,8 +81,8 @@ tsr_status tsr_heif_fail(tsr_ctx *ctx, const char *what, struct heif_error err, 
     case heif_error_Unsupported_feature:
         st = TSR_ERR_FORMAT;
         break;
-    default:
-        st = TSR_ERR_INTERNAL;
+    default: /* an encoder refusing the size is the caller's (USAGE), like GIF's 65535 */
+        st = err.subcode == heif_suberror_Invalid_image_size ? TSR_ERR_USAGE : TSR_ERR_INTERNAL;
         break;
     }
     char msg[320];

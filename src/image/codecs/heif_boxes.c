@@ -222,6 +222,9 @@ static tsr_status read_iloc(tsr_ctx *ctx, const char *what, const uint8_t *bytes
     if (version <= 1)
         sizes[3] = 0;
     uint64_t count = take(&c, version < 2 ? 2 : 4);
+    if (count > TSR_HEIF_MAX_ILOC_ITEMS)
+        return tsr_error(ctx, TSR_ERR_LIMIT, "%s: the iloc box lists %llu items, more than %d",
+                         what, (unsigned long long)count, TSR_HEIF_MAX_ILOC_ITEMS);
     tsr_status st = c.bad ? corrupt(ctx, what, "iloc") : TSR_OK;
     for (uint64_t i = 0; i < count && !st; i++)
         st = read_item(ctx, what, bytes, len, s, &c, version, sizes);

@@ -143,6 +143,10 @@ tsr_status tsr_heif_encode(tsr_ctx *ctx, tsr_format format, const tsr_image *ima
     bool av1 = format == TSR_FORMAT_AVIF;
     struct heif_encoder *enc = NULL;
     struct heif_image *pic = NULL;
+    if (image->width > TSR_HEIF_MAX_SIDE || image->height > TSR_HEIF_MAX_SIDE)
+        return tsr_error(ctx, TSR_ERR_USAGE,
+                         "%s: %dx%d is larger than the %dx%d libheif reads back", what,
+                         image->width, image->height, TSR_HEIF_MAX_SIDE, TSR_HEIF_MAX_SIDE);
     tsr_heif_init();
     struct heif_context *hc = heif_context_alloc();
     if (!hc)

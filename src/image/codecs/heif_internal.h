@@ -12,6 +12,9 @@
 #define TSR_HEIF_MAX_SIDE 32768
 /* Most derived images (grid, iovl) a file may hold; each is checked. */
 #define TSR_HEIF_MAX_DERIVED 256
+/* Most iloc entries: libheif 1.15's MAX_ILOC_ITEMS, which it refuses past;
+ * refused here first, so that the walk stays linear in a sane count. */
+#define TSR_HEIF_MAX_ILOC_ITEMS 20000
 
 /* The format the ftyp box at the start of `bytes` names: AVIF for the avif
  * and avis brands, HEIF for the HEVC brands and mif1/msf1, else UNKNOWN. */

@@ -172,6 +172,12 @@ static void test_options(void) {
             CHECK_STR_CONTAINS(tsr_ctx_message(ctx), i < 2 ? "speed" : "quality");
             CHECK_EQ_INT(out.len, 0);
         }
+        tsr_image *wide = NULL; /* wider than libheif reads back: refused, not written */
+        CHECK_EQ_INT(tsr_image_new(ctx, 32769, 1, 3, &wide), TSR_OK);
+        tsr_ctx_reset(ctx);
+        CHECK_EQ_INT(tsr_image_encode(ctx, wide, formats[f], NULL, &out), TSR_ERR_USAGE);
+        CHECK_STR_CONTAINS(tsr_ctx_message(ctx), "32769x1 is larger than the 32768x32768");
+        tsr_image_free(wide);
         tsr_encode_options low = {.quality = 20, .speed = 9}, high = {.quality = 90, .speed = 9};
         tsr_encode_options slow = {.quality = 20, .speed = 4};
         CHECK_EQ_INT(encode(photo, formats[f], &low, &a), TSR_OK);
@@ -423,6 +429,9 @@ static void test_derived_items(void) {
     tsr_buffer_append(&inner, iloc, sizeof iloc);
     synthetic(&file, inner.data, inner.len);
     refused(ctx, &file, TSR_ERR_CORRUPT, "grid item data");
+    file.data[16 + 12 + 35 + 14] = 0x4f; /* iloc item count 1 -> 0x4f01 = 20225 */
+    refused(ctx, &file, TSR_ERR_LIMIT, "20225 items, more than 20000");
+    file.data[16 + 12 + 35 + 14] = 0;
     file.data[19] = 0xff; /* the meta box now runs past the end of the file */
     refused(ctx, &file, TSR_ERR_CORRUPT, "bad top-level box");
     tsr_buffer_free(&file);
