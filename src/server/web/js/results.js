@@ -10,8 +10,10 @@ import { plainError, report } from './messages.js';
 import { state } from './state.js';
 import { imageName } from './uploads.js';
 
-const PREVIEWABLE = ['png', 'jpeg', 'webp', 'bmp', 'gif'];
-const EXTENSIONS = { png: 'png', jpeg: 'jpg', webp: 'webp', tiff: 'tif', bmp: 'bmp', pnm: 'ppm' };
+const PREVIEWABLE = ['png', 'jpeg', 'webp', 'bmp', 'gif', 'avif'];
+const EXTENSIONS = {
+    png: 'png', jpeg: 'jpg', webp: 'webp', tiff: 'tif', bmp: 'bmp', pnm: 'ppm', avif: 'avif', heif: 'heic',
+};
 
 let blobUrls = []; /* preview object URLs to revoke */
 
