@@ -2,7 +2,7 @@
 content and stored with their upright size; a job writes AVIF with the
 output quality and speed it names (validated like quality); HEIC is not an
 API output format (docs/internals/heif.md says why); hostile HEIF uploads
-answer 413/422 like other formats. Test files come from heif-enc
+answer 413/422 like other formats, polyglots included. Test files come from heif-enc
 (libheif-examples, found through tests/tools.py)."""
 import os
 import shutil
@@ -139,6 +139,22 @@ class HeifService(unittest.TestCase):
                 status, doc, _ = self.job(img["id"], output)
                 self.assertEqual(status, 400, doc)
                 self.assertIn(text, doc["error"]["message"])
+
+    def test_polyglot_refused(self):
+        """Only zero bytes may follow the last top-level box (a ZIP or a
+        script after a HEIC or an AVIF is a polyglot: 422)."""
+        zip_tail = b"PK\x03\x04" + bytes(26) + b"a.txt" + b"hello"
+        for path in (self.heic, self.avif):
+            data = self.load(path)
+            with self.subTest(path=os.path.basename(path)):
+                status, doc, _ = self.srv.upload_bytes(data + zip_tail, "poly.heic", self.user)
+                self.assertEqual(status, 422, doc)
+                self.assertIn("polyglot", doc["error"]["message"])
+                status, doc, _ = self.srv.upload_bytes(data + b"<script>x</script>", "s.heic",
+                                                       self.user)
+                self.assertEqual(status, 422, doc)
+                status, doc, _ = self.srv.upload_bytes(data + bytes(64), "padded.heic", self.user)
+                self.assertIn(status, (200, 201), doc)
 
     def test_hostile_uploads(self):
         data = self.load(self.heic)
