@@ -70,12 +70,13 @@ bool tsr_format_can_encode(tsr_format format);
 
 /* Output names beyond the formats: "dzi" (Deep Zoom, JPEG tiles) and
  * "dzi-png" (PNG tiles), also the ".dzi" extension, set *format to the tile
- * format and *layout to TSR_LAYOUT_DZI and return true; any other name sets
- * tsr_format_from_name(name) and TSR_LAYOUT_SINGLE and returns whether that
- * format is known. */
+ * format and *layout to TSR_LAYOUT_DZI and return true; "tiff-pyramid" (the
+ * name the service records) sets TIFF and TSR_LAYOUT_PYRAMID; any other name
+ * sets tsr_format_from_name(name) and TSR_LAYOUT_SINGLE and returns whether
+ * that format is known. */
 bool tsr_output_from_name(const char *name, tsr_format *format, tsr_layout *layout);
-/* The name tsr_output_from_name reads back: "dzi", "dzi-png", or the format's
- * name ("tiff"; a pyramid is the TIFF format with TSR_LAYOUT_PYRAMID). */
+/* The name tsr_output_from_name reads back: "dzi", "dzi-png", "tiff-pyramid"
+ * or the format's name. */
 const char *tsr_output_name(tsr_format format, tsr_layout layout);
 
 /* Reads the header: format, dimensions, bands, frames. Checks limits. */

@@ -18,6 +18,10 @@ bool tsr_output_from_name(const char *name, tsr_format *format, tsr_layout *layo
         *format = TSR_FORMAT_PNG, *layout = TSR_LAYOUT_DZI;
         return true;
     }
+    if (!strcasecmp(name, "tiff-pyramid")) {
+        *format = TSR_FORMAT_TIFF, *layout = TSR_LAYOUT_PYRAMID;
+        return true;
+    }
     *format = tsr_format_from_name(name);
     return *format != TSR_FORMAT_UNKNOWN;
 }
@@ -25,5 +29,7 @@ bool tsr_output_from_name(const char *name, tsr_format *format, tsr_layout *layo
 const char *tsr_output_name(tsr_format format, tsr_layout layout) {
     if (layout == TSR_LAYOUT_DZI)
         return format == TSR_FORMAT_PNG ? "dzi-png" : "dzi";
+    if (layout == TSR_LAYOUT_PYRAMID)
+        return "tiff-pyramid";
     return tsr_format_name(format);
 }
