@@ -65,6 +65,10 @@ TOOLS = {t.name: t for t in (
          "Chromium"),
     Tool("certutil", "libnss3-tools", ("/usr/bin/certutil",), (),
          r"^certutil - Utility to manipulate NSS", "NSS's certutil"),
+    Tool("tiffinfo", "libtiff-tools", ("/usr/bin/tiffinfo",), ("-h",), r"^LIBTIFF, Version \d",
+         "libtiff's tiffinfo"),
+    Tool("tiffdump", "libtiff-tools", ("/usr/bin/tiffdump",), ("-h",), r"^usage: \S*tiffdump ",
+         "libtiff's tiffdump"),
     Tool("promtool", "prometheus", ("/usr/bin/promtool",), ("--version",),
          r"^promtool, version \d", "Prometheus's promtool"),
 )}

@@ -18,6 +18,7 @@ typedef struct process_args {
     int quality;          /* --quality, 0 = default */
     int threads;          /* --threads, 0 = all cores */
     int tile;             /* --tile, 0 = default */
+    bool pyramid;         /* --pyramid: tiled TIFF with reduced-resolution pages */
     cli_backend backend;  /* --backend, --device */
     char **inputs;        /* input paths (borrowed from argv) */
     int n_inputs;         /* count */
@@ -54,6 +55,8 @@ static int parse_args(int argc, char **argv, process_args *a) {
             a->format = val;
         else if (!strcmp(arg, "--report"))
             a->report = val;
+        else if (!strcmp(arg, "--pyramid"))
+            a->pyramid = true, takes = 0;
         else if (!strcmp(arg, "--quality") || !strcmp(arg, "-q"))
             takes = val ? (parse_int(arg, val, 1, 100, &a->quality) ? -1 : 1) : 1;
         else if (!strcmp(arg, "--threads") || !strcmp(arg, "-j"))
@@ -80,7 +83,7 @@ static int parse_args(int argc, char **argv, process_args *a) {
     if (!a->pipeline || !a->out || a->n_inputs == 0) {
         fprintf(stderr, "usage: tessera process -p PIPELINE IN... -o OUT_OR_DIR [--format F] "
                         "[--quality Q] [--threads N] [--tile N] [--report FILE.json]\n"
-                        "       [--backend cpu|opencl|auto] [--device N]\n");
+                        "       [--backend cpu|opencl|auto] [--device N] [--pyramid]\n");
         return -1;
     }
     return 0;
@@ -97,8 +100,9 @@ static const char *extension_of(const char *path) {
     return dot && (!slash || dot > slash) ? dot + 1 : NULL;
 }
 
-/* Output path for `in` inside dir: its base name with the format's extension. */
-static char *output_in_dir(const char *dir, const char *in, tsr_format fmt) {
+/* Output path for `in` inside dir: its base name with the format's extension
+ * (".dzi" for Deep Zoom). */
+static char *output_in_dir(const char *dir, const char *in, tsr_format fmt, tsr_layout layout) {
     const char *base = strrchr(in, '/');
     base = base ? base + 1 : in;
     const char *dot = strrchr(base, '.');
@@ -106,22 +110,25 @@ static char *output_in_dir(const char *dir, const char *in, tsr_format fmt) {
     size_t n = strlen(dir) + stem + 16;
     char *path = malloc(n);
     if (path)
-        snprintf(path, n, "%s/%.*s.%s", dir, (int)stem, base, tsr_format_extension(fmt));
+        snprintf(path, n, "%s/%.*s.%s", dir, (int)stem, base,
+                 layout == TSR_LAYOUT_DZI ? "dzi" : tsr_format_extension(fmt));
     return path;
 }
 
-/* Decides the output format: --format, else the -o extension, else the
- * input's format when it can be written, else PNG. */
-static tsr_format choose_format(const process_args *a, int out_is_dir, tsr_format in_fmt) {
+/* Decides the output format and layout: --format, else the -o extension,
+ * else the input's format when it can be written, else PNG; --pyramid
+ * makes the layout a pyramid. */
+static tsr_format choose_format(const process_args *a, int out_is_dir, tsr_format in_fmt,
+                                tsr_layout *layout) {
+    tsr_format f = TSR_FORMAT_UNKNOWN;
+    const char *ext = out_is_dir ? NULL : extension_of(a->out);
     if (a->format)
-        return tsr_format_from_name(a->format);
-    if (!out_is_dir) {
-        const char *ext = extension_of(a->out);
-        tsr_format f = ext ? tsr_format_from_name(ext) : TSR_FORMAT_UNKNOWN;
-        if (f != TSR_FORMAT_UNKNOWN)
-            return f;
-    }
-    return tsr_format_can_encode(in_fmt) ? in_fmt : TSR_FORMAT_PNG;
+        tsr_output_from_name(a->format, &f, layout);
+    else if (!(ext && tsr_output_from_name(ext, &f, layout)))
+        f = tsr_format_can_encode(in_fmt) ? in_fmt : TSR_FORMAT_PNG;
+    if (a->pyramid)
+        *layout = TSR_LAYOUT_PYRAMID;
+    return f;
 }
 
 /* Opens a row reader for `path`, shrinking JPEGs on load when the pipeline
@@ -159,13 +166,15 @@ static tsr_status process_one(tsr_ctx *ctx, const process_args *a, const tsr_pip
     if ((st = open_input(ctx, pipe, in_path, &reader, &info)))
         goto out;
     tsr_row_reader_shape(reader, &w, &h, &bands);
-    tsr_format fmt = choose_format(a, out_is_dir, info.format);
+    tsr_layout layout = TSR_LAYOUT_SINGLE;
+    tsr_format fmt = choose_format(a, out_is_dir, info.format, &layout);
     if (fmt == TSR_FORMAT_UNKNOWN || !tsr_format_can_encode(fmt)) {
         st = tsr_error(ctx, TSR_ERR_USAGE, "cannot write format '%s'",
                        a->format ? a->format : tsr_format_name(fmt));
         goto out;
     }
-    out_path = out_is_dir ? output_in_dir(out_path_given, in_path, fmt) : strdup(out_path_given);
+    out_path =
+        out_is_dir ? output_in_dir(out_path_given, in_path, fmt, layout) : strdup(out_path_given);
     if (!out_path) {
         st = tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
         goto out;
@@ -173,7 +182,7 @@ static tsr_status process_one(tsr_ctx *ctx, const process_args *a, const tsr_pip
     if ((st = tsr_plan_new(ctx, pipe, w, h, bands, a->tile, &plan)))
         goto out;
     tsr_plan_output(plan, &out_w, &out_h, &out_bands);
-    tsr_encode_options eopts = {.quality = a->quality, .compression = -1};
+    tsr_encode_options eopts = {.quality = a->quality, .compression = -1, .layout = layout};
     if ((st = tsr_row_writer_open(ctx, out_path, fmt, out_w, out_h, out_bands, &eopts, &writer)))
         goto out;
     cli_progress bar;
@@ -222,12 +231,19 @@ int cmd_process(int argc, char **argv) {
         code = EXIT_USAGE;
         goto out;
     }
-    if (a.format && (tsr_format_from_name(a.format) == TSR_FORMAT_UNKNOWN ||
-                     !tsr_format_can_encode(tsr_format_from_name(a.format)))) {
+    tsr_format named = TSR_FORMAT_UNKNOWN;
+    tsr_layout named_layout = TSR_LAYOUT_SINGLE;
+    if (a.format &&
+        (!tsr_output_from_name(a.format, &named, &named_layout) || !tsr_format_can_encode(named))) {
         fprintf(stderr,
                 "tessera process: cannot write format '%s' (jpeg, png, webp, tiff, bmp, "
-                "pnm)\n",
+                "pnm, dzi, dzi-png)\n",
                 a.format);
+        code = EXIT_USAGE;
+        goto out;
+    }
+    if (a.pyramid && (named_layout == TSR_LAYOUT_DZI || (a.format && named != TSR_FORMAT_TIFF))) {
+        fprintf(stderr, "tessera process: --pyramid writes TIFF (--format tiff)\n");
         code = EXIT_USAGE;
         goto out;
     }

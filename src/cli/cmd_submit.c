@@ -228,15 +228,18 @@ static json_t *pipeline_value(const char *text) {
 }
 
 static void usage(void) {
-    fprintf(stderr,
-            "usage: tessera submit [--server URL] [--token T] -p PIPELINE FILE... -o DIR\n"
-            "                      [--format F] [--quality Q] [--no-wait] [--reconnect-s S]\n");
+    fprintf(
+        stderr,
+        "usage: tessera submit [--server URL] [--token T] -p PIPELINE FILE... -o DIR\n"
+        "                      [--format F] [--quality Q] [--pyramid] [--no-wait] [--reconnect-s "
+        "S]\n");
 }
 
 /* Checks the arguments that need no server; returns an exit code. */
 static int check_args(const char *pipe, int n_files, const hc_options *o, int no_wait,
                       const char **format, long quality) {
-    static const char *const formats[] = {"png", "jpeg", "webp", "tiff", "bmp", "pnm"};
+    static const char *const formats[] = {"png", "jpeg", "webp", "tiff",
+                                          "bmp", "pnm",  "dzi",  "dzi-png"};
     if (!pipe || n_files == 0 || (!o->out && !no_wait)) {
         usage();
         return EXIT_USAGE;
@@ -252,7 +255,7 @@ static int check_args(const char *pipe, int n_files, const hc_options *o, int no
         if (!ok) {
             fprintf(stderr,
                     "tessera submit: --format must be one of png, jpeg, webp, tiff, bmp, "
-                    "pnm (got %s)\n",
+                    "pnm, dzi, dzi-png (got %s)\n",
                     *format);
             return EXIT_USAGE;
         }
@@ -340,8 +343,10 @@ static int validate(hc_client *c, json_t *pipeline, json_t *sizes, char **files,
 
 /* Creates the job; prints its id and the normalized pipeline. */
 static int create_job(hc_client *c, json_t *ids, json_t *pipeline, const char *format, long quality,
-                      json_t **job) {
+                      int pyramid, json_t **job) {
     json_t *output = json_object();
+    if (pyramid)
+        json_object_set_new(output, "pyramid", json_true());
     if (format)
         json_object_set_new(output, "format", json_string(format));
     if (quality)
@@ -376,6 +381,7 @@ typedef struct submit_args {
     const char *pipe;   /* -p PIPELINE */
     const char *format; /* --format; NULL = the server's default */
     long quality;       /* --quality; 0 = default, -1 = malformed */
+    int pyramid;        /* --pyramid: a pyramidal TIFF (with --format tiff) */
     int no_wait;        /* --no-wait: print the job id and exit */
     double reconnect_s; /* --reconnect-s: how long the server may stay unreachable */
     char **files;       /* the images (borrowed from argv) */
@@ -393,6 +399,8 @@ static int parse_submit_args(int argc, char **argv, submit_args *a) {
                 return EXIT_USAGE;
         } else if (!strcmp(arg, "--no-wait")) {
             a->no_wait = 1;
+        } else if (!strcmp(arg, "--pyramid")) {
+            a->pyramid = 1;
         } else if ((!strcmp(arg, "-p") || !strcmp(arg, "--pipeline")) && i + 1 < argc) {
             a->pipe = argv[++i];
         } else if (!strcmp(arg, "--reconnect-s") && i + 1 < argc) {
@@ -484,7 +492,7 @@ int cmd_submit(int argc, char **argv) {
         code = validate(&c, pipeline, sizes, a.files, files_of);
     if (!code && (code = upload_all(&c, a.files, a.n_files, ids, fresh)))
         forget(&c, fresh);
-    if (!code && (code = create_job(&c, ids, pipeline, a.format, a.quality, &job)))
+    if (!code && (code = create_job(&c, ids, pipeline, a.format, a.quality, a.pyramid, &job)))
         forget(&c, fresh);
     if (!code && a.no_wait)
         printf("%s\n", json_string_value(json_object_get(job, "id")));

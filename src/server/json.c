@@ -120,10 +120,16 @@ json_t *job_json(tsr_server *srv, const tsr_store_job *job) {
     }
     json_object_set_new(o, "pipeline", pipe);
     json_object_set_new(o, "versions", versions_json(job, pipe));
-    json_object_set_new(o, "output",
-                        json_pack("{s:s, s:i, s:o}", "format", job->output_format, "quality",
-                                  job->quality, "tile",
-                                  job->tile ? json_integer(job->tile) : json_null()));
+    tsr_format format;
+    tsr_layout layout;
+    tsr_output_from_name(job->output_format, &format, &layout);
+    bool pyramid = layout == TSR_LAYOUT_PYRAMID;
+    json_t *output = json_pack(
+        "{s:s, s:i, s:o}", "format", pyramid ? tsr_format_name(format) : job->output_format,
+        "quality", job->quality, "tile", job->tile ? json_integer(job->tile) : json_null());
+    if (pyramid) /* only then: the answers of other jobs keep their three keys */
+        json_object_set_new(output, "pyramid", json_true());
+    json_object_set_new(o, "output", output);
     json_object_set_new(
         o, "saved_pipeline",
         job->saved_pipeline[0]

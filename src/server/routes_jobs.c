@@ -132,16 +132,18 @@ enum MHD_Result h_pipeline_validate(request *r) {
 }
 
 int parse_output(request *r, json_t *v, tsr_job_settings *s, enum MHD_Result *res) {
-    static const char *const allowed[] = {"png", "jpeg", "webp", "tiff", "bmp", "pnm"};
-    const char *name = tsr_format_name(s->format);
+    static const char *const allowed[] = {"png", "jpeg", "webp", "tiff",
+                                          "bmp", "pnm",  "dzi",  "dzi-png"};
+    const char *name = tsr_output_name(s->format, s->layout);
     json_t *f = v ? json_object_get(v, "format") : NULL,
            *q = v ? json_object_get(v, "quality") : NULL,
-           *t = v ? json_object_get(v, "tile") : NULL;
+           *t = v ? json_object_get(v, "tile") : NULL,
+           *p = v ? json_object_get(v, "pyramid") : NULL;
     if ((v && !json_is_object(v)) || (f && !json_is_string(f)) || (q && !json_is_integer(q)) ||
-        (t && !json_is_integer(t))) {
+        (t && !json_is_integer(t)) || (p && !json_is_boolean(p))) {
         *res = reply_error(r, 400, "bad_request",
                            "output must be {\"format\": name, \"quality\": integer, \"tile\": "
-                           "integer}");
+                           "integer, \"pyramid\": boolean}");
         return 0;
     }
     if (t && (json_integer_value(t) < TSR_TILE_MIN || json_integer_value(t) > TSR_TILE_MAX)) {
@@ -156,14 +158,20 @@ int parse_output(request *r, json_t *v, tsr_job_settings *s, enum MHD_Result *re
     int known = 0;
     for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
         known |= !strcmp(name, allowed[i]);
-    s->format = tsr_format_from_name(name);
+    known &= tsr_output_from_name(name, &s->format, &s->layout);
     if (!known || !tsr_format_can_encode(s->format)) {
         *res = reply_error(r, 400, "bad_request",
-                           "output format must be one of png, jpeg, webp, tiff, bmp, pnm "
-                           "(got %.40s)",
+                           "output format must be one of png, jpeg, webp, tiff, bmp, pnm, dzi, "
+                           "dzi-png (got %.40s)",
                            name);
         return 0;
     }
+    if (p && json_is_true(p) && s->format != TSR_FORMAT_TIFF) {
+        *res = reply_error(r, 400, "bad_request", "output pyramid needs the tiff format");
+        return 0;
+    }
+    if (p && json_is_true(p))
+        s->layout = TSR_LAYOUT_PYRAMID;
     if (q && (json_integer_value(q) < 1 || json_integer_value(q) > 100)) {
         *res = reply_error(r, 400, "bad_request", "output quality must be between 1 and 100");
         return 0;

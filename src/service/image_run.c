@@ -79,7 +79,7 @@ tsr_status tsr_image_run_blob(tsr_store *store, tsr_ctx *ctx, const tsr_image_ru
         goto out;
     int bands;
     tsr_plan_output(o.plan, &out->width, &out->height, &bands);
-    tsr_encode_options eopts = {.quality = run->quality, .compression = -1};
+    tsr_encode_options eopts = {.quality = run->quality, .compression = -1, .layout = run->layout};
     if ((st = tsr_blob_file_new(store, ctx, &file)) ||
         (st = tsr_row_writer_open_fd(ctx, tsr_blob_file_fd(file), "result", run->format, out->width,
                                      out->height, bands, &eopts, &writer)))

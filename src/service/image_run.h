@@ -19,6 +19,7 @@ typedef struct tsr_image_run {
     const tsr_pipeline *pipe;      /* the pipeline */
     tsr_format format;             /* output format */
     int quality;                   /* encoder quality (JPEG, WebP) */
+    tsr_layout layout;             /* SINGLE, PYRAMID or DZI (a stored zip) */
     int tile;                      /* tile side of the plan */
     tsr_executor *exec;            /* runs the tiles */
     const struct tsr_accel *accel; /* may be NULL: the device tiles run on (OpenCL) */

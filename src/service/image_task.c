@@ -84,8 +84,10 @@ static tsr_status decode_task(tsr_ctx *ctx, const uint8_t *bytes, size_t len, ta
     s->limits = &t->limits;
     if (!tsr_store_id_valid(s->input) || !tsr_store_id_valid(s->result))
         return tsr_error(ctx, TSR_ERR_CORRUPT, "image task: a blob id is malformed");
-    if (tsr_format_from_name(s->format) == TSR_FORMAT_UNKNOWN || s->quality < 1 ||
-        s->quality > 100 || s->tile < TSR_TILE_MIN || s->tile > TSR_TILE_MAX)
+    tsr_format format;
+    tsr_layout layout;
+    if (!tsr_output_from_name(s->format, &format, &layout) || s->quality < 1 || s->quality > 100 ||
+        s->tile < TSR_TILE_MIN || s->tile > TSR_TILE_MAX)
         return tsr_error(ctx, TSR_ERR_CORRUPT, "image task: bad format, quality or tile size");
     return TSR_OK;
 }
@@ -141,11 +143,16 @@ tsr_status tsr_image_runner_run(void *user, tsr_ctx *ctx, const uint8_t *bytes, 
     tsr_status st = decode_task(ctx, bytes, len, &t);
     if (!st)
         st = tsr_pipeline_parse_json(ctx, t.spec.pipeline_json, &pipe);
+    tsr_format format = TSR_FORMAT_UNKNOWN;
+    tsr_layout layout = TSR_LAYOUT_SINGLE;
+    if (!st)
+        tsr_output_from_name(t.spec.format, &format, &layout);
     if (!st) {
         tsr_ctx_set_limits(ctx, &t.limits);
         tsr_image_run run = {.input = t.spec.input,
                              .pipe = pipe,
-                             .format = tsr_format_from_name(t.spec.format),
+                             .format = format,
+                             .layout = layout,
                              .quality = t.spec.quality,
                              .tile = t.spec.tile,
                              .exec = runner->exec,

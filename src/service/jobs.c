@@ -507,7 +507,7 @@ tsr_status tsr_jobs_submit_with(tsr_jobs *jobs, tsr_ctx *ctx, const tsr_store_us
     tsr_store_job_spec spec = {.pipeline_json = json,
                                .pipeline_text = text,
                                .op_versions = versions,
-                               .output_format = tsr_format_name(format),
+                               .output_format = tsr_output_name(format, settings->layout),
                                .quality = settings->quality,
                                .image_ids = image_ids,
                                .image_count = image_count,

@@ -35,11 +35,14 @@ static tsr_status item_process(tsr_jobs *jobs, job_entry *e, const tsr_store_job
         return st;
     char label[96];
     snprintf(label, sizeof label, "image %s", job->items[position].image);
-    tsr_format fmt = tsr_format_from_name(job->output_format);
+    tsr_format fmt;
+    tsr_layout layout;
+    tsr_output_from_name(job->output_format, &fmt, &layout);
     tsr_image_run run = {.input = img.blob,
                          .pipe = pipe,
                          .format = fmt,
                          .quality = job->quality,
+                         .layout = layout,
                          .tile = tsr_jobs_tile_of(jobs, job),
                          .exec = jobs->cfg.executor ? jobs->cfg.executor : jobs->exec,
                          .accel = jobs->cfg.executor ? NULL : jobs->cfg.accel,
@@ -62,7 +65,7 @@ static tsr_status item_process(tsr_jobs *jobs, job_entry *e, const tsr_store_job
         return st;
     tsr_store_item_result res = {o.blob,
                                  o.bytes,
-                                 tsr_format_name(fmt),
+                                 tsr_output_name(fmt, layout),
                                  (uint32_t)o.width,
                                  (uint32_t)o.height,
                                  tsr_clock_mono_s() - t0};
