@@ -220,6 +220,21 @@ out:
     return st;
 }
 
+/* Writes {"results":[...]} plus the first result's "ops" at the top (one
+ * input). Returns nonzero, having said why, when the file cannot be written. */
+static int write_report(json_t *report, const char *path) {
+    json_t *root = json_object();
+    json_t *first = json_array_get(report, 0);
+    json_object_set_new(root, "ops",
+                        first ? json_incref(json_object_get(first, "ops")) : json_array());
+    json_object_set(root, "results", report);
+    int bad = json_dump_file(root, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0;
+    if (bad)
+        fprintf(stderr, "tessera process: could not write %s\n", path);
+    json_decref(root);
+    return bad;
+}
+
 int cmd_process(int argc, char **argv) {
     process_args a = {0};
     int code = EXIT_OK;
@@ -280,20 +295,8 @@ int cmd_process(int argc, char **argv) {
                 code = c;
         }
     }
-    if (report) {
-        /* {"results":[...]} plus the first result's "ops" at the top for one input. */
-        json_t *root = json_object();
-        json_t *first = json_array_get(report, 0);
-        json_object_set_new(root, "ops",
-                            first ? json_incref(json_object_get(first, "ops")) : json_array());
-        json_object_set(root, "results", report);
-        if (json_dump_file(root, a.report, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) {
-            fprintf(stderr, "tessera process: could not write %s\n", a.report);
-            if (code < EXIT_INTERNAL)
-                code = EXIT_INTERNAL;
-        }
-        json_decref(root);
-    }
+    if (report && write_report(report, a.report) && code < EXIT_INTERNAL)
+        code = EXIT_INTERNAL;
 out:
     json_decref(report);
     tsr_executor_free(exec);
