@@ -79,8 +79,12 @@ static tsr_status decode_task(tsr_ctx *ctx, const uint8_t *bytes, size_t len, ta
     for (int i = 0; i < 6; i++)
         if (lim[i] < 0)
             return tsr_error(ctx, TSR_ERR_CORRUPT, "image task: a negative limit");
-    t->limits = (tsr_limits){(uint64_t)lim[0], (uint32_t)lim[1], (uint32_t)lim[2],
-                             (uint64_t)lim[3], (uint32_t)lim[4], (uint64_t)lim[5]};
+    t->limits = (tsr_limits){.max_file_bytes = (uint64_t)lim[0],
+                             .max_width = (uint32_t)lim[1],
+                             .max_height = (uint32_t)lim[2],
+                             .max_pixels = (uint64_t)lim[3],
+                             .max_frames = (uint32_t)lim[4],
+                             .max_alloc = (uint64_t)lim[5]};
     s->limits = &t->limits;
     if (!tsr_store_id_valid(s->input) || !tsr_store_id_valid(s->result))
         return tsr_error(ctx, TSR_ERR_CORRUPT, "image task: a blob id is malformed");
