@@ -40,6 +40,18 @@ bool tsr_format_animates(tsr_format format);
  * with more than one frame. A one-frame GIF is a still image. */
 bool tsr_image_info_animated(const tsr_image_info *info);
 
+/* How an input whose header gave `info` goes to format `output`, given a
+ * frame choice (`frame` >= 0, the frame to take; -1: none made). Sets
+ * *animate when every frame is to run into an animation (an animated
+ * input, no choice, an animated output format). TSR_ERR_USAGE, with a
+ * message naming `choose` (how the caller's user picks a frame, e.g.
+ * "--frame N"): an animated input to a one-frame format with no choice
+ * ("input has 12 frames; JPEG holds one: choose --frame N (0..11) or an
+ * animated format (gif, webp)"), a frame past the last, or a frame above
+ * 0 of a format without frames. */
+tsr_status tsr_frame_choice_check(tsr_ctx *ctx, const tsr_image_info *info, tsr_format output,
+                                  int frame, const char *choose, bool *animate);
+
 typedef struct tsr_frame_reader tsr_frame_reader;
 
 /* Opens an animated GIF or WebP held in `bytes` (borrowed: they must outlive

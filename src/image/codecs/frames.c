@@ -192,3 +192,36 @@ void tsr_frame_writer_free(tsr_frame_writer *writer) {
         writer->close(writer);
     free(writer);
 }
+
+/* `name` in capitals ("JPEG") into `out` (16 bytes). */
+static void upper(const char *name, char out[16]) {
+    size_t i = 0;
+    for (; name[i] && i < 15; i++)
+        out[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 'a' + 'A' : name[i]);
+    out[i] = '\0';
+}
+
+tsr_status tsr_frame_choice_check(tsr_ctx *ctx, const tsr_image_info *info, tsr_format output,
+                                  int frame, const char *choose, bool *animate) {
+    *animate = false;
+    if (frame > 0 && !tsr_format_animates(info->format))
+        return tsr_error(ctx, TSR_ERR_USAGE,
+                         "frame %d: only GIF and WebP inputs have frames to choose from", frame);
+    int frames = tsr_format_animates(info->format) ? info->frames : 1;
+    if (frame >= frames)
+        return tsr_error(ctx, TSR_ERR_USAGE,
+                         "frame %d does not exist: the input has %d frame%s (0..%d)", frame, frames,
+                         frames == 1 ? "" : "s", frames - 1);
+    if (frame >= 0 || !tsr_image_info_animated(info))
+        return TSR_OK;
+    if (tsr_format_animates(output)) {
+        *animate = true;
+        return TSR_OK;
+    }
+    char name[16];
+    upper(tsr_format_name(output), name);
+    return tsr_error(ctx, TSR_ERR_USAGE,
+                     "input has %d frames; %s holds one: choose %s (0..%d) or an animated format "
+                     "(gif, webp)",
+                     frames, name, choose, frames - 1);
+}
