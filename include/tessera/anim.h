@@ -20,17 +20,18 @@
 extern "C" {
 #endif
 
-/* The loop count of a GIF that has no NETSCAPE2.0 loop extension: it plays once. */
-#define TSR_LOOP_UNSTATED (-1)
-
-/* What an animated file says about the whole animation. */
+/* What an animated file says about the whole animation. The loop count
+ * counts plays, as WebP's loop_count and ImageMagick's "iterations" do
+ * (0 = forever); a GIF's NETSCAPE2.0 value counts repeats after the first
+ * play, so GIF n is n + 1 plays (n > 0), 0 is forever, and a GIF without
+ * the extension plays once (the mapping of libwebp's gif2webp). */
 typedef struct tsr_anim_info {
     tsr_format format; /* GIF or WebP */
     int width;         /* canvas width: every frame is this wide */
     int height;        /* canvas height */
     int bands;      /* bands of every composed frame: 3, or 4 when any pixel can be transparent */
     int frames;     /* frame count, >= 1 */
-    int loop_count; /* as stored: 0 = forever, N > 0, or TSR_LOOP_UNSTATED */
+    int loop_count; /* times it plays: 0 = forever (see below) */
 } tsr_anim_info;
 
 /* Whether `format` can hold an animation (GIF, WebP). */
@@ -83,10 +84,9 @@ tsr_status tsr_frame_decode(tsr_ctx *ctx, const uint8_t *bytes, size_t len, int 
 typedef struct tsr_frame_writer tsr_frame_writer;
 
 /* Starts an animation of width x height x bands frames in `format` (GIF or
- * WebP; TSR_ERR_FORMAT otherwise) that loops `loop_count` times (as in
- * tsr_anim_info; TSR_LOOP_UNSTATED writes no loop extension in a GIF and
- * plays once in a WebP). `opts` may be NULL (WebP: quality, lossless). The
- * caller frees *out. */
+ * WebP; TSR_ERR_FORMAT otherwise) that plays `loop_count` times (0..65535,
+ * as in tsr_anim_info; a GIF that plays once gets no loop extension). `opts` may be NULL (WebP:
+ * quality, lossless). The caller frees *out. */
 tsr_status tsr_frame_writer_open(tsr_ctx *ctx, tsr_format format, int width, int height, int bands,
                                  int loop_count, const tsr_encode_options *opts,
                                  tsr_frame_writer **out);

@@ -121,7 +121,7 @@ static tsr_status writer_open(tsr_ctx *ctx, tsr_format format, int width, int he
     if (!tsr_format_animates(format))
         return tsr_error(ctx, TSR_ERR_FORMAT, "%s holds one frame: animations are GIF or WebP",
                          tsr_format_name(format));
-    if (width <= 0 || height <= 0 || bands < 1 || bands > TSR_MAX_BANDS || loop_count < -1 ||
+    if (width <= 0 || height <= 0 || bands < 1 || bands > TSR_MAX_BANDS || loop_count < 0 ||
         loop_count > 65535)
         return tsr_error(ctx, TSR_ERR_USAGE, "frames: bad animation shape %dx%dx%d, loop %d", width,
                          height, bands, loop_count);
@@ -154,8 +154,7 @@ tsr_status tsr_frame_writer_open(tsr_ctx *ctx, tsr_format format, int width, int
 
 tsr_status tsr_frame_writer_open_still(tsr_ctx *ctx, tsr_format format, const tsr_image *image,
                                        const tsr_encode_options *opts, tsr_frame_writer **out) {
-    return writer_open(ctx, format, image->width, image->height, image->bands, TSR_LOOP_UNSTATED,
-                       true, opts, out);
+    return writer_open(ctx, format, image->width, image->height, image->bands, 1, true, opts, out);
 }
 
 tsr_status tsr_frame_writer_add(tsr_frame_writer *writer, const tsr_image *frame, int delay_ms) {

@@ -26,7 +26,7 @@ struct tsr_frame_writer {
     tsr_ctx *ctx;             /* where errors go; borrowed */
     tsr_format format;        /* GIF or WebP */
     int width, height, bands; /* every frame's shape */
-    int loop_count;           /* as in tsr_anim_info */
+    int loop_count;           /* plays, as in tsr_anim_info */
     bool still;               /* one still image (tsr_image_encode): no animation extensions */
     int frames;               /* frames added so far */
     tsr_status error;         /* first failure; sticky */

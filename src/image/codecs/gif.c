@@ -70,7 +70,8 @@ static tsr_status read_extension(tsr_ctx *ctx, GifFileType *g, walk_state *w) {
         if (DGifGetExtensionNext(g, &ext) == GIF_ERROR)
             return tsr_gif_fail(ctx, g->Error, "reading an extension");
         if (loop && ext && ext[0] >= 3 && ext[1] == 1) {
-            w->facts->loop_count = ext[2] | ext[3] << 8;
+            int repeats = ext[2] | ext[3] << 8; /* after the first play; 0 = forever */
+            w->facts->loop_count = repeats == 0 ? 0 : repeats < 65535 ? repeats + 1 : 65535;
             loop = false;
         }
     }
@@ -136,7 +137,7 @@ tsr_status tsr_gif_scan(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_gif_
     walk_state w = {.facts = facts};
     int err = 0;
     memset(facts, 0, sizeof *facts);
-    facts->loop_count = TSR_LOOP_UNSTATED;
+    facts->loop_count = 1; /* without a loop extension a GIF plays once */
     GifFileType *g = DGifOpen(&r, tsr_gif_read, &err);
     if (!g)
         return tsr_gif_fail(ctx, err, "reading the header");

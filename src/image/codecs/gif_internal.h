@@ -19,7 +19,7 @@ typedef struct tsr_gif_facts {
     int width, height; /* logical screen (the first frame's extent when it declares none) */
     int bands;         /* 4 when any composed pixel can be transparent, else 3 */
     int frames;        /* image descriptors */
-    int loop_count;    /* NETSCAPE2.0 loop count, TSR_LOOP_UNSTATED without one */
+    int loop_count;    /* plays, as in tsr_anim_info (NETSCAPE2.0 repeats + 1; 1 without) */
     int bit_depth;     /* bits of the global colour table (8 without one) */
 } tsr_gif_facts;
 

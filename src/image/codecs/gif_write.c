@@ -9,13 +9,11 @@
  * entry is the mean of its box), without dithering. A pixel with alpha
  * below 128 becomes the transparent index, the entry after the colours.
  *
- * Animation: GIF89a, a NETSCAPE2.0 loop extension unless the loop count is
- * unstated, a graphics control block per frame with its delay (hundredths
- * of a second, rounded to nearest) and disposal 2 (restore to background)
- * when frames have alpha, so that a transparent pixel shows transparent
- * rather than the previous frame; 1 (leave in place) otherwise. Every frame
- * covers the canvas, so the input's disposal methods, already applied by
- * the reader, do not carry over.
+ * Animation: GIF89a, a NETSCAPE2.0 loop extension unless it plays once, a graphics control block
+ * per frame with its delay (hundredths of a second, rounded to nearest) and disposal 2 (restore to
+ * background) when frames have alpha, so that a transparent pixel shows transparent rather than the
+ * previous frame; 1 (leave in place) otherwise. Every frame covers the canvas, so the input's
+ * disposal methods, already applied by the reader, do not carry over.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -156,9 +154,11 @@ static tsr_status quantise(tsr_frame_writer *w, gif_out *o, const tsr_image *f) 
     return TSR_OK;
 }
 
-/* Writes the NETSCAPE2.0 loop extension. */
-static int put_loop(GifFileType *g, int loop_count) {
-    uint8_t sub[3] = {1, (uint8_t)(loop_count & 0xff), (uint8_t)(loop_count >> 8)};
+/* Writes the NETSCAPE2.0 loop extension for `plays` plays (0 = forever):
+ * its value counts the repeats after the first play. */
+static int put_loop(GifFileType *g, int plays) {
+    int repeats = plays > 0 ? plays - 1 : 0;
+    uint8_t sub[3] = {1, (uint8_t)(repeats & 0xff), (uint8_t)(repeats >> 8)};
     if (EGifPutExtensionLeader(g, APPLICATION_EXT_FUNC_CODE) == GIF_ERROR ||
         EGifPutExtensionBlock(g, 11, "NETSCAPE2.0") == GIF_ERROR ||
         EGifPutExtensionBlock(g, 3, sub) == GIF_ERROR)
@@ -240,8 +240,7 @@ tsr_status tsr_gif_writer_open(tsr_frame_writer *w) {
     bool alpha = w->bands == 2 || w->bands == 4;
     EGifSetGifVersion(o->g, !w->still || alpha);
     if (EGifPutScreenDesc(o->g, w->width, w->height, 8, 0, NULL) == GIF_ERROR ||
-        (!w->still && w->loop_count != TSR_LOOP_UNSTATED &&
-         put_loop(o->g, w->loop_count) == GIF_ERROR))
+        (!w->still && w->loop_count != 1 && put_loop(o->g, w->loop_count) == GIF_ERROR))
         return encode_fail(w, o->g->Error);
     return TSR_OK;
 }

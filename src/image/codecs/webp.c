@@ -44,6 +44,32 @@ static int exif_orientation(const uint8_t *bytes, size_t len) {
 }
 #endif
 
+/* Bands of an animation's composed frames (WebPAnimDecoder starts from a
+ * transparent canvas): 4 when a pixel can end up transparent (the first
+ * frame has alpha or leaves part of the canvas uncovered, a frame before
+ * the last is disposed to background, or a later frame with alpha replaces
+ * rather than blends), else 3. Frames with alpha that blend over an opaque
+ * canvas (what WebPAnimEncoder writes for changed rectangles) keep it
+ * opaque. */
+static int animation_bands(WebPDemuxer *dmux, const tsr_image_info *info) {
+    WebPIterator it;
+    int bands = 3;
+    if (!WebPDemuxGetFrame(dmux, 1, &it))
+        return 4;
+    do {
+        bool first = it.frame_num == 1;
+        if (first && (it.has_alpha || it.x_offset || it.y_offset || it.width < info->width ||
+                      it.height < info->height))
+            bands = 4;
+        if (it.dispose_method == WEBP_MUX_DISPOSE_BACKGROUND && it.frame_num < it.num_frames)
+            bands = 4;
+        if (!first && it.has_alpha && it.blend_method == WEBP_MUX_NO_BLEND)
+            bands = 4;
+    } while (bands == 3 && WebPDemuxNextFrame(&it));
+    WebPDemuxReleaseIterator(&it);
+    return bands;
+}
+
 /* Reads the features and the EXIF orientation, and checks the RIFF size
  * against the data we hold. */
 static tsr_status features(tsr_ctx *ctx, const uint8_t *bytes, size_t len, WebPBitstreamFeatures *f,
@@ -74,6 +100,7 @@ static tsr_status features(tsr_ctx *ctx, const uint8_t *bytes, size_t len, WebPB
         uint32_t frames = WebPDemuxGetI(dmux, WEBP_FF_FRAME_COUNT);
         info->width = (int)WebPDemuxGetI(dmux, WEBP_FF_CANVAS_WIDTH);
         info->height = (int)WebPDemuxGetI(dmux, WEBP_FF_CANVAS_HEIGHT);
+        info->bands = frames <= tsr_ctx_limits(ctx)->max_frames ? animation_bands(dmux, info) : 4;
         WebPDemuxDelete(dmux);
         info->frames = (int)frames;
     }

@@ -154,9 +154,8 @@ tsr_status tsr_webp_anim_writer_open(tsr_frame_writer *w) {
     WebPAnimEncoderOptions eo;
     if (!WebPAnimEncoderOptionsInit(&eo) || !WebPConfigInit(&o->config))
         return tsr_error(w->ctx, TSR_ERR_INTERNAL, "webp: libwebpmux version mismatch");
-    /* a GIF that states no loop count plays once */
-    eo.anim_params.loop_count = w->loop_count == TSR_LOOP_UNSTATED ? 1 : w->loop_count;
-    eo.anim_params.bgcolor = 0; /* transparent black; players ignore it anyway */
+    eo.anim_params.loop_count = w->loop_count; /* plays, 0 = forever */
+    eo.anim_params.bgcolor = 0;                /* transparent black; players ignore it anyway */
     o->config.quality = (float)(w->opts.quality > 0 ? w->opts.quality : 85);
     o->config.lossless = w->opts.lossless ? 1 : 0;
     o->config.exact = w->opts.lossless ? 1 : 0; /* keep RGB under transparent pixels */
