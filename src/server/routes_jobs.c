@@ -132,18 +132,24 @@ enum MHD_Result h_pipeline_validate(request *r) {
 }
 
 int parse_output(request *r, json_t *v, tsr_job_settings *s, enum MHD_Result *res) {
-    static const char *const allowed[] = {"png", "jpeg", "webp", "tiff", "bmp", "pnm"};
+    static const char *const allowed[] = {"png", "jpeg", "webp", "gif", "tiff", "bmp", "pnm"};
     const char *name = tsr_format_name(s->format);
     json_t *f = v ? json_object_get(v, "format") : NULL,
            *q = v ? json_object_get(v, "quality") : NULL,
-           *t = v ? json_object_get(v, "tile") : NULL;
+           *t = v ? json_object_get(v, "tile") : NULL, *fr = v ? json_object_get(v, "frame") : NULL;
     if ((v && !json_is_object(v)) || (f && !json_is_string(f)) || (q && !json_is_integer(q)) ||
-        (t && !json_is_integer(t))) {
+        (t && !json_is_integer(t)) || (fr && !json_is_null(fr) && !json_is_integer(fr))) {
         *res = reply_error(r, 400, "bad_request",
                            "output must be {\"format\": name, \"quality\": integer, \"tile\": "
-                           "integer}");
+                           "integer, \"frame\": integer}");
         return 0;
     }
+    if (json_is_integer(fr) && (json_integer_value(fr) < 0 || json_integer_value(fr) > INT32_MAX)) {
+        *res = reply_error(r, 400, "bad_request", "output frame must be 0 or more (0 = the first)");
+        return 0;
+    }
+    if (json_is_integer(fr))
+        s->frame_set = true, s->frame = (int)json_integer_value(fr);
     if (t && (json_integer_value(t) < TSR_TILE_MIN || json_integer_value(t) > TSR_TILE_MAX)) {
         *res = reply_error(r, 400, "bad_request", "output tile must be between %d and %d",
                            TSR_TILE_MIN, TSR_TILE_MAX);
@@ -159,7 +165,7 @@ int parse_output(request *r, json_t *v, tsr_job_settings *s, enum MHD_Result *re
     s->format = tsr_format_from_name(name);
     if (!known || !tsr_format_can_encode(s->format)) {
         *res = reply_error(r, 400, "bad_request",
-                           "output format must be one of png, jpeg, webp, tiff, bmp, pnm "
+                           "output format must be one of png, jpeg, webp, gif, tiff, bmp, pnm "
                            "(got %.40s)",
                            name);
         return 0;
