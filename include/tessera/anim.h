@@ -53,6 +53,13 @@ bool tsr_image_info_animated(const tsr_image_info *info);
 tsr_status tsr_frame_choice_check(tsr_ctx *ctx, const tsr_image_info *info, tsr_format output,
                                   int frame, const char *choose, bool *animate);
 
+/* The animation's facts and each frame's delay in milliseconds
+ * (*delays_ms, info->frames entries, freed by the caller with free()),
+ * from the headers without decoding any frame; the limits are checked as
+ * by tsr_frame_reader_open. A still WebP is one frame of delay 0. */
+tsr_status tsr_anim_info_read(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_anim_info *info,
+                              int **delays_ms);
+
 typedef struct tsr_frame_reader tsr_frame_reader;
 
 /* Opens an animated GIF or WebP held in `bytes` (borrowed: they must outlive

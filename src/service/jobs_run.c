@@ -131,6 +131,10 @@ static void item_size(tsr_jobs *jobs, tsr_ctx *ctx, const tsr_store_job *job, si
     tsr_store_image img;
     tsr_ctx_reset(ctx);
     int recorded = !tsr_jobs_image_record(jobs, ctx, job->items[i].image, &img);
+    if (recorded && job->frame < 0 && img.frames > 1 &&
+        tsr_format_animates(tsr_format_from_name(img.format)) &&
+        tsr_format_animates(tsr_format_from_name(job->output_format)))
+        size->tiles *= (int64_t)img.frames; /* every frame runs (tsr_pipeline_run_frames) */
     tsr_work_image im = {
         .in_format = recorded ? img.format : NULL,
         .in_w = w,

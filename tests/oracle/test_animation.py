@@ -194,6 +194,20 @@ class Animation(unittest.TestCase):
         delays = tool("identify", "-format", "%T\n", gif).split()
         self.assertEqual([int(d) for d in delays], [(d + 5) // 10 for d in WEBP_DELAYS_MS])
 
+    def test_info_lists_delays_and_loop(self):
+        import json
+        for path, delays, plays in ((self.gif, [10 * d for d in GIF_DELAYS_CS], GIF_LOOP),
+                                    (self.webp, WEBP_DELAYS_MS, WEBP_LOOP)):
+            with self.subTest(path=os.path.basename(path)):
+                r = run("info", "--json", path)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                doc = json.loads(r.stdout)
+                self.assertEqual((doc["frames"], doc["delays_ms"], doc["loop_count"]),
+                                 (FRAMES, delays, plays))
+                r = run("info", path)
+                self.assertIn("delays (ms): " + " ".join(map(str, delays)), r.stdout)
+                self.assertIn("plays:       %d times (loop count %d)" % (plays, plays), r.stdout)
+
     # ---------- per-frame pixels ----------
 
     def test_webp_lossless_frames_equal_frames_run_alone(self):

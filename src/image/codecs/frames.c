@@ -14,6 +14,16 @@ bool tsr_image_info_animated(const tsr_image_info *info) {
     return info && tsr_format_animates(info->format) && info->frames > 1;
 }
 
+tsr_status tsr_anim_info_read(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_anim_info *info,
+                              int **delays_ms) {
+    *delays_ms = NULL;
+    tsr_format format = tsr_format_detect(bytes, len);
+    if (len > tsr_ctx_limits(ctx)->max_file_bytes || !tsr_format_animates(format))
+        return tsr_error(ctx, TSR_ERR_FORMAT, "input: not a GIF or WebP within the byte limit");
+    return format == TSR_FORMAT_GIF ? tsr_gif_anim_info(ctx, bytes, len, info, delays_ms)
+                                    : tsr_webp_anim_info(ctx, bytes, len, info, delays_ms);
+}
+
 tsr_status tsr_frame_reader_open(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
                                  tsr_frame_reader **out, tsr_anim_info *info) {
     *out = NULL;

@@ -49,6 +49,13 @@ tsr_status tsr_webp_frames_open(tsr_frame_reader *r, const uint8_t *bytes, size_
 tsr_status tsr_gif_writer_open(tsr_frame_writer *w);
 tsr_status tsr_webp_anim_writer_open(tsr_frame_writer *w);
 
+/* tsr_anim_info_read for a GIF (gif.c). */
+tsr_status tsr_gif_anim_info(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_anim_info *info,
+                             int **delays_ms);
+/* tsr_anim_info_read for a WebP (webp_anim.c). */
+tsr_status tsr_webp_anim_info(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_anim_info *info,
+                              int **delays_ms);
+
 /* Opens a frame writer for one still image (the still GIF encoder). */
 tsr_status tsr_frame_writer_open_still(tsr_ctx *ctx, tsr_format format, const tsr_image *image,
                                        const tsr_encode_options *opts, tsr_frame_writer **out);

@@ -14,6 +14,7 @@ typedef struct walk_state {
     tsr_gif_facts *facts; /* being filled */
     int transparent;      /* the pending graphics control block's transparency flag */
     int disposal;         /* its disposal method */
+    int delay_cs;         /* its delay in hundredths of a second */
     bool clears;          /* a frame before the last leaves transparent pixels when disposed */
     bool pending_clear;   /* the last frame seen does */
     bool uncovered;       /* the first frame leaves part of the screen uncovered */
@@ -62,6 +63,7 @@ static tsr_status read_extension(tsr_ctx *ctx, GifFileType *g, walk_state *w) {
     if (code == GRAPHICS_EXT_FUNC_CODE && ext && ext[0] >= 4) {
         w->transparent = ext[1] & 1;
         w->disposal = (ext[1] >> 2) & 7;
+        w->delay_cs = ext[2] | ext[3] << 8;
     }
     bool loop =
         code == APPLICATION_EXT_FUNC_CODE && ext && ext[0] >= 11 &&
@@ -105,7 +107,15 @@ static tsr_status count_frame(tsr_ctx *ctx, GifFileType *g, walk_state *w) {
         w->disposal == DISPOSE_BACKGROUND || (w->disposal == DISPOSE_PREVIOUS && f->frames == 1);
     if (f->frames == 1)
         w->see_through = w->transparent != 0;
-    w->transparent = 0, w->disposal = 0; /* a control block applies to one frame */
+    if (f->want_delays && !(f->frames & (f->frames - 1))) { /* at 1, 2, 4, ... frames */
+        int *grown = realloc(f->delays, sizeof *grown * (size_t)f->frames * 2);
+        if (!grown)
+            return tsr_error(ctx, TSR_ERR_NOMEM, "gif: out of memory");
+        f->delays = grown;
+    }
+    if (f->want_delays)
+        f->delays[f->frames - 1] = w->delay_cs * 10;
+    w->transparent = 0, w->disposal = 0, w->delay_cs = 0; /* a control block is one frame's */
     if (skip_frame(g) == GIF_ERROR)
         return tsr_gif_fail(ctx, g->Error, "reading a frame");
     return TSR_OK;
@@ -136,7 +146,9 @@ tsr_status tsr_gif_scan(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_gif_
     tsr_gif_cursor r = {bytes, len, 0};
     walk_state w = {.facts = facts};
     int err = 0;
+    bool want_delays = facts->want_delays;
     memset(facts, 0, sizeof *facts);
+    facts->want_delays = want_delays;
     facts->loop_count = 1; /* without a loop extension a GIF plays once */
     GifFileType *g = DGifOpen(&r, tsr_gif_read, &err);
     if (!g)
@@ -153,7 +165,27 @@ tsr_status tsr_gif_scan(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_gif_
     /* disposal of the last frame shows nothing: there is no next frame */
     facts->bands = w.see_through || w.uncovered || w.clears ? 4 : 3;
     DGifCloseFile(g, &err);
+    if (st) {
+        free(facts->delays);
+        facts->delays = NULL;
+    }
     return st;
+}
+
+tsr_status tsr_gif_anim_info(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_anim_info *info,
+                             int **delays_ms) {
+    tsr_gif_facts f = {.want_delays = true};
+    tsr_status st = tsr_gif_scan(ctx, bytes, len, &f);
+    if (st)
+        return st;
+    *info = (tsr_anim_info){.format = TSR_FORMAT_GIF,
+                            .width = f.width,
+                            .height = f.height,
+                            .bands = f.bands,
+                            .frames = f.frames,
+                            .loop_count = f.loop_count};
+    *delays_ms = f.delays;
+    return TSR_OK;
 }
 
 static void fill_info(const tsr_gif_facts *f, tsr_image_info *info) {

@@ -21,6 +21,8 @@ typedef struct tsr_gif_facts {
     int frames;        /* image descriptors */
     int loop_count;    /* plays, as in tsr_anim_info (NETSCAPE2.0 repeats + 1; 1 without) */
     int bit_depth;     /* bits of the global colour table (8 without one) */
+    bool want_delays;  /* set before the scan: collect `delays` */
+    int *delays;       /* each frame's delay in ms when want_delays; owned, free() */
 } tsr_gif_facts;
 
 /* giflib's read callback over a tsr_gif_cursor in UserData. */

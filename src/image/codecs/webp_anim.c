@@ -44,6 +44,39 @@ static tsr_status next_webp(tsr_frame_reader *r, int *delay_ms) {
     return TSR_OK;
 }
 
+tsr_status tsr_webp_anim_info(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_anim_info *info,
+                              int **delays_ms) {
+    tsr_image_info still;
+    tsr_status st = tsr_image_info_read(ctx, bytes, len, &still); /* checks every limit */
+    if (st)
+        return st;
+    WebPData data = {bytes, len};
+    WebPDemuxer *dmux = WebPDemux(&data);
+    int *delays = calloc((size_t)still.frames, sizeof *delays);
+    WebPIterator it;
+    if (!dmux || !delays) {
+        WebPDemuxDelete(dmux);
+        free(delays);
+        return tsr_error(ctx, dmux ? TSR_ERR_NOMEM : TSR_ERR_CORRUPT, "webp: cannot read frames");
+    }
+    *info = (tsr_anim_info){.format = TSR_FORMAT_WEBP,
+                            .width = still.width,
+                            .height = still.height,
+                            .bands = still.bands,
+                            .frames = still.frames,
+                            .loop_count = (int)WebPDemuxGetI(dmux, WEBP_FF_LOOP_COUNT)};
+    if (still.frames > 1 && WebPDemuxGetFrame(dmux, 1, &it)) {
+        do
+            if (it.frame_num >= 1 && it.frame_num <= still.frames)
+                delays[it.frame_num - 1] = it.duration;
+        while (WebPDemuxNextFrame(&it));
+        WebPDemuxReleaseIterator(&it);
+    }
+    WebPDemuxDelete(dmux);
+    *delays_ms = delays;
+    return TSR_OK;
+}
+
 tsr_status tsr_webp_frames_open(tsr_frame_reader *r, const uint8_t *bytes, size_t len) {
     tsr_image_info still;
     memset(&still, 0, sizeof still);
