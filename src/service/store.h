@@ -206,8 +206,7 @@ typedef struct tsr_store_job_spec {
     int tile;                     /* tile side the job runs with; 0 = the server's */
     const char *saved_pipeline;   /* saved pipeline it came from; NULL = none */
     int saved_version;            /* that saved pipeline's version */
-    bool frame_set;               /* a frame was chosen (output.frame) */
-    int frame;                    /* the frame taken from animated inputs when frame_set */
+    int frame_pick;               /* 1 + the frame taken from animations; 0 = none chosen */
 } tsr_store_job_spec;
 
 /* Which of the caller's jobs a search returns. */

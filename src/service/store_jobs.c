@@ -143,7 +143,7 @@ static tsr_status spec_check(tsr_ctx *ctx, const tsr_store_job_spec *spec) {
         return tsr_error(ctx, TSR_ERR_USAGE, "job: negative tile count");
     if ((spec->tessera_version && strlen(spec->tessera_version) > TSR_STORE_NAME_MAX) ||
         (spec->saved_pipeline && strlen(spec->saved_pipeline) > TSR_STORE_NAME_MAX) ||
-        spec->tile < 0 || spec->saved_version < 0 || spec->frame < 0)
+        spec->tile < 0 || spec->saved_version < 0 || spec->frame_pick < 0)
         return tsr_error(ctx, TSR_ERR_USAGE, "job: bad version, tile or saved pipeline record");
     if (spec->image_count == 0 || spec->image_count > TSR_STORE_JOB_ITEMS_MAX || !spec->image_ids)
         return tsr_error(ctx, TSR_ERR_USAGE, "job: give 1 to %d images", TSR_STORE_JOB_ITEMS_MAX);
@@ -176,8 +176,8 @@ static tsr_status insert_job(tsr_store *s, tsr_ctx *ctx, const tsr_store_user *c
     sqlite3_bind_int(st, 11, spec->tile);
     sqlite3_bind_text(st, 12, spec->saved_pipeline, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 13, spec->saved_version);
-    if (spec->frame_set)
-        sqlite3_bind_int(st, 14, spec->frame);
+    if (spec->frame_pick > 0)
+        sqlite3_bind_int(st, 14, spec->frame_pick - 1);
     rc = tsr_store_step_done(s, ctx, st, "insert a job");
     sqlite3_finalize(st);
     return rc;
