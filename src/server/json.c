@@ -120,11 +120,12 @@ json_t *job_json(tsr_server *srv, const tsr_store_job *job) {
     }
     json_object_set_new(o, "pipeline", pipe);
     json_object_set_new(o, "versions", versions_json(job, pipe));
-    json_object_set_new(o, "output",
-                        json_pack("{s:s, s:i, s:o, s:o}", "format", job->output_format, "quality",
-                                  job->quality, "tile",
-                                  job->tile ? json_integer(job->tile) : json_null(), "frame",
-                                  job->frame >= 0 ? json_integer(job->frame) : json_null()));
+    json_t *output =
+        json_pack("{s:s, s:i, s:o}", "format", job->output_format, "quality", job->quality, "tile",
+                  job->tile ? json_integer(job->tile) : json_null());
+    if (job->frame >= 0) /* only jobs that chose a frame of their animations say so */
+        json_object_set_new(output, "frame", json_integer(job->frame));
+    json_object_set_new(o, "output", output);
     json_object_set_new(
         o, "saved_pipeline",
         job->saved_pipeline[0]
