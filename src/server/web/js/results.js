@@ -11,7 +11,7 @@ import { state } from './state.js';
 import { imageName } from './uploads.js';
 
 const PREVIEWABLE = ['png', 'jpeg', 'webp', 'bmp', 'gif'];
-const EXTENSIONS = { png: 'png', jpeg: 'jpg', webp: 'webp', tiff: 'tif', bmp: 'bmp', pnm: 'ppm' };
+const EXTENSIONS = { png: 'png', jpeg: 'jpg', webp: 'webp', gif: 'gif', tiff: 'tif', bmp: 'bmp', pnm: 'ppm' };
 
 let blobUrls = []; /* preview object URLs to revoke */
 
