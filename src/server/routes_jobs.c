@@ -144,7 +144,8 @@ int parse_output(request *r, json_t *v, tsr_job_settings *s, enum MHD_Result *re
                            "integer, \"frame\": integer}");
         return 0;
     }
-    if (json_is_integer(fr) && (json_integer_value(fr) < 0 || json_integer_value(fr) >= INT32_MAX)) {
+    if (json_is_integer(fr) &&
+        (json_integer_value(fr) < 0 || json_integer_value(fr) >= INT32_MAX)) {
         *res = reply_error(r, 400, "bad_request", "output frame must be 0 or more (0 = the first)");
         return 0;
     }
