@@ -34,6 +34,7 @@ typedef struct tsr_image_info {
 typedef struct tsr_decode_options {
     int shrink;         /* JPEG shrink-on-load: 1, 2, 4 or 8 (0 = 1); other formats ignore it */
     bool no_autorotate; /* keep the stored orientation instead of applying EXIF orientation */
+    int frame; /* GIF, WebP: the frame to decode, composed (0 = the first); others ignore it */
 } tsr_decode_options;
 
 /* How an encoded image is laid out on disk (row writers only: tsr_image_encode

@@ -131,21 +131,16 @@ enum MHD_Result h_pipeline_validate(request *r) {
     return reply_json(r, 200, out);
 }
 
-int parse_output(request *r, json_t *v, tsr_job_settings *s, enum MHD_Result *res) {
-    static const char *const allowed[] = {"png", "jpeg", "webp", "tiff",
-                                          "bmp", "pnm",  "dzi",  "dzi-png"};
-    const char *name = tsr_output_name(s->format, s->layout);
-    json_t *f = v ? json_object_get(v, "format") : NULL,
-           *q = v ? json_object_get(v, "quality") : NULL,
-           *t = v ? json_object_get(v, "tile") : NULL,
-           *p = v ? json_object_get(v, "pyramid") : NULL;
-    if ((v && !json_is_object(v)) || (f && !json_is_string(f)) || (q && !json_is_integer(q)) ||
-        (t && !json_is_integer(t)) || (p && !json_is_boolean(p))) {
-        *res = reply_error(r, 400, "bad_request",
-                           "output must be {\"format\": name, \"quality\": integer, \"tile\": "
-                           "integer, \"pyramid\": boolean}");
+/* output.frame and output.tile, already type-checked; replies itself. */
+static int parse_frame_tile(request *r, json_t *fr, json_t *t, tsr_job_settings *s,
+                            enum MHD_Result *res) {
+    if (json_is_integer(fr) &&
+        (json_integer_value(fr) < 0 || json_integer_value(fr) >= INT32_MAX)) {
+        *res = reply_error(r, 400, "bad_request", "output frame must be 0 or more (0 = the first)");
         return 0;
     }
+    if (json_is_integer(fr))
+        s->frame_set = true, s->frame = (int)json_integer_value(fr);
     if (t && (json_integer_value(t) < TSR_TILE_MIN || json_integer_value(t) > TSR_TILE_MAX)) {
         *res = reply_error(r, 400, "bad_request", "output tile must be between %d and %d",
                            TSR_TILE_MIN, TSR_TILE_MAX);
@@ -153,6 +148,28 @@ int parse_output(request *r, json_t *v, tsr_job_settings *s, enum MHD_Result *re
     }
     if (t)
         s->tile = (int)json_integer_value(t);
+    return 1;
+}
+
+int parse_output(request *r, json_t *v, tsr_job_settings *s, enum MHD_Result *res) {
+    static const char *const allowed[] = {"png", "jpeg", "webp", "gif",    "tiff",
+                                          "bmp", "pnm",  "dzi",  "dzi-png"};
+    const char *name = tsr_output_name(s->format, s->layout);
+    json_t *f = v ? json_object_get(v, "format") : NULL,
+           *q = v ? json_object_get(v, "quality") : NULL,
+           *t = v ? json_object_get(v, "tile") : NULL,
+           *p = v ? json_object_get(v, "pyramid") : NULL,
+           *fr = v ? json_object_get(v, "frame") : NULL;
+    if ((v && !json_is_object(v)) || (f && !json_is_string(f)) || (q && !json_is_integer(q)) ||
+        (t && !json_is_integer(t)) || (p && !json_is_boolean(p)) ||
+        (fr && !json_is_null(fr) && !json_is_integer(fr))) {
+        *res = reply_error(r, 400, "bad_request",
+                           "output must be {\"format\": name, \"quality\": integer, \"tile\": "
+                           "integer, \"pyramid\": boolean, \"frame\": integer}");
+        return 0;
+    }
+    if (!parse_frame_tile(r, fr, t, s, res))
+        return 0;
     if (f)
         name = json_string_value(f);
     int known = 0;
@@ -161,8 +178,8 @@ int parse_output(request *r, json_t *v, tsr_job_settings *s, enum MHD_Result *re
     known &= tsr_output_from_name(name, &s->format, &s->layout);
     if (!known || !tsr_format_can_encode(s->format)) {
         *res = reply_error(r, 400, "bad_request",
-                           "output format must be one of png, jpeg, webp, tiff, bmp, pnm, dzi, "
-                           "dzi-png (got %.40s)",
+                           "output format must be one of png, jpeg, webp, gif, tiff, bmp, pnm, "
+                           "dzi, dzi-png (got %.40s)",
                            name);
         return 0;
     }

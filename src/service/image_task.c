@@ -41,6 +41,13 @@ tsr_status tsr_image_task_encode(tsr_ctx *ctx, const tsr_image_task_spec *s, tsr
         s->result, "p", s->pipeline_json, "f", s->format, "q", s->quality, "t", s->tile, "l",
         (json_int_t)l->max_file_bytes, (json_int_t)l->max_width, (json_int_t)l->max_height,
         (json_int_t)l->max_pixels, (json_int_t)l->max_frames, (json_int_t)l->max_alloc);
+    /* Added for animations, after the fields every worker reads: the frame
+     * choice and the cap on all frames' pixels ("lt", 0 = default). */
+    if (j && (json_object_set_new(j, "fr", json_integer(s->frame)) ||
+              json_object_set_new(j, "lt", json_integer((json_int_t)l->max_total_pixels)))) {
+        json_decref(j);
+        j = NULL;
+    }
     return dump(ctx, j, out);
 }
 
@@ -79,8 +86,20 @@ static tsr_status decode_task(tsr_ctx *ctx, const uint8_t *bytes, size_t len, ta
     for (int i = 0; i < 6; i++)
         if (lim[i] < 0)
             return tsr_error(ctx, TSR_ERR_CORRUPT, "image task: a negative limit");
-    t->limits = (tsr_limits){(uint64_t)lim[0], (uint32_t)lim[1], (uint32_t)lim[2],
-                             (uint64_t)lim[3], (uint32_t)lim[4], (uint64_t)lim[5]};
+    t->limits = (tsr_limits){.max_file_bytes = (uint64_t)lim[0],
+                             .max_width = (uint32_t)lim[1],
+                             .max_height = (uint32_t)lim[2],
+                             .max_pixels = (uint64_t)lim[3],
+                             .max_frames = (uint32_t)lim[4],
+                             .max_alloc = (uint64_t)lim[5]};
+    /* a task from a coordinator that predates animations chose no frame */
+    json_t *fr = json_object_get(t->json, "fr"), *lt = json_object_get(t->json, "lt");
+    s->frame = json_is_integer(fr) ? (int)json_integer_value(fr) : -1;
+    if ((fr && (!json_is_integer(fr) || json_integer_value(fr) < -1 ||
+                json_integer_value(fr) > INT32_MAX)) ||
+        (lt && (!json_is_integer(lt) || json_integer_value(lt) < 0)))
+        return tsr_error(ctx, TSR_ERR_CORRUPT, "image task: bad frame or frame pixel cap");
+    t->limits.max_total_pixels = lt ? (uint64_t)json_integer_value(lt) : 0;
     s->limits = &t->limits;
     if (!tsr_store_id_valid(s->input) || !tsr_store_id_valid(s->result))
         return tsr_error(ctx, TSR_ERR_CORRUPT, "image task: a blob id is malformed");
@@ -154,6 +173,7 @@ tsr_status tsr_image_runner_run(void *user, tsr_ctx *ctx, const uint8_t *bytes, 
                              .format = format,
                              .layout = layout,
                              .quality = t.spec.quality,
+                             .frame = t.spec.frame,
                              .tile = t.spec.tile,
                              .exec = runner->exec,
                              .accel = runner->accel,

@@ -111,6 +111,8 @@ typedef struct tsr_job_settings {
     int tile;                   /* tile side; 0 = the server's (recorded as the side used) */
     const char *saved_pipeline; /* name of the saved pipeline it came from; NULL = none */
     int saved_version;          /* that saved pipeline's version */
+    bool frame_set;             /* a frame of animated inputs was chosen (output.frame) */
+    int frame;                  /* that frame, 0 = the first, when frame_set */
 } tsr_job_settings;
 
 /* tsr_jobs_submit with all of a job's settings. */

@@ -163,6 +163,7 @@ typedef struct tsr_store_job {
     int tile;                                     /* tile side it runs with; 0 = not recorded */
     char saved_pipeline[TSR_STORE_NAME_MAX + 1];  /* saved pipeline it came from; "" = none */
     int saved_version;                            /* that saved pipeline's version */
+    int frame;                                    /* frame taken from animations; -1 = none */
     tsr_store_job_item *items;                    /* owned; item_count entries by position, or
                                                      NULL in lists (which leave items out) */
 } tsr_store_job;
@@ -205,6 +206,7 @@ typedef struct tsr_store_job_spec {
     int tile;                     /* tile side the job runs with; 0 = the server's */
     const char *saved_pipeline;   /* saved pipeline it came from; NULL = none */
     int saved_version;            /* that saved pipeline's version */
+    int frame_pick;               /* 1 + the frame taken from animations; 0 = none chosen */
 } tsr_store_job_spec;
 
 /* Which of the caller's jobs a search returns. */

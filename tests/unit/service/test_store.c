@@ -18,7 +18,7 @@
 #include "service/store.h"
 
 /* The schema version this build migrates to (6: reproducible versions). */
-#define SCHEMA_LATEST 6
+#define SCHEMA_LATEST 7
 
 /* A fresh data directory under /tmp for one test. */
 static void make_data_dir(char *dir, size_t size) {
@@ -274,6 +274,7 @@ static void test_quota_overrides(void) {
              "ALTER TABLE jobs DROP COLUMN tessera_version; ALTER TABLE jobs DROP COLUMN tile;"
              "ALTER TABLE jobs DROP COLUMN saved_pipeline;"
              "ALTER TABLE jobs DROP COLUMN saved_version;"
+             "ALTER TABLE jobs DROP COLUMN frame;"
              "UPDATE schema_version SET version = 1;");
     s = open_store(ctx, dir);
     CHECK_EQ_INT(tsr_store_schema_version(s), SCHEMA_LATEST);

@@ -14,7 +14,8 @@ import { zoomViewer } from './zoom.js';
 
 const PREVIEWABLE = ['png', 'jpeg', 'webp', 'bmp', 'gif'];
 const EXTENSIONS = {
-    png: 'png', jpeg: 'jpg', webp: 'webp', tiff: 'tif', bmp: 'bmp', pnm: 'ppm', dzi: 'zip', 'dzi-png': 'zip',
+    png: 'png', jpeg: 'jpg', webp: 'webp', gif: 'gif', tiff: 'tif', bmp: 'bmp', pnm: 'ppm',
+    dzi: 'zip', 'dzi-png': 'zip',
 };
 const DEEP_ZOOM = ['dzi', 'dzi-png'];
 const LARGE_SIDE = 4096; /* past this a plain preview is a poor way to look at a result */
