@@ -229,14 +229,15 @@ static json_t *pipeline_value(const char *text) {
 
 static void usage(void) {
     fprintf(stderr, "usage: tessera submit [--server URL] [--token T] -p PIPELINE FILE... -o DIR\n"
-                    "                      [--format F] [--quality Q] [--speed S] [--no-wait]\n"
-                    "                      [--reconnect-s S]\n");
+                    "                      [--format F] [--quality Q] [--speed S] [--pyramid]\n"
+                    "                      [--frame N] [--no-wait] [--reconnect-s S]\n");
 }
 
 /* Checks the arguments that need no server; returns an exit code. */
 static int check_args(const char *pipe, int n_files, const hc_options *o, int no_wait,
                       const char **format, long quality, long speed) {
-    static const char *const formats[] = {"png", "jpeg", "webp", "tiff", "bmp", "pnm", "avif"};
+    static const char *const formats[] = {"png", "jpeg", "webp", "gif", "tiff",
+                                          "bmp", "pnm",  "avif", "dzi", "dzi-png"};
     if (!pipe || n_files == 0 || (!o->out && !no_wait)) {
         usage();
         return EXIT_USAGE;
@@ -251,8 +252,8 @@ static int check_args(const char *pipe, int n_files, const hc_options *o, int no
             ok |= !strcmp(*format, formats[i]);
         if (!ok) {
             fprintf(stderr,
-                    "tessera submit: --format must be one of png, jpeg, webp, tiff, bmp, "
-                    "pnm, avif (got %s)\n",
+                    "tessera submit: --format must be one of png, jpeg, webp, gif, tiff, bmp, "
+                    "pnm, avif, dzi, dzi-png (got %s)\n",
                     *format);
             return EXIT_USAGE;
         }
@@ -344,8 +345,12 @@ static int validate(hc_client *c, json_t *pipeline, json_t *sizes, char **files,
 
 /* Creates the job; prints its id and the normalized pipeline. */
 static int create_job(hc_client *c, json_t *ids, json_t *pipeline, const char *format, long quality,
-                      long speed, json_t **job) {
+                      long speed, int pyramid, long frame, json_t **job) {
     json_t *output = json_object();
+    if (pyramid)
+        json_object_set_new(output, "pyramid", json_true());
+    if (frame >= 0) /* from animated inputs, this frame only */
+        json_object_set_new(output, "frame", json_integer(frame));
     if (format)
         json_object_set_new(output, "format", json_string(format));
     if (quality)
@@ -383,6 +388,8 @@ typedef struct submit_args {
     const char *format; /* --format; NULL = the server's default */
     long quality;       /* --quality; 0 = default, -1 = malformed */
     long speed;         /* --speed (AVIF); 0 = default, -1 = malformed */
+    int pyramid;        /* --pyramid: a pyramidal TIFF (with --format tiff) */
+    long frame;         /* --frame; -1 = none chosen */
     int no_wait;        /* --no-wait: print the job id and exit */
     double reconnect_s; /* --reconnect-s: how long the server may stay unreachable */
     char **files;       /* the images (borrowed from argv) */
@@ -400,6 +407,8 @@ static int parse_submit_args(int argc, char **argv, submit_args *a) {
                 return EXIT_USAGE;
         } else if (!strcmp(arg, "--no-wait")) {
             a->no_wait = 1;
+        } else if (!strcmp(arg, "--pyramid")) {
+            a->pyramid = 1;
         } else if ((!strcmp(arg, "-p") || !strcmp(arg, "--pipeline")) && i + 1 < argc) {
             a->pipe = argv[++i];
         } else if (!strcmp(arg, "--reconnect-s") && i + 1 < argc) {
@@ -411,6 +420,13 @@ static int parse_submit_args(int argc, char **argv, submit_args *a) {
             }
         } else if (!strcmp(arg, "--format") && i + 1 < argc) {
             a->format = argv[++i];
+        } else if (!strcmp(arg, "--frame") && i + 1 < argc) {
+            char *end;
+            a->frame = strtol(argv[++i], &end, 10);
+            if (*end || a->frame < 0 || a->frame > 0x7fffffff || end == argv[i]) {
+                fprintf(stderr, "tessera submit: --frame must be 0 or more (0 = the first)\n");
+                return EXIT_USAGE;
+            }
         } else if (!strcmp(arg, "--quality") && i + 1 < argc) {
             char *end;
             a->quality = strtol(argv[++i], &end, 10);
@@ -469,7 +485,8 @@ static int follow_job(hc_client *c, const json_t *job, const char *out, double r
 }
 
 int cmd_submit(int argc, char **argv) {
-    submit_args a = {.files = calloc((size_t)argc, sizeof *a.files),
+    submit_args a = {.frame = -1,
+                     .files = calloc((size_t)argc, sizeof *a.files),
                      .reconnect_s = RECONNECT_DEFAULT_S};
     if (!a.files)
         return EXIT_INTERNAL;
@@ -496,7 +513,8 @@ int cmd_submit(int argc, char **argv) {
         code = validate(&c, pipeline, sizes, a.files, files_of);
     if (!code && (code = upload_all(&c, a.files, a.n_files, ids, fresh)))
         forget(&c, fresh);
-    if (!code && (code = create_job(&c, ids, pipeline, a.format, a.quality, a.speed, &job)))
+    if (!code && (code = create_job(&c, ids, pipeline, a.format, a.quality, a.speed, a.pyramid,
+                                    a.frame, &job)))
         forget(&c, fresh);
     if (!code && a.no_wait)
         printf("%s\n", json_string_value(json_object_get(job, "id")));

@@ -233,6 +233,16 @@ class HeifOracle(unittest.TestCase):
         self.assertGreater(psnr(back, self.src["photo"]), 30)
         self.assertEqual(max_diff(self.decode(out), back), 0)
 
+    def test_lossless_written(self):
+        """--lossless: 4:4:4 with the identity matrix; heif-convert and tessera
+        give the source back exactly, alpha included."""
+        for fmt in ("avif", "heic"):
+            for name in ("photo", "alpha"):
+                with self.subTest(fmt=fmt, source=name):
+                    out = self.write(self.path(name + ".png"), fmt, "--lossless", "--speed", "9")
+                    self.assertEqual(max_diff(self.reference(out), self.src[name]), 0)
+                    self.assertEqual(max_diff(self.decode(out), self.src[name]), 0)
+
     def test_quality_and_speed(self):
         src = self.path("photo.png")
         sizes = {q: os.path.getsize(self.write(src, "avif", "--quality", q, "--speed", "9"))

@@ -172,6 +172,10 @@ tsr_status tsr_image_encode(tsr_ctx *ctx, const tsr_image *image, tsr_format for
     if (opts->compression < -1 || opts->compression > 9)
         return tsr_error(ctx, TSR_ERR_USAGE, "%s: compression %d is outside 0..9", c->name,
                          opts->compression);
+    if (opts->layout != TSR_LAYOUT_SINGLE)
+        return tsr_error(
+            ctx, TSR_ERR_USAGE,
+            "%s: a pyramid or Deep Zoom output needs a row writer (tsr_row_writer_open)", c->name);
     if (opts->speed < 0 || opts->speed > 9)
         return tsr_error(ctx, TSR_ERR_USAGE, "%s: speed %d is outside 1..9", c->name, opts->speed);
     return c->encode(ctx, image, opts, out);

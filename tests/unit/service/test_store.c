@@ -17,8 +17,8 @@
 #include "check.h"
 #include "service/store.h"
 
-/* The schema version this build migrates to (7: a job's encoder speed). */
-#define SCHEMA_LATEST 7
+/* The schema version this build migrates to (8: a job's encoder speed). */
+#define SCHEMA_LATEST 8
 
 /* A fresh data directory under /tmp for one test. */
 static void make_data_dir(char *dir, size_t size) {
@@ -274,7 +274,8 @@ static void test_quota_overrides(void) {
              "DROP TABLE saved_pipeline_versions; DROP TABLE saved_pipelines;"
              "ALTER TABLE jobs DROP COLUMN tessera_version; ALTER TABLE jobs DROP COLUMN tile;"
              "ALTER TABLE jobs DROP COLUMN saved_pipeline;"
-             "ALTER TABLE jobs DROP COLUMN saved_version; ALTER TABLE jobs DROP COLUMN speed;"
+             "ALTER TABLE jobs DROP COLUMN saved_version;"
+             "ALTER TABLE jobs DROP COLUMN frame; ALTER TABLE jobs DROP COLUMN speed;"
              "UPDATE schema_version SET version = 1;");
     s = open_store(ctx, dir);
     CHECK_EQ_INT(tsr_store_schema_version(s), SCHEMA_LATEST);
