@@ -197,7 +197,7 @@ static void fill_info(const tsr_gif_facts *f, tsr_image_info *info) {
 }
 
 static tsr_status info_gif(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_image_info *info) {
-    tsr_gif_facts f;
+    tsr_gif_facts f = {.want_delays = false};
     tsr_status st = tsr_gif_scan(ctx, bytes, len, &f);
     if (!st)
         fill_info(&f, info);

@@ -165,7 +165,7 @@ static tsr_status next_gif(tsr_frame_reader *r, int *delay_ms) {
 }
 
 tsr_status tsr_gif_frames_open(tsr_frame_reader *r, const uint8_t *bytes, size_t len) {
-    tsr_gif_facts f;
+    tsr_gif_facts f = {.want_delays = false};
     int err = 0;
     tsr_status st = tsr_gif_scan(r->ctx, bytes, len, &f);
     if (st)
