@@ -45,8 +45,7 @@ static bool column_table(const tsr_region *in, int x0, int w, int r, border_mode
     return true;
 }
 
-/* Copies the alpha band of `in` into out's row y. */
-static void restore_alpha(const tsr_region *in, tsr_region *out, int y) {
+void tsr_stencil_copy_alpha(const tsr_region *in, tsr_region *out, int y) {
     int b = out->bands;
     if (b != 2 && b != 4)
         return;
@@ -97,7 +96,7 @@ tsr_status tsr_stencil_run(const tsr_op *op, const tsr_region *in, tsr_region *o
             rows[i] = slot;
         }
         row(op, rows, w, b, TSR_REGION_AT(out, out->rect.x, y), scratch);
-        restore_alpha(in, out, y);
+        tsr_stencil_copy_alpha(in, out, y);
     }
 out:
     free(cols);
