@@ -20,7 +20,7 @@ static tsr_status check(tsr_ctx *ctx, const tsr_op *op) {
     int k = (int)v;
     if (k != v || k < TSR_MEDIAN_KSIZE_MIN || k > TSR_MEDIAN_KSIZE_MAX || k % 2 == 0)
         return tsr_error(ctx, TSR_ERR_USAGE,
-                         "median: ksize must be an odd number from %d to %d (got %g)",
+                         "median: ksize must be an odd number from %d to %d, got %g",
                          TSR_MEDIAN_KSIZE_MIN, TSR_MEDIAN_KSIZE_MAX, v);
     return TSR_OK;
 }

@@ -62,8 +62,8 @@ static void test_choose(void) {
     CHECK(!known);
 }
 
-/* The active level is what $TESSERA_SIMD asks for, as the environment
- * of this test run has it (run_tests.py and the oracle tests set it). */
+/* The active level is what $TESSERA_SIMD asks for in the environment
+ * this test runs in (unset: auto). */
 static void test_active(void) {
     CHECK_EQ_INT(tsr_simd_active(), tsr_simd_choose(getenv(TSR_SIMD_ENV), NULL));
     CHECK_EQ_INT(tsr_simd_active(), tsr_simd_active());
