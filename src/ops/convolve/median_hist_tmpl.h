@@ -42,7 +42,7 @@ static HS_ATTR void HS_NAME(sweep)(const hist_cols *h, uint8_t *out, size_t step
         } else {
             for (int q = luc[k]; q < end; q++)
                 HS_NAME(seg_slide)
-                (seg, fk + HIST_BINS * (size_t)h->col[q], fk + HIST_BINS * (size_t)h->col[q - d]);
+            (seg, fk + HIST_BINS * (size_t)h->col[q], fk + HIST_BINS * (size_t)h->col[q - d]);
         }
         luc[k] = end;
         int b = HS_NAME(seg_find)(seg, half - below, &unused);
