@@ -21,33 +21,37 @@ static HS_ATTR void HS_NAME(sweep)(const hist_cols *h, uint8_t *out, size_t step
     _Alignas(32) uint16_t coarse[HIST_BINS];
     _Alignas(32) uint16_t fine[HIST_BINS][HIST_BINS];
     int luc[HIST_BINS];
-    const int d = 2 * h->r + 1, half = d * d / 2;
+    /* h's fields in locals: a store through `out` (a byte pointer) may alias
+     * anything, so the compiler would reload them after every pixel */
+    const int d = 2 * h->r + 1, half = d * d / 2, w = h->w;
+    const int *const col = h->col;
+    const uint16_t *const cols = h->coarse, *const fines = h->fine;
     const size_t seg_stride = (size_t)h->n * HIST_BINS; /* fine: one coarse bin to the next */
     memset(coarse, 0, sizeof coarse);
     for (int p = 0; p < d - 1; p++)
-        HS_NAME(seg_add)(coarse, h->coarse + HIST_BINS * (size_t)h->col[p]);
+        HS_NAME(seg_add)(coarse, cols + HIST_BINS * (size_t)col[p]);
     for (int k = 0; k < HIST_BINS; k++)
         luc[k] = -d; /* stale: rebuilt on first use */
-    for (int j = 0; j < h->w; j++) {
-        HS_NAME(seg_add)(coarse, h->coarse + HIST_BINS * (size_t)h->col[j + d - 1]);
+    for (int j = 0; j < w; j++) {
+        HS_NAME(seg_add)(coarse, cols + HIST_BINS * (size_t)col[j + d - 1]);
         int below, unused;
         int k = HS_NAME(seg_find)(coarse, half, &below);
-        const uint16_t *fk = h->fine + seg_stride * (size_t)k;
+        const uint16_t *fk = fines + seg_stride * (size_t)k;
         uint16_t *seg = fine[k];
         int end = j + d;
         if (2 * (end - luc[k]) >= d) {
             memset(seg, 0, sizeof fine[k]);
             for (int p = j; p < end; p++)
-                HS_NAME(seg_add)(seg, fk + HIST_BINS * (size_t)h->col[p]);
+                HS_NAME(seg_add)(seg, fk + HIST_BINS * (size_t)col[p]);
         } else {
             for (int q = luc[k]; q < end; q++)
                 HS_NAME(seg_slide)
-            (seg, fk + HIST_BINS * (size_t)h->col[q], fk + HIST_BINS * (size_t)h->col[q - d]);
+                (seg, fk + HIST_BINS * (size_t)col[q], fk + HIST_BINS * (size_t)col[q - d]);
         }
         luc[k] = end;
         int b = HS_NAME(seg_find)(seg, half - below, &unused);
         out[(size_t)j * step] = (uint8_t)(HIST_BINS * k + b);
-        HS_NAME(seg_sub)(coarse, h->coarse + HIST_BINS * (size_t)h->col[j]);
+        HS_NAME(seg_sub)(coarse, cols + HIST_BINS * (size_t)col[j]);
     }
 }
 
