@@ -10,9 +10,11 @@ check of both outputs (docs/benchmarks.md, "Median").
 Per round and ksize, four timings alternate: tessera file to file (`tessera
 process`, decode + median + JPEG q85 encode, one process), OpenCV file to
 file (bench/opencv_peer medianK), tessera in memory (bench/op_time: the
-decoded image through the pipeline, one warm-up run then one timed) and
-OpenCV in memory (opencv_peer with PEER_TIME_OP=1: cv::medianBlur, warm-up
-then timed). The tables show medians over the rounds and the 1-minute load
+decoded image through the pipeline, 3 warm-up runs then 5 timed, their
+median) and OpenCV in memory (opencv_peer with PEER_TIME_OP=5: the same
+with cv::medianBlur, its output Mat reused as OpenCV's API intends, where
+tessera allocates its output image each run as its API does). The tables
+show medians over the rounds and the 1-minute load
 average before each round; --wait-load waits (up to 10 minutes) for the
 load to fall to that level before starting, since other work on the
 machine moves the figures. Standard library only; reuses run.py's input,
@@ -31,15 +33,19 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run as harness  # noqa: E402  (bench/run.py)
 
 BEGIN, END = "<!-- median:begin -->", "<!-- median:end -->"
+MEM_RUNS = 5  # timed in-memory runs per process, after 3 warm-ups
 
 
 def op_seconds(argv, env):
-    """Runs ARGV, which prints "op_s=S cpu_s=C"; returns (S, C)."""
+    """Runs ARGV, which prints lines "op_s=S cpu_s=C", one per timed run;
+    returns the medians (S, C)."""
     r = subprocess.run(argv, env=env, capture_output=True, text=True)
     if r.returncode:
         sys.exit(f"median.py: {' '.join(argv)} exited {r.returncode}: {r.stderr.strip()[:300]}")
-    fields = dict(f.split("=") for f in r.stdout.split() if "=" in f)
-    return float(fields["op_s"]), float(fields["cpu_s"])
+    runs = [dict(f.split("=") for f in line.split()) for line in r.stdout.splitlines()
+            if line.startswith("op_s=")]
+    return (statistics.median(float(x["op_s"]) for x in runs),
+            statistics.median(float(x["cpu_s"]) for x in runs))
 
 
 def file_seconds(argv, env, work, name):
@@ -81,11 +87,11 @@ def rounds(args, tools, src, env, work):
                     [tools["opencv"], str(args.threads), f"median{k}", src, out], env, work,
                     "opencv")),
                 ("tessera_mem", lambda: op_seconds(
-                    [tools["op_time"], src, f"median:ksize={k}", "--threads", str(args.threads)],
-                    env)),
+                    [tools["op_time"], src, f"median:ksize={k}", "--threads", str(args.threads),
+                     "--warmup", "3", "--runs", str(MEM_RUNS)], env)),
                 ("opencv_mem", lambda: op_seconds(
                     [tools["opencv"], str(args.threads), f"median{k}", src, out],
-                    dict(env, PEER_TIME_OP="1"))),
+                    dict(env, PEER_TIME_OP=str(MEM_RUNS)))),
             ]
             for name, fn in steps:
                 secs, cpu = fn()

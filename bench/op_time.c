@@ -1,11 +1,12 @@
 /* In-memory time of a pipeline on the CPU: the image is decoded first, then
- * the pipeline runs once to warm up (page faults, first allocations) and
- * `runs` times timed, with N threads and tiles of the given side. Prints
+ * the pipeline runs `warmup` times untimed (page faults, the allocator
+ * settling on reusing the output's memory) and `runs` times timed, with N
+ * threads and tiles of the given side. Prints
  * one line per timed run, "op_s=SECONDS cpu_s=SECONDS" (wall time, and
  * the CPU time of every thread of the process), the line bench/opencv_peer
  * prints with PEER_TIME_OP=1, so bench/median.py reads both alike.
  *
- * usage: op_time IMAGE PIPELINE [--threads N] [--runs N] [--tile N]
+ * usage: op_time IMAGE PIPELINE [--threads N] [--runs N] [--warmup N] [--tile N]
  * Exit 2 on bad usage, 1 when the image or the pipeline fails. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,11 +29,12 @@ typedef struct options {
     const char *pipeline; /* pipeline text */
     int threads;          /* executor threads */
     int runs;             /* timed runs */
+    int warmup;           /* untimed runs before them */
     int tile;             /* tile side */
 } options;
 
 static int parse(int argc, char **argv, options *o) {
-    *o = (options){.threads = 2, .runs = 1, .tile = TSR_DEFAULT_TILE};
+    *o = (options){.threads = 2, .runs = 1, .warmup = 1, .tile = TSR_DEFAULT_TILE};
     int positional = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -53,18 +55,22 @@ static int parse(int argc, char **argv, options *o) {
             o->threads = atoi(v);
         else if (!strcmp(a, "--runs"))
             o->runs = atoi(v);
+        else if (!strcmp(a, "--warmup"))
+            o->warmup = atoi(v);
         else if (!strcmp(a, "--tile"))
             o->tile = atoi(v);
         else
             return 0;
     }
-    return o->image && o->pipeline && o->threads > 0 && o->runs > 0 && o->tile >= TSR_TILE_MIN;
+    return o->image && o->pipeline && o->threads > 0 && o->runs > 0 && o->warmup >= 0 &&
+           o->tile >= TSR_TILE_MIN;
 }
 
 int main(int argc, char **argv) {
     options o;
     if (!parse(argc, argv, &o)) {
-        fprintf(stderr, "usage: op_time IMAGE PIPELINE [--threads N] [--runs N] [--tile N]\n");
+        fprintf(stderr,
+                "usage: op_time IMAGE PIPELINE [--threads N] [--runs N] [--warmup N] [--tile N]\n");
         return 2;
     }
     tsr_ctx *ctx = tsr_ctx_new();
@@ -76,7 +82,7 @@ int main(int argc, char **argv) {
         tsr_executor_local_new(ctx, o.threads, &pool))
         goto out;
     tsr_run_options ro = {.tile_size = o.tile};
-    for (int i = -1; i < o.runs; i++) {
+    for (int i = -o.warmup; i < o.runs; i++) {
         tsr_image *out = NULL;
         double t0 = tsr_clock_mono_s(), c0 = process_cpu_s();
         if (tsr_pipeline_run(ctx, p, in, pool, &ro, &out))

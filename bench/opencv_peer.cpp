@@ -12,10 +12,10 @@
 //   opencv_peer THREADS medianK    IN.jpg OUT.jpg   (K odd, 3..255: cv::medianBlur)
 //
 // THREADS goes to cv::setNumThreads so every tool uses the same core count.
-// With PEER_TIME_OP=1 in the environment the operation (decoded input to
-// output Mat, no I/O) also runs once to warm up and once timed, and
-// "op_s=SECONDS cpu_s=SECONDS" goes to stdout (bench/median.py; the same
-// line as bench/op_time for tessera).
+// With PEER_TIME_OP=N in the environment the operation (decoded input to
+// output Mat, no I/O, the output Mat reused) runs 3 times to warm up, then
+// N times timed, each printing "op_s=SECONDS cpu_s=SECONDS" on stdout
+// (bench/median.py; the same line as bench/op_time for tessera).
 // Exit status: 0 ok, 1 read/write failure, 2 bad usage.
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -139,22 +139,18 @@ int main(int argc, char **argv) {
 
     cv::Mat out;
     const char *timed = std::getenv("PEER_TIME_OP");
-    if (timed && std::atoi(timed) == 1) { // warm-up run, then the timed one below
-        if (!apply(job, in, out)) {
+    int runs = timed ? std::atoi(timed) : 0;
+    for (int i = runs > 0 ? -3 : 0; i < (runs > 0 ? runs : 1); i++) { // 3 warm-ups when timed
+        auto t0 = std::chrono::steady_clock::now();
+        double c0 = process_cpu_s();
+        if (!apply(job, in, out)) { // `out` is reused, as OpenCV's API intends
             std::fprintf(stderr, "opencv_peer: unknown workload %s\n", argv[2]);
             return 2;
         }
-        out.release();
+        if (runs > 0 && i >= 0)
+            std::printf("op_s=%.6f cpu_s=%.6f\n",
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                        process_cpu_s() - c0);
     }
-    auto t0 = std::chrono::steady_clock::now();
-    double c0 = process_cpu_s();
-    if (!apply(job, in, out)) {
-        std::fprintf(stderr, "opencv_peer: unknown workload %s\n", argv[2]);
-        return 2;
-    }
-    if (timed && std::atoi(timed) == 1)
-        std::printf("op_s=%.6f cpu_s=%.6f\n",
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-                    process_cpu_s() - c0);
     return save(out_path, out) ? 0 : 1;
 }
