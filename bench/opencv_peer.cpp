@@ -148,9 +148,10 @@ int main(int argc, char **argv) {
             return 2;
         }
         if (runs > 0 && i >= 0)
-            std::printf("op_s=%.6f cpu_s=%.6f\n",
-                        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-                        process_cpu_s() - c0);
+            std::printf(
+                "op_s=%.6f cpu_s=%.6f\n",
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                process_cpu_s() - c0);
     }
     return save(out_path, out) ? 0 : 1;
 }
