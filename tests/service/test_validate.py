@@ -61,7 +61,7 @@ class ValidateTest(unittest.TestCase):
                 ("gaussian-blur:ksize=4", "gaussian-blur: ksize must be odd, got 4"),
                 ("resize:scale=0.5,width=100",
                  "resize: give either scale or width and/or height (not both)"),
-                ("median:ksize=4", "median: ksize must be 3 or 5, got 4"),
+                ("median:ksize=4", "median: ksize must be an odd number from 3 to 99, got 4"),
                 ([{"op": "box-blur", "ksize": 2}], "box-blur: ksize must be odd, got 2")):
             status, doc = self.validate({"pipeline": pipeline})
             self.refused(status, doc, message)
