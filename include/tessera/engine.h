@@ -46,7 +46,16 @@ typedef struct tsr_run_options {
     /* may be NULL: bytes a remote executor moved for this run (tasks sent
      * to workers and results read back), called from its threads */
     void (*moved)(void *user, uint64_t bytes);
+    /* tsr_plan_run_rows: memory a plan that cannot stream by row windows
+     * (rotations, GLOBAL ops, several stages) may hold as whole images. When
+     * its images (input, stage outputs) need more, it runs through
+     * uncompressed temporary files in $TMPDIR instead ("spilling", on the
+     * local pool: memory is per-thread tiles plus a band of output rows).
+     * 0 = TSR_DEFAULT_MEMORY_BUDGET; 1 spills every such plan (tests). */
+    uint64_t memory_budget;
 } tsr_run_options;
+
+#define TSR_DEFAULT_MEMORY_BUDGET (512ull << 20) /* 537 MB */
 
 #define TSR_DEFAULT_TILE 256
 #define TSR_TILE_MIN     16    /* smallest tile side */

@@ -92,7 +92,8 @@ tsr_status tsr_image_run_blob(tsr_store *store, tsr_ctx *ctx, const tsr_image_ru
                              .label = run->label,
                              .accel = run->accel,
                              .device_done = run->device_done,
-                             .moved = run->moved};
+                             .moved = run->moved,
+                             .memory_budget = run->memory_budget};
     if ((st = tsr_plan_run_rows(ctx, o.plan, o.reader, writer, run->exec, &ropts)) ||
         (st = tsr_row_writer_finish(writer)))
         goto out;

@@ -49,7 +49,8 @@ static tsr_status item_process(tsr_jobs *jobs, job_entry *e, const tsr_store_job
                          .device_done = tsr_jobs_on_device,
                          .moved = tsr_jobs_on_moved,
                          .progress_user = e,
-                         .label = label};
+                         .label = label,
+                         .memory_budget = jobs->cfg.memory_budget};
     tsr_image_output o;
     st = tsr_image_run_blob(jobs->store, ctx, &run, &o);
     tsr_job_usage used = {.cpu_seconds = o.codec_cpu_seconds, .read_bytes = (int64_t)img.bytes};
