@@ -103,8 +103,12 @@ tsr_status tsr_plan_run(tsr_ctx *ctx, tsr_plan *plan, const tsr_image *in, tsr_e
 
 /* Runs the plan from a row reader to a row writer (which the caller then
  * finishes). Single-stage plans whose tile bands advance down the input
- * stream through a window of rows (memory: tile + halo rows, not the image);
- * the rest decode the whole image first. Output bytes are the same either way. */
+ * stream through a window of rows (memory: tile + halo rows, not the image).
+ * The rest (rotations, GLOBAL ops, several stages) hold whole images when
+ * they fit opts->memory_budget, else (on the local pool) go through
+ * temporary files, one per stage boundary, tile by tile; a remote executor
+ * (one with run_tiles) always holds whole images, under the context's
+ * single-buffer cap. Output bytes are the same either way. */
 tsr_status tsr_plan_run_rows(tsr_ctx *ctx, tsr_plan *plan, tsr_row_reader *reader,
                              tsr_row_writer *writer, tsr_executor *exec,
                              const tsr_run_options *opts);
