@@ -75,7 +75,7 @@ uint64_t tsr_plan_whole_bytes(const tsr_plan *plan) {
 static tsr_status load_rect(file_batch *fb, int worker, tsr_rect r, tsr_region *reg) {
     const tsr_spill *src = fb->src;
     size_t stride = (size_t)(r.w > 0 ? r.w : 0) * (size_t)src->bands;
-    *reg = (tsr_region){r, src->bands, stride, NULL, src->width, src->height};
+    *reg = (tsr_region){r, src->bands, stride, NULL, src->image_w, src->image_h};
     if (tsr_rect_empty(r))
         return TSR_OK;
     uint64_t bytes = (uint64_t)stride * (uint64_t)r.h;
@@ -273,23 +273,50 @@ static tsr_status run_stage(spill_run *run, const tsr_stage *s, const tsr_spill 
     return st;
 }
 
-/* Copies the input rows into a new file, a few MB at a time. */
-static tsr_status spill_input(tsr_ctx *ctx, rows_io *io, const tsr_stage *s, tsr_spill **out) {
-    tsr_status st = tsr_spill_new(ctx, s->in_w, s->in_h, s->in_bands, out);
+/* The part of stage s's input that its tiles read: all of it for a
+ * GLOBAL head (its map tiles cover the image), else the union of the
+ * tiles' input rects (a crop before a rotation reads a part). */
+static tsr_rect stage_reads(const tsr_plan *plan, const tsr_stage *s) {
+    if (plan->ops[s->first].desc->kind == TSR_OP_GLOBAL)
+        return tsr_rect_make(0, 0, s->in_w, s->in_h);
+    int x0 = s->in_w, y0 = s->in_h, x1 = 0, y1 = 0;
+    for (int t = 0; t < s->tiles_x * s->tiles_y; t++) {
+        tsr_rect r = tsr_stage_tile_input(plan, s, t);
+        if (tsr_rect_empty(r))
+            continue;
+        x0 = r.x < x0 ? r.x : x0;
+        y0 = r.y < y0 ? r.y : y0;
+        x1 = r.x + r.w > x1 ? r.x + r.w : x1;
+        y1 = r.y + r.h > y1 ? r.y + r.h : y1;
+    }
+    return x1 > x0 && y1 > y0 ? tsr_rect_make(x0, y0, x1 - x0, y1 - y0) : tsr_rect_make(0, 0, 0, 0);
+}
+
+/* Copies the part of the input rows the first stage reads into a new
+ * file, a few MB at a time: rows above it are decoded and dropped, rows
+ * below it are not decoded. */
+static tsr_status spill_input(tsr_ctx *ctx, rows_io *io, const tsr_plan *plan, tsr_spill **out) {
+    const tsr_stage *s = &plan->stages[0];
+    tsr_rect part = stage_reads(plan, s);
+    tsr_status st = tsr_spill_new(ctx, part, s->in_w, s->in_h, s->in_bands, out);
     size_t stride = (size_t)s->in_w * (size_t)s->in_bands;
     size_t fit = SPILL_COPY_BYTES / stride;
     int step = fit < 1 ? 1 : fit < WHOLE_ROWS_STEP ? (int)fit : WHOLE_ROWS_STEP;
     uint8_t *rows = st ? NULL : malloc(stride * (size_t)step);
     if (!st && !rows)
         st = tsr_error(ctx, TSR_ERR_NOMEM, "out of memory for input rows");
-    for (int y = 0; !st && y < s->in_h; y += step) {
-        int n = s->in_h - y < step ? s->in_h - y : step;
+    int end = part.y + part.h;
+    for (int y = 0, n; !st && y < end; y += n) {
+        int skip = y < part.y; /* rows above the part: decoded, dropped */
+        int until = skip ? part.y : end;
+        n = until - y < step ? until - y : step;
         if (tsr_ctx_cancelled(ctx))
             st = TSR_ERR_CANCELLED;
         else if ((st = tsr_rows_read(io, rows, stride, n)))
             st = tsr_error(ctx, st, "reading the input failed");
-        else
-            st = tsr_spill_append(*out, ctx, rows, stride, n);
+        else if (!skip)
+            st =
+                tsr_spill_append(*out, ctx, rows + (size_t)part.x * (size_t)s->in_bands, stride, n);
     }
     free(rows);
     return st;
@@ -303,8 +330,9 @@ static tsr_status first_stage(spill_run *run, rows_io *io, tsr_spill **src, int 
     const tsr_stage *s0 = &run->plan->stages[0];
     *next = 0;
     if (!tsr_stage_streams(run->plan, s0, run->exec, run->budget))
-        return spill_input(ctx, io, s0, src);
-    tsr_status st = tsr_spill_new(ctx, s0->out_w, s0->out_h, s0->out_bands, src);
+        return spill_input(ctx, io, run->plan, src);
+    tsr_status st = tsr_spill_new(ctx, tsr_rect_make(0, 0, s0->out_w, s0->out_h), s0->out_w,
+                                  s0->out_h, s0->out_bands, src);
     io->sink = *src;
     if (!st)
         st = tsr_run_stream_stage(ctx, run->plan, s0, io, run->exec, run->top.opts, &run->top);
@@ -355,7 +383,8 @@ tsr_status tsr_run_spill(tsr_ctx *ctx, tsr_plan *plan, rows_io *io, tsr_executor
     for (; !st && i < plan->n_stages; i++) {
         const tsr_stage *s = &plan->stages[i];
         if (i + 1 < plan->n_stages &&
-            (st = tsr_spill_new(ctx, s->out_w, s->out_h, s->out_bands, &sink)))
+            (st = tsr_spill_new(ctx, tsr_rect_make(0, 0, s->out_w, s->out_h), s->out_w, s->out_h,
+                                s->out_bands, &sink)))
             break;
         io->sink = sink;
         st = run_stage(&run, s, src, io);

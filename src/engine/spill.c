@@ -29,7 +29,8 @@ static tsr_status reserve(tsr_ctx *ctx, int fd, uint64_t bytes, const char *dir)
                      size, dir, strerror(err));
 }
 
-tsr_status tsr_spill_new(tsr_ctx *ctx, int width, int height, int bands, tsr_spill **out) {
+tsr_status tsr_spill_new(tsr_ctx *ctx, tsr_rect stored, int image_w, int image_h, int bands,
+                         tsr_spill **out) {
     *out = NULL;
     const char *dir = spill_dir();
     char path[4096];
@@ -46,11 +47,13 @@ tsr_status tsr_spill_new(tsr_ctx *ctx, int width, int height, int bands, tsr_spi
                          strerror(err));
     }
     unlink(path);
-    s->width = width;
-    s->height = height;
+    s->stored = stored;
+    s->image_w = image_w;
+    s->image_h = image_h;
     s->bands = bands;
-    s->stride = (size_t)width * (size_t)bands;
-    tsr_status st = reserve(ctx, s->fd, (uint64_t)s->stride * (uint64_t)height, dir);
+    s->stride = (size_t)(stored.w > 0 ? stored.w : 0) * (size_t)bands;
+    tsr_status st =
+        reserve(ctx, s->fd, (uint64_t)s->stride * (uint64_t)(stored.h > 0 ? stored.h : 0), dir);
     if (st) {
         tsr_spill_free(s);
         return st;
@@ -87,9 +90,9 @@ static int read_all(int fd, uint8_t *p, size_t n, uint64_t offset) {
 
 tsr_status tsr_spill_append(tsr_spill *spill, tsr_ctx *ctx, const uint8_t *src, size_t stride,
                             int n) {
-    if (n < 0 || n > spill->height - spill->rows)
+    if (n < 0 || n > spill->stored.h - spill->rows)
         return tsr_error(ctx, TSR_ERR_INTERNAL, "temporary file: rows %d..%d of %d", spill->rows,
-                         spill->rows + n - 1, spill->height);
+                         spill->rows + n - 1, spill->stored.h);
     int err = 0;
     uint64_t at = (uint64_t)spill->rows * spill->stride;
     if (stride == spill->stride)
@@ -106,12 +109,14 @@ tsr_status tsr_spill_append(tsr_spill *spill, tsr_ctx *ctx, const uint8_t *src, 
 
 tsr_status tsr_spill_read(const tsr_spill *spill, tsr_ctx *ctx, tsr_rect r, uint8_t *dst,
                           size_t stride) {
-    if (r.x < 0 || r.y < 0 || r.w < 0 || r.h < 0 || r.x + r.w > spill->width ||
-        r.y + r.h > spill->rows)
-        return tsr_error(ctx, TSR_ERR_INTERNAL, "temporary file: rect %d,%d %dx%d of %d rows", r.x,
-                         r.y, r.w, r.h, spill->rows);
+    tsr_rect s = spill->stored;
+    if (r.w < 0 || r.h < 0 || r.x < s.x || r.y < s.y || r.x + r.w > s.x + s.w ||
+        r.y + r.h > s.y + spill->rows)
+        return tsr_error(ctx, TSR_ERR_INTERNAL,
+                         "temporary file: rect %d,%d %dx%d outside %d,%d %dx%d (%d rows written)",
+                         r.x, r.y, r.w, r.h, s.x, s.y, s.w, s.h, spill->rows);
     size_t row = (size_t)r.w * (size_t)spill->bands;
-    uint64_t at = (uint64_t)r.y * spill->stride + (uint64_t)r.x * (uint64_t)spill->bands;
+    uint64_t at = (uint64_t)(r.y - s.y) * spill->stride + (uint64_t)(r.x - s.x) * spill->bands;
     int err = 0;
     if (row == spill->stride && stride == row)
         err = read_all(spill->fd, dst, row * (size_t)r.h, at);
