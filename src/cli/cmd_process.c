@@ -94,6 +94,7 @@ static int parse_args(int argc, char **argv, process_args *a) {
             takes = val ? size_option(arg, val, a) : 1;
         else if (arg[0] == '-' && arg[1]) {
             fprintf(stderr, "tessera process: unknown option '%s'\n", arg);
+            usage();
             return -1;
         } else {
             a->inputs[a->n_inputs++] = argv[i];
