@@ -137,10 +137,21 @@ def hwm_bytes(pid):
     raise BenchError("no VmHWM for pid %d" % pid)
 
 
+def rss_bytes(pid):
+    """VmRSS of process PID now."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise BenchError("no VmRSS for pid %d" % pid)
+
+
 def reset_hwm(pid):
-    """Makes VmHWM start again from the current RSS (Linux >= 4.0)."""
+    """Makes VmHWM start again from the current RSS (Linux >= 4.0); returns
+    that RSS (what the server held before the step)."""
     with open("/proc/%d/clear_refs" % pid, "w") as f:
         f.write("5")
+    return rss_bytes(pid)
 
 
 class Server:
@@ -249,16 +260,15 @@ def run_serve(binary, work, name, src, w, h, pipelines, results):
     srv = Server(binary, data)
     try:
         pid = srv.proc.pid
-        idle = hwm_bytes(pid)
-        reset_hwm(pid)
+        before = reset_hwm(pid)
         t0 = time.monotonic()
         image = srv.upload(src)
         results.append({"input": name, "path": "serve", "step": "upload",
                         "peak_bytes": hwm_bytes(pid), "seconds": time.monotonic() - t0,
-                        "idle_bytes": idle})
+                        "before_bytes": before})
         report(results[-1])
         for label, text in pipelines:
-            reset_hwm(pid)
+            before = reset_hwm(pid)
             seconds, job = srv.job(image, pipeline_text(text, w, h))
             out = os.path.join(work, "serve-out.jpg")
             t1 = time.monotonic()
@@ -266,7 +276,8 @@ def run_serve(binary, work, name, src, w, h, pipelines, results):
             os.unlink(out)
             results.append({"input": name, "path": "serve", "step": label,
                             "peak_bytes": hwm_bytes(pid), "seconds": seconds,
-                            "download_seconds": time.monotonic() - t1, "output_bytes": size})
+                            "download_seconds": time.monotonic() - t1, "output_bytes": size,
+                            "before_bytes": before})
             report(results[-1])
             srv.json("DELETE", "/api/v1/jobs/%s?purge=true" % job["id"])
     finally:
@@ -275,28 +286,34 @@ def run_serve(binary, work, name, src, w, h, pipelines, results):
 
 
 def report(r):
-    print("%-5s %-8s %-22s peak %7.0f MiB  %7.1f s" % (r["input"], r["path"], r["step"],
-                                                       r["peak_bytes"] / 2 ** 20, r["seconds"]),
-          flush=True)
+    before = " (held before: %.0f MiB)" % (r["before_bytes"] / 2 ** 20) if "before_bytes" in r else ""
+    print("%-5s %-8s %-22s peak %7.0f MiB  %7.1f s%s" % (r["input"], r["path"], r["step"],
+                                                         r["peak_bytes"] / 2 ** 20, r["seconds"],
+                                                         before), flush=True)
+
+
+def mib(r, key):
+    return "%.0f MiB" % (r[key] / 2 ** 20) if r and key in r else ""
 
 
 def markdown(results, made):
     lines = ["| input | pipeline | `process` peak RSS | `process` time | `serve` peak (VmHWM) "
-             "| `serve` job time |", "|---|---|---:|---:|---:|---:|"]
+             "| `serve` held before | `serve` job time |", "|---|---|---:|---:|---:|---:|---:|"]
     by = {(r["input"], r["path"], r["step"]): r for r in results}
     for name in INPUTS:
         up = by.get((name, "serve", "upload"))
         if up:
-            lines.append("| %s | upload (%s) | | | %.0f MiB | %.0f s |" % (
-                name, made.get(name, ""), up["peak_bytes"] / 2 ** 20, up["seconds"]))
+            lines.append("| %s | upload (%s) | | | %s | %s | %.0f s |" % (
+                name, made.get(name, ""), mib(up, "peak_bytes"), mib(up, "before_bytes"),
+                up["seconds"]))
         for label, _ in PIPELINES:
             p, s = by.get((name, "process", label)), by.get((name, "serve", label))
             if not p and not s:
                 continue
-            cell = lambda r, k, f: f % (r[k] / (2 ** 20 if k == "peak_bytes" else 1)) if r else ""
-            lines.append("| %s | `%s` | %s | %s | %s | %s |" % (
-                name, label.replace("|", "\\|"), cell(p, "peak_bytes", "%.0f MiB"), cell(p, "seconds", "%.0f s"),
-                cell(s, "peak_bytes", "%.0f MiB"), cell(s, "seconds", "%.0f s")))
+            lines.append("| %s | `%s` | %s | %s | %s | %s | %s |" % (
+                name, label.replace("|", "\\|"), mib(p, "peak_bytes"),
+                "%.0f s" % p["seconds"] if p else "", mib(s, "peak_bytes"),
+                mib(s, "before_bytes"), "%.0f s" % s["seconds"] if s else ""))
     return "\n".join(lines)
 
 

@@ -2,6 +2,9 @@
  * image from its blob into a result blob, in this process one after the
  * other, or as image tasks on the fleet (jobs_images.c). */
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +24,19 @@ tsr_status tsr_jobs_image_record(tsr_jobs *jobs, tsr_ctx *ctx, const char *image
     if (!st && !found)
         st = tsr_error(ctx, TSR_ERR_USAGE, "the image was deleted");
     return st;
+}
+
+/* Images from this many pixels on return the heap to the system when done. */
+#define TRIM_PIXELS 64000000ull
+
+/* Gives freed heap memory back to the system: a big image's windows, bands
+ * and tile buffers are freed when it ends, but glibc keeps freed memory
+ * below its top for reuse, so without this a server that ran one
+ * gigapixel job stays hundreds of MB larger until the next one. */
+static void return_heap(void) {
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
 }
 
 /* Processes one image in this process (tiles on the scheduler's executor)
@@ -59,6 +75,8 @@ static tsr_status item_process(tsr_jobs *jobs, job_entry *e, const tsr_store_job
         used.peak_pixels = (int64_t)img.width * img.height + (int64_t)o.width * o.height;
     }
     tsr_jobs_add_usage(e, &used);
+    if ((uint64_t)img.width * (uint64_t)img.height >= TRIM_PIXELS)
+        return_heap();
     if (st)
         return st;
     tsr_store_item_result res = {o.blob,
