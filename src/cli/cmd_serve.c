@@ -464,6 +464,7 @@ int cmd_serve(int argc, char **argv) {
         tsr_server_print_routes(stdout);
         return EXIT_OK;
     }
+    cli_long_running_heap();
     tsr_ctx *ctx = tsr_ctx_new();
     if (!ctx)
         return EXIT_INTERNAL;
