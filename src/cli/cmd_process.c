@@ -253,6 +253,7 @@ int cmd_process(int argc, char **argv) {
         goto out;
     }
     tsr_ctx_set_limits(ctx, &a.limits); /* zero fields: the library's defaults */
+    cli_map_big_buffers();
     if (a.format && (tsr_format_from_name(a.format) == TSR_FORMAT_UNKNOWN ||
                      !tsr_format_can_encode(tsr_format_from_name(a.format)))) {
         fprintf(stderr,

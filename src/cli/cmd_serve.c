@@ -464,7 +464,7 @@ int cmd_serve(int argc, char **argv) {
         tsr_server_print_routes(stdout);
         return EXIT_OK;
     }
-    cli_long_running_heap();
+    cli_map_big_buffers();
     tsr_ctx *ctx = tsr_ctx_new();
     if (!ctx)
         return EXIT_INTERNAL;
