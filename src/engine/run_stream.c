@@ -436,11 +436,19 @@ tsr_status tsr_run_stream_stage(tsr_ctx *ctx, tsr_plan *plan, const tsr_stage *s
 }
 
 /* Whether a plan that cannot stream should spill: on the local pool (or
- * none), tiled, when holding its images whole would pass the budget. */
-static int spill_wanted(const tsr_plan *plan, const tsr_executor *exec,
+ * none), tiled, when holding its images whole would pass the budget or one
+ * of them the single-buffer cap (a budget raised past it still spills). */
+static int spill_wanted(tsr_ctx *ctx, const tsr_plan *plan, const tsr_executor *exec,
                         const tsr_run_options *opts) {
     if (plan->tile == -1 || (exec && exec->vt->run_tiles))
         return 0;
+    for (int i = 0; i < plan->n_stages; i++) {
+        const tsr_stage *s = &plan->stages[i];
+        uint64_t in = (uint64_t)s->in_w * (uint64_t)s->in_h * (uint64_t)s->in_bands;
+        uint64_t out = (uint64_t)s->out_w * (uint64_t)s->out_h * (uint64_t)s->out_bands;
+        if (in > tsr_ctx_limits(ctx)->max_alloc || out > tsr_ctx_limits(ctx)->max_alloc)
+            return 1;
+    }
     return tsr_plan_whole_bytes(plan) > tsr_run_budget(exec, opts);
 }
 
@@ -456,7 +464,7 @@ tsr_status tsr_plan_run_rows(tsr_ctx *ctx, tsr_plan *plan, tsr_row_reader *reade
                          s->in_w, s->in_h, s->in_bands, w, h, bands);
     if (plan->n_stages == 1 && tsr_stage_streams(plan, s, exec, tsr_run_budget(exec, opts)))
         return tsr_run_stream_stage(ctx, plan, s, &io, exec, opts, NULL);
-    if (spill_wanted(plan, exec, opts))
+    if (spill_wanted(ctx, plan, exec, opts))
         return tsr_run_spill(ctx, plan, &io, exec, opts);
     return run_whole(ctx, plan, &io, exec, opts);
 }

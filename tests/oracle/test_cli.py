@@ -235,8 +235,10 @@ class CliTest(unittest.TestCase):
                     (["--max-width", "400"], "larger than the limit of 400x65500"),
                     (["--max-height", "2e2"], "larger than the limit of 65500x200"),
                     (["--max-file-bytes", "1000"], "is more than the limit of 1 kB"),
-                    # a whole-image run (the default budget holds this image) past the buffer cap
-                    (["--max-buffer-bytes", "100000"], "single-buffer limit of 100 kB")]:
+                    # the image (406 kB) is over the buffer cap, so the plan spills; the
+                    # 256-px map tiles of equalize (up to 197 kB) are still over it
+                    (["--max-buffer-bytes", "100000"],
+                     "kB in one buffer is more than the single-buffer limit of 100 kB")]:
                 r = run("process", "-p", "equalize|rotate:angle=30", src, "-o", out, *flags,
                         check=False)
                 self.assertEqual(r.returncode, 3, f"{flags}: {r.stderr}")
@@ -246,9 +248,9 @@ class CliTest(unittest.TestCase):
                     "--max-frames", "1", check=False)
             self.assertEqual(r.returncode, 3, r.stderr)
             self.assertIn("limit of 1 frames", r.stderr)
-            # spilled, the same run holds no whole image, only tiles: it passes the buffer cap
+            # spilled with 64-px tiles, the run holds no whole image, only tiles: it passes
             run("process", "-p", "equalize|rotate:angle=30", src, "-o", out, "--max-buffer-bytes",
-                "100000", "--memory-budget", "1", "--tile", "64")
+                "100000", "--tile", "64")
             self.assertEqual(read_rgb(out).shape, (300, 451, 3))
             for flag, value in [("--max-pixels", "0"), ("--max-width", "abc"),
                                 ("--max-file-bytes", "-5"), ("--memory-budget", "1.5"),
