@@ -14,6 +14,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_backend.h"
+#include "cli/cli_limits.h"
 #include "cli/serve_fleet.h"
 #include "fleet/executor_redis.h"
 #include "server/server.h"
@@ -52,12 +53,19 @@ typedef struct serve_args {
     tsr_prices prices;            /* its contents once loaded */
 } serve_args;
 
-/* The serve defaults of the caps on hostile input (docs/security.md). */
+/* The serve defaults of the caps on hostile input (docs/security.md): a
+ * 40000 x 40000 image passes. Uploads are checked and jobs run a few rows
+ * at a time (or through temporary files), so these caps bound disk and CPU
+ * per upload; the single-buffer cap bounds what is ever held whole. */
+#define SERVE_MAX_PIXELS       2000000000ull /* 2 GP: e.g. 44721 x 44721 */
+#define SERVE_MAX_UPLOAD_BYTES (8ull << 30)  /* 8.6 GB: an uncompressed 40000 x 40000 RGB TIFF */
+#define SERVE_MAX_FRAMES       1000u
+
 static void serve_defaults(tsr_server_config *c) {
-    c->limits.max_pixels = 256ull << 20; /* 16384 x 16384 */
+    c->limits.max_pixels = SERVE_MAX_PIXELS;
     c->limits.max_width = TSR_DEFAULT_MAX_DIMENSION;
     c->limits.max_height = TSR_DEFAULT_MAX_DIMENSION;
-    c->limits.max_frames = 1000;
+    c->limits.max_frames = SERVE_MAX_FRAMES;
     c->limits.max_total_pixels = 1ull << 30; /* all frames of an animation: 1.07 GP */
     c->max_connections = 256;
     c->per_ip_limit = 64;
@@ -72,9 +80,12 @@ static void serve_defaults(tsr_server_config *c) {
  * one of them, 0 when not, -1 (after a message) for a bad value. */
 static int limit_option(const char *opt, const char *val, tsr_server_config *c) {
     static const char *const names[] = {
-        "--max-pixels",      "--max-width",          "--max-height",     "--max-frames",
         "--max-connections", "--per-ip-connections", "--conn-timeout-s", "--rate-limit",
         "--rate-burst",      "--quota-bytes",        "--quota-jobs",     "--max-total-pixels"};
+    int taken =
+        cli_limit_option("serve", CLI_LIMITS_SHAPE | CLI_LIMITS_BUFFER, opt, val, &c->limits);
+    if (taken)
+        return taken;
     int which = -1;
     for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
         if (!strcmp(opt, names[i]))
@@ -85,39 +96,27 @@ static int limit_option(const char *opt, const char *val, tsr_server_config *c) 
     double d = strtod(val, &end);
     uint64_t v = d >= 0 && d < 1e19 ? (uint64_t)d : 0;
     int ok =
-        *val && !*end && d >= 0 && d <= 1e18 && (which >= 7 && which <= 8 ? 1 : (double)v == d);
+        *val && !*end && d >= 0 && d <= 1e18 && (which >= 3 && which <= 4 ? 1 : (double)v == d);
     switch (which) {
     case 0:
-        ok = ok && v >= 1, c->limits.max_pixels = v;
-        break;
-    case 1:
-        ok = ok && v >= 1 && v <= 0x7fffffff, c->limits.max_width = (uint32_t)v;
-        break;
-    case 2:
-        ok = ok && v >= 1 && v <= 0x7fffffff, c->limits.max_height = (uint32_t)v;
-        break;
-    case 3:
-        ok = ok && v >= 1 && v <= 0x7fffffff, c->limits.max_frames = (uint32_t)v;
-        break;
-    case 4:
         ok = ok && v >= 1 && v <= 65536, c->max_connections = (unsigned)v;
         break;
-    case 5:
+    case 1:
         ok = ok && v >= 1 && v <= 65536, c->per_ip_limit = (unsigned)v;
         break;
-    case 6:
+    case 2:
         ok = ok && v >= 1 && v <= 86400, c->timeout_s = (unsigned)v;
         break;
-    case 7:
+    case 3:
         ok = ok && d <= 1e6, c->rate_limit = d;
         break;
-    case 8:
+    case 4:
         ok = ok && d >= 1 && d <= 1e9, c->rate_burst = d;
         break;
-    case 9:
+    case 5:
         c->quota_bytes = v;
         break;
-    case 11:
+    case 7:
         ok = ok && v >= 1, c->limits.max_total_pixels = v;
         break;
     default:
@@ -149,7 +148,8 @@ static void serve_usage(FILE *f) {
             "                     [--tls-cert FILE --tls-key FILE] [--data-key FILE]\n"
             "                     [--store file:DIR|s3://BUCKET[/PREFIX]] [--s3-endpoint URL]\n"
             "                     [--max-pixels N] [--max-width N] [--max-height N]\n"
-            "                     [--max-frames N] [--max-total-pixels N] [--max-connections N]\n"
+            "                     [--max-frames N] [--max-total-pixels N] [--max-buffer-bytes N]\n"
+            "                     [--memory-budget N] [--max-connections N]\n"
             "                     [--per-ip-connections N] [--conn-timeout-s S]\n"
             "                     [--rate-limit R] [--rate-burst B] [--quota-bytes N]\n"
             "                     [--quota-jobs N] [--backend cpu|opencl|auto] [--device N]\n"
@@ -238,6 +238,8 @@ static int number_option(const char *opt, uint64_t v, serve_args *a) {
         a->max_upload_bytes = v;
     else if (!strcmp(opt, "--pixel-budget"))
         a->jobs.pixel_budget = v;
+    else if (!strcmp(opt, "--memory-budget") && v >= 1)
+        a->jobs.memory_budget = v;
     else if (!strcmp(opt, "--max-active-jobs") && v <= 1000000)
         a->jobs.max_active = (int)v;
     else if (!strcmp(opt, "--tile") && v >= TSR_TILE_MIN && v <= TSR_TILE_MAX)
@@ -289,6 +291,7 @@ static int parse_args(int argc, char **argv, serve_args *a) {
     a->port = 8080;
     a->data = "./tessera-data";
     a->local_workers = -1;
+    a->max_upload_bytes = SERVE_MAX_UPLOAD_BYTES;
     cli_backend_init(&a->backend);
     serve_fleet_args_init(&a->fleet);
     serve_defaults(&a->limits);
@@ -465,6 +468,7 @@ int cmd_serve(int argc, char **argv) {
         tsr_server_print_routes(stdout);
         return EXIT_OK;
     }
+    cli_map_big_buffers();
     tsr_ctx *ctx = tsr_ctx_new();
     if (!ctx)
         return EXIT_INTERNAL;

@@ -152,7 +152,8 @@ tsr_status tsr_image_run_blob(tsr_store *store, tsr_ctx *ctx, const tsr_image_ru
                              .label = run->label,
                              .accel = run->accel,
                              .device_done = run->device_done,
-                             .moved = run->moved};
+                             .moved = run->moved,
+                             .memory_budget = run->memory_budget};
     int fd = tsr_blob_file_fd(file);
     if (animate)
         st = run_frames(ctx, run, tsr_blob_reader_path(o.blob), &ropts, fd, out);
