@@ -450,6 +450,23 @@ static tsr_status jobs_setup(tsr_ctx *ctx, serve_args *a) {
     return st;
 }
 
+/* The HTTP server's settings from the options and what was started. */
+static tsr_server_config server_config(const serve_args *a, tsr_workers_monitor *monitor,
+                                       tsr_executor *fleet, char *tls_cert, char *tls_key) {
+    tsr_server_config cfg = a->limits; /* caps, connections, rate limits, quotas */
+    cfg.host = a->host;
+    cfg.port = a->port;
+    cfg.max_upload_bytes = a->max_upload_bytes;
+    cfg.ops_json = cli_ops_json;
+    cfg.workers = monitor;
+    cfg.fleet_exec = fleet;
+    cfg.backend = a->backend.backend;
+    cfg.prices = a->prices_file ? &a->prices : NULL;
+    cfg.tls_cert = tls_cert;
+    cfg.tls_key = tls_key;
+    return cfg;
+}
+
 int cmd_serve(int argc, char **argv) {
     serve_args a;
     tsr_store *store = NULL;
@@ -489,17 +506,7 @@ int cmd_serve(int argc, char **argv) {
     a.monitor = watch.monitor;
     if ((st = tsr_jobs_start(ctx, store, &a.jobs, &jobs)))
         goto out;
-    tsr_server_config cfg = a.limits; /* caps, connections, rate limits, quotas */
-    cfg.host = a.host;
-    cfg.port = a.port;
-    cfg.max_upload_bytes = a.max_upload_bytes;
-    cfg.ops_json = cli_ops_json;
-    cfg.workers = watch.monitor;
-    cfg.fleet_exec = fleet;
-    cfg.backend = a.backend.backend;
-    cfg.prices = a.prices_file ? &a.prices : NULL;
-    cfg.tls_cert = tls_cert;
-    cfg.tls_key = tls_key;
+    tsr_server_config cfg = server_config(&a, watch.monitor, fleet, tls_cert, tls_key);
     if ((st = tsr_server_start(ctx, &cfg, store, jobs, &srv)))
         goto out;
     int port = tsr_server_port(srv);

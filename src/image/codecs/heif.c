@@ -159,8 +159,8 @@ static tsr_status read_header(tsr_ctx *ctx, const char *what, heif_file *f, tsr_
         st = tsr_limits_check(ctx, what, cw, ch, info->bands);
     if (!st)
         st = tsr_limits_check(ctx, what, ch, cw, info->bands);
-    if (!st) /* decoded whole: the picture libheif makes, then ours */
-        st = tsr_limits_check_alloc(ctx, what, (cw > 0 ? cw : 1) * (ch > 0 ? ch : 1) * 4);
+    if (!st) /* decoded whole */
+        st = tsr_limits_check_alloc(ctx, what, TSR_HEIF_DECODE_BYTES(cw, ch));
     return st;
 }
 
