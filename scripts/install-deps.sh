@@ -5,7 +5,7 @@ set -euo pipefail
 
 build_pkgs="gcc g++ meson ninja-build pkg-config clang-format
   libjpeg62-turbo-dev libspng-dev libpng-dev libgif-dev libwebp-dev libtiff-dev libexif-dev
-  libjansson-dev libsqlite3-dev libsodium-dev libmicrohttpd-dev libzip-dev libcurl4-openssl-dev
+  libjansson-dev libsqlite3-dev libpq-dev libsodium-dev libmicrohttpd-dev libzip-dev libcurl4-openssl-dev
   libhiredis-dev libzstd-dev libgnutls28-dev libxml2-dev ocl-icd-opencl-dev opencl-c-headers"
 # Every external program a test runs comes from one of these (tests/tools.py
 # finds each by its absolute path and checks its version banner):
@@ -17,10 +17,12 @@ build_pkgs="gcc g++ meson ninja-build pkg-config clang-format
 # nodejs and npm also run s3rver, the S3-compatible server of the S3 client tests (tests/s3);
 # libnss3-tools (certutil): its TLS part trusts a test CA in an NSS database;
 # pocl-opencl-icd: the OpenCL backend's tests run on PoCL's CPU device (clinfo lists it);
-# prometheus (promtool): checks and unit-tests the alert rules of deploy/monitoring/
+# prometheus (promtool): checks and unit-tests the alert rules of deploy/monitoring/;
+# postgresql (PostgreSQL 15: initdb, postgres, psql, pg_dump, pg_restore under
+# /usr/lib/postgresql/15/bin): the throw-away clusters of tests/pg/pgcluster.py
 test_pkgs="imagemagick redis-server redis-tools iproute2 curl openssl python3 python3-opencv
   python3-numpy python3-yaml time git chromium nodejs npm libnss3-tools
-  pocl-opencl-icd clinfo prometheus"
+  pocl-opencl-icd clinfo prometheus postgresql"
 bench_pkgs="libvips-tools libvips-dev imagemagick graphicsmagick libopencv-dev g++ time"
 
 want=""

@@ -67,6 +67,11 @@ TOOLS = {t.name: t for t in (
          r"^certutil - Utility to manipulate NSS", "NSS's certutil"),
     Tool("promtool", "prometheus", ("/usr/bin/promtool",), ("--version",),
          r"^promtool, version \d", "Prometheus's promtool"),
+    # PostgreSQL 15 (Debian 12's postgresql-15, from the `postgresql` package): the throw-away
+    # clusters of tests/pg/pgcluster.py and the PostgreSQL metadata backups
+    *(Tool(name, "postgresql", ("/usr/lib/postgresql/15/bin/" + name,), ("--version",),
+           r"^%s \(PostgreSQL\) 15\." % name, "PostgreSQL 15's " + name)
+      for name in ("initdb", "postgres", "psql", "pg_dump", "pg_restore")),
 )}
 
 

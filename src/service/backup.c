@@ -69,8 +69,15 @@ static tsr_status begin(backup_run *run, tsr_ctx *ctx) {
     if ((rc = tsr_backup_work_dir(ctx, run->work)))
         return rc;
     snprintf(run->db_copy, sizeof run->db_copy, "%s/" TSR_BACKUP_METADATA, run->work);
-    if ((rc = tsr_store_open_reader(ctx, req->data_dir, &req->store, &run->store)) ||
-        (rc = tsr_backup_read_keycheck(ctx, req->data_dir, &keycheck,
+    if ((rc = tsr_store_open_reader(ctx, req->data_dir, &req->store, &run->store)))
+        goto out;
+    if (tsr_db_kind_of(run->store->db) != TSR_DB_SQLITE) {
+        rc = tsr_error(ctx, TSR_ERR_USAGE,
+                       "backup: not supported yet with --db postgresql: back the database up "
+                       "with pg_dump and the blob store with its own tools (docs/operations.md)");
+        goto out;
+    }
+    if ((rc = tsr_backup_read_keycheck(ctx, req->data_dir, &keycheck,
                                        run->manifest.key_fingerprint)) ||
         (rc = tsr_backup_dest_open(ctx, req->dest, endpoint, true, run->work, &run->dest)) ||
         (rc = load_previous(run, ctx)) || (rc = tsr_backup_dest_blobs(run->dest, ctx, &run->held)))
@@ -230,13 +237,13 @@ static tsr_status take_blob(backup_run *run, tsr_ctx *ctx, const char *id) {
 /* Copies the metadata and takes every blob it refers to; *again when some
  * vanished meanwhile (the copy must then be taken again). */
 static tsr_status take_once(backup_run *run, tsr_ctx *ctx, bool *again) {
-    sqlite3 *db = NULL;
+    tsr_db *db = NULL;
     tsr_blob_ref *refs = NULL;
     size_t n = 0;
     run->vanished = 0;
     run->manifest.blob_count = 0;
     run->manifest.created = tsr_clock_wall_ms();
-    tsr_status rc = tsr_backup_db_copy(ctx, run->store->db, run->db_copy);
+    tsr_status rc = tsr_backup_db_copy(ctx, tsr_db_sqlite_handle(run->store->db), run->db_copy);
     if (rc || (rc = tsr_backup_db_open(ctx, run->db_copy, &db)) ||
         (rc = tsr_backup_db_schema(ctx, db, &run->manifest.schema_version)) ||
         (rc = tsr_backup_db_refs(ctx, db, run->manifest.schema_version, &refs, &n)))
@@ -247,7 +254,7 @@ static tsr_status take_once(backup_run *run, tsr_ctx *ctx, bool *again) {
         rc = take_blob(run, ctx, refs[i].id);
     *again = !rc && run->vanished > 0;
 out:
-    sqlite3_close_v2(db);
+    tsr_db_close(db);
     free(refs);
     return rc;
 }

@@ -170,7 +170,7 @@ static tsr_status restore_metadata(restore_run *run, tsr_ctx *ctx) {
     char name[TSR_BACKUP_NAME_MAX + 64], path[PATH_MAX], *problems = NULL;
     const tsr_manifest *m = &run->manifest;
     int latest = tsr_store_migrations[tsr_store_migration_count - 1].version, version = 0;
-    sqlite3 *db = NULL;
+    tsr_db *db = NULL;
     tsr_blob_ref *refs = NULL;
     size_t n = 0;
     snprintf(name, sizeof name, TSR_BACKUP_SNAPSHOTS_DIR "%s/" TSR_BACKUP_METADATA, m->snapshot);
@@ -205,7 +205,7 @@ static tsr_status restore_metadata(restore_run *run, tsr_ctx *ctx) {
                            m->snapshot, refs[i].id);
     run->report->schema_version = version;
 out:
-    sqlite3_close_v2(db);
+    tsr_db_close(db);
     free(problems);
     free(refs);
     return rc;

@@ -257,6 +257,9 @@ typedef struct tsr_store_options {
     const char *s3_endpoint;   /* --s3-endpoint URL; NULL = $TESSERA_S3_ENDPOINT, else AWS */
     bool metadata_only;        /* the caller never touches blobs (user/token commands): an
                                   encrypted store opens without its key, blob calls refused */
+    const char *db_url;        /* --db: NULL / "" = "sqlite:DATA_DIR/tessera.db", else
+                                  "sqlite:PATH" or "postgresql://..." (docs/serve.md); a data
+                                  folder opened with another database is refused (db-url) */
 } tsr_store_options;
 
 /* Like tsr_store_open (which is this with no key), then checks the store's

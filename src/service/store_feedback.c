@@ -54,14 +54,14 @@ static size_t code_points(const char *s) {
 }
 
 /* Reads FB_COLUMNS into a zeroed `fb`; its strings become owned by it. */
-static tsr_status read_row(sqlite3_stmt *st, tsr_ctx *ctx, tsr_store_feedback *fb) {
+static tsr_status read_row(tsr_db_stmt *st, tsr_ctx *ctx, tsr_store_feedback *fb) {
     int oom = 0;
     char state[16];
-    fb->id = sqlite3_column_int64(st, 0);
+    fb->id = tsr_db_column_int64(st, 0);
     tsr_store_column_text(st, 1, fb->job, sizeof fb->job);
-    fb->user = sqlite3_column_int64(st, 2);
+    fb->user = tsr_db_column_int64(st, 2);
     tsr_store_column_text(st, 3, fb->user_name, sizeof fb->user_name);
-    fb->rating = sqlite3_column_int(st, 4);
+    fb->rating = tsr_db_column_int(st, 4);
     fb->comment = tsr_store_column_strdup(st, 5, &oom);
     tsr_store_column_text(st, 6, fb->job_name, sizeof fb->job_name);
     tsr_store_column_text(st, 7, state, sizeof state);
@@ -69,9 +69,9 @@ static tsr_status read_row(sqlite3_stmt *st, tsr_ctx *ctx, tsr_store_feedback *f
     fb->pipeline_text = tsr_store_column_strdup(st, 8, &oom);
     fb->op_versions = tsr_store_column_strdup(st, 9, &oom);
     tsr_store_column_text(st, 10, fb->output_format, sizeof fb->output_format);
-    fb->quality = sqlite3_column_int(st, 11);
-    fb->created = sqlite3_column_int64(st, 12);
-    fb->updated = sqlite3_column_int64(st, 13);
+    fb->quality = tsr_db_column_int(st, 11);
+    fb->created = tsr_db_column_int64(st, 12);
+    fb->updated = tsr_db_column_int64(st, 13);
     if (!oom && (!fb->comment || !fb->pipeline_text || !fb->op_versions))
         oom = 1; /* NOT NULL columns: a NULL here is a failed copy */
     if (oom) {
@@ -84,20 +84,20 @@ static tsr_status read_row(sqlite3_stmt *st, tsr_ctx *ctx, tsr_store_feedback *f
 /* Reads user `user`'s feedback on `job_id` into `out`; lock held. */
 static tsr_status get_locked(tsr_store *s, tsr_ctx *ctx, int64_t user, const char *job_id,
                              tsr_store_feedback *out, int *found) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     *found = 0;
     tsr_status rc = tsr_store_prepare(
         s, ctx, "SELECT " FB_COLUMNS FB_FROM "WHERE f.job = ?1 AND f.user = ?2", &st);
     if (rc)
         return rc;
-    sqlite3_bind_text(st, 1, job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, user);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW && !(rc = read_row(st, ctx, out)))
+    tsr_db_bind_text(st, 1, job_id);
+    tsr_db_bind_int64(st, 2, user);
+    int step = tsr_db_step(st);
+    if (step == TSR_DB_ROW && !(rc = read_row(st, ctx, out)))
         *found = 1;
-    else if (step != SQLITE_ROW && step != SQLITE_DONE)
+    else if (step != TSR_DB_ROW && step != TSR_DB_DONE)
         rc = tsr_store_sql_error(s, ctx, "read feedback");
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     return rc;
 }
 
@@ -105,18 +105,18 @@ static tsr_status get_locked(tsr_store *s, tsr_ctx *ctx, int64_t user, const cha
  * (those it names); *changes = rows it changed. Lock held. */
 static tsr_status run_put_step(tsr_store *s, tsr_ctx *ctx, const char *sql, const char *job_id,
                                int64_t user, int rating, const char *comment, int *changes) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     tsr_status rc = tsr_store_prepare(s, ctx, sql, &st);
     if (rc)
         return rc;
-    sqlite3_bind_text(st, 1, job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, user);
-    sqlite3_bind_int(st, 3, rating);
-    sqlite3_bind_text(st, 4, comment, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, tsr_clock_wall_ms());
+    tsr_db_bind_text(st, 1, job_id);
+    tsr_db_bind_int64(st, 2, user);
+    tsr_db_bind_int64(st, 3, rating);
+    tsr_db_bind_text(st, 4, comment);
+    tsr_db_bind_int64(st, 5, tsr_clock_wall_ms());
     if (!(rc = tsr_store_step_done(s, ctx, st, "record feedback")) && changes)
-        *changes = sqlite3_changes(s->db);
-    sqlite3_finalize(st);
+        *changes = tsr_db_changes(s->db);
+    tsr_db_finalize(st);
     return rc;
 }
 
@@ -204,22 +204,22 @@ tsr_status tsr_store_feedback_get(tsr_store *store, tsr_ctx *ctx, int64_t user, 
 }
 
 /* Binds the FB_WHERE parameters of `q` to `st`. */
-static void bind_query(sqlite3_stmt *st, const tsr_store_feedback_query *q) {
-    sqlite3_bind_int64(st, 1, q->from > 0 ? q->from : 0);
-    sqlite3_bind_int64(st, 2, q->to > 0 ? q->to : 0);
-    sqlite3_bind_int(st, 3, q->rating);
+static void bind_query(tsr_db_stmt *st, const tsr_store_feedback_query *q) {
+    tsr_db_bind_int64(st, 1, q->from > 0 ? q->from : 0);
+    tsr_db_bind_int64(st, 2, q->to > 0 ? q->to : 0);
+    tsr_db_bind_int64(st, 3, q->rating);
     if (q->op && q->op[0])
-        sqlite3_bind_text(st, 4, q->op, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, q->by_id && q->after_id > 0 ? q->after_id : 0);
+        tsr_db_bind_text(st, 4, q->op);
+    tsr_db_bind_int64(st, 5, q->by_id && q->after_id > 0 ? q->after_id : 0);
 }
 
 /* Reads every row of `st` (at most `limit`) into a new array; lock held. */
-static tsr_status read_rows(tsr_store *s, tsr_ctx *ctx, sqlite3_stmt *st, size_t limit,
+static tsr_status read_rows(tsr_store *s, tsr_ctx *ctx, tsr_db_stmt *st, size_t limit,
                             tsr_store_feedback **out, size_t *count) {
     tsr_status rc = TSR_OK;
-    int step = SQLITE_DONE;
+    int step = TSR_DB_DONE;
     size_t cap = 0;
-    while (*count < limit && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    while (*count < limit && (step = tsr_db_step(st)) == TSR_DB_ROW) {
         if (*count == cap) {
             size_t grown = cap ? cap * 2 : 16;
             tsr_store_feedback *more = realloc(*out, grown * sizeof **out);
@@ -233,7 +233,7 @@ static tsr_status read_rows(tsr_store *s, tsr_ctx *ctx, sqlite3_stmt *st, size_t
             return rc;
         (*count)++;
     }
-    if (*count < limit && step != SQLITE_DONE)
+    if (*count < limit && step != TSR_DB_DONE)
         rc = tsr_store_sql_error(s, ctx, "list feedback");
     return rc;
 }
@@ -241,23 +241,23 @@ static tsr_status read_rows(tsr_store *s, tsr_ctx *ctx, sqlite3_stmt *st, size_t
 /* How many rows match `q` in all; lock held. */
 static tsr_status count_matches(tsr_store *s, tsr_ctx *ctx, const tsr_store_feedback_query *q,
                                 int64_t *total) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     tsr_status rc = tsr_store_prepare(s, ctx, "SELECT count(*) FROM feedback f " FB_WHERE, &st);
     if (rc)
         return rc;
     bind_query(st, q);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        *total = sqlite3_column_int64(st, 0);
+    if (tsr_db_step(st) == TSR_DB_ROW)
+        *total = tsr_db_column_int64(st, 0);
     else
         rc = tsr_store_sql_error(s, ctx, "count feedback");
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     return rc;
 }
 
 tsr_status tsr_store_feedback_search(tsr_store *store, tsr_ctx *ctx,
                                      const tsr_store_feedback_query *q, tsr_store_feedback **out,
                                      size_t *count, int64_t *total) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     size_t limit = q->limit == 0 || q->limit > TSR_STORE_LIST_MAX ? TSR_STORE_LIST_MAX : q->limit;
     size_t offset = q->by_id ? 0 : q->offset;
     *out = NULL;
@@ -273,8 +273,8 @@ tsr_status tsr_store_feedback_search(tsr_store *store, tsr_ctx *ctx,
     if (rc)
         goto out;
     bind_query(st, q);
-    sqlite3_bind_int64(st, 6, (sqlite3_int64)limit);
-    sqlite3_bind_int64(st, 7, (sqlite3_int64)(offset > INT64_MAX ? INT64_MAX : offset));
+    tsr_db_bind_int64(st, 6, (int64_t)limit);
+    tsr_db_bind_int64(st, 7, (int64_t)(offset > INT64_MAX ? INT64_MAX : offset));
     if (!(rc = read_rows(store, ctx, st, limit, out, count)) && !q->by_id)
         rc = count_matches(store, ctx, q, total);
 out:
@@ -283,22 +283,22 @@ out:
         *out = NULL;
         *count = 0;
     }
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     pthread_mutex_unlock(&store->lock);
     return rc;
 }
 
 tsr_status tsr_store_feedback_counts(tsr_store *store, tsr_ctx *ctx, tsr_store_feedback_count **out,
                                      size_t *count) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     size_t cap = 0;
-    int step = SQLITE_DONE;
+    int step = TSR_DB_DONE;
     *out = NULL;
     *count = 0;
     pthread_mutex_lock(&store->lock);
     tsr_status rc = tsr_store_prepare(
         store, ctx, "SELECT op, rating, count FROM feedback_counts ORDER BY op, rating", &st);
-    while (!rc && *count < COUNTS_MAX && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    while (!rc && *count < COUNTS_MAX && (step = tsr_db_step(st)) == TSR_DB_ROW) {
         if (*count == cap) {
             size_t grown = cap ? cap * 2 : 32;
             tsr_store_feedback_count *more = realloc(*out, grown * sizeof **out);
@@ -311,17 +311,17 @@ tsr_status tsr_store_feedback_counts(tsr_store *store, tsr_ctx *ctx, tsr_store_f
         }
         tsr_store_feedback_count *c = &(*out)[(*count)++];
         tsr_store_column_text(st, 0, c->op, sizeof c->op);
-        c->rating = sqlite3_column_int(st, 1);
-        c->count = (uint64_t)sqlite3_column_int64(st, 2);
+        c->rating = tsr_db_column_int(st, 1);
+        c->count = (uint64_t)tsr_db_column_int64(st, 2);
     }
-    if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
+    if (!rc && step != TSR_DB_DONE && step != TSR_DB_ROW)
         rc = tsr_store_sql_error(store, ctx, "read rating counts");
     if (rc) {
         free(*out);
         *out = NULL;
         *count = 0;
     }
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     pthread_mutex_unlock(&store->lock);
     return rc;
 }

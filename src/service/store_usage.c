@@ -7,7 +7,7 @@
 
 tsr_status tsr_store_usage_report(tsr_store *store, tsr_ctx *ctx, const tsr_usage_query *q,
                                   tsr_usage_row_fn fn, void *user) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     pthread_mutex_lock(&store->lock);
     tsr_status rc = tsr_store_prepare(
         store, ctx,
@@ -22,31 +22,31 @@ tsr_status tsr_store_usage_report(tsr_store *store, tsr_ctx *ctx, const tsr_usag
         " GROUP BY CASE WHEN ?5 THEN u.name ELSE '' END, d ORDER BY 1, 2",
         &st);
     if (!rc) {
-        sqlite3_bind_int64(st, 1, q->from_ms);
-        sqlite3_bind_int64(st, 2, q->to_ms);
-        sqlite3_bind_int64(st, 3, q->account);
-        sqlite3_bind_int(st, 4, q->by_day);
-        sqlite3_bind_int(st, 5, q->by_account);
+        tsr_db_bind_int64(st, 1, q->from_ms);
+        tsr_db_bind_int64(st, 2, q->to_ms);
+        tsr_db_bind_int64(st, 3, q->account);
+        tsr_db_bind_int64(st, 4, q->by_day);
+        tsr_db_bind_int64(st, 5, q->by_account);
     }
     int step;
-    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    while (!rc && (step = tsr_db_step(st)) == TSR_DB_ROW) {
         tsr_usage_row row = {0};
         if (q->by_account)
             tsr_store_column_text(st, 0, row.account, sizeof row.account);
         tsr_store_column_text(st, 1, row.day, sizeof row.day);
-        row.jobs = sqlite3_column_int64(st, 2);
-        row.usage.cpu_seconds = sqlite3_column_double(st, 3);
-        row.usage.gpu_seconds = sqlite3_column_double(st, 4);
-        row.usage.read_bytes = sqlite3_column_int64(st, 5);
-        row.usage.written_bytes = sqlite3_column_int64(st, 6);
-        row.usage.network_bytes = sqlite3_column_int64(st, 7);
-        row.usage.peak_pixels = sqlite3_column_int64(st, 8);
-        row.wall_seconds = sqlite3_column_double(st, 9);
+        row.jobs = tsr_db_column_int64(st, 2);
+        row.usage.cpu_seconds = tsr_db_column_double(st, 3);
+        row.usage.gpu_seconds = tsr_db_column_double(st, 4);
+        row.usage.read_bytes = tsr_db_column_int64(st, 5);
+        row.usage.written_bytes = tsr_db_column_int64(st, 6);
+        row.usage.network_bytes = tsr_db_column_int64(st, 7);
+        row.usage.peak_pixels = tsr_db_column_int64(st, 8);
+        row.wall_seconds = tsr_db_column_double(st, 9);
         fn(user, &row);
     }
-    if (!rc && step != SQLITE_DONE)
+    if (!rc && step != TSR_DB_DONE)
         rc = tsr_store_sql_error(store, ctx, "sum the jobs' usage");
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     pthread_mutex_unlock(&store->lock);
     return rc;
 }

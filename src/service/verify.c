@@ -156,7 +156,7 @@ static tsr_status check_object(check_run *run, tsr_ctx *ctx, const char *name, u
 /* Checks an opened metadata copy: integrity, and its blobs all listed. */
 static tsr_status check_db(check_run *run, tsr_ctx *ctx, const tsr_manifest *m, const char *name,
                            const char *path) {
-    sqlite3 *db = NULL;
+    tsr_db *db = NULL;
     char *problems = NULL;
     tsr_blob_ref *refs = NULL;
     size_t n = 0;
@@ -176,7 +176,7 @@ static tsr_status check_db(check_run *run, tsr_ctx *ctx, const tsr_manifest *m, 
         if (!tsr_manifest_find(m, refs[i].id))
             rc = tsr_verify_add_problem(ctx, run->report, name,
                                         "refers to blob %s, which the manifest lacks", refs[i].id);
-    sqlite3_close_v2(db);
+    tsr_db_close(db);
     free(problems);
     free(refs);
     tsr_ctx_free(scratch);
