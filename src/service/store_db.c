@@ -274,10 +274,10 @@ tsr_status tsr_store_db_open(tsr_store *s, tsr_ctx *ctx, const tsr_store_options
     tsr_db_kind kind;
     db_url_of(s, opts, url, sizeof url, &given);
     tsr_status rc = tsr_db_url_check(ctx, url, &kind);
-    if (rc || (rc = check_db_url(s, ctx, url, given, true)) ||
-        (rc = tsr_db_open(ctx, url, TSR_DB_CREATE, &s->db)))
+    if (rc || (rc = check_db_url(s, ctx, url, given, false)) ||
+        (rc = tsr_db_open(ctx, url, TSR_DB_CREATE, &s->db)) || (rc = tsr_store_migrate(s, ctx)))
         return rc;
-    return tsr_store_migrate(s, ctx);
+    return check_db_url(s, ctx, url, given, true); /* recorded once it opened */
 }
 
 tsr_status tsr_store_db_open_reader(tsr_store *s, tsr_ctx *ctx, const tsr_store_options *opts) {

@@ -15,18 +15,23 @@
     "f.id, f.job, f.user, coalesce(u.name, ''), f.rating, f.comment, f.job_name, f.job_state, "    \
     "f.pipeline_text, f.op_versions, f.output_format, f.quality, f.created, f.updated"
 #define FB_FROM " FROM feedback f LEFT JOIN users u ON u.id = f.user "
+#define BY_ID   "ORDER BY f.id LIMIT ?6 OFFSET ?7"
+#define NEWEST  "ORDER BY f.updated DESC, f.id DESC LIMIT ?6 OFFSET ?7"
 
 /* The op names of a row's op_versions (an object op -> version), as a
- * table-valued json_each; anything else counts as no ops. */
-#define OPS_OF(col) "json_each(CASE WHEN json_valid(" col ") THEN " col " ELSE '{}' END)"
+ * table-valued function with a column `key`; anything else counts as no
+ * ops. SQLite's json_each; on PostgreSQL jsonb_each_text over
+ * tsr_json_object (migration 4). */
+#define OPS_LITE(col) "json_each(CASE WHEN json_valid(" col ") THEN " col " ELSE '{}' END)"
+#define OPS_PG(col)   "jsonb_each_text(tsr_json_object(" col "))"
 
 /* The search conditions, parameters ?1 from, ?2 to, ?3 rating, ?4 op,
- * ?5 after id. */
-#define FB_WHERE                                                                                   \
+ * ?5 after id; OPS is OPS_LITE or OPS_PG. */
+#define FB_WHERE(OPS)                                                                              \
     "WHERE (?1 = 0 OR f.updated >= ?1) AND (?2 = 0 OR f.updated <= ?2) "                           \
     "AND (?3 = 0 OR f.rating = ?3) "                                                               \
-    "AND (?4 IS NULL OR EXISTS (SELECT 1 FROM " OPS_OF("f.op_versions") " WHERE key = ?4)) "       \
-                                                                        "AND f.id > ?5 "
+    "AND (?4 IS NULL OR EXISTS (SELECT 1 FROM " OPS("f.op_versions") " WHERE key = ?4)) "          \
+                                                                     "AND f.id > ?5 "
 
 void tsr_store_feedback_clear(tsr_store_feedback *fb) {
     if (!fb)
@@ -136,12 +141,12 @@ static const char put_sql[] =
 /* One more rating of each op of the job (each op once, however often the
  * pipeline runs it: op_versions has one key per op). Run for a new rating
  * and for a changed one, not when only the comment changed. */
-static const char count_sql[] =
-    "INSERT INTO feedback_counts(op, rating, count) "
-    "SELECT key, ?3, 1 FROM feedback f, " OPS_OF(
-        "f.op_versions") " "
-                         "WHERE f.job = ?1 AND f.user = ?2 AND length(key) BETWEEN 1 AND 63 "
-                         "ON CONFLICT(op, rating) DO UPDATE SET count = count + 1";
+#define COUNT_SQL(OPS)                                                                             \
+    "INSERT INTO feedback_counts(op, rating, count) "                                              \
+    "SELECT key, ?3, 1 FROM feedback f, " OPS(                                                     \
+        "f.op_versions") " "                                                                       \
+                         "WHERE f.job = ?1 AND f.user = ?2 AND length(key) BETWEEN 1 AND 63 "      \
+                         "ON CONFLICT(op, rating) DO UPDATE SET count = feedback_counts.count + 1"
 
 tsr_status tsr_store_feedback_put(tsr_store *store, tsr_ctx *ctx, int64_t user, const char *job_id,
                                   int rating, const char *comment, int *found, int *replaced,
@@ -166,7 +171,9 @@ tsr_status tsr_store_feedback_put(tsr_store *store, tsr_ctx *ctx, int64_t user, 
     tsr_status rc = tsr_store_begin(store, ctx);
     if (rc)
         goto out;
-    if ((rc = get_locked(store, ctx, user, job_id, &before, &had)) ||
+    if ((rc = tsr_store_lock_rows(store, ctx, "SELECT 1 FROM jobs WHERE id = ?1 FOR UPDATE", job_id,
+                                  0)) ||
+        (rc = get_locked(store, ctx, user, job_id, &before, &had)) ||
         (rc = run_put_step(store, ctx, put_sql, job_id, user, rating, comment, &changes)))
         goto out;
     if (changes == 0) { /* not the user's job, or not finished: nothing to keep */
@@ -175,8 +182,9 @@ tsr_status tsr_store_feedback_put(tsr_store *store, tsr_ctx *ctx, int64_t user, 
     }
     if (had && before.rating == rating) /* only the comment changed: no new rating */
         changes = 0;
-    if ((changes &&
-         (rc = run_put_step(store, ctx, count_sql, job_id, user, rating, comment, NULL))) ||
+    if ((changes && (rc = run_put_step(store, ctx,
+                                       tsr_store_sql(store, COUNT_SQL(OPS_LITE), COUNT_SQL(OPS_PG)),
+                                       job_id, user, rating, comment, NULL))) ||
         (rc = tsr_store_commit(store, ctx)))
         goto out;
     *found = 1;
@@ -242,7 +250,11 @@ static tsr_status read_rows(tsr_store *s, tsr_ctx *ctx, tsr_db_stmt *st, size_t 
 static tsr_status count_matches(tsr_store *s, tsr_ctx *ctx, const tsr_store_feedback_query *q,
                                 int64_t *total) {
     tsr_db_stmt *st = NULL;
-    tsr_status rc = tsr_store_prepare(s, ctx, "SELECT count(*) FROM feedback f " FB_WHERE, &st);
+    tsr_status rc =
+        tsr_store_prepare(s, ctx,
+                          tsr_store_sql(s, "SELECT count(*) FROM feedback f " FB_WHERE(OPS_LITE),
+                                        "SELECT count(*) FROM feedback f " FB_WHERE(OPS_PG)),
+                          &st);
     if (rc)
         return rc;
     bind_query(st, q);
@@ -266,9 +278,10 @@ tsr_status tsr_store_feedback_search(tsr_store *store, tsr_ctx *ctx,
     pthread_mutex_lock(&store->lock);
     tsr_status rc = tsr_store_prepare(
         store, ctx,
-        q->by_id ? "SELECT " FB_COLUMNS FB_FROM FB_WHERE "ORDER BY f.id LIMIT ?6 OFFSET ?7"
-                 : "SELECT " FB_COLUMNS FB_FROM FB_WHERE
-                   "ORDER BY f.updated DESC, f.id DESC LIMIT ?6 OFFSET ?7",
+        q->by_id ? tsr_store_sql(store, "SELECT " FB_COLUMNS FB_FROM FB_WHERE(OPS_LITE) BY_ID,
+                                 "SELECT " FB_COLUMNS FB_FROM FB_WHERE(OPS_PG) BY_ID)
+                 : tsr_store_sql(store, "SELECT " FB_COLUMNS FB_FROM FB_WHERE(OPS_LITE) NEWEST,
+                                 "SELECT " FB_COLUMNS FB_FROM FB_WHERE(OPS_PG) NEWEST),
         &st);
     if (rc)
         goto out;

@@ -294,7 +294,11 @@ tsr_status tsr_store_image_delete(tsr_store *store, tsr_ctx *ctx, const tsr_stor
     tsr_status rc = tsr_store_begin(store, ctx);
     if (rc)
         goto out;
-    if ((rc = image_find(store, ctx, caller, id, &im, &seen)) || !seen)
+    /* against a job of another coordinator taking it meanwhile (PostgreSQL) */
+    if ((tsr_store_id_valid(id) &&
+         (rc = tsr_store_lock_rows(store, ctx, "SELECT 1 FROM images WHERE id = ?1 FOR UPDATE", id,
+                                   0))) ||
+        (rc = image_find(store, ctx, caller, id, &im, &seen)) || !seen)
         goto out;
     if ((rc = check_unused(store, ctx, id)) ||
         (rc = tsr_store_prepare(store, ctx, "DELETE FROM images WHERE id = ?", &st)))

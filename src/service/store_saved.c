@@ -192,9 +192,12 @@ static tsr_status add_version(tsr_store *s, tsr_ctx *ctx, const tsr_store_user *
                               const char *name, const tsr_saved_spec *spec, bool create,
                               int *version) {
     int64_t id = 0, newest = 0;
-    tsr_status rc =
-        select_int(s, ctx, "SELECT id FROM saved_pipelines WHERE owner = ?1 AND name = ?2",
-                   caller->id, name, 0, &id);
+    /* one account's names and versions change one at a time (PostgreSQL) */
+    tsr_status rc = tsr_store_lock_rows(s, ctx, "SELECT 1 FROM users WHERE id = ?1 FOR UPDATE",
+                                        NULL, caller->id);
+    if (!rc)
+        rc = select_int(s, ctx, "SELECT id FROM saved_pipelines WHERE owner = ?1 AND name = ?2",
+                        caller->id, name, 0, &id);
     if (rc || (create && id) || (!create && !id))
         return rc; /* *version stays 0 */
     if (create)
