@@ -113,7 +113,12 @@ class Cluster:
         except OSError:
             return ""
 
-    def url(self, db):
+    def url(self, db, socket=False):
+        """The URL of database `db`: over TCP on 127.0.0.1, or with socket=True
+        through the cluster's Unix socket (reachable from another network
+        namespace)."""
+        if socket:
+            return "postgresql:///%s?host=%s&port=%d&user=%s" % (db, self.tmp, self.port, ROLE)
         return "postgresql://%s@127.0.0.1:%d/%s" % (ROLE, self.port, db)
 
     def sql(self, db, statement):
