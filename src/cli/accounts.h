@@ -10,7 +10,7 @@
 
 /* Opens the store in folder `data` (its database: `db_url`, --db, NULL =
  * the folder's tessera.db) for an account command. Unless `create`, a
- * folder without tessera.db and no --db is TSR_ERR_USAGE. A folder held by
+ * folder without tessera.db (with --db: without db-url) is TSR_ERR_USAGE. A folder held by
  * a running server fails with a message saying so and pointing at the API. */
 tsr_status cli_accounts_open(tsr_ctx *ctx, const char *data, const char *db_url, int create,
                              tsr_store **out);

@@ -36,9 +36,10 @@ tsr_status cli_accounts_open(tsr_ctx *ctx, const char *data, const char *db_url,
     char db[PATH_MAX];
     struct stat sb;
     *out = NULL;
-    if (snprintf(db, sizeof db, "%s/tessera.db", data) >= (int)sizeof db)
+    /* a folder opened with --db keeps that in db-url, else it has tessera.db */
+    if (snprintf(db, sizeof db, "%s/%s", data, db_url ? "db-url" : "tessera.db") >= (int)sizeof db)
         return tsr_error(ctx, TSR_ERR_USAGE, "data folder path too long");
-    if (!create && !db_url && stat(db, &sb) != 0)
+    if (!create && stat(db, &sb) != 0)
         return tsr_error(ctx, TSR_ERR_USAGE,
                          "%s holds no tessera store (give the server's --data DIR and --db URL)",
                          data);

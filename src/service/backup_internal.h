@@ -133,6 +133,22 @@ tsr_status tsr_backup_db_references(tsr_ctx *ctx, tsr_db *db, int schema_version
 /* The ref with `id` in a sorted list, or NULL. */
 const tsr_blob_ref *tsr_blob_ref_find(const tsr_blob_ref *refs, size_t count, const char *id);
 
+/* ---- PostgreSQL metadata (backup_pg.c) ---- */
+
+/* Starts a REPEATABLE READ transaction on `db` (the live store's reader
+ * connection), exports its snapshot and runs pg_dump --format=custom of
+ * that snapshot into `path`. On success the transaction stays open, so
+ * what the caller reads next (schema version, blob list) is the dump's
+ * instant; the caller ends it with tsr_db_rollback. `url` is the --db. */
+tsr_status tsr_backup_pg_dump(tsr_ctx *ctx, tsr_db *db, const char *url, const char *path);
+/* Restores pg_dump archive `path` into the database `url`, which must have
+ * no tables (TSR_ERR_USAGE otherwise), in one transaction: wholly or not
+ * at all. */
+tsr_status tsr_backup_pg_restore(tsr_ctx *ctx, const char *url, const char *path);
+/* Reads archive `path` through pg_restore --list: *problems = NULL when it
+ * reads, else a malloc'ed message (the caller frees). */
+tsr_status tsr_backup_pg_check(tsr_ctx *ctx, const char *path, char **problems);
+
 /* ---- files (backup_files.c) ---- */
 
 /* Hashes all of `fd` from offset 0: hex SHA-256 into `sha`, size into

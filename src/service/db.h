@@ -85,6 +85,10 @@ tsr_db_kind tsr_db_kind_of(const tsr_db *db);
  * for SQLite's own APIs (the online backup). Borrowed. */
 void *tsr_db_sqlite_handle(tsr_db *db);
 
+/* The PostgreSQL server's version (PQserverVersion: 150020 for 15.20), 0
+ * for SQLite. */
+int tsr_db_server_version(tsr_db *db);
+
 /* `sqlite_sql` or `pg_sql`, whichever the handle's engine speaks (both
  * borrowed, usually literals; pg_sql is translated like any SQL). */
 const char *tsr_db_dialect(const tsr_db *db, const char *sqlite_sql, const char *pg_sql);

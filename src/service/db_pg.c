@@ -390,3 +390,7 @@ tsr_status tsr_db_pg_open(tsr_ctx *ctx, const char *url, int flags, tsr_db **out
     *out = &db->base;
     return TSR_OK;
 }
+
+int tsr_db_server_version(tsr_db *db) {
+    return db && db->kind == TSR_DB_POSTGRESQL ? PQserverVersion(pg(db)->conn) : 0;
+}

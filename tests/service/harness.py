@@ -79,7 +79,7 @@ def db_args(data, socket=False):
     return ["--db", _pg.url(_pg_dbs[key], socket)]
 
 
-DB_COMMANDS = ("serve", "user", "token", "backup", "verify", "data")
+DB_COMMANDS = ("serve", "user", "token", "backup", "verify", "data", "restore")
 
 
 def with_db(args):
