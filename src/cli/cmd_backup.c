@@ -17,7 +17,7 @@ static void backup_usage(FILE *f) {
     fprintf(
         f, "usage: tessera backup [--data DIR] [--db URL] [--store URL] [--s3-endpoint URL]\n"
            "                      [--data-key FILE] [--backup-endpoint URL] [--json] DEST\n"
-           "       tessera restore SRC --data DIR [--snapshot NAME] [--store URL]\n"
+           "       tessera restore SRC --data DIR [--db URL] [--snapshot NAME] [--store URL]\n"
            "                      [--s3-endpoint URL] [--data-key FILE] [--backup-endpoint URL]\n"
            "                      [--json]\n"
            "       tessera verify (--data DIR [--db URL] [--store URL] [--s3-endpoint URL]\n"

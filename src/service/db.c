@@ -34,18 +34,28 @@ tsr_status tsr_db_url_check(tsr_ctx *ctx, const char *url, tsr_db_kind *kind) {
 
 void tsr_db_url_redact(const char *url, char *out, size_t size) {
     const char *scheme_end = url ? strstr(url, "://") : NULL;
-    const char *at = scheme_end ? strchr(scheme_end + 3, '@') : NULL;
-    const char *slash = scheme_end ? strchr(scheme_end + 3, '/') : NULL;
-    const char *colon = scheme_end ? strchr(scheme_end + 3, ':') : NULL;
-    if (!at || (slash && slash < at) || !colon || colon > at) {
+    if (!scheme_end) {
         snprintf(out, size, "%s", url ? url : "");
         return;
     }
-    /* postgresql://user:secret@host -> postgresql://user:***@host */
-    snprintf(out, size, "%.*s:***%s", (int)(colon - url), url, at);
+    const char *host = scheme_end + 3;
+    size_t authority = strcspn(host, "/?");
+    const char *at = NULL, *colon = NULL;
+    for (const char *p = host; p < host + authority; p++)
+        at = *p == '@' ? p : at; /* the last one: the user info ends there */
+    for (const char *p = host; at && p < at && !colon; p++)
+        colon = *p == ':' ? p : NULL;
+    if (colon) /* postgresql://user:secret@host -> postgresql://user:***@host */
+        snprintf(out, size, "%.*s:***%s", (int)(colon - url), url, at);
+    else
+        snprintf(out, size, "%s", url);
     char *q = strstr(out, "password=");
-    if (q)
-        snprintf(q, size - (size_t)(q - out), "password=***");
+    if (q) {
+        char rest[TSR_DB_URL_MAX] = "";
+        const char *amp = strchr(q, '&');
+        snprintf(rest, sizeof rest, "%s", amp ? amp : "");
+        snprintf(q, size - (size_t)(q - out), "password=***%s", rest);
+    }
 }
 
 tsr_status tsr_db_open(tsr_ctx *ctx, const char *url, int flags, tsr_db **out) {

@@ -87,6 +87,10 @@ static void test_urls(void) {
     CHECK(!strcmp(out, "postgresql://ann:***@db.example:5432/t"));
     tsr_db_url_redact("postgresql://ann@db/t", out, sizeof out);
     CHECK(!strcmp(out, "postgresql://ann@db/t"));
+    tsr_db_url_redact("postgresql://ann:p@ss@db/t?sslmode=require&password=x&a=b", out, sizeof out);
+    CHECK(!strcmp(out, "postgresql://ann:***@db/t?sslmode=require&password=***&a=b"));
+    tsr_db_url_redact("postgresql:///t?host=/tmp/s&port=5", out, sizeof out);
+    CHECK(!strcmp(out, "postgresql:///t?host=/tmp/s&port=5"));
     tsr_ctx_free(ctx);
 }
 
