@@ -125,13 +125,13 @@ static const char v4[] = "CREATE TABLE feedback("
 
 /* PostgreSQL has no json_valid(): the op names of a feedback row come from
  * this, which reads anything but a JSON object as {} (store_feedback.c). */
-static const char v4_pg[] =
-    "CREATE FUNCTION tsr_json_object(t TEXT) RETURNS JSONB LANGUAGE plpgsql IMMUTABLE AS $$"
-    " BEGIN"
-    "  IF jsonb_typeof(t::jsonb) = 'object' THEN RETURN t::jsonb; END IF;"
-    "  RETURN '{}'::jsonb;"
-    " EXCEPTION WHEN others THEN RETURN '{}'::jsonb;"
-    " END $$;";
+static const char v4_pg[] = "CREATE OR REPLACE FUNCTION tsr_json_object(t TEXT) RETURNS JSONB "
+                            "LANGUAGE plpgsql IMMUTABLE AS $$"
+                            " BEGIN"
+                            "  IF jsonb_typeof(t::jsonb) = 'object' THEN RETURN t::jsonb; END IF;"
+                            "  RETURN '{}'::jsonb;"
+                            " EXCEPTION WHEN others THEN RETURN '{}'::jsonb;"
+                            " END $$;";
 
 /* Cost accounting: what each job used besides CPU time (tsr_job_usage). */
 static const char v5[] = "ALTER TABLE jobs ADD COLUMN gpu_seconds REAL NOT NULL DEFAULT 0;"
