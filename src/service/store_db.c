@@ -231,9 +231,11 @@ static void db_url_of(tsr_store *s, const tsr_store_options *opts, char *url, si
  * out); without it the folder's own tessera.db is the database. */
 static tsr_status check_db_url(tsr_store *s, tsr_ctx *ctx, const char *url, bool given,
                                bool record) {
-    char path[PATH_MAX], have[TSR_DB_URL_MAX] = "", want[TSR_DB_URL_MAX], own[PATH_MAX + 16];
+    char path[PATH_MAX], own_file[PATH_MAX], own[PATH_MAX + 16];
+    char have[TSR_DB_URL_MAX] = "", want[TSR_DB_URL_MAX];
     snprintf(path, sizeof path, "%s/db-url", s->dir);
-    snprintf(own, sizeof own, "sqlite:%s/tessera.db", s->dir);
+    snprintf(own_file, sizeof own_file, "%s/tessera.db", s->dir);
+    snprintf(own, sizeof own, "sqlite:%s", own_file);
     if (given && strcmp(url, own))
         tsr_db_url_redact(url, want, sizeof want);
     else
@@ -247,22 +249,20 @@ static tsr_status check_db_url(tsr_store *s, tsr_ctx *ctx, const char *url, bool
         have[n] = '\0';
         have[strcspn(have, "\n")] = '\0';
     }
-    snprintf(path + strlen(path) - 6, 16, "tessera.db");
-    if (!strcmp(have, want) && (have[0] || !want[0]))
+    if (!strcmp(have, want))
         return TSR_OK;
-    if (!have[0] && access(path, F_OK) == 0)
+    if (!have[0] && access(own_file, F_OK) == 0)
         return tsr_error(ctx, TSR_ERR_USAGE,
                          "store: the data folder %s keeps its metadata in its own tessera.db; "
                          "start it without --db",
                          s->dir);
     if (have[0])
         return tsr_error(ctx, TSR_ERR_USAGE,
-                         "store: the data folder %s keeps its metadata in %s (%s/db-url); start "
-                         "it with --db %s (if that database moved, write its new URL there)",
-                         s->dir, have, s->dir, have);
+                         "store: the data folder %s keeps its metadata in %s (%s); start it "
+                         "with --db %s (if that database moved, write its new URL there)",
+                         s->dir, have, path, have);
     if (!record)
         return TSR_OK;
-    snprintf(path + strlen(path) - 10, 16, "db-url");
     char line[TSR_DB_URL_MAX + 2];
     int n = snprintf(line, sizeof line, "%s\n", want);
     return tsr_file_write_atomic(ctx, path, line, (size_t)n);
