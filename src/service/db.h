@@ -103,9 +103,12 @@ tsr_db_error_kind tsr_db_exec(tsr_db *db, const char *sql);
 /* Prepares one statement into *out (finalized by the caller). */
 tsr_db_error_kind tsr_db_prepare(tsr_db *db, const char *sql, tsr_db_stmt **out);
 /* Binds parameter `index` (1-based). Text and blobs are copied. A NULL
- * `text` binds NULL (as SQL text); tsr_db_bind_null binds a NULL whose type
- * PostgreSQL infers from where it is used. A parameter never bound is a
- * NULL text. Binding past the statement's parameters is ignored. */
+ * `text` binds a NULL of type text, and so is a parameter never bound (as
+ * in SQLite, where it is NULL): what `?2 IS NULL OR state = ?2` filters
+ * need, since PostgreSQL cannot type a parameter from `IS NULL`. A NULL
+ * for a column of another type (an integer left NULL) must be bound with
+ * tsr_db_bind_null, whose type PostgreSQL infers from where it is used.
+ * Binding past the statement's parameters is ignored. */
 void tsr_db_bind_int64(tsr_db_stmt *st, int index, int64_t value);
 void tsr_db_bind_double(tsr_db_stmt *st, int index, double value);
 void tsr_db_bind_text(tsr_db_stmt *st, int index, const char *text);

@@ -119,10 +119,18 @@ static void values_on(tsr_db_kind kind) {
     CHECK_EQ_INT(tsr_db_step(st), TSR_DB_ROW);
     CHECK_EQ_INT(tsr_db_column_int64(st, 0), 1);
     tsr_db_finalize(st);
-    CHECK_EQ_INT(tsr_db_prepare(db, "INSERT INTO t(i, r, s) VALUES(?1, ?2, ?3)", &st), TSR_DB_OK);
+    CHECK_EQ_INT(tsr_db_prepare(db, "INSERT INTO t(i, r, s, user) VALUES(?1, ?2, ?3, ?4)", &st),
+                 TSR_DB_OK);
     tsr_db_bind_int64(st, 1, INT64_MAX);
     tsr_db_bind_double(st, 2, 1e300);
+    tsr_db_bind_null(st, 4);                    /* a NULL into an integer column */
     CHECK_EQ_INT(tsr_db_step(st), TSR_DB_DONE); /* ?3 never bound: NULL */
+    tsr_db_finalize(st);
+    /* a text filter left unbound: a NULL text, typed for `?1 IS NULL` */
+    CHECK_EQ_INT(tsr_db_prepare(db, "SELECT count(*) FROM t WHERE ?1 IS NULL OR s = ?1", &st),
+                 TSR_DB_OK);
+    CHECK_EQ_INT(tsr_db_step(st), TSR_DB_ROW);
+    CHECK_EQ_INT(tsr_db_column_int64(st, 0), 2);
     tsr_db_finalize(st);
     CHECK_EQ_INT(tsr_db_prepare(db, "SELECT i, r, s, b, user, id FROM t ORDER BY id", &st),
                  TSR_DB_OK);
