@@ -12,8 +12,9 @@ import harness
 from harness import BIN, Server
 
 
-def tessera(*args):
-    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=60)
+def tessera(*args, env=None):
+    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, **(env or {})))
 
 
 def closed_port():
@@ -55,14 +56,16 @@ class MetadataDbTest(unittest.TestCase):
         srv.stop()
         other = "sqlite:" + os.path.join(self.tmp, "other.db")
         wanted = harness.db_args(self.data)
+        store, env = harness.s3_store_args(self.data) if harness.STORE == "s3" else ([], {})
+        serve = ("serve", "--listen", "127.0.0.1:0", "--data", self.data, *store)
         if wanted:  # PostgreSQL pass: the folder wants its database again
-            r = tessera("serve", "--listen", "127.0.0.1:0", "--data", self.data, "--db", other)
+            r = tessera(*serve, "--db", other, env=env)
             self.assertEqual(r.returncode, 2, r.stderr)
             self.assertIn("start it with --db " + wanted[1], r.stderr)
-            r = tessera("serve", "--listen", "127.0.0.1:0", "--data", self.data)
+            r = tessera(*serve, env=env)
             self.assertIn("start it with --db " + wanted[1], r.stderr)
         else:  # SQLite: the folder's own tessera.db
-            r = tessera("serve", "--listen", "127.0.0.1:0", "--data", self.data, "--db", other)
+            r = tessera(*serve, "--db", other, env=env)
             self.assertEqual(r.returncode, 2, r.stderr)
             self.assertIn("its own tessera.db; start it without --db", r.stderr)
         Server(data=self.data).stop()  # and the right one still starts
