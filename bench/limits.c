@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_input.h"
 #include "tessera/tessera.h"
 #include "util/clock.h"
 
@@ -49,16 +50,6 @@ typedef struct options {
     const char *photo, *only, *work;
     int w, h, threads, runs, mib;
 } options;
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *t, int n) {
-    qsort(t, (size_t)n, sizeof t[0], cmp_double);
-    return t[n / 2];
-}
 
 /* ---- 1. memory bandwidth ---- */
 
@@ -99,7 +90,7 @@ static double stream_gbs(double *a, double *b, double *c, size_t n, int threads,
         if (r >= 0)
             t[r] = tsr_clock_mono_s() - t0;
     }
-    return (double)n * (triad ? 24 : 16) / median(t, runs) / 1e9;
+    return (double)n * (triad ? 24 : 16) / bench_median(t, runs) / 1e9;
 }
 
 /* Prints the bandwidth table; returns the N-thread copy GB/s. */
@@ -124,28 +115,6 @@ static double bandwidth(const options *o) {
 
 /* ---- inputs ---- */
 
-/* The photo resized to w x h (lanczos) plus noise of +-12 levels. */
-static tsr_image *make_input(tsr_ctx *ctx, const options *o) {
-    tsr_image *photo = NULL, *big = NULL;
-    tsr_pipeline *p = NULL;
-    char text[128];
-    if (tsr_image_load(ctx, o->photo, NULL, &photo, NULL))
-        return NULL;
-    snprintf(text, sizeof text, "resize:width=%d,height=%d,interp=lanczos", o->w, o->h);
-    if (!tsr_pipeline_parse(ctx, text, &p))
-        tsr_pipeline_run(ctx, p, photo, NULL, NULL, &big);
-    tsr_pipeline_free(p);
-    tsr_image_free(photo);
-    unsigned long long s = 88172645463325252ull;
-    for (int y = 0; big && y < big->height; y++)
-        for (int x = 0; x < big->width * big->bands; x++) {
-            s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-            uint8_t *v = big->data + (size_t)y * big->stride + (size_t)x;
-            *v = tsr_sat_u8(*v + (int)(s % 25) - 12);
-        }
-    return big;
-}
-
 /* ---- 2. in memory ---- */
 
 static double time_memory(tsr_ctx *ctx, const options *o, const tsr_pipeline *p,
@@ -163,7 +132,7 @@ static double time_memory(tsr_ctx *ctx, const options *o, const tsr_pipeline *p,
         *out_bands = out->bands;
         tsr_image_free(out);
     }
-    return median(t, runs);
+    return bench_median(t, runs);
 }
 
 /* ---- 3. file to file ---- */
@@ -217,7 +186,7 @@ static double time_file(tsr_ctx *ctx, const options *o, const char *in, const ch
         if (i >= 0)
             t[i] = s;
     }
-    return median(t, runs);
+    return bench_median(t, runs);
 }
 
 static void cell_name(const char *text, char *name, size_t size) {
@@ -294,7 +263,7 @@ int main(int argc, char **argv) {
     tsr_ctx *ctx = tsr_ctx_new();
     tsr_executor *pool = NULL;
     double copy = bandwidth(&o);
-    tsr_image *in = make_input(ctx, &o);
+    tsr_image *in = bench_make_input(ctx, o.photo, o.w, o.h);
     char jpg[4096];
     snprintf(jpg, sizeof jpg, "%s/limits-in.jpg", o.work);
     tsr_encode_options q90 = {.quality = 90, .compression = -1};

@@ -340,9 +340,30 @@ static tsr_status encode_result(tsr_buffer *out, uint32_t kind, int stage, int t
     return st;
 }
 
+/* A map task: the partial summary of one input tile, with its times. */
+static tsr_status execute_map(tsr_task_worker *w, tsr_ctx *ctx, const tsr_op *head,
+                              const tsr_region *in, int stage, int tile, double t0,
+                              tsr_buffer *result) {
+    size_t n = op_summary_size(head);
+    uint8_t *partial = calloc(1, n ? n : 1);
+    if (!partial)
+        return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
+    double w0 = tsr_clock_mono_s();
+    double device =
+        tsr_run_map_tile(w->scratch.accel, head, in, partial) ? tsr_clock_mono_s() - w0 : 0;
+    tsr_status st =
+        encode_result(result, TSR_TILE_MAP, stage, tile, tsr_clock_thread_cpu_s() - t0, device);
+    if (!st)
+        st = put_u64(result, n);
+    if (!st)
+        st = put(result, partial, n);
+    free(partial);
+    return st ? tsr_error(ctx, st, "encoding a result: %s", tsr_status_name(st)) : TSR_OK;
+}
+
 tsr_status tsr_task_execute(tsr_task_worker *w, tsr_ctx *ctx, const uint8_t *task, size_t len,
                             tsr_buffer *result) {
-    double t0 = tsr_clock_thread_cpu_s(), w0;
+    double t0 = tsr_clock_thread_cpu_s();
     reader r = {task, len, 0, 0};
     const uint8_t *magic = take(&r, 4);
     uint32_t kind = get_u32(&r);
@@ -390,29 +411,15 @@ tsr_status tsr_task_execute(tsr_task_worker *w, tsr_ctx *ctx, const uint8_t *tas
         return st;
     static uint8_t empty[TSR_MAX_BANDS];
     tsr_region in = {rect, bands, row, pixels ? (uint8_t *)pixels : empty, s->in_w, s->in_h};
-    if (kind == TSR_TILE_MAP) {
-        size_t n = op_summary_size(head);
-        uint8_t *partial = calloc(1, n ? n : 1);
-        if (!partial)
-            return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
-        w0 = tsr_clock_mono_s();
-        double device =
-            tsr_run_map_tile(w->scratch.accel, head, &in, partial) ? tsr_clock_mono_s() - w0 : 0;
-        st = encode_result(result, kind, stage, tile, tsr_clock_thread_cpu_s() - t0, device);
-        if (!st)
-            st = put_u64(result, n);
-        if (!st)
-            st = put(result, partial, n);
-        free(partial);
-        return st ? tsr_error(ctx, st, "encoding a result: %s", tsr_status_name(st)) : TSR_OK;
-    }
+    if (kind == TSR_TILE_MAP)
+        return execute_map(w, ctx, head, &in, stage, tile, t0, result);
     tsr_rect orect = tsr_stage_tile_rect(plan, s, tile);
     size_t orow = (size_t)orect.w * (size_t)s->out_bands;
     uint8_t *pix = malloc(orow * (size_t)orect.h);
     if (!pix)
         return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
     tsr_region outr = {orect, s->out_bands, orow, pix, s->out_w, s->out_h};
-    w0 = tsr_clock_mono_s();
+    double w0 = tsr_clock_mono_s();
     st = tsr_stage_run_tile(plan, s, &in, &outr, tile, &w->scratch, NULL);
     double device = w->scratch.on_device ? tsr_clock_mono_s() - w0 : 0;
     if (st) {

@@ -80,7 +80,7 @@ struct request {
     struct MHD_Connection *conn; /* the connection */
     const char *method;          /* borrowed from MHD */
     int route_index;             /* matched route, -1 = none */
-    char params[2][65];          /* values of {id} / {image} in order */
+    char params[5][65];          /* values of {id}, {image}, ... in order */
     tsr_store_user user;         /* the caller, once authenticated */
     tsr_ctx *ctx;                /* errors and limits of this request */
     char id[32];                 /* request id (X-Request-Id) */
@@ -101,7 +101,7 @@ extern const route server_routes[];
 extern const int server_route_count;
 /* Finds the route for method+path: *index = route, or -1 with *path_known
  * set when another method matches (405). Fills r->params. */
-int route_match(const char *method, const char *path, char params[2][65], int *path_known);
+int route_match(const char *method, const char *path, char params[5][65], int *path_known);
 /* "GET, DELETE" of the routes matching `path`, into buf. */
 void route_allowed(const char *path, char *buf, size_t size);
 
@@ -349,6 +349,9 @@ enum MHD_Result h_job_delete(request *r);
 enum MHD_Result h_job_events(request *r);
 enum MHD_Result h_job_result(request *r);
 enum MHD_Result h_job_item_result(request *r);
+/* routes_dzi.c: a Deep Zoom result's descriptor and tiles */
+enum MHD_Result h_job_item_dzi(request *r);
+enum MHD_Result h_job_item_dzi_tile(request *r);
 enum MHD_Result h_workers(request *r);
 enum MHD_Result h_usage(request *r);
 enum MHD_Result h_users_create(request *r);

@@ -2,14 +2,17 @@
 #include "service/image_run.h"
 #include "util/clock.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* An opened input: the verified plaintext blob, its rows and the plan. */
 typedef struct opened {
     tsr_blob_reader *blob;  /* the input's plaintext, which `reader` reads */
     tsr_row_reader *reader; /* its rows, shrunk on load when the pipeline allows */
     tsr_plan *plan;         /* the pipeline for its decoded size */
+    tsr_image_info info;    /* its header */
 } opened;
 
 static void opened_free(opened *o) {
@@ -22,23 +25,24 @@ static void opened_free(opened *o) {
 /* Opens blob `input` and plans `pipe` for it. A JPEG is reopened with the
  * shrink-on-load the pipeline allows for its upright size. */
 static tsr_status open_input(tsr_store *store, tsr_ctx *ctx, const char *input,
-                             const tsr_pipeline *pipe, int tile, opened *o) {
+                             const tsr_pipeline *pipe, int tile, int frame, opened *o) {
     tsr_status st = tsr_blob_open_read(store, ctx, input, &o->blob);
     if (st)
         return st;
     const char *path = tsr_blob_reader_path(o->blob);
-    tsr_image_info info;
-    if ((st = tsr_row_reader_open(ctx, path, NULL, &o->reader, &info)))
+    tsr_decode_options first = {.frame = frame > 0 ? frame : 0};
+    tsr_image_info *info = &o->info;
+    if ((st = tsr_row_reader_open(ctx, path, &first, &o->reader, info)))
         return st;
-    if (info.format == TSR_FORMAT_JPEG) {
-        int w = info.orientation >= 5 ? info.height : info.width;
-        int h = info.orientation >= 5 ? info.width : info.height;
+    if (info->format == TSR_FORMAT_JPEG) {
+        int w = info->orientation >= 5 ? info->height : info->width;
+        int h = info->orientation >= 5 ? info->width : info->height;
         tsr_decode_options d = {0};
         d.shrink = tsr_pipeline_shrink_hint(pipe, w, h);
         if (d.shrink > 1) {
             tsr_row_reader_free(o->reader);
             o->reader = NULL;
-            if ((st = tsr_row_reader_open(ctx, path, &d, &o->reader, &info)))
+            if ((st = tsr_row_reader_open(ctx, path, &d, &o->reader, info)))
                 return st;
         }
     }
@@ -50,7 +54,7 @@ static tsr_status open_input(tsr_store *store, tsr_ctx *ctx, const char *input,
 tsr_status tsr_image_plan_blob(tsr_store *store, tsr_ctx *ctx, const char *input,
                                const tsr_pipeline *pipe, int tile, tsr_plan **plan) {
     opened o = {0};
-    tsr_status st = open_input(store, ctx, input, pipe, tile, &o);
+    tsr_status st = open_input(store, ctx, input, pipe, tile, 0, &o);
     *plan = st ? NULL : o.plan;
     o.plan = NULL;
     opened_free(&o);
@@ -67,22 +71,78 @@ void tsr_image_decoded_size(const tsr_pipeline *pipe, const char *format, int *w
     }
 }
 
+/* Writes all of `bytes` to `fd`. */
+static tsr_status write_all(tsr_ctx *ctx, int fd, const uint8_t *bytes, size_t n) {
+    while (n) {
+        ssize_t put = write(fd, bytes, n);
+        if (put < 0 && errno == EINTR)
+            continue;
+        if (put < 0)
+            return tsr_error(ctx, TSR_ERR_IO, "result: %s", strerror(errno));
+        bytes += put, n -= (size_t)put;
+    }
+    return TSR_OK;
+}
+
+/* Every frame of the animation at `path` through the pipeline into an
+ * animation in run->format (delays and loop count kept), written to `fd`. */
+static tsr_status run_frames(tsr_ctx *ctx, const tsr_image_run *run, const char *path,
+                             const tsr_run_options *ropts, int fd, tsr_image_output *out) {
+    tsr_frame_reader *reader = NULL;
+    tsr_frame_writer *writer = NULL;
+    tsr_buffer buf = {0};
+    tsr_anim_info a;
+    int bands;
+    tsr_encode_options eopts = {.quality = run->quality, .compression = -1, .layout = run->layout};
+    tsr_status st = tsr_frame_reader_open_file(ctx, path, &reader, &a);
+    if (!st)
+        st = tsr_pipeline_check_size(ctx, run->pipe, a.width, a.height, a.bands, &out->width,
+                                     &out->height, &bands);
+    if (!st)
+        st = tsr_frame_writer_open(ctx, run->format, out->width, out->height, bands, a.loop_count,
+                                   &eopts, &writer);
+    if (!st)
+        st = tsr_pipeline_run_frames(ctx, run->pipe, reader, writer, run->exec, ropts);
+    if (!st)
+        st = tsr_frame_writer_finish(writer, &buf);
+    if (!st)
+        st = write_all(ctx, fd, buf.data, buf.len);
+    tsr_buffer_free(&buf);
+    tsr_frame_writer_free(writer);
+    tsr_frame_reader_free(reader);
+    return st;
+}
+
+/* The opened input's rows through its plan into run->format, written to `fd`. */
+static tsr_status run_rows(tsr_ctx *ctx, const tsr_image_run *run, opened *o,
+                           const tsr_run_options *ropts, int fd, tsr_image_output *out) {
+    tsr_row_writer *writer = NULL;
+    int bands;
+    tsr_plan_output(o->plan, &out->width, &out->height, &bands);
+    tsr_encode_options eopts = {
+        .quality = run->quality, .compression = -1, .layout = run->layout, .speed = run->speed};
+    tsr_status st = tsr_row_writer_open_fd(ctx, fd, "result", run->format, out->width, out->height,
+                                           bands, &eopts, &writer);
+    if (!st)
+        st = tsr_plan_run_rows(ctx, o->plan, o->reader, writer, run->exec, ropts);
+    if (!st)
+        st = tsr_row_writer_finish(writer);
+    tsr_row_writer_free(writer);
+    return st;
+}
+
 tsr_status tsr_image_run_blob(tsr_store *store, tsr_ctx *ctx, const tsr_image_run *run,
                               tsr_image_output *out) {
     opened o = {0};
-    tsr_row_writer *writer = NULL;
     tsr_blob_file *file = NULL;
+    bool animate = false;
     double cpu0 = tsr_clock_thread_cpu_s();
     memset(out, 0, sizeof *out);
-    tsr_status st = open_input(store, ctx, run->input, run->pipe, run->tile, &o);
-    if (st)
-        goto out;
-    int bands;
-    tsr_plan_output(o.plan, &out->width, &out->height, &bands);
-    tsr_encode_options eopts = {.quality = run->quality, .compression = -1};
-    if ((st = tsr_blob_file_new(store, ctx, &file)) ||
-        (st = tsr_row_writer_open_fd(ctx, tsr_blob_file_fd(file), "result", run->format, out->width,
-                                     out->height, bands, &eopts, &writer)))
+    tsr_status st = open_input(store, ctx, run->input, run->pipe, run->tile, run->frame, &o);
+    if (!st)
+        st =
+            tsr_frame_choice_check(ctx, &o.info, run->format, run->frame, "output.frame", &animate);
+    if (st || (st = tsr_blob_file_new(store, ctx, &file)))
         goto out;
     tsr_run_options ropts = {.tile_size = run->tile,
                              .progress = run->progress,
@@ -93,8 +153,12 @@ tsr_status tsr_image_run_blob(tsr_store *store, tsr_ctx *ctx, const tsr_image_ru
                              .accel = run->accel,
                              .device_done = run->device_done,
                              .moved = run->moved};
-    if ((st = tsr_plan_run_rows(ctx, o.plan, o.reader, writer, run->exec, &ropts)) ||
-        (st = tsr_row_writer_finish(writer)))
+    int fd = tsr_blob_file_fd(file);
+    if (animate)
+        st = run_frames(ctx, run, tsr_blob_reader_path(o.blob), &ropts, fd, out);
+    else
+        st = run_rows(ctx, run, &o, &ropts, fd, out);
+    if (st)
         goto out;
     if (run->result_id) {
         snprintf(out->blob, sizeof out->blob, "%s", run->result_id);
@@ -103,7 +167,6 @@ tsr_status tsr_image_run_blob(tsr_store *store, tsr_ctx *ctx, const tsr_image_ru
         st = tsr_blob_file_commit(file, ctx, out->blob, &out->bytes);
     }
 out:
-    tsr_row_writer_free(writer);
     tsr_blob_file_free(file);
     opened_free(&o);
     out->codec_cpu_seconds = tsr_clock_thread_cpu_s() - cpu0;

@@ -172,8 +172,18 @@ static const char v6[] = "ALTER TABLE jobs ADD COLUMN tessera_version TEXT;"
                          " created INTEGER NOT NULL,"
                          " PRIMARY KEY (saved, version));";
 
+/* Animations (issue 15): the frame a job takes from animated inputs for a
+ * one-frame output format; NULL = none chosen (animated outputs keep every
+ * frame; a one-frame format refuses an animated input). */
+static const char v7[] = "ALTER TABLE jobs ADD COLUMN frame INTEGER CHECK (frame >= 0);";
+/* AVIF output (issue 15): a job's encoder speed, 1..9; 0 = the format's
+ * default (and every job made before). */
+static const char v8[] = "ALTER TABLE jobs ADD COLUMN speed INTEGER NOT NULL DEFAULT 0 "
+                         "CHECK (speed BETWEEN 0 AND 9);";
+
 const tsr_store_migration tsr_store_migrations[] = {
-    {1, v1, v1_pg}, {2, v2, NULL}, {3, v3, NULL}, {4, v4, v4_pg}, {5, v5, NULL}, {6, v6, NULL},
+    {1, v1, v1_pg}, {2, v2, NULL}, {3, v3, NULL}, {4, v4, v4_pg},
+    {5, v5, NULL},  {6, v6, NULL}, {7, v7, NULL}, {8, v8, NULL},
 };
 const size_t tsr_store_migration_count = sizeof tsr_store_migrations / sizeof *tsr_store_migrations;
 

@@ -148,7 +148,7 @@ typedef struct tsr_store_job {
     char *pipeline_text;                          /* owned; normalized text form */
     char *op_versions;                            /* owned; JSON object op name -> version */
     char output_format[TSR_STORE_FORMAT_MAX + 1]; /* "png", ... */
-    int quality;                                  /* 0 = the format's default */
+    int quality, speed;                           /* 0 = the format's default (speed: AVIF) */
     tsr_job_state state;                          /* see tsr_job_state */
     int64_t tiles_done;                           /* progress, over all items */
     int64_t tiles_total;                          /* 0 while unknown */
@@ -163,6 +163,7 @@ typedef struct tsr_store_job {
     int tile;                                     /* tile side it runs with; 0 = not recorded */
     char saved_pipeline[TSR_STORE_NAME_MAX + 1];  /* saved pipeline it came from; "" = none */
     int saved_version;                            /* that saved pipeline's version */
+    int frame;                                    /* frame taken from animations; -1 = none */
     tsr_store_job_item *items;                    /* owned; item_count entries by position, or
                                                      NULL in lists (which leave items out) */
 } tsr_store_job;
@@ -197,7 +198,7 @@ typedef struct tsr_store_job_spec {
     const char *pipeline_text;    /* normalized text form; required */
     const char *op_versions;      /* JSON; NULL = "{}" */
     const char *output_format;    /* "png", ...; required */
-    int quality;                  /* 0..100 */
+    int quality, speed;           /* 0..100; 0..9 (AVIF encoder speed, 0 = default) */
     int64_t tiles_total;          /* 0 if not known yet */
     const char *const *image_ids; /* image_count ids, in processing order */
     size_t image_count;           /* 1..TSR_STORE_JOB_ITEMS_MAX */
@@ -205,6 +206,7 @@ typedef struct tsr_store_job_spec {
     int tile;                     /* tile side the job runs with; 0 = the server's */
     const char *saved_pipeline;   /* saved pipeline it came from; NULL = none */
     int saved_version;            /* that saved pipeline's version */
+    int frame_pick;               /* 1 + the frame taken from animations; 0 = none chosen */
 } tsr_store_job_spec;
 
 /* Which of the caller's jobs a search returns. */
