@@ -450,6 +450,15 @@ static tsr_status jobs_setup(tsr_ctx *ctx, serve_args *a) {
     return st;
 }
 
+/* The store's options from the serve flags (--data-key, --store,
+ * --s3-endpoint, --db). */
+static tsr_store_options store_options(const serve_args *a) {
+    return (tsr_store_options){.data_key_file = a->data_key,
+                               .store_url = a->store,
+                               .s3_endpoint = a->s3_endpoint,
+                               .db_url = a->db};
+}
+
 int cmd_serve(int argc, char **argv) {
     serve_args a;
     tsr_store *store = NULL;
@@ -475,10 +484,7 @@ int cmd_serve(int argc, char **argv) {
      * inherits the blocked mask. */
     sigset_t stop;
     cli_block_stop_signals(&stop);
-    tsr_store_options store_opts = {.data_key_file = a.data_key,
-                                    .store_url = a.store,
-                                    .s3_endpoint = a.s3_endpoint,
-                                    .db_url = a.db};
+    tsr_store_options store_opts = store_options(&a);
     if ((a.tls_cert &&
          (st = tsr_server_tls_load(ctx, a.tls_cert, a.tls_key, &tls_cert, &tls_key))) ||
         (st = tsr_store_open_with(ctx, a.data, &store_opts, &store)) || (st = jobs_setup(ctx, &a)))
