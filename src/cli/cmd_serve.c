@@ -42,11 +42,12 @@ typedef struct serve_args {
     tsr_server_config limits;  /* hostile-input caps, connection limits, rate limits and
                                   quotas (only those fields are used; serve_defaults) */
     const char *data_key;      /* --data-key FILE: blobs encrypted at rest; NULL = plaintext */
-    const char *store;        /* --store URL: file:DIR or s3://BUCKET[/PREFIX]; NULL = data/blobs */
-    const char *s3_endpoint;  /* --s3-endpoint URL; NULL = $TESSERA_S3_ENDPOINT, else AWS */
-    tsr_executor *image_pool; /* runs the tiles of the local workers' image tasks */
-    tsr_image_runner runner;  /* the local workers' image runner, on the server's store */
-    int local_image_threads;  /* the local workers' image threads */
+    const char *store;       /* --store URL: file:DIR or s3://BUCKET[/PREFIX]; NULL = data/blobs */
+    const char *db;          /* --db URL: sqlite:PATH or postgresql://...; NULL = data/tessera.db */
+    const char *s3_endpoint; /* --s3-endpoint URL; NULL = $TESSERA_S3_ENDPOINT, else AWS */
+    tsr_executor *image_pool;     /* runs the tiles of the local workers' image tasks */
+    tsr_image_runner runner;      /* the local workers' image runner, on the server's store */
+    int local_image_threads;      /* the local workers' image threads */
     tsr_workers_monitor *monitor; /* counts remote workers that take image tasks */
     cli_backend backend;          /* --backend, --device: the local pool's device */
     const char *prices_file;      /* --prices FILE: job costs; NULL = none */
@@ -147,6 +148,7 @@ static void serve_usage(FILE *f) {
             "                     [--max-active-jobs N] [--tile N] [--print-routes]\n"
             "                     [--tls-cert FILE --tls-key FILE] [--data-key FILE]\n"
             "                     [--store file:DIR|s3://BUCKET[/PREFIX]] [--s3-endpoint URL]\n"
+            "                     [--db sqlite:PATH|postgresql://...]\n"
             "                     [--max-pixels N] [--max-width N] [--max-height N]\n"
             "                     [--max-frames N] [--max-total-pixels N] [--max-buffer-bytes N]\n"
             "                     [--memory-budget N] [--max-connections N]\n"
@@ -216,6 +218,7 @@ static int text_option(const char *opt, const char *val, serve_args *a) {
                         : !strcmp(opt, "--cluster-key")    ? &a->cluster_key
                         : !strcmp(opt, "--data-key")       ? &a->data_key
                         : !strcmp(opt, "--store")          ? &a->store
+                        : !strcmp(opt, "--db")             ? &a->db
                         : !strcmp(opt, "--s3-endpoint")    ? &a->s3_endpoint
                         : !strcmp(opt, "--prices")         ? &a->prices_file
                         : !strcmp(opt, "--cluster")        ? &a->redis.cluster
@@ -467,6 +470,15 @@ static tsr_server_config server_config(const serve_args *a, tsr_workers_monitor 
     return cfg;
 }
 
+/* The store's options from the serve flags (--data-key, --store,
+ * --s3-endpoint, --db). */
+static tsr_store_options store_options(const serve_args *a) {
+    return (tsr_store_options){.data_key_file = a->data_key,
+                               .store_url = a->store,
+                               .s3_endpoint = a->s3_endpoint,
+                               .db_url = a->db};
+}
+
 int cmd_serve(int argc, char **argv) {
     serve_args a;
     tsr_store *store = NULL;
@@ -493,8 +505,7 @@ int cmd_serve(int argc, char **argv) {
      * inherits the blocked mask. */
     sigset_t stop;
     cli_block_stop_signals(&stop);
-    tsr_store_options store_opts = {
-        .data_key_file = a.data_key, .store_url = a.store, .s3_endpoint = a.s3_endpoint};
+    tsr_store_options store_opts = store_options(&a);
     if ((a.tls_cert &&
          (st = tsr_server_tls_load(ctx, a.tls_cert, a.tls_key, &tls_cert, &tls_key))) ||
         (st = tsr_store_open_with(ctx, a.data, &store_opts, &store)) || (st = jobs_setup(ctx, &a)))

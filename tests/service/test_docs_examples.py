@@ -25,7 +25,7 @@ import tempfile
 import unittest
 import zlib
 
-from harness import ADMIN_TOKEN, BIN, DATA, ROOT, Server, unique_bytes
+from harness import ADMIN_TOKEN, BIN, DATA, ROOT, Server, unique_bytes, with_db
 
 DOCS = os.path.join(ROOT, "docs")
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -124,7 +124,7 @@ class DocsExamplesTest(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def tessera(self, *args, cwd=None, env=None):
-        return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=120,
+        return subprocess.run([BIN, *with_db(args)], capture_output=True, text=True, timeout=120,
                               cwd=cwd or self.tmp, env=dict(os.environ, **(env or {})))
 
     # ---------- api.md ----------

@@ -175,7 +175,7 @@ class CorpusTest(unittest.TestCase):
         self.assertEqual(set(os.listdir(os.path.dirname(self.srv.data))), before)
         for root, _, files in os.walk(self.srv.data):
             for f in files:
-                self.assertRegex(f, r"^([0-9a-f]{32}|tessera\.db.*|lock|store-url)$", os.path.join(root, f))
+                self.assertRegex(f, r"^([0-9a-f]{32}|tessera\.db.*|lock|store-url|db-url)$", os.path.join(root, f))
 
 
 class ConnectionsTest(unittest.TestCase):

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "test_db_env.h"
 #include "service/jobs.h"
 
 static char dir[64];
@@ -54,7 +55,7 @@ static tsr_store_job *wait_done(tsr_store *store, tsr_ctx *ctx, const tsr_store_
 static void setup(tsr_ctx *ctx, tsr_store **store, tsr_store_user *u) {
     snprintf(dir, sizeof dir, "/tmp/tessera-jobs-XXXXXX");
     CHECK(mkdtemp(dir) != NULL);
-    CHECK_EQ_INT(tsr_store_open(ctx, dir, store), TSR_OK);
+    CHECK_EQ_INT(test_store_open(ctx, dir, store), TSR_OK);
     memset(u, 0, sizeof *u);
     CHECK_EQ_INT(tsr_store_user_create(*store, ctx, "alice", TSR_ROLE_USER, &u->id), TSR_OK);
     u->role = TSR_ROLE_USER;
