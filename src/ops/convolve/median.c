@@ -42,29 +42,33 @@ static tsr_status prepare(tsr_ctx *ctx, tsr_op *op) {
  * takes no user pointer, and the level must not live in op (shared by
  * every thread and process that runs the op). */
 static void row_at(tsr_simd_level level, const tsr_op *op, const uint8_t *const *rows, int w,
-                   int bands, uint8_t *out, void *scratch) {
+                   int bands, uint8_t *out) {
     tsr_median_sortnet_row(level, (int)op->values[0], rows, (size_t)w * (size_t)bands,
-                           (size_t)bands, out, scratch);
+                           (size_t)bands, out);
 }
 
 static void row_scalar(const tsr_op *op, const uint8_t *const *rows, int w, int bands, uint8_t *out,
                        void *scratch) {
-    row_at(TSR_SIMD_SCALAR, op, rows, w, bands, out, scratch);
+    (void)scratch;
+    row_at(TSR_SIMD_SCALAR, op, rows, w, bands, out);
 }
 
 static void row_sse41(const tsr_op *op, const uint8_t *const *rows, int w, int bands, uint8_t *out,
                       void *scratch) {
-    row_at(TSR_SIMD_SSE41, op, rows, w, bands, out, scratch);
+    (void)scratch;
+    row_at(TSR_SIMD_SSE41, op, rows, w, bands, out);
 }
 
 static void row_neon(const tsr_op *op, const uint8_t *const *rows, int w, int bands, uint8_t *out,
                      void *scratch) {
-    row_at(TSR_SIMD_NEON, op, rows, w, bands, out, scratch);
+    (void)scratch;
+    row_at(TSR_SIMD_NEON, op, rows, w, bands, out);
 }
 
 static void row_avx2(const tsr_op *op, const uint8_t *const *rows, int w, int bands, uint8_t *out,
                      void *scratch) {
-    row_at(TSR_SIMD_AVX2, op, rows, w, bands, out, scratch);
+    (void)scratch;
+    row_at(TSR_SIMD_AVX2, op, rows, w, bands, out);
 }
 
 tsr_status tsr_median_run_level(const tsr_op *op, const tsr_region *in, tsr_region *out,
@@ -78,10 +82,7 @@ tsr_status tsr_median_run_level(const tsr_op *op, const tsr_region *in, tsr_regi
         [TSR_SIMD_AVX2] = row_avx2,
     };
     stencil_row_fn row = (unsigned)level < TSR_SIMD_COUNT ? rows[level] : row_scalar;
-    int k = 2 * op->radius + 1;
-    size_t len = (size_t)out->rect.w * (size_t)out->bands;
-    return tsr_stencil_run(op, in, out, op->radius, BORDER_REPLICATE, row,
-                           TSR_MEDIAN_SORTNET_TMP(k, len, (size_t)out->bands));
+    return tsr_stencil_run(op, in, out, op->radius, BORDER_REPLICATE, row, 0);
 }
 
 static tsr_status run(const tsr_op *op, const tsr_region *in, tsr_region *out) {

@@ -15,14 +15,10 @@
 #define TSR_MEDIAN_KSIZE_MAX   99 /* largest window side (a 49-pixel halo) */
 #define TSR_MEDIAN_SORTNET_MAX 5  /* largest side run on sorting networks */
 
-/* Bytes of scratch tsr_median_sortnet_row needs for a row of len bytes. */
-#define TSR_MEDIAN_SORTNET_TMP(k, len, step) ((size_t)(k) * ((len) + ((size_t)(k)-1) * (step)))
-
 /* out[j] for j < len: the median of rows[u][j + v * step] for u, v < k
- * (k 3 or 5); `tmp` is scratch of TSR_MEDIAN_SORTNET_TMP bytes (the sorted
- * columns). `level` must be one the CPU has (tsr_simd_cpu_has). */
+ * (k 3 or 5). `level` must be one the CPU has (tsr_simd_cpu_has). */
 void tsr_median_sortnet_row(tsr_simd_level level, int k, const uint8_t *const *rows, size_t len,
-                            size_t step, uint8_t *out, uint8_t *tmp);
+                            size_t step, uint8_t *out);
 
 /* Fills out->rect's colour bands with the median of the (2r+1)^2 window,
  * replicate borders over the whole image, and copies alpha; `in` covers

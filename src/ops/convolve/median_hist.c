@@ -11,7 +11,6 @@
  * Output tiles are cut into stripes of at most STRIPE columns, so the
  * column histograms of a stripe ((STRIPE + 2r) x 544 bytes per band) stay
  * in the L2 cache whatever the tile size. Bands are done one at a time. */
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,14 +30,13 @@
 
 /* The column histograms of one stripe and one band. */
 typedef struct hist_cols {
-    int r;            /* window radius */
-    int n;            /* columns held: image columns x0 .. x0 + n - 1 */
-    int w;            /* output columns of the stripe */
-    const int *col;   /* padded column p (0 .. w + 2r - 1) -> held column */
-    uint16_t *coarse; /* n x 16: per column, counts of v >> 4 */
-    uint16_t *fine;   /* 16 x n x 16: per coarse bin, per column, counts of v & 15 */
-    uint32_t
-        fine_at[256]; /* value v's entry in a column's fine counts: (v >> 4) * 16n + (v & 15) */
+    int r;                 /* window radius */
+    int n;                 /* columns held: image columns x0 .. x0 + n - 1 */
+    int w;                 /* output columns of the stripe */
+    const int *col;        /* padded column p (0 .. w + 2r - 1) -> held column */
+    uint16_t *coarse;      /* n x 16: per column, counts of v >> 4 */
+    uint16_t *fine;        /* 16 x n x 16: per coarse bin, per column, counts of v & 15 */
+    uint32_t fine_at[256]; /* v's entry in a column's fine counts: (v >> 4) * 16n + (v & 15) */
 } hist_cols;
 
 /* ---- scalar twin ---- */

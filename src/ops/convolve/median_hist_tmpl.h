@@ -44,9 +44,11 @@ static HS_ATTR void HS_NAME(sweep)(const hist_cols *h, uint8_t *out, size_t step
             for (int p = j; p < end; p++)
                 HS_NAME(seg_add)(seg, fk + HIST_BINS * (size_t)col[p]);
         } else {
-            for (int q = luc[k]; q < end; q++)
-                HS_NAME(seg_slide)
-                (seg, fk + HIST_BINS * (size_t)col[q], fk + HIST_BINS * (size_t)col[q - d]);
+            for (int q = luc[k]; q < end; q++) {
+                const uint16_t *in = fk + HIST_BINS * (size_t)col[q];
+                const uint16_t *gone = fk + HIST_BINS * (size_t)col[q - d];
+                HS_NAME(seg_slide)(seg, in, gone);
+            }
         }
         luc[k] = end;
         int b = HS_NAME(seg_find)(seg, half - below, &unused);

@@ -1,9 +1,7 @@
 /* Median 3 and 5 on sorting networks, as OpenCV's medianBlur_SortNet: each
  * vector lane is one output byte, so a 32-byte AVX2 vector computes 32
- * bytes of a row (all bands interleaved). Each column is sorted once for
- * the k outputs that use it, then a selection network picks the median
- * from the sorted columns: 18 (3x3) or 124 (5x5) min/max instructions per
- * vector of outputs. The scalar twin is the same code on one byte. */
+ * bytes of a row (all bands interleaved) with 30 (3x3) or 202 (5x5)
+ * min/max instructions. The scalar twin is the same network on one byte. */
 #include "ops/convolve/median.h"
 #include "ops/convolve/median_net.h"
 
@@ -16,8 +14,7 @@
 #define HAVE_NEON 1
 #endif
 
-typedef void (*sortnet_fn)(const uint8_t *const *rows, size_t len, size_t step, uint8_t *out,
-                           uint8_t *tmp);
+typedef void (*sortnet_fn)(const uint8_t *const *rows, size_t len, size_t step, uint8_t *out);
 
 #define SN_NAME(x)     x##_scalar
 #define SN_ATTR        /* portable C */
@@ -64,7 +61,7 @@ typedef void (*sortnet_fn)(const uint8_t *const *rows, size_t len, size_t step, 
 #endif
 
 void tsr_median_sortnet_row(tsr_simd_level level, int k, const uint8_t *const *rows, size_t len,
-                            size_t step, uint8_t *out, uint8_t *tmp) {
+                            size_t step, uint8_t *out) {
     bool five = k == 5;
     sortnet_fn fn = five ? median25_scalar : median9_scalar;
 #ifdef HAVE_X86
@@ -78,5 +75,5 @@ void tsr_median_sortnet_row(tsr_simd_level level, int k, const uint8_t *const *r
         fn = five ? median25_neon : median9_neon;
 #endif
     (void)level;
-    fn(rows, len, step, out, tmp);
+    fn(rows, len, step, out);
 }
