@@ -68,6 +68,14 @@ static void teardown(tsr_store *store) {
     CHECK(system(cmd) == 0);
 }
 
+/* A 9x9 integer convolution: a small halo and real work per pixel, so that
+ * a job lasts long enough (hundreds of ms) to be stopped or cancelled
+ * mid-way now that the median is fast. */
+#define CONVOLVE_9X9                                                                               \
+    "convolve:kernel=1 2 3 4 5 4 3 2 1 2 3 4 5 6 5 4 3 2 3 4 5 6 7 6 5 4 3 "                       \
+    "4 5 6 7 8 7 6 5 4 5 6 7 8 9 8 7 6 5 4 5 6 7 8 7 6 5 4 "                                       \
+    "3 4 5 6 7 6 5 4 3 2 3 4 5 6 5 4 3 2 1 2 3 4 5 4 3 2 1"
+
 static tsr_pipeline *pipe_of(tsr_ctx *ctx, const char *text) {
     tsr_pipeline *p = NULL;
     CHECK_EQ_INT(tsr_pipeline_parse(ctx, text, &p), TSR_OK);
@@ -164,7 +172,7 @@ static void test_cancel_and_admission(void) {
     tsr_jobs_config cfg = {.threads = 1, .runners = 1, .tile = 16, .pixel_budget = 1000000};
     CHECK_EQ_INT(tsr_jobs_start(ctx, store, &cfg, &jobs), TSR_OK);
     tsr_pipeline *p = pipe_of(ctx, "gaussian-blur:sigma=8|median:ksize=5|rotate:angle=7|"
-                                   "gaussian-blur:sigma=8|median:ksize=5");
+                                   "gaussian-blur:sigma=8|median:ksize=5|" CONVOLVE_9X9);
     const char *ids[1] = {a};
     int retry = 0;
     CHECK_EQ_INT(tsr_jobs_submit(jobs, ctx, &u, ids, 1, p, TSR_FORMAT_PNG, 0, id, &retry), TSR_OK);
@@ -205,7 +213,8 @@ static void test_resume_after_stop(void) {
     tsr_jobs *jobs = NULL;
     tsr_jobs_config cfg = {.threads = 1, .runners = 1, .tile = 16};
     CHECK_EQ_INT(tsr_jobs_start(ctx, store, &cfg, &jobs), TSR_OK);
-    tsr_pipeline *p = pipe_of(ctx, "gaussian-blur:sigma=6|median:ksize=5|sharpen");
+    tsr_pipeline *p = pipe_of(ctx, "gaussian-blur:sigma=6|median:ksize=5|sharpen|" CONVOLVE_9X9
+                                   "|" CONVOLVE_9X9 "|" CONVOLVE_9X9 "|" CONVOLVE_9X9);
     const char *ids[1] = {a};
     int retry;
     CHECK_EQ_INT(tsr_jobs_submit(jobs, ctx, &u, ids, 1, p, TSR_FORMAT_PNG, 0, id, &retry), TSR_OK);
