@@ -180,10 +180,15 @@ static const char v7[] = "ALTER TABLE jobs ADD COLUMN frame INTEGER CHECK (frame
  * default (and every job made before). */
 static const char v8[] = "ALTER TABLE jobs ADD COLUMN speed INTEGER NOT NULL DEFAULT 0 "
                          "CHECK (speed BETWEEN 0 AND 9);";
+/* Several coordinators on one database (issue 17): the coordinator that
+ * holds a queued or running job's lease, and until when (wall-clock ms);
+ * NULL / 0 = nobody (store_lease.h). */
+static const char v9[] = "ALTER TABLE jobs ADD COLUMN lease_owner TEXT;"
+                         "ALTER TABLE jobs ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;";
 
 const tsr_store_migration tsr_store_migrations[] = {
-    {1, v1, v1_pg}, {2, v2, NULL}, {3, v3, NULL}, {4, v4, v4_pg},
-    {5, v5, NULL},  {6, v6, NULL}, {7, v7, NULL}, {8, v8, NULL},
+    {1, v1, v1_pg}, {2, v2, NULL}, {3, v3, NULL}, {4, v4, v4_pg}, {5, v5, NULL},
+    {6, v6, NULL},  {7, v7, NULL}, {8, v8, NULL}, {9, v9, NULL},
 };
 const size_t tsr_store_migration_count = sizeof tsr_store_migrations / sizeof *tsr_store_migrations;
 
