@@ -305,6 +305,7 @@ tsr_status tsr_server_start(tsr_ctx *ctx, const tsr_server_config *config, tsr_s
         return tsr_error(ctx, TSR_ERR_INTERNAL, "serve: cannot start the preview watchdog");
     }
     pthread_mutex_init(&srv->metrics_lock, NULL);
+    pthread_mutex_init(&srv->ready_lock, NULL);
     unsigned max_conn = config->max_connections ? config->max_connections : 256;
     unsigned per_ip = config->per_ip_limit ? config->per_ip_limit : 64;
     unsigned timeout = config->timeout_s ? config->timeout_s : 60;
@@ -324,6 +325,7 @@ tsr_status tsr_server_start(tsr_ctx *ctx, const tsr_server_config *config, tsr_s
     if (!srv->daemon) {
         preview_runs_free(srv->previews);
         pthread_mutex_destroy(&srv->metrics_lock);
+        pthread_mutex_destroy(&srv->ready_lock);
         tsr_ratelimit_free(srv->rate);
         free(srv);
         return tsr_error(ctx, TSR_ERR_IO, "serve: cannot listen on %s:%d (in use or not allowed%s)",
@@ -353,6 +355,7 @@ void tsr_server_stop(tsr_server *server) {
     MHD_stop_daemon(server->daemon);
     preview_runs_free(server->previews);
     pthread_mutex_destroy(&server->metrics_lock);
+    pthread_mutex_destroy(&server->ready_lock);
     tsr_ratelimit_free(server->rate);
     free(server);
 }

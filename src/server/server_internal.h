@@ -71,6 +71,9 @@ struct tsr_server {
     tsr_ratelimit *rate;                  /* request rate limiter; NULL = none */
     atomic_uint_fast64_t quota_stops;     /* uploads and jobs refused by a quota */
     preview_runs *previews;               /* the previews running now */
+    pthread_mutex_t ready_lock;           /* guards the readiness answer (readiness.c) */
+    double ready_at;                      /* monotonic seconds of its last check; 0 = none */
+    char ready_why[256];                  /* why not ready then; "" = ready */
 };
 
 /* Per-request state, from the first call of the access handler to the

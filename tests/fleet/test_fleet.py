@@ -283,6 +283,28 @@ class FleetTest(fleet.FleetCase):
         self.assert_drained()
         return srv
 
+    def test_readyz_follows_redis(self):
+        """/readyz fails while the coordinator's Redis is down (its last
+        poll failed), naming it, and recovers when Redis is back."""
+        srv = self.start_coordinator()
+
+        def ready(want):
+            deadline = time.time() + 15
+            while True:
+                status, doc, _ = srv.json("GET", "/readyz", token=None)
+                if status == want or time.time() > deadline:
+                    return status, doc
+                time.sleep(0.2)
+        self.assertEqual(ready(200)[0], 200)
+        self.redis.kill()
+        try:
+            status, doc = ready(503)
+            self.assertEqual(status, 503, doc)
+            self.assertIn("Redis", doc["error"]["message"])
+        finally:
+            self.redis.start()
+        self.assertEqual(ready(200), (200, {"status": "ready"}))
+
     def test_redis_killed_and_restarted_mid_job(self):
         self.restart_redis_mid_job("--resend-ms", "5000")
 

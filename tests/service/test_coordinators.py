@@ -154,6 +154,48 @@ class CoordinatorsTest(unittest.TestCase):
             time.sleep(0.2)
         self.assertEqual((doc["state"], doc["items"][0]["state"]), ("cancelled", "cancelled"), doc)
 
+    def ready(self, srv, want, within=10):
+        """Polls /readyz until it answers `want` (200 or 503); its body."""
+        deadline = time.time() + within
+        while True:
+            status, doc, h = srv.json("GET", "/readyz", token=None)
+            if status == want or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(status, want, doc)
+        if want == 503:
+            self.assertIn("retry-after", h)
+        return doc
+
+    def test_readyz_says_when_the_database_or_store_is_gone(self):
+        """A load balancer's view: /readyz fails while the coordinator's
+        database or object store does not answer, and recovers with them
+        (the coordinator reconnects by itself)."""
+        sys_path = os.path.join(harness.ROOT, "tests", "pg")
+        import sys
+        sys.path.insert(0, sys_path)
+        import pgcluster
+        pg = pgcluster.Cluster().start()
+        self.addCleanup(pg.close)
+        srv = Server("--db", pg.create_db(), *self.store, env=self.env)
+        self.servers["solo"] = srv
+        self.ready(srv, 200)
+        harness._s3.kill()
+        try:
+            doc = self.ready(srv, 503)
+            self.assertIn("blob store", doc["error"]["message"])
+        finally:
+            harness._s3.restart()
+        self.ready(srv, 200)
+        pg.kill()
+        try:
+            doc = self.ready(srv, 503)
+            self.assertIn("database", doc["error"]["message"])
+        finally:
+            pg.restart()
+        self.ready(srv, 200, within=20)
+        self.assertEqual(srv.upload(os.path.join(DATA, "chelsea.png"))[0], 201)
+
 
 if __name__ == "__main__":
     unittest.main()
