@@ -97,6 +97,7 @@ struct request {
     upload *up;                  /* upload state (BODY_UPLOAD) */
     char job_id[65];             /* for the log line, when relevant */
     char reason[200];            /* message of the last error reply, for the audit log */
+    char idem_key[256];          /* the Idempotency-Key this request holds; "" = none */
 };
 
 /* ---- routes.c ---- */
@@ -313,6 +314,19 @@ int quota_allow(request *r, enum MHD_Result *res);
  * and replies 201 with it (or the admission error). */
 enum MHD_Result submit_job(request *r, const char **ids, size_t n, const tsr_pipeline *pipe,
                            const tsr_job_settings *settings, const char *name);
+
+/* ---- idempotency.c ---- */
+typedef enum idem_step {
+    IDEM_GO,       /* make the job (holding the key, when one came) */
+    IDEM_ANSWERED, /* replied already: a bad or reused key, one in progress, an error */
+    IDEM_REPLAY    /* the key's first request made job `job`: answer with it */
+} idem_step;
+/* Reads the request's Idempotency-Key (none: IDEM_GO) and takes it for
+ * this request or finds what an earlier one with it did. */
+idem_step idempotency_begin(request *r, char job[TSR_STORE_ID_LEN + 1], enum MHD_Result *res);
+/* Records the job the request made under its key (r->job_id), or gives the
+ * key up when it made none. A no-op without a key. */
+void idempotency_end(request *r);
 
 /* ---- routes_saved.c ---- */
 /* Reads a job request's "saved_pipeline" ("name", or {"name": .., "version":

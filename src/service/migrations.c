@@ -185,10 +185,20 @@ static const char v8[] = "ALTER TABLE jobs ADD COLUMN speed INTEGER NOT NULL DEF
  * NULL / 0 = nobody (store_lease.h). */
 static const char v9[] = "ALTER TABLE jobs ADD COLUMN lease_owner TEXT;"
                          "ALTER TABLE jobs ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;";
+/* Idempotency keys of job submissions (issue 17; store_idempotency.h):
+ * the account's key, the SHA-256 of the body it came with, the job it made
+ * (NULL while its first request runs) and when. */
+static const char v10[] = "CREATE TABLE idempotency_keys("
+                          " owner INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+                          " idem_key TEXT NOT NULL,"
+                          " request_sha TEXT NOT NULL,"
+                          " job TEXT,"
+                          " created INTEGER NOT NULL,"
+                          " PRIMARY KEY (owner, idem_key));";
 
 const tsr_store_migration tsr_store_migrations[] = {
     {1, v1, v1_pg}, {2, v2, NULL}, {3, v3, NULL}, {4, v4, v4_pg}, {5, v5, NULL},
-    {6, v6, NULL},  {7, v7, NULL}, {8, v8, NULL}, {9, v9, NULL},
+    {6, v6, NULL},  {7, v7, NULL}, {8, v8, NULL}, {9, v9, NULL},  {10, v10, NULL},
 };
 const size_t tsr_store_migration_count = sizeof tsr_store_migrations / sizeof *tsr_store_migrations;
 

@@ -25,8 +25,9 @@ int64_t tsr_store_lease_ms(const tsr_store *store) {
     return store->lease_ms;
 }
 
-/* Runs an UPDATE on job `id` binding (?1 id, ?2 owner, ?3 now, ?4 until) and
- * says whether it changed the row (lock held). */
+/* Runs an UPDATE on job `id` binding ?1 id, ?2 owner, ?3 until, ?4 now (a
+ * statement may use only the first few) and says whether it changed the
+ * row (lock held). */
 static tsr_status lease_update(tsr_store *s, tsr_ctx *ctx, const char *sql, const char *id,
                                const char *what, int *changed) {
     tsr_db_stmt *st = NULL;
@@ -36,8 +37,8 @@ static tsr_status lease_update(tsr_store *s, tsr_ctx *ctx, const char *sql, cons
         int64_t now = tsr_clock_wall_ms();
         tsr_db_bind_text(st, 1, id);
         tsr_db_bind_text(st, 2, s->lease_owner);
-        tsr_db_bind_int64(st, 3, now);
-        tsr_db_bind_int64(st, 4, now + s->lease_ms);
+        tsr_db_bind_int64(st, 3, now + s->lease_ms);
+        tsr_db_bind_int64(st, 4, now);
         rc = tsr_store_step_done(s, ctx, st, what);
         if (!rc)
             *changed = tsr_db_changes(s->db) > 0;
@@ -52,9 +53,9 @@ tsr_status tsr_store_job_claim(tsr_store *store, tsr_ctx *ctx, const char *id, i
         return tsr_error(ctx, TSR_ERR_USAGE, "job leases: the store has no lease owner");
     pthread_mutex_lock(&store->lock);
     tsr_status rc = lease_update(store, ctx,
-                                 "UPDATE jobs SET lease_owner = ?2, lease_until = ?4 "
+                                 "UPDATE jobs SET lease_owner = ?2, lease_until = ?3 "
                                  "WHERE id = ?1 AND state IN " ACTIVE " AND (lease_owner IS NULL "
-                                 "OR lease_owner = ?2 OR lease_until < ?3)",
+                                 "OR lease_owner = ?2 OR lease_until < ?4)",
                                  id, "claim a job", claimed);
     pthread_mutex_unlock(&store->lock);
     return rc;
@@ -66,9 +67,8 @@ tsr_status tsr_store_job_renew(tsr_store *store, tsr_ctx *ctx, const char *id, i
         return tsr_error(ctx, TSR_ERR_USAGE, "job leases: the store has no lease owner");
     pthread_mutex_lock(&store->lock);
     tsr_status rc = lease_update(store, ctx,
-                                 "UPDATE jobs SET lease_until = ?4 WHERE id = ?1 AND "
-                                 "lease_owner = ?2 AND state IN " ACTIVE
-                                 " AND ?3 >= 0", /* binds all four, uses the time in none */
+                                 "UPDATE jobs SET lease_until = ?3 WHERE id = ?1 AND "
+                                 "lease_owner = ?2 AND state IN " ACTIVE,
                                  id, "renew a job's lease", held);
     pthread_mutex_unlock(&store->lock);
     return rc;

@@ -154,6 +154,21 @@ class CoordinatorsTest(unittest.TestCase):
             time.sleep(0.2)
         self.assertEqual((doc["state"], doc["items"][0]["state"]), ("cancelled", "cancelled"), doc)
 
+    def test_idempotency_key_holds_across_coordinators(self):
+        """A submission retried through another coordinator with its
+        Idempotency-Key gets the first one's job."""
+        a, b = self.start("coord-a"), self.start("coord-b")
+        _, img, _ = a.upload(os.path.join(DATA, "chelsea.png"))
+        body = {"images": [img["id"]], "pipeline": "invert"}
+        key = {"Idempotency-Key": "across-1"}
+        status, first, _ = a.json("POST", "/api/v1/jobs", body, key)
+        self.assertEqual(status, 201, first)
+        status, again, _ = b.json("POST", "/api/v1/jobs", body, key)
+        self.assertEqual((status, again["id"]), (201, first["id"]))
+        self.assertEqual(b.wait_job(first["id"])["state"], "succeeded")
+        _, doc, _ = b.json("GET", "/api/v1/jobs?limit=10")
+        self.assertEqual([j["id"] for j in doc["jobs"]], [first["id"]])
+
     def ready(self, srv, want, within=10):
         """Polls /readyz until it answers `want` (200 or 503); its body."""
         deadline = time.time() + within

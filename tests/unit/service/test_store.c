@@ -18,7 +18,7 @@
 #include "service/store.h"
 
 /* The schema version this build migrates to (8: a job's encoder speed). */
-#define SCHEMA_LATEST 9
+#define SCHEMA_LATEST 10
 
 /* A fresh data directory under /tmp for one test. */
 static void make_data_dir(char *dir, size_t size) {
@@ -280,6 +280,7 @@ static void test_quota_overrides(void) {
              "ALTER TABLE jobs DROP COLUMN saved_version;"
              "ALTER TABLE jobs DROP COLUMN frame; ALTER TABLE jobs DROP COLUMN speed;"
              "ALTER TABLE jobs DROP COLUMN lease_owner; ALTER TABLE jobs DROP COLUMN lease_until;"
+             "DROP TABLE idempotency_keys;"
              "UPDATE schema_version SET version = 1;");
     s = open_store(ctx, dir);
     CHECK_EQ_INT(tsr_store_schema_version(s), SCHEMA_LATEST);
