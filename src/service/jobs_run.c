@@ -277,3 +277,9 @@ out:
     tsr_ctx_free(ctx);
     return final;
 }
+
+void tsr_jobs_local_pool(tsr_jobs *jobs, tsr_jobs_local *out) {
+    out->exec = jobs->exec;
+    out->accel = jobs->cfg.accel;
+    out->tile = jobs->cfg.tile;
+}
