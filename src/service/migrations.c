@@ -154,8 +154,26 @@ static const char v6[] = "ALTER TABLE jobs ADD COLUMN tessera_version TEXT;"
                          " created INTEGER NOT NULL,"
                          " PRIMARY KEY (saved, version));";
 
+/* Transforms (POST /api/v1/transform, issue 16 point 5) make no job row:
+ * what they used is summed per account and UTC minute, so usage reports
+ * and the per-account counters count them with the jobs, in a table that
+ * grows by at most one row per account a minute. `minute` is its first
+ * millisecond since the epoch; the columns are tsr_job_usage's. */
+static const char v7[] = "CREATE TABLE transform_usage("
+                         " owner INTEGER NOT NULL REFERENCES users(id),"
+                         " minute INTEGER NOT NULL,"
+                         " transforms INTEGER NOT NULL CHECK (transforms >= 0),"
+                         " cpu_seconds REAL NOT NULL DEFAULT 0,"
+                         " gpu_seconds REAL NOT NULL DEFAULT 0,"
+                         " read_bytes INTEGER NOT NULL DEFAULT 0,"
+                         " written_bytes INTEGER NOT NULL DEFAULT 0,"
+                         " peak_pixels INTEGER NOT NULL DEFAULT 0,"
+                         " wall_seconds REAL NOT NULL DEFAULT 0,"
+                         " PRIMARY KEY (owner, minute)) WITHOUT ROWID;"
+                         "CREATE INDEX transform_usage_minute ON transform_usage(minute);";
+
 const tsr_store_migration tsr_store_migrations[] = {
-    {1, v1}, {2, v2}, {3, v3}, {4, v4}, {5, v5}, {6, v6},
+    {1, v1}, {2, v2}, {3, v3}, {4, v4}, {5, v5}, {6, v6}, {7, v7},
 };
 const size_t tsr_store_migration_count = sizeof tsr_store_migrations / sizeof *tsr_store_migrations;
 

@@ -167,8 +167,8 @@ typedef struct tsr_store_job {
                                                      NULL in lists (which leave items out) */
 } tsr_store_job;
 
-/* A usage report's question: finished jobs with from_ms <= finished <
- * to_ms, of one account (0: all), summed per account and/or per day. */
+/* A usage report's question: finished jobs with from_ms <= finished < to_ms
+ * and transforms by minute likewise, of one account (0: all), summed. */
 typedef struct tsr_usage_query {
     int64_t from_ms, to_ms; /* the window, ms since the epoch */
     int64_t account;        /* a user id; 0 = every account */
@@ -181,7 +181,8 @@ typedef struct tsr_usage_row {
     char account[TSR_STORE_NAME_MAX + 1]; /* "" unless by_account */
     char day[11];                         /* "YYYY-MM-DD", "" unless by_day */
     int64_t jobs;                         /* finished jobs */
-    tsr_job_usage usage;                  /* summed; peak_pixels: the largest */
+    int64_t transforms;                   /* transforms (store_transforms.h) */
+    tsr_job_usage usage;                  /* summed, transforms too; peak_pixels: the largest */
     double wall_seconds;                  /* summed run times */
 } tsr_usage_row;
 

@@ -18,7 +18,7 @@
 #include "service/store.h"
 
 /* The schema version this build migrates to (6: reproducible versions). */
-#define SCHEMA_LATEST 6
+#define SCHEMA_LATEST 7
 
 /* A fresh data directory under /tmp for one test. */
 static void make_data_dir(char *dir, size_t size) {
@@ -260,7 +260,7 @@ static void test_quota_overrides(void) {
     tsr_store_close(s);
     /* a store of schema version 1 (no quota columns, no version-3 columns, no
      * feedback tables, no usage columns, no version columns or saved
-     * pipelines) is migrated at open */
+     * pipelines, no transform usage) is migrated at open */
     raw_exec(dir,
              "DROP INDEX images_owner_sha; DROP INDEX images_thumb;"
              "ALTER TABLE images DROP COLUMN thumb_blob; ALTER TABLE jobs DROP COLUMN name;"
@@ -274,6 +274,7 @@ static void test_quota_overrides(void) {
              "ALTER TABLE jobs DROP COLUMN tessera_version; ALTER TABLE jobs DROP COLUMN tile;"
              "ALTER TABLE jobs DROP COLUMN saved_pipeline;"
              "ALTER TABLE jobs DROP COLUMN saved_version;"
+             "DROP TABLE transform_usage;"
              "UPDATE schema_version SET version = 1;");
     s = open_store(ctx, dir);
     CHECK_EQ_INT(tsr_store_schema_version(s), SCHEMA_LATEST);
