@@ -131,8 +131,17 @@ enum MHD_Result h_pipeline_validate(request *r) {
     return reply_json(r, 200, out);
 }
 
+/* The output formats the API writes. */
+static const char *const output_formats[] = {"png", "jpeg", "webp", "tiff", "bmp", "pnm"};
+
+int output_format_allowed(tsr_format format) {
+    for (size_t i = 0; i < sizeof output_formats / sizeof output_formats[0]; i++)
+        if (format == tsr_format_from_name(output_formats[i]))
+            return tsr_format_can_encode(format);
+    return 0;
+}
+
 int parse_output(request *r, json_t *v, tsr_job_settings *s, enum MHD_Result *res) {
-    static const char *const allowed[] = {"png", "jpeg", "webp", "tiff", "bmp", "pnm"};
     const char *name = tsr_format_name(s->format);
     json_t *f = v ? json_object_get(v, "format") : NULL,
            *q = v ? json_object_get(v, "quality") : NULL,
@@ -154,8 +163,8 @@ int parse_output(request *r, json_t *v, tsr_job_settings *s, enum MHD_Result *re
     if (f)
         name = json_string_value(f);
     int known = 0;
-    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
-        known |= !strcmp(name, allowed[i]);
+    for (size_t i = 0; i < sizeof output_formats / sizeof output_formats[0]; i++)
+        known |= !strcmp(name, output_formats[i]);
     s->format = tsr_format_from_name(name);
     if (!known || !tsr_format_can_encode(s->format)) {
         *res = reply_error(r, 400, "bad_request",

@@ -353,6 +353,9 @@ tsr_status trailing_check(tsr_ctx *ctx, const char *path, tsr_format format);
  * `s` already holds (the defaults, or a saved pipeline's settings); replies
  * 400 itself and returns 0 when it is not usable. */
 int parse_output(request *r, json_t *v, tsr_job_settings *s, enum MHD_Result *res);
+/* Whether the API writes `format` (output.format: png, jpeg, webp, tiff,
+ * bmp, pnm; GIF is read only). */
+int output_format_allowed(tsr_format format);
 /* The account's quotas at submit (queued + running jobs, stored bytes);
  * replies itself and returns 0 when the job may not be queued. */
 int quota_allow(request *r, enum MHD_Result *res);

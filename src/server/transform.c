@@ -32,8 +32,8 @@ struct transform_body {
     tsr_status err;            /* first error; the rest of the body is dropped */
     int admitted;              /* holds an admission of the gate, not yet left */
     tsr_pipeline *pipe;        /* from ?pipeline= */
-    tsr_job_settings settings; /* format (UNKNOWN: the input's), quality, tile (0: the
-                                  server's) */
+    tsr_job_settings settings; /* format (UNKNOWN: the input's when the API writes it,
+                                  else PNG), quality, tile (0: the server's) */
 };
 
 /* CPU and device time of a run's tiles, from the engine's callbacks
@@ -241,11 +241,18 @@ static tsr_status transform_run(request *r, transform_body *tb, tsr_image_output
     tile_time tt = {0};
     snprintf(path, sizeof path, "/proc/self/fd/%d", tb->fd);
     memset(out, 0, sizeof *out);
+    tsr_format format = tb->settings.format;
+    if (format == TSR_FORMAT_UNKNOWN) { /* the input's, when the API writes it */
+        uint8_t head[16];
+        ssize_t n = pread(tb->fd, head, sizeof head, 0);
+        format = tsr_format_detect(head, n > 0 ? (size_t)n : 0);
+        format = output_format_allowed(format) ? format : TSR_FORMAT_PNG;
+    }
     if ((*result_fd = memfd_create("tessera-transform-result", MFD_CLOEXEC)) < 0)
         return tsr_error(r->ctx, TSR_ERR_NOMEM, "cannot hold the result: %s", strerror(errno));
     const tsr_jobs_local *pool = &r->srv->pool;
     tsr_image_run run = {.pipe = tb->pipe,
-                         .format = tb->settings.format,
+                         .format = format,
                          .quality = tb->settings.quality,
                          .tile = tb->settings.tile ? tb->settings.tile
                                  : pool->tile      ? pool->tile
