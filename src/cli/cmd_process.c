@@ -1,5 +1,6 @@
 /* tessera process: run a pipeline over one or many files with all cores. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_backend.h"
+#include "util/clock.h"
 
 typedef struct process_args {
     const char *pipeline; /* -p */
@@ -156,6 +158,7 @@ static tsr_status process_one(tsr_ctx *ctx, const process_args *a, const tsr_pip
     char *out_path = NULL;
     tsr_image_info info;
     int w, h, bands, out_w, out_h, out_bands;
+    double t0 = tsr_clock_mono_s(); /* --report's "seconds": decode, run, encode, write */
     if ((st = open_input(ctx, pipe, in_path, &reader, &info)))
         goto out;
     tsr_row_reader_shape(reader, &w, &h, &bands);
@@ -195,9 +198,10 @@ static tsr_status process_one(tsr_ctx *ctx, const process_args *a, const tsr_pip
         json_t *ops = text ? json_loads(text, 0, NULL) : NULL;
         free(text);
         json_t *entry =
-            json_pack("{s:s, s:s, s:i, s:i, s:i, s:b}", "input", in_path, "output", out_path,
+            json_pack("{s:s, s:s, s:i, s:i, s:i, s:b, s:f}", "input", in_path, "output", out_path,
                       "width", out_w, "height", out_h, "bands", out_bands, "streamed",
-                      tsr_row_reader_streams(reader) && tsr_row_writer_streams(writer));
+                      tsr_row_reader_streams(reader) && tsr_row_writer_streams(writer), "seconds",
+                      round((tsr_clock_mono_s() - t0) * 1e6) / 1e6);
         json_object_set_new(entry, "ops",
                             ops ? json_incref(json_object_get(ops, "ops")) : json_array());
         json_decref(ops);
