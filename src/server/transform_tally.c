@@ -2,7 +2,8 @@
  * written to the store (store_transforms.h) by a thread of its own once a
  * second and at shutdown: one transaction a second whatever the request
  * rate, instead of a synchronous commit (an fsync) on every answer's path.
- * A write that fails is logged and its sums kept for the next try. */
+ * A write that fails is logged and its sums kept for the next try; a row
+ * the store refuses (its account is gone) is dropped alone. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +55,28 @@ static int merge(transform_tally *t, const tsr_transform_usage *add) {
     return 1;
 }
 
+/* Writes `rows` one by one after their batch was refused (TSR_ERR_USAGE: a
+ * row whose account is gone), dropping only the refused ones, which are
+ * logged. Returns TSR_OK, or the first other failure (nothing dropped then:
+ * the rows written are zeroed, so a retry adds nothing twice). */
+static tsr_status write_each(transform_tally *t, tsr_ctx *ctx, tsr_transform_usage *rows,
+                             size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        tsr_ctx_reset(ctx);
+        tsr_status st = tsr_store_transform_usage_add(t->store, ctx, &rows[i], 1);
+        if (st && st != TSR_ERR_USAGE)
+            return st;
+        if (st)
+            tsr_server_log("warn", "transform usage dropped", "detail",
+                           json_string(tsr_ctx_message(ctx)), "owner", json_integer(rows[i].owner),
+                           NULL);
+        memset(&rows[i].usage, 0, sizeof rows[i].usage);
+        rows[i].transforms = 0;
+        rows[i].wall_seconds = 0;
+    }
+    return TSR_OK;
+}
+
 /* Writes the sums held now; on failure puts them back. Takes and returns
  * with the lock held. */
 static void flush(transform_tally *t, tsr_ctx *ctx) {
@@ -66,13 +89,15 @@ static void flush(transform_tally *t, tsr_ctx *ctx) {
     pthread_mutex_unlock(&t->lock);
     tsr_ctx_reset(ctx);
     tsr_status st = tsr_store_transform_usage_add(t->store, ctx, rows, n);
+    if (st == TSR_ERR_USAGE)
+        st = write_each(t, ctx, rows, n);
     if (st)
         tsr_server_log("warn", "transform usage not written yet", "detail",
                        json_string(tsr_ctx_message(ctx)), "rows", json_integer((json_int_t)n),
                        NULL);
     pthread_mutex_lock(&t->lock);
     for (size_t i = 0; st && i < n; i++)
-        if (!merge(t, &rows[i]))
+        if (rows[i].transforms && !merge(t, &rows[i]))
             t->dropped += (uint64_t)rows[i].transforms;
     free(rows);
 }
