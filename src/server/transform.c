@@ -293,17 +293,19 @@ static enum MHD_Result reply_run_error(request *r, transform_body *tb, tsr_statu
     return reply_status(r, st);
 }
 
-/* The result in memfd `fd` (consumed) as the answer. */
-static enum MHD_Result reply_result(request *r, int fd, const tsr_image_output *out, double waited,
-                                    double ran) {
-    char timing[96], disposition[64];
+/* The result in memfd `fd` (consumed) as the answer; `t` holds the
+ * monotonic seconds when the body was in, the run began and ended. */
+static enum MHD_Result reply_result(request *r, int fd, const tsr_image_output *out,
+                                    const double t[3]) {
+    char timing[128], disposition[64];
     struct MHD_Response *resp = MHD_create_response_from_fd(out->bytes, fd);
     if (!resp) {
         close(fd);
         return MHD_NO;
     }
     atomic_fetch_add(&r->srv->bytes_out, out->bytes);
-    snprintf(timing, sizeof timing, "queue;dur=%.3f, run;dur=%.3f", waited * 1e3, ran * 1e3);
+    snprintf(timing, sizeof timing, "body;dur=%.3f, queue;dur=%.3f, run;dur=%.3f",
+             (t[0] - r->start) * 1e3, (t[1] - t[0]) * 1e3, (t[2] - t[1]) * 1e3);
     snprintf(disposition, sizeof disposition, "inline; filename=\"result.%s\"",
              tsr_format_extension(out->format));
     MHD_add_response_header(resp, "Content-Type", tsr_format_mime(out->format));
@@ -322,13 +324,13 @@ enum MHD_Result h_transform(request *r) {
         return reply_status(r, tb->err);
     if (tb->bytes == 0)
         return reply_error(r, 400, "bad_request", "empty body: send the image as the body");
-    double t0 = tsr_clock_mono_s();
+    double t[3] = {tsr_clock_mono_s(), 0, 0}; /* body in, run began, run ended */
     if (!gate_run(r->srv->gate, TRANSFORM_WAIT_SECONDS))
         return reply_busy(r, atomic_load(&r->srv->draining) ? "the server is shutting down"
                                                             : "no transform slot came free");
-    double t1 = tsr_clock_mono_s();
+    t[1] = tsr_clock_mono_s();
     tsr_status st = transform_run(r, tb, &out, &result_fd, &used);
-    double t2 = tsr_clock_mono_s();
+    t[2] = tsr_clock_mono_s();
     gate_leave(r->srv->gate, 1);
     tb->admitted = 0;
     if (st) {
@@ -338,6 +340,6 @@ enum MHD_Result h_transform(request *r) {
     }
     close(tb->fd); /* the body's memory goes back before the answer is sent */
     tb->fd = -1;
-    tally_add(r->srv->tally, r->user.id, &used, t2 - t1);
-    return reply_result(r, result_fd, &out, t1 - t0, t2 - t1);
+    tally_add(r->srv->tally, r->user.id, &used, t[2] - t[1]);
+    return reply_result(r, result_fd, &out, t);
 }
