@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "opencl/cl_backend.h"
+#include "bench_input.h"
 #include "tessera/tessera.h"
 #include "util/clock.h"
 
@@ -50,33 +51,6 @@ typedef struct options {
     const char *only;
 } options;
 
-/* The photo resized to w x h (lanczos) plus noise of +-12 levels. */
-static tsr_image *make_input(tsr_ctx *ctx, const options *o) {
-    tsr_image *photo = NULL, *big = NULL;
-    tsr_pipeline *p = NULL;
-    char text[128];
-    if (tsr_image_load(ctx, o->photo, NULL, &photo, NULL))
-        return NULL;
-    snprintf(text, sizeof text, "resize:width=%d,height=%d,interp=lanczos", o->w, o->h);
-    if (!tsr_pipeline_parse(ctx, text, &p))
-        tsr_pipeline_run(ctx, p, photo, NULL, NULL, &big);
-    tsr_pipeline_free(p);
-    tsr_image_free(photo);
-    unsigned long long s = 88172645463325252ull;
-    for (int y = 0; big && y < big->height; y++)
-        for (int x = 0; x < big->width * big->bands; x++) {
-            s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-            uint8_t *v = big->data + (size_t)y * big->stride + (size_t)x;
-            *v = tsr_sat_u8(*v + (int)(s % 25) - 12);
-        }
-    return big;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Median wall seconds of o->runs runs of `p` (after one warm-up run). */
 static double time_runs(tsr_ctx *ctx, const options *o, const tsr_pipeline *p, const tsr_image *in,
                         tsr_executor *pool, const tsr_accel *accel) {
@@ -94,8 +68,7 @@ static double time_runs(tsr_ctx *ctx, const options *o, const tsr_pipeline *p, c
             t[i] = tsr_clock_mono_s() - t0;
         tsr_image_free(out);
     }
-    qsort(t, (size_t)runs, sizeof t[0], cmp_double);
-    return t[runs / 2];
+    return bench_median(t, runs);
 }
 
 static int parse(int argc, char **argv, options *o) {
@@ -182,7 +155,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     tsr_cl_backend_set_profiling(prof, 1);
-    tsr_image *in = make_input(ctx, &o);
+    tsr_image *in = bench_make_input(ctx, o.photo, o.w, o.h);
     if (!in || tsr_executor_local_new(ctx, o.threads, &pool)) {
         fprintf(stderr, "cannot make the input: %s\n", tsr_ctx_message(ctx));
         return 1;

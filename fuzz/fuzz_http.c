@@ -53,7 +53,7 @@ static void body_members(json_t *body) {
     json_t *images = json_object_get(body, "images");
     for (size_t i = 0; i < json_array_size(images); i++) {
         const char *id = json_string_value(json_array_get(images, i));
-        char params[2][65];
+        char params[5][65];
         char path[256];
         int known;
         if (id && strlen(id) < 200) { /* ids reach the matcher as path segments */
@@ -88,7 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (sp)
         *sp = '\0';
 
-    char params[2][65], allow[24], shown[64], stem[64];
+    char params[5][65], allow[24], shown[64], stem[64];
     int known = 0;
     int i = route_match(method, path, params, &known);
     if (i >= server_route_count)

@@ -24,9 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             abort();
     }
     int tile;
-    double cpu;
+    double cpu, dev;
     tsr_ctx_reset(fixture->ctx);
-    (void)tsr_task_apply_result(&fixture->batch, data, size, &tile, &cpu);
+    (void)tsr_task_apply_result(&fixture->batch, data, size, &tile, &cpu, &dev);
 out:
     tsr_buffer_free(&result);
     tsr_task_worker_free(worker);

@@ -71,7 +71,8 @@ int main(int argc, char **argv) {
         tsr_image_new(f->ctx, s->out_w, s->out_h, s->out_bands, &out);
         tsr_region orr = tsr_image_region(out, tsr_rect_make(0, 0, out->width, out->height));
         tsr_tile_batch b = {f->ctx,   plan, 0,    TSR_TILE_APPLY, 0,    s->tiles_x * s->tiles_y,
-                            &f->in_r, &orr, NULL, NULL,           NULL, NULL};
+                            &f->in_r, &orr, NULL, NULL,           NULL, NULL,
+                            NULL};
         char tag[16];
         snprintf(tag, sizeof tag, "other%zu", i);
         int rc = emit(argv[1], tag, &b, 1);

@@ -4,18 +4,21 @@
 # crashes, leaks and timeouts to fuzz/findings/<target>/ (gitignored); logs
 # to fuzz/findings/<target>.log. Ends with one line per target:
 # "<target>: N execs, M findings". Usage: fuzz/run.sh [SECONDS] [JOBS] [BUILD]
+# (FUZZ_TARGETS="decode_heif decode_avif" runs only those)
 set -u
 SECONDS_EACH=${1:-600}
 JOBS=${2:-2}
 BUILD=${3:-build-fuzz}
 cd "$(dirname "$0")/.." || exit 1
-TARGETS="decode_jpeg decode_png decode_gif decode_webp decode_tiff decode_bmp decode_pnm pipeline task http s3_xml"
+TARGETS=${FUZZ_TARGETS:-"decode_jpeg decode_png decode_gif decode_webp decode_tiff decode_bmp decode_pnm decode_heif decode_avif pipeline task http s3_xml"}
 for t in $TARGETS; do
     [ -x "$BUILD/fuzz/fuzz_$t" ] || { echo "missing $BUILD/fuzz/fuzz_$t: build with" \
         "CC=clang CXX=clang++ meson setup $BUILD -Dfuzz=true" >&2; exit 2; }
     mkdir -p "fuzz/findings/$t/corpus"
 done
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
+# Leaks that are the system libraries' own (x265, dav1d through libheif): tests/lsan.supp.
+export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp"
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 for t in $TARGETS; do echo "$t"; done | xargs -P "$JOBS" -I{} sh -c \
     "$BUILD/fuzz/fuzz_{} -max_total_time=$SECONDS_EACH -timeout=10 -rss_limit_mb=2048 \

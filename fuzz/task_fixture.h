@@ -50,9 +50,10 @@ static inline task_fixture *task_fixture_new(void) {
     f->in_r = tsr_image_region(f->in, tsr_rect_make(0, 0, w, h));
     f->out_r = tsr_image_region(f->out, tsr_rect_make(0, 0, ow, oh));
     const tsr_stage *s = &f->plan->stages[0];
-    f->batch = (tsr_tile_batch){
-        f->ctx, f->plan, 0,    TSR_TILE_APPLY, 0,   s->tiles_x * s->tiles_y, &f->in_r, &f->out_r,
-        NULL,   NULL,    NULL, NULL,           NULL};
+    f->batch =
+        (tsr_tile_batch){f->ctx,   f->plan,   0,    TSR_TILE_APPLY, 0,    s->tiles_x * s->tiles_y,
+                         &f->in_r, &f->out_r, NULL, NULL,           NULL, NULL,
+                         NULL,     NULL};
     return f;
 fail:
     task_fixture_free(f);

@@ -6,7 +6,8 @@ set -euo pipefail
 build_pkgs="gcc g++ meson ninja-build pkg-config clang-format
   libjpeg62-turbo-dev libspng-dev libpng-dev libgif-dev libwebp-dev libtiff-dev libexif-dev
   libjansson-dev libsqlite3-dev libsodium-dev libmicrohttpd-dev libzip-dev libcurl4-openssl-dev
-  libhiredis-dev libzstd-dev libgnutls28-dev libxml2-dev ocl-icd-opencl-dev opencl-c-headers"
+  libhiredis-dev libzstd-dev libgnutls28-dev libxml2-dev ocl-icd-opencl-dev opencl-c-headers
+  libheif-dev"
 # Every external program a test runs comes from one of these (tests/tools.py
 # finds each by its absolute path and checks its version banner):
 # imagemagick (convert, identify): the codec oracle tests (GIF, layouts OpenCV does not write);
@@ -17,10 +18,17 @@ build_pkgs="gcc g++ meson ninja-build pkg-config clang-format
 # nodejs and npm also run s3rver, the S3-compatible server of the S3 client tests (tests/s3);
 # libnss3-tools (certutil): its TLS part trusts a test CA in an NSS database;
 # pocl-opencl-icd: the OpenCL backend's tests run on PoCL's CPU device (clinfo lists it);
-# prometheus (promtool): checks and unit-tests the alert rules of deploy/monitoring/
+# prometheus (promtool): checks and unit-tests the alert rules of deploy/monitoring/;
+# libtiff-tools (tiffinfo, tiffdump): an independent reader of pyramidal TIFF levels;
+# webp (img2webp, webpmux) and python3-pil: the animation tests make animated WebPs with
+# libwebp's own tools and read frames, delays and loop counts back with them and Pillow;
+# libheif-examples (heif-enc, heif-convert): makes the HEIC/AVIF test files and is the
+# reference decoder of the HEIF oracle tests; libavif-bin (avifenc, avifdec): AVIFs with
+# irot/imir, EXIF, 10 bits, monochrome, and a second, independent AVIF decoder (libavif +
+# dav1d) that reads the AVIFs tessera writes
 test_pkgs="imagemagick redis-server redis-tools iproute2 curl openssl python3 python3-opencv
-  python3-numpy python3-yaml time git chromium nodejs npm libnss3-tools
-  pocl-opencl-icd clinfo prometheus"
+  python3-numpy python3-yaml python3-pil webp time git chromium nodejs npm libnss3-tools
+  pocl-opencl-icd clinfo prometheus libtiff-tools libheif-examples libavif-bin"
 bench_pkgs="libvips-tools libvips-dev imagemagick graphicsmagick libopencv-dev g++ time"
 
 want=""

@@ -197,6 +197,8 @@ def browser_suite(builddir):
     browser_file(folder, env, node, "preview.test.mjs", "browser-preview")
     # rating a finished job, kept after a reload (issue 14)
     browser_file(folder, env, node, "feedback.test.mjs", "browser-feedback")
+    # the zoomable view of a large Deep Zoom result (issue 15 point 3)
+    browser_file(folder, env, node, "zoom.test.mjs", "browser-zoom")
     # The same over TLS, trusting a test CA through an NSS database (certutil).
     _, error = tools.check("certutil")
     if error and error.missing:

@@ -46,6 +46,10 @@ TOOLS = {t.name: t for t in (
          ("-version",), IMAGEMAGICK, "ImageMagick"),
     Tool("identify", "imagemagick", ("/usr/bin/identify-im6.q16", "/usr/bin/identify"),
          ("-version",), IMAGEMAGICK, "ImageMagick"),
+    Tool("webpmux", "webp", ("/usr/bin/webpmux",), ("-help",), r"^Usage: webpmux ",
+         "libwebp's webpmux"),
+    Tool("img2webp", "webp", ("/usr/bin/img2webp",), ("-version",), r"^WebP Encoder version: \d",
+         "libwebp's img2webp"),
     Tool("redis-server", "redis-server", ("/usr/bin/redis-server",), ("--version",),
          r"^Redis server v=([7-9]|\d\d+)\.", "Redis server v=7 or later"),
     Tool("redis-cli", "redis-tools", ("/usr/bin/redis-cli",), ("--version",),
@@ -65,8 +69,21 @@ TOOLS = {t.name: t for t in (
          "Chromium"),
     Tool("certutil", "libnss3-tools", ("/usr/bin/certutil",), (),
          r"^certutil - Utility to manipulate NSS", "NSS's certutil"),
+    Tool("tiffinfo", "libtiff-tools", ("/usr/bin/tiffinfo",), ("-h",), r"^LIBTIFF, Version \d",
+         "libtiff's tiffinfo"),
+    Tool("tiffdump", "libtiff-tools", ("/usr/bin/tiffdump",), ("-h",), r"^usage: \S*tiffdump ",
+         "libtiff's tiffdump"),
     Tool("promtool", "prometheus", ("/usr/bin/promtool",), ("--version",),
          r"^promtool, version \d", "Prometheus's promtool"),
+    # libheif's example programs print their banner on stderr for -h.
+    Tool("heif-enc", "libheif-examples", ("/usr/bin/heif-enc",), ("-h",),
+         r"^ ?heif-enc\s+libheif version: 1\.", "libheif's heif-enc"),
+    Tool("heif-convert", "libheif-examples", ("/usr/bin/heif-convert",), ("-h",),
+         r"^ ?heif-convert\s+libheif version: 1\.", "libheif's heif-convert"),
+    Tool("avifdec", "libavif-bin", ("/usr/bin/avifdec",), ("--version",),
+         r"^Version: \d+\.\d+\.\d+ \(.*\[dec\]", "libavif's avifdec"),
+    Tool("avifenc", "libavif-bin", ("/usr/bin/avifenc",), ("--version",),
+         r"^Version: \d+\.\d+\.\d+ \(.*\[enc", "libavif's avifenc"),
 )}
 
 

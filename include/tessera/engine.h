@@ -2,6 +2,7 @@
 #ifndef TESSERA_ENGINE_H
 #define TESSERA_ENGINE_H
 
+#include "tessera/anim.h"
 #include "tessera/pipeline.h"
 #include "tessera/stream.h"
 
@@ -99,6 +100,19 @@ tsr_status tsr_plan_run(tsr_ctx *ctx, tsr_plan *plan, const tsr_image *in, tsr_e
 tsr_status tsr_plan_run_rows(tsr_ctx *ctx, tsr_plan *plan, tsr_row_reader *reader,
                              tsr_row_writer *writer, tsr_executor *exec,
                              const tsr_run_options *opts);
+
+/* Runs `pipeline` on every frame of a freshly opened `reader`, in order, writing each
+ * result to `writer` with the frame's delay (the caller opened the writer
+ * for the output shape tsr_pipeline_check_size gives for the canvas, and
+ * finishes it). Each frame is planned and run on its own, like a still
+ * image: GLOBAL ops (equalize, otsu, canny) reduce over that frame only,
+ * and its output bytes are those of the frame run alone. Progress counts
+ * the tasks of all frames; `rows` reports frames decoded and written as
+ * the share of the rows. Stops with TSR_ERR_CANCELLED when ctx is
+ * cancelled. */
+tsr_status tsr_pipeline_run_frames(tsr_ctx *ctx, const tsr_pipeline *pipeline,
+                                   tsr_frame_reader *reader, tsr_frame_writer *writer,
+                                   tsr_executor *exec, const tsr_run_options *opts);
 
 /* After a run: {"ops":[{"op":"hough-lines","result":{...}},...]} with what
  * each op with a describe() found. Caller frees (free()). */

@@ -25,19 +25,21 @@ typedef enum tsr_status {
 
 /* Caps on untrusted input; zero fields mean "use the default". */
 typedef struct tsr_limits {
-    uint64_t max_file_bytes; /* largest encoded input accepted */
-    uint32_t max_width;      /* widest image accepted */
-    uint32_t max_height;     /* tallest image accepted */
-    uint64_t max_pixels;     /* largest width*height accepted */
-    uint32_t max_frames;     /* most frames an animated input may declare */
-    uint64_t max_alloc;      /* largest single image buffer the library allocates */
+    uint64_t max_file_bytes;   /* largest encoded input accepted */
+    uint32_t max_width;        /* widest image accepted */
+    uint32_t max_height;       /* tallest image accepted */
+    uint64_t max_pixels;       /* largest width*height accepted */
+    uint32_t max_frames;       /* most frames an animated input may declare */
+    uint64_t max_alloc;        /* largest single image buffer the library allocates */
+    uint64_t max_total_pixels; /* largest width*height*frames of an animation (all its frames) */
 } tsr_limits;
 
-#define TSR_DEFAULT_MAX_FILE_BYTES (512ull << 20)
-#define TSR_DEFAULT_MAX_DIMENSION  65500u
-#define TSR_DEFAULT_MAX_PIXELS     (512ull << 20)
-#define TSR_DEFAULT_MAX_FRAMES     10000u
-#define TSR_DEFAULT_MAX_ALLOC      (4ull << 30)
+#define TSR_DEFAULT_MAX_FILE_BYTES   (512ull << 20)
+#define TSR_DEFAULT_MAX_DIMENSION    65500u
+#define TSR_DEFAULT_MAX_PIXELS       (512ull << 20)
+#define TSR_DEFAULT_MAX_FRAMES       10000u
+#define TSR_DEFAULT_MAX_ALLOC        (4ull << 30)
+#define TSR_DEFAULT_MAX_TOTAL_PIXELS (4ull << 30)
 
 /*
  * An error context: holds the first error message of a piece of work (a
@@ -81,6 +83,12 @@ const char *tsr_status_name(tsr_status status);
  * pixel buffer is allocated. `what` names the input in the message. */
 tsr_status tsr_limits_check(tsr_ctx *ctx, const char *what, uint64_t width, uint64_t height,
                             int bands);
+/* Checks `frames` frames of width x height (an animation's canvas) against
+ * max_frames and against max_total_pixels (every frame is decoded to the
+ * whole canvas, so a small file of many frames on a large canvas is a
+ * bomb), before any frame is decoded. */
+tsr_status tsr_limits_check_frames(tsr_ctx *ctx, const char *what, uint64_t width, uint64_t height,
+                                   uint64_t frames);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,7 @@
 #include "tessera/status.h"
 #include "tessera/image.h"
 #include "tessera/codec.h"
+#include "tessera/anim.h"
 #include "tessera/op.h"
 #include "tessera/pipeline.h"
 #include "tessera/engine.h"

@@ -1,4 +1,5 @@
-/* tessera info: what a file's header says (format, size, bands, frames);
+/* tessera info: what a file's header says (format, size, bands, frames;
+ * for an animated GIF or WebP each frame's delay and the loop count);
  * with --devices, the OpenCL platforms and devices this machine has. */
 #include <jansson.h>
 #include <stdio.h>
@@ -8,12 +9,44 @@
 #include "cli/cli.h"
 #include "opencl/cl_backend.h"
 
+/* The loop count in words: "forever", "once", "3 times". */
+static void plays_text(int loop_count, char *out, size_t n) {
+    if (loop_count == 0)
+        snprintf(out, n, "forever");
+    else if (loop_count == 1)
+        snprintf(out, n, "once");
+    else
+        snprintf(out, n, "%d times", loop_count);
+}
+
+/* Prints an animation's frame delays and loop count after the header. */
+static void print_animation(const tsr_anim_info *a, const int *delays, json_t *o) {
+    char plays[32];
+    plays_text(a->loop_count, plays, sizeof plays);
+    if (o) {
+        json_t *d = json_array();
+        for (int i = 0; i < a->frames; i++)
+            json_array_append_new(d, json_integer(delays[i]));
+        json_object_set_new(o, "delays_ms", d);
+        json_object_set_new(o, "loop_count", json_integer(a->loop_count));
+        return;
+    }
+    printf("delays (ms):");
+    for (int i = 0; i < a->frames; i++)
+        printf(" %d", delays[i]);
+    printf("\nplays:       %s (loop count %d)\n", plays, a->loop_count);
+}
+
 static int info_one(tsr_ctx *ctx, const char *path, int as_json, int many) {
     tsr_buffer file = {0};
     tsr_image_info info;
+    tsr_anim_info anim;
+    int *delays = NULL;
     tsr_status st = tsr_file_read(ctx, path, tsr_ctx_limits(ctx)->max_file_bytes, &file);
     if (!st)
         st = tsr_image_info_read(ctx, file.data, file.len, &info);
+    if (!st && tsr_image_info_animated(&info))
+        st = tsr_anim_info_read(ctx, file.data, file.len, &anim, &delays);
     size_t bytes = file.len;
     tsr_buffer_free(&file);
     if (st) {
@@ -26,6 +59,8 @@ static int info_one(tsr_ctx *ctx, const char *path, int as_json, int many) {
             tsr_format_name(info.format), "mime", tsr_format_mime(info.format), "width", info.width,
             "height", info.height, "bands", info.bands, "bit_depth", info.bit_depth, "frames",
             info.frames, "orientation", info.orientation, "bytes", (json_int_t)bytes);
+        if (delays)
+            print_animation(&anim, delays, o);
         char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
         printf("%s\n", s);
         free(s);
@@ -37,7 +72,10 @@ static int info_one(tsr_ctx *ctx, const char *path, int as_json, int many) {
                "bit depth:   %d\nframes:      %d\norientation: %d\nbytes:       %zu\n",
                tsr_format_name(info.format), tsr_format_mime(info.format), info.width, info.height,
                info.bands, info.bit_depth, info.frames, info.orientation, bytes);
+        if (delays)
+            print_animation(&anim, delays, NULL);
     }
+    free(delays);
     return EXIT_OK;
 }
 

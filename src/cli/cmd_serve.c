@@ -58,6 +58,7 @@ static void serve_defaults(tsr_server_config *c) {
     c->limits.max_width = TSR_DEFAULT_MAX_DIMENSION;
     c->limits.max_height = TSR_DEFAULT_MAX_DIMENSION;
     c->limits.max_frames = 1000;
+    c->limits.max_total_pixels = 1ull << 30; /* all frames of an animation: 1.07 GP */
     c->max_connections = 256;
     c->per_ip_limit = 64;
     c->timeout_s = 60;
@@ -74,7 +75,7 @@ static int limit_option(const char *opt, const char *val, tsr_server_config *c) 
     static const char *const names[] = {
         "--max-pixels",      "--max-width",          "--max-height",     "--max-frames",
         "--max-connections", "--per-ip-connections", "--conn-timeout-s", "--rate-limit",
-        "--rate-burst",      "--quota-bytes",        "--quota-jobs"};
+        "--rate-burst",      "--quota-bytes",        "--quota-jobs",     "--max-total-pixels"};
     int which = -1;
     for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
         if (!strcmp(opt, names[i]))
@@ -117,6 +118,9 @@ static int limit_option(const char *opt, const char *val, tsr_server_config *c) 
     case 9:
         c->quota_bytes = v;
         break;
+    case 11:
+        ok = ok && v >= 1, c->limits.max_total_pixels = v;
+        break;
     default:
         ok = ok && v <= 1000000, c->quota_jobs = (unsigned)v;
     }
@@ -146,7 +150,7 @@ static void serve_usage(FILE *f) {
             "                     [--tls-cert FILE --tls-key FILE] [--data-key FILE]\n"
             "                     [--store file:DIR|s3://BUCKET[/PREFIX]] [--s3-endpoint URL]\n"
             "                     [--max-pixels N] [--max-width N] [--max-height N]\n"
-            "                     [--max-frames N] [--max-connections N]\n"
+            "                     [--max-frames N] [--max-total-pixels N] [--max-connections N]\n"
             "                     [--per-ip-connections N] [--conn-timeout-s S]\n"
             "                     [--rate-limit R] [--rate-burst B] [--quota-bytes N]\n"
             "                     [--quota-jobs N] [--backend cpu|opencl|auto] [--device N]\n"

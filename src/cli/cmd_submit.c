@@ -228,15 +228,16 @@ static json_t *pipeline_value(const char *text) {
 }
 
 static void usage(void) {
-    fprintf(stderr,
-            "usage: tessera submit [--server URL] [--token T] -p PIPELINE FILE... -o DIR\n"
-            "                      [--format F] [--quality Q] [--no-wait] [--reconnect-s S]\n");
+    fprintf(stderr, "usage: tessera submit [--server URL] [--token T] -p PIPELINE FILE... -o DIR\n"
+                    "                      [--format F] [--quality Q] [--speed S] [--pyramid]\n"
+                    "                      [--frame N] [--no-wait] [--reconnect-s S]\n");
 }
 
 /* Checks the arguments that need no server; returns an exit code. */
 static int check_args(const char *pipe, int n_files, const hc_options *o, int no_wait,
-                      const char **format, long quality) {
-    static const char *const formats[] = {"png", "jpeg", "webp", "tiff", "bmp", "pnm"};
+                      const char **format, long quality, long speed) {
+    static const char *const formats[] = {"png", "jpeg", "webp", "gif", "tiff",
+                                          "bmp", "pnm",  "avif", "dzi", "dzi-png"};
     if (!pipe || n_files == 0 || (!o->out && !no_wait)) {
         usage();
         return EXIT_USAGE;
@@ -251,14 +252,18 @@ static int check_args(const char *pipe, int n_files, const hc_options *o, int no
             ok |= !strcmp(*format, formats[i]);
         if (!ok) {
             fprintf(stderr,
-                    "tessera submit: --format must be one of png, jpeg, webp, tiff, bmp, "
-                    "pnm (got %s)\n",
+                    "tessera submit: --format must be one of png, jpeg, webp, gif, tiff, bmp, "
+                    "pnm, avif, dzi, dzi-png (got %s)\n",
                     *format);
             return EXIT_USAGE;
         }
     }
     if (quality != 0 && (quality < 1 || quality > 100)) {
         fprintf(stderr, "tessera submit: --quality must be between 1 and 100\n");
+        return EXIT_USAGE;
+    }
+    if (speed != 0 && (speed < 1 || speed > 9)) {
+        fprintf(stderr, "tessera submit: --speed must be between 1 and 9\n");
         return EXIT_USAGE;
     }
     return EXIT_OK;
@@ -340,12 +345,18 @@ static int validate(hc_client *c, json_t *pipeline, json_t *sizes, char **files,
 
 /* Creates the job; prints its id and the normalized pipeline. */
 static int create_job(hc_client *c, json_t *ids, json_t *pipeline, const char *format, long quality,
-                      json_t **job) {
+                      long speed, int pyramid, long frame, json_t **job) {
     json_t *output = json_object();
+    if (pyramid)
+        json_object_set_new(output, "pyramid", json_true());
+    if (frame >= 0) /* from animated inputs, this frame only */
+        json_object_set_new(output, "frame", json_integer(frame));
     if (format)
         json_object_set_new(output, "format", json_string(format));
     if (quality)
         json_object_set_new(output, "quality", json_integer(quality));
+    if (speed)
+        json_object_set_new(output, "speed", json_integer(speed));
     json_t *body =
         json_pack("{s:O, s:O, s:o}", "images", ids, "pipeline", pipeline, "output", output);
     hc_response r;
@@ -376,6 +387,9 @@ typedef struct submit_args {
     const char *pipe;   /* -p PIPELINE */
     const char *format; /* --format; NULL = the server's default */
     long quality;       /* --quality; 0 = default, -1 = malformed */
+    long speed;         /* --speed (AVIF); 0 = default, -1 = malformed */
+    int pyramid;        /* --pyramid: a pyramidal TIFF (with --format tiff) */
+    long frame;         /* --frame; -1 = none chosen */
     int no_wait;        /* --no-wait: print the job id and exit */
     double reconnect_s; /* --reconnect-s: how long the server may stay unreachable */
     char **files;       /* the images (borrowed from argv) */
@@ -393,6 +407,8 @@ static int parse_submit_args(int argc, char **argv, submit_args *a) {
                 return EXIT_USAGE;
         } else if (!strcmp(arg, "--no-wait")) {
             a->no_wait = 1;
+        } else if (!strcmp(arg, "--pyramid")) {
+            a->pyramid = 1;
         } else if ((!strcmp(arg, "-p") || !strcmp(arg, "--pipeline")) && i + 1 < argc) {
             a->pipe = argv[++i];
         } else if (!strcmp(arg, "--reconnect-s") && i + 1 < argc) {
@@ -404,11 +420,23 @@ static int parse_submit_args(int argc, char **argv, submit_args *a) {
             }
         } else if (!strcmp(arg, "--format") && i + 1 < argc) {
             a->format = argv[++i];
+        } else if (!strcmp(arg, "--frame") && i + 1 < argc) {
+            char *end;
+            a->frame = strtol(argv[++i], &end, 10);
+            if (*end || a->frame < 0 || a->frame > 0x7fffffff || end == argv[i]) {
+                fprintf(stderr, "tessera submit: --frame must be 0 or more (0 = the first)\n");
+                return EXIT_USAGE;
+            }
         } else if (!strcmp(arg, "--quality") && i + 1 < argc) {
             char *end;
             a->quality = strtol(argv[++i], &end, 10);
             if (*end || a->quality == 0)
                 a->quality = -1;
+        } else if (!strcmp(arg, "--speed") && i + 1 < argc) {
+            char *end;
+            a->speed = strtol(argv[++i], &end, 10);
+            if (*end || a->speed == 0)
+                a->speed = -1;
         } else if (arg[0] == '-' && arg[1]) {
             fprintf(stderr, "tessera submit: unknown or incomplete option '%s'\n", arg);
             usage();
@@ -457,13 +485,14 @@ static int follow_job(hc_client *c, const json_t *job, const char *out, double r
 }
 
 int cmd_submit(int argc, char **argv) {
-    submit_args a = {.files = calloc((size_t)argc, sizeof *a.files),
+    submit_args a = {.frame = -1,
+                     .files = calloc((size_t)argc, sizeof *a.files),
                      .reconnect_s = RECONNECT_DEFAULT_S};
     if (!a.files)
         return EXIT_INTERNAL;
     int code = parse_submit_args(argc, argv, &a);
     if (!code)
-        code = check_args(a.pipe, a.n_files, &a.o, a.no_wait, &a.format, a.quality);
+        code = check_args(a.pipe, a.n_files, &a.o, a.no_wait, &a.format, a.quality, a.speed);
     if (!code)
         code = check_files(a.files, a.n_files);
     if (!code)
@@ -484,7 +513,8 @@ int cmd_submit(int argc, char **argv) {
         code = validate(&c, pipeline, sizes, a.files, files_of);
     if (!code && (code = upload_all(&c, a.files, a.n_files, ids, fresh)))
         forget(&c, fresh);
-    if (!code && (code = create_job(&c, ids, pipeline, a.format, a.quality, &job)))
+    if (!code && (code = create_job(&c, ids, pipeline, a.format, a.quality, a.speed, a.pyramid,
+                                    a.frame, &job)))
         forget(&c, fresh);
     if (!code && a.no_wait)
         printf("%s\n", json_string_value(json_object_get(job, "id")));

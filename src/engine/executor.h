@@ -39,6 +39,8 @@ typedef struct tsr_tile_batch {
     void (*moved)(void *user, uint64_t bytes);    /* may be NULL: network bytes of the
                                                      batch's tasks and results */
     const char *label; /* names the run in messages ("image 3f2a..."); may be NULL */
+    void (*device)(void *user, double seconds); /* may be NULL: a tile's time on a
+                                                   worker's accelerator */
 } tsr_tile_batch;
 
 typedef struct tsr_executor_vtable {

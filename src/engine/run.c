@@ -109,6 +109,10 @@ static void batch_moved(void *user, uint64_t bytes) {
         rs->opts->moved(rs->opts->progress_user, bytes);
 }
 
+static void batch_device(void *user, double seconds) {
+    tsr_run_device_time(user, seconds);
+}
+
 tsr_tile_batch tsr_run_make_batch(run_state *rs, tsr_tile_kind kind, int first, int count) {
     tsr_tile_batch b = {rs->ctx,
                         rs->plan,
@@ -122,7 +126,8 @@ tsr_tile_batch tsr_run_make_batch(run_state *rs, tsr_tile_kind kind, int first, 
                         batch_done,
                         rs,
                         batch_moved,
-                        rs->opts ? rs->opts->label : NULL};
+                        rs->opts ? rs->opts->label : NULL,
+                        batch_device};
     return b;
 }
 

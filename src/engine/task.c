@@ -6,9 +6,10 @@
 #include "engine/task.h"
 #include "util/clock.h"
 
-#define TASK_MAGIC   "TSK1"
-#define RESULT_MAGIC "RES1"
-#define CACHE_SLOTS  4
+#define TASK_MAGIC      "TSK1"
+#define RESULT_MAGIC    "RES2" /* RES1 (no device seconds) is still read */
+#define RESULT_MAGIC_V1 "RES1"
+#define CACHE_SLOTS     4
 
 /* ---- little-endian writing and bounds-checked reading ---- */
 
@@ -161,7 +162,8 @@ tsr_status tsr_task_encode_head(const tsr_tile_batch *batch, int tile, tsr_buffe
 int tsr_task_tile_of(const uint8_t *bytes, size_t len) {
     reader r = {bytes, len, 0, 0};
     const uint8_t *magic = take(&r, 4);
-    if (!magic || (memcmp(magic, TASK_MAGIC, 4) && memcmp(magic, RESULT_MAGIC, 4)))
+    if (!magic || (memcmp(magic, TASK_MAGIC, 4) && memcmp(magic, RESULT_MAGIC, 4) &&
+                   memcmp(magic, RESULT_MAGIC_V1, 4)))
         return -1;
     get_u32(&r);
     get_u32(&r);
@@ -170,7 +172,7 @@ int tsr_task_tile_of(const uint8_t *bytes, size_t len) {
 }
 
 tsr_status tsr_task_apply_result(const tsr_tile_batch *batch, const uint8_t *bytes, size_t len,
-                                 int *tile, double *cpu_seconds) {
+                                 int *tile, double *cpu_seconds, double *device_seconds) {
     tsr_ctx *ctx = batch->ctx;
     const tsr_plan *plan = batch->plan;
     const tsr_stage *s = &plan->stages[batch->stage];
@@ -181,7 +183,10 @@ tsr_status tsr_task_apply_result(const tsr_tile_batch *batch, const uint8_t *byt
     int stage = get_i32(&r);
     *tile = get_i32(&r);
     *cpu_seconds = get_f64(&r);
-    if (!magic || memcmp(magic, RESULT_MAGIC, 4) || r.bad || kind != (uint32_t)batch->kind ||
+    int v2 = magic && !memcmp(magic, RESULT_MAGIC, 4);
+    *device_seconds = v2 ? get_f64(&r) : 0;
+    if (!magic || (!v2 && memcmp(magic, RESULT_MAGIC_V1, 4)) || r.bad ||
+        !(*device_seconds >= 0 && *device_seconds < 1e9) || kind != (uint32_t)batch->kind ||
         stage != batch->stage || *tile < batch->first || *tile >= batch->first + batch->count)
         return tsr_error(ctx, TSR_ERR_CORRUPT, "a tile result does not belong to this batch");
     if (batch->kind == TSR_TILE_MAP) {
@@ -319,7 +324,8 @@ static tsr_status install_summary(tsr_ctx *ctx, cached_plan *c, int stage, const
     return TSR_OK;
 }
 
-static tsr_status encode_result(tsr_buffer *out, uint32_t kind, int stage, int tile, double cpu) {
+static tsr_status encode_result(tsr_buffer *out, uint32_t kind, int stage, int tile, double cpu,
+                                double device) {
     tsr_status st = put(out, RESULT_MAGIC, 4);
     if (!st)
         st = put_u32(out, kind);
@@ -329,7 +335,30 @@ static tsr_status encode_result(tsr_buffer *out, uint32_t kind, int stage, int t
         st = put_u32(out, (uint32_t)tile);
     if (!st)
         st = put_f64(out, cpu);
+    if (!st)
+        st = put_f64(out, device);
     return st;
+}
+
+/* A map task: the partial summary of one input tile, with its times. */
+static tsr_status execute_map(tsr_task_worker *w, tsr_ctx *ctx, const tsr_op *head,
+                              const tsr_region *in, int stage, int tile, double t0,
+                              tsr_buffer *result) {
+    size_t n = op_summary_size(head);
+    uint8_t *partial = calloc(1, n ? n : 1);
+    if (!partial)
+        return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
+    double w0 = tsr_clock_mono_s();
+    double device =
+        tsr_run_map_tile(w->scratch.accel, head, in, partial) ? tsr_clock_mono_s() - w0 : 0;
+    tsr_status st =
+        encode_result(result, TSR_TILE_MAP, stage, tile, tsr_clock_thread_cpu_s() - t0, device);
+    if (!st)
+        st = put_u64(result, n);
+    if (!st)
+        st = put(result, partial, n);
+    free(partial);
+    return st ? tsr_error(ctx, st, "encoding a result: %s", tsr_status_name(st)) : TSR_OK;
 }
 
 tsr_status tsr_task_execute(tsr_task_worker *w, tsr_ctx *ctx, const uint8_t *task, size_t len,
@@ -382,32 +411,22 @@ tsr_status tsr_task_execute(tsr_task_worker *w, tsr_ctx *ctx, const uint8_t *tas
         return st;
     static uint8_t empty[TSR_MAX_BANDS];
     tsr_region in = {rect, bands, row, pixels ? (uint8_t *)pixels : empty, s->in_w, s->in_h};
-    if (kind == TSR_TILE_MAP) {
-        size_t n = op_summary_size(head);
-        uint8_t *partial = calloc(1, n ? n : 1);
-        if (!partial)
-            return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
-        tsr_run_map_tile(w->scratch.accel, head, &in, partial);
-        st = encode_result(result, kind, stage, tile, tsr_clock_thread_cpu_s() - t0);
-        if (!st)
-            st = put_u64(result, n);
-        if (!st)
-            st = put(result, partial, n);
-        free(partial);
-        return st ? tsr_error(ctx, st, "encoding a result: %s", tsr_status_name(st)) : TSR_OK;
-    }
+    if (kind == TSR_TILE_MAP)
+        return execute_map(w, ctx, head, &in, stage, tile, t0, result);
     tsr_rect orect = tsr_stage_tile_rect(plan, s, tile);
     size_t orow = (size_t)orect.w * (size_t)s->out_bands;
     uint8_t *pix = malloc(orow * (size_t)orect.h);
     if (!pix)
         return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
     tsr_region outr = {orect, s->out_bands, orow, pix, s->out_w, s->out_h};
+    double w0 = tsr_clock_mono_s();
     st = tsr_stage_run_tile(plan, s, &in, &outr, tile, &w->scratch, NULL);
+    double device = w->scratch.on_device ? tsr_clock_mono_s() - w0 : 0;
     if (st) {
         free(pix);
         return tsr_error(ctx, st, "tile %d failed: %s", tile, tsr_status_name(st));
     }
-    st = encode_result(result, kind, stage, tile, tsr_clock_thread_cpu_s() - t0);
+    st = encode_result(result, kind, stage, tile, tsr_clock_thread_cpu_s() - t0, device);
     if (!st)
         st = put_rect_pixels(result, &outr, orect, s->out_bands);
     free(pix);

@@ -29,10 +29,11 @@ tsr_status tsr_task_encode_head(const tsr_tile_batch *batch, int tile, tsr_buffe
 
 /* Coordinator side: checks a result against `batch`, then copies its pixels
  * into batch->out (apply) or merges its partial into batch->acc (map).
- * *tile receives the tile index, *cpu_seconds the worker's CPU time. Bytes
+ * *tile receives the tile index, *cpu_seconds the worker's CPU time and
+ * *device_seconds its time on an accelerator (0 on the CPU). Bytes
  * that do not fit the batch fail with TSR_ERR_CORRUPT and change nothing. */
 tsr_status tsr_task_apply_result(const tsr_tile_batch *batch, const uint8_t *bytes, size_t len,
-                                 int *tile, double *cpu_seconds);
+                                 int *tile, double *cpu_seconds, double *device_seconds);
 
 /* Reads the tile index of an encoded task or result without decoding the
  * rest; -1 when the bytes are not one. */

@@ -179,7 +179,7 @@ static void apply_tile(redis_exec *x, rbatch *rb, int tile, const result_parts *
                        tsr_buffer *buf) {
     const tsr_tile_batch *b = rb->b;
     int got = -1;
-    double cpu = 0, applying = tsr_clock_thread_cpu_s();
+    double cpu = 0, device = 0, applying = tsr_clock_thread_cpu_s();
     buf->len = 0;
     if (b->moved)
         b->moved(b->done_user, p->len);
@@ -195,10 +195,12 @@ static void apply_tile(redis_exec *x, rbatch *rb, int tile, const result_parts *
         got = tile;
         st = tsr_buffer_append(rb->completion, bytes, len);
     } else if (bytes) {
-        st = tsr_task_apply_result(b, bytes, len, &got, &cpu);
+        st = tsr_task_apply_result(b, bytes, len, &got, &cpu, &device);
     }
     if (!st && got != tile)
         st = TSR_ERR_CORRUPT;
+    if (!st && !rb->img && device > 0 && b->device)
+        b->device(b->done_user, device);
     if (!st && !rb->img) /* the worker's CPU and ours, unpacking and placing it */
         b->done(b->done_user, cpu + (tsr_clock_thread_cpu_s() - applying));
     pthread_mutex_lock(&x->lock);

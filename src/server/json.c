@@ -79,6 +79,25 @@ static void usage_json(tsr_server *srv, json_t *o, const tsr_job_usage *u,
     json_object_set_new(o, "cost", cost_json(srv->config.prices, u));
 }
 
+/* A job's output settings: format, quality, tile; pyramid and frame only
+ * when set (the answers of other jobs keep their three keys). */
+static json_t *output_json(const tsr_store_job *job) {
+    tsr_format format;
+    tsr_layout layout;
+    tsr_output_from_name(job->output_format, &format, &layout);
+    bool pyramid = layout == TSR_LAYOUT_PYRAMID;
+    json_t *output = json_pack(
+        "{s:s, s:i, s:o}", "format", pyramid ? tsr_format_name(format) : job->output_format,
+        "quality", job->quality, "tile", job->tile ? json_integer(job->tile) : json_null());
+    if (pyramid)
+        json_object_set_new(output, "pyramid", json_true());
+    if (job->frame >= 0)
+        json_object_set_new(output, "frame", json_integer(job->frame));
+    if (job->speed) /* only when the job set one (AVIF) */
+        json_object_set_new(output, "speed", json_integer(job->speed));
+    return output;
+}
+
 json_t *job_json(tsr_server *srv, const tsr_store_job *job) {
     tsr_job_live live;
     int has_live = tsr_jobs_live(srv->jobs, job->id, &live);
@@ -120,10 +139,7 @@ json_t *job_json(tsr_server *srv, const tsr_store_job *job) {
     }
     json_object_set_new(o, "pipeline", pipe);
     json_object_set_new(o, "versions", versions_json(job, pipe));
-    json_object_set_new(o, "output",
-                        json_pack("{s:s, s:i, s:o}", "format", job->output_format, "quality",
-                                  job->quality, "tile",
-                                  job->tile ? json_integer(job->tile) : json_null()));
+    json_object_set_new(o, "output", output_json(job));
     json_object_set_new(
         o, "saved_pipeline",
         job->saved_pipeline[0]

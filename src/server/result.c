@@ -14,6 +14,16 @@
 #include "server/server_internal.h"
 #include "util/hex.h"
 
+/* The extension and media type of a result recorded as `result_format`: a
+ * Deep Zoom result is one zip (NAME.dzi and NAME_files/), a pyramid a TIFF. */
+static void result_type(const char *result_format, const char **ext, const char **mime) {
+    tsr_format f;
+    tsr_layout l;
+    tsr_output_from_name(result_format, &f, &l);
+    *ext = l == TSR_LAYOUT_DZI ? "zip" : tsr_format_extension(f);
+    *mime = l == TSR_LAYOUT_DZI ? "application/zip" : tsr_format_mime(f);
+}
+
 /* "<name stem>.<ext>" of item `it` (image name when known, else image id,
  * else job-<id>-<n>), unique among `used` names (then "-2", "-3"...). */
 static void item_file_name(request *r, const tsr_store_job *job, const tsr_store_job_item *it,
@@ -29,7 +39,8 @@ static void item_file_name(request *r, const tsr_store_job *job, const tsr_store
         snprintf(stem, sizeof stem, "%s", it->image);
     if (!stem[0])
         snprintf(stem, sizeof stem, "job-%s-%d", job->id, it->position + 1);
-    const char *ext = tsr_format_extension(tsr_format_from_name(it->result_format));
+    const char *ext, *mime;
+    result_type(it->result_format, &ext, &mime);
     snprintf(out, 260, "%s.%s", stem, ext);
     for (int k = 2;; k++) {
         int clash = 0;
@@ -56,13 +67,14 @@ static tsr_store_job *get_job(request *r, enum MHD_Result *res) {
 static enum MHD_Result serve_item(request *r, const tsr_store_job *job,
                                   const tsr_store_job_item *it) {
     char name[260], etag[80];
+    const char *ext, *mime;
     if (it->state != TSR_JOB_SUCCEEDED || !it->result_blob[0])
         return reply_error(r, 409, "not_ready", "the result of image %s is not ready (%s)",
                            it->image[0] ? it->image : "(deleted)", tsr_job_state_name(it->state));
     item_file_name(r, job, it, NULL, 0, name);
     snprintf(etag, sizeof etag, "\"%s\"", it->result_blob);
-    return serve_file(r, it->result_blob, -1,
-                      tsr_format_mime(tsr_format_from_name(it->result_format)), etag, name);
+    result_type(it->result_format, &ext, &mime);
+    return serve_file(r, it->result_blob, -1, mime, etag, name);
 }
 
 /* Adds item blob `id` to the zip as `name`: by path from plaintext blob

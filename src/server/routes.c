@@ -37,6 +37,9 @@ const route server_routes[] = {
     {"GET", "/api/v1/jobs/{id}/events", h_job_events, ACCESS_VIEWER, BODY_NONE},
     {"GET", "/api/v1/jobs/{id}/result", h_job_result, ACCESS_VIEWER, BODY_NONE},
     {"GET", "/api/v1/jobs/{id}/result/{image}", h_job_item_result, ACCESS_VIEWER, BODY_NONE},
+    {"GET", "/api/v1/jobs/{id}/result/{image}/dzi", h_job_item_dzi, ACCESS_VIEWER, BODY_NONE},
+    {"GET", "/api/v1/jobs/{id}/result/{image}/dzi/{level}/{tile}.{ext}", h_job_item_dzi_tile,
+     ACCESS_VIEWER, BODY_NONE},
     {"GET", "/api/v1/feedback", h_feedback_list, ACCESS_ADMIN, BODY_NONE},
     {"GET", "/api/v1/workers", h_workers, ACCESS_ADMIN, BODY_NONE},
     {"GET", "/api/v1/usage", h_usage, ACCESS_VIEWER, BODY_NONE},
@@ -69,7 +72,7 @@ static int id_char(char c) {
  * order: the longest run of id characters (1..64 of them), after which the
  * rest of the pattern must match ("/js/{name}.js" takes "api" from
  * "/js/api.js"). */
-static int pattern_match(const char *pattern, const char *path, char params[2][65]) {
+static int pattern_match(const char *pattern, const char *path, char params[5][65]) {
     int n = 0;
     while (*pattern && *path) {
         if (*pattern == '{') {
@@ -77,7 +80,7 @@ static int pattern_match(const char *pattern, const char *path, char params[2][6
             size_t len = 0;
             while (id_char(path[len]))
                 len++;
-            if (len == 0 || len > 64 || n >= 2)
+            if (len == 0 || len > 64 || n >= 5)
                 return 0;
             memcpy(params[n], path, len);
             params[n++][len] = '\0';
@@ -91,7 +94,7 @@ static int pattern_match(const char *pattern, const char *path, char params[2][6
     return *pattern == '\0' && *path == '\0';
 }
 
-int route_match(const char *method, const char *path, char params[2][65], int *path_known) {
+int route_match(const char *method, const char *path, char params[5][65], int *path_known) {
     *path_known = 0;
     for (int i = 0; i < server_route_count; i++) {
         if (!pattern_match(server_routes[i].pattern, path, params))
@@ -104,7 +107,7 @@ int route_match(const char *method, const char *path, char params[2][65], int *p
 }
 
 void route_allowed(const char *path, char *buf, size_t size) {
-    char params[2][65];
+    char params[5][65];
     size_t len = 0;
     buf[0] = '\0';
     for (int i = 0; i < server_route_count; i++) {

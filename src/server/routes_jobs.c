@@ -131,28 +131,16 @@ enum MHD_Result h_pipeline_validate(request *r) {
     return reply_json(r, 200, out);
 }
 
-/* The output formats the API writes. */
-static const char *const output_formats[] = {"png", "jpeg", "webp", "tiff", "bmp", "pnm"};
-
-int output_format_allowed(tsr_format format) {
-    for (size_t i = 0; i < sizeof output_formats / sizeof output_formats[0]; i++)
-        if (format == tsr_format_from_name(output_formats[i]))
-            return tsr_format_can_encode(format);
-    return 0;
-}
-
-int parse_output(request *r, json_t *v, tsr_job_settings *s, enum MHD_Result *res) {
-    const char *name = tsr_format_name(s->format);
-    json_t *f = v ? json_object_get(v, "format") : NULL,
-           *q = v ? json_object_get(v, "quality") : NULL,
-           *t = v ? json_object_get(v, "tile") : NULL;
-    if ((v && !json_is_object(v)) || (f && !json_is_string(f)) || (q && !json_is_integer(q)) ||
-        (t && !json_is_integer(t))) {
-        *res = reply_error(r, 400, "bad_request",
-                           "output must be {\"format\": name, \"quality\": integer, \"tile\": "
-                           "integer}");
+/* output.frame and output.tile, already type-checked; replies itself. */
+static int parse_frame_tile(request *r, json_t *fr, json_t *t, tsr_job_settings *s,
+                            enum MHD_Result *res) {
+    if (json_is_integer(fr) &&
+        (json_integer_value(fr) < 0 || json_integer_value(fr) >= INT32_MAX)) {
+        *res = reply_error(r, 400, "bad_request", "output frame must be 0 or more (0 = the first)");
         return 0;
     }
+    if (json_is_integer(fr))
+        s->frame_set = true, s->frame = (int)json_integer_value(fr);
     if (t && (json_integer_value(t) < TSR_TILE_MIN || json_integer_value(t) > TSR_TILE_MAX)) {
         *res = reply_error(r, 400, "bad_request", "output tile must be between %d and %d",
                            TSR_TILE_MIN, TSR_TILE_MAX);
@@ -160,19 +148,76 @@ int parse_output(request *r, json_t *v, tsr_job_settings *s, enum MHD_Result *re
     }
     if (t)
         s->tile = (int)json_integer_value(t);
+    return 1;
+}
+
+/* Reads "speed" (AVIF encoder speed 1..9, already type-checked) into
+ * s->speed; replies itself on a bad value. */
+static int parse_speed(request *r, json_t *sp, tsr_job_settings *s, enum MHD_Result *res) {
+    if (sp && (json_integer_value(sp) < 1 || json_integer_value(sp) > 9)) {
+        *res = reply_error(r, 400, "bad_request", "output speed must be between 1 and 9");
+        return 0;
+    }
+    if (sp)
+        s->speed = (int)json_integer_value(sp);
+    return 1;
+}
+
+/* The output formats the API writes. HEIC is left out: Debian 12's x265
+ * keeps about 1.2 KB per encode (docs/internals/heif.md), which a
+ * long-running server would pile up. */
+static const char *const allowed[] = {"png", "jpeg", "webp", "gif", "tiff",
+                                      "bmp", "pnm",  "avif", "dzi", "dzi-png"};
+
+int output_format_allowed(tsr_format format) {
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++) {
+        tsr_format f;
+        tsr_layout layout;
+        if (tsr_output_from_name(allowed[i], &f, &layout) && layout == TSR_LAYOUT_SINGLE &&
+            f == format)
+            return tsr_format_can_encode(format);
+    }
+    return 0;
+}
+
+int parse_output(request *r, json_t *v, tsr_job_settings *s, enum MHD_Result *res) {
+    const char *name = tsr_output_name(s->format, s->layout);
+    json_t *f = v ? json_object_get(v, "format") : NULL,
+           *q = v ? json_object_get(v, "quality") : NULL,
+           *t = v ? json_object_get(v, "tile") : NULL,
+           *p = v ? json_object_get(v, "pyramid") : NULL,
+           *fr = v ? json_object_get(v, "frame") : NULL,
+           *sp = v ? json_object_get(v, "speed") : NULL;
+    if ((v && !json_is_object(v)) || (f && !json_is_string(f)) || (q && !json_is_integer(q)) ||
+        (t && !json_is_integer(t)) || (p && !json_is_boolean(p)) ||
+        (fr && !json_is_null(fr) && !json_is_integer(fr)) || (sp && !json_is_integer(sp))) {
+        *res = reply_error(r, 400, "bad_request",
+                           "output must be {\"format\": name, \"quality\": integer, \"speed\": "
+                           "integer, \"tile\": integer, \"pyramid\": boolean, \"frame\": "
+                           "integer}");
+        return 0;
+    }
+    if (!parse_frame_tile(r, fr, t, s, res) || !parse_speed(r, sp, s, res))
+        return 0;
     if (f)
         name = json_string_value(f);
     int known = 0;
-    for (size_t i = 0; i < sizeof output_formats / sizeof output_formats[0]; i++)
-        known |= !strcmp(name, output_formats[i]);
-    s->format = tsr_format_from_name(name);
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+        known |= !strcmp(name, allowed[i]);
+    known &= tsr_output_from_name(name, &s->format, &s->layout);
     if (!known || !tsr_format_can_encode(s->format)) {
         *res = reply_error(r, 400, "bad_request",
-                           "output format must be one of png, jpeg, webp, tiff, bmp, pnm "
-                           "(got %.40s)",
+                           "output format must be one of png, jpeg, webp, gif, tiff, bmp, pnm, "
+                           "avif, dzi, dzi-png (got %.40s)",
                            name);
         return 0;
     }
+    if (p && json_is_true(p) && s->format != TSR_FORMAT_TIFF) {
+        *res = reply_error(r, 400, "bad_request", "output pyramid needs the tiff format");
+        return 0;
+    }
+    if (p && json_is_true(p))
+        s->layout = TSR_LAYOUT_PYRAMID;
     if (q && (json_integer_value(q) < 1 || json_integer_value(q) > 100)) {
         *res = reply_error(r, 400, "bad_request", "output quality must be between 1 and 100");
         return 0;

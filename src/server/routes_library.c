@@ -33,6 +33,7 @@ static tsr_status make_thumb(request *r, tsr_store_image *im) {
                              .pipe = pipe,
                              .format = thumb_format(im),
                              .quality = THUMB_QUALITY,
+                             .frame = 0, /* an animation's thumbnail is its first frame */
                              .tile = TSR_DEFAULT_TILE,
                              .exec = exec,
                              .label = "thumbnail"};

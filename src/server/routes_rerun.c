@@ -93,12 +93,15 @@ enum MHD_Result h_job_rerun(request *r) {
     }
     if (!recorded_pipeline(r, job, &pipe, &res) || !quota_allow(r, &res))
         goto out;
-    tsr_job_settings settings = {.format = tsr_format_from_name(job->output_format),
-                                 .quality = job->quality,
+    tsr_job_settings settings = {.quality = job->quality,
+                                 .speed = job->speed,
                                  .tile = job->tile,
                                  .saved_pipeline =
                                      job->saved_pipeline[0] ? job->saved_pipeline : NULL,
-                                 .saved_version = job->saved_version};
+                                 .saved_version = job->saved_version,
+                                 .frame_set = job->frame >= 0,
+                                 .frame = job->frame};
+    tsr_output_from_name(job->output_format, &settings.format, &settings.layout);
     res = submit_job(r, ids, job->item_count, pipe, &settings, job->name[0] ? job->name : NULL);
 out:
     tsr_pipeline_free(pipe);

@@ -133,7 +133,8 @@ static int read_spec(request *r, json_t *body, tsr_saved_spec *spec, char **json
     }
     spec->pipeline_json = *json;
     spec->pipeline_text = *text;
-    spec->output_format = ov && json_object_get(ov, "format") ? tsr_format_name(s.format) : NULL;
+    spec->output_format =
+        ov && json_object_get(ov, "format") ? tsr_output_name(s.format, s.layout) : NULL;
     spec->quality = ov && json_object_get(ov, "quality") ? s.quality : 0;
     spec->tile = s.tile;
     return 1;
@@ -352,7 +353,7 @@ int saved_pipeline_load(request *r, json_t *v, tsr_pipeline **pipe, tsr_job_sett
     s->saved_pipeline = name;
     s->saved_version = sv.version;
     if (sv.output_format[0])
-        s->format = tsr_format_from_name(sv.output_format);
+        tsr_output_from_name(sv.output_format, &s->format, &s->layout);
     s->quality = sv.quality ? sv.quality : s->quality;
     s->tile = sv.tile ? sv.tile : s->tile;
     st = tsr_pipeline_parse_json(r->ctx, sv.pipeline_json, pipe);

@@ -13,7 +13,7 @@
 #include "service/prices.h"
 #include "service/store_feedback.h"
 #include "service/store_saved.h"
-#include "service/store_transforms.h"
+#include "service/store_usage.h"
 #include "util/clock.h"
 
 #define JSON_BODY_MAX    (1u << 20) /* bytes of a JSON request body */
@@ -92,7 +92,7 @@ struct request {
     struct MHD_Connection *conn; /* the connection */
     const char *method;          /* borrowed from MHD */
     int route_index;             /* matched route, -1 = none */
-    char params[2][65];          /* values of {id} / {image} in order */
+    char params[5][65];          /* values of {id}, {image}, ... in order */
     tsr_store_user user;         /* the caller, once authenticated */
     tsr_ctx *ctx;                /* errors and limits of this request */
     char id[32];                 /* request id (X-Request-Id) */
@@ -114,7 +114,7 @@ extern const route server_routes[];
 extern const int server_route_count;
 /* Finds the route for method+path: *index = route, or -1 with *path_known
  * set when another method matches (405). Fills r->params. */
-int route_match(const char *method, const char *path, char params[2][65], int *path_known);
+int route_match(const char *method, const char *path, char params[5][65], int *path_known);
 /* "GET, DELETE" of the routes matching `path`, into buf. */
 void route_allowed(const char *path, char *buf, size_t size);
 
@@ -353,8 +353,8 @@ tsr_status trailing_check(tsr_ctx *ctx, const char *path, tsr_format format);
  * `s` already holds (the defaults, or a saved pipeline's settings); replies
  * 400 itself and returns 0 when it is not usable. */
 int parse_output(request *r, json_t *v, tsr_job_settings *s, enum MHD_Result *res);
-/* Whether the API writes `format` (output.format: png, jpeg, webp, tiff,
- * bmp, pnm; GIF is read only). */
+/* Whether the API writes `format` as one image (output.format: png, jpeg,
+ * webp, gif, tiff, bmp, pnm, avif; HEIC is read only). */
 int output_format_allowed(tsr_format format);
 /* The account's quotas at submit (queued + running jobs, stored bytes);
  * replies itself and returns 0 when the job may not be queued. */
@@ -404,6 +404,9 @@ enum MHD_Result h_job_delete(request *r);
 enum MHD_Result h_job_events(request *r);
 enum MHD_Result h_job_result(request *r);
 enum MHD_Result h_job_item_result(request *r);
+/* routes_dzi.c: a Deep Zoom result's descriptor and tiles */
+enum MHD_Result h_job_item_dzi(request *r);
+enum MHD_Result h_job_item_dzi_tile(request *r);
 enum MHD_Result h_workers(request *r);
 enum MHD_Result h_usage(request *r);
 enum MHD_Result h_users_create(request *r);

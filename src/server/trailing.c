@@ -1,10 +1,11 @@
 /* The trailing-data rule of uploads: after a PNG's IEND chunk, a GIF's
- * trailer, a JPEG's EOI marker or the end of a WebP's RIFF chunk only zero
- * bytes may follow. Anything else (a ZIP, a script, an HTML page: the
- * makings of a polyglot) makes the upload 422. The file is walked by its
- * structure (chunk lengths, GIF sub-blocks, JPEG segments and entropy-coded
- * data), reading through a 64 KiB window, never whole in memory. TIFF, BMP
- * and PNM have no end marker and are not checked. */
+ * trailer, a JPEG's EOI marker, the end of a WebP's RIFF chunk or the last
+ * top-level box of a HEIF/AVIF only zero bytes may follow. Anything else (a
+ * ZIP, a script, an HTML page: the makings of a polyglot) makes the upload
+ * 422. The file is walked by its structure (chunk lengths, GIF sub-blocks,
+ * JPEG segments and entropy-coded data, box sizes), reading through a 64 KiB
+ * window, never whole in memory. TIFF, BMP and PNM have no end marker and
+ * are not checked. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -178,12 +179,39 @@ static uint64_t webp_end(walker *w) {
     return 8 + riff + (riff & 1);
 }
 
+/* End offset of a HEIF/AVIF: the top-level boxes walked by their sizes
+ * (32- or 64-bit); a box that reaches the end of the file (size 0) ends
+ * it; the walk stops at a header that does not fit. */
+static uint64_t heif_end(walker *w) {
+    uint64_t pos = 0;
+    while (w->len - pos >= 8) {
+        uint64_t size = 0, header = 8;
+        w->pos = pos;
+        for (int i = 0; i < 4; i++) /* the size; the type that follows is not needed */
+            size = size << 8 | (uint64_t)next(w);
+        if (size == 1 && w->len - pos >= 16) {
+            size = 0, header = 16;
+            w->pos = pos + 8;
+            for (int i = 0; i < 8; i++)
+                size = size << 8 | (uint64_t)next(w);
+        } else if (size == 0) {
+            return w->len;
+        }
+        if (size < header || size > w->len - pos)
+            break;
+        pos += size;
+    }
+    return pos;
+}
+
 tsr_status trailing_check(tsr_ctx *ctx, const char *path, tsr_format format) {
     uint64_t (*end_of)(walker *) = format == TSR_FORMAT_PNG    ? png_end
                                    : format == TSR_FORMAT_GIF  ? gif_end
                                    : format == TSR_FORMAT_JPEG ? jpeg_end
                                    : format == TSR_FORMAT_WEBP ? webp_end
-                                                               : NULL;
+                                   : format == TSR_FORMAT_HEIF || format == TSR_FORMAT_AVIF
+                                       ? heif_end
+                                       : NULL;
     if (!end_of)
         return TSR_OK;
     walker *wk = calloc(1, sizeof *wk);

@@ -64,8 +64,13 @@ void transform_body_free(request *r) {
     r->tb = NULL;
 }
 
-/* Query arguments the route knows. */
-static const char *const known_args[] = {"pipeline", "format", "quality", "tile", "record"};
+/* Query arguments the route knows: the pipeline, a job's output settings
+ * (same names), and `record`. */
+static const char *const known_args[] = {"pipeline", "format",  "quality", "speed",
+                                         "tile",     "pyramid", "frame",   "record"};
+
+/* Kinds of output settings in the query. */
+typedef enum arg_kind { ARG_TEXT, ARG_NUMBER, ARG_BOOLEAN } arg_kind;
 
 static enum MHD_Result find_unknown(void *cls, enum MHD_ValueKind kind, const char *key,
                                     const char *value) {
@@ -78,22 +83,46 @@ static enum MHD_Result find_unknown(void *cls, enum MHD_ValueKind kind, const ch
 }
 
 /* An output setting from the query as the JSON value parse_output reads
- * (a whole number for quality and tile, else a string); replies 400 itself
- * and returns 0 when a number is not one. */
-static int output_arg(request *r, json_t *out, const char *name, int number, enum MHD_Result *res) {
+ * (a whole number, true or false, else a string); replies 400 itself and
+ * returns 0 when it is not one. */
+static int output_arg(request *r, json_t *out, const char *name, arg_kind kind,
+                      enum MHD_Result *res) {
+    static const char *const wanted[] = {"UTF-8 text", "a whole number", "true or false"};
     const char *v = query_arg(r, name);
     char *end;
     if (!v)
         return 1;
     long long n = strtoll(v, &end, 10);
-    json_t *value = !number                                   ? json_string(v)
-                    : *v && !*end && n >= 0 && n <= INT32_MAX ? json_integer(n)
-                                                              : NULL;
+    json_t *value = NULL;
+    if (kind == ARG_TEXT)
+        value = json_string(v);
+    else if (kind == ARG_NUMBER && *v && !*end && n >= 0 && n <= INT32_MAX)
+        value = json_integer(n);
+    else if (kind == ARG_BOOLEAN && (!strcmp(v, "true") || !strcmp(v, "false")))
+        value = json_boolean(!strcmp(v, "true"));
     if (value && json_object_set_new(out, name, value) == 0)
         return 1;
-    *res = reply_error(r, 400, "bad_request", "%s must be %s", name,
-                       number ? "a whole number" : "UTF-8 text");
+    *res = reply_error(r, 400, "bad_request", "%s must be %s", name, wanted[kind]);
     return 0;
+}
+
+/* The query's output settings into tb->settings with the job API's parser
+ * (`out`: an empty object to fill); replies itself. */
+static int output_settings(request *r, transform_body *tb, json_t *out, enum MHD_Result *res) {
+    static const struct {
+        const char *name;
+        arg_kind kind;
+    } args[] = {{"format", ARG_TEXT}, {"quality", ARG_NUMBER},  {"speed", ARG_NUMBER},
+                {"tile", ARG_NUMBER}, {"pyramid", ARG_BOOLEAN}, {"frame", ARG_NUMBER}};
+    tb->settings = (tsr_job_settings){.format = TSR_FORMAT_PNG, .quality = TRANSFORM_QUALITY};
+    for (size_t i = 0; i < sizeof args / sizeof args[0]; i++)
+        if (!output_arg(r, out, args[i].name, args[i].kind, res))
+            return 0;
+    if (!parse_output(r, out, &tb->settings, res))
+        return 0;
+    if (!json_object_get(out, "format"))
+        tb->settings.format = TSR_FORMAT_UNKNOWN; /* the input's, decided once it is read */
+    return 1;
 }
 
 /* Reads the pipeline and the output settings from the query into tb;
@@ -104,7 +133,8 @@ static int transform_query(request *r, transform_body *tb, enum MHD_Result *res)
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, find_unknown, unknown);
     if (unknown[0]) {
         *res = reply_error(r, 400, "bad_request",
-                           "unknown query parameter %s (known: pipeline, format, quality, tile)",
+                           "unknown query parameter %s (known: pipeline, format, quality, "
+                           "speed, tile, pyramid, frame)",
                            unknown);
         return 0;
     }
@@ -122,18 +152,13 @@ static int transform_query(request *r, transform_body *tb, enum MHD_Result *res)
     json_t *v = *p == '[' ? json_loads(text, 0, NULL) : NULL, *out = json_object();
     if (!v)
         v = json_string(text);
-    tb->settings = (tsr_job_settings){.format = TSR_FORMAT_PNG, .quality = TRANSFORM_QUALITY};
     if (!v || !out) {
         *res = reply_error(r, 503, "unavailable", "out of memory");
         json_decref(v);
         json_decref(out);
         return 0;
     }
-    int ok = request_pipeline(r, v, &tb->pipe, res) && output_arg(r, out, "format", 0, res) &&
-             output_arg(r, out, "quality", 1, res) && output_arg(r, out, "tile", 1, res) &&
-             parse_output(r, out, &tb->settings, res);
-    if (ok && !json_object_get(out, "format"))
-        tb->settings.format = TSR_FORMAT_UNKNOWN; /* the input's, decided once it is read */
+    int ok = request_pipeline(r, v, &tb->pipe, res) && output_settings(r, tb, out, res);
     json_decref(v);
     json_decref(out);
     return ok;
@@ -254,6 +279,9 @@ static tsr_status transform_run(request *r, transform_body *tb, tsr_image_output
     tsr_image_run run = {.pipe = tb->pipe,
                          .format = format,
                          .quality = tb->settings.quality,
+                         .speed = tb->settings.speed,
+                         .layout = tb->settings.layout,
+                         .frame = tb->settings.frame_set ? tb->settings.frame : -1,
                          .tile = tb->settings.tile ? tb->settings.tile
                                  : pool->tile      ? pool->tile
                                                    : TSR_DEFAULT_TILE,
@@ -306,9 +334,11 @@ static enum MHD_Result reply_result(request *r, int fd, const tsr_image_output *
     atomic_fetch_add(&r->srv->bytes_out, out->bytes);
     snprintf(timing, sizeof timing, "body;dur=%.3f, queue;dur=%.3f, run;dur=%.3f",
              (t[0] - r->start) * 1e3, (t[1] - t[0]) * 1e3, (t[2] - t[1]) * 1e3);
-    snprintf(disposition, sizeof disposition, "inline; filename=\"result.%s\"",
-             tsr_format_extension(out->format));
-    MHD_add_response_header(resp, "Content-Type", tsr_format_mime(out->format));
+    int zip = r->tb->settings.layout == TSR_LAYOUT_DZI; /* NAME.dzi and NAME_files/ */
+    snprintf(disposition, sizeof disposition, "%s; filename=\"result.%s\"",
+             zip ? "attachment" : "inline", zip ? "zip" : tsr_format_extension(out->format));
+    MHD_add_response_header(resp, "Content-Type",
+                            zip ? "application/zip" : tsr_format_mime(out->format));
     MHD_add_response_header(resp, "Content-Disposition", disposition);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "Server-Timing", timing);

@@ -1,5 +1,5 @@
 /* What transforms used, summed in memory per account and minute and
- * written to the store (store_transforms.h) by a thread of its own once a
+ * written to the store (store_usage.h) by a thread of its own once a
  * second and at shutdown: one transaction a second whatever the request
  * rate, instead of a synchronous commit (an fsync) on every answer's path.
  * A write that fails is logged and its sums kept for the next try; a row

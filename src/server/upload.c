@@ -11,8 +11,8 @@
 #include "util/units.h"
 
 #define VALIDATE_ROWS 16 /* rows decoded per call while validating */
-/* Memory one whole-image decode (GIF, WebP: they do not stream) may take
- * while an upload is checked: 64 Mpx RGBA. */
+/* Memory one whole-image decode (GIF, WebP, HEIF, AVIF: they do not
+ * stream) may take while an upload is checked: 64 Mpx RGBA. */
 #define WHOLE_DECODE_MAX (256ull << 20)
 
 /* One uploaded file. */
@@ -167,17 +167,19 @@ static tsr_status quota_commit_check(request *r) {
                      quota_source(&r->user.quota_bytes));
 }
 
-/* For formats decoded whole (GIF, WebP), caps the decode at
+/* For formats decoded whole (GIF, WebP, HEIF, AVIF), caps the decode at
  * WHOLE_DECODE_MAX bytes; *saved receives the limits to restore. */
 static void cap_whole_decode(request *r, const char *path, tsr_limits *saved) {
-    uint8_t head[16];
+    uint8_t head[64]; /* HEIF brands may follow the major one in the ftyp box */
     *saved = *tsr_ctx_limits(r->ctx);
     FILE *f = fopen(path, "rb");
     size_t n = f ? fread(head, 1, sizeof head, f) : 0;
     if (f)
         fclose(f);
     tsr_format fmt = tsr_format_detect(head, n);
-    if ((fmt == TSR_FORMAT_GIF || fmt == TSR_FORMAT_WEBP) && saved->max_alloc > WHOLE_DECODE_MAX) {
+    bool whole = fmt == TSR_FORMAT_GIF || fmt == TSR_FORMAT_WEBP || fmt == TSR_FORMAT_HEIF ||
+                 fmt == TSR_FORMAT_AVIF;
+    if (whole && saved->max_alloc > WHOLE_DECODE_MAX) {
         tsr_limits lim = *saved;
         lim.max_alloc = WHOLE_DECODE_MAX;
         tsr_ctx_set_limits(r->ctx, &lim);

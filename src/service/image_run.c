@@ -6,12 +6,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* An opened input: the verified plaintext blob, its rows and the plan. */
 typedef struct opened {
     tsr_blob_reader *blob;  /* the input's plaintext, which `reader` reads */
     tsr_row_reader *reader; /* its rows, shrunk on load when the pipeline allows */
     tsr_plan *plan;         /* the pipeline for its decoded size */
+    tsr_image_info info;    /* its header */
 } opened;
 
 static void opened_free(opened *o) {
@@ -21,11 +23,14 @@ static void opened_free(opened *o) {
     memset(o, 0, sizeof *o);
 }
 
-/* Opens the image file at `path` for `pipe` (info: its header). A JPEG is
- * reopened with the shrink-on-load the pipeline allows for its upright size. */
-static tsr_status open_rows(tsr_ctx *ctx, const char *path, const tsr_pipeline *pipe, opened *o,
-                            tsr_image_info *info) {
-    tsr_status st = tsr_row_reader_open(ctx, path, NULL, &o->reader, info);
+/* Opens the image file at `path` for `pipe`: frame `frame` of an
+ * animation (0 = the first), a JPEG reopened with the shrink-on-load the
+ * pipeline allows for its upright size; o->info gets its header. */
+static tsr_status open_rows(tsr_ctx *ctx, const char *path, const tsr_pipeline *pipe, int frame,
+                            opened *o) {
+    tsr_decode_options first = {.frame = frame > 0 ? frame : 0};
+    tsr_image_info *info = &o->info;
+    tsr_status st = tsr_row_reader_open(ctx, path, &first, &o->reader, info);
     if (st || info->format != TSR_FORMAT_JPEG)
         return st;
     int w = info->orientation >= 5 ? info->height : info->width;
@@ -48,18 +53,17 @@ static tsr_status plan_rows(tsr_ctx *ctx, const tsr_pipeline *pipe, int tile, op
 
 /* Opens blob `input` and plans `pipe` for it. */
 static tsr_status open_input(tsr_store *store, tsr_ctx *ctx, const char *input,
-                             const tsr_pipeline *pipe, int tile, opened *o) {
-    tsr_image_info info;
+                             const tsr_pipeline *pipe, int tile, int frame, opened *o) {
     tsr_status st = tsr_blob_open_read(store, ctx, input, &o->blob);
     if (!st)
-        st = open_rows(ctx, tsr_blob_reader_path(o->blob), pipe, o, &info);
+        st = open_rows(ctx, tsr_blob_reader_path(o->blob), pipe, frame, o);
     return st ? st : plan_rows(ctx, pipe, tile, o);
 }
 
 tsr_status tsr_image_plan_blob(tsr_store *store, tsr_ctx *ctx, const char *input,
                                const tsr_pipeline *pipe, int tile, tsr_plan **plan) {
     opened o = {0};
-    tsr_status st = open_input(store, ctx, input, pipe, tile, &o);
+    tsr_status st = open_input(store, ctx, input, pipe, tile, 0, &o);
     *plan = st ? NULL : o.plan;
     o.plan = NULL;
     opened_free(&o);
@@ -76,18 +80,69 @@ void tsr_image_decoded_size(const tsr_pipeline *pipe, const char *format, int *w
     }
 }
 
-/* Runs the plan `o` holds, encoding rows into `fd` (duplicated; the
- * caller's stays open) as `format`; out->width and height get the output's
- * size. */
-static tsr_status run_into(tsr_ctx *ctx, opened *o, const tsr_image_run *run, tsr_format format,
-                           int fd, tsr_image_output *out) {
+/* Writes all of `bytes` to `fd`. */
+static tsr_status write_all(tsr_ctx *ctx, int fd, const uint8_t *bytes, size_t n) {
+    while (n) {
+        ssize_t put = write(fd, bytes, n);
+        if (put < 0 && errno == EINTR)
+            continue;
+        if (put < 0)
+            return tsr_error(ctx, TSR_ERR_IO, "result: %s", strerror(errno));
+        bytes += put, n -= (size_t)put;
+    }
+    return TSR_OK;
+}
+
+/* Every frame of the animation at `path` through the pipeline into an
+ * animation in run->format (delays and loop count kept), written to `fd`. */
+static tsr_status run_frames(tsr_ctx *ctx, const tsr_image_run *run, const char *path,
+                             const tsr_run_options *ropts, int fd, tsr_image_output *out) {
+    tsr_frame_reader *reader = NULL;
+    tsr_frame_writer *writer = NULL;
+    tsr_buffer buf = {0};
+    tsr_anim_info a;
+    int bands;
+    tsr_encode_options eopts = {.quality = run->quality, .compression = -1, .layout = run->layout};
+    tsr_status st = tsr_frame_reader_open_file(ctx, path, &reader, &a);
+    if (!st)
+        st = tsr_pipeline_check_size(ctx, run->pipe, a.width, a.height, a.bands, &out->width,
+                                     &out->height, &bands);
+    if (!st)
+        st = tsr_frame_writer_open(ctx, run->format, out->width, out->height, bands, a.loop_count,
+                                   &eopts, &writer);
+    if (!st)
+        st = tsr_pipeline_run_frames(ctx, run->pipe, reader, writer, run->exec, ropts);
+    if (!st)
+        st = tsr_frame_writer_finish(writer, &buf);
+    if (!st)
+        st = write_all(ctx, fd, buf.data, buf.len);
+    tsr_buffer_free(&buf);
+    tsr_frame_writer_free(writer);
+    tsr_frame_reader_free(reader);
+    return st;
+}
+
+/* The opened input's rows through its plan into run->format, written to `fd`. */
+static tsr_status run_rows(tsr_ctx *ctx, const tsr_image_run *run, opened *o,
+                           const tsr_run_options *ropts, int fd, tsr_image_output *out) {
     tsr_row_writer *writer = NULL;
     int bands;
     tsr_plan_output(o->plan, &out->width, &out->height, &bands);
-    tsr_encode_options eopts = {.quality = run->quality, .compression = -1};
-    tsr_status st = tsr_row_writer_open_fd(ctx, fd, "result", format, out->width, out->height,
+    tsr_encode_options eopts = {
+        .quality = run->quality, .compression = -1, .layout = run->layout, .speed = run->speed};
+    tsr_status st = tsr_row_writer_open_fd(ctx, fd, "result", run->format, out->width, out->height,
                                            bands, &eopts, &writer);
-    tsr_run_options ropts = {.tile_size = run->tile,
+    if (!st)
+        st = tsr_plan_run_rows(ctx, o->plan, o->reader, writer, run->exec, ropts);
+    if (!st)
+        st = tsr_row_writer_finish(writer);
+    tsr_row_writer_free(writer);
+    return st;
+}
+
+/* The engine's options for `run`. */
+static tsr_run_options run_options(const tsr_image_run *run) {
+    return (tsr_run_options){.tile_size = run->tile,
                              .progress = run->progress,
                              .progress_user = run->progress_user,
                              .tile_done = run->tile_done,
@@ -96,26 +151,28 @@ static tsr_status run_into(tsr_ctx *ctx, opened *o, const tsr_image_run *run, ts
                              .accel = run->accel,
                              .device_done = run->device_done,
                              .moved = run->moved};
-    if (!st)
-        st = tsr_plan_run_rows(ctx, o->plan, o->reader, writer, run->exec, &ropts);
-    if (!st)
-        st = tsr_row_writer_finish(writer);
-    tsr_row_writer_free(writer);
-    return st;
 }
 
 tsr_status tsr_image_run_blob(tsr_store *store, tsr_ctx *ctx, const tsr_image_run *run,
                               tsr_image_output *out) {
     opened o = {0};
     tsr_blob_file *file = NULL;
+    bool animate = false;
     double cpu0 = tsr_clock_thread_cpu_s();
     memset(out, 0, sizeof *out);
+    tsr_status st = open_input(store, ctx, run->input, run->pipe, run->tile, run->frame, &o);
+    if (!st)
+        st =
+            tsr_frame_choice_check(ctx, &o.info, run->format, run->frame, "output.frame", &animate);
+    if (st || (st = tsr_blob_file_new(store, ctx, &file)))
+        goto out;
     out->format = run->format;
-    tsr_status st = open_input(store, ctx, run->input, run->pipe, run->tile, &o);
-    if (!st)
-        st = tsr_blob_file_new(store, ctx, &file);
-    if (!st)
-        st = run_into(ctx, &o, run, run->format, tsr_blob_file_fd(file), out);
+    tsr_run_options ropts = run_options(run);
+    int fd = tsr_blob_file_fd(file);
+    if (animate)
+        st = run_frames(ctx, run, tsr_blob_reader_path(o.blob), &ropts, fd, out);
+    else
+        st = run_rows(ctx, run, &o, &ropts, fd, out);
     if (st)
         goto out;
     if (run->result_id) {
@@ -134,24 +191,30 @@ out:
 tsr_status tsr_image_run_file(tsr_ctx *ctx, const char *path, const tsr_image_run *run, int fd,
                               tsr_image_output *out) {
     opened o = {0};
-    tsr_image_info info;
+    tsr_image_run r = *run;
+    bool animate = false;
     double cpu0 = tsr_clock_thread_cpu_s();
     memset(out, 0, sizeof *out);
     out->failed = TSR_IMAGE_OPEN;
-    tsr_status st = open_rows(ctx, path, run->pipe, &o, &info);
+    tsr_status st = open_rows(ctx, path, r.pipe, r.frame, &o);
     if (!st) {
         int bands;
         tsr_row_reader_shape(o.reader, &out->in_width, &out->in_height, &bands);
-        out->in_format = info.format;
-        out->format = run->format;
-        if (out->format == TSR_FORMAT_UNKNOWN)
-            out->format = tsr_format_can_encode(info.format) ? info.format : TSR_FORMAT_PNG;
-        out->failed = TSR_IMAGE_PLAN;
-        st = plan_rows(ctx, run->pipe, run->tile, &o);
+        out->in_format = o.info.format;
+        if (r.format == TSR_FORMAT_UNKNOWN)
+            r.format = tsr_format_can_encode(o.info.format) ? o.info.format : TSR_FORMAT_PNG;
+        out->format = r.format;
+        st = tsr_frame_choice_check(ctx, &o.info, r.format, r.frame, "frame=N", &animate);
     }
     if (!st) {
+        out->failed = TSR_IMAGE_PLAN;
+        st = plan_rows(ctx, r.pipe, r.tile, &o);
+    }
+    if (!st) {
+        tsr_run_options ropts = run_options(&r);
         out->failed = TSR_IMAGE_RUN;
-        st = run_into(ctx, &o, run, out->format, fd, out);
+        st = animate ? run_frames(ctx, &r, path, &ropts, fd, out)
+                     : run_rows(ctx, &r, &o, &ropts, fd, out);
     }
     struct stat sb;
     if (!st && fstat(fd, &sb) != 0)

@@ -5,7 +5,10 @@
  * worker as an image task (image_task.c). Both call the same code, so the
  * result's bytes cannot depend on where it ran: the input is decoded with
  * the same shrink-on-load, the plan is the same, the encoder streams rows
- * into a scratch file that becomes the blob whole or not at all.
+ * into a scratch file that becomes the blob whole or not at all. An
+ * animated GIF or WebP into an animated format runs every frame through
+ * the pipeline on the same executor (tsr_pipeline_run_frames), whole
+ * frames rather than rows, into the same kind of scratch file.
  */
 #ifndef TESSERA_SERVICE_IMAGE_RUN_H
 #define TESSERA_SERVICE_IMAGE_RUN_H
@@ -15,12 +18,16 @@
 
 /* What to run. Strings are borrowed. */
 typedef struct tsr_image_run {
-    const char *input;             /* the input's blob id */
-    const tsr_pipeline *pipe;      /* the pipeline */
-    tsr_format format;             /* output format */
-    int quality;                   /* encoder quality (JPEG, WebP) */
-    int tile;                      /* tile side of the plan */
-    tsr_executor *exec;            /* runs the tiles */
+    const char *input;        /* the input's blob id */
+    const tsr_pipeline *pipe; /* the pipeline */
+    tsr_format format;        /* output format */
+    int quality;              /* encoder quality (JPEG, WebP, AVIF) */
+    int speed;                /* encoder speed (AVIF); 0 = default */
+    tsr_layout layout;        /* SINGLE, PYRAMID or DZI (a stored zip) */
+    int frame;          /* the frame of an animated input to take (0 = the first); -1 = none chosen:
+                           every frame into an animated format, refused for a one-frame format */
+    int tile;           /* tile side of the plan */
+    tsr_executor *exec; /* runs the tiles */
     const struct tsr_accel *accel; /* may be NULL: the device tiles run on (OpenCL) */
     const char *result_id;         /* commit the result as this blob id; NULL = a new random id */
     tsr_progress_fn progress;      /* may be NULL: tiles done of the image */

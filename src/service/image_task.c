@@ -41,6 +41,15 @@ tsr_status tsr_image_task_encode(tsr_ctx *ctx, const tsr_image_task_spec *s, tsr
         s->result, "p", s->pipeline_json, "f", s->format, "q", s->quality, "t", s->tile, "l",
         (json_int_t)l->max_file_bytes, (json_int_t)l->max_width, (json_int_t)l->max_height,
         (json_int_t)l->max_pixels, (json_int_t)l->max_frames, (json_int_t)l->max_alloc);
+    /* Added for animations, after the fields every worker reads: the frame
+     * choice and the cap on all frames' pixels ("lt", 0 = default). */
+    if (j && (json_object_set_new(j, "fr", json_integer(s->frame)) ||
+              json_object_set_new(j, "lt", json_integer((json_int_t)l->max_total_pixels)))) {
+        json_decref(j);
+        j = NULL;
+    }
+    if (j && s->speed) /* only when set: a worker of an older tessera ignores it */
+        json_object_set_new(j, "s", json_integer(s->speed));
     return dump(ctx, j, out);
 }
 
@@ -79,13 +88,31 @@ static tsr_status decode_task(tsr_ctx *ctx, const uint8_t *bytes, size_t len, ta
     for (int i = 0; i < 6; i++)
         if (lim[i] < 0)
             return tsr_error(ctx, TSR_ERR_CORRUPT, "image task: a negative limit");
-    t->limits = (tsr_limits){(uint64_t)lim[0], (uint32_t)lim[1], (uint32_t)lim[2],
-                             (uint64_t)lim[3], (uint32_t)lim[4], (uint64_t)lim[5]};
+    t->limits = (tsr_limits){.max_file_bytes = (uint64_t)lim[0],
+                             .max_width = (uint32_t)lim[1],
+                             .max_height = (uint32_t)lim[2],
+                             .max_pixels = (uint64_t)lim[3],
+                             .max_frames = (uint32_t)lim[4],
+                             .max_alloc = (uint64_t)lim[5]};
+    /* a task from a coordinator that predates animations chose no frame */
+    json_t *fr = json_object_get(t->json, "fr"), *lt = json_object_get(t->json, "lt");
+    s->frame = json_is_integer(fr) ? (int)json_integer_value(fr) : -1;
+    if ((fr && (!json_is_integer(fr) || json_integer_value(fr) < -1 ||
+                json_integer_value(fr) > INT32_MAX)) ||
+        (lt && (!json_is_integer(lt) || json_integer_value(lt) < 0)))
+        return tsr_error(ctx, TSR_ERR_CORRUPT, "image task: bad frame or frame pixel cap");
+    t->limits.max_total_pixels = lt ? (uint64_t)json_integer_value(lt) : 0;
+    json_t *sp = json_object_get(t->json, "s"); /* AVIF encoder speed; absent = default */
+    if (sp && (!json_is_integer(sp) || json_integer_value(sp) < 0 || json_integer_value(sp) > 9))
+        return tsr_error(ctx, TSR_ERR_CORRUPT, "image task: bad speed");
+    s->speed = sp ? (int)json_integer_value(sp) : 0;
     s->limits = &t->limits;
     if (!tsr_store_id_valid(s->input) || !tsr_store_id_valid(s->result))
         return tsr_error(ctx, TSR_ERR_CORRUPT, "image task: a blob id is malformed");
-    if (tsr_format_from_name(s->format) == TSR_FORMAT_UNKNOWN || s->quality < 1 ||
-        s->quality > 100 || s->tile < TSR_TILE_MIN || s->tile > TSR_TILE_MAX)
+    tsr_format format;
+    tsr_layout layout;
+    if (!tsr_output_from_name(s->format, &format, &layout) || s->quality < 1 || s->quality > 100 ||
+        s->tile < TSR_TILE_MIN || s->tile > TSR_TILE_MAX)
         return tsr_error(ctx, TSR_ERR_CORRUPT, "image task: bad format, quality or tile size");
     return TSR_OK;
 }
@@ -141,12 +168,19 @@ tsr_status tsr_image_runner_run(void *user, tsr_ctx *ctx, const uint8_t *bytes, 
     tsr_status st = decode_task(ctx, bytes, len, &t);
     if (!st)
         st = tsr_pipeline_parse_json(ctx, t.spec.pipeline_json, &pipe);
+    tsr_format format = TSR_FORMAT_UNKNOWN;
+    tsr_layout layout = TSR_LAYOUT_SINGLE;
+    if (!st)
+        tsr_output_from_name(t.spec.format, &format, &layout);
     if (!st) {
         tsr_ctx_set_limits(ctx, &t.limits);
         tsr_image_run run = {.input = t.spec.input,
                              .pipe = pipe,
-                             .format = tsr_format_from_name(t.spec.format),
+                             .format = format,
+                             .layout = layout,
                              .quality = t.spec.quality,
+                             .frame = t.spec.frame,
+                             .speed = t.spec.speed,
                              .tile = t.spec.tile,
                              .exec = runner->exec,
                              .accel = runner->accel,

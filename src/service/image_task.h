@@ -31,6 +31,8 @@ typedef struct tsr_image_task_spec {
     const char *pipeline_json; /* the job's pipeline */
     const char *format;        /* output format name */
     int quality;               /* encoder quality */
+    int frame;                 /* frame of animated inputs; -1 = none chosen (image_run.h) */
+    int speed;                 /* encoder speed (AVIF, HEIC); 0 = default; sent only when set */
     int tile;                  /* tile side of the plan */
     const tsr_limits *limits;  /* caps while processing; NULL = library defaults */
     const char *label;         /* names the run in the coordinator's messages; not sent */

@@ -507,16 +507,19 @@ tsr_status tsr_jobs_submit_with(tsr_jobs *jobs, tsr_ctx *ctx, const tsr_store_us
     tsr_store_job_spec spec = {.pipeline_json = json,
                                .pipeline_text = text,
                                .op_versions = versions,
-                               .output_format = tsr_format_name(format),
+                               .output_format = tsr_output_name(format, settings->layout),
                                .quality = settings->quality,
+                               .speed = settings->speed,
                                .image_ids = image_ids,
                                .image_count = image_count,
                                .tessera_version = TESSERA_VERSION,
                                .tile =
                                    settings->tile ? settings->tile : tsr_jobs_tile_of(jobs, NULL),
                                .saved_pipeline = settings->saved_pipeline,
-                               .saved_version = settings->saved_version};
-    if ((st = tsr_store_job_create(jobs->store, ctx, caller, &spec, id)))
+                               .saved_version = settings->saved_version,
+                               .frame_pick = settings->frame_set ? settings->frame + 1 : 0};
+    if ((st = tsr_jobs_check_frames(jobs, ctx, caller, image_ids, image_count, settings)) ||
+        (st = tsr_store_job_create(jobs->store, ctx, caller, &spec, id)))
         goto out;
     st = enqueue(jobs, ctx, id, caller->id, pixels, true);
 out:

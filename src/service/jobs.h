@@ -104,11 +104,16 @@ tsr_status tsr_jobs_submit(tsr_jobs *jobs, tsr_ctx *ctx, const tsr_store_user *c
  * tessera version and the pinned pipeline too) so that a rerun repeats it
  * exactly (issue 14). Strings borrowed. */
 typedef struct tsr_job_settings {
-    tsr_format format;          /* output format */
+    tsr_format format;          /* output format (DZI: the tiles') */
     int quality;                /* 1..100; 0 = the format's default */
+    tsr_layout layout;          /* SINGLE, PYRAMID (TIFF) or DZI; recorded in the format's
+                                   name (tsr_output_name: "tiff-pyramid", "dzi") */
+    int speed;                  /* AVIF/HEIC encoder speed 1..9; 0 = the format's default */
     int tile;                   /* tile side; 0 = the server's (recorded as the side used) */
     const char *saved_pipeline; /* name of the saved pipeline it came from; NULL = none */
     int saved_version;          /* that saved pipeline's version */
+    bool frame_set;             /* a frame of animated inputs was chosen (output.frame) */
+    int frame;                  /* that frame, 0 = the first, when frame_set */
 } tsr_job_settings;
 
 /* tsr_jobs_submit with all of a job's settings. */

@@ -108,6 +108,8 @@ static tsr_status send_image(image_batch *b, tsr_ctx *ctx, size_t i, const char 
                                 .pipeline_json = job->pipeline_json,
                                 .format = job->output_format,
                                 .quality = job->quality,
+                                .frame = job->frame,
+                                .speed = job->speed,
                                 .tile = tsr_jobs_tile_of(jobs, job),
                                 .limits = &jobs->cfg.limits,
                                 .label = label};

@@ -78,6 +78,13 @@ typedef struct tsr_jobs_outcome {
 /* The store's record of image `image_id`, whoever owns it (jobs_run.c). */
 tsr_status tsr_jobs_image_record(tsr_jobs *jobs, tsr_ctx *ctx, const char *image_id,
                                  tsr_store_image *img);
+/* Checks each image against the settings' output format and frame choice
+ * (tsr_frame_choice_check): an animated image to a one-frame format needs
+ * output.frame, a chosen frame must exist. TSR_ERR_USAGE naming the image
+ * (jobs_run.c). */
+tsr_status tsr_jobs_check_frames(tsr_jobs *jobs, tsr_ctx *ctx, const tsr_store_user *caller,
+                                 const char *const *image_ids, size_t image_count,
+                                 const tsr_job_settings *settings);
 /* Records item `position` as failed with `message` and counts it in `o`.
  * Thread-safe (jobs_run.c). */
 void tsr_jobs_item_failed(tsr_jobs *jobs, job_entry *e, const tsr_store_job *job, int position,

@@ -23,6 +23,32 @@ tsr_status tsr_jobs_image_record(tsr_jobs *jobs, tsr_ctx *ctx, const char *image
     return st;
 }
 
+tsr_status tsr_jobs_check_frames(tsr_jobs *jobs, tsr_ctx *ctx, const tsr_store_user *caller,
+                                 const char *const *image_ids, size_t image_count,
+                                 const tsr_job_settings *settings) {
+    tsr_status st = TSR_OK;
+    tsr_ctx *one = tsr_ctx_new();
+    if (!one)
+        return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < image_count && !st; i++) {
+        tsr_store_image img;
+        int found = 0;
+        bool animate;
+        if ((st = tsr_store_image_get(jobs->store, ctx, caller, image_ids[i], &img, &found)) ||
+            !found)
+            break; /* tsr_jobs_submit_with reports a missing image */
+        tsr_image_info info = {.format = tsr_format_from_name(img.format),
+                               .frames = (int)img.frames};
+        if (tsr_frame_choice_check(one, &info, settings->format,
+                                   settings->frame_set ? settings->frame : -1, "output.frame",
+                                   &animate))
+            st = tsr_error(ctx, tsr_ctx_status(one), "image %s: %s", image_ids[i],
+                           tsr_ctx_message(one));
+    }
+    tsr_ctx_free(one);
+    return st;
+}
+
 /* Processes one image in this process (tiles on the scheduler's executor)
  * into a committed result blob and records it. */
 static tsr_status item_process(tsr_jobs *jobs, job_entry *e, const tsr_store_job *job, int position,
@@ -35,11 +61,16 @@ static tsr_status item_process(tsr_jobs *jobs, job_entry *e, const tsr_store_job
         return st;
     char label[96];
     snprintf(label, sizeof label, "image %s", job->items[position].image);
-    tsr_format fmt = tsr_format_from_name(job->output_format);
+    tsr_format fmt;
+    tsr_layout layout;
+    tsr_output_from_name(job->output_format, &fmt, &layout);
     tsr_image_run run = {.input = img.blob,
                          .pipe = pipe,
                          .format = fmt,
                          .quality = job->quality,
+                         .layout = layout,
+                         .frame = job->frame,
+                         .speed = job->speed,
                          .tile = tsr_jobs_tile_of(jobs, job),
                          .exec = jobs->cfg.executor ? jobs->cfg.executor : jobs->exec,
                          .accel = jobs->cfg.executor ? NULL : jobs->cfg.accel,
@@ -62,7 +93,7 @@ static tsr_status item_process(tsr_jobs *jobs, job_entry *e, const tsr_store_job
         return st;
     tsr_store_item_result res = {o.blob,
                                  o.bytes,
-                                 tsr_format_name(fmt),
+                                 tsr_output_name(fmt, layout),
                                  (uint32_t)o.width,
                                  (uint32_t)o.height,
                                  tsr_clock_mono_s() - t0};
@@ -104,6 +135,10 @@ static void item_size(tsr_jobs *jobs, tsr_ctx *ctx, const tsr_store_job *job, si
     tsr_store_image img;
     tsr_ctx_reset(ctx);
     int recorded = !tsr_jobs_image_record(jobs, ctx, job->items[i].image, &img);
+    if (recorded && job->frame < 0 && img.frames > 1 &&
+        tsr_format_animates(tsr_format_from_name(img.format)) &&
+        tsr_format_animates(tsr_format_from_name(job->output_format)))
+        size->tiles *= (int64_t)img.frames; /* every frame runs (tsr_pipeline_run_frames) */
     tsr_work_image im = {
         .in_format = recorded ? img.format : NULL,
         .in_w = w,

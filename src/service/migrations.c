@@ -154,12 +154,21 @@ static const char v6[] = "ALTER TABLE jobs ADD COLUMN tessera_version TEXT;"
                          " created INTEGER NOT NULL,"
                          " PRIMARY KEY (saved, version));";
 
+/* Animations (issue 15): the frame a job takes from animated inputs for a
+ * one-frame output format; NULL = none chosen (animated outputs keep every
+ * frame; a one-frame format refuses an animated input). */
+static const char v7[] = "ALTER TABLE jobs ADD COLUMN frame INTEGER CHECK (frame >= 0);";
+/* AVIF output (issue 15): a job's encoder speed, 1..9; 0 = the format's
+ * default (and every job made before). */
+static const char v8[] = "ALTER TABLE jobs ADD COLUMN speed INTEGER NOT NULL DEFAULT 0 "
+                         "CHECK (speed BETWEEN 0 AND 9);";
+
 /* Transforms (POST /api/v1/transform, issue 16 point 5) make no job row:
  * what they used is summed per account and UTC minute, so usage reports
  * and the per-account counters count them with the jobs, in a table that
  * grows by at most one row per account a minute. `minute` is its first
  * millisecond since the epoch; the columns are tsr_job_usage's. */
-static const char v7[] = "CREATE TABLE transform_usage("
+static const char v9[] = "CREATE TABLE transform_usage("
                          " owner INTEGER NOT NULL REFERENCES users(id),"
                          " minute INTEGER NOT NULL,"
                          " transforms INTEGER NOT NULL CHECK (transforms >= 0),"
@@ -173,7 +182,7 @@ static const char v7[] = "CREATE TABLE transform_usage("
                          "CREATE INDEX transform_usage_minute ON transform_usage(minute);";
 
 const tsr_store_migration tsr_store_migrations[] = {
-    {1, v1}, {2, v2}, {3, v3}, {4, v4}, {5, v5}, {6, v6}, {7, v7},
+    {1, v1}, {2, v2}, {3, v3}, {4, v4}, {5, v5}, {6, v6}, {7, v7}, {8, v8}, {9, v9},
 };
 const size_t tsr_store_migration_count = sizeof tsr_store_migrations / sizeof *tsr_store_migrations;
 

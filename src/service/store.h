@@ -148,7 +148,7 @@ typedef struct tsr_store_job {
     char *pipeline_text;                          /* owned; normalized text form */
     char *op_versions;                            /* owned; JSON object op name -> version */
     char output_format[TSR_STORE_FORMAT_MAX + 1]; /* "png", ... */
-    int quality;                                  /* 0 = the format's default */
+    int quality, speed;                           /* 0 = the format's default (speed: AVIF) */
     tsr_job_state state;                          /* see tsr_job_state */
     int64_t tiles_done;                           /* progress, over all items */
     int64_t tiles_total;                          /* 0 while unknown */
@@ -163,34 +163,13 @@ typedef struct tsr_store_job {
     int tile;                                     /* tile side it runs with; 0 = not recorded */
     char saved_pipeline[TSR_STORE_NAME_MAX + 1];  /* saved pipeline it came from; "" = none */
     int saved_version;                            /* that saved pipeline's version */
+    int frame;                                    /* frame taken from animations; -1 = none */
     tsr_store_job_item *items;                    /* owned; item_count entries by position, or
                                                      NULL in lists (which leave items out) */
 } tsr_store_job;
 
-/* A usage report's question: finished jobs with from_ms <= finished < to_ms
- * and transforms by minute likewise, of one account (0: all), summed. */
-typedef struct tsr_usage_query {
-    int64_t from_ms, to_ms; /* the window, ms since the epoch */
-    int64_t account;        /* a user id; 0 = every account */
-    int by_account;         /* one row per account (else accounts together) */
-    int by_day;             /* one row per UTC day (else the window together) */
-} tsr_usage_query;
-
-/* One row of a usage report. */
-typedef struct tsr_usage_row {
-    char account[TSR_STORE_NAME_MAX + 1]; /* "" unless by_account */
-    char day[11];                         /* "YYYY-MM-DD", "" unless by_day */
-    int64_t jobs;                         /* finished jobs */
-    int64_t transforms;                   /* transforms (store_transforms.h) */
-    tsr_job_usage usage;                  /* summed, transforms too; peak_pixels: the largest */
-    double wall_seconds;                  /* summed run times */
-} tsr_usage_row;
-
-typedef void (*tsr_usage_row_fn)(void *user, const tsr_usage_row *row);
-
-/* Calls fn for each row of the report, in account then day order. */
-tsr_status tsr_store_usage_report(tsr_store *store, tsr_ctx *ctx, const tsr_usage_query *q,
-                                  tsr_usage_row_fn fn, void *user);
+/* Usage reports (what finished jobs and transforms used, by account and
+ * day): service/store_usage.h. */
 
 /* What tsr_store_job_create needs; all pointers borrowed. */
 typedef struct tsr_store_job_spec {
@@ -198,7 +177,7 @@ typedef struct tsr_store_job_spec {
     const char *pipeline_text;    /* normalized text form; required */
     const char *op_versions;      /* JSON; NULL = "{}" */
     const char *output_format;    /* "png", ...; required */
-    int quality;                  /* 0..100 */
+    int quality, speed;           /* 0..100; 0..9 (AVIF encoder speed, 0 = default) */
     int64_t tiles_total;          /* 0 if not known yet */
     const char *const *image_ids; /* image_count ids, in processing order */
     size_t image_count;           /* 1..TSR_STORE_JOB_ITEMS_MAX */
@@ -206,6 +185,7 @@ typedef struct tsr_store_job_spec {
     int tile;                     /* tile side the job runs with; 0 = the server's */
     const char *saved_pipeline;   /* saved pipeline it came from; NULL = none */
     int saved_version;            /* that saved pipeline's version */
+    int frame_pick;               /* 1 + the frame taken from animations; 0 = none chosen */
 } tsr_store_job_spec;
 
 /* Which of the caller's jobs a search returns. */

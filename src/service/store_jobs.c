@@ -14,7 +14,7 @@
     "cpu_seconds, (SELECT count(*) FROM job_items i WHERE i.job = jobs.id), coalesce(name, ''), "  \
     "gpu_seconds, read_bytes, written_bytes, network_bytes, peak_pixels, "                         \
     "coalesce(tessera_version, ''), coalesce(tile, 0), coalesce(saved_pipeline, ''), "             \
-    "coalesce(saved_version, 0)"
+    "coalesce(saved_version, 0), coalesce(frame, -1), speed"
 
 #define ITEM_COLUMNS                                                                               \
     "image, position, state, result_blob, result_bytes, result_format, width, height, error, "     \
@@ -81,6 +81,8 @@ static tsr_status read_job(sqlite3_stmt *st, tsr_ctx *ctx, tsr_store_job *job) {
     job->tile = sqlite3_column_int(st, 23);
     tsr_store_column_text(st, 24, job->saved_pipeline, sizeof job->saved_pipeline);
     job->saved_version = sqlite3_column_int(st, 25);
+    job->frame = sqlite3_column_int(st, 26);
+    job->speed = sqlite3_column_int(st, 27);
     return oom ? tsr_error(ctx, TSR_ERR_NOMEM, "store: out of memory reading a job") : TSR_OK;
 }
 
@@ -138,11 +140,13 @@ static tsr_status spec_check(tsr_ctx *ctx, const tsr_store_job_spec *spec) {
         return tsr_error(ctx, TSR_ERR_USAGE, "job: output format name is too long");
     if (spec->quality < 0 || spec->quality > 100)
         return tsr_error(ctx, TSR_ERR_USAGE, "job: quality %d is outside 0..100", spec->quality);
+    if (spec->speed < 0 || spec->speed > 9)
+        return tsr_error(ctx, TSR_ERR_USAGE, "job: speed %d is outside 0..9", spec->speed);
     if (spec->tiles_total < 0)
         return tsr_error(ctx, TSR_ERR_USAGE, "job: negative tile count");
     if ((spec->tessera_version && strlen(spec->tessera_version) > TSR_STORE_NAME_MAX) ||
         (spec->saved_pipeline && strlen(spec->saved_pipeline) > TSR_STORE_NAME_MAX) ||
-        spec->tile < 0 || spec->saved_version < 0)
+        spec->tile < 0 || spec->saved_version < 0 || spec->frame_pick < 0)
         return tsr_error(ctx, TSR_ERR_USAGE, "job: bad version, tile or saved pipeline record");
     if (spec->image_count == 0 || spec->image_count > TSR_STORE_JOB_ITEMS_MAX || !spec->image_ids)
         return tsr_error(ctx, TSR_ERR_USAGE, "job: give 1 to %d images", TSR_STORE_JOB_ITEMS_MAX);
@@ -157,8 +161,8 @@ static tsr_status insert_job(tsr_store *s, tsr_ctx *ctx, const tsr_store_user *c
         s, ctx,
         "INSERT INTO jobs(id, owner, pipeline_json, pipeline_text, op_versions, output_format, "
         "quality, state, tiles_total, created, tessera_version, tile, saved_pipeline, "
-        "saved_version) VALUES(?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, nullif(?, 0), ?, "
-        "nullif(?, 0))",
+        "saved_version, frame, speed) VALUES(?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, nullif(?, 0), "
+        "?, nullif(?, 0), ?, ?)",
         &st);
     if (rc)
         return rc;
@@ -175,6 +179,9 @@ static tsr_status insert_job(tsr_store *s, tsr_ctx *ctx, const tsr_store_user *c
     sqlite3_bind_int(st, 11, spec->tile);
     sqlite3_bind_text(st, 12, spec->saved_pipeline, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 13, spec->saved_version);
+    if (spec->frame_pick > 0)
+        sqlite3_bind_int(st, 14, spec->frame_pick - 1);
+    sqlite3_bind_int(st, 15, spec->speed);
     rc = tsr_store_step_done(s, ctx, st, "insert a job");
     sqlite3_finalize(st);
     return rc;

@@ -1,10 +1,10 @@
 /* What finished jobs and transforms used, summed by account and by day
  * (cost accounting: GET /api/v1/usage, `tessera usage`, the per-account
- * counters of /metrics), and the transforms' sums (store_transforms.h). */
+ * counters of /metrics), and the transforms' sums (store_usage.h). */
 #include <string.h>
 
 #include "service/store_internal.h"
-#include "service/store_transforms.h"
+#include "service/store_usage.h"
 
 tsr_status tsr_store_usage_report(tsr_store *store, tsr_ctx *ctx, const tsr_usage_query *q,
                                   tsr_usage_row_fn fn, void *user) {

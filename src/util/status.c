@@ -30,6 +30,8 @@ static void limits_default(tsr_limits *l) {
         l->max_frames = TSR_DEFAULT_MAX_FRAMES;
     if (!l->max_alloc)
         l->max_alloc = TSR_DEFAULT_MAX_ALLOC;
+    if (!l->max_total_pixels)
+        l->max_total_pixels = TSR_DEFAULT_MAX_TOTAL_PIXELS;
 }
 
 tsr_ctx *tsr_ctx_new(void) {
@@ -163,6 +165,28 @@ tsr_status tsr_limits_check(tsr_ctx *ctx, const char *what, uint64_t width, uint
         tsr_units_format(TSR_UNIT_BYTES, l->max_alloc, cap);
         return tsr_error(ctx, TSR_ERR_LIMIT, "%s: decoded image would exceed the %s cap", what,
                          cap);
+    }
+    return TSR_OK;
+}
+
+tsr_status tsr_limits_check_frames(tsr_ctx *ctx, const char *what, uint64_t width, uint64_t height,
+                                   uint64_t frames) {
+    const tsr_limits *l = tsr_ctx_limits(ctx);
+    if (frames > l->max_frames)
+        return tsr_error(ctx, TSR_ERR_LIMIT, "%s: %llu frames is more than the limit of %u frames",
+                         what, (unsigned long long)frames, l->max_frames);
+    uint64_t total;
+    if (__builtin_mul_overflow(width, height, &total) ||
+        __builtin_mul_overflow(total, frames, &total))
+        total = UINT64_MAX;
+    if (total > l->max_total_pixels) {
+        char size[TSR_UNITS_TEXT], cap[TSR_UNITS_TEXT];
+        tsr_units_pair(TSR_UNIT_PIXELS, total, l->max_total_pixels, size, cap);
+        return tsr_error(ctx, TSR_ERR_LIMIT,
+                         "%s: %llu frames of %llux%llu are %s in all, more than the limit of %s "
+                         "for all frames",
+                         what, (unsigned long long)frames, (unsigned long long)width,
+                         (unsigned long long)height, size, cap);
     }
     return TSR_OK;
 }

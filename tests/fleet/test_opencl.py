@@ -56,11 +56,15 @@ class MixedBackendTest(fleet.FleetCase):
         self.fail("workers did not register: %s" % body)
 
     def check_jobs(self, srv, path, image_id, want):
+        """Runs every MIXED pipeline; returns the GPU seconds the jobs record."""
+        gpu_seconds = 0
         for p in MIXED:
             job_id, done = run_job(srv, [image_id], p)
             self.assertEqual(done["state"], "succeeded", (p, done))
             self.assertTrue(np.array_equal(result(srv, job_id, image_id), want[p]),
                             "%s: a mixed fleet's output differs from the CPU's" % p)
+            gpu_seconds += done["usage"]["gpu_seconds"]
+        return gpu_seconds
 
     def test_tile_tasks_on_cpu_and_opencl_workers(self):
         path = os.path.join(DATA, "chelsea.png")
@@ -76,7 +80,7 @@ class MixedBackendTest(fleet.FleetCase):
         self.assertEqual(by_backend[("cpu",)]["device"], "")
         self.assertTrue(by_backend[("opencl",)]["device"], listed)
         _, img, _ = srv.upload(path)
-        self.check_jobs(srv, path, img["id"], want)
+        gpu_seconds = self.check_jobs(srv, path, img["id"], want)
         # tiles_done arrives with each worker's heartbeat (every 2 s)
         deadline = time.time() + 10
         while True:
@@ -90,6 +94,8 @@ class MixedBackendTest(fleet.FleetCase):
         on_device, fallbacks = self.device_tiles(gpu)
         self.assertGreater(on_device, 0)
         self.assertEqual(fallbacks, 0)
+        # the OpenCL worker's device time comes back with its tile results
+        self.assertGreater(gpu_seconds, 0)
 
     def test_image_tasks_on_cpu_and_opencl_workers(self):
         store, env = shared_store(self.tmp)
@@ -102,11 +108,13 @@ class MixedBackendTest(fleet.FleetCase):
         self.servers.append(srv)
         self.wait_workers(srv, 2)
         _, img, _ = srv.upload(path)
+        gpu_seconds = 0
         for _ in range(2):  # both workers take some of the images
-            self.check_jobs(srv, path, img["id"], want)
+            gpu_seconds += self.check_jobs(srv, path, img["id"], want)
         on_device, fallbacks = self.device_tiles(gpu)
         self.assertGreater(on_device, 0)
         self.assertEqual(fallbacks, 0)
+        self.assertGreater(gpu_seconds, 0)
 
 
 if __name__ == "__main__":

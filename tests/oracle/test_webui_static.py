@@ -63,6 +63,8 @@ EXPECTED_ROUTES = {
     ("GET", "/api/v1/jobs/{id}"), ("DELETE", "/api/v1/jobs/{id}"),
     ("GET", "/api/v1/jobs/{id}/events"),
     ("GET", "/api/v1/jobs/{id}/result"), ("GET", "/api/v1/jobs/{id}/result/{image}"),
+    ("GET", "/api/v1/jobs/{id}/result/{image}/dzi"),
+    ("GET", "/api/v1/jobs/{id}/result/{image}/dzi/{level}/{tile}.{ext}"),
     ("GET", "/api/v1/workers"),
     ("GET", "/api/v1/usage"),
     ("POST", "/api/v1/users"), ("GET", "/api/v1/users"),

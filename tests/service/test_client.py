@@ -181,7 +181,7 @@ class ClientTest(unittest.TestCase):
         r = self.tessera("submit", "-p", "grayscale", PHOTO)  # no -o
         self.assertEqual(r.returncode, 2, r.stderr)
         r = self.tessera("submit", "-p", "grayscale", PHOTO, "-o", self.out("u"),
-                         "--format", "gif")
+                         "--format", "xcf")
         self.assertEqual(r.returncode, 2, r.stderr)
 
     def test_server_unreachable(self):

@@ -51,9 +51,9 @@ def png_header(width, height):
             + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
 
 
-def gif_frames(n):
-    """A GIF of n 1x1 frames."""
-    head = b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0x80, 0, 0) + b"\0\0\0\xff\xff\xff"
+def gif_frames(n, width=1, height=1):
+    """A GIF of n 1x1 frames on a width x height screen."""
+    head = b"GIF89a" + struct.pack("<HHBBB", width, height, 0x80, 0, 0) + b"\0\0\0\xff\xff\xff"
     frame = b"\x2c" + struct.pack("<HHHHB", 0, 0, 1, 1, 0) + b"\x02\x02\x44\x01\x00"
     return head + frame * n + b"\x3b"
 
@@ -353,6 +353,21 @@ class DocsExamplesTest(unittest.TestCase):
         status, body, _ = self.upload(gif_frames(serve_n + 1), "toomany.gif")
         self.assertEqual(status, 413, body)
         self.assertIn("limit of %d frames" % serve_n, body["error"]["message"])
+
+    def test_formats_all_frames_limits(self):
+        cli, serve = self.limits_table()["pixels of all frames of an animation (width x height x frames)"]
+        cli_gp, serve_gp = (float(re.match(r"([\d.]+) GP", c).group(1)) for c in (cli, serve))
+        self.assertIn("`--max-total-pixels`", serve)
+        # 257 frames of 4096x4096 (4.31 GP) and of 2048x2048 (1.08 GP): just over each
+        r = self.cli_info(gif_frames(257, 4096, 4096), "bomb.gif")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertRegex(r.stderr, r"limit of %s\d* GP for all frames" % re.escape("%.2f" % cli_gp))
+        r = self.cli_info(gif_frames(255, 4096, 4096), "fine.gif")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        status, body, _ = self.upload(gif_frames(257, 2048, 2048), "bomb.gif")
+        self.assertEqual(status, 413, body)
+        self.assertRegex(body["error"]["message"],
+                         r"limit of %s\d* GP for all frames" % re.escape("%.2f" % serve_gp))
 
     def test_formats_file_size_limits(self):
         cli, serve = self.limits_table()["encoded file size"]

@@ -21,7 +21,7 @@ from harness import DATA, Server, multipart, read_file, unique_bytes
 sys.path.insert(0, os.path.join(DATA, "hostile"))
 import make_hostile  # noqa: E402
 
-RSS_BOUND_MIB = 64  # docs/security.md states the same bound (measured: ~21 MiB)
+RSS_BOUND_MIB = 64  # docs/security.md states the same bound (measured: ~28 MiB)
 WALL_BOUND_S = 1.0
 
 

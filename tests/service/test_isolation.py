@@ -16,7 +16,8 @@ SECRET_SAVED = "alice-secret-look"  # a saved pipeline's name (/pipelines/saved/
 MISSING = {"{id}@images": "0123456789abcdef" * 2, "{id}@jobs": "fedcba9876543210" * 2,
            "{id}@tokens": "999999", "{id}@users": "999999",
            "{image}": "00112233445566778899aabbccddeeff", "{name}.js": "nope.js",
-           "{name}": "no-such-saved-pipeline", "{version}": "999"}
+           "{name}": "no-such-saved-pipeline", "{version}": "999", "{level}": "0",
+           "{tile}.{ext}": "0_0.jpg"}
 
 # How each route treats callers:
 #   public        no token needed, same answer for everyone
@@ -62,6 +63,8 @@ ROUTES = {
     ("GET", "/api/v1/jobs/{id}/events"): "read",
     ("GET", "/api/v1/jobs/{id}/result"): "read",
     ("GET", "/api/v1/jobs/{id}/result/{image}"): "read",
+    ("GET", "/api/v1/jobs/{id}/result/{image}/dzi"): "read",
+    ("GET", "/api/v1/jobs/{id}/result/{image}/dzi/{level}/{tile}.{ext}"): "read",
     ("GET", "/api/v1/workers"): "admin",
     ("GET", "/api/v1/usage"): "list",
     ("POST", "/api/v1/users"): "admin",
@@ -135,7 +138,8 @@ class IsolationTest(unittest.TestCase):
         assert status == 201, (status, doc)
         cls.image = doc["images"][0] if "images" in doc else doc
         status, doc, _ = srv.json("POST", "/api/v1/jobs",
-                                  {"images": [cls.image["id"]], "pipeline": "grayscale"},
+                                  {"images": [cls.image["id"]], "pipeline": "grayscale",
+                                   "output": {"format": "dzi"}},  # the .../dzi routes too
                                   token=alice)
         assert status == 201, (status, doc)
         cls.job = srv.wait_job(doc["id"], token=alice)
@@ -156,7 +160,7 @@ class IsolationTest(unittest.TestCase):
         ids = {"{id}@images": self.image["id"], "{id}@jobs": self.job["id"],
                "{id}@tokens": self.alice_token_id, "{id}@users": self.user_ids["alice"],
                "{image}": self.image["id"], "{name}.js": "api.js", "{name}": SECRET_SAVED,
-               "{version}": "1"}
+               "{version}": "1", "{level}": "0", "{tile}.{ext}": "0_0.jpg"}
         if missing:
             ids = MISSING
         parts = []

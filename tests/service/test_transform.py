@@ -32,9 +32,11 @@ def process(pipeline, name, tmp, **settings):
     out = os.path.join(tmp, "out-%d" % len(os.listdir(tmp)))  # no extension: the input's format
     args = [BIN, "process", "-p", pipeline if isinstance(pipeline, str) else json.dumps(pipeline),
             os.path.join(DATA, name), "-o", out]
-    for key in ("format", "quality", "tile"):
+    for key in ("format", "quality", "tile", "frame"):
         if key in settings:
             args += ["--" + key, str(settings[key])]
+    if settings.get("pyramid") == "true":
+        args.append("--pyramid")
     r = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     with open(out, "rb") as f:
@@ -75,16 +77,16 @@ class TransformTest(unittest.TestCase):
             ("preset:web-thumbnail", "hubble_deep_field.jpg", {"quality": 60}, "image/jpeg"),
             ([{"op": "rotate", "angle": 30}, {"op": "canny"}], "chelsea.png",
              {"format": "jpeg", "tile": 64}, "image/jpeg"),
-            ("invert", "chelsea.gif", {"format": "png"}, "image/png"),
+            ("invert", "chelsea.gif", {}, "image/gif"),
+            ("grayscale", "anim.gif", {}, "image/gif"),  # every frame, delays kept
+            ("invert", "anim.gif", {"format": "png", "frame": 2}, "image/png"),
+            ("sharpen", "coffee.png", {"format": "tiff", "pyramid": "true"}, "image/tiff"),
             ("crop:x=10,y=20,width=100,height=50", "rocket.jpg", {"format": "tiff"},
              "image/tiff"),
         ]
         for pipeline, name, settings, mime in cases:
             with self.subTest(pipeline=pipeline, input=name, **settings):
-                sent = dict(settings)
-                if name.endswith(".gif"):  # the API writes no GIF: PNG is the default
-                    sent.pop("format")
-                status, h, data = self.transform(pipeline, read_file(name), **sent)
+                status, h, data = self.transform(pipeline, read_file(name), **settings)
                 self.assertEqual(status, 200, data[:300])
                 self.assertEqual(h["content-type"], mime)
                 self.assertEqual(int(h["content-length"]), len(data))
@@ -177,7 +179,10 @@ class TransformTest(unittest.TestCase):
         status, err = self.error(*self.transform("crop:x=500", body)[::2])
         self.assertEqual((status, err["code"]), (400, "bad_pipeline"))
         self.assertIn("lies outside the 451x300 image", err["message"])
-        for query, words in ((dict(format="gif"), "output format"),
+        for query, words in ((dict(format="heic"), "output format"),
+                             (dict(pyramid="yes"), "pyramid must be true or false"),
+                             (dict(pyramid="true"), "pyramid needs the tiff format"),
+                             (dict(speed=12), "speed"),
                              (dict(quality=0), "quality"), (dict(quality="high"), "quality"),
                              (dict(tile=8), "tile"), (dict(record="true"), "not supported"),
                              (dict(colour="red"), "unknown query parameter colour")):
@@ -187,6 +192,16 @@ class TransformTest(unittest.TestCase):
                 self.assertIn(words, err["message"])
         status, _, data = self.srv.request("POST", "/api/v1/transform", body, token=self.token)
         self.assertEqual((status, self.error(status, data)[1]["code"]), (400, "bad_request"))
+
+    def test_deep_zoom_is_a_zip_and_animations_need_a_frame(self):
+        status, h, data = self.transform("invert", read_file("chelsea.png"), format="dzi")
+        self.assertEqual((status, h["content-type"]), (200, "application/zip"), data[:300])
+        self.assertEqual(data[:2], b"PK")
+        self.assertIn("result.zip", h["content-disposition"])
+        status, err = self.error(*self.transform("invert", read_file("anim.gif"),
+                                                 format="jpeg")[::2])
+        self.assertEqual((status, err["code"]), (400, "bad_request"), err)
+        self.assertIn("frame=N", err["message"])
 
     def test_bad_bodies_answer_as_uploads(self):
         status, err = self.error(*self.transform("invert", read_file("truncated.jpg"))[::2])

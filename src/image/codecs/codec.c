@@ -13,7 +13,8 @@ static const tsr_codec *const codecs[TSR_FORMAT_COUNT] = {
     [TSR_FORMAT_JPEG] = &tsr_codec_jpeg, [TSR_FORMAT_PNG] = &tsr_codec_png,
     [TSR_FORMAT_GIF] = &tsr_codec_gif,   [TSR_FORMAT_WEBP] = &tsr_codec_webp,
     [TSR_FORMAT_TIFF] = &tsr_codec_tiff, [TSR_FORMAT_BMP] = &tsr_codec_bmp,
-    [TSR_FORMAT_PNM] = &tsr_codec_pnm,
+    [TSR_FORMAT_PNM] = &tsr_codec_pnm,   [TSR_FORMAT_HEIF] = &tsr_codec_heif,
+    [TSR_FORMAT_AVIF] = &tsr_codec_avif,
 };
 
 static const tsr_codec *codec_of(tsr_format format) {
@@ -95,7 +96,7 @@ static tsr_status find_codec(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
     if (f == TSR_FORMAT_UNKNOWN)
         return tsr_error(ctx, TSR_ERR_FORMAT,
                          "input: unrecognised image format (%zu bytes; not JPEG, PNG, GIF, WebP, "
-                         "TIFF, BMP or PNM)",
+                         "TIFF, BMP, PNM, HEIF or AVIF)",
                          len);
     *out = codecs[f];
     return TSR_OK;
@@ -171,6 +172,12 @@ tsr_status tsr_image_encode(tsr_ctx *ctx, const tsr_image *image, tsr_format for
     if (opts->compression < -1 || opts->compression > 9)
         return tsr_error(ctx, TSR_ERR_USAGE, "%s: compression %d is outside 0..9", c->name,
                          opts->compression);
+    if (opts->layout != TSR_LAYOUT_SINGLE)
+        return tsr_error(
+            ctx, TSR_ERR_USAGE,
+            "%s: a pyramid or Deep Zoom output needs a row writer (tsr_row_writer_open)", c->name);
+    if (opts->speed < 0 || opts->speed > 9)
+        return tsr_error(ctx, TSR_ERR_USAGE, "%s: speed %d is outside 1..9", c->name, opts->speed);
     return c->encode(ctx, image, opts, out);
 }
 

@@ -36,6 +36,8 @@ extern const tsr_codec tsr_codec_webp;
 extern const tsr_codec tsr_codec_tiff;
 extern const tsr_codec tsr_codec_bmp;
 extern const tsr_codec tsr_codec_pnm;
+extern const tsr_codec tsr_codec_heif;
+extern const tsr_codec tsr_codec_avif;
 
 /* Appends to an encoder's output, recording a message naming `what` on failure. */
 tsr_status tsr_codec_append(tsr_ctx *ctx, tsr_buffer *out, const void *bytes, size_t n,

@@ -158,7 +158,8 @@ tsr_status tsr_row_reader_open(tsr_ctx *ctx, const char *path, const tsr_decode_
     tsr_format format = tsr_format_detect(head, n);
     if (format == TSR_FORMAT_UNKNOWN) {
         st = tsr_error(ctx, TSR_ERR_FORMAT,
-                       "%s: unrecognised image format (not JPEG, PNG, GIF, WebP, TIFF, BMP or PNM)",
+                       "%s: unrecognised image format (not JPEG, PNG, GIF, WebP, TIFF, BMP, PNM, "
+                       "HEIF or AVIF)",
                        path);
         goto out;
     }

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "stream_internal.h"
+#include "pyramid_internal.h"
 
 /* Fallback: rows are copied into an image encoded at finish. */
 static tsr_status collect_rows(tsr_row_writer *w, const uint8_t *src, size_t stride, int rows) {
@@ -52,6 +52,17 @@ static tsr_status check_args(tsr_ctx *ctx, tsr_format format, int width, int hei
     if (opts->compression < -1 || opts->compression > 9)
         return tsr_error(ctx, TSR_ERR_USAGE, "%s: compression %d is outside 0..9",
                          tsr_format_name(format), opts->compression);
+    if (opts->layout == TSR_LAYOUT_PYRAMID && format != TSR_FORMAT_TIFF)
+        return tsr_error(ctx, TSR_ERR_USAGE, "%s: a pyramid is written as TIFF only",
+                         tsr_format_name(format));
+    if (opts->layout == TSR_LAYOUT_DZI && format != TSR_FORMAT_JPEG && format != TSR_FORMAT_PNG)
+        return tsr_error(ctx, TSR_ERR_USAGE, "dzi: tiles are JPEG or PNG, not %s",
+                         tsr_format_name(format));
+    if ((unsigned)opts->layout > TSR_LAYOUT_DZI)
+        return tsr_error(ctx, TSR_ERR_USAGE, "writer: unknown layout %d", (int)opts->layout);
+    if (opts->speed < 0 || opts->speed > 9)
+        return tsr_error(ctx, TSR_ERR_USAGE, "%s: speed %d is outside 1..9",
+                         tsr_format_name(format), opts->speed);
     return TSR_OK;
 }
 
@@ -102,6 +113,11 @@ static tsr_status writer_open(tsr_ctx *ctx, const char *path, int fd, tsr_format
         st = make_temp(w);
     if (st)
         goto out;
+    if (opts->layout != TSR_LAYOUT_SINGLE) { /* pyramid_internal.h */
+        st = opts->layout == TSR_LAYOUT_DZI ? tsr_dzi_writer_open(w)
+                                            : tsr_tiff_pyramid_writer_open(w);
+        goto out;
+    }
     switch (format) {
     case TSR_FORMAT_JPEG:
         st = tsr_jpeg_writer_open(w);

@@ -36,6 +36,17 @@ typedef struct tiff_procs {
     TIFFMapFileProc map;     /* NULL: no mapping */
 } tiff_procs;
 
+/* A file position for libtiff's client procedures over a descriptor. */
+typedef struct tiff_fd_handle {
+    int fd;            /* the file */
+    uint64_t pos;      /* current offset */
+    uint64_t len;      /* bytes in the file */
+    tsr_status status; /* first write failure */
+} file_handle;
+
+/* pread/pwrite procedures over a file_handle (tiff_stream.c). */
+extern const tiff_procs tsr_tiff_fd_procs;
+
 /* Opens `handle` through `procs` with tessera's allocation cap and handlers
  * that record the first message into `m`; NULL on failure. */
 TIFF *tsr_tiff_open(tsr_ctx *ctx, thandle_t handle, const char *mode, messages *m,

@@ -16,14 +16,6 @@
 
 #define MAX_STRIP_BYTES (8u << 20) /* larger strips are read row by row */
 
-/* A file position for libtiff's client procedures. */
-typedef struct file_handle {
-    int fd;            /* the file */
-    uint64_t pos;      /* current offset */
-    uint64_t len;      /* bytes in the file */
-    tsr_status status; /* first write failure */
-} file_handle;
-
 /* Decoder state of one reader. */
 typedef struct tiff_reader {
     file_handle h;     /* libtiff's handle; first so the TIFF* can find it */
@@ -87,7 +79,7 @@ static toff_t size_proc(thandle_t h) {
     return ((file_handle *)h)->len;
 }
 
-static const tiff_procs procs = {read_proc, write_proc, seek_proc, size_proc, NULL};
+const tiff_procs tsr_tiff_fd_procs = {read_proc, write_proc, seek_proc, size_proc, NULL};
 
 static void close_reader(tsr_row_reader *r) {
     tiff_reader *s = r->state;
@@ -192,7 +184,7 @@ tsr_status tsr_tiff_reader_open(tsr_row_reader *r, const tsr_decode_options *opt
     r->state = s;
     r->close = close_reader;
     s->h = (file_handle){.fd = r->fd, .len = r->file_len};
-    if (!(s->tif = tsr_tiff_open(r->ctx, &s->h, "rm", &s->m, &procs)))
+    if (!(s->tif = tsr_tiff_open(r->ctx, &s->h, "rm", &s->m, &tsr_tiff_fd_procs)))
         return tsr_tiff_fail(r->ctx, r->file_len < 16 ? TSR_ERR_FORMAT : TSR_ERR_CORRUPT, &s->m,
                              "cannot read the header");
     tsr_status st = tsr_tiff_header(r->ctx, s->tif, &s->l, info);
@@ -266,7 +258,7 @@ tsr_status tsr_tiff_writer_open(tsr_row_writer *w) {
     if (!(s->row = malloc(s->row_len)))
         return tsr_error(w->ctx, TSR_ERR_NOMEM, "tiff: out of memory");
     const char *mode = tsr_tiff_write_mode(w->width, w->height, w->bands);
-    if (!(s->tif = tsr_tiff_open(w->ctx, &s->h, mode, &s->m, &procs)))
+    if (!(s->tif = tsr_tiff_open(w->ctx, &s->h, mode, &s->m, &tsr_tiff_fd_procs)))
         return tsr_tiff_fail(w->ctx, TSR_ERR_INTERNAL, &s->m, "cannot start the encoder");
     tsr_tiff_set_tags(s->tif, w->width, w->height, w->bands, w->opts.compression);
     return TSR_OK;

@@ -1,5 +1,6 @@
 /* WebP through libwebp: still images decode straight into the image (RGB or
- * RGBA), animations give their first composed frame through libwebpdemux.
+ * RGBA), animations give the chosen frame composed on the canvas
+ * (webp_anim.c, libwebpdemux's WebPAnimDecoder).
  * The EXIF chunk of an extended (VP8X) file gives info->orientation, which
  * codec.c applies (needs libwebpdemux; without it WebP reads as stored).
  * Encode: lossy with a quality or lossless, RGB or RGBA (gray expanded). */
@@ -13,7 +14,7 @@
 #define HAVE_DEMUX 1
 #endif
 
-#include "codec_internal.h"
+#include "frames_internal.h"
 
 #define WEBP_MAX_DIMENSION 16383
 
@@ -42,6 +43,32 @@ static int exif_orientation(const uint8_t *bytes, size_t len) {
     return orientation;
 }
 #endif
+
+/* Bands of an animation's composed frames (WebPAnimDecoder starts from a
+ * transparent canvas): 4 when a pixel can end up transparent (the first
+ * frame has alpha or leaves part of the canvas uncovered, a frame before
+ * the last is disposed to background, or a later frame with alpha replaces
+ * rather than blends), else 3. Frames with alpha that blend over an opaque
+ * canvas (what WebPAnimEncoder writes for changed rectangles) keep it
+ * opaque. */
+static int animation_bands(WebPDemuxer *dmux, const tsr_image_info *info) {
+    WebPIterator it;
+    int bands = 3;
+    if (!WebPDemuxGetFrame(dmux, 1, &it))
+        return 4;
+    do {
+        bool first = it.frame_num == 1;
+        if (first && (it.has_alpha || it.x_offset || it.y_offset || it.width < info->width ||
+                      it.height < info->height))
+            bands = 4;
+        if (it.dispose_method == WEBP_MUX_DISPOSE_BACKGROUND && it.frame_num < it.num_frames)
+            bands = 4;
+        if (!first && it.has_alpha && it.blend_method == WEBP_MUX_NO_BLEND)
+            bands = 4;
+    } while (bands == 3 && WebPDemuxNextFrame(&it));
+    WebPDemuxReleaseIterator(&it);
+    return bands;
+}
 
 /* Reads the features and the EXIF orientation, and checks the RIFF size
  * against the data we hold. */
@@ -73,15 +100,17 @@ static tsr_status features(tsr_ctx *ctx, const uint8_t *bytes, size_t len, WebPB
         uint32_t frames = WebPDemuxGetI(dmux, WEBP_FF_FRAME_COUNT);
         info->width = (int)WebPDemuxGetI(dmux, WEBP_FF_CANVAS_WIDTH);
         info->height = (int)WebPDemuxGetI(dmux, WEBP_FF_CANVAS_HEIGHT);
+        info->bands = frames <= tsr_ctx_limits(ctx)->max_frames ? animation_bands(dmux, info) : 4;
         WebPDemuxDelete(dmux);
         info->frames = (int)frames;
-        if (frames > tsr_ctx_limits(ctx)->max_frames)
-            return tsr_error(ctx, TSR_ERR_LIMIT, "webp: %u frames is more than the limit of %u",
-                             frames, tsr_ctx_limits(ctx)->max_frames);
     }
 #endif
-    return tsr_limits_check(ctx, "webp", (uint64_t)info->width, (uint64_t)info->height,
-                            info->bands);
+    tsr_status st =
+        tsr_limits_check(ctx, "webp", (uint64_t)info->width, (uint64_t)info->height, info->bands);
+    if (!st && f->has_animation)
+        st = tsr_limits_check_frames(ctx, "webp", (uint64_t)info->width, (uint64_t)info->height,
+                                     (uint64_t)info->frames);
+    return st;
 }
 
 static tsr_status info_webp(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_image_info *info) {
@@ -89,61 +118,28 @@ static tsr_status info_webp(tsr_ctx *ctx, const uint8_t *bytes, size_t len, tsr_
     return features(ctx, bytes, len, &f, info);
 }
 
-#ifdef HAVE_DEMUX
-/* The first frame of an animation, composed on its canvas. */
-static tsr_status decode_animation(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
-                                   tsr_image *image) {
-    WebPAnimDecoderOptions o;
-    WebPData data = {bytes, len};
-    uint8_t *frame;
-    int timestamp;
-    tsr_status st = TSR_OK;
-    if (!WebPAnimDecoderOptionsInit(&o))
-        return tsr_error(ctx, TSR_ERR_INTERNAL, "webp: libwebpdemux version mismatch");
-    o.color_mode = MODE_RGBA;
-    o.use_threads = 0;
-    WebPAnimDecoder *dec = WebPAnimDecoderNew(&data, &o);
-    if (!dec)
-        return tsr_error(ctx, TSR_ERR_CORRUPT, "webp: cannot open the animation");
-    if (!WebPAnimDecoderGetNext(dec, &frame, &timestamp)) {
-        st = tsr_error(ctx, TSR_ERR_CORRUPT, "webp: cannot decode the first frame");
-        goto out;
-    }
-    for (int y = 0; y < image->height; y++)
-        tsr_codec_convert_row(frame + (size_t)y * (size_t)image->width * 4, 4,
-                              image->data + (size_t)y * image->stride, image->bands, image->width);
-out:
-    WebPAnimDecoderDelete(dec);
-    return st;
-}
-#endif
-
 static tsr_status decode_webp(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
                               const tsr_decode_options *opts, tsr_image **out,
                               tsr_image_info *info) {
     WebPBitstreamFeatures f;
     tsr_image *image = NULL;
-    (void)opts;
     tsr_status st = features(ctx, bytes, len, &f, info);
     if (st)
         return st;
+    if (f.has_animation) /* the chosen frame composed on the canvas (webp_anim.c) */
+        return tsr_frame_decode(ctx, bytes, len, opts->frame, out, NULL);
+    if (opts->frame != 0)
+        return tsr_error(ctx, TSR_ERR_USAGE,
+                         "frame %d does not exist: the input has 1 frame (0..0)", opts->frame);
     st = tsr_image_new(ctx, info->width, info->height, info->bands, &image);
     if (st)
         return st;
     size_t size = image->stride * (size_t)image->height;
-    if (f.has_animation) {
-#ifdef HAVE_DEMUX
-        st = decode_animation(ctx, bytes, len, image);
-#else
-        st = tsr_error(ctx, TSR_ERR_FORMAT, "webp: animated WebP needs libwebpdemux");
-#endif
-    } else {
-        uint8_t *p = info->bands == 4
-                         ? WebPDecodeRGBAInto(bytes, len, image->data, size, (int)image->stride)
-                         : WebPDecodeRGBInto(bytes, len, image->data, size, (int)image->stride);
-        if (!p)
-            st = tsr_error(ctx, TSR_ERR_CORRUPT, "webp: corrupt or truncated image data");
-    }
+    uint8_t *p = info->bands == 4
+                     ? WebPDecodeRGBAInto(bytes, len, image->data, size, (int)image->stride)
+                     : WebPDecodeRGBInto(bytes, len, image->data, size, (int)image->stride);
+    if (!p)
+        st = tsr_error(ctx, TSR_ERR_CORRUPT, "webp: corrupt or truncated image data");
     if (st) {
         tsr_image_free(image);
         return st;

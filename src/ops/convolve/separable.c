@@ -39,15 +39,18 @@ static void hpass(const sep_kernel *k, const uint8_t *pad, int b, size_t len, ui
     int r = k->n / 2;
     uint16_t c = k->taps[r];
     const uint8_t *m = pad + (size_t)r * b;
+    /* simd: auto-vectorised */
     for (size_t j = 0; j < len; j++)
         h[j] = (uint16_t)(c * m[j]);
     for (int i = 0; i < r; i++) {
         uint16_t t = k->taps[i];
         const uint8_t *p = pad + (size_t)i * b, *q = pad + (size_t)(k->n - 1 - i) * b;
         if (t == 1)
+            /* simd: auto-vectorised */
             for (size_t j = 0; j < len; j++)
                 h[j] = (uint16_t)(h[j] + p[j] + q[j]);
         else
+            /* simd: auto-vectorised */
             for (size_t j = 0; j < len; j++)
                 h[j] = (uint16_t)(h[j] + t * (uint16_t)(p[j] + q[j]));
     }
@@ -58,11 +61,13 @@ static void vpass(const sep_kernel *k, const uint16_t *const *rows, size_t len, 
     int r = k->n / 2;
     uint32_t c = k->taps[r];
     const uint16_t *m = rows[r];
+    /* simd: auto-vectorised */
     for (size_t j = 0; j < len; j++)
         acc[j] = c * m[j];
     for (int i = 0; i < r; i++) {
         uint32_t t = k->taps[i];
         const uint16_t *p = rows[i], *q = rows[k->n - 1 - i];
+        /* simd: auto-vectorised */
         for (size_t j = 0; j < len; j++)
             acc[j] += t * ((uint32_t)p[j] + q[j]);
     }

@@ -60,6 +60,7 @@ static tsr_status rows_alloc(nms_rows *r, int w, int bands) {
 static void horizontal_pass(const int16_t *restrict vs, const int16_t *restrict vd,
                             int16_t *restrict sdx, int16_t *restrict sdy, int cnt, int bands) {
     int b2 = 2 * bands;
+    /* simd: auto-vectorised */
     for (int i = 0; i < cnt; i++) {
         sdx[i] = (int16_t)(vs[i + b2] - vs[i]);
         sdy[i] = (int16_t)(vd[i] + 2 * vd[i + bands] + vd[i + b2]);
@@ -69,6 +70,7 @@ static void horizontal_pass(const int16_t *restrict vs, const int16_t *restrict 
 /* Sums of the three rows: vs = p0 + 2 p1 + p2, vd = p2 - p0. */
 static void vertical_sums(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2,
                           int16_t *restrict vs, int16_t *restrict vd, int cnt) {
+    /* simd: auto-vectorised */
     for (int i = 0; i < cnt; i++) {
         vs[i] = (int16_t)(p0[i] + 2 * p1[i] + p2[i]);
         vd[i] = (int16_t)(p2[i] - p0[i]);

@@ -399,6 +399,7 @@ static void vpass(const tsr_resample *rs, int *const *rows, const short *beta, i
         const int *restrict r0 = rows[0], *restrict r1 = rows[1];
         int16_t b0 = beta[0], b1 = beta[1];
         uint8_t *restrict d = dst;
+        /* simd: auto-vectorised */
         for (; i < n; i++) {
             int16_t s0 = (int16_t)(r0[i] >> 4), s1 = (int16_t)(r1[i] >> 4);
             int16_t t = (int16_t)((int16_t)((s0 * b0) >> 16) + (int16_t)((s1 * b1) >> 16));

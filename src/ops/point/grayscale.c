@@ -20,6 +20,7 @@ static tsr_status prepare(tsr_ctx *ctx, tsr_op *op) {
 /* Luma of n pixels `bands` (3 or 4, a constant after inlining) apart;
  * with 4 bands the alpha follows each luma byte. */
 static inline void luma_row(const uint8_t *restrict s, uint8_t *restrict d, int n, int bands) {
+    /* simd: auto-vectorised */
     for (int x = 0; x < n; x++) {
         const uint8_t *p = s + (size_t)x * bands;
         uint8_t v = (uint8_t)((p[0] * R2Y + p[1] * G2Y + p[2] * B2Y + (1 << (SHIFT - 1))) >> SHIFT);

@@ -155,6 +155,27 @@ def read(name):
         return f.read()
 
 
+def isobmff_box(kind, payload, full=None):
+    """An ISOBMFF box; `full` = (version, flags) makes it a full box."""
+    if full is not None:
+        payload = struct.pack(">I", full[0] << 24 | full[1]) + payload
+    return struct.pack(">I4s", 8 + len(payload), kind) + payload
+
+
+def heif_grids(count, width, height):
+    """A HEIC whose meta box holds `count` grid items, each with a
+    width x height canvas in the idat box: refused from the boxes, before
+    libheif reads anything (docs/internals/heif.md)."""
+    infe = b"".join(isobmff_box(b"infe", struct.pack(">HH4sB", i, 0, b"grid", 0), (2, 0))
+                    for i in range(1, count + 1))
+    iinf = isobmff_box(b"iinf", struct.pack(">H", count) + infe, (0, 0))
+    grid = struct.pack(">BBBBHH", 0, 0, 15, 15, width, height)  # 16x16 tiles
+    iloc = isobmff_box(b"iloc", struct.pack(">HH", 0x4400, count) + b"".join(
+        struct.pack(">HHHHII", i, 1, 0, 1, 0, len(grid)) for i in range(1, count + 1)), (1, 0))
+    meta = isobmff_box(b"meta", iinf + iloc + isobmff_box(b"idat", grid), (0, 0))
+    return isobmff_box(b"ftyp", b"heic" + b"\x00" * 4 + b"mif1heic") + meta
+
+
 def corpus():
     """{name: (bytes, expected word of the error)}."""
     good_png = valid_png()
@@ -183,6 +204,8 @@ def corpus():
         "webp_huge_canvas.webp": (webp_vp8x(1 << 24, 1 << 24), "webp"),
         "jpeg_huge_sof.jpg": (jpeg_sof(60000, 60000), "limit"),
         "jpeg_many_scans.jpg": (progressive_scans(prog, 1100), "scans"),
+        "heif_grid_bomb.heic": (heif_grids(1, 60000, 60000), "limit"),
+        "heif_many_grids.heic": (heif_grids(300, 16, 16), "limit"),
         # -- truncated files of each format --
         "png_truncated.png": (good_png[:len(good_png) // 2], "png"),
         "gif_truncated.gif": (good_gif[:len(good_gif) // 2], "gif"),

@@ -17,8 +17,8 @@ import subprocess
 import sys
 import tempfile
 
-ALLOWED = re.compile(r"^lib(c|m|pthread|dl|rt|gcc_s|asan|tsan|ubsan|lsan|stdc\+\+|jpeg|spng|png16|gif|webp|webpdemux|sharpyuv|"
-                     r"tiff|exif|jansson|tessera)\.so(\.\d+)*$|^ld-linux.*$")
+ALLOWED = re.compile(r"^lib(c|m|pthread|dl|rt|gcc_s|asan|tsan|ubsan|lsan|stdc\+\+|jpeg|spng|png16|gif|webp|webpdemux|webpmux|sharpyuv|"
+                     r"tiff|exif|heif|jansson|tessera)\.so(\.\d+)*$|^ld-linux.*$")
 SERVICE = ("sqlite", "hiredis", "sodium", "zstd", "microhttpd", "zip", "gnutls", "curl", "pq",
            "tessera_service")
 failed = 0

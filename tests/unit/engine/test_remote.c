@@ -65,11 +65,11 @@ static tsr_status loop_run_tiles(tsr_executor *e, const tsr_tile_batch *b) {
                 break;
             }
             int tile;
-            double cpu;
+            double cpu, dev;
             /* At-least-once delivery: the first result of a tile wins. */
             if (seen[tsr_task_tile_of(result.data, result.len) - b->first])
                 continue;
-            st = tsr_task_apply_result(b, result.data, result.len, &tile, &cpu);
+            st = tsr_task_apply_result(b, result.data, result.len, &tile, &cpu, &dev);
             if (!st) {
                 seen[tile - b->first] = 1;
                 b->done(b->done_user, cpu);
@@ -181,8 +181,8 @@ static void test_malformed_bytes(void) {
     tsr_image_new(ctx, in->width, in->height, in->bands, &out);
     tsr_region ir = tsr_image_region(in, tsr_rect_make(0, 0, in->width, in->height));
     tsr_region orr = tsr_image_region(out, tsr_rect_make(0, 0, out->width, out->height));
-    tsr_tile_batch b = {ctx,  plan, 0,    TSR_TILE_APPLY, 0,    10,  &ir,
-                        &orr, NULL, NULL, NULL,           NULL, NULL};
+    tsr_tile_batch b = {ctx,  plan, 0,    TSR_TILE_APPLY, 0,    10,   &ir,
+                        &orr, NULL, NULL, NULL,           NULL, NULL, NULL};
     tsr_buffer task = {0}, result = {0};
     CHECK_EQ_INT(tsr_task_encode(&b, 3, &task), TSR_OK);
     tsr_task_worker *w = NULL;
@@ -207,14 +207,14 @@ static void test_malformed_bytes(void) {
     tsr_ctx_reset(ctx);
     CHECK_EQ_INT(tsr_task_execute(w, ctx, task.data, task.len, &result), TSR_OK);
     int tile;
-    double cpu;
-    CHECK_EQ_INT(tsr_task_apply_result(&b, result.data, result.len - 1, &tile, &cpu),
+    double cpu, dev;
+    CHECK_EQ_INT(tsr_task_apply_result(&b, result.data, result.len - 1, &tile, &cpu, &dev),
                  TSR_ERR_CORRUPT);
     tsr_tile_batch other = b;
     other.first = 5; /* tile 3 is not in this batch */
-    CHECK_EQ_INT(tsr_task_apply_result(&other, result.data, result.len, &tile, &cpu),
+    CHECK_EQ_INT(tsr_task_apply_result(&other, result.data, result.len, &tile, &cpu, &dev),
                  TSR_ERR_CORRUPT);
-    CHECK_EQ_INT(tsr_task_apply_result(&b, result.data, result.len, &tile, &cpu), TSR_OK);
+    CHECK_EQ_INT(tsr_task_apply_result(&b, result.data, result.len, &tile, &cpu, &dev), TSR_OK);
     CHECK_EQ_INT(tile, 3);
     tsr_buffer_free(&task);
     tsr_buffer_free(&result);

@@ -14,12 +14,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "opencl/cl_backend.h"
+#include "cl_harness.h"
 #include "tessera/tessera.h"
 
-static tsr_cl_backend *backend;
-static tsr_executor *pool;
-static int n_compared;
 static unsigned long long rng = 0x2545f4914f6cdd1dull;
 
 static unsigned rnd(unsigned n) {
@@ -265,19 +262,8 @@ static void test_chains(void) {
 }
 
 int main(void) {
-    const char *seed = getenv("TSR_SEED");
-    if (seed)
-        rng = strtoull(seed, NULL, 10) | 1;
-    tsr_ctx *ctx = tsr_ctx_new();
-    char notice[256];
-    if (tsr_cl_backend_open(ctx, TSR_BACKEND_OPENCL, -1, &backend, notice, sizeof notice) ||
-        !backend) {
-        fprintf(stderr, "no OpenCL device (install pocl-opencl-icd): %s %s\n", notice,
-                tsr_ctx_message(ctx));
+    if (!cl_harness_begin(&rng))
         return 1;
-    }
-    printf("device: %s\n", tsr_cl_backend_device(backend));
-    tsr_executor_local_new(ctx, 2, &pool);
     RUN(test_box_rounding);
     RUN(test_box_blur);
     RUN(test_gaussian_ksize);
@@ -285,9 +271,5 @@ int main(void) {
     RUN(test_convolve);
     RUN(test_sobel_median);
     RUN(test_chains);
-    printf("%d runs compared\n", n_compared);
-    tsr_executor_free(pool);
-    tsr_cl_backend_close(backend);
-    tsr_ctx_free(ctx);
-    return check_finish();
+    return cl_harness_end();
 }

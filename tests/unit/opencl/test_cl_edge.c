@@ -13,17 +13,13 @@
 #include <string.h>
 
 #include "check.h"
+#include "cl_harness.h"
 #include "engine/accel.h"
-#include "opencl/cl_backend.h"
 #include "ops/edge/edge.h"
 #include "ops/edge/edge_test_util.h"
 #include "tessera/tessera.h"
 
 #include "random_steps.h"
-
-static tsr_cl_backend *backend;
-static tsr_executor *pool;
-static int n_compared;
 
 static const int tiles[] = {16, 64, 100, -1}; /* -1: the whole image */
 #define N_TILES (int)(sizeof tiles / sizeof tiles[0])
@@ -460,19 +456,8 @@ static void test_hough_votes(void) {
 }
 
 int main(void) {
-    const char *seed = getenv("TSR_SEED");
-    if (seed)
-        rng_state = strtoull(seed, NULL, 10) | 1;
-    tsr_ctx *ctx = tsr_ctx_new();
-    char notice[256];
-    if (tsr_cl_backend_open(ctx, TSR_BACKEND_OPENCL, -1, &backend, notice, sizeof notice) ||
-        !backend) {
-        fprintf(stderr, "no OpenCL device (install pocl-opencl-icd): %s %s\n", notice,
-                tsr_ctx_message(ctx));
+    if (!cl_harness_begin(&rng_state))
         return 1;
-    }
-    printf("device: %s\n", tsr_cl_backend_device(backend));
-    tsr_executor_local_new(ctx, 2, &pool);
     RUN(test_hysteresis_maps);
     RUN(test_hysteresis_spirals);
     RUN(test_photos);
@@ -482,9 +467,5 @@ int main(void) {
     RUN(test_random_steps);
     RUN(test_hough_pipelines);
     RUN(test_hough_votes);
-    printf("%d runs compared\n", n_compared);
-    tsr_executor_free(pool);
-    tsr_cl_backend_close(backend);
-    tsr_ctx_free(ctx);
-    return check_finish();
+    return cl_harness_end();
 }

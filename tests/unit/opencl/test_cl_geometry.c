@@ -10,14 +10,10 @@
 #include <string.h>
 
 #include "check.h"
-#include "opencl/cl_backend.h"
+#include "cl_harness.h"
 #include "tessera/tessera.h"
 
 #include "random_steps.h"
-
-static tsr_cl_backend *backend;
-static tsr_executor *pool;
-static int n_compared;
 
 typedef struct shape {
     int w, h;
@@ -226,19 +222,8 @@ static void test_chains(void) {
 }
 
 int main(void) {
-    const char *seed = getenv("TSR_SEED");
-    if (seed)
-        rng_state = strtoull(seed, NULL, 10) | 1;
-    tsr_ctx *ctx = tsr_ctx_new();
-    char notice[256];
-    if (tsr_cl_backend_open(ctx, TSR_BACKEND_OPENCL, -1, &backend, notice, sizeof notice) ||
-        !backend) {
-        fprintf(stderr, "no OpenCL device (install pocl-opencl-icd): %s %s\n", notice,
-                tsr_ctx_message(ctx));
+    if (!cl_harness_begin(&rng_state))
         return 1;
-    }
-    printf("device: %s\n", tsr_cl_backend_device(backend));
-    tsr_executor_local_new(ctx, 2, &pool);
     RUN(test_resize_scale);
     RUN(test_resize_size);
     RUN(test_resize_bands);
@@ -247,9 +232,5 @@ int main(void) {
     RUN(test_area_blocks);
     RUN(test_chains);
     RUN(test_random_steps);
-    printf("%d runs compared\n", n_compared);
-    tsr_executor_free(pool);
-    tsr_cl_backend_close(backend);
-    tsr_ctx_free(ctx);
-    return check_finish();
+    return cl_harness_end();
 }

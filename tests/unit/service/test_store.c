@@ -17,8 +17,8 @@
 #include "check.h"
 #include "service/store.h"
 
-/* The schema version this build migrates to (6: reproducible versions). */
-#define SCHEMA_LATEST 7
+/* The schema version this build migrates to (9: transform usage). */
+#define SCHEMA_LATEST 9
 
 /* A fresh data directory under /tmp for one test. */
 static void make_data_dir(char *dir, size_t size) {
@@ -103,6 +103,7 @@ static tsr_store_job_spec job_spec(const char *const *ids, size_t n) {
         .op_versions = "{\"grayscale\":1}",
         .output_format = "png",
         .quality = 90,
+        .speed = 7,
         .tiles_total = 10,
         .image_ids = ids,
         .image_count = n,
@@ -260,7 +261,7 @@ static void test_quota_overrides(void) {
     tsr_store_close(s);
     /* a store of schema version 1 (no quota columns, no version-3 columns, no
      * feedback tables, no usage columns, no version columns or saved
-     * pipelines, no transform usage) is migrated at open */
+     * pipelines, no speed, no transform usage) is migrated at open */
     raw_exec(dir,
              "DROP INDEX images_owner_sha; DROP INDEX images_thumb;"
              "ALTER TABLE images DROP COLUMN thumb_blob; ALTER TABLE jobs DROP COLUMN name;"
@@ -274,6 +275,7 @@ static void test_quota_overrides(void) {
              "ALTER TABLE jobs DROP COLUMN tessera_version; ALTER TABLE jobs DROP COLUMN tile;"
              "ALTER TABLE jobs DROP COLUMN saved_pipeline;"
              "ALTER TABLE jobs DROP COLUMN saved_version;"
+             "ALTER TABLE jobs DROP COLUMN frame; ALTER TABLE jobs DROP COLUMN speed;"
              "DROP TABLE transform_usage;"
              "UPDATE schema_version SET version = 1;");
     s = open_store(ctx, dir);
@@ -591,7 +593,7 @@ static void test_jobs(void) {
         CHECK_EQ_INT(job->owner, alice.id);
         CHECK(strcmp(job->pipeline_text, "grayscale") == 0);
         CHECK(strcmp(job->op_versions, "{\"grayscale\":1}") == 0);
-        CHECK(strcmp(job->output_format, "png") == 0 && job->quality == 90);
+        CHECK(strcmp(job->output_format, "png") == 0 && job->quality == 90 && job->speed == 7);
         CHECK_EQ_INT(job->tiles_total, 10);
         CHECK_EQ_INT(job->item_count, 2);
         CHECK(job->items && strcmp(job->items[0].image, b.id) == 0 &&
@@ -620,6 +622,11 @@ static void test_jobs(void) {
     bad = job_spec(ids, 2);
     bad.quality = 101;
     CHECK_EQ_INT(tsr_store_job_create(s, ctx, &alice, &bad, other), TSR_ERR_USAGE);
+    tsr_ctx_reset(ctx);
+    bad = job_spec(ids, 2);
+    bad.speed = 10;
+    CHECK_EQ_INT(tsr_store_job_create(s, ctx, &alice, &bad, other), TSR_ERR_USAGE);
+    CHECK_STR_CONTAINS(tsr_ctx_message(ctx), "speed 10 is outside 0..9");
     tsr_ctx_reset(ctx);
     int64_t counts[TSR_JOB_STATE_COUNT];
     CHECK_EQ_INT(tsr_store_job_count_by_state(s, ctx, counts), TSR_OK);

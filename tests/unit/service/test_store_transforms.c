@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 
 #include "check.h"
-#include "service/store_transforms.h"
+#include "service/store_usage.h"
 
 #define MINUTE 60000LL
 #define DAY    86400000LL

@@ -46,7 +46,7 @@ export function updateConfirm() {
         return;
     }
     const output = checked.output;
-    const quality = ['jpeg', 'webp'].includes(output.format) ? ` quality ${output.quality}` : '';
+    const quality = ['jpeg', 'webp', 'avif'].includes(output.format) ? ` quality ${output.quality}` : '';
     byId('confirm-summary').textContent = images.length
         ? `This pipeline will run on ${images.length} image${images.length > 1 ? 's' : ''}, ` +
           `output ${output.format.toUpperCase()}${quality}:`

@@ -1,7 +1,8 @@
 /*
  * A job's results (#results-section): before / after previews of each
- * image as blob: URLs from authenticated fetches, per-image downloads and
- * the job's download (one file, or a zip), confirmed in #download-message.
+ * image as blob: URLs from authenticated fetches (a Deep Zoom result in the
+ * zoomable viewer of zoom.js), per-image downloads and the job's download
+ * (one file, or a zip), confirmed in #download-message.
  */
 import { API, dispositionName, request } from './api.js';
 import { byId, el } from './dom.js';
@@ -9,9 +10,15 @@ import { formatBytes, stem } from './format.js';
 import { plainError, report } from './messages.js';
 import { state } from './state.js';
 import { imageName } from './uploads.js';
+import { zoomViewer } from './zoom.js';
 
-const PREVIEWABLE = ['png', 'jpeg', 'webp', 'bmp', 'gif'];
-const EXTENSIONS = { png: 'png', jpeg: 'jpg', webp: 'webp', tiff: 'tif', bmp: 'bmp', pnm: 'ppm' };
+const PREVIEWABLE = ['png', 'jpeg', 'webp', 'bmp', 'gif', 'avif'];
+const EXTENSIONS = {
+    png: 'png', jpeg: 'jpg', webp: 'webp', gif: 'gif', tiff: 'tif', bmp: 'bmp', pnm: 'ppm',
+    avif: 'avif', heif: 'heic', dzi: 'zip', 'dzi-png': 'zip',
+};
+const DEEP_ZOOM = ['dzi', 'dzi-png'];
+const LARGE_SIDE = 4096; /* past this a plain preview is a poor way to look at a result */
 
 let blobUrls = []; /* preview object URLs to revoke */
 
@@ -64,8 +71,15 @@ function resultPair(job, item) {
     byId('results').append(pair);
     fillPreview(before, `${API}/images/${encodeURIComponent(item.image)}/content`,
         `${name} before processing`, 'preview-before', PREVIEWABLE.includes(sourceFormat));
-    fillPreview(after, `${jobPath}/result/${encodeURIComponent(item.image)}`,
-        `${name} after processing`, 'preview-after', PREVIEWABLE.includes(out));
+    const resultPath = `${jobPath}/result/${encodeURIComponent(item.image)}`;
+    if (DEEP_ZOOM.includes(out)) {
+        after.prepend(zoomViewer(resultPath, `${name} after processing, zoomable`));
+        return;
+    }
+    fillPreview(after, resultPath, `${name} after processing`, 'preview-after', PREVIEWABLE.includes(out));
+    if (Math.max(item.width, item.height) > LARGE_SIDE)
+        after.append(el('p', { class: 'hint', testid: 'zoom-hint',
+            text: 'A large result: run it with the Deep Zoom output format to pan and zoom it here.' }));
 }
 
 export function showResults(job) {

@@ -123,4 +123,23 @@ static inline tsr_image *with_bands(const tsr_image *src, int bands) {
     return out;
 }
 
+/* `src` converted the way the codecs convert: gray expanded to RGB, alpha
+ * dropped, or opaque alpha added. */
+static inline tsr_image *convert(const tsr_image *src, int bands) {
+    tsr_image *out = NULL;
+    if (tsr_image_new(NULL, src->width, src->height, bands, &out))
+        return NULL;
+    for (int y = 0; y < src->height; y++)
+        for (int x = 0; x < src->width; x++) {
+            const uint8_t *s = src->data + (size_t)y * src->stride + (size_t)x * src->bands;
+            uint8_t *d = out->data + (size_t)y * out->stride + (size_t)x * bands;
+            int color = bands >= 3 ? 3 : 1;
+            for (int c = 0; c < color; c++)
+                d[c] = src->bands >= 3 ? s[c] : s[0];
+            if (bands == 2 || bands == 4)
+                d[bands - 1] = src->bands == 2 || src->bands == 4 ? s[src->bands - 1] : 255;
+        }
+    return out;
+}
+
 #endif
