@@ -81,6 +81,7 @@ class TransformTest(unittest.TestCase):
             ("grayscale", "anim.gif", {}, "image/gif"),  # every frame, delays kept
             ("invert", "anim.gif", {"format": "png", "frame": 2}, "image/png"),
             ("sharpen", "coffee.png", {"format": "tiff", "pyramid": "true"}, "image/tiff"),
+            ("resize:scale=2", "astronaut.png", {"format": "bmp"}, "image/bmp"),  # 3 MB: from the memfd
             ("crop:x=10,y=20,width=100,height=50", "rocket.jpg", {"format": "tiff"},
              "image/tiff"),
         ]
