@@ -288,6 +288,20 @@ WORKLOADS = {
         "graphicsmagick": gm_cmd(["-filter", "Triangle", "-resize", "50%", "-quality",
                                   str(JPEG_Q)], "Triangle filter widened to the scale"),
     },
+    "median3": {
+        "input": "uhd.jpg",
+        "ext": "jpg",
+        "what": f"3840x2160 JPEG: median 3x3 (replicate border), save JPEG q{JPEG_Q}",
+        "tessera": tessera_cmd("median:ksize=3", "jpeg", JPEG_Q),
+        "opencv": opencv_cmd("median3", "medianBlur(3)"),
+    },
+    "median5": {
+        "input": "uhd.jpg",
+        "ext": "jpg",
+        "what": f"3840x2160 JPEG: median 5x5 (replicate border), save JPEG q{JPEG_Q}",
+        "tessera": tessera_cmd("median:ksize=5", "jpeg", JPEG_Q),
+        "opencv": opencv_cmd("median5", "medianBlur(5)"),
+    },
     "thumbnail": {
         "input": "huge.jpg",
         "ext": "jpg",

@@ -5,7 +5,7 @@ set -euo pipefail
 
 build_pkgs="gcc g++ meson ninja-build pkg-config clang-format
   libjpeg62-turbo-dev libspng-dev libpng-dev libgif-dev libwebp-dev libtiff-dev libexif-dev
-  libjansson-dev libsqlite3-dev libsodium-dev libmicrohttpd-dev libzip-dev libcurl4-openssl-dev
+  libjansson-dev libsqlite3-dev libpq-dev libsodium-dev libmicrohttpd-dev libzip-dev libcurl4-openssl-dev
   libhiredis-dev libzstd-dev libgnutls28-dev libxml2-dev ocl-icd-opencl-dev opencl-c-headers
   libheif-dev"
 # Every external program a test runs comes from one of these (tests/tools.py
@@ -25,10 +25,12 @@ build_pkgs="gcc g++ meson ninja-build pkg-config clang-format
 # libheif-examples (heif-enc, heif-convert): makes the HEIC/AVIF test files and is the
 # reference decoder of the HEIF oracle tests; libavif-bin (avifenc, avifdec): AVIFs with
 # irot/imir, EXIF, 10 bits, monochrome, and a second, independent AVIF decoder (libavif +
-# dav1d) that reads the AVIFs tessera writes
+# dav1d) that reads the AVIFs tessera writes;
+# postgresql (PostgreSQL 15: initdb, postgres, psql, pg_dump, pg_restore under
+# /usr/lib/postgresql/15/bin): the throw-away clusters of tests/pg/pgcluster.py
 test_pkgs="imagemagick redis-server redis-tools iproute2 curl openssl python3 python3-opencv
   python3-numpy python3-yaml python3-pil webp time git chromium nodejs npm libnss3-tools
-  pocl-opencl-icd clinfo prometheus libtiff-tools libheif-examples libavif-bin"
+  pocl-opencl-icd clinfo prometheus libtiff-tools libheif-examples libavif-bin postgresql"
 bench_pkgs="libvips-tools libvips-dev imagemagick graphicsmagick libopencv-dev g++ time"
 
 want=""

@@ -11,7 +11,9 @@ Steps, each counted case by case:
      fleet tests (tests/fleet: a real redis-server and `tessera worker`s)
       (the service and fleet tests run twice: on the files blob store, then
       with every server on an S3 store, tests/s3's s3rver behind a
-      SigV4-checking front)
+      SigV4-checking front; the service tests a third time with every
+      server's metadata in PostgreSQL, a throw-away cluster of
+      tests/pg/pgcluster.py, TESSERA_TEST_DB=postgresql)
   4b. the browser test (tests/browser: playwright-core driving Debian's
      chromium against a real `tessera serve`: ui.test.mjs the user's path,
      ux.test.mjs errors, a restart mid-job and narrow screens, library.test.mjs
@@ -244,6 +246,8 @@ def main():
         python_suite("build-test", "tests/service", "service")
         # the same service tests with every server on an S3 store (s3rver)
         python_suite("build-test", "tests/service", "service-s3", {"TESSERA_TEST_STORE": "s3"})
+        # and with the metadata in PostgreSQL (one throw-away cluster, a database per folder)
+        python_suite("build-test", "tests/service", "service-pg", {"TESSERA_TEST_DB": "postgresql"})
         python_suite("build-test", "tests/fleet", "fleet")
         python_suite("build-test", "tests/fleet", "fleet-s3", {"TESSERA_TEST_STORE": "s3"})
         browser_suite("build-test")

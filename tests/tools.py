@@ -84,6 +84,11 @@ TOOLS = {t.name: t for t in (
          r"^Version: \d+\.\d+\.\d+ \(.*\[dec\]", "libavif's avifdec"),
     Tool("avifenc", "libavif-bin", ("/usr/bin/avifenc",), ("--version",),
          r"^Version: \d+\.\d+\.\d+ \(.*\[enc", "libavif's avifenc"),
+    # PostgreSQL 15 (Debian 12's postgresql-15, from the `postgresql` package): the throw-away
+    # clusters of tests/pg/pgcluster.py and the PostgreSQL metadata backups
+    *(Tool(name, "postgresql", ("/usr/lib/postgresql/15/bin/" + name,), ("--version",),
+           r"^%s \(PostgreSQL\) 15\." % name, "PostgreSQL 15's " + name)
+      for name in ("initdb", "postgres", "psql", "pg_dump", "pg_restore")),
 )}
 
 

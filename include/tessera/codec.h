@@ -103,7 +103,8 @@ tsr_status tsr_image_decode(tsr_ctx *ctx, const uint8_t *bytes, size_t len,
 tsr_status tsr_image_encode(tsr_ctx *ctx, const tsr_image *image, tsr_format format,
                             const tsr_encode_options *opts, tsr_buffer *out);
 
-/* File helpers: read with the context's byte cap, decode; encode, write atomically. */
+/* File helpers: read whole with the context's byte cap (and its single-buffer cap),
+ * decode; encode, write atomically. */
 tsr_status tsr_image_load(tsr_ctx *ctx, const char *path, const tsr_decode_options *opts,
                           tsr_image **out, tsr_image_info *info);
 tsr_status tsr_image_save(tsr_ctx *ctx, const tsr_image *image, const char *path, tsr_format format,

@@ -47,7 +47,16 @@ typedef struct tsr_run_options {
     /* may be NULL: bytes a remote executor moved for this run (tasks sent
      * to workers and results read back), called from its threads */
     void (*moved)(void *user, uint64_t bytes);
+    /* tsr_plan_run_rows: memory a plan that cannot stream by row windows
+     * (rotations, GLOBAL ops, several stages) may hold as whole images. When
+     * its images (input, stage outputs) need more, it runs through
+     * uncompressed temporary files in $TMPDIR instead ("spilling", on the
+     * local pool: memory is per-thread tiles plus a band of output rows).
+     * 0 = TSR_DEFAULT_MEMORY_BUDGET; 1 spills every such plan (tests). */
+    uint64_t memory_budget;
 } tsr_run_options;
+
+#define TSR_DEFAULT_MEMORY_BUDGET (512ull << 20) /* 537 MB */
 
 #define TSR_DEFAULT_TILE 256
 #define TSR_TILE_MIN     16    /* smallest tile side */
@@ -95,8 +104,12 @@ tsr_status tsr_plan_run(tsr_ctx *ctx, tsr_plan *plan, const tsr_image *in, tsr_e
 
 /* Runs the plan from a row reader to a row writer (which the caller then
  * finishes). Single-stage plans whose tile bands advance down the input
- * stream through a window of rows (memory: tile + halo rows, not the image);
- * the rest decode the whole image first. Output bytes are the same either way. */
+ * stream through a window of rows (memory: tile + halo rows, not the image).
+ * The rest (rotations, GLOBAL ops, several stages) hold whole images when
+ * they fit opts->memory_budget, else (on the local pool) go through
+ * temporary files, one per stage boundary, tile by tile; a remote executor
+ * (one with run_tiles) always holds whole images, under the context's
+ * single-buffer cap. Output bytes are the same either way. */
 tsr_status tsr_plan_run_rows(tsr_ctx *ctx, tsr_plan *plan, tsr_row_reader *reader,
                              tsr_row_writer *writer, tsr_executor *exec,
                              const tsr_run_options *opts);

@@ -30,15 +30,21 @@ typedef struct tsr_limits {
     uint32_t max_height;       /* tallest image accepted */
     uint64_t max_pixels;       /* largest width*height accepted */
     uint32_t max_frames;       /* most frames an animated input may declare */
-    uint64_t max_alloc;        /* largest single image buffer the library allocates */
+    uint64_t max_alloc;        /* largest single buffer the library allocates: a whole
+                                  decoded image, a file read whole */
     uint64_t max_total_pixels; /* largest width*height*frames of an animation (all its frames) */
 } tsr_limits;
 
-#define TSR_DEFAULT_MAX_FILE_BYTES   (512ull << 20)
-#define TSR_DEFAULT_MAX_DIMENSION    65500u
-#define TSR_DEFAULT_MAX_PIXELS       (512ull << 20)
+/* The library's defaults, which `tessera process` and `info` use: local
+ * files, streamed. Files are read a few rows at a time, so the byte and
+ * pixel caps bound work, not memory; what must be held whole (a format that
+ * cannot stream, a run on whole images) is bounded by max_alloc.
+ * `tessera serve` sets lower caps for uploads (docs/serve.md). */
+#define TSR_DEFAULT_MAX_FILE_BYTES   (64ull << 30) /* 68.7 GB */
+#define TSR_DEFAULT_MAX_DIMENSION    65500u        /* each side */
+#define TSR_DEFAULT_MAX_PIXELS       4000000000ull /* 4 GP: e.g. 63245 x 63245 */
 #define TSR_DEFAULT_MAX_FRAMES       10000u
-#define TSR_DEFAULT_MAX_ALLOC        (4ull << 30)
+#define TSR_DEFAULT_MAX_ALLOC        (4ull << 30) /* 4.3 GB */
 #define TSR_DEFAULT_MAX_TOTAL_PIXELS (4ull << 30)
 
 /*
@@ -79,8 +85,11 @@ int tsr_ctx_cancelled(const tsr_ctx *ctx);
 /* A short English name of a status ("corrupt input"). */
 const char *tsr_status_name(tsr_status status);
 
-/* Checks declared image dimensions against the context's limits before any
- * pixel buffer is allocated. `what` names the input in the message. */
+/* Checks declared image dimensions against the context's limits (sides,
+ * pixels) before any pixel buffer is allocated. `what` names the input in
+ * the message. The single-buffer cap (max_alloc) is not checked here: a
+ * streamed image is never held whole; tsr_limits_check_alloc and
+ * tsr_image_new check it where a whole image is allocated. */
 tsr_status tsr_limits_check(tsr_ctx *ctx, const char *what, uint64_t width, uint64_t height,
                             int bands);
 /* Checks `frames` frames of width x height (an animation's canvas) against
@@ -89,6 +98,10 @@ tsr_status tsr_limits_check(tsr_ctx *ctx, const char *what, uint64_t width, uint
  * bomb), before any frame is decoded. */
 tsr_status tsr_limits_check_frames(tsr_ctx *ctx, const char *what, uint64_t width, uint64_t height,
                                    uint64_t frames);
+/* Checks that one buffer of `bytes` (a whole image of `what`, or a file read
+ * whole) fits the single-buffer cap: TSR_ERR_LIMIT with a message naming
+ * `what`, the size and the cap otherwise. */
+tsr_status tsr_limits_check_alloc(tsr_ctx *ctx, const char *what, uint64_t bytes);
 
 #ifdef __cplusplus
 }

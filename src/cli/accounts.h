@@ -8,10 +8,12 @@
 
 #include "service/store.h"
 
-/* Opens the store in folder `data` for an account command. Unless
- * `create`, a folder without tessera.db is TSR_ERR_USAGE. A folder held by
+/* Opens the store in folder `data` (its database: `db_url`, --db, NULL =
+ * the folder's tessera.db) for an account command. Unless `create`, a
+ * folder without tessera.db (with --db: without db-url) is TSR_ERR_USAGE. A folder held by
  * a running server fails with a message saying so and pointing at the API. */
-tsr_status cli_accounts_open(tsr_ctx *ctx, const char *data, int create, tsr_store **out);
+tsr_status cli_accounts_open(tsr_ctx *ctx, const char *data, const char *db_url, int create,
+                             tsr_store **out);
 /* Finds the user called `name`; none is TSR_ERR_USAGE naming it. */
 tsr_status cli_accounts_find_user(tsr_store *store, tsr_ctx *ctx, const char *name,
                                   tsr_store_user *out);

@@ -57,6 +57,15 @@ int cli_parse_int(const char *s, long lo, long hi, int *out);
  * and ignores SIGPIPE. */
 void cli_block_stop_signals(sigset_t *stop);
 
+/* Allocations from this size are mapped on their own (cli_map_big_buffers). */
+#define CLI_MMAP_THRESHOLD (1 << 20)
+
+/* For the commands that run images (process, serve, worker): buffers of
+ * CLI_MMAP_THRESHOLD and more go straight back to the system when freed,
+ * so a gigapixel run's windows, bands and tile buffers do not stay in the
+ * threads' heaps (glibc; nothing elsewhere). Call before starting threads. */
+void cli_map_big_buffers(void);
+
 /* Maps a status to one of the exit codes above. */
 int cli_exit_code(tsr_status st);
 

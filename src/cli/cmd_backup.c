@@ -15,28 +15,28 @@
 
 static void backup_usage(FILE *f) {
     fprintf(
-        f,
-        "usage: tessera backup [--data DIR] [--store URL] [--s3-endpoint URL] [--data-key FILE]\n"
-        "                      [--backup-endpoint URL] [--json] DEST\n"
-        "       tessera restore SRC --data DIR [--snapshot NAME] [--store URL]\n"
-        "                      [--s3-endpoint URL] [--data-key FILE] [--backup-endpoint URL]\n"
-        "                      [--json]\n"
-        "       tessera verify (--data DIR [--store URL] [--s3-endpoint URL] [--data-key FILE]\n"
-        "                      | [--backup] SRC [--snapshot NAME] [--backup-endpoint URL])\n"
-        "                      [--json]\n"
-        "backup copies the data folder (default ./tessera-data; a server may be running on\n"
-        "it) into DEST, a folder or s3://BUCKET[/PREFIX]: the database (online), each blob\n"
-        "not there yet, a manifest. restore rebuilds an absent or empty DIR from the latest\n"
-        "snapshot (or NAME), checking every byte. verify checks a live store or a backup;\n"
-        "exit 0 when clean, 3 when it found problems (listed). --store, --s3-endpoint and\n"
-        "--data-key as for `tessera serve`; --backup-endpoint: the S3 endpoint of DEST/SRC\n"
-        "(default --s3-endpoint, else $TESSERA_S3_ENDPOINT).\n");
+        f, "usage: tessera backup [--data DIR] [--db URL] [--store URL] [--s3-endpoint URL]\n"
+           "                      [--data-key FILE] [--backup-endpoint URL] [--json] DEST\n"
+           "       tessera restore SRC --data DIR [--db URL] [--snapshot NAME] [--store URL]\n"
+           "                      [--s3-endpoint URL] [--data-key FILE] [--backup-endpoint URL]\n"
+           "                      [--json]\n"
+           "       tessera verify (--data DIR [--db URL] [--store URL] [--s3-endpoint URL]\n"
+           "                       [--data-key FILE]\n"
+           "                      | [--backup] SRC [--snapshot NAME] [--backup-endpoint URL])\n"
+           "                      [--json]\n"
+           "backup copies the data folder (default ./tessera-data; a server may be running on\n"
+           "it) into DEST, a folder or s3://BUCKET[/PREFIX]: the database (online), each blob\n"
+           "not there yet, a manifest. restore rebuilds an absent or empty DIR from the latest\n"
+           "snapshot (or NAME), checking every byte. verify checks a live store or a backup;\n"
+           "exit 0 when clean, 3 when it found problems (listed). --db, --store, --s3-endpoint\n"
+           "and --data-key as for `tessera serve`; --backup-endpoint: the S3 endpoint of DEST/SRC\n"
+           "(default --s3-endpoint, else $TESSERA_S3_ENDPOINT).\n");
 }
 
 /* The options the three commands share. */
 typedef struct backup_args {
     const char *data;            /* --data */
-    tsr_store_options store;     /* --store, --s3-endpoint, --data-key */
+    tsr_store_options store;     /* --store, --s3-endpoint, --data-key, --db */
     const char *backup_endpoint; /* --backup-endpoint */
     const char *snapshot;        /* --snapshot */
     const char *backup;          /* --backup (verify) */
@@ -48,6 +48,7 @@ typedef struct backup_args {
 static int set_option(backup_args *a, const char *opt, const char *val) {
     const char **slot = !strcmp(opt, "--data")              ? &a->data
                         : !strcmp(opt, "--store")           ? &a->store.store_url
+                        : !strcmp(opt, "--db")              ? &a->store.db_url
                         : !strcmp(opt, "--s3-endpoint")     ? &a->store.s3_endpoint
                         : !strcmp(opt, "--data-key")        ? &a->store.data_key_file
                         : !strcmp(opt, "--backup-endpoint") ? &a->backup_endpoint

@@ -15,13 +15,14 @@
 static void data_usage(FILE *f) {
     fprintf(f, "usage: tessera data keygen FILE\n"
                "       tessera data rotate-key [--data DIR] [--old-key FILE] [--new-key FILE]\n"
-               "                               [--store URL] [--s3-endpoint URL]\n"
+               "                               [--store URL] [--s3-endpoint URL] [--db URL]\n"
                "keygen writes 32 random bytes as 64 hex digits to FILE (mode 0600; an existing\n"
                "file is never overwritten). rotate-key rewrites every blob of the store in DIR\n"
                "(default ./tessera-data; no server may run on it) from --old-key to --new-key;\n"
                "without --old-key it encrypts a plaintext store, without --new-key it decrypts\n"
                "one back. An interrupted rotation is finished by rerunning the same command.\n"
-               "--store and --s3-endpoint name where the blobs live, as for `tessera serve`.\n");
+               "--store and --s3-endpoint name where the blobs live, --db where the metadata\n"
+               "is, as for `tessera serve`.\n");
 }
 
 static int keygen(tsr_ctx *ctx, int argc, char **argv) {
@@ -76,6 +77,8 @@ static int rotate(tsr_ctx *ctx, int argc, char **argv) {
             where.store_url = val;
         else if (!strcmp(opt, "--s3-endpoint"))
             where.s3_endpoint = val;
+        else if (!strcmp(opt, "--db"))
+            where.db_url = val;
         else {
             data_usage(stderr);
             return EXIT_USAGE;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "opencl/cl_backend.h"
@@ -37,18 +38,48 @@ static void print_animation(const tsr_anim_info *a, const int *delays, json_t *o
     printf("\nplays:       %s (loop count %d)\n", plays, a->loop_count);
 }
 
-static int info_one(tsr_ctx *ctx, const char *path, int as_json, int many) {
+/* An animation's frame delays and loop count (the file read whole). */
+static tsr_status read_anim(tsr_ctx *ctx, const char *path, tsr_anim_info *anim, int **delays) {
     tsr_buffer file = {0};
+    tsr_status st = tsr_file_read(ctx, path, tsr_ctx_limits(ctx)->max_file_bytes, &file);
+    if (!st)
+        st = tsr_anim_info_read(ctx, file.data, file.len, anim, delays);
+    tsr_buffer_free(&file);
+    return st;
+}
+
+/* Files up to this size are read whole and their header parsed; larger ones
+ * (a gigapixel TIFF) through a row reader, which reads only the header of the
+ * formats that stream. */
+#define INFO_READ_WHOLE_MAX (64u << 20)
+
+/* The header facts of `path` into *info and its size into *bytes. */
+static tsr_status read_info(tsr_ctx *ctx, const char *path, tsr_image_info *info, size_t *bytes) {
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size > INFO_READ_WHOLE_MAX) {
+        tsr_row_reader *reader = NULL;
+        tsr_status st = tsr_row_reader_open(ctx, path, NULL, &reader, info);
+        tsr_row_reader_free(reader);
+        *bytes = (size_t)sb.st_size;
+        return st;
+    }
+    tsr_buffer file = {0};
+    tsr_status st = tsr_file_read(ctx, path, tsr_ctx_limits(ctx)->max_file_bytes, &file);
+    if (!st)
+        st = tsr_image_info_read(ctx, file.data, file.len, info);
+    *bytes = file.len;
+    tsr_buffer_free(&file);
+    return st;
+}
+
+static int info_one(tsr_ctx *ctx, const char *path, int as_json, int many) {
     tsr_image_info info;
     tsr_anim_info anim;
     int *delays = NULL;
-    tsr_status st = tsr_file_read(ctx, path, tsr_ctx_limits(ctx)->max_file_bytes, &file);
-    if (!st)
-        st = tsr_image_info_read(ctx, file.data, file.len, &info);
+    size_t bytes = 0;
+    tsr_status st = read_info(ctx, path, &info, &bytes);
     if (!st && tsr_image_info_animated(&info))
-        st = tsr_anim_info_read(ctx, file.data, file.len, &anim, &delays);
-    size_t bytes = file.len;
-    tsr_buffer_free(&file);
+        st = read_anim(ctx, path, &anim, &delays);
     if (st) {
         fprintf(stderr, "tessera info: %s: %s\n", path, tsr_ctx_message(ctx));
         return cli_exit_code(st);

@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_backend.h"
+#include "cli/cli_limits.h"
 #include "util/clock.h"
 
 typedef struct process_args {
@@ -25,6 +26,8 @@ typedef struct process_args {
     int frame;            /* --frame, -1 = none chosen */
     bool lossless;        /* --lossless (WebP) */
     cli_backend backend;  /* --backend, --device */
+    tsr_limits limits;    /* --max-pixels, --max-file-bytes...: zero fields = the defaults */
+    uint64_t memory;      /* --memory-budget bytes; 0 = TSR_DEFAULT_MEMORY_BUDGET */
     char **inputs;        /* input paths (borrowed from argv) */
     int n_inputs;         /* count */
 } process_args;
@@ -40,6 +43,32 @@ static int parse_int(const char *flag, const char *s, int lo, int hi, int *out) 
     }
     *out = (int)v;
     return 0;
+}
+
+/* The caps `process` takes as options. */
+#define PROCESS_LIMITS (CLI_LIMITS_SHAPE | CLI_LIMITS_FILE_BYTES | CLI_LIMITS_BUFFER)
+
+static void usage(void) {
+    fprintf(stderr,
+            "usage: tessera process -p PIPELINE IN... -o OUT_OR_DIR [--format F] "
+            "[--quality Q] [--speed S] [--lossless]\n"
+            "       [--threads N] [--tile N] [--frame N] [--report FILE.json] [--pyramid]\n"
+            "       [--backend cpu|opencl|auto] [--device N] [--memory-budget N]\n"
+            "       %s\n",
+            cli_limits_usage);
+}
+
+/* Takes the options with a number of bytes or pixels: 1 taken, 0 not one
+ * of them, -1 a bad value (after a message). */
+static int size_option(const char *arg, const char *val, process_args *a) {
+    if (!strcmp(arg, "--memory-budget")) {
+        if (cli_parse_count(val, 1, UINT64_MAX, &a->memory))
+            return 1;
+        fprintf(stderr, "tessera process: --memory-budget wants a number of bytes (got '%s')\n",
+                val);
+        return -1;
+    }
+    return cli_limit_option("process", PROCESS_LIMITS, arg, val, &a->limits);
 }
 
 static int parse_args(int argc, char **argv, process_args *a) {
@@ -77,8 +106,11 @@ static int parse_args(int argc, char **argv, process_args *a) {
             takes = val ? cli_backend_option("process", arg, val, &a->backend) : 1;
         else if (!strcmp(arg, "--tile"))
             takes = val ? (parse_int(arg, val, TSR_TILE_MIN, TSR_TILE_MAX, &a->tile) ? -1 : 1) : 1;
+        else if (!strcmp(arg, "--memory-budget") || cli_is_limit_option(PROCESS_LIMITS, arg))
+            takes = val ? size_option(arg, val, a) : 1;
         else if (arg[0] == '-' && arg[1]) {
             fprintf(stderr, "tessera process: unknown option '%s'\n", arg);
+            usage();
             return -1;
         } else {
             a->inputs[a->n_inputs++] = argv[i];
@@ -93,10 +125,7 @@ static int parse_args(int argc, char **argv, process_args *a) {
         i += takes;
     }
     if (!a->pipeline || !a->out || a->n_inputs == 0) {
-        fprintf(stderr, "usage: tessera process -p PIPELINE IN... -o OUT_OR_DIR [--format F] "
-                        "[--quality Q] [--speed S] [--lossless] [--threads N] [--tile N]\n"
-                        "       [--frame N] [--report FILE.json] [--backend cpu|opencl|auto] "
-                        "[--device N] [--pyramid]\n");
+        usage();
         return -1;
     }
     return 0;
@@ -252,7 +281,8 @@ static tsr_status process_rows(tsr_ctx *ctx, const process_args *a, const tsr_pi
                              .progress = cli_progress_update,
                              .progress_user = &bar,
                              .label = in_path,
-                             .accel = tsr_cl_backend_accel(a->backend.backend)};
+                             .accel = tsr_cl_backend_accel(a->backend.backend),
+                             .memory_budget = a->memory};
     st = tsr_plan_run_rows(ctx, plan, reader, writer, exec, &ropts);
     if (!st)
         st = tsr_row_writer_finish(writer);
@@ -337,6 +367,8 @@ int cmd_process(int argc, char **argv) {
         code = EXIT_USAGE;
         goto out;
     }
+    tsr_ctx_set_limits(ctx, &a.limits); /* zero fields: the library's defaults */
+    cli_map_big_buffers();
     tsr_format named = TSR_FORMAT_UNKNOWN;
     tsr_layout named_layout = TSR_LAYOUT_SINGLE;
     if (a.format &&

@@ -14,6 +14,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_backend.h"
+#include "cli/cli_limits.h"
 #include "cli/serve_fleet.h"
 #include "fleet/executor_redis.h"
 #include "server/server.h"
@@ -41,23 +42,31 @@ typedef struct serve_args {
     tsr_server_config limits;  /* hostile-input caps, connection limits, rate limits and
                                   quotas (only those fields are used; serve_defaults) */
     const char *data_key;      /* --data-key FILE: blobs encrypted at rest; NULL = plaintext */
-    const char *store;        /* --store URL: file:DIR or s3://BUCKET[/PREFIX]; NULL = data/blobs */
-    const char *s3_endpoint;  /* --s3-endpoint URL; NULL = $TESSERA_S3_ENDPOINT, else AWS */
-    tsr_executor *image_pool; /* runs the tiles of the local workers' image tasks */
-    tsr_image_runner runner;  /* the local workers' image runner, on the server's store */
-    int local_image_threads;  /* the local workers' image threads */
+    const char *store;       /* --store URL: file:DIR or s3://BUCKET[/PREFIX]; NULL = data/blobs */
+    const char *db;          /* --db URL: sqlite:PATH or postgresql://...; NULL = data/tessera.db */
+    const char *s3_endpoint; /* --s3-endpoint URL; NULL = $TESSERA_S3_ENDPOINT, else AWS */
+    tsr_executor *image_pool;     /* runs the tiles of the local workers' image tasks */
+    tsr_image_runner runner;      /* the local workers' image runner, on the server's store */
+    int local_image_threads;      /* the local workers' image threads */
     tsr_workers_monitor *monitor; /* counts remote workers that take image tasks */
     cli_backend backend;          /* --backend, --device: the local pool's device */
     const char *prices_file;      /* --prices FILE: job costs; NULL = none */
     tsr_prices prices;            /* its contents once loaded */
 } serve_args;
 
-/* The serve defaults of the caps on hostile input (docs/security.md). */
+/* The serve defaults of the caps on hostile input (docs/security.md): a
+ * 40000 x 40000 image passes. Uploads are checked and jobs run a few rows
+ * at a time (or through temporary files), so these caps bound disk and CPU
+ * per upload; the single-buffer cap bounds what is ever held whole. */
+#define SERVE_MAX_PIXELS       2000000000ull /* 2 GP: e.g. 44721 x 44721 */
+#define SERVE_MAX_UPLOAD_BYTES (8ull << 30)  /* 8.6 GB: an uncompressed 40000 x 40000 RGB TIFF */
+#define SERVE_MAX_FRAMES       1000u
+
 static void serve_defaults(tsr_server_config *c) {
-    c->limits.max_pixels = 256ull << 20; /* 16384 x 16384 */
+    c->limits.max_pixels = SERVE_MAX_PIXELS;
     c->limits.max_width = TSR_DEFAULT_MAX_DIMENSION;
     c->limits.max_height = TSR_DEFAULT_MAX_DIMENSION;
-    c->limits.max_frames = 1000;
+    c->limits.max_frames = SERVE_MAX_FRAMES;
     c->limits.max_total_pixels = 1ull << 30; /* all frames of an animation: 1.07 GP */
     c->max_connections = 256;
     c->per_ip_limit = 64;
@@ -73,9 +82,12 @@ static void serve_defaults(tsr_server_config *c) {
  * one of them, 0 when not, -1 (after a message) for a bad value. */
 static int limit_option(const char *opt, const char *val, tsr_server_config *c) {
     static const char *const names[] = {
-        "--max-pixels",      "--max-width",          "--max-height",     "--max-frames",
         "--max-connections", "--per-ip-connections", "--conn-timeout-s", "--rate-limit",
         "--rate-burst",      "--quota-bytes",        "--quota-jobs",     "--max-total-pixels"};
+    int taken =
+        cli_limit_option("serve", CLI_LIMITS_SHAPE | CLI_LIMITS_BUFFER, opt, val, &c->limits);
+    if (taken)
+        return taken;
     int which = -1;
     for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
         if (!strcmp(opt, names[i]))
@@ -86,39 +98,27 @@ static int limit_option(const char *opt, const char *val, tsr_server_config *c) 
     double d = strtod(val, &end);
     uint64_t v = d >= 0 && d < 1e19 ? (uint64_t)d : 0;
     int ok =
-        *val && !*end && d >= 0 && d <= 1e18 && (which >= 7 && which <= 8 ? 1 : (double)v == d);
+        *val && !*end && d >= 0 && d <= 1e18 && (which >= 3 && which <= 4 ? 1 : (double)v == d);
     switch (which) {
     case 0:
-        ok = ok && v >= 1, c->limits.max_pixels = v;
-        break;
-    case 1:
-        ok = ok && v >= 1 && v <= 0x7fffffff, c->limits.max_width = (uint32_t)v;
-        break;
-    case 2:
-        ok = ok && v >= 1 && v <= 0x7fffffff, c->limits.max_height = (uint32_t)v;
-        break;
-    case 3:
-        ok = ok && v >= 1 && v <= 0x7fffffff, c->limits.max_frames = (uint32_t)v;
-        break;
-    case 4:
         ok = ok && v >= 1 && v <= 65536, c->max_connections = (unsigned)v;
         break;
-    case 5:
+    case 1:
         ok = ok && v >= 1 && v <= 65536, c->per_ip_limit = (unsigned)v;
         break;
-    case 6:
+    case 2:
         ok = ok && v >= 1 && v <= 86400, c->timeout_s = (unsigned)v;
         break;
-    case 7:
+    case 3:
         ok = ok && d <= 1e6, c->rate_limit = d;
         break;
-    case 8:
+    case 4:
         ok = ok && d >= 1 && d <= 1e9, c->rate_burst = d;
         break;
-    case 9:
+    case 5:
         c->quota_bytes = v;
         break;
-    case 11:
+    case 7:
         ok = ok && v >= 1, c->limits.max_total_pixels = v;
         break;
     default:
@@ -149,8 +149,10 @@ static void serve_usage(FILE *f) {
             "                     [--max-active-jobs N] [--tile N] [--print-routes]\n"
             "                     [--tls-cert FILE --tls-key FILE] [--data-key FILE]\n"
             "                     [--store file:DIR|s3://BUCKET[/PREFIX]] [--s3-endpoint URL]\n"
+            "                     [--db sqlite:PATH|postgresql://...]\n"
             "                     [--max-pixels N] [--max-width N] [--max-height N]\n"
-            "                     [--max-frames N] [--max-total-pixels N] [--max-connections N]\n"
+            "                     [--max-frames N] [--max-total-pixels N] [--max-buffer-bytes N]\n"
+            "                     [--memory-budget N] [--max-connections N]\n"
             "                     [--per-ip-connections N] [--conn-timeout-s S]\n"
             "                     [--rate-limit R] [--rate-burst B] [--quota-bytes N]\n"
             "                     [--quota-jobs N] [--backend cpu|opencl|auto] [--device N]\n"
@@ -219,6 +221,7 @@ static int text_option(const char *opt, const char *val, serve_args *a) {
                         : !strcmp(opt, "--cluster-key")    ? &a->cluster_key
                         : !strcmp(opt, "--data-key")       ? &a->data_key
                         : !strcmp(opt, "--store")          ? &a->store
+                        : !strcmp(opt, "--db")             ? &a->db
                         : !strcmp(opt, "--s3-endpoint")    ? &a->s3_endpoint
                         : !strcmp(opt, "--prices")         ? &a->prices_file
                         : !strcmp(opt, "--cluster")        ? &a->redis.cluster
@@ -241,6 +244,8 @@ static int number_option(const char *opt, uint64_t v, serve_args *a) {
         a->max_upload_bytes = v;
     else if (!strcmp(opt, "--pixel-budget"))
         a->jobs.pixel_budget = v;
+    else if (!strcmp(opt, "--memory-budget") && v >= 1)
+        a->jobs.memory_budget = v;
     else if (!strcmp(opt, "--max-active-jobs") && v <= 1000000)
         a->jobs.max_active = (int)v;
     else if (!strcmp(opt, "--tile") && v >= TSR_TILE_MIN && v <= TSR_TILE_MAX)
@@ -300,6 +305,7 @@ static int parse_args(int argc, char **argv, serve_args *a) {
     a->port = 8080;
     a->data = "./tessera-data";
     a->local_workers = -1;
+    a->max_upload_bytes = SERVE_MAX_UPLOAD_BYTES;
     cli_backend_init(&a->backend);
     serve_fleet_args_init(&a->fleet);
     serve_defaults(&a->limits);
@@ -458,6 +464,32 @@ static tsr_status jobs_setup(tsr_ctx *ctx, serve_args *a) {
     return st;
 }
 
+/* The HTTP server's settings from the options and what was started. */
+static tsr_server_config server_config(const serve_args *a, tsr_workers_monitor *monitor,
+                                       tsr_executor *fleet, char *tls_cert, char *tls_key) {
+    tsr_server_config cfg = a->limits; /* caps, connections, rate limits, quotas */
+    cfg.host = a->host;
+    cfg.port = a->port;
+    cfg.max_upload_bytes = a->max_upload_bytes;
+    cfg.ops_json = cli_ops_json;
+    cfg.workers = monitor;
+    cfg.fleet_exec = fleet;
+    cfg.backend = a->backend.backend;
+    cfg.prices = a->prices_file ? &a->prices : NULL;
+    cfg.tls_cert = tls_cert;
+    cfg.tls_key = tls_key;
+    return cfg;
+}
+
+/* The store's options from the serve flags (--data-key, --store,
+ * --s3-endpoint, --db). */
+static tsr_store_options store_options(const serve_args *a) {
+    return (tsr_store_options){.data_key_file = a->data_key,
+                               .store_url = a->store,
+                               .s3_endpoint = a->s3_endpoint,
+                               .db_url = a->db};
+}
+
 int cmd_serve(int argc, char **argv) {
     serve_args a;
     tsr_store *store = NULL;
@@ -476,6 +508,7 @@ int cmd_serve(int argc, char **argv) {
         tsr_server_print_routes(stdout);
         return EXIT_OK;
     }
+    cli_map_big_buffers();
     tsr_ctx *ctx = tsr_ctx_new();
     if (!ctx)
         return EXIT_INTERNAL;
@@ -483,8 +516,7 @@ int cmd_serve(int argc, char **argv) {
      * inherits the blocked mask. */
     sigset_t stop;
     cli_block_stop_signals(&stop);
-    tsr_store_options store_opts = {
-        .data_key_file = a.data_key, .store_url = a.store, .s3_endpoint = a.s3_endpoint};
+    tsr_store_options store_opts = store_options(&a);
     if ((a.tls_cert &&
          (st = tsr_server_tls_load(ctx, a.tls_cert, a.tls_key, &tls_cert, &tls_key))) ||
         (st = tsr_store_open_with(ctx, a.data, &store_opts, &store)) || (st = jobs_setup(ctx, &a)))
@@ -496,17 +528,7 @@ int cmd_serve(int argc, char **argv) {
     a.monitor = watch.monitor;
     if ((st = tsr_jobs_start(ctx, store, &a.jobs, &jobs)))
         goto out;
-    tsr_server_config cfg = a.limits; /* caps, connections, rate limits, quotas */
-    cfg.host = a.host;
-    cfg.port = a.port;
-    cfg.max_upload_bytes = a.max_upload_bytes;
-    cfg.ops_json = cli_ops_json;
-    cfg.workers = watch.monitor;
-    cfg.fleet_exec = fleet;
-    cfg.backend = a.backend.backend;
-    cfg.prices = a.prices_file ? &a.prices : NULL;
-    cfg.tls_cert = tls_cert;
-    cfg.tls_key = tls_key;
+    tsr_server_config cfg = server_config(&a, watch.monitor, fleet, tls_cert, tls_key);
     if ((st = tsr_server_start(ctx, &cfg, store, jobs, &srv)))
         goto out;
     int port = tsr_server_port(srv);

@@ -13,9 +13,9 @@
 static const tsr_store_user cli_admin = {.id = 0, .name = "cli", .role = TSR_ROLE_ADMIN};
 
 static void token_usage(FILE *f) {
-    fprintf(f, "usage: tessera token issue --user NAME [--data DIR]\n"
-               "       tessera token list [--user NAME] [--data DIR] [--json]\n"
-               "       tessera token revoke ID [--data DIR]\n"
+    fprintf(f, "usage: tessera token issue --user NAME [--data DIR] [--db URL]\n"
+               "       tessera token list [--user NAME] [--data DIR] [--db URL] [--json]\n"
+               "       tessera token revoke ID [--data DIR] [--db URL]\n"
                "Works on the data folder directly (default ./tessera-data); while a server\n"
                "runs on it, use the API instead (POST /api/v1/tokens, DELETE "
                "/api/v1/tokens/{id}).\n");
@@ -25,6 +25,7 @@ static void token_usage(FILE *f) {
 typedef struct token_args {
     const char *sub;  /* "issue", "list" or "revoke" */
     const char *data; /* data folder */
+    const char *db;   /* --db URL; NULL = the folder's tessera.db */
     const char *user; /* --user NAME, or NULL */
     const char *id;   /* revoke's ID, or NULL */
     int as_json;      /* list --json */
@@ -124,6 +125,8 @@ static int parse_args(int argc, char **argv, token_args *a) {
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--data") && i + 1 < argc)
             a->data = argv[++i];
+        else if (!strcmp(argv[i], "--db") && i + 1 < argc)
+            a->db = argv[++i];
         else if (strcmp(a->sub, "revoke") && !strcmp(argv[i], "--user") && i + 1 < argc)
             a->user = argv[++i];
         else if (!strcmp(a->sub, "list") && !strcmp(argv[i], "--json"))
@@ -158,7 +161,7 @@ int cmd_token(int argc, char **argv) {
     tsr_ctx *ctx = tsr_ctx_new();
     if (!ctx)
         return EXIT_INTERNAL;
-    tsr_status st = cli_accounts_open(ctx, a.data, 0, &store);
+    tsr_status st = cli_accounts_open(ctx, a.data, a.db, 0, &store);
     int code = cli_exit_code(st);
     if (!st && !strcmp(a.sub, "issue"))
         code = token_issue(ctx, store, &a);

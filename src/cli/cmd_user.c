@@ -31,17 +31,21 @@ static int folder_busy(const char *data) {
     return busy;
 }
 
-tsr_status cli_accounts_open(tsr_ctx *ctx, const char *data, int create, tsr_store **out) {
+tsr_status cli_accounts_open(tsr_ctx *ctx, const char *data, const char *db_url, int create,
+                             tsr_store **out) {
     char db[PATH_MAX];
     struct stat sb;
     *out = NULL;
-    if (snprintf(db, sizeof db, "%s/tessera.db", data) >= (int)sizeof db)
+    /* a folder opened with --db keeps that in db-url, else it has tessera.db */
+    if (snprintf(db, sizeof db, "%s/%s", data, db_url ? "db-url" : "tessera.db") >= (int)sizeof db)
         return tsr_error(ctx, TSR_ERR_USAGE, "data folder path too long");
     if (!create && stat(db, &sb) != 0)
         return tsr_error(ctx, TSR_ERR_USAGE,
-                         "%s holds no tessera store (give the server's --data DIR)", data);
-    tsr_store_options opts = {.metadata_only = true}; /* accounts never touch blobs: an
-                                                          encrypted store opens without its key */
+                         "%s holds no tessera store (give the server's --data DIR and --db URL)",
+                         data);
+    tsr_store_options opts = {.metadata_only = true, /* accounts never touch blobs: an encrypted
+                                                        store opens without its key */
+                              .db_url = db_url};
     tsr_status st = tsr_store_open_with(ctx, data, &opts, out);
     if (st && folder_busy(data)) {
         tsr_ctx_reset(ctx);
@@ -80,9 +84,10 @@ void cli_format_time(int64_t ms, char *buf, size_t size) {
 
 static void user_usage(FILE *f) {
     fprintf(f,
-            "usage: tessera user add NAME --role admin|user|viewer [--data DIR]\n"
-            "       tessera user list [--data DIR] [--json]\n"
+            "usage: tessera user add NAME --role admin|user|viewer [--data DIR] [--db URL]\n"
+            "       tessera user list [--data DIR] [--db URL] [--json]\n"
             "       tessera user quota NAME [--bytes N|default] [--jobs N|default] [--data DIR]\n"
+            "                          [--db URL]\n"
             "Works on the data folder directly (default ./tessera-data); while a server\n"
             "runs on it, use the API instead (POST /api/v1/users, PATCH /api/v1/users/{id}).\n"
             "quota: N = that account's own limit (0 = unlimited), default = the server's\n"
@@ -91,7 +96,8 @@ static void user_usage(FILE *f) {
 
 /* tessera user add: creates the user and its first token, printed once on
  * stdout (alone, so scripts can capture it). */
-static int user_add(tsr_ctx *ctx, const char *data, const char *name, const char *role_name) {
+static int user_add(tsr_ctx *ctx, const char *data, const char *db, const char *name,
+                    const char *role_name) {
     tsr_store *store = NULL;
     tsr_role role;
     int64_t id = 0, token_id = 0;
@@ -102,7 +108,7 @@ static int user_add(tsr_ctx *ctx, const char *data, const char *name, const char
                 role_name);
         return EXIT_USAGE;
     }
-    if ((st = cli_accounts_open(ctx, data, 1, &store)))
+    if ((st = cli_accounts_open(ctx, data, db, 1, &store)))
         goto out;
     if ((st = tsr_store_user_create(store, ctx, name, role, &id)))
         goto out;
@@ -136,13 +142,13 @@ static json_t *override_json(const tsr_store_quota *q) {
     return q->set ? json_integer((json_int_t)q->value) : json_null();
 }
 
-static int user_list(tsr_ctx *ctx, const char *data, int as_json) {
+static int user_list(tsr_ctx *ctx, const char *data, const char *db, int as_json) {
     tsr_store *store = NULL;
     tsr_store_user *users = NULL;
     size_t n = 0;
     tsr_status st;
     char when[32], qb[24], qj[24];
-    if ((st = cli_accounts_open(ctx, data, 0, &store)) ||
+    if ((st = cli_accounts_open(ctx, data, db, 0, &store)) ||
         (st = tsr_store_user_list(store, ctx, &users, &n)))
         goto out;
     json_t *arr = as_json ? json_array() : NULL;
@@ -212,13 +218,13 @@ static void print_quota(const char *key, const tsr_store_quota *q, const char *f
 /* tessera user quota: sets or clears user `name`'s overrides (`bytes` and
  * `jobs` NULL = leave as is) and prints the values then in force. A change
  * writes an offline audit line quota_changed with the old and new values. */
-static int user_quota(tsr_ctx *ctx, const char *data, const char *name, const char *bytes_arg,
-                      const char *jobs_arg) {
+static int user_quota(tsr_ctx *ctx, const char *data, const char *db, const char *name,
+                      const char *bytes_arg, const char *jobs_arg) {
     tsr_store *store = NULL;
     tsr_store_user u;
     tsr_store_quota bytes, jobs;
     tsr_status st;
-    if ((st = cli_accounts_open(ctx, data, 0, &store)) ||
+    if ((st = cli_accounts_open(ctx, data, db, 0, &store)) ||
         (st = cli_accounts_find_user(store, ctx, name, &u)))
         goto out;
     bytes = u.quota_bytes;
@@ -255,7 +261,8 @@ out:
 }
 
 int cmd_user(int argc, char **argv) {
-    const char *data = "./tessera-data", *role = NULL, *name = NULL, *bytes = NULL, *jobs = NULL;
+    const char *data = "./tessera-data", *db = NULL, *role = NULL, *name = NULL, *bytes = NULL,
+               *jobs = NULL;
     int as_json = 0;
     const char *sub = argc >= 2 ? argv[1] : "";
     int add = !strcmp(sub, "add"), quota = !strcmp(sub, "quota");
@@ -266,6 +273,8 @@ int cmd_user(int argc, char **argv) {
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--data") && i + 1 < argc)
             data = argv[++i];
+        else if (!strcmp(argv[i], "--db") && i + 1 < argc)
+            db = argv[++i];
         else if (add && !strcmp(argv[i], "--role") && i + 1 < argc)
             role = argv[++i];
         else if (quota && !strcmp(argv[i], "--bytes") && i + 1 < argc)
@@ -294,9 +303,9 @@ int cmd_user(int argc, char **argv) {
     tsr_ctx *ctx = tsr_ctx_new();
     if (!ctx)
         return EXIT_INTERNAL;
-    int code = add     ? user_add(ctx, data, name, role)
-               : quota ? user_quota(ctx, data, name, bytes, jobs)
-                       : user_list(ctx, data, as_json);
+    int code = add     ? user_add(ctx, data, db, name, role)
+               : quota ? user_quota(ctx, data, db, name, bytes, jobs)
+                       : user_list(ctx, data, db, as_json);
     tsr_ctx_free(ctx);
     return code;
 }

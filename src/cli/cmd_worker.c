@@ -173,6 +173,7 @@ int cmd_worker(int argc, char **argv) {
         worker_usage(stderr);
         return EXIT_USAGE;
     }
+    cli_map_big_buffers();
     /* Signals are taken by sigwait below; the worker threads inherit the mask. */
     sigset_t stop;
     cli_block_stop_signals(&stop);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "util/simd.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -120,6 +121,7 @@ int main(int argc, char **argv) {
         return cmd_verify(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("tessera %s\n", TESSERA_VERSION);
+        printf("simd: %s\n", tsr_simd_name(tsr_simd_active())); /* after TESSERA_SIMD */
         return EXIT_OK;
     }
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {

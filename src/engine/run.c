@@ -9,7 +9,7 @@
 #include "util/clock.h"
 
 void tsr_run_report(run_state *rs, double cpu_seconds) {
-    if (rs->parent)
+    while (rs->parent)
         rs = rs->parent;
     if (!rs->opts || (!rs->opts->progress && !rs->opts->tile_done)) {
         atomic_fetch_add(&rs->done, 1);
@@ -27,8 +27,12 @@ void tsr_run_report(run_state *rs, double cpu_seconds) {
 
 tsr_status tsr_run_apply_task(void *arg, size_t task, int worker) {
     run_state *rs = arg;
-    double t0 = tsr_clock_thread_cpu_s(), w0 = tsr_clock_mono_s();
-    tsr_status st = tsr_stage_run_tile(rs->plan, rs->stage, &rs->in_region, &rs->out_region,
+    return tsr_run_tile(rs, &rs->in_region, task, worker, tsr_clock_thread_cpu_s());
+}
+
+tsr_status tsr_run_tile(run_state *rs, const tsr_region *in, size_t task, int worker, double t0) {
+    double w0 = tsr_clock_mono_s();
+    tsr_status st = tsr_stage_run_tile(rs->plan, rs->stage, in, &rs->out_region,
                                        rs->task_base + (int)task, &rs->scratch[worker], rs->ctx);
     if (st == TSR_ERR_CANCELLED)
         return st; /* the run says "cancelled" once */
@@ -45,7 +49,7 @@ tsr_status tsr_run_apply_task(void *arg, size_t task, int worker) {
 }
 
 void tsr_run_device_time(run_state *rs, double seconds) {
-    if (rs->parent)
+    while (rs->parent)
         rs = rs->parent;
     if (rs->opts && rs->opts->device_done)
         rs->opts->device_done(rs->opts->progress_user, seconds);
@@ -103,7 +107,7 @@ static void batch_done(void *user, double cpu_seconds) {
 
 static void batch_moved(void *user, uint64_t bytes) {
     run_state *rs = user;
-    if (rs->parent)
+    while (rs->parent)
         rs = rs->parent;
     if (rs->opts && rs->opts->moved)
         rs->opts->moved(rs->opts->progress_user, bytes);
@@ -177,6 +181,17 @@ static tsr_status reduce(run_state *rs, tsr_executor *exec, int workers, tsr_op 
     return TSR_OK;
 }
 
+void tsr_run_stage_done(tsr_op *head) {
+    /* The summary and finalize state are only needed by this stage. */
+    if (head->desc->kind == TSR_OP_GLOBAL && !head->desc->describe) {
+        if (head->desc->release && head->state)
+            head->desc->release(head);
+        head->state = NULL;
+        free(head->summary);
+        head->summary = NULL;
+    }
+}
+
 tsr_status tsr_plan_run(tsr_ctx *ctx, tsr_plan *plan, const tsr_image *in, tsr_executor *exec,
                         const tsr_run_options *opts, tsr_image **out) {
     *out = NULL;
@@ -218,14 +233,7 @@ tsr_status tsr_plan_run(tsr_ctx *ctx, tsr_plan *plan, const tsr_image *in, tsr_e
             tsr_image_free((tsr_image *)cur);
         cur = next;
         next = NULL;
-        /* The summary and finalize state are only needed by this stage. */
-        if (head->desc->kind == TSR_OP_GLOBAL && !head->desc->describe) {
-            if (head->desc->release && head->state)
-                head->desc->release(head);
-            head->state = NULL;
-            free(head->summary);
-            head->summary = NULL;
-        }
+        tsr_run_stage_done(head);
     }
     *out = (tsr_image *)cur;
     cur = in;

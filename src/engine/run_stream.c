@@ -4,18 +4,22 @@
  * band by band over a sliding window of input rows: memory is a window of
  * (tile + halo) input rows plus one band of output rows, whatever the image
  * height. Other plans (GLOBAL ops, rotations whose bands read most of the
- * image) decode the whole image and run as usual; the bytes are the same.
- * With an executor, several bands are in flight at once, each with its own
- * buffer of the input rows it reads (the rows it shares with the band
- * before it are copied from that band's buffer, the new ones are decoded
- * straight into it), so that this thread decodes and encodes rows while
- * the pool or the remote workers compute.
+ * image, several stages) hold whole images when they fit the run's memory
+ * budget, else spill their stage boundaries to temporary files
+ * (run_spill.c); the bytes are the same. With an executor, several bands
+ * are in flight at once, each with its own buffer of the input rows it
+ * reads (the rows it shares with the band before it are copied from that
+ * band's buffer, the new ones are decoded straight into it), so that this
+ * thread decodes and encodes rows while the pool or the remote workers
+ * compute.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/run_internal.h"
+#include "engine/spill.h"
 #include "tessera/stream.h"
 
 /* Input rows [lo, hi) each output band reads; hi <= lo when it reads none. */
@@ -53,19 +57,6 @@ static int plan_bands(const tsr_plan *plan, const tsr_stage *s, band_rows *rows)
     return window;
 }
 
-/* The run's row reader and writer, counting the rows for opts->rows. */
-typedef struct rows_io {
-    tsr_row_reader *reader;      /* borrowed */
-    tsr_row_writer *writer;      /* borrowed */
-    const tsr_run_options *opts; /* may be NULL */
-    int read;                    /* input rows read (or skipped) so far */
-    int written;                 /* output rows written so far */
-} rows_io;
-
-/* Rows the whole-image fallback reads or writes at a time, so that its
- * progress moves while it decodes and encodes. */
-#define WHOLE_ROWS_STEP 256
-
 /* Reports the rows decoded and encoded: a reader that does not stream
  * decoded every row when it was opened, a writer that does not stream
  * encodes at finish (after this run). */
@@ -78,7 +69,7 @@ static void io_report(const rows_io *io) {
                    tsr_row_writer_streams(io->writer) ? io->written : 0);
 }
 
-static tsr_status io_read(rows_io *io, uint8_t *dst, size_t stride, int n) {
+tsr_status tsr_rows_read(rows_io *io, uint8_t *dst, size_t stride, int n) {
     tsr_status st = tsr_row_reader_read(io->reader, dst, stride, n);
     if (!st) {
         io->read += n;
@@ -87,7 +78,9 @@ static tsr_status io_read(rows_io *io, uint8_t *dst, size_t stride, int n) {
     return st;
 }
 
-static tsr_status io_write(rows_io *io, const uint8_t *src, size_t stride, int n) {
+tsr_status tsr_rows_write(rows_io *io, const uint8_t *src, size_t stride, int n) {
+    if (io->sink) /* a stage boundary: not the run's output rows */
+        return tsr_spill_append(io->sink, io->ctx, src, stride, n);
     tsr_status st = tsr_row_writer_write(io->writer, src, stride, n);
     if (!st) {
         io->written += n;
@@ -96,15 +89,41 @@ static tsr_status io_write(rows_io *io, const uint8_t *src, size_t stride, int n
     return st;
 }
 
+/* Refuses, before reading a row, a whole-image run one of whose images
+ * (the input, a stage output) passes the single-buffer cap. */
+static tsr_status check_whole(tsr_ctx *ctx, const tsr_plan *plan, const tsr_executor *exec) {
+    for (int i = 0; i < plan->n_stages; i++) {
+        const tsr_stage *s = &plan->stages[i];
+        for (int k = 0; k < 2; k++) {
+            int w = k ? s->out_w : s->in_w, h = k ? s->out_h : s->in_h;
+            int b = k ? s->out_bands : s->in_bands;
+            if ((uint64_t)w * (uint64_t)h * (uint64_t)b <= tsr_ctx_limits(ctx)->max_alloc)
+                continue;
+            char what[256];
+            snprintf(what, sizeof what,
+                     "this plan cannot stream by rows and runs on whole images (%s), the "
+                     "%dx%dx%d %s",
+                     exec && exec->vt->run_tiles ? "remote workers take tiles of whole images"
+                     : plan->tile == -1          ? "one tile per image"
+                                                 : "the memory budget holds them",
+                     w, h, b, k ? "stage output" : "stage input");
+            return tsr_limits_check_alloc(ctx, what, (uint64_t)w * (uint64_t)h * (uint64_t)b);
+        }
+    }
+    return TSR_OK;
+}
+
 /* Whole-image fallback: read everything, run, write everything. */
 static tsr_status run_whole(tsr_ctx *ctx, tsr_plan *plan, rows_io *io, tsr_executor *exec,
                             const tsr_run_options *opts) {
     const tsr_stage *s0 = &plan->stages[0];
     tsr_image *in = NULL, *out = NULL;
-    tsr_status st = tsr_image_new(ctx, s0->in_w, s0->in_h, s0->in_bands, &in);
+    tsr_status st = check_whole(ctx, plan, exec);
+    if (!st)
+        st = tsr_image_new(ctx, s0->in_w, s0->in_h, s0->in_bands, &in);
     for (int y = 0; !st && y < s0->in_h; y += WHOLE_ROWS_STEP) {
         int n = s0->in_h - y < WHOLE_ROWS_STEP ? s0->in_h - y : WHOLE_ROWS_STEP;
-        if ((st = io_read(io, in->data + (size_t)y * in->stride, in->stride, n)))
+        if ((st = tsr_rows_read(io, in->data + (size_t)y * in->stride, in->stride, n)))
             st = tsr_error(ctx, st, "reading the input failed");
     }
     if (!st)
@@ -112,7 +131,7 @@ static tsr_status run_whole(tsr_ctx *ctx, tsr_plan *plan, rows_io *io, tsr_execu
     tsr_image_free(in);
     for (int y = 0; !st && y < out->height; y += WHOLE_ROWS_STEP) {
         int n = out->height - y < WHOLE_ROWS_STEP ? out->height - y : WHOLE_ROWS_STEP;
-        if ((st = io_write(io, out->data + (size_t)y * out->stride, out->stride, n)))
+        if ((st = tsr_rows_write(io, out->data + (size_t)y * out->stride, out->stride, n)))
             st = tsr_error(ctx, st, "writing the output failed");
     }
     tsr_image_free(out);
@@ -128,7 +147,7 @@ static tsr_status slide_window(tsr_ctx *ctx, rows_io *io, uint8_t *win, size_t s
         /* Skip rows nobody reads, a window-full at a time. */
         while (*win_hi < lo && !st) {
             int n = lo - *win_hi < capacity ? lo - *win_hi : capacity;
-            st = io_read(io, win, stride, n);
+            st = tsr_rows_read(io, win, stride, n);
             *win_hi += n;
         }
         *win_lo = *win_hi;
@@ -137,7 +156,7 @@ static tsr_status slide_window(tsr_ctx *ctx, rows_io *io, uint8_t *win, size_t s
         *win_lo = lo;
     }
     if (!st && hi > *win_hi) {
-        st = io_read(io, win + (size_t)(*win_hi - *win_lo) * stride, stride, hi - *win_hi);
+        st = tsr_rows_read(io, win + (size_t)(*win_hi - *win_lo) * stride, stride, hi - *win_hi);
         *win_hi = hi;
     }
     if (st)
@@ -183,7 +202,7 @@ static tsr_status band_finish(tsr_ctx *ctx, band_slot *slot, rows_io *io, tsr_st
     slot->busy = slot->threaded = 0;
     if (!st)
         st = slot->status;
-    if (!st && (st = io_write(io, slot->out, slot->rs.out_region.stride, slot->rows_out)))
+    if (!st && (st = tsr_rows_write(io, slot->out, slot->rs.out_region.stride, slot->rows_out)))
         st = tsr_error(ctx, st, "writing the output failed");
     return st;
 }
@@ -208,14 +227,14 @@ static tsr_status fill_band(tsr_ctx *ctx, rows_io *io, size_t stride, uint8_t *d
         int room = capacity - (have - lo);
         while (!st && *next_row < have) {
             int n = have - *next_row < room ? have - *next_row : room;
-            st = io_read(io, free_rows, stride, n);
+            st = tsr_rows_read(io, free_rows, stride, n);
             *next_row += n;
         }
         if (!st && *next_row != have)
             return tsr_error(ctx, TSR_ERR_INTERNAL, "bands read rows %d.. after row %d", have,
                              *next_row);
         if (!st)
-            st = io_read(io, free_rows, stride, hi - have);
+            st = tsr_rows_read(io, free_rows, stride, hi - have);
         *next_row = hi;
     }
     if (st)
@@ -294,83 +313,158 @@ static tsr_status run_bands(run_state *rs, tsr_executor *exec, int depth, rows_i
     return st;
 }
 
-tsr_status tsr_plan_run_rows(tsr_ctx *ctx, tsr_plan *plan, tsr_row_reader *reader,
-                             tsr_row_writer *writer, tsr_executor *exec,
-                             const tsr_run_options *opts) {
-    const tsr_stage *s = &plan->stages[0];
-    int w, h, bands;
-    tsr_row_reader_shape(reader, &w, &h, &bands);
-    rows_io io = {.reader = reader, .writer = writer, .opts = opts};
-    if (w != s->in_w || h != s->in_h || bands != s->in_bands)
-        return tsr_error(ctx, TSR_ERR_INTERNAL, "plan made for %dx%dx%d run on rows of %dx%dx%d",
-                         s->in_w, s->in_h, s->in_bands, w, h, bands);
-    if (plan->n_stages != 1 || plan->tile == -1 || plan->ops[s->first].desc->kind == TSR_OP_GLOBAL)
-        return run_whole(ctx, plan, &io, exec, opts);
-    band_rows *rows = calloc((size_t)s->tiles_y, sizeof *rows);
-    if (!rows)
-        return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
-    int window = plan_bands(plan, s, rows);
-    if (window < 0 || (size_t)window * 2 > (size_t)s->in_h + 1024) {
-        free(rows);
-        return run_whole(ctx, plan, &io, exec, opts);
-    }
-    int workers = exec ? exec->threads : 1;
+/* Rows of output tiles, serially on this thread: one window of input rows
+ * and one band of output rows. */
+static tsr_status run_serial(run_state *rs, rows_io *io, const band_rows *rows, int window) {
+    const tsr_stage *s = rs->stage;
+    int band_h = rs->plan->tile;
     size_t in_stride = (size_t)s->in_w * (size_t)s->in_bands;
     size_t out_stride = (size_t)s->out_w * (size_t)s->out_bands;
-    int band_h = plan->tile;
-    /* The window: the serial loop's rows (bands in flight have their own). */
-    uint8_t *win = exec ? NULL : malloc(in_stride * (size_t)(window > 0 ? window : 1));
-    uint8_t *band = exec ? NULL : malloc(out_stride * (size_t)band_h); /* bands own theirs */
+    uint8_t *win = malloc(in_stride * (size_t)(window > 0 ? window : 1));
+    uint8_t *band = malloc(out_stride * (size_t)band_h);
+    tsr_status st = TSR_OK;
+    if (!win || !band)
+        st = tsr_error(rs->ctx, TSR_ERR_NOMEM, "out of memory for the row window");
+    int win_lo = 0, win_hi = 0;
+    for (int b = 0; b < s->tiles_y && !st; b++) {
+        if (rows[b].hi > rows[b].lo &&
+            (st = slide_window(rs->ctx, io, win, in_stride, window, &win_lo, &win_hi, rows[b].lo,
+                               rows[b].hi)))
+            break;
+        int y0 = b * band_h;
+        int rows_out = s->out_h - y0 < band_h ? s->out_h - y0 : band_h;
+        rs->in_region = (tsr_region){tsr_rect_make(0, win_lo, s->in_w, win_hi - win_lo),
+                                     s->in_bands,
+                                     in_stride,
+                                     win,
+                                     s->in_w,
+                                     s->in_h};
+        rs->out_region = (tsr_region){tsr_rect_make(0, y0, s->out_w, rows_out),
+                                      s->out_bands,
+                                      out_stride,
+                                      band,
+                                      s->out_w,
+                                      s->out_h};
+        st = tsr_run_apply_tiles(rs, NULL, b * s->tiles_x, s->tiles_x);
+        if (!st && (st = tsr_rows_write(io, band, out_stride, rows_out)))
+            st = tsr_error(rs->ctx, st, "writing the output failed");
+    }
+    free(win);
+    free(band);
+    return st;
+}
+
+/* Bands in flight on `exec`: one serially, more on a pool. */
+static int bands_in_flight(const tsr_executor *exec) {
+    return !exec ? 1 : exec->vt->run_tiles ? BANDS_REMOTE : BANDS_LOCAL;
+}
+
+/* The memory budget of a run on `exec`: a remote executor cannot spill, so
+ * none binds it (a window still beats the whole image). */
+uint64_t tsr_run_budget(const tsr_executor *exec, const tsr_run_options *opts) {
+    if (exec && exec->vt->run_tiles)
+        return UINT64_MAX;
+    return opts && opts->memory_budget ? opts->memory_budget : TSR_DEFAULT_MEMORY_BUDGET;
+}
+
+/* The bands' input rows of stage s into a new array (caller frees) and
+ * the largest window; NULL when the stage does not stream by rows: a
+ * GLOBAL head, bands that go back up, a window not much smaller than the
+ * image, or windows and bands in flight over the budget (a rotation of a
+ * wide image reads half its rows per band). */
+static band_rows *stream_bands(const tsr_plan *plan, const tsr_stage *s, const tsr_executor *exec,
+                               uint64_t budget, int *window) {
+    if (plan->tile == -1 || plan->ops[s->first].desc->kind == TSR_OP_GLOBAL)
+        return NULL;
+    band_rows *rows = calloc((size_t)s->tiles_y, sizeof *rows);
+    if (!rows)
+        return NULL;
+    *window = plan_bands(plan, s, rows);
+    uint64_t held = (uint64_t)(*window > 0 ? *window : 0) * (uint64_t)s->in_w * s->in_bands +
+                    (uint64_t)plan->tile * (uint64_t)s->out_w * s->out_bands;
+    if (*window < 0 || (size_t)*window * 2 > (size_t)s->in_h + 1024 ||
+        held > budget / (uint64_t)bands_in_flight(exec)) {
+        free(rows);
+        return NULL;
+    }
+    return rows;
+}
+
+int tsr_stage_streams(const tsr_plan *plan, const tsr_stage *s, const tsr_executor *exec,
+                      uint64_t budget) {
+    int window;
+    band_rows *rows = stream_bands(plan, s, exec, budget, &window);
+    free(rows);
+    return rows != NULL;
+}
+
+tsr_status tsr_run_stream_stage(tsr_ctx *ctx, tsr_plan *plan, const tsr_stage *s, rows_io *io,
+                                tsr_executor *exec, const tsr_run_options *opts,
+                                run_state *parent) {
+    int window = 0;
+    band_rows *rows = stream_bands(plan, s, exec, tsr_run_budget(exec, opts), &window);
+    if (!rows)
+        return tsr_error(ctx, TSR_ERR_INTERNAL, "a stage that cannot stream run by rows");
+    int workers = exec ? exec->threads : 1;
     run_state rs = {0};
     rs.ctx = ctx;
     rs.plan = plan;
     rs.stage = s;
     rs.opts = opts;
+    rs.parent = parent;
     pthread_mutex_init(&rs.progress_lock, NULL);
     rs.scratch = calloc((size_t)workers, sizeof *rs.scratch);
     tsr_status st = TSR_OK;
-    if ((!exec && (!win || !band)) || !rs.scratch) {
+    if (!rs.scratch) {
         st = tsr_error(ctx, TSR_ERR_NOMEM, "out of memory for the row window");
-        goto out;
+    } else {
+        tsr_run_scratch_accel(rs.scratch, workers, opts);
+        if (exec)
+            st = run_bands(&rs, exec, exec->vt->run_tiles ? BANDS_REMOTE : BANDS_LOCAL, io, rows,
+                           window);
+        else
+            st = run_serial(&rs, io, rows, window);
     }
-    tsr_run_scratch_accel(rs.scratch, workers, opts);
-    if (exec) {
-        st = run_bands(&rs, exec, exec->vt->run_tiles ? BANDS_REMOTE : BANDS_LOCAL, &io, rows,
-                       window);
-        goto out;
-    }
-    int win_lo = 0, win_hi = 0;
-    for (int b = 0; b < s->tiles_y && !st; b++) {
-        if (rows[b].hi > rows[b].lo && (st = slide_window(ctx, &io, win, in_stride, window, &win_lo,
-                                                          &win_hi, rows[b].lo, rows[b].hi)))
-            break;
-        int y0 = b * band_h;
-        int rows_out = s->out_h - y0 < band_h ? s->out_h - y0 : band_h;
-        rs.in_region = (tsr_region){tsr_rect_make(0, win_lo, s->in_w, win_hi - win_lo),
-                                    s->in_bands,
-                                    in_stride,
-                                    win,
-                                    s->in_w,
-                                    s->in_h};
-        rs.out_region = (tsr_region){tsr_rect_make(0, y0, s->out_w, rows_out),
-                                     s->out_bands,
-                                     out_stride,
-                                     band,
-                                     s->out_w,
-                                     s->out_h};
-        st = tsr_run_apply_tiles(&rs, exec, b * s->tiles_x, s->tiles_x);
-        if (!st && (st = io_write(&io, band, out_stride, rows_out)))
-            st = tsr_error(ctx, st, "writing the output failed");
-    }
-out:
     if (st == TSR_ERR_CANCELLED || tsr_ctx_cancelled(ctx))
         st = tsr_error(ctx, TSR_ERR_CANCELLED, "cancelled");
     for (int i = 0; rs.scratch && i < workers; i++)
         tsr_scratch_release(&rs.scratch[i]);
     free(rs.scratch);
     pthread_mutex_destroy(&rs.progress_lock);
-    free(win);
-    free(band);
     free(rows);
     return st;
+}
+
+/* Whether a plan that cannot stream should spill: on the local pool (or
+ * none), tiled, when holding its images whole would pass the budget or one
+ * of them the single-buffer cap (a budget raised past it still spills). */
+static int spill_wanted(tsr_ctx *ctx, const tsr_plan *plan, const tsr_executor *exec,
+                        const tsr_run_options *opts) {
+    if (plan->tile == -1 || (exec && exec->vt->run_tiles))
+        return 0;
+    for (int i = 0; i < plan->n_stages; i++) {
+        const tsr_stage *s = &plan->stages[i];
+        uint64_t in = (uint64_t)s->in_w * (uint64_t)s->in_h * (uint64_t)s->in_bands;
+        uint64_t out = (uint64_t)s->out_w * (uint64_t)s->out_h * (uint64_t)s->out_bands;
+        if (in > tsr_ctx_limits(ctx)->max_alloc || out > tsr_ctx_limits(ctx)->max_alloc)
+            return 1;
+    }
+    return tsr_plan_whole_bytes(plan) > tsr_run_budget(exec, opts);
+}
+
+tsr_status tsr_plan_run_rows(tsr_ctx *ctx, tsr_plan *plan, tsr_row_reader *reader,
+                             tsr_row_writer *writer, tsr_executor *exec,
+                             const tsr_run_options *opts) {
+    const tsr_stage *s = &plan->stages[0];
+    int w, h, bands;
+    tsr_row_reader_shape(reader, &w, &h, &bands);
+    rows_io io = {.ctx = ctx, .reader = reader, .writer = writer, .opts = opts};
+    if (w != s->in_w || h != s->in_h || bands != s->in_bands)
+        return tsr_error(ctx, TSR_ERR_INTERNAL, "plan made for %dx%dx%d run on rows of %dx%dx%d",
+                         s->in_w, s->in_h, s->in_bands, w, h, bands);
+    if (plan->n_stages == 1 && tsr_stage_streams(plan, s, exec, tsr_run_budget(exec, opts)))
+        return tsr_run_stream_stage(ctx, plan, s, &io, exec, opts, NULL);
+    if (spill_wanted(ctx, plan, exec, opts))
+        return tsr_run_spill(ctx, plan, &io, exec, opts);
+    return run_whole(ctx, plan, &io, exec, opts);
 }

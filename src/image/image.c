@@ -1,4 +1,5 @@
 /* Image buffers, rectangles and regions. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,9 +11,11 @@ tsr_status tsr_image_new(tsr_ctx *ctx, int width, int height, int bands, tsr_ima
         return tsr_error(ctx, TSR_ERR_INTERNAL, "invalid image shape %dx%dx%d", width, height,
                          bands);
     uint64_t bytes = (uint64_t)width * (uint64_t)height * (uint64_t)bands;
-    if (ctx && bytes > tsr_ctx_limits(ctx)->max_alloc)
-        return tsr_error(ctx, TSR_ERR_LIMIT, "an image of %dx%dx%d exceeds the %llu-byte cap",
-                         width, height, bands, (unsigned long long)tsr_ctx_limits(ctx)->max_alloc);
+    if (ctx && bytes > tsr_ctx_limits(ctx)->max_alloc) {
+        char what[64];
+        snprintf(what, sizeof what, "an image of %dx%dx%d", width, height, bands);
+        return tsr_limits_check_alloc(ctx, what, bytes);
+    }
     tsr_image *img = calloc(1, sizeof *img);
     if (!img)
         return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");

@@ -68,9 +68,12 @@ static tsr_status begin(backup_run *run, tsr_ctx *ctx) {
         return tsr_error(ctx, TSR_ERR_USAGE, "backup: no data folder given");
     if ((rc = tsr_backup_work_dir(ctx, run->work)))
         return rc;
-    snprintf(run->db_copy, sizeof run->db_copy, "%s/" TSR_BACKUP_METADATA, run->work);
-    if ((rc = tsr_store_open_reader(ctx, req->data_dir, &req->store, &run->store)) ||
-        (rc = tsr_backup_read_keycheck(ctx, req->data_dir, &keycheck,
+    if ((rc = tsr_store_open_reader(ctx, req->data_dir, &req->store, &run->store)))
+        goto out;
+    run->manifest.metadata_pg = tsr_db_kind_of(run->store->db) == TSR_DB_POSTGRESQL;
+    snprintf(run->db_copy, sizeof run->db_copy, "%s/%s", run->work,
+             tsr_manifest_metadata_name(&run->manifest));
+    if ((rc = tsr_backup_read_keycheck(ctx, req->data_dir, &keycheck,
                                        run->manifest.key_fingerprint)) ||
         (rc = tsr_backup_dest_open(ctx, req->dest, endpoint, true, run->work, &run->dest)) ||
         (rc = load_previous(run, ctx)) || (rc = tsr_backup_dest_blobs(run->dest, ctx, &run->held)))
@@ -227,19 +230,39 @@ static tsr_status take_blob(backup_run *run, tsr_ctx *ctx, const char *id) {
     return tsr_manifest_add_blob(ctx, &run->manifest, &b);
 }
 
+/* Copies the metadata into run->db_copy and lists the blobs that copy
+ * refers to: SQLite's online backup, then the copy read; or pg_dump of an
+ * exported snapshot, the list read in the same snapshot. */
+static tsr_status copy_metadata(backup_run *run, tsr_ctx *ctx, tsr_blob_ref **refs, size_t *n) {
+    tsr_db *live = run->store->db, *db = NULL;
+    tsr_status rc;
+    if (run->manifest.metadata_pg) {
+        if (!(rc = tsr_backup_pg_dump(ctx, live, run->req->store.db_url, run->db_copy)) &&
+            !(rc = tsr_backup_db_schema(ctx, live, &run->manifest.schema_version)))
+            rc = tsr_backup_db_refs(ctx, live, run->manifest.schema_version, refs, n);
+        tsr_db_rollback(live); /* the snapshot ends: missing blobs are looked up anew */
+        return rc;
+    }
+    rc = tsr_backup_db_copy(ctx, tsr_db_sqlite_handle(live), run->db_copy);
+    if (rc || (rc = tsr_backup_db_open(ctx, run->db_copy, &db)) ||
+        (rc = tsr_backup_db_schema(ctx, db, &run->manifest.schema_version)))
+        goto out;
+    rc = tsr_backup_db_refs(ctx, db, run->manifest.schema_version, refs, n);
+out:
+    tsr_db_close(db);
+    return rc;
+}
+
 /* Copies the metadata and takes every blob it refers to; *again when some
  * vanished meanwhile (the copy must then be taken again). */
 static tsr_status take_once(backup_run *run, tsr_ctx *ctx, bool *again) {
-    sqlite3 *db = NULL;
     tsr_blob_ref *refs = NULL;
     size_t n = 0;
     run->vanished = 0;
     run->manifest.blob_count = 0;
     run->manifest.created = tsr_clock_wall_ms();
-    tsr_status rc = tsr_backup_db_copy(ctx, run->store->db, run->db_copy);
-    if (rc || (rc = tsr_backup_db_open(ctx, run->db_copy, &db)) ||
-        (rc = tsr_backup_db_schema(ctx, db, &run->manifest.schema_version)) ||
-        (rc = tsr_backup_db_refs(ctx, db, run->manifest.schema_version, &refs, &n)))
+    tsr_status rc = copy_metadata(run, ctx, &refs, &n);
+    if (rc)
         goto out;
     if (run->req->test_pause_ms > 0 && run->report->retakes == 0)
         tsr_clock_sleep_ms(run->req->test_pause_ms);
@@ -247,7 +270,6 @@ static tsr_status take_once(backup_run *run, tsr_ctx *ctx, bool *again) {
         rc = take_blob(run, ctx, refs[i].id);
     *again = !rc && run->vanished > 0;
 out:
-    sqlite3_close_v2(db);
     free(refs);
     return rc;
 }
@@ -303,8 +325,8 @@ static tsr_status write_snapshot(backup_run *run, tsr_ctx *ctx) {
     char meta[TSR_BACKUP_NAME_MAX + 64], man[TSR_BACKUP_NAME_MAX + 64], *text = NULL;
     size_t len = 0;
     name_snapshot(run);
-    snprintf(meta, sizeof meta, TSR_BACKUP_SNAPSHOTS_DIR "%s/" TSR_BACKUP_METADATA,
-             run->manifest.snapshot);
+    snprintf(meta, sizeof meta, TSR_BACKUP_SNAPSHOTS_DIR "%s/%s", run->manifest.snapshot,
+             tsr_manifest_metadata_name(&run->manifest));
     snprintf(man, sizeof man, TSR_BACKUP_SNAPSHOTS_DIR "%s/" TSR_BACKUP_MANIFEST,
              run->manifest.snapshot);
     int fd = open(run->db_copy, O_RDONLY | O_CLOEXEC);

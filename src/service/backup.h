@@ -10,7 +10,8 @@
  *                                    sealed), named by their SHA-256: shared by
  *                                    every snapshot, so a later backup copies only
  *                                    blobs it does not hold yet
- *   snapshots/<name>/metadata.db     the SQLite database, copied online
+ *   snapshots/<name>/metadata.db     the SQLite database, copied online (or
+ *   snapshots/<name>/metadata.dump   a pg_dump archive of PostgreSQL metadata)
  *   snapshots/<name>/manifest.json   written last (backup_manifest.h)
  *
  * Backups run beside a serving `tessera serve`: the data folder is not

@@ -1,6 +1,6 @@
-/* The SQLite side of backup, restore and verify: the online copy, opening
- * a copy, its schema version, PRAGMA integrity_check and the list of blobs
- * a database refers to. */
+/* The database side of backup, restore and verify: SQLite's online copy,
+ * opening a copy, its schema version, PRAGMA integrity_check and the list
+ * of blobs a database (SQLite or PostgreSQL, through db.h) refers to. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +21,22 @@ const char *tsr_blob_ref_kind_name(tsr_blob_ref_kind kind) {
     return (unsigned)kind < 3 ? kind_names[kind] : "blob";
 }
 
-static tsr_status db_error(tsr_ctx *ctx, sqlite3 *db, const char *what, const char *path) {
+/* A SQLite error of `db` (the raw connection of a copy) as a status. */
+static tsr_status lite_error(tsr_ctx *ctx, sqlite3 *db, const char *what, const char *path) {
     int code = db ? sqlite3_extended_errcode(db) & 0xff : SQLITE_NOMEM;
     tsr_status st = code == SQLITE_NOTADB || code == SQLITE_CORRUPT ? TSR_ERR_CORRUPT
                     : code == SQLITE_NOMEM                          ? TSR_ERR_NOMEM
                                                                     : TSR_ERR_IO;
     return tsr_error(ctx, st, "%s %s: %s", what, path, db ? sqlite3_errmsg(db) : "out of memory");
+}
+
+/* The last error of `db` as a status; `what` says what failed. */
+static tsr_status db_error(tsr_ctx *ctx, tsr_db *db, const char *what) {
+    tsr_db_error_kind kind = tsr_db_error(db);
+    tsr_status st = kind == TSR_DB_CORRUPT ? TSR_ERR_CORRUPT
+                    : kind == TSR_DB_NOMEM ? TSR_ERR_NOMEM
+                                           : TSR_ERR_IO;
+    return tsr_error(ctx, st, "%s the database: %s", what, tsr_db_message(db));
 }
 
 /* Runs the backup to its end, waiting while the source is busy. */
@@ -47,12 +57,12 @@ tsr_status tsr_backup_db_copy(tsr_ctx *ctx, sqlite3 *src, const char *path) {
     unlink(path);
     if (sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
-        rc = db_error(ctx, dst, "backup: cannot create", path);
+        rc = lite_error(ctx, dst, "backup: cannot create", path);
         goto out;
     }
     sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
     if (!b) {
-        rc = db_error(ctx, dst, "backup: cannot start the database copy into", path);
+        rc = lite_error(ctx, dst, "backup: cannot start the database copy into", path);
         goto out;
     }
     int step = backup_all(b);
@@ -64,40 +74,29 @@ tsr_status tsr_backup_db_copy(tsr_ctx *ctx, sqlite3 *src, const char *path) {
     }
     /* one self-contained file: the copy takes the source's WAL flag along */
     if (sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL) != SQLITE_OK)
-        rc = db_error(ctx, dst, "backup: cannot finish", path);
+        rc = lite_error(ctx, dst, "backup: cannot finish", path);
 out:
     sqlite3_close_v2(dst);
     return rc;
 }
 
-tsr_status tsr_backup_db_open(tsr_ctx *ctx, const char *path, sqlite3 **out) {
-    sqlite3 *db = NULL;
-    *out = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-        sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) != SQLITE_OK) {
-        tsr_status rc = db_error(ctx, db, "cannot open the database", path);
-        sqlite3_close_v2(db);
-        return rc;
-    }
-    sqlite3_extended_result_codes(db, 1);
-    *out = db;
-    return TSR_OK;
+tsr_status tsr_backup_db_open(tsr_ctx *ctx, const char *path, tsr_db **out) {
+    char url[PATH_MAX + 16];
+    snprintf(url, sizeof url, "sqlite:%s", path);
+    return tsr_db_open(ctx, url, TSR_DB_READ_ONLY | TSR_DB_PLAIN, out);
 }
 
-tsr_status tsr_backup_db_schema(tsr_ctx *ctx, sqlite3 *db, int *version) {
-    sqlite3_stmt *st = NULL;
+tsr_status tsr_backup_db_schema(tsr_ctx *ctx, tsr_db *db, int *version) {
+    tsr_db_stmt *st = NULL;
     *version = 0;
-    if (sqlite3_prepare_v2(db, "SELECT version FROM schema_version WHERE id = 1", -1, &st, NULL) !=
-        SQLITE_OK)
-        return db_error(ctx, db, "cannot read the schema version of",
-                        sqlite3_db_filename(db, NULL));
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW)
-        *version = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    if (step != SQLITE_ROW && step != SQLITE_DONE)
-        return db_error(ctx, db, "cannot read the schema version of",
-                        sqlite3_db_filename(db, NULL));
+    if (tsr_db_prepare(db, "SELECT version FROM schema_version WHERE id = 1", &st))
+        return db_error(ctx, db, "cannot read the schema version of");
+    tsr_db_step_result step = tsr_db_step(st);
+    if (step == TSR_DB_ROW)
+        *version = tsr_db_column_int(st, 0);
+    tsr_db_finalize(st);
+    if (step != TSR_DB_ROW && step != TSR_DB_DONE)
+        return db_error(ctx, db, "cannot read the schema version of");
     return TSR_OK;
 }
 
@@ -108,22 +107,24 @@ static void add_finding(char *text, const char *line) {
         snprintf(text + n, INTEGRITY_TEXT - n, "%s%s", n ? "; " : "", line);
 }
 
-tsr_status tsr_backup_db_integrity(tsr_ctx *ctx, sqlite3 *db, char **problems) {
+tsr_status tsr_backup_db_integrity(tsr_ctx *ctx, tsr_db *db, char **problems) {
     char text[INTEGRITY_TEXT] = "", sql[64];
-    sqlite3_stmt *st = NULL;
-    int step = SQLITE_ERROR;
+    tsr_db_stmt *st = NULL;
+    tsr_db_step_result step = TSR_DB_FAILED;
     *problems = NULL;
+    if (tsr_db_kind_of(db) != TSR_DB_SQLITE)
+        return TSR_OK; /* PostgreSQL checks its pages itself (data checksums, amcheck) */
     snprintf(sql, sizeof sql, "PRAGMA integrity_check(%d)", INTEGRITY_LINES);
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-            const unsigned char *line = sqlite3_column_text(st, 0);
-            if (line && strcmp((const char *)line, "ok") != 0)
-                add_finding(text, (const char *)line);
+    if (!tsr_db_prepare(db, sql, &st)) {
+        while ((step = tsr_db_step(st)) == TSR_DB_ROW) {
+            const char *line = tsr_db_column_text(st, 0);
+            if (line && strcmp(line, "ok") != 0)
+                add_finding(text, line);
         }
     }
-    if (step != SQLITE_DONE)
-        add_finding(text, sqlite3_errmsg(db));
-    sqlite3_finalize(st);
+    if (step != TSR_DB_DONE)
+        add_finding(text, tsr_db_message(db));
+    tsr_db_finalize(st);
     if (!text[0])
         return TSR_OK;
     if (!(*problems = strdup(text)))
@@ -145,15 +146,15 @@ const tsr_blob_ref *tsr_blob_ref_find(const tsr_blob_ref *refs, size_t count, co
 
 /* Fills `r` from the current row of the refs query; false when the id is
  * malformed (a damaged database: reported by the caller). */
-static bool read_ref(sqlite3_stmt *st, tsr_blob_ref *r) {
-    const unsigned char *kind = sqlite3_column_text(st, 1);
+static bool read_ref(tsr_db_stmt *st, tsr_blob_ref *r) {
+    const char *kind = tsr_db_column_text(st, 1);
     memset(r, 0, sizeof *r);
     tsr_store_column_text(st, 0, r->id, sizeof r->id);
     tsr_store_column_text(st, 2, r->sha256, sizeof r->sha256);
-    r->kind = !kind || !strcmp((const char *)kind, "image") ? TSR_REF_IMAGE
-              : !strcmp((const char *)kind, "result")       ? TSR_REF_RESULT
-                                                            : TSR_REF_THUMBNAIL;
-    r->bytes = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 3);
+    r->kind = !kind || !strcmp(kind, "image") ? TSR_REF_IMAGE
+              : !strcmp(kind, "result")       ? TSR_REF_RESULT
+                                              : TSR_REF_THUMBNAIL;
+    r->bytes = tsr_db_column_is_null(st, 3) ? -1 : tsr_db_column_int64(st, 3);
     return tsr_store_id_valid(r->id);
 }
 
@@ -168,18 +169,18 @@ static void sort_unique(tsr_blob_ref *refs, size_t *count) {
     *count = n;
 }
 
-tsr_status tsr_backup_db_refs(tsr_ctx *ctx, sqlite3 *db, int schema_version, tsr_blob_ref **out,
+tsr_status tsr_backup_db_refs(tsr_ctx *ctx, tsr_db *db, int schema_version, tsr_blob_ref **out,
                               size_t *count) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     tsr_blob_ref *refs = NULL;
     size_t n = 0, cap = 0;
     tsr_status rc = TSR_OK;
-    int step = SQLITE_ERROR;
+    tsr_db_step_result step = TSR_DB_FAILED;
     *out = NULL;
     *count = 0;
-    if (sqlite3_prepare_v2(db, tsr_store_blob_refs_sql(schema_version), -1, &st, NULL) != SQLITE_OK)
-        return db_error(ctx, db, "cannot list the blobs of", sqlite3_db_filename(db, NULL));
-    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    if (tsr_db_prepare(db, tsr_store_blob_refs_sql(schema_version), &st))
+        return db_error(ctx, db, "cannot list the blobs of");
+    while (!rc && (step = tsr_db_step(st)) == TSR_DB_ROW) {
         if (n == cap) {
             tsr_blob_ref *grown = realloc(refs, (cap = cap ? cap * 2 : 1024) * sizeof *refs);
             if (!grown) {
@@ -193,9 +194,9 @@ tsr_status tsr_backup_db_refs(tsr_ctx *ctx, sqlite3 *db, int schema_version, tsr
                            refs[n].id);
         n++;
     }
-    if (!rc && step != SQLITE_DONE)
-        rc = db_error(ctx, db, "cannot list the blobs of", sqlite3_db_filename(db, NULL));
-    sqlite3_finalize(st);
+    if (!rc && step != TSR_DB_DONE)
+        rc = db_error(ctx, db, "cannot list the blobs of");
+    tsr_db_finalize(st);
     if (rc) {
         free(refs);
         return rc;
@@ -206,20 +207,20 @@ tsr_status tsr_backup_db_refs(tsr_ctx *ctx, sqlite3 *db, int schema_version, tsr
     return TSR_OK;
 }
 
-tsr_status tsr_backup_db_references(tsr_ctx *ctx, sqlite3 *db, int schema_version, const char *id,
+tsr_status tsr_backup_db_references(tsr_ctx *ctx, tsr_db *db, int schema_version, const char *id,
                                     bool *used) {
     char sql[1024];
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     *used = true;
     snprintf(sql, sizeof sql, "SELECT 1 FROM (%s) AS r WHERE r.blob = ?1 LIMIT 1",
              tsr_store_blob_refs_sql(schema_version));
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_error(ctx, db, "cannot look up a blob in", sqlite3_db_filename(db, NULL));
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (step != SQLITE_ROW && step != SQLITE_DONE)
-        return db_error(ctx, db, "cannot look up a blob in", sqlite3_db_filename(db, NULL));
-    *used = step == SQLITE_ROW;
+    if (tsr_db_prepare(db, sql, &st))
+        return db_error(ctx, db, "cannot look up a blob in");
+    tsr_db_bind_text(st, 1, id);
+    tsr_db_step_result step = tsr_db_step(st);
+    tsr_db_finalize(st);
+    if (step != TSR_DB_ROW && step != TSR_DB_DONE)
+        return db_error(ctx, db, "cannot look up a blob in");
+    *used = step == TSR_DB_ROW;
     return TSR_OK;
 }

@@ -11,6 +11,7 @@
 
 #include "service/backup.h"
 #include "service/backup_manifest.h"
+#include "service/db.h"
 
 #define TSR_BACKUP_WORK_MAX (PATH_MAX - 64) /* bytes of a work folder's path */
 
@@ -90,7 +91,7 @@ tsr_status tsr_backup_blob_set_add(tsr_ctx *ctx, tsr_backup_blob_set *set, const
 /* Frees the entries. Accepts NULL. */
 void tsr_backup_blob_set_clear(tsr_backup_blob_set *set);
 
-/* ---- the SQLite side (backup_db.c) ---- */
+/* ---- the database side (backup_db.c) ---- */
 
 /* What kind of row refers to a blob. */
 typedef enum tsr_blob_ref_kind {
@@ -115,21 +116,38 @@ const char *tsr_blob_ref_kind_name(tsr_blob_ref_kind kind);
 tsr_status tsr_backup_db_copy(tsr_ctx *ctx, sqlite3 *src, const char *path);
 /* Opens the database file `path` read-only (no journal left behind); a
  * file that is not a database is TSR_ERR_CORRUPT. */
-tsr_status tsr_backup_db_open(tsr_ctx *ctx, const char *path, sqlite3 **out);
+tsr_status tsr_backup_db_open(tsr_ctx *ctx, const char *path, tsr_db **out);
 /* Its schema version (schema_version table; 0 when none). */
-tsr_status tsr_backup_db_schema(tsr_ctx *ctx, sqlite3 *db, int *version);
+tsr_status tsr_backup_db_schema(tsr_ctx *ctx, tsr_db *db, int *version);
 /* Runs PRAGMA integrity_check: *problems = NULL when "ok", else a
- * malloc'ed text of its findings (first lines), which the caller frees. */
-tsr_status tsr_backup_db_integrity(tsr_ctx *ctx, sqlite3 *db, char **problems);
+ * malloc'ed text of its findings (first lines), which the caller frees.
+ * A PostgreSQL database has nothing to check here (*problems = NULL). */
+tsr_status tsr_backup_db_integrity(tsr_ctx *ctx, tsr_db *db, char **problems);
 /* Every blob the database refers to, sorted by id, each once, in one read
  * transaction. The caller frees *out. */
-tsr_status tsr_backup_db_refs(tsr_ctx *ctx, sqlite3 *db, int schema_version, tsr_blob_ref **out,
+tsr_status tsr_backup_db_refs(tsr_ctx *ctx, tsr_db *db, int schema_version, tsr_blob_ref **out,
                               size_t *count);
 /* Whether the database refers to blob `id` now (*used). */
-tsr_status tsr_backup_db_references(tsr_ctx *ctx, sqlite3 *db, int schema_version, const char *id,
+tsr_status tsr_backup_db_references(tsr_ctx *ctx, tsr_db *db, int schema_version, const char *id,
                                     bool *used);
 /* The ref with `id` in a sorted list, or NULL. */
 const tsr_blob_ref *tsr_blob_ref_find(const tsr_blob_ref *refs, size_t count, const char *id);
+
+/* ---- PostgreSQL metadata (backup_pg.c) ---- */
+
+/* Starts a REPEATABLE READ transaction on `db` (the live store's reader
+ * connection), exports its snapshot and runs pg_dump --format=custom of
+ * that snapshot into `path`. On success the transaction stays open, so
+ * what the caller reads next (schema version, blob list) is the dump's
+ * instant; the caller ends it with tsr_db_rollback. `url` is the --db. */
+tsr_status tsr_backup_pg_dump(tsr_ctx *ctx, tsr_db *db, const char *url, const char *path);
+/* Restores pg_dump archive `path` into the database `url`, which must have
+ * no tables (TSR_ERR_USAGE otherwise), in one transaction: wholly or not
+ * at all. */
+tsr_status tsr_backup_pg_restore(tsr_ctx *ctx, const char *url, const char *path);
+/* Reads archive `path` through pg_restore --list: *problems = NULL when it
+ * reads, else a malloc'ed message (the caller frees). */
+tsr_status tsr_backup_pg_check(tsr_ctx *ctx, const char *path, char **problems);
 
 /* ---- files (backup_files.c) ---- */
 

@@ -113,22 +113,23 @@ tsr_status tsr_manifest_encode(tsr_ctx *ctx, const tsr_manifest *m, char **out, 
     tsr_clock_format_iso(m->created, iso);
     json_t *blobs = blobs_json(m);
     json_t *j =
-        blobs ? json_pack("{s:i, s:s, s:I, s:s, s:s, s:i,"
-                          " s:{s:s, s:o, s:o},"
-                          " s:{s:s, s:I, s:s},"
-                          " s:{s:I, s:I},"
-                          " s:{s:I, s:I, s:I, s:I}, s:o}",
-                          "format", TSR_MANIFEST_FORMAT, "snapshot", m->snapshot, "created",
-                          (json_int_t)m->created, "created_iso", iso, "tessera_version",
-                          m->tessera_version, "schema_version", m->schema_version, "store", "url",
-                          m->store_url, "key_fingerprint", nullable(m->key_fingerprint), "keycheck",
-                          nullable(m->keycheck_hex), "metadata", "name", TSR_BACKUP_METADATA,
-                          "bytes", (json_int_t)m->metadata_bytes, "sha256", m->metadata_sha256,
-                          "totals", "blobs", (json_int_t)m->blob_count, "bytes",
-                          (json_int_t)tsr_manifest_blob_bytes(m), "transfer", "copied_blobs",
-                          (json_int_t)t->copied_blobs, "copied_bytes", (json_int_t)t->copied_bytes,
-                          "reused_blobs", (json_int_t)t->reused_blobs, "reused_bytes",
-                          (json_int_t)t->reused_bytes, "blobs", blobs)
+        blobs ? json_pack(
+                    "{s:i, s:s, s:I, s:s, s:s, s:i,"
+                    " s:{s:s, s:o, s:o},"
+                    " s:{s:s, s:s, s:I, s:s},"
+                    " s:{s:I, s:I},"
+                    " s:{s:I, s:I, s:I, s:I}, s:o}",
+                    "format", TSR_MANIFEST_FORMAT, "snapshot", m->snapshot, "created",
+                    (json_int_t)m->created, "created_iso", iso, "tessera_version",
+                    m->tessera_version, "schema_version", m->schema_version, "store", "url",
+                    m->store_url, "key_fingerprint", nullable(m->key_fingerprint), "keycheck",
+                    nullable(m->keycheck_hex), "metadata", "name", tsr_manifest_metadata_name(m),
+                    "format", m->metadata_pg ? "pg_dump" : "sqlite", "bytes",
+                    (json_int_t)m->metadata_bytes, "sha256", m->metadata_sha256, "totals", "blobs",
+                    (json_int_t)m->blob_count, "bytes", (json_int_t)tsr_manifest_blob_bytes(m),
+                    "transfer", "copied_blobs", (json_int_t)t->copied_blobs, "copied_bytes",
+                    (json_int_t)t->copied_bytes, "reused_blobs", (json_int_t)t->reused_blobs,
+                    "reused_bytes", (json_int_t)t->reused_bytes, "blobs", blobs)
               : NULL;
     char *text = j ? json_dumps(j, JSON_INDENT(1)) : NULL;
     json_decref(j);
@@ -252,7 +253,18 @@ static tsr_status decode_head(tsr_ctx *ctx, json_t *j, tsr_manifest *m) {
         return rc;
     if (!tsr_backup_sha256_valid(m->metadata_sha256))
         return tsr_error(ctx, TSR_ERR_CORRUPT, "manifest: the metadata's sha256 is malformed");
+    json_t *kind = json_object_get(meta, "format"); /* absent: SQLite (older manifests) */
+    if (kind && (!json_is_string(kind) || (strcmp(json_string_value(kind), "sqlite") &&
+                                           strcmp(json_string_value(kind), "pg_dump"))))
+        return tsr_error(ctx, TSR_ERR_FORMAT,
+                         "manifest: the metadata's format is not sqlite or pg_dump; use a newer "
+                         "tessera");
+    m->metadata_pg = kind && !strcmp(json_string_value(kind), "pg_dump");
     return TSR_OK;
+}
+
+const char *tsr_manifest_metadata_name(const tsr_manifest *m) {
+    return m->metadata_pg ? TSR_BACKUP_METADATA_PG : TSR_BACKUP_METADATA;
 }
 
 /* The optional "transfer" counts (informational). */

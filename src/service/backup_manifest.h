@@ -7,7 +7,7 @@
  *    "created_iso": "...", "tessera_version": "0.1.0", "schema_version": 3,
  *    "store": {"url": "" | "s3://...", "key_fingerprint": "16 hex" | null,
  *              "keycheck": "hex of data_dir/keycheck" | null},
- *    "metadata": {"name": "metadata.db", "bytes": N, "sha256": "..."},
+ *    "metadata": {"name": "metadata.db", "format": "sqlite", "bytes": N, "sha256": "..."},
  *    "totals": {"blobs": N, "bytes": N},
  *    "transfer": {"copied_blobs": N, "copied_bytes": N, "reused_blobs": N,
  *                 "reused_bytes": N},
@@ -20,7 +20,10 @@
  * size, modification time) so the next backup can skip hashing an
  * unchanged file. The data key itself is never written: only its
  * fingerprint and the store's keycheck record (a known value sealed under
- * it). Design notes: docs/internals/backup.md.
+ * it). The metadata is a SQLite file (format "sqlite", metadata.db; a
+ * manifest without "format" is one) or, for a store whose metadata is in
+ * PostgreSQL, a pg_dump archive in its custom format ("pg_dump",
+ * metadata.dump). Design notes: docs/internals/backup.md.
  *
  * Decoding treats the text as untrusted: every id, hash and size is
  * checked, duplicates and unknown formats are refused (TSR_ERR_CORRUPT, or
@@ -46,6 +49,7 @@
 #define TSR_BACKUP_NAME_MAX       31              /* bytes in a snapshot name */
 #define TSR_BACKUP_NAME_LEN       20              /* "20261207T101500.123Z" */
 #define TSR_BACKUP_METADATA       "metadata.db"   /* the database's name in a snapshot */
+#define TSR_BACKUP_METADATA_PG    "metadata.dump" /* ... when it is a pg_dump archive */
 #define TSR_BACKUP_MANIFEST       "manifest.json" /* the manifest's name in a snapshot */
 #define TSR_BACKUP_BLOBS_DIR      "blobs/"        /* blobs/<sha256> */
 #define TSR_BACKUP_SNAPSHOTS_DIR  "snapshots/"    /* snapshots/<name>/... */
@@ -76,6 +80,7 @@ typedef struct tsr_manifest {
     char *keycheck_hex;      /* owned; the keycheck file as hex, NULL when plaintext */
     uint64_t metadata_bytes; /* size of metadata.db */
     char metadata_sha256[TSR_STORE_SHA256_LEN + 1]; /* its hex SHA-256 */
+    bool metadata_pg;                               /* metadata.dump (pg_dump), not metadata.db */
     tsr_manifest_transfer transfer;                 /* what taking it moved */
     tsr_manifest_blob *blobs; /* owned; blob_count entries (sorted by id once decoded or
                                  sorted with tsr_manifest_sort) */
@@ -107,5 +112,9 @@ void tsr_backup_snapshot_name(int64_t wall_ms, char out[TSR_BACKUP_NAME_MAX + 1]
 bool tsr_backup_snapshot_name_valid(const char *name);
 /* Whether `sha` is 64 lowercase hex digits. */
 bool tsr_backup_sha256_valid(const char *sha);
+
+/* The snapshot's metadata file name: TSR_BACKUP_METADATA or
+ * TSR_BACKUP_METADATA_PG. */
+const char *tsr_manifest_metadata_name(const tsr_manifest *m);
 
 #endif

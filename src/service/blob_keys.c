@@ -389,7 +389,9 @@ tsr_status tsr_store_rotate_key_with(tsr_ctx *ctx, const char *data_dir,
     char db[PATH_MAX];
     if (!old_key_file && !new_key_file)
         return tsr_error(ctx, TSR_ERR_USAGE, "rotate-key: give --old-key, --new-key or both");
-    snprintf(db, sizeof db, "%s/tessera.db", data_dir);
+    /* a folder opened with --db keeps that in db-url, else it has tessera.db */
+    snprintf(db, sizeof db, "%s/%s", data_dir,
+             where && where->db_url && *where->db_url ? "db-url" : "tessera.db");
     if (access(db, F_OK) != 0)
         return tsr_error(ctx, TSR_ERR_USAGE, "rotate-key: %s holds no tessera store", data_dir);
     if ((old_key_file && (rc = tsr_blob_key_load(ctx, old_key_file, &rot.old_key))) ||

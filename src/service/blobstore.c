@@ -488,19 +488,19 @@ tsr_status tsr_blob_delete(tsr_store *store, tsr_ctx *ctx, const char *id) {
 typedef struct collection {
     tsr_store *store; /* borrowed */
     tsr_ctx *ctx;     /* where errors go */
-    sqlite3_stmt *st; /* "is this blob referenced?" */
+    tsr_db_stmt *st;  /* "is this blob referenced?" */
     tsr_status rc;    /* first error; stops the listing */
     uint64_t unknown; /* unreferenced blobs left alone on a shared backend */
 } collection;
 
 /* Whether any image or job item refers to blob `id`. */
 static tsr_status referenced(collection *c, const char *id, bool *used) {
-    sqlite3_reset(c->st);
-    sqlite3_bind_text(c->st, 1, id, -1, SQLITE_STATIC);
-    int step = sqlite3_step(c->st);
-    if (step != SQLITE_ROW && step != SQLITE_DONE)
+    tsr_db_reset(c->st);
+    tsr_db_bind_text(c->st, 1, id);
+    int step = tsr_db_step(c->st);
+    if (step != TSR_DB_ROW && step != TSR_DB_DONE)
         return tsr_store_sql_error(c->store, c->ctx, "look for a blob's owner");
-    *used = step == SQLITE_ROW;
+    *used = step == TSR_DB_ROW;
     return TSR_OK;
 }
 
@@ -531,7 +531,7 @@ tsr_status tsr_blob_collect_garbage(tsr_store *s, tsr_ctx *ctx) {
                                       &c.st);
     if (!rc && !(rc = s->backend->ops->list(s->backend, ctx, collect_one, &c)))
         rc = c.rc;
-    sqlite3_finalize(c.st);
+    tsr_db_finalize(c.st);
     if (c.unknown) {
         tsr_log_field f[] = {TSR_LOG_FIELD_INT("objects", (int64_t)c.unknown),
                              TSR_LOG_FIELD_STRING("backend", s->backend->ops->name)};

@@ -150,7 +150,8 @@ static tsr_run_options run_options(const tsr_image_run *run) {
                              .label = run->label,
                              .accel = run->accel,
                              .device_done = run->device_done,
-                             .moved = run->moved};
+                             .moved = run->moved,
+                             .memory_budget = run->memory_budget};
 }
 
 tsr_status tsr_image_run_blob(tsr_store *store, tsr_ctx *ctx, const tsr_image_run *run,

@@ -37,6 +37,7 @@ typedef struct tsr_image_run {
     void (*moved)(void *user, uint64_t bytes); /* may be NULL: bytes to remote workers */
     void *progress_user;                       /* passed to progress, tile_done and rows */
     const char *label;                         /* names the run in messages ("image 3f2a...") */
+    uint64_t memory_budget; /* tsr_run_options.memory_budget; 0 = the engine's default */
 } tsr_image_run;
 
 /* The step of a run that failed (tsr_image_run_file), for the answer a

@@ -315,7 +315,7 @@ tsr_status tsr_jobs_start(tsr_ctx *ctx, tsr_store *store, const tsr_jobs_config 
     if (jobs->cfg.runners <= 0)
         jobs->cfg.runners = 4;
     if (!jobs->cfg.pixel_budget)
-        jobs->cfg.pixel_budget = 1000ull * 1000 * 1000;
+        jobs->cfg.pixel_budget = TSR_JOBS_PIXEL_BUDGET;
     if (jobs->cfg.max_active <= 0)
         jobs->cfg.max_active = 1000;
     pthread_mutex_init(&jobs->lock, NULL);

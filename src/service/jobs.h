@@ -32,7 +32,8 @@ typedef struct tsr_jobs_config {
     int threads;                      /* tile executor threads; 0 = one per core */
     int runners;                      /* jobs processed at once; 0 = 4 */
     int tile;                         /* tile side; 0 = TSR_DEFAULT_TILE */
-    uint64_t pixel_budget;            /* admission: pixels of all active jobs' images; 0 = 1 Gpx */
+    uint64_t pixel_budget;            /* admission: pixels of all active jobs' images; 0 =
+                                         TSR_JOBS_PIXEL_BUDGET */
     int max_active;                   /* admission: queued + running jobs; 0 = 1000 */
     tsr_jobs_event_fn on_event;       /* may be NULL: job started / finished (logging) */
     tsr_executor *executor;           /* may be NULL: runs tiles instead of the local pool
@@ -50,7 +51,14 @@ typedef struct tsr_jobs_config {
     void *image_workers_user;         /* passed to image_workers */
     const struct tsr_accel *accel;    /* may be NULL: the device local tiles run on
                                          (the OpenCL backend); borrowed */
+    uint64_t memory_budget;           /* per image run on the local pool (tsr_run_options);
+                                         0 = the engine's default */
 } tsr_jobs_config;
+
+/* The default admission budget: two 40000 x 40000 images at once, or
+ * thousands of photos. What a job holds in memory is bounded per run by
+ * the memory budget and the single-buffer cap, not by this. */
+#define TSR_JOBS_PIXEL_BUDGET 4000000000ull
 
 /* Live progress of a job, as the API shows it. */
 typedef struct tsr_job_live {

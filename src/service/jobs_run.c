@@ -2,6 +2,9 @@
  * image from its blob into a result blob, in this process one after the
  * other, or as image tasks on the fleet (jobs_images.c). */
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +52,19 @@ tsr_status tsr_jobs_check_frames(tsr_jobs *jobs, tsr_ctx *ctx, const tsr_store_u
     return st;
 }
 
+/* Images from this many pixels on return the heap to the system when done. */
+#define TRIM_PIXELS 64000000ull
+
+/* Gives freed heap memory back to the system: a big image's windows, bands
+ * and tile buffers are freed when it ends, but glibc keeps freed memory
+ * below its top for reuse, so without this a server that ran one
+ * gigapixel job stays hundreds of MB larger until the next one. */
+static void return_heap(void) {
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
 /* Processes one image in this process (tiles on the scheduler's executor)
  * into a committed result blob and records it. */
 static tsr_status item_process(tsr_jobs *jobs, job_entry *e, const tsr_store_job *job, int position,
@@ -80,7 +96,8 @@ static tsr_status item_process(tsr_jobs *jobs, job_entry *e, const tsr_store_job
                          .device_done = tsr_jobs_on_device,
                          .moved = tsr_jobs_on_moved,
                          .progress_user = e,
-                         .label = label};
+                         .label = label,
+                         .memory_budget = jobs->cfg.memory_budget};
     tsr_image_output o;
     st = tsr_image_run_blob(jobs->store, ctx, &run, &o);
     tsr_job_usage used = {.cpu_seconds = o.codec_cpu_seconds, .read_bytes = (int64_t)img.bytes};
@@ -89,6 +106,8 @@ static tsr_status item_process(tsr_jobs *jobs, job_entry *e, const tsr_store_job
         used.peak_pixels = (int64_t)img.width * img.height + (int64_t)o.width * o.height;
     }
     tsr_jobs_add_usage(e, &used);
+    if ((uint64_t)img.width * (uint64_t)img.height >= TRIM_PIXELS)
+        return_heap();
     if (st)
         return st;
     tsr_store_item_result res = {o.blob,

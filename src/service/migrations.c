@@ -1,6 +1,8 @@
 /* The store's schema, as an ordered list of migrations. Never edit a released
  * migration: append a new one. tsr_store_migrate applies those the database
- * lacks, each in the one transaction that also bumps schema_version. */
+ * lacks, in the one transaction that also bumps schema_version. The SQL is
+ * SQLite's; on PostgreSQL it is translated (db.h: types, the `user` column)
+ * and followed by the migration's pg_extra, if any. */
 #include "service/store_internal.h"
 
 #define STATES "('queued','running','succeeded','failed','cancelled')"
@@ -71,6 +73,12 @@ static const char v1[] = "CREATE TABLE users("
                          "CREATE INDEX job_items_image ON job_items(image);"
                          "CREATE INDEX job_items_result ON job_items(result_blob);";
 
+/* PostgreSQL has no rowid: the tables whose lists break ties on it (newest
+ * first at the same millisecond) get an identity column of that name. */
+static const char v1_pg[] =
+    "ALTER TABLE images ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;"
+    "ALTER TABLE jobs ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;";
+
 /* Per-account quota overrides: NULL = the server's default (--quota-bytes,
  * --quota-jobs), 0 = unlimited for that account, N = its own limit. */
 static const char v2[] =
@@ -114,6 +122,16 @@ static const char v4[] = "CREATE TABLE feedback("
                          " rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5),"
                          " count INTEGER NOT NULL CHECK (count >= 0),"
                          " PRIMARY KEY (op, rating)) WITHOUT ROWID;";
+
+/* PostgreSQL has no json_valid(): the op names of a feedback row come from
+ * this, which reads anything but a JSON object as {} (store_feedback.c). */
+static const char v4_pg[] = "CREATE OR REPLACE FUNCTION tsr_json_object(t TEXT) RETURNS JSONB "
+                            "LANGUAGE plpgsql IMMUTABLE AS $$"
+                            " BEGIN"
+                            "  IF jsonb_typeof(t::jsonb) = 'object' THEN RETURN t::jsonb; END IF;"
+                            "  RETURN '{}'::jsonb;"
+                            " EXCEPTION WHEN others THEN RETURN '{}'::jsonb;"
+                            " END $$;";
 
 /* Cost accounting: what each job used besides CPU time (tsr_job_usage). */
 static const char v5[] = "ALTER TABLE jobs ADD COLUMN gpu_seconds REAL NOT NULL DEFAULT 0;"
@@ -182,7 +200,8 @@ static const char v9[] = "CREATE TABLE transform_usage("
                          "CREATE INDEX transform_usage_minute ON transform_usage(minute);";
 
 const tsr_store_migration tsr_store_migrations[] = {
-    {1, v1}, {2, v2}, {3, v3}, {4, v4}, {5, v5}, {6, v6}, {7, v7}, {8, v8}, {9, v9},
+    {1, v1, v1_pg}, {2, v2, NULL}, {3, v3, NULL}, {4, v4, v4_pg}, {5, v5, NULL},
+    {6, v6, NULL},  {7, v7, NULL}, {8, v8, NULL}, {9, v9, NULL},
 };
 const size_t tsr_store_migration_count = sizeof tsr_store_migrations / sizeof *tsr_store_migrations;
 

@@ -32,6 +32,7 @@ typedef struct restore_run {
     tsr_manifest manifest;            /* the snapshot's */
     tsr_blob_backend *target;         /* where blobs go (owned) */
     bool external;                    /* the target store is not inside the stage */
+    bool pg_restored;                 /* the metadata went into the --db PostgreSQL database */
     size_t installed;                 /* manifest blobs put into the target so far */
 } restore_run;
 
@@ -164,39 +165,23 @@ static tsr_status fetch_checked(restore_run *run, tsr_ctx *ctx, const char *name
     return rc;
 }
 
-/* Fetches metadata.db as stage/tessera.db and checks it: integrity, a
- * schema this build knows, every blob it names in the manifest. */
-static tsr_status restore_metadata(restore_run *run, tsr_ctx *ctx) {
-    char name[TSR_BACKUP_NAME_MAX + 64], path[PATH_MAX], *problems = NULL;
+/* Checks restored metadata: a schema this build knows, every blob it names
+ * in the manifest. */
+static tsr_status check_restored(restore_run *run, tsr_ctx *ctx, tsr_db *db) {
     const tsr_manifest *m = &run->manifest;
     int latest = tsr_store_migrations[tsr_store_migration_count - 1].version, version = 0;
-    sqlite3 *db = NULL;
     tsr_blob_ref *refs = NULL;
     size_t n = 0;
-    snprintf(name, sizeof name, TSR_BACKUP_SNAPSHOTS_DIR "%s/" TSR_BACKUP_METADATA, m->snapshot);
-    snprintf(path, sizeof path, "%s/tessera.db", run->stage);
-    tsr_status rc =
-        fetch_checked(run, ctx, name, path, m->metadata_bytes, m->metadata_sha256, "metadata");
-    if (rc || (rc = tsr_backup_db_open(ctx, path, &db)) ||
-        (rc = tsr_backup_db_integrity(ctx, db, &problems)))
-        goto out;
-    if (problems) {
-        rc = tsr_error(ctx, TSR_ERR_CORRUPT,
-                       "restore: snapshot %s: metadata.db fails PRAGMA integrity_check: %s",
-                       m->snapshot, problems);
-        goto out;
-    }
-    if ((rc = tsr_backup_db_schema(ctx, db, &version)))
-        goto out;
-    if (version < 1 || version > latest) {
-        rc = tsr_error(ctx, version < 1 ? TSR_ERR_CORRUPT : TSR_ERR_FORMAT,
-                       "restore: snapshot %s: metadata.db has schema version %d; this build "
-                       "reads 1 to %d",
-                       m->snapshot, version, latest);
-        goto out;
-    }
+    tsr_status rc = tsr_backup_db_schema(ctx, db, &version);
+    if (rc)
+        return rc;
+    if (version < 1 || version > latest)
+        return tsr_error(ctx, version < 1 ? TSR_ERR_CORRUPT : TSR_ERR_FORMAT,
+                         "restore: snapshot %s: the metadata has schema version %d; this build "
+                         "reads 1 to %d",
+                         m->snapshot, version, latest);
     if ((rc = tsr_backup_db_refs(ctx, db, version, &refs, &n)))
-        goto out;
+        return rc;
     for (size_t i = 0; !rc && i < n; i++)
         if (!tsr_manifest_find(m, refs[i].id))
             rc = tsr_error(ctx, TSR_ERR_CORRUPT,
@@ -204,10 +189,59 @@ static tsr_status restore_metadata(restore_run *run, tsr_ctx *ctx) {
                            "manifest lacks",
                            m->snapshot, refs[i].id);
     run->report->schema_version = version;
-out:
-    sqlite3_close_v2(db);
-    free(problems);
     free(refs);
+    return rc;
+}
+
+/* Fetches metadata.db as stage/tessera.db and checks it: integrity, then
+ * check_restored. */
+static tsr_status restore_metadata(restore_run *run, tsr_ctx *ctx) {
+    char name[TSR_BACKUP_NAME_MAX + 64], path[PATH_MAX], *problems = NULL;
+    const tsr_manifest *m = &run->manifest;
+    tsr_db *db = NULL;
+    snprintf(name, sizeof name, TSR_BACKUP_SNAPSHOTS_DIR "%s/" TSR_BACKUP_METADATA, m->snapshot);
+    snprintf(path, sizeof path, "%s/tessera.db", run->stage);
+    tsr_status rc =
+        fetch_checked(run, ctx, name, path, m->metadata_bytes, m->metadata_sha256, "metadata");
+    if (rc || (rc = tsr_backup_db_open(ctx, path, &db)) ||
+        (rc = tsr_backup_db_integrity(ctx, db, &problems)))
+        goto out;
+    if (problems)
+        rc = tsr_error(ctx, TSR_ERR_CORRUPT,
+                       "restore: snapshot %s: metadata.db fails PRAGMA integrity_check: %s",
+                       m->snapshot, problems);
+    else
+        rc = check_restored(run, ctx, db);
+out:
+    tsr_db_close(db);
+    free(problems);
+    return rc;
+}
+
+/* The PostgreSQL metadata of a snapshot (metadata.dump) goes into the
+ * empty database --db names, with pg_restore in one transaction, and is
+ * checked there (check_restored). */
+static tsr_status restore_pg_metadata(restore_run *run, tsr_ctx *ctx) {
+    char name[TSR_BACKUP_NAME_MAX + 64], path[PATH_MAX];
+    const tsr_manifest *m = &run->manifest;
+    const char *url = run->req->store.db_url;
+    tsr_db *db = NULL;
+    if (!url || (strncmp(url, "postgresql://", 13) && strncmp(url, "postgres://", 11)))
+        return tsr_error(ctx, TSR_ERR_USAGE,
+                         "restore: snapshot %s holds PostgreSQL metadata (a pg_dump archive): "
+                         "give --db postgresql://... naming a new, empty database",
+                         m->snapshot);
+    snprintf(name, sizeof name, TSR_BACKUP_SNAPSHOTS_DIR "%s/" TSR_BACKUP_METADATA_PG, m->snapshot);
+    snprintf(path, sizeof path, "%s/" TSR_BACKUP_METADATA_PG, run->work);
+    tsr_status rc =
+        fetch_checked(run, ctx, name, path, m->metadata_bytes, m->metadata_sha256, "metadata");
+    if (rc || (rc = tsr_backup_pg_restore(ctx, url, path)))
+        return rc;
+    run->pg_restored = true;
+    if (!(rc = tsr_db_open(ctx, url, TSR_DB_READ_ONLY, &db)))
+        rc = check_restored(run, ctx, db);
+    tsr_db_close(db);
+    unlink(path);
     return rc;
 }
 
@@ -294,16 +328,23 @@ static tsr_status write_small(restore_run *run, tsr_ctx *ctx, const char *name, 
 static tsr_status write_identity(restore_run *run, tsr_ctx *ctx) {
     const char *hex = run->manifest.keycheck_hex, *url = run->req->store.store_url;
     uint8_t raw[TSR_MANIFEST_KEYCHECK_MAX];
-    char line[TSR_MANIFEST_URL_MAX + 2];
+    char line[TSR_DB_URL_MAX + 2];
     size_t n = 0;
     tsr_status rc = TSR_OK;
+    if (run->pg_restored) { /* the folder's database, as its first open records it */
+        char shown[TSR_DB_URL_MAX];
+        tsr_db_url_redact(run->req->store.db_url, shown, sizeof shown);
+        int len = snprintf(line, sizeof line, "%s\n", shown);
+        if ((rc = write_small(run, ctx, "db-url", line, (size_t)len)))
+            return rc;
+    }
     if (hex) {
         if (tsr_hex_decode(hex, strlen(hex), raw, sizeof raw, &n))
             return tsr_error(ctx, TSR_ERR_CORRUPT, "restore: the manifest's keycheck is malformed");
         rc = write_small(run, ctx, "keycheck", raw, n);
     }
     int len = snprintf(line, sizeof line, "%s\n", url ? url : "");
-    if (!rc && len >= (int)sizeof line)
+    if (!rc && len > TSR_MANIFEST_URL_MAX)
         rc = tsr_error(ctx, TSR_ERR_USAGE, "restore: --store is too long");
     return rc ? rc : write_small(run, ctx, "store-url", line, (size_t)len);
 }
@@ -331,10 +372,26 @@ static tsr_status put_in_place(restore_run *run, tsr_ctx *ctx) {
 /* Undoes a failed restore: blobs put into an outside store, the stage. */
 static void undo(restore_run *run) {
     tsr_ctx *scratch = tsr_ctx_new();
+    tsr_db *db = NULL;
+    /* the database was checked empty before: make it empty again */
+    if (scratch && run->pg_restored && !tsr_db_open(scratch, run->req->store.db_url, 0, &db))
+        tsr_db_exec(db, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+    tsr_db_close(db);
     for (size_t i = 0; scratch && run->external && i < run->installed; i++)
         run->target->ops->remove(run->target, scratch, run->manifest.blobs[i].id);
     tsr_ctx_free(scratch);
     tsr_backup_remove_tree(run->stage);
+}
+
+/* A SQLite snapshot restores into the folder's own tessera.db only. */
+static tsr_status check_db(restore_run *run, tsr_ctx *ctx) {
+    const char *url = run->req->store.db_url;
+    if (run->manifest.metadata_pg || !url || !*url)
+        return TSR_OK;
+    return tsr_error(ctx, TSR_ERR_USAGE,
+                     "restore: snapshot %s holds SQLite metadata, restored as the data folder's "
+                     "own tessera.db: leave out --db",
+                     run->manifest.snapshot);
 }
 
 static tsr_status restore_steps(restore_run *run, tsr_ctx *ctx) {
@@ -346,9 +403,10 @@ static tsr_status restore_steps(restore_run *run, tsr_ctx *ctx) {
         (rc = tsr_backup_dest_open(ctx, req->src, endpoint, false, run->work, &run->src)) ||
         (rc = pick_snapshot(run, ctx, name)) ||
         (rc = tsr_backup_dest_manifest(run->src, ctx, name, &run->manifest)) ||
-        (rc = check_key(run, ctx)) || (rc = make_stage(run, ctx)) ||
-        (rc = restore_metadata(run, ctx)) || (rc = open_target(run, ctx)) ||
-        (rc = restore_blobs(run, ctx)) || (rc = write_identity(run, ctx)))
+        (rc = check_key(run, ctx)) || (rc = make_stage(run, ctx)) || (rc = check_db(run, ctx)) ||
+        (rc = (run->manifest.metadata_pg ? restore_pg_metadata : restore_metadata)(run, ctx)) ||
+        (rc = open_target(run, ctx)) || (rc = restore_blobs(run, ctx)) ||
+        (rc = write_identity(run, ctx)))
         return rc;
     snprintf(run->report->snapshot, sizeof run->report->snapshot, "%s", run->manifest.snapshot);
     snprintf(run->report->key_fingerprint, sizeof run->report->key_fingerprint, "%s",

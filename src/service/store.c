@@ -15,8 +15,6 @@
 #include "util/hex.h"
 #include "util/random.h"
 
-#define BUSY_TIMEOUT_MS 10000
-
 static const char *const role_names[] = {"admin", "user", "viewer"};
 static const char *const state_names[] = {"queued", "running", "succeeded", "failed", "cancelled"};
 
@@ -42,76 +40,6 @@ bool tsr_job_state_terminal(tsr_job_state state) {
     return state == TSR_JOB_SUCCEEDED || state == TSR_JOB_FAILED || state == TSR_JOB_CANCELLED;
 }
 
-tsr_status tsr_store_sql_error(tsr_store *s, tsr_ctx *ctx, const char *what) {
-    int code = sqlite3_extended_errcode(s->db);
-    tsr_status st;
-    switch (code & 0xff) {
-    case SQLITE_NOMEM:
-        st = TSR_ERR_NOMEM;
-        break;
-    case SQLITE_CONSTRAINT:
-        st = TSR_ERR_USAGE;
-        break;
-    case SQLITE_IOERR:
-    case SQLITE_FULL:
-    case SQLITE_CANTOPEN:
-    case SQLITE_READONLY:
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-    case SQLITE_PERM:
-        st = TSR_ERR_IO;
-        break;
-    default:
-        st = TSR_ERR_INTERNAL;
-    }
-    if (st != TSR_ERR_USAGE)
-        atomic_fetch_add(&s->sql_errors, 1);
-    return tsr_error(ctx, st, "store: %s: %s (sqlite error %d)", what, sqlite3_errmsg(s->db), code);
-}
-
-tsr_status tsr_store_exec(tsr_store *s, tsr_ctx *ctx, const char *sql) {
-    if (!s->db)
-        return tsr_error(ctx, TSR_ERR_USAGE, "store: opened for blobs only (a worker's)");
-    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return tsr_store_sql_error(s, ctx, "run SQL");
-    return TSR_OK;
-}
-
-tsr_status tsr_store_prepare(tsr_store *s, tsr_ctx *ctx, const char *sql, sqlite3_stmt **out) {
-    *out = NULL;
-    if (!s->db)
-        return tsr_error(ctx, TSR_ERR_USAGE, "store: opened for blobs only (a worker's)");
-    if (sqlite3_prepare_v2(s->db, sql, -1, out, NULL) != SQLITE_OK)
-        return tsr_store_sql_error(s, ctx, "prepare a statement");
-    return TSR_OK;
-}
-
-tsr_status tsr_store_step_done(tsr_store *s, tsr_ctx *ctx, sqlite3_stmt *st, const char *what) {
-    if (sqlite3_step(st) != SQLITE_DONE)
-        return tsr_store_sql_error(s, ctx, what);
-    return TSR_OK;
-}
-
-tsr_status tsr_store_begin(tsr_store *s, tsr_ctx *ctx) {
-    return tsr_store_exec(s, ctx, "BEGIN IMMEDIATE");
-}
-
-tsr_status tsr_store_commit(tsr_store *s, tsr_ctx *ctx) {
-    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        tsr_status st = tsr_store_sql_error(s, ctx, "commit");
-        tsr_store_rollback(s);
-        return st;
-    }
-    return TSR_OK;
-}
-
-void tsr_store_rollback(tsr_store *s) {
-    if (!sqlite3_get_autocommit(s->db))
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
 tsr_status tsr_store_random_id(tsr_ctx *ctx, char id[TSR_STORE_ID_LEN + 1]) {
     return tsr_random_hex(ctx, id, TSR_STORE_ID_LEN);
 }
@@ -120,84 +48,12 @@ bool tsr_store_id_valid(const char *id) {
     return tsr_hex_is_lower(id, TSR_STORE_ID_LEN);
 }
 
-void tsr_store_column_text(sqlite3_stmt *st, int col, char *buf, size_t size) {
-    const unsigned char *t = sqlite3_column_text(st, col);
-    snprintf(buf, size, "%s", t ? (const char *)t : "");
-}
-
-char *tsr_store_column_strdup(sqlite3_stmt *st, int col, int *oom) {
-    const unsigned char *t = sqlite3_column_text(st, col);
-    if (!t)
-        return NULL;
-    char *copy = strdup((const char *)t);
-    if (!copy)
-        *oom = 1;
-    return copy;
-}
-
 bool tsr_store_may_see(const tsr_store_user *caller, int64_t owner) {
     return caller && (caller->role == TSR_ROLE_ADMIN || caller->id == owner);
 }
 
 int64_t tsr_store_owner_filter(const tsr_store_user *caller) {
     return caller->role == TSR_ROLE_ADMIN ? -1 : caller->id;
-}
-
-/* Reads the schema version (0 for a new database); lock held, in a
- * transaction. */
-static tsr_status read_version(tsr_store *s, tsr_ctx *ctx, int *version) {
-    sqlite3_stmt *st = NULL;
-    tsr_status rc = tsr_store_prepare(s, ctx, "SELECT version FROM schema_version", &st);
-    if (rc)
-        goto out;
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW)
-        *version = sqlite3_column_int(st, 0);
-    else if (step == SQLITE_DONE)
-        *version = 0;
-    else
-        rc = tsr_store_sql_error(s, ctx, "read the schema version");
-out:
-    sqlite3_finalize(st);
-    return rc;
-}
-
-tsr_status tsr_store_migrate(tsr_store *s, tsr_ctx *ctx) {
-    int version = 0, latest = tsr_store_migrations[tsr_store_migration_count - 1].version;
-    tsr_status rc = tsr_store_exec(s, ctx,
-                                   "CREATE TABLE IF NOT EXISTS schema_version("
-                                   "id INTEGER PRIMARY KEY CHECK (id = 1), "
-                                   "version INTEGER NOT NULL)");
-    if (rc || (rc = tsr_store_begin(s, ctx)))
-        return rc;
-    if ((rc = read_version(s, ctx, &version)))
-        goto out;
-    if (version > latest) {
-        rc = tsr_error(ctx, TSR_ERR_FORMAT,
-                       "store: the database has schema version %d, newer than this build's %d; "
-                       "use a newer tessera",
-                       version, latest);
-        goto out;
-    }
-    for (size_t i = 0; i < tsr_store_migration_count; i++) {
-        if (tsr_store_migrations[i].version <= version)
-            continue;
-        if ((rc = tsr_store_exec(s, ctx, tsr_store_migrations[i].sql)))
-            goto out;
-    }
-    if (version < latest) {
-        char sql[128];
-        snprintf(sql, sizeof sql,
-                 "INSERT OR REPLACE INTO schema_version(id, version) VALUES(1, %d)", latest);
-        if ((rc = tsr_store_exec(s, ctx, sql)))
-            goto out;
-    }
-    rc = tsr_store_commit(s, ctx);
-    s->schema_version = latest;
-out:
-    if (rc)
-        tsr_store_rollback(s);
-    return rc;
 }
 
 /* Creates `path` as a directory (0700) unless it exists as one. */
@@ -223,35 +79,6 @@ static tsr_status lock_dir(tsr_store *s, tsr_ctx *ctx) {
                          "store: data directory %s is in use by another tessera process (%s)",
                          s->dir, strerror(errno));
     return TSR_OK;
-}
-
-/* Opens tessera.db (created 0600) and sets WAL, synchronous=FULL, foreign
- * keys and the busy timeout. */
-static tsr_status open_db(tsr_store *s, tsr_ctx *ctx) {
-    char path[PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/tessera.db", s->dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return tsr_error(ctx, TSR_ERR_IO, "store: cannot create %s: %s", path, strerror(errno));
-    close(fd);
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
-    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
-        if (!s->db)
-            return tsr_error(ctx, TSR_ERR_NOMEM, "store: out of memory opening %s", path);
-        return tsr_store_sql_error(s, ctx, "open the database");
-    }
-    sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-    sqlite3_stmt *st = NULL;
-    tsr_status rc = tsr_store_prepare(s, ctx, "PRAGMA journal_mode=WAL", &st);
-    if (rc)
-        return rc;
-    const unsigned char *mode = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
-    bool wal = mode && strcmp((const char *)mode, "wal") == 0;
-    sqlite3_finalize(st);
-    if (!wal)
-        return tsr_error(ctx, TSR_ERR_IO, "store: cannot put %s in WAL mode", path);
-    return tsr_store_exec(s, ctx, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON");
 }
 
 /* Opens the store; `opts` as for tsr_store_open_with; `rotating` skips the
@@ -344,8 +171,7 @@ static tsr_status open_store(tsr_ctx *ctx, const char *data_dir, const tsr_store
         (!rotating && (rc = check_store_url(s, ctx, opts))) ||
         (rc = tsr_blob_dirs_prepare(s, ctx)) || (rc = tsr_blob_tmp_clean(s, ctx)) ||
         (!rotating && (rc = tsr_blob_identity_check(s, ctx, opts && opts->metadata_only))) ||
-        (rc = open_db(s, ctx)) || (rc = tsr_store_migrate(s, ctx)) ||
-        (rc = tsr_blob_collect_garbage(s, ctx)) ||
+        (rc = tsr_store_db_open(s, ctx, opts)) || (rc = tsr_blob_collect_garbage(s, ctx)) ||
         (!rotating && (rc = record_store_url(s, ctx, opts))))
         goto out;
     *out = s;
@@ -393,38 +219,9 @@ tsr_status tsr_store_open_for_rotation(tsr_ctx *ctx, const char *data_dir,
     tsr_store_options blobs_only = {
         .store_url = opts ? opts->store_url : NULL,
         .s3_endpoint = opts ? opts->s3_endpoint : NULL,
+        .db_url = opts ? opts->db_url : NULL,
     };
     return open_store(ctx, data_dir, &blobs_only, true, out);
-}
-
-/* Opens data_dir/tessera.db for reading beside a server that may be
- * writing it: its own connection, query_only, no migrations. */
-static tsr_status open_db_reader(tsr_store *s, tsr_ctx *ctx) {
-    char path[PATH_MAX + 16];
-    int version = 0, latest = tsr_store_migrations[tsr_store_migration_count - 1].version;
-    snprintf(path, sizeof path, "%s/tessera.db", s->dir);
-    if (access(path, F_OK) != 0)
-        return tsr_error(ctx, TSR_ERR_USAGE, "store: %s holds no tessera database (tessera.db)",
-                         s->dir);
-    /* read-write (never written: query_only) so WAL's shared memory works */
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
-        SQLITE_OK) {
-        if (!s->db)
-            return tsr_error(ctx, TSR_ERR_NOMEM, "store: out of memory opening %s", path);
-        return tsr_store_sql_error(s, ctx, "open the database");
-    }
-    sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-    tsr_status rc = tsr_store_exec(s, ctx, "PRAGMA query_only=1");
-    if (rc || (rc = read_version(s, ctx, &version)))
-        return rc;
-    if (version > latest)
-        return tsr_error(ctx, TSR_ERR_FORMAT,
-                         "store: the database has schema version %d, newer than this build's %d; "
-                         "use a newer tessera",
-                         version, latest);
-    s->schema_version = version;
-    return TSR_OK;
 }
 
 /* The checks of a reader's identity: no interrupted rotation, a key only
@@ -458,7 +255,7 @@ tsr_status tsr_store_open_reader(tsr_ctx *ctx, const char *data_dir, const tsr_s
         .tmp_dir = s->tmp,
         .s3_endpoint = opts ? opts->s3_endpoint : NULL,
     };
-    if ((rc = open_db_reader(s, ctx)) ||
+    if ((rc = tsr_store_db_open_reader(s, ctx, opts)) ||
         (opts && opts->data_key_file &&
          (rc = tsr_blob_key_load(ctx, opts->data_key_file, &s->key))) ||
         (rc = tsr_blob_backend_new(ctx, &blobs, &s->backend)) ||
@@ -485,7 +282,7 @@ void tsr_store_close(tsr_store *store) {
         return;
     tsr_blob_key_free(store->key);
     tsr_blob_backend_free(store->backend);
-    sqlite3_close_v2(store->db);
+    tsr_db_close(store->db);
     if (store->lock_fd >= 0)
         close(store->lock_fd); /* releases the flock */
     pthread_mutex_destroy(&store->lock);

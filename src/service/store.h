@@ -219,12 +219,11 @@ bool tsr_job_state_terminal(tsr_job_state state);
 /* ---- opening ---- */
 
 /* Opens the store in `data_dir`, creating the directory (0700), blobs/ and
- * tmp/ as needed, locking it against other processes (a second open of the
- * same directory fails with TSR_ERR_IO until the first is closed), opening
- * tessera.db and running the migrations this build knows (a database from a
- * newer build is refused). Then it removes leftovers of a crash: every file in
- * tmp/ and every blob that no image or job item refers to. The caller closes
- * *out with tsr_store_close. */
+ * tmp/ as needed, locking it against other processes (a second open fails
+ * with TSR_ERR_IO until the first is closed), opening its database
+ * (tessera.db; see db_url below) and running the migrations this build knows
+ * (a newer database is refused). Then it removes leftovers of a crash: every
+ * file in tmp/ and every blob no row refers to. Close with tsr_store_close. */
 tsr_status tsr_store_open(tsr_ctx *ctx, const char *data_dir, tsr_store **out);
 
 /* How tsr_store_open_with opens a store: where blobs live, encryption at
@@ -238,6 +237,7 @@ typedef struct tsr_store_options {
     const char *s3_endpoint;   /* --s3-endpoint URL; NULL = $TESSERA_S3_ENDPOINT, else AWS */
     bool metadata_only;        /* the caller never touches blobs (user/token commands): an
                                   encrypted store opens without its key, blob calls refused */
+    const char *db_url;        /* --db sqlite:PATH|postgresql://... (db.h); NULL = its tessera.db */
 } tsr_store_options;
 
 /* Like tsr_store_open (which is this with no key), then checks the store's

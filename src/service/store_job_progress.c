@@ -21,18 +21,18 @@ static const char *cap_error(const char *error, char buf[TSR_STORE_ERROR_MAX + 1
 }
 
 /* Runs an UPDATE and reports whether it changed a row (lock held). */
-static tsr_status run_update(tsr_store *s, tsr_ctx *ctx, sqlite3_stmt *st, const char *what,
+static tsr_status run_update(tsr_store *s, tsr_ctx *ctx, tsr_db_stmt *st, const char *what,
                              int *changed) {
     tsr_status rc = tsr_store_step_done(s, ctx, st, what);
     if (!rc && changed)
-        *changed = sqlite3_changes(s->db) > 0;
+        *changed = tsr_db_changes(s->db) > 0;
     return rc;
 }
 
 tsr_status tsr_store_job_set_state(tsr_store *store, tsr_ctx *ctx, const char *id,
                                    tsr_job_state state, const char *error, int *changed) {
     char buf[TSR_STORE_ERROR_MAX + 1];
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     if (changed)
         *changed = 0;
     if ((unsigned)state >= TSR_JOB_STATE_COUNT)
@@ -47,20 +47,20 @@ tsr_status tsr_store_job_set_state(tsr_store *store, tsr_ctx *ctx, const char *i
         "WHERE id = ?1 AND state IN " ACTIVE,
         &st);
     if (!rc) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, tsr_job_state_name(state), -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, tsr_clock_wall_ms());
-        sqlite3_bind_text(st, 4, cap_error(error, buf), -1, SQLITE_STATIC);
+        tsr_db_bind_text(st, 1, id);
+        tsr_db_bind_text(st, 2, tsr_job_state_name(state));
+        tsr_db_bind_int64(st, 3, tsr_clock_wall_ms());
+        tsr_db_bind_text(st, 4, cap_error(error, buf));
         rc = run_update(store, ctx, st, "set a job's state", changed);
     }
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     pthread_mutex_unlock(&store->lock);
     return rc;
 }
 
 tsr_status tsr_store_job_progress(tsr_store *store, tsr_ctx *ctx, const char *id,
                                   int64_t tiles_done, int64_t tiles_total, const tsr_job_usage *u) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     if (tiles_done < 0 || tiles_total < 0 || !(u->cpu_seconds >= 0) || !(u->gpu_seconds >= 0) ||
         u->read_bytes < 0 || u->written_bytes < 0 || u->network_bytes < 0 || u->peak_pixels < 0)
         return tsr_error(ctx, TSR_ERR_USAGE, "job progress: negative count or time");
@@ -72,18 +72,18 @@ tsr_status tsr_store_job_progress(tsr_store *store, tsr_ctx *ctx, const char *id
                                       "WHERE id = ?1 AND state IN " ACTIVE,
                                       &st);
     if (!rc) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, tiles_done);
-        sqlite3_bind_int64(st, 3, tiles_total);
-        sqlite3_bind_double(st, 4, u->cpu_seconds);
-        sqlite3_bind_double(st, 5, u->gpu_seconds);
-        sqlite3_bind_int64(st, 6, u->read_bytes);
-        sqlite3_bind_int64(st, 7, u->written_bytes);
-        sqlite3_bind_int64(st, 8, u->network_bytes);
-        sqlite3_bind_int64(st, 9, u->peak_pixels);
+        tsr_db_bind_text(st, 1, id);
+        tsr_db_bind_int64(st, 2, tiles_done);
+        tsr_db_bind_int64(st, 3, tiles_total);
+        tsr_db_bind_double(st, 4, u->cpu_seconds);
+        tsr_db_bind_double(st, 5, u->gpu_seconds);
+        tsr_db_bind_int64(st, 6, u->read_bytes);
+        tsr_db_bind_int64(st, 7, u->written_bytes);
+        tsr_db_bind_int64(st, 8, u->network_bytes);
+        tsr_db_bind_int64(st, 9, u->peak_pixels);
         rc = run_update(store, ctx, st, "record job progress", NULL);
     }
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     pthread_mutex_unlock(&store->lock);
     return rc;
 }
@@ -92,7 +92,7 @@ tsr_status tsr_store_job_item_set_state(tsr_store *store, tsr_ctx *ctx, const ch
                                         int position, tsr_job_state state, const char *error,
                                         int *changed) {
     char buf[TSR_STORE_ERROR_MAX + 1];
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     if (changed)
         *changed = 0;
     if ((unsigned)state >= TSR_JOB_STATE_COUNT)
@@ -107,21 +107,21 @@ tsr_status tsr_store_job_item_set_state(tsr_store *store, tsr_ctx *ctx, const ch
         "WHERE job = ?1 AND position = ?2 AND state IN " ACTIVE,
         &st);
     if (!rc) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, position);
-        sqlite3_bind_text(st, 3, tsr_job_state_name(state), -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, tsr_clock_wall_ms());
-        sqlite3_bind_text(st, 5, cap_error(error, buf), -1, SQLITE_STATIC);
+        tsr_db_bind_text(st, 1, id);
+        tsr_db_bind_int64(st, 2, position);
+        tsr_db_bind_text(st, 3, tsr_job_state_name(state));
+        tsr_db_bind_int64(st, 4, tsr_clock_wall_ms());
+        tsr_db_bind_text(st, 5, cap_error(error, buf));
         rc = run_update(store, ctx, st, "set an item's state", changed);
     }
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     pthread_mutex_unlock(&store->lock);
     return rc;
 }
 
 tsr_status tsr_store_job_item_result(tsr_store *store, tsr_ctx *ctx, const char *id, int position,
                                      const tsr_store_item_result *r, int *changed) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     if (changed)
         *changed = 0;
     if (!r || !tsr_store_id_valid(r->blob) || !r->format || !r->format[0] ||
@@ -137,18 +137,18 @@ tsr_status tsr_store_job_item_result(tsr_store *store, tsr_ctx *ctx, const char 
         "WHERE job = ?1 AND position = ?2 AND state IN " ACTIVE,
         &st);
     if (!rc) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, position);
-        sqlite3_bind_text(st, 3, r->blob, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)r->bytes);
-        sqlite3_bind_text(st, 5, r->format, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 6, r->width);
-        sqlite3_bind_int64(st, 7, r->height);
-        sqlite3_bind_double(st, 8, r->seconds);
-        sqlite3_bind_int64(st, 9, tsr_clock_wall_ms());
+        tsr_db_bind_text(st, 1, id);
+        tsr_db_bind_int64(st, 2, position);
+        tsr_db_bind_text(st, 3, r->blob);
+        tsr_db_bind_int64(st, 4, (int64_t)r->bytes);
+        tsr_db_bind_text(st, 5, r->format);
+        tsr_db_bind_int64(st, 6, r->width);
+        tsr_db_bind_int64(st, 7, r->height);
+        tsr_db_bind_double(st, 8, r->seconds);
+        tsr_db_bind_int64(st, 9, tsr_clock_wall_ms());
         rc = run_update(store, ctx, st, "record an item's result", changed);
     }
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     pthread_mutex_unlock(&store->lock);
     return rc;
 }

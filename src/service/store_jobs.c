@@ -20,9 +20,9 @@
     "image, position, state, result_blob, result_bytes, result_format, width, height, error, "     \
     "coalesce(started, 0), coalesce(finished, 0), seconds"
 
-static tsr_job_state state_parse(const unsigned char *text) {
+static tsr_job_state state_parse(const char *text) {
     for (int i = 0; i < TSR_JOB_STATE_COUNT; i++)
-        if (text && strcmp((const char *)text, tsr_job_state_name((tsr_job_state)i)) == 0)
+        if (text && strcmp(text, tsr_job_state_name((tsr_job_state)i)) == 0)
             return (tsr_job_state)i;
     return TSR_JOB_FAILED; /* the CHECK constraint makes this unreachable */
 }
@@ -53,59 +53,59 @@ void tsr_store_jobs_free(tsr_store_job *jobs, size_t count) {
 }
 
 /* Reads JOB_COLUMNS into a zeroed `job`; its strings become owned by it. */
-static tsr_status read_job(sqlite3_stmt *st, tsr_ctx *ctx, tsr_store_job *job) {
+static tsr_status read_job(tsr_db_stmt *st, tsr_ctx *ctx, tsr_store_job *job) {
     int oom = 0;
     tsr_store_column_text(st, 0, job->id, sizeof job->id);
-    job->owner = sqlite3_column_int64(st, 1);
+    job->owner = tsr_db_column_int64(st, 1);
     job->pipeline_json = tsr_store_column_strdup(st, 2, &oom);
     job->pipeline_text = tsr_store_column_strdup(st, 3, &oom);
     job->op_versions = tsr_store_column_strdup(st, 4, &oom);
     tsr_store_column_text(st, 5, job->output_format, sizeof job->output_format);
-    job->quality = sqlite3_column_int(st, 6);
-    job->state = state_parse(sqlite3_column_text(st, 7));
-    job->tiles_done = sqlite3_column_int64(st, 8);
-    job->tiles_total = sqlite3_column_int64(st, 9);
-    job->created = sqlite3_column_int64(st, 10);
-    job->started = sqlite3_column_int64(st, 11);
-    job->finished = sqlite3_column_int64(st, 12);
+    job->quality = tsr_db_column_int(st, 6);
+    job->state = state_parse(tsr_db_column_text(st, 7));
+    job->tiles_done = tsr_db_column_int64(st, 8);
+    job->tiles_total = tsr_db_column_int64(st, 9);
+    job->created = tsr_db_column_int64(st, 10);
+    job->started = tsr_db_column_int64(st, 11);
+    job->finished = tsr_db_column_int64(st, 12);
     job->error = tsr_store_column_strdup(st, 13, &oom);
-    job->usage.cpu_seconds = sqlite3_column_double(st, 14);
-    job->item_count = (size_t)sqlite3_column_int64(st, 15);
+    job->usage.cpu_seconds = tsr_db_column_double(st, 14);
+    job->item_count = (size_t)tsr_db_column_int64(st, 15);
     tsr_store_column_text(st, 16, job->name, sizeof job->name);
-    job->usage.gpu_seconds = sqlite3_column_double(st, 17);
-    job->usage.read_bytes = sqlite3_column_int64(st, 18);
-    job->usage.written_bytes = sqlite3_column_int64(st, 19);
-    job->usage.network_bytes = sqlite3_column_int64(st, 20);
-    job->usage.peak_pixels = sqlite3_column_int64(st, 21);
+    job->usage.gpu_seconds = tsr_db_column_double(st, 17);
+    job->usage.read_bytes = tsr_db_column_int64(st, 18);
+    job->usage.written_bytes = tsr_db_column_int64(st, 19);
+    job->usage.network_bytes = tsr_db_column_int64(st, 20);
+    job->usage.peak_pixels = tsr_db_column_int64(st, 21);
     tsr_store_column_text(st, 22, job->tessera_version, sizeof job->tessera_version);
-    job->tile = sqlite3_column_int(st, 23);
+    job->tile = tsr_db_column_int(st, 23);
     tsr_store_column_text(st, 24, job->saved_pipeline, sizeof job->saved_pipeline);
-    job->saved_version = sqlite3_column_int(st, 25);
-    job->frame = sqlite3_column_int(st, 26);
-    job->speed = sqlite3_column_int(st, 27);
+    job->saved_version = tsr_db_column_int(st, 25);
+    job->frame = tsr_db_column_int(st, 26);
+    job->speed = tsr_db_column_int(st, 27);
     return oom ? tsr_error(ctx, TSR_ERR_NOMEM, "store: out of memory reading a job") : TSR_OK;
 }
 
-static void read_item(sqlite3_stmt *st, tsr_store_job_item *it, int *oom) {
+static void read_item(tsr_db_stmt *st, tsr_store_job_item *it, int *oom) {
     tsr_store_column_text(st, 0, it->image, sizeof it->image);
-    it->position = sqlite3_column_int(st, 1);
-    it->state = state_parse(sqlite3_column_text(st, 2));
+    it->position = tsr_db_column_int(st, 1);
+    it->state = state_parse(tsr_db_column_text(st, 2));
     tsr_store_column_text(st, 3, it->result_blob, sizeof it->result_blob);
-    it->result_bytes = (uint64_t)sqlite3_column_int64(st, 4);
+    it->result_bytes = (uint64_t)tsr_db_column_int64(st, 4);
     tsr_store_column_text(st, 5, it->result_format, sizeof it->result_format);
-    it->width = (uint32_t)sqlite3_column_int64(st, 6);
-    it->height = (uint32_t)sqlite3_column_int64(st, 7);
+    it->width = (uint32_t)tsr_db_column_int64(st, 6);
+    it->height = (uint32_t)tsr_db_column_int64(st, 7);
     it->error = tsr_store_column_strdup(st, 8, oom);
-    it->started = sqlite3_column_int64(st, 9);
-    it->finished = sqlite3_column_int64(st, 10);
-    it->seconds = sqlite3_column_double(st, 11);
+    it->started = tsr_db_column_int64(st, 9);
+    it->finished = tsr_db_column_int64(st, 10);
+    it->seconds = tsr_db_column_double(st, 11);
 }
 
 /* Fills job->items (job->item_count entries, by position); lock held. */
 static tsr_status read_items(tsr_store *s, tsr_ctx *ctx, tsr_store_job *job) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     size_t n = 0;
-    int oom = 0, step = SQLITE_DONE;
+    int oom = 0, step = TSR_DB_DONE;
     if (job->item_count == 0)
         return TSR_OK;
     job->items = calloc(job->item_count, sizeof *job->items);
@@ -114,15 +114,15 @@ static tsr_status read_items(tsr_store *s, tsr_ctx *ctx, tsr_store_job *job) {
     tsr_status rc = tsr_store_prepare(
         s, ctx, "SELECT " ITEM_COLUMNS " FROM job_items WHERE job = ? ORDER BY position", &st);
     if (!rc)
-        sqlite3_bind_text(st, 1, job->id, -1, SQLITE_STATIC);
-    while (!rc && n < job->item_count && (step = sqlite3_step(st)) == SQLITE_ROW)
+        tsr_db_bind_text(st, 1, job->id);
+    while (!rc && n < job->item_count && (step = tsr_db_step(st)) == TSR_DB_ROW)
         read_item(st, &job->items[n++], &oom);
     job->item_count = n; /* what was read is what the free walks */
-    if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
+    if (!rc && step != TSR_DB_DONE && step != TSR_DB_ROW)
         rc = tsr_store_sql_error(s, ctx, "read job items");
     if (!rc && oom)
         rc = tsr_error(ctx, TSR_ERR_NOMEM, "store: out of memory reading job items");
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     return rc;
 }
 
@@ -156,7 +156,7 @@ static tsr_status spec_check(tsr_ctx *ctx, const tsr_store_job_spec *spec) {
 /* Inserts the job row (lock held, in a transaction). */
 static tsr_status insert_job(tsr_store *s, tsr_ctx *ctx, const tsr_store_user *caller,
                              const tsr_store_job_spec *spec, const char *id) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     tsr_status rc = tsr_store_prepare(
         s, ctx,
         "INSERT INTO jobs(id, owner, pipeline_json, pipeline_text, op_versions, output_format, "
@@ -166,24 +166,26 @@ static tsr_status insert_job(tsr_store *s, tsr_ctx *ctx, const tsr_store_user *c
         &st);
     if (rc)
         return rc;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, caller->id);
-    sqlite3_bind_text(st, 3, spec->pipeline_json, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, spec->pipeline_text, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, spec->op_versions ? spec->op_versions : "{}", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, spec->output_format, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 7, spec->quality);
-    sqlite3_bind_int64(st, 8, spec->tiles_total);
-    sqlite3_bind_int64(st, 9, tsr_clock_wall_ms());
-    sqlite3_bind_text(st, 10, spec->tessera_version, -1, SQLITE_STATIC); /* NULL binds NULL */
-    sqlite3_bind_int(st, 11, spec->tile);
-    sqlite3_bind_text(st, 12, spec->saved_pipeline, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 13, spec->saved_version);
+    tsr_db_bind_text(st, 1, id);
+    tsr_db_bind_int64(st, 2, caller->id);
+    tsr_db_bind_text(st, 3, spec->pipeline_json);
+    tsr_db_bind_text(st, 4, spec->pipeline_text);
+    tsr_db_bind_text(st, 5, spec->op_versions ? spec->op_versions : "{}");
+    tsr_db_bind_text(st, 6, spec->output_format);
+    tsr_db_bind_int64(st, 7, spec->quality);
+    tsr_db_bind_int64(st, 8, spec->tiles_total);
+    tsr_db_bind_int64(st, 9, tsr_clock_wall_ms());
+    tsr_db_bind_text(st, 10, spec->tessera_version); /* NULL binds NULL */
+    tsr_db_bind_int64(st, 11, spec->tile);
+    tsr_db_bind_text(st, 12, spec->saved_pipeline);
+    tsr_db_bind_int64(st, 13, spec->saved_version);
     if (spec->frame_pick > 0)
-        sqlite3_bind_int(st, 14, spec->frame_pick - 1);
-    sqlite3_bind_int(st, 15, spec->speed);
+        tsr_db_bind_int64(st, 14, spec->frame_pick - 1);
+    else
+        tsr_db_bind_null(st, 14); /* an integer column: not a NULL text (db.h) */
+    tsr_db_bind_int64(st, 15, spec->speed);
     rc = tsr_store_step_done(s, ctx, st, "insert a job");
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     return rc;
 }
 
@@ -191,7 +193,7 @@ static tsr_status insert_job(tsr_store *s, tsr_ctx *ctx, const tsr_store_user *c
  * (lock held, in a transaction). */
 static tsr_status insert_items(tsr_store *s, tsr_ctx *ctx, const tsr_store_user *caller,
                                const tsr_store_job_spec *spec, const char *id) {
-    sqlite3_stmt *see = NULL, *ins = NULL;
+    tsr_db_stmt *see = NULL, *ins = NULL;
     tsr_status rc = tsr_store_prepare(
         s, ctx, "SELECT 1 FROM images WHERE id = ?1 AND (?2 < 0 OR owner = ?2)", &see);
     if (rc || (rc = tsr_store_prepare(s, ctx,
@@ -206,27 +208,27 @@ static tsr_status insert_items(tsr_store *s, tsr_ctx *ctx, const tsr_store_user 
                            i + 1);
             break;
         }
-        sqlite3_reset(see);
-        sqlite3_bind_text(see, 1, image, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(see, 2, tsr_store_owner_filter(caller));
-        int step = sqlite3_step(see);
-        if (step == SQLITE_DONE) {
+        tsr_db_reset(see);
+        tsr_db_bind_text(see, 1, image);
+        tsr_db_bind_int64(see, 2, tsr_store_owner_filter(caller));
+        int step = tsr_db_step(see);
+        if (step == TSR_DB_DONE) {
             rc = tsr_error(ctx, TSR_ERR_USAGE, "job: image %s not found", image);
             break;
         }
-        if (step != SQLITE_ROW) {
+        if (step != TSR_DB_ROW) {
             rc = tsr_store_sql_error(s, ctx, "check a job's image");
             break;
         }
-        sqlite3_reset(ins);
-        sqlite3_bind_text(ins, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 2, image, -1, SQLITE_STATIC);
-        sqlite3_bind_int(ins, 3, (int)i);
+        tsr_db_reset(ins);
+        tsr_db_bind_text(ins, 1, id);
+        tsr_db_bind_text(ins, 2, image);
+        tsr_db_bind_int64(ins, 3, (int)i);
         rc = tsr_store_step_done(s, ctx, ins, "insert a job item");
     }
 out:
-    sqlite3_finalize(see);
-    sqlite3_finalize(ins);
+    tsr_db_finalize(see);
+    tsr_db_finalize(ins);
     return rc;
 }
 
@@ -253,7 +255,7 @@ tsr_status tsr_store_job_create(tsr_store *store, tsr_ctx *ctx, const tsr_store_
 
 tsr_status tsr_store_job_get(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
                              const char *id, tsr_store_job **out) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     tsr_store_job *job = NULL;
     *out = NULL;
     if (!caller)
@@ -266,12 +268,12 @@ tsr_status tsr_store_job_get(tsr_store *store, tsr_ctx *ctx, const tsr_store_use
         &st);
     if (rc)
         goto out;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, tsr_store_owner_filter(caller));
-    int step = sqlite3_step(st);
-    if (step == SQLITE_DONE)
+    tsr_db_bind_text(st, 1, id);
+    tsr_db_bind_int64(st, 2, tsr_store_owner_filter(caller));
+    int step = tsr_db_step(st);
+    if (step == TSR_DB_DONE)
         goto out;
-    if (step != SQLITE_ROW) {
+    if (step != TSR_DB_ROW) {
         rc = tsr_store_sql_error(store, ctx, "read a job");
         goto out;
     }
@@ -282,7 +284,7 @@ tsr_status tsr_store_job_get(tsr_store *store, tsr_ctx *ctx, const tsr_store_use
     if (!(rc = read_job(st, ctx, job)))
         rc = read_items(store, ctx, job);
 out:
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     pthread_mutex_unlock(&store->lock);
     if (rc) {
         tsr_store_job_free(job);
@@ -294,13 +296,13 @@ out:
 
 /* Runs a job query (already bound) into a new array; with_items also reads
  * every job's items. Lock held. */
-static tsr_status query_jobs(tsr_store *s, tsr_ctx *ctx, sqlite3_stmt *st, size_t limit,
+static tsr_status query_jobs(tsr_store *s, tsr_ctx *ctx, tsr_db_stmt *st, size_t limit,
                              bool with_items, tsr_store_job **out, size_t *count) {
     tsr_store_job *list = NULL;
     size_t n = 0, cap = 0;
-    int step = SQLITE_DONE;
+    int step = TSR_DB_DONE;
     tsr_status rc = TSR_OK;
-    while (n < limit && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    while (n < limit && (step = tsr_db_step(st)) == TSR_DB_ROW) {
         if (n == cap) {
             size_t grown = cap ? cap * 2 : 16;
             tsr_store_job *more = realloc(list, grown * sizeof *list);
@@ -319,7 +321,7 @@ static tsr_status query_jobs(tsr_store *s, tsr_ctx *ctx, sqlite3_stmt *st, size_
         }
         n++;
     }
-    if (step != SQLITE_DONE && step != SQLITE_ROW)
+    if (step != TSR_DB_DONE && step != TSR_DB_ROW)
         rc = tsr_store_sql_error(s, ctx, "list jobs");
 out:
     if (rc) {
@@ -334,26 +336,26 @@ out:
 /* Counts the caller's jobs in `state` (-1: any) (lock held). */
 static tsr_status job_count(tsr_store *s, tsr_ctx *ctx, const tsr_store_user *caller, int state,
                             int64_t *total) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     tsr_status rc = tsr_store_prepare(
         s, ctx, "SELECT count(*) FROM jobs WHERE owner = ?1 AND (?2 IS NULL OR state = ?2)", &st);
     if (rc)
         return rc;
-    sqlite3_bind_int64(st, 1, caller->id);
+    tsr_db_bind_int64(st, 1, caller->id);
     if (state >= 0)
-        sqlite3_bind_text(st, 2, tsr_job_state_name((tsr_job_state)state), -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        *total = sqlite3_column_int64(st, 0);
+        tsr_db_bind_text(st, 2, tsr_job_state_name((tsr_job_state)state));
+    if (tsr_db_step(st) == TSR_DB_ROW)
+        *total = tsr_db_column_int64(st, 0);
     else
         rc = tsr_store_sql_error(s, ctx, "count jobs");
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     return rc;
 }
 
 tsr_status tsr_store_job_search(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
                                 const tsr_store_job_query *q, tsr_store_job **out, size_t *count,
                                 int64_t *total) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     size_t limit = q->limit;
     *out = NULL;
     *count = 0;
@@ -371,12 +373,11 @@ tsr_status tsr_store_job_search(tsr_store *store, tsr_ctx *ctx, const tsr_store_
                                       "ORDER BY created DESC, rowid DESC LIMIT ?3 OFFSET ?4",
                                       &st);
     if (!rc) {
-        sqlite3_bind_int64(st, 1, caller->id);
+        tsr_db_bind_int64(st, 1, caller->id);
         if (q->state >= 0)
-            sqlite3_bind_text(st, 2, tsr_job_state_name((tsr_job_state)q->state), -1,
-                              SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)(q->offset > INT64_MAX ? INT64_MAX : q->offset));
+            tsr_db_bind_text(st, 2, tsr_job_state_name((tsr_job_state)q->state));
+        tsr_db_bind_int64(st, 3, (int64_t)limit);
+        tsr_db_bind_int64(st, 4, (int64_t)(q->offset > INT64_MAX ? INT64_MAX : q->offset));
         rc = query_jobs(store, ctx, st, limit, false, out, count);
     }
     if (!rc && (rc = job_count(store, ctx, caller, q->state, total))) {
@@ -384,14 +385,14 @@ tsr_status tsr_store_job_search(tsr_store *store, tsr_ctx *ctx, const tsr_store_
         *out = NULL;
         *count = 0;
     }
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     pthread_mutex_unlock(&store->lock);
     return rc;
 }
 
 tsr_status tsr_store_job_set_name(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
                                   const char *id, const char *name, int *found) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     char clean[TSR_STORE_FILE_NAME_MAX + 1];
     *found = 0;
     if (!caller)
@@ -406,13 +407,13 @@ tsr_status tsr_store_job_set_name(tsr_store *store, tsr_ctx *ctx, const tsr_stor
     tsr_status rc = tsr_store_prepare(
         store, ctx, "UPDATE jobs SET name = ?3 WHERE id = ?1 AND (?2 < 0 OR owner = ?2)", &st);
     if (!rc) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, tsr_store_owner_filter(caller));
-        sqlite3_bind_text(st, 3, clean, -1, SQLITE_STATIC);
+        tsr_db_bind_text(st, 1, id);
+        tsr_db_bind_int64(st, 2, tsr_store_owner_filter(caller));
+        tsr_db_bind_text(st, 3, clean);
         if (!(rc = tsr_store_step_done(store, ctx, st, "name a job")))
-            *found = sqlite3_changes(store->db) > 0;
+            *found = tsr_db_changes(store->db) > 0;
     }
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     pthread_mutex_unlock(&store->lock);
     return rc;
 }
@@ -426,7 +427,7 @@ tsr_status tsr_store_job_list(tsr_store *store, tsr_ctx *ctx, const tsr_store_us
 
 tsr_status tsr_store_job_list_active(tsr_store *store, tsr_ctx *ctx, tsr_store_job **out,
                                      size_t *count) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     *out = NULL;
     *count = 0;
     pthread_mutex_lock(&store->lock);
@@ -437,24 +438,24 @@ tsr_status tsr_store_job_list_active(tsr_store *store, tsr_ctx *ctx, tsr_store_j
                                       &st);
     if (!rc)
         rc = query_jobs(store, ctx, st, SIZE_MAX, true, out, count);
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     pthread_mutex_unlock(&store->lock);
     return rc;
 }
 
 tsr_status tsr_store_job_count_by_state(tsr_store *store, tsr_ctx *ctx,
                                         int64_t counts[TSR_JOB_STATE_COUNT]) {
-    sqlite3_stmt *st = NULL;
-    int step = SQLITE_DONE;
+    tsr_db_stmt *st = NULL;
+    int step = TSR_DB_DONE;
     memset(counts, 0, TSR_JOB_STATE_COUNT * sizeof *counts);
     pthread_mutex_lock(&store->lock);
     tsr_status rc =
         tsr_store_prepare(store, ctx, "SELECT state, count(*) FROM jobs GROUP BY state", &st);
-    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW)
-        counts[state_parse(sqlite3_column_text(st, 0))] += sqlite3_column_int64(st, 1);
-    if (!rc && step != SQLITE_DONE)
+    while (!rc && (step = tsr_db_step(st)) == TSR_DB_ROW)
+        counts[state_parse(tsr_db_column_text(st, 0))] += tsr_db_column_int64(st, 1);
+    if (!rc && step != TSR_DB_DONE)
         rc = tsr_store_sql_error(store, ctx, "count jobs");
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     pthread_mutex_unlock(&store->lock);
     return rc;
 }
@@ -462,21 +463,21 @@ tsr_status tsr_store_job_count_by_state(tsr_store *store, tsr_ctx *ctx,
 /* Collects the result blob ids of job `id` (lock held). */
 static tsr_status result_blobs(tsr_store *s, tsr_ctx *ctx, const char *id, char (**out)[33],
                                size_t *count) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     char(*list)[33] = NULL;
     size_t n = 0;
-    int step = SQLITE_DONE;
+    int step = TSR_DB_DONE;
     tsr_status rc = tsr_store_prepare(
         s, ctx, "SELECT result_blob FROM job_items WHERE job = ? AND result_blob IS NOT NULL", &st);
     if (!rc && !(list = calloc(TSR_STORE_JOB_ITEMS_MAX, sizeof *list)))
         rc = tsr_error(ctx, TSR_ERR_NOMEM, "store: out of memory deleting a job");
     if (!rc)
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    while (!rc && n < TSR_STORE_JOB_ITEMS_MAX && (step = sqlite3_step(st)) == SQLITE_ROW)
+        tsr_db_bind_text(st, 1, id);
+    while (!rc && n < TSR_STORE_JOB_ITEMS_MAX && (step = tsr_db_step(st)) == TSR_DB_ROW)
         tsr_store_column_text(st, 0, list[n++], sizeof list[0]);
-    if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
+    if (!rc && step != TSR_DB_DONE && step != TSR_DB_ROW)
         rc = tsr_store_sql_error(s, ctx, "read a job's results");
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     if (rc) {
         free(list);
         return rc;
@@ -488,7 +489,7 @@ static tsr_status result_blobs(tsr_store *s, tsr_ctx *ctx, const char *id, char 
 
 tsr_status tsr_store_job_delete(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
                                 const char *id, int *found) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     char(*blobs)[33] = NULL;
     size_t nblobs = 0;
     if (found)
@@ -504,17 +505,17 @@ tsr_status tsr_store_job_delete(tsr_store *store, tsr_ctx *ctx, const tsr_store_
                                       "AND (?2 < 0 OR owner = ?2)",
                                       &st)))
         goto out;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, tsr_store_owner_filter(caller));
-    int step = sqlite3_step(st);
-    if (step == SQLITE_DONE)
+    tsr_db_bind_text(st, 1, id);
+    tsr_db_bind_int64(st, 2, tsr_store_owner_filter(caller));
+    int step = tsr_db_step(st);
+    if (step == TSR_DB_DONE)
         goto out;
-    if (step != SQLITE_ROW) {
+    if (step != TSR_DB_ROW) {
         rc = tsr_store_sql_error(store, ctx, "read a job");
         goto out;
     }
-    tsr_job_state state = state_parse(sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
+    tsr_job_state state = state_parse(tsr_db_column_text(st, 0));
+    tsr_db_finalize(st);
     st = NULL;
     if (!tsr_job_state_terminal(state)) {
         rc = tsr_error(ctx, TSR_ERR_USAGE, "job %s is %s: cancel it before deleting it", id,
@@ -524,7 +525,7 @@ tsr_status tsr_store_job_delete(tsr_store *store, tsr_ctx *ctx, const tsr_store_
     if ((rc = result_blobs(store, ctx, id, &blobs, &nblobs)) ||
         (rc = tsr_store_prepare(store, ctx, "DELETE FROM jobs WHERE id = ?", &st)))
         goto out;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    tsr_db_bind_text(st, 1, id);
     if ((rc = tsr_store_step_done(store, ctx, st, "delete a job")) ||
         (rc = tsr_store_commit(store, ctx)))
         goto out;
@@ -534,7 +535,7 @@ tsr_status tsr_store_job_delete(tsr_store *store, tsr_ctx *ctx, const tsr_store_
         *found = 1;
 out:
     free(blobs);
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     tsr_store_rollback(store);
     pthread_mutex_unlock(&store->lock);
     return rc;

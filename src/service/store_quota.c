@@ -7,7 +7,7 @@
 
 tsr_status tsr_store_user_usage(tsr_store *store, tsr_ctx *ctx, int64_t user,
                                 tsr_store_usage *out) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&store->lock);
     tsr_status rc = tsr_store_prepare(
@@ -19,31 +19,31 @@ tsr_status tsr_store_user_usage(tsr_store *store, tsr_ctx *ctx, int64_t user,
         &st);
     if (rc)
         goto out;
-    sqlite3_bind_int64(st, 1, user);
-    if (sqlite3_step(st) != SQLITE_ROW) {
+    tsr_db_bind_int64(st, 1, user);
+    if (tsr_db_step(st) != TSR_DB_ROW) {
         rc = tsr_store_sql_error(store, ctx, "read an account's usage");
         goto out;
     }
-    out->image_bytes = (uint64_t)sqlite3_column_int64(st, 0);
-    out->result_bytes = (uint64_t)sqlite3_column_int64(st, 1);
-    out->active_jobs = sqlite3_column_int64(st, 2);
+    out->image_bytes = (uint64_t)tsr_db_column_int64(st, 0);
+    out->result_bytes = (uint64_t)tsr_db_column_int64(st, 1);
+    out->active_jobs = tsr_db_column_int64(st, 2);
 out:
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     pthread_mutex_unlock(&store->lock);
     return rc;
 }
 
 /* Binds override `value` at `index`, or NULL when it is not `set`. */
-static void bind_quota(sqlite3_stmt *st, int index, bool set, uint64_t value) {
+static void bind_quota(tsr_db_stmt *st, int index, bool set, uint64_t value) {
     if (set)
-        sqlite3_bind_int64(st, index, (sqlite3_int64)value);
+        tsr_db_bind_int64(st, index, (int64_t)value);
     else
-        sqlite3_bind_null(st, index);
+        tsr_db_bind_null(st, index);
 }
 
 tsr_status tsr_store_user_set_quota(tsr_store *store, tsr_ctx *ctx, int64_t user_id, bool has_bytes,
                                     uint64_t bytes, bool has_jobs, uint64_t jobs, int *found) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     if (found)
         *found = 0;
     if (has_bytes && bytes > (uint64_t)INT64_MAX)
@@ -57,13 +57,13 @@ tsr_status tsr_store_user_set_quota(tsr_store *store, tsr_ctx *ctx, int64_t user
         store, ctx, "UPDATE users SET quota_bytes = ?2, quota_jobs = ?3 WHERE id = ?1", &st);
     if (rc)
         goto out;
-    sqlite3_bind_int64(st, 1, user_id);
+    tsr_db_bind_int64(st, 1, user_id);
     bind_quota(st, 2, has_bytes, bytes);
     bind_quota(st, 3, has_jobs, jobs);
     if (!(rc = tsr_store_step_done(store, ctx, st, "set an account's quotas")) && found)
-        *found = sqlite3_changes(store->db) > 0;
+        *found = tsr_db_changes(store->db) > 0;
 out:
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     pthread_mutex_unlock(&store->lock);
     return rc;
 }

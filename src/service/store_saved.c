@@ -42,31 +42,31 @@ void tsr_saved_versions_free(tsr_saved_version *list, size_t count) {
 }
 
 /* Reads SAVED_COLUMNS into a zeroed `v`; its strings become owned by it. */
-static tsr_status read_version(sqlite3_stmt *st, tsr_ctx *ctx, tsr_saved_version *v) {
+static tsr_status read_version(tsr_db_stmt *st, tsr_ctx *ctx, tsr_saved_version *v) {
     int oom = 0;
     tsr_store_column_text(st, 0, v->name, sizeof v->name);
-    v->version = sqlite3_column_int(st, 1);
-    v->latest = sqlite3_column_int(st, 2);
+    v->version = tsr_db_column_int(st, 1);
+    v->latest = tsr_db_column_int(st, 2);
     v->pipeline_json = tsr_store_column_strdup(st, 3, &oom);
     v->pipeline_text = tsr_store_column_strdup(st, 4, &oom);
     tsr_store_column_text(st, 5, v->output_format, sizeof v->output_format);
-    v->quality = sqlite3_column_int(st, 6);
-    v->tile = sqlite3_column_int(st, 7);
-    v->rollback_of = sqlite3_column_int(st, 8);
-    v->created = sqlite3_column_int64(st, 9);
-    v->first_created = sqlite3_column_int64(st, 10);
+    v->quality = tsr_db_column_int(st, 6);
+    v->tile = tsr_db_column_int(st, 7);
+    v->rollback_of = tsr_db_column_int(st, 8);
+    v->created = tsr_db_column_int64(st, 9);
+    v->first_created = tsr_db_column_int64(st, 10);
     return oom ? tsr_error(ctx, TSR_ERR_NOMEM, "store: out of memory reading a saved pipeline")
                : TSR_OK;
 }
 
 /* Runs a bound query of SAVED_COLUMNS into a new array (lock held). */
-static tsr_status query_versions(tsr_store *s, tsr_ctx *ctx, sqlite3_stmt *st,
+static tsr_status query_versions(tsr_store *s, tsr_ctx *ctx, tsr_db_stmt *st,
                                  tsr_saved_version **out, size_t *count) {
     tsr_saved_version *list = NULL;
     size_t n = 0, cap = 0;
     int step;
     tsr_status rc = TSR_OK;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((step = tsr_db_step(st)) == TSR_DB_ROW) {
         if (n == cap) {
             size_t grown = cap ? cap * 2 : 8;
             tsr_saved_version *more = realloc(list, grown * sizeof *list);
@@ -81,7 +81,7 @@ static tsr_status query_versions(tsr_store *s, tsr_ctx *ctx, sqlite3_stmt *st,
         if ((rc = read_version(st, ctx, &list[n++])))
             goto out;
     }
-    if (step != SQLITE_DONE)
+    if (step != TSR_DB_DONE)
         rc = tsr_store_sql_error(s, ctx, "list saved pipelines");
 out:
     if (rc) {
@@ -97,21 +97,21 @@ out:
  * selects, or `none` when it selects no row or NULL (lock held). */
 static tsr_status select_int(tsr_store *s, tsr_ctx *ctx, const char *sql, int64_t a, const char *b,
                              int64_t none, int64_t *out) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     tsr_status rc = tsr_store_prepare(s, ctx, sql, &st);
     if (rc)
         return rc;
-    sqlite3_bind_int64(st, 1, a);
+    tsr_db_bind_int64(st, 1, a);
     if (b)
-        sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW)
-        *out = sqlite3_column_type(st, 0) == SQLITE_NULL ? none : sqlite3_column_int64(st, 0);
-    else if (step == SQLITE_DONE)
+        tsr_db_bind_text(st, 2, b);
+    int step = tsr_db_step(st);
+    if (step == TSR_DB_ROW)
+        *out = tsr_db_column_is_null(st, 0) ? none : tsr_db_column_int64(st, 0);
+    else if (step == TSR_DB_DONE)
         *out = none;
     else
         rc = tsr_store_sql_error(s, ctx, "read a saved pipeline");
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     return rc;
 }
 
@@ -127,23 +127,27 @@ static tsr_status insert_name(tsr_store *s, tsr_ctx *ctx, const tsr_store_user *
     if (n >= TSR_SAVED_PER_ACCOUNT)
         return tsr_error(ctx, TSR_ERR_LIMIT, "an account may save at most %d pipelines",
                          TSR_SAVED_PER_ACCOUNT);
-    sqlite3_stmt *st = NULL;
-    if ((rc = tsr_store_prepare(
-             s, ctx, "INSERT INTO saved_pipelines(owner, name, created) VALUES(?, ?, ?)", &st)))
+    tsr_db_stmt *st = NULL;
+    if ((rc = tsr_store_prepare(s, ctx,
+                                "INSERT INTO saved_pipelines(owner, name, created) "
+                                "VALUES(?, ?, ?) RETURNING id",
+                                &st)))
         return rc;
-    sqlite3_bind_int64(st, 1, caller->id);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, tsr_clock_wall_ms());
-    rc = tsr_store_step_done(s, ctx, st, "save a pipeline");
-    sqlite3_finalize(st);
-    *id = sqlite3_last_insert_rowid(s->db);
+    tsr_db_bind_int64(st, 1, caller->id);
+    tsr_db_bind_text(st, 2, name);
+    tsr_db_bind_int64(st, 3, tsr_clock_wall_ms());
+    if (tsr_db_step(st) == TSR_DB_ROW)
+        *id = tsr_db_column_int64(st, 0);
+    else
+        rc = tsr_store_sql_error(s, ctx, "save a pipeline");
+    tsr_db_finalize(st);
     return rc;
 }
 
 /* Inserts version `version` of saved pipeline `id` (lock held). */
 static tsr_status insert_version(tsr_store *s, tsr_ctx *ctx, int64_t id, int version,
                                  const tsr_saved_spec *spec) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     tsr_status rc = tsr_store_prepare(
         s, ctx,
         "INSERT INTO saved_pipeline_versions(saved, version, pipeline_json, pipeline_text, "
@@ -152,17 +156,17 @@ static tsr_status insert_version(tsr_store *s, tsr_ctx *ctx, int64_t id, int ver
         &st);
     if (rc)
         return rc;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int(st, 2, version);
-    sqlite3_bind_text(st, 3, spec->pipeline_json, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, spec->pipeline_text, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, spec->output_format ? spec->output_format : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 6, spec->quality);
-    sqlite3_bind_int(st, 7, spec->tile);
-    sqlite3_bind_int(st, 8, spec->rollback_of);
-    sqlite3_bind_int64(st, 9, tsr_clock_wall_ms());
+    tsr_db_bind_int64(st, 1, id);
+    tsr_db_bind_int64(st, 2, version);
+    tsr_db_bind_text(st, 3, spec->pipeline_json);
+    tsr_db_bind_text(st, 4, spec->pipeline_text);
+    tsr_db_bind_text(st, 5, spec->output_format ? spec->output_format : "");
+    tsr_db_bind_int64(st, 6, spec->quality);
+    tsr_db_bind_int64(st, 7, spec->tile);
+    tsr_db_bind_int64(st, 8, spec->rollback_of);
+    tsr_db_bind_int64(st, 9, tsr_clock_wall_ms());
     rc = tsr_store_step_done(s, ctx, st, "save a pipeline version");
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     return rc;
 }
 
@@ -188,9 +192,12 @@ static tsr_status add_version(tsr_store *s, tsr_ctx *ctx, const tsr_store_user *
                               const char *name, const tsr_saved_spec *spec, bool create,
                               int *version) {
     int64_t id = 0, newest = 0;
-    tsr_status rc =
-        select_int(s, ctx, "SELECT id FROM saved_pipelines WHERE owner = ?1 AND name = ?2",
-                   caller->id, name, 0, &id);
+    /* one account's names and versions change one at a time (PostgreSQL) */
+    tsr_status rc = tsr_store_lock_rows(s, ctx, "SELECT 1 FROM users WHERE id = ?1 FOR UPDATE",
+                                        NULL, caller->id);
+    if (!rc)
+        rc = select_int(s, ctx, "SELECT id FROM saved_pipelines WHERE owner = ?1 AND name = ?2",
+                        caller->id, name, 0, &id);
     if (rc || (create && id) || (!create && !id))
         return rc; /* *version stays 0 */
     if (create)
@@ -230,7 +237,7 @@ tsr_status tsr_store_saved_add(tsr_store *store, tsr_ctx *ctx, const tsr_store_u
 
 tsr_status tsr_store_saved_get(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
                                const char *name, int version, tsr_saved_version *out, int *found) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     tsr_saved_version *list = NULL;
     size_t n = 0;
     memset(out, 0, sizeof *out);
@@ -244,12 +251,12 @@ tsr_status tsr_store_saved_get(tsr_store *store, tsr_ctx *ctx, const tsr_store_u
                                       "(CASE WHEN ?3 > 0 THEN ?3 ELSE " NEWEST " END)",
                                       &st);
     if (!rc) {
-        sqlite3_bind_int64(st, 1, caller->id);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 3, version);
+        tsr_db_bind_int64(st, 1, caller->id);
+        tsr_db_bind_text(st, 2, name);
+        tsr_db_bind_int64(st, 3, version);
         rc = query_versions(store, ctx, st, &list, &n);
     }
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     pthread_mutex_unlock(&store->lock);
     if (!rc && n == 1) {
         *out = list[0];
@@ -264,7 +271,7 @@ tsr_status tsr_store_saved_get(tsr_store *store, tsr_ctx *ctx, const tsr_store_u
 tsr_status tsr_store_saved_list(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
                                 size_t limit, size_t offset, tsr_saved_version **out, size_t *count,
                                 int64_t *total) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     *out = NULL;
     *count = 0;
     *total = 0;
@@ -279,19 +286,19 @@ tsr_status tsr_store_saved_list(tsr_store *store, tsr_ctx *ctx, const tsr_store_
                                " ORDER BY p.name LIMIT ?2 OFFSET ?3",
                                &st);
     if (!rc) {
-        sqlite3_bind_int64(st, 1, caller->id);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)offset);
+        tsr_db_bind_int64(st, 1, caller->id);
+        tsr_db_bind_int64(st, 2, (int64_t)limit);
+        tsr_db_bind_int64(st, 3, (int64_t)offset);
         rc = query_versions(store, ctx, st, out, count);
     }
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     pthread_mutex_unlock(&store->lock);
     return rc;
 }
 
 tsr_status tsr_store_saved_versions(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
                                     const char *name, tsr_saved_version **out, size_t *count) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     *out = NULL;
     *count = 0;
     if (!tsr_saved_name_valid(name))
@@ -301,18 +308,18 @@ tsr_status tsr_store_saved_versions(tsr_store *store, tsr_ctx *ctx, const tsr_st
         store, ctx, "SELECT " SAVED_COLUMNS "WHERE p.owner = ?1 AND p.name = ?2 ORDER BY v.version",
         &st);
     if (!rc) {
-        sqlite3_bind_int64(st, 1, caller->id);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        tsr_db_bind_int64(st, 1, caller->id);
+        tsr_db_bind_text(st, 2, name);
         rc = query_versions(store, ctx, st, out, count);
     }
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     pthread_mutex_unlock(&store->lock);
     return rc;
 }
 
 tsr_status tsr_store_saved_delete(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
                                   const char *name, int *found) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     *found = 0;
     if (!tsr_saved_name_valid(name))
         return TSR_OK;
@@ -320,12 +327,12 @@ tsr_status tsr_store_saved_delete(tsr_store *store, tsr_ctx *ctx, const tsr_stor
     tsr_status rc = tsr_store_prepare(
         store, ctx, "DELETE FROM saved_pipelines WHERE owner = ?1 AND name = ?2", &st);
     if (!rc) {
-        sqlite3_bind_int64(st, 1, caller->id);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        tsr_db_bind_int64(st, 1, caller->id);
+        tsr_db_bind_text(st, 2, name);
         if (!(rc = tsr_store_step_done(store, ctx, st, "delete a saved pipeline")))
-            *found = sqlite3_changes(store->db) > 0;
+            *found = tsr_db_changes(store->db) > 0;
     }
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     pthread_mutex_unlock(&store->lock);
     return rc;
 }

@@ -27,10 +27,10 @@ static bool name_valid(const char *name) {
 }
 
 /* Reads a nullable quota override column: NULL = not set. */
-static tsr_store_quota read_quota(sqlite3_stmt *st, int col) {
+static tsr_store_quota read_quota(tsr_db_stmt *st, int col) {
     tsr_store_quota q = {0};
-    if (sqlite3_column_type(st, col) != SQLITE_NULL) {
-        sqlite3_int64 v = sqlite3_column_int64(st, col);
+    if (!tsr_db_column_is_null(st, col)) {
+        int64_t v = tsr_db_column_int64(st, col);
         q.set = true;
         q.value = v > 0 ? (uint64_t)v : 0;
     }
@@ -39,20 +39,20 @@ static tsr_store_quota read_quota(sqlite3_stmt *st, int col) {
 
 /* Reads USER_COLUMNS starting at column `col`. An unknown role reads as
  * viewer, the least privileged. */
-static void read_user(sqlite3_stmt *st, int col, tsr_store_user *u) {
+static void read_user(tsr_db_stmt *st, int col, tsr_store_user *u) {
     memset(u, 0, sizeof *u);
-    u->id = sqlite3_column_int64(st, col);
+    u->id = tsr_db_column_int64(st, col);
     tsr_store_column_text(st, col + 1, u->name, sizeof u->name);
-    if (!tsr_role_parse((const char *)sqlite3_column_text(st, col + 2), &u->role))
+    if (!tsr_role_parse(tsr_db_column_text(st, col + 2), &u->role))
         u->role = TSR_ROLE_VIEWER;
-    u->created = sqlite3_column_int64(st, col + 3);
+    u->created = tsr_db_column_int64(st, col + 3);
     u->quota_bytes = read_quota(st, col + 4);
     u->quota_jobs = read_quota(st, col + 5);
 }
 
 tsr_status tsr_store_user_create(tsr_store *store, tsr_ctx *ctx, const char *name, tsr_role role,
                                  int64_t *id) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     tsr_status rc = TSR_OK;
     if (!name_valid(name))
         return tsr_error(ctx, TSR_ERR_USAGE,
@@ -61,61 +61,62 @@ tsr_status tsr_store_user_create(tsr_store *store, tsr_ctx *ctx, const char *nam
     if ((unsigned)role > TSR_ROLE_VIEWER)
         return tsr_error(ctx, TSR_ERR_USAGE, "user %s: unknown role %d", name, (int)role);
     pthread_mutex_lock(&store->lock);
-    if ((rc = tsr_store_prepare(store, ctx,
-                                "INSERT INTO users(name, role, created) VALUES(?, ?, ?)", &st)))
+    if ((rc = tsr_store_prepare(
+             store, ctx, "INSERT INTO users(name, role, created) VALUES(?, ?, ?) RETURNING id",
+             &st)))
         goto out;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, tsr_role_name(role), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, tsr_clock_wall_ms());
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        if (sqlite3_extended_errcode(store->db) == SQLITE_CONSTRAINT_UNIQUE)
+    tsr_db_bind_text(st, 1, name);
+    tsr_db_bind_text(st, 2, tsr_role_name(role));
+    tsr_db_bind_int64(st, 3, tsr_clock_wall_ms());
+    if (tsr_db_step(st) != TSR_DB_ROW) {
+        if (tsr_db_error(store->db) == TSR_DB_UNIQUE)
             rc = tsr_error(ctx, TSR_ERR_USAGE, "user %s already exists", name);
         else
             rc = tsr_store_sql_error(store, ctx, "create a user");
         goto out;
     }
-    *id = sqlite3_last_insert_rowid(store->db);
+    *id = tsr_db_column_int64(st, 0);
 out:
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     pthread_mutex_unlock(&store->lock);
     return rc;
 }
 
 tsr_status tsr_store_user_get(tsr_store *store, tsr_ctx *ctx, int64_t id, tsr_store_user *out,
                               int *found) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     *found = 0;
     pthread_mutex_lock(&store->lock);
     tsr_status rc =
         tsr_store_prepare(store, ctx, "SELECT " USER_COLUMNS " FROM users u WHERE u.id = ?", &st);
     if (rc)
         goto out;
-    sqlite3_bind_int64(st, 1, id);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
+    tsr_db_bind_int64(st, 1, id);
+    int step = tsr_db_step(st);
+    if (step == TSR_DB_ROW) {
         read_user(st, 0, out);
         *found = 1;
-    } else if (step != SQLITE_DONE) {
+    } else if (step != TSR_DB_DONE) {
         rc = tsr_store_sql_error(store, ctx, "read a user");
     }
 out:
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     pthread_mutex_unlock(&store->lock);
     return rc;
 }
 
 tsr_status tsr_store_user_list(tsr_store *store, tsr_ctx *ctx, tsr_store_user **out,
                                size_t *count) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     tsr_store_user *list = NULL;
     size_t n = 0, cap = 0;
-    int step = SQLITE_DONE;
+    int step = TSR_DB_DONE;
     *out = NULL;
     *count = 0;
     pthread_mutex_lock(&store->lock);
     tsr_status rc =
         tsr_store_prepare(store, ctx, "SELECT " USER_COLUMNS " FROM users u ORDER BY u.id", &st);
-    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    while (!rc && (step = tsr_db_step(st)) == TSR_DB_ROW) {
         if (n == cap) {
             size_t grown = cap ? cap * 2 : 16;
             tsr_store_user *more = realloc(list, grown * sizeof *list);
@@ -128,9 +129,9 @@ tsr_status tsr_store_user_list(tsr_store *store, tsr_ctx *ctx, tsr_store_user **
         }
         read_user(st, 0, &list[n++]);
     }
-    if (!rc && step != SQLITE_DONE)
+    if (!rc && step != TSR_DB_DONE)
         rc = tsr_store_sql_error(store, ctx, "list users");
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     pthread_mutex_unlock(&store->lock);
     if (rc) {
         free(list);
@@ -142,16 +143,16 @@ tsr_status tsr_store_user_list(tsr_store *store, tsr_ctx *ctx, tsr_store_user **
 }
 
 tsr_status tsr_store_user_count(tsr_store *store, tsr_ctx *ctx, int64_t *count) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     pthread_mutex_lock(&store->lock);
     tsr_status rc = tsr_store_prepare(store, ctx, "SELECT count(*) FROM users", &st);
     if (!rc) {
-        if (sqlite3_step(st) == SQLITE_ROW)
-            *count = sqlite3_column_int64(st, 0);
+        if (tsr_db_step(st) == TSR_DB_ROW)
+            *count = tsr_db_column_int64(st, 0);
         else
             rc = tsr_store_sql_error(store, ctx, "count users");
     }
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     pthread_mutex_unlock(&store->lock);
     return rc;
 }
@@ -164,30 +165,30 @@ static void token_hash(const char *token, unsigned char hash[crypto_hash_sha256_
 tsr_status tsr_store_token_insert(tsr_store *store, tsr_ctx *ctx, int64_t user,
                                   const char *token_hex, int64_t *id) {
     unsigned char hash[crypto_hash_sha256_BYTES];
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     if (!tsr_hex_is_lower(token_hex, TSR_STORE_TOKEN_LEN))
         return tsr_error(ctx, TSR_ERR_USAGE, "a token must be %d lowercase hex digits",
                          TSR_STORE_TOKEN_LEN);
     token_hash(token_hex, hash);
     pthread_mutex_lock(&store->lock);
     tsr_status rc = tsr_store_prepare(
-        store, ctx, "INSERT INTO tokens(hash, user, created) VALUES(?, ?, ?)", &st);
+        store, ctx, "INSERT INTO tokens(hash, user, created) VALUES(?, ?, ?) RETURNING id", &st);
     if (rc)
         goto out;
-    sqlite3_bind_blob(st, 1, hash, sizeof hash, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, user);
-    sqlite3_bind_int64(st, 3, tsr_clock_wall_ms());
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        if (sqlite3_extended_errcode(store->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
+    tsr_db_bind_blob(st, 1, hash, sizeof hash);
+    tsr_db_bind_int64(st, 2, user);
+    tsr_db_bind_int64(st, 3, tsr_clock_wall_ms());
+    if (tsr_db_step(st) != TSR_DB_ROW) {
+        if (tsr_db_error(store->db) == TSR_DB_FOREIGN_KEY)
             rc = tsr_error(ctx, TSR_ERR_USAGE, "token: there is no user %lld", (long long)user);
         else
             rc = tsr_store_sql_error(store, ctx, "store a token");
         goto out;
     }
     if (id)
-        *id = sqlite3_last_insert_rowid(store->db);
+        *id = tsr_db_column_int64(st, 0);
 out:
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     pthread_mutex_unlock(&store->lock);
     return rc;
 }
@@ -205,7 +206,7 @@ tsr_status tsr_store_token_create(tsr_store *store, tsr_ctx *ctx, int64_t user,
 tsr_status tsr_store_token_verify(tsr_store *store, tsr_ctx *ctx, const char *token,
                                   tsr_store_user *out, int *found) {
     unsigned char hash[crypto_hash_sha256_BYTES];
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     *found = 0;
     if (!tsr_hex_is_lower(token, TSR_STORE_TOKEN_LEN))
         return TSR_OK;
@@ -218,27 +219,27 @@ tsr_status tsr_store_token_verify(tsr_store *store, tsr_ctx *ctx, const char *to
                                       &st);
     if (rc)
         goto out;
-    sqlite3_bind_blob(st, 1, hash, sizeof hash, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-        const void *stored = sqlite3_column_blob(st, 0);
-        if (stored && sqlite3_column_bytes(st, 0) == (int)sizeof hash &&
-            sodium_memcmp(stored, hash, sizeof hash) == 0) {
+    tsr_db_bind_blob(st, 1, hash, sizeof hash);
+    int step = tsr_db_step(st);
+    if (step == TSR_DB_ROW) {
+        size_t size = 0;
+        const void *stored = tsr_db_column_blob(st, 0, &size);
+        if (stored && size == sizeof hash && sodium_memcmp(stored, hash, sizeof hash) == 0) {
             read_user(st, 1, out);
             *found = 1;
         }
-    } else if (step != SQLITE_DONE) {
+    } else if (step != TSR_DB_DONE) {
         rc = tsr_store_sql_error(store, ctx, "verify a token");
     }
 out:
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     pthread_mutex_unlock(&store->lock);
     return rc;
 }
 
 tsr_status tsr_store_token_revoke(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
                                   int64_t id, int *found) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     if (found)
         *found = 0;
     if (!caller)
@@ -250,23 +251,23 @@ tsr_status tsr_store_token_revoke(tsr_store *store, tsr_ctx *ctx, const tsr_stor
                                       &st);
     if (rc)
         goto out;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, tsr_store_owner_filter(caller));
-    sqlite3_bind_int64(st, 3, tsr_clock_wall_ms());
+    tsr_db_bind_int64(st, 1, id);
+    tsr_db_bind_int64(st, 2, tsr_store_owner_filter(caller));
+    tsr_db_bind_int64(st, 3, tsr_clock_wall_ms());
     if (!(rc = tsr_store_step_done(store, ctx, st, "revoke a token")) && found)
-        *found = sqlite3_changes(store->db) > 0;
+        *found = tsr_db_changes(store->db) > 0;
 out:
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     pthread_mutex_unlock(&store->lock);
     return rc;
 }
 
 tsr_status tsr_store_token_list(tsr_store *store, tsr_ctx *ctx, const tsr_store_user *caller,
                                 tsr_store_token **out, size_t *count) {
-    sqlite3_stmt *st = NULL;
+    tsr_db_stmt *st = NULL;
     tsr_store_token *list = NULL;
     size_t n = 0, cap = 0;
-    int step = SQLITE_DONE;
+    int step = TSR_DB_DONE;
     *out = NULL;
     *count = 0;
     if (!caller)
@@ -277,8 +278,8 @@ tsr_status tsr_store_token_list(tsr_store *store, tsr_ctx *ctx, const tsr_store_
                                       "WHERE ?1 < 0 OR user = ?1 ORDER BY id",
                                       &st);
     if (!rc)
-        sqlite3_bind_int64(st, 1, tsr_store_owner_filter(caller));
-    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        tsr_db_bind_int64(st, 1, tsr_store_owner_filter(caller));
+    while (!rc && (step = tsr_db_step(st)) == TSR_DB_ROW) {
         if (n == cap) {
             size_t grown = cap ? cap * 2 : 16;
             tsr_store_token *more = realloc(list, grown * sizeof *list);
@@ -290,14 +291,14 @@ tsr_status tsr_store_token_list(tsr_store *store, tsr_ctx *ctx, const tsr_store_
             cap = grown;
         }
         tsr_store_token *t = &list[n++];
-        t->id = sqlite3_column_int64(st, 0);
-        t->user = sqlite3_column_int64(st, 1);
-        t->created = sqlite3_column_int64(st, 2);
-        t->revoked = sqlite3_column_int64(st, 3);
+        t->id = tsr_db_column_int64(st, 0);
+        t->user = tsr_db_column_int64(st, 1);
+        t->created = tsr_db_column_int64(st, 2);
+        t->revoked = tsr_db_column_int64(st, 3);
     }
-    if (!rc && step != SQLITE_DONE)
+    if (!rc && step != TSR_DB_DONE)
         rc = tsr_store_sql_error(store, ctx, "list tokens");
-    sqlite3_finalize(st);
+    tsr_db_finalize(st);
     pthread_mutex_unlock(&store->lock);
     if (rc) {
         free(list);

@@ -153,10 +153,23 @@ static tsr_status check_object(check_run *run, tsr_ctx *ctx, const char *name, u
     return rc;
 }
 
+/* Checks a pg_dump archive reads (pg_restore --list); its blob list was
+ * read in the dump's own snapshot when it was taken, so the manifest is
+ * the list. */
+static tsr_status check_dump(check_run *run, tsr_ctx *ctx, const char *name, const char *path) {
+    char *problems = NULL;
+    tsr_status rc = tsr_backup_pg_check(ctx, path, &problems);
+    if (!rc && problems)
+        rc = tsr_verify_add_problem(ctx, run->report, name, "not a readable pg_dump archive: %s",
+                                    problems);
+    free(problems);
+    return rc;
+}
+
 /* Checks an opened metadata copy: integrity, and its blobs all listed. */
 static tsr_status check_db(check_run *run, tsr_ctx *ctx, const tsr_manifest *m, const char *name,
                            const char *path) {
-    sqlite3 *db = NULL;
+    tsr_db *db = NULL;
     char *problems = NULL;
     tsr_blob_ref *refs = NULL;
     size_t n = 0;
@@ -176,7 +189,7 @@ static tsr_status check_db(check_run *run, tsr_ctx *ctx, const tsr_manifest *m, 
         if (!tsr_manifest_find(m, refs[i].id))
             rc = tsr_verify_add_problem(ctx, run->report, name,
                                         "refers to blob %s, which the manifest lacks", refs[i].id);
-    sqlite3_close_v2(db);
+    tsr_db_close(db);
     free(problems);
     free(refs);
     tsr_ctx_free(scratch);
@@ -199,10 +212,11 @@ static tsr_status check_snapshot(check_run *run, tsr_ctx *ctx, const tsr_backup_
         return rc;
     }
     tsr_ctx_free(scratch);
-    snprintf(name, sizeof name, TSR_BACKUP_SNAPSHOTS_DIR "%s/" TSR_BACKUP_METADATA, snap->name);
+    snprintf(name, sizeof name, TSR_BACKUP_SNAPSHOTS_DIR "%s/%s", snap->name,
+             tsr_manifest_metadata_name(&m));
     rc = check_object(run, ctx, name, m.metadata_bytes, m.metadata_sha256, "the metadata", path);
     if (!rc && path[0])
-        rc = check_db(run, ctx, &m, name, path);
+        rc = m.metadata_pg ? check_dump(run, ctx, name, path) : check_db(run, ctx, &m, name, path);
     if (!rc)
         rc = want(run, ctx, &m);
     if (path[0])

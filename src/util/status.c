@@ -150,6 +150,7 @@ static tsr_status over_pixels(tsr_ctx *ctx, const char *what, uint64_t pixels, u
 
 tsr_status tsr_limits_check(tsr_ctx *ctx, const char *what, uint64_t width, uint64_t height,
                             int bands) {
+    (void)bands; /* the buffer a whole image needs: tsr_limits_check_alloc */
     const tsr_limits *l = tsr_ctx_limits(ctx);
     if (width == 0 || height == 0)
         return tsr_error(ctx, TSR_ERR_CORRUPT, "%s: declares an empty image (%llux%llu)", what,
@@ -160,12 +161,6 @@ tsr_status tsr_limits_check(tsr_ctx *ctx, const char *what, uint64_t width, uint
             (unsigned long long)width, (unsigned long long)height, l->max_width, l->max_height);
     if (width * height > l->max_pixels)
         return over_pixels(ctx, what, width * height, l->max_pixels);
-    if (width * height * (uint64_t)(bands > 0 ? bands : 4) > l->max_alloc) {
-        char cap[TSR_UNITS_TEXT];
-        tsr_units_format(TSR_UNIT_BYTES, l->max_alloc, cap);
-        return tsr_error(ctx, TSR_ERR_LIMIT, "%s: decoded image would exceed the %s cap", what,
-                         cap);
-    }
     return TSR_OK;
 }
 
@@ -189,4 +184,18 @@ tsr_status tsr_limits_check_frames(tsr_ctx *ctx, const char *what, uint64_t widt
                          (unsigned long long)height, size, cap);
     }
     return TSR_OK;
+}
+
+tsr_status tsr_limits_check_alloc(tsr_ctx *ctx, const char *what, uint64_t bytes) {
+    uint64_t cap = tsr_ctx_limits(ctx)->max_alloc;
+    if (bytes <= cap)
+        return TSR_OK;
+    char size[TSR_UNITS_TEXT], limit[TSR_UNITS_TEXT];
+    tsr_units_format(TSR_UNIT_BYTES, bytes, size); /* "4.8 GB", "4.3 GB" */
+    tsr_units_format(TSR_UNIT_BYTES, cap, limit);
+    if (!strcmp(size, limit))
+        tsr_units_pair(TSR_UNIT_BYTES, bytes, cap, size, limit);
+    return tsr_error(ctx, TSR_ERR_LIMIT,
+                     "%s: %s in one buffer is more than the single-buffer limit of %s", what, size,
+                     limit);
 }

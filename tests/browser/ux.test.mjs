@@ -2,9 +2,9 @@
 // points 2, 4 and 8), against a real `tessera serve` like ui.test.mjs:
 //
 // - the favicon is served (200) and linked;
-// - three failed uploads (an empty file, a 300 MP header, not an image) are
+// - three failed uploads (an empty file, a 3 GP header, not an image) are
 //   all listed, each with its own reason (the empty one called empty, the
-//   limit in MP), and each can be removed (one from the keyboard);
+//   limit in GP), and each can be removed (one from the keyboard);
 // - a bad parameter is shown next to its field, which is marked
 //   aria-invalid and gets the focus: once found by the page, once by the
 //   server (whose 400 names the step and the parameter);
@@ -34,7 +34,7 @@ const SLOW_PIPELINE = [['gaussian-blur', { sigma: '25' }], ['sharpen', {}], ['ro
 const tmp = mkdtempSync(join(tmpdir(), 'tessera-browser-ux-'));
 
 /* Writes big.png (a 4000x3000 photo: a job of several seconds) and huge.png
- * (a PNG header declaring 20000x15000 = 300 MP) into tmp. */
+ * (a PNG header declaring 60000x50000 = 3 GP) into tmp. */
 function makeImages() {
     const py = spawnSync('/usr/bin/python3', ['-c', `
 import struct, sys, zlib, cv2
@@ -42,7 +42,7 @@ img = cv2.imread(sys.argv[1], cv2.IMREAD_COLOR)
 assert cv2.imwrite(sys.argv[2], cv2.resize(img, (4000, 3000), interpolation=cv2.INTER_CUBIC))
 def chunk(t, d):
     return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d) & 0xffffffff)
-ihdr = struct.pack('>IIBBBBB', 20000, 15000, 8, 0, 0, 0, 0)
+ihdr = struct.pack('>IIBBBBB', 60000, 50000, 8, 0, 0, 0, 0)
 open(sys.argv[3], 'wb').write(b'\\x89PNG\\r\\n\\x1a\\n' + chunk(b'IHDR', ihdr)
                              + chunk(b'IDAT', zlib.compress(b'\\0' * 100)) + chunk(b'IEND', b''))
 `, join(ROOT, 'tests', 'data', 'hubble_deep_field.jpg'), join(tmp, 'big.png'), join(tmp, 'huge.png')],
@@ -148,9 +148,9 @@ async function main() {
         check(/^empty\.png: the file is empty \(0 bytes\)/.test(text), `empty.png: ${text}`);
     });
 
-    await step('a limit is given in MP', async () => {
+    await step('a limit is given in GP', async () => {
         const text = await page.textContent('[data-testid="upload-item"][data-state="error"]:has-text("huge.png") [data-testid="upload-info"]');
-        check(/300 MP is more than the limit of 268 MP/.test(text), `huge.png: ${text}`);
+        check(/3 GP is more than the limit of 2 GP/.test(text), `huge.png: ${text}`);
         check(!/\d{6,}/.test(text), `huge.png: raw numbers in ${text}`);
     });
 

@@ -210,6 +210,78 @@ class CliTest(unittest.TestCase):
             self.assertIn("ETA", text)
             self.assertIn("hubble_deep_field.jpg", text)
 
+    def test_spilled_runs_match_whole_runs(self):
+        """--memory-budget 1 runs every plan that cannot stream by row windows
+        through temporary files (GLOBAL ops, rotations, several stages): the
+        bytes must equal the default run's, which holds these small images
+        whole, at any tile size and thread count."""
+        src = os.path.join(DATA, "hubble_deep_field.jpg")  # 1000x872
+        for pipe in ("rotate:angle=30", "equalize|rotate:angle=-12", "canny",
+                     "crop:x=100,y=50,width=700,height=600|rotate:angle=45,expand=true",
+                     "gaussian-blur|threshold-otsu|sharpen", "hough-lines:threshold=80,mode=draw"):
+            ref = process(pipe, path=src)
+            for threads, tile in [(1, 16), (2, 64), (3, 256)]:
+                out = process(pipe, path=src, extra=["--memory-budget", "1", "--threads",
+                                                     str(threads), "--tile", str(tile)])
+                self.assertTrue(np.array_equal(ref, out), f"{pipe} threads {threads} tile {tile}")
+
+    def test_limit_options(self):
+        """process takes the limits as options, spelled as serve spells them."""
+        src = os.path.join(DATA, "chelsea.png")  # 451x300 RGB, 135300 pixels
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "o.png")
+            for flags, message in [
+                    (["--max-pixels", "100000"], "135300 pixels is more than the limit of 100000 pixels"),
+                    (["--max-width", "400"], "larger than the limit of 400x65500"),
+                    (["--max-height", "2e2"], "larger than the limit of 65500x200"),
+                    (["--max-file-bytes", "1000"], "is more than the limit of 1 kB"),
+                    # the image (406 kB) is over the buffer cap, so the plan spills; the
+                    # 256-px map tiles of equalize (up to 197 kB) are still over it
+                    (["--max-buffer-bytes", "100000"],
+                     "kB in one buffer is more than the single-buffer limit of 100 kB")]:
+                r = run("process", "-p", "equalize|rotate:angle=30", src, "-o", out, *flags,
+                        check=False)
+                self.assertEqual(r.returncode, 3, f"{flags}: {r.stderr}")
+                self.assertIn(message, r.stderr, flags)
+                self.assertFalse(os.path.exists(out))
+            r = run("process", "-p", "invert", os.path.join(DATA, "anim.gif"), "-o", out,
+                    "--max-frames", "1", check=False)
+            self.assertEqual(r.returncode, 3, r.stderr)
+            self.assertIn("limit of 1 frames", r.stderr)
+            # spilled with 64-px tiles, the run holds no whole image, only tiles: it passes
+            run("process", "-p", "equalize|rotate:angle=30", src, "-o", out, "--max-buffer-bytes",
+                "100000", "--tile", "64")
+            self.assertEqual(read_rgb(out).shape, (300, 451, 3))
+            for flag, value in [("--max-pixels", "0"), ("--max-width", "abc"),
+                                ("--max-file-bytes", "-5"), ("--memory-budget", "1.5"),
+                                ("--max-frames", "")]:
+                r = run("process", "-p", "invert", src, "-o", out, flag, value, check=False)
+                self.assertEqual(r.returncode, 2, f"{flag} {value}")
+                self.assertIn(flag, r.stderr)
+
+    def test_gigapixel_headers_pass_the_defaults(self):
+        """A 40000 x 40000 image is within the default limits (4 GP); 65000 x
+        65000 is not. Only the header is read."""
+        import struct
+        import zlib
+
+        def png_header(w, h):
+            def chunk(kind, data):
+                return (struct.pack(">I", len(data)) + kind + data
+                        + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
+            return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                    + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "big.png")
+            with open(path, "wb") as f:
+                f.write(png_header(40000, 40000))
+            self.assertIn("40000 x 40000", run("info", path).stdout)
+            with open(path, "wb") as f:
+                f.write(png_header(65000, 65000))
+            r = run("info", path, check=False)
+            self.assertEqual(r.returncode, 3, r.stderr)
+            self.assertIn("4.2 GP is more than the limit of 4.0 GP", r.stderr)
+
     @tools.needs("time")
     def test_peak_memory_far_below_one_image_per_op(self):
         """Six local ops on a 4000x3000 RGB image (34 MiB decoded) peak at about

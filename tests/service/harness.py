@@ -48,6 +48,87 @@ def s3_store_args(data):
     return ["--store", "s3://%s/%s" % (_s3.bucket, prefix), "--s3-endpoint", _s3.endpoint], env
 
 
+# TESSERA_TEST_DB=postgresql runs every server of the suite with its metadata in
+# PostgreSQL: one throw-away cluster (tests/pg/pgcluster.py) for the whole
+# process, and a database per data folder, created at its first use, so a server
+# restarted on the same data folder finds its rows again. The default (sqlite)
+# is each folder's own tessera.db. scripts/run_tests.py runs the suite both ways.
+DB = os.environ.get("TESSERA_TEST_DB", "sqlite")
+_pg = None
+_pg_dbs = {}
+
+
+def db_args(data, socket=False):
+    """The --db arguments for a command on data folder `data`: none on SQLite,
+    `--db postgresql://...` (its own database) in the PostgreSQL pass; with
+    socket=True through the cluster's Unix socket (for a network namespace)."""
+    global _pg
+    if DB != "postgresql":
+        return []
+    key = os.path.realpath(data)
+    if key not in _pg_dbs:
+        sys.path.insert(0, os.path.join(ROOT, "tests", "pg"))
+        import pgcluster  # noqa: E402
+        if _pg is None:
+            _pg = pgcluster.Cluster().start()
+            import atexit
+            atexit.register(_pg.close)
+        name = "svc_" + uuid.uuid5(uuid.NAMESPACE_URL, key).hex[:16]
+        _pg.create_db(name)
+        _pg_dbs[key] = name
+    return ["--db", _pg.url(_pg_dbs[key], socket)]
+
+
+DB_COMMANDS = ("serve", "user", "token", "backup", "verify", "data", "restore")
+
+
+def with_db(args):
+    """A tessera command line with the --db of its --data folder added (in the
+    PostgreSQL pass, for the commands that open a data folder's store)."""
+    args = list(args)
+    if DB != "postgresql" or "--db" in args or not args or args[0] not in DB_COMMANDS:
+        return args
+    data = [a for i, a in enumerate(args) if i and args[i - 1] == "--data"]
+    return args + db_args(data[-1]) if data else args
+
+
+def query(data, sql, params=()):
+    """Runs `sql` (with `?` parameters) on the metadata of data folder `data`,
+    whichever the pass keeps it in (its server stopped, for SQLite); returns
+    the rows (on PostgreSQL every value as text)."""
+    if DB != "postgresql":
+        import sqlite3
+        db = sqlite3.connect(os.path.join(data, "tessera.db"))
+        try:
+            rows = db.execute(sql, params).fetchall()
+            db.commit()
+            return rows
+        finally:
+            db.close()
+
+    def literal(v):
+        if v is None:
+            return "NULL"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        return "'" + str(v).replace("'", "''") + "'"
+    parts = sql.split("?")
+    text = parts[0] + "".join(literal(v) + rest for v, rest in zip(params, parts[1:]))
+    r = subprocess.run([tools.find("psql"), "-X", "-q", "-A", "-t", "-F", "\t", "-v",
+                        "ON_ERROR_STOP=1", "-d", db_args(data)[1], "-c", text],
+                       capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if r.returncode:
+        raise AssertionError("psql: " + r.stderr)
+    return [tuple(line.split("\t")) for line in r.stdout.splitlines()]
+
+
+def sqlite_only(why):
+    """Skips a test in the PostgreSQL pass of the suite: it looks at the SQLite
+    file or needs what only SQLite metadata has (`why`); the SQLite pass runs it."""
+    import unittest
+    return unittest.skipIf(DB == "postgresql", "SQLite metadata only: " + why)
+
+
 def files_store_only(why):
     """Skips a test in the S3 pass of the suite: it looks at blob files on disk
     (`why`); the files pass runs it."""
@@ -71,6 +152,9 @@ class Server:
             served = [a for i, a in enumerate(args) if i and args[i - 1] == "--data"]
             store, s3_env = s3_store_args(served[-1] if served else self.data)
             env.update(s3_env)
+        if "--db" not in args:
+            served = [a for i, a in enumerate(args) if i and args[i - 1] == "--data"]
+            store += db_args(served[-1] if served else self.data)
         self.proc = subprocess.Popen(
             [BIN, "serve", "--listen", "127.0.0.1:0", "--data", self.data, *store, *args],
             stdout=subprocess.PIPE, stderr=self.log, env=env, text=True)

@@ -37,6 +37,8 @@ QUICK = "grayscale|sharpen"
 CREDS = {"AWS_ACCESS_KEY_ID": s3server.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": s3server.SECRET_KEY,
          "AWS_REGION": s3server.REGION}
 HAVE_S3RVER = os.path.exists(s3server.S3RVER_JS)
+# a snapshot's metadata: SQLite's copy, or a pg_dump archive in the PostgreSQL pass
+META = "metadata.dump" if harness.DB == "postgresql" else "metadata.db"
 
 
 def store_args(data):
@@ -50,7 +52,8 @@ def store_args(data):
 def tessera(*args, env=None, timeout=300):
     full = dict(os.environ, **CREDS)
     full.update(env or {})
-    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout, env=full)
+    return subprocess.run([BIN, *harness.with_db(args)], capture_output=True, text=True,
+                          timeout=timeout, env=full)
 
 
 def noise_png(path, side):
@@ -91,11 +94,27 @@ def s3_put(endpoint, bucket, key, body):
 
 def blob_of(data, image_id):
     """The blob id of an image, from the live database (read-only)."""
-    db = sqlite3.connect("file:%s/tessera.db?mode=ro" % data, uri=True)
-    try:
-        return db.execute("SELECT blob FROM images WHERE id = ?", (image_id,)).fetchone()[0]
-    finally:
-        db.close()
+    return harness.query(data, "SELECT blob FROM images WHERE id = ?", (image_id,))[0][0]
+
+
+def dump_states(path):
+    """Job id -> state in a pg_dump archive (its COPY of public.jobs)."""
+    r = subprocess.run([harness.tools.find("pg_restore"), "--data-only", "--table=jobs", "-f",
+                        "-", path], capture_output=True, text=True, check=True)
+    lines = iter(r.stdout.splitlines())
+    for line in lines:
+        if line.startswith("COPY public.jobs ("):
+            cols = [c.strip() for c in line[len("COPY public.jobs ("):].split(")")[0].split(",")]
+            break
+    else:
+        return {}
+    states = {}
+    for line in lines:
+        if line == "\\.":
+            break
+        row = line.split("\t")
+        states[row[cols.index("id")]] = row[cols.index("state")]
+    return states
 
 
 def wait_all(srv, token=ADMIN_TOKEN, timeout=300):
@@ -185,6 +204,9 @@ class BackupTest(unittest.TestCase):
         return doc["id"]
 
     def snapshot_states(self, manifest_name):
+        if harness.DB == "postgresql":
+            return dump_states(os.path.join(self.dest, "snapshots", manifest_name,
+                                            "metadata.dump"))
         path = os.path.join(self.dest, "snapshots", manifest_name, "metadata.db")
         db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
         try:
@@ -302,7 +324,7 @@ class BackupTest(unittest.TestCase):
         self.assertGreaterEqual(m["schema_version"], 3)
         self.assertLess(abs(m["created"] / 1000 - time.time()), 600)
         self.assertIsNone(m["store"]["key_fingerprint"])
-        with open(os.path.join(folder, "metadata.db"), "rb") as f:
+        with open(os.path.join(folder, META), "rb") as f:
             meta = f.read()
         self.assertEqual((m["metadata"]["bytes"], m["metadata"]["sha256"]),
                          (len(meta), hashlib.sha256(meta).hexdigest()))
@@ -323,7 +345,8 @@ class BackupTest(unittest.TestCase):
         kept_job = srv.wait_job(self.job(srv, ids[2:4], QUICK))["id"]
         args, env = store_args(self.data)
         env = dict(env, **CREDS, TESSERA_TEST_BACKUP_PAUSE_MS="4000")
-        proc = subprocess.Popen([BIN, "backup", "--data", self.data, *args, "--json", self.dest],
+        proc = subprocess.Popen([BIN, *harness.with_db(["backup", "--data", self.data, *args,
+                                                        "--json", self.dest])],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=dict(os.environ, **env))
         time.sleep(1.5)  # the metadata is copied; the backup waits before the blobs
@@ -372,7 +395,7 @@ class BackupTest(unittest.TestCase):
             f.seek(100)
             f.write(bytes([byte[0] ^ 0x01]))
         os.truncate(cut, os.path.getsize(cut) // 2)
-        meta = os.path.join(self.dest, "snapshots", new["snapshot"], "metadata.db")
+        meta = os.path.join(self.dest, "snapshots", new["snapshot"], META)
         os.truncate(meta, 8192)
         r = tessera("verify", "--backup", self.dest, "--json")
         self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
@@ -380,13 +403,13 @@ class BackupTest(unittest.TestCase):
         found = {p["object"]: p["message"] for p in doc["problems"]}
         self.assertIn("SHA-256", found["blobs/" + blobs[0]])
         self.assertIn("truncated", found["blobs/" + blobs[1]])
-        self.assertIn("truncated", found["snapshots/%s/metadata.db" % new["snapshot"]])
+        self.assertIn("truncated", found["snapshots/%s/%s" % (new["snapshot"], META)])
         self.assertEqual(len(found), 3, doc)
         r = tessera("verify", "--backup", self.dest)
         self.assertIn("NOT CLEAN, 3 problems", r.stdout)
         target = os.path.join(self.tmp, "restored")
         r = self.restore(self.dest, target, rc=3)
-        self.assertIn("metadata.db is truncated", r.stderr)
+        self.assertIn(META + " is truncated", r.stderr)
         self.assertFalse(os.path.exists(target))
         r = self.restore(self.dest, target, "--snapshot", old["snapshot"], rc=3)
         self.assertRegex(r.stderr, r"blobs/(%s failed its SHA-256|%s is truncated)"

@@ -96,8 +96,8 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("gaussian-blur: sigma must be between 0 and 100", r.stderr)
         self.assertNotIn("uploaded", r.stdout)  # checked before any upload
-        # the server checks too, for the files' sizes, with its own limits
-        r = self.tessera("submit", "-p", "resize:scale=100", PHOTO, "-o", self.out("b"))
+        # the server checks too, with its own limits: 2.4 GP is over serve's 2 GP, not process's 4
+        r = self.tessera("submit", "-p", "resize:width=60000,height=40000", PHOTO, "-o", self.out("b"))
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("chelsea.png: resize: ", r.stderr)
         self.assertIn("limit", r.stderr)

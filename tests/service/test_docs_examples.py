@@ -7,7 +7,7 @@ disagree again:
   (`# 200 {...}`) is run with curl (documented ids replaced by the real
   ones as they appear) and every literal `"key":value` of the answer must
   be in the real one;
-- cli.md: the synopsis of the client commands names exactly the options
+- cli.md: the synopsis of process and the client commands names exactly the options
   their usage message names; the `tessera submit` transcript is run and its
   lines match; the `tessera user quota` transcript is run as written;
 - formats.md: each limit of the table is what the CLI and the server
@@ -25,7 +25,7 @@ import tempfile
 import unittest
 import zlib
 
-from harness import ADMIN_TOKEN, BIN, DATA, ROOT, Server, unique_bytes
+from harness import ADMIN_TOKEN, BIN, DATA, ROOT, Server, unique_bytes, with_db
 
 DOCS = os.path.join(ROOT, "docs")
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -49,6 +49,28 @@ def png_header(width, height):
                 + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+
+
+def units_pair(value, limit, pixels=False):
+    """A value and its limit as the server and the CLI write them (src/util/units.c):
+    decimal units at the smaller one's scale, with as few decimals as make them differ."""
+    names = ["pixels", "", "MP", "GP", "TP"] if pixels else ["bytes", "kB", "MB", "GB", "TB"]
+    scale, v = 0, min(value, limit)
+    while v >= 1000 and scale < 4:
+        v //= 1000
+        scale += 1
+    if pixels and scale == 1:
+        scale = 0
+
+    def text(x, decimals):
+        if scale == 0:
+            return "%d %s" % (x, names[0])
+        return "%.*f %s" % (decimals, x / 1000.0 ** scale, names[scale])
+    for decimals in range(7):
+        a, b = text(value, decimals), text(limit, decimals)
+        if value == limit or a != b:
+            break
+    return a, b
 
 
 def gif_frames(n, width=1, height=1):
@@ -102,7 +124,7 @@ class DocsExamplesTest(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def tessera(self, *args, cwd=None, env=None):
-        return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=120,
+        return subprocess.run([BIN, *with_db(args)], capture_output=True, text=True, timeout=120,
                               cwd=cwd or self.tmp, env=dict(os.environ, **(env or {})))
 
     # ---------- api.md ----------
@@ -227,7 +249,7 @@ class DocsExamplesTest(unittest.TestCase):
 
     def test_cli_synopsis_matches_usage(self):
         text = doc("cli.md")
-        for command in ("submit", "status", "fetch"):
+        for command in ("process", "submit", "status", "fetch"):
             m = re.search(r"^tessera %s\b.*?(?=^tessera |^```)" % command, text, re.M | re.S)
             self.assertIsNotNone(m, command)
             documented = set(re.findall(r"--[a-z-]+", m.group(0)))
@@ -317,16 +339,19 @@ class DocsExamplesTest(unittest.TestCase):
 
     def test_formats_pixel_limits(self):
         cli, serve = self.limits_table()["pixels (width x height)"]
-        cli_mp = int(re.match(r"(\d+) MP", cli).group(1))
-        serve_mp = int(re.match(r"(\d+) MP", serve).group(1))
-        huge = png_header(20000, 30000)  # 600 MP: over both
-        r = self.cli_info(huge, "huge.png")
+        cli_px, serve_px = (int(re.match(r"(\d+) GP", c).group(1)) * 10**9 for c in (cli, serve))
+        self.assertEqual((cli_px, serve_px), (4 * 10**9, 2 * 10**9))
+        side = int((cli_px * 1.05) ** 0.5)  # just over the CLI's cap, within the side caps
+        r = self.cli_info(png_header(side, side), "huge.png")
         self.assertEqual(r.returncode, 3, r.stderr)
-        self.assertIn("600 MP is more than the limit of %d MP" % cli_mp, r.stderr)
-        status, body, _ = self.upload(png_header(20000, 15000), "huge.png")  # 300 MP
+        self.assertIn("%s is more than the limit of %s" % units_pair(side * side, cli_px, True),
+                      r.stderr)
+        big = self.cli_info(png_header(40000, 40000), "big.png")  # 1.6 GP: under both
+        self.assertEqual(big.returncode, 0, big.stderr)
+        status, body, _ = self.upload(png_header(60000, 50000), "huge.png")  # 3 GP
         self.assertEqual(status, 413, body)
-        self.assertEqual(body["error"]["message"],
-                         "huge.png: png: 300 MP is more than the limit of %d MP" % serve_mp)
+        self.assertEqual(body["error"]["message"], "huge.png: png: %s is more than the limit of %s"
+                         % units_pair(60000 * 50000, serve_px, True))
 
     def test_formats_dimension_limits(self):
         cli, serve = self.limits_table()["width, height"]
@@ -371,26 +396,32 @@ class DocsExamplesTest(unittest.TestCase):
 
     def test_formats_file_size_limits(self):
         cli, serve = self.limits_table()["encoded file size"]
-        cli_mb, serve_mb = (int(re.match(r"(\d+) MB", c).group(1)) for c in (cli, serve))
+        cli_cap, serve_cap = (int(re.search(r"\((\d+) GiB", c).group(1)) << 30 for c in (cli, serve))
         path = os.path.join(self.tmp, "big.tif")
+        size = cli_cap + 10**9
         with open(path, "wb") as f:  # sparse: takes no disk
-            f.truncate(600 * 1000 * 1000)
-        r = self.tessera("info", path)
+            f.truncate(size)
+        try:
+            r = self.tessera("info", path)
+        finally:
+            os.unlink(path)
         self.assertEqual(r.returncode, 3, r.stderr)
-        self.assertIn("600 MB is more than the limit of %d MB" % cli_mb, r.stderr)
+        self.assertIn("%s is more than the limit of %s" % units_pair(size, cli_cap), r.stderr)
+        size = serve_cap + 10**9
         c = self.srv.conn()
         try:
             c.putrequest("POST", "/api/v1/images?name=big.tif")
             c.putheader("Authorization", "Bearer " + ADMIN_TOKEN)
             c.putheader("Content-Type", "application/octet-stream")
-            c.putheader("Content-Length", str(600 * 1000 * 1000))
+            c.putheader("Content-Length", str(size))
             c.endheaders()
             resp = c.getresponse()
             body = json.loads(resp.read())
         finally:
             c.close()
         self.assertEqual(resp.status, 413, body)
-        self.assertIn("600 MB, more than the limit of %d MB" % serve_mb, body["error"]["message"])
+        self.assertIn("%s, more than the limit of %s" % units_pair(size, serve_cap),
+                      body["error"]["message"])
 
     def test_formats_outputs(self):
         rows = {}

@@ -39,7 +39,8 @@ def restart(srv, *args):
         store, s3_env = harness.s3_store_args(srv.data)
         env.update(s3_env)
     srv.proc = subprocess.Popen(
-        [BIN, "serve", "--listen", "127.0.0.1:0", "--data", srv.data, *store, *args],
+        [BIN, "serve", "--listen", "127.0.0.1:0", "--data", srv.data, *store,
+         *harness.db_args(srv.data), *args],
         stdout=subprocess.PIPE, stderr=srv.log, env=env, text=True)
     deadline = time.time() + 20
     while time.time() < deadline:

@@ -11,14 +11,14 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import BIN, DATA, Server, files_store_only
+from harness import BIN, DATA, Server, files_store_only, with_db
 
 PHOTO = os.path.join(DATA, "coffee.png")
 OTHER = os.path.join(DATA, "astronaut.png")
 
 
 def tessera(*args):
-    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([BIN, *with_db(args)], capture_output=True, text=True, timeout=120)
 
 
 def blob_files(data):

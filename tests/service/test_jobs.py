@@ -4,6 +4,7 @@ import io
 import json
 import os
 import struct
+import subprocess
 import tempfile
 import time
 import unittest
@@ -12,7 +13,7 @@ import zipfile
 import cv2
 import numpy as np
 
-from harness import DATA, Server
+from harness import BIN, DATA, Server
 
 
 def decode(data):
@@ -72,6 +73,37 @@ class TileTotalsTest(unittest.TestCase):
                 self.assertGreater(done["tiles_total"], 0)
                 self.assertEqual(done["tiles_done"], done["tiles_total"], pipe)
                 self.assertEqual(done["percent"], 100, pipe)
+        finally:
+            srv.stop()
+
+
+class SpillTest(unittest.TestCase):
+    """`serve --memory-budget 1`: every job whose plan cannot stream by row
+    windows runs through temporary files at its stage boundaries; results
+    and tile counts are those of `tessera process` holding the image whole."""
+
+    def test_spilled_jobs_match_process(self):
+        srv = Server("--memory-budget", "1", "--tile", "64")
+        try:
+            src = os.path.join(DATA, "hubble_deep_field.jpg")
+            status, doc, _ = srv.upload(src)
+            self.assertEqual(status, 201, doc)
+            for pipe in ("equalize|rotate:angle=30", "canny", "rotate:angle=-20|threshold-otsu"):
+                status, job, _ = srv.json("POST", "/api/v1/jobs", {"images": [doc["id"]],
+                                                                   "pipeline": pipe})
+                self.assertEqual(status, 201, job)
+                done = srv.wait_job(job["id"])
+                self.assertEqual(done["state"], "succeeded", (pipe, done))
+                self.assertEqual(done["tiles_done"], done["tiles_total"], pipe)
+                status, _, body = srv.request("GET", "/api/v1/jobs/%s/result" % job["id"])
+                self.assertEqual(status, 200)
+                with tempfile.TemporaryDirectory() as tmp:
+                    out = os.path.join(tmp, "out.png")
+                    r = subprocess.run([BIN, "process", "-p", pipe, src, "-o", out],
+                                       capture_output=True, text=True)
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    want = cv2.imread(out, cv2.IMREAD_UNCHANGED)
+                self.assertTrue(np.array_equal(decode(body), want), pipe)
         finally:
             srv.stop()
 

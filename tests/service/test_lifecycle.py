@@ -37,7 +37,7 @@ class LifecycleTest(unittest.TestCase):
                 store, s3_env = harness.s3_store_args(srv.data)
                 env.update(s3_env)
             p = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--data", srv.data,
-                                  *store],
+                                  *store, *harness.db_args(srv.data)],
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
                                  text=True)
             line = p.stdout.readline()

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import BIN, DATA, Server, multipart, read_file, unique_bytes
+from harness import BIN, DATA, Server, multipart, read_file, unique_bytes, with_db
 
 SLOW = "resize:width=4000,height=4000|gaussian-blur:sigma=20"  # ~4 s on one thread
 
@@ -314,7 +314,8 @@ class CliOverrideTest(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def tessera(self, *args, ok=True):
-        p = subprocess.run([BIN, *args, "--data", self.data], capture_output=True, text=True,
+        p = subprocess.run([BIN, *with_db([*args, "--data", self.data])], capture_output=True,
+                           text=True,
                            timeout=60)
         if ok:
             self.assertEqual(p.returncode, 0, (args, p.stdout, p.stderr))

@@ -36,7 +36,8 @@ def start_on(srv, port):
     deadline = time.time() + 20
     while time.time() < deadline:  # the port may linger a moment after kill -9
         srv.proc = subprocess.Popen(
-            [BIN, "serve", "--listen", "127.0.0.1:%d" % port, "--data", srv.data, *store],
+            [BIN, "serve", "--listen", "127.0.0.1:%d" % port, "--data", srv.data, *store,
+             *harness.db_args(srv.data)],
             stdout=subprocess.PIPE, stderr=srv.log, env=env, text=True)
         line = srv.proc.stdout.readline()
         if "listening on http://" in line:

@@ -7,14 +7,14 @@ byte-identical with no orphan object when the store is killed and restarted
 or a fault proxy answers 500/503 and resets connections."""
 import os
 import shutil
-import sqlite3
+import harness
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
 
-from harness import BIN, DATA, Server, unique_bytes
+from harness import BIN, DATA, Server, unique_bytes, with_db
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "s3"))
@@ -28,7 +28,7 @@ CREDS = {"AWS_ACCESS_KEY_ID": s3server.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": s3se
 
 
 def tessera(*args, env=None, timeout=120):
-    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout,
+    return subprocess.run([BIN, *with_db(args)], capture_output=True, text=True, timeout=timeout,
                           env=dict(os.environ, **(env or {})))
 
 
@@ -101,13 +101,10 @@ class S3StoreTest(unittest.TestCase):
 
     def referenced(self):
         """Blob ids the (stopped) server's database refers to."""
-        db = sqlite3.connect(os.path.join(self.tmp, "data", "tessera.db"))
-        try:
-            rows = db.execute("SELECT blob FROM images UNION "
-                              "SELECT result_blob FROM job_items WHERE result_blob != ''")
-            return {r[0] for r in rows if r[0]}
-        finally:
-            db.close()
+        rows = harness.query(os.path.join(self.tmp, "data"),
+                             "SELECT blob FROM images UNION "
+                             "SELECT result_blob FROM job_items WHERE result_blob != ''")
+        return {r[0] for r in rows if r[0]}
 
     def assert_no_orphans(self, srv):
         self.stop(srv)

@@ -61,7 +61,7 @@ class ValidateTest(unittest.TestCase):
                 ("gaussian-blur:ksize=4", "gaussian-blur: ksize must be odd, got 4"),
                 ("resize:scale=0.5,width=100",
                  "resize: give either scale or width and/or height (not both)"),
-                ("median:ksize=4", "median: ksize must be 3 or 5, got 4"),
+                ("median:ksize=4", "median: ksize must be an odd number from 3 to 99, got 4"),
                 ([{"op": "box-blur", "ksize": 2}], "box-blur: ksize must be odd, got 2")):
             status, doc = self.validate({"pipeline": pipeline})
             self.refused(status, doc, message)
@@ -98,10 +98,10 @@ class ValidateTest(unittest.TestCase):
         self.refused(status, doc, CROP_MSG)
         self.assertEqual(doc["images"], [{"image": "a.png", "error": CROP_MSG}])
         # an output over the server's pixel limit is refused, as its run would be
-        status, doc = self.validate({"pipeline": "resize:scale=100",
-                                     "images": [{"width": 451, "height": 300}]})
+        status, doc = self.validate({"pipeline": "resize:scale=100",  # 60000 x 40000: 2.4 GP
+                                     "images": [{"width": 600, "height": 400}]})
         self.assertEqual(status, 400, doc)
-        self.assertIn("limit", doc["error"]["message"])
+        self.assertIn("2.4 GP is more than the limit of 2.0 GP", doc["error"]["message"])
         status, doc = self.validate({"pipeline": "thumbnail:width=100|crop:x=150",
                                      "images": [{"width": 800, "height": 600, "format": "jpeg"}]})
         self.refused(status, doc, "crop: x=150, y=0 lies outside the 100x75 image"

@@ -16,7 +16,7 @@
 import json
 import os
 import shutil
-import sqlite3
+import harness
 import subprocess
 import tempfile
 import unittest
@@ -311,13 +311,10 @@ class UpgradeTest(Base):
         srv.stop()
         # a job recorded before versions were printed: its pipeline has no
         # "version" members, its op_versions record says brightness 1
-        db = sqlite3.connect(os.path.join(keep, "tessera.db"))
-        db.execute("UPDATE jobs SET pipeline_json = ?, pipeline_text = ?, tessera_version = NULL,"
-                   " tile = NULL WHERE id = ?",
-                   ('[{"op":"brightness","delta":10},{"op":"invert"}]',
-                    "brightness:delta=10|invert", legacy["id"]))
-        db.commit()
-        db.close()
+        harness.query(keep, "UPDATE jobs SET pipeline_json = ?, pipeline_text = ?,"
+                      " tessera_version = NULL, tile = NULL WHERE id = ?",
+                      ('[{"op":"brightness","delta":10},{"op":"invert"}]',
+                       "brightness:delta=10|invert", legacy["id"]))
 
         srv = self.start(data=keep, env=V2_ENV)  # the upgrade
         status, ops, _ = srv.json("GET", "/api/v1/operations", token=token)

@@ -462,7 +462,7 @@ class NetnsFleetTest(unittest.TestCase):
             serve = subprocess.Popen(
                 [ip, "netns", "exec", coord, harness.BIN, "serve", "--listen", "127.0.0.1:0",
                  "--data", data, "--redis", "redis://127.0.0.1:%d" % port, "--local-workers",
-                 "0", "--tile", "64"],
+                 "0", "--tile", "64", *harness.db_args(data, socket=True)],
                 stdout=subprocess.PIPE, stderr=serve_log, text=True, env=env)
             procs.append(serve)
             http_port = None

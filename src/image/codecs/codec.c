@@ -185,7 +185,10 @@ tsr_status tsr_image_load(tsr_ctx *ctx, const char *path, const tsr_decode_optio
                           tsr_image **out, tsr_image_info *info) {
     tsr_buffer buf = {0};
     *out = NULL;
-    tsr_status st = tsr_file_read(ctx, path, tsr_ctx_limits(ctx)->max_file_bytes, &buf);
+    /* The file is held whole: the single-buffer cap bounds it too. */
+    const tsr_limits *l = tsr_ctx_limits(ctx);
+    uint64_t cap = l->max_file_bytes < l->max_alloc ? l->max_file_bytes : l->max_alloc;
+    tsr_status st = tsr_file_read(ctx, path, cap, &buf);
     if (!st)
         st = tsr_image_decode(ctx, buf.data, buf.len, opts, out, info);
     tsr_buffer_free(&buf);

@@ -159,6 +159,8 @@ static tsr_status read_header(tsr_ctx *ctx, const char *what, heif_file *f, tsr_
         st = tsr_limits_check(ctx, what, cw, ch, info->bands);
     if (!st)
         st = tsr_limits_check(ctx, what, ch, cw, info->bands);
+    if (!st) /* decoded whole */
+        st = tsr_limits_check_alloc(ctx, what, TSR_HEIF_DECODE_BYTES(cw, ch));
     return st;
 }
 

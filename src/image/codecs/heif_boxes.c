@@ -176,7 +176,8 @@ static tsr_status check_canvas(tsr_ctx *ctx, const char *what, uint32_t type, co
     }
     char label[48];
     snprintf(label, sizeof label, "%s %s image", what, grid ? "grid" : "overlay");
-    return tsr_limits_check(ctx, label, w, h, 3);
+    tsr_status st = tsr_limits_check(ctx, label, w, h, 3);
+    return st ? st : tsr_limits_check_alloc(ctx, label, TSR_HEIF_DECODE_BYTES(w, h));
 }
 
 /* Reads one iloc entry at the cursor; checks it when it is a derived item. */

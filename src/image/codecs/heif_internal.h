@@ -39,4 +39,11 @@ tsr_status tsr_heif_check_derived(tsr_ctx *ctx, const char *what, const uint8_t 
 tsr_status tsr_heif_encode(tsr_ctx *ctx, tsr_format format, const tsr_image *image,
                            const tsr_encode_options *opts, tsr_buffer *out);
 
+/* Bytes a whole HEIF/AVIF decode of a w x h canvas holds at once: libheif's
+ * planes and interleaved picture and ours, measured at 3 to 4 times an RGBA
+ * image; checked against the single-buffer cap before decoding, so that a
+ * declared or grid size the pixel caps let through (they are gigapixel for
+ * the formats that stream) cannot make libheif allocate gigabytes. */
+#define TSR_HEIF_DECODE_BYTES(w, h) ((uint64_t)(w) * (uint64_t)(h)*4u * 4u)
+
 #endif

@@ -68,7 +68,10 @@ static tsr_status read_image(tsr_row_reader *r, uint8_t *dst, size_t stride, int
 static tsr_status open_fallback(tsr_row_reader *r, const tsr_decode_options *opts,
                                 tsr_image_info *info) {
     tsr_buffer buf = {0};
-    tsr_status st = TSR_OK;
+    tsr_status st =
+        tsr_limits_check_alloc(r->ctx, "input (a format or layout read whole)", r->file_len);
+    if (st)
+        return st;
     if (tsr_buffer_reserve(&buf, (size_t)r->file_len + 1))
         return tsr_error(r->ctx, TSR_ERR_NOMEM, "input: out of memory reading %llu bytes",
                          (unsigned long long)r->file_len);

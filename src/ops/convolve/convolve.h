@@ -8,7 +8,7 @@
 
 extern const tsr_op_desc tsr_op_gaussian_blur; /* OpenCV GaussianBlur, bit-exact */
 extern const tsr_op_desc tsr_op_box_blur;      /* OpenCV blur (normalized box) */
-extern const tsr_op_desc tsr_op_median;        /* OpenCV medianBlur 3 or 5 */
+extern const tsr_op_desc tsr_op_median;        /* OpenCV medianBlur, ksize 3..99 */
 extern const tsr_op_desc tsr_op_sharpen;       /* filter2D with a fixed 3x3 kernel */
 extern const tsr_op_desc tsr_op_convolve;      /* filter2D with a user kernel */
 extern const tsr_op_desc tsr_op_sobel;         /* |Sobel x|, |Sobel y| or both */
@@ -37,6 +37,10 @@ typedef void (*stencil_row_fn)(const tsr_op *op, const uint8_t *const *rows, int
  * TSR_ERR_INTERNAL when `in` does not cover the window. */
 tsr_status tsr_stencil_run(const tsr_op *op, const tsr_region *in, tsr_region *out, int r,
                            border_mode mode, stencil_row_fn row, size_t scratch_bytes);
+
+/* Copies the alpha band of `in` (2 and 4 bands; nothing otherwise) into
+ * out's row y over out->rect's columns; `in` covers them. */
+void tsr_stencil_copy_alpha(const tsr_region *in, tsr_region *out, int y);
 
 /* A symmetric kernel of unsigned 16-bit taps applied horizontally then
  * vertically, with exact integer sums (horizontal sums must fit 16 bits). */

@@ -1,17 +1,27 @@
-/* median: 3x3 or 5x5 median per colour band, byte-exact with OpenCV
- * cv2.medianBlur (which replicates the edge pixels as its border). */
-#include "ops/convolve/convolve.h"
+/* median: the median of the ksize x ksize window per colour band, every
+ * odd ksize from 3 to 99, byte-exact with OpenCV cv2.medianBlur (which
+ * replicates the edge pixels as its border). 3 and 5 run sorting networks
+ * (median_sortnet.c), 7 and up the constant-time histogram method
+ * (median_hist.c); median.h says why both match OpenCV everywhere. */
+#include "ops/convolve/median.h"
 
 static const tsr_param_spec params[] = {
-    {"ksize", TSR_PARAM_INT, 3, 3, 5, NULL, false, "window side: 3 or 5",
-     "Width of the window, 3 or 5; larger removes more specks, and more detail", "px"},
+    {"ksize", TSR_PARAM_INT, 3, TSR_MEDIAN_KSIZE_MIN, TSR_MEDIAN_KSIZE_MAX, NULL, false,
+     "window side, odd, 3..99 (cv2.medianBlur ksize)",
+     "Width of the window, an odd number from 3 to 99; larger removes more specks, and more "
+     "detail",
+     "px"},
 };
 
-/* Errors: ksize 4. */
+/* Errors: an even ksize, or one outside 3..99 (ops built by hand; the
+ * parsers check the range first). */
 static tsr_status check(tsr_ctx *ctx, const tsr_op *op) {
-    int k = (int)op->values[0];
-    if (k != 3 && k != 5)
-        return tsr_error(ctx, TSR_ERR_USAGE, "median: ksize must be 3 or 5, got %d", k);
+    double v = op->values[0];
+    int k = (int)v;
+    if (k != v || k < TSR_MEDIAN_KSIZE_MIN || k > TSR_MEDIAN_KSIZE_MAX || k % 2 == 0)
+        return tsr_error(ctx, TSR_ERR_USAGE,
+                         "median: ksize must be an odd number from %d to %d, got %g",
+                         TSR_MEDIAN_KSIZE_MIN, TSR_MEDIAN_KSIZE_MAX, v);
     return TSR_OK;
 }
 
@@ -28,71 +38,55 @@ static tsr_status prepare(tsr_ctx *ctx, tsr_op *op) {
     return TSR_OK;
 }
 
-#define SORT2(a, b)                                                                                \
-    do {                                                                                           \
-        if ((a) > (b)) {                                                                           \
-            uint8_t t_ = (a);                                                                      \
-            (a) = (b);                                                                             \
-            (b) = t_;                                                                              \
-        }                                                                                          \
-    } while (0)
-
-/* Median of 9 with the classic 19-exchange network. */
-static uint8_t median9(uint8_t *p) {
-    SORT2(p[1], p[2]);
-    SORT2(p[4], p[5]);
-    SORT2(p[7], p[8]);
-    SORT2(p[0], p[1]);
-    SORT2(p[3], p[4]);
-    SORT2(p[6], p[7]);
-    SORT2(p[1], p[2]);
-    SORT2(p[4], p[5]);
-    SORT2(p[7], p[8]);
-    SORT2(p[0], p[3]);
-    SORT2(p[5], p[8]);
-    SORT2(p[4], p[7]);
-    SORT2(p[3], p[6]);
-    SORT2(p[1], p[4]);
-    SORT2(p[2], p[5]);
-    SORT2(p[4], p[7]);
-    SORT2(p[4], p[2]);
-    SORT2(p[6], p[4]);
-    SORT2(p[4], p[2]);
-    return p[4];
+/* The stencil driver's row callbacks, one per instruction set: the driver
+ * takes no user pointer, and the level must not live in op (shared by
+ * every thread and process that runs the op). */
+static void row_at(tsr_simd_level level, const tsr_op *op, const uint8_t *const *rows, int w,
+                   int bands, uint8_t *out) {
+    tsr_median_sortnet_row(level, (int)op->values[0], rows, (size_t)w * (size_t)bands,
+                           (size_t)bands, out);
 }
 
-/* Median of 25: the 13th smallest after an insertion sort. */
-static uint8_t median25(const uint8_t *p) {
-    uint8_t sorted[25];
-    int n = 0;
-    for (int i = 0; i < 25; i++) {
-        int j = n++;
-        while (j > 0 && sorted[j - 1] > p[i]) {
-            sorted[j] = sorted[j - 1];
-            j--;
-        }
-        sorted[j] = p[i];
-    }
-    return sorted[12];
-}
-
-static void row(const tsr_op *op, const uint8_t *const *rows, int w, int bands, uint8_t *out,
-                void *scratch) {
+static void row_scalar(const tsr_op *op, const uint8_t *const *rows, int w, int bands, uint8_t *out,
+                       void *scratch) {
     (void)scratch;
-    int k = (int)op->values[0];
-    size_t len = (size_t)w * (size_t)bands, b = (size_t)bands;
-    uint8_t win[25];
-    for (size_t j = 0; j < len; j++) {
-        int n = 0;
-        for (int u = 0; u < k; u++)
-            for (int v = 0; v < k; v++)
-                win[n++] = rows[u][j + (size_t)v * b];
-        out[j] = k == 3 ? median9(win) : median25(win);
-    }
+    row_at(TSR_SIMD_SCALAR, op, rows, w, bands, out);
+}
+
+static void row_sse41(const tsr_op *op, const uint8_t *const *rows, int w, int bands, uint8_t *out,
+                      void *scratch) {
+    (void)scratch;
+    row_at(TSR_SIMD_SSE41, op, rows, w, bands, out);
+}
+
+static void row_neon(const tsr_op *op, const uint8_t *const *rows, int w, int bands, uint8_t *out,
+                     void *scratch) {
+    (void)scratch;
+    row_at(TSR_SIMD_NEON, op, rows, w, bands, out);
+}
+
+static void row_avx2(const tsr_op *op, const uint8_t *const *rows, int w, int bands, uint8_t *out,
+                     void *scratch) {
+    (void)scratch;
+    row_at(TSR_SIMD_AVX2, op, rows, w, bands, out);
+}
+
+tsr_status tsr_median_run_level(const tsr_op *op, const tsr_region *in, tsr_region *out,
+                                tsr_simd_level level) {
+    if (op->radius * 2 + 1 > TSR_MEDIAN_SORTNET_MAX)
+        return tsr_median_hist_run(level, op->radius, in, out);
+    static const stencil_row_fn rows[TSR_SIMD_COUNT] = {
+        [TSR_SIMD_SCALAR] = row_scalar,
+        [TSR_SIMD_SSE41] = row_sse41,
+        [TSR_SIMD_NEON] = row_neon,
+        [TSR_SIMD_AVX2] = row_avx2,
+    };
+    stencil_row_fn row = (unsigned)level < TSR_SIMD_COUNT ? rows[level] : row_scalar;
+    return tsr_stencil_run(op, in, out, op->radius, BORDER_REPLICATE, row, 0);
 }
 
 static tsr_status run(const tsr_op *op, const tsr_region *in, tsr_region *out) {
-    return tsr_stencil_run(op, in, out, op->radius, BORDER_REPLICATE, row, 0);
+    return tsr_median_run_level(op, in, out, tsr_simd_active());
 }
 
 const tsr_op_desc tsr_op_median = {

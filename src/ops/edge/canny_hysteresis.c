@@ -138,9 +138,10 @@ static void unite(uint32_t *parent, uint32_t a, uint32_t b) {
 
 /* The merged summary seen through image coordinates. */
 typedef struct border_view {
-    const uint16_t *recs; /* first block record */
-    int w, h;             /* image size */
-    int nbx;              /* blocks across */
+    const uint16_t *recs;  /* first block record */
+    int w, h;              /* image size */
+    int nbx;               /* blocks across */
+    const uint32_t *first; /* per block: the node of its border id 0 (ids 1..n follow) */
 } border_view;
 
 /* Node of the component at border pixel (x, y), or UINT32_MAX when (x, y) is
@@ -163,7 +164,7 @@ static uint32_t node_at(const border_view *v, int x, int y) {
         value = rec[REC_RIGHT + ly];
     if (!(value & VALUE_ID))
         return UINT32_MAX;
-    return (uint32_t)(block * CANNY_BORDER_IDS + (value & VALUE_ID));
+    return v->first[block] + (value & VALUE_ID);
 }
 
 /* Joins the component at border pixel (x, y) with those of its candidate
@@ -202,13 +203,63 @@ static tsr_status check_summary(tsr_ctx *ctx, const tsr_op *op, const uint16_t *
     return TSR_OK;
 }
 
+/* Numbers the union-find nodes: block b's border id k is node first[b] + k,
+ * each block taking as many as the ids its record uses (not
+ * CANNY_BORDER_IDS: a 40000 x 40000 image would need 400 MB of parents).
+ * Fills first[0..blocks] and returns the node count. */
+static size_t number_nodes(const uint16_t *recs, size_t blocks, uint32_t *first) {
+    size_t next = 0;
+    for (size_t b = 0; b < blocks; b++) {
+        const uint16_t *rec = recs + b * REC_WORDS;
+        int ids = 0;
+        for (int i = REC_TOP; i < REC_WORDS; i++)
+            if ((rec[i] & VALUE_ID) > ids)
+                ids = rec[i] & VALUE_ID;
+        first[b] = (uint32_t)next;
+        next += (size_t)ids + 1;
+    }
+    first[blocks] = (uint32_t)next;
+    return next;
+}
+
+/* Joins border components across block borders, then marks, per block, the
+ * border ids whose component holds a strong pixel in s->edge. */
+static void resolve(const tsr_op *op, const border_view *v, size_t blocks, uint32_t *parent,
+                    uint8_t *strong, hysteresis_state *s) {
+    size_t nodes = v->first[blocks];
+    for (size_t i = 0; i < nodes; i++)
+        parent[i] = (uint32_t)i;
+    /* Pairs across each horizontal block border, then each vertical one
+     * (diagonal pairs across a block corner are met by both). */
+    for (int y = CANNY_BLOCK; y < op->in_h; y += CANNY_BLOCK)
+        for (int x = 0; x < op->in_w; x++)
+            join_across(v, parent, x, y - 1, 0, 1);
+    for (int x = CANNY_BLOCK; x < op->in_w; x += CANNY_BLOCK)
+        for (int y = 0; y < op->in_h; y++)
+            join_across(v, parent, x - 1, y, 1, 0);
+    /* Strong border components make their root strong. */
+    for (size_t b = 0; b < blocks; b++) {
+        const uint16_t *rec = v->recs + b * REC_WORDS;
+        for (int i = REC_TOP; i < REC_WORDS; i++)
+            if (rec[i] & VALUE_STRONG)
+                strong[v->first[b] + (rec[i] & VALUE_ID)] = 1;
+    }
+    for (size_t i = 0; i < nodes; i++)
+        if (strong[i])
+            strong[find(parent, (uint32_t)i)] = 1;
+    for (size_t b = 0; b < blocks; b++)
+        for (uint32_t k = 0; v->first[b] + k < v->first[b + 1]; k++)
+            if (strong[find(parent, v->first[b] + k)])
+                s->edge[b * EDGE_WORDS + k / 32] |= 1u << (k % 32);
+}
+
 /* Resolves the merged summary into per-block edge bits in op->state. Reads
  * op->summary only; `whole` is ignored (remote executors pass NULL). */
 static tsr_status finalize(tsr_ctx *ctx, tsr_op *op, const tsr_image *whole) {
     (void)whole;
     tsr_status st = TSR_OK;
     const uint16_t *sum = op->summary;
-    uint32_t *parent = NULL;
+    uint32_t *parent = NULL, *first = NULL;
     uint8_t *strong = NULL;
     hysteresis_state *s = NULL;
     if (!sum)
@@ -216,9 +267,11 @@ static tsr_status finalize(tsr_ctx *ctx, tsr_op *op, const tsr_image *whole) {
     if ((st = check_summary(ctx, op, sum)))
         return st;
     int nbx = blocks_x(op), nby = blocks_y(op);
-    size_t blocks = (size_t)nbx * (size_t)nby, nodes = blocks * CANNY_BORDER_IDS;
-    parent = malloc(nodes * sizeof *parent);
-    strong = calloc(nodes, 1);
+    size_t blocks = (size_t)nbx * (size_t)nby, nodes = 0;
+    if ((first = malloc((blocks + 1) * sizeof *first)))
+        nodes = number_nodes(sum + HEADER_WORDS, blocks, first);
+    parent = first ? malloc((nodes ? nodes : 1) * sizeof *parent) : NULL;
+    strong = first ? calloc(nodes ? nodes : 1, 1) : NULL;
     s = calloc(1, sizeof *s);
     if (!parent || !strong || !s || !(s->edge = calloc(blocks * EDGE_WORDS, sizeof *s->edge))) {
         st =
@@ -227,34 +280,13 @@ static tsr_status finalize(tsr_ctx *ctx, tsr_op *op, const tsr_image *whole) {
     }
     s->nbx = nbx;
     s->nby = nby;
-    for (size_t i = 0; i < nodes; i++)
-        parent[i] = (uint32_t)i;
-    border_view v = {sum + HEADER_WORDS, op->in_w, op->in_h, nbx};
-    /* Pairs across each horizontal block border, then each vertical one
-     * (diagonal pairs across a block corner are met by both). */
-    for (int y = CANNY_BLOCK; y < op->in_h; y += CANNY_BLOCK)
-        for (int x = 0; x < op->in_w; x++)
-            join_across(&v, parent, x, y - 1, 0, 1);
-    for (int x = CANNY_BLOCK; x < op->in_w; x += CANNY_BLOCK)
-        for (int y = 0; y < op->in_h; y++)
-            join_across(&v, parent, x - 1, y, 1, 0);
-    /* Strong border components make their root strong. */
-    for (size_t b = 0; b < blocks; b++) {
-        const uint16_t *rec = v.recs + b * REC_WORDS;
-        for (int i = REC_TOP; i < REC_WORDS; i++)
-            if (rec[i] & VALUE_STRONG)
-                strong[b * CANNY_BORDER_IDS + (rec[i] & VALUE_ID)] = 1;
-    }
-    for (size_t i = 0; i < nodes; i++)
-        if (strong[i])
-            strong[find(parent, (uint32_t)i)] = 1;
-    for (size_t i = 0; i < nodes; i++)
-        if (strong[find(parent, (uint32_t)i)])
-            s->edge[i / 32] |= 1u << (i % 32);
+    border_view v = {sum + HEADER_WORDS, op->in_w, op->in_h, nbx, first};
+    resolve(op, &v, blocks, parent, strong, s);
     release(op);
     op->state = s;
     s = NULL;
 out:
+    free(first);
     free(parent);
     free(strong);
     if (s)

@@ -183,10 +183,11 @@ def corpus():
     good_jpeg = read("rocket.jpg")
     prog = progressive_jpeg()
     good_webp = read("coffee.webp")
-    idat_bomb = zeros_z(17000 * (1 + 17000 // 8) // 64)  # a slice: dims refuse it first
+    # Declared sizes are 50000 x 50000 (2.5 GP), over serve's 2 GP cap.
+    idat_bomb = zeros_z(50000 * (1 + 50000 // 8) // 64)  # a slice: dims refuse it first
     files = {
         # -- decompression bombs and huge declared dimensions --
-        "png_bomb_pixels.png": (png(17000, 17000, 1, 0, idat_bomb), "limit"),
+        "png_bomb_pixels.png": (png(50000, 50000, 1, 0, idat_bomb), "limit"),
         "png_bomb_width.png": (png(1000000, 1, 8, 0, zlib.compress(b"\x00" * 64)), "limit"),
         "png_ztxt_bomb.png": (png(1, 1, 8, 0, zlib.compress(b"\x00\x00"),
                                   extra=[(b"zTXt", b"k\x00\x00" + zeros_z(200 << 20))]), "png"),
@@ -197,8 +198,8 @@ def corpus():
                                                                       10000, 0)
                                                 + lzw_zeros(10 ** 8)]), "limit"),
         "gif_many_frames.gif": (gif(1, 1, [gif_frame()] * 1500), "frames"),
-        "tiff_huge.tif": (tiff(17000, 17000, zeros_z(17000 * 64), compression=8), "limit"),
-        "tiff_deflate_bomb.tif": (tiff(16384, 16400, zeros_z(16384 * 16400 // 256),
+        "tiff_huge.tif": (tiff(50000, 50000, zeros_z(50000 * 64), compression=8), "limit"),
+        "tiff_deflate_bomb.tif": (tiff(50000, 50000, zeros_z(50000 * 50000 // 256),
                                        compression=8), "limit"),
         "tiff_many_ifds.tif": (tiff(1, 1, b"\x00", pages=1200), "frames"),
         "webp_huge_canvas.webp": (webp_vp8x(1 << 24, 1 << 24), "webp"),

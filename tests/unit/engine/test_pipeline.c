@@ -143,7 +143,7 @@ static void test_parse_refuses_what_a_run_would(void) {
     expect_error("gaussian-blur:ksize=4", "gaussian-blur: ksize must be odd, got 4", NULL);
     expect_error("[{\"op\":\"gaussian-blur\",\"ksize\":4}]", "ksize must be odd, got 4", NULL);
     expect_error("box-blur:ksize=2", "box-blur: ksize must be odd, got 2", NULL);
-    expect_error("median:ksize=4", "median: ksize must be 3 or 5, got 4", NULL);
+    expect_error("median:ksize=4", "median: ksize must be an odd number from 3 to 99, got 4", NULL);
     expect_error("resize:scale=0.5,width=100", "resize: give either scale or width", "not both");
     expect_error("resize:interp=area", "resize: give either scale or width", "none given");
     tsr_ctx *ctx = tsr_ctx_new();

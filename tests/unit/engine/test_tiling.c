@@ -2,7 +2,8 @@
  * The tiling invariant: output bytes never depend on tile size or thread
  * count. Random pipelines over every registered op, random tile sizes
  * (16 px .. whole image) and thread counts, compared with the single-tile
- * reference run. TSR_SEED picks another sequence; TSR_ITERATIONS more cases.
+ * reference run; median's windows up to 99 (halos larger than tiles). TSR_SEED picks another
+ * sequence; TSR_ITERATIONS more cases.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,39 @@ static void test_each_op_alone(void) {
             if (random_step(candidates[c], step, sizeof step))
                 check_one(ctx, pools, in, step);
         }
+        tsr_image_free(in);
+    }
+    for (int i = 0; i < 4; i++)
+        tsr_executor_free(pools[i]);
+    tsr_ctx_free(ctx);
+}
+
+/* median's large windows (halo up to 49, more than the smallest tiles
+ * and, fused with other stencils, than the 97x83 input), alone and in
+ * stages with other stencils, on every band count. random_steps.h keeps
+ * median at 3 and 5, which the OpenCL tests expect on the device. */
+static void test_median_large_halos(void) {
+    tsr_ctx *ctx = tsr_ctx_new();
+    tsr_executor *pools[4] = {0};
+    for (int i = 0; i < 4; i++)
+        tsr_executor_local_new(ctx, i + 1, &pools[i]);
+    static const char *const steps[] = {
+        "median:ksize=7",
+        "median:ksize=9",
+        "median:ksize=15",
+        "median:ksize=31",
+        "median:ksize=51",
+        "median:ksize=75",
+        "median:ksize=99",
+        "gaussian-blur:sigma=3|median:ksize=99|median:ksize=3",
+        "median:ksize=51|box-blur:ksize=21|median:ksize=11",
+        "rotate:angle=20|median:ksize=41|equalize|median:ksize=9",
+    };
+    for (int bands = 1; bands <= 4; bands++) {
+        tsr_image *in = load_input(ctx, bands);
+        CHECK(in != NULL);
+        for (size_t i = 0; in && i < sizeof steps / sizeof steps[0]; i++)
+            check_one(ctx, pools, in, steps[i]);
         tsr_image_free(in);
     }
     for (int i = 0; i < 4; i++)
@@ -147,6 +181,7 @@ int main(void) {
     if (getenv("TSR_SEED"))
         rng_state = strtoull(getenv("TSR_SEED"), NULL, 10) | 1;
     RUN(test_each_op_alone);
+    RUN(test_median_large_halos);
     RUN(test_random_pipelines);
     RUN(test_progress_and_cancel);
     return check_finish();

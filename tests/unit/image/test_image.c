@@ -42,7 +42,8 @@ static void test_image_alloc_and_cap(void) {
     tsr_ctx_set_limits(ctx, &lim);
     CHECK_EQ_INT(tsr_image_new(ctx, 100, 100, 1, &img), TSR_ERR_LIMIT);
     CHECK(img == NULL);
-    CHECK_STR_CONTAINS(tsr_ctx_message(ctx), "cap");
+    CHECK_STR_CONTAINS(tsr_ctx_message(ctx), "an image of 100x100x1: 10 kB in one buffer is more "
+                                             "than the single-buffer limit of 1.0 kB");
     tsr_ctx_free(ctx);
 }
 
@@ -61,6 +62,19 @@ static void test_limits_check(void) {
     tsr_ctx_reset(ctx);
     CHECK_EQ_INT(tsr_limits_check(ctx, "x", 0, 5, 3), TSR_ERR_CORRUPT);
     CHECK(tsr_ctx_limits(ctx)->max_file_bytes == TSR_DEFAULT_MAX_FILE_BYTES);
+    tsr_ctx_free(ctx);
+    /* The defaults take a gigapixel image (streamed: the header check does not
+     * ask for one buffer of it); holding it whole is the single-buffer cap's. */
+    ctx = tsr_ctx_new();
+    CHECK_EQ_INT(tsr_limits_check(ctx, "x", 40000, 40000, 3), TSR_OK);
+    CHECK_EQ_INT(tsr_limits_check(ctx, "x", 30000, 20000, 3), TSR_OK);
+    CHECK_EQ_INT(tsr_limits_check_alloc(ctx, "x", 40000ull * 40000 * 3), TSR_ERR_LIMIT);
+    CHECK_STR_CONTAINS(tsr_ctx_message(ctx), "x: 4.8 GB in one buffer is more than the "
+                                             "single-buffer limit of 4.3 GB");
+    tsr_ctx_reset(ctx);
+    CHECK_EQ_INT(tsr_limits_check_alloc(ctx, "x", 30000ull * 20000 * 3), TSR_OK);
+    CHECK_EQ_INT(tsr_limits_check(ctx, "x", 65000, 65000, 1), TSR_ERR_LIMIT);
+    CHECK_STR_CONTAINS(tsr_ctx_message(ctx), "4.2 GP is more than the limit of 4.0 GP");
     tsr_ctx_free(ctx);
 }
 

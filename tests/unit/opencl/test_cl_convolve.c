@@ -5,7 +5,8 @@
  * two, fractional, negative, zero, huge; divisors and offsets), sharpen,
  * sobel's directions, median 3 and 5; on 1..4 bands, 1x1, 1xN, Nx1 and thin
  * images as well as larger ones, tiles of 16 and the whole image. Each run
- * must have used the device with no fallback. Also checks, for every sum
+ * must have used the device with no fallback. median 7..99 has no kernel:
+ * the device must decline every stage holding one, with no fallback. Also checks, for every sum
  * and box side, the integer rounding the kernel uses for box-blur's double
  * division. TSR_SEED picks the noise and the random kernels.
  */
@@ -86,6 +87,33 @@ static void compare(tsr_ctx *ctx, const tsr_image *in, const char *text, int til
                 in->height, in->bands, tile);
         CHECK(0);
     }
+    n_compared++;
+    tsr_image_free(a);
+    tsr_image_free(b);
+    tsr_pipeline_free(p);
+}
+
+/* Runs `text` with the device offered: it must decline every tile (none
+ * run there, none fallen back) and the bytes are the CPU's. */
+static void compare_declined(tsr_ctx *ctx, const tsr_image *in, const char *text, int tile) {
+    tsr_pipeline *p = NULL;
+    tsr_ctx_reset(ctx);
+    if (tsr_pipeline_parse(ctx, text, &p)) {
+        fprintf(stderr, "pipeline '%s' rejected: %s\n", text, tsr_ctx_message(ctx));
+        CHECK(0);
+        return;
+    }
+    tsr_run_options cpu = {.tile_size = tile};
+    tsr_run_options dev = {.tile_size = tile, .accel = tsr_cl_backend_accel(backend)};
+    tsr_image *a = NULL, *b = NULL;
+    tsr_cl_stats before, after;
+    CHECK_EQ_INT(tsr_pipeline_run(ctx, p, in, pool, &cpu, &a), TSR_OK);
+    tsr_cl_backend_stats(backend, &before);
+    CHECK_EQ_INT(tsr_pipeline_run(ctx, p, in, pool, &dev, &b), TSR_OK);
+    tsr_cl_backend_stats(backend, &after);
+    CHECK_EQ_INT(after.fallbacks, before.fallbacks);
+    CHECK_EQ_INT(after.tiles, before.tiles);
+    CHECK(a && b && same_image(a, b));
     n_compared++;
     tsr_image_free(a);
     tsr_image_free(b);
@@ -247,6 +275,28 @@ static void test_sobel_median(void) {
     tsr_ctx_free(ctx);
 }
 
+/* median 7 and up: no kernel, so the device declines the op and every
+ * fused stage holding it; the CPU computes it, and nothing counts as a
+ * fallback. */
+static void test_median_large_stays_on_cpu(void) {
+    tsr_ctx *ctx = tsr_ctx_new();
+    static const char *const steps[] = {
+        "median:ksize=7",          "median:ksize=15",
+        "median:ksize=99",         "gaussian-blur:sigma=2|median:ksize=9",
+        "median:ksize=51|sharpen", "median:ksize=5|median:ksize=7",
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+        for (int s = 0; s < N_SHAPES; s += 2) {
+            int bands = 1 + (int)(i + (size_t)s) % 4;
+            tsr_image *in = make_image(ctx, shapes[s].w, shapes[s].h, bands, s % 2);
+            CHECK(in != NULL);
+            if (in)
+                compare_declined(ctx, in, steps[i], s % 4 ? 16 : TSR_TILE_MAX);
+            tsr_image_free(in);
+        }
+    tsr_ctx_free(ctx);
+}
+
 /* Several of the family in one fused stage (temp slots reused op after op). */
 static void test_chains(void) {
     tsr_ctx *ctx = tsr_ctx_new();
@@ -270,6 +320,7 @@ int main(void) {
     RUN(test_gaussian_sigma);
     RUN(test_convolve);
     RUN(test_sobel_median);
+    RUN(test_median_large_stays_on_cpu);
     RUN(test_chains);
     return cl_harness_end();
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "test_db_env.h"
 #include "service/jobs.h"
 
 static char dir[64];
@@ -54,7 +55,7 @@ static tsr_store_job *wait_done(tsr_store *store, tsr_ctx *ctx, const tsr_store_
 static void setup(tsr_ctx *ctx, tsr_store **store, tsr_store_user *u) {
     snprintf(dir, sizeof dir, "/tmp/tessera-jobs-XXXXXX");
     CHECK(mkdtemp(dir) != NULL);
-    CHECK_EQ_INT(tsr_store_open(ctx, dir, store), TSR_OK);
+    CHECK_EQ_INT(test_store_open(ctx, dir, store), TSR_OK);
     memset(u, 0, sizeof *u);
     CHECK_EQ_INT(tsr_store_user_create(*store, ctx, "alice", TSR_ROLE_USER, &u->id), TSR_OK);
     u->role = TSR_ROLE_USER;
@@ -66,6 +67,14 @@ static void teardown(tsr_store *store) {
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);
 }
+
+/* A 9x9 integer convolution: a small halo and real work per pixel, so that
+ * a job lasts long enough (hundreds of ms) to be stopped or cancelled
+ * mid-way now that the median is fast. */
+#define CONVOLVE_9X9                                                                               \
+    "convolve:kernel=1 2 3 4 5 4 3 2 1 2 3 4 5 6 5 4 3 2 3 4 5 6 7 6 5 4 3 "                       \
+    "4 5 6 7 8 7 6 5 4 5 6 7 8 9 8 7 6 5 4 5 6 7 8 7 6 5 4 "                                       \
+    "3 4 5 6 7 6 5 4 3 2 3 4 5 6 5 4 3 2 1 2 3 4 5 4 3 2 1"
 
 static tsr_pipeline *pipe_of(tsr_ctx *ctx, const char *text) {
     tsr_pipeline *p = NULL;
@@ -163,7 +172,7 @@ static void test_cancel_and_admission(void) {
     tsr_jobs_config cfg = {.threads = 1, .runners = 1, .tile = 16, .pixel_budget = 1000000};
     CHECK_EQ_INT(tsr_jobs_start(ctx, store, &cfg, &jobs), TSR_OK);
     tsr_pipeline *p = pipe_of(ctx, "gaussian-blur:sigma=8|median:ksize=5|rotate:angle=7|"
-                                   "gaussian-blur:sigma=8|median:ksize=5");
+                                   "gaussian-blur:sigma=8|median:ksize=5|" CONVOLVE_9X9);
     const char *ids[1] = {a};
     int retry = 0;
     CHECK_EQ_INT(tsr_jobs_submit(jobs, ctx, &u, ids, 1, p, TSR_FORMAT_PNG, 0, id, &retry), TSR_OK);
@@ -204,7 +213,8 @@ static void test_resume_after_stop(void) {
     tsr_jobs *jobs = NULL;
     tsr_jobs_config cfg = {.threads = 1, .runners = 1, .tile = 16};
     CHECK_EQ_INT(tsr_jobs_start(ctx, store, &cfg, &jobs), TSR_OK);
-    tsr_pipeline *p = pipe_of(ctx, "gaussian-blur:sigma=6|median:ksize=5|sharpen");
+    tsr_pipeline *p = pipe_of(ctx, "gaussian-blur:sigma=6|median:ksize=5|sharpen|" CONVOLVE_9X9
+                                   "|" CONVOLVE_9X9 "|" CONVOLVE_9X9 "|" CONVOLVE_9X9);
     const char *ids[1] = {a};
     int retry;
     CHECK_EQ_INT(tsr_jobs_submit(jobs, ctx, &u, ids, 1, p, TSR_FORMAT_PNG, 0, id, &retry), TSR_OK);

@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "test_db_env.h"
 #include "service/store.h"
 
 /* The schema version this build migrates to (9: transform usage). */
@@ -40,7 +40,7 @@ static void remove_tree(const char *dir) {
 
 static tsr_store *open_store(tsr_ctx *ctx, const char *dir) {
     tsr_store *s = NULL;
-    tsr_status rc = tsr_store_open(ctx, dir, &s);
+    tsr_status rc = test_store_open(ctx, dir, &s);
     if (rc)
         fprintf(stderr, "open: %s\n", tsr_ctx_message(ctx));
     CHECK_EQ_INT(rc, TSR_OK);
@@ -135,7 +135,9 @@ static void test_open_migrations_idempotent(void) {
     }
     snprintf(path, sizeof path, "%s/tessera.db", dir);
     struct stat sb;
-    CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0077) == 0);
+    char url[PATH_MAX + 16];
+    CHECK(test_db_url(ctx, dir, url, sizeof url) ||
+          (stat(path, &sb) == 0 && (sb.st_mode & 0077) == 0));
     CHECK(stat(dir, &sb) == 0 && (sb.st_mode & 0777) == 0700);
     tsr_store_close(NULL);
     remove_tree(dir);
@@ -186,17 +188,18 @@ static void test_users(void) {
 /* Runs `sql` on the database of `dir` with a connection of its own (the
  * store must be closed): to take a store back to an older schema. */
 static void raw_exec(const char *dir, const char *sql) {
-    char path[PATH_MAX];
-    sqlite3 *db = NULL;
-    snprintf(path, sizeof path, "%s/tessera.db", dir);
-    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
-    char *err = NULL;
-    int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
-    if (rc != SQLITE_OK)
-        fprintf(stderr, "raw_exec: %s\n", err ? err : "?");
-    CHECK_EQ_INT(rc, SQLITE_OK);
-    sqlite3_free(err);
-    sqlite3_close(db);
+    char url[PATH_MAX + 16];
+    tsr_ctx *ctx = tsr_ctx_new();
+    tsr_db *db = NULL;
+    if (!test_db_url(ctx, dir, url, sizeof url))
+        snprintf(url, sizeof url, "sqlite:%s/tessera.db", dir);
+    CHECK_EQ_INT(tsr_db_open(ctx, url, 0, &db), TSR_OK);
+    tsr_db_error_kind rc = db ? tsr_db_exec(db, sql) : TSR_DB_INTERNAL;
+    if (rc != TSR_DB_OK)
+        fprintf(stderr, "raw_exec: %s\n", db ? tsr_db_message(db) : tsr_ctx_message(ctx));
+    CHECK_EQ_INT(rc, TSR_DB_OK);
+    tsr_db_close(db);
+    tsr_ctx_free(ctx);
 }
 
 /* Per-account quota overrides: none on a new user, set, 0, cleared, one
@@ -804,7 +807,7 @@ static void test_resume_after_restart(void) {
 static void kill9_child(const char *dir, int fd) {
     tsr_ctx *ctx = tsr_ctx_new();
     tsr_store *s = NULL;
-    if (tsr_store_open(ctx, dir, &s))
+    if (test_store_open(ctx, dir, &s))
         _exit(3);
     tsr_store_user u;
     int found = 0;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "test_db_env.h"
 #include "service/store_feedback.h"
 #include "util/clock.h"
 
@@ -29,7 +30,7 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
 
 static tsr_store *open_store(tsr_ctx *ctx, const char *dir) {
     tsr_store *s = NULL;
-    tsr_status rc = tsr_store_open(ctx, dir, &s);
+    tsr_status rc = test_store_open(ctx, dir, &s);
     if (rc)
         fprintf(stderr, "open: %s\n", tsr_ctx_message(ctx));
     CHECK_EQ_INT(rc, TSR_OK);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "test_db_env.h"
 #include "service/store_saved.h"
 
 static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
@@ -22,7 +23,7 @@ static tsr_store *open_store(tsr_ctx *ctx, char *dir, size_t size) {
         perror("mkdtemp");
         exit(2);
     }
-    CHECK_EQ_INT(tsr_store_open(ctx, dir, &s), TSR_OK);
+    CHECK_EQ_INT(test_store_open(ctx, dir, &s), TSR_OK);
     return s;
 }
 

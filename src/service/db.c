@@ -1,0 +1,321 @@
+/* The database layer's common part (db.h): URLs, the SQL translation for
+ * PostgreSQL, and the calls every backend answers through its ops. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "service/db_internal.h"
+
+#define SQLITE_SCHEME "sqlite:"
+
+/* Whether `url` starts with a PostgreSQL scheme. */
+static bool is_pg_url(const char *url) {
+    return !strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11);
+}
+
+tsr_status tsr_db_url_check(tsr_ctx *ctx, const char *url, tsr_db_kind *kind) {
+    if (url && strlen(url) >= TSR_DB_URL_MAX)
+        return tsr_error(ctx, TSR_ERR_USAGE, "--db: the URL is longer than %d bytes",
+                         TSR_DB_URL_MAX - 1);
+    if (url && !strncmp(url, SQLITE_SCHEME, strlen(SQLITE_SCHEME)) && url[strlen(SQLITE_SCHEME)]) {
+        *kind = TSR_DB_SQLITE;
+        return TSR_OK;
+    }
+    if (url && is_pg_url(url)) {
+        *kind = TSR_DB_POSTGRESQL;
+        return TSR_OK;
+    }
+    return tsr_error(ctx, TSR_ERR_USAGE,
+                     "--db: '%.80s' is not a database URL: give sqlite:PATH or "
+                     "postgresql://[USER[:PASSWORD]@]HOST[:PORT]/DATABASE",
+                     url ? url : "");
+}
+
+void tsr_db_url_redact(const char *url, char *out, size_t size) {
+    const char *scheme_end = url ? strstr(url, "://") : NULL;
+    if (!scheme_end) {
+        snprintf(out, size, "%s", url ? url : "");
+        return;
+    }
+    const char *host = scheme_end + 3;
+    size_t authority = strcspn(host, "/?");
+    const char *at = NULL, *colon = NULL;
+    for (const char *p = host; p < host + authority; p++)
+        at = *p == '@' ? p : at; /* the last one: the user info ends there */
+    for (const char *p = host; at && p < at && !colon; p++)
+        colon = *p == ':' ? p : NULL;
+    if (colon) /* postgresql://user:secret@host -> postgresql://user:***@host */
+        snprintf(out, size, "%.*s:***%s", (int)(colon - url), url, at);
+    else
+        snprintf(out, size, "%s", url);
+    char *q = strstr(out, "password=");
+    if (q) {
+        char rest[TSR_DB_URL_MAX] = "";
+        const char *amp = strchr(q, '&');
+        snprintf(rest, sizeof rest, "%s", amp ? amp : "");
+        snprintf(q, size - (size_t)(q - out), "password=***%s", rest);
+    }
+}
+
+tsr_status tsr_db_open(tsr_ctx *ctx, const char *url, int flags, tsr_db **out) {
+    tsr_db_kind kind;
+    *out = NULL;
+    tsr_status rc = tsr_db_url_check(ctx, url, &kind);
+    if (rc)
+        return rc;
+    if (kind == TSR_DB_SQLITE)
+        return tsr_db_sqlite_open(ctx, url + strlen(SQLITE_SCHEME), flags, out);
+    return tsr_db_pg_open(ctx, url, flags, out);
+}
+
+void tsr_db_close(tsr_db *db) {
+    if (db)
+        db->ops->close(db);
+}
+
+tsr_db_kind tsr_db_kind_of(const tsr_db *db) {
+    return db->kind;
+}
+
+const char *tsr_db_dialect(const tsr_db *db, const char *sqlite_sql, const char *pg_sql) {
+    return db->kind == TSR_DB_POSTGRESQL ? pg_sql : sqlite_sql;
+}
+
+/* ---- translation to PostgreSQL ---- */
+
+/* A growing output string. */
+typedef struct text_buf {
+    char *s;    /* owned; NUL-terminated */
+    size_t n;   /* bytes used */
+    size_t cap; /* bytes allocated */
+    bool oom;   /* an append failed */
+} text_buf;
+
+static void put(text_buf *b, const char *s, size_t n) {
+    if (b->oom)
+        return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = (b->n + n + 1) * 2;
+        char *grown = realloc(b->s, cap);
+        if (!grown) {
+            b->oom = true;
+            return;
+        }
+        b->s = grown;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->n, s, n);
+    b->n += n;
+    b->s[b->n] = '\0';
+}
+
+static void puts_(text_buf *b, const char *s) {
+    put(b, s, strlen(s));
+}
+
+static bool word_char(char c) {
+    return isalnum((unsigned char)c) || c == '_';
+}
+
+/* Whether the text after the word at `p` (skipping blanks) starts with
+ * `next`; *end = where `next` ends. */
+static bool followed_by(const char *p, const char *next, const char **end) {
+    while (isspace((unsigned char)*p))
+        p++;
+    size_t n = strlen(next);
+    if (strncmp(p, next, n) || word_char(p[n]))
+        return false;
+    *end = p + n;
+    return true;
+}
+
+/* Copies a quoted run starting at *p ('...', "...", $$...$$) whole. */
+static const char *copy_quoted(text_buf *b, const char *p) {
+    const char *close = *p == '$' ? "$$" : *p == '"' ? "\"" : "'";
+    size_t open = strlen(close);
+    const char *end = strstr(p + open, close);
+    end = end ? end + open : p + strlen(p);
+    put(b, p, (size_t)(end - p));
+    return end;
+}
+
+/* Translates the word at `w` (`n` bytes, `rest` after it); returns where
+ * to go on. */
+static const char *translate_word(text_buf *b, const char *w, size_t n, const char *rest) {
+    const char *end;
+    if (n == 7 && !strncmp(w, "INTEGER", n) && followed_by(rest, "PRIMARY", &end)) {
+        puts_(b, "BIGINT GENERATED BY DEFAULT AS IDENTITY");
+        return rest;
+    }
+    if (n == 7 && !strncmp(w, "WITHOUT", n) && followed_by(rest, "ROWID", &end))
+        return end;
+    if (n == 5 && !strncmp(w, "instr", n) && *rest == '(') {
+        puts_(b, "strpos");
+        return rest;
+    }
+    static const char *const map[][2] = {{"INTEGER", "BIGINT"},
+                                         {"REAL", "DOUBLE PRECISION"},
+                                         {"BLOB", "BYTEA"},
+                                         {"user", "\"user\""}};
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++) {
+        if (strlen(map[i][0]) == n && !strncmp(w, map[i][0], n)) {
+            puts_(b, map[i][1]);
+            return rest;
+        }
+    }
+    put(b, w, n);
+    return rest;
+}
+
+/* Writes parameter `?N` (or `?`, the next number) at *p as `$N`. */
+static const char *translate_param(text_buf *b, const char *p, int *params, int *last) {
+    char num[16];
+    char *end;
+    long n = strtol(p + 1, &end, 10);
+    if (end == p + 1 || n <= 0 || n > 32766)
+        n = *last + 1;
+    *last = (int)n;
+    if (n > *params)
+        *params = (int)n;
+    snprintf(num, sizeof num, "$%ld", n);
+    puts_(b, num);
+    return end;
+}
+
+char *tsr_db_translate(const char *sql, int *params) {
+    text_buf b = {0};
+    int last = 0;
+    *params = 0;
+    puts_(&b, "");
+    for (const char *p = sql; *p;) {
+        if (*p == '\'' || *p == '"' || (p[0] == '$' && p[1] == '$')) {
+            p = copy_quoted(&b, p);
+        } else if (*p == '?') {
+            p = translate_param(&b, p, params, &last);
+        } else if (word_char(*p) && !isdigit((unsigned char)*p)) {
+            const char *w = p;
+            while (word_char(*p))
+                p++;
+            p = translate_word(&b, w, (size_t)(p - w), p);
+        } else if (isdigit((unsigned char)*p)) {
+            const char *w = p;
+            while (word_char(*p))
+                p++;
+            put(&b, w, (size_t)(p - w));
+        } else {
+            put(&b, p++, 1);
+        }
+    }
+    if (b.oom) {
+        free(b.s);
+        return NULL;
+    }
+    return b.s;
+}
+
+/* ---- calls answered by the backend ---- */
+
+tsr_db_error_kind tsr_db_exec(tsr_db *db, const char *sql) {
+    return db->ops->exec(db, sql);
+}
+
+tsr_db_error_kind tsr_db_prepare(tsr_db *db, const char *sql, tsr_db_stmt **out) {
+    *out = NULL;
+    return db->ops->prepare(db, sql, out);
+}
+
+void tsr_db_bind_int64(tsr_db_stmt *st, int index, int64_t value) {
+    tsr_db_value v = {.kind = TSR_DB_V_INT64, .i = value};
+    st->db->ops->bind(st, index, &v);
+}
+
+void tsr_db_bind_double(tsr_db_stmt *st, int index, double value) {
+    tsr_db_value v = {.kind = TSR_DB_V_DOUBLE, .d = value};
+    st->db->ops->bind(st, index, &v);
+}
+
+void tsr_db_bind_text(tsr_db_stmt *st, int index, const char *text) {
+    tsr_db_value v = {.kind = TSR_DB_V_TEXT, .p = text};
+    st->db->ops->bind(st, index, &v);
+}
+
+void tsr_db_bind_blob(tsr_db_stmt *st, int index, const void *data, size_t size) {
+    tsr_db_value v = {.kind = TSR_DB_V_BLOB, .p = data, .n = size};
+    st->db->ops->bind(st, index, &v);
+}
+
+void tsr_db_bind_null(tsr_db_stmt *st, int index) {
+    tsr_db_value v = {.kind = TSR_DB_V_NULL};
+    st->db->ops->bind(st, index, &v);
+}
+
+tsr_db_step_result tsr_db_step(tsr_db_stmt *st) {
+    return st->db->ops->step(st);
+}
+
+void tsr_db_reset(tsr_db_stmt *st) {
+    st->db->ops->reset(st);
+}
+
+void tsr_db_finalize(tsr_db_stmt *st) {
+    if (st)
+        st->db->ops->finalize(st);
+}
+
+int64_t tsr_db_column_int64(tsr_db_stmt *st, int col) {
+    return st->db->ops->int64(st, col);
+}
+
+int tsr_db_column_int(tsr_db_stmt *st, int col) {
+    return (int)st->db->ops->int64(st, col);
+}
+
+double tsr_db_column_double(tsr_db_stmt *st, int col) {
+    return st->db->ops->dbl(st, col);
+}
+
+const char *tsr_db_column_text(tsr_db_stmt *st, int col) {
+    return st->db->ops->text(st, col);
+}
+
+const void *tsr_db_column_blob(tsr_db_stmt *st, int col, size_t *size) {
+    return st->db->ops->blob(st, col, size);
+}
+
+bool tsr_db_column_is_null(tsr_db_stmt *st, int col) {
+    return st->db->ops->is_null(st, col);
+}
+
+tsr_db_error_kind tsr_db_begin(tsr_db *db) {
+    return db->ops->begin(db);
+}
+
+tsr_db_error_kind tsr_db_commit(tsr_db *db) {
+    return db->ops->commit(db);
+}
+
+void tsr_db_rollback(tsr_db *db) {
+    if (db && db->ops->in_transaction(db))
+        db->ops->exec(db, "ROLLBACK");
+}
+
+bool tsr_db_in_transaction(tsr_db *db) {
+    return db->ops->in_transaction(db);
+}
+
+int64_t tsr_db_changes(tsr_db *db) {
+    return db->ops->changes(db);
+}
+
+tsr_db_error_kind tsr_db_error(tsr_db *db) {
+    return db->ops->error(db);
+}
+
+const char *tsr_db_message(tsr_db *db) {
+    return db->ops->message(db);
+}
+
+const char *tsr_db_code(tsr_db *db, char *buf, size_t size) {
+    return db->ops->code(db, buf, size);
+}
