@@ -1,7 +1,8 @@
 /* Transform usage in the store (issue 16 point 5): sums per account and
  * minute (adding to a minute adds, the peak is the largest), written all or
  * nothing, and counted with the jobs by the usage report: per account, per
- * day, inside the window only. */
+ * day, inside the window only. On SQLite, and on PostgreSQL as `store_pg`
+ * (test_db_env.h). */
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "test_db_env.h"
 #include "service/store_usage.h"
 
 #define MINUTE 60000LL
@@ -61,7 +63,7 @@ static void test_sums_and_report(void) {
     tsr_store *s = NULL;
     snprintf(dir, sizeof dir, "/tmp/tsr_transforms_XXXXXX");
     CHECK(mkdtemp(dir) != NULL);
-    CHECK_EQ_INT(tsr_store_open(ctx, dir, &s), TSR_OK);
+    CHECK_EQ_INT(test_store_open(ctx, dir, &s), TSR_OK);
     int64_t alice = make_user(s, ctx, "alice"), bob = make_user(s, ctx, "bob");
     int64_t day = 20000 * DAY; /* 2024-10-04, a UTC midnight */
     tsr_transform_usage rows[] = {one(alice, day, 10), one(alice, day, 30),
