@@ -291,7 +291,8 @@ static tsr_status transform_run(request *r, transform_body *tb, tsr_image_output
                          .tile_done = on_tile,
                          .device_done = on_device,
                          .progress_user = &tt,
-                         .label = "transform"};
+                         .label = "transform",
+                         .memory_budget = pool->memory_budget};
     tsr_status st = tsr_image_run_file(r->ctx, path, &run, *result_fd, out);
     *used = (tsr_job_usage){.cpu_seconds = tt.cpu + out->codec_cpu_seconds,
                             .gpu_seconds = tt.device,

@@ -336,4 +336,5 @@ void tsr_jobs_local_pool(tsr_jobs *jobs, tsr_jobs_local *out) {
     out->exec = jobs->exec;
     out->accel = jobs->cfg.accel;
     out->tile = jobs->cfg.tile;
+    out->memory_budget = jobs->cfg.memory_budget;
 }

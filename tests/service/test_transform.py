@@ -6,7 +6,8 @@ of job submission and upload (400 naming the step and parameter, 400
 bad_pipeline for a pipeline the image refuses, 413 over the body and pixel
 caps, 401, 403, 415, 422); no job, no image, no blob made; parallel requests
 all right, queued behind a small gate; a full gate answers 503 with
-Retry-After; the transforms count in the account's usage and metrics."""
+Retry-After; the transforms count in the account's usage and metrics; they
+spill past `--memory-budget` as jobs do."""
 import json
 import os
 import subprocess
@@ -298,6 +299,29 @@ class TransformLimitsTest(unittest.TestCase):
         self.assertRegex(text.decode(), r"tessera_transforms_refused_total [1-9]")
         status, _, data = self.call("invert", read_file("chelsea.gif"))  # free again
         self.assertEqual(status, 200, data[:300])
+
+
+class TransformSpillTest(unittest.TestCase):
+    """`serve --memory-budget 1` holds transforms to it as it holds jobs: a
+    plan that cannot stream goes through temporary files in $TMPDIR (made
+    and unlinked there, which moves the folder's mtime), bytes unchanged."""
+
+    def test_transforms_spill_past_the_budget(self):
+        with tempfile.TemporaryDirectory(prefix="tessera-spill-") as tmp:
+            spill = os.path.join(tmp, "spill")
+            os.mkdir(spill)
+            srv = Server("--memory-budget", "1", env={"TMPDIR": spill})
+            try:
+                before = os.stat(spill).st_mtime_ns
+                time.sleep(0.05)  # past the file system's clock tick
+                status, _, data = srv.request("POST", transform_path("equalize|rotate:angle=30"),
+                                              read_file("rocket.jpg"),
+                                              {"Content-Type": "application/octet-stream"})
+                self.assertEqual(status, 200, data[:300])
+                self.assertNotEqual(os.stat(spill).st_mtime_ns, before, "nothing was spilled")
+                self.assertEqual(data, process("equalize|rotate:angle=30", "rocket.jpg", tmp))
+            finally:
+                srv.stop()
 
 
 if __name__ == "__main__":
