@@ -1,5 +1,6 @@
 /* tessera process: run a pipeline over one or many files with all cores. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/cli_backend.h"
 #include "cli/cli_limits.h"
+#include "util/clock.h"
 
 typedef struct process_args {
     const char *pipeline; /* -p */
@@ -305,6 +307,7 @@ static tsr_status process_one(tsr_ctx *ctx, const process_args *a, const tsr_pip
     char *out_path = NULL;
     tsr_image_info info;
     bool animate = false;
+    double t0 = tsr_clock_mono_s(); /* --report's "seconds": decode, run, encode, write */
     if ((st = open_input(ctx, pipe, in_path, a->frame, &reader, &info)))
         goto out;
     tsr_layout layout = TSR_LAYOUT_SINGLE;
@@ -329,6 +332,9 @@ static tsr_status process_one(tsr_ctx *ctx, const process_args *a, const tsr_pip
     } else {
         st = process_rows(ctx, a, pipe, exec, in_path, reader, out_path, fmt, layout, report);
     }
+    if (!st && report) /* the entry just added */
+        json_object_set_new(json_array_get(report, json_array_size(report) - 1), "seconds",
+                            json_real(round((tsr_clock_mono_s() - t0) * 1e6) / 1e6));
 out:
     tsr_row_reader_free(reader);
     free(out_path);

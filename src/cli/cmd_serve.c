@@ -77,6 +77,7 @@ static void serve_defaults(tsr_server_config *c) {
     c->rate_burst = 2000;
     c->quota_bytes = TSR_SERVER_QUOTA_BYTES_DEFAULT;
     c->quota_jobs = TSR_SERVER_QUOTA_JOBS_DEFAULT;
+    c->transform.queue = -1; /* 4 x --transform-concurrency */
 }
 
 /* Handles the cap, connection, rate and quota options: 1 when `opt` was
@@ -157,7 +158,9 @@ static void serve_usage(FILE *f) {
             "                     [--per-ip-connections N] [--conn-timeout-s S]\n"
             "                     [--rate-limit R] [--rate-burst B] [--quota-bytes N]\n"
             "                     [--quota-jobs N] [--backend cpu|opencl|auto] [--device N]\n"
-            "                     [--prices FILE]\n"
+            "                     [--prices FILE] [--transform-concurrency N]\n"
+            "                     [--transform-queue N] [--transform-max-bytes N]\n"
+            "                     [--transform-max-pixels N]\n"
             "                     [--redis URL [--cluster NAME] [--local-workers N]\n"
             "                      [--coordinator-id ID] [--lease-ms MS] [--delivery-limit N]\n"
             "                      [--in-flight N] [--in-flight-total N] [--resend-ms MS]\n"
@@ -269,6 +272,14 @@ static int number_option(const char *opt, uint64_t v, serve_args *a) {
         a->jobs.tile_task_seconds = (double)v / 1000.0;
     else if (!strcmp(opt, "--image-tasks-in-flight") && v >= 1 && v <= 256)
         a->jobs.image_tasks_in_flight = (int)v;
+    else if (!strcmp(opt, "--transform-concurrency") && v >= 1 && v <= 1024)
+        a->limits.transform.concurrency = (unsigned)v;
+    else if (!strcmp(opt, "--transform-queue") && v <= 65536)
+        a->limits.transform.queue = (int)v;
+    else if (!strcmp(opt, "--transform-max-bytes") && v >= 1)
+        a->limits.transform.max_bytes = v;
+    else if (!strcmp(opt, "--transform-max-pixels") && v >= 1)
+        a->limits.transform.max_pixels = v;
     else
         return 0;
     return 1;

@@ -1,5 +1,5 @@
-/* tessera usage: what finished jobs used and cost (GET /api/v1/usage), by
- * day, and for an administrator by account. */
+/* tessera usage: what finished jobs and transforms used and cost (GET
+ * /api/v1/usage), by day, and for an administrator by account. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,16 +17,17 @@ static double num(json_t *o, const char *key) {
     return json_number_value(json_object_get(o, key));
 }
 
-/* One table line: account, day, jobs, CPU and GPU seconds, bytes, cost. */
+/* One table line: account, day, jobs, transforms, CPU and GPU seconds,
+ * bytes, cost. */
 static void print_row(json_t *row, const char *account, const char *day) {
     json_t *u = json_object_get(row, "usage"), *cost = json_object_get(row, "cost");
     char read[TSR_UNITS_TEXT], written[TSR_UNITS_TEXT], net[TSR_UNITS_TEXT];
     tsr_units_format(TSR_UNIT_BYTES, (uint64_t)num(u, "read_bytes"), read);
     tsr_units_format(TSR_UNIT_BYTES, (uint64_t)num(u, "written_bytes"), written);
     tsr_units_format(TSR_UNIT_BYTES, (uint64_t)num(u, "network_bytes"), net);
-    printf("%-16s %-10s %6lld %10.2f %9.2f %10s %10s %10s", account, day,
-           (long long)num(row, "jobs"), num(u, "cpu_seconds"), num(u, "gpu_seconds"), read, written,
-           net);
+    printf("%-16s %-10s %6lld %10lld %10.2f %9.2f %10s %10s %10s", account, day,
+           (long long)num(row, "jobs"), (long long)num(row, "transforms"), num(u, "cpu_seconds"),
+           num(u, "gpu_seconds"), read, written, net);
     if (json_is_object(cost))
         printf(" %12.6f", num(cost, "total"));
     printf("\n");
@@ -35,8 +36,8 @@ static void print_row(json_t *row, const char *account, const char *day) {
 static void print_report(json_t *doc) {
     const char *currency = str(doc, "currency");
     printf("from %s to %s\n", str(doc, "from"), str(doc, "to"));
-    printf("%-16s %-10s %6s %10s %9s %10s %10s %10s", "ACCOUNT", "DAY", "JOBS", "CPU_S", "GPU_S",
-           "READ", "WRITTEN", "NETWORK");
+    printf("%-16s %-10s %6s %10s %10s %9s %10s %10s %10s", "ACCOUNT", "DAY", "JOBS", "TRANSFORMS",
+           "CPU_S", "GPU_S", "READ", "WRITTEN", "NETWORK");
     if (*currency)
         printf(" %12s", currency);
     printf("\n");

@@ -200,6 +200,26 @@ static tsr_status health_metrics(tsr_buffer *buf, int *bad, tsr_server *srv, tsr
     return TSR_OK;
 }
 
+/* The transform endpoint's gate: running, waiting, refused. */
+static void transform_metrics(tsr_buffer *buf, int *bad, tsr_server *srv) {
+    transform_gate_stats gs;
+    gate_stats(srv->gate, &gs);
+    add(buf, bad,
+        "# HELP tessera_transforms_running Transforms running now (POST /api/v1/transform).\n"
+        "# TYPE tessera_transforms_running gauge\ntessera_transforms_running %u\n",
+        gs.running);
+    add(buf, bad,
+        "# HELP tessera_transforms_waiting Transforms admitted and not running: receiving their "
+        "body or waiting for a slot.\n"
+        "# TYPE tessera_transforms_waiting gauge\ntessera_transforms_waiting %u\n",
+        gs.waiting);
+    add(buf, bad,
+        "# HELP tessera_transforms_refused_total Transforms answered 503 busy: no room to wait, "
+        "or no slot came free in time.\n"
+        "# TYPE tessera_transforms_refused_total counter\ntessera_transforms_refused_total %llu\n",
+        (unsigned long long)gs.refused);
+}
+
 /* Requests: those the rate limit and the quotas refused, and every
  * (route, status) pair counted by metrics_count. */
 static void http_metrics(tsr_buffer *buf, int *bad, tsr_server *srv) {
@@ -229,32 +249,40 @@ typedef struct account_lines {
     tsr_buffer *buf;
     int *bad;
     const tsr_prices *prices; /* NULL: no cost series */
-    tsr_buffer series[7];     /* one block of samples per metric */
+    tsr_buffer series[8];     /* one block of samples per metric */
 } account_lines;
 
-static const char *const account_metric[7][2] = {
+/* The per-account counters; the cost (last) only with a price table. */
+static const char *const account_metric[8][2] = {
     {"tessera_account_jobs_finished_total", "Finished jobs by account."},
-    {"tessera_account_cpu_seconds_total", "CPU seconds of finished jobs by account."},
-    {"tessera_account_gpu_seconds_total", "OpenCL device seconds of finished jobs by account."},
-    {"tessera_account_store_read_bytes_total", "Store bytes finished jobs read, by account."},
-    {"tessera_account_store_written_bytes_total", "Store bytes finished jobs wrote, by account."},
+    {"tessera_account_transforms_total", "Finished transforms (POST /api/v1/transform) by "
+                                         "account."},
+    {"tessera_account_cpu_seconds_total", "CPU seconds of finished jobs and transforms by "
+                                          "account."},
+    {"tessera_account_gpu_seconds_total",
+     "OpenCL device seconds of finished jobs and transforms by account."},
+    {"tessera_account_store_read_bytes_total",
+     "Bytes finished jobs read from the store and transforms received, by account."},
+    {"tessera_account_store_written_bytes_total",
+     "Bytes finished jobs wrote to the store and transforms answered, by account."},
     {"tessera_account_network_bytes_total",
      "Bytes finished jobs moved to and from workers, by account."},
     {"tessera_account_cost_total",
-     "Cost of finished jobs under the price table (serve --prices), by account."},
+     "Cost of finished jobs and transforms under the price table (serve --prices), by account."},
 };
 
 static void account_row(void *user, const tsr_usage_row *row) {
     account_lines *l = user;
     const tsr_job_usage *u = &row->usage;
-    double v[6] = {(double)row->jobs,     u->cpu_seconds,           u->gpu_seconds,
-                   (double)u->read_bytes, (double)u->written_bytes, (double)u->network_bytes};
-    for (int i = 0; i < 6; i++)
+    double v[7] = {(double)row->jobs,       (double)row->transforms, u->cpu_seconds,
+                   u->gpu_seconds,          (double)u->read_bytes,   (double)u->written_bytes,
+                   (double)u->network_bytes};
+    for (int i = 0; i < 7; i++)
         add(&l->series[i], l->bad, "%s{account=\"%s\"} %.6g\n", account_metric[i][0], row->account,
             v[i]);
     if (l->prices)
-        add(&l->series[6], l->bad, "%s{account=\"%s\",currency=\"%s\"} %.9g\n",
-            account_metric[6][0], row->account, l->prices->currency,
+        add(&l->series[7], l->bad, "%s{account=\"%s\",currency=\"%s\"} %.9g\n",
+            account_metric[7][0], row->account, l->prices->currency,
             tsr_prices_cost(l->prices, u).total);
 }
 
@@ -264,7 +292,7 @@ static void account_metrics(tsr_server *srv, tsr_ctx *ctx, tsr_buffer *buf, int 
     tsr_usage_query q = {.from_ms = 0, .to_ms = INT64_MAX, .by_account = 1};
     if (tsr_store_usage_report(srv->store, ctx, &q, account_row, &l))
         *bad = 1;
-    for (int i = 0; i < (l.prices ? 7 : 6); i++) {
+    for (int i = 0; i < (l.prices ? 8 : 7); i++) {
         add(buf, bad, "# HELP %s %s\n# TYPE %s counter\n", account_metric[i][0],
             account_metric[i][1], account_metric[i][0]);
         if (l.series[i].len && tsr_buffer_append(buf, l.series[i].data, l.series[i].len))
@@ -326,6 +354,7 @@ enum MHD_Result h_metrics(request *r) {
     backend_metrics(&buf, &bad, srv->config.backend);
     executor_metrics(&buf, &bad, srv->config.fleet_exec);
     account_metrics(srv, r->ctx, &buf, &bad);
+    transform_metrics(&buf, &bad, srv);
     http_metrics(&buf, &bad, srv);
     if (bad) {
         tsr_buffer_free(&buf);

@@ -65,7 +65,105 @@ static int find_param(json_t *step, json_t *holder, const char *message, char *o
     return found;
 }
 
+/* The message of parsing the text `text` on a fresh context; "" when it
+ * parses. */
+static void text_message(const char *text, char *out, size_t size) {
+    out[0] = '\0';
+    tsr_ctx *ctx = tsr_ctx_new();
+    tsr_pipeline *p = NULL;
+    if (ctx && tsr_pipeline_parse(ctx, text, &p))
+        snprintf(out, size, "%s", tsr_ctx_message(ctx));
+    tsr_pipeline_free(p);
+    tsr_ctx_free(ctx);
+}
+
+/* Splits a step's parameters `rest` ("k=v,k=v", cut in place) where the
+ * text parser does: a comma continues the value (a kernel's numbers) unless
+ * a '=' comes before the next comma. Returns the parts, at most `max`. */
+static int split_params(char *rest, char **part, int max) {
+    int n = 0;
+    while (*rest && n < max) {
+        char *comma = strchr(rest, ',');
+        while (comma) {
+            char *eq = strchr(comma + 1, '='), *next = strchr(comma + 1, ',');
+            if (eq && (!next || eq < next))
+                break;
+            comma = next;
+        }
+        part[n++] = rest;
+        if (!comma)
+            break;
+        *comma = '\0';
+        rest = comma + 1;
+    }
+    return n;
+}
+
+/* The first parameter of text step `step` ("name:k=v,...") whose removal
+ * changes the step's error `message`, into `out`; 0 when none. */
+static int text_param(const char *step, const char *message, char *out, size_t size) {
+    char *copy = strdup(step), *again = malloc(strlen(step) + 2), *part[TSR_OP_MAX_PARAMS * 2];
+    char *colon = copy ? strchr(copy, ':') : NULL, msg[1200];
+    int found = 0;
+    if (!colon || !again) {
+        free(copy);
+        free(again);
+        return 0;
+    }
+    *colon = '\0';
+    int n = split_params(colon + 1, part, (int)(sizeof part / sizeof part[0]));
+    for (int j = 0; !found && j < n; j++) {
+        char *eq = strchr(part[j], '=');
+        if (!eq)
+            continue;
+        size_t len = (size_t)sprintf(again, "%s:", copy);
+        for (int k = 0; k < n; k++)
+            if (k != j)
+                len +=
+                    (size_t)sprintf(again + len, "%s%s", again[len - 1] == ':' ? "" : ",", part[k]);
+        text_message(again, msg, sizeof msg);
+        if (strcmp(msg, message)) {
+            size_t key = (size_t)(eq - part[j]);
+            while (key && (part[j][key - 1] == ' ' || part[j][key - 1] == '\t'))
+                key--;
+            const char *start = part[j] + strspn(part[j], " \t");
+            snprintf(out, size, "%.*s", (int)(part[j] + key - start), start);
+            found = out[0] != '\0';
+        }
+    }
+    free(copy);
+    free(again);
+    return found;
+}
+
+/* pipeline_error_fields for the text form (`a|b:k=v`): the first step
+ * that does not parse alone (an empty one included), and its parameter. A
+ * preset name or JSON text gets none. */
+static json_t *text_error_fields(const char *text) {
+    const char *p = text + strspn(text, " \t\r\n");
+    if (*p == '[' || *p == '{' || !strncmp(p, "preset:", 7))
+        return NULL;
+    char *copy = strdup(text), *cursor = copy, message[1200], param[256];
+    json_t *out = NULL;
+    for (int i = 1; cursor && !out; i++) {
+        char *bar = strchr(cursor, '|');
+        if (bar)
+            *bar = '\0';
+        text_message(cursor, message, sizeof message);
+        if (message[0] || !cursor[strspn(cursor, " \t\r\n")]) {
+            out = json_pack("{s:i}", "step", i);
+            if (out && message[0] && text_param(cursor, message, param, sizeof param))
+                json_object_set_new(out, "param", json_string(param));
+        }
+        cursor = bar ? bar + 1 : NULL;
+    }
+    free(copy);
+    return out;
+}
+
 json_t *pipeline_error_fields(json_t *pipeline) {
+    if (json_is_string(pipeline))
+        return text_error_fields(json_string_value(pipeline));
     if (!json_is_array(pipeline))
         return NULL;
     json_t *steps = json_deep_copy(pipeline);

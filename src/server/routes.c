@@ -15,6 +15,7 @@ const route server_routes[] = {
     {"GET", "/api/v1/images/{id}/thumbnail", h_image_thumbnail, ACCESS_VIEWER, BODY_NONE},
     {"POST", "/api/v1/images/{id}/preview", h_image_preview, ACCESS_USER, BODY_JSON},
     {"POST", "/api/v1/images/delete", h_images_delete_many, ACCESS_USER, BODY_JSON},
+    {"POST", "/api/v1/transform", h_transform, ACCESS_USER, BODY_IMAGE},
     {"GET", "/api/v1/operations", h_operations, ACCESS_VIEWER, BODY_NONE},
     {"GET", "/api/v1/presets", h_presets, ACCESS_VIEWER, BODY_NONE},
     {"POST", "/api/v1/pipelines/validate", h_pipeline_validate, ACCESS_USER, BODY_JSON},

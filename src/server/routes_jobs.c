@@ -163,11 +163,24 @@ static int parse_speed(request *r, json_t *sp, tsr_job_settings *s, enum MHD_Res
     return 1;
 }
 
+/* The output formats the API writes. HEIC is left out: Debian 12's x265
+ * keeps about 1.2 KB per encode (docs/internals/heif.md), which a
+ * long-running server would pile up. */
+static const char *const allowed[] = {"png", "jpeg", "webp", "gif", "tiff",
+                                      "bmp", "pnm",  "avif", "dzi", "dzi-png"};
+
+int output_format_allowed(tsr_format format) {
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++) {
+        tsr_format f;
+        tsr_layout layout;
+        if (tsr_output_from_name(allowed[i], &f, &layout) && layout == TSR_LAYOUT_SINGLE &&
+            f == format)
+            return tsr_format_can_encode(format);
+    }
+    return 0;
+}
+
 int parse_output(request *r, json_t *v, tsr_job_settings *s, enum MHD_Result *res) {
-    /* HEIC is left out: Debian 12's x265 keeps about 1.2 KB per encode
-     * (docs/internals/heif.md), which a long-running server would pile up. */
-    static const char *const allowed[] = {"png", "jpeg", "webp", "gif", "tiff",
-                                          "bmp", "pnm",  "avif", "dzi", "dzi-png"};
     const char *name = tsr_output_name(s->format, s->layout);
     json_t *f = v ? json_object_get(v, "format") : NULL,
            *q = v ? json_object_get(v, "quality") : NULL,

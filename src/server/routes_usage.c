@@ -1,4 +1,4 @@
-/* GET /api/v1/usage: what finished jobs used and cost, by account and by
+/* GET /api/v1/usage: what finished jobs and transforms used and cost, by account and by
  * day (docs/api.md, "Usage and costs"); and the per-account counters of
  * /metrics. */
 #include <stdio.h>
@@ -75,19 +75,21 @@ typedef struct report {
     tsr_server *srv;
     json_t *rows;
     int64_t jobs;
+    int64_t transforms;
     tsr_job_usage total;
     double wall;
 } report;
 
 static void add_row(void *user, const tsr_usage_row *row) {
     report *rep = user;
-    json_t *o =
-        json_pack("{s:s?, s:s?, s:I, s:o, s:o}", "account", row->account[0] ? row->account : NULL,
-                  "day", row->day[0] ? row->day : NULL, "jobs", (json_int_t)row->jobs, "usage",
-                  usage_json_of(&row->usage, row->wall_seconds), "cost",
-                  cost_json(rep->srv->config.prices, &row->usage));
+    json_t *o = json_pack(
+        "{s:s?, s:s?, s:I, s:I, s:o, s:o}", "account", row->account[0] ? row->account : NULL, "day",
+        row->day[0] ? row->day : NULL, "jobs", (json_int_t)row->jobs, "transforms",
+        (json_int_t)row->transforms, "usage", usage_json_of(&row->usage, row->wall_seconds), "cost",
+        cost_json(rep->srv->config.prices, &row->usage));
     json_array_append_new(rep->rows, o);
     rep->jobs += row->jobs;
+    rep->transforms += row->transforms;
     rep->total.cpu_seconds += row->usage.cpu_seconds;
     rep->total.gpu_seconds += row->usage.gpu_seconds;
     rep->total.read_bytes += row->usage.read_bytes;
@@ -117,11 +119,11 @@ enum MHD_Result h_usage(request *r) {
         json_decref(rep.rows);
         return reply_status(r, tsr_ctx_status(r->ctx));
     }
-    json_t *body = json_pack("{s:o, s:o, s:s?, s:o, s:{s:I, s:o, s:o}}", "from",
-                             json_time(q.from_ms), "to", json_time(q.to_ms), "currency",
-                             r->srv->config.prices ? r->srv->config.prices->currency : NULL, "rows",
-                             rep.rows, "totals", "jobs", (json_int_t)rep.jobs, "usage",
-                             usage_json_of(&rep.total, rep.wall), "cost",
-                             cost_json(r->srv->config.prices, &rep.total));
+    json_t *body = json_pack(
+        "{s:o, s:o, s:s?, s:o, s:{s:I, s:I, s:o, s:o}}", "from", json_time(q.from_ms), "to",
+        json_time(q.to_ms), "currency",
+        r->srv->config.prices ? r->srv->config.prices->currency : NULL, "rows", rep.rows, "totals",
+        "jobs", (json_int_t)rep.jobs, "transforms", (json_int_t)rep.transforms, "usage",
+        usage_json_of(&rep.total, rep.wall), "cost", cost_json(rep.srv->config.prices, &rep.total));
     return body ? reply_json(r, 200, body) : reply_error(r, 500, "internal", "cannot report usage");
 }

@@ -158,6 +158,8 @@ static int request_begin(request *r, const char *url, enum MHD_Result *result) {
     const char *len = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
     if (rt->body == BODY_UPLOAD)
         return upload_begin(r, result);
+    if (rt->body == BODY_IMAGE)
+        return transform_begin(r, result);
     if (rt->body == BODY_JSON) {
         const char *type = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
         int has_body = len && strtoull(len, NULL, 10) > 0;
@@ -212,6 +214,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*data_size) {
         if (rt->body == BODY_UPLOAD)
             upload_feed(r, data, *data_size);
+        else if (rt->body == BODY_IMAGE)
+            transform_feed(r, data, *data_size);
         else if (rt->body == BODY_JSON && !r->body_over &&
                  tsr_buffer_append(&r->body, data, *data_size))
             r->body_over = 1;
@@ -247,10 +251,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                    r->job_id[0] ? json_string(r->job_id) : NULL, "completed",
                    json_boolean(toe == MHD_REQUEST_TERMINATED_COMPLETED_OK), NULL);
     upload_free(r->up);
+    transform_body_free(r);
     tsr_buffer_free(&r->body);
     tsr_ctx_free(r->ctx);
     free(r);
 }
+
+/* libmicrohttpd's memory per connection (headers and the read buffer) and
+ * the step it grows the read buffer by. Its defaults (32 KiB, 1 KiB) read
+ * an upload or a transform's body a few KiB per pass of the connection's
+ * loop (poll, recv, our callback): 2.7 MB took 9 to 30 ms on loopback.
+ * The pool is reserved, not touched, so idle connections cost no memory. */
+#define CONNECTION_MEMORY      (256u << 10)
+#define CONNECTION_MEMORY_STEP (64u << 10)
 
 /* TLS 1.2 and 1.3 only. */
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
@@ -263,6 +276,58 @@ static void log_mhd(void *cls, const char *fmt, va_list ap) {
     while (n && msg[n - 1] == '\n')
         msg[--n] = '\0';
     tsr_server_log("warn", "http", "detail", json_string(msg), NULL);
+}
+
+/* Frees `srv` and the parts server_parts made (each may be missing). */
+static void server_free(tsr_server *srv) {
+    preview_runs_free(srv->previews);
+    tally_free(srv->tally);
+    gate_free(srv->gate);
+    pthread_mutex_destroy(&srv->metrics_lock);
+    pthread_mutex_destroy(&srv->ready_lock);
+    tsr_ratelimit_free(srv->rate);
+    free(srv);
+}
+
+/* The transform endpoint's defaults (server.h) and its gate and usage
+ * writer; its tiles run on the jobs' local pool. */
+static tsr_status transform_parts(tsr_ctx *ctx, tsr_server *srv) {
+    tsr_server_transform *t = &srv->config.transform;
+    tsr_jobs_local_pool(srv->jobs, &srv->pool);
+    if (!t->concurrency)
+        t->concurrency = (unsigned)tsr_executor_threads(srv->pool.exec);
+    if (t->queue < 0)
+        t->queue = 4 * (int)t->concurrency;
+    if (!t->max_bytes)
+        t->max_bytes = TSR_SERVER_TRANSFORM_BYTES_DEFAULT;
+    if (!t->max_pixels)
+        t->max_pixels = TSR_SERVER_TRANSFORM_PIXELS_DEFAULT;
+    if (!(srv->gate = gate_new(t->concurrency, (unsigned)t->queue)) ||
+        !(srv->tally = tally_new(srv->store)))
+        return tsr_error(ctx, TSR_ERR_INTERNAL, "serve: cannot start the transform endpoint");
+    return TSR_OK;
+}
+
+/* The server's parts besides the listener: the rate limiter, the request
+ * id prefix, the preview watchdog and the transform endpoint's. */
+static tsr_status server_parts(tsr_ctx *ctx, tsr_server *srv) {
+    tsr_server_config *config = &srv->config;
+    pthread_mutex_init(&srv->metrics_lock, NULL);
+    pthread_mutex_init(&srv->ready_lock, NULL);
+    if (config->rate_limit > 0) {
+        double burst = config->rate_burst > 0 ? config->rate_burst : 20 * config->rate_limit;
+        config->rate_burst = burst < 1 ? 1 : burst;
+        if (!(srv->rate = tsr_ratelimit_new(config->rate_limit, config->rate_burst, RATE_SLOTS)))
+            return tsr_error(ctx, TSR_ERR_USAGE,
+                             "serve: bad --rate-limit %g / --rate-burst %g (or out of memory)",
+                             config->rate_limit, config->rate_burst);
+    }
+    tsr_status st = tsr_random_hex(ctx, srv->id_prefix, ID_PREFIX_DIGITS);
+    if (st)
+        return st;
+    if (!(srv->previews = preview_runs_new()))
+        return tsr_error(ctx, TSR_ERR_INTERNAL, "serve: cannot start the preview watchdog");
+    return transform_parts(ctx, srv);
 }
 
 tsr_status tsr_server_start(tsr_ctx *ctx, const tsr_server_config *config, tsr_store *store,
@@ -282,30 +347,11 @@ tsr_status tsr_server_start(tsr_ctx *ctx, const tsr_server_config *config, tsr_s
     srv->store = store;
     srv->jobs = jobs;
     srv->config = *config;
-    if (config->rate_limit > 0) {
-        double burst = config->rate_burst > 0 ? config->rate_burst : 20 * config->rate_limit;
-        srv->config.rate_burst = burst < 1 ? 1 : burst;
-        if (!(srv->rate =
-                  tsr_ratelimit_new(config->rate_limit, srv->config.rate_burst, RATE_SLOTS))) {
-            free(srv);
-            return tsr_error(ctx, TSR_ERR_USAGE,
-                             "serve: bad --rate-limit %g / --rate-burst %g (or out of memory)",
-                             config->rate_limit, config->rate_burst);
-        }
-    }
-    tsr_status st = tsr_random_hex(ctx, srv->id_prefix, ID_PREFIX_DIGITS);
+    tsr_status st = server_parts(ctx, srv);
     if (st) {
-        tsr_ratelimit_free(srv->rate);
-        free(srv);
+        server_free(srv);
         return st;
     }
-    if (!(srv->previews = preview_runs_new())) {
-        tsr_ratelimit_free(srv->rate);
-        free(srv);
-        return tsr_error(ctx, TSR_ERR_INTERNAL, "serve: cannot start the preview watchdog");
-    }
-    pthread_mutex_init(&srv->metrics_lock, NULL);
-    pthread_mutex_init(&srv->ready_lock, NULL);
     unsigned max_conn = config->max_connections ? config->max_connections : 256;
     unsigned per_ip = config->per_ip_limit ? config->per_ip_limit : 64;
     unsigned timeout = config->timeout_s ? config->timeout_s : 60;
@@ -320,14 +366,12 @@ tsr_status tsr_server_start(tsr_ctx *ctx, const tsr_server_config *config, tsr_s
         0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT, max_conn,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+        MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)CONNECTION_MEMORY_STEP,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_ARRAY,
         tls ? tls_options : tls_options + 3, MHD_OPTION_END);
     if (!srv->daemon) {
-        preview_runs_free(srv->previews);
-        pthread_mutex_destroy(&srv->metrics_lock);
-        pthread_mutex_destroy(&srv->ready_lock);
-        tsr_ratelimit_free(srv->rate);
-        free(srv);
+        server_free(srv);
         return tsr_error(ctx, TSR_ERR_IO, "serve: cannot listen on %s:%d (in use or not allowed%s)",
                          config->host, config->port,
                          tls ? ", or TLS setup failed: see the log" : "");
@@ -346,16 +390,14 @@ void tsr_server_drain(tsr_server *server) {
     if (!server)
         return;
     atomic_store(&server->draining, 1);
+    gate_close(server->gate);
 }
 
 void tsr_server_stop(tsr_server *server) {
     if (!server)
         return;
     atomic_store(&server->draining, 1);
+    gate_close(server->gate);
     MHD_stop_daemon(server->daemon);
-    preview_runs_free(server->previews);
-    pthread_mutex_destroy(&server->metrics_lock);
-    pthread_mutex_destroy(&server->ready_lock);
-    tsr_ratelimit_free(server->rate);
-    free(server);
+    server_free(server); /* the usage writer writes what is left */
 }

@@ -18,6 +18,21 @@ typedef struct tsr_server tsr_server;
 #define TSR_SERVER_QUOTA_BYTES_DEFAULT (10ull << 30) /* --quota-bytes when not given */
 #define TSR_SERVER_QUOTA_JOBS_DEFAULT  100           /* --quota-jobs when not given */
 
+#define TSR_SERVER_TRANSFORM_BYTES_DEFAULT  (32ull << 20) /* --transform-max-bytes */
+#define TSR_SERVER_TRANSFORM_PIXELS_DEFAULT (64ull << 20) /* --transform-max-pixels (8192^2) */
+
+/* POST /api/v1/transform (docs/internals/transform.md): runs in this
+ * process on the engine's local pool, a few at once, the rest waiting in
+ * a bounded queue. */
+typedef struct tsr_server_transform {
+    unsigned concurrency; /* transforms running at once; 0 = the local pool's threads */
+    int queue;            /* more admitted while those run: receiving their body or waiting
+                             for a slot; -1 = 4 x concurrency, 0 = none (busy: 503 at once) */
+    uint64_t max_bytes;   /* request body cap; 0 = TSR_SERVER_TRANSFORM_BYTES_DEFAULT */
+    uint64_t max_pixels;  /* input and output pixel cap, under limits.max_pixels too;
+                             0 = TSR_SERVER_TRANSFORM_PIXELS_DEFAULT */
+} tsr_server_transform;
+
 typedef struct tsr_server_config {
     const char *host;             /* numeric IPv4 address to listen on ("127.0.0.1") */
     int port;                     /* TCP port; 0 = any free port (see tsr_server_port) */
@@ -43,6 +58,7 @@ typedef struct tsr_server_config {
     const struct tsr_cl_backend *backend; /* the local pool's OpenCL device (borrowed, for
                                              /metrics); NULL = the CPU */
     const struct tsr_prices *prices;      /* --prices: job costs in answers; NULL = none shown */
+    tsr_server_transform transform;       /* the transform endpoint's caps */
 } tsr_server_config;
 
 /* Starts listening. `store` and `jobs` are borrowed and must outlive the

@@ -13,6 +13,7 @@
 #include "service/prices.h"
 #include "service/store_feedback.h"
 #include "service/store_saved.h"
+#include "service/store_usage.h"
 #include "util/clock.h"
 
 #define JSON_BODY_MAX    (1u << 20) /* bytes of a JSON request body */
@@ -24,9 +25,17 @@
 typedef struct request request;
 typedef struct preview_runs preview_runs;
 typedef struct upload upload;
+typedef struct transform_body transform_body;
+typedef struct transform_gate transform_gate;
+typedef struct transform_tally transform_tally;
 
 /* What a route's handler needs in its body. */
-typedef enum body_kind { BODY_NONE = 0, BODY_JSON, BODY_UPLOAD } body_kind;
+typedef enum body_kind {
+    BODY_NONE = 0,
+    BODY_JSON,   /* a JSON object, in memory (JSON_BODY_MAX) */
+    BODY_UPLOAD, /* images to store (upload.c) */
+    BODY_IMAGE   /* one raw image to transform, in a memfd (transform.c) */
+} body_kind;
 
 /* Who may call a route. */
 typedef enum access_kind {
@@ -71,6 +80,9 @@ struct tsr_server {
     tsr_ratelimit *rate;                  /* request rate limiter; NULL = none */
     atomic_uint_fast64_t quota_stops;     /* uploads and jobs refused by a quota */
     preview_runs *previews;               /* the previews running now */
+    transform_gate *gate;                 /* admission of transforms */
+    transform_tally *tally;               /* transforms' usage, written in batches */
+    tsr_jobs_local pool;                  /* where transforms run: the jobs' local pool */
     pthread_mutex_t ready_lock;           /* guards the readiness answer (readiness.c) */
     double ready_at;                      /* monotonic seconds of its last check; 0 = none */
     char ready_why[256];                  /* why not ready then; "" = ready */
@@ -95,6 +107,7 @@ struct request {
     tsr_buffer body;             /* JSON body */
     int body_over;               /* JSON body over its cap */
     upload *up;                  /* upload state (BODY_UPLOAD) */
+    transform_body *tb;          /* transform state (BODY_IMAGE) */
     char job_id[65];             /* for the log line, when relevant */
     char reason[200];            /* message of the last error reply, for the audit log */
     char idem_key[256];          /* the Idempotency-Key this request holds; "" = none */
@@ -280,6 +293,44 @@ void upload_free(upload *up);
 /* Body bytes received so far (0 for NULL). */
 uint64_t upload_received(const upload *up);
 
+/* ---- transform.c, transform_gate.c, transform_tally.c ---- */
+/* Checks a transform's query and headers and admits it: 1 when its body
+ * may come, 0 once a reply was queued. Sets up r->tb. */
+int transform_begin(request *r, enum MHD_Result *result);
+/* Takes body bytes (into a memfd, capped). */
+void transform_feed(request *r, const char *data, size_t size);
+/* Frees r->tb, leaving the gate when it still holds an admission. */
+void transform_body_free(request *r);
+/* The gate's figures for /metrics and busy answers. */
+typedef struct transform_gate_stats {
+    unsigned slots, queue; /* configured: run at once, may wait besides */
+    unsigned running;      /* running now */
+    unsigned waiting;      /* admitted, not running: receiving a body or queued */
+    uint64_t refused;      /* answered 503 busy since start */
+} transform_gate_stats;
+/* A gate of `slots` running (at least 1) and `queue` more admitted; NULL
+ * when out of memory. */
+transform_gate *gate_new(unsigned slots, unsigned queue);
+void gate_free(transform_gate *g);
+/* Admits one more transform (before its body): 0 when slots and queue are
+ * taken or the gate is closed. Each admission ends with gate_leave. */
+int gate_admit(transform_gate *g);
+/* Waits, in arrival order, for a slot, at most `seconds`: 1 = it holds one
+ * (leave with ran = 1); 0 = timed out or the gate closed. */
+int gate_run(transform_gate *g, double seconds);
+/* Ends an admission; `ran`: it held a slot, which passes to the oldest
+ * waiter. */
+void gate_leave(transform_gate *g, int ran);
+/* Refuses new admissions and sends the waiters away (shutdown). Accepts NULL. */
+void gate_close(transform_gate *g);
+void gate_stats(transform_gate *g, transform_gate_stats *out);
+/* Starts the usage writer on `store` (borrowed); NULL when it cannot. */
+transform_tally *tally_new(tsr_store *store);
+/* Writes what is left and stops. Accepts NULL. */
+void tally_free(transform_tally *t);
+/* Counts one finished transform of account `owner`. */
+void tally_add(transform_tally *t, int64_t owner, const tsr_job_usage *used, double wall);
+
 /* ---- quota.c ---- */
 /* The account's effective storage quota in bytes: its override when set,
  * else --quota-bytes. 0 = unlimited. */
@@ -306,6 +357,9 @@ tsr_status trailing_check(tsr_ctx *ctx, const char *path, tsr_format format);
  * `s` already holds (the defaults, or a saved pipeline's settings); replies
  * 400 itself and returns 0 when it is not usable. */
 int parse_output(request *r, json_t *v, tsr_job_settings *s, enum MHD_Result *res);
+/* Whether the API writes `format` as one image (output.format: png, jpeg,
+ * webp, gif, tiff, bmp, pnm, avif; HEIC is read only). */
+int output_format_allowed(tsr_format format);
 /* The account's quotas at submit (queued + running jobs, stored bytes);
  * replies itself and returns 0 when the job may not be queued. */
 int quota_allow(request *r, enum MHD_Result *res);
@@ -344,6 +398,7 @@ enum MHD_Result h_image_delete(request *r);
 enum MHD_Result h_image_content(request *r);
 enum MHD_Result h_image_thumbnail(request *r);
 enum MHD_Result h_image_preview(request *r);
+enum MHD_Result h_transform(request *r);
 enum MHD_Result h_presets(request *r);
 enum MHD_Result h_images_delete_many(request *r);
 enum MHD_Result h_job_rerun(request *r);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* An opened input: the verified plaintext blob, its rows and the plan. */
@@ -22,33 +23,41 @@ static void opened_free(opened *o) {
     memset(o, 0, sizeof *o);
 }
 
-/* Opens blob `input` and plans `pipe` for it. A JPEG is reopened with the
- * shrink-on-load the pipeline allows for its upright size. */
-static tsr_status open_input(tsr_store *store, tsr_ctx *ctx, const char *input,
-                             const tsr_pipeline *pipe, int tile, int frame, opened *o) {
-    tsr_status st = tsr_blob_open_read(store, ctx, input, &o->blob);
-    if (st)
-        return st;
-    const char *path = tsr_blob_reader_path(o->blob);
+/* Opens the image file at `path` for `pipe`: frame `frame` of an
+ * animation (0 = the first), a JPEG reopened with the shrink-on-load the
+ * pipeline allows for its upright size; o->info gets its header. */
+static tsr_status open_rows(tsr_ctx *ctx, const char *path, const tsr_pipeline *pipe, int frame,
+                            opened *o) {
     tsr_decode_options first = {.frame = frame > 0 ? frame : 0};
     tsr_image_info *info = &o->info;
-    if ((st = tsr_row_reader_open(ctx, path, &first, &o->reader, info)))
+    tsr_status st = tsr_row_reader_open(ctx, path, &first, &o->reader, info);
+    if (st || info->format != TSR_FORMAT_JPEG)
         return st;
-    if (info->format == TSR_FORMAT_JPEG) {
-        int w = info->orientation >= 5 ? info->height : info->width;
-        int h = info->orientation >= 5 ? info->width : info->height;
-        tsr_decode_options d = {0};
-        d.shrink = tsr_pipeline_shrink_hint(pipe, w, h);
-        if (d.shrink > 1) {
-            tsr_row_reader_free(o->reader);
-            o->reader = NULL;
-            if ((st = tsr_row_reader_open(ctx, path, &d, &o->reader, info)))
-                return st;
-        }
-    }
+    int w = info->orientation >= 5 ? info->height : info->width;
+    int h = info->orientation >= 5 ? info->width : info->height;
+    tsr_decode_options d = {0};
+    d.shrink = tsr_pipeline_shrink_hint(pipe, w, h);
+    if (d.shrink <= 1)
+        return TSR_OK;
+    tsr_row_reader_free(o->reader);
+    o->reader = NULL;
+    return tsr_row_reader_open(ctx, path, &d, &o->reader, info);
+}
+
+/* Plans `pipe` for the rows `o` opened. */
+static tsr_status plan_rows(tsr_ctx *ctx, const tsr_pipeline *pipe, int tile, opened *o) {
     int w, h, bands;
     tsr_row_reader_shape(o->reader, &w, &h, &bands);
     return tsr_plan_new(ctx, pipe, w, h, bands, tile, &o->plan);
+}
+
+/* Opens blob `input` and plans `pipe` for it. */
+static tsr_status open_input(tsr_store *store, tsr_ctx *ctx, const char *input,
+                             const tsr_pipeline *pipe, int tile, int frame, opened *o) {
+    tsr_status st = tsr_blob_open_read(store, ctx, input, &o->blob);
+    if (!st)
+        st = open_rows(ctx, tsr_blob_reader_path(o->blob), pipe, frame, o);
+    return st ? st : plan_rows(ctx, pipe, tile, o);
 }
 
 tsr_status tsr_image_plan_blob(tsr_store *store, tsr_ctx *ctx, const char *input,
@@ -131,6 +140,20 @@ static tsr_status run_rows(tsr_ctx *ctx, const tsr_image_run *run, opened *o,
     return st;
 }
 
+/* The engine's options for `run`. */
+static tsr_run_options run_options(const tsr_image_run *run) {
+    return (tsr_run_options){.tile_size = run->tile,
+                             .progress = run->progress,
+                             .progress_user = run->progress_user,
+                             .tile_done = run->tile_done,
+                             .rows = run->rows,
+                             .label = run->label,
+                             .accel = run->accel,
+                             .device_done = run->device_done,
+                             .moved = run->moved,
+                             .memory_budget = run->memory_budget};
+}
+
 tsr_status tsr_image_run_blob(tsr_store *store, tsr_ctx *ctx, const tsr_image_run *run,
                               tsr_image_output *out) {
     opened o = {0};
@@ -144,16 +167,8 @@ tsr_status tsr_image_run_blob(tsr_store *store, tsr_ctx *ctx, const tsr_image_ru
             tsr_frame_choice_check(ctx, &o.info, run->format, run->frame, "output.frame", &animate);
     if (st || (st = tsr_blob_file_new(store, ctx, &file)))
         goto out;
-    tsr_run_options ropts = {.tile_size = run->tile,
-                             .progress = run->progress,
-                             .progress_user = run->progress_user,
-                             .tile_done = run->tile_done,
-                             .rows = run->rows,
-                             .label = run->label,
-                             .accel = run->accel,
-                             .device_done = run->device_done,
-                             .moved = run->moved,
-                             .memory_budget = run->memory_budget};
+    out->format = run->format;
+    tsr_run_options ropts = run_options(run);
     int fd = tsr_blob_file_fd(file);
     if (animate)
         st = run_frames(ctx, run, tsr_blob_reader_path(o.blob), &ropts, fd, out);
@@ -169,6 +184,44 @@ tsr_status tsr_image_run_blob(tsr_store *store, tsr_ctx *ctx, const tsr_image_ru
     }
 out:
     tsr_blob_file_free(file);
+    opened_free(&o);
+    out->codec_cpu_seconds = tsr_clock_thread_cpu_s() - cpu0;
+    return st;
+}
+
+tsr_status tsr_image_run_file(tsr_ctx *ctx, const char *path, const tsr_image_run *run, int fd,
+                              tsr_image_output *out) {
+    opened o = {0};
+    tsr_image_run r = *run;
+    bool animate = false;
+    double cpu0 = tsr_clock_thread_cpu_s();
+    memset(out, 0, sizeof *out);
+    out->failed = TSR_IMAGE_OPEN;
+    tsr_status st = open_rows(ctx, path, r.pipe, r.frame, &o);
+    if (!st) {
+        int bands;
+        tsr_row_reader_shape(o.reader, &out->in_width, &out->in_height, &bands);
+        out->in_format = o.info.format;
+        if (r.format == TSR_FORMAT_UNKNOWN)
+            r.format = tsr_format_can_encode(o.info.format) ? o.info.format : TSR_FORMAT_PNG;
+        out->format = r.format;
+        st = tsr_frame_choice_check(ctx, &o.info, r.format, r.frame, "frame=N", &animate);
+    }
+    if (!st) {
+        out->failed = TSR_IMAGE_PLAN;
+        st = plan_rows(ctx, r.pipe, r.tile, &o);
+    }
+    if (!st) {
+        tsr_run_options ropts = run_options(&r);
+        out->failed = TSR_IMAGE_RUN;
+        st = animate ? run_frames(ctx, &r, path, &ropts, fd, out)
+                     : run_rows(ctx, &r, &o, &ropts, fd, out);
+    }
+    struct stat sb;
+    if (!st && fstat(fd, &sb) != 0)
+        st = tsr_error(ctx, TSR_ERR_IO, "result: fstat: %s", strerror(errno));
+    if (!st)
+        out->bytes = (uint64_t)sb.st_size;
     opened_free(&o);
     out->codec_cpu_seconds = tsr_clock_thread_cpu_s() - cpu0;
     return st;

@@ -40,18 +40,40 @@ typedef struct tsr_image_run {
     uint64_t memory_budget; /* tsr_run_options.memory_budget; 0 = the engine's default */
 } tsr_image_run;
 
-/* What came out: the committed result blob. */
+/* The step of a run that failed (tsr_image_run_file), for the answer a
+ * caller gives: a bad input, or a pipeline that cannot run on it. */
+typedef enum tsr_image_stage {
+    TSR_IMAGE_OPEN = 0, /* reading the input's header: its format, size and limits */
+    TSR_IMAGE_PLAN,     /* planning the pipeline for the input's size */
+    TSR_IMAGE_RUN       /* decoding, computing and encoding */
+} tsr_image_stage;
+
+/* What came out: the committed result blob (or the file's result). */
 typedef struct tsr_image_output {
-    char blob[TSR_STORE_ID_LEN + 1]; /* its id */
+    char blob[TSR_STORE_ID_LEN + 1]; /* its id; "" for tsr_image_run_file */
     uint64_t bytes;                  /* its size (plaintext) */
     int width, height;               /* the output image's size */
     double codec_cpu_seconds;        /* CPU time of the calling thread: decoding, encoding,
                                         the store (tiles run on the executor's threads) */
+    tsr_format format;               /* the format written */
+    tsr_format in_format;            /* tsr_image_run_file: the input's format */
+    int in_width, in_height;         /* tsr_image_run_file: the decoded input's size */
+    tsr_image_stage failed;          /* tsr_image_run_file, on failure: the step that failed */
 } tsr_image_output;
 
 /* Decodes `run->input`, runs the pipeline and commits the encoded result.
  * Nothing is left behind on failure. */
 tsr_status tsr_image_run_blob(tsr_store *store, tsr_ctx *ctx, const tsr_image_run *run,
+                              tsr_image_output *out);
+
+/* Runs `run` (its `input` and `result_id` unused) on the image file at
+ * `path` and encodes the result into `fd` (a file the caller owns and
+ * keeps open; written from its current offset), with the same
+ * shrink-on-load, plan and encoder as tsr_image_run_blob and `tessera
+ * process`, so the bytes are theirs. run->format TSR_FORMAT_UNKNOWN writes
+ * the input's format when it can be written, else PNG (`tessera
+ * process`'s rule). out->failed names the step of a failure. */
+tsr_status tsr_image_run_file(tsr_ctx *ctx, const char *path, const tsr_image_run *run, int fd,
                               tsr_image_output *out);
 
 /* Plans `pipe` for blob `input` as tsr_image_run_blob would (opening and

@@ -146,6 +146,18 @@ bool tsr_jobs_live(tsr_jobs *jobs, const char *id, tsr_job_live *out);
  * the scheduler, or `timeout_ms` passes. For event streams. */
 void tsr_jobs_wait(tsr_jobs *jobs, const char *id, uint64_t version, int timeout_ms);
 
+/* What a run in this process outside any job uses (POST /api/v1/transform):
+ * the scheduler's local tile pool (never the Redis executor), the device
+ * its tiles run on, the server's tile side and memory budget. Borrowed:
+ * valid until tsr_jobs_stop. */
+typedef struct tsr_jobs_local {
+    tsr_executor *exec;            /* the local pool, shared with local jobs' tiles */
+    const struct tsr_accel *accel; /* may be NULL: the CPU */
+    int tile;                      /* --tile; 0 = TSR_DEFAULT_TILE */
+    uint64_t memory_budget;        /* --memory-budget per run; 0 = the engine's default */
+} tsr_jobs_local;
+void tsr_jobs_local_pool(tsr_jobs *jobs, tsr_jobs_local *out);
+
 /* A snapshot of the counters. */
 void tsr_jobs_get_stats(tsr_jobs *jobs, tsr_jobs_stats *out);
 

@@ -346,3 +346,10 @@ out:
     tsr_ctx_free(ctx);
     return final;
 }
+
+void tsr_jobs_local_pool(tsr_jobs *jobs, tsr_jobs_local *out) {
+    out->exec = jobs->exec;
+    out->accel = jobs->cfg.accel;
+    out->tile = jobs->cfg.tile;
+    out->memory_budget = jobs->cfg.memory_budget;
+}

@@ -180,15 +180,33 @@ static const char v7[] = "ALTER TABLE jobs ADD COLUMN frame INTEGER CHECK (frame
  * default (and every job made before). */
 static const char v8[] = "ALTER TABLE jobs ADD COLUMN speed INTEGER NOT NULL DEFAULT 0 "
                          "CHECK (speed BETWEEN 0 AND 9);";
+/* Transforms (POST /api/v1/transform, issue 16 point 5) make no job row:
+ * what they used is summed per account and UTC minute, so usage reports
+ * and the per-account counters count them with the jobs, in a table that
+ * grows by at most one row per account a minute. `minute` is its first
+ * millisecond since the epoch; the columns are tsr_job_usage's. */
+static const char v9[] = "CREATE TABLE transform_usage("
+                         " owner INTEGER NOT NULL REFERENCES users(id),"
+                         " minute INTEGER NOT NULL,"
+                         " transforms INTEGER NOT NULL CHECK (transforms >= 0),"
+                         " cpu_seconds REAL NOT NULL DEFAULT 0,"
+                         " gpu_seconds REAL NOT NULL DEFAULT 0,"
+                         " read_bytes INTEGER NOT NULL DEFAULT 0,"
+                         " written_bytes INTEGER NOT NULL DEFAULT 0,"
+                         " peak_pixels INTEGER NOT NULL DEFAULT 0,"
+                         " wall_seconds REAL NOT NULL DEFAULT 0,"
+                         " PRIMARY KEY (owner, minute)) WITHOUT ROWID;"
+                         "CREATE INDEX transform_usage_minute ON transform_usage(minute);";
+
 /* Several coordinators on one database (issue 17): the coordinator that
  * holds a queued or running job's lease, and until when (wall-clock ms);
  * NULL / 0 = nobody (store_lease.h). */
-static const char v9[] = "ALTER TABLE jobs ADD COLUMN lease_owner TEXT;"
-                         "ALTER TABLE jobs ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;";
+static const char v10[] = "ALTER TABLE jobs ADD COLUMN lease_owner TEXT;"
+                          "ALTER TABLE jobs ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;";
 /* Idempotency keys of job submissions (issue 17; store_idempotency.h):
  * the account's key, the SHA-256 of the body it came with, the job it made
  * (NULL while its first request runs) and when. */
-static const char v10[] = "CREATE TABLE idempotency_keys("
+static const char v11[] = "CREATE TABLE idempotency_keys("
                           " owner INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
                           " idem_key TEXT NOT NULL,"
                           " request_sha TEXT NOT NULL,"
@@ -197,8 +215,8 @@ static const char v10[] = "CREATE TABLE idempotency_keys("
                           " PRIMARY KEY (owner, idem_key));";
 
 const tsr_store_migration tsr_store_migrations[] = {
-    {1, v1, v1_pg}, {2, v2, NULL}, {3, v3, NULL}, {4, v4, v4_pg}, {5, v5, NULL},
-    {6, v6, NULL},  {7, v7, NULL}, {8, v8, NULL}, {9, v9, NULL},  {10, v10, NULL},
+    {1, v1, v1_pg}, {2, v2, NULL}, {3, v3, NULL}, {4, v4, v4_pg},  {5, v5, NULL},   {6, v6, NULL},
+    {7, v7, NULL},  {8, v8, NULL}, {9, v9, NULL}, {10, v10, NULL}, {11, v11, NULL},
 };
 const size_t tsr_store_migration_count = sizeof tsr_store_migrations / sizeof *tsr_store_migrations;
 

@@ -168,29 +168,8 @@ typedef struct tsr_store_job {
                                                      NULL in lists (which leave items out) */
 } tsr_store_job;
 
-/* A usage report's question: finished jobs with from_ms <= finished <
- * to_ms, of one account (0: all), summed per account and/or per day. */
-typedef struct tsr_usage_query {
-    int64_t from_ms, to_ms; /* the window, ms since the epoch */
-    int64_t account;        /* a user id; 0 = every account */
-    int by_account;         /* one row per account (else accounts together) */
-    int by_day;             /* one row per UTC day (else the window together) */
-} tsr_usage_query;
-
-/* One row of a usage report. */
-typedef struct tsr_usage_row {
-    char account[TSR_STORE_NAME_MAX + 1]; /* "" unless by_account */
-    char day[11];                         /* "YYYY-MM-DD", "" unless by_day */
-    int64_t jobs;                         /* finished jobs */
-    tsr_job_usage usage;                  /* summed; peak_pixels: the largest */
-    double wall_seconds;                  /* summed run times */
-} tsr_usage_row;
-
-typedef void (*tsr_usage_row_fn)(void *user, const tsr_usage_row *row);
-
-/* Calls fn for each row of the report, in account then day order. */
-tsr_status tsr_store_usage_report(tsr_store *store, tsr_ctx *ctx, const tsr_usage_query *q,
-                                  tsr_usage_row_fn fn, void *user);
+/* Usage reports (what finished jobs and transforms used, by account and
+ * day): service/store_usage.h. */
 
 /* What tsr_store_job_create needs; all pointers borrowed. */
 typedef struct tsr_store_job_spec {

@@ -67,6 +67,7 @@ EXPECTED_ROUTES = {
     ("GET", "/api/v1/jobs/{id}/result/{image}/dzi/{level}/{tile}.{ext}"),
     ("GET", "/api/v1/workers"),
     ("GET", "/api/v1/usage"),
+    ("POST", "/api/v1/transform"),
     ("POST", "/api/v1/users"), ("GET", "/api/v1/users"),
     ("GET", "/api/v1/users/{id}"), ("PATCH", "/api/v1/users/{id}"),
     ("POST", "/api/v1/tokens"), ("GET", "/api/v1/tokens"), ("DELETE", "/api/v1/tokens/{id}"),

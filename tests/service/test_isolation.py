@@ -41,6 +41,7 @@ ROUTES = {
     ("GET", "/api/v1/images/{id}/thumbnail"): "read",
     ("POST", "/api/v1/images/{id}/preview"): "use",
     ("POST", "/api/v1/images/delete"): "bulk",
+    ("POST", "/api/v1/transform"): "create",
     ("GET", "/api/v1/operations"): "list",
     ("GET", "/api/v1/presets"): "list",
     ("POST", "/api/v1/pipelines/validate"): "create",
@@ -171,6 +172,8 @@ class IsolationTest(unittest.TestCase):
             parts.append(seg)
         if pattern.startswith("/api/v1/pipelines/saved/"):  # alice's, named for every caller
             return "/".join(parts) + "?user=" + self.user_ids["alice"]
+        if pattern == "/api/v1/transform":
+            return "/".join(parts) + "?pipeline=grayscale"
         return "/".join(parts)
 
     def body(self, method, pattern, missing=False):
@@ -181,7 +184,7 @@ class IsolationTest(unittest.TestCase):
             return {"pipeline": "grayscale"}, None
         if method != "POST":
             return None, None
-        if pattern == "/api/v1/images":
+        if pattern in ("/api/v1/images", "/api/v1/transform"):
             return read_file("palette_color.png"), {"Content-Type": "application/octet-stream"}
         if pattern in ("/api/v1/pipelines/validate", "/api/v1/images/{id}/preview"):
             return {"pipeline": "grayscale"}, None

@@ -17,8 +17,8 @@
 #include "test_db_env.h"
 #include "service/store.h"
 
-/* The schema version this build migrates to (8: a job's encoder speed). */
-#define SCHEMA_LATEST 10
+/* The schema version this build migrates to (11: idempotency keys). */
+#define SCHEMA_LATEST 11
 
 /* A fresh data directory under /tmp for one test. */
 static void make_data_dir(char *dir, size_t size) {
@@ -264,7 +264,7 @@ static void test_quota_overrides(void) {
     tsr_store_close(s);
     /* a store of schema version 1 (no quota columns, no version-3 columns, no
      * feedback tables, no usage columns, no version columns or saved
-     * pipelines, no speed) is migrated at open */
+     * pipelines, no speed, no transform usage) is migrated at open */
     raw_exec(dir,
              "DROP INDEX images_owner_sha; DROP INDEX images_thumb;"
              "ALTER TABLE images DROP COLUMN thumb_blob; ALTER TABLE jobs DROP COLUMN name;"
@@ -279,6 +279,7 @@ static void test_quota_overrides(void) {
              "ALTER TABLE jobs DROP COLUMN saved_pipeline;"
              "ALTER TABLE jobs DROP COLUMN saved_version;"
              "ALTER TABLE jobs DROP COLUMN frame; ALTER TABLE jobs DROP COLUMN speed;"
+             "DROP TABLE transform_usage;"
              "ALTER TABLE jobs DROP COLUMN lease_owner; ALTER TABLE jobs DROP COLUMN lease_until;"
              "DROP TABLE idempotency_keys;"
              "UPDATE schema_version SET version = 1;");
