@@ -94,6 +94,11 @@ static int rate_exempt(const route *rt) {
 static int rate_allow(request *r, const char *key, int take, enum MHD_Result *result) {
     tsr_ratelimit *rl = r->srv->rate;
     double now = tsr_clock_mono_s(), retry = 0;
+    int parts = tsr_jobs_coordinators(r->srv->jobs); /* several share the limits */
+    if (parts != atomic_load(&r->srv->rate_parts)) {
+        atomic_store(&r->srv->rate_parts, parts);
+        tsr_ratelimit_set_share(rl, parts);
+    }
     if (take ? tsr_ratelimit_take(rl, key, now, &retry) : tsr_ratelimit_peek(rl, key, now, &retry))
         return 1;
     if (!take) /* counts the refusal; an empty bucket stays as it is */

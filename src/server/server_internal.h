@@ -78,6 +78,7 @@ struct tsr_server {
     metric_slot slots[METRIC_SLOTS];      /* HTTP request counters */
     int n_slots;                          /* slots in use */
     tsr_ratelimit *rate;                  /* request rate limiter; NULL = none */
+    atomic_int rate_parts;                /* coordinators sharing its limits, as last set */
     atomic_uint_fast64_t quota_stops;     /* uploads and jobs refused by a quota */
     preview_runs *previews;               /* the previews running now */
     transform_gate *gate;                 /* admission of transforms */

@@ -3,6 +3,7 @@
 #define TESSERA_SERVICE_JOBS_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "service/jobs.h"
 #include "service/work_cost.h"
@@ -61,6 +62,7 @@ struct tsr_jobs {
     tsr_jobs_stats stats;       /* counters for /metrics */
     pthread_t keeper;           /* lease keeper (jobs_lease.c) */
     int has_keeper;             /* it was started */
+    atomic_int coordinators;    /* coordinators alive on the database, by the last beat */
 };
 
 /* What count_tiles learns of one image of a job. */

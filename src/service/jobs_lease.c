@@ -133,6 +133,19 @@ static void claim_free(tsr_jobs *jobs, tsr_ctx *ctx) {
     free(held);
 }
 
+int tsr_jobs_coordinators(tsr_jobs *jobs) {
+    int n = jobs ? atomic_load(&jobs->coordinators) : 1;
+    return n > 1 ? n : 1;
+}
+
+/* Says this coordinator is alive and learns how many are (store_lease.h). */
+static void beat(tsr_jobs *jobs, tsr_ctx *ctx) {
+    int alive = 1;
+    tsr_ctx_reset(ctx);
+    if (!tsr_store_coordinator_beat(jobs->store, ctx, tsr_store_lease_ms(jobs->store), &alive))
+        atomic_store(&jobs->coordinators, alive);
+}
+
 static void *keeper_main(void *arg) {
     tsr_jobs *jobs = arg;
     tsr_ctx *ctx = tsr_ctx_new();
@@ -143,6 +156,7 @@ static void *keeper_main(void *arg) {
         double now = tsr_clock_mono_s();
         pthread_mutex_unlock(&jobs->lock);
         if (now >= next_renew) {
+            beat(jobs, ctx);
             renew_all(jobs, ctx);
             next_renew = now + renew_every;
         }
@@ -176,7 +190,7 @@ void tsr_jobs_lease_stop(tsr_jobs *jobs) {
     pthread_join(jobs->keeper, NULL);
     jobs->has_keeper = 0;
     tsr_ctx *ctx = tsr_ctx_new();
-    if (ctx)
-        tsr_store_job_leases_release(jobs->store, ctx);
+    if (ctx && !tsr_store_job_leases_release(jobs->store, ctx))
+        tsr_store_coordinator_leave(jobs->store, ctx);
     tsr_ctx_free(ctx);
 }

@@ -213,10 +213,13 @@ static const char v11[] = "CREATE TABLE idempotency_keys("
                           " job TEXT,"
                           " created INTEGER NOT NULL,"
                           " PRIMARY KEY (owner, idem_key));";
+/* The coordinators sharing the database and when each last said it is
+ * alive (wall-clock ms): how many share the request rate limits. */
+static const char v12[] = "CREATE TABLE coordinators(id TEXT PRIMARY KEY, seen INTEGER NOT NULL);";
 
 const tsr_store_migration tsr_store_migrations[] = {
     {1, v1, v1_pg}, {2, v2, NULL}, {3, v3, NULL}, {4, v4, v4_pg},  {5, v5, NULL},   {6, v6, NULL},
-    {7, v7, NULL},  {8, v8, NULL}, {9, v9, NULL}, {10, v10, NULL}, {11, v11, NULL},
+    {7, v7, NULL},  {8, v8, NULL}, {9, v9, NULL}, {10, v10, NULL}, {11, v11, NULL}, {12, v12, NULL},
 };
 const size_t tsr_store_migration_count = sizeof tsr_store_migrations / sizeof *tsr_store_migrations;
 

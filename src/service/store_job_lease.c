@@ -118,3 +118,50 @@ tsr_status tsr_store_job_claimable(tsr_store *store, tsr_ctx *ctx,
     pthread_mutex_unlock(&store->lock);
     return rc;
 }
+
+tsr_status tsr_store_coordinator_beat(tsr_store *store, tsr_ctx *ctx, int64_t alive_ms,
+                                      int *alive) {
+    tsr_db_stmt *st = NULL;
+    int64_t now = tsr_clock_wall_ms();
+    *alive = 1;
+    pthread_mutex_lock(&store->lock);
+    tsr_status rc = tsr_store_prepare(store, ctx,
+                                      "INSERT INTO coordinators(id, seen) VALUES(?1, ?2) "
+                                      "ON CONFLICT(id) DO UPDATE SET seen = excluded.seen",
+                                      &st);
+    if (!rc) {
+        tsr_db_bind_text(st, 1, store->lease_owner);
+        tsr_db_bind_int64(st, 2, now);
+        rc = tsr_store_step_done(store, ctx, st, "record a coordinator's beat");
+    }
+    tsr_db_finalize(st);
+    st = NULL;
+    if (!rc)
+        rc = tsr_store_prepare(store, ctx, "SELECT count(*) FROM coordinators WHERE seen >= ?1",
+                               &st);
+    if (!rc) {
+        tsr_db_bind_int64(st, 1, now - alive_ms);
+        if (tsr_db_step(st) == TSR_DB_ROW)
+            *alive = (int)tsr_db_column_int64(st, 0);
+        else
+            rc = tsr_store_sql_error(store, ctx, "count coordinators");
+    }
+    tsr_db_finalize(st);
+    pthread_mutex_unlock(&store->lock);
+    if (*alive < 1)
+        *alive = 1;
+    return rc;
+}
+
+tsr_status tsr_store_coordinator_leave(tsr_store *store, tsr_ctx *ctx) {
+    tsr_db_stmt *st = NULL;
+    pthread_mutex_lock(&store->lock);
+    tsr_status rc = tsr_store_prepare(store, ctx, "DELETE FROM coordinators WHERE id = ?1", &st);
+    if (!rc) {
+        tsr_db_bind_text(st, 1, store->lease_owner);
+        rc = tsr_store_step_done(store, ctx, st, "remove a coordinator");
+    }
+    tsr_db_finalize(st);
+    pthread_mutex_unlock(&store->lock);
+    return rc;
+}

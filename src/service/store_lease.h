@@ -43,6 +43,13 @@ tsr_status tsr_store_job_renew(tsr_store *store, tsr_ctx *ctx, const char *id, i
 /* Gives up every lease this owner holds (a graceful stop): other
  * coordinators may claim those jobs at once. */
 tsr_status tsr_store_job_leases_release(tsr_store *store, tsr_ctx *ctx);
+/* Records that this owner is alive now (a row per coordinator) and counts
+ * the coordinators seen within the last `alive_ms` into *alive (this one
+ * included): what shares of the request rate limits each takes. */
+tsr_status tsr_store_coordinator_beat(tsr_store *store, tsr_ctx *ctx, int64_t alive_ms, int *alive);
+/* Removes this owner's row (a graceful stop): the others' shares grow at
+ * their next beat. */
+tsr_status tsr_store_coordinator_leave(tsr_store *store, tsr_ctx *ctx);
 /* Up to `max` ids of active jobs this owner may claim now (unleased, its
  * own, or lapsed), oldest first, into ids; their number in *count. */
 tsr_status tsr_store_job_claimable(tsr_store *store, tsr_ctx *ctx,

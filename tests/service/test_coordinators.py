@@ -169,6 +169,24 @@ class CoordinatorsTest(unittest.TestCase):
         _, doc, _ = b.json("GET", "/api/v1/jobs?limit=10")
         self.assertEqual([j["id"] for j in doc["jobs"]], [first["id"]])
 
+    def test_rate_limit_holds_across_coordinators(self):
+        """--rate-limit 4 --rate-burst 8 on each of two coordinators: once
+        each has seen the other, they split the account's budget, so a
+        burst spread over both lets about 8 requests through, not 16."""
+        extra = ("--rate-limit", "4", "--rate-burst", "8")
+        a = Server("--coordinator-id", "coord-a", *extra, *self.store, *self.db, env=self.env)
+        self.servers["coord-a"] = a
+        b = Server("--coordinator-id", "coord-b", *extra, *self.store, *self.db, env=self.env)
+        self.servers["coord-b"] = b
+        time.sleep(3.5)  # a beat of each (every quarter lease, 2.5 s)
+        for srv in (a, b):  # one request each: the limiters learn the count
+            srv.json("GET", "/api/v1/users/me")
+        time.sleep(2.5)  # the buckets refill to their (halved) burst
+        codes = [(a if i % 2 else b).json("GET", "/api/v1/users/me")[0] for i in range(16)]
+        self.assertLessEqual(codes.count(200), 10, codes)
+        self.assertGreaterEqual(codes.count(200), 7, codes)
+        self.assertIn(429, codes)
+
     def ready(self, srv, want, within=10):
         """Polls /readyz until it answers `want` (200 or 503); its body."""
         deadline = time.time() + within

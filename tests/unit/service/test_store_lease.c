@@ -134,6 +134,22 @@ static void test_takeover(void) {
     CHECK(ok);
     CHECK(!listed(s, ctx, a)); /* finished: nobody's to claim */
 
+    /* Beats: each coordinator counts the live ones; one that left is gone. */
+    int alive = 0;
+    tsr_store_set_lease(s, "coord-a", 60000);
+    CHECK_EQ_INT(tsr_store_coordinator_beat(s, ctx, 60000, &alive), TSR_OK);
+    CHECK_EQ_INT(alive, 1);
+    tsr_store_set_lease(s, "coord-b", 60000);
+    CHECK_EQ_INT(tsr_store_coordinator_beat(s, ctx, 60000, &alive), TSR_OK);
+    CHECK_EQ_INT(alive, 2);
+    usleep(100 * 1000);
+    CHECK_EQ_INT(tsr_store_coordinator_beat(s, ctx, 50, &alive), TSR_OK);
+    CHECK_EQ_INT(alive, 1); /* a's beat is older than 50 ms */
+    CHECK_EQ_INT(tsr_store_coordinator_leave(s, ctx), TSR_OK);
+    tsr_store_set_lease(s, "coord-a", 60000);
+    CHECK_EQ_INT(tsr_store_coordinator_beat(s, ctx, 60000, &alive), TSR_OK);
+    CHECK_EQ_INT(alive, 1); /* b left */
+
     tsr_store_close(s);
     nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     tsr_ctx_free(ctx);
