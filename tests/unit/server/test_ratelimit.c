@@ -49,7 +49,7 @@ static void test_share(void) {
     tsr_ratelimit_set_share(rl, 50);
     CHECK(tsr_ratelimit_take(rl, "u:2", 3000.0, NULL));
     CHECK(!tsr_ratelimit_take(rl, "u:2", 3000.0, &retry));
-    CHECK(NEAR(retry, 12.5)); /* 4 / 50 a second */
+    CHECK(NEAR(retry, 12.5));       /* 4 / 50 a second */
     tsr_ratelimit_set_share(rl, 0); /* as 1 */
     CHECK(tsr_ratelimit_take(rl, "u:2", 3000.25, NULL));
     tsr_ratelimit_free(rl);
