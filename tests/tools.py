@@ -84,6 +84,9 @@ TOOLS = {t.name: t for t in (
          r"^Version: \d+\.\d+\.\d+ \(.*\[dec\]", "libavif's avifdec"),
     Tool("avifenc", "libavif-bin", ("/usr/bin/avifenc",), ("--version",),
          r"^Version: \d+\.\d+\.\d+ \(.*\[enc", "libavif's avifenc"),
+    # the load balancer in front of several coordinators (tests/ha)
+    Tool("haproxy", "haproxy", ("/usr/sbin/haproxy",), ("-v",), r"^HAProxy version 2\.",
+         "HAProxy 2"),
     # PostgreSQL 15 (Debian 12's postgresql-15, from the `postgresql` package): the throw-away
     # clusters of tests/pg/pgcluster.py and the PostgreSQL metadata backups
     *(Tool(name, "postgresql", ("/usr/lib/postgresql/15/bin/" + name,), ("--version",),

@@ -20,6 +20,7 @@
 #include "server/server.h"
 #include "service/prices.h"
 #include "service/store.h"
+#include "service/store_lease.h"
 #include "fleet/worker.h"
 #include "service/image_task.h"
 
@@ -44,6 +45,7 @@ typedef struct serve_args {
     const char *data_key;      /* --data-key FILE: blobs encrypted at rest; NULL = plaintext */
     const char *store;       /* --store URL: file:DIR or s3://BUCKET[/PREFIX]; NULL = data/blobs */
     const char *db;          /* --db URL: sqlite:PATH or postgresql://...; NULL = data/tessera.db */
+    int job_lease_ms;        /* --job-lease-ms: job leases on PostgreSQL; 0 = the default */
     const char *s3_endpoint; /* --s3-endpoint URL; NULL = $TESSERA_S3_ENDPOINT, else AWS */
     tsr_executor *image_pool;     /* runs the tiles of the local workers' image tasks */
     tsr_image_runner runner;      /* the local workers' image runner, on the server's store */
@@ -149,7 +151,7 @@ static void serve_usage(FILE *f) {
             "                     [--max-active-jobs N] [--tile N] [--print-routes]\n"
             "                     [--tls-cert FILE --tls-key FILE] [--data-key FILE]\n"
             "                     [--store file:DIR|s3://BUCKET[/PREFIX]] [--s3-endpoint URL]\n"
-            "                     [--db sqlite:PATH|postgresql://...]\n"
+            "                     [--db sqlite:PATH|postgresql://...] [--job-lease-ms MS]\n"
             "                     [--max-pixels N] [--max-width N] [--max-height N]\n"
             "                     [--max-frames N] [--max-total-pixels N] [--max-buffer-bytes N]\n"
             "                     [--memory-budget N] [--max-connections N]\n"
@@ -254,6 +256,8 @@ static int number_option(const char *opt, uint64_t v, serve_args *a) {
         a->local_workers = (int)v;
     else if (!strcmp(opt, "--lease-ms") && v >= 100 && v <= 86400000)
         a->redis.lease_ms = (int)v;
+    else if (!strcmp(opt, "--job-lease-ms") && v >= 1000 && v <= 3600000)
+        a->job_lease_ms = (int)v;
     else if (!strcmp(opt, "--delivery-limit") && v >= 1 && v <= 1000)
         a->delivery_limit = (int)v;
     else if (!strcmp(opt, "--in-flight") && v >= 1 && v <= 1000000)
@@ -338,8 +342,14 @@ static tsr_status first_start(tsr_ctx *ctx, tsr_store *store, const serve_args *
     tsr_status st = tsr_store_user_count(store, ctx, &users);
     if (st || users > 0)
         return st;
-    if ((st = tsr_store_user_create(store, ctx, "admin", TSR_ROLE_ADMIN, &admin)))
+    if ((st = tsr_store_user_create(store, ctx, "admin", TSR_ROLE_ADMIN, &admin))) {
+        /* coordinators starting together on one empty database: another made it */
+        if (st == TSR_ERR_USAGE && !tsr_store_user_count(store, ctx, &users) && users > 0) {
+            tsr_ctx_reset(ctx);
+            return TSR_OK;
+        }
         return st;
+    }
     const char *given = getenv("TESSERA_ADMIN_TOKEN");
     if (given && given[0]) {
         st = tsr_store_token_insert(store, ctx, admin, given, NULL);
@@ -374,6 +384,22 @@ static void default_coordinator_id(const char *data, char *out, size_t size) {
     for (const char *p = path; *p; p++)
         h = (h ^ (uint8_t)*p) * 16777619u;
     snprintf(out, size, "%s-%08x", host, h);
+}
+
+/* With the metadata in PostgreSQL, several coordinators may share it: jobs
+ * are leased to this one under its coordinator id (store_lease.h). SQLite
+ * has one coordinator, which needs no leases. */
+static void lease_setup(const serve_args *a, tsr_store *store) {
+    if (!a->db || (strncmp(a->db, "postgresql://", 13) && strncmp(a->db, "postgres://", 11)))
+        return;
+    char id[128];
+    if (a->redis.coordinator_id)
+        snprintf(id, sizeof id, "%s", a->redis.coordinator_id);
+    else
+        default_coordinator_id(a->data, id, sizeof id);
+    tsr_store_set_lease(store, id, a->job_lease_ms);
+    tsr_server_log("info", "job leases", "coordinator", json_string(id), "lease_ms",
+                   json_integer(tsr_store_lease_ms(store)), NULL);
 }
 
 /* How many workers take image tasks now, for the planner: the running
@@ -521,6 +547,7 @@ int cmd_serve(int argc, char **argv) {
          (st = tsr_server_tls_load(ctx, a.tls_cert, a.tls_key, &tls_cert, &tls_key))) ||
         (st = tsr_store_open_with(ctx, a.data, &store_opts, &store)) || (st = jobs_setup(ctx, &a)))
         goto out;
+    lease_setup(&a, store);
     if (a.redis.url && (st = start_fleet(ctx, &a, store, &fleet, &local_workers)))
         goto out;
     if ((st = serve_fleet_start(ctx, &a.fleet, a.redis.url, a.redis.cluster, &watch)))

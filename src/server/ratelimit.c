@@ -17,8 +17,10 @@ typedef struct slot {
 
 struct tsr_ratelimit {
     pthread_mutex_t lock; /* guards everything below */
-    double rate;          /* tokens per second */
-    double burst;         /* bucket size */
+    double rate;          /* tokens per second: base_rate / parts */
+    double burst;         /* bucket size: base_burst / parts, at least 1 */
+    double base_rate;     /* as created */
+    double base_burst;    /* as created */
     size_t sets;          /* number of sets of WAYS slots */
     slot *slots;          /* sets * WAYS entries */
     uint64_t limited;     /* refused takes */
@@ -36,10 +38,19 @@ tsr_ratelimit *tsr_ratelimit_new(double rate, double burst, size_t slots) {
         return NULL;
     }
     pthread_mutex_init(&rl->lock, NULL);
-    rl->rate = rate;
-    rl->burst = burst;
+    rl->rate = rl->base_rate = rate;
+    rl->burst = rl->base_burst = burst;
     rl->sets = sets;
     return rl;
+}
+
+void tsr_ratelimit_set_share(tsr_ratelimit *rl, int parts) {
+    if (parts < 1)
+        parts = 1;
+    pthread_mutex_lock(&rl->lock);
+    rl->rate = rl->base_rate / parts;
+    rl->burst = rl->base_burst / parts < 1 ? 1 : rl->base_burst / parts;
+    pthread_mutex_unlock(&rl->lock);
 }
 
 void tsr_ratelimit_free(tsr_ratelimit *rl) {

@@ -35,6 +35,11 @@ typedef struct tsr_ratelimit_stats {
 tsr_ratelimit *tsr_ratelimit_new(double rate, double burst, size_t slots);
 /* Accepts NULL. */
 void tsr_ratelimit_free(tsr_ratelimit *rl);
+/* Makes this limiter one of `parts` (>= 1) that share the limits: rate and
+ * burst become those given at creation divided by `parts` (the burst at
+ * least 1), so N coordinators behind a balancer that spreads requests
+ * evenly let an account through at about the configured rate in all. */
+void tsr_ratelimit_set_share(tsr_ratelimit *rl, int parts);
 
 /* Takes one token from `key`'s bucket at time `now`. Returns true when the
  * request may go on; false when the bucket is empty, with *retry_after (may

@@ -402,8 +402,15 @@ enum MHD_Result h_jobs_create(request *r) {
     json_t *body = request_json(r);
     if (!body)
         return MHD_YES;
+    char made[TSR_STORE_ID_LEN + 1];
     json_t *pv = json_object_get(body, "pipeline"), *nv = json_object_get(body, "name"),
            *sv = json_object_get(body, "saved_pipeline");
+    idem_step idem = idempotency_begin(r, made, &res);
+    if (idem != IDEM_GO) {
+        if (idem == IDEM_REPLAY)
+            res = reply_job(r, 201, made);
+        goto out;
+    }
     if (!pv == !sv) {
         res = reply_error(r, 400, "bad_request",
                           "the body needs a \"pipeline\" or a \"saved_pipeline\" (not both)");
@@ -421,6 +428,7 @@ enum MHD_Result h_jobs_create(request *r) {
         goto out;
     res = submit_job(r, ids, n, pipe, &settings, nv ? json_string_value(nv) : NULL);
 out:
+    idempotency_end(r);
     json_decref(body);
     free(ids);
     tsr_pipeline_free(pipe);

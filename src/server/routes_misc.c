@@ -1,5 +1,6 @@
 /* Operations, pipeline validation lives in routes_jobs.c; here: the
- * operation list, the presets, health, readiness and the embedded web UI. */
+ * operation list, the presets, health and the embedded web UI (readiness:
+ * readiness.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,14 +37,6 @@ enum MHD_Result h_presets(request *r) {
 
 enum MHD_Result h_healthz(request *r) {
     return reply_text(r, 200, "application/json", "{\"status\":\"ok\"}");
-}
-
-enum MHD_Result h_readyz(request *r) {
-    if (atomic_load(&r->srv->draining)) {
-        r->retry_after = 5;
-        return reply_error(r, 503, "unavailable", "the server is shutting down");
-    }
-    return reply_text(r, 200, "application/json", "{\"status\":\"ready\"}");
 }
 
 /* The asset path a request names: its route's pattern with each {name}

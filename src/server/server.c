@@ -94,6 +94,11 @@ static int rate_exempt(const route *rt) {
 static int rate_allow(request *r, const char *key, int take, enum MHD_Result *result) {
     tsr_ratelimit *rl = r->srv->rate;
     double now = tsr_clock_mono_s(), retry = 0;
+    int parts = tsr_jobs_coordinators(r->srv->jobs); /* several share the limits */
+    if (parts != atomic_load(&r->srv->rate_parts)) {
+        atomic_store(&r->srv->rate_parts, parts);
+        tsr_ratelimit_set_share(rl, parts);
+    }
     if (take ? tsr_ratelimit_take(rl, key, now, &retry) : tsr_ratelimit_peek(rl, key, now, &retry))
         return 1;
     if (!take) /* counts the refusal; an empty bucket stays as it is */
@@ -284,6 +289,7 @@ static void server_free(tsr_server *srv) {
     tally_free(srv->tally);
     gate_free(srv->gate);
     pthread_mutex_destroy(&srv->metrics_lock);
+    pthread_mutex_destroy(&srv->ready_lock);
     tsr_ratelimit_free(srv->rate);
     free(srv);
 }
@@ -312,6 +318,7 @@ static tsr_status transform_parts(tsr_ctx *ctx, tsr_server *srv) {
 static tsr_status server_parts(tsr_ctx *ctx, tsr_server *srv) {
     tsr_server_config *config = &srv->config;
     pthread_mutex_init(&srv->metrics_lock, NULL);
+    pthread_mutex_init(&srv->ready_lock, NULL);
     if (config->rate_limit > 0) {
         double burst = config->rate_burst > 0 ? config->rate_burst : 20 * config->rate_limit;
         config->rate_burst = burst < 1 ? 1 : burst;

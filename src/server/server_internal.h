@@ -78,11 +78,15 @@ struct tsr_server {
     metric_slot slots[METRIC_SLOTS];      /* HTTP request counters */
     int n_slots;                          /* slots in use */
     tsr_ratelimit *rate;                  /* request rate limiter; NULL = none */
+    atomic_int rate_parts;                /* coordinators sharing its limits, as last set */
     atomic_uint_fast64_t quota_stops;     /* uploads and jobs refused by a quota */
     preview_runs *previews;               /* the previews running now */
     transform_gate *gate;                 /* admission of transforms */
     transform_tally *tally;               /* transforms' usage, written in batches */
     tsr_jobs_local pool;                  /* where transforms run: the jobs' local pool */
+    pthread_mutex_t ready_lock;           /* guards the readiness answer (readiness.c) */
+    double ready_at;                      /* monotonic seconds of its last check; 0 = none */
+    char ready_why[256];                  /* why not ready then; "" = ready */
 };
 
 /* Per-request state, from the first call of the access handler to the
@@ -107,6 +111,7 @@ struct request {
     transform_body *tb;          /* transform state (BODY_IMAGE) */
     char job_id[65];             /* for the log line, when relevant */
     char reason[200];            /* message of the last error reply, for the audit log */
+    char idem_key[256];          /* the Idempotency-Key this request holds; "" = none */
 };
 
 /* ---- routes.c ---- */
@@ -364,6 +369,19 @@ int quota_allow(request *r, enum MHD_Result *res);
  * and replies 201 with it (or the admission error). */
 enum MHD_Result submit_job(request *r, const char **ids, size_t n, const tsr_pipeline *pipe,
                            const tsr_job_settings *settings, const char *name);
+
+/* ---- idempotency.c ---- */
+typedef enum idem_step {
+    IDEM_GO,       /* make the job (holding the key, when one came) */
+    IDEM_ANSWERED, /* replied already: a bad or reused key, one in progress, an error */
+    IDEM_REPLAY    /* the key's first request made job `job`: answer with it */
+} idem_step;
+/* Reads the request's Idempotency-Key (none: IDEM_GO) and takes it for
+ * this request or finds what an earlier one with it did. */
+idem_step idempotency_begin(request *r, char job[TSR_STORE_ID_LEN + 1], enum MHD_Result *res);
+/* Records the job the request made under its key (r->job_id), or gives the
+ * key up when it made none. A no-op without a key. */
+void idempotency_end(request *r);
 
 /* ---- routes_saved.c ---- */
 /* Reads a job request's "saved_pipeline" ("name", or {"name": .., "version":

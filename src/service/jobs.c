@@ -15,8 +15,7 @@ const double tsr_jobs_tile_buckets[12] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.0
                                           0.1,   0.25,   0.5,   1,    2.5,   1e300};
 const double tsr_jobs_job_buckets[12] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1e300};
 
-/* The entry of job `id`, or NULL. Under lock. */
-static job_entry *find(tsr_jobs *jobs, const char *id) {
+job_entry *tsr_jobs_find(tsr_jobs *jobs, const char *id) {
     for (job_entry *e = jobs->entries; e; e = e->next)
         if (!strcmp(e->id, id))
             return e;
@@ -255,9 +254,8 @@ static void *runner_main(void *arg) {
     return NULL;
 }
 
-/* Creates a held entry for job `id` and appends it to the queue. */
-static tsr_status enqueue(tsr_jobs *jobs, tsr_ctx *ctx, const char *id, int64_t owner,
-                          uint64_t pixels, bool reserved) {
+tsr_status tsr_jobs_enqueue(tsr_jobs *jobs, tsr_ctx *ctx, const char *id, int64_t owner,
+                            uint64_t pixels, bool reserved) {
     job_entry *e = calloc(1, sizeof *e);
     if (!e || !(e->ctx = tsr_ctx_new())) {
         free(e);
@@ -288,21 +286,6 @@ static tsr_status enqueue(tsr_jobs *jobs, tsr_ctx *ctx, const char *id, int64_t 
     return TSR_OK;
 }
 
-/* Pixels of the job's images (0 for ones deleted since). */
-static uint64_t job_pixels(tsr_jobs *jobs, tsr_ctx *ctx, const tsr_store_job *job) {
-    tsr_store_user admin = {0};
-    admin.role = TSR_ROLE_ADMIN;
-    uint64_t pixels = 0;
-    for (size_t i = 0; i < job->item_count; i++) {
-        tsr_store_image img;
-        int found = 0;
-        if (!tsr_store_image_get(jobs->store, ctx, &admin, job->items[i].image, &img, &found) &&
-            found)
-            pixels += (uint64_t)img.width * img.height;
-    }
-    return pixels;
-}
-
 tsr_status tsr_jobs_start(tsr_ctx *ctx, tsr_store *store, const tsr_jobs_config *config,
                           tsr_jobs **out) {
     *out = NULL;
@@ -327,14 +310,7 @@ tsr_status tsr_jobs_start(tsr_ctx *ctx, tsr_store *store, const tsr_jobs_config 
         free(jobs);
         return st;
     }
-    /* Resume what a previous process left queued or running, oldest first. */
-    tsr_store_job *active = NULL;
-    size_t n = 0;
-    st = tsr_store_job_list_active(store, ctx, &active, &n);
-    for (size_t i = 0; !st && i < n; i++)
-        st = enqueue(jobs, ctx, active[i].id, active[i].owner, job_pixels(jobs, ctx, &active[i]),
-                     false);
-    tsr_store_jobs_free(active, n);
+    st = tsr_jobs_resume(jobs, ctx);
     jobs->runners = calloc((size_t)jobs->cfg.runners, sizeof *jobs->runners);
     if (!st && !jobs->runners)
         st = tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
@@ -350,6 +326,8 @@ tsr_status tsr_jobs_start(tsr_ctx *ctx, tsr_store *store, const tsr_jobs_config 
         else
             jobs->has_flusher = 1;
     }
+    if (!st)
+        st = tsr_jobs_lease_start(jobs, ctx);
     if (st) {
         tsr_jobs_stop(jobs);
         return st;
@@ -375,6 +353,7 @@ void tsr_jobs_stop(tsr_jobs *jobs) {
         pthread_join(jobs->runners[i], NULL);
     if (jobs->has_flusher)
         pthread_join(jobs->flusher, NULL);
+    tsr_jobs_lease_stop(jobs); /* hands the jobs it held over at once */
     while (jobs->entries) {
         job_entry *e = jobs->entries;
         jobs->entries = e->next;
@@ -521,7 +500,7 @@ tsr_status tsr_jobs_submit_with(tsr_jobs *jobs, tsr_ctx *ctx, const tsr_store_us
     if ((st = tsr_jobs_check_frames(jobs, ctx, caller, image_ids, image_count, settings)) ||
         (st = tsr_store_job_create(jobs->store, ctx, caller, &spec, id)))
         goto out;
-    st = enqueue(jobs, ctx, id, caller->id, pixels, true);
+    st = tsr_jobs_enqueue(jobs, ctx, id, caller->id, pixels, true);
 out:
     if (st && !id[0])
         unadmit(jobs, pixels);
@@ -543,7 +522,7 @@ tsr_status tsr_jobs_cancel(tsr_jobs *jobs, tsr_ctx *ctx, const tsr_store_user *c
     if ((st = tsr_store_job_set_state(jobs->store, ctx, id, TSR_JOB_CANCELLED, "cancelled", NULL)))
         return st;
     pthread_mutex_lock(&jobs->lock);
-    job_entry *e = find(jobs, id);
+    job_entry *e = tsr_jobs_find(jobs, id);
     if (e) {
         e->cancelled = 1;
         tsr_jobs_cancel_entry(e);
@@ -557,7 +536,7 @@ tsr_status tsr_jobs_cancel(tsr_jobs *jobs, tsr_ctx *ctx, const tsr_store_user *c
 
 bool tsr_jobs_live(tsr_jobs *jobs, const char *id, tsr_job_live *out) {
     pthread_mutex_lock(&jobs->lock);
-    job_entry *e = find(jobs, id);
+    job_entry *e = tsr_jobs_find(jobs, id);
     if (e)
         *out = e->live;
     pthread_mutex_unlock(&jobs->lock);
@@ -568,7 +547,7 @@ void tsr_jobs_wait(tsr_jobs *jobs, const char *id, uint64_t version, int timeout
     struct timespec until = tsr_clock_deadline(CLOCK_REALTIME, timeout_ms);
     pthread_mutex_lock(&jobs->lock);
     for (;;) {
-        job_entry *e = find(jobs, id);
+        job_entry *e = tsr_jobs_find(jobs, id);
         if (!e || e->live.version != version || jobs->stopping)
             break;
         if (pthread_cond_timedwait(&jobs->changed, &jobs->lock, &until) != 0)

@@ -60,6 +60,10 @@ typedef struct tsr_jobs_config {
  * the memory budget and the single-buffer cap, not by this. */
 #define TSR_JOBS_PIXEL_BUDGET 4000000000ull
 
+/* How many coordinators share this one's database now, by their last beats
+ * (jobs_lease.c): 1 without leases. Thread-safe. */
+int tsr_jobs_coordinators(tsr_jobs *jobs);
+
 /* Live progress of a job, as the API shows it. */
 typedef struct tsr_job_live {
     tsr_job_state state; /* current state */

@@ -3,6 +3,7 @@
 #define TESSERA_SERVICE_JOBS_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "service/jobs.h"
 #include "service/work_cost.h"
@@ -59,6 +60,9 @@ struct tsr_jobs {
     int running_count;          /* jobs a runner holds */
     uint64_t pixels_active;     /* admitted pixels */
     tsr_jobs_stats stats;       /* counters for /metrics */
+    pthread_t keeper;           /* lease keeper (jobs_lease.c) */
+    int has_keeper;             /* it was started */
+    atomic_int coordinators;    /* coordinators alive on the database, by the last beat */
 };
 
 /* What count_tiles learns of one image of a job. */
@@ -109,6 +113,22 @@ void tsr_jobs_on_image(job_entry *e, uint64_t tiles, const tsr_job_usage *used);
 void tsr_jobs_add_usage(job_entry *e, const tsr_job_usage *used);
 /* Cancels e's contexts: its own and its senders'. jobs->lock held. */
 void tsr_jobs_cancel_entry(job_entry *e);
+
+/* The entry of job `id`, or NULL. jobs->lock held. */
+job_entry *tsr_jobs_find(tsr_jobs *jobs, const char *id);
+/* Creates a held entry for job `id` and appends it to the queue; `reserved`:
+ * its admission was already counted (jobs.c). */
+tsr_status tsr_jobs_enqueue(tsr_jobs *jobs, tsr_ctx *ctx, const char *id, int64_t owner,
+                            uint64_t pixels, bool reserved);
+/* At start: with no leases, queues every job a previous process left queued
+ * or running, oldest first; with leases the keeper claims them (jobs_lease.c). */
+tsr_status tsr_jobs_resume(tsr_jobs *jobs, tsr_ctx *ctx);
+/* Starts the lease keeper when the store leases jobs (store_lease.h); a
+ * no-op otherwise (jobs_lease.c). */
+tsr_status tsr_jobs_lease_start(tsr_jobs *jobs, tsr_ctx *ctx);
+/* Joins the keeper and releases every lease this scheduler holds, once the
+ * runners stopped (jobs_lease.c). */
+void tsr_jobs_lease_stop(tsr_jobs *jobs);
 
 /* Runs every unfinished image of e's job; returns the job's final state, or
  * TSR_JOB_RUNNING when the server is stopping (the job resumes later). */

@@ -244,6 +244,19 @@ static void run_items(tsr_jobs *jobs, job_entry *e, const tsr_store_job *job,
     pthread_mutex_unlock(&jobs->lock);
 }
 
+/* What became of a job whose state write `state` changed nothing: a user
+ * cancelled it meanwhile (CANCELLED), or another coordinator holds its lease
+ * (RUNNING: it is theirs to finish; store_lease.h). */
+static tsr_job_state write_refused(tsr_jobs *jobs, tsr_ctx *ctx, const char *id) {
+    tsr_store_user admin = {.role = TSR_ROLE_ADMIN};
+    tsr_store_job *job = NULL;
+    tsr_store_job_get(jobs->store, ctx, &admin, id, &job);
+    tsr_job_state state =
+        job && !tsr_job_state_terminal(job->state) ? TSR_JOB_RUNNING : TSR_JOB_CANCELLED;
+    tsr_store_job_free(job);
+    return state;
+}
+
 /* Records the job's end in the store (progress, then the final state) and
  * returns that state; a job stopped by shutdown stays running for the next
  * start. */
@@ -267,11 +280,13 @@ static tsr_job_state finish_job(tsr_jobs *jobs, job_entry *e, const tsr_store_jo
         char msg[TSR_STORE_ERROR_MAX];
         snprintf(msg, sizeof msg, "%d of %zu images failed; first: %s", o->failures,
                  job->item_count, o->first_error);
-        tsr_store_job_set_state(jobs->store, ctx, e->id, TSR_JOB_FAILED, msg, NULL);
-        return TSR_JOB_FAILED;
+        int changed = 0;
+        tsr_store_job_set_state(jobs->store, ctx, e->id, TSR_JOB_FAILED, msg, &changed);
+        return changed ? TSR_JOB_FAILED : write_refused(jobs, ctx, e->id);
     }
-    tsr_store_job_set_state(jobs->store, ctx, e->id, TSR_JOB_SUCCEEDED, NULL, NULL);
-    return TSR_JOB_SUCCEEDED;
+    int changed = 0;
+    tsr_store_job_set_state(jobs->store, ctx, e->id, TSR_JOB_SUCCEEDED, NULL, &changed);
+    return changed ? TSR_JOB_SUCCEEDED : write_refused(jobs, ctx, e->id);
 }
 
 tsr_job_state tsr_jobs_run_one(tsr_jobs *jobs, job_entry *e) {
@@ -294,8 +309,8 @@ tsr_job_state tsr_jobs_run_one(tsr_jobs *jobs, job_entry *e) {
     }
     int changed = 0;
     tsr_store_job_set_state(jobs->store, ctx, e->id, TSR_JOB_RUNNING, NULL, &changed);
-    if (!changed) { /* cancelled meanwhile */
-        final = TSR_JOB_CANCELLED;
+    if (!changed) { /* cancelled meanwhile, or another coordinator's */
+        final = write_refused(jobs, ctx, e->id);
         goto out;
     }
     int64_t total, done;

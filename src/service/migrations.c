@@ -180,7 +180,6 @@ static const char v7[] = "ALTER TABLE jobs ADD COLUMN frame INTEGER CHECK (frame
  * default (and every job made before). */
 static const char v8[] = "ALTER TABLE jobs ADD COLUMN speed INTEGER NOT NULL DEFAULT 0 "
                          "CHECK (speed BETWEEN 0 AND 9);";
-
 /* Transforms (POST /api/v1/transform, issue 16 point 5) make no job row:
  * what they used is summed per account and UTC minute, so usage reports
  * and the per-account counters count them with the jobs, in a table that
@@ -199,9 +198,28 @@ static const char v9[] = "CREATE TABLE transform_usage("
                          " PRIMARY KEY (owner, minute)) WITHOUT ROWID;"
                          "CREATE INDEX transform_usage_minute ON transform_usage(minute);";
 
+/* Several coordinators on one database (issue 17): the coordinator that
+ * holds a queued or running job's lease, and until when (wall-clock ms);
+ * NULL / 0 = nobody (store_lease.h). */
+static const char v10[] = "ALTER TABLE jobs ADD COLUMN lease_owner TEXT;"
+                          "ALTER TABLE jobs ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;";
+/* Idempotency keys of job submissions (issue 17; store_idempotency.h):
+ * the account's key, the SHA-256 of the body it came with, the job it made
+ * (NULL while its first request runs) and when. */
+static const char v11[] = "CREATE TABLE idempotency_keys("
+                          " owner INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+                          " idem_key TEXT NOT NULL,"
+                          " request_sha TEXT NOT NULL,"
+                          " job TEXT,"
+                          " created INTEGER NOT NULL,"
+                          " PRIMARY KEY (owner, idem_key));";
+/* The coordinators sharing the database and when each last said it is
+ * alive (wall-clock ms): how many share the request rate limits. */
+static const char v12[] = "CREATE TABLE coordinators(id TEXT PRIMARY KEY, seen INTEGER NOT NULL);";
+
 const tsr_store_migration tsr_store_migrations[] = {
-    {1, v1, v1_pg}, {2, v2, NULL}, {3, v3, NULL}, {4, v4, v4_pg}, {5, v5, NULL},
-    {6, v6, NULL},  {7, v7, NULL}, {8, v8, NULL}, {9, v9, NULL},
+    {1, v1, v1_pg}, {2, v2, NULL}, {3, v3, NULL}, {4, v4, v4_pg},  {5, v5, NULL},   {6, v6, NULL},
+    {7, v7, NULL},  {8, v8, NULL}, {9, v9, NULL}, {10, v10, NULL}, {11, v11, NULL}, {12, v12, NULL},
 };
 const size_t tsr_store_migration_count = sizeof tsr_store_migrations / sizeof *tsr_store_migrations;
 

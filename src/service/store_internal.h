@@ -25,6 +25,8 @@ struct tsr_store {
     bool blobs_refused;        /* encrypted store opened metadata-only: blob calls refused */
     atomic_uint_fast64_t integrity_failures; /* blobs that failed their check since open */
     atomic_uint_fast64_t sql_errors;         /* failed database calls since open (store_stats.h) */
+    char lease_owner[128]; /* the coordinator leasing jobs (store_lease.h); "" = no leases */
+    int64_t lease_ms;      /* how long a lease lasts after each renewal */
 };
 
 /* One migration: a version number and the SQL that brings the schema to it. */

@@ -43,14 +43,18 @@ tsr_status tsr_store_job_set_state(tsr_store *store, tsr_ctx *ctx, const char *i
         "UPDATE jobs SET state = ?2,"
         " started = CASE WHEN ?2 = 'running' AND started IS NULL THEN ?3 ELSE started END,"
         " finished = CASE WHEN ?2 IN " TERMINAL " THEN ?3 ELSE finished END,"
-        " error = coalesce(?4, error) "
-        "WHERE id = ?1 AND state IN " ACTIVE,
+        " error = coalesce(?4, error),"
+        " lease_owner = CASE WHEN ?2 IN " TERMINAL " THEN NULL ELSE lease_owner END "
+        "WHERE id = ?1 AND state IN " ACTIVE
+        /* the scheduler's writes need the lease, a user's cancel does not */
+        " AND (?2 = 'cancelled' OR ?5 IS NULL OR lease_owner IS NULL OR lease_owner = ?5)",
         &st);
     if (!rc) {
         tsr_db_bind_text(st, 1, id);
         tsr_db_bind_text(st, 2, tsr_job_state_name(state));
         tsr_db_bind_int64(st, 3, tsr_clock_wall_ms());
         tsr_db_bind_text(st, 4, cap_error(error, buf));
+        tsr_db_bind_text(st, 5, store->lease_owner[0] ? store->lease_owner : NULL);
         rc = run_update(store, ctx, st, "set a job's state", changed);
     }
     tsr_db_finalize(st);

@@ -161,8 +161,8 @@ static tsr_status insert_job(tsr_store *s, tsr_ctx *ctx, const tsr_store_user *c
         s, ctx,
         "INSERT INTO jobs(id, owner, pipeline_json, pipeline_text, op_versions, output_format, "
         "quality, state, tiles_total, created, tessera_version, tile, saved_pipeline, "
-        "saved_version, frame, speed) VALUES(?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, nullif(?, 0), "
-        "?, nullif(?, 0), ?, ?)",
+        "saved_version, frame, speed, lease_owner, lease_until) VALUES(?, ?, ?, ?, ?, ?, ?, "
+        "'queued', ?, ?, ?, nullif(?, 0), ?, nullif(?, 0), ?, ?, ?, ?)",
         &st);
     if (rc)
         return rc;
@@ -184,6 +184,9 @@ static tsr_status insert_job(tsr_store *s, tsr_ctx *ctx, const tsr_store_user *c
     else
         tsr_db_bind_null(st, 14); /* an integer column: not a NULL text (db.h) */
     tsr_db_bind_int64(st, 15, spec->speed);
+    /* Leased to its coordinator from the start (store_lease.h). */
+    tsr_db_bind_text(st, 16, s->lease_owner[0] ? s->lease_owner : NULL);
+    tsr_db_bind_int64(st, 17, s->lease_owner[0] ? tsr_clock_wall_ms() + s->lease_ms : 0);
     rc = tsr_store_step_done(s, ctx, st, "insert a job");
     tsr_db_finalize(st);
     return rc;

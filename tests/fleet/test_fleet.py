@@ -34,6 +34,10 @@ PIPELINES = [
 KERNEL_9X9 = " ".join(str(9 - abs(4 - r) - abs(4 - c)) for r in range(9) for c in range(9))
 HEAVY = "|".join(["gaussian-blur:sigma=10|median:ksize=5|gaussian-blur:sigma=6|sharpen"]
                  + ["convolve:kernel=" + KERNEL_9X9] * 12)
+# As long on a 3000x2616 image (~13 core-seconds at tile 64) with a small
+# halo (46 px), so each tile task's payload, and the AOF a test copies while
+# Redis writes it, stay small.
+SMALL_HALO = "|".join(["gaussian-blur:sigma=2"] + ["convolve:kernel=" + KERNEL_9X9] * 10)
 
 
 def decode(data):
@@ -283,6 +287,28 @@ class FleetTest(fleet.FleetCase):
         self.assert_drained()
         return srv
 
+    def test_readyz_follows_redis(self):
+        """/readyz fails while the coordinator's Redis is down (its last
+        poll failed), naming it, and recovers when Redis is back."""
+        srv = self.start_coordinator()
+
+        def ready(want):
+            deadline = time.time() + 15
+            while True:
+                status, doc, _ = srv.json("GET", "/readyz", token=None)
+                if status == want or time.time() > deadline:
+                    return status, doc
+                time.sleep(0.2)
+        self.assertEqual(ready(200)[0], 200)
+        self.redis.kill()
+        try:
+            status, doc = ready(503)
+            self.assertEqual(status, 503, doc)
+            self.assertIn("Redis", doc["error"]["message"])
+        finally:
+            self.redis.start()
+        self.assertEqual(ready(200), (200, {"status": "ready"}))
+
     def test_redis_killed_and_restarted_mid_job(self):
         self.restart_redis_mid_job("--resend-ms", "5000")
 
@@ -307,7 +333,7 @@ class FleetTest(fleet.FleetCase):
         no longer holds are found by the audit and sent again within about a
         lease (1 s here), and every job ends with the local bytes."""
         path = big_image(self.tmp, size=(3000, 2616))  # 2016 tiles: ~7 s of work here
-        want = local_process(HEAVY, path)
+        want = local_process(SMALL_HALO, path)
         # no AOF rewrite may swap the files while the test copies them
         self.redis.cli("CONFIG", "SET", "auto-aof-rewrite-percentage", "0")
         self.start_workers(2)
@@ -317,7 +343,7 @@ class FleetTest(fleet.FleetCase):
         aof = os.path.join(self.redis.dir, "appendonlydir")
         for round_, delay in enumerate((0.5, 1.5, 3.0)):
             status, job, _ = srv.json("POST", "/api/v1/jobs",
-                                      {"images": [img["id"]], "pipeline": HEAVY})
+                                      {"images": [img["id"]], "pipeline": SMALL_HALO})
             self.assertEqual(status, 201, job)
             time.sleep(delay)
             snapshot = os.path.join(self.tmp, "aof-%d" % round_)

@@ -21,6 +21,7 @@ meson runs the C tests of the PostgreSQL layer:
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -73,23 +74,37 @@ class Cluster:
             raise RuntimeError("initdb failed: " + r.stdout + r.stderr)
         for _ in range(5):
             self.port = free_port()
-            self.log = open(os.path.join(self.tmp, "postgres.log"), "w")
-            if self.user:
-                os.chown(self.log.name, *self.user)
-            self.proc = subprocess.Popen(
-                [postgres, "-D", data, "-k", self.tmp, "-p", str(self.port),
-                 "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-                 "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-                 "-c", "max_connections=200"],
-                preexec_fn=self._demote, stdin=subprocess.DEVNULL, stdout=self.log,
-                stderr=subprocess.STDOUT)
-            if self._wait_ready():
+            if self._launch(postgres, data):
                 return self
             self.proc.kill()
             self.proc.wait()
         text = self.log_text()
         self.close()
         raise RuntimeError("postgres did not start: " + text[-2000:])
+
+    def _launch(self, postgres, data):
+        self.log = open(os.path.join(self.tmp, "postgres.log"), "a")
+        if self.user:
+            os.chown(self.log.name, *self.user)
+        self.proc = subprocess.Popen(
+            [postgres, "-D", data, "-k", self.tmp, "-p", str(self.port),
+             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+             "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+             "-c", "max_connections=200"],
+            preexec_fn=self._demote, stdin=subprocess.DEVNULL, stdout=self.log,
+            stderr=subprocess.STDOUT)
+        return self._wait_ready()
+
+    def kill(self):
+        """Stops the server at once (SIGQUIT, immediate shutdown), keeping its
+        data, as a crash or a lost database host would."""
+        self.proc.send_signal(signal.SIGQUIT)
+        self.proc.wait(30)
+
+    def restart(self):
+        """Starts the server again on its data and port, after kill()."""
+        if not self._launch(tools.find("postgres"), os.path.join(self.tmp, "data")):
+            raise RuntimeError("postgres did not restart: " + self.log_text()[-2000:])
 
     def _wait_ready(self):
         deadline = time.time() + START_TIMEOUT_S

@@ -32,6 +32,29 @@ static void test_burst_then_refill(void) {
     tsr_ratelimit_free(rl);
 }
 
+/* Two coordinators share the limits: each takes half the rate and burst;
+ * back to one, the whole again; the burst never drops under one token. */
+static void test_share(void) {
+    tsr_ratelimit *rl = tsr_ratelimit_new(4.0, 10.0, 64);
+    double retry = -1;
+    tsr_ratelimit_set_share(rl, 2);
+    for (int i = 0; i < 5; i++)
+        CHECK(tsr_ratelimit_take(rl, "u:1", 1000.0, NULL));
+    CHECK(!tsr_ratelimit_take(rl, "u:1", 1000.0, &retry));
+    CHECK(NEAR(retry, 0.5)); /* one token at 2 per second */
+    tsr_ratelimit_set_share(rl, 1);
+    for (int i = 0; i < 10; i++)
+        CHECK(tsr_ratelimit_take(rl, "u:1", 2000.0, NULL));
+    CHECK(!tsr_ratelimit_take(rl, "u:1", 2000.0, NULL));
+    tsr_ratelimit_set_share(rl, 50);
+    CHECK(tsr_ratelimit_take(rl, "u:2", 3000.0, NULL));
+    CHECK(!tsr_ratelimit_take(rl, "u:2", 3000.0, &retry));
+    CHECK(NEAR(retry, 12.5));       /* 4 / 50 a second */
+    tsr_ratelimit_set_share(rl, 0); /* as 1 */
+    CHECK(tsr_ratelimit_take(rl, "u:2", 3000.25, NULL));
+    tsr_ratelimit_free(rl);
+}
+
 static void test_keys_are_separate(void) {
     tsr_ratelimit *rl = tsr_ratelimit_new(1.0, 1.0, 64);
     CHECK(tsr_ratelimit_take(rl, "u:1", 0, NULL));
@@ -130,6 +153,7 @@ static void test_bad_arguments(void) {
 
 int main(void) {
     RUN(test_burst_then_refill);
+    RUN(test_share);
     RUN(test_keys_are_separate);
     RUN(test_peek_takes_nothing);
     RUN(test_eviction_lru);

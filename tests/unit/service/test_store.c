@@ -17,8 +17,8 @@
 #include "test_db_env.h"
 #include "service/store.h"
 
-/* The schema version this build migrates to (9: transform usage). */
-#define SCHEMA_LATEST 9
+/* The schema version this build migrates to (12: coordinators). */
+#define SCHEMA_LATEST 12
 
 /* A fresh data directory under /tmp for one test. */
 static void make_data_dir(char *dir, size_t size) {
@@ -280,6 +280,8 @@ static void test_quota_overrides(void) {
              "ALTER TABLE jobs DROP COLUMN saved_version;"
              "ALTER TABLE jobs DROP COLUMN frame; ALTER TABLE jobs DROP COLUMN speed;"
              "DROP TABLE transform_usage;"
+             "ALTER TABLE jobs DROP COLUMN lease_owner; ALTER TABLE jobs DROP COLUMN lease_until;"
+             "DROP TABLE idempotency_keys; DROP TABLE coordinators;"
              "UPDATE schema_version SET version = 1;");
     s = open_store(ctx, dir);
     CHECK_EQ_INT(tsr_store_schema_version(s), SCHEMA_LATEST);
