@@ -14,9 +14,6 @@ Steps, each counted case by case:
       SigV4-checking front; the service tests a third time with every
       server's metadata in PostgreSQL, a throw-away cluster of
       tests/pg/pgcluster.py, TESSERA_TEST_DB=postgresql)
-  4a. the high-availability tests (tests/ha: PostgreSQL, s3rver, three
-     coordinators and Debian's haproxy in front of them; kill -9 of a job's
-     coordinator 20 times, a rolling restart under submissions)
   4b. the browser test (tests/browser: playwright-core driving Debian's
      chromium against a real `tessera serve`: ui.test.mjs the user's path,
      ux.test.mjs errors, a restart mid-job and narrow screens, library.test.mjs
@@ -25,6 +22,10 @@ Steps, each counted case by case:
      live preview, feedback.test.mjs rating a finished job; then over TLS against
      a test CA; skipped, with a message, only when chromium is not installed,
      the TLS part also when certutil is not)
+  4c. the high-availability tests (tests/ha: PostgreSQL, s3rver, three
+     coordinators and Debian's haproxy in front of them; the API and the
+     browser test through the balancer, kill -9 of a job's coordinator 20
+     times, a rolling restart under submissions)
   5. the C unit suite again under ASan + UBSan (build-asan/)
   6. the engine's and the fleet's unit tests under TSan (build-tsan/)
 
@@ -251,10 +252,10 @@ def main():
         python_suite("build-test", "tests/service", "service-s3", {"TESSERA_TEST_STORE": "s3"})
         # and with the metadata in PostgreSQL (one throw-away cluster, a database per folder)
         python_suite("build-test", "tests/service", "service-pg", {"TESSERA_TEST_DB": "postgresql"})
-        python_suite("build-test", "tests/ha", "ha")
         python_suite("build-test", "tests/fleet", "fleet")
         python_suite("build-test", "tests/fleet", "fleet-s3", {"TESSERA_TEST_STORE": "s3"})
         browser_suite("build-test")
+        python_suite("build-test", "tests/ha", "ha")  # after the browser's npm install
     ok = build("build-asan", ["--buildtype=debug", "-Db_sanitize=address,undefined",
                               "-Db_lundef=false"])
     record("build asan+ubsan", ok)
