@@ -22,7 +22,7 @@ Steps, each counted case by case:
      live preview, feedback.test.mjs rating a finished job; then over TLS against
      a test CA; skipped, with a message, only when chromium is not installed,
      the TLS part also when certutil is not)
-  4c. the high-availability tests (tests/ha: PostgreSQL, s3rver, three
+  4c. the high-availability tests (tests/ha: PostgreSQL, s3rver, Redis, three
      coordinators and Debian's haproxy in front of them; the API and the
      browser test through the balancer, kill -9 of a job's coordinator 20
      times, a rolling restart under submissions)

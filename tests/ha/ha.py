@@ -1,6 +1,7 @@
 """A highly available tessera on one machine (issue 17): a throw-away
 PostgreSQL cluster (tests/pg/pgcluster.py), an S3 store (tests/s3/s3server.py,
-s3rver), N `tessera serve` coordinators sharing both, each on a fixed
+s3rver), a Redis (tests/fleet/fleet.py's), N `tessera serve` coordinators
+sharing the three, each with one in-process fleet worker and on a fixed
 loopback port so it can be killed and started again in its place, and
 HAProxy (Debian's haproxy) in front of them, checking each with
 `GET /readyz`. Tests talk to HAProxy's port as a client would."""
@@ -20,6 +21,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "pg"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "s3"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "fleet"))
+import fleet  # noqa: E402
 import pgcluster  # noqa: E402
 import s3server  # noqa: E402
 import tools  # noqa: E402
@@ -101,7 +104,7 @@ class Cluster:
 
     def __init__(self, n=3, extra=()):
         self.tmp = tempfile.mkdtemp(prefix="tessera-ha-")
-        self.pg = self.s3 = self.haproxy = None
+        self.pg = self.s3 = self.haproxy = self.redis = None
         self.coords = []
         try:
             self._start(n, extra)
@@ -113,7 +116,9 @@ class Cluster:
         self.pg = pgcluster.Cluster().start()
         self.db_url = self.pg.create_db()
         self.s3 = s3server.S3Server().start()
-        store = ["--store", "s3://%s/ha" % self.s3.bucket, "--s3-endpoint", self.s3.endpoint]
+        self.redis = fleet.Redis("everysec")
+        store = ["--store", "s3://%s/ha" % self.s3.bucket, "--s3-endpoint", self.s3.endpoint,
+                 "--redis", self.redis.url, "--local-workers", "1"]
         env = dict(os.environ, TESSERA_ADMIN_TOKEN=ADMIN_TOKEN,
                    AWS_ACCESS_KEY_ID=s3server.ACCESS_KEY,
                    AWS_SECRET_ACCESS_KEY=s3server.SECRET_KEY, AWS_REGION=s3server.REGION)
@@ -184,6 +189,8 @@ class Cluster:
                 c.proc.kill()
                 c.proc.wait()
                 c.proc.stdout.close()
+        if self.redis:
+            self.redis.stop()
         if self.s3:
             self.s3.close()
         if self.pg:

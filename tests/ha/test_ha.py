@@ -1,5 +1,5 @@
-"""Three coordinators on PostgreSQL and an S3 store behind HAProxy
-(issue 17): the API through the balancer; kill -9 of the coordinator that
+"""Three coordinators on PostgreSQL, an S3 store and Redis (each with one
+in-process fleet worker) behind HAProxy (issue 17): the API through the balancer; kill -9 of the coordinator that
 runs a job at a random point, 20 times in a row, every job finishing with
 the bytes of `tessera process` and finished once; a rolling restart of all
 three while a client keeps submitting with Idempotency-Keys, with no
