@@ -1,6 +1,6 @@
 """deploy/Dockerfile's runtime stage installs the package of every shared
 library the tessera binary links (readelf NEEDED, found with ldd, owned per
-dpkg -S), so the image runs: a library added to the build (libpq, libheif,
+dpkg -S; binutils comes with gcc, a build package), so the image runs: a library added to the build (libpq, libheif,
 OpenCL) without its runtime package fails here, not in a cluster."""
 import os
 import re
@@ -24,7 +24,7 @@ def owner(path):
     """The Debian package that owns `path` (tried as given and /usr-merged)."""
     real = os.path.realpath(path)
     for p in {real, real.replace("/usr/lib/", "/lib/", 1), real.replace("/lib/", "/usr/lib/", 1)}:
-        r = subprocess.run(["dpkg", "-S", p], capture_output=True, text=True)
+        r = subprocess.run(["/usr/bin/dpkg", "-S", p], capture_output=True, text=True)
         if r.returncode == 0:
             return r.stdout.split(":")[0]
     return None
@@ -34,10 +34,10 @@ def owner(path):
 class DockerfileTest(unittest.TestCase):
     def test_runtime_stage_installs_every_linked_library(self):
         needed = re.findall(r"\(NEEDED\).*\[(.+)\]",
-                            subprocess.run(["readelf", "-d", BIN], capture_output=True,
+                            subprocess.run(["/usr/bin/readelf", "-d", BIN], capture_output=True,
                                            text=True, check=True).stdout)
         found = dict(re.findall(r"^\s*(\S+) => (/\S+)",
-                                subprocess.run(["ldd", BIN], capture_output=True, text=True,
+                                subprocess.run(["/usr/bin/ldd", BIN], capture_output=True, text=True,
                                                check=True).stdout, re.M))
         self.assertGreater(len(needed), 10, needed)
         have = runtime_packages() | BASE
