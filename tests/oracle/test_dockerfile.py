@@ -1,7 +1,8 @@
 """deploy/Dockerfile's runtime stage installs the package of every shared
 library the tessera binary links (readelf NEEDED, found with ldd, owned per
-dpkg -S; binutils comes with gcc, a build package), so the image runs: a library added to the build (libpq, libheif,
-OpenCL) without its runtime package fails here, not in a cluster."""
+dpkg -S; binutils comes with gcc, a build package), so the image runs: a
+library added to the build (libpq, libheif, OpenCL) without its runtime
+package fails here, not in a cluster."""
 import os
 import re
 import subprocess
@@ -37,8 +38,8 @@ class DockerfileTest(unittest.TestCase):
                             subprocess.run(["/usr/bin/readelf", "-d", BIN], capture_output=True,
                                            text=True, check=True).stdout)
         found = dict(re.findall(r"^\s*(\S+) => (/\S+)",
-                                subprocess.run(["/usr/bin/ldd", BIN], capture_output=True, text=True,
-                                               check=True).stdout, re.M))
+                                subprocess.run(["/usr/bin/ldd", BIN], capture_output=True,
+                                               text=True, check=True).stdout, re.M))
         self.assertGreater(len(needed), 10, needed)
         have = runtime_packages() | BASE
         missing = []
