@@ -13,7 +13,10 @@ Steps, each counted case by case:
       with every server on an S3 store, tests/s3's s3rver behind a
       SigV4-checking front; the service tests a third time with every
       server's metadata in PostgreSQL, a throw-away cluster of
-      tests/pg/pgcluster.py, TESSERA_TEST_DB=postgresql)
+      tests/pg/pgcluster.py, TESSERA_TEST_DB=postgresql; and a fourth with
+      every server three coordinators on PostgreSQL and S3 behind HAProxy,
+      TESSERA_TEST_HA=3, skipping with its reason each test that looks at
+      one process)
   4b. the browser test (tests/browser: playwright-core driving Debian's
      chromium against a real `tessera serve`: ui.test.mjs the user's path,
      ux.test.mjs errors, a restart mid-job and narrow screens, library.test.mjs
@@ -23,9 +26,9 @@ Steps, each counted case by case:
      a test CA; skipped, with a message, only when chromium is not installed,
      the TLS part also when certutil is not)
   4c. the high-availability tests (tests/ha: PostgreSQL, s3rver, Redis, three
-     coordinators and Debian's haproxy in front of them; the API and the
-     browser test through the balancer, kill -9 of a job's coordinator 20
-     times, a rolling restart under submissions)
+     coordinators and Debian's haproxy in front of them; an API walk and the
+     browser tests that take an external server through the balancer, kill -9
+     of a job's coordinator 20 times, a rolling restart under submissions)
   5. the C unit suite again under ASan + UBSan (build-asan/)
   6. the engine's and the fleet's unit tests under TSan (build-tsan/)
 
@@ -252,6 +255,10 @@ def main():
         python_suite("build-test", "tests/service", "service-s3", {"TESSERA_TEST_STORE": "s3"})
         # and with the metadata in PostgreSQL (one throw-away cluster, a database per folder)
         python_suite("build-test", "tests/service", "service-pg", {"TESSERA_TEST_DB": "postgresql"})
+        # and every server as three coordinators on both behind HAProxy (tests/balancer.py)
+        python_suite("build-test", "tests/service", "service-ha",
+                     {"TESSERA_TEST_DB": "postgresql", "TESSERA_TEST_STORE": "s3",
+                      "TESSERA_TEST_HA": "3"})
         python_suite("build-test", "tests/fleet", "fleet")
         python_suite("build-test", "tests/fleet", "fleet-s3", {"TESSERA_TEST_STORE": "s3"})
         browser_suite("build-test")

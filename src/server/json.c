@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "server/server_internal.h"
+#include "service/store_lease.h"
 
 json_t *image_json(const tsr_store_image *im) {
     json_t *o = json_object();
@@ -98,38 +99,52 @@ static json_t *output_json(const tsr_store_job *job) {
     return output;
 }
 
-json_t *job_json(tsr_server *srv, const tsr_store_job *job) {
-    tsr_job_live live;
-    int has_live = tsr_jobs_live(srv->jobs, job->id, &live);
-    tsr_job_state state = job->state;
-    int64_t done = job->tiles_done, total = job->tiles_total;
-    tsr_job_usage usage = job->usage;
-    double eta = -1, percent;
-    /* The store is authoritative once it says terminal (e.g. cancelled). */
-    if (has_live && !tsr_job_state_terminal(state)) {
-        state = live.state;
-        done = live.tiles_done;
-        total = live.tiles_total;
-        usage = live.usage;
-        eta = live.eta_seconds;
+/* The job's progress as the API shows it. With several coordinators
+ * (leases on) each answers from the store, which the runner updates a few
+ * times a second: a client polling through a balancer sees one progress
+ * that never recedes, whichever coordinator answers. A lone coordinator
+ * answers its live counts; the store is authoritative once it says
+ * terminal (e.g. cancelled). */
+static tsr_job_live job_progress(tsr_server *srv, const tsr_store_job *job) {
+    tsr_job_live p = {.state = job->state,
+                      .tiles_done = job->tiles_done,
+                      .tiles_total = job->tiles_total,
+                      .usage = job->usage,
+                      .eta_seconds = job->eta_seconds};
+    /* the recorded ETA, less the time since it was recorded */
+    if (p.eta_seconds >= 0 && job->progress_at > 0) {
+        double age = (double)(tsr_clock_wall_ms() - job->progress_at) / 1000.0;
+        if (age > 0)
+            p.eta_seconds = p.eta_seconds > age ? p.eta_seconds - age : 0;
     }
-    /* Live: the weighted work (decode, compute, encode); else the tiles. */
-    percent = total > 0 ? 100.0 * (double)done / (double)total : 0.0;
-    if (has_live && !tsr_job_state_terminal(state))
-        percent = live.percent;
-    if (state == TSR_JOB_SUCCEEDED)
-        percent = 100.0;
-    else if (percent > 99.9)
-        percent = 99.9;
-    if (tsr_job_state_terminal(state) || state == TSR_JOB_QUEUED)
-        eta = -1;
+    /* the weighted work (decode, compute, encode); the tiles for a job
+     * recorded before the store kept it */
+    p.percent = job->percent > 0    ? job->percent
+                : p.tiles_total > 0 ? 100.0 * (double)p.tiles_done / (double)p.tiles_total
+                                    : 0.0;
+    tsr_job_live live;
+    if (!tsr_store_lease_owner(srv->store) && !tsr_job_state_terminal(job->state) &&
+        tsr_jobs_live(srv->jobs, job->id, &live))
+        p = live;
+    if (p.state == TSR_JOB_SUCCEEDED)
+        p.percent = 100.0;
+    else if (p.percent > 99.9)
+        p.percent = 99.9;
+    if (tsr_job_state_terminal(p.state) || p.state == TSR_JOB_QUEUED)
+        p.eta_seconds = -1;
+    return p;
+}
+
+json_t *job_json(tsr_server *srv, const tsr_store_job *job) {
+    tsr_job_live p = job_progress(srv, job);
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(job->id));
-    json_object_set_new(o, "state", json_string(tsr_job_state_name(state)));
-    json_object_set_new(o, "percent", json_real(percent));
-    json_object_set_new(o, "tiles_done", json_integer(done));
-    json_object_set_new(o, "tiles_total", json_integer(total));
-    json_object_set_new(o, "eta_seconds", eta >= 0 ? json_real(eta) : json_null());
+    json_object_set_new(o, "state", json_string(tsr_job_state_name(p.state)));
+    json_object_set_new(o, "percent", json_real(p.percent));
+    json_object_set_new(o, "tiles_done", json_integer(p.tiles_done));
+    json_object_set_new(o, "tiles_total", json_integer(p.tiles_total));
+    json_object_set_new(o, "eta_seconds",
+                        p.eta_seconds >= 0 ? json_real(p.eta_seconds) : json_null());
     json_object_set_new(o, "pipeline_text",
                         json_string(job->pipeline_text ? job->pipeline_text : ""));
     json_t *pipe = job->pipeline_json ? json_loads(job->pipeline_json, 0, NULL) : NULL;
@@ -149,7 +164,7 @@ json_t *job_json(tsr_server *srv, const tsr_store_job *job) {
     json_object_set_new(o, "started", json_time(job->started));
     json_object_set_new(o, "finished", json_time(job->finished));
     json_object_set_new(o, "error", opt_string(job->error));
-    json_object_set_new(o, "cpu_seconds", json_real(usage.cpu_seconds));
+    json_object_set_new(o, "cpu_seconds", json_real(p.usage.cpu_seconds));
     json_object_set_new(o, "name", opt_string(job->name));
     /* Wall time from start to end (null until both are known). */
     json_object_set_new(o, "seconds",
@@ -166,6 +181,6 @@ json_t *job_json(tsr_server *srv, const tsr_store_job *job) {
     json_object_set_new(o, "items", items);
     json_object_set_new(o, "output_bytes", json_integer((json_int_t)out_bytes));
     job_feedback_add(srv, job, o);
-    usage_json(srv, o, &usage, job);
+    usage_json(srv, o, &p.usage, job);
     return o;
 }

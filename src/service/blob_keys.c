@@ -175,8 +175,11 @@ tsr_status tsr_blob_identity_check(tsr_store *s, tsr_ctx *ctx, bool metadata_onl
         return rc;
     if (plaintext)
         return tsr_error(ctx, TSR_ERR_USAGE,
-                         "store: %s holds unencrypted blobs; encrypt them first with `" ROTATE_HINT
-                         " --data %s --new-key FILE` (with no server running)",
+                         "store: %s has no keycheck record but its store holds blobs: if they "
+                         "are unencrypted, encrypt them first with `" ROTATE_HINT
+                         " --data %s --new-key FILE` (with no server running); if another "
+                         "coordinator shares this store, copy the keycheck file from its data "
+                         "folder into this one (docs/serve.md)",
                          s->dir, s->dir);
     return write_keycheck(s, ctx, s->key); /* a fresh store becomes encrypted */
 }

@@ -156,6 +156,14 @@ void tsr_jobs_set_state(tsr_jobs *jobs, job_entry *e, tsr_job_state state) {
     pthread_mutex_unlock(&jobs->lock);
 }
 
+tsr_store_progress tsr_jobs_progress_of(const job_entry *e) {
+    return (tsr_store_progress){.tiles_done = e->live.tiles_done,
+                                .tiles_total = e->live.tiles_total,
+                                .percent = e->live.percent,
+                                .eta_seconds = e->live.eta_seconds,
+                                .usage = e->live.usage};
+}
+
 /* Writes dirty progress to the store a few times a second. */
 static void *flusher_main(void *arg) {
     tsr_jobs *jobs = arg;
@@ -170,12 +178,11 @@ static void *flusher_main(void *arg) {
             e->dirty = 0;
             char id[TSR_STORE_ID_LEN + 1];
             memcpy(id, e->id, sizeof id);
-            int64_t done = e->live.tiles_done, total = e->live.tiles_total;
-            tsr_job_usage usage = e->live.usage;
+            tsr_store_progress p = tsr_jobs_progress_of(e);
             e->refs++;
             pthread_mutex_unlock(&jobs->lock);
             tsr_ctx_reset(ctx);
-            tsr_store_job_progress(jobs->store, ctx, id, done, total, &usage);
+            tsr_store_job_progress(jobs->store, ctx, id, &p);
             pthread_mutex_lock(&jobs->lock);
             e->refs--;
             pthread_cond_broadcast(&jobs->changed);

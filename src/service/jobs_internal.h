@@ -104,6 +104,8 @@ void tsr_jobs_run_images(tsr_jobs *jobs, job_entry *e, const tsr_store_job *job,
 /* Sets e's tiles done and work units done (all images) and the percent
  * and ETA from the work. jobs->lock held. */
 void tsr_jobs_set_done(job_entry *e, int64_t tiles_done, double work_done);
+/* e's live progress, as the store records it. jobs->lock held. */
+tsr_store_progress tsr_jobs_progress_of(const job_entry *e);
 /* Starts counting image `item` (NULL: none) in this process; the units of
  * the one before are counted whole. jobs->lock held. */
 void tsr_jobs_next_item(job_entry *e, const tsr_jobs_item_size *item);

@@ -264,12 +264,12 @@ static tsr_job_state finish_job(tsr_jobs *jobs, job_entry *e, const tsr_store_jo
                                 tsr_ctx *ctx, int64_t total, const tsr_jobs_outcome *o) {
     pthread_mutex_lock(&jobs->lock);
     int stopped = e->stopped, cancelled = e->cancelled;
-    int64_t tiles_done = e->live.tiles_done;
-    tsr_job_usage usage = e->live.usage;
+    tsr_store_progress p = tsr_jobs_progress_of(e);
     pthread_mutex_unlock(&jobs->lock);
+    p.tiles_total = total;
     if (stopped && !cancelled)
         return TSR_JOB_RUNNING; /* left for the next start */
-    tsr_store_job_progress(jobs->store, ctx, e->id, tiles_done, total, &usage);
+    tsr_store_job_progress(jobs->store, ctx, e->id, &p);
     if (cancelled) {
         for (size_t i = 0; i < job->item_count; i++)
             tsr_store_job_item_set_state(jobs->store, ctx, e->id, (int)i, TSR_JOB_CANCELLED, NULL,

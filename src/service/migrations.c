@@ -217,9 +217,17 @@ static const char v11[] = "CREATE TABLE idempotency_keys("
  * alive (wall-clock ms): how many share the request rate limits. */
 static const char v12[] = "CREATE TABLE coordinators(id TEXT PRIMARY KEY, seen INTEGER NOT NULL);";
 
+/* A running job's weighted percent and ETA as its runner last wrote them
+ * (NULL ETA = unknown), and when (wall-clock ms), so every coordinator
+ * answers what the one running it sees. */
+static const char v13[] = "ALTER TABLE jobs ADD COLUMN percent REAL NOT NULL DEFAULT 0;"
+                          "ALTER TABLE jobs ADD COLUMN eta_seconds REAL;"
+                          "ALTER TABLE jobs ADD COLUMN progress_at INTEGER NOT NULL DEFAULT 0;";
+
 const tsr_store_migration tsr_store_migrations[] = {
-    {1, v1, v1_pg}, {2, v2, NULL}, {3, v3, NULL}, {4, v4, v4_pg},  {5, v5, NULL},   {6, v6, NULL},
-    {7, v7, NULL},  {8, v8, NULL}, {9, v9, NULL}, {10, v10, NULL}, {11, v11, NULL}, {12, v12, NULL},
+    {1, v1, v1_pg},  {2, v2, NULL},   {3, v3, NULL},   {4, v4, v4_pg}, {5, v5, NULL},
+    {6, v6, NULL},   {7, v7, NULL},   {8, v8, NULL},   {9, v9, NULL},  {10, v10, NULL},
+    {11, v11, NULL}, {12, v12, NULL}, {13, v13, NULL},
 };
 const size_t tsr_store_migration_count = sizeof tsr_store_migrations / sizeof *tsr_store_migrations;
 

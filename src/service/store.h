@@ -152,6 +152,9 @@ typedef struct tsr_store_job {
     tsr_job_state state;                          /* see tsr_job_state */
     int64_t tiles_done;                           /* progress, over all items */
     int64_t tiles_total;                          /* 0 while unknown */
+    double percent;                               /* weighted work done as last recorded */
+    double eta_seconds;                           /* the ETA recorded with it; < 0 = unknown */
+    int64_t progress_at;                          /* when (wall ms); 0 = never */
     int64_t created;                              /* ms since epoch */
     int64_t started;                              /* first time it went RUNNING; 0 = not yet */
     int64_t finished;                             /* when it became terminal; 0 = not yet */
@@ -397,13 +400,19 @@ tsr_status tsr_store_job_list_active(tsr_store *store, tsr_ctx *ctx, tsr_store_j
  * `changed` may be NULL. */
 tsr_status tsr_store_job_set_state(tsr_store *store, tsr_ctx *ctx, const char *id,
                                    tsr_job_state state, const char *error, int *changed);
+/* A running job's progress as its runner sees it. */
+typedef struct tsr_store_progress {
+    int64_t tiles_done, tiles_total; /* over all items */
+    double percent;                  /* weighted work done, 0..100 */
+    double eta_seconds;              /* < 0 = unknown */
+    tsr_job_usage usage;
+} tsr_store_progress;
 /* Records progress of an active job (a terminal job is left as it is):
- * absolute tile counts and CPU seconds, so a repeated write is harmless.
- * Each call is one durable commit (an fsync): call it a few times a second
- * at most. */
+ * absolute counts and times, so a repeated write is harmless; the stored
+ * percent never goes down (a resumed run restarts its own count). Each call
+ * is one durable commit (an fsync): a few times a second at most. */
 tsr_status tsr_store_job_progress(tsr_store *store, tsr_ctx *ctx, const char *id,
-                                  int64_t tiles_done, int64_t tiles_total,
-                                  const tsr_job_usage *usage);
+                                  const tsr_store_progress *p);
 /* Moves item `position` of job `id` to `state` unless the item is terminal
  * (then *changed = 0), setting `started`/`finished` like jobs; `error`, when
  * not NULL, becomes the item's error message. For a SUCCEEDED item with a

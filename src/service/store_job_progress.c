@@ -63,28 +63,38 @@ tsr_status tsr_store_job_set_state(tsr_store *store, tsr_ctx *ctx, const char *i
 }
 
 tsr_status tsr_store_job_progress(tsr_store *store, tsr_ctx *ctx, const char *id,
-                                  int64_t tiles_done, int64_t tiles_total, const tsr_job_usage *u) {
+                                  const tsr_store_progress *p) {
     tsr_db_stmt *st = NULL;
-    if (tiles_done < 0 || tiles_total < 0 || !(u->cpu_seconds >= 0) || !(u->gpu_seconds >= 0) ||
-        u->read_bytes < 0 || u->written_bytes < 0 || u->network_bytes < 0 || u->peak_pixels < 0)
+    const tsr_job_usage *u = &p->usage;
+    if (p->tiles_done < 0 || p->tiles_total < 0 || !(p->percent >= 0 && p->percent <= 100) ||
+        !(u->cpu_seconds >= 0) || !(u->gpu_seconds >= 0) || u->read_bytes < 0 ||
+        u->written_bytes < 0 || u->network_bytes < 0 || u->peak_pixels < 0)
         return tsr_error(ctx, TSR_ERR_USAGE, "job progress: negative count or time");
     pthread_mutex_lock(&store->lock);
-    tsr_status rc = tsr_store_prepare(store, ctx,
-                                      "UPDATE jobs SET tiles_done = ?2, tiles_total = ?3, "
-                                      "cpu_seconds = ?4, gpu_seconds = ?5, read_bytes = ?6, "
-                                      "written_bytes = ?7, network_bytes = ?8, peak_pixels = ?9 "
-                                      "WHERE id = ?1 AND state IN " ACTIVE,
-                                      &st);
+    tsr_status rc = tsr_store_prepare(
+        store, ctx,
+        "UPDATE jobs SET tiles_done = ?2, tiles_total = ?3, cpu_seconds = ?4, gpu_seconds = ?5, "
+        "read_bytes = ?6, written_bytes = ?7, network_bytes = ?8, peak_pixels = ?9, "
+        "percent = CASE WHEN ?10 > percent THEN ?10 ELSE percent END, eta_seconds = ?11, "
+        "progress_at = ?12 "
+        "WHERE id = ?1 AND state IN " ACTIVE,
+        &st);
     if (!rc) {
         tsr_db_bind_text(st, 1, id);
-        tsr_db_bind_int64(st, 2, tiles_done);
-        tsr_db_bind_int64(st, 3, tiles_total);
+        tsr_db_bind_int64(st, 2, p->tiles_done);
+        tsr_db_bind_int64(st, 3, p->tiles_total);
         tsr_db_bind_double(st, 4, u->cpu_seconds);
         tsr_db_bind_double(st, 5, u->gpu_seconds);
         tsr_db_bind_int64(st, 6, u->read_bytes);
         tsr_db_bind_int64(st, 7, u->written_bytes);
         tsr_db_bind_int64(st, 8, u->network_bytes);
         tsr_db_bind_int64(st, 9, u->peak_pixels);
+        tsr_db_bind_double(st, 10, p->percent);
+        if (p->eta_seconds >= 0)
+            tsr_db_bind_double(st, 11, p->eta_seconds);
+        else
+            tsr_db_bind_null(st, 11);
+        tsr_db_bind_int64(st, 12, tsr_clock_wall_ms());
         rc = run_update(store, ctx, st, "record job progress", NULL);
     }
     tsr_db_finalize(st);

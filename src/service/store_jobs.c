@@ -14,7 +14,8 @@
     "cpu_seconds, (SELECT count(*) FROM job_items i WHERE i.job = jobs.id), coalesce(name, ''), "  \
     "gpu_seconds, read_bytes, written_bytes, network_bytes, peak_pixels, "                         \
     "coalesce(tessera_version, ''), coalesce(tile, 0), coalesce(saved_pipeline, ''), "             \
-    "coalesce(saved_version, 0), coalesce(frame, -1), speed"
+    "coalesce(saved_version, 0), coalesce(frame, -1), speed, percent, coalesce(eta_seconds, -1), " \
+    "progress_at"
 
 #define ITEM_COLUMNS                                                                               \
     "image, position, state, result_blob, result_bytes, result_format, width, height, error, "     \
@@ -83,6 +84,9 @@ static tsr_status read_job(tsr_db_stmt *st, tsr_ctx *ctx, tsr_store_job *job) {
     job->saved_version = tsr_db_column_int(st, 25);
     job->frame = tsr_db_column_int(st, 26);
     job->speed = tsr_db_column_int(st, 27);
+    job->percent = tsr_db_column_double(st, 28);
+    job->eta_seconds = tsr_db_column_double(st, 29);
+    job->progress_at = tsr_db_column_int64(st, 30);
     return oom ? tsr_error(ctx, TSR_ERR_NOMEM, "store: out of memory reading a job") : TSR_OK;
 }
 

@@ -10,15 +10,14 @@
 // Prints "ok NAME" / "FAIL NAME: why" per case and "# browser-feedback: N
 // passed, N failed", like the other browser tests; every wait is bounded
 // (STEP_MS per wait, TOTAL_MS for the whole run).
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-    PHOTO, ROOT, STEP_MS, api, check, launchBrowser, runCases, startServer, step, watchConsoleErrors,
+    adminToken, PHOTO, ROOT, STEP_MS, api, check, launchBrowser, runCases, startServer, step, watchConsoleErrors,
 } from './lib.mjs';
 
-const TOKEN = randomBytes(32).toString('hex');
+const TOKEN = adminToken();
 const ARTIFACTS = join(ROOT, 'tests', 'artifacts');
 const TOTAL_MS = 120000;
 const COMMENT = 'Crisp edges <img src=x onerror="window.pwned=1"> & "quotes"\nsecond line';

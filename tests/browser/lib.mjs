@@ -4,6 +4,7 @@
 // launching Debian's chromium, and PNG checks. Each test file is its own
 // process, so the runner's state lives in this module.
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -18,6 +19,16 @@ export const BIN = (() => {
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 export const PHOTO = join(ROOT, 'tests', 'data', 'chelsea.png');
 export const STEP_MS = 30000;
+// TESSERA_URL with TESSERA_TOKEN (an admin's): the tests drive a server that
+// already runs instead of starting one (tests/ha: three coordinators behind
+// HAProxy); startServer() then answers that address.
+export const EXTERNAL = process.env.TESSERA_URL || '';
+
+/* The admin token of the server under test: TESSERA_TOKEN for an external
+ * one, else a fresh random one that startServer's caller passes on. */
+export function adminToken() {
+    return EXTERNAL ? (process.env.TESSERA_TOKEN || '') : randomBytes(32).toString('hex');
+}
 
 const results = [];
 let failed = false;
@@ -51,6 +62,8 @@ export function check(cond, message) {
  * 127.0.0.1:0, a free port) with ENV added to this process's; resolves with
  * its base URL (http:// or https://) once it prints the port. */
 export function startServer(args, env, listen = '127.0.0.1:0') {
+    if (EXTERNAL)
+        return Promise.resolve(EXTERNAL);
     return new Promise((resolveStart, reject) => {
         const proc = spawn(BIN, ['serve', '--listen', listen, ...args], {
             env: { ...process.env, ...env },

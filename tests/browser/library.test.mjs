@@ -10,16 +10,15 @@
 // Prints "ok NAME" / "FAIL NAME: why" per case and "# browser-library: N
 // passed, N failed", like ui.test.mjs; every wait is bounded (STEP_MS per
 // wait, TOTAL_MS for the whole run).
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-    PHOTO, ROOT, STEP_MS, api, check, launchBrowser, runCases, startServer, step,
+    adminToken, PHOTO, ROOT, STEP_MS, api, check, launchBrowser, runCases, startServer, step,
     watchConsoleErrors,
 } from './lib.mjs';
 
-const TOKEN = randomBytes(32).toString('hex');
+const TOKEN = adminToken();
 const TOTAL_MS = 150000;
 const DATA = join(ROOT, 'tests', 'data');
 const OTHERS = ['coffee.png', 'rocket.jpg', 'astronaut.png'];

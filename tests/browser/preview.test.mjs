@@ -16,17 +16,16 @@
 //
 // Prints "ok NAME" / "FAIL NAME: why" per case and "# browser-preview: N
 // passed, N failed"; every wait is bounded.
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-    PHOTO, ROOT, STEP_MS, api, check, launchBrowser, runCases, startServer, step,
+    adminToken, PHOTO, ROOT, STEP_MS, api, check, launchBrowser, runCases, startServer, step,
     watchConsoleErrors,
 } from './lib.mjs';
 
 const ARTIFACTS = join(ROOT, 'tests', 'artifacts');
-const TOKEN = randomBytes(32).toString('hex');
+const TOKEN = adminToken();
 const TOTAL_MS = 150000;
 const tmp = mkdtempSync(join(tmpdir(), 'tessera-preview-'));
 

@@ -17,21 +17,18 @@
 // cleaned up. The runner and the server/browser helpers are in lib.mjs
 // (shared with tls.test.mjs).
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-    CHROMIUM, PHOTO, ROOT, api, check, checkSameAsCli, cv2Shape, launchBrowser, pngSize, runCases,
-    startServer, step, watchConsoleErrors, watchScripts, webScripts,
+    CHROMIUM, PHOTO, ROOT, adminToken, api, check, checkSameAsCli, cv2Shape, launchBrowser,
+    pngSize, runCases, startServer, step, watchConsoleErrors, watchScripts, webScripts,
 } from './lib.mjs';
 
 const ARTIFACTS = join(ROOT, 'tests', 'artifacts');
 const SCREENSHOT = join(ARTIFACTS, 'webui-finished.png');
-// TESSERA_URL with TESSERA_TOKEN (an admin's): drive a server that already
-// runs instead of starting one (tests/ha: three coordinators behind HAProxy).
-const EXTERNAL = process.env.TESSERA_URL || '';
-const TOKEN = EXTERNAL ? (process.env.TESSERA_TOKEN || '') : randomBytes(32).toString('hex');
+// TESSERA_URL with TESSERA_TOKEN: drive a server that already runs (lib.mjs).
+const TOKEN = adminToken();
 const TOTAL_MS = 150000;
 const SIGMA = '2';
 const ANGLE = 30;
@@ -51,8 +48,7 @@ async function main() {
     await step('server starts', async () => {
         check(spawnSync(CHROMIUM, ['--version'], { timeout: 20000 }).status === 0,
             `${CHROMIUM} does not run`);
-        base = EXTERNAL ||
-            await startServer(['--data', join(tmp, 'data')], { TESSERA_ADMIN_TOKEN: TOKEN });
+        base = await startServer(['--data', join(tmp, 'data')], { TESSERA_ADMIN_TOKEN: TOKEN });
         const health = await fetch(`${base}/healthz`);
         check(health.status === 200, `/healthz answered ${health.status}`);
     });

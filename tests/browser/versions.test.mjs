@@ -9,15 +9,14 @@
 //
 // Prints "ok NAME" / "FAIL NAME: why" per case and "# browser-versions: N
 // passed, N failed", like the other browser tests; every wait is bounded.
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-    PHOTO, STEP_MS, api, check, launchBrowser, runCases, startServer, step, watchConsoleErrors,
+    adminToken, PHOTO, STEP_MS, api, check, launchBrowser, runCases, startServer, step, watchConsoleErrors,
 } from './lib.mjs';
 
-const TOKEN = randomBytes(32).toString('hex');
+const TOKEN = adminToken();
 const TOTAL_MS = 150000;
 const SHARPEN = [0, -1, 0, -1, 5, -1, 0, -1, 0];
 

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "pg"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "s3"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "fleet"))
+import balancer  # noqa: E402
 import fleet  # noqa: E402
 import pgcluster  # noqa: E402
 import s3server  # noqa: E402
@@ -33,10 +33,7 @@ ADMIN_TOKEN = "4a" * 32
 LEASE_MS = "2000"  # takeovers in ~2-3 s keep 20 kills in a few minutes
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+free_port = balancer.free_port
 
 
 class Coordinator:
@@ -128,13 +125,8 @@ class Cluster:
             c.start(wait=False)
         for c in self.coords:
             c.wait_listening()
-        self.port = free_port()
-        cfg = os.path.join(self.tmp, "haproxy.cfg")
-        with open(cfg, "w") as f:
-            f.write(haproxy_config(self.port, [c.port for c in self.coords]))
-        self.haproxy_log = open(os.path.join(self.tmp, "haproxy.log"), "w")
-        self.haproxy = subprocess.Popen([tools.find("haproxy"), "-db", "-f", cfg],
-                                        stdout=self.haproxy_log, stderr=subprocess.STDOUT)
+        self.haproxy = balancer.Balancer(self.tmp, [c.port for c in self.coords]).start()
+        self.port = self.haproxy.port
         self.wait_all_up()
 
     def wait_all_up(self, timeout=30):
@@ -181,9 +173,8 @@ class Cluster:
         return r.stdout.strip() or None
 
     def close(self):
-        if self.haproxy and self.haproxy.poll() is None:
-            self.haproxy.terminate()
-            self.haproxy.wait(10)
+        if self.haproxy:
+            self.haproxy.stop()
         for c in self.coords:
             if c.alive():
                 c.proc.kill()
@@ -196,29 +187,3 @@ class Cluster:
         if self.pg:
             self.pg.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def haproxy_config(port, backends):
-    """Round robin over the coordinators, each checked with GET /readyz
-    every 300 ms (down after 2 failures, up after 1 success); a request
-    whose connection is refused goes to another (redispatch)."""
-    servers = "\n".join("    server c%d 127.0.0.1:%d" % (i, p) for i, p in enumerate(backends))
-    return """global
-    maxconn 2000
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 120s
-    timeout server 120s
-    retries 3
-    option redispatch
-frontend tessera
-    bind 127.0.0.1:%d
-    default_backend coordinators
-backend coordinators
-    balance roundrobin
-    option httpchk GET /readyz
-    http-check expect status 200
-    default-server check inter 300ms fall 2 rise 1
-%s
-""" % (port, servers)

@@ -33,6 +33,12 @@ def decode(data):
     return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
 
 
+# The browser tests that take an external server (lib.mjs's TESSERA_URL); the
+# others restart their server (ux), or serve TLS themselves (tls).
+BROWSER_FILES = ("ui.test.mjs", "library.test.mjs", "versions.test.mjs", "preview.test.mjs",
+                 "feedback.test.mjs", "zoom.test.mjs")
+
+
 class HaTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -121,10 +127,12 @@ class HaTest(unittest.TestCase):
         self.assertEqual(c.json("GET", "/readyz", token=None)[0], 200)
         self.assertEqual(c.request("GET", "/metrics", token=None)[0], 200)
 
-    def test_browser_ui_through_haproxy(self):
-        """The browser test of the web UI (tests/browser/ui.test.mjs: sign in,
-        upload, build a pipeline, run it, watch the progress, download)
-        against the balancer, as a fresh admin account."""
+    def test_browser_through_haproxy(self):
+        """The browser tests of the web UI against the balancer, each as a
+        fresh admin account: ui.test.mjs (sign in, upload, build a pipeline,
+        run it, watch the progress, download), the library and job history,
+        saved pipelines and versions, the live preview, feedback and the
+        zoomable view of a large result (tests/browser)."""
         folder = os.path.join(ha.ROOT, "tests", "browser")
         _, error = ha.tools.check("chromium", os.environ.get("CHROMIUM"))
         if error and error.missing:  # as scripts/run_tests.py's browser suite does
@@ -132,16 +140,19 @@ class HaTest(unittest.TestCase):
         if not os.path.isdir(os.path.join(folder, "node_modules", "playwright-core")):
             self.fail("playwright-core is not installed in tests/browser: run npm ci there "
                       "(scripts/run_tests.py does before this suite)")
-        status, doc, _ = self.cluster.json("POST", "/api/v1/users",
-                                           {"name": "browser", "role": "admin"})
-        self.assertEqual(status, 201, doc)
-        env = dict(os.environ, TESSERA_URL="http://127.0.0.1:%d" % self.cluster.port,
-                   TESSERA_TOKEN=doc["token"], TESSERA_BIN=BIN,
-                   CHROMIUM=ha.tools.find("chromium"))
-        r = subprocess.run([ha.tools.find("node"), "ui.test.mjs"], cwd=folder, env=env,
-                           capture_output=True, text=True, timeout=240)
-        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr[-2000:])
-        self.assertIn("0 failed", r.stdout)
+        for script in BROWSER_FILES:
+            with self.subTest(script):
+                status, doc, _ = self.cluster.json(
+                    "POST", "/api/v1/users", {"name": "browser-" + script.split(".")[0],
+                                              "role": "admin"})
+                self.assertEqual(status, 201, doc)
+                env = dict(os.environ, TESSERA_URL="http://127.0.0.1:%d" % self.cluster.port,
+                           TESSERA_TOKEN=doc["token"], TESSERA_BIN=BIN,
+                           CHROMIUM=ha.tools.find("chromium"))
+                r = subprocess.run([ha.tools.find("node"), script], cwd=folder, env=env,
+                                   capture_output=True, text=True, timeout=300)
+                self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr[-2000:])
+                self.assertRegex(r.stdout, r"\b0 failed")
 
     def test_kill9_runner_20_times(self):
         """kill -9 of the coordinator that runs the job, at a random point,

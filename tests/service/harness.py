@@ -9,6 +9,7 @@ fleet tests run (redis-server, openssl, curl, ip) come from `tools`
 import http.client
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
+import balancer  # noqa: E402
 import tools  # noqa: E402,F401
 BIN = os.environ.get("TESSERA_BIN", os.path.join(ROOT, "build", "src", "cli", "tessera"))
 if not os.path.isabs(BIN):
@@ -122,6 +124,23 @@ def query(data, sql, params=()):
     return [tuple(line.split("\t")) for line in r.stdout.splitlines()]
 
 
+# TESSERA_TEST_HA=N (with the S3 store and PostgreSQL) runs every server of
+# the suite as N coordinators behind HAProxy (tests/balancer.py): one data
+# folder each, the same database and blob store, the test talking to
+# HAProxy's port as a client would, so each request may reach any of them.
+HA = int(os.environ.get("TESSERA_TEST_HA", "0") or 0)
+if HA and (DB != "postgresql" or STORE != "s3"):
+    raise SystemExit("TESSERA_TEST_HA needs TESSERA_TEST_DB=postgresql and TESSERA_TEST_STORE=s3")
+
+
+def one_coordinator_only(why):
+    """Skips a test in the load-balanced pass of the suite: it looks at one
+    process (its signals, log, /metrics, data folder) or at a limit that is
+    per process (`why`); the other passes run it."""
+    import unittest
+    return unittest.skipIf(HA > 1, "one coordinator only: " + why)
+
+
 def sqlite_only(why):
     """Skips a test in the PostgreSQL pass of the suite: it looks at the SQLite
     file or needs what only SQLite metadata has (`why`); the SQLite pass runs it."""
@@ -136,28 +155,42 @@ def files_store_only(why):
     return unittest.skipIf(STORE == "s3", "files store only: " + why)
 
 
-class Server:
-    """One server process. Call stop() (tearDown) to end it."""
+def data_at(argv):
+    """The index of the data folder a serve command line serves (the last --data)."""
+    return max(j for j, a in enumerate(argv) if j and argv[j - 1] == "--data")
 
-    def __init__(self, *args, data=None, env=None):
-        # data: an existing data folder to serve (kept at stop); default a fresh one.
-        # env: extra environment variables (e.g. AWS_ACCESS_KEY_ID for --store s3://...).
-        self.tmp = tempfile.mkdtemp(prefix="tessera-service-")
-        self.data = data or os.path.join(self.tmp, "data")
-        self.log = open(os.path.join(self.tmp, "server.log"), "w+")
-        env = dict(os.environ, TESSERA_ADMIN_TOKEN=ADMIN_TOKEN, **(env or {}))
-        store = []
-        if STORE == "s3" and "--store" not in args:
-            # the prefix follows the folder served: the last --data wins
-            served = [a for i, a in enumerate(args) if i and args[i - 1] == "--data"]
-            store, s3_env = s3_store_args(served[-1] if served else self.data)
-            env.update(s3_env)
-        if "--db" not in args:
-            served = [a for i, a in enumerate(args) if i and args[i - 1] == "--data"]
-            store += db_args(served[-1] if served else self.data)
-        self.proc = subprocess.Popen(
-            [BIN, "serve", "--listen", "127.0.0.1:0", "--data", self.data, *store, *args],
-            stdout=subprocess.PIPE, stderr=self.log, env=env, text=True)
+
+def coordinator_argv(argv, i):
+    """The command line of coordinator `i` of a server: the first serves the
+    test's data folder; the others (the load-balanced pass) a folder of
+    their own beside it (lock, temp files), all on the same database and
+    blob store, which the first one's folder names."""
+    if i == 0:
+        return argv
+    argv = list(argv)
+    at = data_at(argv)
+    argv[at] = "%s.coord%d" % (argv[at].rstrip("/"), i)
+    return argv
+
+
+def share_keycheck(first, other):
+    """Copies the first coordinator's keycheck record (an encrypted store's
+    identity, no secret) into another's data folder, as docs/serve.md
+    tells operators of several coordinators on an encrypted store to."""
+    src = os.path.join(first[data_at(first)], "keycheck")
+    if os.path.exists(src):
+        os.makedirs(other[data_at(other)], exist_ok=True)
+        shutil.copyfile(src, os.path.join(other[data_at(other)], "keycheck"))
+
+
+class _Coordinator:
+    """One `tessera serve` process of a Server, on a port of its own."""
+
+    def __init__(self, tmp, argv, env):
+        self.log = tempfile.NamedTemporaryFile("w+", dir=tmp, prefix="server-", suffix=".log",
+                                               delete=False)
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, env=env,
+                                     text=True)
         self.stdout = []
         self.port = None
         deadline = time.time() + 20
@@ -179,6 +212,8 @@ class Server:
             raise RuntimeError("server did not start: " + text)
 
     def log_text(self):
+        if self.log.closed:
+            return ""
         self.log.flush()
         with open(self.log.name) as f:
             return f.read()
@@ -193,6 +228,78 @@ class Server:
                 self.proc.wait()
         self.proc.stdout.close()
         self.log.close()
+
+
+class Server:
+    """One server process. Call stop() (tearDown) to end it."""
+
+    def __init__(self, *args, data=None, env=None):
+        # data: an existing data folder to serve (kept at stop); default a fresh one.
+        # env: extra environment variables (e.g. AWS_ACCESS_KEY_ID for --store s3://...).
+        self.tmp = tempfile.mkdtemp(prefix="tessera-service-")
+        self.data = data or os.path.join(self.tmp, "data")
+        env = dict(os.environ, TESSERA_ADMIN_TOKEN=ADMIN_TOKEN, **(env or {}))
+        store = []
+        served = [a for i, a in enumerate(args) if i and args[i - 1] == "--data"]
+        if STORE == "s3" and "--store" not in args:
+            # the prefix follows the folder served: the last --data wins
+            store, s3_env = s3_store_args(served[-1] if served else self.data)
+            env.update(s3_env)
+        if "--db" not in args:
+            store += db_args(served[-1] if served else self.data)
+        argv = [BIN, "serve", "--listen", "127.0.0.1:0", "--data", self.data, *store, *args]
+        self.coordinators, self.balancer = [], None
+        try:
+            for i in range(max(HA, 1)):
+                if i:
+                    share_keycheck(coordinator_argv(argv, 0), coordinator_argv(argv, i))
+                self.coordinators.append(_Coordinator(self.tmp, coordinator_argv(argv, i), env))
+            if HA:
+                self.balancer = balancer.Balancer(
+                    self.tmp, [c.port for c in self.coordinators]).start()
+        except BaseException:
+            self.stop()
+            raise
+        first = self.coordinators[0]
+        self.proc, self.log, self.stdout = first.proc, first.log, first.stdout
+        self.own_port = first.port  # the first coordinator's own, past the balancer
+        self.port = self.balancer.port if HA else first.port
+
+    def log_text(self):
+        """The log (stderr) of the server; in the load-balanced pass all its
+        coordinators' lines, in the order of their timestamps."""
+        if len(self.coordinators) == 1:
+            return self.coordinators[0].log_text()
+        lines = []
+        for n, c in enumerate(self.coordinators):
+            ts = ""
+            for i, line in enumerate(c.log_text().splitlines(True)):
+                m = re.match(r'\{"ts":"([^"]+)"', line)
+                ts = m.group(1) if m else ts  # a line without one follows the last
+                lines.append((ts, n, i, line))
+        return "".join(line for *_, line in sorted(lines))
+
+    def metric(self, name):
+        """The value of the /metrics sample `name` (with its labels, if
+        any), summed over the coordinators; None when none shows it."""
+        total = None
+        for c in self.coordinators:
+            conn = http.client.HTTPConnection("127.0.0.1", c.port, timeout=60)
+            try:
+                conn.request("GET", "/metrics")
+                text = conn.getresponse().read().decode()
+            finally:
+                conn.close()
+            m = re.search(r"^%s (\S+)$" % re.escape(name), text, re.M)
+            if m:
+                total = (total or 0) + float(m.group(1))
+        return total
+
+    def stop(self):
+        if self.balancer:
+            self.balancer.stop()
+        for c in self.coordinators:
+            c.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def conn(self, timeout=60):
@@ -244,6 +351,9 @@ class Server:
         deadline = time.time() + timeout
         while time.time() < deadline:
             status, doc, _ = self.json("GET", "/api/v1/jobs/" + job_id, token=token)
+            if HA and status in (502, 503) and doc is None:
+                time.sleep(0.2)  # HAProxy's: no coordinator ready (e.g. the store is down)
+                continue
             assert status == 200, (status, doc)
             if doc["state"] in ("succeeded", "failed", "cancelled"):
                 return doc

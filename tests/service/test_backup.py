@@ -25,7 +25,7 @@ import unittest
 import urllib.request
 
 import harness
-from harness import ADMIN_TOKEN, BIN, DATA, Server, read_file, unique_bytes
+from harness import ADMIN_TOKEN, BIN, DATA, Server, one_coordinator_only, read_file, unique_bytes
 
 sys.path.insert(0, os.path.join(harness.ROOT, "tests", "s3"))
 import s3server  # noqa: E402
@@ -254,6 +254,8 @@ class BackupTest(unittest.TestCase):
         queued = [self.job(srv, ids[:2], QUICK), self.job(srv, ids[2:4], "rotate90")]
         return slow, queued
 
+    @one_coordinator_only("--runners 1 is each coordinator's: three run three jobs at once, "
+                          "none stays queued")
     def test_backup_while_jobs_run_then_restore_everything(self):
         srv = self.serve(self.data, "--runners", "1")
         tokens, alice2, revoked, mine = self.populate(srv)

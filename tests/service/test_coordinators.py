@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 import harness
-from harness import BIN, DATA, Server
+from harness import BIN, DATA, Server, one_coordinator_only
 
 KERNEL_9X9 = " ".join(str(9 - abs(4 - r) - abs(4 - c)) for r in range(9) for c in range(9))
 # About 9 single-thread seconds on big.png: long enough to kill its runner mid-way.
@@ -28,6 +28,7 @@ PIPELINE = "|".join(["gaussian-blur:sigma=4|median:ksize=5"]
 
 
 @unittest.skipIf(harness.DB != "postgresql", "several coordinators need PostgreSQL metadata")
+@one_coordinator_only("it starts its own coordinators on one database")
 class CoordinatorsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

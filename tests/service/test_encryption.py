@@ -243,7 +243,8 @@ class EncryptionTest(unittest.TestCase):
         srv = self.serve()
         original, result, job = self.round_trip(srv)
         self.stop(srv)
-        self.assertIn("holds unencrypted blobs", self.refused("--data-key", self.key))
+        self.assertIn("if they are unencrypted, encrypt them first",
+                      self.refused("--data-key", self.key))
         r = tessera("data", "rotate-key", "--data", self.data, "--new-key", self.key)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("4 blobs encrypted", r.stdout)

@@ -11,7 +11,7 @@ import unittest
 
 import cv2
 
-from harness import DATA, Server
+from harness import DATA, Server, one_coordinator_only
 
 SMALL_PIPE = "grayscale|gaussian-blur:sigma=2"
 HUGE_PIPE = "gaussian-blur:sigma=12|sharpen"
@@ -109,6 +109,7 @@ class FairnessTest(unittest.TestCase):
         self.assertLess(loaded, 3 * solo + 1.0)
 
 
+@one_coordinator_only("--pixel-budget is each coordinator's own: another one admits the second job")
 class AdmissionTest(unittest.TestCase):
     """--pixel-budget holds one 3000x2000 job: a second one is 429 with
     Retry-After while the first runs and is accepted after it finishes."""

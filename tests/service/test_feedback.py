@@ -17,7 +17,7 @@ import unittest
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
-from harness import Server, files_store_only, read_file, unique_bytes
+from harness import Server, files_store_only, one_coordinator_only, read_file, unique_bytes
 
 RATINGS = re.compile(r'^tessera_feedback_ratings_total\{op="([^"]+)",rating="(\d)"\} (\d+)$', re.M)
 
@@ -328,6 +328,7 @@ class FeedbackTest(unittest.TestCase):
         # and the job can no longer be rated
         self.assertEqual(self.rate(job["id"], {"rating": 1})[0], 404)
 
+    @one_coordinator_only("it restarts one process on its data folder")
     def test_metrics_count_ratings_by_op_across_a_restart(self):
         self.assertEqual(ratings(self.srv), {})
         status, _, body = self.srv.request("GET", "/metrics", token=None)

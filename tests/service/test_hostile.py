@@ -18,7 +18,7 @@ import shutil
 import time
 import unittest
 
-from harness import DATA, Server, multipart, read_file, unique_bytes
+from harness import DATA, Server, multipart, one_coordinator_only, read_file, unique_bytes
 
 sys.path.insert(0, os.path.join(DATA, "hostile"))
 import make_hostile  # noqa: E402
@@ -178,6 +178,7 @@ class CorpusTest(unittest.TestCase):
                 self.assertRegex(f, r"^([0-9a-f]{32}|tessera\.db.*|lock|store-url|db-url)$", os.path.join(root, f))
 
 
+@one_coordinator_only("connection limits and idle timeouts are each process's; HAProxy holds the client's connections")
 class ConnectionsTest(unittest.TestCase):
     """Slow clients and the per-address connection cap."""
 
@@ -234,6 +235,8 @@ class ConnectionsTest(unittest.TestCase):
         self.assertEqual(status, 200)
 
 
+@one_coordinator_only("the request rate is shared out (each coordinator takes --rate-limit / N), "
+                      "so exact counts depend on the balancer; test_coordinators checks it")
 class RateLimitTest(unittest.TestCase):
     def setUp(self):
         self.srv = Server("--rate-limit", "2", "--rate-burst", "5")

@@ -12,7 +12,7 @@ import unittest
 import cv2
 import numpy as np
 
-from harness import Server, read_file
+from harness import Server, one_coordinator_only, read_file
 
 HEAVY = "|".join(["gaussian-blur:sigma=100"] * 40)  # seconds of work even on 256 px
 REQUIRED = ["Edge detection", "Web thumbnail", "Scan clean-up", "The original design's pipeline"]
@@ -152,6 +152,7 @@ class PreviewTest(unittest.TestCase):
         status, _, _ = self.preview("grayscale", image="0" * 32)
         self.assertEqual(status, 404)
 
+    @one_coordinator_only("a newer preview supersedes the account's previous one in the same process")
     def test_a_newer_preview_supersedes_a_slow_one(self):
         # another account, with its thumbnail made, whose preview leaves the slow one alone
         other = self.srv.make_user("olga", "user")

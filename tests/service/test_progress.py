@@ -17,8 +17,9 @@ import eta_accuracy  # noqa: E402
 # Multi-image jobs of a few seconds each on a loaded 2-core machine.
 JOBS = [
     ([(1600, 1600, "png")] * 4, "gaussian-blur:sigma=2", "png"),
-    ([(2000, 1500, "jpeg")] * 3, "grayscale|gaussian-blur:sigma=1", "webp"),
-    ([(1200, 1200, "webp"), (1600, 1200, "jpeg"), (1400, 1400, "png")], "median:ksize=5", "jpeg"),
+    ([(3000, 2000, "jpeg")] * 4, "grayscale|gaussian-blur:sigma=4|sharpen", "webp"),
+    ([(2400, 2400, "webp"), (3200, 2400, "jpeg"), (2800, 2800, "png")],
+     "median:ksize=5|gaussian-blur:sigma=3|median:ksize=9", "jpeg"),
 ]
 # Measured median at 50 % is far lower (docs/internals/jobs.md); the test
 # allows for a machine shared with other builds.

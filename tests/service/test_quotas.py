@@ -9,7 +9,6 @@ over the defaults: larger, 0 = unlimited, cleared = back to the default;
 only admins set them, every change is audited."""
 import json
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -89,9 +88,7 @@ class StorageQuotaTest(unittest.TestCase):
             self.assertEqual(a["address"], "127.0.0.1")
         jobs = audit_lines(self.srv, "quota_exceeded")
         self.assertEqual([(a["account"], a["quota"]) for a in jobs], [("alice", "bytes")])
-        _, _, metrics = self.srv.request("GET", "/metrics", token=None)
-        m = re.search(rb"^tessera_quota_refused_total (\d+)$", metrics, re.M)
-        self.assertEqual(int(m.group(1)), 4)
+        self.assertEqual(self.srv.metric("tessera_quota_refused_total"), 4)
 
 
 class JobQuotaTest(unittest.TestCase):

@@ -14,7 +14,7 @@ import unittest
 import cv2
 
 import harness
-from harness import ADMIN_TOKEN, BIN, DATA, Server
+from harness import ADMIN_TOKEN, BIN, DATA, Server, one_coordinator_only
 
 PIPELINE = "gaussian-blur:sigma=25|sharpen|rotate:angle=17"
 
@@ -48,6 +48,7 @@ def start_on(srv, port):
     raise AssertionError("server did not restart: " + srv.log_text()[-3000:])
 
 
+@one_coordinator_only("it stops and restarts one process under a client; tests/ha restarts coordinators")
 class ReconnectTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

@@ -14,7 +14,7 @@ import tempfile
 import time
 import unittest
 
-from harness import BIN, DATA, Server, unique_bytes, with_db
+from harness import BIN, DATA, Server, one_coordinator_only, unique_bytes, with_db
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "s3"))
@@ -250,6 +250,7 @@ class S3StoreTest(unittest.TestCase):
         self.assertTrue(download(srv, self, ids, job) == self.reference)
         self.assert_no_orphans(srv)
 
+    @one_coordinator_only("every coordinator's readiness probe spends the proxy's faults too")
     def test_faults_500_503_resets_job_identical_no_orphans(self):
         srv = self.serve(endpoint=self.proxy.endpoint)
         self.proxy.add("status", 2, code=500)

@@ -15,7 +15,7 @@ import time
 import unittest
 import warnings
 
-from harness import ADMIN_TOKEN, BIN, Server, read_file, tools
+from harness import ADMIN_TOKEN, BIN, Server, one_coordinator_only, read_file, tools
 
 CSP = "default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'"
 
@@ -60,6 +60,7 @@ class TlsServer(Server):
         return out
 
 
+@one_coordinator_only("the balancer here speaks plain HTTP to the coordinators")
 class TlsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

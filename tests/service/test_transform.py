@@ -17,7 +17,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import ADMIN_TOKEN, BIN, DATA, STORE, Server, read_file
+from harness import ADMIN_TOKEN, BIN, DATA, STORE, Server, one_coordinator_only, read_file
 
 HEAVY = "|".join(["gaussian-blur:sigma=60"] * 12)  # a second or more even on 451x300
 
@@ -279,6 +279,7 @@ class TransformLimitsTest(unittest.TestCase):
         status, _, data = self.call("invert", small)
         self.assertEqual(status, 200, data[:300])
 
+    @one_coordinator_only("--transform-concurrency and its queue are each process's")
     def test_busy_answers_503_with_retry_after(self):
         slow = {}
         body = read_file("chelsea.gif")

@@ -20,7 +20,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import tools  # noqa: E402
+from harness import one_coordinator_only, tools  # noqa: E402
 
 GRACE_S = 4  # --workers-grace-s of the servers started here
 
@@ -215,6 +215,7 @@ class WorkersMonitorTest(unittest.TestCase):
         self.assertIn('tessera_workers{state="running"} 0', text)
         self.assertEqual(metric(text, "tessera_queue_tasks"), 0)
 
+    @one_coordinator_only("each coordinator's monitor sees a worker lost from its own polls")
     def test_fake_workers_lost_then_dropped(self):
         srv = self.serve()
         fake_worker(self.r, "fake-a", 60000, tiles_done=123, inflight=2, threads=4)
@@ -280,6 +281,7 @@ class WorkersMonitorTest(unittest.TestCase):
         q = self.workers(srv)["queue"]
         self.assertEqual((q["tasks"], q["pending"], q["dead"]), (5, 2, 1))
 
+    @one_coordinator_only("each coordinator's monitor runs the hook")
     def test_autoscale_hook(self):
         out = os.path.join(tempfile.mkdtemp(prefix="tessera-autoscale-"), "calls")
         cmd = "sh -c 'echo \"$1 $TESSERA_WANTED_WORKERS\" >> %s' -" % out

@@ -17,8 +17,8 @@
 #include "test_db_env.h"
 #include "service/store.h"
 
-/* The schema version this build migrates to (12: coordinators). */
-#define SCHEMA_LATEST 12
+/* The schema version this build migrates to (13: stored percent and ETA). */
+#define SCHEMA_LATEST 13
 
 /* A fresh data directory under /tmp for one test. */
 static void make_data_dir(char *dir, size_t size) {
@@ -264,7 +264,8 @@ static void test_quota_overrides(void) {
     tsr_store_close(s);
     /* a store of schema version 1 (no quota columns, no version-3 columns, no
      * feedback tables, no usage columns, no version columns or saved
-     * pipelines, no speed, no transform usage) is migrated at open */
+     * pipelines, no speed, no transform usage, no leases, no stored percent)
+     * is migrated at open */
     raw_exec(dir,
              "DROP INDEX images_owner_sha; DROP INDEX images_thumb;"
              "ALTER TABLE images DROP COLUMN thumb_blob; ALTER TABLE jobs DROP COLUMN name;"
@@ -282,6 +283,8 @@ static void test_quota_overrides(void) {
              "DROP TABLE transform_usage;"
              "ALTER TABLE jobs DROP COLUMN lease_owner; ALTER TABLE jobs DROP COLUMN lease_until;"
              "DROP TABLE idempotency_keys; DROP TABLE coordinators;"
+             "ALTER TABLE jobs DROP COLUMN percent; ALTER TABLE jobs DROP COLUMN eta_seconds;"
+             "ALTER TABLE jobs DROP COLUMN progress_at;"
              "UPDATE schema_version SET version = 1;");
     s = open_store(ctx, dir);
     CHECK_EQ_INT(tsr_store_schema_version(s), SCHEMA_LATEST);
@@ -657,8 +660,28 @@ static void test_jobs(void) {
     int changed = 0;
     CHECK_EQ_INT(tsr_store_job_set_state(s, ctx, id, TSR_JOB_RUNNING, NULL, &changed), TSR_OK);
     CHECK_EQ_INT(changed, 1);
-    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, id, 4, 12, &(tsr_job_usage){.cpu_seconds = 1.5}),
+    CHECK_EQ_INT(tsr_store_job_progress(
+                     s, ctx, id,
+                     &(tsr_store_progress){
+                         .tiles_done = 3, .tiles_total = 12, .percent = 40, .eta_seconds = 7.5}),
                  TSR_OK);
+    CHECK_EQ_INT(tsr_store_job_get(s, ctx, &alice, id, &job), TSR_OK);
+    CHECK(job && job->percent == 40 && job->eta_seconds == 7.5 && job->progress_at > 0);
+    tsr_store_job_free(job);
+    /* a resumed run counts from less: the stored percent stays; no ETA yet */
+    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, id,
+                                        &(tsr_store_progress){.tiles_done = 4,
+                                                              .tiles_total = 12,
+                                                              .percent = 30,
+                                                              .eta_seconds = -1,
+                                                              .usage = {.cpu_seconds = 1.5}}),
+                 TSR_OK);
+    CHECK_EQ_INT(tsr_store_job_get(s, ctx, &alice, id, &job), TSR_OK);
+    CHECK(job && job->percent == 40 && job->eta_seconds == -1 && job->tiles_done == 4);
+    tsr_store_job_free(job);
+    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, id, &(tsr_store_progress){.percent = 101}),
+                 TSR_ERR_USAGE);
+    tsr_ctx_reset(ctx);
     CHECK_EQ_INT(tsr_store_job_item_set_state(s, ctx, id, 0, TSR_JOB_RUNNING, NULL, &changed),
                  TSR_OK);
     CHECK_EQ_INT(changed, 1);
@@ -684,7 +707,11 @@ static void test_jobs(void) {
     int found = 0;
     CHECK_EQ_INT(tsr_store_job_delete(s, ctx, &alice, id, &found), TSR_ERR_USAGE);
     tsr_ctx_reset(ctx);
-    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, id, 12, 12, &(tsr_job_usage){.cpu_seconds = 3.0}),
+    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, id,
+                                        &(tsr_store_progress){.tiles_done = 12,
+                                                              .tiles_total = 12,
+                                                              .eta_seconds = -1,
+                                                              .usage = {.cpu_seconds = 3.0}}),
                  TSR_OK);
     CHECK_EQ_INT(
         tsr_store_job_set_state(s, ctx, id, TSR_JOB_FAILED, "1 of 2 images failed", &changed),
@@ -692,7 +719,11 @@ static void test_jobs(void) {
     CHECK_EQ_INT(changed, 1);
     CHECK_EQ_INT(tsr_store_job_set_state(s, ctx, id, TSR_JOB_RUNNING, NULL, &changed), TSR_OK);
     CHECK_EQ_INT(changed, 0); /* terminal is final */
-    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, id, 1, 12, &(tsr_job_usage){.cpu_seconds = 9.0}),
+    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, id,
+                                        &(tsr_store_progress){.tiles_done = 1,
+                                                              .tiles_total = 12,
+                                                              .eta_seconds = -1,
+                                                              .usage = {.cpu_seconds = 9.0}}),
                  TSR_OK); /* ignored */
 
     CHECK_EQ_INT(tsr_store_job_get(s, ctx, &alice, id, &job), TSR_OK);
@@ -773,9 +804,12 @@ static void test_resume_after_restart(void) {
     CHECK_EQ_INT(tsr_store_job_set_state(s, ctx, ids[1], TSR_JOB_RUNNING, NULL, NULL), TSR_OK);
     CHECK_EQ_INT(tsr_store_job_item_set_state(s, ctx, ids[1], 1, TSR_JOB_RUNNING, NULL, NULL),
                  TSR_OK);
-    CHECK_EQ_INT(
-        tsr_store_job_progress(s, ctx, ids[1], 3, 10, &(tsr_job_usage){.cpu_seconds = 0.5}),
-        TSR_OK);
+    CHECK_EQ_INT(tsr_store_job_progress(s, ctx, ids[1],
+                                        &(tsr_store_progress){.tiles_done = 3,
+                                                              .tiles_total = 10,
+                                                              .eta_seconds = -1,
+                                                              .usage = {.cpu_seconds = 0.5}}),
+                 TSR_OK);
     CHECK_EQ_INT(tsr_store_job_set_state(s, ctx, ids[2], TSR_JOB_CANCELLED, NULL, NULL), TSR_OK);
     tsr_store_close(s); /* as after a crash: nothing finished the running job */
 
@@ -916,8 +950,12 @@ static void *worker(void *p) {
         arg->failures += !changed;
         for (int t = 1; t <= 5; t++)
             arg->failures +=
-                tsr_store_job_progress(arg->store, ctx, id, t, 5,
-                                       &(tsr_job_usage){.cpu_seconds = t * 0.1}) != TSR_OK;
+                tsr_store_job_progress(arg->store, ctx, id,
+                                       &(tsr_store_progress){.tiles_done = t,
+                                                             .tiles_total = 5,
+                                                             .eta_seconds = -1,
+                                                             .usage = {.cpu_seconds = t * 0.1}}) !=
+                TSR_OK;
         arg->failures += tsr_store_job_item_set_state(arg->store, ctx, id, 0, TSR_JOB_SUCCEEDED,
                                                       NULL, NULL) != TSR_OK;
         arg->failures +=
