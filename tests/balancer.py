@@ -20,7 +20,8 @@ def free_port():
 def haproxy_config(port, backends):
     """Round robin over the coordinators, each checked with GET /readyz
     every 300 ms (down after 2 failures, up after 1 success); a request
-    whose connection is refused goes to another (redispatch)."""
+    whose connection is refused goes to another (redispatch); each request
+    gains the client's address in X-Forwarded-For."""
     servers = "\n".join("    server c%d 127.0.0.1:%d" % (i, p) for i, p in enumerate(backends))
     return """global
     maxconn 2000
@@ -31,6 +32,7 @@ defaults
     timeout server 120s
     retries 3
     option redispatch
+    option forwardfor
 frontend tessera
     bind 127.0.0.1:%d
     default_backend coordinators

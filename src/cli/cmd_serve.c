@@ -40,8 +40,9 @@ typedef struct serve_args {
     const char *tls_key;       /* --tls-key PEM file */
     const char *cluster_key;   /* --cluster-key FILE; NULL = unsealed */
     tsr_cluster_key key;       /* its contents once loaded */
-    tsr_server_config limits;  /* hostile-input caps, connection limits, rate limits and
-                                  quotas (only those fields are used; serve_defaults) */
+    tsr_server_config limits;  /* hostile-input caps, connection limits, rate limits,
+                                  quotas and trusted proxies (only those fields are used;
+                                  serve_defaults) */
     const char *data_key;      /* --data-key FILE: blobs encrypted at rest; NULL = plaintext */
     const char *store;       /* --store URL: file:DIR or s3://BUCKET[/PREFIX]; NULL = data/blobs */
     const char *db;          /* --db URL: sqlite:PATH or postgresql://...; NULL = data/tessera.db */
@@ -160,7 +161,7 @@ static void serve_usage(FILE *f) {
             "                     [--quota-jobs N] [--backend cpu|opencl|auto] [--device N]\n"
             "                     [--prices FILE] [--transform-concurrency N]\n"
             "                     [--transform-queue N] [--transform-max-bytes N]\n"
-            "                     [--transform-max-pixels N]\n"
+            "                     [--transform-max-pixels N] [--trusted-proxies LIST]\n"
             "                     [--redis URL [--cluster NAME] [--local-workers N]\n"
             "                      [--coordinator-id ID] [--lease-ms MS] [--delivery-limit N]\n"
             "                      [--in-flight N] [--in-flight-total N] [--resend-ms MS]\n"
@@ -216,19 +217,20 @@ static int text_option(const char *opt, const char *val, serve_args *a) {
         }
         return 1;
     }
-    const char **text = !strcmp(opt, "--data")             ? &a->data
-                        : !strcmp(opt, "--tls-cert")       ? &a->tls_cert
-                        : !strcmp(opt, "--tls-key")        ? &a->tls_key
-                        : !strcmp(opt, "--redis")          ? &a->redis.url
-                        : !strcmp(opt, "--cluster-key")    ? &a->cluster_key
-                        : !strcmp(opt, "--data-key")       ? &a->data_key
-                        : !strcmp(opt, "--store")          ? &a->store
-                        : !strcmp(opt, "--db")             ? &a->db
-                        : !strcmp(opt, "--s3-endpoint")    ? &a->s3_endpoint
-                        : !strcmp(opt, "--prices")         ? &a->prices_file
-                        : !strcmp(opt, "--cluster")        ? &a->redis.cluster
-                        : !strcmp(opt, "--coordinator-id") ? &a->redis.coordinator_id
-                                                           : NULL;
+    const char **text = !strcmp(opt, "--data")              ? &a->data
+                        : !strcmp(opt, "--tls-cert")        ? &a->tls_cert
+                        : !strcmp(opt, "--tls-key")         ? &a->tls_key
+                        : !strcmp(opt, "--redis")           ? &a->redis.url
+                        : !strcmp(opt, "--cluster-key")     ? &a->cluster_key
+                        : !strcmp(opt, "--data-key")        ? &a->data_key
+                        : !strcmp(opt, "--store")           ? &a->store
+                        : !strcmp(opt, "--db")              ? &a->db
+                        : !strcmp(opt, "--s3-endpoint")     ? &a->s3_endpoint
+                        : !strcmp(opt, "--prices")          ? &a->prices_file
+                        : !strcmp(opt, "--trusted-proxies") ? &a->limits.trusted_proxies
+                        : !strcmp(opt, "--cluster")         ? &a->redis.cluster
+                        : !strcmp(opt, "--coordinator-id")  ? &a->redis.coordinator_id
+                                                            : NULL;
     if (!text)
         return 0;
     *text = val;

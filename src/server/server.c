@@ -327,7 +327,9 @@ static tsr_status server_parts(tsr_ctx *ctx, tsr_server *srv) {
                              "serve: bad --rate-limit %g / --rate-burst %g (or out of memory)",
                              config->rate_limit, config->rate_burst);
     }
-    tsr_status st = tsr_random_hex(ctx, srv->id_prefix, ID_PREFIX_DIGITS);
+    tsr_status st = tsr_proxies_parse(ctx, config->trusted_proxies, &srv->proxies);
+    if (!st)
+        st = tsr_random_hex(ctx, srv->id_prefix, ID_PREFIX_DIGITS);
     if (st)
         return st;
     if (!(srv->previews = preview_runs_new()))

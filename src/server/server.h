@@ -59,6 +59,8 @@ typedef struct tsr_server_config {
                                              /metrics); NULL = the CPU */
     const struct tsr_prices *prices;      /* --prices: job costs in answers; NULL = none shown */
     tsr_server_transform transform;       /* the transform endpoint's caps */
+    const char *trusted_proxies;          /* --trusted-proxies: addresses and CIDR blocks whose
+                                             X-Forwarded-For names the client; NULL = none */
 } tsr_server_config;
 
 /* Starts listening. `store` and `jobs` are borrowed and must outlive the

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 
+#include "server/forwarded.h"
 #include "server/ratelimit.h"
 #include "server/server.h"
 #include "service/prices.h"
@@ -87,6 +88,7 @@ struct tsr_server {
     pthread_mutex_t ready_lock;           /* guards the readiness answer (readiness.c) */
     double ready_at;                      /* monotonic seconds of its last check; 0 = none */
     char ready_why[256];                  /* why not ready then; "" = ready */
+    tsr_proxies proxies;                  /* --trusted-proxies, parsed */
 };
 
 /* Per-request state, from the first call of the access handler to the

@@ -45,7 +45,8 @@ class Coordinator:
         self.log_path = os.path.join(tmp, name + ".log")
         self.args = [BIN, "serve", "--listen", "127.0.0.1:%d" % self.port, "--data", self.data,
                      "--db", db_url, *store_args, "--coordinator-id", name,
-                     "--job-lease-ms", LEASE_MS, "--threads", "1", "--runners", "2", *extra]
+                     "--job-lease-ms", LEASE_MS, "--threads", "1", "--runners", "2",
+                     "--trusted-proxies", "127.0.0.1", *extra]
         self.env = env
         self.proc = None
 
