@@ -396,15 +396,30 @@ static void handle_entries(redis_exec *x, tsr_redis_link *l, const redisReply *e
     }
 }
 
+/* Pushes back the expiry of this coordinator's results stream and send
+ * mark (protocol.h, TSR_FLEET_COORD_KEYS_TTL_MS). */
+static void refresh_keys(redis_exec *x, tsr_redis_link *l) {
+    const char *keys[] = {x->results_key, x->mark_key};
+    for (int i = 0; i < 2; i++) {
+        const char *argv[] = {"PEXPIRE", keys[i], TSR_FLEET_COORD_KEYS_TTL_MS};
+        freeReplyObject(tsr_redis_link_cmd(l, 3, argv, NULL));
+    }
+}
+
 void *tsr_redis_exec_reader_main(void *arg) {
     redis_exec *x = arg;
     tsr_redis_link l = {.url = &x->url, .timeout_ms = TSR_FLEET_LINK_TIMEOUT_MS};
     tsr_buffer buf = {0}, opened = {0};
     char last[64] = "0-0";
-    uint64_t checked = 0; /* l.reconnects when the mark was last checked */
+    uint64_t checked = 0;   /* l.reconnects when the mark was last checked */
+    int64_t refreshed = -1; /* when refresh_keys last ran (monotonic ms) */
     while (!atomic_load(&x->stopping)) {
         if (!tsr_redis_link_ensure(&l, &x->stopping))
             break;
+        if (refreshed < 0 || tsr_clock_mono_ms() - refreshed >= TSR_FLEET_COORD_KEYS_REFRESH_MS) {
+            refresh_keys(x, &l);
+            refreshed = tsr_clock_mono_ms();
+        }
         if (l.reconnects != checked) {
             if (!check_after_connect(x, &l, last)) {
                 tsr_clock_sleep_ms(100); /* LOADING or gone again: check on the next connection */

@@ -64,20 +64,29 @@ typedef enum tsr_seal_tag {
 
 /* Defaults shared by the coordinator, the workers and the command line. */
 enum {
-    TSR_FLEET_LEASE_MS = 15000,         /* a task idle this long is taken over */
-    TSR_FLEET_DELIVERY_LIMIT = 5,       /* deliveries before the dead stream */
-    TSR_FLEET_BLOCK_MS = 2000,          /* a worker's XREADGROUP BLOCK */
-    TSR_FLEET_IN_FLIGHT_BATCH = 64,     /* tasks in Redis per batch */
-    TSR_FLEET_IN_FLIGHT_TOTAL = 256,    /* tasks in Redis per coordinator */
-    TSR_FLEET_RESEND_MIN_MS = 60000,    /* resend unanswered tasks after max(this, 4 leases) */
-    TSR_FLEET_LINK_TIMEOUT_MS = 10000,  /* connect and command timeout of a working link */
-    TSR_FLEET_PROBE_TIMEOUT_MS = 5000,  /* the start-up probe, the lease keeper */
-    TSR_FLEET_QUICK_TIMEOUT_MS = 2000,  /* the monitor's polls, clean-up at exit */
-    TSR_FLEET_HEARTBEAT_MS = 2000,      /* heartbeat period; the hash lives 3 periods */
-    TSR_FLEET_MONITOR_POLL_MS = 2000,   /* the workers monitor's poll period */
-    TSR_FLEET_MONITOR_GRACE_MS = 60000, /* a lost worker stays listed this long */
-    TSR_FLEET_PROGRESS_MS = 1000        /* an image task's progress period */
+    TSR_FLEET_LEASE_MS = 15000,             /* a task idle this long is taken over */
+    TSR_FLEET_DELIVERY_LIMIT = 5,           /* deliveries before the dead stream */
+    TSR_FLEET_BLOCK_MS = 2000,              /* a worker's XREADGROUP BLOCK */
+    TSR_FLEET_IN_FLIGHT_BATCH = 64,         /* tasks in Redis per batch */
+    TSR_FLEET_IN_FLIGHT_TOTAL = 256,        /* tasks in Redis per coordinator */
+    TSR_FLEET_RESEND_MIN_MS = 60000,        /* resend unanswered tasks after max(this, 4 leases) */
+    TSR_FLEET_LINK_TIMEOUT_MS = 10000,      /* connect and command timeout of a working link */
+    TSR_FLEET_PROBE_TIMEOUT_MS = 5000,      /* the start-up probe, the lease keeper */
+    TSR_FLEET_QUICK_TIMEOUT_MS = 2000,      /* the monitor's polls, clean-up at exit */
+    TSR_FLEET_HEARTBEAT_MS = 2000,          /* heartbeat period; the hash lives 3 periods */
+    TSR_FLEET_MONITOR_POLL_MS = 2000,       /* the workers monitor's poll period */
+    TSR_FLEET_MONITOR_GRACE_MS = 60000,     /* a lost worker stays listed this long */
+    TSR_FLEET_PROGRESS_MS = 1000,           /* an image task's progress period */
+    TSR_FLEET_COORD_KEYS_REFRESH_MS = 10000 /* a coordinator's refresh of its keys' expiry */
 };
+
+/* A coordinator's results stream and send mark expire this long (ms) after
+ * the coordinator last refreshed them (every TSR_FLEET_COORD_KEYS_REFRESH_MS
+ * while it runs) or a worker last posted to the stream: a coordinator gone
+ * for good (a pod replaced under a new id) leaves nothing in Redis. One
+ * that comes back later under its id finds its mark gone, takes Redis for
+ * one that lost tasks and sends what it had in flight again. */
+#define TSR_FLEET_COORD_KEYS_TTL_MS "3600000"
 
 /* Approximate lengths the results and dead streams are trimmed to. */
 #define TSR_FLEET_RESULTS_KEEP "100000"

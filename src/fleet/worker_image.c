@@ -48,8 +48,11 @@ static void post_progress(progress_post *p, uint64_t done, uint64_t total) {
     int k = 6 + tsr_worker_entry_head(p->t, p->key, a + 6, n + 6);
     a[k] = TSR_FIELD_PROGRESS, n[k] = strlen(TSR_FIELD_PROGRESS);
     a[k + 1] = v, n[k + 1] = vlen;
-    if (tsr_redis_link_ensure(p->l, &w->quit))
+    const char *expire[] = {"PEXPIRE", stream, TSR_FLEET_COORD_KEYS_TTL_MS};
+    if (tsr_redis_link_ensure(p->l, &w->quit)) {
         freeReplyObject(tsr_redis_link_cmd(p->l, k + 2, a, n));
+        freeReplyObject(tsr_redis_link_cmd(p->l, 3, expire, NULL));
+    }
 out:
     tsr_buffer_free(&sealed);
 }

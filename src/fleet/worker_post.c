@@ -33,9 +33,12 @@ void tsr_worker_finish_task(wthread *t, tsr_redis_link *l, const char *id) {
     freeReplyObject(tsr_redis_link_cmd_retry(l, &w->quit, 4, ack, NULL));
 }
 
-/* Appends (does not send) the three commands of a result post: XADD of the
+#define POST_REPLIES 4 /* the replies of append_post's commands */
+
+/* Appends (does not send) the four commands of a result post: XADD of the
  * result entry (fields argv[0..argc), at most 10) to coordinator `coord`'s
- * results stream, then XDEL and XACK of task `id`. 0 when hiredis refused. */
+ * results stream and its expiry (protocol.h), then XDEL and XACK of task
+ * `id`. 0 when hiredis refused. */
 static int append_post(wthread *t, redisContext *c, const char *coord, const char *id, int argc,
                        const char **argv, const size_t *lens) {
     tsr_worker *w = t->w;
@@ -47,9 +50,11 @@ static int append_post(wthread *t, redisContext *c, const char *coord, const cha
         a[6 + i] = argv[i];
         n[6 + i] = lens ? lens[i] : strlen(argv[i]);
     }
+    const char *expire[] = {"PEXPIRE", stream, TSR_FLEET_COORD_KEYS_TTL_MS};
     const char *del[] = {"XDEL", t->stream, id};
     const char *ack[] = {"XACK", t->stream, TSR_FLEET_GROUP, id};
     return redisAppendCommandArgv(c, 6 + argc, a, n) == REDIS_OK &&
+           redisAppendCommandArgv(c, 3, expire, NULL) == REDIS_OK &&
            redisAppendCommandArgv(c, 3, del, NULL) == REDIS_OK &&
            redisAppendCommandArgv(c, 4, ack, NULL) == REDIS_OK;
 }
@@ -66,11 +71,11 @@ void tsr_worker_post_and_finish(wthread *t, tsr_redis_link *l, const char *coord
         int ask = next && !atomic_load(&w->draining);
         int ok = append_post(t, l->c, coord, id, argc, argv, lens) &&
                  (!ask || redisAppendCommandArgv(l->c, 9, more, NULL) == REDIS_OK);
-        for (int i = 0; ok && i < 3 + ask; i++) {
+        for (int i = 0; ok && i < POST_REPLIES + ask; i++) {
             redisReply *r = NULL;
             ok = redisGetReply(l->c, (void **)&r) == REDIS_OK && r &&
                  (r->type != REDIS_REPLY_ERROR || strncmp(r->str, "LOADING", 7));
-            if (ok && i == 3 && r->type == REDIS_REPLY_ARRAY)
+            if (ok && i == POST_REPLIES && r->type == REDIS_REPLY_ARRAY)
                 *next = r; /* the next task; a nil or error reply is dropped */
             else
                 freeReplyObject(r);
@@ -155,7 +160,7 @@ void tsr_worker_post_async(wthread *t, tsr_redis_link *l, const char *coord, con
     const char *f[8];
     size_t n[8];
     int k = post_fields(t, p, f, n);
-    p->replies = 3; /* settle() resends unless all three replies come */
+    p->replies = POST_REPLIES; /* settle() resends unless all of them come */
     if (!tsr_redis_link_ensure(l, &w->quit) || !append_post(t, l->c, p->coord, p->id, k, f, n) ||
         !tsr_redis_link_flush(l)) {
         tsr_redis_link_close(l);

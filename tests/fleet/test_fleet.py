@@ -309,6 +309,25 @@ class FleetTest(fleet.FleetCase):
             self.redis.start()
         self.assertEqual(ready(200), (200, {"status": "ready"}))
 
+    def test_coordinator_keys_expire(self):
+        """A coordinator's results stream and send mark carry an expiry
+        (an hour), pushed back while it runs and by the workers' posts, so
+        a coordinator gone for good (a pod replaced under a new id) leaves
+        nothing in Redis."""
+        srv = self.start_coordinator("--coordinator-id", "keys-ttl")
+        self.start_workers(1)
+        _, img, _ = srv.upload(os.path.join(DATA, "chelsea.png"))
+        _, done = run_job(srv, [img["id"]], PIPELINES[0])
+        self.assertEqual(done["state"], "succeeded", done)
+        keys = ["tessera:default:results:keys-ttl", "tessera:default:sent:keys-ttl"]
+        deadline = time.time() + 15  # the coordinator refreshes every 10 s
+        while True:
+            ttls = [int(self.redis.cli("PTTL", k).strip()) for k in keys]
+            if all(0 < t <= 3600000 for t in ttls) or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        self.assertTrue(all(0 < t <= 3600000 for t in ttls), dict(zip(keys, ttls)))
+
     def test_redis_killed_and_restarted_mid_job(self):
         self.restart_redis_mid_job("--resend-ms", "5000")
 
