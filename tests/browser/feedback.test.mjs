@@ -154,16 +154,21 @@ async function main() {
 
     await step('a job that is still running offers no form', async () => {
         const running = await api(base, TOKEN, 'POST', '/api/v1/jobs', {
-            images: [job.items[0].image], pipeline: 'gaussian-blur:sigma=40|rotate:angle=10|gaussian-blur:sigma=40',
+            images: [job.items[0].image],
+            pipeline: 'resize:scale=4|gaussian-blur:sigma=40|rotate:angle=10|gaussian-blur:sigma=40',
         });
         await page.click('#jobs-refresh-button');
         const row = page.locator(`[data-testid="job-row"][data-job-id="${running.id}"]`);
         await row.waitFor();
         await row.locator('[data-testid="job-open"]').click();
         await until(page, (id) => document.getElementById('job-panel').dataset.jobId === id, running.id);
-        const state = await page.getAttribute('#job-panel', 'data-state');
-        if (state === 'queued' || state === 'running')
-            check(await page.isHidden('#feedback-form'), `the form shows for a ${state} job`);
+        // state and form read at one moment: the job may end between two reads
+        const seen = await page.evaluate(() => ({
+            state: document.getElementById('job-panel').dataset.state,
+            hidden: document.getElementById('feedback-form').hidden,
+        }));
+        check(seen.state === 'queued' || seen.state === 'running', `the job was ${seen.state} already`);
+        check(seen.hidden, `the form shows for a ${seen.state} job`);
         await api(base, TOKEN, 'DELETE', `/api/v1/jobs/${running.id}`);
     });
 
