@@ -19,6 +19,8 @@ typedef struct pipe_args {
     const char *format;   /* save: --format F */
     int quality;          /* save: --quality Q; 0 = not set */
     int tile;             /* save: --tile N; 0 = not set */
+    int frame;            /* save: --frame N (of animated inputs); -1 = not set */
+    int speed;            /* save: --speed S (AVIF); 0 = not set */
     int version;          /* show --version N, rollback VERSION; 0 = none */
     int versions;         /* show --versions */
     int limit, offset;    /* list paging; limit 0 = the server's default */
@@ -33,6 +35,7 @@ static void usage(void) {
     fprintf(stderr,
             "usage: tessera pipelines [list] [--limit N] [--offset N] [--json]\n"
             "       tessera pipelines save NAME -p PIPELINE [--format F] [--quality Q] [--tile N]\n"
+            "                                [--frame N] [--speed S]\n"
             "       tessera pipelines show NAME [--version N | --versions] [--json]\n"
             "       tessera pipelines rollback NAME VERSION\n"
             "       tessera pipelines delete NAME\n");
@@ -45,10 +48,9 @@ static int take_valued(pipe_args *a, int argc, char **argv, int *i) {
         const char *name; /* the option */
         long lo, hi;      /* its range */
         int *slot;        /* where it goes */
-    } ints[] = {{"--quality", 1, 100, &a->quality},
-                {"--tile", 16, 65536, &a->tile},
-                {"--version", 1, 1000000, &a->version},
-                {"--limit", 1, 1000, &a->limit},
+    } ints[] = {{"--quality", 1, 100, &a->quality},     {"--tile", 16, 65536, &a->tile},
+                {"--frame", 0, 2147483646, &a->frame},  {"--speed", 1, 9, &a->speed},
+                {"--version", 1, 1000000, &a->version}, {"--limit", 1, 1000, &a->limit},
                 {"--offset", 0, 1000000000, &a->offset}};
     const char *opt = argv[*i];
     int strings = !strcmp(opt, "-p") || !strcmp(opt, "--pipeline") || !strcmp(opt, "--format");
@@ -76,6 +78,7 @@ static int take_valued(pipe_args *a, int argc, char **argv, int *i) {
 /* Parses the command line; returns 0 or an exit code. */
 static int parse_args(int argc, char **argv, hc_options *o, pipe_args *a) {
     memset(a, 0, sizeof *a);
+    a->frame = -1;
     for (int i = 1; i < argc; i++) {
         int t = hc_take_option(o, argc, argv, &i);
         if (t < 0)
@@ -115,14 +118,18 @@ static void print_version(json_t *v) {
     if (json_is_integer(back))
         printf(" (rollback to version %lld)", json_integer_value(back));
     printf("\n  pipeline: %s\n", str(v, "pipeline_text"));
-    json_t *q = json_object_get(out, "quality"), *t = json_object_get(out, "tile");
-    char quality[24] = "-", tile[24] = "-";
-    if (json_is_integer(q))
-        snprintf(quality, sizeof quality, "%lld", json_integer_value(q));
-    if (json_is_integer(t))
-        snprintf(tile, sizeof tile, "%lld", json_integer_value(t));
-    printf("  output:   format %s, quality %s, tile %s (- = the job's or server's default)\n",
-           str(out, "format"), quality, tile);
+    const char *keys[] = {"quality", "tile", "frame", "speed"};
+    char val[4][24];
+    for (int k = 0; k < 4; k++) {
+        json_t *n = json_object_get(out, keys[k]);
+        if (json_is_integer(n))
+            snprintf(val[k], sizeof val[k], "%lld", json_integer_value(n));
+        else
+            snprintf(val[k], sizeof val[k], "-");
+    }
+    printf("  output:   format %s, quality %s, tile %s, frame %s, speed %s (- = the job's or "
+           "server's default; frame -: every frame)\n",
+           str(out, "format"), val[0], val[1], val[2], val[3]);
 }
 
 /* The history of one name, a line per version. */
@@ -194,6 +201,10 @@ static int save(hc_client *c, const hc_options *o, const pipe_args *a) {
         json_object_set_new(out, "quality", json_integer(a->quality));
     if (a->tile)
         json_object_set_new(out, "tile", json_integer(a->tile));
+    if (a->frame >= 0)
+        json_object_set_new(out, "frame", json_integer(a->frame));
+    if (a->speed)
+        json_object_set_new(out, "speed", json_integer(a->speed));
     json_t *body =
         json_pack("{s:s, s:s, s:o}", "name", a->name, "pipeline", a->pipeline, "output", out);
     snprintf(path, sizeof path, SAVED_BASE "/%s", a->name);

@@ -141,6 +141,8 @@ static int parse_frame_tile(request *r, json_t *fr, json_t *t, tsr_job_settings 
     }
     if (json_is_integer(fr))
         s->frame_set = true, s->frame = (int)json_integer_value(fr);
+    else if (fr) /* null: every frame, even where a saved pipeline chose one */
+        s->frame_set = false;
     if (t && (json_integer_value(t) < TSR_TILE_MIN || json_integer_value(t) > TSR_TILE_MAX)) {
         *res = reply_error(r, 400, "bad_request", "output tile must be between %d and %d",
                            TSR_TILE_MIN, TSR_TILE_MAX);

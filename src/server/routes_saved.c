@@ -19,6 +19,8 @@ static json_t *saved_json(const tsr_saved_version *v) {
                         v->output_format[0] ? json_string(v->output_format) : json_null());
     json_object_set_new(output, "quality", v->quality ? json_integer(v->quality) : json_null());
     json_object_set_new(output, "tile", v->tile ? json_integer(v->tile) : json_null());
+    json_object_set_new(output, "frame", v->frame_set ? json_integer(v->frame) : json_null());
+    json_object_set_new(output, "speed", v->speed ? json_integer(v->speed) : json_null());
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(v->name));
     json_object_set_new(o, "version", json_integer(v->version));
@@ -137,6 +139,9 @@ static int read_spec(request *r, json_t *body, tsr_saved_spec *spec, char **json
         ov && json_object_get(ov, "format") ? tsr_output_name(s.format, s.layout) : NULL;
     spec->quality = ov && json_object_get(ov, "quality") ? s.quality : 0;
     spec->tile = s.tile;
+    spec->frame_set = s.frame_set;
+    spec->frame = s.frame;
+    spec->speed = s.speed;
     return 1;
 }
 
@@ -251,6 +256,9 @@ enum MHD_Result h_saved_rollback(request *r) {
                            .output_format = old.output_format,
                            .quality = old.quality,
                            .tile = old.tile,
+                           .frame_set = old.frame_set,
+                           .frame = old.frame,
+                           .speed = old.speed,
                            .rollback_of = to};
     st = tsr_store_saved_add(r->srv->store, r->ctx, &owner, r->params[0], &spec, false, &version);
     tsr_saved_version_clear(&old);
@@ -356,6 +364,9 @@ int saved_pipeline_load(request *r, json_t *v, tsr_pipeline **pipe, tsr_job_sett
         tsr_output_from_name(sv.output_format, &s->format, &s->layout);
     s->quality = sv.quality ? sv.quality : s->quality;
     s->tile = sv.tile ? sv.tile : s->tile;
+    s->speed = sv.speed ? sv.speed : s->speed;
+    if (sv.frame_set)
+        s->frame_set = true, s->frame = sv.frame;
     st = tsr_pipeline_parse_json(r->ctx, sv.pipeline_json, pipe);
     tsr_saved_version_clear(&sv);
     if (st) {

@@ -224,10 +224,18 @@ static const char v13[] = "ALTER TABLE jobs ADD COLUMN percent REAL NOT NULL DEF
                           "ALTER TABLE jobs ADD COLUMN eta_seconds REAL;"
                           "ALTER TABLE jobs ADD COLUMN progress_at INTEGER NOT NULL DEFAULT 0;";
 
+/* A saved pipeline keeps every output setting a job takes (issue 15): the
+ * frame of animated inputs (NULL = none chosen) and the AVIF/HEIC encoder
+ * speed (NULL = the format's default). */
+static const char v14[] = "ALTER TABLE saved_pipeline_versions ADD COLUMN frame INTEGER "
+                          "CHECK (frame >= 0);"
+                          "ALTER TABLE saved_pipeline_versions ADD COLUMN speed INTEGER "
+                          "CHECK (speed BETWEEN 1 AND 9);";
+
 const tsr_store_migration tsr_store_migrations[] = {
-    {1, v1, v1_pg},  {2, v2, NULL},   {3, v3, NULL},   {4, v4, v4_pg}, {5, v5, NULL},
-    {6, v6, NULL},   {7, v7, NULL},   {8, v8, NULL},   {9, v9, NULL},  {10, v10, NULL},
-    {11, v11, NULL}, {12, v12, NULL}, {13, v13, NULL},
+    {1, v1, v1_pg},  {2, v2, NULL},   {3, v3, NULL},   {4, v4, v4_pg},  {5, v5, NULL},
+    {6, v6, NULL},   {7, v7, NULL},   {8, v8, NULL},   {9, v9, NULL},   {10, v10, NULL},
+    {11, v11, NULL}, {12, v12, NULL}, {13, v13, NULL}, {14, v14, NULL},
 };
 const size_t tsr_store_migration_count = sizeof tsr_store_migrations / sizeof *tsr_store_migrations;
 

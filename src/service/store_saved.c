@@ -10,7 +10,8 @@
     "p.name, v.version, (SELECT max(w.version) FROM saved_pipeline_versions w "                    \
     "WHERE w.saved = p.id), v.pipeline_json, v.pipeline_text, coalesce(v.output_format, ''), "     \
     "coalesce(v.quality, 0), coalesce(v.tile, 0), coalesce(v.rollback_of, 0), v.created, "         \
-    "p.created FROM saved_pipelines p JOIN saved_pipeline_versions v ON v.saved = p.id "
+    "p.created, coalesce(v.frame, -1), coalesce(v.speed, 0) FROM saved_pipelines p JOIN "          \
+    "saved_pipeline_versions v ON v.saved = p.id "
 
 #define NEWEST "(SELECT max(w.version) FROM saved_pipeline_versions w WHERE w.saved = p.id)"
 
@@ -55,6 +56,9 @@ static tsr_status read_version(tsr_db_stmt *st, tsr_ctx *ctx, tsr_saved_version 
     v->rollback_of = tsr_db_column_int(st, 8);
     v->created = tsr_db_column_int64(st, 9);
     v->first_created = tsr_db_column_int64(st, 10);
+    v->frame_set = tsr_db_column_int(st, 11) >= 0;
+    v->frame = v->frame_set ? tsr_db_column_int(st, 11) : 0;
+    v->speed = tsr_db_column_int(st, 12);
     return oom ? tsr_error(ctx, TSR_ERR_NOMEM, "store: out of memory reading a saved pipeline")
                : TSR_OK;
 }
@@ -151,8 +155,9 @@ static tsr_status insert_version(tsr_store *s, tsr_ctx *ctx, int64_t id, int ver
     tsr_status rc = tsr_store_prepare(
         s, ctx,
         "INSERT INTO saved_pipeline_versions(saved, version, pipeline_json, pipeline_text, "
-        "output_format, quality, tile, rollback_of, created) "
-        "VALUES(?, ?, ?, ?, nullif(?, ''), nullif(?, 0), nullif(?, 0), nullif(?, 0), ?)",
+        "output_format, quality, tile, rollback_of, created, frame, speed) "
+        "VALUES(?, ?, ?, ?, nullif(?, ''), nullif(?, 0), nullif(?, 0), nullif(?, 0), ?, "
+        "nullif(?, -1), nullif(?, 0))",
         &st);
     if (rc)
         return rc;
@@ -165,6 +170,8 @@ static tsr_status insert_version(tsr_store *s, tsr_ctx *ctx, int64_t id, int ver
     tsr_db_bind_int64(st, 7, spec->tile);
     tsr_db_bind_int64(st, 8, spec->rollback_of);
     tsr_db_bind_int64(st, 9, tsr_clock_wall_ms());
+    tsr_db_bind_int64(st, 10, spec->frame_set ? spec->frame : -1);
+    tsr_db_bind_int64(st, 11, spec->speed);
     rc = tsr_store_step_done(s, ctx, st, "save a pipeline version");
     tsr_db_finalize(st);
     return rc;
@@ -182,7 +189,8 @@ static tsr_status spec_check(tsr_ctx *ctx, const char *name, const tsr_saved_spe
         return tsr_error(ctx, TSR_ERR_LIMIT, "the pipeline is longer than %u bytes",
                          TSR_STORE_PIPELINE_MAX);
     if ((spec->output_format && strlen(spec->output_format) > TSR_STORE_FORMAT_MAX) ||
-        spec->quality < 0 || spec->quality > 100 || spec->tile < 0 || spec->rollback_of < 0)
+        spec->quality < 0 || spec->quality > 100 || spec->tile < 0 || spec->rollback_of < 0 ||
+        spec->frame < 0 || spec->speed < 0 || spec->speed > 9)
         return tsr_error(ctx, TSR_ERR_USAGE, "bad output settings for a saved pipeline");
     return TSR_OK;
 }

@@ -25,6 +25,9 @@ typedef struct tsr_saved_version {
     char output_format[TSR_STORE_FORMAT_MAX + 1]; /* "" = not set */
     int quality;                                  /* 1..100; 0 = not set */
     int tile;                                     /* tile side; 0 = not set */
+    bool frame_set;                               /* a frame of animated inputs was saved */
+    int frame;                                    /* that frame (0 = the first) */
+    int speed;                                    /* AVIF/HEIC speed 1..9; 0 = not set */
     int rollback_of;                              /* version it copies; 0 = none */
     int64_t created;                              /* this version, ms since epoch */
     int64_t first_created;                        /* version 1, ms since epoch */
@@ -37,6 +40,9 @@ typedef struct tsr_saved_spec {
     const char *output_format; /* NULL or "" = not set */
     int quality;               /* 0 = not set, else 1..100 */
     int tile;                  /* 0 = not set */
+    bool frame_set;            /* a frame of animated inputs is chosen */
+    int frame;                 /* that frame, 0.. (0 = the first) */
+    int speed;                 /* 0 = not set, else 1..9 */
     int rollback_of;           /* version it copies; 0 = none */
 } tsr_saved_spec;
 

@@ -2,7 +2,8 @@
 GIF or WebP into an animated format keeps every frame, its delays and loop
 count (read back with ImageMagick's identify and Pillow); a one-frame
 format takes `output.frame` or is refused at submission (400) with the
-reason; `output.frame` is recorded with the job and kept by a rerun; the
+reason; `output.frame` is recorded with the job and kept by a rerun and
+by a saved pipeline (with the AVIF speed); the
 upload's thumbnail (the library's) is the first frame; the upload cap on
 all frames' pixels (--max-total-pixels) answers 413.
 """
@@ -104,6 +105,43 @@ class AnimationJobs(unittest.TestCase):
         job, again = self.result(rerun["id"])
         self.assertEqual(job["output"]["frame"], 2)
         self.assertEqual(again, data)
+
+    def test_saved_pipeline_keeps_the_frame(self):
+        base = "/api/v1/pipelines/saved"
+        status, doc, _ = self.srv.json("POST", base, {
+            "name": "second-frame", "pipeline": "invert",
+            "output": {"format": "png", "frame": 1, "speed": 4}})
+        self.assertEqual(status, 201, doc)
+        self.assertEqual((doc["output"]["frame"], doc["output"]["speed"]), (1, 4))
+        status, doc, _ = self.srv.json("PUT", base + "/second-frame",
+                                       {"pipeline": "invert", "output": {"format": "gif"}})
+        self.assertEqual(status, 200, doc)
+        self.assertEqual((doc["output"]["frame"], doc["output"]["speed"]), (None, None))
+        status, doc, _ = self.srv.json("POST", base + "/second-frame/rollback", {"version": 1})
+        self.assertEqual(status, 201, doc)
+        self.assertEqual((doc["version"], doc["output"]["frame"]), (3, 1))
+        # a job from it takes frame 1 into PNG, as a job naming the frame
+        status, doc, _ = self.srv.json("POST", "/api/v1/jobs", {
+            "images": [self.image], "saved_pipeline": "second-frame"})
+        self.assertEqual(status, 201, doc)
+        job, data = self.result(doc["id"])
+        self.assertEqual((job["output"]["format"], job["output"]["frame"]), ("png", 1))
+        status, doc, _ = self.job({"format": "png", "frame": 1})
+        self.assertEqual(status, 201, doc)
+        self.assertEqual(self.result(doc["id"])[1], data)
+        # the job's own output overrides it: null = every frame (into GIF)
+        status, doc, _ = self.srv.json("POST", "/api/v1/jobs", {
+            "images": [self.image], "saved_pipeline": "second-frame",
+            "output": {"format": "gif", "frame": None}})
+        self.assertEqual(status, 201, doc)
+        job, data = self.result(doc["id"])
+        self.assertNotIn("frame", job["output"])
+        with Image.open(io.BytesIO(data)) as im:
+            self.assertEqual(im.n_frames, 3)
+        # a saved frame is checked like a job's
+        status, doc, _ = self.srv.json("PUT", base + "/second-frame",
+                                       {"pipeline": "invert", "output": {"frame": -1}})
+        self.assertEqual(status, 400, doc)
 
     def test_thumbnail_of_an_animation(self):
         status, _, data = self.srv.request("GET", "/api/v1/images/%s/thumbnail" % self.image)

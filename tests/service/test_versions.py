@@ -151,7 +151,8 @@ class SavedPipelinesTest(Base):
         self.assertEqual(h["location"], "/api/v1/pipelines/saved/thumbs/versions/1")
         self.assertEqual((v1["name"], v1["version"], v1["latest"]), ("thumbs", 1, 1))
         self.assertEqual(v1["pipeline_text"], "thumbnail@1:width=64")
-        self.assertEqual(v1["output"], {"format": "jpeg", "quality": None, "tile": None})
+        self.assertEqual(v1["output"], {"format": "jpeg", "quality": None, "tile": None,
+                                        "frame": None, "speed": None})
         self.assertIsNone(v1["rollback_of"])
         status, doc = self.call("POST", "", {"name": "thumbs", "pipeline": "invert"})
         self.assertEqual((status, doc["error"]["code"]), (409, "exists"))
@@ -165,7 +166,8 @@ class SavedPipelinesTest(Base):
                                                    "output": {"quality": 50, "tile": 128}})
         self.assertEqual(status, 200, v2)
         self.assertEqual((v2["version"], v2["latest"]), (2, 2))
-        self.assertEqual(v2["output"], {"format": None, "quality": 50, "tile": 128})
+        self.assertEqual(v2["output"], {"format": None, "quality": 50, "tile": 128,
+                                        "frame": None, "speed": None})
         status, doc = self.call("PUT", "/nothing", {"pipeline": "invert"})
         self.assertEqual(status, 404)
         status, newest = self.call("GET", "/thumbs")
@@ -262,9 +264,11 @@ class SavedPipelinesTest(Base):
         def cli(*args):
             return subprocess.run([BIN, "pipelines", "--server", url, "--token", self.alice,
                                    *args], capture_output=True, text=True, timeout=60)
-        r = cli("save", "edges", "-p", "grayscale|canny", "--format", "png")
+        r = cli("save", "edges", "-p", "grayscale|canny", "--format", "png", "--frame", "0",
+                "--speed", "3")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("edges version 1 of 1", r.stdout)
+        self.assertIn("output:   format png, quality -, tile -, frame 0, speed 3", r.stdout)
         self.assertIn("pipeline: grayscale@1|canny@1:low=100,high=200", r.stdout)
         r = cli("save", "edges", "-p", "grayscale|canny:low=50")
         self.assertIn("edges version 2 of 2", r.stdout)

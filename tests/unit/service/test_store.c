@@ -17,8 +17,8 @@
 #include "test_db_env.h"
 #include "service/store.h"
 
-/* The schema version this build migrates to (13: stored percent and ETA). */
-#define SCHEMA_LATEST 13
+/* The schema version this build migrates to (14: saved frame and speed). */
+#define SCHEMA_LATEST 14
 
 /* A fresh data directory under /tmp for one test. */
 static void make_data_dir(char *dir, size_t size) {

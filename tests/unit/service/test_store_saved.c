@@ -67,6 +67,8 @@ static void test_versions_and_rollback(void) {
     v2.output_format = "jpeg";
     v2.quality = 70;
     v2.tile = 64;
+    v2.frame_set = true; /* frame 0: a chosen frame, not "none" */
+    v2.speed = 7;
     int version = -1, found = 0;
     CHECK_EQ_INT(tsr_store_saved_add(s, ctx, &alice, "p", &v1, true, &version), TSR_OK);
     CHECK_EQ_INT(version, 1);
@@ -80,16 +82,24 @@ static void test_versions_and_rollback(void) {
     CHECK_EQ_INT(version, 2);
     CHECK_EQ_INT(tsr_store_saved_add(s, ctx, &alice, "bad name", &v1, true, &version),
                  TSR_ERR_USAGE);
+    tsr_saved_spec fast = spec_of("invert@1"), negative = spec_of("invert@1");
+    fast.speed = 10;
+    negative.frame_set = true, negative.frame = -1;
+    CHECK_EQ_INT(tsr_store_saved_add(s, ctx, &alice, "p", &fast, false, &version), TSR_ERR_USAGE);
+    CHECK_EQ_INT(tsr_store_saved_add(s, ctx, &alice, "p", &negative, false, &version),
+                 TSR_ERR_USAGE);
     tsr_saved_version got;
     CHECK_EQ_INT(tsr_store_saved_get(s, ctx, &alice, "p", 0, &got, &found), TSR_OK);
     CHECK(found && got.version == 2 && got.latest == 2 &&
           !strcmp(got.pipeline_text, "grayscale@1"));
     CHECK(!strcmp(got.output_format, "jpeg") && got.quality == 70 && got.tile == 64);
+    CHECK(got.frame_set && got.frame == 0 && got.speed == 7);
     CHECK(got.rollback_of == 0 && got.created >= got.first_created && got.first_created > 0);
     tsr_saved_version_clear(&got);
     CHECK_EQ_INT(tsr_store_saved_get(s, ctx, &alice, "p", 1, &got, &found), TSR_OK);
     CHECK(found && got.version == 1 && got.latest == 2 && !strcmp(got.pipeline_text, "invert@1"));
     CHECK(got.output_format[0] == '\0' && got.quality == 0 && got.tile == 0);
+    CHECK(!got.frame_set && got.speed == 0);
     /* a rollback is a new version equal to the old one */
     tsr_saved_spec back = {
         .pipeline_json = got.pipeline_json, .pipeline_text = got.pipeline_text, .rollback_of = 1};
