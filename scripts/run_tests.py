@@ -22,7 +22,8 @@ Steps, each counted case by case:
      ux.test.mjs errors, a restart mid-job and narrow screens, library.test.mjs
      the image library and the job history, versions.test.mjs saved
      pipelines and recorded versions, preview.test.mjs presets and the
-     live preview, feedback.test.mjs rating a finished job; then over TLS against
+     live preview, feedback.test.mjs rating a finished job, zoom.test.mjs the
+     zoomable view, animation.test.mjs animated inputs; then over TLS against
      a test CA; skipped, with a message, only when chromium is not installed,
      the TLS part also when certutil is not)
   4c. the high-availability tests (tests/ha: PostgreSQL, s3rver, Redis, three
@@ -208,6 +209,8 @@ def browser_suite(builddir):
     browser_file(folder, env, node, "feedback.test.mjs", "browser-feedback")
     # the zoomable view of a large Deep Zoom result (issue 15 point 3)
     browser_file(folder, env, node, "zoom.test.mjs", "browser-zoom")
+    # animated inputs: the frame field, an animation's preview, saved frames (issue 15)
+    browser_file(folder, env, node, "animation.test.mjs", "browser-animation")
     # The same over TLS, trusting a test CA through an NSS database (certutil).
     _, error = tools.check("certutil")
     if error and error.missing:

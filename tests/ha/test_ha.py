@@ -36,7 +36,7 @@ def decode(data):
 # The browser tests that take an external server (lib.mjs's TESSERA_URL); the
 # others restart their server (ux), or serve TLS themselves (tls).
 BROWSER_FILES = ("ui.test.mjs", "library.test.mjs", "versions.test.mjs", "preview.test.mjs",
-                 "feedback.test.mjs", "zoom.test.mjs")
+                 "feedback.test.mjs", "zoom.test.mjs", "animation.test.mjs")
 
 
 class HaTest(unittest.TestCase):
@@ -131,8 +131,8 @@ class HaTest(unittest.TestCase):
         """The browser tests of the web UI against the balancer, each as a
         fresh admin account: ui.test.mjs (sign in, upload, build a pipeline,
         run it, watch the progress, download), the library and job history,
-        saved pipelines and versions, the live preview, feedback and the
-        zoomable view of a large result (tests/browser)."""
+        saved pipelines and versions, the live preview, feedback, the
+        zoomable view of a large result and animated inputs (tests/browser)."""
         folder = os.path.join(ha.ROOT, "tests", "browser")
         _, error = ha.tools.check("chromium", os.environ.get("CHROMIUM"))
         if error and error.missing:  # as scripts/run_tests.py's browser suite does

@@ -39,7 +39,8 @@
  *   #op-select, #add-step-button, #op-summary, #steps-list
  *   #preview-panel (data-state idle|updating|ready|error), #preview-image
  *     (data-key: the image id and pipeline it shows), #preview-status
- *   #output-format, #output-quality
+ *   #output-format, #output-quality, #output-frame (of animated inputs;
+ *     empty = every frame) with #output-frame-error
  *   #saved-panel: #saved-name, #saved-save, #saved-select, #saved-load,
  *     #saved-history, #saved-versions (a name's versions, data-name)
  *   #check-button, #confirm-panel, #confirm-summary, #pipeline-text, #run-button

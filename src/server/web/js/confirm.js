@@ -47,9 +47,10 @@ export function updateConfirm() {
     }
     const output = checked.output;
     const quality = ['jpeg', 'webp', 'avif'].includes(output.format) ? ` quality ${output.quality}` : '';
+    const frame = output.frame !== undefined ? `, frame ${output.frame} of animations` : '';
     byId('confirm-summary').textContent = images.length
         ? `This pipeline will run on ${images.length} image${images.length > 1 ? 's' : ''}, ` +
-          `output ${output.format.toUpperCase()}${quality}:`
+          `output ${output.format.toUpperCase()}${quality}${frame}:`
         : 'The pipeline is valid. Upload or choose at least one image to run it:';
     byId('run-button').disabled = images.length === 0;
 }

@@ -42,13 +42,14 @@ function showProgress(job) {
 }
 
 /* "Ran with tessera 0.1.0: grayscale@1, blur@1 · png, quality 85, tile 256
- * · saved pipeline thumbs version 2": what a rerun repeats. */
+ * [, frame 1] · saved pipeline thumbs version 2": what a rerun repeats. */
 function versionsText(job) {
     const v = job.versions || {};
     const ops = (v.ops || []).map((o) => (o.version ? `${o.op}@${o.version}` : o.op)).join(', ');
     const out = job.output || {};
     const parts = [`Ran with tessera ${v.tessera || '(not recorded)'}: ${ops}`,
-        `${out.format}, quality ${out.quality}${out.tile ? `, tile ${out.tile}` : ''}`];
+        `${out.format}, quality ${out.quality}${out.tile ? `, tile ${out.tile}` : ''}` +
+        `${out.frame !== undefined ? `, frame ${out.frame}` : ''}`];
     if (job.saved_pipeline)
         parts.push(`saved pipeline ${job.saved_pipeline.name} version ${job.saved_pipeline.version}`);
     return parts.join(' · ');

@@ -1,6 +1,7 @@
 /*
  * A job's results (#results-section): before / after previews of each
- * image as blob: URLs from authenticated fetches (a Deep Zoom result in the
+ * image as blob: URLs from authenticated fetches (an animated GIF or WebP
+ * plays in its <img>, its caption says how many frames; a Deep Zoom result in the
  * zoomable viewer of zoom.js), per-image downloads and the job's download
  * (one file, or a zip), confirmed in #download-message.
  */
@@ -18,6 +19,7 @@ const EXTENSIONS = {
     avif: 'avif', heif: 'heic', dzi: 'zip', 'dzi-png': 'zip',
 };
 const DEEP_ZOOM = ['dzi', 'dzi-png'];
+const ANIMATED = ['gif', 'webp']; /* output formats that keep every frame */
 const LARGE_SIDE = 4096; /* past this a plain preview is a poor way to look at a result */
 
 let blobUrls = []; /* preview object URLs to revoke */
@@ -58,9 +60,16 @@ function resultPair(job, item) {
     const name = imageName(item.image);
     const source = state.uploads.find((u) => u.image && u.image.id === item.image);
     const sourceFormat = source ? source.image.format : 'png';
-    const before = el('figure', {}, [el('figcaption', { text: `Before: ${name}` })]);
+    const frames = source && source.image.frames > 1 ? source.image.frames : 1;
+    /* an animation into GIF or WebP without a chosen frame stays one (the
+     * <img> plays it); with a frame the result is that frame alone */
+    const animated = frames > 1 && ANIMATED.includes(out) && job.output.frame === undefined;
+    const before = el('figure', {}, [el('figcaption', {
+        text: `Before: ${name}${frames > 1 ? `, an animation of ${frames} frames` : ''}`,
+    })]);
     const after = el('figure', {}, [el('figcaption', {
-        text: `After: ${item.width}×${item.height}, ${out.toUpperCase()}, ${formatBytes(item.bytes)}`,
+        text: `After: ${item.width}×${item.height}, ${out.toUpperCase()}` +
+            `${animated ? `, animated (${frames} frames)` : ''}, ${formatBytes(item.bytes)}`,
     })]);
     const download = el('button', { type: 'button', testid: 'download-item', text: `Download ${name} result` });
     download.dataset.image = item.image;

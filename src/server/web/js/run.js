@@ -1,5 +1,7 @@
 /*
- * Check and Run: the output settings (#output-format, #output-quality),
+ * Check and Run: the output settings (#output-format, #output-quality,
+ * #output-frame: the frame of animated inputs, checked against the chosen
+ * images' frame counts before asking the server),
  * "Check pipeline" (POST /pipelines/validate, then #confirm-panel shows the
  * normalized pipeline; a bad field is marked where it is, steps.js markField) and "Run" (POST /jobs with exactly what was shown,
  * then the job panel follows the new job).
@@ -14,12 +16,69 @@ import { state } from './state.js';
 import { FieldError, clearFieldErrors, markField } from './fields.js';
 import { buildPipeline } from './steps.js';
 
-/* The output fields as a job's "output"; throws Error when quality is bad. */
+const ANIMATED = ['gif', 'webp']; /* output formats that keep every frame */
+
+/* An output field that is not valid: `id` is its element's. */
+export class OutputError extends Error {
+    constructor(message, id) {
+        super(message);
+        this.id = id;
+    }
+}
+
+/* The output fields as a job's "output" ("frame" only when one is given);
+ * throws OutputError when quality or the frame is bad. */
 export function outputSettings() {
     const quality = byId('output-quality');
+    const frame = byId('output-frame');
     if (!quality.checkValidity())
-        throw new Error('Quality must be a whole number from 1 to 100');
-    return { format: byId('output-format').value, quality: Number(quality.value) };
+        throw new OutputError('Quality must be a whole number from 1 to 100', 'output-quality');
+    if (!frame.checkValidity())
+        throw new OutputError('The frame must be a whole number, 0 or more (0 = the first)', 'output-frame');
+    const output = { format: byId('output-format').value, quality: Number(quality.value) };
+    if (frame.value !== '')
+        output.frame = Number(frame.value);
+    return output;
+}
+
+/* Why `output` cannot take the chosen animations (the server's check,
+ * said before asking it), else ''. */
+function frameProblem(output, images) {
+    for (const u of images) {
+        const frames = u.image.frames || 1;
+        const name = u.image.name || u.image.id;
+        if (frames < 2)
+            continue;
+        if (output.frame === undefined && !ANIMATED.includes(output.format))
+            return `${name} is an animation of ${frames} frames and ${output.format.toUpperCase()} holds ` +
+                `one: give the frame to take (0 to ${frames - 1}), or choose GIF or WebP to keep them all`;
+        if (output.frame !== undefined && output.frame >= frames)
+            return `${name} has ${frames} frames: frame ${output.frame} does not exist (0 to ${frames - 1})`;
+    }
+    return '';
+}
+
+/* Marks output field `id` with `message` (aria-invalid, the note, focus). */
+function markOutput(id, message) {
+    const control = byId(id);
+    control.setAttribute('aria-invalid', 'true');
+    if (id === 'output-frame') {
+        byId('output-frame-error').textContent = message;
+        byId('output-frame-error').hidden = false;
+        control.setAttribute('aria-describedby', 'output-frame-hint output-frame-error');
+    } else {
+        showError(message);
+    }
+    control.focus();
+    say(`The output settings need a change: ${message}.`);
+}
+
+function clearOutputErrors() {
+    for (const id of ['output-quality', 'output-frame'])
+        byId(id).removeAttribute('aria-invalid');
+    byId('output-frame-error').hidden = true;
+    byId('output-frame-error').textContent = '';
+    byId('output-frame').setAttribute('aria-describedby', 'output-frame-hint');
 }
 
 /* Shows a 400 about the pipeline next to the field it names (or at the
@@ -45,6 +104,7 @@ function showPipelineError(err) {
 export async function checkPipeline() {
     showError('');
     clearFieldErrors();
+    clearOutputErrors();
     let pipeline, output;
     try {
         pipeline = buildPipeline();
@@ -52,8 +112,15 @@ export async function checkPipeline() {
     } catch (err) {
         if (err instanceof FieldError && markField(err.index, err.param, `${err.message}.`))
             say(`Step ${err.index + 1} needs a change: see the marked field.`);
+        else if (err instanceof OutputError)
+            markOutput(err.id, `${err.message}.`);
         else
             showError(`${err.message}.`);
+        return;
+    }
+    const problem = frameProblem(output, selectedImages());
+    if (problem) {
+        markOutput('output-frame', `${problem}.`);
         return;
     }
     const revision = state.revision;
@@ -109,6 +176,7 @@ async function runJob() {
 export function setupRun() {
     byId('output-format').addEventListener('change', invalidate);
     byId('output-quality').addEventListener('input', invalidate);
+    byId('output-frame').addEventListener('input', invalidate);
     byId('check-button').addEventListener('click', checkPipeline);
     byId('run-button').addEventListener('click', runJob);
 }

@@ -92,6 +92,8 @@ async function load(name, version) {
             byId('output-format').value = v.output.format;
         if (v.output.quality)
             byId('output-quality').value = String(v.output.quality);
+        /* no saved frame: animations keep every frame */
+        byId('output-frame').value = Number.isInteger(v.output.frame) ? String(v.output.frame) : '';
         invalidate();
         byId('saved-name').value = v.name;
         say(`Loaded ${v.name} version ${v.version} into the editor: ${v.pipeline_text}`);
