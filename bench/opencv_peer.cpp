@@ -5,6 +5,7 @@
 //
 //   opencv_peer THREADS vips-bench IN.tif OUT.tif
 //   opencv_peer THREADS canny      IN.jpg OUT.png
+//   opencv_peer THREADS design     IN.jpg OUT.png   (grey, GaussianBlur 5x5, Canny 100/200)
 //   opencv_peer THREADS blur       IN.jpg OUT.jpg
 //   opencv_peer THREADS rotate     IN.jpg OUT.jpg
 //   opencv_peer THREADS resize     IN.jpg OUT.jpg
@@ -98,6 +99,11 @@ bool apply(const std::string &job, const cv::Mat &in, cv::Mat &out) {
         out = vips_bench(in);
     } else if (job == "canny") {
         cv::Canny(in, out, 100, 200);
+    } else if (job == "design") { // the original design's pipeline
+        cv::Mat grey, blurred;
+        cv::cvtColor(in, grey, cv::COLOR_BGR2GRAY);
+        cv::GaussianBlur(grey, blurred, cv::Size(5, 5), 0);
+        cv::Canny(blurred, out, 100, 200);
     } else if (job == "blur") {
         cv::GaussianBlur(in, out, cv::Size(0, 0), 2.0);
     } else if (job == "rotate") {

@@ -34,6 +34,12 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 JPEG_Q = 85  # quality of every JPEG output, all tools
 
 # Generated inputs: name -> (source photo in tests/data, width, height).
+# Each is the photo upscaled with Gaussian noise of NOISE_SIGMA added, as a
+# camera's sensor leaves it: a smooth upscale decodes, compresses and finds
+# edges unrealistically fast. INPUT_RECIPE names the recipe; inputs made by
+# another one are made again.
+NOISE_SIGMA = 8
+INPUT_RECIPE = "upscale+gaussnoise8"
 INPUT_SPECS = {
     "big.tif": ("astronaut.png", 5000, 5000),
     "uhd.jpg": ("coffee.png", 3840, 2160),
@@ -93,10 +99,29 @@ def image_size(ctx, path):
     return tuple(dims)
 
 
+def check_recipe():
+    """Deletes the generated inputs when bench/inputs/RECIPE names another
+    recipe than INPUT_RECIPE (older inputs had no noise), then records it."""
+    marker = os.path.join(INPUTS, "RECIPE")
+    os.makedirs(INPUTS, exist_ok=True)
+    try:
+        with open(marker) as f:
+            if f.read().strip() == INPUT_RECIPE:
+                return
+    except OSError:
+        pass
+    for name in INPUT_SPECS:
+        if os.path.exists(os.path.join(INPUTS, name)):
+            log(f"removing {name}: made by another recipe than {INPUT_RECIPE}")
+            os.unlink(os.path.join(INPUTS, name))
+    with open(marker, "w") as f:
+        f.write(INPUT_RECIPE + "\n")
+
+
 def make_input(ctx, name):
-    """Creates bench/inputs/NAME by upscaling its tests/data photo, unless it
-    exists. Written under a temporary name and renamed, so an interrupted run
-    never leaves a partial input behind."""
+    """Creates bench/inputs/NAME by upscaling its tests/data photo and adding
+    sensor-like noise, unless it exists. Written under a temporary name and
+    renamed, so an interrupted run never leaves a partial input behind."""
     path = os.path.join(INPUTS, name)
     if os.path.exists(path):
         return path
@@ -108,16 +133,22 @@ def make_input(ctx, name):
     log(f"generating {path} ({w}x{h} from {src_name})")
     with tempfile.TemporaryDirectory(dir=INPUTS) as td:
         if ctx["vips"] and ctx["vipsheader"]:
-            big = os.path.join(td, "big.v")
+            up, noise, noisy, big = (os.path.join(td, n + ".v")
+                                     for n in ("up", "noise", "noisy", "big"))
             sw, sh = image_size(ctx, src)
-            steps = [[ctx["vips"], "resize", src, big, repr(w / sw), "--vscale", repr(h / sh)]]
+            steps = [[ctx["vips"], "resize", src, up, repr(w / sw), "--vscale", repr(h / sh)],
+                     [ctx["vips"], "gaussnoise", noise, str(w), str(h),
+                      "--sigma", str(NOISE_SIGMA)],
+                     [ctx["vips"], "add", up, noise, noisy],
+                     [ctx["vips"], "cast", noisy, big, "uchar"]]  # clips to 0..255
             if tiff:
                 steps.append([ctx["vips"], "tiffsave", big, tmp, "--tile", "--tile-width", "256",
                               "--tile-height", "256", "--compression", "none"])
             else:
                 steps.append([ctx["vips"], "jpegsave", big, tmp, "--Q", "90"])
         elif ctx["convert"]:
-            argv = [ctx["convert"], src, "-resize", f"{w}x{h}!"]
+            argv = [ctx["convert"], src, "-resize", f"{w}x{h}!", "-attenuate",
+                    str(NOISE_SIGMA / 30), "+noise", "Gaussian"]
             if tiff:
                 argv += ["-define", "tiff:tile-geometry=256x256", "-compress", "none",
                          "tiff:" + tmp]
@@ -248,6 +279,17 @@ WORKLOADS = {
         "imagemagick": im_cmd(["-canny", "0x1+10%+30%"],
                               "different algorithm: -canny 0x1+10%+30% on grey"),
         "missing": {"graphicsmagick": "GraphicsMagick has no Canny operator"},
+    },
+    "design": {
+        "input": "uhd.jpg",
+        "ext": "png",
+        "what": "3840x2160 JPEG: the original design's pipeline, greyscale, Gaussian blur 5x5, "
+                "Canny low 100 high 200, save PNG",
+        "tessera": tessera_cmd("grayscale|gaussian-blur:ksize=5|canny:low=100,high=200", "png"),
+        "opencv": opencv_cmd("design", "cvtColor GRAY, GaussianBlur 5x5, Canny(100, 200)"),
+        "missing": {"vips": "no Canny with thresholds (vips canny is another algorithm)",
+                    "imagemagick": "-canny is another algorithm",
+                    "graphicsmagick": "GraphicsMagick has no Canny operator"},
     },
     "blur": {
         "input": "uhd.jpg",
@@ -545,6 +587,7 @@ def main():
         ctx["vipsthumbnail"] = ctx["vips"] + "thumbnail"
 
     needed = sorted({WORKLOADS[n]["input"] for n in names})
+    check_recipe()
     ctx["inputs"] = {n: make_input(ctx, n) for n in needed}
     for path in ctx["inputs"].values():  # warm the page cache for everyone alike
         with open(path, "rb") as f:

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "tessera/image.h"
+#include "util/bigalloc.h"
 
 tsr_status tsr_image_new(tsr_ctx *ctx, int width, int height, int bands, tsr_image **out) {
     *out = NULL;
@@ -19,7 +20,7 @@ tsr_status tsr_image_new(tsr_ctx *ctx, int width, int height, int bands, tsr_ima
     tsr_image *img = calloc(1, sizeof *img);
     if (!img)
         return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
-    img->data = calloc(1, bytes ? bytes : 1);
+    img->data = tsr_big_alloc(bytes);
     if (!img->data) {
         free(img);
         return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory allocating %llu bytes",
@@ -36,7 +37,7 @@ tsr_status tsr_image_new(tsr_ctx *ctx, int width, int height, int bands, tsr_ima
 void tsr_image_free(tsr_image *image) {
     if (!image)
         return;
-    free(image->data);
+    tsr_big_free(image->data, image->stride * (size_t)image->height);
     free(image);
 }
 

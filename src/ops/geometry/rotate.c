@@ -4,17 +4,15 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "ops/geometry/geometry.h"
+#include "ops/geometry/rotate_span.h"
 
 enum { P_ANGLE, P_EXPAND };
 
-/* OpenCV's fixed-point warp constants (imgwarp.cpp). */
-#define AB_BITS     10
+#define AB_BITS     TSR_ROTATE_AB_BITS
 #define AB_SCALE    (1 << AB_BITS)
-#define INTER_BITS  5
+#define INTER_BITS  TSR_ROTATE_INTER_BITS
 #define INTER_TAB   TSR_ROTATE_INTER_TAB
-#define COEF_BITS   15
-#define COEF_SCALE  (1 << COEF_BITS)
+#define COEF_SCALE  (1 << TSR_ROTATE_COEF_BITS)
 #define ROUND_DELTA (AB_SCALE / INTER_TAB / 2)
 
 static const tsr_param_spec params[] = {
@@ -175,45 +173,19 @@ static tsr_rect need(const tsr_op *op, tsr_rect out) {
     return tsr_rect_intersect(r, tsr_rect_make(0, 0, op->in_w, op->in_h));
 }
 
-/* Bilinear sample with OpenCV's constant-0 border: neighbours outside the
- * image count as 0 in the weighted sum. */
-static void sample_border(const tsr_region *in, int sx, int sy, const short *w, uint8_t *d) {
-    int bands = in->bands, iw = in->image_w, ih = in->image_h;
-    int acc[TSR_MAX_BANDS] = {0};
-    for (int k = 0; k < 4; k++) {
-        int x = sx + (k & 1), y = sy + (k >> 1);
-        if (x < 0 || y < 0 || x >= iw || y >= ih || w[k] == 0)
-            continue;
-        const uint8_t *s = TSR_REGION_AT(in, x, y);
-        for (int b = 0; b < bands; b++)
-            acc[b] += s[b] * w[k];
-    }
-    for (int b = 0; b < bands; b++)
-        d[b] = tsr_sat_u8((acc[b] + (1 << (COEF_BITS - 1))) >> COEF_BITS);
-}
+/* Columns of SPAN_W output pixels at a time, row by row through
+ * rotate_span.c with this machine's vector level: a row of a whole tile
+ * reads source pixels along a long diagonal, a narrow column's rows read
+ * neighbouring ones, which stay in the L1 cache from row to row. */
+#define SPAN_W 64
 
 static tsr_status run(const tsr_op *op, const tsr_region *in, tsr_region *out) {
-    const rotate_state *st = op->state;
-    int bands = out->bands, iw = in->image_w, ih = in->image_h;
-    for (int y = out->rect.y; y < out->rect.y + out->rect.h; y++) {
-        uint8_t *d = TSR_REGION_AT(out, out->rect.x, y);
-        int x0, y0;
-        tsr_rotate_row(st, y, &x0, &y0);
-        for (int x = out->rect.x; x < out->rect.x + out->rect.w; x++, d += bands) {
-            int fx = (x0 + st->adelta[x]) >> (AB_BITS - INTER_BITS);
-            int fy = (y0 + st->bdelta[x]) >> (AB_BITS - INTER_BITS);
-            int sx = sat_short(fx >> INTER_BITS), sy = sat_short(fy >> INTER_BITS);
-            const short *w = st->wtab[(fy & (INTER_TAB - 1)) * INTER_TAB + (fx & (INTER_TAB - 1))];
-            if (sx < 0 || sy < 0 || sx >= iw - 1 || sy >= ih - 1) {
-                sample_border(in, sx, sy, w, d);
-                continue;
-            }
-            const uint8_t *s0 = TSR_REGION_AT(in, sx, sy), *s1 = s0 + in->stride;
-            for (int b = 0; b < bands; b++) {
-                int v = s0[b] * w[0] + s0[b + bands] * w[1] + s1[b] * w[2] + s1[b + bands] * w[3];
-                d[b] = tsr_sat_u8((v + (1 << (COEF_BITS - 1))) >> COEF_BITS);
-            }
-        }
+    tsr_simd_level level = tsr_simd_active();
+    int right = out->rect.x + out->rect.w;
+    for (int x = out->rect.x; x < right; x += SPAN_W) {
+        int end = right - x < SPAN_W ? right : x + SPAN_W;
+        for (int y = out->rect.y; y < out->rect.y + out->rect.h; y++)
+            tsr_rotate_span(level, op->state, in, y, x, end, TSR_REGION_AT(out, x, y));
     }
     return TSR_OK;
 }
