@@ -3,7 +3,7 @@
 
 A loop is marked by a comment line `/* simd: auto-vectorised */` right
 above its `for`. This script compiles every C file under src/ that has a
-marker, with the flags the build uses (compile_commands.json of BUILD_DIR,
+marker (or includes a loop template, `..._tmpl.h`, that has one), with the flags the build uses (compile_commands.json of BUILD_DIR,
 optimisation forced to -O3 and sanitizers dropped, as in a release build)
 plus GCC's `-fopt-info-vec-optimized`, and fails when the report does not
 say "loop vectorized" for the line below a marker: a change that makes
@@ -22,6 +22,7 @@ import sys
 
 MARKER = "/* simd: auto-vectorised */"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+INCLUDE = re.compile(r'^#include "([^"]+)"')
 REPORT = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):\d+: optimized: loop vectorized")
 
 
@@ -30,6 +31,20 @@ def marked_lines(path):
     with open(path, encoding="utf-8") as f:
         lines = f.read().split("\n")
     return [i + 2 for i, text in enumerate(lines) if text.strip() == MARKER]
+
+
+def marked_sources(src):
+    """{path: marked lines} of a C file and of the loop templates it
+    includes (`#include "..._tmpl.h"`, compiled once per instruction set:
+    each marked loop must vectorise in at least one of them)."""
+    out = {src: marked_lines(src)}
+    with open(src, encoding="utf-8") as f:
+        for text in f:
+            m = INCLUDE.match(text)
+            header = m and os.path.join(ROOT, "src", m.group(1))
+            if header and header.endswith("_tmpl.h") and os.path.exists(header):
+                out[header] = marked_lines(header)
+    return {path: lines for path, lines in out.items() if lines}
 
 
 def compile_command(entry):
@@ -64,7 +79,7 @@ def check(build_dir):
             by_file.setdefault(src, e)
     failures, checked = [], 0
     for src, entry in sorted(by_file.items()):
-        want = marked_lines(src)
+        want = marked_sources(src)
         if not want:
             continue
         cmd = compile_command(entry)
@@ -72,12 +87,14 @@ def check(build_dir):
         if r.returncode:
             print("check_vectorized: compiling %s failed:\n%s" % (src, r.stderr), file=sys.stderr)
             return 2
-        got = {int(m.group("line")) for m in map(REPORT.match, r.stderr.splitlines()) if m}
-        rel = os.path.relpath(src, ROOT)
-        for line in want:
-            checked += 1
-            if line not in got:
-                failures.append("%s:%d: the marked loop no longer vectorises" % (rel, line))
+        got = {(os.path.normpath(os.path.join(entry["directory"], m.group("file"))),
+                int(m.group("line"))) for m in map(REPORT.match, r.stderr.splitlines()) if m}
+        for path, lines in sorted(want.items()):
+            rel = os.path.relpath(path, ROOT)
+            for line in lines:
+                checked += 1
+                if (path, line) not in got:
+                    failures.append("%s:%d: the marked loop no longer vectorises" % (rel, line))
     for f in failures:
         print(f)
     print("check_vectorized: %d marked loops, %d vectorised" % (checked, checked - len(failures)))

@@ -35,6 +35,7 @@ RS_NAME(span_bands)(const tsr_rotate_state *st, const tsr_region *in, int y, int
         int n = b - x < RS_BLOCK ? b - x : RS_BLOCK;
         int sxs[RS_BLOCK], sys[RS_BLOCK], idx[RS_BLOCK];
         /* positions first, in a loop the compiler vectorises */
+        /* simd: auto-vectorised */
         for (int i = 0; i < n; i++) {
             int fx = (x0 + st->adelta[x + i]) >> (TSR_ROTATE_AB_BITS - TSR_ROTATE_INTER_BITS);
             int fy = (y0 + st->bdelta[x + i]) >> (TSR_ROTATE_AB_BITS - TSR_ROTATE_INTER_BITS);
