@@ -42,6 +42,7 @@ NOISE_SIGMA = 8
 INPUT_RECIPE = "upscale+gaussnoise8"
 INPUT_SPECS = {
     "big.tif": ("astronaut.png", 5000, 5000),
+    "big10k.tif": ("astronaut.png", 10000, 10000),
     "uhd.jpg": ("coffee.png", 3840, 2160),
     "huge.jpg": ("rocket.jpg", 7360, 4912),
 }
@@ -206,8 +207,11 @@ def build_peers():
 # listed under "missing" with the reason, a tool absent from both has no row.
 # ctx has the tool paths, the thread count and the workload's work dir.
 
-VIPS_BENCH_PIPE = ("crop:x=100,y=100,width=4800,height=4800|resize:scale=0.9,interp=linear|"
-                   "convolve:kernel=-1 -1 -1 -1 16 -1 -1 -1 -1,divisor=8")
+def vips_bench_pipe(side):
+    """vips-bench as a tessera pipeline, for a SIDE x SIDE input."""
+    return (f"crop:x=100,y=100,width={side - 200},height={side - 200}|"
+            "resize:scale=0.9,interp=linear|"
+            "convolve:kernel=-1 -1 -1 -1 16 -1 -1 -1 -1,divisor=8")
 SHARPEN = "-1,-1,-1,-1,16,-1,-1,-1,-1"
 
 
@@ -233,7 +237,11 @@ def gm_cmd(args, note=""):
     return lambda ctx, src, dst: ([ctx["gm"], "convert", src] + args + [dst], note)
 
 
-def vips_chain(ctx, src, dst):
+def vips_chain(side):
+    return lambda ctx, src, dst: vips_chain_cmd(ctx, src, dst, side - 200)
+
+
+def vips_chain_cmd(ctx, src, dst, inner):
     """vips-bench with the vips CLI: three commands chained through .v files
     (no Python binding on Debian 12, and the CLI cannot fuse a pipeline)."""
     work = ctx["work"]
@@ -242,31 +250,38 @@ def vips_chain(ctx, src, dst):
         f.write("3 3 8 0\n-1 -1 -1\n-1 16 -1\n-1 -1 -1\n")
     t1, t2 = os.path.join(work, "t1.v"), os.path.join(work, "t2.v")
     v, q = ctx["vips"], shlex.quote
-    script = (f"{v} crop {q(src)} {q(t1)} 100 100 4800 4800 && "
+    script = (f"{v} crop {q(src)} {q(t1)} 100 100 {inner} {inner} && "
               f"{v} resize {q(t1)} {q(t2)} 0.9 --kernel linear && "
               f"{v} conv {q(t2)} {q(dst)} {q(mask)} --precision integer; "
               f"rc=$?; rm -f {q(t1)} {q(t2)}; exit $rc")
     return ["sh", "-c", script], "3 processes chained through .v temp files (not fused)"
 
 
-WORKLOADS = {
-    "vips-bench": {
-        "input": "big.tif",
+def vips_bench_workload(side, name):
+    """The vips-bench job (crop, shrink, sharpen) on a SIDE x SIDE TIFF."""
+    inner = side - 200
+    return {
+        "input": name,
         "ext": "tif",
-        "what": "5000x5000 tiled RGB TIFF: crop 100 px per edge, resize x0.9 linear, "
+        "what": f"{side}x{side} tiled RGB TIFF: crop 100 px per edge, resize x0.9 linear, "
                 "3x3 sharpen (-1..16..-1)/8, save TIFF",
-        "tessera": tessera_cmd(VIPS_BENCH_PIPE, "tiff"),
+        "tessera": tessera_cmd(vips_bench_pipe(side), "tiff"),
         "opencv": opencv_cmd("vips-bench"),
         "libvips": lambda ctx, src, dst: ([ctx["libvips"], src, dst],
                                           "one streaming pipeline (bench/vips_peer.c)"),
-        "vips": vips_chain,
-        "imagemagick": im_cmd(["-crop", "4800x4800+100+100", "+repage", "-filter", "Triangle",
-                               "-resize", "90%", "-define", "convolve:scale=0.125",
+        "vips": vips_chain(side),
+        "imagemagick": im_cmd(["-crop", f"{inner}x{inner}+100+100", "+repage", "-filter",
+                               "Triangle", "-resize", "90%", "-define", "convolve:scale=0.125",
                                "-morphology", "Convolve", "3x3: " + SHARPEN]),
-        "graphicsmagick": gm_cmd(["-crop", "4800x4800+100+100", "+repage", "-filter",
+        "graphicsmagick": gm_cmd(["-crop", f"{inner}x{inner}+100+100", "+repage", "-filter",
                                   "Triangle", "-resize", "90%", "-convolve", SHARPEN],
                                  "-convolve normalises the kernel by its sum (8)"),
-    },
+    }
+
+
+WORKLOADS = {
+    "vips-bench": vips_bench_workload(5000, "big.tif"),
+    "vips-bench-10k": vips_bench_workload(10000, "big10k.tif"),
     "canny": {
         "input": "uhd.jpg",
         "ext": "png",

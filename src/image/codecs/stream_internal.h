@@ -44,8 +44,9 @@ struct tsr_row_writer {
     tsr_status (*finish)(tsr_row_writer *w);
     /* Frees `state`. */
     void (*close)(tsr_row_writer *w);
-    bool direct;   /* writes into a caller's fd (tsr_row_writer_open_fd): no temp, no rename */
-    bool finished; /* direct: finish succeeded, no more rows */
+    bool direct;        /* writes into a caller's fd (tsr_row_writer_open_fd): no temp, no rename */
+    bool finished;      /* direct: finish succeeded, no more rows */
+    uint64_t unflushed; /* pixel bytes passed in since the last early writeback */
 };
 
 /*
