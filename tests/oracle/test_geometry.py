@@ -124,9 +124,10 @@ class GeometryOracleTest(unittest.TestCase):
                 self.assertEqual(got.shape[2], 4)
                 self.assertEqual(max_diff(got, ref(rgba)), 0)
 
-    def test_rotate_every_simd_level_is_exact(self):
-        """rotate's SSE4.1 path and its scalar twin (rotate_span.c) give
-        cv2.warpAffine's bytes on 1, 3 and 4 bands, with small tiles."""
+    def test_rotate_and_resize_every_simd_level_is_exact(self):
+        """rotate's and the linear resize's SSE4.1 paths and their scalar
+        twins (rotate_span.c, resample_hpass.c) give cv2.warpAffine's and
+        cv2.resize's bytes on 1, 3 and 4 bands, with small tiles."""
         rgb = self.photos["chelsea.png"]
         alpha = (np.arange(rgb.shape[0] * rgb.shape[1]) % 253).astype(np.uint8)
         inputs = {"grey": cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), "rgb": rgb,
@@ -136,9 +137,11 @@ class GeometryOracleTest(unittest.TestCase):
                 path = os.path.join(d, kind + ".png")
                 cv2.imwrite(path, img if img.ndim == 2 else cv2.cvtColor(
                     img, cv2.COLOR_RGB2BGR if img.shape[2] == 3 else cv2.COLOR_RGBA2BGRA))
-                for angle, expand in ((30, False), (-17.5, False), (200, True)):
-                    want = warp(img, angle, expand)
-                    pipe = f"rotate:angle={angle}" + (",expand=true" if expand else "")
+                cases = [(f"rotate:angle={a}" + (",expand=true" if e else ""),
+                          warp(img, a, e)) for a, e in ((30, False), (-17.5, False), (200, True))]
+                cases += [(f"resize:scale={f},interp=linear", resize_scale("linear", f)(img))
+                          for f in (0.9, 0.37, 1.7)]
+                for pipe, want in cases:
                     for level in ("scalar", "sse41", "avx2"):
                         with self.subTest(kind=kind, pipeline=pipe, simd=level):
                             out = os.path.join(d, "out.png")

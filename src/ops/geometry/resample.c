@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ops/geometry/geometry.h"
+#include "ops/geometry/resample_hpass.h"
 
 #define COEF_BITS  11 /* INTER_RESIZE_COEF_BITS */
 #define COEF_SCALE (1 << COEF_BITS)
@@ -332,13 +333,19 @@ static void run_area(const tsr_resample *rs, const tsr_region *in, tsr_region *o
  * per-pixel band loop unrolls. Offsets grow with x and only the last
  * column's (1, 0) window reaches the image edge: that tail reads one pixel. */
 static inline void hpass_linear(const tsr_resample *rs, const uint8_t *row, int first, int x0,
-                                int w, int bands, int *restrict dst) {
+                                int w, int bands, int *restrict dst, int region_end) {
     const short *restrict coef = rs->x.coef;
     const int *restrict ofs = rs->x.ofs;
     const uint8_t *restrict base = row - (ptrdiff_t)first * bands;
     int last = rs->in_w - 1, end = x0 + w, x = x0;
     while (end > x0 && ofs[end - 1] >= last)
         end--;
+    /* the vector path reads 8 bytes: two taps and the start of a third
+     * pixel, which must be in the region's row */
+    int done = tsr_resample_hpass_linear(tsr_simd_active(), coef, ofs, base, x, end, region_end - 2,
+                                         bands, dst);
+    dst += (size_t)(done - x) * bands;
+    x = done;
     for (; x < end; x++, dst += bands) {
         int c0 = coef[2 * x], c1 = coef[2 * x + 1];
         const uint8_t *restrict p = base + (ptrdiff_t)ofs[x] * bands;
@@ -357,20 +364,21 @@ static inline void hpass_linear(const tsr_resample *rs, const uint8_t *row, int 
  * clamped taps times 1/2048 weights, in int as OpenCV does. */
 static void hpass(const tsr_resample *rs, const tsr_region *in, int sy, int x0, int w, int *dst) {
     int bands = rs->bands, taps = rs->taps, first = in->rect.x, last = rs->in_w - 1;
+    int region_end = in->rect.x + in->rect.w;
     const uint8_t *row = TSR_REGION_AT(in, first, sy);
     if (taps == 2) {
         switch (bands) {
         case 1:
-            hpass_linear(rs, row, first, x0, w, 1, dst);
+            hpass_linear(rs, row, first, x0, w, 1, dst, region_end);
             return;
         case 3:
-            hpass_linear(rs, row, first, x0, w, 3, dst);
+            hpass_linear(rs, row, first, x0, w, 3, dst, region_end);
             return;
         case 4:
-            hpass_linear(rs, row, first, x0, w, 4, dst);
+            hpass_linear(rs, row, first, x0, w, 4, dst, region_end);
             return;
         default:
-            hpass_linear(rs, row, first, x0, w, bands, dst);
+            hpass_linear(rs, row, first, x0, w, bands, dst, region_end);
             return;
         }
     }
