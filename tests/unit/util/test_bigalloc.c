@@ -1,0 +1,58 @@
+/* Large buffers (util/bigalloc.c): zeroed, writable end to end, 2 MiB
+ * aligned from TSR_BIG_MIN on (except under AddressSanitizer, where they
+ * are plain heap blocks), and freed with the size they were made with. */
+#include <stdint.h>
+#include <string.h>
+
+#include "check.h"
+#include "util/bigalloc.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+static void check_buffer(size_t bytes) {
+    uint8_t *p = tsr_big_alloc(bytes);
+    CHECK(p != NULL);
+    if (!p)
+        return;
+    size_t nonzero = 0;
+    for (size_t i = 0; i < bytes; i += 4093)
+        nonzero += p[i] != 0;
+    CHECK(p[bytes - 1] == 0 && nonzero == 0);
+    memset(p, 0xa5, bytes); /* every byte is ours */
+    CHECK(p[0] == 0xa5 && p[bytes - 1] == 0xa5);
+#ifndef UNDER_ASAN
+    if (bytes >= TSR_BIG_MIN)
+        CHECK(((uintptr_t)p & ((2u << 20) - 1)) == 0);
+#endif
+    tsr_big_free(p, bytes);
+}
+
+static void test_sizes(void) {
+    check_buffer(1);
+    check_buffer(4096);
+    check_buffer(TSR_BIG_MIN - 1);
+    check_buffer(TSR_BIG_MIN);
+    check_buffer(TSR_BIG_MIN + 12345);     /* not a multiple of 2 MiB */
+    check_buffer((size_t)3840 * 2160 * 3); /* a UHD RGB image */
+    for (int i = 0; i < 8; i++)            /* mapped and unmapped again */
+        check_buffer((size_t)(9 + i) << 20);
+}
+
+static void test_edges(void) {
+    tsr_big_free(NULL, TSR_BIG_MIN); /* a no-op */
+    uint8_t *one = tsr_big_alloc(0); /* at least one byte */
+    CHECK(one != NULL);
+    tsr_big_free(one, 0);
+}
+
+int main(void) {
+    RUN(test_sizes);
+    RUN(test_edges);
+    return check_finish();
+}
