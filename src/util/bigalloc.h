@@ -16,7 +16,9 @@
  * catch overruns of heap buffers only). */
 void *tsr_big_alloc(size_t bytes);
 
-/* Frees a tsr_big_alloc buffer of the same `bytes`; NULL is a no-op. */
+/* Frees a tsr_big_alloc buffer of the same `bytes`; NULL is a no-op. A few
+ * freed mappings (at most 4, 256 MiB) stay mapped for the next buffer of
+ * the same size, which is then zeroed with memset instead of faulted in. */
 void tsr_big_free(void *p, size_t bytes);
 
 #endif

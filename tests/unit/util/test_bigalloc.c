@@ -1,6 +1,7 @@
-/* Large buffers (util/bigalloc.c): zeroed, writable end to end, 2 MiB
- * aligned from TSR_BIG_MIN on (except under AddressSanitizer, where they
- * are plain heap blocks), and freed with the size they were made with. */
+/* Large buffers (util/bigalloc.c): zeroed (reused ones too), writable end
+ * to end, 2 MiB aligned from TSR_BIG_MIN on (except under
+ * AddressSanitizer, where they are plain heap blocks), and freed with the
+ * size they were made with. */
 #include <stdint.h>
 #include <string.h>
 
@@ -44,6 +45,20 @@ static void test_sizes(void) {
         check_buffer((size_t)(9 + i) << 20);
 }
 
+/* A freed mapping is kept for the next buffer of its size, which must
+ * come zeroed although the last user filled it. */
+static void test_reuse(void) {
+    size_t bytes = (size_t)3840 * 2160 * 3;
+    for (int i = 0; i < 3; i++)
+        check_buffer(bytes);
+    void *a = tsr_big_alloc(bytes), *b = tsr_big_alloc(bytes); /* two at once */
+    CHECK(a && b && a != b);
+    tsr_big_free(a, bytes);
+    tsr_big_free(b, bytes);
+    for (int i = 0; i < 6; i++) /* more than the cache holds, all of 200 MiB */
+        check_buffer((size_t)200 << 20);
+}
+
 static void test_edges(void) {
     tsr_big_free(NULL, TSR_BIG_MIN); /* a no-op */
     uint8_t *one = tsr_big_alloc(0); /* at least one byte */
@@ -54,5 +69,6 @@ static void test_edges(void) {
 int main(void) {
     RUN(test_sizes);
     RUN(test_edges);
+    RUN(test_reuse);
     return check_finish();
 }
