@@ -28,7 +28,7 @@
 static const char *const workloads[] = {
     "invert",
     "brightness:delta=40",
-    "contrast:alpha=1.3",
+    "contrast:factor=1.3",
     "gamma:gamma=0.8",
     "threshold:value=127",
     "grayscale",
