@@ -4,6 +4,7 @@
  * samples as 16-bit values, `pmaddwd` multiplying them by the column's two
  * weights and adding the pairs: the int sums of resample.c's scalar loop,
  * bit for bit (weights 0..2048, samples 0..255). docs/internals/simd.md. */
+#include <stddef.h>
 #include <string.h>
 
 #include "ops/geometry/resample_hpass.h"
