@@ -8,15 +8,22 @@
 #include "util/log.h"
 
 static const char *const names[TSR_SIMD_COUNT] = {
-    [TSR_SIMD_SCALAR] = "scalar",
-    [TSR_SIMD_SSE41] = "sse41",
-    [TSR_SIMD_NEON] = "neon",
-    [TSR_SIMD_AVX2] = "avx2",
+    [TSR_SIMD_SCALAR] = "scalar", [TSR_SIMD_SSE41] = "sse41",   [TSR_SIMD_NEON] = "neon",
+    [TSR_SIMD_AVX2] = "avx2",     [TSR_SIMD_AVX512] = "avx512",
 };
 
 /* The rank a level caps at: SSE4.1 and NEON are both 128-bit. */
 static int rank(tsr_simd_level level) {
-    return level == TSR_SIMD_AVX2 ? 2 : level == TSR_SIMD_SCALAR ? 0 : 1;
+    switch (level) {
+    case TSR_SIMD_SCALAR:
+        return 0;
+    case TSR_SIMD_AVX2:
+        return 2;
+    case TSR_SIMD_AVX512:
+        return 3;
+    default:
+        return 1;
+    }
 }
 
 const char *tsr_simd_name(tsr_simd_level level) {
@@ -34,6 +41,10 @@ bool tsr_simd_cpu_has(tsr_simd_level level) {
     case TSR_SIMD_AVX2:
         __builtin_cpu_init();
         return __builtin_cpu_supports("avx2");
+    case TSR_SIMD_AVX512:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vbmi");
 #endif
 #if defined(__aarch64__)
     case TSR_SIMD_NEON:
@@ -45,7 +56,7 @@ bool tsr_simd_cpu_has(tsr_simd_level level) {
 }
 
 tsr_simd_level tsr_simd_choose(const char *request, bool *known) {
-    int cap = 2;
+    int cap = 3;
     bool ok = true;
     if (request && *request && strcmp(request, "auto") != 0) {
         ok = false;
@@ -75,8 +86,8 @@ static void choose_once(void) {
     if (!known) {
         tsr_log_field f[] = {TSR_LOG_FIELD_STRING("value", request),
                              TSR_LOG_FIELD_STRING("using", tsr_simd_name(active))};
-        tsr_log(TSR_LOG_WARN, TSR_SIMD_ENV " is not scalar, sse41, neon, avx2 or auto; ignored", f,
-                2);
+        tsr_log(TSR_LOG_WARN,
+                TSR_SIMD_ENV " is not scalar, sse41, neon, avx2, avx512 or auto; ignored", f, 2);
     }
 }
 

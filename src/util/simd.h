@@ -9,20 +9,23 @@
 
 #include <stdbool.h>
 
-#define TSR_SIMD_ENV "TESSERA_SIMD" /* scalar | sse41 | neon | avx2 | auto */
+#define TSR_SIMD_ENV "TESSERA_SIMD" /* scalar | sse41 | neon | avx2 | avx512 | auto */
 
 /* Instruction sets, by rank: a request caps the rank (scalar < sse41 and
- * neon < avx2), and the level used is the best one the CPU has at or
- * below the cap. */
+ * neon < avx2 < avx512), and the level used is the best one the CPU has
+ * at or below the cap. The x86 levels are in rank order, so a kernel
+ * without a 512-bit path of its own takes its AVX2 path with
+ * `level >= TSR_SIMD_AVX2`. */
 typedef enum tsr_simd_level {
     TSR_SIMD_SCALAR, /* portable C (the compiler may still vectorise for the baseline ISA) */
     TSR_SIMD_SSE41,  /* x86-64 SSE4.1 (128-bit) */
     TSR_SIMD_NEON,   /* arm64 Advanced SIMD (128-bit) */
     TSR_SIMD_AVX2,   /* x86-64 AVX2 (256-bit) */
+    TSR_SIMD_AVX512, /* x86-64 AVX-512 F, BW and VBMI (512-bit; Ice Lake, Zen 4 and later) */
     TSR_SIMD_COUNT   /* number of levels */
 } tsr_simd_level;
 
-/* "scalar", "sse41", "neon", "avx2". */
+/* "scalar", "sse41", "neon", "avx2", "avx512". */
 const char *tsr_simd_name(tsr_simd_level level);
 
 /* Whether this CPU (and this build) can run `level`'s kernels. */

@@ -34,8 +34,9 @@ def read_rgb(path):
     return img
 
 
-def process(pipeline, img_rgb=None, path=None, extra=()):
-    """Runs a pipeline on an RGB/gray array (written as PNG) or a file; returns the PNG output."""
+def process(pipeline, img_rgb=None, path=None, extra=(), env=None):
+    """Runs a pipeline on an RGB/gray array (written as PNG) or a file; returns the PNG output.
+    `env`: variables added to the environment (e.g. TESSERA_SIMD)."""
     with tempfile.TemporaryDirectory() as d:
         if path is None:
             path = os.path.join(d, "in.png")
@@ -46,7 +47,8 @@ def process(pipeline, img_rgb=None, path=None, extra=()):
                 arr = cv2.cvtColor(arr, cv2.COLOR_RGBA2BGRA)
             cv2.imwrite(path, arr)
         out = os.path.join(d, "out.png")
-        run("process", "-p", pipeline, path, "-o", out, *extra)
+        run("process", "-p", pipeline, path, "-o", out, *extra,
+            env=dict(os.environ, **env) if env else None)
         return read_rgb(out)
 
 

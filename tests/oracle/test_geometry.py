@@ -142,7 +142,7 @@ class GeometryOracleTest(unittest.TestCase):
                 cases += [(f"resize:scale={f},interp=linear", resize_scale("linear", f)(img))
                           for f in (0.9, 0.37, 1.7)]
                 for pipe, want in cases:
-                    for level in ("scalar", "sse41", "avx2"):
+                    for level in ("scalar", "sse41", "avx2", "avx512"):
                         with self.subTest(kind=kind, pipeline=pipe, simd=level):
                             out = os.path.join(d, "out.png")
                             run("process", "-p", pipe, path, "-o", out, "--tile", "48",

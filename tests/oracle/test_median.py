@@ -125,7 +125,7 @@ class MedianOracleTest(unittest.TestCase):
                 with self.subTest(ksize=k, extra=extra):
                     self.check_bands(k, self.inputs[name]["rgba"], self.path(name, "rgba"),
                                      extra=extra)
-            for level in ("scalar", "sse41", "avx2", "auto"):
+            for level in ("scalar", "sse41", "avx2", "avx512", "auto"):
                 with self.subTest(ksize=k, simd=level):
                     self.check_bands(k, self.inputs[name]["rgb"], self.path(name, "rgb"),
                                      env={"TESSERA_SIMD": level})

@@ -76,10 +76,9 @@ tsr_status tsr_median_run_level(const tsr_op *op, const tsr_region *in, tsr_regi
     if (op->radius * 2 + 1 > TSR_MEDIAN_SORTNET_MAX)
         return tsr_median_hist_run(level, op->radius, in, out);
     static const stencil_row_fn rows[TSR_SIMD_COUNT] = {
-        [TSR_SIMD_SCALAR] = row_scalar,
-        [TSR_SIMD_SSE41] = row_sse41,
-        [TSR_SIMD_NEON] = row_neon,
-        [TSR_SIMD_AVX2] = row_avx2,
+        [TSR_SIMD_SCALAR] = row_scalar, [TSR_SIMD_SSE41] = row_sse41, [TSR_SIMD_NEON] = row_neon,
+        [TSR_SIMD_AVX2] = row_avx2,     [TSR_SIMD_AVX512] = row_avx2, /* no 512-bit path of its own
+                                                                       */
     };
     stencil_row_fn row = (unsigned)level < TSR_SIMD_COUNT ? rows[level] : row_scalar;
     return tsr_stencil_run(op, in, out, op->radius, BORDER_REPLICATE, row, 0);

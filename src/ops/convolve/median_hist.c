@@ -79,7 +79,7 @@ typedef void (*sweep_fn)(const hist_cols *h, uint8_t *out, size_t step);
 
 static sweep_fn sweep_for(tsr_simd_level level) {
 #ifdef HAVE_X86
-    if (level == TSR_SIMD_AVX2)
+    if (level >= TSR_SIMD_AVX2) /* avx512 too */
         return sweep_avx2;
     if (level == TSR_SIMD_SSE41)
         return sweep_sse41;

@@ -65,9 +65,9 @@ void tsr_median_sortnet_row(tsr_simd_level level, int k, const uint8_t *const *r
     bool five = k == 5;
     sortnet_fn fn = five ? median25_scalar : median9_scalar;
 #ifdef HAVE_X86
-    if (level == TSR_SIMD_AVX2 && len >= 32)
+    if (level >= TSR_SIMD_AVX2 && len >= 32)
         fn = five ? median25_avx2 : median9_avx2;
-    else if ((level == TSR_SIMD_AVX2 || level == TSR_SIMD_SSE41) && len >= 16)
+    else if ((level >= TSR_SIMD_AVX2 || level == TSR_SIMD_SSE41) && len >= 16)
         fn = five ? median25_sse41 : median9_sse41;
 #endif
 #ifdef HAVE_NEON

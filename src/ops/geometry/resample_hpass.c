@@ -35,7 +35,7 @@ int tsr_resample_hpass_linear(tsr_simd_level level, const short *coef, const int
                               const uint8_t *base, int x, int end, int wide_end, int bands,
                               int *dst) {
 #if defined(__x86_64__) || defined(__i386__)
-    if ((level == TSR_SIMD_SSE41 || level == TSR_SIMD_AVX2) && (bands == 3 || bands == 4))
+    if ((level == TSR_SIMD_SSE41 || level >= TSR_SIMD_AVX2) && (bands == 3 || bands == 4))
         return hpass_sse41(coef, ofs, base, x, end, wide_end, bands, dst);
 #endif
     (void)level, (void)coef, (void)ofs, (void)base, (void)end, (void)wide_end, (void)bands,

@@ -123,7 +123,7 @@ sample4_sse41(const uint8_t *s0, const uint8_t *s1, const short *w, uint8_t *d) 
 void tsr_rotate_span(tsr_simd_level level, const tsr_rotate_state *st, const tsr_region *in, int y,
                      int x_begin, int x_end, uint8_t *d) {
 #ifdef HAVE_X86
-    if (level == TSR_SIMD_SSE41 || level == TSR_SIMD_AVX2) {
+    if (level == TSR_SIMD_SSE41 || level >= TSR_SIMD_AVX2) {
         span_sse41(st, in, y, x_begin, x_end, d);
         return;
     }

@@ -3,6 +3,9 @@
 #define TESSERA_OPS_POINT_H
 
 #include "tessera/op.h"
+#include "util/simd.h"
+
+typedef struct tsr_point_kernel tsr_point_kernel; /* ops/point/point_row.h */
 
 extern const tsr_op_desc tsr_op_grayscale;  /* RGB -> luma, BT.601 fixed point */
 extern const tsr_op_desc tsr_op_invert;     /* 255 - v */
@@ -17,14 +20,18 @@ extern const tsr_op_desc tsr_op_threshold; /* v >= value -> 255 else 0 */
 typedef void (*point_lut_fn)(const tsr_op *op, uint8_t lut[256]);
 
 /* Prepares a same-size, same-bands op whose kernel is a lookup table built
- * by `build` and stored (owned) in op->state. Errors: out of memory. */
+ * by `build` and stored (owned, a tsr_point_kernel) in op->state. Errors:
+ * out of memory. */
 tsr_status tsr_point_lut_prepare(tsr_ctx *ctx, tsr_op *op, point_lut_fn build);
 /* Frees the table of tsr_point_lut_prepare. */
 void tsr_point_lut_release(tsr_op *op);
-/* Maps the colour bands of `in` through the table in op->state into `out`;
- * the alpha band of 2- and 4-band images is copied unchanged. */
+/* Maps the colour bands of `in` through the table in op->state into `out`
+ * at the process's SIMD level; the alpha band of 2- and 4-band images is
+ * copied unchanged. */
 tsr_status tsr_point_lut_run(const tsr_op *op, const tsr_region *in, tsr_region *out);
-/* Applies `lut` to the colour bands of in's pixels over out->rect. */
-void tsr_point_apply_lut(const uint8_t lut[256], const tsr_region *in, tsr_region *out);
+/* The same at a given SIMD level (every level gives the same bytes); `in`
+ * and `out` must not share memory. */
+void tsr_point_apply_kernel(tsr_simd_level level, const tsr_point_kernel *kernel,
+                            const tsr_region *in, tsr_region *out);
 
 #endif

@@ -8,6 +8,8 @@
 
 /* The best level this CPU has. */
 static tsr_simd_level best(void) {
+    if (tsr_simd_cpu_has(TSR_SIMD_AVX512))
+        return TSR_SIMD_AVX512;
     if (tsr_simd_cpu_has(TSR_SIMD_AVX2))
         return TSR_SIMD_AVX2;
     if (tsr_simd_cpu_has(TSR_SIMD_SSE41))
@@ -22,6 +24,7 @@ static void test_names(void) {
     CHECK(!strcmp(tsr_simd_name(TSR_SIMD_SSE41), "sse41"));
     CHECK(!strcmp(tsr_simd_name(TSR_SIMD_NEON), "neon"));
     CHECK(!strcmp(tsr_simd_name(TSR_SIMD_AVX2), "avx2"));
+    CHECK(!strcmp(tsr_simd_name(TSR_SIMD_AVX512), "avx512"));
     CHECK(!strcmp(tsr_simd_name(TSR_SIMD_COUNT), "?"));
     CHECK(tsr_simd_cpu_has(TSR_SIMD_SCALAR));
 #if defined(__x86_64__)
@@ -30,7 +33,10 @@ static void test_names(void) {
 #if defined(__aarch64__)
     CHECK(tsr_simd_cpu_has(TSR_SIMD_NEON));
     CHECK(!tsr_simd_cpu_has(TSR_SIMD_AVX2));
+    CHECK(!tsr_simd_cpu_has(TSR_SIMD_AVX512));
 #endif
+    /* AVX-512 (with BW and VBMI) implies AVX2 */
+    CHECK(!tsr_simd_cpu_has(TSR_SIMD_AVX512) || tsr_simd_cpu_has(TSR_SIMD_AVX2));
 }
 
 static void test_choose(void) {
@@ -43,13 +49,17 @@ static void test_choose(void) {
     CHECK_EQ_INT(tsr_simd_choose("scalar", &known), TSR_SIMD_SCALAR);
     CHECK(known);
     /* a cap, never a raise: the chosen level is one the CPU has */
-    static const char *const names[] = {"scalar", "sse41", "neon", "avx2", "auto"};
+    static const char *const names[] = {"scalar", "sse41", "neon", "avx2", "avx512", "auto"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         tsr_simd_level l = tsr_simd_choose(names[i], &known);
         CHECK(known);
         CHECK(tsr_simd_cpu_has(l));
     }
-    CHECK_EQ_INT(tsr_simd_choose("avx2", NULL), best());
+    CHECK_EQ_INT(tsr_simd_choose("avx512", NULL), best());
+    if (tsr_simd_cpu_has(TSR_SIMD_AVX2))
+        CHECK_EQ_INT(tsr_simd_choose("avx2", NULL), TSR_SIMD_AVX2); /* a cap below avx512 */
+    else
+        CHECK_EQ_INT(tsr_simd_choose("avx2", NULL), best());
     if (tsr_simd_cpu_has(TSR_SIMD_SSE41)) {
         CHECK_EQ_INT(tsr_simd_choose("sse41", NULL), TSR_SIMD_SSE41);
         CHECK_EQ_INT(tsr_simd_choose("neon", NULL), TSR_SIMD_SSE41); /* same rank */
@@ -58,7 +68,7 @@ static void test_choose(void) {
         CHECK_EQ_INT(tsr_simd_choose("sse41", NULL), TSR_SIMD_NEON);
     CHECK_EQ_INT(tsr_simd_choose("AVX2", &known), best()); /* names are lower case */
     CHECK(!known);
-    CHECK_EQ_INT(tsr_simd_choose("avx512", &known), best());
+    CHECK_EQ_INT(tsr_simd_choose("avx-512", &known), best());
     CHECK(!known);
 }
 
