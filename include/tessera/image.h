@@ -53,6 +53,12 @@ typedef struct tsr_region {
 /* Allocates a zeroed image; checks the allocation cap of `ctx`.
  * The caller must free the returned image with tsr_image_free. */
 tsr_status tsr_image_new(tsr_ctx *ctx, int width, int height, int bands, tsr_image **out);
+/* The same without zeroing: the pixels are undefined (a reused buffer may
+ * hold an earlier image of this process), so only for an image the caller
+ * writes in full before anything reads it, such as a stage's output that
+ * its tiles cover. Saves a pass over the buffer. */
+tsr_status tsr_image_new_overwritten(tsr_ctx *ctx, int width, int height, int bands,
+                                     tsr_image **out);
 void tsr_image_free(tsr_image *image);
 /* A deep copy. The caller frees it. */
 tsr_status tsr_image_copy(tsr_ctx *ctx, const tsr_image *src, tsr_image **out);

@@ -221,7 +221,8 @@ tsr_status tsr_plan_run(tsr_ctx *ctx, tsr_plan *plan, const tsr_image *in, tsr_e
         tsr_op *head = &plan->ops[s->first];
         if (head->desc->kind == TSR_OP_GLOBAL && (st = reduce(&rs, exec, workers, head)))
             goto out;
-        if ((st = tsr_image_new(ctx, s->out_w, s->out_h, s->out_bands, &next)))
+        /* every pixel is written by one of the stage's tiles */
+        if ((st = tsr_image_new_overwritten(ctx, s->out_w, s->out_h, s->out_bands, &next)))
             goto out;
         rs.out = next;
         rs.in_region = tsr_image_region(cur, tsr_rect_make(0, 0, cur->width, cur->height));

@@ -6,7 +6,8 @@
 #include "tessera/image.h"
 #include "util/bigalloc.h"
 
-tsr_status tsr_image_new(tsr_ctx *ctx, int width, int height, int bands, tsr_image **out) {
+static tsr_status image_new(tsr_ctx *ctx, int width, int height, int bands, bool zeroed,
+                            tsr_image **out) {
     *out = NULL;
     if (width <= 0 || height <= 0 || bands < 1 || bands > TSR_MAX_BANDS)
         return tsr_error(ctx, TSR_ERR_INTERNAL, "invalid image shape %dx%dx%d", width, height,
@@ -20,7 +21,7 @@ tsr_status tsr_image_new(tsr_ctx *ctx, int width, int height, int bands, tsr_ima
     tsr_image *img = calloc(1, sizeof *img);
     if (!img)
         return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory");
-    img->data = tsr_big_alloc(bytes);
+    img->data = zeroed ? tsr_big_alloc(bytes) : tsr_big_alloc_overwritten(bytes);
     if (!img->data) {
         free(img);
         return tsr_error(ctx, TSR_ERR_NOMEM, "out of memory allocating %llu bytes",
@@ -32,6 +33,15 @@ tsr_status tsr_image_new(tsr_ctx *ctx, int width, int height, int bands, tsr_ima
     img->stride = (size_t)width * (size_t)bands;
     *out = img;
     return TSR_OK;
+}
+
+tsr_status tsr_image_new(tsr_ctx *ctx, int width, int height, int bands, tsr_image **out) {
+    return image_new(ctx, width, height, bands, true, out);
+}
+
+tsr_status tsr_image_new_overwritten(tsr_ctx *ctx, int width, int height, int bands,
+                                     tsr_image **out) {
+    return image_new(ctx, width, height, bands, false, out);
 }
 
 void tsr_image_free(tsr_image *image) {

@@ -74,13 +74,28 @@ static int cache_put(void *p, size_t len) {
     return kept;
 }
 
-void *tsr_big_alloc(size_t bytes) {
+/* Under the sanitizers an overwritten buffer starts as 0xA5 bytes, so a
+ * caller that reads before writing (an op that counted on zeroes) fails
+ * the tests of the sanitizer build instead of working by luck. */
+static void *plain_alloc(size_t bytes, int zeroed) {
+#ifdef PLAIN_ONLY
+    if (!zeroed) {
+        void *p = malloc(bytes ? bytes : 1);
+        return p ? memset(p, 0xA5, bytes ? bytes : 1) : NULL;
+    }
+#endif
+    (void)zeroed;
+    return calloc(1, bytes ? bytes : 1);
+}
+
+static void *big_alloc(size_t bytes, int zeroed) {
     if (!mapped(bytes))
-        return calloc(1, bytes ? bytes : 1);
+        return plain_alloc(bytes, zeroed);
     size_t len = round_up(bytes), span = len + HUGE_PAGE;
     uint8_t *reused = cache_take(len);
     if (reused) {
-        memset(reused, 0, bytes);
+        if (zeroed)
+            memset(reused, 0, bytes);
         return reused;
     }
     /* map a huge page more than needed, keep the 2 MiB aligned part */
@@ -96,6 +111,14 @@ void *tsr_big_alloc(size_t bytes) {
     madvise(p, len, MADV_HUGEPAGE); /* a hint: without THP the pages stay small */
 #endif
     return p;
+}
+
+void *tsr_big_alloc(size_t bytes) {
+    return big_alloc(bytes, 1);
+}
+
+void *tsr_big_alloc_overwritten(size_t bytes) {
+    return big_alloc(bytes, 0);
 }
 
 void tsr_big_free(void *p, size_t bytes) {

@@ -16,6 +16,11 @@
  * catch overruns of heap buffers only). */
 void *tsr_big_alloc(size_t bytes);
 
+/* The same for a buffer the caller overwrites in full: a reused mapping is
+ * not zeroed (it holds an earlier buffer's bytes of this process); a
+ * fresh one is zero anyway. */
+void *tsr_big_alloc_overwritten(size_t bytes);
+
 /* Frees a tsr_big_alloc buffer of the same `bytes`; NULL is a no-op. A few
  * freed mappings (at most 4, 256 MiB) stay mapped for the next buffer of
  * the same size, which is then zeroed with memset instead of faulted in. */

@@ -1,4 +1,5 @@
-/* Large buffers (util/bigalloc.c): zeroed (reused ones too), writable end
+/* Large buffers (util/bigalloc.c): zeroed (reused ones too) unless asked
+ * for as overwritten, writable end
  * to end, 2 MiB aligned from TSR_BIG_MIN on (except under
  * AddressSanitizer, where they are plain heap blocks), and freed with the
  * size they were made with. */
@@ -59,6 +60,27 @@ static void test_reuse(void) {
         check_buffer((size_t)200 << 20);
 }
 
+/* An overwritten buffer is usable end to end and may hold an earlier
+ * buffer's bytes (under ASan it starts as 0xA5 bytes); the zeroed buffer
+ * made after it from the same mapping is zeroed again. */
+static void test_overwritten(void) {
+    size_t sizes[] = {100, (size_t)3840 * 2160 * 3};
+    for (size_t k = 0; k < 2; k++) {
+        size_t bytes = sizes[k];
+        uint8_t *p = tsr_big_alloc_overwritten(bytes);
+        CHECK(p != NULL);
+        if (!p)
+            continue;
+#ifdef UNDER_ASAN
+        CHECK(p[0] == 0xa5 && p[bytes - 1] == 0xa5);
+#endif
+        memset(p, 0x5a, bytes);
+        CHECK(p[bytes - 1] == 0x5a);
+        tsr_big_free(p, bytes);
+        check_buffer(bytes);
+    }
+}
+
 static void test_edges(void) {
     tsr_big_free(NULL, TSR_BIG_MIN); /* a no-op */
     uint8_t *one = tsr_big_alloc(0); /* at least one byte */
@@ -70,5 +92,6 @@ int main(void) {
     RUN(test_sizes);
     RUN(test_edges);
     RUN(test_reuse);
+    RUN(test_overwritten);
     return check_finish();
 }
