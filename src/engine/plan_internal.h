@@ -13,10 +13,12 @@ typedef struct tsr_stage {
     int in_bands;     /* stage input bands */
     int out_w, out_h; /* stage output size */
     int out_bands;    /* stage output bands */
-    int tiles_x;      /* output tile columns */
-    int tiles_y;      /* output tile rows */
-    int map_tiles_x;  /* input tile columns for a GLOBAL op's map, 0 when none */
-    int map_tiles_y;  /* input tile rows for the map */
+    int tile_w;      /* output tile width: the plan's tile side, or whole rows (stage_tile_shape) */
+    int tile_h;      /* output tile height, also the height of a band of tiles */
+    int tiles_x;     /* output tile columns */
+    int tiles_y;     /* output tile rows */
+    int map_tiles_x; /* input tile columns for a GLOBAL op's map, 0 when none */
+    int map_tiles_y; /* input tile rows for the map */
 } tsr_stage;
 
 struct tsr_plan {

@@ -215,7 +215,7 @@ static tsr_status band_written(band_job *j, rows_io *io, tsr_status st) {
  * pool (this thread writes one while the other computes), written in order. */
 static tsr_status apply_bands(spill_run *run, const file_batch *proto, rows_io *io) {
     const tsr_stage *s = proto->rs.stage;
-    int depth = run->exec ? 2 : 1, band_h = run->plan->tile;
+    int depth = run->exec ? 2 : 1, band_h = s->tile_h;
     size_t stride = (size_t)s->out_w * (size_t)s->out_bands;
     band_job jobs[2];
     memset(jobs, 0, sizeof jobs);

@@ -247,7 +247,7 @@ static tsr_status fill_band(tsr_ctx *ctx, rows_io *io, size_t stride, uint8_t *d
 static tsr_status run_bands(run_state *rs, tsr_executor *exec, int depth, rows_io *io,
                             const band_rows *rows, int window) {
     const tsr_stage *s = rs->stage;
-    int band_h = rs->plan->tile;
+    int band_h = rs->stage->tile_h;
     size_t in_stride = (size_t)s->in_w * (size_t)s->in_bands;
     size_t out_stride = (size_t)s->out_w * (size_t)s->out_bands;
     band_slot slots[BANDS_MAX];
@@ -317,7 +317,7 @@ static tsr_status run_bands(run_state *rs, tsr_executor *exec, int depth, rows_i
  * and one band of output rows. */
 static tsr_status run_serial(run_state *rs, rows_io *io, const band_rows *rows, int window) {
     const tsr_stage *s = rs->stage;
-    int band_h = rs->plan->tile;
+    int band_h = rs->stage->tile_h;
     size_t in_stride = (size_t)s->in_w * (size_t)s->in_bands;
     size_t out_stride = (size_t)s->out_w * (size_t)s->out_bands;
     uint8_t *win = malloc(in_stride * (size_t)(window > 0 ? window : 1));
@@ -381,7 +381,7 @@ static band_rows *stream_bands(const tsr_plan *plan, const tsr_stage *s, const t
         return NULL;
     *window = plan_bands(plan, s, rows);
     uint64_t held = (uint64_t)(*window > 0 ? *window : 0) * (uint64_t)s->in_w * s->in_bands +
-                    (uint64_t)plan->tile * (uint64_t)s->out_w * s->out_bands;
+                    (uint64_t)s->tile_h * (uint64_t)s->out_w * s->out_bands;
     if (*window < 0 || (size_t)*window * 2 > (size_t)s->in_h + 1024 ||
         held > budget / (uint64_t)bands_in_flight(exec)) {
         free(rows);
