@@ -23,8 +23,9 @@ int tsr_executor_threads(const tsr_executor *exec);
  * `tile_cpu_seconds` is the CPU time the finished tile took. */
 typedef void (*tsr_progress_fn)(void *user, uint64_t done, uint64_t total);
 typedef void (*tsr_tile_fn)(void *user, double tile_cpu_seconds);
-/* Called by tsr_plan_run_rows on its own thread after it read input rows or
- * wrote output rows: the rows decoded so far (of the input height; all of
+/* Called by tsr_plan_run_rows (one call at a time, from the caller's thread
+ * or the thread that writes a band) after it read input rows or wrote
+ * output rows: the rows decoded so far (of the input height; all of
  * them for a reader that does not stream, which decoded at open) and
  * encoded so far (of the output height; none for a writer that does not
  * stream, which encodes at tsr_row_writer_finish), for progress that counts
@@ -54,6 +55,11 @@ typedef struct tsr_run_options {
      * local pool: memory is per-thread tiles plus a band of output rows).
      * 0 = TSR_DEFAULT_MEMORY_BUDGET; 1 spills every such plan (tests). */
     uint64_t memory_budget;
+    /* may be NULL: tsr_plan_run_rows adds here the CPU seconds it spent
+     * encoding on threads other than the caller's (a streamed run writes
+     * each band on the band's own thread), for a caller that counts its own
+     * thread's CPU time as codec time (cost accounting) */
+    double *write_cpu_seconds;
 } tsr_run_options;
 
 #define TSR_DEFAULT_MEMORY_BUDGET (512ull << 20) /* 537 MB */

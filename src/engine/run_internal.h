@@ -68,6 +68,8 @@ typedef struct rows_io {
     const tsr_run_options *opts; /* may be NULL */
     int read;                    /* input rows read (or skipped) so far */
     int written;                 /* output rows written so far */
+    pthread_mutex_t *lock;       /* when set, held while counting and reporting: rows are
+                                    read on one thread and written on another */
     struct tsr_spill *sink;      /* when set, output rows go to this stage boundary
                                     (borrowed), not to the writer, and are not counted */
 } rows_io;

@@ -9,9 +9,9 @@
  * (run_spill.c); the bytes are the same. With an executor, several bands
  * are in flight at once, each with its own buffer of the input rows it
  * reads (the rows it shares with the band before it are copied from that
- * band's buffer, the new ones are decoded straight into it), so that this
- * thread decodes and encodes rows while the pool or the remote workers
- * compute.
+ * band's buffer, the new ones are decoded straight into it), and each band's
+ * thread writes its rows in band order, so that this thread decodes while
+ * the pool or the remote workers compute and another thread encodes.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -21,6 +21,7 @@
 #include "engine/run_internal.h"
 #include "engine/spill.h"
 #include "tessera/stream.h"
+#include "util/clock.h"
 
 /* Input rows [lo, hi) each output band reads; hi <= lo when it reads none. */
 typedef struct band_rows {
@@ -69,12 +70,20 @@ static void io_report(const rows_io *io) {
                    tsr_row_writer_streams(io->writer) ? io->written : 0);
 }
 
+/* Counts n rows read (or written) and reports. */
+static void io_count(rows_io *io, int *counter, int n) {
+    if (io->lock)
+        pthread_mutex_lock(io->lock);
+    *counter += n;
+    io_report(io);
+    if (io->lock)
+        pthread_mutex_unlock(io->lock);
+}
+
 tsr_status tsr_rows_read(rows_io *io, uint8_t *dst, size_t stride, int n) {
     tsr_status st = tsr_row_reader_read(io->reader, dst, stride, n);
-    if (!st) {
-        io->read += n;
-        io_report(io);
-    }
+    if (!st)
+        io_count(io, &io->read, n);
     return st;
 }
 
@@ -82,10 +91,8 @@ tsr_status tsr_rows_write(rows_io *io, const uint8_t *src, size_t stride, int n)
     if (io->sink) /* a stage boundary: not the run's output rows */
         return tsr_spill_append(io->sink, io->ctx, src, stride, n);
     tsr_status st = tsr_row_writer_write(io->writer, src, stride, n);
-    if (!st) {
-        io->written += n;
-        io_report(io);
-    }
+    if (!st)
+        io_count(io, &io->written, n);
     return st;
 }
 
@@ -171,6 +178,16 @@ static tsr_status slide_window(tsr_ctx *ctx, rows_io *io, uint8_t *win, size_t s
 #define BANDS_REMOTE 3
 #define BANDS_MAX    3
 
+/* The order bands write in: each band's thread writes its rows itself,
+ * after the band before it, so that encoding (on that thread) overlaps
+ * decoding the next band (on the run's thread). */
+typedef struct band_order {
+    pthread_mutex_t lock; /* also rows_io.lock: the counters and the progress report */
+    pthread_cond_t turn;  /* signalled when `next` moves */
+    int next;             /* the band whose rows go out next */
+    tsr_status failed;    /* the first error: later bands write nothing */
+} band_order;
+
 /* One band handed to the executor. */
 typedef struct band_slot {
     uint8_t *in;        /* its own copy of the input rows it reads */
@@ -183,27 +200,64 @@ typedef struct band_slot {
     int busy;           /* launched and not finished */
     int threaded;       /* thread must be joined */
     int rows_out;       /* output rows of the band */
+    int index;          /* its band number: its turn to write */
+    band_order *order;  /* the run's write order */
+    rows_io *io;        /* where its rows go */
     tsr_status status;  /* the band's result */
+    int write_failed;   /* status is the writer's */
+    int on_caller;      /* runs on the caller's thread (no thread to spare) */
 } band_slot;
+
+/* Marks the run failed (bands not yet written skip their rows). */
+static void band_order_fail(band_order *order, tsr_status st) {
+    pthread_mutex_lock(&order->lock);
+    if (!order->failed)
+        order->failed = st;
+    pthread_mutex_unlock(&order->lock);
+}
+
+/* Waits for the band's turn, writes its rows unless this or an earlier
+ * band failed, and passes the turn on. */
+static void band_write_in_turn(band_slot *slot) {
+    band_order *order = slot->order;
+    pthread_mutex_lock(&order->lock);
+    while (order->next != slot->index)
+        pthread_cond_wait(&order->turn, &order->lock);
+    int go = !order->failed && !slot->status;
+    pthread_mutex_unlock(&order->lock);
+    double cpu0 = tsr_clock_thread_cpu_s();
+    if (go && (slot->status =
+                   tsr_rows_write(slot->io, slot->out, slot->rs.out_region.stride, slot->rows_out)))
+        slot->write_failed = 1;
+    double *cpu = slot->rs.opts ? slot->rs.opts->write_cpu_seconds : NULL;
+    pthread_mutex_lock(&order->lock);
+    if (cpu && !slot->on_caller) /* the caller's thread counts its own */
+        *cpu += tsr_clock_thread_cpu_s() - cpu0;
+    if (slot->status && !order->failed)
+        order->failed = slot->status;
+    order->next++;
+    pthread_cond_broadcast(&order->turn);
+    pthread_mutex_unlock(&order->lock);
+}
 
 static void *band_main(void *arg) {
     band_slot *slot = arg;
     slot->status = tsr_run_apply_tiles(&slot->rs, slot->exec, slot->first, slot->count);
+    band_write_in_turn(slot);
     return NULL;
 }
 
-/* Waits for the band in `slot`; writes its rows unless `st` is already an
- * error. Returns the first error. */
-static tsr_status band_finish(tsr_ctx *ctx, band_slot *slot, rows_io *io, tsr_status st) {
+/* Waits for the band in `slot` (computed and written). Returns the first
+ * error of `st` and the band's. */
+static tsr_status band_finish(tsr_ctx *ctx, band_slot *slot, tsr_status st) {
     if (!slot->busy)
         return st;
     if (slot->threaded)
         pthread_join(slot->thread, NULL);
     slot->busy = slot->threaded = 0;
-    if (!st)
-        st = slot->status;
-    if (!st && (st = tsr_rows_write(io, slot->out, slot->rs.out_region.stride, slot->rows_out)))
-        st = tsr_error(ctx, st, "writing the output failed");
+    if (!st && slot->status)
+        st = slot->write_failed ? tsr_error(ctx, slot->status, "writing the output failed")
+                                : slot->status;
     return st;
 }
 
@@ -252,6 +306,10 @@ static tsr_status run_bands(run_state *rs, tsr_executor *exec, int depth, rows_i
     size_t out_stride = (size_t)s->out_w * (size_t)s->out_bands;
     band_slot slots[BANDS_MAX];
     memset(slots, 0, sizeof slots);
+    band_order order = {.next = 0};
+    pthread_mutex_init(&order.lock, NULL);
+    pthread_cond_init(&order.turn, NULL);
+    io->lock = &order.lock;
     tsr_status st = TSR_OK;
     for (int i = 0; i < depth && !st; i++) {
         slots[i].in = malloc(in_stride * (size_t)(window > 0 ? window : 1));
@@ -263,7 +321,7 @@ static tsr_status run_bands(run_state *rs, tsr_executor *exec, int depth, rows_i
     int prev_lo = 0, prev_hi = 0, next_row = 0;
     for (int b = 0; b < s->tiles_y && !st; b++) {
         band_slot *slot = &slots[b % depth];
-        if ((st = band_finish(rs->ctx, slot, io, st)))
+        if ((st = band_finish(rs->ctx, slot, st)))
             break;
         int lo = rows[b].lo, hi = rows[b].hi;
         if (hi > lo) {
@@ -298,14 +356,26 @@ static tsr_status run_bands(run_state *rs, tsr_executor *exec, int depth, rows_i
         slot->exec = exec;
         slot->first = b * s->tiles_x;
         slot->count = s->tiles_x;
+        slot->index = b;
+        slot->order = &order;
+        slot->io = io;
+        slot->write_failed = 0;
         slot->busy = 1;
+        slot->on_caller = 0;
         slot->threaded = pthread_create(&slot->thread, NULL, band_main, slot) == 0;
-        if (!slot->threaded)
+        if (!slot->threaded) {
+            slot->on_caller = 1;
             band_main(slot); /* no thread to spare: run it here */
+        }
     }
+    if (st) /* the bands still out write nothing */
+        band_order_fail(&order, st);
     /* The bands still out, oldest first. */
     for (int k = 0; k < depth; k++)
-        st = band_finish(rs->ctx, &slots[(s->tiles_y + k) % depth], io, st);
+        st = band_finish(rs->ctx, &slots[(s->tiles_y + k) % depth], st);
+    io->lock = NULL;
+    pthread_mutex_destroy(&order.lock);
+    pthread_cond_destroy(&order.turn);
     for (int i = 0; i < depth; i++) {
         free(slots[i].in);
         free(slots[i].out);

@@ -53,8 +53,9 @@ typedef struct tsr_image_output {
     char blob[TSR_STORE_ID_LEN + 1]; /* its id; "" for tsr_image_run_file */
     uint64_t bytes;                  /* its size (plaintext) */
     int width, height;               /* the output image's size */
-    double codec_cpu_seconds;        /* CPU time of the calling thread: decoding, encoding,
-                                        the store (tiles run on the executor's threads) */
+    double codec_cpu_seconds;        /* CPU time of decoding, encoding and the store: the
+                                        calling thread's, plus the band threads' encoding
+                                        (tiles run on the executor's threads) */
     tsr_format format;               /* the format written */
     tsr_format in_format;            /* tsr_image_run_file: the input's format */
     int in_width, in_height;         /* tsr_image_run_file: the decoded input's size */
