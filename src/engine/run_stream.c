@@ -296,6 +296,47 @@ static tsr_status fill_band(tsr_ctx *ctx, rows_io *io, size_t stride, uint8_t *d
     return TSR_OK;
 }
 
+/* Starts band b (its input rows [lo, hi) are in slot->in) on its own
+ * thread, or on this one when no thread can be made. */
+static void band_launch(band_slot *slot, run_state *rs, tsr_executor *exec, int b, int lo, int hi) {
+    const tsr_stage *s = rs->stage;
+    int band_h = s->tile_h, y0 = b * band_h;
+    band_order *order = slot->order;
+    slot->rows_out = s->out_h - y0 < band_h ? s->out_h - y0 : band_h;
+    slot->rs = (run_state){0};
+    slot->rs.ctx = rs->ctx;
+    slot->rs.plan = rs->plan;
+    slot->rs.stage = s;
+    slot->rs.opts = rs->opts;
+    slot->rs.scratch = rs->scratch; /* by pool thread: one task at a time each */
+    slot->rs.parent = rs;
+    slot->rs.in_region = (tsr_region){tsr_rect_make(0, lo, s->in_w, hi - lo),
+                                      s->in_bands,
+                                      (size_t)s->in_w * (size_t)s->in_bands,
+                                      slot->in,
+                                      s->in_w,
+                                      s->in_h};
+    slot->rs.out_region = (tsr_region){tsr_rect_make(0, y0, s->out_w, slot->rows_out),
+                                       s->out_bands,
+                                       (size_t)s->out_w * (size_t)s->out_bands,
+                                       slot->out,
+                                       s->out_w,
+                                       s->out_h};
+    slot->exec = exec;
+    slot->first = b * s->tiles_x;
+    slot->count = s->tiles_x;
+    slot->index = b;
+    slot->order = order;
+    slot->write_failed = 0;
+    slot->busy = 1;
+    slot->on_caller = 0;
+    slot->threaded = pthread_create(&slot->thread, NULL, band_main, slot) == 0;
+    if (!slot->threaded) {
+        slot->on_caller = 1;
+        band_main(slot); /* no thread to spare: run it here */
+    }
+}
+
 /* The band loop: up to `depth` bands run at once on `exec`, finished and
  * written in order. rs holds the run's progress and scratch. */
 static tsr_status run_bands(run_state *rs, tsr_executor *exec, int depth, rows_io *io,
@@ -312,6 +353,8 @@ static tsr_status run_bands(run_state *rs, tsr_executor *exec, int depth, rows_i
     io->lock = &order.lock;
     tsr_status st = TSR_OK;
     for (int i = 0; i < depth && !st; i++) {
+        slots[i].order = &order;
+        slots[i].io = io;
         slots[i].in = malloc(in_stride * (size_t)(window > 0 ? window : 1));
         slots[i].out = malloc(out_stride * (size_t)band_h);
         if (!slots[i].in || !slots[i].out)
@@ -332,41 +375,7 @@ static tsr_status run_bands(run_state *rs, tsr_executor *exec, int depth, rows_i
         } else {
             lo = hi = 0; /* its tiles read no input */
         }
-        int y0 = b * band_h;
-        slot->rows_out = s->out_h - y0 < band_h ? s->out_h - y0 : band_h;
-        slot->rs = (run_state){0};
-        slot->rs.ctx = rs->ctx;
-        slot->rs.plan = rs->plan;
-        slot->rs.stage = s;
-        slot->rs.opts = rs->opts;
-        slot->rs.scratch = rs->scratch; /* by pool thread: one task at a time each */
-        slot->rs.parent = rs;
-        slot->rs.in_region = (tsr_region){tsr_rect_make(0, lo, s->in_w, hi - lo),
-                                          s->in_bands,
-                                          in_stride,
-                                          slot->in,
-                                          s->in_w,
-                                          s->in_h};
-        slot->rs.out_region = (tsr_region){tsr_rect_make(0, y0, s->out_w, slot->rows_out),
-                                           s->out_bands,
-                                           out_stride,
-                                           slot->out,
-                                           s->out_w,
-                                           s->out_h};
-        slot->exec = exec;
-        slot->first = b * s->tiles_x;
-        slot->count = s->tiles_x;
-        slot->index = b;
-        slot->order = &order;
-        slot->io = io;
-        slot->write_failed = 0;
-        slot->busy = 1;
-        slot->on_caller = 0;
-        slot->threaded = pthread_create(&slot->thread, NULL, band_main, slot) == 0;
-        if (!slot->threaded) {
-            slot->on_caller = 1;
-            band_main(slot); /* no thread to spare: run it here */
-        }
+        band_launch(slot, rs, exec, b, lo, hi);
     }
     if (st) /* the bands still out write nothing */
         band_order_fail(&order, st);
