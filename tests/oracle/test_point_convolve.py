@@ -110,9 +110,9 @@ class PointConvolveOracleTest(unittest.TestCase):
 
     def test_point_ops_at_every_simd_level(self):
         """Tables (contrast, gamma) and closed forms (invert, brightness,
-        threshold) give the same bytes at every TESSERA_SIMD level, on RGB
-        and RGBA (alpha kept), with tiles whose rows are not a multiple of
-        any vector width."""
+        threshold) give the same bytes at every TESSERA_SIMD level, on RGBA
+        (alpha kept), with tiles whose rows are not a multiple of any vector
+        width; so does grayscale's luma on RGB."""
         rgb = self.photos["coffee.png"]
         alpha = (np.arange(rgb.shape[0] * rgb.shape[1]) % 253).astype(np.uint8)
         rgba = np.dstack([rgb, alpha.reshape(rgb.shape[:2])])
@@ -126,6 +126,10 @@ class PointConvolveOracleTest(unittest.TestCase):
                                   env={"TESSERA_SIMD": level})
                     self.assertEqual(max_diff(got[:, :, :3], ref(rgb)), 0)
                     self.assertEqual(max_diff(got[:, :, 3], alpha.reshape(rgb.shape[:2])), 0)
+        for level in ("scalar", "sse41", "avx2", "avx512"):
+            with self.subTest(pipeline="grayscale", simd=level):
+                got = process("grayscale", rgb, extra=("--tile", "37"), env={"TESSERA_SIMD": level})
+                self.assertEqual(max_diff(got, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)), 0)
 
     def test_alpha_is_unchanged(self):
         rgb = self.photos["chelsea.png"]

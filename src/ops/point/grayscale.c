@@ -4,9 +4,8 @@
  * 4899/9617/1868 differ from OpenCV 4.6 by 1 on some pixels.) */
 #include <string.h>
 
+#include "ops/point/luma_row.h"
 #include "ops/point/point.h"
-
-enum { R2Y = 9798, G2Y = 19235, B2Y = 3735, SHIFT = 15 };
 
 /* Colour images lose two bands (alpha is kept); gray images pass through. */
 static tsr_status prepare(tsr_ctx *ctx, tsr_op *op) {
@@ -17,34 +16,17 @@ static tsr_status prepare(tsr_ctx *ctx, tsr_op *op) {
     return TSR_OK;
 }
 
-/* Luma of n pixels `bands` (3 or 4, a constant after inlining) apart;
- * with 4 bands the alpha follows each luma byte. */
-static inline void luma_row(const uint8_t *restrict s, uint8_t *restrict d, int n, int bands) {
-    /* simd: auto-vectorised */
-    for (int x = 0; x < n; x++) {
-        const uint8_t *p = s + (size_t)x * bands;
-        uint8_t v = (uint8_t)((p[0] * R2Y + p[1] * G2Y + p[2] * B2Y + (1 << (SHIFT - 1))) >> SHIFT);
-        if (bands == 3) {
-            d[x] = v;
-        } else {
-            d[2 * (size_t)x] = v;
-            d[2 * (size_t)x + 1] = p[3];
-        }
-    }
-}
-
 static tsr_status run(const tsr_op *op, const tsr_region *in, tsr_region *out) {
     (void)op;
     int w = out->rect.w, ib = in->bands;
+    tsr_simd_level level = tsr_simd_active();
     for (int y = out->rect.y; y < out->rect.y + out->rect.h; y++) {
         const uint8_t *s = TSR_REGION_AT(in, out->rect.x, y);
         uint8_t *d = TSR_REGION_AT(out, out->rect.x, y);
         if (ib < 3)
             memcpy(d, s, (size_t)w * (size_t)ib);
-        else if (ib == 3)
-            luma_row(s, d, w, 3);
         else
-            luma_row(s, d, w, 4);
+            tsr_luma_row(level, s, d, w, ib);
     }
     return TSR_OK;
 }

@@ -86,12 +86,13 @@ static void row_invert(const uint8_t *s, uint8_t *d, size_t n) {
         d[i] = (uint8_t)(255 - s[i]);
 }
 
+/* min(v, 255 - k) + k is min(v + k, 255) in bytes (pminub, paddb), where
+ * the widened sum made GCC work in 16-bit lanes at a quarter the speed. */
 static void row_add(const uint8_t *s, uint8_t *d, size_t n, uint8_t k) {
+    uint8_t top = (uint8_t)(255 - k);
     /* simd: auto-vectorised */
-    for (size_t i = 0; i < n; i++) {
-        unsigned v = (unsigned)s[i] + k;
-        d[i] = (uint8_t)(v > 255 ? 255 : v);
-    }
+    for (size_t i = 0; i < n; i++)
+        d[i] = (uint8_t)((s[i] < top ? s[i] : top) + k);
 }
 
 static void row_sub(const uint8_t *s, uint8_t *d, size_t n, uint8_t k) {

@@ -1,12 +1,14 @@
-/* The point ops' inner loop (ops/point/point_row.c): the closed form found
- * for each op's table, and every form at every SIMD level this machine runs
- * giving exactly the table's bytes, on rows of every length around the
- * vector widths and at unaligned addresses. */
+/* The point ops' inner loops (ops/point/point_row.c, luma_row.c): the
+ * closed form found for each op's table, every form at every SIMD level
+ * this machine runs giving exactly the table's bytes, on rows of every
+ * length around the vector widths and at unaligned addresses, and
+ * grayscale's luma at every level against the formula. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
+#include "ops/point/luma_row.h"
 #include "ops/point/point.h"
 #include "ops/point/point_row.h"
 
@@ -147,6 +149,37 @@ static void test_every_form_at_every_level(void) {
         CHECK(forms_seen[f] > 0);
 }
 
+/* grayscale's rows, 3 and 4 bands, lengths 0..200, at every level: the
+ * formula's bytes; rows are malloc'ed to their exact size, so the
+ * sanitizer build catches a read past the row. */
+static void test_luma_at_every_level(void) {
+    int bad = 0;
+    for (int bands = 3; bands <= 4; bands++)
+        for (int n = 0; n <= 200 && !bad; n += n < 70 ? 1 : 23) {
+            uint8_t *src = malloc((size_t)n * bands + 1), *dst = malloc((size_t)n * 2 + 1);
+            for (int i = 0; i < n * bands; i++)
+                src[i] = i % 7 == 0 ? 255 : next_byte();
+            for (int l = 0; l < TSR_SIMD_COUNT && !bad; l++) {
+                if (!tsr_simd_cpu_has((tsr_simd_level)l))
+                    continue;
+                tsr_luma_row((tsr_simd_level)l, src, dst, n, bands);
+                for (int x = 0; x < n && !bad; x++) {
+                    const uint8_t *p = src + x * bands;
+                    int y = (p[0] * 9798 + p[1] * 19235 + p[2] * 3735 + 16384) >> 15;
+                    int got = dst[bands == 3 ? x : 2 * x];
+                    if (got != y || (bands == 4 && dst[2 * x + 1] != p[3])) {
+                        fprintf(stderr, "  luma %d bands n %d at %s: pixel %d is %d, want %d\n",
+                                bands, n, tsr_simd_name((tsr_simd_level)l), x, got, y);
+                        bad = 1;
+                    }
+                }
+            }
+            free(src);
+            free(dst);
+        }
+    CHECK(!bad);
+}
+
 int main(void) {
     printf("     levels:");
     for (int l = 0; l < TSR_SIMD_COUNT; l++)
@@ -156,5 +189,6 @@ int main(void) {
     RUN(test_forms_of_the_ops);
     RUN(test_near_misses_are_tables);
     RUN(test_every_form_at_every_level);
+    RUN(test_luma_at_every_level);
     return check_finish();
 }
