@@ -34,7 +34,8 @@ static int mapped(size_t bytes) {
  * long-lived process (the server, a benchmark loop) that makes image after
  * image of one size then reuses them with a memset instead of faulting in
  * (and the kernel zeroing) fresh pages each time, as glibc's heap would.
- * At most CACHE_SLOTS mappings and CACHE_BYTES in all stay mapped idle. */
+ * At most CACHE_SLOTS mappings and CACHE_BYTES in all stay mapped idle;
+ * a new one pushes out the oldest. */
 #define CACHE_SLOTS 4
 #define CACHE_BYTES ((size_t)256 << 20)
 
@@ -42,8 +43,10 @@ static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     void *p;
     size_t len;
+    unsigned long stamp; /* when it was kept: the oldest goes first */
 } cache[CACHE_SLOTS];
 static size_t cache_total;
+static unsigned long cache_clock;
 
 /* A cached mapping of exactly `len` bytes, or NULL. */
 static void *cache_take(size_t len) {
@@ -59,19 +62,46 @@ static void *cache_take(size_t len) {
     return p;
 }
 
-/* Keeps mapping p of `len` bytes for reuse; 0 when the cache is full. */
+/* The slot of the oldest cached mapping, -1 when none. Call locked. */
+static int cache_oldest(void) {
+    int old = -1;
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        if (cache[i].p && (old < 0 || cache[i].stamp < cache[old].stamp))
+            old = i;
+    return old;
+}
+
+/* Keeps mapping p of `len` bytes for reuse, unmapping the oldest kept ones
+ * when the slots or the bytes are full (a process that moves on to images
+ * of another size keeps reusing instead of faulting in every buffer); 0
+ * when `len` alone is more than the cache holds. */
 static int cache_put(void *p, size_t len) {
-    int kept = 0;
+    if (len > CACHE_BYTES)
+        return 0;
+    void *drop[CACHE_SLOTS];
+    size_t drop_len[CACHE_SLOTS];
+    int n_drop = 0, slot = -1;
     pthread_mutex_lock(&cache_lock);
-    for (int i = 0; i < CACHE_SLOTS && !kept; i++)
-        if (!cache[i].p && cache_total + len <= CACHE_BYTES) {
-            cache[i].p = p;
-            cache[i].len = len;
-            cache_total += len;
-            kept = 1;
-        }
+    for (;;) {
+        for (int i = 0; i < CACHE_SLOTS && slot < 0; i++)
+            if (!cache[i].p)
+                slot = i;
+        if (slot >= 0 && cache_total + len <= CACHE_BYTES)
+            break;
+        int old = cache_oldest(); /* there is one: the cache is not empty */
+        drop[n_drop] = cache[old].p;
+        drop_len[n_drop++] = cache[old].len;
+        cache_total -= cache[old].len;
+        cache[old].p = NULL;
+    }
+    cache[slot].p = p;
+    cache[slot].len = len;
+    cache[slot].stamp = ++cache_clock;
+    cache_total += len;
     pthread_mutex_unlock(&cache_lock);
-    return kept;
+    for (int i = 0; i < n_drop; i++) /* outside the lock */
+        munmap(drop[i], drop_len[i]);
+    return 1;
 }
 
 /* Under the sanitizers an overwritten buffer starts as 0xA5 bytes, so a

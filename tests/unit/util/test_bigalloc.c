@@ -81,6 +81,29 @@ static void test_overwritten(void) {
     }
 }
 
+/* A full cache (four mappings of one size) still keeps a buffer of
+ * another size, pushing out the oldest: the next buffer of that size is
+ * the same mapping, bytes and all (a fresh one would be zero). */
+static void test_full_cache_keeps_the_newest(void) {
+#ifndef UNDER_ASAN
+    size_t small = (size_t)8 << 20, other = (size_t)12 << 20;
+    void *keep[4];
+    for (int i = 0; i < 4; i++)
+        keep[i] = tsr_big_alloc(small);
+    for (int i = 0; i < 4; i++)
+        tsr_big_free(keep[i], small);
+    uint8_t *a = tsr_big_alloc(other);
+    CHECK(a != NULL);
+    if (a)
+        memset(a, 0x5a, other);
+    tsr_big_free(a, other);
+    uint8_t *b = tsr_big_alloc_overwritten(other); /* kept: still holds a's bytes */
+    CHECK(b == a && b[0] == 0x5a && b[other - 1] == 0x5a);
+    tsr_big_free(b, other);
+    check_buffer(small); /* three of the small ones are still there, zeroed on reuse */
+#endif
+}
+
 static void test_edges(void) {
     tsr_big_free(NULL, TSR_BIG_MIN); /* a no-op */
     uint8_t *one = tsr_big_alloc(0); /* at least one byte */
@@ -93,5 +116,6 @@ int main(void) {
     RUN(test_edges);
     RUN(test_reuse);
     RUN(test_overwritten);
+    RUN(test_full_cache_keeps_the_newest);
     return check_finish();
 }
