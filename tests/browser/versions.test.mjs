@@ -104,8 +104,13 @@ async function main() {
         const v2 = await api(base, TOKEN, 'GET', '/api/v1/pipelines/saved/look');
         check(v2.version === 2 && v2.pipeline_text.startsWith('brightness@1:delta=40') && v2.output.format === 'jpeg',
             `saved ${JSON.stringify(v2)}`);
+        /* the list is reloaded after the message (saved.js): wait for it,
+         * which takes longer through the balancer */
+        const want = 'kern (version 1),look (version 2)';
+        await until(page, (w) => [...document.querySelectorAll('#saved-select option')]
+            .map((o) => o.textContent).join() === w, want).catch(() => {});
         const options = await page.$$eval('#saved-select option', (os) => os.map((o) => o.textContent));
-        check(options.join() === 'kern (version 1),look (version 2)', `options ${options.join()}`);
+        check(options.join() === want, `options ${options.join()}`);
     });
 
     await step('versions: roll back to version 1', async () => {
