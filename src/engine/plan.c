@@ -114,7 +114,7 @@ static void stage_tile_shape(const tsr_plan *plan, tsr_stage *s, int t) {
     if (point && s->out_w > t) {
         int64_t rows = (int64_t)t * t / s->out_w;
         s->tile_w = s->out_w;
-        s->tile_h = (int)(rows < t / 4 ? (t / 4 > 0 ? t / 4 : 1) : rows);
+        s->tile_h = (int)(rows < t / 4 ? t / 4 : rows); /* t >= TSR_TILE_MIN, so t / 4 >= 4 */
     }
 }
 

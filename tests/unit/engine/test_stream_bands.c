@@ -133,30 +133,34 @@ static void test_bands_match_the_reference(void) {
     tsr_ctx_free(ctx);
 }
 
+/* A 480x400 RGB input saved at dir/big.pnm (its path into `path`): with
+ * tile 16, many bands. */
+static void save_big_input(tsr_ctx *ctx, char *path, size_t size) {
+    tsr_image *in = load_window(ctx, 3, 480, 400, 0, 0);
+    snprintf(path, size, "%s/big.pnm", dir);
+    CHECK_EQ_INT(tsr_image_save(ctx, in, path, TSR_FORMAT_PNM, NULL), TSR_OK);
+    tsr_image_free(in);
+}
+
 /* Encoding on the band threads is counted: a bigger image, many bands. */
 static void test_write_cpu_is_counted(void) {
     tsr_ctx *ctx = tsr_ctx_new();
-    tsr_image *in = load_window(ctx, 3, 480, 400, 0, 0);
     char in_path[512];
-    snprintf(in_path, sizeof in_path, "%s/big.pnm", dir);
-    CHECK_EQ_INT(tsr_image_save(ctx, in, in_path, TSR_FORMAT_PNM, NULL), TSR_OK);
+    save_big_input(ctx, in_path, sizeof in_path);
     double cpu = 0;
     tsr_run_options opts = {.tile_size = 16, .write_cpu_seconds = &cpu};
     tsr_image *out = NULL;
     CHECK_EQ_INT(run_rows(ctx, "invert", in_path, 16, pools[1], &opts, &out), TSR_OK);
     CHECK(cpu > 0);
     tsr_image_free(out);
-    tsr_image_free(in);
     tsr_ctx_free(ctx);
 }
 
 /* A writer that fails mid-run: the output file may not pass 64 kB. */
 static void test_write_failure_stops_the_run(void) {
     tsr_ctx *ctx = tsr_ctx_new();
-    tsr_image *in = load_window(ctx, 3, 480, 400, 0, 0);
     char in_path[512];
-    snprintf(in_path, sizeof in_path, "%s/big.pnm", dir);
-    CHECK_EQ_INT(tsr_image_save(ctx, in, in_path, TSR_FORMAT_PNM, NULL), TSR_OK);
+    save_big_input(ctx, in_path, sizeof in_path);
     struct rlimit old, low = {64 << 10, 0};
     getrlimit(RLIMIT_FSIZE, &old);
     low.rlim_max = old.rlim_max;
@@ -173,7 +177,6 @@ static void test_write_failure_stops_the_run(void) {
         tsr_ctx_reset(ctx);
     }
     signal(SIGXFSZ, SIG_DFL);
-    tsr_image_free(in);
     tsr_ctx_free(ctx);
 }
 
