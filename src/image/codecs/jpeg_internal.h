@@ -28,5 +28,9 @@ void tsr_jpeg_progress(j_common_ptr cinfo);
 tsr_status tsr_jpeg_header_info(tsr_ctx *ctx, j_decompress_ptr d, tsr_image_info *info);
 /* Adobe (inverted) CMYK row to RGB, as OpenCV does it. */
 void tsr_jpeg_cmyk_row(const uint8_t *src, uint8_t *dst, int width);
+/* Source and destination managers over `fd` (read and written at its
+ * offset, never closed) with a 256 KiB buffer (jpeg_fdio.c). */
+void tsr_jpeg_fd_src(j_decompress_ptr d, int fd);
+void tsr_jpeg_fd_dest(j_compress_ptr c, int fd);
 
 #endif

@@ -1,10 +1,9 @@
-/* JPEG row streaming: scanlines decoded from the file through a stdio
- * source (shrink-on-load via scale_denom; an EXIF orientation other than 1
- * falls back to the whole decode, whose rows come out turned), and encoded
- * into the temporary file through a stdio destination. */
+/* JPEG row streaming: scanlines decoded from the file's descriptor
+ * (shrink-on-load via scale_denom; an EXIF orientation other than 1 falls
+ * back to the whole decode, whose rows come out turned), and encoded into
+ * the temporary file's descriptor, both through jpeg_fdio.c's buffers. */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <jerror.h>
 
@@ -16,7 +15,6 @@ typedef struct jpeg_reader {
     struct jpeg_decompress_struct d; /* the decompressor */
     struct jpeg_progress_mgr prog;   /* caps progressive scans */
     error_mgr err;                   /* longjmps to the current call */
-    FILE *file;                      /* a dup of the reader's fd */
     bool cmyk;                       /* rows come as CMYK and are converted */
     uint8_t *row;                    /* CMYK row buffer */
 } jpeg_reader;
@@ -25,27 +23,15 @@ typedef struct jpeg_reader {
 typedef struct jpeg_writer {
     struct jpeg_compress_struct c; /* the compressor */
     error_mgr err;                 /* longjmps to the current call */
-    FILE *file;                    /* a dup of the writer's fd */
     int bands;                     /* 1 or 3: bands written */
     uint8_t *row;                  /* band conversion buffer */
 } jpeg_writer;
-
-/* A stdio stream over a duplicate of fd; NULL on failure. */
-static FILE *dup_file(int fd, const char *mode) {
-    int copy = dup(fd);
-    FILE *f = copy >= 0 ? fdopen(copy, mode) : NULL;
-    if (!f && copy >= 0)
-        close(copy);
-    return f;
-}
 
 static void close_reader(tsr_row_reader *r) {
     jpeg_reader *s = r->state;
     if (!s)
         return;
     jpeg_destroy_decompress(&s->d);
-    if (s->file)
-        fclose(s->file);
     free(s->row);
     free(s);
 }
@@ -79,7 +65,7 @@ static tsr_status start(tsr_row_reader *r, jpeg_reader *s, const tsr_decode_opti
     jpeg_create_decompress(&s->d);
     s->d.progress = &s->prog;
     s->d.mem->max_memory_to_use = (long)(mem > 0x7fffffffffffll ? 0x7fffffffffffll : mem);
-    jpeg_stdio_src(&s->d, s->file);
+    tsr_jpeg_fd_src(&s->d, r->fd);
     jpeg_save_markers(&s->d, JPEG_APP0 + 1, 0xFFFF);
     jpeg_read_header(&s->d, TRUE);
     tsr_status st = tsr_jpeg_header_info(r->ctx, &s->d, info);
@@ -115,8 +101,6 @@ tsr_status tsr_jpeg_reader_open(tsr_row_reader *r, const tsr_decode_options *opt
         return tsr_error(r->ctx, TSR_ERR_NOMEM, "jpeg: out of memory");
     r->state = s;
     r->close = close_reader;
-    if (!(s->file = dup_file(r->fd, "rb")))
-        return tsr_error(r->ctx, TSR_ERR_IO, "jpeg: cannot open a stream on the input");
     tsr_jpeg_init_error(&s->err);
     s->d.err = &s->err.pub;
     s->prog.progress_monitor = tsr_jpeg_progress;
@@ -136,8 +120,6 @@ static void close_writer(tsr_row_writer *w) {
     if (!s)
         return;
     jpeg_destroy_compress(&s->c);
-    if (s->file)
-        fclose(s->file);
     free(s->row);
     free(s);
 }
@@ -166,17 +148,13 @@ static tsr_status finish_file(tsr_row_writer *w) {
     jpeg_writer *s = w->state;
     if (setjmp(s->err.jump))
         return write_failure(w, s);
-    jpeg_finish_compress(&s->c);
-    FILE *f = s->file;
-    s->file = NULL;
-    if (fclose(f) != 0)
-        return tsr_error(w->ctx, TSR_ERR_IO, "jpeg: %s: cannot write", w->path);
+    jpeg_finish_compress(&s->c); /* writes the rest; a refused write is JERR_FILE_WRITE */
     return TSR_OK;
 }
 
 static void start_compress(tsr_row_writer *w, jpeg_writer *s) {
     jpeg_create_compress(&s->c);
-    jpeg_stdio_dest(&s->c, s->file);
+    tsr_jpeg_fd_dest(&s->c, w->fd);
     s->c.image_width = (JDIMENSION)w->width;
     s->c.image_height = (JDIMENSION)w->height;
     s->c.input_components = s->bands;
@@ -197,8 +175,6 @@ tsr_status tsr_jpeg_writer_open(tsr_row_writer *w) {
     s->bands = w->bands >= 3 ? 3 : 1;
     if (!(s->row = malloc((size_t)w->width * 3)))
         return tsr_error(w->ctx, TSR_ERR_NOMEM, "jpeg: out of memory");
-    if (!(s->file = dup_file(w->fd, "wb")))
-        return tsr_error(w->ctx, TSR_ERR_IO, "jpeg: %s: cannot open a stream", w->path);
     tsr_jpeg_init_error(&s->err);
     s->c.err = &s->err.pub;
     if (setjmp(s->err.jump))

@@ -830,7 +830,15 @@ static void test_truncated(void) {
     shrink_while_reading(TSR_FORMAT_PNM, img);
     shrink_while_reading(TSR_FORMAT_BMP, img);
     shrink_while_reading(TSR_FORMAT_PNG, img);
-    shrink_while_reading(TSR_FORMAT_JPEG, img);
+    /* The JPEG reader reads 256 KiB ahead: its file is noise, a few times that. */
+    tsr_image *noise = pattern(1024, 1024, 3);
+    uint32_t seed = 1;
+    for (size_t i = 0; i < noise->stride * 1024; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        noise->data[i] = (uint8_t)(seed >> 24);
+    }
+    shrink_while_reading(TSR_FORMAT_JPEG, noise);
+    tsr_image_free(noise);
     at(path, sizeof path, "truncated.jpg");
     char data[1024];
     snprintf(data, sizeof data, "%s/truncated.jpg", check_data_dir());
@@ -842,6 +850,37 @@ static void test_truncated(void) {
     tsr_image_free(img);
     tsr_image_free(photo);
     CHECK_EQ_INT(files_in_dir(), 0);
+}
+
+/* A JPEG whose file refuses the bytes (/dev/full: ENOSPC) fails as I/O,
+ * both when the 256 KiB buffer fills mid-image and when the rest goes out
+ * at finish. */
+static void test_jpeg_write_refused(void) {
+    static const int sides[] = {1024, 64}; /* noise: over 256 KiB; under it */
+    for (size_t i = 0; i < 2; i++) {
+        int side = sides[i], fd = open("/dev/full", O_WRONLY);
+        tsr_image *img = pattern(side, side, 3);
+        uint32_t seed = 7;
+        for (size_t k = 0; k < img->stride * (size_t)side; k++) {
+            seed = seed * 1664525u + 1013904223u;
+            img->data[k] = (uint8_t)(seed >> 24);
+        }
+        tsr_ctx *ctx = tsr_ctx_new();
+        tsr_row_writer *w = NULL;
+        tsr_status st =
+            tsr_row_writer_open_fd(ctx, fd, "full", TSR_FORMAT_JPEG, side, side, 3, NULL, &w);
+        for (int y = 0; !st && y < side; y += 16)
+            st = tsr_row_writer_write(w, img->data + (size_t)y * img->stride, img->stride,
+                                      side - y < 16 ? side - y : 16);
+        if (!st)
+            st = tsr_row_writer_finish(w);
+        CHECK_EQ_INT(st, TSR_ERR_IO);
+        CHECK(strstr(tsr_ctx_message(ctx), "write") != NULL);
+        tsr_row_writer_free(w);
+        tsr_ctx_free(ctx);
+        tsr_image_free(img);
+        close(fd);
+    }
 }
 
 /* Writers: nothing at the path before finish; the temp file goes when freed unfinished. */
@@ -1008,6 +1047,7 @@ int main(void) {
     RUN(test_pnm_variants);
     RUN(test_jpeg_orientation);
     RUN(test_truncated);
+    RUN(test_jpeg_write_refused);
     RUN(test_writer_temp_files);
     RUN(test_limits_at_open);
     rmdir(dir);
