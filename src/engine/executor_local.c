@@ -126,7 +126,13 @@ static tsr_status local_run(tsr_executor *base, tsr_ctx *ctx, size_t n, tsr_task
         tail = &(*tail)->succ;
     }
     *tail = &b;
+    /* Wake the workers with the lock released: woken while it is held, they
+     * would only block on it again, and if this thread lost its CPU to them
+     * (or to other work) just then, every worker waited for its next time
+     * slice: 5 ms stalls of a 5 ms thumbnail, seen with perf trace. */
+    pthread_mutex_unlock(&ex->lock);
     pthread_cond_broadcast(&ex->work_ready);
+    pthread_mutex_lock(&ex->lock);
     /* Cancelling the ctx wakes nobody: when it lands while no task of this
      * batch runs and the workers are idle, no worker finishes a task to call
      * wake_finished. So the wait also looks again every 100 ms. */
