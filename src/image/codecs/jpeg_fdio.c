@@ -15,6 +15,9 @@
 #include "jpeg_internal.h"
 
 #define FDIO_BUFFER (256u << 10)
+#define FDIO_FIRST                                                                                 \
+    (16u << 10) /* the first read: the header (and a reader opened                                 \
+                   for its header only reads no more) */
 
 typedef struct fd_source {
     struct jpeg_source_mgr pub; /* libjpeg's part; must come first */
@@ -37,7 +40,7 @@ static boolean fill_input_buffer(j_decompress_ptr d) {
     fd_source *s = (fd_source *)d->src;
     ssize_t n;
     do
-        n = read(s->fd, s->buffer, FDIO_BUFFER);
+        n = read(s->fd, s->buffer, s->start_of_file ? FDIO_FIRST : FDIO_BUFFER);
     while (n < 0 && errno == EINTR);
     if (n < 0)
         ERREXIT(d, JERR_FILE_READ);

@@ -16,6 +16,7 @@ typedef struct jpeg_reader {
     struct jpeg_progress_mgr prog;   /* caps progressive scans */
     error_mgr err;                   /* longjmps to the current call */
     bool cmyk;                       /* rows come as CMYK and are converted */
+    bool started;                    /* jpeg_start_decompress ran (at the first read) */
     uint8_t *row;                    /* CMYK row buffer */
 } jpeg_reader;
 
@@ -54,6 +55,10 @@ static tsr_status read_rows(tsr_row_reader *r, uint8_t *dst, size_t stride, int 
     jpeg_reader *s = r->state;
     if (setjmp(s->err.jump))
         return tsr_error(r->ctx, s->err.status, "jpeg: %s", s->err.message);
+    if (!s->started) {
+        jpeg_start_decompress(&s->d);
+        s->started = true;
+    }
     scan_rows(s, dst, stride, rows);
     return TSR_OK;
 }
@@ -84,7 +89,11 @@ static tsr_status start(tsr_row_reader *r, jpeg_reader *s, const tsr_decode_opti
     }
     s->cmyk = s->d.jpeg_color_space == JCS_CMYK || s->d.jpeg_color_space == JCS_YCCK;
     s->d.out_color_space = info->bands == 1 ? JCS_GRAYSCALE : s->cmyk ? JCS_CMYK : JCS_RGB;
-    jpeg_start_decompress(&s->d);
+    /* The decoder starts at the first read: a reader opened for its header
+     * only (image_run.c opens a JPEG once to choose its shrink-on-load, then
+     * again with it) never sets up full-size buffers, nor reads the whole of
+     * a progressive file, which jpeg_start_decompress does. */
+    jpeg_calc_output_dimensions(&s->d);
     r->width = (int)s->d.output_width;
     r->height = (int)s->d.output_height;
     r->bands = info->bands;
