@@ -10,18 +10,25 @@
 #include <unistd.h>
 
 #include "service/db_internal.h"
+#include "service/db_sqlite_cache.h"
 
 #define BUSY_TIMEOUT_MS 10000
 
 typedef struct lite_db {
-    tsr_db base; /* first: the common handle */
-    sqlite3 *db; /* the connection */
+    tsr_db base;       /* first: the common handle */
+    sqlite3 *db;       /* the connection */
+    lite_cache *cache; /* its prepared statements, for reuse */
 } lite_db;
 
 typedef struct lite_stmt {
     tsr_db_stmt base; /* first: the common statement */
     sqlite3_stmt *st; /* the prepared statement */
+    int slot;         /* its cache slot, or LITE_CACHE_UNCACHED */
 } lite_stmt;
+
+static lite_cache *cache(tsr_db *db) {
+    return ((lite_db *)db)->cache;
+}
 
 static sqlite3 *conn(tsr_db *db) {
     return ((lite_db *)db)->db;
@@ -32,6 +39,10 @@ static sqlite3_stmt *stmt(tsr_db_stmt *st) {
 }
 
 static void lite_close(tsr_db *db) {
+    if (cache(db)) { /* its statements first, or the connection stays open */
+        lite_cache_free(cache(db));
+        free(cache(db));
+    }
     sqlite3_close_v2(conn(db));
     free(db);
 }
@@ -88,7 +99,8 @@ static tsr_db_error_kind lite_prepare(tsr_db *db, const char *sql, tsr_db_stmt *
     if (!st)
         return TSR_DB_NOMEM;
     st->base.db = db;
-    if (sqlite3_prepare_v2(conn(db), sql, -1, &st->st, NULL) != SQLITE_OK) {
+    st->slot = lite_cache_prepare(cache(db), conn(db), sql, &st->st);
+    if (st->slot == LITE_CACHE_FAILED) {
         free(st);
         return lite_error(db);
     }
@@ -129,7 +141,7 @@ static void lite_reset(tsr_db_stmt *st) {
 }
 
 static void lite_finalize(tsr_db_stmt *st) {
-    sqlite3_finalize(stmt(st));
+    lite_cache_release(cache(st->db), ((lite_stmt *)st)->slot, stmt(st));
     free(st);
 }
 
@@ -235,6 +247,11 @@ tsr_status tsr_db_sqlite_open(tsr_ctx *ctx, const char *path, int flags, tsr_db 
         return tsr_error(ctx, TSR_ERR_NOMEM, "store: out of memory opening %s", path);
     db->base.ops = &lite_ops;
     db->base.kind = TSR_DB_SQLITE;
+    if (!(db->cache = malloc(sizeof *db->cache))) {
+        free(db);
+        return tsr_error(ctx, TSR_ERR_NOMEM, "store: out of memory opening %s", path);
+    }
+    lite_cache_init(db->cache);
     tsr_status rc = TSR_OK;
     if (sqlite3_open_v2(path, &db->db, mode | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
         rc = db->db ? open_error(ctx, &db->base, "cannot open the database", path)

@@ -201,6 +201,54 @@ out:
     tsr_ctx_free(ctx);
 }
 
+/* SELECT v FROM t WHERE k = `k` through a statement of `sql`; -1 when no row. */
+static int64_t value_of(tsr_db *db, const char *sql, int64_t k) {
+    tsr_db_stmt *st = NULL;
+    CHECK_EQ_INT(tsr_db_prepare(db, sql, &st), TSR_DB_OK);
+    tsr_db_bind_int64(st, 1, k);
+    int64_t v = tsr_db_step(st) == TSR_DB_ROW ? tsr_db_column_int64(st, 0) : -1;
+    tsr_db_finalize(st);
+    return v;
+}
+
+/* Statements are reused (SQLite keeps finalized ones by their text): the
+ * same text gives the right rows with new bindings every time, a text
+ * prepared again while its first statement is still out gets one of its
+ * own, more texts than the cache holds all work, and a kept statement
+ * sees a schema change. */
+static void test_statement_reuse(void) {
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tsr_ctx *ctx = tsr_ctx_new();
+    tsr_db *db = NULL;
+    open_fresh(ctx, TSR_DB_SQLITE, dir, &db);
+    CHECK_EQ_INT(tsr_db_exec(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER)"), TSR_DB_OK);
+    CHECK_EQ_INT(tsr_db_exec(db, "INSERT INTO t VALUES (1, 10), (2, 20), (3, 30)"), TSR_DB_OK);
+    const char *sql = "SELECT v FROM t WHERE k = ?";
+    for (int round = 0; round < 3; round++)
+        for (int64_t k = 1; k <= 4; k++)
+            CHECK_EQ_INT(value_of(db, sql, k), k <= 3 ? k * 10 : -1);
+    tsr_db_stmt *outer = NULL;
+    CHECK_EQ_INT(tsr_db_prepare(db, sql, &outer), TSR_DB_OK);
+    tsr_db_bind_int64(outer, 1, 2);
+    CHECK_EQ_INT(value_of(db, sql, 3), 30); /* the same text while `outer` is out */
+    CHECK_EQ_INT(tsr_db_step(outer), TSR_DB_ROW);
+    CHECK_EQ_INT(tsr_db_column_int64(outer, 0), 20);
+    tsr_db_finalize(outer);
+    for (int i = 0; i < 150; i++) { /* more texts than the cache's 64 */
+        char text[96];
+        snprintf(text, sizeof text, "SELECT v + %d FROM t WHERE k = ?", i);
+        CHECK_EQ_INT(value_of(db, text, 1), 10 + i);
+        CHECK_EQ_INT(value_of(db, sql, 2), 20);
+    }
+    CHECK_EQ_INT(tsr_db_exec(db, "ALTER TABLE t ADD COLUMN w INTEGER DEFAULT 7"), TSR_DB_OK);
+    CHECK_EQ_INT(value_of(db, "SELECT * FROM t WHERE k = ?", 1), 1);
+    CHECK_EQ_INT(value_of(db, sql, 1), 10);
+    tsr_db_close(db);
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tsr_ctx_free(ctx);
+}
+
 static void test_values_sqlite(void) {
     values_on(TSR_DB_SQLITE);
     errors_on(TSR_DB_SQLITE);
@@ -363,6 +411,7 @@ int main(void) {
     RUN(test_translate);
     RUN(test_urls);
     RUN(test_values_sqlite);
+    RUN(test_statement_reuse);
     RUN(test_values_postgresql);
     RUN(test_unreachable_server);
     RUN(test_migration_failure_sqlite);
