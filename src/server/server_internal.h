@@ -326,6 +326,13 @@ int gate_run(transform_gate *g, double seconds);
 void gate_leave(transform_gate *g, int ran);
 /* Refuses new admissions and sends the waiters away (shutdown). Accepts NULL. */
 void gate_close(transform_gate *g);
+/* A memfd for a body, at offset 0: one a finished body left (its old bytes
+ * still there past what is written: cut it to the body's length) or a new
+ * one; -1 with errno set when none can be made. */
+int gate_body_fd(transform_gate *g);
+/* Gives a body's memfd back: kept (its pages cut to 4 MiB) for the next
+ * body while fewer than `slots` are kept, else closed. Accepts -1. */
+void gate_body_fd_done(transform_gate *g, int fd);
 void gate_stats(transform_gate *g, transform_gate_stats *out);
 /* Starts the usage writer on `store` (borrowed); NULL when it cannot. */
 transform_tally *tally_new(tsr_store *store);

@@ -2,7 +2,8 @@
  * the answer, as imaginary and imgproxy users work. The query is checked
  * before any body byte is read (the pipeline as POST /jobs checks it, the
  * output settings with the job API's parser); the body streams into a
- * memfd (no store, no fsync, capped); then the run waits for a slot of the
+ * memfd (no store, no fsync, capped; a finished body's memfd is reused,
+ * transform_gate.c); then the run waits for a slot of the
  * transform gate (transform_gate.c) and runs on this connection's thread,
  * its tiles on the engine's local pool that local jobs use, through the
  * same code as a job's image and `tessera process` (tsr_image_run_file),
@@ -58,8 +59,7 @@ void transform_body_free(request *r) {
         return;
     if (tb->admitted)
         gate_leave(r->srv->gate, 0);
-    if (tb->fd >= 0)
-        close(tb->fd);
+    gate_body_fd_done(r->srv->gate, tb->fd);
     tsr_pipeline_free(tb->pipe);
     free(tb);
     r->tb = NULL;
@@ -224,7 +224,7 @@ int transform_begin(request *r, enum MHD_Result *result) {
         return 0;
     }
     tb->admitted = 1;
-    if ((tb->fd = memfd_create("tessera-transform", MFD_CLOEXEC)) < 0) {
+    if ((tb->fd = gate_body_fd(r->srv->gate)) < 0) {
         *result = reply_error(r, 503, "unavailable", "cannot hold the body: %s", strerror(errno));
         return 0;
     }
@@ -376,7 +376,9 @@ enum MHD_Result h_transform(request *r) {
         return reply_status(r, tb->err);
     if (tb->bytes == 0)
         return reply_error(r, 400, "bad_request", "empty body: send the image as the body");
-    double t[3] = {tsr_clock_mono_s(), 0, 0}; /* body in, run began, run ended */
+    double t[3] = {tsr_clock_mono_s(), 0, 0};     /* body in, run began, run ended */
+    if (ftruncate(tb->fd, (off_t)tb->bytes) != 0) /* a kept memfd has an older body past it */
+        return reply_error(r, 503, "unavailable", "cannot hold the body: %s", strerror(errno));
     if (!gate_run(r->srv->gate, TRANSFORM_WAIT_SECONDS))
         return reply_busy(r, atomic_load(&r->srv->draining) ? "the server is shutting down"
                                                             : "no transform slot came free");
@@ -390,7 +392,7 @@ enum MHD_Result h_transform(request *r) {
             close(result_fd);
         return reply_run_error(r, tb, st, &out);
     }
-    close(tb->fd); /* the body's memory goes back before the answer is sent */
+    gate_body_fd_done(r->srv->gate, tb->fd); /* kept or freed before the answer is sent */
     tb->fd = -1;
     tally_add(r->srv->tally, r->user.id, &used, t[2] - t[1]);
     return reply_result(r, result_fd, &out, t);

@@ -222,6 +222,17 @@ class TransformTest(unittest.TestCase):
                 self.assertIn(status, (400, 413, 415, 422), data[:300])
         self.assertEqual(self.srv.json("GET", "/healthz", token=None)[0], 200)
 
+    def test_a_body_never_sees_an_earlier_one(self):
+        # A finished body's memfd is kept for the next body (transform_gate.c):
+        # a truncated JPEG sent after the whole one must still be truncated,
+        # not completed by the bytes the earlier body left past its end.
+        whole = read_file("rocket.jpg")
+        for _ in range(3):
+            status, _, data = self.transform("invert", whole)
+            self.assertEqual(status, 200, data[:300])
+            status, err = self.error(*self.transform("invert", whole[:len(whole) // 2])[::2])
+            self.assertEqual((status, err["code"]), (422, "undecodable"), err)
+
     def test_auth(self):
         body = read_file("rocket.jpg")
         status, err = self.error(*self.transform("invert", body, token="bad")[::2])
