@@ -29,10 +29,11 @@ build_pkgs="gcc g++ meson ninja-build pkg-config clang-format
 # postgresql (PostgreSQL 15: initdb, postgres, psql, pg_dump, pg_restore under
 # /usr/lib/postgresql/15/bin): the throw-away clusters of tests/pg/pgcluster.py;
 # haproxy: the load balancer in front of three coordinators (tests/ha)
+# clang and libc6-dev-arm64-cross: the NEON kernels built for arm64 (tests/oracle/test_simd_arm64.py)
 test_pkgs="imagemagick redis-server redis-tools iproute2 curl openssl python3 python3-opencv
   python3-numpy python3-yaml python3-pil webp time git chromium nodejs npm libnss3-tools
   pocl-opencl-icd clinfo prometheus libtiff-tools libheif-examples libavif-bin postgresql
-  haproxy"
+  haproxy clang libc6-dev-arm64-cross"
 bench_pkgs="libvips-tools libvips-dev imagemagick graphicsmagick libopencv-dev g++ time"
 
 want=""

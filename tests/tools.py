@@ -62,6 +62,8 @@ TOOLS = {t.name: t for t in (
     Tool("git", "git", ("/usr/bin/git",), ("--version",), r"^git version \d", "git"),
     Tool("clang-format", "clang-format", ("/usr/bin/clang-format",), ("--version",),
          r"clang-format version \d", "clang-format"),
+    Tool("clang", "clang", ("/usr/bin/clang",), ("--version",), r"clang version \d",
+         "clang (the arm64 build check of the NEON kernels)"),
     Tool("node", "nodejs", ("/usr/bin/node",), ("-p", "process.release.name"), r"^node$",
          "Node.js"),
     Tool("npm", "npm", ("/usr/bin/npm",), ("help",), r"^npm@\d", "npm"),
