@@ -73,6 +73,14 @@ static void vpass(const sep_kernel *k, const uint16_t *const *rows, size_t len, 
     }
 }
 
+/* acc[j] += sign * row[j] (sign 1 or -1): a box's vertical sum gains the
+ * row coming in or loses the one leaving. */
+static void vslide(const uint16_t *row, uint32_t sign, size_t len, uint32_t *acc) {
+    /* simd: auto-vectorised */
+    for (size_t j = 0; j < len; j++)
+        acc[j] += sign * row[j];
+}
+
 /* Turns the vertical sums into bytes as OpenCV does for the kernel kind. */
 static void finish(const sep_kernel *k, const uint32_t *acc, size_t len, uint8_t *d) {
     switch (k->final) {
@@ -117,7 +125,19 @@ tsr_status tsr_separable_run(const sep_kernel *k, const tsr_region *in, tsr_regi
     }
     for (int i = 0; i < n; i++)
         tags[i] = -1;
+    /* A box (every tap 1) moves its vertical sum down a row by adding the
+     * row that comes in and taking off the one that leaves: two rows a
+     * pixel instead of n, the same exact sums. */
+    bool box = k->final != SEP_ROUND16;
     for (int y = out->rect.y; y < out->rect.y + out->rect.h; y++) {
+        const uint16_t *leaving = NULL;
+        if (box && y > out->rect.y) {
+            int sy = tsr_reflect101(y - 1 - r, in->image_h);
+            if (tags[sy % n] == sy) /* still in the ring: the row coming in takes its slot */
+                leaving = ring + len * (size_t)(sy % n);
+        }
+        if (leaving) /* taken off before its slot is reused */
+            vslide(leaving, (uint32_t)-1, len, acc);
         for (int i = 0; i < n; i++) {
             int sy = tsr_reflect101(y - r + i, in->image_h);
             if (sy < in->rect.y || sy >= in->rect.y + in->rect.h) {
@@ -132,7 +152,10 @@ tsr_status tsr_separable_run(const sep_kernel *k, const tsr_region *in, tsr_regi
             }
             rows[i] = slot;
         }
-        vpass(k, rows, len, acc);
+        if (leaving)
+            vslide(rows[n - 1], 1, len, acc);
+        else
+            vpass(k, rows, len, acc);
         uint8_t *d = TSR_REGION_AT(out, x0, y);
         finish(k, acc, len, d);
         if (b == 2 || b == 4) {
