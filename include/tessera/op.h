@@ -108,6 +108,11 @@ struct tsr_op_desc {
     /* Fills out->rect from in. Must be a pure function of the op, the input
      * pixels and the image-coordinate position. */
     tsr_status (*run)(const tsr_op *op, const tsr_region *in, tsr_region *out);
+    /* Optional: `out` as a view into `in`'s pixels for output rect `rect`,
+     * without copying (a crop: the same pixels, moved), or false when it
+     * cannot. Inside a stage the engine takes the view instead of run() for
+     * every op but the stage's last, whose output is the stage's. */
+    bool (*view)(const tsr_op *op, const tsr_region *in, tsr_rect rect, tsr_region *out);
 
     /* GLOBAL ops only. The summary must be exact and order-independent
      * (integer sums, counts, max), so any grouping of tiles merges to the

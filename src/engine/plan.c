@@ -326,6 +326,7 @@ tsr_status tsr_stage_run_tile(const tsr_plan *plan, const tsr_stage *s, const ts
             return TSR_ERR_INTERNAL;
         cur = subregion(in, rects[0]);
     }
+    int cur_slot = -1; /* the scratch buffer `cur` lies in; -1: the stage's input */
     for (int k = 0; k < s->count; k++) {
         const tsr_op *op = &ops[k];
         tsr_region dst;
@@ -335,13 +336,18 @@ tsr_status tsr_stage_run_tile(const tsr_plan *plan, const tsr_stage *s, const ts
             if (!tsr_rect_contains(out->rect, rects[k + 1]))
                 return TSR_ERR_INTERNAL;
             dst = subregion(out, rects[k + 1]);
+        } else if (op->desc->view && op->desc->view(op, &cur, rects[k + 1], &dst)) {
+            cur = dst; /* the same pixels, in the same buffer: cur_slot stays */
+            continue;
         } else {
             tsr_rect r = rects[k + 1];
             size_t stride = (size_t)r.w * (size_t)op->out_bands;
-            uint8_t *mem = scratch_get(scratch, k & 1, stride * (size_t)(r.h > 0 ? r.h : 0));
+            int slot = cur_slot == 0 ? 1 : 0; /* never the buffer being read */
+            uint8_t *mem = scratch_get(scratch, slot, stride * (size_t)(r.h > 0 ? r.h : 0));
             if (!mem)
                 return TSR_ERR_NOMEM;
             dst = (tsr_region){r, op->out_bands, stride, mem, op->out_w, op->out_h};
+            cur_slot = slot;
         }
         dst.image_w = op->out_w;
         dst.image_h = op->out_h;

@@ -45,6 +45,17 @@ static tsr_status run(const tsr_op *op, const tsr_region *in, tsr_region *out) {
     return TSR_OK;
 }
 
+/* The kept rect is the input's pixels as they are: a view, no copy. */
+static bool view(const tsr_op *op, const tsr_region *in, tsr_rect rect, tsr_region *out) {
+    tsr_rect src =
+        tsr_rect_make(rect.x + (int)op->values[P_X], rect.y + (int)op->values[P_Y], rect.w, rect.h);
+    if (tsr_rect_empty(rect) || !tsr_rect_contains(in->rect, src))
+        return false;
+    *out = (tsr_region){rect,      in->bands, in->stride, TSR_REGION_AT(in, src.x, src.y),
+                        op->out_w, op->out_h};
+    return true;
+}
+
 const tsr_op_desc tsr_op_crop = {
     .name = "crop",
     .version = 1,
@@ -56,4 +67,5 @@ const tsr_op_desc tsr_op_crop = {
     .prepare = prepare,
     .need = need,
     .run = run,
+    .view = view,
 };

@@ -107,6 +107,37 @@ static void test_median_large_halos(void) {
     tsr_ctx_free(ctx);
 }
 
+/* A crop inside a stage is a view of the pixels before it (crop.c's
+ * view()), not a copy: crops first, between stencils, in a row and last,
+ * so the next op's scratch buffer is never the one the view reads. */
+static void test_crop_views(void) {
+    tsr_ctx *ctx = tsr_ctx_new();
+    tsr_executor *pools[4] = {0};
+    for (int i = 0; i < 4; i++)
+        tsr_executor_local_new(ctx, i + 1, &pools[i]);
+    static const char *const steps[] = {
+        "crop:x=3,y=5,width=60,height=50|gaussian-blur:sigma=2",
+        "invert|crop:x=7,y=2,width=70|sharpen|brightness:delta=9",
+        "gaussian-blur|crop:x=1,y=1|crop:x=2,y=3|median:ksize=5|invert",
+        "sharpen|crop:x=9,y=9,width=40,height=30",
+        "invert|crop:x=5,y=5|rotate:angle=30|invert",
+        "sharpen|crop:x=3,y=2|resize:scale=0.7,interp=cubic|gamma:gamma=0.8",
+        "crop:x=4,y=4|rotate:angle=30|crop:x=5,y=6,width=50,height=40|box-blur:ksize=9",
+        "crop:x=10,y=8|resize:scale=0.9,interp=linear|convolve:kernel=-1 -1 -1 -1 16 -1 -1 -1 -1",
+    };
+    for (int bands = 1; bands <= 4; bands++) {
+        tsr_image *in = load_input(ctx, bands);
+        CHECK(in != NULL);
+        for (size_t i = 0; in && i < sizeof steps / sizeof steps[0]; i++)
+            for (int rep = 0; rep < 3; rep++)
+                check_one(ctx, pools, in, steps[i]);
+        tsr_image_free(in);
+    }
+    for (int i = 0; i < 4; i++)
+        tsr_executor_free(pools[i]);
+    tsr_ctx_free(ctx);
+}
+
 /* Random chains of 2..5 ops. */
 static void test_random_pipelines(void) {
     tsr_ctx *ctx = tsr_ctx_new();
@@ -192,6 +223,7 @@ int main(void) {
         rng_state = strtoull(getenv("TSR_SEED"), NULL, 10) | 1;
     RUN(test_each_op_alone);
     RUN(test_median_large_halos);
+    RUN(test_crop_views);
     RUN(test_random_pipelines);
     RUN(test_progress_and_cancel);
     return check_finish();
