@@ -99,6 +99,21 @@ static tsr_status expand_ops(tsr_ctx *ctx, tsr_plan *plan, const tsr_pipeline *p
     return TSR_OK;
 }
 
+/* The tile side for a stage that shrinks the image at least 4 times in
+ * area (a thumbnail of a 12 MP image is one 256 px tile: one thread did
+ * all of it): halved, down to TSR_TILE_MIN, until the stage has
+ * MIN_SHRINK_TILES tiles, so its work spreads over the threads. Each tile
+ * reads its own share of the input; the bytes do not depend on the tile. */
+#define MIN_SHRINK_TILES 16
+static int shrink_tile(const tsr_stage *s, int t) {
+    if (t == -1 || (int64_t)s->in_w * s->in_h < 4 * (int64_t)s->out_w * s->out_h)
+        return t;
+    while (t / 2 >= TSR_TILE_MIN &&
+           (int64_t)ceil_div(s->out_w, t) * ceil_div(s->out_h, t) < MIN_SHRINK_TILES)
+        t /= 2;
+    return t;
+}
+
 /* The output tile of stage s for tile side t (-1: one tile). Square,
  * except for a stage of point ops only: its tiles are whole rows, about
  * as many pixels as a square tile (at least t/4 rows, at most t), since a
@@ -107,6 +122,7 @@ static tsr_status expand_ops(tsr_ctx *ctx, tsr_plan *plan, const tsr_pipeline *p
  * ran 3x faster in whole rows); no op of such a stage has a halo, so its
  * bytes do not depend on the tile shape. */
 static void stage_tile_shape(const tsr_plan *plan, tsr_stage *s, int t) {
+    t = shrink_tile(s, t);
     bool point = t != -1;
     for (int k = 0; k < s->count && point; k++)
         point = plan->ops[s->first + k].desc->kind == TSR_OP_POINT;
