@@ -315,7 +315,13 @@ class Server:
             h.setdefault("Content-Type", "application/json")
         c = self.conn()
         try:
-            c.request(method, path, body=body, headers=h)
+            try:
+                c.request(method, path, body=body, headers=h)
+            except (BrokenPipeError, ConnectionResetError):
+                # answered before the whole body was read (413 over a quota or
+                # a cap, from the headers alone): the server closed, and the
+                # answer waits in the socket
+                pass
             r = c.getresponse()
             data = r.read()
             return r.status, {k.lower(): v for k, v in r.getheaders()}, data

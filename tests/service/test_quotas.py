@@ -162,6 +162,16 @@ class OverrideTest(unittest.TestCase):
         return self.srv.upload_bytes(unique_bytes(self.png, self.uploads), "c.png",
                                      token=token or self.tokens[who])
 
+    def test_an_early_answer_reaches_a_client_still_sending(self):
+        # The quota refuses an upload from its Content-Length, before the body:
+        # the server answers and closes while a large body is still coming, the
+        # client's send fails (EPIPE), and the 413 is read all the same
+        # (harness.request; a 600 KB body raced this in CI).
+        for _ in range(3):
+            status, doc, _ = self.srv.upload_bytes(os.urandom(16 << 20), "huge.png",
+                                                   token=self.tokens["carol"])
+            self.assertEqual((status, doc["error"]["code"]), (413, "quota_exceeded"), doc)
+
     def test_larger_override_then_cleared(self):
         status, doc, _ = self.upload("alice")
         self.assertEqual(status, 201, doc)
