@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import BIN, DATA, Server, multipart, read_file, unique_bytes, with_db
+from harness import BIN, DATA, HA, Server, multipart, read_file, unique_bytes, with_db
 
 SLOW = "resize:width=4000,height=4000|gaussian-blur:sigma=20"  # ~4 s on one thread
 
@@ -166,7 +166,11 @@ class OverrideTest(unittest.TestCase):
         # The quota refuses an upload from its Content-Length, before the body:
         # the server answers and closes while a large body is still coming, the
         # client's send fails (EPIPE), and the 413 is read all the same
-        # (harness.request; a 600 KB body raced this in CI).
+        # (harness.request; a 600 KB body raced this in CI). Through HAProxy
+        # (TESSERA_TEST_HA) a body this large loses the answer: HAProxy closes
+        # the client's connection when the server closes early (docs/deploy.md).
+        if HA:
+            self.skipTest("HAProxy drops an early answer to a client still sending 16 MB")
         for _ in range(3):
             status, doc, _ = self.srv.upload_bytes(os.urandom(16 << 20), "huge.png",
                                                    token=self.tokens["carol"])
