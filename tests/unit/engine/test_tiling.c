@@ -74,15 +74,31 @@ static void test_each_op_alone(void) {
     tsr_ctx_free(ctx);
 }
 
+/* Checks each of `steps` `reps` times on every band count, on pools of
+ * 1..4 threads. */
+static void check_steps(const char *const *steps, size_t n, int reps) {
+    tsr_ctx *ctx = tsr_ctx_new();
+    tsr_executor *pools[4] = {0};
+    for (int i = 0; i < 4; i++)
+        tsr_executor_local_new(ctx, i + 1, &pools[i]);
+    for (int bands = 1; bands <= 4; bands++) {
+        tsr_image *in = load_input(ctx, bands);
+        CHECK(in != NULL);
+        for (size_t i = 0; in && i < n; i++)
+            for (int rep = 0; rep < reps; rep++)
+                check_one(ctx, pools, in, steps[i]);
+        tsr_image_free(in);
+    }
+    for (int i = 0; i < 4; i++)
+        tsr_executor_free(pools[i]);
+    tsr_ctx_free(ctx);
+}
+
 /* median's large windows (halo up to 49, more than the smallest tiles
  * and, fused with other stencils, than the 97x83 input), alone and in
  * stages with other stencils, on every band count. random_steps.h keeps
  * median at 3 and 5, which the OpenCL tests expect on the device. */
 static void test_median_large_halos(void) {
-    tsr_ctx *ctx = tsr_ctx_new();
-    tsr_executor *pools[4] = {0};
-    for (int i = 0; i < 4; i++)
-        tsr_executor_local_new(ctx, i + 1, &pools[i]);
     static const char *const steps[] = {
         "median:ksize=7",
         "median:ksize=9",
@@ -95,26 +111,13 @@ static void test_median_large_halos(void) {
         "median:ksize=51|box-blur:ksize=21|median:ksize=11",
         "rotate:angle=20|median:ksize=41|equalize|median:ksize=9",
     };
-    for (int bands = 1; bands <= 4; bands++) {
-        tsr_image *in = load_input(ctx, bands);
-        CHECK(in != NULL);
-        for (size_t i = 0; in && i < sizeof steps / sizeof steps[0]; i++)
-            check_one(ctx, pools, in, steps[i]);
-        tsr_image_free(in);
-    }
-    for (int i = 0; i < 4; i++)
-        tsr_executor_free(pools[i]);
-    tsr_ctx_free(ctx);
+    check_steps(steps, sizeof steps / sizeof steps[0], 1);
 }
 
 /* A crop inside a stage is a view of the pixels before it (crop.c's
  * view()), not a copy: crops first, between stencils, in a row and last,
  * so the next op's scratch buffer is never the one the view reads. */
 static void test_crop_views(void) {
-    tsr_ctx *ctx = tsr_ctx_new();
-    tsr_executor *pools[4] = {0};
-    for (int i = 0; i < 4; i++)
-        tsr_executor_local_new(ctx, i + 1, &pools[i]);
     static const char *const steps[] = {
         "crop:x=3,y=5,width=60,height=50|gaussian-blur:sigma=2",
         "invert|crop:x=7,y=2,width=70|sharpen|brightness:delta=9",
@@ -125,17 +128,7 @@ static void test_crop_views(void) {
         "crop:x=4,y=4|rotate:angle=30|crop:x=5,y=6,width=50,height=40|box-blur:ksize=9",
         "crop:x=10,y=8|resize:scale=0.9,interp=linear|convolve:kernel=-1 -1 -1 -1 16 -1 -1 -1 -1",
     };
-    for (int bands = 1; bands <= 4; bands++) {
-        tsr_image *in = load_input(ctx, bands);
-        CHECK(in != NULL);
-        for (size_t i = 0; in && i < sizeof steps / sizeof steps[0]; i++)
-            for (int rep = 0; rep < 3; rep++)
-                check_one(ctx, pools, in, steps[i]);
-        tsr_image_free(in);
-    }
-    for (int i = 0; i < 4; i++)
-        tsr_executor_free(pools[i]);
-    tsr_ctx_free(ctx);
+    check_steps(steps, sizeof steps / sizeof steps[0], 3);
 }
 
 /* Random chains of 2..5 ops. */
